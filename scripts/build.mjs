@@ -1,0 +1,31 @@
+// Bundles the CLI and the library with esbuild so that headless commands start fast (SPEC §8):
+// one file to load instead of hundreds of modules. The console (ui/) is a separate chunk that only
+// `dreamos` (interactive) imports, so ink and react never load for headless commands.
+
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const entryPoints = { cli: 'src/cli.ts', index: 'src/index.ts' };
+if (existsSync('ui/console.tsx')) entryPoints.console = 'ui/console.tsx';
+
+await build({
+  entryPoints,
+  outdir: 'dist',
+  bundle: true,
+  splitting: true,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  sourcemap: 'linked',
+  logLevel: 'warning',
+  jsx: 'automatic',
+});
+
+// Declarations for library users (`import { openWorkspace } from 'dreamos'`).
+if (!process.argv.includes('--no-types')) {
+  execFileSync(process.execPath, ['node_modules/typescript/bin/tsc', '-p', 'tsconfig.build.json'], {
+    stdio: 'inherit',
+  });
+}

@@ -1,0 +1,62 @@
+/**
+ * The `dreamos` command line (commander). Headless commands load only the engine; the console (ink,
+ * react) is imported lazily by the interactive entry. Errors are one line on stderr with the exit
+ * codes of SPEC §7; `--json` puts machine output on stdout.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerAdmin } from './commands/admin.js';
+import { registerTask } from './commands/task.js';
+import { ExitCode } from './errors.js';
+import { reportError } from './output.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('dreamos')
+    .description('Operator console and headless engine for a swarm of AI agents on a shared task board')
+    .version('0.1.0')
+    .option('--home <dir>', 'the workspace (default: DREAMOS_HOME, else the nearest .dreamos/ upwards)')
+    .option('--json', 'machine output on stdout (human messages stay on stderr)')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride();
+  registerAdmin(program);
+  registerTask(program);
+  program.commands.forEach(function exitOverride(c: Command) {
+    c.exitOverride();
+    c.commands.forEach(exitOverride);
+  });
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  if (argv.length === 0) {
+    program.outputHelp();
+    return ExitCode.ok;
+  }
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (
+        error.code === 'commander.helpDisplayed' ||
+        error.code === 'commander.version' ||
+        error.code === 'commander.help'
+      )
+        return ExitCode.ok;
+      return ExitCode.usage;
+    }
+    return reportError(error, argv.includes('--json'));
+  }
+}
+
+// Only when run as the program (the library imports nothing from here).
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    process.exitCode = reportError(error, process.argv.includes('--json'));
+  },
+);

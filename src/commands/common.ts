@@ -1,0 +1,37 @@
+import { type Command, InvalidArgumentError } from 'commander';
+import { type OutputOptions, say } from '../output.js';
+import { openWorkspace, type Workspace } from '../workspace.js';
+
+export interface GlobalOptions extends OutputOptions {
+  home?: string;
+}
+
+export function globals(command: Command): GlobalOptions {
+  return command.optsWithGlobals() as GlobalOptions;
+}
+
+/** Open the workspace for one command, tell the user what recovery did, and always close it. */
+export async function withWorkspace<T>(
+  command: Command,
+  fn: (ws: Workspace, options: GlobalOptions) => Promise<T>,
+): Promise<T> {
+  const options = globals(command);
+  const ws = await openWorkspace(options.home ? { home: options.home } : {});
+  for (const notice of ws.notices) say(`dreamos: ${notice.message}`);
+  try {
+    return await fn(ws, options);
+  } finally {
+    await ws.close();
+  }
+}
+
+export const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export function positiveInt(name: string) {
+  return (value: string) => {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1)
+      throw new InvalidArgumentError(`${name} must be a positive whole number, got ${JSON.stringify(value)}`);
+    return n;
+  };
+}

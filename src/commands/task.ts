@@ -1,0 +1,297 @@
+/** `dreamos task …`: the task lifecycle from the command line. */
+import fs from 'node:fs';
+import { type Command, Option } from 'commander';
+import { PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
+import { DreamError, invalidInput, notFound } from '../errors.js';
+import { emit, table } from '../output.js';
+import { oneLine } from '../sanitize.js';
+import { parseDuration, type TaskInput } from '../task-input.js';
+import type { Workspace } from '../workspace.js';
+import { collect, positiveInt, withWorkspace } from './common.js';
+
+function row(t: Task): string[] {
+  const wait = t.notBefore && Date.parse(t.notBefore) > Date.now() ? ' (retry later)' : '';
+  return [t.id, t.status + wait, t.priority, t.agent ?? '-', oneLine(t.title, 70)];
+}
+
+export function describeTask(t: Task): string {
+  const lines = [
+    `${t.id}  ${oneLine(t.title)}`,
+    `  status     ${t.status}${t.agent ? ` (${t.agent})` : ''}   priority ${t.priority}   attempts ${t.attempts}/${t.maxAttempts}   stalls ${t.stalls}`,
+  ];
+  if (t.role) lines.push(`  role       ${t.role}`);
+  if (t.capabilities.length) lines.push(`  needs      ${t.capabilities.join(', ')}`);
+  if (t.dependsOn.length) lines.push(`  depends on ${t.dependsOn.join(', ')}`);
+  if (t.resources.length) lines.push(`  resources  ${t.resources.join(', ')}`);
+  if (t.tags.length) lines.push(`  tags       ${t.tags.join(', ')}`);
+  if (t.timeout) lines.push(`  timeout    ${t.timeout} s`);
+  if (t.lease) lines.push(`  lease      ${t.lease.owner} until ${t.lease.expiresAt}`);
+  if (t.notBefore) lines.push(`  not before ${t.notBefore}`);
+  if (t.run) lines.push(`  run        ${oneLine(t.run, 200)}`);
+  if (t.prompt) lines.push(`  prompt     ${oneLine(t.prompt, 200)}`);
+  if (t.result) {
+    lines.push(
+      `  result     ${t.result.ok ? 'ok' : 'failed'}${t.result.exitCode != null ? ` (exit ${t.result.exitCode})` : ''}`,
+    );
+    if (t.result.summary) lines.push(`             ${oneLine(t.result.summary, 200)}`);
+    if (t.result.error) lines.push(`             ${oneLine(t.result.error, 200)}`);
+  }
+  lines.push('  history');
+  for (const h of t.history)
+    lines.push(
+      `    ${h.at}  ${h.from ?? '∅'} → ${h.to}  by ${h.by}${h.why ? `  ${oneLine(h.why, 100)}` : ''}`,
+    );
+  return lines.join('\n');
+}
+
+const one = (t: Task, verb: string) => `${t.id} ${verb} (${t.status})`;
+
+async function changeOne(
+  command: Command,
+  fn: (ws: Workspace) => Promise<Task>,
+  verb: string,
+): Promise<void> {
+  await withWorkspace(command, async (ws, options) => {
+    const task = await fn(ws);
+    emit(options, task, () => one(task, verb));
+  });
+}
+
+export function registerTask(program: Command): void {
+  const task = program.command('task').description('add, list and move tasks through their lifecycle');
+
+  task
+    .command('add')
+    .description('add a task (it goes to ready when it has no unfinished dependencies)')
+    .argument('<title>', 'one line that says what the task is')
+    .option('--prompt <text>', 'what an AI agent is asked to do')
+    .option('--run <command>', 'a shell command that does the task')
+    .option('--role <role>', 'only an agent with this role (or id) may take it')
+    .option('--capability <name>', 'a capability the agent needs (repeatable)', collect, [])
+    .addOption(new Option('--priority <p>', 'priority').choices([...PRIORITIES]).default('normal'))
+    .option('--depends-on <id>', 'a task that must be done first (repeatable)', collect, [])
+    .option('--resource <glob>', 'files the task will touch (repeatable)', collect, [])
+    .option('--tag <tag>', 'a tag (repeatable)', collect, [])
+    .option('--max-attempts <n>', 'attempts before it fails for good', positiveInt('--max-attempts'))
+    .option('--timeout <duration>', 'how long one attempt may take, e.g. 30s, 10m')
+    .option('--budget-tokens <n>', 'token budget', positiveInt('--budget-tokens'))
+    .option('--budget-usd <usd>', 'money budget in USD', Number.parseFloat)
+    .option('--budget-seconds <duration>', 'time budget')
+    .option('--hold', 'keep it in the backlog until promoted')
+    .action(async (title: string, o, command: Command) => {
+      const budget = {
+        ...(o.budgetTokens ? { tokens: o.budgetTokens } : {}),
+        ...(o.budgetUsd !== undefined ? { usd: o.budgetUsd } : {}),
+        ...(o.budgetSeconds ? { seconds: parseDuration(o.budgetSeconds) } : {}),
+      };
+      const input: TaskInput = {
+        title,
+        ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
+        ...(o.run !== undefined ? { run: o.run } : {}),
+        ...(o.role !== undefined ? { role: o.role } : {}),
+        capabilities: o.capability,
+        priority: o.priority,
+        dependsOn: o.dependsOn,
+        resources: o.resource,
+        tags: o.tag,
+        ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+        ...(o.timeout !== undefined ? { timeout: parseDuration(o.timeout) } : {}),
+        ...(Object.keys(budget).length ? { budget } : {}),
+        source: process.env.DREAMOS_AGENT_ID ? 'agent' : 'cli',
+        hold: Boolean(o.hold),
+      };
+      await changeOne(command, (ws) => ws.addTask(input), 'added');
+    });
+
+  task
+    .command('import')
+    .description('add many tasks in one transaction from a JSON array (all or none); - reads stdin')
+    .argument('<file>', 'a JSON file holding an array of tasks')
+    .action(async (file: string, _o, command: Command) => {
+      let text: string;
+      try {
+        text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
+      } catch (error) {
+        throw notFound(`cannot read ${file}: ${(error as Error).message}`);
+      }
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch (error) {
+        throw invalidInput(`${file} is not valid JSON: ${(error as Error).message}`);
+      }
+      await withWorkspace(command, async (ws, options) => {
+        const tasks = await ws.importTasks(data);
+        emit(
+          options,
+          tasks,
+          () => `imported ${tasks.length} task(s): ${tasks[0]?.id} … ${tasks[tasks.length - 1]?.id}`,
+        );
+      });
+    });
+
+  task
+    .command('list')
+    .description('list tasks')
+    .option('--status <status>', `only these statuses, comma separated (${STATUSES.join(', ')})`)
+    .option('--agent <id>', 'only tasks of this agent')
+    .option('--tag <tag>', 'only tasks with this tag')
+    .option('--limit <n>', 'at most this many', positiveInt('--limit'))
+    .action(async (o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const tasks = ws.listTasks({
+          ...(o.status ? { status: String(o.status).split(',') as Status[] } : {}),
+          ...(o.agent ? { agent: o.agent } : {}),
+          ...(o.tag ? { tag: o.tag } : {}),
+          ...(o.limit ? { limit: o.limit } : {}),
+        });
+        emit(options, tasks, () =>
+          tasks.length === 0
+            ? 'no tasks'
+            : table([['ID', 'STATUS', 'PRIORITY', 'AGENT', 'TITLE'], ...tasks.map(row)]),
+        );
+      });
+    });
+
+  task
+    .command('show')
+    .description('show one task with its history')
+    .argument('<id>')
+    .action(async (id: string, _o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const t = ws.getTask(id);
+        emit(options, t, () => describeTask(t));
+      });
+    });
+
+  task
+    .command('promote')
+    .description('move a backlog task to ready')
+    .argument('<id>')
+    .option('--why <text>', 'reason recorded in the history')
+    .action((id: string, o, command: Command) =>
+      changeOne(command, (ws) => ws.promote(id, o.why), 'promoted'),
+    );
+
+  task
+    .command('move')
+    .description('move a task to another stage (only moves the lifecycle allows)')
+    .argument('<id>')
+    .requiredOption('--to <stage>', `the target stage (${STATUSES.join(', ')})`)
+    .option('--why <text>', 'reason recorded in the history')
+    .action((id: string, o, command: Command) =>
+      changeOne(command, (ws) => ws.move(id, o.to, o.why), 'moved'),
+    );
+
+  task
+    .command('claim')
+    .description('claim the best ready task for an agent (exit 3 when there is none)')
+    .requiredOption('--agent <id>', 'the agent that takes it')
+    .option('--task <id>', 'claim this task rather than the best one')
+    .action(async (o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const claimed = await ws.claim(o.agent, o.task ? { taskId: o.task } : {});
+        if (!claimed) throw new DreamError('E_NOTHING_TO_CLAIM', `nothing ${o.agent} may claim right now`);
+        emit(options, claimed, () =>
+          one(claimed, `claimed by ${o.agent}, lease until ${claimed.lease?.expiresAt}`),
+        );
+      });
+    });
+
+  task
+    .command('renew')
+    .description("extend the lease of a working task (the agent's heartbeat)")
+    .argument('<id>')
+    .requiredOption('--agent <id>', 'the agent holding the lease')
+    .action((id: string, o, command: Command) =>
+      changeOne(command, (ws) => ws.renew(id, o.agent), 'renewed'),
+    );
+
+  task
+    .command('complete')
+    .description('mark a working task done')
+    .argument('<id>')
+    .option('--agent <id>', 'the agent holding the lease (default: the operator)')
+    .option('--summary <text>', 'what was done')
+    .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
+    .action((id: string, o, command: Command) =>
+      changeOne(
+        command,
+        (ws) =>
+          ws.complete(id, {
+            ...(o.agent ? { agent: o.agent } : {}),
+            ...(o.summary !== undefined ? { summary: o.summary } : {}),
+            ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
+          }),
+        'done',
+      ),
+    );
+
+  task
+    .command('fail')
+    .description('report a failed attempt: retried with backoff while attempts remain, then failed')
+    .argument('<id>')
+    .requiredOption('--reason <text>', 'what went wrong')
+    .option('--agent <id>', 'the agent holding the lease (default: the operator)')
+    .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
+    .option('--final', 'do not retry')
+    .action((id: string, o, command: Command) =>
+      changeOne(
+        command,
+        (ws) =>
+          ws.fail(id, {
+            reason: o.reason,
+            ...(o.agent ? { agent: o.agent } : {}),
+            ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
+            final: Boolean(o.final),
+          }),
+        'failed',
+      ),
+    );
+
+  task
+    .command('retry')
+    .description('send a failed or cancelled task back to ready (or retry a waiting one now)')
+    .argument('<id>')
+    .option('--why <text>', 'reason recorded in the history')
+    .action((id: string, o, command: Command) => changeOne(command, (ws) => ws.retry(id, o.why), 'retried'));
+
+  task
+    .command('cancel')
+    .description('cancel a task that is not finished')
+    .argument('<id>')
+    .option('--why <text>', 'reason recorded in the history')
+    .action((id: string, o, command: Command) =>
+      changeOne(command, (ws) => ws.cancel(id, o.why), 'cancelled'),
+    );
+
+  task
+    .command('edit')
+    .description('change fields of a task that is not finished')
+    .argument('<id>')
+    .option('--title <text>')
+    .option('--prompt <text>')
+    .option('--run <command>')
+    .option('--role <role>')
+    .addOption(new Option('--priority <p>').choices([...PRIORITIES]))
+    .option('--depends-on <id>', 'replace the dependencies (repeatable)', collect)
+    .option('--resource <glob>', 'replace the resources (repeatable)', collect)
+    .option('--tag <tag>', 'replace the tags (repeatable)', collect)
+    .option('--max-attempts <n>', 'attempts', positiveInt('--max-attempts'))
+    .option('--timeout <duration>')
+    .action((id: string, o, command: Command) => {
+      const patch = {
+        ...(o.title !== undefined ? { title: o.title } : {}),
+        ...(o.prompt !== undefined ? { prompt: o.prompt } : {}),
+        ...(o.run !== undefined ? { run: o.run } : {}),
+        ...(o.role !== undefined ? { role: o.role } : {}),
+        ...(o.priority !== undefined ? { priority: o.priority } : {}),
+        ...(o.dependsOn !== undefined ? { dependsOn: o.dependsOn } : {}),
+        ...(o.resource !== undefined ? { resources: o.resource } : {}),
+        ...(o.tag !== undefined ? { tags: o.tag } : {}),
+        ...(o.maxAttempts !== undefined ? { maxAttempts: o.maxAttempts } : {}),
+        ...(o.timeout !== undefined ? { timeout: parseDuration(o.timeout) } : {}),
+      };
+      return changeOne(command, (ws) => ws.edit(id, patch), 'edited');
+    });
+}

@@ -1,0 +1,78 @@
+/**
+ * Typed errors with the exit codes of SPEC §7. Every failure the CLI reports is one of these;
+ * anything else is a bug and exits 1 with its stack in DREAMOS_DEBUG mode.
+ */
+export const ExitCode = {
+  ok: 0,
+  error: 1,
+  usage: 2,
+  notFound: 3,
+  conflict: 4,
+  lockTimeout: 5,
+  corrupt: 6,
+} as const;
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
+
+export type ErrorCode =
+  | 'E_USAGE'
+  | 'E_INVALID_INPUT'
+  | 'E_NOT_FOUND'
+  | 'E_NO_WORKSPACE'
+  | 'E_NOTHING_TO_CLAIM'
+  | 'E_CONFLICT'
+  | 'E_INVALID_TRANSITION'
+  | 'E_CYCLE'
+  | 'E_LOCK_TIMEOUT'
+  | 'E_LOCK_COMPROMISED'
+  | 'E_CORRUPT'
+  | 'E_IO';
+
+const exitFor: Record<ErrorCode, ExitCode> = {
+  E_USAGE: ExitCode.usage,
+  E_INVALID_INPUT: ExitCode.usage,
+  E_NOT_FOUND: ExitCode.notFound,
+  E_NO_WORKSPACE: ExitCode.notFound,
+  E_NOTHING_TO_CLAIM: ExitCode.notFound,
+  E_CONFLICT: ExitCode.conflict,
+  E_INVALID_TRANSITION: ExitCode.conflict,
+  E_CYCLE: ExitCode.conflict,
+  E_LOCK_TIMEOUT: ExitCode.lockTimeout,
+  E_LOCK_COMPROMISED: ExitCode.lockTimeout,
+  E_CORRUPT: ExitCode.corrupt,
+  E_IO: ExitCode.error,
+};
+
+export class DreamError extends Error {
+  readonly code: ErrorCode;
+  readonly details: unknown;
+
+  constructor(code: ErrorCode, message: string, details?: unknown) {
+    super(message);
+    this.name = 'DreamError';
+    this.code = code;
+    this.details = details;
+  }
+
+  get exitCode(): ExitCode {
+    return exitFor[this.code];
+  }
+
+  toJSON() {
+    return {
+      error: { code: this.code, message: this.message, exitCode: this.exitCode, details: this.details },
+    };
+  }
+}
+
+export const invalidInput = (message: string, details?: unknown) =>
+  new DreamError('E_INVALID_INPUT', message, details);
+export const notFound = (message: string) => new DreamError('E_NOT_FOUND', message);
+export const conflict = (message: string) => new DreamError('E_CONFLICT', message);
+export const invalidTransition = (message: string) => new DreamError('E_INVALID_TRANSITION', message);
+
+/** Node's errno-style errors, narrowed without `any`. */
+export function errnoCode(error: unknown): string | undefined {
+  return typeof error === 'object' && error !== null && 'code' in error
+    ? String((error as { code: unknown }).code)
+    : undefined;
+}

@@ -1,0 +1,25 @@
+/**
+ * Text from agents and tasks is shown only after terminal control sequences are removed: CSI, OSC,
+ * DCS and other escape sequences, and every C0/C1 control character except newline and tab.
+ */
+const ESCAPES = new RegExp(
+  [
+    '\\u001b\\[[0-?]*[ -/]*[@-~]', // CSI
+    '\\u001b\\][^\\u0007\\u001b]*(?:\\u0007|\\u001b\\\\)?', // OSC
+    '\\u001b[PX^_][^\\u001b]*(?:\\u001b\\\\)?', // DCS, SOS, PM, APC
+    '\\u009b[0-?]*[ -/]*[@-~]', // 8-bit CSI
+    '\\u001b[ -/]*[0-~]?', // other ESC sequences
+  ].join('|'),
+  'g',
+);
+const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+export function stripControl(text: string): string {
+  return text.replace(ESCAPES, '').replace(CONTROLS, '');
+}
+
+/** One line for a table cell: controls stripped, newlines folded, cut to `width` with an ellipsis. */
+export function oneLine(text: string, width = Number.POSITIVE_INFINITY): string {
+  const clean = stripControl(text).replace(/\s+/g, ' ').trim();
+  return clean.length > width ? `${clean.slice(0, Math.max(0, width - 1))}…` : clean;
+}

@@ -1,0 +1,148 @@
+/**
+ * What a user may give when adding or importing a task, validated with zod (unknown fields are
+ * refused), and the planner that turns it into new tasks.
+ */
+import { z } from 'zod';
+import type { Plan } from '../state/db.js';
+import { AgentId, Budget, Priority, Source, Task, TaskId } from '../state/schemas.js';
+import { describeZodError } from '../state/store.js';
+import { invalidInput, notFound } from './errors.js';
+import { assertNoCycle, type Ctx, depsDone, taskIdOf } from './lifecycle.js';
+
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
+const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
+
+/** "30s", "5m", "1.5h", "250ms" or a number of seconds. */
+export function parseDuration(value: string | number): number {
+  if (typeof value === 'number') {
+    if (!(value > 0)) throw invalidInput(`a duration must be positive, got ${value}`);
+    return value;
+  }
+  const match = DURATION_RE.exec(value.trim());
+  if (!match) throw invalidInput(`not a duration: ${JSON.stringify(value)} (use e.g. 30s, 5m, 2h)`);
+  const seconds = Number(match[1]) * UNIT_SECONDS[(match[2] ?? 's') as keyof typeof UNIT_SECONDS];
+  if (!(seconds > 0)) throw invalidInput(`a duration must be positive, got ${value}`);
+  return seconds;
+}
+
+const Text = z.string();
+
+export const TaskInput = z.strictObject({
+  title: z.string().min(1, 'a task needs a title'),
+  prompt: Text.optional(),
+  run: Text.optional(),
+  role: AgentId.optional(),
+  capabilities: z.array(z.string()).default([]),
+  priority: Priority.default('normal'),
+  dependsOn: z.array(TaskId).default([]),
+  resources: z.array(z.string()).default([]),
+  maxAttempts: z.number().int().min(1).max(100).default(3),
+  timeout: z.union([z.number(), z.string()]).optional(),
+  budget: Budget.optional(),
+  tags: z.array(z.string()).default([]),
+  source: Source.default('cli'),
+  /** Keep the task in the backlog even when its dependencies are done (the operator promotes it). */
+  hold: z.boolean().default(false),
+  /** In an import: a name that other tasks of the same import can use in `dependsOn`. */
+  ref: z.string().max(64).optional(),
+});
+export type TaskInput = z.input<typeof TaskInput>;
+
+export function parseTaskInput(raw: unknown, where = 'task'): z.output<typeof TaskInput> {
+  const parsed = TaskInput.safeParse(raw);
+  if (!parsed.success)
+    throw invalidInput(`invalid ${where}: ${describeZodError(parsed.error)}`, parsed.error.issues);
+  return parsed.data;
+}
+
+/**
+ * Add one or many tasks in one transaction. In an import, `dependsOn` may name an existing task id or
+ * the `ref` of another task of the same import. A cycle or an unknown dependency refuses the whole set.
+ */
+export function planAdd(
+  ctx: Ctx,
+  inputs: z.output<typeof TaskInput>[],
+  knownAgentRoles: Set<string>,
+): Plan<Task[]> {
+  const at = ctx.now.toISOString();
+  let counter = ctx.view.counters.task;
+  const refs = new Map<string, string>();
+  const ids = inputs.map((input) => {
+    counter += 1;
+    const id = taskIdOf(counter);
+    if (input.ref) refs.set(input.ref, id);
+    return id;
+  });
+  const drafts: Task[] = inputs.map((input, i) => {
+    if (input.role && !knownAgentRoles.has(input.role)) {
+      throw notFound(`no agent has the role or id ${JSON.stringify(input.role)} (see dreamos agent list)`);
+    }
+    const dependsOn = input.dependsOn.map((d) => refs.get(d) ?? d);
+    for (const dep of dependsOn) {
+      if (!ctx.view.task(dep) && !ids.includes(dep))
+        throw notFound(`dependency ${dep} of "${input.title.slice(0, 60)}" does not exist`);
+    }
+    const task: Task = {
+      id: ids[i]!,
+      title: input.title,
+      ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
+      ...(input.run !== undefined ? { run: input.run } : {}),
+      ...(input.role !== undefined ? { role: input.role } : {}),
+      capabilities: input.capabilities,
+      priority: input.priority,
+      dependsOn,
+      resources: input.resources,
+      maxAttempts: input.maxAttempts,
+      ...(input.timeout !== undefined ? { timeout: parseDuration(input.timeout) } : {}),
+      ...(input.budget !== undefined ? { budget: input.budget } : {}),
+      tags: input.tags,
+      source: input.source,
+      status: 'backlog',
+      agent: null,
+      lease: null,
+      attempts: 0,
+      stalls: 0,
+      notBefore: null,
+      result: null,
+      history: [{ from: null, to: 'backlog', by: ctx.by, at, why: 'added' }],
+      createdAt: at,
+      updatedAt: at,
+      rev: 0,
+    };
+    const checked = Task.safeParse(task);
+    if (!checked.success) {
+      throw invalidInput(
+        `invalid task "${input.title.slice(0, 40)}": ${describeZodError(checked.error)}`,
+        checked.error.issues,
+      );
+    }
+    return task;
+  });
+  const pending = new Map(drafts.map((t) => [t.id, t]));
+  assertNoCycle(ctx.view, pending);
+  // A task whose dependencies are all done (or that has none) goes straight to ready unless held.
+  const final = drafts.map((task, i) => {
+    const ready =
+      !inputs[i]!.hold &&
+      task.dependsOn.every((d) => (pending.get(d) ? false : depsDone(ctx.view, { dependsOn: [d] })));
+    return ready
+      ? {
+          ...task,
+          status: 'ready' as const,
+          history: [
+            ...task.history,
+            { from: 'backlog' as const, to: 'ready' as const, by: ctx.by, at, why: 'no dependencies left' },
+          ],
+        }
+      : task;
+  });
+  return {
+    change: {
+      op: inputs.length === 1 ? 'add' : 'import',
+      by: ctx.by,
+      tasks: final,
+      counters: { task: counter },
+    },
+    result: final,
+  };
+}

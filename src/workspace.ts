@@ -1,0 +1,378 @@
+/**
+ * The library entry's core: find or create a workspace and run every operation through one state
+ * backend. The CLI and (later) the console call these methods; nothing else touches state.
+ */
+import fs from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { Low } from 'lowdb';
+import { defaultAgents } from '../agents/roles.js';
+import {
+  type Change,
+  JournalDb,
+  type Plan,
+  type RecoveryNotice,
+  type StateBackend,
+  type StateView,
+} from '../state/db.js';
+import {
+  STORES,
+  type StoreName,
+  WORKSPACE_DIR,
+  type WorkspacePaths,
+  workspacePaths,
+} from '../state/paths.js';
+import { type Alert, STATUSES, type Status, storeOf, type Task, TaskId } from '../state/schemas.js';
+import { CorruptFileError, ValidatedJsonFile, writeFileDurable } from '../state/store.js';
+import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
+import { DreamError, invalidInput, notFound } from './errors.js';
+import {
+  type CompleteInput,
+  type Ctx,
+  type EditPatch,
+  expireLeases,
+  type FailInput,
+  planCancel,
+  planClaim,
+  planComplete,
+  planEdit,
+  planFail,
+  planMove,
+  planPriority,
+  planPromote,
+  planRenew,
+  planRetry,
+  withFollowUps,
+} from './lifecycle.js';
+import { parseTaskInput, planAdd, type TaskInput } from './task-input.js';
+
+export interface OpenOptions {
+  /** The folder holding `.dreamos/`, or the `.dreamos/` folder itself. Default: DREAMOS_HOME, then search upwards. */
+  home?: string;
+  cwd?: string;
+  /** Who makes the changes (recorded in history). Default: DREAMOS_AGENT_ID, else "operator". */
+  actor?: string;
+  lockTimeoutMs?: number;
+  snapshotEvery?: number;
+}
+
+/** `home` may name the project folder or its `.dreamos`; returns the `.dreamos` path. */
+function normaliseHome(home: string): string {
+  const abs = resolve(home);
+  return abs.endsWith(`/${WORKSPACE_DIR}`) || fs.existsSync(join(abs, 'config.json'))
+    ? abs
+    : join(abs, WORKSPACE_DIR);
+}
+
+export function findWorkspace(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): string {
+  const explicit = options.home ?? process.env.DREAMOS_HOME;
+  if (explicit) {
+    const home = normaliseHome(explicit);
+    if (!fs.existsSync(join(home, 'config.json'))) {
+      throw new DreamError('E_NO_WORKSPACE', `no Dream.OS workspace at ${home} (run \`dreamos init\` there)`);
+    }
+    return home;
+  }
+  let dir = resolve(options.cwd ?? process.cwd());
+  for (;;) {
+    const candidate = join(dir, WORKSPACE_DIR);
+    if (fs.existsSync(join(candidate, 'config.json'))) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) {
+      throw new DreamError(
+        'E_NO_WORKSPACE',
+        'no Dream.OS workspace here or in any parent folder (run `dreamos init`, or pass --home)',
+      );
+    }
+    dir = parent;
+  }
+}
+
+export interface InitOptions {
+  dir?: string;
+  config?: Partial<Config>;
+  agents?: AgentConfig[];
+}
+
+/** Create `.dreamos/` with the default agents. Refuses to touch an existing workspace. */
+export async function initWorkspace(options: InitOptions = {}): Promise<Workspace> {
+  const home = join(resolve(options.dir ?? process.cwd()), WORKSPACE_DIR);
+  const paths = workspacePaths(home);
+  if (fs.existsSync(paths.config)) {
+    throw new DreamError('E_CONFLICT', `a workspace already exists at ${home}`);
+  }
+  const config = Config.parse({
+    schemaVersion: 1,
+    agents: options.agents ?? defaultAgents(),
+    ...options.config,
+  });
+  for (const dir of [
+    paths.boardsDir,
+    paths.journalDir,
+    paths.mailboxesDir,
+    paths.checkpointsDir,
+    paths.logsDir,
+    paths.quarantineDir,
+    paths.archiveDir,
+    paths.locksDir,
+  ]) {
+    fs.mkdirSync(dir, { recursive: true });
+  }
+  writeFileDurable(paths.configSchema, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+  const db = await JournalDb.open(paths);
+  await db.transact(() => ({ change: { op: 'init', by: OPERATOR, config }, result: undefined }));
+  for (const store of STORES) db.markDirty(store);
+  db.markDirty('alerts');
+  await db.flush();
+  // config.json is written last: its presence is what makes the folder a workspace.
+  await writeConfig(paths, config);
+  return new Workspace(paths, config, db, OPERATOR);
+}
+
+async function writeConfig(paths: WorkspacePaths, config: Config): Promise<void> {
+  const low = new Low(new ValidatedJsonFile(paths.config, Config), config);
+  low.data = config;
+  await low.write();
+}
+
+function readConfig(paths: WorkspacePaths): Config {
+  try {
+    const config = new ValidatedJsonFile(paths.config, Config).readSync();
+    if (!config) throw new DreamError('E_NO_WORKSPACE', `no config.json in ${paths.home}`);
+    return config;
+  } catch (error) {
+    if (error instanceof CorruptFileError) {
+      throw new DreamError(
+        'E_CORRUPT',
+        `${error.message}. Fix the file, or run \`dreamos doctor --repair\` to restore the last valid config`,
+      );
+    }
+    throw error;
+  }
+}
+
+export async function openWorkspace(options: OpenOptions = {}): Promise<Workspace> {
+  const home = findWorkspace(options);
+  const paths = workspacePaths(home);
+  const config = readConfig(paths);
+  const db = await JournalDb.open(paths, {
+    ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+    ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
+  });
+  return new Workspace(paths, config, db, options.actor ?? process.env.DREAMOS_AGENT_ID ?? OPERATOR);
+}
+
+export interface TaskFilter {
+  status?: Status | Status[];
+  store?: StoreName;
+  agent?: string;
+  tag?: string;
+  limit?: number;
+}
+
+export interface BoardSummary {
+  seq: number;
+  counts: Record<Status, number>;
+  stores: Record<StoreName, number>;
+  working: Array<Pick<Task, 'id' | 'title' | 'agent' | 'lease'>>;
+  openAlerts: number;
+  agents: number;
+}
+
+export class Workspace {
+  constructor(
+    readonly paths: WorkspacePaths,
+    readonly config: Config,
+    readonly db: StateBackend & JournalDb,
+    readonly actor: string,
+  ) {}
+
+  get home(): string {
+    return this.paths.home;
+  }
+
+  /** What recovery did while opening (quarantined and rebuilt stores, torn journal tails). */
+  get notices(): readonly RecoveryNotice[] {
+    return this.db.notices;
+  }
+
+  get view(): StateView {
+    return this.db.view;
+  }
+
+  agent(id: string): AgentConfig {
+    const agent = this.config.agents.find((a) => a.id === id);
+    if (!agent)
+      throw notFound(
+        `no agent ${JSON.stringify(id).slice(0, 60)} (known: ${this.config.agents.map((a) => a.id).join(', ')})`,
+      );
+    return agent;
+  }
+
+  private run<T>(plan: (ctx: Ctx) => Plan<T>, by = this.actor): Promise<T> {
+    return this.db.transact((view, now) => plan({ view, now, by, policies: this.config.policies }));
+  }
+
+  // ------------------------------------------------------------ reads
+
+  refresh(): void {
+    this.db.refresh();
+  }
+
+  getTask(id: string): Task {
+    if (!TaskId.safeParse(id).success)
+      throw invalidInput(`not a task id: ${JSON.stringify(id).slice(0, 60)} (ids look like T-0001A)`);
+    this.refresh();
+    const task = this.view.task(id);
+    if (!task) throw notFound(`no task ${id}`);
+    return task;
+  }
+
+  listTasks(filter: TaskFilter = {}): Task[] {
+    this.refresh();
+    const statuses =
+      filter.status === undefined
+        ? undefined
+        : Array.isArray(filter.status)
+          ? filter.status
+          : [filter.status];
+    for (const s of statuses ?? [])
+      if (!STATUSES.includes(s))
+        throw invalidInput(`unknown status ${JSON.stringify(s)} (one of ${STATUSES.join(', ')})`);
+    const stores = statuses ? [...new Set(statuses.map(storeOf))] : filter.store ? [filter.store] : STORES;
+    const out: Task[] = [];
+    for (const store of stores) {
+      for (const task of this.view.inStore(store)) {
+        if (statuses && !statuses.includes(task.status)) continue;
+        if (filter.agent && task.agent !== filter.agent) continue;
+        if (filter.tag && !task.tags.includes(filter.tag)) continue;
+        out.push(task);
+      }
+    }
+    out.sort((a, b) => a.id.localeCompare(b.id));
+    return filter.limit ? out.slice(0, filter.limit) : out;
+  }
+
+  alerts(status?: Alert['status']): Alert[] {
+    this.refresh();
+    return [...this.view.alerts()]
+      .filter((a) => !status || a.status === status)
+      .sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  summary(): BoardSummary {
+    this.refresh();
+    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
+    for (const store of STORES) for (const t of this.view.inStore(store)) counts[t.status] += 1;
+    return {
+      seq: this.view.seq,
+      counts,
+      stores: Object.fromEntries(STORES.map((s) => [s, this.view.storeSize(s)])) as Record<StoreName, number>,
+      working: [...this.view.inStore('working')].map(({ id, title, agent, lease }) => ({
+        id,
+        title,
+        agent,
+        lease,
+      })),
+      openAlerts: [...this.view.alerts()].filter((a) => a.status === 'open').length,
+      agents: this.config.agents.length,
+    };
+  }
+
+  // ------------------------------------------------------------ changes
+
+  private roles(): Set<string> {
+    return new Set(this.config.agents.flatMap((a) => [a.role, a.id]));
+  }
+
+  async addTask(input: TaskInput): Promise<Task> {
+    const parsed = parseTaskInput(input);
+    const [task] = await this.run((ctx) => planAdd(ctx, [parsed], this.roles()));
+    return task!;
+  }
+
+  /** Many tasks in one transaction: all are added, or none. */
+  async importTasks(inputs: unknown): Promise<Task[]> {
+    if (!Array.isArray(inputs)) throw invalidInput('an import is a JSON array of tasks');
+    if (inputs.length === 0) throw invalidInput('the import holds no tasks');
+    if (inputs.length > 50_000) throw invalidInput('an import holds at most 50,000 tasks');
+    const parsed = inputs.map((raw, i) =>
+      parseTaskInput({ source: 'import', ...(raw as object) }, `task #${i + 1}`),
+    );
+    return this.run((ctx) => planAdd(ctx, parsed, this.roles()));
+  }
+
+  promote(id: string, why?: string): Promise<Task> {
+    this.getTask(id);
+    return this.run((ctx) => planPromote(ctx, id, why));
+  }
+
+  move(id: string, to: string, why?: string): Promise<Task> {
+    this.getTask(id);
+    if (!STATUSES.includes(to as Status))
+      throw invalidInput(`unknown stage ${JSON.stringify(to)} (one of ${STATUSES.join(', ')})`);
+    return this.run((ctx) => planMove(ctx, id, to as Status, why));
+  }
+
+  /** The best ready task this agent may take, or null. Exactly one of several racing claims wins a task. */
+  claim(agentId: string, options: { taskId?: string } = {}): Promise<Task | null> {
+    const agent = this.agent(agentId);
+    if (options.taskId) this.getTask(options.taskId);
+    return this.run((ctx) => planClaim(ctx, agent, options.taskId), agentId);
+  }
+
+  renew(id: string, agentId: string): Promise<Task> {
+    this.agent(agentId);
+    this.getTask(id);
+    return this.run((ctx) => planRenew(ctx, id, agentId), agentId);
+  }
+
+  complete(id: string, input: CompleteInput = {}): Promise<Task> {
+    if (input.agent) this.agent(input.agent);
+    this.getTask(id);
+    return this.run((ctx) => planComplete(ctx, id, input), input.agent ?? this.actor);
+  }
+
+  fail(id: string, input: FailInput): Promise<Task> {
+    if (input.agent) this.agent(input.agent);
+    if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
+    this.getTask(id);
+    return this.run((ctx) => planFail(ctx, id, input), input.agent ?? this.actor);
+  }
+
+  retry(id: string, why?: string): Promise<Task> {
+    this.getTask(id);
+    return this.run((ctx) => planRetry(ctx, id, why));
+  }
+
+  cancel(id: string, why?: string): Promise<Task> {
+    this.getTask(id);
+    return this.run((ctx) => planCancel(ctx, id, why));
+  }
+
+  edit(id: string, patch: EditPatch): Promise<Task> {
+    this.getTask(id);
+    return this.run((ctx) => planEdit(ctx, id, patch));
+  }
+
+  bumpPriority(id: string, delta: -1 | 1): Promise<Task> {
+    this.getTask(id);
+    return this.run((ctx) => planPriority(ctx, id, delta));
+  }
+
+  /** Return tasks with expired leases to ready (counted as stalls). Returns the tasks changed. */
+  sweep(): Promise<Task[]> {
+    return this.run((ctx) => {
+      const expired = expireLeases(ctx);
+      return { change: expired.length ? withFollowUps(ctx, 'expire', expired) : null, result: expired };
+    });
+  }
+
+  /** Record a change planned elsewhere (doctor, later the orchestrator). */
+  record<T>(plan: (ctx: Ctx) => { change: Change | null; result: T }): Promise<T> {
+    return this.run(plan);
+  }
+
+  async close(): Promise<void> {
+    await this.db.close();
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The append-only transaction journal: JSON lines in numbered segments, one entry per state change,
+ * each with a sequence number and a crc32. An entry is appended and fdatasync'ed before the change it
+ * records is reported. It is the source of truth: board files are snapshots of it.
+ *
+ * Readers take only complete lines. A line that does not parse, validate or match its crc is reported
+ * as damage and skipped (a copy goes to quarantine/, the journal itself is never rewritten). A torn
+ * last line, left by a writer killed mid-append, was never acknowledged: the next writer, holding the
+ * lock, moves those bytes to quarantine/ and truncates the segment back to its last complete line.
+ */
+import fs from 'node:fs';
+import { crc32 } from 'node:zlib';
+import { DreamError, errnoCode } from '../src/errors.js';
+import type { WorkspacePaths } from './paths.js';
+import { SEGMENT_RE } from './paths.js';
+import { JournalEntry, type JournalPosition } from './schemas.js';
+import { describeZodError, fsyncDir } from './store.js';
+
+/** Start a new segment once the current one passes this size. */
+export const SEGMENT_BYTES = 64 * 1024 * 1024;
+const READ_CHUNK = 4 * 1024 * 1024;
+
+export interface JournalDamage {
+  segment: number;
+  offset: number;
+  length: number;
+  reason: string;
+}
+
+export type EntryDraft = Omit<JournalEntry, 'seq' | 'crc' | 'schemaVersion'>;
+
+function checksum(entry: Omit<JournalEntry, 'crc'>): string {
+  return crc32(JSON.stringify(entry)).toString(16).padStart(8, '0');
+}
+
+export function sealEntry(entry: Omit<JournalEntry, 'crc'>): JournalEntry {
+  return { ...entry, crc: checksum(entry) };
+}
+
+export function decodeLine(line: string): { entry: JournalEntry } | { error: string } {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(line);
+  } catch {
+    return { error: 'not valid JSON' };
+  }
+  const parsed = JournalEntry.safeParse(raw);
+  if (!parsed.success)
+    return { error: `does not match the entry schema (${describeZodError(parsed.error)})` };
+  // The checksum covers the entry as written (key order included), so it is computed on the raw object.
+  const { crc, ...rest } = raw as JournalEntry;
+  if (checksum(rest) !== crc) return { error: 'checksum mismatch' };
+  return { entry: parsed.data };
+}
+
+export function listSegments(paths: WorkspacePaths): number[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(paths.journalDir);
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return [];
+    throw error;
+  }
+  return names
+    .map((name) => SEGMENT_RE.exec(name)?.[1])
+    .filter((n): n is string => n !== undefined)
+    .map(Number)
+    .sort((a, b) => a - b);
+}
+
+export class Journal {
+  /** Where this process has read up to: the end of the last complete line it has seen. */
+  pos: JournalPosition;
+  lastSeq = 0;
+  private fd: number | null = null;
+  private fdSegment = 0;
+
+  constructor(
+    private readonly paths: WorkspacePaths,
+    start: JournalPosition = { segment: 1, offset: 0 },
+  ) {
+    this.pos = { ...start };
+  }
+
+  close(): void {
+    if (this.fd !== null) fs.closeSync(this.fd);
+    this.fd = null;
+  }
+
+  private open(segment: number): number {
+    if (this.fd !== null && this.fdSegment === segment) return this.fd;
+    this.close();
+    this.fd = fs.openSync(
+      this.paths.journalSegment(segment),
+      fs.constants.O_RDWR | fs.constants.O_CREAT,
+      0o644,
+    );
+    this.fdSegment = segment;
+    return this.fd;
+  }
+
+  private segmentSize(segment: number): number | null {
+    try {
+      return segment === this.fdSegment && this.fd !== null
+        ? fs.fstatSync(this.fd).size
+        : fs.statSync(this.paths.journalSegment(segment)).size;
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  /**
+   * Read every complete entry after `this.pos`, in order, and advance. Entries at or below
+   * `lastSeq` (duplicates) and invalid lines are reported as damage, not applied.
+   */
+  readNew(apply: (entry: JournalEntry) => void, onDamage: (damage: JournalDamage) => void): number {
+    let count = 0;
+    for (;;) {
+      const size = this.segmentSize(this.pos.segment);
+      if (size === null) {
+        if (this.pos.offset === 0 && this.segmentSize(this.pos.segment + 1) === null) return count;
+        // The segment we were reading is gone: nothing more to read there.
+        return count;
+      }
+      if (size > this.pos.offset) {
+        count += this.readRange(this.pos.segment, size, apply, onDamage);
+      }
+      if (this.segmentSize(this.pos.segment + 1) === null) return count;
+      this.pos = { segment: this.pos.segment + 1, offset: 0 };
+    }
+  }
+
+  private readRange(
+    segment: number,
+    end: number,
+    apply: (entry: JournalEntry) => void,
+    onDamage: (damage: JournalDamage) => void,
+  ): number {
+    const fd = this.open(segment);
+    let count = 0;
+    let offset = this.pos.offset;
+    let carry = Buffer.alloc(0);
+    let carryStart = offset;
+    while (offset < end) {
+      const length = Math.min(READ_CHUNK, end - offset);
+      const chunk = Buffer.allocUnsafe(length);
+      const read = fs.readSync(fd, chunk, 0, length, offset);
+      if (read <= 0) break;
+      offset += read;
+      let buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, read)]) : chunk.subarray(0, read);
+      let lineStart = 0;
+      for (let nl = buf.indexOf(10, lineStart); nl !== -1; nl = buf.indexOf(10, lineStart)) {
+        const start = lineStart;
+        const lineOffset = carryStart + start;
+        const line = buf.toString('utf8', start, nl);
+        lineStart = nl + 1;
+        this.pos = { segment, offset: carryStart + lineStart };
+        if (line.trim() === '') continue;
+        const decoded = decodeLine(line);
+        if ('error' in decoded) {
+          onDamage({ segment, offset: lineOffset, length: nl - start, reason: decoded.error });
+          continue;
+        }
+        if (decoded.entry.seq <= this.lastSeq) {
+          onDamage({
+            segment,
+            offset: lineOffset,
+            length: nl - start,
+            reason: `sequence ${decoded.entry.seq} repeats or goes back (last was ${this.lastSeq})`,
+          });
+          continue;
+        }
+        this.lastSeq = decoded.entry.seq;
+        apply(decoded.entry);
+        count++;
+      }
+      carry = buf.subarray(lineStart);
+      carryStart += lineStart;
+      buf = Buffer.alloc(0);
+    }
+    return count;
+  }
+
+  /**
+   * Holding the journal lock: bytes after the last complete line belong to a writer that died
+   * mid-append. Move them to quarantine and truncate. Returns the quarantine path, if any.
+   */
+  repairTornTail(): string | null {
+    const size = this.segmentSize(this.pos.segment);
+    if (size === null || size <= this.pos.offset) return null;
+    const fd = this.open(this.pos.segment);
+    const torn = Buffer.alloc(size - this.pos.offset);
+    fs.readSync(fd, torn, 0, torn.length, this.pos.offset);
+    fs.mkdirSync(this.paths.quarantineDir, { recursive: true });
+    const target = `${this.paths.quarantineDir}/journal-${this.pos.segment}-${this.pos.offset}-torn.bin`;
+    fs.writeFileSync(target, torn);
+    fs.ftruncateSync(fd, this.pos.offset);
+    fs.fdatasyncSync(fd);
+    return target;
+  }
+
+  /**
+   * Holding the journal lock, after readNew(): append one entry and make it durable.
+   * On a write error the segment is truncated back and the error is reported; nothing half-written stays.
+   */
+  append(draft: EntryDraft): JournalEntry {
+    if (this.pos.offset >= SEGMENT_BYTES) {
+      this.pos = { segment: this.pos.segment + 1, offset: 0 };
+      this.open(this.pos.segment);
+      fsyncDir(this.paths.journalDir);
+    }
+    const entry = sealEntry({ schemaVersion: 1 as const, ...draft, seq: this.lastSeq + 1 });
+    const line = `${JSON.stringify(entry)}\n`;
+    const buf = Buffer.from(line, 'utf8');
+    const fd = this.open(this.pos.segment);
+    try {
+      let written = 0;
+      while (written < buf.length) {
+        written += fs.writeSync(fd, buf, written, buf.length - written, this.pos.offset + written);
+      }
+      fs.fdatasyncSync(fd);
+    } catch (error) {
+      try {
+        fs.ftruncateSync(fd, this.pos.offset);
+      } catch {
+        // The next writer's repairTornTail() will finish the job.
+      }
+      throw new DreamError(
+        'E_IO',
+        `could not write the journal (${errnoCode(error) ?? (error as Error).message}); the change was not made`,
+      );
+    }
+    this.pos = { segment: this.pos.segment, offset: this.pos.offset + buf.length };
+    this.lastSeq = entry.seq;
+    return entry;
+  }
+
+  /** Copy one damaged line to quarantine/ (the journal itself is left as it is). */
+  quarantineDamage(damage: JournalDamage): string {
+    const fd = fs.openSync(this.paths.journalSegment(damage.segment), 'r');
+    try {
+      const buf = Buffer.alloc(Math.min(damage.length, 1024 * 1024));
+      fs.readSync(fd, buf, 0, buf.length, damage.offset);
+      fs.mkdirSync(this.paths.quarantineDir, { recursive: true });
+      const target = `${this.paths.quarantineDir}/journal-${damage.segment}-${damage.offset}-damaged.jsonl`;
+      fs.writeFileSync(target, buf);
+      return target;
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+}

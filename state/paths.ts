@@ -1,0 +1,56 @@
+import { join } from 'node:path';
+
+/** The four lifecycle stores, named as in the original design (SPEC §2). */
+export const STORES = ['backlog', 'ready', 'working', 'completed'] as const;
+export type StoreName = (typeof STORES)[number];
+
+const boardFile: Record<StoreName, string> = {
+  backlog: 'task_backlog.json',
+  ready: 'task_ready_queue.json',
+  working: 'working_tasks.json',
+  completed: 'completed_tasks.json',
+};
+
+export const WORKSPACE_DIR = '.dreamos';
+
+/** Agent ids and task ids become file names: they are checked against this before any path is built. */
+const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+function safe(name: string): string {
+  if (!SAFE_NAME.test(name) || name.includes('..')) {
+    throw new Error(`unsafe file name component: ${JSON.stringify(name).slice(0, 80)}`);
+  }
+  return name;
+}
+
+/** The one place that defines every path of a workspace. `home` is the `.dreamos` folder itself. */
+export function workspacePaths(home: string) {
+  return {
+    home,
+    config: join(home, 'config.json'),
+    configSchema: join(home, 'config.schema.json'),
+    boardsDir: join(home, 'boards'),
+    board: (store: StoreName) => join(home, 'boards', boardFile[store]),
+    boardFileName: (store: StoreName) => boardFile[store],
+    archiveDir: join(home, 'archive'),
+    archiveFile: (seq: number) => join(home, 'archive', `completed-${String(seq).padStart(10, '0')}.jsonl`),
+    journalDir: join(home, 'journal'),
+    journalSegment: (n: number) => join(home, 'journal', `${String(n).padStart(6, '0')}.jsonl`),
+    mailboxesDir: join(home, 'mailboxes'),
+    mailbox: (agentId: string) => join(home, 'mailboxes', `${safe(agentId)}.json`),
+    checkpointsDir: join(home, 'checkpoints'),
+    checkpoint: (agentId: string) => join(home, 'checkpoints', `${safe(agentId)}.json`),
+    alerts: join(home, 'alerts.json'),
+    logsDir: join(home, 'logs'),
+    log: (agentId: string, taskId: string) => join(home, 'logs', safe(agentId), `${safe(taskId)}.log`),
+    quarantineDir: join(home, 'quarantine'),
+    locksDir: join(home, 'locks'),
+    /** Guards appends to the journal: every state change in the workspace. */
+    journalLock: join(home, 'locks', 'journal'),
+    /** Guards the snapshot files (boards, alerts) and quarantine moves. */
+    snapshotLock: join(home, 'locks', 'snapshot'),
+  };
+}
+export type WorkspacePaths = ReturnType<typeof workspacePaths>;
+
+export const SEGMENT_RE = /^(\d{6})\.jsonl$/;

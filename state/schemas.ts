@@ -1,0 +1,202 @@
+/**
+ * zod schemas for every stored object. Each file and each journal entry carries `schemaVersion`;
+ * objects inside a file (tasks, alerts) share the version of the file that holds them.
+ */
+import { z } from 'zod';
+
+export const SCHEMA_VERSION = 1;
+
+export const TASK_ID_RE = /^T-[0-9A-Z]{5,10}$/;
+export const AGENT_ID_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+/** Printable text on one line: no C0/C1 control characters, no DEL. */
+const ONE_LINE_RE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
+
+export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
+export const STATUSES = ['backlog', 'ready', 'working', 'done', 'failed', 'cancelled'] as const;
+export const SOURCES = [
+  'cli',
+  'console',
+  'agent',
+  'api',
+  'webhook',
+  'discord',
+  'scout',
+  'import',
+  'demo',
+] as const;
+
+export const TaskId = z.string().regex(TASK_ID_RE, 'a task id looks like T-0001A');
+export const AgentId = z
+  .string()
+  .regex(AGENT_ID_RE, 'an agent id is lowercase letters, digits, - and _ (max 40)');
+export const Priority = z.enum(PRIORITIES);
+export const Status = z.enum(STATUSES);
+export const Source = z.enum(SOURCES);
+const Iso = z.string().datetime({ offset: true });
+const OneLine = (max: number) =>
+  z
+    .string()
+    .max(max, `at most ${max} characters`)
+    .regex(ONE_LINE_RE, 'must not contain control characters or terminal escape sequences');
+
+export const Budget = z.strictObject({
+  tokens: z.number().int().positive().optional(),
+  usd: z.number().positive().optional(),
+  seconds: z.number().positive().optional(),
+});
+
+export const Usage = z.strictObject({
+  inputTokens: z.number().int().nonnegative().default(0),
+  outputTokens: z.number().int().nonnegative().default(0),
+  usd: z.number().nonnegative().default(0),
+});
+
+export const TaskResult = z.strictObject({
+  ok: z.boolean(),
+  summary: z.string().max(20_000).optional(),
+  exitCode: z.number().int().nullable().optional(),
+  usage: Usage.optional(),
+  log: z.string().max(1000).optional(),
+  error: z.string().max(20_000).optional(),
+  errorCode: z.string().max(64).optional(),
+});
+
+export const HistoryEntry = z.strictObject({
+  from: Status.nullable(),
+  to: Status,
+  by: z.string().max(64),
+  at: Iso,
+  why: z.string().max(2000).optional(),
+});
+
+export const Lease = z.strictObject({ owner: AgentId, expiresAt: Iso });
+
+export const Task = z.strictObject({
+  id: TaskId,
+  title: OneLine(300).min(1, 'a task needs a title'),
+  prompt: z.string().max(200_000).optional(),
+  run: z.string().max(20_000).optional(),
+  role: AgentId.optional(),
+  capabilities: z.array(OneLine(64).min(1)).max(32),
+  priority: Priority,
+  dependsOn: z.array(TaskId).max(256),
+  resources: z.array(OneLine(512).min(1)).max(256),
+  maxAttempts: z.number().int().min(1).max(100),
+  timeout: z
+    .number()
+    .positive()
+    .max(7 * 24 * 3600)
+    .optional(),
+  budget: Budget.optional(),
+  tags: z.array(OneLine(64).min(1)).max(64),
+  source: Source,
+  status: Status,
+  agent: AgentId.nullable(),
+  lease: Lease.nullable(),
+  attempts: z.number().int().nonnegative(),
+  stalls: z.number().int().nonnegative(),
+  notBefore: Iso.nullable(),
+  result: TaskResult.nullable(),
+  history: z.array(HistoryEntry),
+  createdAt: Iso,
+  updatedAt: Iso,
+  /** Journal sequence number of the last change to this task. */
+  rev: z.number().int().nonnegative(),
+});
+export type Task = z.infer<typeof Task>;
+export type Status = z.infer<typeof Status>;
+export type Priority = z.infer<typeof Priority>;
+
+export const ALERT_KINDS = [
+  'corrupt-state',
+  'missing-store',
+  'journal-damage',
+  'stall',
+  'overrun',
+  'repeated-failure',
+  'context-drift',
+  'scope-drift',
+  'budget',
+] as const;
+
+export const Alert = z.strictObject({
+  id: z.string().regex(/^A-[0-9A-Z]{5,10}$/),
+  kind: z.enum(ALERT_KINDS),
+  severity: z.enum(['info', 'warning', 'critical']),
+  status: z.enum(['open', 'acknowledged', 'resolved']),
+  /** Alerts with the same key are one alert: raising it again bumps `count`. */
+  key: z.string().max(300),
+  subject: z.string().max(300),
+  message: z.string().max(2000),
+  evidence: z.record(z.string(), z.unknown()),
+  action: z.string().max(500),
+  count: z.number().int().positive(),
+  createdAt: Iso,
+  updatedAt: Iso,
+  rev: z.number().int().nonnegative(),
+});
+export type Alert = z.infer<typeof Alert>;
+
+const TaskPut = z.strictObject({ task: Task });
+
+/**
+ * One journal line: a whole state change (a transaction). It records the new state of every
+ * object it touches, so replay is idempotent: an object is applied only when its `rev` is older.
+ */
+export const JournalEntry = z.strictObject({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  seq: z.number().int().positive(),
+  at: Iso,
+  by: z.string().max(64),
+  op: z.string().max(64),
+  tasks: z.array(TaskPut).optional(),
+  /** Ids of completed tasks rolled into archive/. */
+  archived: z.array(TaskId).optional(),
+  alerts: z.array(Alert).optional(),
+  /** The highest task/alert number handed out so far (ids are allocated inside the journal lock). */
+  counters: z.strictObject({ task: z.number().int().nonnegative(), alert: z.number().int().nonnegative() }),
+  /** A copy of config.json, journaled on init and on every change made through Dream.OS. */
+  config: z.unknown().optional(),
+  /** crc32 of the entry serialised without this field. */
+  crc: z.string().regex(/^[0-9a-f]{8}$/),
+});
+export type JournalEntry = z.infer<typeof JournalEntry>;
+
+export const JournalPosition = z.strictObject({
+  segment: z.number().int().positive(),
+  offset: z.number().int().nonnegative(),
+});
+export type JournalPosition = z.infer<typeof JournalPosition>;
+
+const Counters = z.strictObject({
+  task: z.number().int().nonnegative(),
+  alert: z.number().int().nonnegative(),
+});
+
+export const BoardFile = z.strictObject({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  store: z.enum(['backlog', 'ready', 'working', 'completed']),
+  /** The journal entry this snapshot reflects, and where the journal continues after it. */
+  seq: z.number().int().nonnegative(),
+  journal: JournalPosition,
+  counters: Counters,
+  /** crc32 of the serialised tasks: a hand edit of the file is found and the file rebuilt. */
+  digest: z.string().regex(/^[0-9a-f]{8}$/),
+  tasks: z.array(Task),
+});
+export type BoardFile = z.infer<typeof BoardFile>;
+
+export const AlertsFile = z.strictObject({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  seq: z.number().int().nonnegative(),
+  journal: JournalPosition,
+  counters: Counters,
+  digest: z.string().regex(/^[0-9a-f]{8}$/),
+  alerts: z.array(Alert),
+});
+export type AlertsFile = z.infer<typeof AlertsFile>;
+
+export const storeOf = (status: Status) =>
+  status === 'done' || status === 'failed' || status === 'cancelled'
+    ? ('completed' as const)
+    : (status as 'backlog' | 'ready' | 'working');

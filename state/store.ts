@@ -1,0 +1,100 @@
+/**
+ * Snapshot files (boards, alerts, config) behind lowdb's Adapter interface: a missing file reads as
+ * null, a file that does not parse or validate throws CorruptFileError (the caller quarantines it;
+ * it is never read as empty), and writes are atomic and durable (temp file, fsync, rename, fsync dir).
+ */
+import fs from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import type { Adapter } from 'lowdb';
+import type { z } from 'zod';
+import { errnoCode } from '../src/errors.js';
+
+export class CorruptFileError extends Error {
+  constructor(
+    readonly path: string,
+    readonly reason: string,
+  ) {
+    super(`${path} is corrupt: ${reason}`);
+    this.name = 'CorruptFileError';
+  }
+}
+
+export function describeZodError(error: z.ZodError): string {
+  return error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
+    .join('; ');
+}
+
+export function fsyncDir(dir: string): void {
+  const fd = fs.openSync(dir, 'r');
+  try {
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/** Write a whole file so that a crash leaves either the old or the new content, never a mix. */
+export function writeFileDurable(path: string, data: string): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  const fd = fs.openSync(tmp, 'w');
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, path);
+  fsyncDir(dirname(path));
+}
+
+export class ValidatedJsonFile<S extends z.ZodType> implements Adapter<z.infer<S>> {
+  constructor(
+    readonly path: string,
+    private readonly schema: S,
+  ) {}
+
+  async read(): Promise<z.infer<S> | null> {
+    return this.readSync();
+  }
+
+  readSync(): z.infer<S> | null {
+    let text: string;
+    try {
+      text = fs.readFileSync(this.path, 'utf8');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return null;
+      throw error;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      throw new CorruptFileError(this.path, `not valid JSON (${(error as Error).message})`);
+    }
+    const parsed = this.schema.safeParse(raw);
+    if (!parsed.success)
+      throw new CorruptFileError(this.path, `does not match its schema (${describeZodError(parsed.error)})`);
+    return parsed.data;
+  }
+
+  async write(data: z.infer<S>): Promise<void> {
+    this.writeSync(data);
+  }
+
+  writeSync(data: z.infer<S>): void {
+    writeFileDurable(this.path, `${JSON.stringify(this.schema.parse(data), null, 1)}\n`);
+  }
+}
+
+/** Move a file aside into quarantine/, never deleting it. Returns the new path. */
+export function quarantineFile(path: string, quarantineDir: string): string {
+  fs.mkdirSync(quarantineDir, { recursive: true });
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  let target = join(quarantineDir, `${stamp}-${basename(path)}`);
+  for (let i = 1; fs.existsSync(target); i++) target = join(quarantineDir, `${stamp}-${i}-${basename(path)}`);
+  fs.renameSync(path, target);
+  fsyncDir(quarantineDir);
+  return target;
+}
