@@ -3,7 +3,13 @@
 // `dreamos` (interactive) imports, so ink and react never load for headless commands.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+
+// Old chunks would pile up (their names carry a hash).
+for (const name of existsSync('dist') ? readdirSync('dist') : []) {
+  if (name.endsWith('.js') || name.endsWith('.js.map')) rmSync(`dist/${name}`);
+}
+
 import { build } from 'esbuild';
 
 const entryPoints = { cli: 'src/cli.ts', index: 'src/index.ts' };
@@ -17,10 +23,15 @@ await build({
   format: 'esm',
   platform: 'node',
   target: 'node20',
-  packages: 'external',
+  // Dependencies are bundled too: resolving zod's many modules alone took ~100 ms per start.
+  external: ['better-sqlite3', 'react-devtools-core'],
   sourcemap: 'linked',
   logLevel: 'warning',
   jsx: 'automatic',
+  // CommonJS dependencies (proper-lockfile) call require() for Node built-ins.
+  banner: {
+    js: "import { createRequire as __dreamosRequire } from 'node:module'; const require = __dreamosRequire(import.meta.url);",
+  },
 });
 
 // Declarations for library users (`import { openWorkspace } from 'dreamos'`).

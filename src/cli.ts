@@ -6,7 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin.js';
 import { registerTask } from './commands/task.js';
-import { ExitCode } from './errors.js';
+import { DreamError, ExitCode } from './errors.js';
 import { reportError } from './output.js';
 
 export function buildProgram(): Command {
@@ -17,7 +17,8 @@ export function buildProgram(): Command {
     .version('0.1.0')
     .option('--home <dir>', 'the workspace (default: DREAMOS_HOME, else the nearest .dreamos/ upwards)')
     .option('--json', 'machine output on stdout (human messages stay on stderr)')
-    .showHelpAfterError('(run with --help for usage)')
+    // main() reports usage errors itself: one line on stderr, and JSON on stdout with --json.
+    .configureOutput({ outputError: () => {} })
     .exitOverride();
   registerAdmin(program);
   registerTask(program);
@@ -39,13 +40,11 @@ export async function main(argv: string[]): Promise<number> {
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (
-        error.code === 'commander.helpDisplayed' ||
-        error.code === 'commander.version' ||
-        error.code === 'commander.help'
-      )
-        return ExitCode.ok;
-      return ExitCode.usage;
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version') return ExitCode.ok;
+      // A command group run without a subcommand prints its help to stderr: a usage error.
+      if (error.code === 'commander.help') return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+      const message = `${error.message.replace(/^error: /, '')} (run with --help for usage)`;
+      return reportError(new DreamError('E_USAGE', message), argv.includes('--json'));
     }
     return reportError(error, argv.includes('--json'));
   }

@@ -95,9 +95,14 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       problems.push({ code: 'recovered', message: notice.message, path: notice.path, repaired: true });
     }
     for (const damage of ws.db.journalDamage) {
+      // The journal is never rewritten: a damaged line stays, skipped. Once it is copied to quarantine/
+      // and alerted (opening the workspace does that), it is handled; the alert stays for the operator.
+      const alert = [...ws.view.alerts()].find(
+        (a) => a.key === `journal-damage:${damage.segment}:${damage.offset}`,
+      );
       problems.push({
-        code: 'journal-damage',
-        message: `journal segment ${damage.segment} offset ${damage.offset}: ${damage.reason} (skipped, copy in quarantine/)`,
+        ...(alert ? { code: 'recovered' as const, repaired: true } : { code: 'journal-damage' as const }),
+        message: `journal segment ${damage.segment} offset ${damage.offset}: ${damage.reason} (skipped, copy in quarantine/${alert ? `, alert ${alert.id}` : ''})`,
       });
     }
     await ws.db.flush();

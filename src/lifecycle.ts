@@ -219,6 +219,10 @@ export function planClaim(ctx: Ctx, agent: AgentConfig, taskId?: string): Plan<T
     const task = expiredIds.get(taskId) ?? mustGet(ctx.view, taskId);
     if (task.status !== 'ready')
       throw invalidTransition(`${taskId} is ${task.status}; only a ready task can be claimed`);
+    if (task.notBefore && Date.parse(task.notBefore) > ctx.now.getTime())
+      throw conflict(
+        `${taskId} waits to retry until ${task.notBefore} (\`dreamos task retry ${taskId}\` retries it now)`,
+      );
     if (!mayTake(agent, task))
       throw conflict(
         `${agent.id} (${agent.role}) may not take ${taskId}: it needs ${task.role ? `role ${task.role}` : `capabilities ${task.capabilities.join(', ')}`}`,

@@ -1,5 +1,6 @@
 /** How every command speaks: `--json` puts machine output on stdout and human messages on stderr. */
 import { DreamError } from './errors.js';
+import { oneLine } from './sanitize.js';
 
 export interface OutputOptions {
   json?: boolean;
@@ -18,16 +19,17 @@ export function say(message: string): void {
   process.stderr.write(`${message}\n`);
 }
 
+/** One line on stderr, stripped of control sequences (a message may quote user input); JSON on stdout with --json. */
 export function reportError(error: unknown, json: boolean): number {
   if (error instanceof DreamError) {
     if (json) process.stdout.write(`${JSON.stringify(error.toJSON())}\n`);
-    process.stderr.write(`dreamos: ${error.message}\n`);
+    process.stderr.write(`dreamos: ${oneLine(error.message, 1000)}\n`);
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
   if (json)
     process.stdout.write(`${JSON.stringify({ error: { code: 'E_INTERNAL', message, exitCode: 1 } })}\n`);
-  process.stderr.write(`dreamos: ${message}\n`);
+  process.stderr.write(`dreamos: ${oneLine(message, 1000)}\n`);
   if (process.env.DREAMOS_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return 1;
 }

@@ -8,6 +8,7 @@ import { AgentId, Budget, Priority, Source, Task, TaskId } from '../state/schema
 import { describeZodError } from '../state/store.js';
 import { invalidInput, notFound } from './errors.js';
 import { assertNoCycle, type Ctx, depsDone, taskIdOf } from './lifecycle.js';
+import { oneLine } from './sanitize.js';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
 const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -34,7 +35,8 @@ export const TaskInput = z.strictObject({
   role: AgentId.optional(),
   capabilities: z.array(z.string()).default([]),
   priority: Priority.default('normal'),
-  dependsOn: z.array(TaskId).default([]),
+  /** Task ids, or in an import the `ref` of another task of the same import (resolved by planAdd). */
+  dependsOn: z.array(z.string().min(1).max(64)).max(256).default([]),
   resources: z.array(z.string()).default([]),
   maxAttempts: z.number().int().min(1).max(100).default(3),
   timeout: z.union([z.number(), z.string()]).optional(),
@@ -44,7 +46,7 @@ export const TaskInput = z.strictObject({
   /** Keep the task in the backlog even when its dependencies are done (the operator promotes it). */
   hold: z.boolean().default(false),
   /** In an import: a name that other tasks of the same import can use in `dependsOn`. */
-  ref: z.string().max(64).optional(),
+  ref: z.string().min(1).max(64).optional(),
 });
 export type TaskInput = z.input<typeof TaskInput>;
 
@@ -70,7 +72,11 @@ export function planAdd(
   const ids = inputs.map((input) => {
     counter += 1;
     const id = taskIdOf(counter);
-    if (input.ref) refs.set(input.ref, id);
+    if (input.ref) {
+      if (refs.has(input.ref))
+        throw invalidInput(`ref ${JSON.stringify(input.ref)} names more than one task of the import`);
+      refs.set(input.ref, id);
+    }
     return id;
   });
   const drafts: Task[] = inputs.map((input, i) => {
@@ -79,8 +85,12 @@ export function planAdd(
     }
     const dependsOn = input.dependsOn.map((d) => refs.get(d) ?? d);
     for (const dep of dependsOn) {
+      if (!TaskId.safeParse(dep).success)
+        throw invalidInput(
+          `dependency ${JSON.stringify(dep).slice(0, 70)} of "${oneLine(input.title, 60)}" is neither a task id (like T-0001A) nor the ref of a task in this import`,
+        );
       if (!ctx.view.task(dep) && !ids.includes(dep))
-        throw notFound(`dependency ${dep} of "${input.title.slice(0, 60)}" does not exist`);
+        throw notFound(`dependency ${dep} of "${oneLine(input.title, 60)}" does not exist`);
     }
     const task: Task = {
       id: ids[i]!,
@@ -112,7 +122,7 @@ export function planAdd(
     const checked = Task.safeParse(task);
     if (!checked.success) {
       throw invalidInput(
-        `invalid task "${input.title.slice(0, 40)}": ${describeZodError(checked.error)}`,
+        `invalid task "${oneLine(input.title, 40)}": ${describeZodError(checked.error)}`,
         checked.error.issues,
       );
     }

@@ -21,7 +21,19 @@ import {
   type WorkspacePaths,
   workspacePaths,
 } from '../state/paths.js';
-import { type Alert, STATUSES, type Status, storeOf, type Task, TaskId } from '../state/schemas.js';
+import {
+  type AgentState,
+  type Alert,
+  type Checkpoint,
+  type DIRECTIVES,
+  type Mail,
+  STATUSES,
+  type Status,
+  storeOf,
+  type Task,
+  TaskId,
+} from '../state/schemas.js';
+import { REQUIRED_KINDS } from '../state/snapshots.js';
 import { CorruptFileError, ValidatedJsonFile, writeFileDurable } from '../state/store.js';
 import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
 import { DreamError, invalidInput, notFound } from './errors.js';
@@ -43,6 +55,7 @@ import {
   planRetry,
   withFollowUps,
 } from './lifecycle.js';
+import { defaultAgentState, planDirective, planMark, planSend, type SendInput } from './mail.js';
 import { parseTaskInput, planAdd, type TaskInput } from './task-input.js';
 
 export interface OpenOptions {
@@ -120,8 +133,7 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
   writeFileDurable(paths.configSchema, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
   const db = await JournalDb.open(paths);
   await db.transact(() => ({ change: { op: 'init', by: OPERATOR, config }, result: undefined }));
-  for (const store of STORES) db.markDirty(store);
-  db.markDirty('alerts');
+  for (const kind of REQUIRED_KINDS) db.markDirty(kind);
   await db.flush();
   // config.json is written last: its presence is what makes the folder a workspace.
   await writeConfig(paths, config);
@@ -295,9 +307,11 @@ export class Workspace {
     if (!Array.isArray(inputs)) throw invalidInput('an import is a JSON array of tasks');
     if (inputs.length === 0) throw invalidInput('the import holds no tasks');
     if (inputs.length > 50_000) throw invalidInput('an import holds at most 50,000 tasks');
-    const parsed = inputs.map((raw, i) =>
-      parseTaskInput({ source: 'import', ...(raw as object) }, `task #${i + 1}`),
-    );
+    const parsed = inputs.map((raw, i) => {
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+        throw invalidInput(`task #${i + 1} of the import is not a JSON object`);
+      return parseTaskInput({ source: 'import', ...raw }, `task #${i + 1}`);
+    });
     return this.run((ctx) => planAdd(ctx, parsed, this.roles()));
   }
 
@@ -367,7 +381,49 @@ export class Workspace {
     });
   }
 
-  /** Record a change planned elsewhere (doctor, later the orchestrator). */
+  // ------------------------------------------------------------ agents and mail
+
+  private agentIds(): string[] {
+    return this.config.agents.map((a) => a.id);
+  }
+
+  /** The runtime state of every configured agent (idle until an orchestrator has run it). */
+  agentStates(): AgentState[] {
+    this.refresh();
+    const now = new Date();
+    return this.config.agents.map((a) => this.view.agentState(a.id) ?? defaultAgentState(a.id, now));
+  }
+
+  /** pause | resume | restart | reset-context | cancel, as directive mail (pause/resume also set the state). */
+  directAgent(agentId: string, directive: (typeof DIRECTIVES)[number], why?: string) {
+    this.agent(agentId);
+    return this.run((ctx) => planDirective(ctx, this.agentIds(), agentId, directive, why));
+  }
+
+  sendMail(input: SendInput): Promise<Mail[]> {
+    if (typeof input.body !== 'string') throw invalidInput('a message needs a body');
+    return this.run((ctx) => planSend(ctx, this.agentIds(), input));
+  }
+
+  /** A mailbox, oldest first; unacknowledged only unless `all`. */
+  mailbox(id: string, options: { all?: boolean } = {}): Mail[] {
+    if (id !== OPERATOR) this.agent(id);
+    this.refresh();
+    return this.view.mailbox(id).filter((m) => options.all || !m.ackedAt);
+  }
+
+  markMail(mailbox: string, ids: string[], mark: 'read' | 'ack'): Promise<Mail[]> {
+    if (mailbox !== OPERATOR) this.agent(mailbox);
+    return this.run((ctx) => planMark(ctx, mailbox, ids, mark));
+  }
+
+  checkpoints(agentId: string): Checkpoint[] {
+    this.agent(agentId);
+    this.refresh();
+    return [...this.view.checkpoints(agentId)];
+  }
+
+  /** Record a change planned elsewhere (doctor, the orchestrator). */
   record<T>(plan: (ctx: Ctx) => { change: Change | null; result: T }): Promise<T> {
     return this.run(plan);
   }

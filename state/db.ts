@@ -1,36 +1,41 @@
 /**
- * The state database: an in-memory view of the workspace, advanced from the journal tail, with
- * board files written as snapshots. One narrow interface (`StateBackend`) so that a PostgreSQL
- * backend for multi-machine fleets can stand behind the same lifecycle code.
+ * The state database: an in-memory view of the workspace (memory.ts), advanced from the journal
+ * tail, with snapshot files (snapshots.ts) written from it. One narrow interface (`StateBackend`) so
+ * that a PostgreSQL backend for multi-machine fleets can stand behind the same lifecycle code.
  *
  * A transaction: in-process mutex → journal lock → catch up from the journal (re-read inside the
  * lock) → plan the change against the fresh state → validate → append + fdatasync → apply → unlock.
  * One journal line holds the whole change, so a task moving between two stores is atomic.
  */
 import fs from 'node:fs';
-import { crc32 } from 'node:zlib';
 import { DreamError } from '../src/errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
 import { acquireLock } from './lock.js';
-import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
+import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';
+import type { WorkspacePaths } from './paths.js';
 import {
+  type AgentState,
   type Alert,
-  AlertsFile,
-  BoardFile,
+  type Checkpoint,
   JournalEntry,
   type JournalPosition,
-  PRIORITIES,
-  type Priority,
+  type Mail,
   SCHEMA_VERSION,
-  storeOf,
   type Task,
 } from './schemas.js';
-import { CorruptFileError, quarantineFile, ValidatedJsonFile } from './store.js';
+import {
+  loadSnapshot,
+  REQUIRED_KINDS,
+  readSnapshot,
+  type Snapshot,
+  snapshotKinds,
+  snapshotPath,
+  writeSnapshot,
+} from './snapshots.js';
+import { CorruptFileError, quarantineFile, writeFileDurable } from './store.js';
 
-export interface Counters {
-  task: number;
-  alert: number;
-}
+export type { Counters, SnapshotKind, StateView } from './memory.js';
+export { digestOf } from './snapshots.js';
 
 /** What a transaction wants to record. Objects are whole new states; `rev` is filled in here. */
 export interface Change {
@@ -39,6 +44,9 @@ export interface Change {
   tasks?: Task[];
   archived?: string[];
   alerts?: Alert[];
+  agents?: AgentState[];
+  mail?: Mail[];
+  checkpoints?: Checkpoint[];
   config?: unknown;
   counters?: Partial<Counters>;
 }
@@ -53,20 +61,6 @@ export interface RecoveryNotice {
   kind: 'quarantined' | 'rebuilt' | 'torn-tail' | 'journal-damage' | 'missing-store';
   path: string;
   message: string;
-}
-
-export interface StateView {
-  readonly seq: number;
-  readonly counters: Readonly<Counters>;
-  readonly config: unknown;
-  task(id: string): Task | undefined;
-  tasks(): Iterable<Task>;
-  inStore(store: StoreName): Iterable<Task>;
-  /** Ready tasks of one priority, oldest first. */
-  readyByPriority(priority: Priority): Iterable<Task>;
-  storeSize(store: StoreName): number;
-  alert(id: string): Alert | undefined;
-  alerts(): Iterable<Alert>;
 }
 
 export interface StateBackend {
@@ -90,95 +84,10 @@ export interface DbOptions {
   readOnly?: boolean;
 }
 
-type Snapshotted = StoreName | 'alerts';
+type AlertDraft = Omit<Alert, 'id' | 'rev' | 'count' | 'createdAt' | 'updatedAt' | 'status'>;
 
-class Memory implements StateView {
-  seq = 0;
-  counters: Counters = { task: 0, alert: 0 };
-  config: unknown = undefined;
-  readonly byId = new Map<string, Task>();
-  readonly stores: Record<StoreName, Map<string, Task>> = {
-    backlog: new Map(),
-    ready: new Map(),
-    working: new Map(),
-    completed: new Map(),
-  };
-  readonly readyQueues = Object.fromEntries(PRIORITIES.map((p) => [p, new Map<string, Task>()])) as Record<
-    Priority,
-    Map<string, Task>
-  >;
-  readonly alertsById = new Map<string, Alert>();
-  readonly dirty = new Set<Snapshotted>();
-
-  task(id: string) {
-    return this.byId.get(id);
-  }
-  tasks() {
-    return this.byId.values();
-  }
-  inStore(store: StoreName) {
-    return this.stores[store].values();
-  }
-  readyByPriority(priority: Priority) {
-    return this.readyQueues[priority].values();
-  }
-  storeSize(store: StoreName) {
-    return this.stores[store].size;
-  }
-  alert(id: string) {
-    return this.alertsById.get(id);
-  }
-  alerts() {
-    return this.alertsById.values();
-  }
-
-  private remove(task: Task): void {
-    const store = storeOf(task.status);
-    this.stores[store].delete(task.id);
-    if (task.status === 'ready') this.readyQueues[task.priority].delete(task.id);
-    this.byId.delete(task.id);
-    this.dirty.add(store);
-  }
-
-  putTask(task: Task): void {
-    const current = this.byId.get(task.id);
-    if (current && current.rev >= task.rev) return;
-    if (current) this.remove(current);
-    const store = storeOf(task.status);
-    this.byId.set(task.id, task);
-    this.stores[store].set(task.id, task);
-    if (task.status === 'ready') this.readyQueues[task.priority].set(task.id, task);
-    this.dirty.add(store);
-  }
-
-  archive(id: string, seq: number): void {
-    const current = this.byId.get(id);
-    if (current && current.rev < seq) this.remove(current);
-  }
-
-  putAlert(alert: Alert): void {
-    const current = this.alertsById.get(alert.id);
-    if (current && current.rev >= alert.rev) return;
-    this.alertsById.set(alert.id, alert);
-    this.dirty.add('alerts');
-  }
-
-  apply(entry: JournalEntry): void {
-    for (const { task } of entry.tasks ?? []) this.putTask(task);
-    for (const id of entry.archived ?? []) this.archive(id, entry.seq);
-    for (const alert of entry.alerts ?? []) this.putAlert(alert);
-    if (entry.config !== undefined) this.config = entry.config;
-    this.counters = {
-      task: Math.max(this.counters.task, entry.counters.task),
-      alert: Math.max(this.counters.alert, entry.counters.alert),
-    };
-    this.seq = Math.max(this.seq, entry.seq);
-  }
-}
-
-export const digestOf = (items: unknown[]) => crc32(JSON.stringify(items)).toString(16).padStart(8, '0');
-
-const readySince = (task: Task) => task.history[task.history.length - 1]?.at ?? task.updatedAt;
+const before = (a: JournalPosition, b: JournalPosition) =>
+  a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
 
 export class JournalDb implements StateBackend {
   readonly notices: RecoveryNotice[] = [];
@@ -192,8 +101,7 @@ export class JournalDb implements StateBackend {
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Alerts to raise with the next write (recovery found something on open). */
-  private pendingAlerts: Array<Omit<Alert, 'id' | 'rev' | 'count' | 'createdAt' | 'updatedAt' | 'status'>> =
-    [];
+  private pendingAlerts: AlertDraft[] = [];
 
   private constructor(
     readonly paths: WorkspacePaths,
@@ -219,144 +127,90 @@ export class JournalDb implements StateBackend {
   }
 
   /**
-   * Open the state: load the snapshot files, quarantine any that is corrupt, replay the journal from
-   * the oldest snapshot's position (from the start when a snapshot is missing or was quarantined),
-   * then record what recovery did as alerts and rewrite the rebuilt snapshots.
+   * Open the state: load the snapshot files, quarantine any that cannot be trusted, replay the
+   * journal from the oldest snapshot's position (from the start when one is missing or was
+   * quarantined), then record what recovery did as alerts and rewrite the rebuilt snapshots.
    */
   static async open(paths: WorkspacePaths, options: DbOptions = {}): Promise<JournalDb> {
-    const loaded: Array<{
-      seq: number;
-      journal: JournalPosition;
-      counters: Counters;
-      tasks?: Task[];
-      alerts?: Alert[];
-    }> = [];
-    const notices: RecoveryNotice[] = [];
-    let fullReplay = options.fromJournalOnly ?? false;
+    const readOnly = options.readOnly ?? false;
     const hasJournal = listSegments(paths).length > 0;
+    const notices: RecoveryNotice[] = [];
+    const loaded: Snapshot[] = [];
+    let fullReplay = options.fromJournalOnly ?? false;
     if (!fullReplay) {
-      const files: Array<[Snapshotted, string]> = [
-        ...STORES.map((store): [Snapshotted, string] => [store, paths.board(store)]),
-        ['alerts', paths.alerts],
-      ];
-      for (const [kind, path] of files) {
-        const file = new ValidatedJsonFile(path, kind === 'alerts' ? AlertsFile : BoardFile);
-        const data = (await readOrQuarantine(file, paths, notices, options.readOnly ?? false)) as
-          | BoardFile
-          | AlertsFile
-          | null;
-        if (data === null) {
-          if (hasJournal && !notices.some((n) => n.path === file.path)) {
-            notices.push({
-              kind: 'missing-store',
-              path: file.path,
-              message: `${file.path} was missing; it is rebuilt from the journal`,
-            });
-          }
-          fullReplay = true;
+      for (const kind of snapshotKinds(paths)) {
+        const snapshot = await readOrQuarantine(paths, kind, notices, readOnly);
+        if (snapshot) {
+          loaded.push(snapshot);
           continue;
         }
-        const items = 'tasks' in data ? data.tasks : data.alerts;
-        if (digestOf(items) !== data.digest) {
-          if (options.readOnly) throw new DreamError('E_CORRUPT', `${path} was edited outside Dream.OS`);
-          const moved = await quarantineUnderLock(paths, path);
+        const path = snapshotPath(paths, kind);
+        if (!REQUIRED_KINDS.includes(kind) && !notices.some((n) => n.path === path)) continue;
+        if (hasJournal && !notices.some((n) => n.path === path)) {
           notices.push({
-            kind: 'quarantined',
+            kind: 'missing-store',
             path,
-            message: `${path} was changed outside Dream.OS (digest mismatch); moved to ${moved} and rebuilt from the journal`,
+            message: `${path} was missing; it is rebuilt from the journal`,
           });
-          fullReplay = true;
-          continue;
         }
-        if ('tasks' in data) {
-          const misplaced = data.tasks.find((t) => storeOf(t.status) !== kind);
-          if (misplaced || data.store !== kind) {
-            if (!options.readOnly) {
-              const moved = await quarantineUnderLock(paths, file.path);
-              notices.push({
-                kind: 'quarantined',
-                path: file.path,
-                message: `${file.path} held a task of another store; moved to ${moved} and rebuilt from the journal`,
-              });
-            }
-            fullReplay = true;
-            continue;
-          }
-          loaded.push({ seq: data.seq, journal: data.journal, counters: data.counters, tasks: data.tasks });
-        } else {
-          loaded.push({ seq: data.seq, journal: data.journal, counters: data.counters, alerts: data.alerts });
-        }
+        fullReplay = true;
       }
     }
+    const first = { segment: listSegments(paths)[0] ?? 1, offset: 0 };
     const start =
       fullReplay || loaded.length === 0
-        ? { segment: listSegments(paths)[0] ?? 1, offset: 0 }
-        : loaded.reduce(
-            (min, s) =>
-              s.journal.segment < min.segment ||
-              (s.journal.segment === min.segment && s.journal.offset < min.offset)
-                ? s.journal
-                : min,
-            loaded[0]!.journal,
-          );
+        ? first
+        : loaded.reduce((min, s) => (before(s.journal, min) ? s.journal : min), loaded[0]!.journal);
     const db = new JournalDb(paths, start, options);
     db.notices.push(...notices);
-    if (!fullReplay) {
-      for (const snap of loaded) {
-        for (const task of snap.tasks ?? []) db.mem.putTask(task);
-        for (const alert of snap.alerts ?? []) db.mem.putAlert(alert);
-      }
-      // Snapshots tell the journal where replay starts; entries before that were applied already.
+    if (!fullReplay && loaded.length > 0) {
+      for (const snapshot of loaded) loadSnapshot(db.mem, snapshot);
+      // Replay starts after the oldest snapshot; entries before it are in every snapshot already.
       const minSeq = Math.min(...loaded.map((s) => s.seq));
       db.journal.lastSeq = minSeq;
       db.mem.seq = minSeq;
-      db.mem.counters = {
-        task: Math.max(...loaded.map((s) => s.counters.task)),
-        alert: Math.max(...loaded.map((s) => s.counters.alert)),
-      };
     }
     db.catchUp();
-    db.sortReadyQueues();
+    db.mem.sortReadyQueues();
     db.mem.dirty.clear();
+    db.mem.archivedPending.clear();
     for (const n of db.notices) {
-      if (n.kind === 'quarantined' || n.kind === 'missing-store') {
-        db.pendingAlerts.push({
-          kind: n.kind === 'quarantined' ? 'corrupt-state' : 'missing-store',
-          severity: 'critical',
-          key: `${n.kind}:${n.path}:${db.mem.seq}`,
-          subject: n.path,
-          message: n.message,
-          evidence: { path: n.path },
-          action: 'quarantined and rebuilt from the journal; inspect quarantine/ and run `dreamos doctor`',
-        });
-      }
+      db.pendingAlerts.push({
+        kind: n.kind === 'missing-store' ? 'missing-store' : 'corrupt-state',
+        severity: 'critical',
+        key: `${n.kind}:${n.path}:${db.mem.seq}`,
+        subject: n.path,
+        message: n.message,
+        evidence: { path: n.path },
+        action: 'quarantined and rebuilt from the journal; inspect quarantine/ and run `dreamos doctor`',
+      });
     }
-    if (fullReplay && hasJournal && !options.readOnly && !options.fromJournalOnly) {
-      for (const store of STORES) db.mem.dirty.add(store);
-      db.mem.dirty.add('alerts');
+    // Damaged journal lines are copied to quarantine/ and alerted by the next write: make it now, so
+    // that the command that found them tells the user, even one that only reads.
+    const alertKeys = new Set([...db.mem.alerts()].map((a) => a.key));
+    const unrecorded = db.damage.some((d) => !alertKeys.has(`journal-damage:${d.segment}:${d.offset}`));
+    if (((fullReplay && hasJournal) || unrecorded) && !readOnly && !options.fromJournalOnly) {
+      if (fullReplay) for (const kind of [...REQUIRED_KINDS, ...db.collectionKinds()]) db.mem.dirty.add(kind);
       await db.transact(() => ({ change: null, result: undefined }));
       await db.flush();
     }
     return db;
   }
 
-  private sortReadyQueues(): void {
-    for (const p of PRIORITIES) {
-      const queue = this.mem.readyQueues[p];
-      const sorted = [...queue.values()].sort(
-        (a, b) => readySince(a).localeCompare(readySince(b)) || a.id.localeCompare(b.id),
-      );
-      queue.clear();
-      for (const t of sorted) queue.set(t.id, t);
-    }
+  private collectionKinds(): SnapshotKind[] {
+    return [
+      ...this.mem.mailboxIds().map((id): SnapshotKind => `mailbox:${id}`),
+      ...this.mem.checkpointAgentIds().map((id): SnapshotKind => `checkpoints:${id}`),
+    ];
   }
 
   private catchUp(): void {
     this.journal.readNew(
       (entry) => this.mem.apply(entry),
       (damage) => {
-        if (!this.damage.some((d) => d.segment === damage.segment && d.offset === damage.offset))
+        if (!this.damage.some((d) => d.segment === damage.segment && d.offset === damage.offset)) {
           this.damage.push(damage);
+        }
       },
     );
   }
@@ -405,14 +259,18 @@ export class JournalDb implements StateBackend {
   }
 
   private recordDamageAndRecovery(): void {
+    if (this.pendingAlerts.length === 0 && this.damage.length === 0) return;
+    const keys = new Set([...this.mem.alerts()].map((a) => a.key));
     const alerts: Alert[] = [];
     const now = new Date().toISOString();
-    const raise = (draft: (typeof this.pendingAlerts)[number]) => {
-      if ([...this.mem.alerts()].some((a) => a.key === draft.key)) return;
-      this.mem.counters.alert += 1;
+    let counter = this.mem.counters.alert;
+    const raise = (draft: AlertDraft) => {
+      if (keys.has(draft.key)) return;
+      keys.add(draft.key);
+      counter += 1;
       alerts.push({
         ...draft,
-        id: `A-${this.mem.counters.alert.toString(36).toUpperCase().padStart(5, '0')}`,
+        id: `A-${counter.toString(36).toUpperCase().padStart(5, '0')}`,
         status: 'open',
         count: 1,
         createdAt: now,
@@ -424,7 +282,7 @@ export class JournalDb implements StateBackend {
     this.pendingAlerts = [];
     for (const d of this.damage) {
       const key = `journal-damage:${d.segment}:${d.offset}`;
-      if ([...this.mem.alerts()].some((a) => a.key === key)) continue;
+      if (keys.has(key)) continue;
       const copy = this.journal.quarantineDamage(d);
       this.notices.push({
         kind: 'journal-damage',
@@ -441,18 +299,19 @@ export class JournalDb implements StateBackend {
         action: 'skipped; a copy is in quarantine/. If it was written by hand, use the CLI instead.',
       });
     }
-    if (alerts.length > 0) this.commit({ op: 'recovery', by: 'dreamos', alerts }, new Date());
+    if (alerts.length > 0)
+      this.commit({ op: 'recovery', by: 'dreamos', alerts, counters: { alert: counter } }, new Date());
   }
 
   private commit(change: Change, now: Date): void {
     const seq = this.journal.lastSeq + 1;
-    const counters = {
-      task: Math.max(this.mem.counters.task, change.counters?.task ?? 0),
-      alert: Math.max(this.mem.counters.alert, change.counters?.alert ?? 0),
-    };
-    const draft = {
-      schemaVersion: SCHEMA_VERSION,
-      seq,
+    const withRev = <O extends { rev: number }>(items: O[] | undefined) =>
+      items?.length ? items.map((item) => ({ ...item, rev: seq })) : undefined;
+    const counters = { ...this.mem.counters };
+    for (const [k, v] of Object.entries(change.counters ?? {}) as [keyof Counters, number][]) {
+      counters[k] = Math.max(counters[k], v);
+    }
+    const body = {
       at: now.toISOString(),
       by: change.by,
       op: change.op,
@@ -460,21 +319,23 @@ export class JournalDb implements StateBackend {
         ? { tasks: change.tasks.map((task) => ({ task: { ...task, rev: seq } })) }
         : {}),
       ...(change.archived?.length ? { archived: change.archived } : {}),
-      ...(change.alerts?.length ? { alerts: change.alerts.map((alert) => ({ ...alert, rev: seq })) } : {}),
+      ...(change.alerts?.length ? { alerts: withRev(change.alerts) } : {}),
+      ...(change.agents?.length ? { agents: withRev(change.agents) } : {}),
+      ...(change.mail?.length ? { mail: withRev(change.mail) } : {}),
+      ...(change.checkpoints?.length ? { checkpoints: withRev(change.checkpoints) } : {}),
       ...(change.config !== undefined ? { config: change.config } : {}),
       counters,
-      crc: '00000000',
     };
     // Every write is validated: a change that does not fit the schema is refused before it is journaled.
-    const checked = JournalEntry.safeParse(draft);
+    const checked = JournalEntry.safeParse({ schemaVersion: SCHEMA_VERSION, seq, ...body, crc: '00000000' });
     if (!checked.success) {
+      const issue = checked.error.issues[0];
       throw new DreamError(
         'E_INVALID_INPUT',
-        `refused to record an invalid change: ${checked.error.issues[0]?.path.join('.')}: ${checked.error.issues[0]?.message}`,
+        `refused to record an invalid change: ${issue?.path.join('.')}: ${issue?.message}`,
       );
     }
-    const { schemaVersion: _v, seq: _s, crc: _c, ...body } = draft;
-    const entry = this.journal.append(body);
+    const entry = this.journal.append(body as Parameters<Journal['append']>[0]);
     this.mem.apply(entry);
     this.sinceSnapshot += 1;
   }
@@ -487,7 +348,7 @@ export class JournalDb implements StateBackend {
   }
 
   /**
-   * Write the snapshot of every store that changed. Under the snapshot lock, the state is first
+   * Write the snapshot of everything that changed. Under the snapshot lock, the state is first
    * brought to the journal's end under the journal lock, so a snapshot never runs ahead of what is
    * durable and never goes back behind one written by another process.
    */
@@ -502,30 +363,13 @@ export class JournalDb implements StateBackend {
         await journalLock.release();
       }
       const pos = this.journal.pos;
-      const seq = this.mem.seq;
+      // Archived tasks are written to archive/ before the board that no longer holds them.
+      for (const [seq, tasks] of this.mem.archivedPending) {
+        writeFileDurable(this.paths.archiveFile(seq), `${tasks.map((t) => JSON.stringify(t)).join('\n')}\n`);
+      }
+      this.mem.archivedPending.clear();
       for (const kind of [...this.mem.dirty]) {
-        if (kind === 'alerts') {
-          const alerts = [...this.mem.alerts()];
-          new ValidatedJsonFile(this.paths.alerts, AlertsFile).writeSync({
-            schemaVersion: SCHEMA_VERSION,
-            seq,
-            journal: pos,
-            counters: { ...this.mem.counters },
-            digest: digestOf(alerts),
-            alerts,
-          });
-        } else {
-          const tasks = [...this.mem.inStore(kind)];
-          new ValidatedJsonFile(this.paths.board(kind), BoardFile).writeSync({
-            schemaVersion: SCHEMA_VERSION,
-            store: kind,
-            seq,
-            journal: pos,
-            counters: { ...this.mem.counters },
-            digest: digestOf(tasks),
-            tasks,
-          });
-        }
+        writeSnapshot(this.paths, this.mem, kind, pos);
         this.mem.dirty.delete(kind);
       }
       this.sinceSnapshot = 0;
@@ -535,7 +379,7 @@ export class JournalDb implements StateBackend {
   }
 
   /** Have the next flush rewrite this snapshot even if nothing changed in it. */
-  markDirty(kind: Snapshotted): void {
+  markDirty(kind: SnapshotKind): void {
     this.mem.dirty.add(kind);
   }
 
@@ -545,35 +389,37 @@ export class JournalDb implements StateBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.queue;
+    await this.queue.catch(() => undefined);
     if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
     this.closed = true;
     this.journal.close();
   }
 }
 
+/** Read one snapshot; a corrupt one is re-checked under the snapshot lock, then quarantined. */
 async function readOrQuarantine(
-  file: { path: string; readSync(): unknown },
   paths: WorkspacePaths,
+  kind: SnapshotKind,
   notices: RecoveryNotice[],
   readOnly: boolean,
-): Promise<unknown> {
+): Promise<Snapshot | null> {
   try {
-    return file.readSync();
+    return readSnapshot(paths, kind);
   } catch (error) {
     if (!(error instanceof CorruptFileError)) throw error;
     if (readOnly) throw new DreamError('E_CORRUPT', error.message);
-    // Re-check under the lock: a concurrent snapshot writer may have replaced it with a good file.
+    // A concurrent snapshot writer may have replaced it with a good file meanwhile.
     const lock = await acquireLock(paths.snapshotLock);
     try {
       try {
-        return file.readSync();
+        return readSnapshot(paths, kind);
       } catch (again) {
         if (!(again instanceof CorruptFileError)) throw again;
-        const moved = quarantineFile(file.path, paths.quarantineDir);
+        const path = snapshotPath(paths, kind);
+        const moved = fs.existsSync(path) ? quarantineFile(path, paths.quarantineDir) : path;
         notices.push({
           kind: 'quarantined',
-          path: file.path,
+          path,
           message: `${again.message}; moved to ${moved} and rebuilt from the journal`,
         });
         return null;
@@ -581,14 +427,5 @@ async function readOrQuarantine(
     } finally {
       await lock.release();
     }
-  }
-}
-
-async function quarantineUnderLock(paths: WorkspacePaths, path: string): Promise<string> {
-  const lock = await acquireLock(paths.snapshotLock);
-  try {
-    return fs.existsSync(path) ? quarantineFile(path, paths.quarantineDir) : path;
-  } finally {
-    await lock.release();
   }
 }

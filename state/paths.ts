@@ -41,6 +41,8 @@ export function workspacePaths(home: string) {
     checkpointsDir: join(home, 'checkpoints'),
     checkpoint: (agentId: string) => join(home, 'checkpoints', `${safe(agentId)}.json`),
     alerts: join(home, 'alerts.json'),
+    /** Agent runtime state (status, heartbeat, the process running it). */
+    agents: join(home, 'agents.json'),
     logsDir: join(home, 'logs'),
     log: (agentId: string, taskId: string) => join(home, 'logs', safe(agentId), `${safe(taskId)}.log`),
     quarantineDir: join(home, 'quarantine'),

@@ -4,7 +4,7 @@
  */
 import { z } from 'zod';
 
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 1 as const;
 
 export const TASK_ID_RE = /^T-[0-9A-Z]{5,10}$/;
 export const AGENT_ID_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
@@ -137,6 +137,84 @@ export const Alert = z.strictObject({
 });
 export type Alert = z.infer<typeof Alert>;
 
+const Count = z.number().int().nonnegative();
+/** The highest number handed out per kind of id (ids are allocated inside the journal lock). */
+const Counters = z.strictObject({
+  task: Count,
+  alert: Count,
+  mail: Count.default(0),
+  checkpoint: Count.default(0),
+});
+
+export const AGENT_STATUSES = ['idle', 'working', 'paused', 'stale', 'stopped'] as const;
+
+/** What an agent is doing now. Written by the orchestrator that runs it (one at a time). */
+export const AgentState = z.strictObject({
+  id: AgentId,
+  status: z.enum(AGENT_STATUSES),
+  paused: z.boolean(),
+  task: TaskId.nullable(),
+  heartbeatAt: Iso.nullable(),
+  /** The orchestrator process running this agent: an agent runs in one place at a time. */
+  runner: z
+    .strictObject({ pid: z.number().int().positive(), host: z.string().max(255), startedAt: Iso })
+    .nullable(),
+  /** The driven process of the current task, so that a restart can find and stop leftovers. */
+  child: z
+    .strictObject({
+      pid: z.number().int().positive(),
+      pgid: z.number().int().positive(),
+      startedAt: Iso,
+      task: TaskId,
+    })
+    .nullable(),
+  progress: z.number().min(0).max(1).nullable(),
+  /** Consecutive failed attempts (for repeated-failure drift). */
+  failures: Count,
+  contextResets: Count,
+  updatedAt: Iso,
+  rev: Count,
+});
+export type AgentState = z.infer<typeof AgentState>;
+
+export const MAIL_TYPES = ['directive', 'message', 'assignment', 'status', 'alert', 'broadcast'] as const;
+export const DIRECTIVES = ['pause', 'resume', 'cancel', 'reset-context', 'restart'] as const;
+
+export const Mail = z.strictObject({
+  id: z.string().regex(/^M-[0-9A-Z]{5,10}$/),
+  to: AgentId,
+  from: z.string().max(64),
+  type: z.enum(MAIL_TYPES),
+  directive: z.enum(DIRECTIVES).optional(),
+  task: TaskId.optional(),
+  body: z.string().max(20_000),
+  /** Sending twice with the same key delivers once (at-least-once senders de-duplicate here). */
+  dedupeKey: z.string().max(200).optional(),
+  createdAt: Iso,
+  readAt: Iso.nullable(),
+  ackedAt: Iso.nullable(),
+  rev: Count,
+});
+export type Mail = z.infer<typeof Mail>;
+
+export const Checkpoint = z.strictObject({
+  id: z.string().regex(/^C-[0-9A-Z]{5,10}$/),
+  agent: AgentId,
+  task: TaskId.nullable(),
+  step: z.string().max(500).optional(),
+  progress: z.number().min(0).max(1).nullable(),
+  summary: z.string().max(50_000).optional(),
+  /** The last mail this agent had seen. */
+  mailboxPosition: z.string().max(20).optional(),
+  gitCommit: z.string().max(64).optional(),
+  /** The driven program's own session id, when it reports one. */
+  sessionId: z.string().max(200).optional(),
+  data: z.record(z.string(), z.unknown()).optional(),
+  at: Iso,
+  rev: Count,
+});
+export type Checkpoint = z.infer<typeof Checkpoint>;
+
 const TaskPut = z.strictObject({ task: Task });
 
 /**
@@ -154,7 +232,12 @@ export const JournalEntry = z.strictObject({
   archived: z.array(TaskId).optional(),
   alerts: z.array(Alert).optional(),
   /** The highest task/alert number handed out so far (ids are allocated inside the journal lock). */
-  counters: z.strictObject({ task: z.number().int().nonnegative(), alert: z.number().int().nonnegative() }),
+  counters: Counters,
+  /** Agent runtime state: status, heartbeat, the process running it. */
+  agents: z.array(AgentState).optional(),
+  /** Mail sent, read or acknowledged. */
+  mail: z.array(Mail).optional(),
+  checkpoints: z.array(Checkpoint).optional(),
   /** A copy of config.json, journaled on init and on every change made through Dream.OS. */
   config: z.unknown().optional(),
   /** crc32 of the entry serialised without this field. */
@@ -167,11 +250,6 @@ export const JournalPosition = z.strictObject({
   offset: z.number().int().nonnegative(),
 });
 export type JournalPosition = z.infer<typeof JournalPosition>;
-
-const Counters = z.strictObject({
-  task: z.number().int().nonnegative(),
-  alert: z.number().int().nonnegative(),
-});
 
 export const BoardFile = z.strictObject({
   schemaVersion: z.literal(SCHEMA_VERSION),
@@ -195,6 +273,18 @@ export const AlertsFile = z.strictObject({
   alerts: z.array(Alert),
 });
 export type AlertsFile = z.infer<typeof AlertsFile>;
+
+/** agents.json, mailboxes/<id>.json and checkpoints/<id>.json. */
+export const CollectionFile = z.strictObject({
+  schemaVersion: z.literal(SCHEMA_VERSION),
+  kind: z.string().max(100),
+  seq: z.number().int().nonnegative(),
+  journal: JournalPosition,
+  counters: Counters,
+  digest: z.string().regex(/^[0-9a-f]{8}$/),
+  items: z.array(z.unknown()),
+});
+export type CollectionFile = z.infer<typeof CollectionFile>;
 
 export const storeOf = (status: Status) =>
   status === 'done' || status === 'failed' || status === 'cancelled'

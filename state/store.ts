@@ -83,8 +83,12 @@ export class ValidatedJsonFile<S extends z.ZodType> implements Adapter<z.infer<S
     this.writeSync(data);
   }
 
-  writeSync(data: z.infer<S>): void {
-    writeFileDurable(this.path, `${JSON.stringify(this.schema.parse(data), null, 1)}\n`);
+  /**
+   * `seal` sees the validated data exactly as it will be serialised (zod output: keys in schema order),
+   * so a digest computed there matches what a reader computes after parsing the file.
+   */
+  writeSync(data: z.infer<S>, seal: (valid: z.infer<S>) => z.infer<S> = (valid) => valid): void {
+    writeFileDurable(this.path, `${JSON.stringify(seal(this.schema.parse(data)), null, 1)}\n`);
   }
 }
 

@@ -17,10 +17,17 @@ export async function withWorkspace<T>(
 ): Promise<T> {
   const options = globals(command);
   const ws = await openWorkspace(options.home ? { home: options.home } : {});
-  for (const notice of ws.notices) say(`dreamos: ${notice.message}`);
+  // Recovery also happens inside transactions (a torn journal tail): tell those too, once each.
+  let told = 0;
+  const tell = () => {
+    for (const notice of ws.notices.slice(told)) say(`dreamos: ${notice.message}`);
+    told = ws.notices.length;
+  };
+  tell();
   try {
     return await fn(ws, options);
   } finally {
+    tell();
     await ws.close();
   }
 }

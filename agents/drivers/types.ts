@@ -1,0 +1,82 @@
+/**
+ * The one small interface every driver implements (SPEC §4): start a task, stream what it does,
+ * stop it on request, and report how it ended. The orchestrator's loop does everything else
+ * (claiming, leases, journaling the result).
+ */
+import type { AgentConfig, Driver } from '../../src/config.js';
+import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
+
+export interface Usage {
+  inputTokens: number;
+  outputTokens: number;
+  usd: number;
+}
+
+export interface DriverOutcome {
+  ok: boolean;
+  summary?: string;
+  exitCode?: number | null;
+  /** What went wrong, in one line. */
+  error?: string;
+  /** Typed failure: E_EXIT (non-zero exit), E_TIMEOUT, E_CANCELLED, E_CRASH (killed by a signal), E_SPAWN, E_HTTP, E_LLM, E_STALLED. */
+  errorCode?: string;
+  usage?: Usage;
+}
+
+/** Board work an llm agent (or any driver) may do while running a task. */
+export interface DriverTools {
+  addSubtask(input: {
+    title: string;
+    prompt?: string;
+    run?: string;
+    role?: string;
+    priority?: string;
+  }): Promise<{ id: string }>;
+  sendMessage(to: string, body: string): Promise<void>;
+}
+
+export interface DriverContext {
+  task: Task;
+  agent: AgentConfig;
+  /** The `.dreamos` folder. */
+  home: string;
+  /** The agent's working folder (the workspace's parent folder unless the driver sets `cwd`). */
+  cwd: string;
+  /** Where output goes: logs/<agent>/<task>.log (the driver's supervisor caps its size). */
+  logPath: string;
+  /** The last checkpoint of this agent for this task, when resuming. */
+  checkpoint: Checkpoint | null;
+  /** Unacknowledged messages for this agent (context for llm agents). */
+  mailbox: readonly Mail[];
+  /** Seconds this attempt may take (task.timeout), or undefined. */
+  timeoutSeconds?: number;
+  /** Extra environment for driven programs. */
+  env: Record<string, string>;
+  /** Every output line, already stripped of the trailing newline (not of control sequences). */
+  onLine(line: string, stream: 'stdout' | 'stderr'): void;
+  onProgress(progress: number): void;
+  onCheckpoint(checkpoint: {
+    step?: string;
+    progress?: number;
+    summary?: string;
+    sessionId?: string;
+    data?: Record<string, unknown>;
+  }): void;
+  /** The driven process started (for honest status: pid and process group are recorded). */
+  onSpawn(child: { pid: number; pgid: number }): void;
+  tools: DriverTools;
+}
+
+export interface DriverRun {
+  /** Settles when the work has ended and every process of it is gone. Never rejects. */
+  readonly done: Promise<DriverOutcome>;
+  /** Stop the work: SIGTERM to the whole process group, SIGKILL after a grace period. */
+  stop(reason: 'cancel' | 'timeout' | 'shutdown'): Promise<void>;
+}
+
+export interface AgentDriver {
+  readonly kind: Driver['kind'];
+  /** True when this driver can work on the task (a shell driver needs `run`, others a prompt or title). */
+  accepts(task: Task): boolean;
+  start(context: DriverContext): DriverRun;
+}

@@ -1,0 +1,236 @@
+/**
+ * The in-memory state of a workspace: every object the journal describes, with the indexes the
+ * lifecycle needs (tasks per store, ready queues per priority, oldest first). `apply` is the only way
+ * it changes; an object is replaced only by a newer revision, so replay is idempotent.
+ */
+import { STORES, type StoreName } from './paths.js';
+import {
+  type AgentState,
+  type Alert,
+  type Checkpoint,
+  type JournalEntry,
+  type Mail,
+  PRIORITIES,
+  type Priority,
+  storeOf,
+  type Task,
+} from './schemas.js';
+
+export interface Counters {
+  task: number;
+  alert: number;
+  mail: number;
+  checkpoint: number;
+}
+export const ZERO_COUNTERS: Counters = { task: 0, alert: 0, mail: 0, checkpoint: 0 };
+
+/** Checkpoints kept per agent, and acknowledged messages kept per mailbox. */
+export const KEEP_CHECKPOINTS = 20;
+export const KEEP_ACKED_MAIL = 200;
+
+/** A snapshot file: a board store, alerts.json, agents.json, a mailbox or an agent's checkpoints. */
+export type SnapshotKind = StoreName | 'alerts' | 'agents' | `mailbox:${string}` | `checkpoints:${string}`;
+
+export interface StateView {
+  readonly seq: number;
+  readonly counters: Readonly<Counters>;
+  readonly config: unknown;
+  task(id: string): Task | undefined;
+  tasks(): Iterable<Task>;
+  inStore(store: StoreName): Iterable<Task>;
+  /** Ready tasks of one priority, oldest first. */
+  readyByPriority(priority: Priority): Iterable<Task>;
+  storeSize(store: StoreName): number;
+  alert(id: string): Alert | undefined;
+  alerts(): Iterable<Alert>;
+  agentState(id: string): AgentState | undefined;
+  agentStates(): Iterable<AgentState>;
+  /** An agent's (or the operator's) mailbox, oldest first. */
+  mailbox(id: string): readonly Mail[];
+  mail(id: string): Mail | undefined;
+  checkpoints(agentId: string): readonly Checkpoint[];
+}
+
+const readySince = (task: Task) => task.history[task.history.length - 1]?.at ?? task.updatedAt;
+
+export class Memory implements StateView {
+  seq = 0;
+  counters: Counters = { ...ZERO_COUNTERS };
+  config: unknown = undefined;
+  readonly dirty = new Set<SnapshotKind>();
+  /** Tasks removed by archive entries and not yet written to archive/ (entry seq → tasks). */
+  readonly archivedPending = new Map<number, Task[]>();
+  private readonly byId = new Map<string, Task>();
+  private readonly stores = Object.fromEntries(STORES.map((s) => [s, new Map<string, Task>()])) as Record<
+    StoreName,
+    Map<string, Task>
+  >;
+  private readonly readyQueues = Object.fromEntries(
+    PRIORITIES.map((p) => [p, new Map<string, Task>()]),
+  ) as Record<Priority, Map<string, Task>>;
+  private readonly alertsById = new Map<string, Alert>();
+  private readonly agentsById = new Map<string, AgentState>();
+  private readonly mailById = new Map<string, Mail>();
+  private readonly mailboxes = new Map<string, Mail[]>();
+  private readonly checkpointsByAgent = new Map<string, Checkpoint[]>();
+
+  task(id: string) {
+    return this.byId.get(id);
+  }
+  tasks() {
+    return this.byId.values();
+  }
+  inStore(store: StoreName) {
+    return this.stores[store].values();
+  }
+  readyByPriority(priority: Priority) {
+    return this.readyQueues[priority].values();
+  }
+  storeSize(store: StoreName) {
+    return this.stores[store].size;
+  }
+  alert(id: string) {
+    return this.alertsById.get(id);
+  }
+  alerts() {
+    return this.alertsById.values();
+  }
+  agentState(id: string) {
+    return this.agentsById.get(id);
+  }
+  agentStates() {
+    return this.agentsById.values();
+  }
+  mailbox(id: string): readonly Mail[] {
+    return this.mailboxes.get(id) ?? [];
+  }
+  mail(id: string) {
+    return this.mailById.get(id);
+  }
+  checkpoints(agentId: string): readonly Checkpoint[] {
+    return this.checkpointsByAgent.get(agentId) ?? [];
+  }
+  mailboxIds(): string[] {
+    return [...this.mailboxes.keys()];
+  }
+  checkpointAgentIds(): string[] {
+    return [...this.checkpointsByAgent.keys()];
+  }
+
+  private removeTask(task: Task): void {
+    const store = storeOf(task.status);
+    this.stores[store].delete(task.id);
+    if (task.status === 'ready') this.readyQueues[task.priority].delete(task.id);
+    this.byId.delete(task.id);
+    this.dirty.add(store);
+  }
+
+  putTask(task: Task): void {
+    const current = this.byId.get(task.id);
+    if (current && current.rev >= task.rev) return;
+    if (current) this.removeTask(current);
+    const store = storeOf(task.status);
+    this.byId.set(task.id, task);
+    this.stores[store].set(task.id, task);
+    if (task.status === 'ready') this.readyQueues[task.priority].set(task.id, task);
+    this.dirty.add(store);
+  }
+
+  archive(id: string, seq: number): void {
+    const current = this.byId.get(id);
+    if (!current || current.rev >= seq) return;
+    this.removeTask(current);
+    const pending = this.archivedPending.get(seq) ?? [];
+    pending.push(current);
+    this.archivedPending.set(seq, pending);
+  }
+
+  putAlert(alert: Alert): void {
+    const current = this.alertsById.get(alert.id);
+    if (current && current.rev >= alert.rev) return;
+    this.alertsById.set(alert.id, alert);
+    this.dirty.add('alerts');
+  }
+
+  putAgent(agent: AgentState): void {
+    const current = this.agentsById.get(agent.id);
+    if (current && current.rev >= agent.rev) return;
+    this.agentsById.set(agent.id, agent);
+    this.dirty.add('agents');
+  }
+
+  putMail(mail: Mail): void {
+    const current = this.mailById.get(mail.id);
+    if (current && current.rev >= mail.rev) return;
+    const box = this.mailboxes.get(mail.to) ?? [];
+    const at = current ? box.findIndex((m) => m.id === mail.id) : -1;
+    if (at >= 0) box[at] = mail;
+    else box.push(mail);
+    this.mailById.set(mail.id, mail);
+    // Retention: acknowledged messages beyond the newest KEEP_ACKED_MAIL leave the mailbox.
+    const acked = box.filter((m) => m.ackedAt);
+    if (acked.length > KEEP_ACKED_MAIL) {
+      const drop = new Set(acked.slice(0, acked.length - KEEP_ACKED_MAIL).map((m) => m.id));
+      for (const id of drop) this.mailById.delete(id);
+      this.mailboxes.set(
+        mail.to,
+        box.filter((m) => !drop.has(m.id)),
+      );
+    } else {
+      this.mailboxes.set(mail.to, box);
+    }
+    this.dirty.add(`mailbox:${mail.to}`);
+  }
+
+  putCheckpoint(checkpoint: Checkpoint): void {
+    const list = this.checkpointsByAgent.get(checkpoint.agent) ?? [];
+    if (list.some((c) => c.id === checkpoint.id && c.rev >= checkpoint.rev)) return;
+    const next = [...list.filter((c) => c.id !== checkpoint.id), checkpoint]
+      .sort((a, b) => a.id.localeCompare(b.id))
+      .slice(-KEEP_CHECKPOINTS);
+    this.checkpointsByAgent.set(checkpoint.agent, next);
+    this.dirty.add(`checkpoints:${checkpoint.agent}`);
+  }
+
+  mergeCounters(counters: Partial<Counters>): void {
+    this.counters = {
+      task: Math.max(this.counters.task, counters.task ?? 0),
+      alert: Math.max(this.counters.alert, counters.alert ?? 0),
+      mail: Math.max(this.counters.mail, counters.mail ?? 0),
+      checkpoint: Math.max(this.counters.checkpoint, counters.checkpoint ?? 0),
+    };
+  }
+
+  apply(entry: JournalEntry): void {
+    for (const { task } of entry.tasks ?? []) this.putTask(task);
+    for (const id of entry.archived ?? []) this.archive(id, entry.seq);
+    for (const alert of entry.alerts ?? []) this.putAlert(alert);
+    for (const agent of entry.agents ?? []) this.putAgent(agent);
+    for (const mail of entry.mail ?? []) this.putMail(mail);
+    for (const checkpoint of entry.checkpoints ?? []) this.putCheckpoint(checkpoint);
+    if (entry.config !== undefined) this.config = entry.config;
+    this.mergeCounters(entry.counters);
+    this.seq = Math.max(this.seq, entry.seq);
+  }
+
+  /** After loading snapshots in any order: ready queues oldest first. */
+  sortReadyQueues(): void {
+    for (const p of PRIORITIES) {
+      const queue = this.readyQueues[p];
+      const sorted = [...queue.values()].sort(
+        (a, b) => readySince(a).localeCompare(readySince(b)) || a.id.localeCompare(b.id),
+      );
+      queue.clear();
+      for (const t of sorted) queue.set(t.id, t);
+    }
+  }
+
+  /** The items a snapshot file of this kind holds. */
+  itemsOf(kind: SnapshotKind): unknown[] {
+    if (kind === 'alerts') return [...this.alertsById.values()];
+    if (kind === 'agents') return [...this.agentsById.values()];
+    if (kind.startsWith('mailbox:')) return [...this.mailbox(kind.slice(8))];
+    if (kind.startsWith('checkpoints:')) return [...this.checkpoints(kind.slice(12))];
+    return [...this.stores[kind as StoreName].values()];
+  }
+}
