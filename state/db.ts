@@ -12,7 +12,7 @@ import { DreamError } from '../src/errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
 import { acquireLock } from './lock.js';
 import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';
-import type { WorkspacePaths } from './paths.js';
+import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
 import {
   type AgentState,
   type Alert,
@@ -164,7 +164,10 @@ export class JournalDb implements StateBackend {
     const db = new JournalDb(paths, start, options);
     db.notices.push(...notices);
     if (!fullReplay && loaded.length > 0) {
-      for (const snapshot of loaded) loadSnapshot(db.mem, snapshot);
+      for (const snapshot of loaded) {
+        loadSnapshot(db.mem, snapshot);
+        db.writtenSeq.set(snapshot.kind, snapshot.seq);
+      }
       // Replay starts after the oldest snapshot; entries before it are in every snapshot already.
       const minSeq = Math.min(...loaded.map((s) => s.seq));
       db.journal.lastSeq = minSeq;
@@ -174,17 +177,16 @@ export class JournalDb implements StateBackend {
     db.mem.sortReadyQueues();
     db.mem.dirty.clear();
     db.mem.archivedPending.clear();
-    for (const n of db.notices) {
-      db.pendingAlerts.push({
-        kind: n.kind === 'missing-store' ? 'missing-store' : 'corrupt-state',
-        severity: 'critical',
-        key: `${n.kind}:${n.path}:${db.mem.seq}`,
-        subject: n.path,
-        message: n.message,
-        evidence: { path: n.path },
-        action: 'quarantined and rebuilt from the journal; inspect quarantine/ and run `dreamos doctor`',
-      });
+    // A writer killed between two snapshot writes leaves boards of different ages (a moved task on
+    // both). The journal settles the state; this process's next flush rewrites every board that disagrees.
+    for (const snapshot of fullReplay ? [] : loaded) {
+      if (!(STORES as readonly string[]).includes(snapshot.kind)) continue;
+      const kind = snapshot.kind as StoreName;
+      const tasks = snapshot.items as Task[];
+      if (tasks.length !== db.mem.storeSize(kind) || tasks.some((t) => db.mem.task(t.id)?.rev !== t.rev))
+        db.mem.dirty.add(kind);
     }
+    for (const n of db.notices) db.pendingAlerts.push(db.recoveryAlert(n));
     // Damaged journal lines are copied to quarantine/ and alerted by the next write: make it now, so
     // that the command that found them tells the user, even one that only reads.
     const alertKeys = new Set([...db.mem.alerts()].map((a) => a.key));
@@ -305,6 +307,11 @@ export class JournalDb implements StateBackend {
 
   private commit(change: Change, now: Date): void {
     const seq = this.journal.lastSeq + 1;
+    // Planners build fresh objects and return some of them as their result: stamping `rev` on
+    // them in place means what a caller gets back is exactly what was recorded.
+    for (const items of [change.tasks, change.alerts, change.agents, change.mail, change.checkpoints]) {
+      for (const item of items ?? []) item.rev = seq;
+    }
     const withRev = <O extends { rev: number }>(items: O[] | undefined) =>
       items?.length ? items.map((item) => ({ ...item, rev: seq })) : undefined;
     const counters = { ...this.mem.counters };
@@ -368,14 +375,104 @@ export class JournalDb implements StateBackend {
         writeFileDurable(this.paths.archiveFile(seq), `${tasks.map((t) => JSON.stringify(t)).join('\n')}\n`);
       }
       this.mem.archivedPending.clear();
-      for (const kind of [...this.mem.dirty]) {
+      for (const kind of this.kindsToWrite()) {
         writeSnapshot(this.paths, this.mem, kind, pos);
         this.mem.dirty.delete(kind);
+        this.writtenSeq.set(kind, this.mem.seq);
+        const path = snapshotPath(this.paths, kind);
+        const signature = this.fileSignature(path);
+        if (signature) this.seenFiles.set(path, signature);
       }
       this.sinceSnapshot = 0;
     } finally {
       await snapLock.release();
     }
+  }
+
+  /** The journal sequence each snapshot file was last known to reflect. */
+  private readonly writtenSeq = new Map<SnapshotKind, number>();
+
+  /**
+   * Snapshots that changed, and those lagging far behind the journal even if unchanged: opening
+   * replays from the oldest snapshot, so none may stay behind, or every open would grow with history.
+   */
+  private kindsToWrite(): SnapshotKind[] {
+    const kinds = new Set(this.mem.dirty);
+    for (const [kind, seq] of this.writtenSeq) {
+      if (this.mem.seq - seq >= this.snapshotEvery) kinds.add(kind);
+    }
+    return [...kinds];
+  }
+
+  /** Size and mtime of each snapshot file as this process last wrote or checked it. */
+  private readonly seenFiles = new Map<string, string>();
+
+  private fileSignature(path: string): string | null {
+    try {
+      const st = fs.statSync(path);
+      return `${st.mtimeMs}:${st.size}`;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * For long-running processes: find snapshot files changed by anything but a snapshot writer (an
+   * agent editing state files directly). A file that no longer validates is quarantined and rebuilt
+   * from memory (the journal's state), with an alert; a missing one is rewritten. Cheap when nothing
+   * changed: one stat per file.
+   */
+  verifySnapshots(): Promise<RecoveryNotice[]> {
+    if (this.readOnly) return Promise.resolve([]);
+    const run = this.queue.then(() => this.verifyNow());
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async verifyNow(): Promise<RecoveryNotice[]> {
+    if (this.closed) return [];
+    const found: RecoveryNotice[] = [];
+    for (const kind of [...snapshotKinds(this.paths), ...REQUIRED_KINDS]) {
+      const path = snapshotPath(this.paths, kind);
+      const signature = this.fileSignature(path);
+      if (signature !== null && this.seenFiles.get(path) === signature) continue;
+      let snapshot: Snapshot | null = null;
+      if (signature !== null) {
+        const notices: RecoveryNotice[] = [];
+        snapshot = await readOrQuarantine(this.paths, kind, notices, false);
+        found.push(...notices);
+        if (snapshot) {
+          this.seenFiles.set(path, signature);
+          continue;
+        }
+      }
+      if (signature === null && REQUIRED_KINDS.includes(kind) && !found.some((n) => n.path === path)) {
+        found.push({
+          kind: 'missing-store',
+          path,
+          message: `${path} was removed; it is rewritten from the journal`,
+        });
+      }
+      if (signature !== null || REQUIRED_KINDS.includes(kind)) this.mem.dirty.add(kind);
+    }
+    if (found.length === 0) return found;
+    this.notices.push(...found);
+    for (const n of found) this.pendingAlerts.push(this.recoveryAlert(n));
+    await this.transactNow(() => ({ change: null, result: undefined }));
+    await this.flushNow();
+    return found;
+  }
+
+  private recoveryAlert(n: RecoveryNotice): AlertDraft {
+    return {
+      kind: n.kind === 'missing-store' ? 'missing-store' : 'corrupt-state',
+      severity: 'critical',
+      key: `${n.kind}:${n.path}:${this.mem.seq}`,
+      subject: n.path,
+      message: n.message,
+      evidence: { path: n.path },
+      action: 'quarantined and rebuilt from the journal; inspect quarantine/ and run `dreamos doctor`',
+    };
   }
 
   /** Have the next flush rewrite this snapshot even if nothing changed in it. */
@@ -390,9 +487,18 @@ export class JournalDb implements StateBackend {
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue.catch(() => undefined);
-    if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
-    this.closed = true;
-    this.journal.close();
+    try {
+      if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
+    } catch (error) {
+      // What was journaled stays done (the snapshot files are only behind it): say so, not just "ENOSPC".
+      throw new DreamError(
+        'E_IO',
+        `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); a later command brings them up to date`,
+      );
+    } finally {
+      this.closed = true;
+      this.journal.close();
+    }
   }
 }
 

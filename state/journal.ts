@@ -29,14 +29,6 @@ export interface JournalDamage {
 
 export type EntryDraft = Omit<JournalEntry, 'seq' | 'crc' | 'schemaVersion'>;
 
-function checksum(entry: Omit<JournalEntry, 'crc'>): string {
-  return crc32(JSON.stringify(entry)).toString(16).padStart(8, '0');
-}
-
-export function sealEntry(entry: Omit<JournalEntry, 'crc'>): JournalEntry {
-  return { ...entry, crc: checksum(entry) };
-}
-
 export function decodeLine(line: string): { entry: JournalEntry } | { error: string } {
   let raw: unknown;
   try {
@@ -47,9 +39,16 @@ export function decodeLine(line: string): { entry: JournalEntry } | { error: str
   const parsed = JournalEntry.safeParse(raw);
   if (!parsed.success)
     return { error: `does not match the entry schema (${describeZodError(parsed.error)})` };
-  // The checksum covers the entry as written (key order included), so it is computed on the raw object.
-  const { crc, ...rest } = raw as JournalEntry;
-  if (checksum(rest) !== crc) return { error: 'checksum mismatch' };
+  // The checksum covers the entry as written, without its last field (the crc itself).
+  const at = line.lastIndexOf(',"crc":"');
+  if (
+    at < 0 ||
+    crc32(`${line.slice(0, at)}}`)
+      .toString(16)
+      .padStart(8, '0') !== (raw as JournalEntry).crc
+  ) {
+    return { error: 'checksum mismatch' };
+  }
   return { entry: parsed.data };
 }
 
@@ -126,7 +125,8 @@ export class Journal {
       if (size > this.pos.offset) {
         count += this.readRange(this.pos.segment, size, apply, onDamage);
       }
-      if (this.segmentSize(this.pos.segment + 1) === null) return count;
+      // A writer starts the next segment only once this one has passed SEGMENT_BYTES.
+      if (this.pos.offset < SEGMENT_BYTES || this.segmentSize(this.pos.segment + 1) === null) return count;
       this.pos = { segment: this.pos.segment + 1, offset: 0 };
     }
   }
@@ -210,8 +210,11 @@ export class Journal {
       this.open(this.pos.segment);
       fsyncDir(this.paths.journalDir);
     }
-    const entry = sealEntry({ schemaVersion: 1 as const, ...draft, seq: this.lastSeq + 1 });
-    const line = `${JSON.stringify(entry)}\n`;
+    const unsealed = { schemaVersion: 1 as const, ...draft, seq: this.lastSeq + 1 };
+    const body = JSON.stringify(unsealed);
+    const crc = crc32(body).toString(16).padStart(8, '0');
+    const entry: JournalEntry = { ...unsealed, crc };
+    const line = `${body.slice(0, -1)},"crc":"${crc}"}\n`;
     const buf = Buffer.from(line, 'utf8');
     const fd = this.open(this.pos.segment);
     try {
@@ -228,7 +231,7 @@ export class Journal {
       }
       throw new DreamError(
         'E_IO',
-        `could not write the journal (${errnoCode(error) ?? (error as Error).message}); the change was not made`,
+        `could not write the journal (${(error as Error).message}); the change was not made`,
       );
     }
     this.pos = { segment: this.pos.segment, offset: this.pos.offset + buf.length };

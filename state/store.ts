@@ -8,6 +8,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 import type { z } from 'zod';
 import { errnoCode } from '../src/errors.js';
+import { oneLine } from '../src/sanitize.js';
 
 export class CorruptFileError extends Error {
   constructor(
@@ -38,14 +39,22 @@ export function fsyncDir(dir: string): void {
 /** Write a whole file so that a crash leaves either the old or the new content, never a mix. */
 export function writeFileDurable(path: string, data: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = fs.openSync(tmp, 'w');
+  const buf = Buffer.from(data, 'utf8');
   try {
-    fs.writeSync(fd, data);
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    const fd = fs.openSync(tmp, 'w');
+    try {
+      // A filling disk writes less than asked without an error: loop, so that it ends in ENOSPC, not a short file.
+      for (let written = 0; written < buf.length; )
+        written += fs.writeSync(fd, buf, written, buf.length - written);
+      fs.fsyncSync(fd);
+    } finally {
+      fs.closeSync(fd);
+    }
+    fs.renameSync(tmp, path);
+  } catch (error) {
+    fs.rmSync(tmp, { force: true }); // nothing half-written stays
+    throw error;
   }
-  fs.renameSync(tmp, path);
   fsyncDir(dirname(path));
 }
 
@@ -71,7 +80,8 @@ export class ValidatedJsonFile<S extends z.ZodType> implements Adapter<z.infer<S
     try {
       raw = JSON.parse(text);
     } catch (error) {
-      throw new CorruptFileError(this.path, `not valid JSON (${(error as Error).message})`);
+      // The parser quotes the file, which may hold anything (terminal escapes, newlines): keep it one clean line.
+      throw new CorruptFileError(this.path, `not valid JSON (${oneLine((error as Error).message, 160)})`);
     }
     const parsed = this.schema.safeParse(raw);
     if (!parsed.success)
