@@ -5,9 +5,13 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerAdmin } from './commands/admin.js';
+import { registerAlerts } from './commands/alerts.js';
+import { CONSOLE_HINT, interactive, openConsole, registerConsole } from './commands/console.js';
+import { registerStats } from './commands/stats.js';
+import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
 import { DreamError, ExitCode } from './errors.js';
-import { reportError } from './output.js';
+import { reportError, say } from './output.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -22,6 +26,10 @@ export function buildProgram(): Command {
     .exitOverride();
   registerAdmin(program);
   registerTask(program);
+  registerConsole(program);
+  registerSwarm(program);
+  registerStats(program);
+  registerAlerts(program);
   program.commands.forEach(function exitOverride(c: Command) {
     c.exitOverride();
     c.commands.forEach(exitOverride);
@@ -32,8 +40,10 @@ export function buildProgram(): Command {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   if (argv.length === 0) {
-    program.outputHelp();
-    return ExitCode.ok;
+    // A bare `dreamos`: the console in a terminal; from a script, the status and a hint.
+    if (interactive()) return openConsole({}).catch((error) => reportError(error, false));
+    say(CONSOLE_HINT);
+    return main(['status']);
   }
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -61,6 +61,80 @@ export const AgentConfig = z.strictObject({
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
+/**
+ * Drift detection (SPEC §5): one rule per kind, each with thresholds and the corrective action taken
+ * when it fires. `escalate` raises the alert only; the other actions are journaled with it.
+ */
+export const DRIFT_ACTIONS = ['requeue', 'stop', 'cancel', 'pause', 'reset-context', 'escalate'] as const;
+export type DriftAction = (typeof DRIFT_ACTIONS)[number];
+const action = <A extends DriftAction>(allowed: readonly [A, ...A[]], fallback: NoInfer<A>) =>
+  z.enum(allowed).default(fallback as never);
+const Share = z.number().positive().max(1);
+
+export const DriftPolicies = z.strictObject({
+  /** Stall: an agent's heartbeat older than `heartbeatIntervals` × heartbeatSeconds while it holds a
+   *  working task (its orchestrator hung or died); or a running task silent for `silentSeconds`. */
+  stall: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      heartbeatIntervals: z.number().min(1).default(2),
+      action: action(['requeue', 'escalate'], 'requeue'),
+      /** No output in the task's log for this long (0: never). */
+      silentSeconds: z.number().nonnegative().default(900),
+      silentAction: action(['escalate', 'requeue', 'stop'], 'escalate'),
+    })
+    .prefault({}),
+  /** Overrun: past the task's `timeout` (+ grace), or far past the usual duration of its kind. */
+  overrun: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      timeoutGraceSeconds: z.number().nonnegative().default(15),
+      action: action(['stop', 'requeue', 'cancel', 'escalate'], 'stop'),
+      /** Usual duration: the median of finished tasks of the same role and tags, times this factor. */
+      usualFactor: z.number().min(1).default(3),
+      usualMinSamples: z.number().int().positive().default(5),
+      /** Never call a task overrun before this many seconds. */
+      usualMinSeconds: Seconds.default(120),
+      usualAction: action(['escalate', 'stop', 'requeue', 'cancel'], 'escalate'),
+    })
+    .prefault({}),
+  /** Repeated failure: an agent's last `attempts` attempts all failed (with the same error). */
+  repeatedFailure: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      attempts: z.number().int().min(2).default(3),
+      sameError: z.boolean().default(true),
+      action: action(['pause', 'escalate'], 'pause'),
+    })
+    .prefault({}),
+  /** Context drift (llm agents): context near the driver's contextBudgetTokens, or a session too long. */
+  contextDrift: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      budgetShare: Share.default(0.8),
+      maxSessionSeconds: Seconds.default(3600),
+      action: action(['reset-context', 'escalate'], 'reset-context'),
+    })
+    .prefault({}),
+  /** Scope drift: files changed in the agent's git working folder outside the task's `resources`. */
+  scopeDrift: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Globs never counted (the workspace folder itself is always ignored). */
+      ignore: z.array(z.string().min(1)).default([]),
+      action: action(['escalate', 'stop', 'cancel', 'pause'], 'escalate'),
+    })
+    .prefault({}),
+  /** Budget: tokens, money or time spent past the task's `budget`. */
+  budget: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      action: action(['stop', 'cancel', 'escalate'], 'stop'),
+    })
+    .prefault({}),
+});
+export type DriftPolicies = z.infer<typeof DriftPolicies>;
+
 export const Policies = z.strictObject({
   /** A claim holds its task this long unless renewed by a heartbeat. */
   leaseSeconds: Seconds.default(60),
@@ -73,6 +147,11 @@ export const Policies = z.strictObject({
   agingSecondsPerLevel: Seconds.default(600),
   /** Completed tasks kept on the board; older ones roll into archive/. */
   keepCompleted: z.number().int().positive().default(1000),
+  /** How often a running agent proves it is alive (and renews its task's lease). */
+  heartbeatSeconds: Seconds.default(5),
+  /** Stopping a driven process: SIGTERM, then SIGKILL after this long. */
+  killGraceSeconds: Seconds.default(3),
+  drift: DriftPolicies.prefault({}),
 });
 export type Policies = z.infer<typeof Policies>;
 

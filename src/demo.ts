@@ -1,7 +1,8 @@
 /**
  * The demo workspace (`dreamos init --demo`, `npm start`): real shell tasks and simulated agents,
  * arranged so that within a minute the board shows agents working, a retry, a dependency chain and
- * a stall. Simulated agents are labelled as such wherever they show.
+ * a stall (a task that hangs until its timeout stops it: deterministic, unlike a random simulated
+ * stall). Simulated agents are labelled as such wherever they show.
  */
 import { defaultAgents } from '../agents/roles.js';
 import type { Task } from '../state/schemas.js';
@@ -14,11 +15,19 @@ export function demoAgents(): AgentConfig[] {
     // Half the swarm runs real shell commands; the other half is simulated (and says so).
     i % 2 === 1
       ? agent
-      : { ...agent, driver: { kind: 'sim', minSeconds: 3, maxSeconds: 9, failRate: 0.15, stallRate: 0.05 } },
+      : { ...agent, driver: { kind: 'sim', minSeconds: 3, maxSeconds: 9, failRate: 0.15, stallRate: 0 } },
   );
 }
 
 const DEMO_TASKS: TaskInput[] = [
+  {
+    title: 'Hung integration step (stalls; its 20 s timeout stops it)',
+    run: 'echo "waiting for a lock that never frees…"; sleep 600',
+    role: 'integration',
+    timeout: 20,
+    maxAttempts: 1,
+    source: 'demo',
+  },
   {
     ref: 'plan',
     title: 'Plan the release checklist',

@@ -4,7 +4,7 @@
  * is fresh and what they return is journaled atomically. No I/O here.
  */
 import type { Change, Plan, StateView } from '../state/db.js';
-import { PRIORITIES, type Priority, type Status, Task } from '../state/schemas.js';
+import { PRIORITIES, type Priority, type Status, Task, TaskId } from '../state/schemas.js';
 import { describeZodError } from '../state/store.js';
 import type { AgentConfig, Policies } from './config.js';
 import { conflict, DreamError, invalidInput, invalidTransition, notFound } from './errors.js';
@@ -382,8 +382,14 @@ export function planMove(ctx: Ctx, id: string, to: Status, why?: string): Plan<T
   if (to === 'cancelled') return planCancel(ctx, id, why);
   if (from === 'backlog' && to === 'ready') return planPromote(ctx, id, why);
   if ((from === 'failed' || from === 'cancelled') && (to === 'ready' || to === 'backlog')) {
-    const retried = planRetry(ctx, id, why).result;
-    const next = retried.status === to ? retried : { ...retried, status: to };
+    // Like a retry, but to the stage the operator named (the history must say where it went).
+    const next = transition(task, to, ctx, why ?? `moved to ${to} by the operator`, {
+      attempts: 0,
+      stalls: 0,
+      notBefore: null,
+      lease: null,
+      agent: null,
+    });
     return { change: { op: 'move', by: ctx.by, tasks: [next] }, result: next };
   }
   if (from === 'ready' && to === 'backlog') {
@@ -442,6 +448,8 @@ export function planEdit(ctx: Ctx, id: string, patch: EditPatch): Plan<Task> {
     if (task.status === 'working')
       throw invalidTransition(`${id} is working; its dependencies cannot change now`);
     for (const dep of patch.dependsOn) {
+      if (!TaskId.safeParse(dep).success)
+        throw invalidInput(`not a task id: ${JSON.stringify(dep).slice(0, 60)} (ids look like T-0001A)`);
       if (dep === id) throw new DreamError('E_CYCLE', `dependency cycle refused: ${id} -> ${id}`);
       mustGet(ctx.view, dep);
     }

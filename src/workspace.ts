@@ -35,6 +35,7 @@ import {
 } from '../state/schemas.js';
 import { REQUIRED_KINDS } from '../state/snapshots.js';
 import { CorruptFileError, ValidatedJsonFile, writeFileDurable } from '../state/store.js';
+import { planRetryFromCheckpoint } from './checkpoints.js';
 import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
 import { DreamError, invalidInput, notFound } from './errors.js';
 import {
@@ -166,11 +167,23 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
   const home = findWorkspace(options);
   const paths = workspacePaths(home);
   const config = readConfig(paths);
+  const actor = options.actor ?? agentFromEnv(config);
   const db = await JournalDb.open(paths, {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
   });
-  return new Workspace(paths, config, db, options.actor ?? process.env.DREAMOS_AGENT_ID ?? OPERATOR);
+  return new Workspace(paths, config, db, actor);
+}
+
+/** DREAMOS_AGENT_ID (set for driven programs) names who makes the changes: it must be a known agent. */
+function agentFromEnv(config: Config): string {
+  const id = process.env.DREAMOS_AGENT_ID;
+  if (!id || id === OPERATOR) return OPERATOR;
+  if (!config.agents.some((a) => a.id === id))
+    throw notFound(
+      `DREAMOS_AGENT_ID names no agent: ${JSON.stringify(id).slice(0, 60)} (known: ${config.agents.map((a) => a.id).join(', ')})`,
+    );
+  return id;
 }
 
 export interface TaskFilter {
@@ -230,9 +243,14 @@ export class Workspace {
     this.db.refresh();
   }
 
-  getTask(id: string): Task {
+  /** Refuse a malformed id before anything else (whether it exists is checked where it is used). */
+  private checkId(id: string): void {
     if (!TaskId.safeParse(id).success)
       throw invalidInput(`not a task id: ${JSON.stringify(id).slice(0, 60)} (ids look like T-0001A)`);
+  }
+
+  getTask(id: string): Task {
+    this.checkId(id);
     this.refresh();
     const task = this.view.task(id);
     if (!task) throw notFound(`no task ${id}`);
@@ -316,12 +334,12 @@ export class Workspace {
   }
 
   promote(id: string, why?: string): Promise<Task> {
-    this.getTask(id);
+    this.checkId(id);
     return this.run((ctx) => planPromote(ctx, id, why));
   }
 
   move(id: string, to: string, why?: string): Promise<Task> {
-    this.getTask(id);
+    this.checkId(id);
     if (!STATUSES.includes(to as Status))
       throw invalidInput(`unknown stage ${JSON.stringify(to)} (one of ${STATUSES.join(', ')})`);
     return this.run((ctx) => planMove(ctx, id, to as Status, why));
@@ -330,46 +348,49 @@ export class Workspace {
   /** The best ready task this agent may take, or null. Exactly one of several racing claims wins a task. */
   claim(agentId: string, options: { taskId?: string } = {}): Promise<Task | null> {
     const agent = this.agent(agentId);
-    if (options.taskId) this.getTask(options.taskId);
+    if (options.taskId !== undefined) this.checkId(options.taskId);
     return this.run((ctx) => planClaim(ctx, agent, options.taskId), agentId);
   }
 
   renew(id: string, agentId: string): Promise<Task> {
     this.agent(agentId);
-    this.getTask(id);
+    this.checkId(id);
     return this.run((ctx) => planRenew(ctx, id, agentId), agentId);
   }
 
   complete(id: string, input: CompleteInput = {}): Promise<Task> {
-    if (input.agent) this.agent(input.agent);
-    this.getTask(id);
+    if (input.agent !== undefined) this.agent(input.agent);
+    this.checkId(id);
     return this.run((ctx) => planComplete(ctx, id, input), input.agent ?? this.actor);
   }
 
   fail(id: string, input: FailInput): Promise<Task> {
-    if (input.agent) this.agent(input.agent);
+    if (input.agent !== undefined) this.agent(input.agent);
     if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
-    this.getTask(id);
+    this.checkId(id);
     return this.run((ctx) => planFail(ctx, id, input), input.agent ?? this.actor);
   }
 
-  retry(id: string, why?: string): Promise<Task> {
-    this.getTask(id);
+  /** With `fromCheckpoint`, the next run starts from the task's last checkpoint, whichever agent takes it. */
+  retry(id: string, why?: string, options: { fromCheckpoint?: boolean } = {}): Promise<Task> {
+    this.checkId(id);
+    if (options.fromCheckpoint)
+      return this.run((ctx) => planRetryFromCheckpoint(ctx, id, this.agentIds(), why));
     return this.run((ctx) => planRetry(ctx, id, why));
   }
 
   cancel(id: string, why?: string): Promise<Task> {
-    this.getTask(id);
+    this.checkId(id);
     return this.run((ctx) => planCancel(ctx, id, why));
   }
 
   edit(id: string, patch: EditPatch): Promise<Task> {
-    this.getTask(id);
+    this.checkId(id);
     return this.run((ctx) => planEdit(ctx, id, patch));
   }
 
   bumpPriority(id: string, delta: -1 | 1): Promise<Task> {
-    this.getTask(id);
+    this.checkId(id);
     return this.run((ctx) => planPriority(ctx, id, delta));
   }
 
@@ -417,15 +438,16 @@ export class Workspace {
     return this.run((ctx) => planMark(ctx, mailbox, ids, mark));
   }
 
+  /** An agent's checkpoints, oldest first (the operator's are the hand-overs of `task retry --from-checkpoint`). */
   checkpoints(agentId: string): Checkpoint[] {
-    this.agent(agentId);
+    if (agentId !== OPERATOR) this.agent(agentId);
     this.refresh();
     return [...this.view.checkpoints(agentId)];
   }
 
   /** Record a change planned elsewhere (doctor, the orchestrator). */
-  record<T>(plan: (ctx: Ctx) => { change: Change | null; result: T }): Promise<T> {
-    return this.run(plan);
+  record<T>(plan: (ctx: Ctx) => { change: Change | null; result: T }, by?: string): Promise<T> {
+    return this.run(plan, by);
   }
 
   async close(): Promise<void> {

@@ -18,7 +18,10 @@ export interface DriverOutcome {
   exitCode?: number | null;
   /** What went wrong, in one line. */
   error?: string;
-  /** Typed failure: E_EXIT (non-zero exit), E_TIMEOUT, E_CANCELLED, E_CRASH (killed by a signal), E_SPAWN, E_HTTP, E_LLM, E_STALLED. */
+  /**
+   * Typed failure: E_EXIT (non-zero exit), E_TIMEOUT, E_CANCELLED, E_CRASH (killed by a signal), E_SPAWN,
+   * E_HTTP, E_LLM, E_STALLED, E_FAILED (the agent itself reported failure: llm fail_task, a sim failure).
+   */
   errorCode?: string;
   usage?: Usage;
 }

@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import { type OutputOptions, say } from '../output.js';
+import { oneLine } from '../sanitize.js';
 import { openWorkspace, type Workspace } from '../workspace.js';
 
 export interface GlobalOptions extends OutputOptions {
@@ -20,7 +21,7 @@ export async function withWorkspace<T>(
   // Recovery also happens inside transactions (a torn journal tail): tell those too, once each.
   let told = 0;
   const tell = () => {
-    for (const notice of ws.notices.slice(told)) say(`dreamos: ${notice.message}`);
+    for (const notice of ws.notices.slice(told)) say(`dreamos: ${oneLine(notice.message, 1000)}`);
     told = ws.notices.length;
   };
   tell();

@@ -39,7 +39,7 @@ export function describeTask(t: Task): string {
   lines.push('  history');
   for (const h of t.history)
     lines.push(
-      `    ${h.at}  ${h.from ?? '∅'} → ${h.to}  by ${h.by}${h.why ? `  ${oneLine(h.why, 100)}` : ''}`,
+      `    ${h.at}  ${h.from ?? '∅'} → ${h.to}  by ${oneLine(h.by, 64)}${h.why ? `  ${oneLine(h.why, 100)}` : ''}`,
     );
   return lines.join('\n');
 }
@@ -190,7 +190,7 @@ export function registerTask(program: Command): void {
     .option('--task <id>', 'claim this task rather than the best one')
     .action(async (o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
-        const claimed = await ws.claim(o.agent, o.task ? { taskId: o.task } : {});
+        const claimed = await ws.claim(o.agent, o.task !== undefined ? { taskId: o.task } : {});
         if (!claimed) throw new DreamError('E_NOTHING_TO_CLAIM', `nothing ${o.agent} may claim right now`);
         emit(options, claimed, () =>
           one(claimed, `claimed by ${o.agent}, lease until ${claimed.lease?.expiresAt}`),
@@ -219,7 +219,7 @@ export function registerTask(program: Command): void {
         command,
         (ws) =>
           ws.complete(id, {
-            ...(o.agent ? { agent: o.agent } : {}),
+            ...(o.agent !== undefined ? { agent: o.agent } : {}),
             ...(o.summary !== undefined ? { summary: o.summary } : {}),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
           }),
@@ -241,7 +241,7 @@ export function registerTask(program: Command): void {
         (ws) =>
           ws.fail(id, {
             reason: o.reason,
-            ...(o.agent ? { agent: o.agent } : {}),
+            ...(o.agent !== undefined ? { agent: o.agent } : {}),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
             final: Boolean(o.final),
           }),
@@ -251,10 +251,20 @@ export function registerTask(program: Command): void {
 
   task
     .command('retry')
-    .description('send a failed or cancelled task back to ready (or retry a waiting one now)')
+    .description('send a failed or cancelled task back to ready, to start over (or retry a waiting one now)')
     .argument('<id>')
     .option('--why <text>', 'reason recorded in the history')
-    .action((id: string, o, command: Command) => changeOne(command, (ws) => ws.retry(id, o.why), 'retried'));
+    .option(
+      '--from-checkpoint',
+      "the next run starts from the task's last checkpoint, whichever agent takes it",
+    )
+    .action((id: string, o, command: Command) =>
+      changeOne(
+        command,
+        (ws) => ws.retry(id, o.why, { fromCheckpoint: Boolean(o.fromCheckpoint) }),
+        'retried',
+      ),
+    );
 
   task
     .command('cancel')

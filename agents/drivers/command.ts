@@ -1,0 +1,68 @@
+/**
+ * The command driver: runs a program from an argv template such as `["claude", "-p", "{prompt}"]`.
+ * Placeholders are replaced inside argv elements and the program is started directly, never
+ * through a shell, so a prompt full of shell syntax is just text. The task also arrives in the
+ * DREAMOS_* environment variables.
+ *
+ * `{prompt}` is the task's prompt, or its title when it has none; the title is always available
+ * as `{title}` (a template may combine them). `{checkpoint}` is the last checkpoint as JSON (empty
+ * when there is none), like DREAMOS_CHECKPOINT.
+ */
+import type { Driver } from '../../src/config.js';
+import type { Task } from '../../state/schemas.js';
+import { checkpointJson, childEnv, runCwd } from './env.js';
+import { preparedRun, type SupervisorTuning, settledRun, supervise } from './supervise.js';
+import type { AgentDriver, DriverContext, DriverRun } from './types.js';
+import { agentWorktree } from './worktree.js';
+
+type CommandConfig = Extract<Driver, { kind: 'command' }>;
+
+export const PLACEHOLDERS = ['prompt', 'title', 'taskId', 'agentId', 'home', 'checkpoint'] as const;
+export type Placeholder = (typeof PLACEHOLDERS)[number];
+
+const PLACEHOLDER_RE = new RegExp(`\\{(${PLACEHOLDERS.join('|')})\\}`, 'g');
+
+export function promptOf(task: Task): string {
+  return task.prompt ?? task.title;
+}
+
+export function placeholderValues(ctx: DriverContext): Record<Placeholder, string> {
+  return {
+    prompt: promptOf(ctx.task),
+    title: ctx.task.title,
+    taskId: ctx.task.id,
+    agentId: ctx.agent.id,
+    home: ctx.home,
+    checkpoint: checkpointJson(ctx),
+  };
+}
+
+/**
+ * One pass over each element: a value that itself contains `{title}` is not expanded again.
+ * Unknown braces (`{"json": 1}`) are left alone.
+ */
+export function expandArgv(template: readonly string[], values: Record<Placeholder, string>): string[] {
+  return template.map((element) =>
+    element.replace(PLACEHOLDER_RE, (_match, name: Placeholder) => values[name]),
+  );
+}
+
+export function createCommandDriver(config: CommandConfig, tuning: SupervisorTuning = {}): AgentDriver {
+  return {
+    kind: 'command',
+    accepts: () => true,
+    start(ctx: DriverContext): DriverRun {
+      const [file, ...args] = expandArgv(config.argv, placeholderValues(ctx));
+      if (file === undefined || file === '') {
+        return settledRun({ ok: false, errorCode: 'E_SPAWN', error: 'the argv template names no program' });
+      }
+      const cwd = runCwd(ctx, config.cwd);
+      const env = childEnv(ctx, config.env);
+      if (!config.worktree) return supervise(ctx, { ...tuning, file, args, cwd, env });
+      return preparedRun(async () => {
+        const plan = await agentWorktree(ctx.home, ctx.agent.id, cwd);
+        return () => supervise(ctx, { ...tuning, file, args, cwd: plan.cwd, env, notes: [plan.note] });
+      }, ctx.timeoutSeconds);
+    },
+  };
+}

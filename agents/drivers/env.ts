@@ -1,0 +1,59 @@
+/**
+ * What every driven program learns about its task: the DREAMOS_* environment variables (SPEC §4),
+ * and the working folder.
+ */
+import path from 'node:path';
+import type { Task } from '../../state/schemas.js';
+import type { DriverContext } from './types.js';
+
+/** Linux refuses a single environment string over 128 KiB (E2BIG); stay well below. */
+const MAX_TASK_JSON = 100 * 1024;
+
+/** The task as JSON for DREAMOS_TASK_JSON: without its history, the prompt shortened if it must be. */
+export function taskJson(task: Task): string {
+  const { history: _history, ...rest } = task;
+  const json = JSON.stringify(rest);
+  if (Buffer.byteLength(json) <= MAX_TASK_JSON) return json;
+  const room = Math.max(0, MAX_TASK_JSON - (Buffer.byteLength(json) - Buffer.byteLength(rest.prompt ?? '')));
+  // Cut by characters at a budget of 1/4 of the room: safe for any UTF-8 width and JSON escaping.
+  return JSON.stringify({
+    ...rest,
+    prompt: (rest.prompt ?? '').slice(0, Math.floor(room / 4)),
+    promptTruncated: true,
+  });
+}
+
+export function checkpointJson(ctx: Pick<DriverContext, 'checkpoint'>): string {
+  return ctx.checkpoint ? JSON.stringify(ctx.checkpoint) : '';
+}
+
+export function dreamosEnv(ctx: DriverContext): Record<string, string> {
+  return {
+    DREAMOS_TASK_ID: ctx.task.id,
+    DREAMOS_TASK_JSON: taskJson(ctx.task),
+    DREAMOS_AGENT_ID: ctx.agent.id,
+    DREAMOS_HOME: ctx.home,
+    DREAMOS_CHECKPOINT: checkpointJson(ctx),
+  };
+}
+
+/**
+ * The environment of a driven program: this process's environment, then the orchestrator's extra
+ * variables, then the driver's own (config), then DREAMOS_* (always correct for this task).
+ */
+export function childEnv(ctx: DriverContext, driverEnv: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return { ...process.env, ...ctx.env, ...driverEnv, ...dreamosEnv(ctx) };
+}
+
+/** The folder holding `.dreamos`: relative `cwd` settings are resolved against it. */
+export function workspaceRoot(home: string): string {
+  return path.dirname(path.resolve(home));
+}
+
+/**
+ * The working folder of a run: the driver's `cwd` resolved against the workspace's parent folder,
+ * else the context's (which the orchestrator sets to that folder).
+ */
+export function runCwd(ctx: Pick<DriverContext, 'home' | 'cwd'>, driverCwd: string | undefined): string {
+  return driverCwd === undefined ? ctx.cwd : path.resolve(workspaceRoot(ctx.home), driverCwd);
+}

@@ -1,0 +1,301 @@
+/**
+ * One chat-completions turn against an OpenAI-compatible endpoint: POST with `stream: true`, the
+ * server-sent events parsed as they arrive (text streamed out, tool calls assembled), retries with
+ * exponential backoff on 429, 5xx and network errors (Retry-After respected), an idle timeout per
+ * request, and an abort signal for stop(). The API key goes into the Authorization header and
+ * nowhere else: it is redacted from every error message.
+ */
+
+export interface ToolCall {
+  id: string;
+  type: 'function';
+  function: { name: string; arguments: string };
+}
+
+export type ChatMessage =
+  | { role: 'system' | 'user'; content: string }
+  | { role: 'assistant'; content: string | null; tool_calls?: ToolCall[] }
+  | { role: 'tool'; tool_call_id: string; content: string };
+
+export interface TurnResult {
+  text: string;
+  toolCalls: ToolCall[];
+  finishReason: string | null;
+  usage: { promptTokens: number; completionTokens: number } | null;
+}
+
+/** A failure the run ends with: E_HTTP (the endpoint refused or was unreachable) or E_LLM (bad reply). */
+export class LlmError extends Error {
+  constructor(
+    readonly code: 'E_HTTP' | 'E_LLM',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** The run was stopped while a request was in flight. */
+export class StoppedError extends Error {}
+
+export interface TurnOptions {
+  url: string;
+  apiKey: string | undefined;
+  body: Record<string, unknown>;
+  /** Longest silence allowed: before the response starts, and between two pieces of the stream. */
+  idleTimeoutMs: number;
+  signal: AbortSignal;
+  onText(text: string): void;
+  /** Told before each retry (for the log). */
+  onRetry(message: string): void;
+  maxAttempts: number;
+  backoffMs: number;
+  random: () => number;
+  fetch: typeof fetch;
+}
+
+const MAX_RETRY_AFTER_MS = 60_000;
+const MAX_BACKOFF_MS = 30_000;
+const MAX_PENDING_CHARS = 8 * 1024 * 1024;
+
+class RetryableError extends Error {
+  constructor(
+    message: string,
+    readonly retryAfterMs: number | null = null,
+  ) {
+    super(message);
+  }
+}
+
+function abortableSleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new StoppedError('stopped'));
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(new StoppedError('stopped'));
+    };
+    const timer = setTimeout(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** Retry-After (seconds or an HTTP date) or retry-after-ms, in milliseconds; null when absent. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | null {
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  const value = headers.get('retry-after');
+  if (value === null || value.trim() === '') return null;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? null : Math.max(0, date - now);
+}
+
+const redact = (text: string, secret: string | undefined) => (secret ? text.split(secret).join('***') : text);
+
+export async function chatTurn(options: TurnOptions): Promise<TurnResult> {
+  let body = options.body;
+  let lastError = '';
+  for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
+    try {
+      return await attemptTurn(options, body);
+    } catch (error) {
+      if (error instanceof StoppedError || options.signal.aborted) throw new StoppedError('stopped');
+      if (error instanceof LlmError && /stream_options/.test(error.message) && 'stream_options' in body) {
+        // Some compatible servers refuse stream_options: ask again without it (usage may then be missing).
+        const { stream_options: _dropped, ...rest } = body;
+        body = rest;
+        attempt--;
+        options.onRetry('the server refused stream_options: retrying without it');
+        continue;
+      }
+      if (!(error instanceof RetryableError)) throw error;
+      lastError = redact(error.message, options.apiKey);
+      if (attempt === options.maxAttempts) break;
+      const backoff = Math.min(MAX_BACKOFF_MS, options.backoffMs * 2 ** (attempt - 1));
+      const delay =
+        error.retryAfterMs !== null
+          ? Math.min(MAX_RETRY_AFTER_MS, error.retryAfterMs)
+          : backoff * (0.5 + options.random() / 2);
+      options.onRetry(`${lastError}: retry ${attempt}/${options.maxAttempts - 1} in ${Math.round(delay)} ms`);
+      await abortableSleep(delay, options.signal);
+    }
+  }
+  throw new LlmError('E_HTTP', `${lastError} (gave up after ${options.maxAttempts} attempts)`);
+}
+
+async function attemptTurn(options: TurnOptions, body: Record<string, unknown>): Promise<TurnResult> {
+  if (options.signal.aborted) throw new StoppedError('stopped');
+  const controller = new AbortController();
+  const onStop = () => controller.abort();
+  options.signal.addEventListener('abort', onStop, { once: true });
+  let timedOut = false;
+  let timer: NodeJS.Timeout | undefined;
+  const touch = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      timedOut = true;
+      controller.abort();
+    }, options.idleTimeoutMs);
+  };
+  touch();
+  try {
+    const response = await options.fetch(options.url, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'text/event-stream, application/json',
+        ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+      },
+      body: JSON.stringify(body),
+      signal: controller.signal,
+    });
+    if (!response.ok) {
+      const text = redact((await response.text()).slice(0, 500).replace(/\s+/g, ' '), options.apiKey);
+      const message = `HTTP ${response.status} from ${options.url}${text ? `: ${text}` : ''}`;
+      if (response.status === 429 || response.status >= 500) {
+        throw new RetryableError(message, retryAfterMs(response.headers));
+      }
+      throw new LlmError('E_HTTP', message);
+    }
+    const type = response.headers.get('content-type') ?? '';
+    if (type.includes('application/json')) {
+      // A server that ignores `stream: true` answers with one whole completion.
+      const result = parseCompletion(await response.json());
+      if (result.text) options.onText(result.text);
+      return result;
+    }
+    return await readStream(response, options, touch);
+  } catch (error) {
+    if (options.signal.aborted) throw new StoppedError('stopped');
+    if (timedOut) {
+      throw new RetryableError(`no response from ${options.url} within ${options.idleTimeoutMs / 1000} s`);
+    }
+    if (error instanceof TypeError) {
+      // fetch reports refused connections, resets and DNS failures as TypeError with a cause.
+      const cause = (error as Error & { cause?: Error }).cause;
+      throw new RetryableError(`cannot reach ${options.url}: ${cause?.message ?? error.message}`);
+    }
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    options.signal.removeEventListener('abort', onStop);
+  }
+}
+
+interface Accumulator {
+  text: string;
+  calls: Map<number, ToolCall>;
+  finishReason: string | null;
+  usage: TurnResult['usage'];
+}
+
+function readUsage(value: unknown): TurnResult['usage'] {
+  if (typeof value !== 'object' || value === null) return null;
+  const u = value as { prompt_tokens?: unknown; completion_tokens?: unknown };
+  return {
+    promptTokens: typeof u.prompt_tokens === 'number' ? u.prompt_tokens : 0,
+    completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0,
+  };
+}
+
+interface ToolCallDelta {
+  index?: number;
+  id?: string;
+  function?: { name?: string; arguments?: string };
+}
+
+/** One `data:` event of the stream. Returns true on `[DONE]`. */
+function applyEvent(data: string, acc: Accumulator, onText: (text: string) => void): boolean {
+  if (data === '[DONE]') return true;
+  let event: {
+    error?: { message?: string };
+    usage?: unknown;
+    choices?: {
+      delta?: { content?: string | null; tool_calls?: ToolCallDelta[] };
+      finish_reason?: string | null;
+    }[];
+  };
+  try {
+    event = JSON.parse(data);
+  } catch {
+    throw new LlmError('E_LLM', `malformed stream event: ${data.slice(0, 200)}`);
+  }
+  if (event.error) throw new LlmError('E_LLM', `the server reported: ${event.error.message ?? 'an error'}`);
+  if (event.usage) acc.usage = readUsage(event.usage);
+  const choice = event.choices?.[0];
+  if (!choice) return false;
+  const content = choice.delta?.content;
+  if (typeof content === 'string' && content !== '') {
+    acc.text += content;
+    onText(content);
+  }
+  for (const [position, delta] of (choice.delta?.tool_calls ?? []).entries()) {
+    const index = delta.index ?? position;
+    const call = acc.calls.get(index) ?? { id: '', type: 'function', function: { name: '', arguments: '' } };
+    if (delta.id) call.id = delta.id;
+    if (delta.function?.name) call.function.name += delta.function.name;
+    if (delta.function?.arguments) call.function.arguments += delta.function.arguments;
+    acc.calls.set(index, call);
+  }
+  if (choice.finish_reason) acc.finishReason = choice.finish_reason;
+  return false;
+}
+
+function finishTurn(acc: Accumulator): TurnResult {
+  const toolCalls = [...acc.calls.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([index, call]) => ({ ...call, id: call.id || `call_${index}` }));
+  return { text: acc.text, toolCalls, finishReason: acc.finishReason, usage: acc.usage };
+}
+
+async function readStream(response: Response, options: TurnOptions, touch: () => void): Promise<TurnResult> {
+  if (!response.body) throw new LlmError('E_LLM', 'the response has no body');
+  const acc: Accumulator = { text: '', calls: new Map(), finishReason: null, usage: null };
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let pending = '';
+  const line = (raw: string): boolean => {
+    const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
+    // Only `data:` fields matter here; comments (keep-alives), `event:` and `id:` are skipped.
+    if (!text.startsWith('data:')) return false;
+    return applyEvent(text.slice(5).trim(), acc, options.onText);
+  };
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      touch();
+      pending += decoder.decode(value, { stream: true });
+      let nl = pending.indexOf('\n');
+      while (nl !== -1) {
+        if (line(pending.slice(0, nl))) return finishTurn(acc);
+        pending = pending.slice(nl + 1);
+        nl = pending.indexOf('\n');
+      }
+      if (pending.length > MAX_PENDING_CHARS) throw new LlmError('E_LLM', 'a stream event is too large');
+    }
+    pending += decoder.decode();
+    if (pending !== '') line(pending);
+    return finishTurn(acc);
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+}
+
+function parseCompletion(value: unknown): TurnResult {
+  const completion = value as {
+    choices?: { message?: { content?: string | null; tool_calls?: ToolCall[] }; finish_reason?: string }[];
+    usage?: unknown;
+  };
+  const choice = completion.choices?.[0];
+  if (!choice?.message) throw new LlmError('E_LLM', 'the reply has no choices');
+  return {
+    text: choice.message.content ?? '',
+    toolCalls: (choice.message.tool_calls ?? []).map((call, i) => ({ ...call, id: call.id || `call_${i}` })),
+    finishReason: choice.finish_reason ?? null,
+    usage: readUsage(completion.usage),
+  };
+}

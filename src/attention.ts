@@ -1,0 +1,236 @@
+/**
+ * The attention inbox (SPEC §5): everything that needs the operator, in one ranked list, each with a
+ * typed reason — open alerts, dead-lettered tasks, stalled agents and tasks, tasks blocked for good
+ * by a failed or cancelled dependency, tasks waiting for approval, messages to the operator. One
+ * item per subject (a task, an agent): what else applies to it is merged in. Tasks that are merely
+ * running never appear. Pure: computed from the state view.
+ */
+import type { StateView } from '../state/db.js';
+import { type Alert, PRIORITIES, type Task } from '../state/schemas.js';
+import { OPERATOR, type Policies } from './config.js';
+import { runLive } from './drift.js';
+
+export const ATTENTION_REASONS = [
+  'stalled',
+  'failed',
+  'over-budget',
+  'scope-drift',
+  'overrun',
+  'context-drift',
+  'state-damaged',
+  'blocked',
+  'needs-approval',
+  'message',
+] as const;
+export type AttentionReason = (typeof ATTENTION_REASONS)[number];
+
+export interface AttentionItem {
+  /** One item per key: `task:ID`, `agent:ID`, `alert:ID` or `mail:ID`. */
+  key: string;
+  reason: AttentionReason;
+  severity: Alert['severity'];
+  subject: string;
+  text: string;
+  /** What the operator can do about it. */
+  action: string;
+  at: string;
+  task?: string;
+  agent?: string;
+  /** Open alerts about the subject. */
+  alerts: string[];
+  /** Other reasons that apply to the same subject. */
+  also: AttentionReason[];
+}
+
+export interface AttentionOptions {
+  policies: Policies;
+  now: Date;
+}
+
+const REASON_OF: Record<Alert['kind'], AttentionReason> = {
+  'corrupt-state': 'state-damaged',
+  'missing-store': 'state-damaged',
+  'journal-damage': 'state-damaged',
+  stall: 'stalled',
+  overrun: 'overrun',
+  'repeated-failure': 'failed',
+  'context-drift': 'context-drift',
+  'scope-drift': 'scope-drift',
+  budget: 'over-budget',
+};
+const SEVERITY = { critical: 0, warning: 1, info: 2 } as const;
+const TASK_ID = /^T-[0-9A-Z]{5,10}$/;
+
+const rank = (i: AttentionItem) => SEVERITY[i.severity] * 100 + ATTENTION_REASONS.indexOf(i.reason);
+
+const HINT: Record<Alert['kind'], (subject: string) => string> = {
+  'corrupt-state': () => 'see `dreamos doctor`',
+  'missing-store': () => 'see `dreamos doctor`',
+  'journal-damage': () => 'see `dreamos doctor`',
+  stall: () => 'stop the hung `dreamos run` and start it again',
+  overrun: (s) => `read its log (\`dreamos task show ${s}\`); cancel it if it is stuck`,
+  'repeated-failure': (s) => `fix the cause, then \`dreamos agent resume ${s}\``,
+  'context-drift': () => 'its next task starts on a fresh context',
+  'scope-drift': () => 'review the files it changed (`dreamos alert list --json` has them)',
+  budget: (s) => `raise its budget (\`dreamos task edit ${s}\`) and retry it, or leave it`,
+};
+
+function alertItem(view: StateView, alert: Alert): AttentionItem {
+  const task = TASK_ID.test(alert.subject) ? alert.subject : undefined;
+  const agent = !task && view.agentState(alert.subject) ? alert.subject : undefined;
+  return {
+    key: task ? `task:${task}` : agent ? `agent:${agent}` : `alert:${alert.id}`,
+    reason: REASON_OF[alert.kind],
+    severity: alert.severity,
+    subject: alert.subject,
+    text: alert.message,
+    action: `${HINT[alert.kind](alert.subject)}; \`dreamos alert ack ${alert.id}\` when handled (done: ${alert.action})`,
+    at: alert.updatedAt,
+    ...(task ? { task } : {}),
+    ...(agent ? { agent } : {}),
+    alerts: [alert.id],
+    also: [],
+  };
+}
+
+const taskItem = (
+  task: Task,
+  reason: AttentionReason,
+  severity: Alert['severity'],
+  text: string,
+  action: string,
+) => ({
+  key: `task:${task.id}`,
+  reason,
+  severity,
+  subject: task.id,
+  text,
+  action,
+  at: task.updatedAt,
+  task: task.id,
+  alerts: [],
+  also: [],
+});
+
+export function attention(view: StateView, options: AttentionOptions): AttentionItem[] {
+  const items = new Map<string, AttentionItem>();
+  const add = (item: AttentionItem) => {
+    const current = items.get(item.key);
+    if (!current) {
+      items.set(item.key, item);
+      return;
+    }
+    const [keep, other] = rank(item) < rank(current) ? [item, current] : [current, item];
+    const also = [...new Set([...keep.also, other.reason, ...other.also])].filter((r) => r !== keep.reason);
+    items.set(item.key, { ...keep, alerts: [...new Set([...keep.alerts, ...other.alerts])], also });
+  };
+
+  for (const alert of view.alerts()) if (alert.status === 'open') add(alertItem(view, alert));
+
+  // Stalled: agents whose orchestrator stopped beating while they held work, tasks whose lease ran out.
+  const now = options.now.getTime();
+  for (const state of view.agentStates()) {
+    const silent =
+      state.runner &&
+      !runLive(state, options.now, options.policies) &&
+      (state.task || state.status === 'working');
+    if (state.status !== 'stale' && !silent) continue;
+    add({
+      key: `agent:${state.id}`,
+      reason: 'stalled',
+      severity: state.task ? 'critical' : 'warning',
+      subject: state.id,
+      text: `${state.id} has sent no heartbeat since ${state.heartbeatAt ?? 'ever'}${state.runner ? ` (orchestrator pid ${state.runner.pid} on ${state.runner.host})` : ''}`,
+      action: 'stop the hung `dreamos run` and start it again; its agents and tasks are taken over',
+      at: state.heartbeatAt ?? state.updatedAt,
+      agent: state.id,
+      alerts: [],
+      also: [],
+    });
+  }
+  for (const task of view.inStore('working')) {
+    if (!task.lease || Date.parse(task.lease.expiresAt) > now) continue;
+    add(
+      taskItem(
+        task,
+        'stalled',
+        'warning',
+        `${task.title}: the lease of ${task.lease.owner} ran out at ${task.lease.expiresAt}`,
+        'it returns to ready at the next claim; `dreamos run` does that now',
+      ),
+    );
+  }
+
+  // Failed (dead letter) and the tasks they block.
+  const finishedBadly = new Map<string, Task>();
+  for (const task of view.inStore('completed'))
+    if (task.status === 'failed' || task.status === 'cancelled') finishedBadly.set(task.id, task);
+  const blocks = new Map<string, number>();
+  for (const task of view.inStore('backlog')) {
+    const dead = task.dependsOn.map((d) => finishedBadly.get(d)).find(Boolean);
+    if (dead) {
+      blocks.set(dead.id, (blocks.get(dead.id) ?? 0) + 1);
+      add(
+        taskItem(
+          task,
+          'blocked',
+          'info',
+          `${task.title}: depends on ${dead.id}, which ${dead.status === 'failed' ? 'failed' : 'was cancelled'}`,
+          `\`dreamos task retry ${dead.id}\`, or edit the dependencies of ${task.id}`,
+        ),
+      );
+    } else if (
+      task.dependsOn.every((d) => view.task(d)?.status === 'done') &&
+      task.history[0]?.by !== OPERATOR
+    ) {
+      add(
+        taskItem(
+          task,
+          'needs-approval',
+          'info',
+          `${task.title}: proposed by ${task.history[0]?.by ?? task.source}, waits for the operator`,
+          `\`dreamos task promote ${task.id}\` to run it, or \`dreamos task cancel ${task.id}\``,
+        ),
+      );
+    }
+  }
+  for (const task of finishedBadly.values()) {
+    if (task.status !== 'failed') continue;
+    const code = task.result?.errorCode;
+    const waiting = blocks.get(task.id);
+    add(
+      taskItem(
+        task,
+        code === 'E_BUDGET' ? 'over-budget' : code === 'E_SCOPE' ? 'scope-drift' : 'failed',
+        task.priority === 'critical' ? 'critical' : 'warning',
+        `${task.title}: ${task.result?.error ?? 'failed'}${code ? ` [${code}]` : ''}${waiting ? `; ${waiting} task(s) wait on it` : ''}`,
+        `\`dreamos task retry ${task.id}\` (its log: \`dreamos task show ${task.id}\`)`,
+      ),
+    );
+  }
+
+  // Messages agents sent to the operator and nobody has acknowledged.
+  for (const mail of view.mailbox(OPERATOR)) {
+    if (mail.ackedAt || mail.type === 'directive') continue;
+    add({
+      key: `mail:${mail.id}`,
+      reason: 'message',
+      severity: mail.type === 'alert' ? 'warning' : 'info',
+      subject: mail.from,
+      text: mail.body.split('\n')[0]!.slice(0, 300),
+      action: `\`dreamos mail ack ${mail.id}\` when read`,
+      at: mail.createdAt,
+      ...(mail.task ? { task: mail.task } : {}),
+      alerts: [],
+      also: [],
+    });
+  }
+
+  const priority = (i: AttentionItem) => {
+    const p = i.task ? view.task(i.task)?.priority : undefined;
+    return p ? PRIORITIES.indexOf(p) : PRIORITIES.length;
+  };
+  return [...items.values()].sort(
+    (a, b) => rank(a) - rank(b) || priority(a) - priority(b) || (a.at < b.at ? 1 : a.at > b.at ? -1 : 0),
+  );
+}

@@ -1,0 +1,254 @@
+/** `dreamos run | agent … | mail … | checkpoint …`: the swarm from the command line. */
+import type { Command } from 'commander';
+import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
+import { OPERATOR } from '../config.js';
+import { notFound } from '../errors.js';
+import { emit, say, table } from '../output.js';
+import { oneLine } from '../sanitize.js';
+import { registerCheckpointSave } from './checkpoints.js';
+import { withWorkspace } from './common.js';
+
+/** Driven programs run the CLI with DREAMOS_AGENT_ID set: that is who they are. */
+const me = () => process.env.DREAMOS_AGENT_ID ?? OPERATOR;
+
+export function registerSwarm(program: Command): void {
+  program
+    .command('run')
+    .description('run the agents headless until stopped (SIGINT/SIGTERM), or until no runnable work remains')
+    .option('--agents <ids>', 'only these agents, comma separated')
+    .option('--until-idle', 'exit 0 when no runnable work remains')
+    .option('--quiet', 'print only the summary')
+    .action(async (o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const { startOrchestrator } = await import('../orchestrator/index.js');
+        const counts = { claimed: 0, done: 0, failed: 0 };
+        const orchestrator = await startOrchestrator(ws, {
+          ...(o.agents
+            ? {
+                agents: String(o.agents)
+                  .split(',')
+                  .map((s) => s.trim())
+                  .filter(Boolean),
+              }
+            : {}),
+          untilIdle: Boolean(o.untilIdle),
+          onEvent: (event) => {
+            if (event.type === 'claimed') counts.claimed++;
+            if (event.type === 'finished') event.outcome.ok ? counts.done++ : counts.failed++;
+            if (o.quiet) return;
+            if (options.json && event.type !== 'line') process.stdout.write(`${JSON.stringify(event)}\n`);
+            if (options.json) return;
+            if (event.type === 'started') {
+              say(
+                `running ${event.agents.join(', ') || 'no agents'}${event.elsewhere.length ? `; running elsewhere: ${event.elsewhere.join(', ')}` : ''}`,
+              );
+            } else if (event.type === 'claimed')
+              say(`${event.agent}  ▶ ${event.task.id} ${oneLine(event.task.title, 60)}`);
+            else if (event.type === 'finished') {
+              say(
+                `${event.agent}  ${event.outcome.ok ? '✓' : '✗'} ${event.task}${event.outcome.ok ? '' : ` ${oneLine(event.outcome.error ?? '', 80)}`}`,
+              );
+            } else if (event.type === 'leftover')
+              say(`${event.agent}  stopped process ${event.pid} left by a previous run`);
+            else if (event.type === 'error')
+              say(`${event.agent ?? 'orchestrator'}  error: ${oneLine(event.message, 200)}`);
+            else if (event.type === 'directive') say(`${event.agent}  directive ${event.directive}`);
+            else if (event.type === 'drift')
+              say(
+                `${event.agent}  drift ${event.kind} (${event.alert}): ${oneLine(event.message, 160)}; ${event.action}`,
+              );
+          },
+        });
+        const stop = () => void orchestrator.stop('signal');
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        const reason = await orchestrator.done;
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+        const summary = { reason, ...counts, board: ws.summary().counts };
+        if (options.json) process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
+        else say(`stopped (${reason}): ${counts.done} done, ${counts.failed} failed attempts`);
+      });
+    });
+
+  const agent = program.command('agent').description('the agents: list, inspect and steer them');
+  agent
+    .command('list')
+    .description('every agent with its role, driver and state')
+    .action(async (_o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const states = ws.agentStates();
+        const rows = ws.config.agents.map((a, i) => ({ ...a, state: states[i]! }));
+        emit(options, rows, () =>
+          table([
+            ['ID', 'NAME', 'ROLE', 'DRIVER', 'STATUS', 'TASK'],
+            ...rows.map((r) => [
+              r.id,
+              r.name,
+              r.role,
+              r.driver.kind === 'sim' ? 'sim (simulated)' : r.driver.kind,
+              r.state.paused && r.state.status !== 'paused' ? `${r.state.status} (pausing)` : r.state.status,
+              r.state.task ?? '-',
+            ]),
+          ]),
+        );
+      });
+    });
+  agent
+    .command('show')
+    .description('one agent: definition, state, mailbox and last checkpoint')
+    .argument('<id>')
+    .action(async (id: string, _o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const def = ws.agent(id);
+        const state = ws.agentStates().find((s) => s.id === id)!;
+        const mailbox = ws.mailbox(id);
+        const checkpoints = ws.checkpoints(id);
+        const data = { ...def, state, mailbox, checkpoint: checkpoints[checkpoints.length - 1] ?? null };
+        emit(options, data, () =>
+          [
+            `${def.id}  ${def.name} (${def.role})  driver ${def.driver.kind}${def.driver.kind === 'sim' ? ' (simulated)' : ''}`,
+            `  status   ${state.status}${state.paused ? ' (paused)' : ''}   task ${state.task ?? '-'}   failures in a row ${state.failures}`,
+            `  heartbeat ${state.heartbeatAt ?? 'never'}   runner ${state.runner ? `pid ${state.runner.pid} on ${state.runner.host}` : '-'}`,
+            `  capabilities ${def.capabilities.join(', ') || '-'}`,
+            `  mailbox  ${mailbox.length} unacknowledged`,
+            ...mailbox
+              .slice(-5)
+              .map(
+                (m) =>
+                  `    ${m.id} ${m.type}${m.directive ? `:${m.directive}` : ''} from ${m.from}: ${oneLine(m.body, 80)}`,
+              ),
+            `  checkpoint ${data.checkpoint ? `${data.checkpoint.id} ${data.checkpoint.step ?? ''} (${data.checkpoint.task ?? '-'})` : '-'}`,
+          ].join('\n'),
+        );
+      });
+    });
+  const directive = (name: string, d: (typeof DIRECTIVES)[number], description: string) =>
+    agent
+      .command(name)
+      .description(description)
+      .argument('<id>')
+      .option('--why <text>', 'reason, recorded with the directive')
+      .action(async (id: string, o, command: Command) => {
+        await withWorkspace(command, async (ws, options) => {
+          const result = await ws.directAgent(id, d, o.why);
+          emit(options, result, () => `${id}: ${d} sent (${result.mail.id})`);
+        });
+      });
+  directive('pause', 'pause', 'stop claiming new tasks (the current one finishes)');
+  directive('resume', 'resume', 'claim tasks again');
+  directive('restart', 'restart', 'stop the current task (back to ready) and start the loop afresh');
+  directive('reset', 'reset-context', 'start the next task with a fresh context (no checkpoint)');
+
+  const mail = program.command('mail').description('mailboxes: messages between the operator and agents');
+  mail
+    .command('send')
+    .description('send a message (to an agent id, "operator", or "all")')
+    .requiredOption('--to <id>', 'recipient')
+    .argument('<text>', 'the message')
+    .option('--type <type>', 'message | status | assignment | alert | broadcast', 'message')
+    .option('--task <id>', 'the task it is about')
+    .option('--dedupe-key <key>', 'send at most once with this key')
+    .action(async (text: string, o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const sent = await ws.sendMail({
+          to: o.to,
+          body: text,
+          type: o.type as (typeof MAIL_TYPES)[number],
+          ...(o.task ? { task: o.task } : {}),
+          ...(o.dedupeKey ? { dedupeKey: o.dedupeKey } : {}),
+        });
+        emit(options, sent, () => sent.map((m) => `${m.id} → ${m.to}`).join('\n'));
+      });
+    });
+  const box = (c: Command) =>
+    c.option('--agent <id>', 'whose mailbox (default: DREAMOS_AGENT_ID, else the operator)');
+  box(
+    mail
+      .command('list')
+      .description('unacknowledged messages (--all for every kept message)')
+      .option('--all', 'include acknowledged messages'),
+  ).action(async (o, command: Command) => {
+    await withWorkspace(command, async (ws, options) => {
+      const list = ws.mailbox(o.agent ?? me(), { all: Boolean(o.all) });
+      emit(options, list, () =>
+        list.length === 0
+          ? 'no messages'
+          : table([
+              ['ID', 'TYPE', 'FROM', 'STATE', 'MESSAGE'],
+              ...list.map((m) => [
+                m.id,
+                m.directive ? `directive:${m.directive}` : m.type,
+                m.from,
+                m.ackedAt ? 'acked' : m.readAt ? 'read' : 'new',
+                oneLine(m.body, 70),
+              ]),
+            ]),
+      );
+    });
+  });
+  for (const [name, mark] of [
+    ['read', 'read'],
+    ['ack', 'ack'],
+  ] as const) {
+    box(
+      mail
+        .command(name)
+        .description(
+          mark === 'read'
+            ? 'mark messages seen'
+            : 'acknowledge messages (handled; delivery is at least once until acked)',
+        )
+        .argument('<ids...>', 'message ids'),
+    ).action(async (ids: string[], o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const changed = await ws.markMail(o.agent ?? me(), ids, mark);
+        emit(
+          options,
+          changed,
+          () => `${changed.length} message(s) marked ${mark === 'ack' ? 'acknowledged' : 'read'}`,
+        );
+      });
+    });
+  }
+
+  const checkpoint = program.command('checkpoint').description("agents' checkpoints");
+  checkpoint
+    .command('list')
+    .description('checkpoints of an agent, oldest first')
+    .requiredOption('--agent <id>')
+    .action(async (o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const list = ws.checkpoints(o.agent);
+        emit(options, list, () =>
+          list.length === 0
+            ? 'no checkpoints'
+            : table([
+                ['ID', 'TASK', 'STEP', 'PROGRESS', 'AT'],
+                ...list.map((c) => [
+                  c.id,
+                  c.task ?? '-',
+                  c.step ?? '-',
+                  c.progress === null ? '-' : `${Math.round(c.progress * 100)}%`,
+                  c.at,
+                ]),
+              ]),
+        );
+      });
+    });
+  checkpoint
+    .command('show')
+    .description('one checkpoint (default: the last of the agent)')
+    .requiredOption('--agent <id>')
+    .argument('[id]')
+    .action(async (id: string | undefined, o, command: Command) => {
+      await withWorkspace(command, async (ws, options) => {
+        const list = ws.checkpoints(o.agent);
+        const found = id ? list.find((c) => c.id === id) : list[list.length - 1];
+        if (!found)
+          throw notFound(id ? `no checkpoint ${id} for ${o.agent}` : `${o.agent} has no checkpoint`);
+        emit(options, found, () => JSON.stringify(found, null, 2));
+      });
+    });
+  registerCheckpointSave(checkpoint);
+}

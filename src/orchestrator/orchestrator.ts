@@ -1,0 +1,703 @@
+/**
+ * The orchestrator: runs the autonomous loop of every agent it has taken, in one process
+ * (`dreamos run`, or inside the console). It wakes on journal changes (no busy polling), hands
+ * ready tasks to idle agents (scheduler.ts), acts on directives from the mailboxes, beats the
+ * heartbeat of all its agents in one change, and on stop returns running tasks to ready and leaves
+ * no child process behind. Leftovers of a previous run that died are found and stopped before their
+ * tasks are handed out again.
+ */
+import fs from 'node:fs';
+import { dirname } from 'node:path';
+import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
+import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
+import { boundCheckpoint, resumeCheckpoint } from '../checkpoints.js';
+import type { AgentConfig, Driver } from '../config.js';
+import { DreamError } from '../errors.js';
+import type { Ctx } from '../lifecycle.js';
+import { defaultAgentState } from '../mail.js';
+import { type Watcher, watchWorkspace } from '../watch.js';
+import type { Workspace } from '../workspace.js';
+import { type DriftEvent, DriftMonitor } from './drift-monitor.js';
+import { agentCommit } from './git.js';
+import {
+  type CheckpointInput,
+  HOST,
+  planAgentUpdate,
+  planCheckpoint,
+  planHeartbeat,
+  planRequeue,
+  planResume,
+  planTakeAgents,
+  processAlive,
+} from './plans.js';
+import { assign, hasRunnableWork, type Slot } from './scheduler.js';
+
+export type OrchestratorEvent =
+  | { type: 'started'; agents: string[]; elsewhere: string[] }
+  | { type: 'claimed'; agent: string; task: Task }
+  | { type: 'line'; agent: string; task: string; line: string; stream: 'stdout' | 'stderr' }
+  | { type: 'finished'; agent: string; task: string; outcome: DriverOutcome }
+  | { type: 'directive'; agent: string; directive: string }
+  | { type: 'leftover'; agent: string; pid: number; task: string | null }
+  | { type: 'error'; agent?: string; message: string }
+  | { type: 'idle' }
+  | DriftEvent
+  | { type: 'stopped'; reason: string };
+
+export interface OrchestratorOptions {
+  /** Run only these agents (default: every enabled agent that is not running elsewhere). */
+  agents?: string[];
+  /** Stop when no runnable work remains. */
+  untilIdle?: boolean;
+  onEvent?: (event: OrchestratorEvent) => void;
+  /** The driver factory (tests inject their own). */
+  createDriver: (driver: Driver) => AgentDriver;
+}
+
+interface Running {
+  task: Task;
+  run: DriverRun | null;
+  stopReason: 'cancel' | 'shutdown' | 'restart' | null;
+  progress: number | null;
+  progressWritten: number;
+  delivered: string[];
+}
+
+/** One agent's loop state; the orchestrator drives it. */
+class AgentLoop {
+  running: Running | null = null;
+  claiming = false;
+  idleSince = Date.now();
+  freshContext = false;
+  recentTags = new Set<string>();
+  recentResources: string[] = [];
+  /** Last output lines, for a console running in the same process. */
+  readonly lines: string[] = [];
+
+  constructor(
+    readonly agent: AgentConfig,
+    readonly driver: AgentDriver,
+  ) {}
+
+  slot(): Slot {
+    return {
+      agent: this.agent,
+      accepts: (t) => this.driver.accepts(t),
+      idleSince: this.idleSince,
+      recentTags: this.recentTags,
+      recentResources: this.recentResources,
+    };
+  }
+
+  remember(task: Task): void {
+    this.recentTags = new Set(task.tags);
+    this.recentResources = [...task.resources];
+    this.idleSince = Date.now();
+  }
+}
+
+const MAX_LINES = 50;
+const PROGRESS_EVERY_MS = 1000;
+
+export class Orchestrator {
+  private readonly loops = new Map<string, AgentLoop>();
+  private watcher: Watcher | null = null;
+  private heartbeat: NodeJS.Timeout | null = null;
+  private drift: DriftMonitor | null = null;
+  private wakeTimer: NodeJS.Timeout | null = null;
+  private stopping: Promise<void> | null = null;
+  private dispatching = false;
+  private dispatchAgain = false;
+  private readonly startedAt = new Date().toISOString();
+  private resolveDone!: (reason: string) => void;
+  /** Settles with the reason once the orchestrator has stopped. */
+  readonly done: Promise<string> = new Promise((resolve) => {
+    this.resolveDone = resolve;
+  });
+
+  constructor(
+    readonly ws: Workspace,
+    private readonly options: OrchestratorOptions,
+  ) {}
+
+  get agentIds(): string[] {
+    return [...this.loops.keys()];
+  }
+
+  recentLines(agentId: string): readonly string[] {
+    return this.loops.get(agentId)?.lines ?? [];
+  }
+
+  private emit(event: OrchestratorEvent): void {
+    try {
+      this.options.onEvent?.(event);
+    } catch {
+      // a listener's failure never stops the swarm
+    }
+  }
+
+  private get policies() {
+    return this.ws.config.policies;
+  }
+
+  private get staleMs() {
+    return this.policies.heartbeatSeconds * 3000;
+  }
+
+  private record<T>(
+    plan: (ctx: Ctx) => { change: import('../../state/db.js').Change | null; result: T },
+    by?: string,
+  ) {
+    return this.ws.record(plan, by);
+  }
+
+  async start(): Promise<void> {
+    const wanted = this.options.agents ?? this.ws.config.agents.filter((a) => a.enabled).map((a) => a.id);
+    for (const id of wanted) this.ws.agent(id);
+    const { taken, leftovers } = await this.record((ctx) =>
+      planTakeAgents(ctx, wanted, this.staleMs, this.startedAt),
+    );
+    for (const id of taken) {
+      const agent = this.ws.agent(id);
+      this.loops.set(id, new AgentLoop(agent, this.options.createDriver(agent.driver)));
+    }
+    this.emit({ type: 'started', agents: taken, elsewhere: wanted.filter((id) => !taken.includes(id)) });
+    this.drift = new DriftMonitor(this.ws, {
+      mine: () => new Set(this.loops.keys()),
+      drives: (agentId, pid) => belongsTo(pid, agentId, this.ws.home),
+      emit: (event) => this.emit(event),
+      changed: () => this.onChange(),
+    });
+    for (const leftover of leftovers) await this.recoverLeftover(leftover);
+    this.watcher = watchWorkspace(this.ws, () => this.onChange());
+    this.heartbeat = setInterval(() => void this.beat(), this.policies.heartbeatSeconds * 1000);
+    this.onChange();
+  }
+
+  /**
+   * A previous run of this agent died: stop the process it left (after checking, through its
+   * environment, that the pid still belongs to this agent), then resume its task from the checkpoint.
+   */
+  private async recoverLeftover(leftover: {
+    agent: string;
+    child: { pid: number; pgid: number } | null;
+    task: string | null;
+  }) {
+    // The recorded child, and any other process driven for this agent in this workspace (one may
+    // have started just before its orchestrator died, too late to be recorded).
+    const groups = new Map<number, number>();
+    if (
+      leftover.child &&
+      processAlive(leftover.child.pid) &&
+      belongsTo(leftover.child.pid, leftover.agent, this.ws.home)
+    ) {
+      groups.set(leftover.child.pgid, leftover.child.pid);
+    }
+    for (const { pid, pgid } of drivenProcesses(leftover.agent, this.ws.home))
+      if (!groups.has(pgid)) groups.set(pgid, pid);
+    for (const [pgid, pid] of groups) {
+      this.emit({ type: 'leftover', agent: leftover.agent, pid, task: leftover.task });
+      await killGroup(pgid, this.policies.killGraceSeconds * 1000);
+    }
+    await this.record((ctx) =>
+      planAgentUpdate(ctx, leftover.agent, { child: null, task: null, status: 'idle' }),
+    );
+    if (!leftover.task) return;
+    const resumed = await this.record(
+      (ctx) => planResume(ctx, leftover.agent, leftover.task!),
+      leftover.agent,
+    );
+    const loop = this.loops.get(leftover.agent);
+    if (resumed && loop) void this.run(loop, resumed);
+  }
+
+  private changing = false;
+  private changedAgain = false;
+
+  /** Every wake-up (journal change, timer) runs one pass; wake-ups during a pass coalesce into one more. */
+  private onChange(): void {
+    if (this.stopping) return;
+    if (this.changing) {
+      this.changedAgain = true;
+      return;
+    }
+    this.changing = true;
+    void (async () => {
+      try {
+        do {
+          this.changedAgain = false;
+          await this.handleDirectives();
+          await this.checkRunning();
+          await this.dispatch();
+        } while (this.changedAgain && !this.stopping);
+      } catch (error) {
+        this.fail(error);
+      } finally {
+        this.changing = false;
+      }
+    })();
+  }
+
+  /** A running task cancelled or taken away (lease lost) meanwhile: stop its process. */
+  private async checkRunning(): Promise<void> {
+    for (const loop of this.loops.values()) {
+      const current = loop.running;
+      if (!current || current.stopReason) continue;
+      const task = this.ws.view.task(current.task.id);
+      if (task?.status !== 'working' || task.lease?.owner !== loop.agent.id) {
+        current.stopReason = 'cancel';
+        await current.run?.stop('cancel');
+      }
+    }
+  }
+
+  private async handleDirectives(): Promise<void> {
+    for (const loop of this.loops.values()) {
+      const directives = this.ws.view
+        .mailbox(loop.agent.id)
+        .filter((m) => m.type === 'directive' && !m.ackedAt);
+      if (directives.length === 0) continue;
+      for (const mail of directives) await this.obey(loop, mail);
+      await this.ws
+        .markMail(
+          loop.agent.id,
+          directives.map((m) => m.id),
+          'ack',
+        )
+        .catch((e) => this.fail(e, loop.agent.id));
+    }
+  }
+
+  private async obey(loop: AgentLoop, mail: Mail): Promise<void> {
+    this.emit({ type: 'directive', agent: loop.agent.id, directive: mail.directive ?? '' });
+    const current = loop.running;
+    switch (mail.directive) {
+      case 'cancel':
+        if (current && !current.stopReason) {
+          current.stopReason = 'cancel';
+          await this.ws.cancel(current.task.id, `cancelled by directive ${mail.id}`).catch(() => undefined);
+          await current.run?.stop('cancel');
+        }
+        break;
+      case 'restart':
+        if (current && !current.stopReason) {
+          current.stopReason = 'restart';
+          await current.run?.stop('shutdown');
+        }
+        break;
+      case 'reset-context': {
+        loop.freshContext = true;
+        const state = this.ws.view.agentState(loop.agent.id) ?? defaultAgentState(loop.agent.id, new Date());
+        await this.record((ctx) =>
+          planAgentUpdate(ctx, loop.agent.id, { contextResets: state.contextResets + 1 }),
+        );
+        break;
+      }
+      default:
+        break; // pause and resume act through the agent's state; the loop reads it before claiming
+    }
+  }
+
+  private paused(agentId: string): boolean {
+    return this.ws.view.agentState(agentId)?.paused ?? false;
+  }
+
+  /** Hand ready tasks to idle agents. Re-entrant calls coalesce into one more round. */
+  private async dispatch(): Promise<void> {
+    if (this.dispatching) {
+      this.dispatchAgain = true;
+      return;
+    }
+    this.dispatching = true;
+    try {
+      do {
+        this.dispatchAgain = false;
+        if (this.stopping) return;
+        this.ws.refresh();
+        const idle = [...this.loops.values()].filter(
+          (l) => !l.running && !l.claiming && !this.paused(l.agent.id),
+        );
+        const plan = assign(
+          this.ws.view,
+          idle.map((l) => l.slot()),
+          this.policies,
+          Date.now(),
+        );
+        for (const [agentId, task] of plan) {
+          const loop = this.loops.get(agentId)!;
+          loop.claiming = true;
+          try {
+            const claimed = await this.ws.claim(agentId, { taskId: task.id });
+            if (claimed) void this.run(loop, claimed);
+          } catch (error) {
+            // Another process took it first, or it changed: the next round sees the new state. A write
+            // that failed (a full disk) is reported and left to the next wake-up, not retried at once.
+            if (!(error instanceof DreamError) || writeFailed(error)) this.fail(error, agentId);
+            if (!writeFailed(error)) this.dispatchAgain = true;
+          } finally {
+            loop.claiming = false;
+          }
+        }
+      } while (this.dispatchAgain && !this.stopping);
+      this.scheduleWake();
+      this.checkIdle();
+    } finally {
+      this.dispatching = false;
+    }
+  }
+
+  /** Wake up when the earliest retry backoff of a task one of our agents could take runs out. */
+  private scheduleWake(): void {
+    if (this.wakeTimer) clearTimeout(this.wakeTimer);
+    this.wakeTimer = null;
+    const now = Date.now();
+    let earliest = Number.POSITIVE_INFINITY;
+    for (const task of this.ws.view.inStore('ready')) {
+      if (task.notBefore) {
+        const at = Date.parse(task.notBefore);
+        if (at > now && at < earliest) earliest = at;
+      }
+    }
+    if (earliest !== Number.POSITIVE_INFINITY) {
+      this.wakeTimer = setTimeout(() => this.onChange(), Math.max(10, earliest - now + 5));
+    }
+  }
+
+  private checkIdle(): void {
+    if (!this.options.untilIdle || this.stopping) return;
+    const loops = [...this.loops.values()];
+    if (loops.some((l) => l.running || l.claiming)) return;
+    const active = loops.filter((l) => !this.paused(l.agent.id)).map((l) => l.slot());
+    if (hasRunnableWork(this.ws.view, active)) return;
+    this.emit({ type: 'idle' });
+    void this.stop('idle');
+  }
+
+  /** Run one claimed task through the agent's driver and record how it ended. */
+  private async run(loop: AgentLoop, task: Task): Promise<void> {
+    const agentId = loop.agent.id;
+    const running: Running = {
+      task,
+      run: null,
+      stopReason: null,
+      progress: null,
+      progressWritten: 0,
+      delivered: [],
+    };
+    loop.running = running;
+    this.emit({ type: 'claimed', agent: agentId, task });
+    let outcome: DriverOutcome;
+    try {
+      const checkpoint = loop.freshContext ? null : this.lastCheckpoint(agentId, task.id);
+      loop.freshContext = false;
+      const mailbox = this.ws.view.mailbox(agentId).filter((m) => m.type !== 'directive' && !m.ackedAt);
+      running.delivered = mailbox.map((m) => m.id);
+      await this.checkpoint(agentId, {
+        task: task.id,
+        step: checkpoint ? 'resume' : 'start',
+        progress: checkpoint?.progress ?? 0,
+      });
+      await this.record((ctx) =>
+        planAgentUpdate(ctx, agentId, { status: 'working', task: task.id, progress: 0, child: null }),
+      );
+      const logPath = this.ws.paths.log(agentId, task.id);
+      fs.mkdirSync(dirname(logPath), { recursive: true });
+      running.run = loop.driver.start({
+        task,
+        agent: loop.agent,
+        home: this.ws.home,
+        cwd: dirname(this.ws.home),
+        logPath,
+        checkpoint,
+        mailbox,
+        ...(task.timeout ? { timeoutSeconds: task.timeout } : {}),
+        // The drivers add DREAMOS_TASK_ID, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID, DREAMOS_HOME, DREAMOS_CHECKPOINT.
+        env: {},
+        onLine: (line, stream) => {
+          loop.lines.push(line);
+          if (loop.lines.length > MAX_LINES) loop.lines.splice(0, loop.lines.length - MAX_LINES);
+          this.emit({ type: 'line', agent: agentId, task: task.id, line, stream });
+        },
+        onProgress: (progress) => this.progress(agentId, running, progress),
+        onCheckpoint: (cp) =>
+          void this.checkpoint(agentId, { task: task.id, ...cp }).catch((e) => this.fail(e, agentId)),
+        onSpawn: ({ pid, pgid }) =>
+          void this.record((ctx) =>
+            planAgentUpdate(ctx, agentId, {
+              child: { pid, pgid, startedAt: new Date().toISOString(), task: task.id },
+            }),
+          ).catch((e) => this.fail(e, agentId)),
+        tools: {
+          addSubtask: async (input) => {
+            const sub = await this.ws.addTask({
+              title: input.title,
+              ...(input.prompt ? { prompt: input.prompt } : {}),
+              ...(input.run ? { run: input.run } : {}),
+              ...(input.role ? { role: input.role } : {}),
+              ...(input.priority ? { priority: input.priority as Task['priority'] } : {}),
+              source: 'agent',
+            });
+            return { id: sub.id };
+          },
+          sendMessage: async (to, body) => {
+            await this.ws.sendMail({ to, body });
+          },
+        },
+      });
+      outcome = await running.run.done;
+    } catch (error) {
+      outcome = { ok: false, error: (error as Error).message, errorCode: 'E_DRIVER' };
+    }
+    // A full disk must not wedge the agent with its task shown as working: the outcome is recorded
+    // again at each heartbeat until it goes through (on a stop, the next start resumes the task).
+    for (let retry = false; ; retry = true) {
+      try {
+        await this.finish(loop, running, outcome, retry);
+        return;
+      } catch (error) {
+        this.fail(error, agentId);
+        if (this.stopping || !writeFailed(error)) break;
+        await new Promise((r) => setTimeout(r, this.policies.heartbeatSeconds * 1000));
+      }
+    }
+    loop.running = null;
+  }
+
+  private async finish(
+    loop: AgentLoop,
+    running: Running,
+    outcome: DriverOutcome,
+    retry = false,
+  ): Promise<void> {
+    const agentId = loop.agent.id;
+    const taskId = running.task.id;
+    if (!retry) this.emit({ type: 'finished', agent: agentId, task: taskId, outcome });
+    const logPath = this.ws.paths.log(agentId, taskId);
+    const log = logPath.slice(this.ws.home.length + 1);
+    const state = this.ws.view.agentState(agentId) ?? defaultAgentState(agentId, new Date());
+    // Why the run stopped, read before recording its outcome: that change wakes checkRunning(), which
+    // sees the task leave `working` and would mark this finished run as cancelled.
+    const stopReason = running.stopReason;
+    if (running.stopReason === 'shutdown' || running.stopReason === 'restart') {
+      await this.checkpoint(agentId, { task: taskId, step: 'interrupted', progress: running.progress });
+      await this.record(
+        (ctx) => planRequeue(ctx, agentId, taskId, `${running.stopReason} of ${agentId}: back to ready`),
+        agentId,
+      );
+    } else if (running.stopReason !== 'cancel') {
+      const report = {
+        agent: agentId,
+        ...(outcome.summary !== undefined ? { summary: outcome.summary } : {}),
+        ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+        ...(outcome.usage ? { usage: outcome.usage } : {}),
+        log,
+      };
+      try {
+        if (outcome.ok) await this.ws.complete(taskId, report);
+        else {
+          await this.ws.fail(taskId, {
+            ...report,
+            reason: outcome.error ?? 'failed',
+            ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+          });
+        }
+      } catch (error) {
+        // The task was cancelled or moved by the operator while it ran: nothing to report.
+        if (!(error instanceof DreamError) || writeFailed(error)) throw error;
+      }
+      await this.checkpoint(agentId, {
+        task: taskId,
+        step: outcome.ok ? 'done' : 'failed',
+        progress: outcome.ok ? 1 : running.progress,
+      });
+    }
+    if (running.delivered.length > 0)
+      await this.ws.markMail(agentId, running.delivered, 'ack').catch(() => undefined);
+    const failures = outcome.ok ? 0 : stopReason ? state.failures : state.failures + 1;
+    await this.record((ctx) =>
+      planAgentUpdate(ctx, agentId, {
+        status: this.stopping ? 'stopped' : this.paused(agentId) ? 'paused' : 'idle',
+        task: null,
+        child: null,
+        progress: null,
+        failures,
+      }),
+    );
+    // The same error again and again: pause the agent before it claims another task.
+    if (!outcome.ok && !stopReason) await this.drift?.check(['repeated-failure']);
+    loop.remember(running.task);
+    loop.running = null;
+    if (!this.stopping) this.onChange();
+  }
+
+  private progress(agentId: string, running: Running, progress: number): void {
+    running.progress = Math.max(0, Math.min(1, progress));
+    const now = Date.now();
+    if (now - running.progressWritten < PROGRESS_EVERY_MS) return;
+    running.progressWritten = now;
+    void this.record((ctx) => planAgentUpdate(ctx, agentId, { progress: running.progress })).catch((e) =>
+      this.fail(e, agentId),
+    );
+  }
+
+  /** This agent's last checkpoint of the task, or the one handed over by `task retry --from-checkpoint`. */
+  private lastCheckpoint(agentId: string, taskId: string): Checkpoint | null {
+    return resumeCheckpoint(this.ws.view, agentId, taskId);
+  }
+
+  /** With the commit of the agent's working folder and its mailbox position; reported text held to the schema. */
+  private async checkpoint(agentId: string, input: CheckpointInput) {
+    const gitCommit = input.gitCommit ?? (await agentCommit(this.ws.home, this.ws.agent(agentId)));
+    const mailboxPosition = input.mailboxPosition ?? this.ws.view.mailbox(agentId).at(-1)?.id;
+    const full = boundCheckpoint({
+      ...input,
+      ...(gitCommit ? { gitCommit } : {}),
+      ...(mailboxPosition ? { mailboxPosition } : {}),
+    });
+    return this.record((ctx) => planCheckpoint(ctx, agentId, full), agentId);
+  }
+
+  /** One change beats the heartbeat of every agent here and renews the leases of their tasks. */
+  private async beat(): Promise<void> {
+    if (this.stopping) return;
+    try {
+      // The heartbeat first: nothing slow may delay it, or other orchestrators would see us as stale.
+      const running = new Map([...this.loops.values()].map((l) => [l.agent.id, l.running?.task.id ?? null]));
+      const tasks = await this.record((ctx) => planHeartbeat(ctx, running));
+      const lost = [...this.loops.values()].some(
+        (l) => l.running && tasks.get(l.agent.id)?.status !== 'working',
+      );
+      if (lost) await this.checkRunning();
+      await this.drift?.check();
+      // State files edited behind Dream.OS's back are found here, quarantined and rebuilt with an alert.
+      for (const notice of await this.ws.db.verifySnapshots())
+        this.emit({ type: 'error', message: notice.message });
+      // Keep the board files close to the journal for anyone reading them.
+      if (this.ws.db.dirtyStores.length > 0) await this.ws.db.flush();
+    } catch (error) {
+      this.fail(error);
+    }
+  }
+
+  private fail(error: unknown, agent?: string): void {
+    this.emit({
+      type: 'error',
+      ...(agent ? { agent } : {}),
+      message: (error as Error).message ?? String(error),
+    });
+  }
+
+  /** Stop every agent here: running tasks go back to ready with a checkpoint; no child survives. */
+  stop(reason = 'shutdown'): Promise<void> {
+    if (this.stopping) return this.stopping;
+    this.stopping = (async () => {
+      this.watcher?.close();
+      if (this.heartbeat) clearInterval(this.heartbeat);
+      if (this.wakeTimer) clearTimeout(this.wakeTimer);
+      this.drift?.close();
+      const pending: Promise<unknown>[] = [];
+      for (const loop of this.loops.values()) {
+        const current = loop.running;
+        if (current?.run) {
+          if (!current.stopReason) current.stopReason = 'shutdown';
+          pending.push(current.run.stop('shutdown').then(() => current.run?.done));
+        }
+      }
+      await Promise.allSettled(pending);
+      // Let each finish() record the requeue before the agents are released.
+      for (let i = 0; i < 200 && [...this.loops.values()].some((l) => l.running); i++) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      await this.record((ctx) => ({
+        change: {
+          op: 'agents-release',
+          by: 'orchestrator',
+          agents: [...this.loops.keys()].map((id) => ({
+            ...(ctx.view.agentState(id) ?? defaultAgentState(id, ctx.now)),
+            runner: null,
+            child: null,
+            task: null,
+            status: 'stopped' as const,
+            updatedAt: ctx.now.toISOString(),
+          })),
+        },
+        result: undefined,
+      })).catch((e) => this.fail(e));
+      this.emit({ type: 'stopped', reason });
+      this.resolveDone(reason);
+    })();
+    return this.stopping;
+  }
+}
+
+/** Does this pid still belong to a program driven for this agent of this workspace? (Guards against pid reuse.) */
+function belongsTo(pid: number, agentId: string, home: string): boolean {
+  try {
+    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+    return env.includes(`DREAMOS_AGENT_ID=${agentId}`) && env.includes(`DREAMOS_HOME=${home}`);
+  } catch {
+    return false;
+  }
+}
+
+function ownGroup(): number {
+  try {
+    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return process.pid;
+  }
+}
+
+/** Processes (Linux /proc) driven for this agent of this workspace, by their environment; never this process. */
+function drivenProcesses(agentId: string, home: string): Array<{ pid: number; pgid: number }> {
+  let entries: string[];
+  try {
+    entries = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return [];
+  }
+  const out: Array<{ pid: number; pgid: number }> = [];
+  for (const name of entries) {
+    const pid = Number(name);
+    if (pid === process.pid || pid === process.ppid || !belongsTo(pid, agentId, home)) continue;
+    try {
+      // /proc/<pid>/stat: "pid (comm) state ppid pgrp …"; comm may hold spaces, so read after the last ')'.
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const pgid = Number(fields[2]);
+      // Whole process groups of driven programs: never the group this process belongs to.
+      if (pgid > 1 && pgid !== ownGroup() && !out.some((p) => p.pgid === pgid)) out.push({ pid, pgid });
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** A write that did not go through (a full disk, a lock not had in time): worth trying again later. */
+function writeFailed(error: unknown): boolean {
+  if (error instanceof DreamError)
+    return ['E_IO', 'E_LOCK_TIMEOUT', 'E_LOCK_COMPROMISED'].includes(error.code);
+  return typeof (error as NodeJS.ErrnoException)?.code === 'string'; // a raw fs error (ENOSPC, EIO…)
+}
+
+async function killGroup(pgid: number, graceMs: number): Promise<void> {
+  const signal = (sig: NodeJS.Signals) => {
+    try {
+      process.kill(-pgid, sig);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!signal('SIGTERM')) return;
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    if (!signal(0 as unknown as NodeJS.Signals)) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  signal('SIGKILL');
+}
+
+export { HOST };

@@ -1,0 +1,181 @@
+/**
+ * Planners for what the orchestrator records: taking and releasing agents, heartbeats, agent status,
+ * checkpoints, and resuming or requeueing the task of an agent whose previous run died.
+ */
+import { hostname } from 'node:os';
+import type { Plan } from '../../state/db.js';
+import type { AgentState, Checkpoint, Task } from '../../state/schemas.js';
+import { type Ctx, isTerminal, leaseFor, transition, withFollowUps } from '../lifecycle.js';
+import { defaultAgentState } from '../mail.js';
+
+export const HOST = hostname();
+
+export const checkpointIdOf = (n: number) => `C-${n.toString(36).toUpperCase().padStart(5, '0')}`;
+
+export function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as { code?: string }).code === 'EPERM';
+  }
+}
+
+/** Is this agent run by a live orchestrator other than us? */
+export function runBySomeoneElse(state: AgentState | undefined, now: Date, staleMs: number): boolean {
+  const runner = state?.runner;
+  if (!runner || (runner.pid === process.pid && runner.host === HOST)) return false;
+  if (runner.host === HOST) return processAlive(runner.pid);
+  return state.heartbeatAt !== null && now.getTime() - Date.parse(state.heartbeatAt) < staleMs;
+}
+
+export interface TakeResult {
+  taken: string[];
+  /** Agents whose previous run left a child process (to be stopped) and a task (to be resumed). */
+  leftovers: Array<{ agent: string; child: AgentState['child']; task: string | null }>;
+}
+
+/** Take every free agent of `ids` for this process: an agent runs in one place at a time. */
+export function planTakeAgents(
+  ctx: Ctx,
+  ids: readonly string[],
+  staleMs: number,
+  startedAt: string,
+): Plan<TakeResult> {
+  const at = ctx.now.toISOString();
+  const states: AgentState[] = [];
+  const result: TakeResult = { taken: [], leftovers: [] };
+  for (const id of ids) {
+    const current = ctx.view.agentState(id) ?? defaultAgentState(id, ctx.now);
+    if (runBySomeoneElse(current, ctx.now, staleMs)) continue;
+    result.taken.push(id);
+    // A task leased to this agent is its leftover even when the agent's state does not name it (its
+    // orchestrator died between the claim and recording the run): resume it now, not after the lease.
+    const task =
+      current.task ?? [...ctx.view.inStore('working')].find((t) => t.lease?.owner === id)?.id ?? null;
+    if (current.child || task) result.leftovers.push({ agent: id, child: current.child, task });
+    states.push({
+      ...current,
+      runner: { pid: process.pid, host: HOST, startedAt },
+      status: current.paused ? 'paused' : current.task ? current.status : 'idle',
+      heartbeatAt: at,
+      updatedAt: at,
+    });
+  }
+  return { change: states.length ? { op: 'agents-take', by: ctx.by, agents: states } : null, result };
+}
+
+export function planAgentUpdate(
+  ctx: Ctx,
+  id: string,
+  patch: Partial<AgentState>,
+  op = 'agent-state',
+): Plan<AgentState> {
+  const current = ctx.view.agentState(id) ?? defaultAgentState(id, ctx.now);
+  const next = { ...current, ...patch, updatedAt: ctx.now.toISOString() };
+  return { change: { op, by: ctx.by, agents: [next] }, result: next };
+}
+
+/**
+ * The heartbeat of every agent an orchestrator runs, in one change: each agent is alive, and the
+ * lease of its task is renewed. Returns each agent's task as it is now, so the loop can see that it
+ * was cancelled or taken away.
+ */
+export function planHeartbeat(
+  ctx: Ctx,
+  running: ReadonlyMap<string, string | null>,
+): Plan<Map<string, Task | null>> {
+  const at = ctx.now.toISOString();
+  const agents: AgentState[] = [];
+  const tasks: Task[] = [];
+  const result = new Map<string, Task | null>();
+  for (const [agentId, taskId] of running) {
+    const current = ctx.view.agentState(agentId) ?? defaultAgentState(agentId, ctx.now);
+    agents.push({ ...current, heartbeatAt: at, updatedAt: at });
+    const task = taskId ? (ctx.view.task(taskId) ?? null) : null;
+    if (task && task.status === 'working' && task.lease?.owner === agentId) {
+      const renewed = { ...task, lease: leaseFor(agentId, ctx), updatedAt: at };
+      tasks.push(renewed);
+      result.set(agentId, renewed);
+    } else {
+      result.set(agentId, task);
+    }
+  }
+  return {
+    change: agents.length
+      ? { op: 'heartbeat', by: 'orchestrator', agents, ...(tasks.length ? { tasks } : {}) }
+      : null,
+    result,
+  };
+}
+
+export interface CheckpointInput {
+  task: string | null;
+  step?: string;
+  progress?: number | null;
+  summary?: string;
+  sessionId?: string;
+  gitCommit?: string;
+  mailboxPosition?: string;
+  data?: Record<string, unknown>;
+}
+
+export function planCheckpoint(ctx: Ctx, agentId: string, input: CheckpointInput): Plan<Checkpoint> {
+  const counter = ctx.view.counters.checkpoint + 1;
+  const checkpoint: Checkpoint = {
+    id: checkpointIdOf(counter),
+    agent: agentId,
+    task: input.task,
+    progress: input.progress ?? null,
+    ...(input.step !== undefined ? { step: input.step } : {}),
+    ...(input.summary !== undefined ? { summary: input.summary } : {}),
+    ...(input.sessionId !== undefined ? { sessionId: input.sessionId } : {}),
+    ...(input.gitCommit !== undefined ? { gitCommit: input.gitCommit } : {}),
+    ...(input.mailboxPosition !== undefined ? { mailboxPosition: input.mailboxPosition } : {}),
+    ...(input.data !== undefined ? { data: input.data } : {}),
+    at: ctx.now.toISOString(),
+    rev: 0,
+  };
+  return {
+    change: { op: 'checkpoint', by: agentId, checkpoints: [checkpoint], counters: { checkpoint: counter } },
+    result: checkpoint,
+  };
+}
+
+/**
+ * The task an agent held when its previous run died: taken back by the same agent to resume from its
+ * checkpoint (counted as an attempt, so a task that kills its orchestrator cannot loop forever), or
+ * failed when no attempts remain. Tasks that moved on meanwhile are left alone.
+ */
+export function planResume(ctx: Ctx, agentId: string, taskId: string): Plan<Task | null> {
+  const task = ctx.view.task(taskId);
+  if (!task || isTerminal(task.status) || task.status !== 'working' || task.lease?.owner !== agentId) {
+    return { change: null, result: null };
+  }
+  if (task.attempts >= task.maxAttempts) {
+    const failed = transition(
+      task,
+      'failed',
+      ctx,
+      'the orchestrator running it died and no attempts remain',
+      {
+        lease: null,
+        result: { ok: false, error: 'the orchestrator running it died', errorCode: 'E_CRASH' },
+      },
+    );
+    return { change: withFollowUps(ctx, 'fail', [failed]), result: null };
+  }
+  const resumed = transition(task, 'working', ctx, 'resumed from its checkpoint after a restart', {
+    attempts: task.attempts + 1,
+    lease: leaseFor(agentId, ctx),
+  });
+  return { change: { op: 'resume', by: agentId, tasks: [resumed] }, result: resumed };
+}
+
+/** Shutting down: a running task goes back to ready (its checkpoint stays), not counted as a stall. */
+export function planRequeue(ctx: Ctx, agentId: string, taskId: string, why: string): Plan<Task | null> {
+  const task = ctx.view.task(taskId);
+  if (task?.status !== 'working' || task.lease?.owner !== agentId) return { change: null, result: null };
+  const next = transition(task, 'ready', ctx, why, { lease: null, agent: null });
+  return { change: { op: 'requeue', by: agentId, tasks: [next] }, result: next };
+}

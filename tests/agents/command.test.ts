@@ -1,0 +1,176 @@
+/**
+ * The command driver: argv templates are expanded inside elements and run without a shell, the
+ * task arrives in DREAMOS_* variables, and agents may get their own git worktree.
+ */
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { expandArgv } from '../../agents/drivers/command.js';
+import { createDriver } from '../../agents/drivers/index.js';
+import type { DriverRun } from '../../agents/drivers/types.js';
+import type { Driver } from '../../src/config.js';
+import { tempDir } from '../helpers/workspace.js';
+import { makeCheckpoint, makeContext, makeTask } from './helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+const runs: DriverRun[] = [];
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir('dreamos-command-'));
+});
+afterEach(async () => {
+  await Promise.all(runs.splice(0).map((run) => run.stop('shutdown')));
+  cleanup();
+});
+
+const node = process.execPath;
+/** A program that prints its arguments as JSON. */
+const PRINT_ARGV = 'console.log(JSON.stringify(process.argv.slice(1)))';
+
+function command(argv: string[], extra: Partial<Extract<Driver, { kind: 'command' }>> = {}) {
+  return createDriver({ kind: 'command', argv, env: {}, worktree: false, ...extra });
+}
+
+async function runWith(driver: ReturnType<typeof command>, extra: Parameters<typeof makeContext>[1] = {}) {
+  const { ctx, rec } = makeContext(dir, extra);
+  const run = driver.start(ctx);
+  runs.push(run);
+  return { outcome: await run.done, rec, ctx };
+}
+
+describe('command driver', () => {
+  it('replaces placeholders inside argv elements, once', () => {
+    const values = {
+      prompt: 'fix {title}',
+      title: 'T',
+      taskId: 'T-0000A',
+      agentId: 'agent-5',
+      home: '/h',
+      checkpoint: '',
+    };
+    expect(
+      expandArgv(['x', '--task={taskId}', '{prompt}', '{"json":1}', '{unknown}', '{home}/{agentId}'], values),
+    ).toEqual(['x', '--task=T-0000A', 'fix {title}', '{"json":1}', '{unknown}', '/h/agent-5']);
+  });
+
+  it('runs a prompt full of shell syntax as plain text: nothing is executed', async () => {
+    const markers = ['a', 'b', 'c', 'd'].map((m) => path.join(dir, `pwned-${m}`));
+    const prompt = [
+      `$(touch ${markers[0]})`,
+      `; touch ${markers[1]}`,
+      `\`touch ${markers[2]}\``,
+      `| rm -rf ~ && echo pwned > ${markers[3]}`,
+      '\' " \\ * ? ~ $HOME',
+    ].join(' ');
+    const driver = command([node, '-e', PRINT_ARGV, '{prompt}', '--title={title}']);
+    const { outcome } = await runWith(driver, { task: makeTask({ title: 'Title; rm -rf /', prompt }) });
+    expect(outcome.ok).toBe(true);
+    expect(JSON.parse(outcome.summary!)).toEqual([prompt, '--title=Title; rm -rf /']);
+    for (const marker of markers) expect(fs.existsSync(marker)).toBe(false);
+  });
+
+  it('uses the title as {prompt} when the task has no prompt', async () => {
+    const { outcome } = await runWith(command([node, '-e', PRINT_ARGV, '{prompt}']), {
+      task: makeTask({ title: 'only a title' }),
+    });
+    expect(JSON.parse(outcome.summary!)).toEqual(['only a title']);
+  });
+
+  it('passes the task in DREAMOS_* variables, with the driver and context environment', async () => {
+    const script = `console.log(JSON.stringify(Object.fromEntries(Object.entries(process.env).filter(([k]) => k.startsWith('DREAMOS_') || k === 'EXTRA' || k === 'FROM_CONFIG'))))`;
+    const checkpoint = makeCheckpoint();
+    const { outcome, ctx } = await runWith(
+      command([node, '-e', script], { env: { FROM_CONFIG: 'config-value' } }),
+      { env: { EXTRA: 'extra-value' }, checkpoint, task: makeTask({ prompt: 'do it', run: 'make' }) },
+    );
+    const env = JSON.parse(outcome.summary!);
+    expect(env).toMatchObject({
+      DREAMOS_TASK_ID: 'T-0000A',
+      DREAMOS_AGENT_ID: 'agent-5',
+      DREAMOS_HOME: ctx.home,
+      EXTRA: 'extra-value',
+      FROM_CONFIG: 'config-value',
+    });
+    expect(JSON.parse(env.DREAMOS_CHECKPOINT)).toEqual(checkpoint);
+    expect(JSON.parse(env.DREAMOS_TASK_JSON)).toMatchObject({ id: 'T-0000A', prompt: 'do it', run: 'make' });
+  });
+
+  it('leaves DREAMOS_CHECKPOINT empty without a checkpoint', async () => {
+    const { outcome } = await runWith(
+      command([node, '-e', 'console.log("[" + process.env.DREAMOS_CHECKPOINT + "]")']),
+    );
+    expect(outcome.summary).toBe('[]');
+  });
+
+  it('keeps DREAMOS_TASK_JSON within the environment limit for a huge prompt', async () => {
+    const prompt = 'p'.repeat(190_000);
+    const script =
+      'const t = JSON.parse(process.env.DREAMOS_TASK_JSON); console.log(t.id, t.prompt.length > 0, t.promptTruncated)';
+    const { outcome } = await runWith(command([node, '-e', script]), { task: makeTask({ prompt }) });
+    expect(outcome).toMatchObject({ ok: true, summary: 'T-0000A true true' });
+  });
+
+  it('reports E_SPAWN when an argument is too large for the system', async () => {
+    const { outcome } = await runWith(command([node, '-e', '', '{prompt}']), {
+      task: makeTask({ prompt: 'p'.repeat(190_000) }),
+    });
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_SPAWN' });
+    expect(outcome.error).toContain('E2BIG');
+  });
+
+  it('fails with a clear E_SPAWN when the program does not exist', async () => {
+    const { outcome } = await runWith(command(['dreamos-no-such-program-x', '{prompt}']));
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_SPAWN' });
+    expect(outcome.error).toBe('cannot start "dreamos-no-such-program-x": not found on PATH (ENOENT)');
+  });
+
+  it('reports a non-zero exit of the program', async () => {
+    const { outcome } = await runWith(
+      command([node, '-e', 'console.error("model overloaded"); process.exit(2)']),
+    );
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_EXIT', exitCode: 2 });
+    expect(outcome.error).toContain('model overloaded');
+  });
+
+  it('streams ::dreamos progress from the program', async () => {
+    const { outcome, rec } = await runWith(
+      command([node, '-e', 'console.log(`::dreamos {"progress":0.5}`); console.log("ok")']),
+    );
+    expect(outcome.ok).toBe(true);
+    expect(rec.progress).toEqual([0.5]);
+  });
+
+  describe('worktree', () => {
+    const git = (cwd: string, ...args: string[]) =>
+      execFileSync('git', ['-c', 'user.name=t', '-c', 'user.email=t@example.com', ...args], {
+        cwd,
+        encoding: 'utf8',
+      }).trim();
+    const PRINT_CWD = 'console.log(process.cwd())';
+
+    it('runs each agent in its own worktree of the repository, reused on the next run', async () => {
+      git(dir, 'init', '-q', '-b', 'main');
+      fs.writeFileSync(path.join(dir, 'README'), 'hello\n');
+      git(dir, 'add', 'README');
+      git(dir, 'commit', '-q', '-m', 'first');
+      const driver = command([node, '-e', PRINT_CWD], { worktree: true });
+      const first = await runWith(driver);
+      const tree = fs.realpathSync(path.join(dir, '.dreamos', 'worktrees', 'agent-5'));
+      expect(first.outcome).toMatchObject({ ok: true, summary: tree });
+      expect(fs.readFileSync(path.join(tree, 'README'), 'utf8')).toBe('hello\n');
+      expect(git(dir, 'branch', '--list', 'dreamos/agent-5')).toContain('dreamos/agent-5');
+      expect(fs.readFileSync(first.ctx.logPath, 'utf8')).toContain('created worktree');
+      const second = await runWith(driver);
+      expect(second.outcome).toMatchObject({ ok: true, summary: tree });
+      expect(fs.readFileSync(second.ctx.logPath, 'utf8')).toContain('reusing worktree');
+    });
+
+    it('runs in place when the workspace is not in a git repository', async () => {
+      const { outcome, ctx } = await runWith(command([node, '-e', PRINT_CWD], { worktree: true }));
+      expect(outcome).toMatchObject({ ok: true, summary: fs.realpathSync(dir) });
+      expect(fs.readFileSync(ctx.logPath, 'utf8')).toContain('not in a git repository');
+    });
+  });
+});

@@ -1,0 +1,267 @@
+/**
+ * The llm driver against a fake OpenAI-compatible server on 127.0.0.1: streaming, the tool-call
+ * loop, usage, retries on 429/5xx, timeouts, stop(), and the API key kept out of logs.
+ */
+import fs from 'node:fs';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createLlmDriver, type LlmOptions } from '../../agents/drivers/llm.js';
+import type { Driver } from '../../src/config.js';
+import { tempDir } from '../helpers/workspace.js';
+import { type FakeServer, fakeLlm, type Handler, hang, status, textReply, toolReply } from './fake-llm.js';
+import { makeAgent, makeCheckpoint, makeContext, makeMail, makeTask, waitFor } from './helpers.js';
+
+let dir: string;
+let cleanup: () => void;
+let server: FakeServer | null = null;
+
+beforeEach(() => {
+  ({ dir, cleanup } = tempDir('dreamos-llm-'));
+});
+afterEach(async () => {
+  await server?.close();
+  server = null;
+  cleanup();
+});
+
+const KEY = 'sk-test-secret-123';
+
+async function setup(
+  script: Handler[],
+  config: Partial<Extract<Driver, { kind: 'llm' }>> = {},
+  options: LlmOptions = {},
+  fallback?: Handler,
+) {
+  server = await fakeLlm(script, fallback);
+  const driverConfig: Extract<Driver, { kind: 'llm' }> = {
+    kind: 'llm',
+    baseUrl: server.baseUrl,
+    model: 'fake-model',
+    apiKeyEnv: 'FAKE_API_KEY',
+    requestTimeoutSeconds: 30,
+    contextBudgetTokens: 100_000,
+    ...config,
+  };
+  const driver = createLlmDriver(driverConfig, { env: { FAKE_API_KEY: KEY }, backoffMs: 10, ...options });
+  const { ctx, rec } = makeContext(dir, {
+    driver: driverConfig,
+    agent: makeAgent(driverConfig, { systemPrompt: 'You are the Task Engineer.' }),
+    task: makeTask({ title: 'Write the parser', prompt: 'Parse the config file.' }),
+  });
+  return { driver, ctx, rec, server };
+}
+
+describe('llm driver', () => {
+  it('streams text line by line, sends the context, and records usage', async () => {
+    const { driver, ctx, rec, server } = await setup([textReply(['Hello, wor', 'ld!\nSecond ', 'line'])]);
+    ctx.checkpoint = makeCheckpoint({ summary: 'half-way: tokenizer done' });
+    ctx.mailbox = [
+      makeMail(),
+      makeMail({ id: 'M-0000B', type: 'directive', directive: 'pause', body: 'pause' }),
+    ];
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toEqual({
+      ok: true,
+      summary: 'Hello, world!\nSecond line',
+      usage: { inputTokens: 10, outputTokens: 5, usd: 0 },
+    });
+    expect(rec.lines.map((l) => l.line)).toEqual(['Hello, world!', 'Second line']);
+
+    const [request] = server.requests;
+    expect(request!.url).toBe('/v1/chat/completions');
+    expect(request!.headers.authorization).toBe(`Bearer ${KEY}`);
+    expect(request!.body).toMatchObject({
+      model: 'fake-model',
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    expect(request!.body.tools!.map((t) => t.function.name)).toEqual([
+      'create_subtask',
+      'send_message',
+      'report_progress',
+      'finish_task',
+      'fail_task',
+    ]);
+    const [system, user] = request!.body.messages;
+    expect(system).toMatchObject({ role: 'system' });
+    expect(system!.content).toContain('You are the Task Engineer.');
+    expect(user!.content).toContain('Write the parser');
+    expect(user!.content).toContain('Parse the config file.');
+    expect(user!.content).toContain('half-way: tokenizer done');
+    expect(user!.content).toContain('please keep the public API unchanged');
+    expect(user!.content).not.toContain('pause');
+    expect(fs.readFileSync(ctx.logPath, 'utf8')).not.toContain(KEY);
+  });
+
+  it('runs a tool-call round trip until finish_task, summing usage over the turns', async () => {
+    const { driver, ctx, rec, server } = await setup([
+      toolReply([
+        { name: 'create_subtask', args: { title: 'Write tests', role: 'testing', priority: 'high' } },
+        { name: 'report_progress', args: { progress: 0.5, step: 'parser written' } },
+        { name: 'send_message', args: { to: 'nobody', body: 'hi' } },
+        { name: 'send_message', args: { to: 'agent-8', body: 'tests please' } },
+      ]),
+      toolReply([{ name: 'finish_task', args: { summary: 'parser done, tests requested' } }]),
+    ]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toEqual({
+      ok: true,
+      summary: 'parser done, tests requested',
+      usage: { inputTokens: 40, outputTokens: 16, usd: 0 },
+    });
+    expect(rec.subtasks).toEqual([{ title: 'Write tests', role: 'testing', priority: 'high' }]);
+    expect(rec.progress).toEqual([0.5]);
+    expect(rec.checkpoints).toEqual([{ progress: 0.5, step: 'parser written' }]);
+    expect(rec.messages).toEqual([{ to: 'agent-8', body: 'tests please' }]);
+
+    // The second request carries the assistant's tool calls and one result per call.
+    const messages = server.requests[1]!.body.messages;
+    expect(messages[2]).toMatchObject({ role: 'assistant' });
+    expect(messages[2]!.tool_calls).toHaveLength(4);
+    const results = messages.filter((m) => m.role === 'tool');
+    expect(results.map((m) => m.tool_call_id)).toEqual(['call_0', 'call_1', 'call_2', 'call_3']);
+    expect(JSON.parse(results[0]!.content!)).toEqual({ ok: true, id: 'T-00001' });
+    expect(JSON.parse(results[2]!.content!)).toEqual({ error: 'unknown recipient nobody' });
+  });
+
+  it('ends with E_FAILED when the model calls fail_task', async () => {
+    const { driver, ctx } = await setup([
+      toolReply([{ name: 'fail_task', args: { reason: 'the spec contradicts itself' } }]),
+    ]);
+    expect(await driver.start(ctx).done).toMatchObject({
+      ok: false,
+      errorCode: 'E_FAILED',
+      error: 'the spec contradicts itself',
+    });
+  });
+
+  it('retries after a 429 (Retry-After) and 5xx, then succeeds', async () => {
+    const { driver, ctx, server } = await setup([
+      status(429, { 'retry-after': '0' }),
+      status(503),
+      textReply(['done']),
+    ]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: true, summary: 'done' });
+    expect(server.requests).toHaveLength(3);
+    const log = fs.readFileSync(ctx.logPath, 'utf8');
+    expect(log).toContain('HTTP 429');
+    expect(log).toContain('HTTP 503');
+  });
+
+  it('gives up after the attempts and reports E_HTTP', async () => {
+    const { driver, ctx, server } = await setup([], {}, { maxAttempts: 3 }, status(500));
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(outcome.error).toContain('gave up after 3 attempts');
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('does not retry a 401, and redacts the key from the error', async () => {
+    const { driver, ctx, server } = await setup([status(401, {}, `{"error":"bad key ${KEY}"}`)]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(outcome.error).toContain('HTTP 401');
+    expect(outcome.error).not.toContain(KEY);
+    expect(server.requests).toHaveLength(1);
+    expect(fs.readFileSync(ctx.logPath, 'utf8')).not.toContain(KEY);
+  });
+
+  it('times out a request that never answers, retries, then fails', async () => {
+    const { driver, ctx, server } = await setup([], { requestTimeoutSeconds: 0.3 }, { maxAttempts: 2 }, hang);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(outcome.error).toContain('no response');
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('stop() aborts a request in flight', async () => {
+    const { driver, ctx, server } = await setup([hang]);
+    const run = driver.start(ctx);
+    await waitFor(() => server.requests.length === 1);
+    await run.stop('cancel');
+    expect(await run.done).toMatchObject({ ok: false, errorCode: 'E_CANCELLED' });
+    expect(server.requests).toHaveLength(1);
+  });
+
+  it('ends with E_TIMEOUT past the task timeout', async () => {
+    const { driver, ctx } = await setup([hang]);
+    ctx.timeoutSeconds = 0.5;
+    expect(await driver.start(ctx).done).toMatchObject({ ok: false, errorCode: 'E_TIMEOUT' });
+  });
+
+  it('stops after the turn limit when the model never finishes', async () => {
+    const busy = toolReply([{ name: 'report_progress', args: { progress: 0.1 } }]);
+    const { driver, ctx, server } = await setup([], {}, { maxTurns: 3 }, busy);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM', error: 'no finish_task after 3 turns' });
+    expect(outcome.usage).toEqual({ inputTokens: 60, outputTokens: 24, usd: 0 });
+    expect(server.requests).toHaveLength(3);
+  });
+
+  it('refuses to start without the API key in the environment', async () => {
+    server = await fakeLlm([]);
+    const config: Extract<Driver, { kind: 'llm' }> = {
+      kind: 'llm',
+      baseUrl: server.baseUrl,
+      model: 'm',
+      apiKeyEnv: 'FAKE_API_KEY',
+      requestTimeoutSeconds: 5,
+      contextBudgetTokens: 1000,
+    };
+    const { ctx } = makeContext(dir, { driver: config });
+    const outcome = await createLlmDriver(config, { env: {} }).start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error).toContain('FAKE_API_KEY');
+    expect(server.requests).toHaveLength(0);
+  });
+
+  it('times out a stream that stops half-way (idle timeout)', async () => {
+    const stallMidway: Handler = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: 'thinking…' } }] })}\n\n`);
+    };
+    const { driver, ctx } = await setup([], { requestTimeoutSeconds: 0.3 }, { maxAttempts: 1 }, stallMidway);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(outcome.error).toContain('no response');
+  });
+
+  it('accepts a server that answers with one whole JSON completion', async () => {
+    const whole: Handler = (res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(
+        JSON.stringify({
+          choices: [
+            { index: 0, message: { role: 'assistant', content: 'all at once' }, finish_reason: 'stop' },
+          ],
+          usage: { prompt_tokens: 3, completion_tokens: 2 },
+        }),
+      );
+    };
+    const { driver, ctx, rec } = await setup([whole]);
+    expect(await driver.start(ctx).done).toEqual({
+      ok: true,
+      summary: 'all at once',
+      usage: { inputTokens: 3, outputTokens: 2, usd: 0 },
+    });
+    expect(rec.lines.map((l) => l.line)).toEqual(['all at once']);
+  });
+
+  it('asks again without stream_options when the server refuses them', async () => {
+    const { driver, ctx, server } = await setup([
+      status(400, {}, '{"error":{"message":"unknown field stream_options"}}'),
+      textReply(['fine']),
+    ]);
+    expect(await driver.start(ctx).done).toMatchObject({ ok: true, summary: 'fine' });
+    expect(server.requests[0]!.body.stream_options).toBeDefined();
+    expect(server.requests[1]!.body.stream_options).toBeUndefined();
+  });
+
+  it('retries when the endpoint cannot be reached, then reports E_HTTP', async () => {
+    const { driver, ctx, server } = await setup([], {}, { maxAttempts: 2 });
+    await server.close();
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(outcome.error).toContain('cannot reach');
+    expect(fs.readFileSync(ctx.logPath, 'utf8')).toContain('retry 1/1');
+  });
+});

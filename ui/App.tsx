@@ -1,0 +1,161 @@
+/**
+ * The console's container: services and theme in contexts, the live snapshot, the UI state (held in
+ * a ref so that key handlers never read a stale closure, published to React on every change), the
+ * input dispatcher, and the frame: header, body, footer — or "too small" below the minimum size.
+ */
+import { relative } from 'node:path';
+import { Box, useApp, useInput } from 'ink';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { Workspace } from '../src/workspace.js';
+import { Body } from './Body.js';
+import { errorText, handleKey } from './commands.js';
+import { Footer } from './components/Footer.js';
+import { type AgentsMode, Header } from './components/Header.js';
+import { TooSmall } from './components/TooSmall.js';
+import { JournalFeed } from './data/journal.js';
+import { LogHub } from './data/logs.js';
+import { keyContext, makeDeriver, selectionFor } from './derive.js';
+import { helpBar } from './help.js';
+import {
+  type Services,
+  ServicesContext,
+  useJournal,
+  useServices,
+  useSnapshot,
+  useTerminalSize,
+} from './hooks.js';
+import { keyEvent } from './input.js';
+import { Command, lookup, VIEW_TITLES } from './keymap.js';
+import { computeLayout, type Size } from './layout.js';
+import { type Action, type FlashLevel, initialState, reduce } from './state.js';
+import { type Theme, ThemeContext, themeFor } from './theme.js';
+
+export interface AppProps {
+  ws: Workspace;
+  readOnly?: boolean;
+  mode?: AgentsMode;
+  /** A fixed size (tests, benchmarks); otherwise the terminal's, following resizes. */
+  size?: Size;
+  theme?: Theme;
+  /** A message to show first (e.g. why the agents do not run here). */
+  notice?: { level: FlashLevel; text: string };
+  onQuit?: () => void;
+}
+
+const FLASH_MS: Record<FlashLevel, number> = { info: 4000, warning: 6000, error: 10_000 };
+/** Log panes take new lines five times a second: lively, and cheap with eight agents streaming. */
+const LOG_FLUSH_MS = 200;
+
+export function App(props: AppProps) {
+  const services = useMemo<Services>(
+    () => ({
+      ws: props.ws,
+      logs: new LogHub(props.ws.paths.logsDir, { flushMs: LOG_FLUSH_MS }),
+      journal: new JournalFeed(props.ws.paths),
+    }),
+    [props.ws],
+  );
+  useEffect(() => () => services.logs.close(), [services]);
+  return (
+    <ThemeContext.Provider value={props.theme ?? themeFor()}>
+      <ServicesContext.Provider value={services}>
+        <Console {...props} />
+      </ServicesContext.Provider>
+    </ThemeContext.Provider>
+  );
+}
+
+function Console(props: AppProps) {
+  const { ws } = useServices();
+  const { exit } = useApp();
+  const readOnly = Boolean(props.readOnly);
+  const snapshot = useSnapshot(ws);
+  const size = useTerminalSize(props.size);
+  const layout = computeLayout(size, snapshot.agents.length);
+
+  const stateRef = useRef(initialState());
+  const [state, setState] = useState(stateRef.current);
+  const dispatch = useCallback((action: Action) => {
+    stateRef.current = reduce(stateRef.current, action);
+    setState(stateRef.current);
+  }, []);
+
+  const journal = useJournal(state.view === 'journal', snapshot.seq);
+  const derive = useMemo(makeDeriver, []);
+  const lists = derive(snapshot, state, journal);
+  const selection = selectionFor(state, lists);
+  const ctx = keyContext(state, selection, readOnly);
+
+  const live = useRef({ snapshot, journal, layout });
+  live.current = { snapshot, journal, layout };
+  const quit = useCallback(() => {
+    props.onQuit?.();
+    exit();
+  }, [exit, props.onQuit]);
+
+  useInput((input, key) => {
+    const event = keyEvent(input, key);
+    const s = stateRef.current;
+    if (live.current.layout.tooSmall) {
+      if (lookup(['global'], event.name)?.command === Command.Quit) quit();
+      return;
+    }
+    try {
+      const l = derive(live.current.snapshot, s, live.current.journal);
+      const sel = selectionFor(s, l);
+      const pageSize = s.view === 'board' ? live.current.layout.board.rows : live.current.layout.list.rows;
+      handleKey(event, {
+        ws,
+        state: s,
+        lists: l,
+        selection: sel,
+        ctx: keyContext(s, sel, readOnly),
+        pageSize,
+        dispatch,
+        quit,
+      });
+    } catch (error) {
+      dispatch({ type: 'flash', level: 'error', text: errorText(error) });
+    }
+  });
+
+  useEffect(() => {
+    if (props.notice) dispatch({ type: 'flash', ...props.notice });
+  }, [props.notice, dispatch]);
+  const flash = state.flash;
+  useEffect(() => {
+    if (!flash) return;
+    const timer = setTimeout(() => dispatch({ type: 'flash-clear', id: flash.id }), FLASH_MS[flash.level]);
+    return () => clearTimeout(timer);
+  }, [flash, dispatch]);
+
+  if (layout.tooSmall) return <TooSmall size={layout.size} />;
+  const detail =
+    state.view === 'agent'
+      ? (selection.agent?.name ?? state.agentId)
+      : state.view === 'task'
+        ? state.taskId
+        : null;
+  const where = relative(process.cwd(), ws.home);
+  const status = `${snapshot.total} tasks · ${snapshot.openAlerts} open alerts · journal #${snapshot.seq} · ${where.length < ws.home.length ? where : ws.home}`;
+  return (
+    <Box flexDirection="column" width={layout.width} height={layout.height}>
+      <Header
+        view={state.view}
+        origin={state.back[0] ?? null}
+        detail={detail ? `${VIEW_TITLES[state.view]} ${detail}` : null}
+        mode={props.mode ?? 'attached'}
+        readOnly={readOnly}
+        width={layout.width}
+      />
+      <Body state={state} lists={lists} selection={selection} ctx={ctx} layout={layout} />
+      <Footer
+        dialog={state.dialog}
+        flash={state.flash}
+        status={status}
+        help={helpBar(ctx, layout.width)}
+        width={layout.width}
+      />
+    </Box>
+  );
+}

@@ -1,0 +1,117 @@
+/** The area between header and footer: the open dialog, else the current view. */
+import { Box, Text } from 'ink';
+import { Component, type ReactNode } from 'react';
+import type { Lists, Selection } from './derive.js';
+import { Confirm } from './dialogs/Confirm.js';
+import { Help } from './dialogs/Help.js';
+import { Palette } from './dialogs/Palette.js';
+import { Picker } from './dialogs/Picker.js';
+import { TaskForm } from './dialogs/TaskForm.js';
+import type { KeyContext } from './keymap.js';
+import type { Layout } from './layout.js';
+import type { UiState } from './state.js';
+import { AgentDetail } from './views/AgentDetail.js';
+import { Attention } from './views/Attention.js';
+import { Board } from './views/Board.js';
+import { Dashboard } from './views/Dashboard.js';
+import { Journal } from './views/Journal.js';
+import { Metrics } from './views/Metrics.js';
+import { TaskDetail } from './views/TaskDetail.js';
+
+export interface BodyProps {
+  state: UiState;
+  lists: Lists;
+  selection: Selection;
+  ctx: KeyContext;
+  layout: Layout;
+}
+
+function Dialogs({ state, ctx, layout }: BodyProps): ReactNode {
+  const d = state.dialog;
+  const { width, rows } = layout.dialog;
+  if (d?.kind === 'help') return <Help ctx={ctx} scroll={d.scroll} width={width} rows={rows} />;
+  if (d?.kind === 'palette')
+    return <Palette ctx={ctx} query={d.query} index={d.index} width={width} rows={rows} />;
+  if (d?.kind === 'confirm') return <Confirm dialog={d} width={width} />;
+  if (d?.kind === 'form') return <TaskForm form={d.form} width={width} />;
+  if (d?.kind === 'picker') return <Picker dialog={d} width={width} />;
+  return null;
+}
+
+function View({ state, lists, selection, layout }: BodyProps): ReactNode {
+  const { snapshot } = lists;
+  const filter = state.filters[state.view] ?? '';
+  switch (state.view) {
+    case 'dashboard':
+      return (
+        <Dashboard
+          snapshot={snapshot}
+          attention={lists.attention}
+          layout={layout}
+          cursor={selection.cursor}
+        />
+      );
+    case 'board':
+      return (
+        <Board
+          columns={lists.columns}
+          cursors={state.cursors}
+          column={state.boardColumn}
+          filter={filter}
+          total={snapshot.total}
+          layout={layout}
+        />
+      );
+    case 'alerts':
+      return <Attention items={lists.attention} cursor={selection.cursor} filter={filter} layout={layout} />;
+    case 'journal':
+      return <Journal rows={lists.journal} cursor={selection.cursor} filter={filter} layout={layout} />;
+    case 'metrics':
+      return <Metrics snapshot={snapshot} layout={layout} />;
+    case 'agent':
+      return (
+        <AgentDetail agent={selection.agent} seq={snapshot.seq} layout={layout} scroll={selection.cursor} />
+      );
+    case 'task':
+      return (
+        <TaskDetail task={selection.task} layout={layout} scroll={selection.cursor} lookup={lists.task} />
+      );
+    default:
+      return null;
+  }
+}
+
+/** A view that throws shows the error instead of taking the console down. */
+class Guard extends Component<
+  { children: ReactNode; reset: unknown },
+  { error: Error | null; reset: unknown }
+> {
+  override state = { error: null as Error | null, reset: undefined as unknown };
+  static getDerivedStateFromError(error: Error) {
+    return { error };
+  }
+  static getDerivedStateFromProps(props: { reset: unknown }, state: { reset: unknown; error: Error | null }) {
+    return props.reset === state.reset ? null : { error: null, reset: props.reset };
+  }
+  override render() {
+    if (!this.state.error) return this.props.children;
+    return <Text>{`This view failed: ${this.state.error.message} (press esc or switch views)`}</Text>;
+  }
+}
+
+export function Body(props: BodyProps) {
+  const dialog = props.state.dialog;
+  const modal = dialog && dialog.kind !== 'filter' && dialog.kind !== 'message';
+  return (
+    <Box
+      flexDirection="column"
+      width={props.layout.width}
+      height={props.layout.body.height}
+      overflowY="hidden"
+    >
+      <Guard reset={`${props.state.view}:${dialog?.kind ?? ''}`}>
+        {modal ? <Dialogs {...props} /> : <View {...props} />}
+      </Guard>
+    </Box>
+  );
+}

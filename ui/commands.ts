@@ -1,0 +1,194 @@
+/**
+ * The one input dispatcher (STYLE.md): a key goes to the open dialog first (which captures every
+ * key), else to the current view's bindings, then the global ones. A hidden or disabled binding
+ * says why in a flash message. Each command's handler is one entry of a table.
+ */
+import { planAlertStatus } from '../src/drift-plans.js';
+import { STATUSES } from '../state/schemas.js';
+import { runDialog } from './dialog-actions.js';
+import { type Env, flashWarning, perform, roles } from './effects.js';
+import { addForm, editForm } from './form.js';
+import type { KeyEvent } from './input.js';
+import { Command, disabledReason, lookup, scopesFor, type TopView } from './keymap.js';
+import type { Action } from './state.js';
+
+export { type Env, errorText } from './effects.js';
+
+const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message']);
+
+export function handleKey(event: KeyEvent, env: Env): void {
+  const dialog = env.state.dialog;
+  const binding = lookup(scopesFor(env.state.view, dialog?.kind ?? null), event.name);
+  if (dialog) {
+    if (binding) runDialog(binding.command, dialog, env, runCommand);
+    else if (event.text && TEXT_DIALOGS.has(dialog.kind))
+      env.dispatch({ type: 'text', op: 'insert', text: event.text });
+    return;
+  }
+  if (!binding) return;
+  const reason = disabledReason(binding, env.ctx);
+  if (reason) flashWarning(env, `${binding.description}: ${reason}`);
+  else runCommand(binding.command, env);
+}
+
+export function runCommand(command: Command, env: Env): void {
+  HANDLERS[command]?.(env);
+}
+
+type Handler = (env: Env) => void;
+
+const cursor =
+  (move: Omit<Extract<Action, { type: 'cursor' }>, 'type' | 'size'>, page = false): Handler =>
+  (env) =>
+    env.dispatch({
+      type: 'cursor',
+      ...move,
+      ...(move.delta && page ? { delta: move.delta * env.pageSize } : {}),
+      size: env.selection.size,
+    });
+const go =
+  (view: TopView): Handler =>
+  (env) =>
+    env.dispatch({ type: 'go', view });
+const dialog =
+  (make: (env: Env) => Extract<Action, { type: 'dialog' }>['dialog']): Handler =>
+  (env) =>
+    env.dispatch({ type: 'dialog', dialog: make(env) });
+const confirm = (command: Command, target: string, title: string, detail: string) =>
+  ({ kind: 'confirm', command, target, title, detail, focus: 'cancel' }) as const;
+
+/** Task and agent commands act on the selection; their bindings are enabled only when there is one. */
+const withTask =
+  (fn: (env: Env, task: NonNullable<Env['selection']['task']>) => void): Handler =>
+  (env) => {
+    if (env.selection.task) fn(env, env.selection.task);
+  };
+const withAgent =
+  (fn: (env: Env, agent: NonNullable<Env['selection']['agent']>) => void): Handler =>
+  (env) => {
+    if (env.selection.agent) fn(env, env.selection.agent);
+  };
+const priority = (delta: 1 | -1) =>
+  withTask((env, task) =>
+    perform(env, async () => {
+      const next = await env.ws.bumpPriority(task.id, delta);
+      return `${next.id} is now ${next.priority}`;
+    }),
+  );
+
+const alertsTo =
+  (to: 'acknowledged' | 'resolved'): Handler =>
+  (env) => {
+    const ids = env.selection.alerts;
+    perform(env, async () => {
+      for (const id of ids) await env.ws.record((ctx) => planAlertStatus(ctx, id, to));
+      return `${ids.join(', ')} ${to}`;
+    });
+  };
+
+const HANDLERS: Partial<Record<Command, Handler>> = {
+  [Command.Up]: cursor({ delta: -1 }),
+  [Command.Down]: cursor({ delta: 1 }),
+  [Command.PageUp]: cursor({ delta: -1 }, true),
+  [Command.PageDown]: cursor({ delta: 1 }, true),
+  [Command.Top]: cursor({ to: 'top' }),
+  [Command.Bottom]: cursor({ to: 'bottom' }),
+  [Command.Left]: (env) => env.dispatch({ type: 'column', delta: -1 }),
+  [Command.Right]: (env) => env.dispatch({ type: 'column', delta: 1 }),
+  [Command.Open]: (env) => {
+    const open = env.selection.open;
+    if (open)
+      env.dispatch(
+        open.kind === 'task' ? { type: 'open-task', id: open.id } : { type: 'open-agent', id: open.id },
+      );
+  },
+  [Command.Back]: (env) => env.dispatch({ type: 'back' }),
+  [Command.NextView]: (env) => env.dispatch({ type: 'cycle', delta: 1 }),
+  [Command.PrevView]: (env) => env.dispatch({ type: 'cycle', delta: -1 }),
+  [Command.ViewDashboard]: go('dashboard'),
+  [Command.ViewBoard]: go('board'),
+  [Command.ViewAlerts]: go('alerts'),
+  [Command.ViewJournal]: go('journal'),
+  [Command.ViewMetrics]: go('metrics'),
+  [Command.Filter]: dialog((env) => {
+    const current = env.state.filters[env.state.view] ?? '';
+    return { kind: 'filter', view: env.state.view, text: current, before: current };
+  }),
+  [Command.Palette]: dialog(() => ({ kind: 'palette', query: '', index: 0 })),
+  [Command.Help]: dialog(() => ({ kind: 'help', scroll: 0 })),
+  [Command.Quit]: (env) => env.quit(),
+  [Command.TaskAdd]: dialog((env) => ({ kind: 'form', form: addForm(roles(env.ws)) })),
+  [Command.TaskEdit]: withTask((env, task) =>
+    env.dispatch({ type: 'dialog', dialog: { kind: 'form', form: editForm(task, roles(env.ws)) } }),
+  ),
+  [Command.TaskPromote]: withTask((env, task) =>
+    perform(env, async () => `${(await env.ws.promote(task.id)).id} promoted to ready`),
+  ),
+  [Command.TaskMove]: withTask((env, task) => {
+    const options = STATUSES.filter((s) => s !== task.status && s !== 'working');
+    env.dispatch({
+      type: 'dialog',
+      dialog: { kind: 'picker', title: `Move ${task.id} to`, taskId: task.id, options, index: 0 },
+    });
+  }),
+  [Command.TaskRetry]: withTask((env, task) =>
+    perform(env, async () => `${task.id} retried (${(await env.ws.retry(task.id)).status})`),
+  ),
+  [Command.TaskCancel]: withTask((env, task) =>
+    env.dispatch({
+      type: 'dialog',
+      dialog: confirm(
+        Command.TaskCancel,
+        task.id,
+        `Cancel ${task.id}?`,
+        `${task.title} (${task.status}). A working task's process is stopped.`,
+      ),
+    }),
+  ),
+  [Command.TaskPriorityUp]: priority(1),
+  [Command.TaskPriorityDown]: priority(-1),
+  [Command.AgentPauseResume]: withAgent((env, agent) =>
+    perform(env, async () => {
+      await env.ws.directAgent(agent.id, agent.paused ? 'resume' : 'pause');
+      return `${agent.name}: ${agent.paused ? 'resumed' : 'paused'}`;
+    }),
+  ),
+  [Command.AgentRestart]: withAgent((env, agent) =>
+    env.dispatch({
+      type: 'dialog',
+      dialog: confirm(
+        Command.AgentRestart,
+        agent.id,
+        `Restart ${agent.name}?`,
+        'Its current process is stopped and its task goes back to ready.',
+      ),
+    }),
+  ),
+  [Command.AgentResetContext]: withAgent((env, agent) =>
+    env.dispatch({
+      type: 'dialog',
+      dialog: confirm(
+        Command.AgentResetContext,
+        agent.id,
+        `Reset the context of ${agent.name}?`,
+        'It starts its next step without its session history.',
+      ),
+    }),
+  ),
+  [Command.AgentStopTask]: withAgent((env, agent) =>
+    env.dispatch({
+      type: 'dialog',
+      dialog: confirm(
+        Command.AgentStopTask,
+        agent.id,
+        `Stop the task of ${agent.name}?`,
+        `${agent.task?.id ?? ''} ${agent.task?.title ?? ''}`,
+      ),
+    }),
+  ),
+  [Command.AlertAck]: alertsTo('acknowledged'),
+  [Command.AlertResolve]: alertsTo('resolved'),
+  [Command.AgentMessage]: withAgent((env, agent) =>
+    env.dispatch({ type: 'dialog', dialog: { kind: 'message', agentId: agent.id, text: '' } }),
+  ),
+};

@@ -1,0 +1,76 @@
+/**
+ * The two bottom lines: a text prompt (filter, message) or the flash message or a status, and the
+ * help bar generated from the keymap.
+ */
+import { Box, Text } from 'ink';
+import { memo, type ReactNode } from 'react';
+import type { Dialog, Flash } from '../state.js';
+import { clean } from '../text.js';
+import { paint, useTheme } from '../theme.js';
+import { Volatile } from './Volatile.js';
+
+const LEVEL_WORD = { info: '', warning: 'warning: ', error: 'error: ' } as const;
+
+export const Footer = memo(function Footer(props: {
+  dialog: Dialog | null;
+  flash: Flash | null;
+  status: string;
+  help: string;
+  width: number;
+}) {
+  const theme = useTheme();
+  const { dialog, flash } = props;
+  let line: ReactNode;
+  if (dialog?.kind === 'filter') {
+    line = (
+      <Text>
+        <Text bold color={theme.accent}>
+          {'/ '}
+        </Text>
+        {dialog.text}
+        <Text inverse> </Text>
+        <Text color={theme.muted}>{'   enter keeps the filter · esc clears it'}</Text>
+      </Text>
+    );
+  } else if (dialog?.kind === 'message') {
+    line = (
+      <Text>
+        <Text bold color={theme.accent}>{`message to ${dialog.agentId}: `}</Text>
+        {dialog.text}
+        <Text inverse> </Text>
+        <Text color={theme.muted}>{'   enter sends · esc cancels'}</Text>
+      </Text>
+    );
+  } else if (flash) {
+    const colour =
+      flash.level === 'error'
+        ? theme.status.error
+        : flash.level === 'warning'
+          ? theme.status.warning
+          : theme.status.info;
+    line = (
+      <Text color={colour} bold={flash.level !== 'info'}>
+        {`${LEVEL_WORD[flash.level]}${clean(flash.text, 500)}`}
+      </Text>
+    );
+  } else {
+    line = null;
+  }
+  return (
+    <Box flexDirection="column" width={props.width} height={2} overflowY="hidden">
+      <Box height={1} overflowY="hidden">
+        {line ? (
+          <Text wrap="truncate">{line}</Text>
+        ) : (
+          // The status changes with every journal entry: see Volatile.
+          <Volatile text={paint(theme.muted, props.status)} width={props.width} />
+        )}
+      </Box>
+      <Box height={1} overflowY="hidden">
+        <Text wrap="truncate" color={theme.muted}>
+          {props.help}
+        </Text>
+      </Box>
+    </Box>
+  );
+});

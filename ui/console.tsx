@@ -1,0 +1,161 @@
+/**
+ * The console's entry (a separate bundle chunk: headless commands never load ink or react).
+ * `runConsole` draws at once, opens the workspace, runs the agents in this process unless attached,
+ * and on quit stops them, closes the workspace and restores the terminal (alternate screen).
+ * `mountConsole` does the drawing part on any streams (the benchmark); tests render <App> itself.
+ */
+import { type Instance, render } from 'ink';
+import type { ReactElement } from 'react';
+import { openWorkspace, type Workspace } from '../src/workspace.js';
+import { App, type AppProps } from './App.js';
+import { Splash } from './components/Splash.js';
+import { type Orchestrator, startAgents } from './orchestrator.js';
+
+export interface ConsoleOptions {
+  home?: string;
+  /** Watch and steer a workspace whose agents run elsewhere (`dreamos run`, another console). */
+  attach?: boolean;
+  /** Hide every command that changes the workspace; implies attach. */
+  readOnly?: boolean;
+}
+
+export interface Streams {
+  stdin?: NodeJS.ReadStream;
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+}
+
+function draw(node: ReactElement, streams: Streams): Instance {
+  return render(node, {
+    ...(streams.stdin ? { stdin: streams.stdin } : {}),
+    ...(streams.stdout ? { stdout: streams.stdout } : {}),
+    ...(streams.stderr ? { stderr: streams.stderr } : {}),
+    exitOnCtrlC: false,
+    patchConsole: false,
+    maxFps: 60,
+  });
+}
+
+export interface Mounted {
+  ws: Workspace;
+  instance: Instance;
+  /** Draw again with some props changed (mode, notice). */
+  update(next: Partial<AppProps>): void;
+}
+
+/** Draw a first frame at once, then open the workspace and draw the console. */
+export async function mountConsole(
+  options: ConsoleOptions & Streams & Partial<AppProps> = {},
+): Promise<Mounted> {
+  const { home, attach, stdin, stdout, stderr, ...rest } = options;
+  const streams = { stdin, stdout, stderr } as Streams;
+  const instance = draw(<Splash what="opening the workspace…" />, streams);
+  let ws: Workspace;
+  try {
+    ws = await openWorkspace(home ? { home } : {});
+  } catch (error) {
+    instance.unmount();
+    throw error;
+  }
+  const notices = ws.notices.map((n) => n.message);
+  let props: AppProps = {
+    ws,
+    mode: attach || options.readOnly ? 'attached' : 'starting',
+    ...(notices.length
+      ? {
+          notice: {
+            level: 'warning',
+            text: `${notices[0]}${notices.length > 1 ? ` (+${notices.length - 1} more)` : ''}`,
+          },
+        }
+      : {}),
+    ...rest,
+  };
+  instance.rerender(<App {...props} />);
+  let unmounted = false;
+  instance.waitUntilExit().finally(() => {
+    unmounted = true;
+  });
+  return {
+    ws,
+    instance,
+    update(next) {
+      if (unmounted) return;
+      props = { ...props, ...next };
+      instance.rerender(<App {...props} />);
+    },
+  };
+}
+
+const ALT_SCREEN_ON = '\u001b[?1049h';
+const ALT_SCREEN_OFF = '\u001b[?1049l';
+const SHOW_CURSOR = '\u001b[?25h';
+
+export async function runConsole(options: ConsoleOptions = {}): Promise<number> {
+  if (!process.stdin.isTTY || !process.stdout.isTTY) {
+    process.stderr.write(
+      'dreamos: the console needs a terminal; use `dreamos status` or `dreamos task list` from scripts\n',
+    );
+    return 2;
+  }
+  const attach = Boolean(options.attach || options.readOnly);
+  let restored = false;
+  const restore = () => {
+    if (restored) return;
+    restored = true;
+    process.stdout.write(`${ALT_SCREEN_OFF}${SHOW_CURSOR}`);
+  };
+  process.stdout.write(ALT_SCREEN_ON);
+  process.once('exit', restore);
+  let mounted: Mounted;
+  try {
+    mounted = await mountConsole({ ...options, attach, readOnly: Boolean(options.readOnly) });
+  } catch (error) {
+    restore();
+    throw error;
+  }
+  const { ws, instance, update } = mounted;
+  const signals = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
+  const onSignal = () => instance.unmount();
+  for (const signal of signals) process.on(signal, onSignal);
+
+  // The agents start after the first frames, so the console shows at once.
+  let orchestrator: Orchestrator | null = null;
+  let quitting = false;
+  const starting = attach
+    ? Promise.resolve()
+    : (async () => {
+        const started = await startAgents(ws, (note) => update({ notice: note }));
+        if (!started.orchestrator) {
+          update({
+            mode: 'unavailable',
+            notice: { level: 'warning', text: `${started.reason}: watching only` },
+          });
+        } else if (quitting) {
+          await started.orchestrator.stop();
+        } else {
+          orchestrator = started.orchestrator;
+          update({ mode: 'running' });
+        }
+      })();
+
+  let code = 0;
+  try {
+    await instance.waitUntilExit();
+  } catch (error) {
+    code = 1;
+    process.stderr.write(`dreamos: ${error instanceof Error ? error.message : String(error)}\n`);
+  } finally {
+    quitting = true;
+    for (const signal of signals) process.off(signal, onSignal);
+    restore();
+    await starting;
+    const running = orchestrator as Orchestrator | null;
+    if (running) {
+      process.stderr.write('dreamos: stopping the agents…\n');
+      await running.stop();
+    }
+    await ws.close();
+  }
+  return code;
+}

@@ -1,0 +1,158 @@
+/**
+ * What the views list, derived from the snapshot and the filters (memoised: a keypress that only
+ * moves a cursor filters nothing again), and what the cursor is on. Key handlers and views read the
+ * same derivation, so a command always acts on the row the operator sees.
+ */
+import type { Status, Task } from '../state/schemas.js';
+import { type AttentionItem, attentionMatches } from './data/attention.js';
+import { type JournalRow, journalMatches } from './data/journal.js';
+import { type AgentRow, filterColumns, type Snapshot } from './data/snapshot.js';
+import type { KeyContext } from './keymap.js';
+import { cursorOf, listKey, type UiState } from './state.js';
+
+export interface Lists {
+  snapshot: Snapshot;
+  columns: Record<Status, Task[]>;
+  attention: AttentionItem[];
+  journal: readonly JournalRow[];
+  task(id: string): Task | undefined;
+}
+
+export function makeDeriver(): (snapshot: Snapshot, state: UiState, journal: readonly JournalRow[]) => Lists {
+  let last: {
+    snapshot: Snapshot;
+    board: string;
+    alerts: string;
+    journalIn: readonly JournalRow[];
+    j: string;
+  } | null = null;
+  let lists: Lists | null = null;
+  let byId: Map<string, Task> | null = null;
+  let allAttention: AttentionItem[] = [];
+  return (snapshot, state, journal) => {
+    const board = state.filters.board ?? '';
+    const alerts = state.filters.alerts ?? '';
+    const j = state.filters.journal ?? '';
+    if (
+      lists &&
+      last &&
+      last.snapshot === snapshot &&
+      last.board === board &&
+      last.alerts === alerts &&
+      last.journalIn === journal &&
+      last.j === j
+    )
+      return lists;
+    if (!last || last.snapshot !== snapshot) {
+      byId = null;
+      allAttention = snapshot.attention;
+    }
+    const columns =
+      last?.snapshot === snapshot && last.board === board && lists
+        ? lists.columns
+        : filterColumns(snapshot.columns, board);
+    last = { snapshot, board, alerts, journalIn: journal, j };
+    lists = {
+      snapshot,
+      columns,
+      attention: alerts ? allAttention.filter((i) => attentionMatches(i, alerts)) : allAttention,
+      journal: j ? journal.filter((r) => journalMatches(r, j)) : journal,
+      task(id) {
+        if (!byId) {
+          byId = new Map();
+          for (const column of Object.values(snapshot.columns)) for (const t of column) byId.set(t.id, t);
+        }
+        return byId.get(id);
+      },
+    };
+    return lists;
+  };
+}
+
+export interface Selection {
+  /** Rows in the list the cursor moves in. */
+  size: number;
+  cursor: number;
+  task: Task | null;
+  agent: AgentRow | null;
+  /** What `enter` opens. */
+  open: { kind: 'task' | 'agent'; id: string } | null;
+  /** Open alerts of the row (the attention view). */
+  alerts: readonly string[];
+}
+
+export function selectionFor(state: UiState, lists: Lists): Selection {
+  const { snapshot } = lists;
+  const key = listKey(state);
+  const pick = (size: number) => ({ size, cursor: cursorOf(state, key, size) });
+  switch (state.view) {
+    case 'dashboard': {
+      const { size, cursor } = pick(snapshot.agents.length);
+      const agent = snapshot.agents[cursor] ?? null;
+      return {
+        size,
+        cursor,
+        agent,
+        task: agent?.task ?? null,
+        open: agent ? { kind: 'agent', id: agent.id } : null,
+        alerts: [],
+      };
+    }
+    case 'board': {
+      const column = lists.columns[key.slice('board:'.length) as Status] ?? [];
+      const { size, cursor } = pick(column.length);
+      const task = column[cursor] ?? null;
+      return {
+        size,
+        cursor,
+        task,
+        agent: null,
+        open: task ? { kind: 'task', id: task.id } : null,
+        alerts: [],
+      };
+    }
+    case 'alerts': {
+      const { size, cursor } = pick(lists.attention.length);
+      const item = lists.attention[cursor];
+      const task = item?.task ? (lists.task(item.task) ?? null) : null;
+      const open = item?.task
+        ? { kind: 'task' as const, id: item.task }
+        : item?.agent
+          ? { kind: 'agent' as const, id: item.agent }
+          : null;
+      return { size, cursor, task, agent: null, open, alerts: item?.alerts ?? [] };
+    }
+    case 'journal': {
+      const { size, cursor } = pick(lists.journal.length);
+      const id = lists.journal[cursor]?.tasks[0];
+      return { size, cursor, task: null, agent: null, open: id ? { kind: 'task', id } : null, alerts: [] };
+    }
+    case 'task': {
+      const task = state.taskId ? (lists.task(state.taskId) ?? null) : null;
+      return { ...pick(task?.history.length ?? 0), task, agent: null, open: null, alerts: [] };
+    }
+    case 'agent': {
+      const agent = snapshot.agents.find((a) => a.id === state.agentId) ?? null;
+      return { ...pick(200), task: agent?.task ?? null, agent, open: null, alerts: [] };
+    }
+    default:
+      return { size: 0, cursor: 0, task: null, agent: null, open: null, alerts: [] };
+  }
+}
+
+export function keyContext(state: UiState, selection: Selection, readOnly: boolean): KeyContext {
+  const { task, agent } = selection;
+  return {
+    view: state.view,
+    readOnly,
+    task:
+      task && (state.view === 'board' || state.view === 'task')
+        ? { id: task.id, status: task.status, priority: task.priority }
+        : null,
+    agent: agent
+      ? { id: agent.id, name: agent.name, paused: agent.paused, task: agent.task?.id ?? null }
+      : null,
+    canOpen: selection.open !== null,
+    alerts: selection.alerts,
+  };
+}

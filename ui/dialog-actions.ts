@@ -1,0 +1,141 @@
+/**
+ * Keys inside dialogs: text editing, moving between fields and choices, and what submitting each
+ * kind of dialog does (add or save a task, run a palette command, move a task, send a message,
+ * carry out a confirmed dangerous action).
+ */
+import type { Status } from '../state/schemas.js';
+import { type Env, errorText, flashWarning, perform } from './effects.js';
+import { formInput, formPatch, formProblem } from './form.js';
+import { helpLines } from './help.js';
+import { Command } from './keymap.js';
+import { paletteItems } from './palette.js';
+import type { Dialog } from './state.js';
+
+type Confirm = Extract<Dialog, { kind: 'confirm' }>;
+const FINAL: readonly Status[] = ['done', 'failed', 'cancelled'];
+
+/** `run` carries out a command chosen in the palette (the dispatcher's own runCommand). */
+export function runDialog(command: Command, dialog: Dialog, env: Env, run: RunCommand): void {
+  const { dispatch } = env;
+  if (command === Command.DialogClose) {
+    dispatch(
+      dialog.kind === 'filter' ? { type: 'filter-close', keep: false } : { type: 'dialog', dialog: null },
+    );
+  } else if (command === Command.TextDelete) dispatch({ type: 'text', op: 'delete' });
+  else if (command === Command.TextClear) dispatch({ type: 'text', op: 'clear' });
+  else if (command === Command.DialogCycle || command === Command.DialogCycleBack) {
+    dispatch({ type: 'dialog-cycle', delta: command === Command.DialogCycle ? 1 : -1 });
+  } else if (command === Command.DialogNext || command === Command.DialogPrev) {
+    const size =
+      dialog.kind === 'palette'
+        ? paletteItems(env.ctx, dialog.query).length
+        : dialog.kind === 'help'
+          ? helpLines(env.ctx).length
+          : undefined;
+    dispatch({
+      type: 'dialog-move',
+      delta: command === Command.DialogNext ? 1 : -1,
+      ...(size ? { size } : {}),
+    });
+  } else if (command === Command.DialogConfirm && dialog.kind === 'confirm') {
+    dispatch({ type: 'dialog', dialog: null });
+    runConfirmed(dialog, env);
+  } else if (command === Command.DialogSubmit) SUBMIT[dialog.kind]?.(dialog as never, env, run);
+}
+
+/** A confirmed dangerous action (or a move to a final stage). */
+function runConfirmed(dialog: Confirm, env: Env): void {
+  const { ws } = env;
+  const id = dialog.target;
+  const direct = (directive: 'restart' | 'reset-context' | 'cancel', done: string) =>
+    perform(env, async () => {
+      await ws.directAgent(id, directive);
+      return `${id}: ${done}`;
+    });
+  if (dialog.command === Command.TaskCancel)
+    perform(env, async () => `${(await ws.cancel(id)).id} cancelled`);
+  if (dialog.command === Command.TaskMove)
+    perform(env, async () => `${id} moved to ${(await ws.move(id, dialog.arg ?? '')).status}`);
+  if (dialog.command === Command.AgentRestart) direct('restart', 'restart requested');
+  if (dialog.command === Command.AgentResetContext) direct('reset-context', 'context reset requested');
+  if (dialog.command === Command.AgentStopTask) direct('cancel', 'asked to stop its task');
+}
+
+const close = (env: Env) => env.dispatch({ type: 'dialog', dialog: null });
+
+type RunCommand = (command: Command, env: Env) => void;
+type Submit<K extends Dialog['kind']> = (
+  dialog: Extract<Dialog, { kind: K }>,
+  env: Env,
+  run: RunCommand,
+) => void;
+
+const SUBMIT: { [K in Dialog['kind']]?: Submit<K> } = {
+  confirm: (dialog, env) => {
+    close(env);
+    if (dialog.focus === 'confirm') runConfirmed(dialog, env);
+  },
+  filter: (_dialog, env) => env.dispatch({ type: 'filter-close', keep: true }),
+  palette: (dialog, env, run) => {
+    const item = paletteItems(env.ctx, dialog.query)[dialog.index];
+    close(env);
+    if (item?.disabled) flashWarning(env, `${item.binding.description}: ${item.disabled}`);
+    else if (item) run(item.binding.command, { ...env, state: { ...env.state, dialog: null } });
+  },
+  picker: (dialog, env) => {
+    const to = dialog.options[dialog.index];
+    close(env);
+    if (!to) return;
+    if (FINAL.includes(to as Status)) {
+      env.dispatch({
+        type: 'dialog',
+        dialog: {
+          kind: 'confirm',
+          command: Command.TaskMove,
+          target: dialog.taskId,
+          title: `Move ${dialog.taskId} to ${to}?`,
+          detail: 'A finished task leaves the open stages of the board.',
+          arg: to,
+          focus: 'cancel',
+        },
+      });
+    } else
+      perform(env, async () => `${dialog.taskId} moved to ${(await env.ws.move(dialog.taskId, to)).status}`);
+  },
+  message: (dialog, env) => {
+    close(env);
+    const body = dialog.text.trim();
+    if (body)
+      perform(env, async () => {
+        await env.ws.sendMail({ to: dialog.agentId, body });
+        return `message sent to ${dialog.agentId}`;
+      });
+  },
+  form: (dialog, env) => {
+    const { form } = dialog;
+    const problem = formProblem(form);
+    if (problem) {
+      env.dispatch({ type: 'form-error', error: problem });
+      return;
+    }
+    // The form stays open until the engine accepts it; its refusal shows inside the form.
+    const save = async () => {
+      if (form.mode === 'add') {
+        const task = await env.ws.addTask(formInput(form));
+        return `${task.id} added (${task.status})`;
+      }
+      const task = form.taskId ? env.lists.task(form.taskId) : undefined;
+      if (!task) throw new Error('the task is no longer on the board');
+      const patch = formPatch(form, task);
+      if (!Object.keys(patch).length) return 'nothing changed';
+      return `${(await env.ws.edit(task.id, patch)).id} saved`;
+    };
+    save().then(
+      (text) => {
+        close(env);
+        env.dispatch({ type: 'flash', level: 'info', text });
+      },
+      (error) => env.dispatch({ type: 'form-error', error: errorText(error) }),
+    );
+  },
+};

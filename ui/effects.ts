@@ -1,0 +1,37 @@
+/**
+ * What the console passes to a command, and how a change to the workspace runs: asynchronously,
+ * its outcome (or its error) reported as a flash message — never a crash.
+ */
+import type { Workspace } from '../src/workspace.js';
+import type { Lists, Selection } from './derive.js';
+import type { KeyContext } from './keymap.js';
+import type { Action, UiState } from './state.js';
+
+export interface Env {
+  ws: Workspace;
+  state: UiState;
+  lists: Lists;
+  selection: Selection;
+  ctx: KeyContext;
+  pageSize: number;
+  dispatch: (action: Action) => void;
+  quit: () => void;
+}
+
+export const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
+
+/**
+ * Run a change; its text goes to the flash line. Workspace methods may throw before their promise
+ * exists, so the work runs inside an async function.
+ */
+export function perform(env: Env, work: () => Promise<string>): void {
+  (async () => work())().then(
+    (text) => env.dispatch({ type: 'flash', level: 'info', text }),
+    (error) => env.dispatch({ type: 'flash', level: 'error', text: errorText(error) }),
+  );
+}
+
+export const flashWarning = (env: Env, text: string) =>
+  env.dispatch({ type: 'flash', level: 'warning', text });
+
+export const roles = (ws: Workspace) => ws.config.agents.map((a) => a.role);

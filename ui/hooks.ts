@@ -1,0 +1,119 @@
+/**
+ * The console's hooks: the live snapshot (journal watcher, coalesced), log tails, the journal feed,
+ * and the terminal size. Services (workspace, log hub, journal feed) come from one context.
+ */
+import { useStdout } from 'ink';
+import {
+  createContext,
+  useCallback,
+  useContext,
+  useEffect,
+  useRef,
+  useState,
+  useSyncExternalStore,
+} from 'react';
+import { watchWorkspace } from '../src/watch.js';
+import type { Workspace } from '../src/workspace.js';
+import type { JournalFeed, JournalRow } from './data/journal.js';
+import type { LogHub } from './data/logs.js';
+import { buildSnapshot, type Snapshot } from './data/snapshot.js';
+import type { Size } from './layout.js';
+
+export interface Services {
+  ws: Workspace;
+  logs: LogHub;
+  journal: JournalFeed;
+}
+
+export const ServicesContext = createContext<Services | null>(null);
+
+export function useServices(): Services {
+  const services = useContext(ServicesContext);
+  if (!services) throw new Error('the console services are missing');
+  return services;
+}
+
+/**
+ * The workspace as the console shows it, rebuilt when any process changes the journal: at once when
+ * the last rebuild is older than `minMs`, else once at the end of that interval (changes made by
+ * other processes show within 200 ms; a burst of changes costs one rebuild per interval).
+ */
+export function useSnapshot(ws: Workspace, minMs = 100): Snapshot {
+  const [snapshot, setSnapshot] = useState(() => buildSnapshot(ws));
+  const latest = useRef(snapshot);
+  useEffect(() => {
+    let last = 0;
+    let timer: NodeJS.Timeout | null = null;
+    const rebuild = () => {
+      timer = null;
+      last = Date.now();
+      try {
+        latest.current = buildSnapshot(ws, latest.current);
+        setSnapshot(latest.current);
+      } catch {
+        // a half-written state is caught up with by the next change
+      }
+    };
+    const changed = () => {
+      if (timer) return;
+      const wait = minMs - (Date.now() - last);
+      if (wait <= 0) rebuild();
+      else timer = setTimeout(rebuild, wait);
+    };
+    const watcher = watchWorkspace(ws, changed);
+    // Our own changes are applied to the view before the watcher hears of them.
+    changed();
+    return () => {
+      watcher.close();
+      if (timer) clearTimeout(timer);
+    };
+  }, [ws, minMs]);
+  return snapshot;
+}
+
+const NO_LINES: readonly string[] = [];
+
+/** The last lines of a log file (null: none), live. */
+export function useLogLines(path: string | null): readonly string[] {
+  const { logs } = useServices();
+  // A stable subscribe: a new one each render would close and reopen the tail.
+  const subscribe = useCallback(
+    (listener: () => void) => (path ? logs.subscribe(path, listener) : () => undefined),
+    [logs, path],
+  );
+  return useSyncExternalStore(subscribe, () => (path ? logs.lines(path) : NO_LINES));
+}
+
+/** The journal rows, read lazily (only while a view needs them) and brought up to date on each change. */
+export function useJournal(active: boolean, seq: number): readonly JournalRow[] {
+  const { journal } = useServices();
+  const [rows, setRows] = useState(journal.rows);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: seq is the trigger to read further
+  useEffect(() => {
+    if (!active) return;
+    try {
+      if (journal.update()) setRows(journal.rows);
+    } catch {
+      // an unreadable segment: the rows read so far stay
+    }
+  }, [active, seq, journal]);
+  return rows;
+}
+
+/** The terminal size, following resizes; `fixed` (tests, benchmarks) wins. */
+export function useTerminalSize(fixed?: Size): Size {
+  const { stdout } = useStdout();
+  const read = (): Size => fixed ?? { columns: stdout.columns || 80, rows: stdout.rows || 24 };
+  const [size, setSize] = useState(read);
+  const readRef = useRef(read);
+  readRef.current = read;
+  useEffect(() => {
+    if (fixed) return;
+    const onResize = () => setSize(readRef.current());
+    stdout.on('resize', onResize);
+    return () => {
+      stdout.off('resize', onResize);
+    };
+  }, [stdout, fixed]);
+  return fixed ?? size;
+}

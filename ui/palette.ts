@@ -1,0 +1,27 @@
+/** The `:` palette's entries: the keymap's commands for this view, narrowed by what is typed. */
+import { type Binding, Command, commandsFor, disabledReason, type Group, type KeyContext } from './keymap.js';
+
+export interface PaletteItem {
+  binding: Binding;
+  disabled: string | null;
+}
+
+/** Actions first, moving around last. */
+const GROUP_ORDER: Group[] = ['tasks', 'agents', 'alerts', 'general', 'views', 'navigation', 'dialogs'];
+const NOT_LISTED = new Set<Command>([Command.Palette, Command.Up, Command.Down, Command.Left, Command.Right]);
+
+export function paletteItems(ctx: KeyContext, query: string): PaletteItem[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
+  return commandsFor(ctx)
+    .filter((b) => !NOT_LISTED.has(b.command))
+    .filter((b) => {
+      const hay = `${b.command} ${b.description} ${b.label} ${b.keys.join(' ')}`.toLowerCase();
+      return words.every((w) => hay.includes(w));
+    })
+    .map((binding) => ({ binding, disabled: disabledReason(binding, ctx) }))
+    .sort(
+      (a, b) =>
+        Number(a.disabled !== null) - Number(b.disabled !== null) ||
+        GROUP_ORDER.indexOf(a.binding.group) - GROUP_ORDER.indexOf(b.binding.group),
+    );
+}

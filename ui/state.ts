@@ -1,0 +1,206 @@
+/**
+ * The console's own state (which view, cursors, filters, the open dialog, the flash message) and
+ * its one pure reducer. Workspace data is not here: it comes from the live snapshot. Tested
+ * without Ink (tests/ui/state.test.ts).
+ */
+import { STATUSES } from '../state/schemas.js';
+import { type FormState, formCycle, formFocus, formType } from './form.js';
+import { type Command, type DialogKind, TOP_VIEWS, type TopView, type ViewId } from './keymap.js';
+
+export type FlashLevel = 'info' | 'warning' | 'error';
+export interface Flash {
+  id: number;
+  level: FlashLevel;
+  text: string;
+}
+
+export type Dialog =
+  | { kind: 'help'; scroll: number }
+  | { kind: 'palette'; query: string; index: number }
+  | {
+      kind: 'confirm';
+      command: Command;
+      title: string;
+      detail: string;
+      target: string;
+      arg?: string;
+      focus: 'cancel' | 'confirm';
+    }
+  | { kind: 'form'; form: FormState }
+  | { kind: 'filter'; view: ViewId; text: string; before: string }
+  | { kind: 'picker'; title: string; taskId: string; options: string[]; index: number }
+  | { kind: 'message'; agentId: string; text: string };
+
+export interface UiState {
+  view: ViewId;
+  /** Where `esc` goes back to. */
+  back: ViewId[];
+  agentId: string | null;
+  taskId: string | null;
+  /** Cursor per list: a view, or `board:<stage>` for a board column. */
+  cursors: Record<string, number>;
+  boardColumn: number;
+  filters: Partial<Record<ViewId, string>>;
+  dialog: Dialog | null;
+  flash: Flash | null;
+  flashSeq: number;
+}
+
+export type Action =
+  | { type: 'go'; view: TopView }
+  | { type: 'cycle'; delta: 1 | -1 }
+  | { type: 'open-agent'; id: string }
+  | { type: 'open-task'; id: string }
+  | { type: 'back' }
+  | { type: 'cursor'; delta?: number; to?: 'top' | 'bottom'; size: number }
+  | { type: 'column'; delta: number }
+  | { type: 'dialog'; dialog: Dialog | null }
+  | { type: 'text'; op: 'insert' | 'delete' | 'clear'; text?: string }
+  | { type: 'dialog-move'; delta: number; size?: number }
+  | { type: 'dialog-cycle'; delta: number }
+  | { type: 'form-error'; error: string }
+  | { type: 'filter-close'; keep: boolean }
+  | { type: 'flash'; level: FlashLevel; text: string }
+  | { type: 'flash-clear'; id: number };
+
+export const initialState = (view: ViewId = 'dashboard'): UiState => ({
+  view,
+  back: [],
+  agentId: null,
+  taskId: null,
+  cursors: {},
+  boardColumn: STATUSES.indexOf('ready'),
+  filters: {},
+  dialog: null,
+  flash: null,
+  flashSeq: 0,
+});
+
+const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, n));
+
+/** The list the cursor keys move in the current view. */
+export function listKey(state: Pick<UiState, 'view' | 'boardColumn'>): string {
+  return state.view === 'board' ? `board:${STATUSES[state.boardColumn]}` : state.view;
+}
+
+/** Lists that start at their newest (last) row and follow it while the cursor stays there. */
+const TAILS = new Set(['journal']);
+
+/** A stored cursor, kept inside a list that may have shrunk since. */
+export const cursorOf = (state: UiState, key: string, size: number) =>
+  clamp(state.cursors[key] ?? (TAILS.has(key) ? size - 1 : 0), 0, Math.max(0, size - 1));
+
+export const dialogKind = (state: UiState): DialogKind | null => state.dialog?.kind ?? null;
+
+function withText(text: string, op: 'insert' | 'delete' | 'clear', insert = ''): string {
+  if (op === 'clear') return '';
+  if (op === 'delete') return [...text].slice(0, -1).join('');
+  return (text + insert).slice(0, 500);
+}
+
+function reduceDialog(dialog: Dialog, action: Action): Dialog {
+  switch (action.type) {
+    case 'text': {
+      if (dialog.kind === 'form') return { ...dialog, form: formType(dialog.form, action.op, action.text) };
+      if (dialog.kind === 'palette')
+        return { ...dialog, query: withText(dialog.query, action.op, action.text), index: 0 };
+      if (dialog.kind === 'filter' || dialog.kind === 'message')
+        return { ...dialog, text: withText(dialog.text, action.op, action.text) };
+      return dialog;
+    }
+    case 'dialog-move': {
+      const size = Math.max(1, action.size ?? 1);
+      if (dialog.kind === 'form') return { ...dialog, form: formFocus(dialog.form, action.delta) };
+      if (dialog.kind === 'palette')
+        return { ...dialog, index: clamp(dialog.index + action.delta, 0, size - 1) };
+      if (dialog.kind === 'picker')
+        return { ...dialog, index: clamp(dialog.index + action.delta, 0, dialog.options.length - 1) };
+      if (dialog.kind === 'help')
+        return { ...dialog, scroll: clamp(dialog.scroll + action.delta, 0, size - 1) };
+      if (dialog.kind === 'confirm')
+        return { ...dialog, focus: dialog.focus === 'cancel' ? 'confirm' : 'cancel' };
+      return dialog;
+    }
+    case 'dialog-cycle':
+      if (dialog.kind === 'form') return { ...dialog, form: formCycle(dialog.form, action.delta) };
+      if (dialog.kind === 'confirm')
+        return { ...dialog, focus: dialog.focus === 'cancel' ? 'confirm' : 'cancel' };
+      return dialog;
+    case 'form-error':
+      return dialog.kind === 'form' ? { ...dialog, form: { ...dialog.form, error: action.error } } : dialog;
+    default:
+      return dialog;
+  }
+}
+
+export function reduce(state: UiState, action: Action): UiState {
+  switch (action.type) {
+    case 'go':
+      return { ...state, view: action.view, back: [], dialog: null };
+    case 'cycle': {
+      const from = TOP_VIEWS.indexOf(state.view as TopView);
+      const base = from >= 0 ? from : TOP_VIEWS.indexOf((state.back[0] ?? 'dashboard') as TopView);
+      const next = TOP_VIEWS[(base + action.delta + TOP_VIEWS.length) % TOP_VIEWS.length]!;
+      return { ...state, view: next, back: [] };
+    }
+    case 'open-agent':
+      return {
+        ...state,
+        view: 'agent',
+        agentId: action.id,
+        back: [...state.back, state.view],
+        cursors: { ...state.cursors, agent: 0 },
+      };
+    case 'open-task':
+      return {
+        ...state,
+        view: 'task',
+        taskId: action.id,
+        back: [...state.back, state.view],
+        cursors: { ...state.cursors, task: 0 },
+      };
+    case 'back': {
+      if (state.filters[state.view]) return { ...state, filters: { ...state.filters, [state.view]: '' } };
+      const back = [...state.back];
+      const view = back.pop();
+      return view ? { ...state, view, back } : state;
+    }
+    case 'cursor': {
+      const key = listKey(state);
+      const current = cursorOf(state, key, action.size);
+      const next =
+        action.to === 'top' ? 0 : action.to === 'bottom' ? action.size - 1 : current + (action.delta ?? 0);
+      const cursor = clamp(next, 0, Math.max(0, action.size - 1));
+      const cursors = { ...state.cursors, [key]: cursor };
+      // On the last row of a tail list, the cursor follows new rows.
+      if (TAILS.has(key) && cursor === action.size - 1) delete cursors[key];
+      return { ...state, cursors };
+    }
+    case 'column':
+      return { ...state, boardColumn: clamp(state.boardColumn + action.delta, 0, STATUSES.length - 1) };
+    case 'dialog':
+      return { ...state, dialog: action.dialog };
+    case 'filter-close': {
+      if (state.dialog?.kind !== 'filter') return state;
+      const { view, text, before } = state.dialog;
+      return { ...state, dialog: null, filters: { ...state.filters, [view]: action.keep ? text : before } };
+    }
+    case 'flash':
+      return {
+        ...state,
+        flash: { id: state.flashSeq + 1, level: action.level, text: action.text },
+        flashSeq: state.flashSeq + 1,
+      };
+    case 'flash-clear':
+      return state.flash?.id === action.id ? { ...state, flash: null } : state;
+    default: {
+      if (!state.dialog) return state;
+      const dialog = reduceDialog(state.dialog, action);
+      if (dialog === state.dialog) return state;
+      // The filter applies as it is typed.
+      const filters =
+        dialog.kind === 'filter' ? { ...state.filters, [dialog.view]: dialog.text } : state.filters;
+      return { ...state, dialog, filters };
+    }
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * One agent on the dashboard: name, role, driver ("simulated" for sim agents), status, current task,
+ * progress and the last lines of its current task's log (or of its last task while idle). A compact
+ * one-line form is used when the terminal is short.
+ */
+import chalk from 'chalk';
+import { Box, Text } from 'ink';
+import { memo } from 'react';
+import { Volatile } from '../components/Volatile.js';
+import type { AgentRow } from '../data/snapshot.js';
+import { useLogLines, useServices } from '../hooks.js';
+import { clean, percent, progressBar } from '../text.js';
+import { AGENT_GLYPH, paint, useTheme } from '../theme.js';
+
+/** The log the pane follows: the current task's, else the last finished one's. */
+export function useAgentLog(agent: AgentRow): readonly string[] {
+  const { ws } = useServices();
+  const task = agent.task ?? agent.lastTask;
+  return useLogLines(task ? ws.paths.log(agent.id, task.id) : null);
+}
+
+function StatusWord({ agent }: { agent: AgentRow }) {
+  const theme = useTheme();
+  const status = agent.paused && agent.status !== 'paused' ? `${agent.status} (pausing)` : agent.status;
+  return <Text color={theme.agent[agent.status]}>{`${AGENT_GLYPH[agent.status]} ${status}`}</Text>;
+}
+
+export const AgentPane = memo(function AgentPane(props: {
+  agent: AgentRow;
+  width: number;
+  height: number;
+  logLines: number;
+  selected: boolean;
+}) {
+  const { agent, selected } = props;
+  const theme = useTheme();
+  const lines = useAgentLog(agent).slice(-props.logLines);
+  const task = agent.task;
+  return (
+    <Box
+      width={props.width}
+      height={props.height}
+      flexDirection="column"
+      borderStyle={selected ? 'double' : 'round'}
+      borderColor={selected ? theme.focusBorder : theme.border}
+      overflowY="hidden"
+    >
+      <Box height={1} overflowY="hidden">
+        <Text wrap="truncate">
+          <Text bold inverse={selected}>{`${selected ? '▶ ' : ''}${clean(agent.name, 30)}`}</Text>
+          {agent.simulated ? <Text color={theme.simulated}> [simulated]</Text> : null}
+          <Text
+            color={theme.muted}
+          >{` ${agent.id} · ${agent.role}${agent.simulated ? '' : ` · ${agent.driver}`}`}</Text>
+        </Text>
+      </Box>
+      <Box height={1} overflowY="hidden">
+        <Text wrap="truncate">
+          <StatusWord agent={agent} />
+          {agent.progress !== null ? (
+            <Text
+              color={theme.accent}
+            >{` ${percent(agent.progress)} ${progressBar(agent.progress, 6)}`}</Text>
+          ) : null}
+          {task ? <Text>{` ${task.id} ${clean(task.title, 80)}`}</Text> : null}
+        </Text>
+      </Box>
+      {lines.length === 0 ? (
+        <Text color={theme.muted} wrap="truncate">
+          {task ? '(no output yet)' : agent.lastTask ? `(idle; last: ${agent.lastTask.id})` : '(idle)'}
+        </Text>
+      ) : (
+        lines.map((line, i) => (
+          // biome-ignore lint/suspicious/noArrayIndexKey: log lines are positional
+          <Volatile key={i} text={task ? line : paint(theme.muted, line)} width={props.width - 2} />
+        ))
+      )}
+    </Box>
+  );
+});
+
+export const AgentLine = memo(function AgentLine(props: {
+  agent: AgentRow;
+  width: number;
+  selected: boolean;
+}) {
+  const { agent, selected } = props;
+  const theme = useTheme();
+  const last = useAgentLog(agent).at(-1) ?? '';
+  const status = agent.paused && agent.status !== 'paused' ? `${agent.status} (pausing)` : agent.status;
+  // One string (the last log line changes all the time: see Volatile).
+  const text = [
+    `${selected ? '▶' : ' '} ${clean(agent.name, 16).padEnd(16)}`,
+    agent.simulated ? paint(theme.simulated, ' sim ') : '     ',
+    paint(theme.agent[agent.status], `${AGENT_GLYPH[agent.status]} ${status}`),
+    ` ${agent.task ? `${agent.task.id} ${clean(agent.task.title, 40)}` : ''} ${percent(agent.progress)}`,
+    last ? paint(theme.muted, ` │ ${last}`) : '',
+  ].join('');
+  return (
+    <Box width={props.width} height={1} overflowY="hidden">
+      <Volatile text={selected ? chalk.inverse(text) : text} width={props.width} />
+    </Box>
+  );
+});

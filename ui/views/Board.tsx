@@ -1,0 +1,113 @@
+/**
+ * The board: one column per stage, each scrolling on its own cursor; only the visible rows of each
+ * column are rendered (a column of 10,000 tasks costs as much as one of 40). Columns that do not fit
+ * the width scroll sideways with the focused one.
+ */
+import { Box, Text } from 'ink';
+import { memo } from 'react';
+import { STATUSES, type Status, type Task } from '../../state/schemas.js';
+import { Volatile } from '../components/Volatile.js';
+import { type Layout, windowStart } from '../layout.js';
+import { clean, PRIORITY_MARK } from '../text.js';
+import { paint, useTheme } from '../theme.js';
+
+const TaskRow = memo(function TaskRow(props: { task: Task; selected: boolean; focused: boolean }) {
+  const { task, selected, focused } = props;
+  const theme = useTheme();
+  const agent = task.agent && task.status === 'working' ? ` @${task.agent}` : '';
+  return (
+    <Text wrap="truncate" inverse={selected && focused} underline={selected && !focused}>
+      {selected && focused ? '▶ ' : '  '}
+      <Text color={theme.muted}>{`${task.id} `}</Text>
+      <Text
+        color={task.priority === 'critical' || task.priority === 'high' ? theme.status.warning : theme.muted}
+      >
+        {PRIORITY_MARK[task.priority]}
+      </Text>
+      {clean(task.title, 200)}
+      <Text color={theme.muted}>{agent}</Text>
+    </Text>
+  );
+});
+
+const Column = memo(function Column(props: {
+  stage: Status;
+  tasks: Task[];
+  cursor: number;
+  focused: boolean;
+  width: number;
+  rows: number;
+}) {
+  const { stage, tasks, cursor, focused, rows } = props;
+  const theme = useTheme();
+  const start = windowStart(cursor, tasks.length, rows);
+  const visible = tasks.slice(start, start + rows);
+  const more = tasks.length > rows ? ` ${start + 1}-${start + visible.length}` : '';
+  return (
+    <Box flexDirection="column" width={props.width} paddingRight={1} overflowY="hidden">
+      <Text wrap="truncate" bold inverse={focused} color={theme.stage[stage]}>
+        {`${focused ? '▸' : ' '}${stage.toUpperCase()} (${tasks.length})${more}`}
+      </Text>
+      {visible.map((task, i) => (
+        <TaskRow key={task.id} task={task} selected={start + i === cursor} focused={focused} />
+      ))}
+      {tasks.length === 0 ? <Text color={theme.muted}> (empty)</Text> : null}
+    </Box>
+  );
+});
+
+export function Board(props: {
+  columns: Record<Status, Task[]>;
+  cursors: Record<string, number>;
+  column: number;
+  filter: string;
+  total: number;
+  layout: Layout;
+}) {
+  const { columns, layout, column } = props;
+  const theme = useTheme();
+  const { columnsVisible, columnWidth, rows } = layout.board;
+  const first = Math.max(
+    0,
+    Math.min(column - Math.floor(columnsVisible / 2), STATUSES.length - columnsVisible),
+  );
+  const shown = STATUSES.slice(first, first + columnsVisible);
+  const stage = STATUSES[column]!;
+  const list = columns[stage];
+  const cursor = Math.min(props.cursors[`board:${stage}`] ?? 0, Math.max(0, list.length - 1));
+  const matching = STATUSES.reduce((n, s) => n + columns[s].length, 0);
+  const hidden = [
+    first > 0 ? `← ${first} more` : '',
+    first + columnsVisible < STATUSES.length ? `${STATUSES.length - first - columnsVisible} more →` : '',
+  ]
+    .filter(Boolean)
+    .join('  ');
+  return (
+    <Box flexDirection="column" height={layout.body.height} overflowY="hidden">
+      <Box height={rows + 1} overflowY="hidden">
+        {shown.map((s) => (
+          <Column
+            key={s}
+            stage={s}
+            tasks={columns[s]}
+            cursor={Math.min(props.cursors[`board:${s}`] ?? 0, Math.max(0, columns[s].length - 1))}
+            focused={s === stage}
+            width={columnWidth}
+            rows={rows}
+          />
+        ))}
+      </Box>
+      <Volatile
+        width={layout.width}
+        text={paint(
+          theme.muted,
+          `${stage} ${list.length ? `${cursor + 1}/${list.length}` : '0/0'}${list[cursor] ? ` ${list[cursor]!.id}` : ''}` +
+            (props.filter
+              ? `   filter "${props.filter}": ${matching} of ${props.total}`
+              : `   ${props.total} tasks`) +
+            (hidden ? `   ${hidden}` : ''),
+        )}
+      />
+    </Box>
+  );
+}
