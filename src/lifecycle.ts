@@ -310,7 +310,8 @@ export function planFail(ctx: Ctx, id: string, input: FailInput): Plan<Task> {
   const result = {
     ok: false,
     error: input.reason,
-    ...(input.errorCode ? { errorCode: input.errorCode } : {}),
+    // Every failure carries a typed code: one reported without a code is E_REPORTED.
+    errorCode: input.errorCode || 'E_REPORTED',
     ...(input.exitCode !== undefined ? { exitCode: input.exitCode } : {}),
     ...(input.usage ? { usage: input.usage } : {}),
     ...(input.log ? { log: input.log } : {}),

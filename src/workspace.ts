@@ -367,6 +367,11 @@ export class Workspace {
   fail(id: string, input: FailInput): Promise<Task> {
     if (input.agent !== undefined) this.agent(input.agent);
     if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
+    if (input.errorCode !== undefined && !/^E_[A-Z0-9_]{1,60}$/.test(input.errorCode)) {
+      throw invalidInput(
+        `not an error code: ${JSON.stringify(input.errorCode).slice(0, 60)} (codes look like E_TESTS)`,
+      );
+    }
     this.checkId(id);
     return this.run((ctx) => planFail(ctx, id, input), input.agent ?? this.actor);
   }

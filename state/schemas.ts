@@ -58,7 +58,10 @@ export const TaskResult = z.strictObject({
   usage: Usage.optional(),
   log: z.string().max(1000).optional(),
   error: z.string().max(20_000).optional(),
-  errorCode: z.string().max(64).optional(),
+  errorCode: z
+    .string()
+    .regex(/^E_[A-Z0-9_]{1,60}$/, 'an error code looks like E_TIMEOUT')
+    .optional(),
 });
 
 export const HistoryEntry = z.strictObject({

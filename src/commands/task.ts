@@ -235,12 +235,14 @@ export function registerTask(program: Command): void {
     .option('--agent <id>', 'the agent holding the lease (default: the operator)')
     .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
     .option('--final', 'do not retry')
+    .option('--error-code <code>', 'a typed error code, e.g. E_TESTS (default E_REPORTED)')
     .action((id: string, o, command: Command) =>
       changeOne(
         command,
         (ws) =>
           ws.fail(id, {
             reason: o.reason,
+            ...(o.errorCode !== undefined ? { errorCode: o.errorCode } : {}),
             ...(o.agent !== undefined ? { agent: o.agent } : {}),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
             final: Boolean(o.final),
