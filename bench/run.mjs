@@ -1,0 +1,546 @@
+// `npm run bench`: the figures of SPEC §8 (state and CLI), each beside its reference from the same run.
+// Progress goes to stderr; stdout gets one JSON document at the end.
+//
+// State: claim-then-complete cycles per second, every transition durable before it is acknowledged,
+// with 1 and 4 processes on boards of 1,000 and 10,000 ready tasks, each case on a fresh workspace and
+// time-boxed (BENCH_SECONDS, default 3) or until the board is empty, best of BENCH_REPEATS (default 3).
+// Reference: the same loop on SQLite (better-sqlite3, WAL, synchronous=FULL), run alternately with it.
+// After each run every acknowledged completion is checked against the final state (read through the
+// library, and the journal for archived tasks), the journal is checked for double claims and
+// completions, and `doctor` must be clean.
+//
+// CLI: median wall time of `dreamos task list --json` on a 1,000-task workspace against a bare
+// `node -e 0`, and whether ink or react are loaded (recorded by a module hook).
+
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import Database from 'better-sqlite3';
+import { spawnWorkers } from './workers.mjs';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const CASE_SECONDS = Number(process.env.BENCH_SECONDS ?? 3);
+const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
+/** e.g. BENCH_ONLY=10000x1,1000x4 runs those state cases only (and skips the CLI unless it names `cli`). */
+const ONLY = process.env.BENCH_ONLY?.split(',');
+const BOARDS = [1000, 10_000];
+const PROCESSES = [1, 4];
+const CLI_RUNS = 10;
+const BARS = { ratioToSqlite: 0.25, scale10kTo1k: 0.7, cliRatio: 2.5 };
+
+const tmpRoot = fs.mkdtempSync(join(os.tmpdir(), 'dreamos-bench-'));
+const cleanup = () => fs.rmSync(tmpRoot, { recursive: true, force: true });
+process.on('exit', cleanup);
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    cleanup();
+    process.exit(130);
+  });
+}
+
+/**
+ * The bench runs a private copy of the build (dist, bin, package.json; node_modules linked), so that a
+ * rebuild of dist/ while the bench runs cannot change or remove the code under test.
+ */
+function snapshotBuild() {
+  const app = join(tmpRoot, 'app');
+  if (!fs.existsSync(join(ROOT, 'dist', 'cli.js')) || !fs.existsSync(join(ROOT, 'dist', 'index.js')))
+    throw new Error(
+      'dist/ is not built: run `node scripts/build.mjs` (or `npm run bench`, which builds first)',
+    );
+  fs.cpSync(join(ROOT, 'dist'), join(app, 'dist'), {
+    recursive: true,
+    filter: (src) => !src.endsWith('.map') && !src.startsWith(join(ROOT, 'dist', 'types')),
+  });
+  fs.cpSync(join(ROOT, 'bin'), join(app, 'bin'), { recursive: true });
+  fs.copyFileSync(join(ROOT, 'package.json'), join(app, 'package.json'));
+  fs.symlinkSync(join(ROOT, 'node_modules'), join(app, 'node_modules'), 'dir');
+  return app;
+}
+
+const APP = snapshotBuild();
+const DIST_INDEX = pathToFileURL(join(APP, 'dist', 'index.js')).href;
+const BIN = join(APP, 'bin', 'dreamos.js');
+const { initWorkspace, openWorkspace, doctor } = await import(DIST_INDEX);
+
+const log = (message) => process.stderr.write(`bench: ${message}\n`);
+const round = (n, digits = 2) => (Number.isFinite(n) ? Number(n.toFixed(digits)) : null);
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
+/** The board: mostly normal tasks, every tenth high, so the planner's priority order is exercised. */
+const taskInputs = (n) =>
+  Array.from({ length: n }, (_, i) => ({
+    title: `bench task ${i + 1}`,
+    prompt: `do bench step ${i + 1}`,
+    priority: i % 10 === 0 ? 'high' : 'normal',
+  }));
+
+// ------------------------------------------------------------------ Dream.OS
+
+/** Pristine stores, made once per board size; every run gets a fresh copy of one. */
+const templates = new Map();
+
+function freshCopy(key, template) {
+  const dir = fs.mkdtempSync(join(tmpRoot, `${key}-`));
+  fs.cpSync(template, dir, { recursive: true });
+  return dir;
+}
+
+async function dreamosWorkspace(board) {
+  const key = `dreamos-${board}`;
+  if (!templates.has(key)) {
+    const dir = fs.mkdtempSync(join(tmpRoot, `template-${key}-`));
+    const ws = await initWorkspace({ dir });
+    const tasks = await ws.importTasks(taskInputs(board));
+    await ws.close();
+    templates.set(key, { dir, ids: tasks.map((t) => t.id) });
+  }
+  const { dir: template, ids } = templates.get(key);
+  const dir = freshCopy(key, template);
+  return { dir, home: join(dir, '.dreamos'), ids };
+}
+
+/**
+ * Every acknowledged completion must be `done` in the final state, with exactly one working→done in
+ * its history; the journal must hold exactly one claim and one completion of each task.
+ */
+async function verifyDreamos(home, ids, acked) {
+  const ws = await openWorkspace({ home });
+  const view = new Map(ws.listTasks().map((t) => [t.id, t]));
+  await ws.close();
+  // The journal: every version of every task, in order (archived tasks live on only here).
+  const claims = new Map();
+  const completions = new Map();
+  const last = new Map();
+  const journalDir = join(home, 'journal');
+  for (const name of fs
+    .readdirSync(journalDir)
+    .filter((n) => /^\d{6}\.jsonl$/.test(n))
+    .sort()) {
+    for (const line of fs.readFileSync(join(journalDir, name), 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      const entry = JSON.parse(line);
+      for (const { task } of entry.tasks ?? []) {
+        const before = last.get(task.id);
+        if (task.status === 'working' && before?.status !== 'working')
+          claims.set(task.id, (claims.get(task.id) ?? 0) + 1);
+        if (task.status === 'done') completions.set(task.id, (completions.get(task.id) ?? 0) + 1);
+        last.set(task.id, task);
+      }
+    }
+  }
+  const ackCount = new Map();
+  for (const id of acked) ackCount.set(id, (ackCount.get(id) ?? 0) + 1);
+  let lost = 0;
+  let duplicated = 0;
+  let unacknowledged = 0;
+  let done = 0;
+  let archived = 0;
+  let missing = 0;
+  for (const id of ids) {
+    const inView = view.get(id);
+    if (!inView && last.get(id)) archived += 1;
+    const final = inView ?? last.get(id);
+    if (!final) {
+      missing += 1;
+      continue;
+    }
+    const historyDone = final.history.filter((h) => h.from === 'working' && h.to === 'done').length;
+    const isDone = final.status === 'done';
+    if (isDone) done += 1;
+    const acks = ackCount.get(id) ?? 0;
+    if (acks > 0 && !isDone) lost += 1;
+    if (isDone && acks === 0) unacknowledged += 1;
+    if (acks > 1 || historyDone > 1 || (claims.get(id) ?? 0) > 1 || (completions.get(id) ?? 0) > 1)
+      duplicated += 1;
+  }
+  return { done, lost: lost + missing, duplicated, unacknowledged, archived, tasksInView: view.size };
+}
+
+async function runDreamos(board, processes, withDoctor) {
+  const { home, ids } = await dreamosWorkspace(board);
+  const result = await spawnWorkers(
+    join(ROOT, 'bench', 'worker-dreamos.mjs'),
+    Array.from({ length: processes }, (_, i) => ({ home, agent: `agent-${i + 1}`, distIndex: DIST_INDEX })),
+    CASE_SECONDS,
+  );
+  const check = await verifyDreamos(home, ids, result.done);
+  if (!withDoctor) return { ...summarise(result), ...check };
+  const started = performance.now();
+  const report = await doctor({ home });
+  const doctorMs = performance.now() - started;
+  return { ...summarise(result), ...check, doctorOk: report.ok, doctorMs: round(doctorMs, 0) };
+}
+
+// ------------------------------------------------------------------ SQLite
+
+function sqliteDatabase(board) {
+  const key = `sqlite-${board}`;
+  if (!templates.has(key)) templates.set(key, { dir: sqliteTemplate(board) });
+  return join(freshCopy(key, templates.get(key).dir), 'tasks.db');
+}
+
+function sqliteTemplate(board) {
+  const dir = fs.mkdtempSync(join(tmpRoot, `template-sqlite-${board}-`));
+  const file = join(dir, 'tasks.db');
+  const db = new Database(file);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = FULL');
+  db.exec(`
+    CREATE TABLE tasks (
+      id INTEGER PRIMARY KEY,
+      title TEXT NOT NULL,
+      prompt TEXT,
+      priority INTEGER NOT NULL,
+      status TEXT NOT NULL,
+      agent TEXT,
+      lease_owner TEXT,
+      lease_expires INTEGER,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      stalls INTEGER NOT NULL DEFAULT 0,
+      completions INTEGER NOT NULL DEFAULT 0,
+      ready_since INTEGER NOT NULL,
+      created_at INTEGER NOT NULL,
+      updated_at INTEGER NOT NULL
+    );
+    CREATE INDEX tasks_ready ON tasks (status, priority, ready_since, id);
+    CREATE INDEX tasks_lease ON tasks (status, lease_expires);
+  `);
+  const insert = db.prepare(
+    `INSERT INTO tasks (id, title, prompt, priority, status, ready_since, created_at, updated_at)
+     VALUES (@id, @title, @prompt, @priority, 'ready', @at, @at, @at)`,
+  );
+  const at = Date.now();
+  db.transaction(() => {
+    taskInputs(board).forEach((t, i) => {
+      insert.run({
+        id: i + 1,
+        title: t.title,
+        prompt: t.prompt,
+        priority: t.priority === 'high' ? 1 : 2,
+        at,
+      });
+    });
+  })();
+  db.close();
+  return dir;
+}
+
+function verifySqlite(file, board, acked) {
+  const db = new Database(file, { readonly: true });
+  const rows = db.prepare('SELECT id, status, completions FROM tasks').all();
+  db.close();
+  const ackCount = new Map();
+  for (const id of acked) ackCount.set(id, (ackCount.get(id) ?? 0) + 1);
+  let lost = board - rows.length;
+  let duplicated = 0;
+  let unacknowledged = 0;
+  let done = 0;
+  for (const row of rows) {
+    const acks = ackCount.get(row.id) ?? 0;
+    if (row.status === 'done') done += 1;
+    if (acks > 0 && row.status !== 'done') lost += 1;
+    if (row.status === 'done' && acks === 0) unacknowledged += 1;
+    if (acks > 1 || row.completions > 1) duplicated += 1;
+  }
+  return { done, lost, duplicated, unacknowledged };
+}
+
+async function runSqlite(board, processes) {
+  const file = sqliteDatabase(board);
+  const result = await spawnWorkers(
+    join(ROOT, 'bench', 'worker-sqlite.mjs'),
+    Array.from({ length: processes }, (_, i) => ({ file, agent: `agent-${i + 1}`, leaseSeconds: 900 })),
+    CASE_SECONDS,
+  );
+  return { ...summarise(result), ...verifySqlite(file, board, result.done) };
+}
+
+function summarise({ start, end, done, claimMs, completeMs }) {
+  const seconds = (end - start) / 1000;
+  return {
+    rate: round(done.length / seconds, 1),
+    cycles: done.length,
+    seconds: round(seconds, 3),
+    claimMsPerCycle: round(claimMs / Math.max(1, done.length), 3),
+    completeMsPerCycle: round(completeMs / Math.max(1, done.length), 3),
+  };
+}
+
+// ------------------------------------------------------------------ CLI
+
+function wallMs(args, cwd) {
+  const started = process.hrtime.bigint();
+  const child = spawnSync(process.execPath, args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  if (child.status !== 0)
+    throw new Error(`node ${args.join(' ')} exited ${child.status}: ${child.stderr.slice(0, 500)}`);
+  return { ms, stdout: child.stdout };
+}
+
+/** Which of ink and react a run of the CLI loads, and which modules it loads from node_modules. */
+function loadedModules(args, cwd) {
+  const file = join(tmpRoot, `modules-${process.hrtime.bigint()}.log`);
+  const child = spawnSync(
+    process.execPath,
+    ['--import', pathToFileURL(join(ROOT, 'bench', 'record-modules.mjs')).href, ...args],
+    { cwd, encoding: 'utf8', env: { ...process.env, BENCH_MODULE_LOG: file }, maxBuffer: 64 * 1024 * 1024 },
+  );
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
+  const packages = new Set(
+    lines.map((l) => /node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(l)?.[1]).filter((p) => p !== undefined),
+  );
+  return { status: child.status, modules: lines.length, packages: [...packages].sort() };
+}
+
+/** esbuild's chunk graph: the files dist/cli.js imports statically, and the packages they import. */
+function staticGraph(entry) {
+  const seen = new Set();
+  const packages = new Set();
+  const visit = (file) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    const source = fs.readFileSync(file, 'utf8');
+    for (const m of source.matchAll(
+      /^\s*(?:import|export)\s[^;]*?from\s*["']([^"']+)["']|^import\s*["']([^"']+)["']/gm,
+    )) {
+      const spec = m[1] ?? m[2];
+      if (spec.startsWith('.')) visit(join(dirname(file), spec));
+      else if (!spec.startsWith('node:')) packages.add(spec);
+    }
+  };
+  visit(entry);
+  return { files: [...seen].map((f) => f.slice(APP.length + 1)), packages: [...packages].sort() };
+}
+
+async function runCli() {
+  const dir = fs.mkdtempSync(join(tmpRoot, 'cli-'));
+  const ws = await initWorkspace({ dir });
+  await ws.importTasks(taskInputs(1000));
+  await ws.close();
+  const list = [BIN, 'task', 'list', '--json'];
+  const bare = ['-e', '0'];
+  // Warm the file cache, and check the output once.
+  const first = wallMs(list, dir);
+  const listed = JSON.parse(first.stdout);
+  if (!Array.isArray(listed) || listed.length !== 1000)
+    throw new Error(
+      `task list --json printed ${Array.isArray(listed) ? listed.length : typeof listed} tasks`,
+    );
+  wallMs(bare, dir);
+  const listMs = [];
+  const bareMs = [];
+  for (let i = 0; i < CLI_RUNS; i++) {
+    bareMs.push(wallMs(bare, dir).ms);
+    listMs.push(wallMs(list, dir).ms);
+  }
+  const loaded = loadedModules(list, dir);
+  // A positive control: the same hook must see ink and react when they are imported.
+  const control = loadedModules(['--input-type=module', '-e', "await import('ink')"], ROOT);
+  const graph = staticGraph(join(APP, 'dist', 'cli.js'));
+  const ratio = median(listMs) / median(bareMs);
+  const inkOrReact = (pkgs) => pkgs.filter((p) => p === 'ink' || p === 'react' || p === 'react-dom');
+  const hookWorks = inkOrReact(control.packages).length >= 2;
+  const loadedUi = inkOrReact(loaded.packages);
+  return {
+    taskListJson: {
+      medianMs: round(median(listMs), 1),
+      runsMs: listMs.map((m) => round(m, 1)),
+      tasks: listed.length,
+    },
+    bareNode: { medianMs: round(median(bareMs), 1), runsMs: bareMs.map((m) => round(m, 1)) },
+    ratio: { value: round(ratio, 3), bar: `< ${BARS.cliRatio}`, pass: ratio < BARS.cliRatio },
+    inkReactLoaded: {
+      value: loadedUi,
+      packagesLoaded: loaded.packages,
+      modulesLoaded: loaded.modules,
+      staticImports: graph,
+      hookControl: { sawInkAndReact: hookWorks, packages: inkOrReact(control.packages) },
+      bar: 'none loaded (and the hook sees them when they are)',
+      pass:
+        loaded.status === 0 && hookWorks && loadedUi.length === 0 && inkOrReact(graph.packages).length === 0,
+    },
+  };
+}
+
+// ------------------------------------------------------------------ main
+
+/**
+ * The floor under every durable store: appends of a 1 KB line, each followed by fdatasync. Measured at
+ * the start and the end; when it is low the disk is busy with other work and the figures mean little.
+ */
+function appendFsyncRate(seconds = 0.5) {
+  const file = join(tmpRoot, `fsync-${process.hrtime.bigint()}.log`);
+  const fd = fs.openSync(file, 'a');
+  const line = Buffer.from(`${'x'.repeat(1023)}\n`);
+  const started = performance.now();
+  let n = 0;
+  while (performance.now() - started < seconds * 1000) {
+    fs.writeSync(fd, line);
+    fs.fdatasyncSync(fd);
+    n++;
+  }
+  const rate = n / ((performance.now() - started) / 1000);
+  fs.closeSync(fd);
+  fs.rmSync(file);
+  return round(rate, 0);
+}
+
+const benchStarted = performance.now();
+const fsyncBefore = appendFsyncRate();
+log(`bare append + fdatasync: ${fsyncBefore}/s`);
+
+/** Best of the repeats (the run least disturbed by other load), with every run's figures kept. */
+function combine(runs) {
+  const best = runs.reduce((a, b) => (b.rate > a.rate ? b : a));
+  const sum = (key) => runs.reduce((total, r) => total + (r[key] ?? 0), 0);
+  return {
+    rate: best.rate,
+    rates: runs.map((r) => r.rate),
+    lost: sum('lost'),
+    duplicated: sum('duplicated'),
+    ...(runs[0].doctorOk !== undefined ? { doctorOk: runs.every((r) => r.doctorOk !== false) } : {}),
+    runs,
+  };
+}
+
+const cases = [];
+for (const board of BOARDS) {
+  for (const processes of PROCESSES) {
+    if (ONLY && !ONLY.includes(`${board}x${processes}`)) continue;
+    const dreamosRuns = [];
+    const sqliteRuns = [];
+    for (let r = 0; r < REPEATS; r++) {
+      log(`state: ${board} tasks, ${processes} process(es), run ${r + 1}/${REPEATS}`);
+      dreamosRuns.push(await runDreamos(board, processes, r === 0));
+      sqliteRuns.push(await runSqlite(board, processes));
+      log(`  Dream.OS ${dreamosRuns.at(-1).rate}/s, SQLite ${sqliteRuns.at(-1).rate}/s`);
+    }
+    const dreamos = combine(dreamosRuns);
+    const sqlite = combine(sqliteRuns);
+    const ratio = dreamos.rate / sqlite.rate;
+    cases.push({
+      board,
+      processes,
+      rate: dreamos.rate,
+      sqliteRate: sqlite.rate,
+      ratioToSqlite: {
+        value: round(ratio, 3),
+        bar: `>= ${BARS.ratioToSqlite}`,
+        pass: ratio >= BARS.ratioToSqlite,
+      },
+      integrity: {
+        lost: dreamos.lost,
+        duplicated: dreamos.duplicated,
+        doctorOk: dreamos.doctorOk,
+        sqliteLost: sqlite.lost,
+        sqliteDuplicated: sqlite.duplicated,
+        bar: 'lost = duplicated = 0, doctor clean',
+        pass: dreamos.lost === 0 && dreamos.duplicated === 0 && dreamos.doctorOk,
+      },
+      dreamos,
+      sqlite,
+    });
+  }
+}
+for (const c of cases) {
+  if (c.board === BOARDS[0]) continue;
+  const small = cases.find((s) => s.board === BOARDS[0] && s.processes === c.processes);
+  if (!small) continue;
+  const ratio = c.rate / small.rate;
+  c.scale10kTo1k = {
+    value: round(ratio, 3),
+    sqlite: round(c.sqliteRate / small.sqliteRate, 3),
+    bar: `>= ${BARS.scale10kTo1k}`,
+    pass: ratio >= BARS.scale10kTo1k,
+  };
+}
+
+let cli = null;
+if (!ONLY || ONLY.includes('cli')) {
+  log('cli: task list --json vs node -e 0…');
+  cli = await runCli();
+  log(`  ${cli.taskListJson.medianMs} ms vs ${cli.bareNode.medianMs} ms`);
+}
+
+// Dispatch (SPEC §8) and the console (issue 5), each from its own module.
+let dispatch = null;
+if (!ONLY || ONLY.includes('dispatch')) {
+  log('dispatch: add-to-start latency and idle orchestrator CPU');
+  const { benchDispatch } = await import('./dispatch.mjs');
+  dispatch = await benchDispatch({ root: ROOT });
+  log(`  median ${dispatch.addToStartMs.median} ms, idle ${dispatch.idleOrchestratorCore.value} % of a core`);
+}
+let consoleFigures = null;
+if (!ONLY || ONLY.includes('console')) {
+  log('console: first frame, keypress latency with 10,000 tasks and chatty agents, memory');
+  const { benchConsole } = await import('./console.mjs');
+  consoleFigures = await benchConsole();
+}
+
+const fsyncAfter = appendFsyncRate();
+const SLOW_FSYNC = 1000;
+const checks = [
+  ...cases.flatMap((c) => [
+    { figure: `state ${c.board}/${c.processes}p ratio to SQLite`, pass: c.ratioToSqlite.pass },
+    { figure: `state ${c.board}/${c.processes}p lost/duplicated`, pass: c.integrity.pass },
+    ...(c.scale10kTo1k ? [{ figure: `state ${c.processes}p 10k/1k`, pass: c.scale10kTo1k.pass }] : []),
+  ]),
+  ...(cli
+    ? [
+        { figure: 'cli ratio to node -e 0', pass: cli.ratio.pass },
+        { figure: 'cli ink/react not loaded', pass: cli.inkReactLoaded.pass },
+      ]
+    : []),
+  ...(dispatch
+    ? [
+        { figure: 'dispatch add-to-start median', pass: dispatch.addToStartMs.pass },
+        { figure: 'dispatch idle orchestrator CPU', pass: dispatch.idleOrchestratorCore.pass },
+      ]
+    : []),
+  ...Object.entries(consoleFigures ?? {})
+    .filter(([, v]) => v && typeof v === 'object' && 'pass' in v)
+    .map(([k, v]) => ({ figure: `console ${k}`, pass: v.pass })),
+];
+
+const document = {
+  bench: 'dreamos SPEC §8: state, CLI, dispatch and console',
+  at: new Date().toISOString(),
+  machine: {
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    tmpdir: os.tmpdir(),
+    loadAverage: os.loadavg().map((l) => round(l, 2)),
+    appendFdatasyncPerSecond: { start: fsyncBefore, end: fsyncAfter },
+    ...(Math.min(fsyncBefore, fsyncAfter) < SLOW_FSYNC
+      ? {
+          warning: `a bare append + fdatasync ran below ${SLOW_FSYNC}/s: the disk is busy with other work, so disk latency dominates both engines and the state figures are not representative`,
+        }
+      : {}),
+  },
+  method: {
+    caseSeconds: CASE_SECONDS,
+    repeats: REPEATS,
+    rate: 'best of the repeats; each run on a fresh store, until the time box ends or the board is empty',
+  },
+  state: { unit: 'claim-and-complete cycles per second', cases },
+  cli,
+  dispatch,
+  console: consoleFigures,
+  failed: checks.filter((c) => !c.pass).map((c) => c.figure),
+  pass: checks.every((c) => c.pass),
+  benchSeconds: round((performance.now() - benchStarted) / 1000, 1),
+};
+const json = `${JSON.stringify(document, null, 2)}\n`;
+// `npm run bench` prints npm's banner on stdout too; BENCH_OUT=file keeps a clean copy.
+if (process.env.BENCH_OUT) fs.writeFileSync(process.env.BENCH_OUT, json);
+process.stdout.write(json);
