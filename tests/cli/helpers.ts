@@ -3,17 +3,13 @@
  * CLI's contract: exit codes, one-line errors on stderr, JSON on stdout with --json, nothing changed
  * by a refused command.
  */
-import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { Task } from '../../state/schemas.js';
-import { BIN, type CliResult, tempDir } from '../helpers/workspace.js';
+import { type CliResult, cli, tempDir } from '../helpers/workspace.js';
 
 export type { CliResult };
-
-/** The binary under test. DREAMOS_TEST_BIN points at a private copy while others rebuild dist/. */
-const bin = process.env.DREAMOS_TEST_BIN ?? BIN;
 
 export interface RunOptions {
   cwd: string;
@@ -22,23 +18,7 @@ export interface RunOptions {
 }
 
 /** Run `dreamos ARGS` as a child process, the way a script would. */
-export function dreamos(args: string[], options: RunOptions): CliResult {
-  const result = spawnSync(process.execPath, [bin, ...args], {
-    cwd: options.cwd,
-    env: { ...process.env, ...options.env },
-    input: options.input,
-    encoding: 'utf8',
-    timeout: 60_000,
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  const stdout = result.stdout ?? '';
-  return {
-    code: result.status ?? -1,
-    stdout,
-    stderr: result.stderr ?? '',
-    json: <T>() => JSON.parse(stdout) as T,
-  };
-}
+export const dreamos: (args: string[], options: RunOptions) => CliResult = cli;
 
 /** Describe a result for assertion messages, so a failing test says what the CLI printed. */
 export const show = (r: CliResult) =>

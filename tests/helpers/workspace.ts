@@ -4,7 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 export const ROOT = path.resolve(import.meta.dirname, '../..');
-export const BIN = path.join(ROOT, 'bin', 'dreamos.js');
+/** The binary under test; DREAMOS_TEST_BIN points at a private copy while others rebuild dist/. */
+export const BIN = process.env.DREAMOS_TEST_BIN ?? path.join(ROOT, 'bin', 'dreamos.js');
 
 /** A fresh temporary folder, removed by the returned cleanup. */
 export function tempDir(prefix = 'dreamos-test-'): { dir: string; cleanup: () => void } {
