@@ -81,8 +81,9 @@ const DEMO_TASKS: TaskInput[] = [
     priority: 'low',
   },
   {
-    title: 'Review yesterday’s failures',
-    prompt: 'Group the failures by cause',
+    title: 'Review the failures so far',
+    // Feedback is one of the shell agents: it reads the board through the CLI, as agents do.
+    run: 'sleep 4; echo "failed tasks so far:"; node "$DREAMOS_BIN" task list --status failed',
     role: 'feedback',
     source: 'demo',
   },

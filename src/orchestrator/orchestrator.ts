@@ -8,6 +8,7 @@
  */
 import fs from 'node:fs';
 import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
 import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint } from '../checkpoints.js';
@@ -97,6 +98,11 @@ class AgentLoop {
 }
 
 const MAX_LINES = 50;
+/** The `dreamos` executable of this installation (from dist/ when bundled, from src/orchestrator/ in tests). */
+const DREAMOS_BIN =
+  ['../bin/dreamos.js', '../../bin/dreamos.js']
+    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+    .find((path) => fs.existsSync(path)) ?? 'dreamos';
 const PROGRESS_EVERY_MS = 1000;
 
 export class Orchestrator {
@@ -412,7 +418,8 @@ export class Orchestrator {
         mailbox,
         ...(task.timeout ? { timeoutSeconds: task.timeout } : {}),
         // The drivers add DREAMOS_TASK_ID, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID, DREAMOS_HOME, DREAMOS_CHECKPOINT.
-        env: {},
+        // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
+        env: { DREAMOS_BIN: DREAMOS_BIN },
         onLine: (line, stream) => {
           loop.lines.push(line);
           if (loop.lines.length > MAX_LINES) loop.lines.splice(0, loop.lines.length - MAX_LINES);
