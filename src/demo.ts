@@ -83,7 +83,7 @@ const DEMO_TASKS: TaskInput[] = [
   {
     title: 'Review the failures so far',
     // Feedback is one of the shell agents: it reads the board through the CLI, as agents do.
-    run: 'sleep 4; echo "failed tasks so far:"; node "$DREAMOS_BIN" task list --status failed',
+    run: 'sleep 24; echo "failed tasks so far:"; node "$DREAMOS_BIN" task list --status failed',
     role: 'feedback',
     source: 'demo',
   },
