@@ -14,6 +14,7 @@ import {
   planResolveDrift,
 } from '../../src/drift-plans.js';
 import { initWorkspace, type Workspace } from '../../src/index.js';
+import { defaultAgentState } from '../../src/mail.js';
 import { decodeLine, listSegments } from '../../state/journal.js';
 import type { AgentState, JournalEntry } from '../../state/schemas.js';
 import { tempDir } from '../helpers/workspace.js';
@@ -47,17 +48,7 @@ function setAgent(id: string, patch: Partial<AgentState>) {
       by: 'test',
       agents: [
         {
-          id,
-          status: 'idle' as const,
-          paused: false,
-          task: null,
-          heartbeatAt: null,
-          runner: null,
-          child: null,
-          progress: null,
-          failures: 0,
-          contextResets: 0,
-          ...ctx.view.agentState(id),
+          ...(ctx.view.agentState(id) ?? defaultAgentState(id, ctx.now)),
           ...patch,
           updatedAt: ctx.now.toISOString(),
           rev: 0,

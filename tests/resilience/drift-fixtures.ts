@@ -2,6 +2,7 @@
 import { defaultAgents } from '../../agents/roles.js';
 import { type AgentConfig, Policies } from '../../src/config.js';
 import type { DriftInput } from '../../src/drift.js';
+import { defaultAgentState } from '../../src/mail.js';
 import { Memory } from '../../state/memory.js';
 import type { AgentState, Alert, Checkpoint, Mail, Task } from '../../state/schemas.js';
 
@@ -81,21 +82,7 @@ export function finished(
 }
 
 export function agentState(id: string, patch: Partial<AgentState> = {}): AgentState {
-  return {
-    id,
-    status: 'idle',
-    paused: false,
-    task: null,
-    heartbeatAt: null,
-    runner: null,
-    child: null,
-    progress: null,
-    failures: 0,
-    contextResets: 0,
-    updatedAt: at(0),
-    rev: 1,
-    ...patch,
-  };
+  return { ...defaultAgentState(id, new Date(at(0))), rev: 1, ...patch };
 }
 
 /** An agent run by orchestrator pid 4242 whose last heartbeat was at `beatS`. */
