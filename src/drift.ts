@@ -7,17 +7,11 @@
  */
 import type { StateView } from '../state/db.js';
 import type { AgentState, Alert } from '../state/schemas.js';
+import { DRIFT_KINDS } from '../state/schemas.js';
 import type { AgentConfig, DriftAction, Policies } from './config.js';
 import { RULES } from './drift-rules.js';
 
-export const DRIFT_KINDS = [
-  'stall',
-  'overrun',
-  'repeated-failure',
-  'context-drift',
-  'scope-drift',
-  'budget',
-] as const;
+export { DRIFT_KINDS };
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
 export interface DriftInput {

@@ -110,10 +110,8 @@ export type Task = z.infer<typeof Task>;
 export type Status = z.infer<typeof Status>;
 export type Priority = z.infer<typeof Priority>;
 
-export const ALERT_KINDS = [
-  'corrupt-state',
-  'missing-store',
-  'journal-damage',
+/** The drift kinds of SPEC §5 (rules in src/drift-rules*.ts). */
+export const DRIFT_KINDS = [
   'stall',
   'overrun',
   'repeated-failure',
@@ -121,6 +119,9 @@ export const ALERT_KINDS = [
   'scope-drift',
   'budget',
 ] as const;
+
+/** Alerts: what recovery found in the state files, and every drift kind. */
+export const ALERT_KINDS = ['corrupt-state', 'missing-store', 'journal-damage', ...DRIFT_KINDS] as const;
 
 export const Alert = z.strictObject({
   id: z.string().regex(/^A-[0-9A-Z]{5,10}$/),

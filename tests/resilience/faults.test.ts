@@ -8,6 +8,7 @@ import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { seededRandom } from '../../agents/drivers/sim.js';
 import { decodeLine } from '../../state/journal.js';
 import { AlertsFile, BoardFile, storeOf } from '../../state/schemas.js';
 import { digestOf } from '../../state/snapshots.js';
@@ -162,18 +163,6 @@ function rssKiB(pid: number): number | null {
   }
 }
 
-/** A small seeded generator, so that a failing kill schedule can be replayed with FAULT_SEED. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Each task done exactly once: one →done in its history, and that is where it stays. */
@@ -214,7 +203,7 @@ describe('fault suite', () => {
     const TASKS = 200;
     const KILLS = 15;
     const seed = Number(process.env.FAULT_SEED ?? Math.floor(Math.random() * 2 ** 31));
-    const random = mulberry32(seed);
+    const random = seededRandom(seed);
     initWorkspace(tmp.dir);
     const ran = path.join(tmp.dir, 'ran.log');
     const SLEEPS = ['0', '0.1', '0.3', '0.6', '2.5']; // the long ones are often still running at a kill
