@@ -24,6 +24,7 @@ import {
 import {
   type AgentState,
   type Alert,
+  byId,
   type Checkpoint,
   type DIRECTIVES,
   type Mail,
@@ -278,15 +279,13 @@ export class Workspace {
         out.push(task);
       }
     }
-    out.sort((a, b) => a.id.localeCompare(b.id));
+    out.sort(byId);
     return filter.limit ? out.slice(0, filter.limit) : out;
   }
 
   alerts(status?: Alert['status']): Alert[] {
     this.refresh();
-    return [...this.view.alerts()]
-      .filter((a) => !status || a.status === status)
-      .sort((a, b) => a.id.localeCompare(b.id));
+    return [...this.view.alerts()].filter((a) => !status || a.status === status).sort(byId);
   }
 
   summary(): BoardSummary {

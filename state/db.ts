@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { DreamError } from '../src/errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
-import { acquireLock } from './lock.js';
+import { acquireLock, KeptLock } from './lock.js';
 import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';
 import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
 import {
@@ -86,6 +86,17 @@ export interface DbOptions {
 
 type AlertDraft = Omit<Alert, 'id' | 'rev' | 'count' | 'createdAt' | 'updatedAt' | 'status'>;
 
+/** A snapshot this far behind the journal (bytes, and at least its own size) is rewritten at the next flush. */
+const LAG_BYTES = 64 * 1024;
+/** How long a process keeps the journal lock through a burst while another process waits for it (ms). */
+const HOLD_MS = 20;
+/** Let the journal lock go when this process has not come back for it within this long (ms). */
+const LINGER_MS = 1;
+/** After handing the lock over, how long to leave it to the waiter before competing again (ms). */
+const HANDOVER_MS = 4;
+/** Keep the journal lock between transactions from the third acquisition on (not in one-shot commands). */
+const KEEP_AFTER = 3;
+
 const before = (a: JournalPosition, b: JournalPosition) =>
   a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
 
@@ -111,6 +122,14 @@ export class JournalDb implements StateBackend {
     this.journal = new Journal(paths, start);
     this.snapshotEvery = options.snapshotEvery ?? 2000;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
+    this.journalLock = new KeptLock(paths.journalLock, {
+      timeoutMs: this.lockTimeoutMs,
+      holdMs: HOLD_MS,
+      lingerMs: LINGER_MS,
+      handoverMs: HANDOVER_MS,
+      keepAfter: KEEP_AFTER,
+      whileWaiting: () => this.readAhead(),
+    });
     this.readOnly = options.readOnly ?? false;
   }
 
@@ -166,7 +185,7 @@ export class JournalDb implements StateBackend {
     if (!fullReplay && loaded.length > 0) {
       for (const snapshot of loaded) {
         loadSnapshot(db.mem, snapshot);
-        db.writtenSeq.set(snapshot.kind, snapshot.seq);
+        db.written.set(snapshot.kind, { seq: snapshot.seq, pos: snapshot.journal });
       }
       // Replay starts after the oldest snapshot; entries before it are in every snapshot already.
       const minSeq = Math.min(...loaded.map((s) => s.seq));
@@ -206,7 +225,7 @@ export class JournalDb implements StateBackend {
     ];
   }
 
-  private catchUp(): void {
+  private catchUp(settledOnly = false): void {
     this.journal.readNew(
       (entry) => this.mem.apply(entry),
       (damage) => {
@@ -214,7 +233,23 @@ export class JournalDb implements StateBackend {
           this.damage.push(damage);
         }
       },
+      settledOnly,
     );
+  }
+
+  /**
+   * The journal lock, kept between this process's transactions while it keeps coming back for it
+   * (see KeptLock). Entries already followed by others are read without the lock, also while
+   * waiting for it, so that the catch-up left to do inside the lock is short.
+   */
+  private readonly journalLock: KeptLock;
+
+  private readAhead(): void {
+    try {
+      this.catchUp(true);
+    } catch {
+      // read again inside the lock, where errors are reported
+    }
   }
 
   refresh(): void {
@@ -230,8 +265,10 @@ export class JournalDb implements StateBackend {
 
   private async transactNow<T>(plan: (view: StateView, now: Date) => Plan<T>): Promise<T> {
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
-    const lock = await acquireLock(this.paths.journalLock, { timeoutMs: this.lockTimeoutMs });
+    this.readAhead();
+    const lock = await this.journalLock.take();
     let result: T;
+    let ok = false;
     try {
       this.catchUp();
       const torn = this.journal.repairTornTail();
@@ -253,8 +290,10 @@ export class JournalDb implements StateBackend {
           `the journal lock was taken over while held: ${lock.compromised.message}`,
         );
       }
+      ok = true;
     } finally {
-      await lock.release();
+      if (ok) this.journalLock.done();
+      else this.journalLock.letGo();
     }
     if (this.sinceSnapshot >= this.snapshotEvery) await this.flushNow();
     return result;
@@ -361,6 +400,9 @@ export class JournalDb implements StateBackend {
    */
   private async flushNow(): Promise<void> {
     if (this.closed) return;
+    // Locks are taken snapshot first, then journal: a journal lock kept from the last transaction
+    // is let go before waiting for the snapshot lock.
+    this.journalLock.letGo();
     const snapLock = await acquireLock(this.paths.snapshotLock, { timeoutMs: this.lockTimeoutMs });
     try {
       const journalLock = await acquireLock(this.paths.journalLock, { timeoutMs: this.lockTimeoutMs });
@@ -378,7 +420,7 @@ export class JournalDb implements StateBackend {
       for (const kind of this.kindsToWrite()) {
         writeSnapshot(this.paths, this.mem, kind, pos);
         this.mem.dirty.delete(kind);
-        this.writtenSeq.set(kind, this.mem.seq);
+        this.written.set(kind, { seq: this.mem.seq, pos });
         const path = snapshotPath(this.paths, kind);
         const signature = this.fileSignature(path);
         if (signature) this.seenFiles.set(path, signature);
@@ -389,19 +431,35 @@ export class JournalDb implements StateBackend {
     }
   }
 
-  /** The journal sequence each snapshot file was last known to reflect. */
-  private readonly writtenSeq = new Map<SnapshotKind, number>();
+  /** The journal entry and position each snapshot file was last known to reflect. */
+  private readonly written = new Map<SnapshotKind, { seq: number; pos: JournalPosition }>();
 
   /**
    * Snapshots that changed, and those lagging far behind the journal even if unchanged: opening
    * replays from the oldest snapshot, so none may stay behind, or every open would grow with history.
+   * "Far" is counted in entries, and in bytes: once the journal after a snapshot is longer than the
+   * snapshot itself, replaying it costs more than rewriting the file (one big import is one entry).
    */
   private kindsToWrite(): SnapshotKind[] {
     const kinds = new Set(this.mem.dirty);
-    for (const [kind, seq] of this.writtenSeq) {
+    const end = this.journal.pos;
+    for (const [kind, { seq, pos }] of this.written) {
+      if (kinds.has(kind)) continue;
       if (this.mem.seq - seq >= this.snapshotEvery) kinds.add(kind);
+      else if (this.mem.seq > seq) {
+        const behind = pos.segment === end.segment ? end.offset - pos.offset : Number.POSITIVE_INFINITY;
+        if (behind >= Math.max(LAG_BYTES, this.fileSize(snapshotPath(this.paths, kind)))) kinds.add(kind);
+      }
     }
     return [...kinds];
+  }
+
+  private fileSize(path: string): number {
+    try {
+      return fs.statSync(path).size;
+    } catch {
+      return 0;
+    }
   }
 
   /** Size and mtime of each snapshot file as this process last wrote or checked it. */
@@ -488,6 +546,7 @@ export class JournalDb implements StateBackend {
     if (this.closed) return;
     await this.queue.catch(() => undefined);
     try {
+      this.journalLock.letGo();
       if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
     } catch (error) {
       // What was journaled stays done (the snapshot files are only behind it): say so, not just "ENOSPC".
@@ -497,6 +556,7 @@ export class JournalDb implements StateBackend {
       );
     } finally {
       this.closed = true;
+      this.journalLock.close();
       this.journal.close();
     }
   }

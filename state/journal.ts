@@ -112,8 +112,16 @@ export class Journal {
   /**
    * Read every complete entry after `this.pos`, in order, and advance. Entries at or below
    * `lastSeq` (duplicates) and invalid lines are reported as damage, not applied.
+   *
+   * `settledOnly` is for reading without the journal lock: it leaves the last complete line for
+   * later. That line's writer may still be inside its lock, and if its fdatasync fails it truncates
+   * the line away; a line with another after it is final (the next writer appended under the lock).
    */
-  readNew(apply: (entry: JournalEntry) => void, onDamage: (damage: JournalDamage) => void): number {
+  readNew(
+    apply: (entry: JournalEntry) => void,
+    onDamage: (damage: JournalDamage) => void,
+    settledOnly = false,
+  ): number {
     let count = 0;
     for (;;) {
       const size = this.segmentSize(this.pos.segment);
@@ -123,7 +131,7 @@ export class Journal {
         return count;
       }
       if (size > this.pos.offset) {
-        count += this.readRange(this.pos.segment, size, apply, onDamage);
+        count += this.readRange(this.pos.segment, size, apply, onDamage, settledOnly);
       }
       // A writer starts the next segment only once this one has passed SEGMENT_BYTES.
       if (this.pos.offset < SEGMENT_BYTES || this.segmentSize(this.pos.segment + 1) === null) return count;
@@ -136,6 +144,7 @@ export class Journal {
     end: number,
     apply: (entry: JournalEntry) => void,
     onDamage: (damage: JournalDamage) => void,
+    settledOnly: boolean,
   ): number {
     const fd = this.open(segment);
     let count = 0;
@@ -151,6 +160,8 @@ export class Journal {
       let buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, read)]) : chunk.subarray(0, read);
       let lineStart = 0;
       for (let nl = buf.indexOf(10, lineStart); nl !== -1; nl = buf.indexOf(10, lineStart)) {
+        // The last complete line of the range is left for a reader holding the lock.
+        if (settledOnly && offset >= end && buf.indexOf(10, nl + 1) === -1) break;
         const start = lineStart;
         const lineOffset = carryStart + start;
         const line = buf.toString('utf8', start, nl);

@@ -9,13 +9,13 @@
  *
  * Who holds a lock: each process keeps one small record file per lock, `<target>.by.<host>.<pid>`,
  * overwritten in place (no new files, no renames on the hot path) with its state:
- *   W  waiting (or idle)    A  about to create the lock directory    H <ino> <birth>  holding it
+ *   W  idle    Q  waiting for the lock    A  about to create the lock directory    H <ino> <birth>  holding it
  * A process writes A before each mkdir, so a lock directory that no H record claims was made by a
  * process whose record says A. When the H record's process is dead — or no H record claims the
  * directory and no live process is in A — the lock is taken over at once, not after the stale period.
  */
-import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
@@ -26,6 +26,8 @@ export interface LockOptions {
   timeoutMs?: number;
   /** A lock whose mtime is older than this is stale even if its owner cannot be checked (ms, min 2000). */
   staleMs?: number;
+  /** Called each time the wait goes on (lock-free work the caller can do meanwhile, e.g. reading ahead). */
+  whileWaiting?: () => void;
 }
 
 export interface LockHandle {
@@ -34,12 +36,16 @@ export interface LockHandle {
   release(): Promise<void>;
 }
 
+interface OwnedLock extends LockHandle {
+  releaseSync(): void;
+}
+
 export interface OwnerRecord {
   pid: number;
   host: string;
   /** The process's start time (clock ticks since boot): a reused pid is not mistaken for the owner. */
   start: string;
-  state: 'W' | 'A' | 'H';
+  state: 'W' | 'Q' | 'A' | 'H';
   ino?: string;
   born?: string;
 }
@@ -129,7 +135,17 @@ function recordFor(target: string): Record {
   }
   return record;
 }
+/** Locks this process holds: an exiting process lets them go rather than leave them to a breaker. */
+const holding = new Set<() => void>();
 process.once('exit', () => {
+  for (const kept of [...keptLocks]) kept.releaseAtExit();
+  for (const release of [...holding]) {
+    try {
+      release();
+    } catch {
+      // exiting anyway
+    }
+  }
   for (const record of records.values()) {
     try {
       record.remove();
@@ -233,7 +249,7 @@ function breakLockOfDeadOwner(target: string, staleMs: number): boolean {
     for (const r of readRecords(target).filter((r) => r.record.pid !== process.pid)) {
       if (r.record.host === HOST && !alive(r.record)) fs.rmSync(r.file, { force: true });
     }
-    const tomb = `${lockDir(target)}.dead-${process.pid}-${randomBytes(4).toString('hex')}`;
+    const tomb = `${lockDir(target)}.dead-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     fs.renameSync(lockDir(target), tomb);
     fs.rmSync(tomb, { recursive: true, force: true });
     return true;
@@ -276,23 +292,110 @@ function waitForChange(dir: string, maxMs: number): Promise<void> {
   });
 }
 
-export async function acquireLock(target: string, options: LockOptions = {}): Promise<LockHandle> {
+/**
+ * How often a waiter looks for a dead owner (ms). Looking reads every record and /proc entry, and
+ * under contention a waiter fails many attempts a second: doing it on each would eat the CPU the
+ * holder needs. A lock of a killed process is still taken over within about this long.
+ */
+const DEAD_OWNER_CHECK_MS = 25;
+
+/** Is another live process waiting for this lock (or about to take it)? For holders deciding to hand it over. */
+export function othersWaiting(target: string): boolean {
+  return readRecords(target).some(
+    (r) =>
+      r.record.pid !== process.pid &&
+      (r.record.state === 'Q' || r.record.state === 'A') &&
+      (r.record.host === '?' || alive(r.record)),
+  );
+}
+
+/** Wait until something in the lock's folder changes (a lock taken or let go), at most `maxMs`. */
+export function waitForLockChange(target: string, maxMs: number): Promise<void> {
+  return waitForChange(dirname(target), maxMs);
+}
+
+export function acquireLock(target: string, options: LockOptions = {}): Promise<LockHandle> {
+  return acquire(target, options, null);
+}
+
+/**
+ * Turns within this process: one acquirer of a lock target at a time. They share one record file,
+ * so two at once (two workspaces on one folder in one process) could overwrite each other's H with
+ * Q. A kept lock holds the turn, and is asked to let go as soon as another acquirer here queues.
+ */
+interface Turns {
+  busy: boolean;
+  queue: Array<() => void>;
+  kept: KeptLock | null;
+}
+const turns = new Map<string, Turns>();
+function turnsOf(target: string): Turns {
+  let t = turns.get(target);
+  if (!t) {
+    t = { busy: false, queue: [], kept: null };
+    turns.set(target, t);
+  }
+  return t;
+}
+async function takeTurn(target: string): Promise<void> {
+  const t = turnsOf(target);
+  if (!t.busy) {
+    t.busy = true;
+    return;
+  }
+  await new Promise<void>((resolve) => {
+    t.queue.push(resolve);
+    t.kept?.yieldTurn();
+  });
+}
+function passTurn(target: string): void {
+  const t = turnsOf(target);
+  const next = t.queue.shift();
+  if (next) next();
+  else t.busy = false;
+}
+const othersHereWaiting = (target: string) => turnsOf(target).queue.length > 0;
+
+async function acquire(target: string, options: LockOptions, keeper: Keeper | null): Promise<OwnedLock> {
+  await takeTurn(target);
+  try {
+    return await acquireOnDisk(target, options, keeper);
+  } catch (error) {
+    passTurn(target);
+    throw error;
+  }
+}
+
+async function acquireOnDisk(
+  target: string,
+  options: LockOptions,
+  keeper: Keeper | null,
+): Promise<OwnedLock> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const staleMs = Math.max(options.staleMs ?? 10_000, 2000);
   const deadline = Date.now() + timeoutMs;
   const record = recordFor(target);
   let compromised: Error | null = null;
   let wait = 2;
+  let deadOwnerCheckAt = Date.now() + DEAD_OWNER_CHECK_MS;
+  let queued = false;
   for (;;) {
     let release: () => void;
+    let attempted = false;
     try {
+      // Once queued, a waiter only looks (one stat) while the directory is there: an attempt writes
+      // its record and makes a directory, metadata the holder's next fdatasync would have to carry.
+      if (queued && fs.existsSync(lockDir(target)))
+        throw Object.assign(new Error('still held'), { code: 'ELOCKED' });
+      attempted = true;
       record.write('A');
       // A breaker at work: let it finish (see breakLockOfDeadOwner), as if the lock were held.
       if (fs.existsSync(breakerDir(target)))
         throw Object.assign(new Error('a breaker is at work'), { code: 'ELOCKED' });
       release = lockfile.lockSync(target, {
-        // Only what proper-lockfile needs: it copies the fs object on every call.
-        fs: LOCK_FS,
+        // Only what proper-lockfile needs: it copies the fs object on every call. A kept lock's
+        // directory may have been let go by its keeper thread: then there is nothing to remove.
+        fs: keeper ? { ...LOCK_FS, rmdirSync: (path: string) => keeper.removeIfOurs(path) } : LOCK_FS,
         realpath: false,
         // proper-lockfile never removes a lock here by itself: breakLockOfDeadOwner decides, one
         // breaker at a time, from the holder's record or (when no holder can be known) the stale period.
@@ -313,9 +416,14 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
         }
         throw new DreamError('E_IO', `cannot lock ${target}: ${(error as Error).message}`);
       }
-      record.write('W');
-      if (breakLockOfDeadOwner(target, staleMs)) continue;
+      if (attempted) record.write('Q');
+      queued = true;
+      if (Date.now() >= deadOwnerCheckAt || Date.now() >= deadline) {
+        deadOwnerCheckAt = Date.now() + DEAD_OWNER_CHECK_MS;
+        if (breakLockOfDeadOwner(target, staleMs)) continue;
+      }
       if (Date.now() >= deadline) {
+        record.write('W');
         const { owner } = inspectLock(target);
         throw new DreamError(
           'E_LOCK_TIMEOUT',
@@ -323,9 +431,11 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
             (owner ? ` (held by pid ${owner.pid} on ${owner.host})` : ''),
         );
       }
+      options.whileWaiting?.();
       // Until the locks folder changes (the holder removes its directory), or a short jittered timer.
       await waitForChange(dirname(target), wait * (0.5 + Math.random()));
-      wait = Math.min(50, wait * 1.5);
+      // A caller with work to do meanwhile (reading ahead) wakes often enough to keep up with the holder.
+      wait = Math.min(options.whileWaiting ? 3 : 50, wait * 1.5);
       continue;
     }
     const identity = dirIdentity(lockDir(target));
@@ -336,25 +446,289 @@ export async function acquireLock(target: string, options: LockOptions = {}): Pr
       release();
       throw new DreamError('E_IO', `cannot lock ${target}: ${(error as Error).message}`);
     }
+    const releaseNow = () => {
+      if (!holding.delete(releaseNow)) return;
+      // The directory goes first: until then the record must keep saying H, or a breaker could
+      // take the directory for a dead one and this rmdir would remove the next holder's lock.
+      try {
+        release();
+      } catch (error) {
+        if (errnoCode(error) !== 'ERELEASED') throw error;
+      }
+      try {
+        record.write('W');
+      } catch {
+        // the record is only a hint; the directory was the lock
+      } finally {
+        passTurn(target);
+      }
+    };
+    holding.add(releaseNow);
     return {
       get compromised() {
         return compromised;
       },
       async release() {
-        // The directory goes first: until then the record must keep saying H, or a breaker could
-        // take the directory for a dead one and this rmdir would remove the next holder's lock.
-        try {
-          release();
-        } catch (error) {
-          if (errnoCode(error) !== 'ERELEASED') throw error;
-        }
-        try {
-          record.write('W');
-        } catch {
-          // the record is only a hint; the directory was the lock
-        }
+        releaseNow();
       },
+      releaseSync: releaseNow,
     };
+  }
+}
+
+// --- Keeping a lock between transactions ------------------------------------------------------
+
+const NOT_HELD = 0;
+const BUSY = 1;
+const LINGER = 2;
+const RELEASING = 3;
+const RELEASED = 4;
+
+/**
+ * The keeper thread. It sleeps while the lock is not kept; once the main thread leaves the lock
+ * kept (LINGER), it waits `lingerMs` and, if the main thread has not taken it back meanwhile (one
+ * compare-and-swap), removes the lock directory and marks the record idle, as a release would.
+ * It needs no event loop of its own: it blocks in Atomics.wait.
+ */
+const KEEPER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const fs = require('node:fs');
+const cell = new Int32Array(workerData.buffer);
+const { lockDir, recordPath, idleRecord, lingerMs } = workerData;
+Atomics.store(cell, 2, 1);
+for (;;) {
+  const state = Atomics.load(cell, 0);
+  if (state !== ${LINGER}) {
+    Atomics.wait(cell, 0, state);
+    continue;
+  }
+  const round = Atomics.load(cell, 1);
+  if (Atomics.wait(cell, 0, ${LINGER}, lingerMs) !== 'timed-out') continue;
+  if (Atomics.load(cell, 1) !== round) continue;
+  if (Atomics.compareExchange(cell, 0, ${LINGER}, ${RELEASING}) !== ${LINGER}) continue;
+  try { fs.rmdirSync(lockDir); } catch {}
+  try {
+    const fd = fs.openSync(recordPath, 'r+');
+    try { fs.writeSync(fd, idleRecord, 0); } finally { fs.closeSync(fd); }
+  } catch {}
+  Atomics.store(cell, 0, ${RELEASED});
+  Atomics.notify(cell, 0);
+}
+`;
+
+/** worker_threads is loaded when the first keeper starts: one-shot commands never need it. */
+const loadBuiltin = createRequire(import.meta.url);
+
+/** One keeper thread for one kept lock, and the cell the two threads share. */
+class Keeper {
+  /** [state, linger round, keeper running] */
+  private readonly cell = new Int32Array(new SharedArrayBuffer(12));
+  private readonly worker: import('node:worker_threads').Worker;
+  private broken = false;
+
+  constructor(target: string, lingerMs: number) {
+    const record = recordFor(target);
+    record.write('W'); // the record file exists before the keeper may rewrite it
+    const idleRecord = JSON.stringify({ pid: process.pid, host: HOST, start: MY_START, state: 'W' })
+      .padEnd(RECORD_BYTES - 1, ' ')
+      .concat('\n');
+    const { Worker } = loadBuiltin('node:worker_threads') as typeof import('node:worker_threads');
+    this.worker = new Worker(KEEPER_SOURCE, {
+      eval: true,
+      workerData: {
+        buffer: this.cell.buffer,
+        lockDir: lockDir(target),
+        recordPath: record.path,
+        idleRecord,
+        lingerMs,
+      },
+    });
+    this.worker.unref();
+    const fail = () => {
+      this.broken = true;
+    };
+    this.worker.once('error', fail);
+    this.worker.once('exit', fail);
+  }
+
+  /** Can the lock be left kept: is the thread running to let it go? (Read from the shared cell: a
+   * burst of transactions may never turn the event loop that would deliver the 'online' event.) */
+  get ready(): boolean {
+    return !this.broken && Atomics.load(this.cell, 2) === 1;
+  }
+
+  held(): void {
+    Atomics.store(this.cell, 0, BUSY);
+  }
+
+  /** Kept (or let go by the thread meanwhile), not inside a transaction. */
+  get lingering(): boolean {
+    const state = Atomics.load(this.cell, 0);
+    return state === LINGER || state === RELEASING || state === RELEASED;
+  }
+
+  linger(): void {
+    Atomics.add(this.cell, 1, 1);
+    Atomics.store(this.cell, 0, LINGER);
+    Atomics.notify(this.cell, 0);
+  }
+
+  /** Take the kept lock back from the keeper: true if it is still ours (now BUSY). */
+  reclaim(): boolean {
+    const was = Atomics.compareExchange(this.cell, 0, LINGER, BUSY);
+    if (was === LINGER || was === BUSY) return true;
+    // Let go by the keeper (or being let go): wait for it to finish, a matter of microseconds.
+    while (Atomics.load(this.cell, 0) === RELEASING) Atomics.wait(this.cell, 0, RELEASING, 5);
+    return false;
+  }
+
+  notHeld(): void {
+    Atomics.store(this.cell, 0, NOT_HELD);
+  }
+
+  /** proper-lockfile's rmdir for a kept lock: only if the keeper has not removed it already. */
+  removeIfOurs(path: string): void {
+    if (this.reclaim()) fs.rmdirSync(path);
+  }
+
+  stop(): void {
+    this.broken = true;
+    void this.worker.terminate();
+  }
+}
+
+const keptLocks = new Set<KeptLock>();
+
+export interface KeptLockOptions {
+  timeoutMs: number;
+  /** Keep the lock through a burst at most this long while another process waits for it (ms). */
+  holdMs: number;
+  /** Let the lock go when the next transaction has not come within this long (ms). */
+  lingerMs: number;
+  /** After handing the lock over, leave it to the waiter this long before competing again (ms). */
+  handoverMs: number;
+  /** Start keeping the lock from this many acquisitions on (one-shot commands never start a keeper). */
+  keepAfter: number;
+  whileWaiting?: () => void;
+}
+
+/**
+ * A lock a process keeps between its own transactions. Taking and letting go of a lock costs two
+ * directory operations and record writes, and catching up with what others wrote; a process that
+ * comes back for the lock at once (a claim, then a complete; an import loop) pays that once.
+ *
+ * Kept is not held forever: a keeper thread lets the lock go `lingerMs` after the last transaction
+ * even if this process's event loop is stuck in synchronous work, and the holder hands it over
+ * after `holdMs` when another process is waiting. Waiting processes therefore wait at most about
+ * `holdMs` per process ahead of them. A process killed while keeping the lock is treated like one
+ * killed holding it (taken over at once); an exiting one lets it go.
+ */
+export class KeptLock {
+  private handle: OwnedLock | null = null;
+  private since = 0;
+  private keeper: Keeper | null = null;
+  private acquisitions = 0;
+  private takenAt = 0;
+  private doneAt = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly target: string,
+    private readonly options: KeptLockOptions,
+  ) {
+    keptLocks.add(this);
+  }
+
+  async take(): Promise<LockHandle> {
+    this.takenAt = performance.now();
+    if (this.handle) {
+      const ours = this.keeper ? this.keeper.reclaim() : true;
+      if (ours && !this.handle.compromised && !othersHereWaiting(this.target)) {
+        const now = performance.now();
+        if (now - this.since < this.options.holdMs) return this.handle;
+        if (!othersWaiting(this.target)) {
+          this.since = now;
+          return this.handle;
+        }
+        this.letGo();
+        await waitForLockChange(this.target, this.options.handoverMs);
+      } else {
+        this.letGo();
+      }
+    }
+    this.acquisitions += 1;
+    if (!this.keeper && this.acquisitions >= this.options.keepAfter) {
+      try {
+        this.keeper = new Keeper(this.target, this.options.lingerMs);
+      } catch {
+        this.keeper = null; // no thread: every transaction lets go at its end
+      }
+    }
+    this.handle = await acquire(
+      this.target,
+      { timeoutMs: this.options.timeoutMs, whileWaiting: this.options.whileWaiting },
+      this.keeper,
+    );
+    this.keeper?.held();
+    this.since = performance.now();
+    turnsOf(this.target).kept = this;
+    return this.handle;
+  }
+
+  /**
+   * The transaction is over. In a burst (this one was asked for within `lingerMs` of the last one's
+   * end) keep the lock for the next, if a keeper thread can let it go; else let go now. A lone
+   * transaction (a heartbeat) holds the lock no longer than before, so a process stopped between
+   * transactions (SIGSTOP, a debugger) is very unlikely to be stopped holding it.
+   */
+  done(): void {
+    const burst = this.takenAt - this.doneAt <= this.options.lingerMs;
+    this.doneAt = performance.now();
+    if (
+      burst &&
+      this.handle &&
+      this.keeper?.ready &&
+      !this.handle.compromised &&
+      !othersHereWaiting(this.target)
+    )
+      this.keeper.linger();
+    else this.letGo();
+  }
+
+  /** Another acquirer in this process queued: let go now if no transaction is running on the lock. */
+  yieldTurn(): void {
+    if (this.handle && this.keeper?.lingering) this.letGo();
+  }
+
+  /** Let go now (when it is still ours; the keeper may have let go already). */
+  letGo(): void {
+    const handle = this.handle;
+    this.handle = null;
+    if (!handle) return;
+    const t = turnsOf(this.target);
+    if (t.kept === this) t.kept = null;
+    try {
+      handle.releaseSync(); // its rmdir goes through the keeper's check (removeIfOurs)
+    } finally {
+      this.keeper?.notHeld();
+    }
+  }
+
+  close(): void {
+    try {
+      this.letGo();
+    } finally {
+      this.keeper?.stop();
+      this.keeper = null;
+      keptLocks.delete(this);
+    }
+  }
+
+  releaseAtExit(): void {
+    try {
+      this.letGo();
+    } catch {
+      // exiting anyway
+    }
   }
 }
 

@@ -7,6 +7,7 @@ import { STORES, type StoreName } from './paths.js';
 import {
   type AgentState,
   type Alert,
+  byId,
   type Checkpoint,
   type JournalEntry,
   type Mail,
@@ -186,7 +187,7 @@ export class Memory implements StateView {
     const list = this.checkpointsByAgent.get(checkpoint.agent) ?? [];
     if (list.some((c) => c.id === checkpoint.id && c.rev >= checkpoint.rev)) return;
     const next = [...list.filter((c) => c.id !== checkpoint.id), checkpoint]
-      .sort((a, b) => a.id.localeCompare(b.id))
+      .sort(byId)
       .slice(-KEEP_CHECKPOINTS);
     this.checkpointsByAgent.set(checkpoint.agent, next);
     this.dirty.add(`checkpoints:${checkpoint.agent}`);
@@ -217,11 +218,13 @@ export class Memory implements StateView {
   sortReadyQueues(): void {
     for (const p of PRIORITIES) {
       const queue = this.readyQueues[p];
-      const sorted = [...queue.values()].sort(
-        (a, b) => readySince(a).localeCompare(readySince(b)) || a.id.localeCompare(b.id),
-      );
+      // Timestamps are toISOString() output and ids are fixed-width: plain string order is time
+      // order. Keys are computed once, and a queue loaded in order (the usual case) is left as it is.
+      const keyed = [...queue.values()].map((task) => ({ task, key: `${readySince(task)} ${task.id}` }));
+      if (keyed.every((k, i) => i === 0 || keyed[i - 1]!.key <= k.key)) continue;
+      keyed.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
       queue.clear();
-      for (const t of sorted) queue.set(t.id, t);
+      for (const { task } of keyed) queue.set(task.id, task);
     }
   }
 

@@ -2,12 +2,15 @@
  * zod schemas for every stored object. Each file and each journal entry carries `schemaVersion`;
  * objects inside a file (tasks, alerts) share the version of the file that holds them.
  */
-import { z } from 'zod';
+// A namespace import (not `import { z }`) lets the bundler drop the parts of zod never used.
+import * as z from 'zod';
 
 export const SCHEMA_VERSION = 1 as const;
 
 export const TASK_ID_RE = /^T-[0-9A-Z]{5,10}$/;
 export const AGENT_ID_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+/** Ids (T-, A-, M-, C-) are zero-padded base 36 in capitals: plain string order is the order they were made in. */
+export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 /** Printable text on one line: no C0/C1 control characters, no DEL. */
 const ONE_LINE_RE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 

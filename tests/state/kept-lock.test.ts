@@ -1,0 +1,99 @@
+/**
+ * The journal lock kept between a process's transactions (state/lock.ts, KeptLock). Keeping it is
+ * only safe if it is let go whatever the keeping process does next: blocks its event loop in
+ * synchronous work, exits, is killed, or simply goes on writing while another process waits.
+ * Each case runs real processes on one workspace.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { cli, cliAsync, ROOT, tempDir } from '../helpers/workspace.js';
+
+const HELPER = path.join(ROOT, 'tests/helpers/kept-lock.mjs');
+
+let tmp: ReturnType<typeof tempDir>;
+let home: string;
+let lockDir: string;
+
+beforeEach(() => {
+  tmp = tempDir('dreamos-kept-lock-');
+  expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
+  home = path.join(tmp.dir, '.dreamos');
+  lockDir = path.join(home, 'locks', 'journal.lock');
+});
+afterEach(() => tmp.cleanup());
+
+/** Start the helper; resolves once it has the lock kept and has said so. */
+async function keeper(action: 'block' | 'exit' | 'kill' | 'burst', stop = '') {
+  const signal = path.join(tmp.dir, `signal-${action}`);
+  const child = spawn(process.execPath, [HELPER, home, signal, action, stop], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+  for (let i = 0; i < 1200 && !fs.existsSync(signal); i++) {
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  expect(fs.existsSync(signal), `the helper never kept the lock: ${stderr}`).toBe(true);
+  const { added } = JSON.parse(fs.readFileSync(signal, 'utf8')) as { added: number };
+  return { child, added, closed, output: () => ({ stdout, stderr }) };
+}
+
+const taskCount = () => cli(['task', 'list', '--json'], { cwd: tmp.dir }).json<unknown[]>().length;
+const doctorOk = () => cli(['doctor', '--json'], { cwd: tmp.dir }).json<{ ok: boolean }>().ok;
+
+describe('a journal lock kept between transactions', () => {
+  it('is let go while the keeping process is stuck in synchronous work', async () => {
+    const k = await keeper('block');
+    // The helper's event loop is blocked for 60 s; the lock wait times out after 15 s.
+    const add = cli(['task', 'add', 'while the other is blocked', '--json'], { cwd: tmp.dir });
+    expect(add.code, add.stderr).toBe(0);
+    k.child.kill('SIGKILL');
+    await k.closed;
+    expect(taskCount()).toBe(k.added + 1);
+    expect(doctorOk()).toBe(true);
+  });
+
+  it('is let go when the keeping process exits', async () => {
+    const k = await keeper('exit');
+    expect(await k.closed).toBe(0);
+    expect(fs.existsSync(lockDir)).toBe(false);
+    expect(taskCount()).toBe(k.added);
+  });
+
+  it('is taken over when the keeping process is killed', async () => {
+    const k = await keeper('kill');
+    await k.closed;
+    const add = cli(['task', 'add', 'after the keeper was killed', '--json'], { cwd: tmp.dir });
+    expect(add.code, add.stderr).toBe(0);
+    expect(taskCount()).toBe(k.added + 1);
+    expect(doctorOk()).toBe(true);
+  });
+
+  it('is handed over to a waiting process while the keeper goes on writing', async () => {
+    const stop = path.join(tmp.dir, 'stop');
+    const k = await keeper('burst', stop);
+    // Three commands, one after the other, while the burst goes on: each must get its turn (the
+    // holder hands over after its hold budget, or lets go when its next transaction is late).
+    for (let i = 0; i < 3; i++) {
+      const add = await cliAsync(['task', 'add', `during the burst ${i}`, '--json'], { cwd: tmp.dir });
+      expect(add.code, add.stderr).toBe(0);
+    }
+    expect(k.child.exitCode).toBeNull(); // still writing
+    fs.writeFileSync(stop, '');
+    expect(await k.closed, k.output().stderr).toBe(0);
+    const added = Number(k.output().stdout);
+    expect(added).toBeGreaterThan(k.added);
+    expect(taskCount()).toBe(added + 3);
+    expect(doctorOk()).toBe(true);
+  });
+});
