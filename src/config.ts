@@ -2,7 +2,7 @@
  * config.json: agents, drivers and policies, validated with zod. A JSON Schema generated from the same
  * zod schema is written beside it (config.schema.json) for editors.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AgentId } from '../state/schemas.js';
 
 const Seconds = z.number().positive();
@@ -160,7 +160,7 @@ export const Config = z
     schemaVersion: z.literal(1),
     name: z.string().max(100).default('dreamos'),
     agents: z.array(AgentConfig),
-    policies: Policies.default(Policies.parse({})),
+    policies: Policies.prefault({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

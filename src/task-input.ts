@@ -2,7 +2,7 @@
  * What a user may give when adding or importing a task, validated with zod (unknown fields are
  * refused), and the planner that turns it into new tasks.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Plan } from '../state/db.js';
 import { AgentId, Budget, Priority, Source, Task, TaskId } from '../state/schemas.js';
 import { describeZodError } from '../state/store.js';

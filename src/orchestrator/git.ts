@@ -3,13 +3,15 @@
  * bounded in time and never failing. No repository, a repository without a commit, no git at all,
  * or a git that hangs: the checkpoint is simply recorded without a commit.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
 import { workspaceRoot } from '../../agents/drivers/env.js';
 import type { AgentConfig } from '../config.js';
 
 const GIT_TIMEOUT_MS = 2000;
+/** child_process is loaded on the first lookup: the CLI imports this file, and most commands never run git. */
+const loadBuiltin = createRequire(import.meta.url);
 const SHA_RE = /^[0-9a-f]{40}(?:[0-9a-f]{24})?$/;
 
 /**
@@ -55,7 +57,7 @@ export function gitHead(folder: string): Promise<string | undefined> {
   if (!maybeRepository(folder)) return Promise.resolve(undefined);
   const head = new Promise<string | undefined>((resolve) => {
     try {
-      execFile(
+      (loadBuiltin('node:child_process') as typeof import('node:child_process')).execFile(
         'git',
         ['rev-parse', '--verify', '--quiet', 'HEAD'],
         { cwd: folder, env: gitEnv(), timeout: GIT_TIMEOUT_MS, encoding: 'utf8', windowsHide: true },
