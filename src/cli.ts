@@ -60,6 +60,13 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
+// `dreamos task list --json | head`: a reader that stops early is not an error worth a stack trace.
+// Everything the command changed was journaled before it printed.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  throw error;
+});
+
 // Only when run as the program (the library imports nothing from here).
 main(process.argv.slice(2)).then(
   (code) => {

@@ -2,10 +2,12 @@
  * `dreamos task …` driven as a child process: every subcommand of the lifecycle, its --json output,
  * its exit codes, and what it leaves on the board.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { JournalEntry, Task } from '../../state/schemas.js';
+import { BIN } from '../helpers/workspace.js';
 import {
   type Board,
   board,
@@ -110,6 +112,21 @@ describe('task add', () => {
 });
 
 describe('task list and show', () => {
+  it('stops quietly when the reader of its output goes away (| head)', () => {
+    // More than a pipe holds (64 KiB), so that the writer meets the closed pipe.
+    const file = path.join(b.dir, 'many.json');
+    const many = Array.from({ length: 200 }, (_, i) => ({ title: `task ${i}`, prompt: 'x'.repeat(500) }));
+    fs.writeFileSync(file, JSON.stringify(many));
+    expect(b.run('task', 'import', file).code).toBe(0);
+    // A reader that takes one byte and leaves: the rest of the output meets a closed pipe.
+    const r = spawnSync('sh', ['-c', `"${process.execPath}" "${BIN}" task list --json | head -c 1`], {
+      cwd: b.dir,
+      encoding: 'utf8',
+    });
+    expect(r.stdout).toBe('[');
+    expect(r.stderr).toBe('');
+  });
+
   it('lists every task as a JSON array sorted by id, and filters by status, agent, tag and limit', () => {
     expect(b.list()).toEqual([]);
     const a = b.add('a', '--tag', 'x');
