@@ -1,6 +1,7 @@
-// Bundles the CLI and the library with esbuild so that headless commands start fast (SPEC §8):
-// one file to load instead of hundreds of modules. The console (ui/) is a separate chunk that only
-// `dreamos` (interactive) imports, so ink and react never load for headless commands.
+// Bundles with esbuild so that headless commands start fast (SPEC §8): one file to load instead of
+// hundreds of modules. The library (dist/index.js) and the console (dist/console.js, ink and react)
+// are ES modules; the CLI is one CommonJS file (dist/cli.cjs, below) that never contains the console:
+// only `dreamos` (interactive) imports it, so ink and react never load for headless commands.
 //
 // Files are replaced atomically (temp file + rename), chunks before the entry points that import
 // them, and old chunks are removed only once they are an hour old: a `dreamos` process that is
@@ -11,7 +12,7 @@ import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, write
 import { basename, join } from 'node:path';
 import { build } from 'esbuild';
 
-const entryPoints = { cli: 'src/cli.ts', index: 'src/index.ts' };
+const entryPoints = { index: 'src/index.ts' };
 if (existsSync('ui/console.tsx')) entryPoints.console = 'ui/console.tsx';
 
 const result = await build({
@@ -38,11 +39,65 @@ const result = await build({
   },
 });
 
+/**
+ * The CLI as one CommonJS file, which bin/dreamos.js runs through a V8 code cache (Node 20 has no
+ * compile cache for ES modules): without it every start compiles the same JavaScript again. The
+ * console stays the ES module above (ink needs top-level await) and is imported from here at run
+ * time; it holds its own copy of the state code, and they share nothing but the files on disk.
+ */
+const consoleByImport = {
+  name: 'console-by-import',
+  setup(b) {
+    b.onResolve({ filter: /load-console\.js$/ }, () => ({ path: 'load-console', namespace: 'cjs-console' }));
+    // bin/dreamos.js lends its import(): code run from a V8 code cache cannot import() by itself.
+    b.onLoad({ filter: /.*/, namespace: 'cjs-console' }, () => ({
+      loader: 'js',
+      contents: `const url = require('node:url').pathToFileURL(require('node:path').join(__dirname, 'console.js')).href;
+exports.loadConsole = () => (globalThis.__dreamosImport ?? ((u) => import(u)))(url);`,
+    }));
+  },
+};
+const cliCjs = await build({
+  entryPoints: { cli: 'src/cli.ts' },
+  outdir: 'dist',
+  outExtension: { '.js': '.cjs' },
+  write: false,
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  external: ['better-sqlite3', 'react-devtools-core'],
+  plugins: [consoleByImport],
+  sourcemap: 'linked',
+  minify: true,
+  logLevel: 'warning',
+  metafile: true,
+  define: { 'process.env.NODE_ENV': '"production"', 'import.meta.url': '__dreamosImportMetaUrl' },
+  banner: { js: "var __dreamosImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
+});
+// What the CLI bundle holds, for the bench's check that ink and react are not in it.
+const cliPackages = [
+  ...new Set(
+    Object.keys(cliCjs.metafile.inputs)
+      .map((input) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1])
+      .filter(Boolean),
+  ),
+].sort();
+
 mkdirSync('dist', { recursive: true });
-const entries = new Set(Object.keys(entryPoints).flatMap((name) => [`${name}.js`, `${name}.js.map`]));
-const outputs = [...result.outputFiles].sort(
-  (a, b) => Number(entries.has(basename(a.path))) - Number(entries.has(basename(b.path))),
-);
+const entries = new Set([
+  ...Object.keys(entryPoints).flatMap((name) => [`${name}.js`, `${name}.js.map`]),
+  'cli.cjs',
+  'cli.cjs.map',
+]);
+const outputs = [
+  ...result.outputFiles,
+  ...cliCjs.outputFiles,
+  {
+    path: join(process.cwd(), 'dist', 'cli.packages.json'),
+    contents: Buffer.from(`${JSON.stringify(cliPackages)}\n`),
+  },
+].sort((a, b) => Number(entries.has(basename(a.path))) - Number(entries.has(basename(b.path))));
 for (const file of outputs) {
   const tmp = `${file.path}.${process.pid}.tmp`;
   writeFileSync(tmp, file.contents);

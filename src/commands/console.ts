@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import { say } from '../output.js';
 import { globals } from './common.js';
+import { loadConsole } from './load-console.js';
 
 export interface ConsoleFlags {
   home?: string;
@@ -15,7 +16,7 @@ export interface ConsoleFlags {
 
 export async function openConsole(flags: ConsoleFlags): Promise<number> {
   // React's production build is selected at build time (scripts/build.mjs defines NODE_ENV).
-  const { runConsole } = await import('../../ui/console.js');
+  const { runConsole } = await loadConsole();
   return runConsole({
     ...(flags.home ? { home: flags.home } : {}),
     attach: Boolean(flags.attach),
