@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -42,6 +42,19 @@ export function cli(
   };
 }
 
+/** What a child process has written so far, on stdout and stderr. */
+export function collectOutput(child: ChildProcess): { stdout: () => string; stderr: () => string } {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr?.on('data', (d) => {
+    stderr += d;
+  });
+  return { stdout: () => stdout, stderr: () => stderr };
+}
+
 /** Async variant for running several CLI processes at once. */
 export function cliAsync(
   args: string[],
@@ -52,16 +65,10 @@ export function cliAsync(
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
     });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => {
-      stdout += d;
+    const output = collectOutput(child);
+    child.on('close', (code) => {
+      const stdout = output.stdout();
+      resolve({ code: code ?? -1, stdout, stderr: output.stderr(), json: <T>() => JSON.parse(stdout) as T });
     });
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('close', (code) =>
-      resolve({ code: code ?? -1, stdout, stderr, json: <T>() => JSON.parse(stdout) as T }),
-    );
   });
 }

@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, cliAsync, ROOT, tempDir } from '../helpers/workspace.js';
+import { cli, cliAsync, collectOutput, ROOT, tempDir } from '../helpers/workspace.js';
 
 const HELPER = path.join(ROOT, 'tests/helpers/kept-lock.mjs');
 
@@ -30,22 +30,15 @@ async function keeper(action: 'block' | 'exit' | 'kill' | 'burst', stop = '') {
   const child = spawn(process.execPath, [HELPER, home, signal, action, stop], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
+  const { stdout, stderr } = collectOutput(child);
   const closed = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
   for (let i = 0; i < 1200 && !fs.existsSync(signal); i++) {
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 25));
   }
-  expect(fs.existsSync(signal), `the helper never kept the lock: ${stderr}`).toBe(true);
+  expect(fs.existsSync(signal), `the helper never kept the lock: ${stderr()}`).toBe(true);
   const { added } = JSON.parse(fs.readFileSync(signal, 'utf8')) as { added: number };
-  return { child, added, closed, output: () => ({ stdout, stderr }) };
+  return { child, added, closed, output: () => ({ stdout: stdout(), stderr: stderr() }) };
 }
 
 const taskCount = () => cli(['task', 'list', '--json'], { cwd: tmp.dir }).json<unknown[]>().length;
