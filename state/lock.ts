@@ -527,8 +527,9 @@ class Keeper {
   private broken = false;
 
   constructor(target: string, lingerMs: number) {
+    // The record file exists by now (every acquisition writes it), and may say H for a lock this
+    // process holds: it is not touched here.
     const record = recordFor(target);
-    record.write('W'); // the record file exists before the keeper may rewrite it
     const idleRecord = JSON.stringify({ pid: process.pid, host: HOST, start: MY_START, state: 'W' })
       .padEnd(RECORD_BYTES - 1, ' ')
       .concat('\n');
