@@ -225,7 +225,7 @@ export class JournalDb implements StateBackend {
     ];
   }
 
-  private catchUp(settledOnly = false): void {
+  private catchUp(): void {
     this.journal.readNew(
       (entry) => this.mem.apply(entry),
       (damage) => {
@@ -233,20 +233,19 @@ export class JournalDb implements StateBackend {
           this.damage.push(damage);
         }
       },
-      settledOnly,
     );
   }
 
   /**
    * The journal lock, kept between this process's transactions while it keeps coming back for it
-   * (see KeptLock). Entries already followed by others are read without the lock, also while
-   * waiting for it, so that the catch-up left to do inside the lock is short.
+   * (see KeptLock). New entries are read without the lock before taking it and while waiting for
+   * it, so that the catch-up left to do inside the lock is short.
    */
   private readonly journalLock: KeptLock;
 
   private readAhead(): void {
     try {
-      this.catchUp(true);
+      this.catchUp();
     } catch {
       // read again inside the lock, where errors are reported
     }

@@ -111,17 +111,11 @@ export class Journal {
 
   /**
    * Read every complete entry after `this.pos`, in order, and advance. Entries at or below
-   * `lastSeq` (duplicates) and invalid lines are reported as damage, not applied.
-   *
-   * `settledOnly` is for reading without the journal lock: it leaves the last complete line for
-   * later. That line's writer may still be inside its lock, and if its fdatasync fails it truncates
-   * the line away; a line with another after it is final (the next writer appended under the lock).
+   * `lastSeq` (duplicates) and invalid lines are reported as damage, not applied. Safe without the
+   * lock: a line is complete once its newline is written, and a complete line is never taken back
+   * (only a partial one, which no reader takes, is cut off).
    */
-  readNew(
-    apply: (entry: JournalEntry) => void,
-    onDamage: (damage: JournalDamage) => void,
-    settledOnly = false,
-  ): number {
+  readNew(apply: (entry: JournalEntry) => void, onDamage: (damage: JournalDamage) => void): number {
     let count = 0;
     for (;;) {
       const size = this.segmentSize(this.pos.segment);
@@ -131,7 +125,7 @@ export class Journal {
         return count;
       }
       if (size > this.pos.offset) {
-        count += this.readRange(this.pos.segment, size, apply, onDamage, settledOnly);
+        count += this.readRange(this.pos.segment, size, apply, onDamage);
       }
       // A writer starts the next segment only once this one has passed SEGMENT_BYTES.
       if (this.pos.offset < SEGMENT_BYTES || this.segmentSize(this.pos.segment + 1) === null) return count;
@@ -144,7 +138,6 @@ export class Journal {
     end: number,
     apply: (entry: JournalEntry) => void,
     onDamage: (damage: JournalDamage) => void,
-    settledOnly: boolean,
   ): number {
     const fd = this.open(segment);
     let count = 0;
@@ -160,8 +153,6 @@ export class Journal {
       let buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, read)]) : chunk.subarray(0, read);
       let lineStart = 0;
       for (let nl = buf.indexOf(10, lineStart); nl !== -1; nl = buf.indexOf(10, lineStart)) {
-        // The last complete line of the range is left for a reader holding the lock.
-        if (settledOnly && offset >= end && buf.indexOf(10, nl + 1) === -1) break;
         const start = lineStart;
         const lineOffset = carryStart + start;
         const line = buf.toString('utf8', start, nl);
@@ -233,8 +224,8 @@ export class Journal {
       while (written < buf.length) {
         written += fs.writeSync(fd, buf, written, buf.length - written, this.pos.offset + written);
       }
-      fs.fdatasyncSync(fd);
     } catch (error) {
+      // A partial line (no newline yet) is never read by anyone: cut it off.
       try {
         fs.ftruncateSync(fd, this.pos.offset);
       } catch {
@@ -243,6 +234,17 @@ export class Journal {
       throw new DreamError(
         'E_IO',
         `could not write the journal (${(error as Error).message}); the change was not made`,
+      );
+    }
+    try {
+      fs.fdatasyncSync(fd);
+    } catch (error) {
+      // The whole line is in the file, and readers that do not hold the lock may have applied it:
+      // it stays (a complete line is never taken back), and this process reads it back like any
+      // other entry. Whether it survives a power cut is unknown.
+      throw new DreamError(
+        'E_IO',
+        `the journal could not be flushed to disk (${(error as Error).message}); the change is recorded but may not survive a power cut`,
       );
     }
     this.pos = { segment: this.pos.segment, offset: this.pos.offset + buf.length };

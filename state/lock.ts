@@ -395,7 +395,7 @@ async function acquireOnDisk(
       release = lockfile.lockSync(target, {
         // Only what proper-lockfile needs: it copies the fs object on every call. A kept lock's
         // directory may have been let go by its keeper thread: then there is nothing to remove.
-        fs: keeper ? { ...LOCK_FS, rmdirSync: (path: string) => keeper.removeIfOurs(path) } : LOCK_FS,
+        fs: keeper ? keeper.lockFs() : LOCK_FS,
         realpath: false,
         // proper-lockfile never removes a lock here by itself: breakLockOfDeadOwner decides, one
         // breaker at a time, from the holder's record or (when no holder can be known) the stale period.
@@ -450,11 +450,14 @@ async function acquireOnDisk(
       if (!holding.delete(releaseNow)) return;
       // The directory goes first: until then the record must keep saying H, or a breaker could
       // take the directory for a dead one and this rmdir would remove the next holder's lock.
+      let failure: unknown = null;
       try {
         release();
       } catch (error) {
-        if (errnoCode(error) !== 'ERELEASED') throw error;
+        if (errnoCode(error) !== 'ERELEASED') failure = error;
       }
+      // Even when the directory could not be removed, this process no longer uses it: its record
+      // says so (a breaker may then clear it) and the next acquirer here gets its turn.
       try {
         record.write('W');
       } catch {
@@ -462,6 +465,7 @@ async function acquireOnDisk(
       } finally {
         passTurn(target);
       }
+      if (failure) throw failure;
     };
     holding.add(releaseNow);
     return {
@@ -587,9 +591,46 @@ class Keeper {
     Atomics.store(this.cell, 0, NOT_HELD);
   }
 
-  /** proper-lockfile's rmdir for a kept lock: only if the keeper has not removed it already. */
-  removeIfOurs(path: string): void {
-    if (this.reclaim()) fs.rmdirSync(path);
+  /** Has the keeper thread let the lock go (or is it doing so)? Then its directory is no longer ours. */
+  private letGoByThread(): boolean {
+    const was = Atomics.compareExchange(this.cell, 0, LINGER, BUSY);
+    if (was !== RELEASING && was !== RELEASED) return false;
+    while (Atomics.load(this.cell, 0) === RELEASING) Atomics.wait(this.cell, 0, RELEASING, 5);
+    return true;
+  }
+
+  /**
+   * The file operations proper-lockfile uses on a kept lock. Once the keeper thread has removed the
+   * directory, another process may have made a new one at the same path: proper-lockfile's release,
+   * its exit hook and its mtime-refresh timer must then see it as gone, never remove or touch it.
+   */
+  lockFs() {
+    const gone = (path: string) => Object.assign(new Error(`ENOENT: ${path} was let go`), { code: 'ENOENT' });
+    return {
+      ...LOCK_FS,
+      rmdirSync: (path: string) => {
+        if (!this.letGoByThread()) fs.rmdirSync(path);
+      },
+      statSync: (path: string, options?: fs.StatSyncOptions) => {
+        if (this.letGoByThread()) throw gone(path);
+        return fs.statSync(path, options);
+      },
+      utimesSync: (path: string, atime: fs.TimeLike, mtime: fs.TimeLike) => {
+        // Taken back from LINGER for the moment of the update, so the keeper cannot remove the
+        // directory in between; handed back to it afterwards.
+        const was = Atomics.compareExchange(this.cell, 0, LINGER, BUSY);
+        if (was === RELEASING || was === RELEASED) {
+          this.letGoByThread();
+          throw gone(path);
+        }
+        try {
+          fs.utimesSync(path, atime, mtime);
+        } finally {
+          if (was === LINGER && Atomics.compareExchange(this.cell, 0, BUSY, LINGER) === BUSY)
+            Atomics.notify(this.cell, 0);
+        }
+      },
+    };
   }
 
   stop(): void {
@@ -708,7 +749,7 @@ export class KeptLock {
     const t = turnsOf(this.target);
     if (t.kept === this) t.kept = null;
     try {
-      handle.releaseSync(); // its rmdir goes through the keeper's check (removeIfOurs)
+      handle.releaseSync(); // its rmdir goes through the keeper's check (lockFs)
     } finally {
       this.keeper?.notHeld();
     }

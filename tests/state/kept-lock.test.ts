@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { acquireLock, KeptLock } from '../../state/lock.js';
 import { cli, cliAsync, collectOutput, ROOT, tempDir } from '../helpers/workspace.js';
 
 const HELPER = path.join(ROOT, 'tests/helpers/kept-lock.mjs');
@@ -88,5 +89,53 @@ describe('a journal lock kept between transactions', () => {
     expect(added).toBeGreaterThan(k.added);
     expect(taskCount()).toBe(added + 3);
     expect(doctorOk()).toBe(true);
+  });
+});
+
+describe('the lock module, in one process', () => {
+  it('a kept lock let go by its keeper never touches the directory another process made after it', async () => {
+    const target = path.join(tmp.dir, 'locks', 'probe');
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const kept = new KeptLock(target, {
+      timeoutMs: 5000,
+      holdMs: 20,
+      lingerMs: 1,
+      handoverMs: 1,
+      keepAfter: 1,
+    });
+    const dirOf = `${target}.lock`;
+    // Transactions back to back (a burst) until the keeper thread runs and the lock stays kept.
+    let ours = new Date(0);
+    let keptNow = false;
+    for (let i = 0; i < 20_000 && !keptNow; i++) {
+      await kept.take();
+      ours = fs.statSync(dirOf).mtime;
+      kept.done();
+      keptNow = fs.existsSync(dirOf);
+    }
+    expect(keptNow).toBe(true);
+    for (let i = 0; i < 200 && fs.existsSync(dirOf); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fs.existsSync(dirOf)).toBe(false); // let go by the keeper thread
+    // Another process takes the lock within the same second: proper-lockfile gives both the same mtime.
+    fs.mkdirSync(dirOf);
+    fs.utimesSync(dirOf, ours, ours);
+    // proper-lockfile's refresh timer of the old lock fires after 5 s; it must not touch this one.
+    await new Promise((r) => setTimeout(r, 5600));
+    expect(fs.statSync(dirOf).mtime.getTime()).toBe(ours.getTime());
+    kept.close();
+    expect(fs.existsSync(dirOf)).toBe(true);
+    fs.rmdirSync(dirOf);
+  }, 20_000);
+
+  it('a release that fails still lets the next acquirer in this process have its turn', async () => {
+    const target = path.join(tmp.dir, 'locks', 'sticky');
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const first = await acquireLock(target);
+    fs.writeFileSync(path.join(`${target}.lock`, 'in the way'), ''); // rmdir will fail (ENOTEMPTY)
+    await expect(first.release()).rejects.toThrow(/ENOTEMPTY|not empty/);
+    // The directory is left behind by a process that no longer holds it: taken over, not waited for.
+    const second = await acquireLock(target, { timeoutMs: 5000 });
+    await second.release();
+    expect(fs.existsSync(`${target}.lock`)).toBe(false);
   });
 });
