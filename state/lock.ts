@@ -13,6 +13,9 @@
  * A process writes A before each mkdir, so a lock directory that no H record claims was made by a
  * process whose record says A. When the H record's process is dead — or no H record claims the
  * directory and no live process is in A — the lock is taken over at once, not after the stale period.
+ *
+ * A process may keep a lock between transactions that follow each other at once (KeptLock, at the
+ * end of this file): a keeper thread lets it go when the next one does not come.
  */
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
