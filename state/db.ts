@@ -128,7 +128,7 @@ export class JournalDb implements StateBackend {
       lingerMs: LINGER_MS,
       handoverMs: HANDOVER_MS,
       keepAfter: KEEP_AFTER,
-      whileWaiting: () => this.readAhead(),
+      meanwhile: () => this.readAhead(),
     });
     this.readOnly = options.readOnly ?? false;
   }
@@ -264,7 +264,6 @@ export class JournalDb implements StateBackend {
 
   private async transactNow<T>(plan: (view: StateView, now: Date) => Plan<T>): Promise<T> {
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
-    this.readAhead();
     const lock = await this.journalLock.take();
     let result: T;
     let ok = false;

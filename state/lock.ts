@@ -141,7 +141,13 @@ function recordFor(target: string): Record {
 /** Locks this process holds: an exiting process lets them go rather than leave them to a breaker. */
 const holding = new Set<() => void>();
 process.once('exit', () => {
-  for (const kept of [...keptLocks]) kept.releaseAtExit();
+  for (const kept of [...keptLocks]) {
+    try {
+      kept.letGo();
+    } catch {
+      // exiting anyway
+    }
+  }
   for (const release of [...holding]) {
     try {
       release();
@@ -581,25 +587,21 @@ class Keeper {
     Atomics.notify(this.cell, 0);
   }
 
-  /** Take the kept lock back from the keeper: true if it is still ours (now BUSY). */
-  reclaim(): boolean {
+  /**
+   * Take the lock back from the keeper thread: 'kept' when it was left kept (it is BUSY now),
+   * 'held' when it was not left to the thread, 'gone' when the thread let it go (after waiting for
+   * the thread to finish, a matter of microseconds).
+   */
+  takeBack(): 'kept' | 'held' | 'gone' {
     const was = Atomics.compareExchange(this.cell, 0, LINGER, BUSY);
-    if (was === LINGER || was === BUSY) return true;
-    // Let go by the keeper (or being let go): wait for it to finish, a matter of microseconds.
+    if (was === LINGER) return 'kept';
+    if (was !== RELEASING && was !== RELEASED) return 'held';
     while (Atomics.load(this.cell, 0) === RELEASING) Atomics.wait(this.cell, 0, RELEASING, 5);
-    return false;
+    return 'gone';
   }
 
   notHeld(): void {
     Atomics.store(this.cell, 0, NOT_HELD);
-  }
-
-  /** Has the keeper thread let the lock go (or is it doing so)? Then its directory is no longer ours. */
-  private letGoByThread(): boolean {
-    const was = Atomics.compareExchange(this.cell, 0, LINGER, BUSY);
-    if (was !== RELEASING && was !== RELEASED) return false;
-    while (Atomics.load(this.cell, 0) === RELEASING) Atomics.wait(this.cell, 0, RELEASING, 5);
-    return true;
   }
 
   /**
@@ -612,24 +614,21 @@ class Keeper {
     return {
       ...LOCK_FS,
       rmdirSync: (path: string) => {
-        if (!this.letGoByThread()) fs.rmdirSync(path);
+        if (this.takeBack() !== 'gone') fs.rmdirSync(path);
       },
       statSync: (path: string, options?: fs.StatSyncOptions) => {
-        if (this.letGoByThread()) throw gone(path);
+        if (this.takeBack() === 'gone') throw gone(path);
         return fs.statSync(path, options);
       },
       utimesSync: (path: string, atime: fs.TimeLike, mtime: fs.TimeLike) => {
-        // Taken back from LINGER for the moment of the update, so the keeper cannot remove the
-        // directory in between; handed back to it afterwards.
-        const was = Atomics.compareExchange(this.cell, 0, LINGER, BUSY);
-        if (was === RELEASING || was === RELEASED) {
-          this.letGoByThread();
-          throw gone(path);
-        }
+        // Taken back for the moment of the update, so that the keeper cannot remove the directory
+        // in between; left kept again afterwards if it was.
+        const from = this.takeBack();
+        if (from === 'gone') throw gone(path);
         try {
           fs.utimesSync(path, atime, mtime);
         } finally {
-          if (was === LINGER && Atomics.compareExchange(this.cell, 0, BUSY, LINGER) === BUSY)
+          if (from === 'kept' && Atomics.compareExchange(this.cell, 0, BUSY, LINGER) === BUSY)
             Atomics.notify(this.cell, 0);
         }
       },
@@ -654,7 +653,8 @@ export interface KeptLockOptions {
   handoverMs: number;
   /** Start keeping the lock from this many acquisitions on (one-shot commands never start a keeper). */
   keepAfter: number;
-  whileWaiting?: () => void;
+  /** Lock-free work before taking the lock on disk and while waiting for it (not when it is kept). */
+  meanwhile?: () => void;
 }
 
 /**
@@ -686,7 +686,7 @@ export class KeptLock {
   async take(): Promise<LockHandle> {
     this.takenAt = performance.now();
     if (this.handle) {
-      const ours = this.keeper ? this.keeper.reclaim() : true;
+      const ours = this.keeper?.takeBack() !== 'gone';
       if (ours && !this.handle.compromised && !othersHereWaiting(this.target)) {
         const now = performance.now();
         if (now - this.since < this.options.holdMs) return this.handle;
@@ -708,9 +708,10 @@ export class KeptLock {
         this.keeper = null; // no thread: every transaction lets go at its end
       }
     }
+    this.options.meanwhile?.();
     this.handle = await acquire(
       this.target,
-      { timeoutMs: this.options.timeoutMs, whileWaiting: this.options.whileWaiting },
+      { timeoutMs: this.options.timeoutMs, whileWaiting: this.options.meanwhile },
       this.keeper,
     );
     this.keeper?.held();
@@ -765,14 +766,6 @@ export class KeptLock {
       this.keeper?.stop();
       this.keeper = null;
       keptLocks.delete(this);
-    }
-  }
-
-  releaseAtExit(): void {
-    try {
-      this.letGo();
-    } catch {
-      // exiting anyway
     }
   }
 }

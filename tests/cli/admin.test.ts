@@ -5,20 +5,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { BoardSummary } from '../../src/workspace.js';
 import type { JournalEntry, Task } from '../../state/schemas.js';
 import { type Board, board, expectError, expectJsonError, setPolicies, show } from './helpers.js';
 
 // Each test starts dozens of real processes: a loaded machine is slow, not wrong.
 vi.setConfig({ testTimeout: 180_000 });
-
-interface Summary {
-  seq: number;
-  counts: Record<string, number>;
-  stores: Record<string, number>;
-  working: Array<Pick<Task, 'id' | 'title' | 'agent' | 'lease'>>;
-  openAlerts: number;
-  agents: number;
-}
 
 interface DoctorReport {
   ok: boolean;
@@ -51,11 +43,11 @@ function everyStage(): Record<string, Task> {
 
 describe('status', () => {
   it('counts every stage, lists the working tasks and the journal position', () => {
-    const fresh = b.json<Summary>('status');
+    const fresh = b.json<BoardSummary>('status');
     expect(fresh.counts).toEqual({ backlog: 0, ready: 0, working: 0, done: 0, failed: 0, cancelled: 0 });
     expect(fresh.agents).toBe(8);
     const t = everyStage();
-    const s = b.json<Summary>('status');
+    const s = b.json<BoardSummary>('status');
     expect(s.counts).toEqual({ backlog: 1, ready: 1, working: 1, done: 1, failed: 1, cancelled: 1 });
     expect(s.stores).toEqual({ backlog: 1, ready: 1, working: 1, completed: 3 });
     expect(s.working.map((w) => [w.id, w.agent])).toEqual([[t.working!.id, 'agent-3']]);
@@ -81,7 +73,7 @@ describe('log', () => {
     b.json('task', 'complete', t.id);
     const log = b.json<JournalEntry[]>('log');
     expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => log[0]!.seq + i));
-    expect(log.at(-1)!.seq).toBe(b.json<Summary>('status').seq);
+    expect(log.at(-1)!.seq).toBe(b.json<BoardSummary>('status').seq);
     expect(log.map((e) => e.op).slice(-3)).toEqual(['add', 'claim', 'complete']);
     expect(log[0]!.op).toBe('init');
     const last = log.at(-1)!;
@@ -253,6 +245,6 @@ describe('the command-line contract', () => {
     expect(repaired.json<DoctorReport>().problems).toEqual([
       expect.objectContaining({ code: 'config', repaired: true }),
     ]);
-    expect(b.json<Summary>('status').agents).toBe(8);
+    expect(b.json<BoardSummary>('status').agents).toBe(8);
   });
 });

@@ -231,18 +231,13 @@ describe('an llm agent', () => {
 });
 
 describe('task retry', () => {
+  /** A task with one attempt, for the agent programs above to fail. */
+  const addFlaky = () =>
+    run(['task', 'add', 'flaky', '--prompt', 'p', '--max-attempts', '1', '--json']).json<TaskJson>();
+
   it('--from-checkpoint hands the last checkpoint to the agent that takes the task next', () => {
     useAgents(writeAgent('fail', 'cli'), ['agent-2', 'agent-3']);
-    const task = run([
-      'task',
-      'add',
-      'flaky',
-      '--prompt',
-      'p',
-      '--max-attempts',
-      '1',
-      '--json',
-    ]).json<TaskJson>();
+    const task = addFlaky();
     expect(run(['run', '--until-idle', '--agents', 'agent-2']).code).toBe(0);
     expect(run(['task', 'show', task.id, '--json']).json<TaskJson>().status).toBe('failed');
     const saved = checkpoints('agent-2').find((c) => c.step === 'half');
@@ -264,16 +259,7 @@ describe('task retry', () => {
 
   it('a plain retry starts over, even on the same agent', () => {
     useAgents(writeAgent('fail', 'line'), ['agent-2']);
-    const task = run([
-      'task',
-      'add',
-      'flaky',
-      '--prompt',
-      'p',
-      '--max-attempts',
-      '1',
-      '--json',
-    ]).json<TaskJson>();
+    const task = addFlaky();
     expect(run(['run', '--until-idle']).code).toBe(0);
     expect(run(['task', 'retry', task.id]).code).toBe(0);
     expect(run(['run', '--until-idle']).code).toBe(0);

@@ -1,6 +1,7 @@
 /** One agent: its state, last checkpoint and mailbox beside the log of its current task. */
 import { Box, Text } from 'ink';
-import { type ReactNode, useMemo } from 'react';
+import { useMemo } from 'react';
+import { Field } from '../components/Field.js';
 import type { AgentRow } from '../data/snapshot.js';
 import { useServices } from '../hooks.js';
 import type { Layout } from '../layout.js';
@@ -8,16 +9,6 @@ import { clean, clock, percent, progressBar } from '../text.js';
 import { AGENT_GLYPH, useTheme } from '../theme.js';
 import { useAgentLog } from './AgentPane.js';
 import { LogBox } from './LogBox.js';
-
-function Field({ name, children }: { name: string; children: ReactNode }) {
-  const theme = useTheme();
-  return (
-    <Text wrap="truncate">
-      <Text color={theme.muted}>{name.padEnd(11)}</Text>
-      {children}
-    </Text>
-  );
-}
 
 export function AgentDetail(props: { agent: AgentRow | null; seq: number; layout: Layout; scroll: number }) {
   const { agent, layout } = props;

@@ -1,23 +1,14 @@
 /** One task: its fields, its history (scrolling) and the log of its last run. */
 import fs from 'node:fs';
 import { Box, Text } from 'ink';
-import { type ReactNode, useMemo } from 'react';
+import { useMemo } from 'react';
 import type { Task } from '../../state/schemas.js';
+import { Field } from '../components/Field.js';
 import { useLogLines, useServices } from '../hooks.js';
 import { type Layout, windowStart } from '../layout.js';
 import { clean, clock } from '../text.js';
 import { useTheme } from '../theme.js';
 import { LogBox } from './LogBox.js';
-
-function Field({ name, children }: { name: string; children: ReactNode }) {
-  const theme = useTheme();
-  return (
-    <Text wrap="truncate">
-      <Text color={theme.muted}>{name.padEnd(11)}</Text>
-      {children}
-    </Text>
-  );
-}
 
 /** The log of the task's agent, else of the last agent in its history that left one. */
 function useTaskLogPath(task: Task | null): string | null {
