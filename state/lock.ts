@@ -595,9 +595,13 @@ class Keeper {
   takeBack(): 'kept' | 'held' | 'gone' {
     const was = Atomics.compareExchange(this.cell, 0, LINGER, BUSY);
     if (was === LINGER) return 'kept';
-    if (was !== RELEASING && was !== RELEASED) return 'held';
+    return this.letGoByThread() ? 'gone' : 'held';
+  }
+
+  /** Has the thread let the lock go? (Waits while it is doing so.) Leaves the state as it is. */
+  private letGoByThread(): boolean {
     while (Atomics.load(this.cell, 0) === RELEASING) Atomics.wait(this.cell, 0, RELEASING, 5);
-    return 'gone';
+    return Atomics.load(this.cell, 0) === RELEASED;
   }
 
   notHeld(): void {
@@ -616,8 +620,10 @@ class Keeper {
       rmdirSync: (path: string) => {
         if (this.takeBack() !== 'gone') fs.rmdirSync(path);
       },
+      // A look only: taking the lock back here would leave it BUSY, and the thread would then never
+      // let it go if this process stays idle.
       statSync: (path: string, options?: fs.StatSyncOptions) => {
-        if (this.takeBack() === 'gone') throw gone(path);
+        if (this.letGoByThread()) throw gone(path);
         return fs.statSync(path, options);
       },
       utimesSync: (path: string, atime: fs.TimeLike, mtime: fs.TimeLike) => {

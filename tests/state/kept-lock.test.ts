@@ -127,6 +127,37 @@ describe('the lock module, in one process', () => {
     fs.rmdirSync(dirOf);
   }, 20_000);
 
+  it('is still let go after proper-lockfile refreshed it while it was kept', async () => {
+    const target = path.join(tmp.dir, 'locks', 'refreshed');
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const kept = new KeptLock(target, {
+      timeoutMs: 5000,
+      holdMs: 60_000,
+      lingerMs: 5,
+      handoverMs: 1,
+      keepAfter: 1,
+    });
+    const dirOf = `${target}.lock`;
+    // A burst that lets the event loop turn between transactions, until the 5-second refresh
+    // timer has run while the lock was kept (the directory's mtime changes), then nothing more.
+    let first: number | null = null;
+    let refreshed = false;
+    const until = Date.now() + 15_000;
+    while (!refreshed && Date.now() < until) {
+      await kept.take();
+      first ??= fs.statSync(dirOf).mtimeMs;
+      kept.done();
+      await new Promise((r) => setImmediate(r));
+      const now = fs.statSync(dirOf, { throwIfNoEntry: false })?.mtimeMs;
+      refreshed = now !== undefined && now !== first;
+    }
+    expect(refreshed).toBe(true);
+    // The process is idle now: the keeper thread must let the lock go.
+    for (let i = 0; i < 200 && fs.existsSync(dirOf); i++) await new Promise((r) => setTimeout(r, 5));
+    expect(fs.existsSync(dirOf)).toBe(false);
+    kept.close();
+  }, 30_000);
+
   it('a release that fails still lets the next acquirer in this process have its turn', async () => {
     const target = path.join(tmp.dir, 'locks', 'sticky');
     fs.mkdirSync(path.dirname(target), { recursive: true });
