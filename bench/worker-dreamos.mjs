@@ -1,36 +1,48 @@
 // One bench process on the Dream.OS library: claim then complete until the deadline or an empty board.
-// Started by bench/run.mjs with an IPC channel; waits for `go` so that all processes start together.
+// Started by bench/run.mjs with an IPC channel (protocol in bench/workers.mjs): an optional warm-up on
+// its own store first, then the measured run, started together with the other processes by `go`.
 import { performance } from 'node:perf_hooks';
+import { nextMessage } from './workers.mjs';
 
-const { home, agent, distIndex } = JSON.parse(process.argv[2]);
+const { home, warmupHome, agent, distIndex } = JSON.parse(process.argv[2]);
 const { openWorkspace } = await import(distIndex);
 
 const now = () => performance.timeOrigin + performance.now();
-const ws = await openWorkspace({ home, actor: agent });
-ws.refresh();
-process.send({ type: 'ready' });
 
-process.once('message', async (msg) => {
+async function cycles(ws, deadline) {
   const done = [];
   let claimMs = 0;
   let completeMs = 0;
   const start = now();
-  try {
-    while (now() < msg.deadline) {
-      const t0 = now();
-      const task = await ws.claim(agent);
-      const t1 = now();
-      claimMs += t1 - t0;
-      if (!task) break;
-      await ws.complete(task.id, { agent });
-      completeMs += now() - t1;
-      done.push(task.id);
-    }
-  } catch (error) {
-    process.send({ type: 'error', message: String(error?.stack ?? error) });
-    process.exit(1);
+  while (now() < deadline) {
+    const t0 = now();
+    const task = await ws.claim(agent);
+    const t1 = now();
+    claimMs += t1 - t0;
+    if (!task) break;
+    await ws.complete(task.id, { agent });
+    completeMs += now() - t1;
+    done.push(task.id);
   }
-  const end = now();
+  return { start, end: now(), done, claimMs, completeMs };
+}
+
+try {
+  if (warmupHome) {
+    const warm = await openWorkspace({ home: warmupHome, actor: agent });
+    process.send({ type: 'warm-ready' });
+    const { deadline } = await nextMessage('warm');
+    await cycles(warm, deadline);
+    await warm.close();
+  }
+  const ws = await openWorkspace({ home, actor: agent });
+  ws.refresh();
+  process.send({ type: 'ready' });
+  const { deadline } = await nextMessage('go');
+  const result = await cycles(ws, deadline);
   await ws.close();
-  process.send({ type: 'result', start, end, done, claimMs, completeMs }, () => process.exit(0));
-});
+  process.send({ type: 'result', ...result }, () => process.exit(0));
+} catch (error) {
+  process.send({ type: 'error', message: String(error?.stack ?? error) });
+  process.exit(1);
+}

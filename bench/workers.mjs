@@ -1,12 +1,50 @@
 // Start bench worker processes, release them together, and gather what they report.
+//
+// The protocol, parent ⇄ each worker over IPC:
+//   with a warm-up: worker → `warm-ready` (its warm-up store is open); parent → `warm` {deadline},
+//     the same deadline for all; the worker runs the loop on the warm-up store, closes it, and goes on;
+//   worker → `ready` (the measured store is open); parent → `go` {deadline}, to all at once;
+//   worker → `result` {start, end, done, claimMs, completeMs}, or `error` {message}.
 import { fork } from 'node:child_process';
 
+/** In a worker: the next message of this type from the parent. */
+export function nextMessage(type) {
+  return new Promise((resolve) => {
+    const onMessage = (msg) => {
+      if (msg?.type !== type) return;
+      process.off('message', onMessage);
+      resolve(msg);
+    };
+    process.on('message', onMessage);
+  });
+}
+
+/** Until every child has sent a message of this type. */
+function allSent(children, type) {
+  return Promise.all(
+    children.map(
+      (child) =>
+        new Promise((resolve, reject) => {
+          const onMessage = (msg) => {
+            if (msg.type === 'error') reject(new Error(`worker failed: ${msg.message}`));
+            if (msg.type !== type) return;
+            child.off('message', onMessage);
+            resolve();
+          };
+          child.on('message', onMessage);
+          child.once('exit', (code) => reject(new Error(`worker exited with code ${code} before ${type}`)));
+        }),
+    ),
+  );
+}
+
 /**
- * Fork one process per config, wait until each has opened its store, then send all of them the same
- * deadline. Resolves with the earliest start, the latest end, every acknowledged task id, and the
- * summed time spent in claim and in complete.
+ * Fork one process per config; when `warmupSeconds` > 0 (each config names a warm-up store), let them
+ * all run the loop on it for that long first; wait until each has opened its measured store, then
+ * send all of them the same deadline. Resolves with the earliest start, the latest end, every
+ * acknowledged task id, and the summed time spent in claim and in complete.
  */
-export async function spawnWorkers(script, configs, seconds) {
+export async function spawnWorkers(script, configs, seconds, warmupSeconds = 0) {
   const children = configs.map((config) =>
     fork(script, [JSON.stringify(config)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] }),
   );
@@ -22,23 +60,17 @@ export async function spawnWorkers(script, configs, seconds) {
         });
       }),
   );
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise((resolve, reject) => {
-          const onMessage = (msg) => {
-            if (msg.type !== 'ready') return;
-            child.off('message', onMessage);
-            resolve();
-          };
-          child.on('message', onMessage);
-          child.once('exit', (code) => reject(new Error(`worker exited with code ${code} before starting`)));
-        }),
-    ),
-  );
-  const deadline = Date.now() + seconds * 1000;
-  for (const child of children) child.send({ type: 'go', deadline });
+  // A worker that fails before its result rejects both waits: the first one awaited reports it.
+  for (const result of results) result.catch(() => undefined);
   try {
+    if (warmupSeconds > 0) {
+      await allSent(children, 'warm-ready');
+      const deadline = Date.now() + warmupSeconds * 1000;
+      for (const child of children) child.send({ type: 'warm', deadline });
+    }
+    await allSent(children, 'ready');
+    const deadline = Date.now() + seconds * 1000;
+    for (const child of children) child.send({ type: 'go', deadline });
     const all = await Promise.all(results);
     return {
       start: Math.min(...all.map((r) => r.start)),
