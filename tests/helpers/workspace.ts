@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -71,4 +71,31 @@ export function cliAsync(
       resolve({ code: code ?? -1, stdout, stderr: output.stderr(), json: <T>() => JSON.parse(stdout) as T });
     });
   });
+}
+
+/** The display names of the eight default agents, as the console shows them. */
+export const ROLE_NAMES = [
+  'Captain',
+  'Infrastructure',
+  'Loop Engineer',
+  'Integration',
+  'Task Engineer',
+  'Feedback',
+  'UX',
+  'Testing',
+];
+
+/** Make `dir` a git repository with one (empty) commit. */
+export function gitInitWithCommit(dir: string): void {
+  execFileSync('git', ['init', '-q'], { cwd: dir });
+  gitEmptyCommit(dir);
+}
+
+/** Add an empty commit to the repository at `dir`. */
+export function gitEmptyCommit(dir: string): void {
+  execFileSync(
+    'git',
+    ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'x'],
+    { cwd: dir },
+  );
 }

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fakeLlm, hang, textReply, toolReply } from '../agents/fake-llm.js';
 import { processGone } from '../agents/helpers.js';
-import { BIN, cli, cliAsync, tempDir } from '../helpers/workspace.js';
+import { BIN, cli, cliAsync, gitInitWithCommit, tempDir } from '../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
 const run = (args: string[], env?: Record<string, string>) =>
@@ -121,14 +121,7 @@ afterEach(() => {
 describe('resume after a crash', () => {
   it('a SIGKILLed orchestrator: the restarted run resumes with the checkpoint, the task completes once', async () => {
     // The workspace is in a git repository: the checkpoints carry its commit.
-    execFileSync('git', ['init', '-q'], { cwd: tmp.dir });
-    execFileSync(
-      'git',
-      ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'x'],
-      {
-        cwd: tmp.dir,
-      },
-    );
+    gitInitWithCommit(tmp.dir);
     const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: tmp.dir, encoding: 'utf8' }).trim();
     useAgents(writeAgent('hang', 'line'), ['agent-2']);
     const task = run(['task', 'add', 'long job', '--prompt', 'work for hours', '--json']).json<TaskJson>();

@@ -20,7 +20,7 @@ import { planCheckpoint } from '../../src/orchestrator/plans.js';
 import { initWorkspace, openWorkspace, type Workspace } from '../../src/workspace.js';
 import { KEEP_CHECKPOINTS } from '../../state/memory.js';
 import type { Checkpoint } from '../../state/schemas.js';
-import { cli, tempDir } from '../helpers/workspace.js';
+import { cli, gitEmptyCommit, gitInitWithCommit, tempDir } from '../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let ws: Workspace;
@@ -210,13 +210,7 @@ describe('the git commit of the working folder', () => {
     fs.mkdirSync(repo);
     execFileSync('git', ['init', '-q'], { cwd: repo });
     expect(await gitHead(repo)).toBeUndefined(); // no commit yet
-    execFileSync(
-      'git',
-      ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'x'],
-      {
-        cwd: repo,
-      },
-    );
+    gitEmptyCommit(repo);
     const head = git(repo, 'rev-parse', 'HEAD');
     expect(await gitHead(repo)).toBe(head);
     fs.mkdirSync(path.join(repo, 'sub'));
@@ -237,14 +231,7 @@ describe('the git commit of the working folder', () => {
   });
 
   it('is recorded by `checkpoint save` when the workspace is in a repository', async () => {
-    execFileSync('git', ['init', '-q'], { cwd: tmp.dir });
-    execFileSync(
-      'git',
-      ['-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-q', '--allow-empty', '-m', 'x'],
-      {
-        cwd: tmp.dir,
-      },
-    );
+    gitInitWithCommit(tmp.dir);
     const id = (await ws.addTask({ title: 'in git', run: 'true' })).id;
     const saved = await saveCheckpoint(ws, 'agent-2', { task: id, step: 'x' });
     expect(saved.gitCommit).toBe(git(tmp.dir, 'rev-parse', 'HEAD'));

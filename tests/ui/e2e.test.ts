@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Task } from '../../state/schemas.js';
-import { BIN, ROOT, tempDir } from '../helpers/workspace.js';
+import { BIN, ROLE_NAMES, ROOT, tempDir } from '../helpers/workspace.js';
 import { sleep } from './helpers.js';
 
 const bin = process.env.DREAMOS_TEST_BIN ?? BIN;
@@ -89,19 +89,9 @@ describe('the real binary in a real terminal', () => {
       const pid = Number(tmux('display', '-p', '-t', 'main', '#{pane_pid}').trim());
       expect(pid).toBeGreaterThan(0);
 
-      const names = [
-        'Captain',
-        'Infrastructure',
-        'Loop Engineer',
-        'Integration',
-        'Task Engineer',
-        'Feedback',
-        'UX',
-        'Testing',
-      ];
       await until('the eight agents and the board summary', () => {
         const s = screen();
-        return names.every((n) => s.includes(n)) && s.includes('Board backlog 0 · ready 0');
+        return ROLE_NAMES.every((n) => s.includes(n)) && s.includes('Board backlog 0 · ready 0');
       });
       tmux('send-keys', '-t', 'main', '2');
       await until('the board', () => screen().includes('BACKLOG (0)'));

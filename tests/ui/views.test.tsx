@@ -7,20 +7,10 @@ import { demoAgents } from '../../src/demo.js';
 import { App } from '../../ui/App.js';
 import { Command } from '../../ui/keymap.js';
 import { colourTheme, noColourTheme, themeFor } from '../../ui/theme.js';
+import { ROLE_NAMES } from '../helpers/workspace.js';
 import { cleanupAll, open, workspace } from './helpers.js';
 
 afterEach(cleanupAll);
-
-const NAMES = [
-  'Captain',
-  'Infrastructure',
-  'Loop Engineer',
-  'Integration',
-  'Task Engineer',
-  'Feedback',
-  'UX',
-  'Testing',
-];
 
 describe('views', () => {
   test('dashboard: a pane per agent (simulated ones say so), the board summary, open alerts', async () => {
@@ -34,7 +24,7 @@ describe('views', () => {
     );
     const h = await open({ ws, dir });
     const frame = await h.waitFor((f) => f.includes('done compiling'), 'the log line');
-    for (const name of NAMES) expect(frame).toContain(name);
+    for (const name of ROLE_NAMES) expect(frame).toContain(name);
     expect(frame.match(/\[simulated\]/g)).toHaveLength(4);
     expect(frame).toContain(`● working ${task.id} Build it`);
     expect(frame).toMatch(/Board backlog 0 · ready 0 · working 1/);
@@ -98,7 +88,7 @@ describe('views', () => {
     await h.run(Command.ViewMetrics);
     const frame = await h.waitFor((f) => f.includes('throughput'), 'the metrics');
     expect(frame).toContain('Utilisation');
-    for (const name of NAMES) expect(frame).toContain(name);
+    for (const name of ROLE_NAMES) expect(frame).toContain(name);
   });
 
   test('below the minimum size the console says so', async () => {
