@@ -71,7 +71,7 @@ const action = <A extends DriftAction>(allowed: readonly [A, ...A[]], fallback: 
   z.enum(allowed).default(fallback as never);
 const Share = z.number().positive().max(1);
 
-export const DriftPolicies = z.strictObject({
+const DriftPolicies = z.strictObject({
   /** Stall: an agent's heartbeat older than `heartbeatIntervals` × heartbeatSeconds while it holds a
    *  working task (its orchestrator hung or died); or a running task silent for `silentSeconds`. */
   stall: z
@@ -133,7 +133,6 @@ export const DriftPolicies = z.strictObject({
     })
     .prefault({}),
 });
-export type DriftPolicies = z.infer<typeof DriftPolicies>;
 
 export const Policies = z.strictObject({
   /** A claim holds its task this long unless renewed by a heartbeat. */

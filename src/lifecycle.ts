@@ -21,6 +21,14 @@ export const taskIdOf = (n: number) => `T-${n.toString(36).toUpperCase().padStar
 
 const iso = (d: Date) => d.toISOString();
 const TERMINAL: readonly Status[] = ['done', 'failed', 'cancelled'];
+/** What a retry or an operator's move out of failed/cancelled resets: the task starts over. */
+const FRESH_ATTEMPT = { attempts: 0, stalls: 0, notBefore: null, lease: null, agent: null } as const;
+
+/** Refuse a malformed task id with a clear message. */
+export function checkTaskId(id: string): void {
+  if (!TaskId.safeParse(id).success)
+    throw invalidInput(`not a task id: ${JSON.stringify(id).slice(0, 60)} (ids look like T-0001A)`);
+}
 export const isTerminal = (s: Status) => TERMINAL.includes(s);
 
 export function transition(task: Task, to: Status, ctx: Ctx, why?: string, patch: Partial<Task> = {}): Task {
@@ -358,13 +366,7 @@ export function planRetry(ctx: Ctx, id: string, why?: string): Plan<Task> {
     );
   }
   const to = depsDone(ctx.view, task) ? 'ready' : 'backlog';
-  const next = transition(task, to, ctx, why ?? 'retried by the operator', {
-    attempts: 0,
-    stalls: 0,
-    notBefore: null,
-    lease: null,
-    agent: null,
-  });
+  const next = transition(task, to, ctx, why ?? 'retried by the operator', FRESH_ATTEMPT);
   return { change: { op: 'retry', by: ctx.by, tasks: [next] }, result: next };
 }
 
@@ -384,13 +386,7 @@ export function planMove(ctx: Ctx, id: string, to: Status, why?: string): Plan<T
   if (from === 'backlog' && to === 'ready') return planPromote(ctx, id, why);
   if ((from === 'failed' || from === 'cancelled') && (to === 'ready' || to === 'backlog')) {
     // Like a retry, but to the stage the operator named (the history must say where it went).
-    const next = transition(task, to, ctx, why ?? `moved to ${to} by the operator`, {
-      attempts: 0,
-      stalls: 0,
-      notBefore: null,
-      lease: null,
-      agent: null,
-    });
+    const next = transition(task, to, ctx, why ?? `moved to ${to} by the operator`, FRESH_ATTEMPT);
     return { change: { op: 'move', by: ctx.by, tasks: [next] }, result: next };
   }
   if (from === 'ready' && to === 'backlog') {
@@ -449,8 +445,7 @@ export function planEdit(ctx: Ctx, id: string, patch: EditPatch): Plan<Task> {
     if (task.status === 'working')
       throw invalidTransition(`${id} is working; its dependencies cannot change now`);
     for (const dep of patch.dependsOn) {
-      if (!TaskId.safeParse(dep).success)
-        throw invalidInput(`not a task id: ${JSON.stringify(dep).slice(0, 60)} (ids look like T-0001A)`);
+      checkTaskId(dep);
       if (dep === id) throw new DreamError('E_CYCLE', `dependency cycle refused: ${id} -> ${id}`);
       mustGet(ctx.view, dep);
     }

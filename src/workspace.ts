@@ -27,12 +27,12 @@ import {
   byId,
   type Checkpoint,
   type DIRECTIVES,
+  ERROR_CODE_RE,
   type Mail,
   STATUSES,
   type Status,
   storeOf,
   type Task,
-  TaskId,
 } from '../state/schemas.js';
 import { REQUIRED_KINDS } from '../state/snapshots.js';
 import { CorruptFileError, ValidatedJsonFile, writeFileDurable } from '../state/store.js';
@@ -42,6 +42,7 @@ import { DreamError, invalidInput, notFound } from './errors.js';
 import {
   type CompleteInput,
   type Ctx,
+  checkTaskId,
   type EditPatch,
   expireLeases,
   type FailInput,
@@ -180,11 +181,17 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
 function agentFromEnv(config: Config): string {
   const id = process.env.DREAMOS_AGENT_ID;
   if (!id || id === OPERATOR) return OPERATOR;
-  if (!config.agents.some((a) => a.id === id))
+  return findAgent(config, id, 'DREAMOS_AGENT_ID names no agent: ').id;
+}
+
+/** The configured agent `id`, or a not-found error that lists the known ones. */
+function findAgent(config: Config, id: string, missing: string): AgentConfig {
+  const agent = config.agents.find((a) => a.id === id);
+  if (!agent)
     throw notFound(
-      `DREAMOS_AGENT_ID names no agent: ${JSON.stringify(id).slice(0, 60)} (known: ${config.agents.map((a) => a.id).join(', ')})`,
+      `${missing}${JSON.stringify(id).slice(0, 60)} (known: ${config.agents.map((a) => a.id).join(', ')})`,
     );
-  return id;
+  return agent;
 }
 
 export interface TaskFilter {
@@ -226,12 +233,7 @@ export class Workspace {
   }
 
   agent(id: string): AgentConfig {
-    const agent = this.config.agents.find((a) => a.id === id);
-    if (!agent)
-      throw notFound(
-        `no agent ${JSON.stringify(id).slice(0, 60)} (known: ${this.config.agents.map((a) => a.id).join(', ')})`,
-      );
-    return agent;
+    return findAgent(this.config, id, 'no agent ');
   }
 
   private run<T>(plan: (ctx: Ctx) => Plan<T>, by = this.actor): Promise<T> {
@@ -246,8 +248,7 @@ export class Workspace {
 
   /** Refuse a malformed id before anything else (whether it exists is checked where it is used). */
   private checkId(id: string): void {
-    if (!TaskId.safeParse(id).success)
-      throw invalidInput(`not a task id: ${JSON.stringify(id).slice(0, 60)} (ids look like T-0001A)`);
+    checkTaskId(id);
   }
 
   getTask(id: string): Task {
@@ -366,7 +367,7 @@ export class Workspace {
   fail(id: string, input: FailInput): Promise<Task> {
     if (input.agent !== undefined) this.agent(input.agent);
     if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
-    if (input.errorCode !== undefined && !/^E_[A-Z0-9_]{1,60}$/.test(input.errorCode)) {
+    if (input.errorCode !== undefined && !ERROR_CODE_RE.test(input.errorCode)) {
       throw invalidInput(
         `not an error code: ${JSON.stringify(input.errorCode).slice(0, 60)} (codes look like E_TESTS)`,
       );

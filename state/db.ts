@@ -446,7 +446,8 @@ export class JournalDb implements StateBackend {
       if (this.mem.seq - seq >= this.snapshotEvery) kinds.add(kind);
       else if (this.mem.seq > seq) {
         const behind = pos.segment === end.segment ? end.offset - pos.offset : Number.POSITIVE_INFINITY;
-        if (behind >= Math.max(LAG_BYTES, this.fileSize(snapshotPath(this.paths, kind)))) kinds.add(kind);
+        // The file's size is looked up only when the lag could pass it (one stat less per file).
+        if (behind >= LAG_BYTES && behind >= this.fileSize(snapshotPath(this.paths, kind))) kinds.add(kind);
       }
     }
     return [...kinds];
@@ -544,7 +545,6 @@ export class JournalDb implements StateBackend {
     if (this.closed) return;
     await this.queue.catch(() => undefined);
     try {
-      this.journalLock.letGo();
       if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
     } catch (error) {
       // What was journaled stays done (the snapshot files are only behind it): say so, not just "ENOSPC".

@@ -104,6 +104,12 @@ function dirIdentity(path: string): { ino: string; born: string } | null {
   }
 }
 
+/** One record as written: a fixed-length line, so that rewriting it in place leaves no tail behind. */
+function recordLine(state: OwnerRecord['state'], identity?: { ino: string; born: string }): string {
+  const text = JSON.stringify({ pid: process.pid, host: HOST, start: MY_START, state, ...identity });
+  return text.padEnd(RECORD_BYTES - 1, ' ').concat('\n');
+}
+
 /** This process's record for one lock target, written in place. */
 class Record {
   private fd: number | null = null;
@@ -118,8 +124,7 @@ class Record {
       fs.mkdirSync(dirname(this.path), { recursive: true });
       this.fd = fs.openSync(this.path, 'w');
     }
-    const text = JSON.stringify({ pid: process.pid, host: HOST, start: MY_START, state, ...identity });
-    fs.writeSync(this.fd, text.padEnd(RECORD_BYTES - 1, ' ').concat('\n'), 0);
+    fs.writeSync(this.fd, recordLine(state, identity), 0);
   }
 
   remove(): void {
@@ -309,18 +314,13 @@ function waitForChange(dir: string, maxMs: number): Promise<void> {
 const DEAD_OWNER_CHECK_MS = 25;
 
 /** Is another live process waiting for this lock (or about to take it)? For holders deciding to hand it over. */
-export function othersWaiting(target: string): boolean {
+function othersWaiting(target: string): boolean {
   return readRecords(target).some(
     (r) =>
       r.record.pid !== process.pid &&
       (r.record.state === 'Q' || r.record.state === 'A') &&
       (r.record.host === '?' || alive(r.record)),
   );
-}
-
-/** Wait until something in the lock's folder changes (a lock taken or let go), at most `maxMs`. */
-export function waitForLockChange(target: string, maxMs: number): Promise<void> {
-  return waitForChange(dirname(target), maxMs);
 }
 
 export function acquireLock(target: string, options: LockOptions = {}): Promise<LockHandle> {
@@ -543,9 +543,7 @@ class Keeper {
     // The record file exists by now (every acquisition writes it), and may say H for a lock this
     // process holds: it is not touched here.
     const record = recordFor(target);
-    const idleRecord = JSON.stringify({ pid: process.pid, host: HOST, start: MY_START, state: 'W' })
-      .padEnd(RECORD_BYTES - 1, ' ')
-      .concat('\n');
+    const idleRecord = recordLine('W');
     const { Worker } = loadBuiltin('node:worker_threads') as typeof import('node:worker_threads');
     this.worker = new Worker(KEEPER_SOURCE, {
       eval: true,
@@ -701,7 +699,7 @@ export class KeptLock {
           return this.handle;
         }
         this.letGo();
-        await waitForLockChange(this.target, this.options.handoverMs);
+        await waitForChange(dirname(this.target), this.options.handoverMs); // a lock taken or let go
       } else {
         this.letGo();
       }

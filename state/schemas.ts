@@ -9,6 +9,7 @@ export const SCHEMA_VERSION = 1 as const;
 
 export const TASK_ID_RE = /^T-[0-9A-Z]{5,10}$/;
 export const AGENT_ID_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
+export const ERROR_CODE_RE = /^E_[A-Z0-9_]{1,60}$/;
 /** Ids (T-, A-, M-, C-) are zero-padded base 36 in capitals: plain string order is the order they were made in. */
 export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 /** Printable text on one line: no C0/C1 control characters, no DEL. */
@@ -61,10 +62,7 @@ export const TaskResult = z.strictObject({
   usage: Usage.optional(),
   log: z.string().max(1000).optional(),
   error: z.string().max(20_000).optional(),
-  errorCode: z
-    .string()
-    .regex(/^E_[A-Z0-9_]{1,60}$/, 'an error code looks like E_TIMEOUT')
-    .optional(),
+  errorCode: z.string().regex(ERROR_CODE_RE, 'an error code looks like E_TIMEOUT').optional(),
 });
 
 export const HistoryEntry = z.strictObject({
