@@ -6,7 +6,7 @@
  * running never appear. Pure: computed from the state view.
  */
 import type { StateView } from '../state/db.js';
-import { type Alert, PRIORITIES, type Task } from '../state/schemas.js';
+import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
 
@@ -59,7 +59,6 @@ const REASON_OF: Record<Alert['kind'], AttentionReason> = {
   budget: 'over-budget',
 };
 const SEVERITY = { critical: 0, warning: 1, info: 2 } as const;
-const TASK_ID = /^T-[0-9A-Z]{5,10}$/;
 
 const rank = (i: AttentionItem) => SEVERITY[i.severity] * 100 + ATTENTION_REASONS.indexOf(i.reason);
 
@@ -76,7 +75,7 @@ const HINT: Record<Alert['kind'], (subject: string) => string> = {
 };
 
 function alertItem(view: StateView, alert: Alert): AttentionItem {
-  const task = TASK_ID.test(alert.subject) ? alert.subject : undefined;
+  const task = TASK_ID_RE.test(alert.subject) ? alert.subject : undefined;
   const agent = !task && view.agentState(alert.subject) ? alert.subject : undefined;
   return {
     key: task ? `task:${task}` : agent ? `agent:${agent}` : `alert:${alert.id}`,

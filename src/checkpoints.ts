@@ -13,10 +13,13 @@
  */
 import type { Plan, StateView } from '../state/db.js';
 import { Checkpoint, type Task } from '../state/schemas.js';
-import { OPERATOR } from './config.js';
+import { type AgentConfig, OPERATOR } from './config.js';
 import { invalidInput, notFound } from './errors.js';
 import { type Ctx, planRetry } from './lifecycle.js';
+import { agentCommit } from './orchestrator/git.js';
 import { type CheckpointInput, planCheckpoint } from './orchestrator/plans.js';
+import { cut } from './sanitize.js';
+import type { Workspace } from './workspace.js';
 
 /** Steps the agent loop records on its own: they say where the loop was, not where the work was. */
 export const LOOP_STEPS: ReadonlySet<string> = new Set(['start', 'resume', 'interrupted', 'done', 'failed']);
@@ -110,8 +113,6 @@ export function planRetryFromCheckpoint(
   };
 }
 
-const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
-
 /**
  * A checkpoint reported by a driven program or a model, held to the schema's limits so that it is
  * recorded rather than refused: long text is cut, a session id too long to be one and data too large
@@ -129,6 +130,24 @@ export function boundCheckpoint(input: CheckpointInput): CheckpointInput {
     ...(summary !== undefined ? { summary: cut(summary, MAX_SUMMARY) } : {}),
     ...(sessionId !== undefined && sessionId.length <= MAX_SESSION_ID ? { sessionId } : {}),
     ...(dataFits ? { data } : {}),
+  };
+}
+
+/**
+ * A checkpoint with what its agent's context adds where the caller did not say: the commit of the
+ * agent's working folder and the last mail it had (its mailbox position).
+ */
+export async function withAgentContext<I extends { gitCommit?: string; mailboxPosition?: string }>(
+  ws: Workspace,
+  agent: AgentConfig,
+  input: I,
+): Promise<I> {
+  const gitCommit = input.gitCommit ?? (await agentCommit(ws.home, agent));
+  const mailboxPosition = input.mailboxPosition ?? ws.view.mailbox(agent.id).at(-1)?.id;
+  return {
+    ...input,
+    ...(gitCommit ? { gitCommit } : {}),
+    ...(mailboxPosition ? { mailboxPosition } : {}),
   };
 }
 

@@ -4,9 +4,15 @@
  */
 import type { StateView } from '../state/db.js';
 import type { Alert, Task } from '../state/schemas.js';
+import type { Policies } from './config.js';
 import type { DriftInput } from './drift.js';
 
 export const secs = (ms: number) => Math.round(ms / 1000);
+
+/** How old an agent's heartbeat may be before its run counts as stalled (ms). */
+export function staleAfterMs(policies: Policies): number {
+  return policies.drift.stall.heartbeatIntervals * policies.heartbeatSeconds * 1000;
+}
 
 /** When the task's current attempt started: its last move to working. */
 export function attemptStartedAt(task: Task): number {

@@ -4,7 +4,7 @@
  * fresh state inside the transaction, so a condition that cleared meanwhile changes nothing.
  */
 import type { Change, Plan, StateView } from '../state/db.js';
-import type { Alert, Task } from '../state/schemas.js';
+import { ALERT_ID_RE, type Alert, idOf, type Task } from '../state/schemas.js';
 import {
   clearedAlerts,
   type DriftInput,
@@ -16,9 +16,9 @@ import {
 import { invalidInput, invalidTransition, notFound } from './errors.js';
 import { type Ctx, planCancel, planFail, transition, withFollowUps } from './lifecycle.js';
 import { defaultAgentState, planDirective } from './mail.js';
+import { cut } from './sanitize.js';
 
-export const alertIdOf = (n: number) => `A-${n.toString(36).toUpperCase().padStart(5, '0')}`;
-const ALERT_ID_RE = /^A-[0-9A-Z]{5,10}$/;
+export const alertIdOf = (n: number) => idOf('A', n);
 
 /** What the caller observed outside the state (drift.ts): the rest comes from the transaction. */
 export type Observed = Omit<DriftInput, 'view' | 'now' | 'policies'>;
@@ -42,7 +42,6 @@ export function isNewOccurrence(view: StateView, finding: Finding): boolean {
   return alertByKey(view, finding.key)?.evidence.occurrence !== finding.occurrence;
 }
 
-const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 const input = (ctx: Ctx, observed: Observed): DriftInput => ({
   ...observed,
   view: ctx.view,

@@ -10,6 +10,7 @@ import {
   kindOf,
   lastAttempts,
   secs,
+  staleAfterMs,
   stillWorking,
   taskOf,
   usualDurations,
@@ -24,7 +25,7 @@ const stall: DriftRule = {
   evaluate(input) {
     const policy = input.policies.drift.stall;
     const now = input.now.getTime();
-    const limit = policy.heartbeatIntervals * input.policies.heartbeatSeconds * 1000;
+    const limit = staleAfterMs(input.policies);
     const tasks = held(input.view);
     const out: Finding[] = [];
     const stale = new Set<string>();

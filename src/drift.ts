@@ -9,6 +9,7 @@ import type { StateView } from '../state/db.js';
 import type { AgentState, Alert } from '../state/schemas.js';
 import { DRIFT_KINDS } from '../state/schemas.js';
 import type { AgentConfig, DriftAction, Policies } from './config.js';
+import { staleAfterMs } from './drift-facts.js';
 import { RULES } from './drift-rules.js';
 
 export { DRIFT_KINDS };
@@ -68,9 +69,7 @@ export function evaluateDrift(input: DriftInput, kinds: readonly DriftKind[] = D
   );
 }
 
-export function staleAfterMs(policies: Policies): number {
-  return policies.drift.stall.heartbeatIntervals * policies.heartbeatSeconds * 1000;
-}
+export { staleAfterMs };
 
 /** An agent run by an orchestrator that has beaten its heartbeat lately. */
 export function runLive(state: AgentState | undefined, now: Date, policies: Policies): boolean {

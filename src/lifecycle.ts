@@ -4,7 +4,7 @@
  * is fresh and what they return is journaled atomically. No I/O here.
  */
 import type { Change, Plan, StateView } from '../state/db.js';
-import { PRIORITIES, type Priority, type Status, Task, TaskId } from '../state/schemas.js';
+import { idOf, PRIORITIES, type Priority, type Status, Task, TaskId } from '../state/schemas.js';
 import { describeZodError } from '../state/store.js';
 import type { AgentConfig, Policies } from './config.js';
 import { conflict, DreamError, invalidInput, invalidTransition, notFound } from './errors.js';
@@ -17,7 +17,7 @@ export interface Ctx {
   random?: () => number;
 }
 
-export const taskIdOf = (n: number) => `T-${n.toString(36).toUpperCase().padStart(5, '0')}`;
+export const taskIdOf = (n: number) => idOf('T', n);
 
 const iso = (d: Date) => d.toISOString();
 const TERMINAL: readonly Status[] = ['done', 'failed', 'cancelled'];

@@ -4,12 +4,12 @@
  * senders) deliver once; `ack` marks a message handled, and `read` only marks it seen.
  */
 import type { Plan } from '../state/db.js';
-import { type AgentState, DIRECTIVES, MAIL_TYPES, type Mail } from '../state/schemas.js';
+import { type AgentState, DIRECTIVES, idOf, MAIL_TYPES, type Mail } from '../state/schemas.js';
 import { OPERATOR } from './config.js';
 import { invalidInput, notFound } from './errors.js';
 import type { Ctx } from './lifecycle.js';
 
-export const mailIdOf = (n: number) => `M-${n.toString(36).toUpperCase().padStart(5, '0')}`;
+export const mailIdOf = (n: number) => idOf('M', n);
 
 export interface SendInput {
   to: string;

@@ -23,3 +23,8 @@ export function oneLine(text: string, width = Number.POSITIVE_INFINITY): string 
   const clean = stripControl(text).replace(/\s+/g, ' ').trim();
   return clean.length > width ? `${clean.slice(0, Math.max(0, width - 1))}…` : clean;
 }
+
+/** At most `max` characters: a longer text is cut and ends with an ellipsis (within the `max`). */
+export function cut(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}

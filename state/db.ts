@@ -17,6 +17,7 @@ import {
   type AgentState,
   type Alert,
   type Checkpoint,
+  idOf,
   JournalEntry,
   type JournalPosition,
   type Mail,
@@ -309,7 +310,7 @@ export class JournalDb implements StateBackend {
       counter += 1;
       alerts.push({
         ...draft,
-        id: `A-${counter.toString(36).toUpperCase().padStart(5, '0')}`,
+        id: idOf('A', counter),
         status: 'open',
         count: 1,
         createdAt: now,

@@ -10,7 +10,10 @@ export const SCHEMA_VERSION = 1 as const;
 export const TASK_ID_RE = /^T-[0-9A-Z]{5,10}$/;
 export const AGENT_ID_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 export const ERROR_CODE_RE = /^E_[A-Z0-9_]{1,60}$/;
+export const ALERT_ID_RE = /^A-[0-9A-Z]{5,10}$/;
 /** Ids (T-, A-, M-, C-) are zero-padded base 36 in capitals: plain string order is the order they were made in. */
+export const idOf = (kind: 'T' | 'A' | 'M' | 'C', n: number) =>
+  `${kind}-${n.toString(36).toUpperCase().padStart(5, '0')}`;
 export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 /** Printable text on one line: no C0/C1 control characters, no DEL. */
 const ONE_LINE_RE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
@@ -125,7 +128,7 @@ export const DRIFT_KINDS = [
 export const ALERT_KINDS = ['corrupt-state', 'missing-store', 'journal-damage', ...DRIFT_KINDS] as const;
 
 export const Alert = z.strictObject({
-  id: z.string().regex(/^A-[0-9A-Z]{5,10}$/),
+  id: z.string().regex(ALERT_ID_RE),
   kind: z.enum(ALERT_KINDS),
   severity: z.enum(['info', 'warning', 'critical']),
   status: z.enum(['open', 'acknowledged', 'resolved']),

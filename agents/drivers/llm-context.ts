@@ -3,6 +3,8 @@
  * checkpoint and its unacknowledged mail; and the tools it may call for board work. Also how big the
  * conversation is, and what a fresh context carries after a context reset (the summary).
  */
+
+import { cut } from '../../src/sanitize.js';
 import { PRIORITIES } from '../../state/schemas.js';
 import type { ChatMessage } from './llm-http.js';
 import type { DriverContext } from './types.js';
@@ -168,8 +170,6 @@ export function resetMessages(ctx: DriverContext, summary: string, resets: numbe
     { role: 'user', content: `${taskPrompt({ ...ctx, checkpoint: null })}\n${note}` },
   ];
 }
-
-const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
 
 /**
  * A summary built from the conversation itself, when the model could not write one: the earlier

@@ -5,10 +5,9 @@
  * records.
  */
 import { type Command, InvalidArgumentError } from 'commander';
-import { checkSaveInput, type SaveInput } from '../checkpoints.js';
+import { checkSaveInput, type SaveInput, withAgentContext } from '../checkpoints.js';
 import { OPERATOR } from '../config.js';
 import { DreamError, invalidInput } from '../errors.js';
-import { agentCommit } from '../orchestrator/git.js';
 import { planCheckpoint } from '../orchestrator/plans.js';
 import { emit } from '../output.js';
 import type { Workspace } from '../workspace.js';
@@ -53,17 +52,8 @@ export async function saveCheckpoint(ws: Workspace, agentId: string, input: Save
   const agent = ws.agent(agentId);
   checkSaveInput(input);
   if (input.task !== null) ws.getTask(input.task);
-  const gitCommit = input.gitCommit ?? (await agentCommit(ws.home, agent));
-  const mailboxPosition = input.mailboxPosition ?? ws.view.mailbox(agentId).at(-1)?.id;
-  const saved = await ws.record(
-    (ctx) =>
-      planCheckpoint(ctx, agentId, {
-        ...input,
-        ...(gitCommit ? { gitCommit } : {}),
-        ...(mailboxPosition ? { mailboxPosition } : {}),
-      }),
-    agentId,
-  );
+  const full = await withAgentContext(ws, agent, input);
+  const saved = await ws.record((ctx) => planCheckpoint(ctx, agentId, full), agentId);
   // As recorded (the journal stamps `rev`).
   return ws.view.checkpoints(agentId).find((c) => c.id === saved.id) ?? saved;
 }

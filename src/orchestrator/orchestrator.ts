@@ -10,19 +10,16 @@ import fs from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
-import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
-import { boundCheckpoint, resumeCheckpoint } from '../checkpoints.js';
+import type { Mail, Task } from '../../state/schemas.js';
+import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
 import type { AgentConfig, Driver } from '../config.js';
 import { DreamError } from '../errors.js';
-import type { Ctx } from '../lifecycle.js';
 import { defaultAgentState } from '../mail.js';
 import { type Watcher, watchWorkspace } from '../watch.js';
 import type { Workspace } from '../workspace.js';
 import { type DriftEvent, DriftMonitor } from './drift-monitor.js';
-import { agentCommit } from './git.js';
 import {
   type CheckpointInput,
-  HOST,
   planAgentUpdate,
   planCheckpoint,
   planHeartbeat,
@@ -72,8 +69,6 @@ class AgentLoop {
   freshContext = false;
   recentTags = new Set<string>();
   recentResources: string[] = [];
-  /** Last output lines, for a console running in the same process. */
-  readonly lines: string[] = [];
 
   constructor(
     readonly agent: AgentConfig,
@@ -97,7 +92,6 @@ class AgentLoop {
   }
 }
 
-const MAX_LINES = 50;
 /** The `dreamos` executable of this installation (from dist/ when bundled, from src/orchestrator/ in tests). */
 const DREAMOS_BIN =
   ['../bin/dreamos.js', '../../bin/dreamos.js']
@@ -126,14 +120,6 @@ export class Orchestrator {
     private readonly options: OrchestratorOptions,
   ) {}
 
-  get agentIds(): string[] {
-    return [...this.loops.keys()];
-  }
-
-  recentLines(agentId: string): readonly string[] {
-    return this.loops.get(agentId)?.lines ?? [];
-  }
-
   private emit(event: OrchestratorEvent): void {
     try {
       this.options.onEvent?.(event);
@@ -150,17 +136,10 @@ export class Orchestrator {
     return this.policies.heartbeatSeconds * 3000;
   }
 
-  private record<T>(
-    plan: (ctx: Ctx) => { change: import('../../state/db.js').Change | null; result: T },
-    by?: string,
-  ) {
-    return this.ws.record(plan, by);
-  }
-
   async start(): Promise<void> {
     const wanted = this.options.agents ?? this.ws.config.agents.filter((a) => a.enabled).map((a) => a.id);
     for (const id of wanted) this.ws.agent(id);
-    const { taken, leftovers } = await this.record((ctx) =>
+    const { taken, leftovers } = await this.ws.record((ctx) =>
       planTakeAgents(ctx, wanted, this.staleMs, this.startedAt),
     );
     for (const id of taken) {
@@ -205,11 +184,11 @@ export class Orchestrator {
       this.emit({ type: 'leftover', agent: leftover.agent, pid, task: leftover.task });
       await killGroup(pgid, this.policies.killGraceSeconds * 1000);
     }
-    await this.record((ctx) =>
+    await this.ws.record((ctx) =>
       planAgentUpdate(ctx, leftover.agent, { child: null, task: null, status: 'idle' }),
     );
     if (!leftover.task) return;
-    const resumed = await this.record(
+    const resumed = await this.ws.record(
       (ctx) => planResume(ctx, leftover.agent, leftover.task!),
       leftover.agent,
     );
@@ -294,7 +273,7 @@ export class Orchestrator {
       case 'reset-context': {
         loop.freshContext = true;
         const state = this.ws.view.agentState(loop.agent.id) ?? defaultAgentState(loop.agent.id, new Date());
-        await this.record((ctx) =>
+        await this.ws.record((ctx) =>
           planAgentUpdate(ctx, loop.agent.id, { contextResets: state.contextResets + 1 }),
         );
         break;
@@ -394,7 +373,7 @@ export class Orchestrator {
     this.emit({ type: 'claimed', agent: agentId, task });
     let outcome: DriverOutcome;
     try {
-      const checkpoint = loop.freshContext ? null : this.lastCheckpoint(agentId, task.id);
+      const checkpoint = loop.freshContext ? null : resumeCheckpoint(this.ws.view, agentId, task.id);
       loop.freshContext = false;
       const mailbox = this.ws.view.mailbox(agentId).filter((m) => m.type !== 'directive' && !m.ackedAt);
       running.delivered = mailbox.map((m) => m.id);
@@ -403,7 +382,7 @@ export class Orchestrator {
         step: checkpoint ? 'resume' : 'start',
         progress: checkpoint?.progress ?? 0,
       });
-      await this.record((ctx) =>
+      await this.ws.record((ctx) =>
         planAgentUpdate(ctx, agentId, { status: 'working', task: task.id, progress: 0, child: null }),
       );
       const logPath = this.ws.paths.log(agentId, task.id);
@@ -421,19 +400,19 @@ export class Orchestrator {
         // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
         env: { DREAMOS_BIN: DREAMOS_BIN },
         onLine: (line, stream) => {
-          loop.lines.push(line);
-          if (loop.lines.length > MAX_LINES) loop.lines.splice(0, loop.lines.length - MAX_LINES);
           this.emit({ type: 'line', agent: agentId, task: task.id, line, stream });
         },
         onProgress: (progress) => this.progress(agentId, running, progress),
         onCheckpoint: (cp) =>
           void this.checkpoint(agentId, { task: task.id, ...cp }).catch((e) => this.fail(e, agentId)),
         onSpawn: ({ pid, pgid }) =>
-          void this.record((ctx) =>
-            planAgentUpdate(ctx, agentId, {
-              child: { pid, pgid, startedAt: new Date().toISOString(), task: task.id },
-            }),
-          ).catch((e) => this.fail(e, agentId)),
+          void this.ws
+            .record((ctx) =>
+              planAgentUpdate(ctx, agentId, {
+                child: { pid, pgid, startedAt: new Date().toISOString(), task: task.id },
+              }),
+            )
+            .catch((e) => this.fail(e, agentId)),
         tools: {
           addSubtask: async (input) => {
             const sub = await this.ws.addTask({
@@ -485,13 +464,13 @@ export class Orchestrator {
     // Why the run stopped, read before recording its outcome: that change wakes checkRunning(), which
     // sees the task leave `working` and would mark this finished run as cancelled.
     const stopReason = running.stopReason;
-    if (running.stopReason === 'shutdown' || running.stopReason === 'restart') {
+    if (stopReason === 'shutdown' || stopReason === 'restart') {
       await this.checkpoint(agentId, { task: taskId, step: 'interrupted', progress: running.progress });
-      await this.record(
-        (ctx) => planRequeue(ctx, agentId, taskId, `${running.stopReason} of ${agentId}: back to ready`),
+      await this.ws.record(
+        (ctx) => planRequeue(ctx, agentId, taskId, `${stopReason} of ${agentId}: back to ready`),
         agentId,
       );
-    } else if (running.stopReason !== 'cancel') {
+    } else if (stopReason !== 'cancel') {
       const report = {
         agent: agentId,
         ...(outcome.summary !== undefined ? { summary: outcome.summary } : {}),
@@ -521,7 +500,7 @@ export class Orchestrator {
     if (running.delivered.length > 0)
       await this.ws.markMail(agentId, running.delivered, 'ack').catch(() => undefined);
     const failures = outcome.ok ? 0 : stopReason ? state.failures : state.failures + 1;
-    await this.record((ctx) =>
+    await this.ws.record((ctx) =>
       planAgentUpdate(ctx, agentId, {
         status: this.stopping ? 'stopped' : this.paused(agentId) ? 'paused' : 'idle',
         task: null,
@@ -542,26 +521,15 @@ export class Orchestrator {
     const now = Date.now();
     if (now - running.progressWritten < PROGRESS_EVERY_MS) return;
     running.progressWritten = now;
-    void this.record((ctx) => planAgentUpdate(ctx, agentId, { progress: running.progress })).catch((e) =>
-      this.fail(e, agentId),
-    );
-  }
-
-  /** This agent's last checkpoint of the task, or the one handed over by `task retry --from-checkpoint`. */
-  private lastCheckpoint(agentId: string, taskId: string): Checkpoint | null {
-    return resumeCheckpoint(this.ws.view, agentId, taskId);
+    void this.ws
+      .record((ctx) => planAgentUpdate(ctx, agentId, { progress: running.progress }))
+      .catch((e) => this.fail(e, agentId));
   }
 
   /** With the commit of the agent's working folder and its mailbox position; reported text held to the schema. */
   private async checkpoint(agentId: string, input: CheckpointInput) {
-    const gitCommit = input.gitCommit ?? (await agentCommit(this.ws.home, this.ws.agent(agentId)));
-    const mailboxPosition = input.mailboxPosition ?? this.ws.view.mailbox(agentId).at(-1)?.id;
-    const full = boundCheckpoint({
-      ...input,
-      ...(gitCommit ? { gitCommit } : {}),
-      ...(mailboxPosition ? { mailboxPosition } : {}),
-    });
-    return this.record((ctx) => planCheckpoint(ctx, agentId, full), agentId);
+    const full = boundCheckpoint(await withAgentContext(this.ws, this.ws.agent(agentId), input));
+    return this.ws.record((ctx) => planCheckpoint(ctx, agentId, full), agentId);
   }
 
   /** One change beats the heartbeat of every agent here and renews the leases of their tasks. */
@@ -570,7 +538,7 @@ export class Orchestrator {
     try {
       // The heartbeat first: nothing slow may delay it, or other orchestrators would see us as stale.
       const running = new Map([...this.loops.values()].map((l) => [l.agent.id, l.running?.task.id ?? null]));
-      const tasks = await this.record((ctx) => planHeartbeat(ctx, running));
+      const tasks = await this.ws.record((ctx) => planHeartbeat(ctx, running));
       const lost = [...this.loops.values()].some(
         (l) => l.running && tasks.get(l.agent.id)?.status !== 'working',
       );
@@ -615,21 +583,23 @@ export class Orchestrator {
       for (let i = 0; i < 200 && [...this.loops.values()].some((l) => l.running); i++) {
         await new Promise((r) => setTimeout(r, 10));
       }
-      await this.record((ctx) => ({
-        change: {
-          op: 'agents-release',
-          by: 'orchestrator',
-          agents: [...this.loops.keys()].map((id) => ({
-            ...(ctx.view.agentState(id) ?? defaultAgentState(id, ctx.now)),
-            runner: null,
-            child: null,
-            task: null,
-            status: 'stopped' as const,
-            updatedAt: ctx.now.toISOString(),
-          })),
-        },
-        result: undefined,
-      })).catch((e) => this.fail(e));
+      await this.ws
+        .record((ctx) => ({
+          change: {
+            op: 'agents-release',
+            by: 'orchestrator',
+            agents: [...this.loops.keys()].map((id) => ({
+              ...(ctx.view.agentState(id) ?? defaultAgentState(id, ctx.now)),
+              runner: null,
+              child: null,
+              task: null,
+              status: 'stopped' as const,
+              updatedAt: ctx.now.toISOString(),
+            })),
+          },
+          result: undefined,
+        }))
+        .catch((e) => this.fail(e));
       this.emit({ type: 'stopped', reason });
       this.resolveDone(reason);
     })();
@@ -706,5 +676,3 @@ async function killGroup(pgid: number, graceMs: number): Promise<void> {
   }
   signal('SIGKILL');
 }
-
-export { HOST };

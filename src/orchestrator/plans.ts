@@ -4,13 +4,13 @@
  */
 import { hostname } from 'node:os';
 import type { Plan } from '../../state/db.js';
-import type { AgentState, Checkpoint, Task } from '../../state/schemas.js';
-import { type Ctx, isTerminal, leaseFor, transition, withFollowUps } from '../lifecycle.js';
+import { type AgentState, type Checkpoint, idOf, type Task } from '../../state/schemas.js';
+import { type Ctx, leaseFor, transition, withFollowUps } from '../lifecycle.js';
 import { defaultAgentState } from '../mail.js';
 
 export const HOST = hostname();
 
-export const checkpointIdOf = (n: number) => `C-${n.toString(36).toUpperCase().padStart(5, '0')}`;
+export const checkpointIdOf = (n: number) => idOf('C', n);
 
 export function processAlive(pid: number): boolean {
   try {
@@ -149,7 +149,7 @@ export function planCheckpoint(ctx: Ctx, agentId: string, input: CheckpointInput
  */
 export function planResume(ctx: Ctx, agentId: string, taskId: string): Plan<Task | null> {
   const task = ctx.view.task(taskId);
-  if (!task || isTerminal(task.status) || task.status !== 'working' || task.lease?.owner !== agentId) {
+  if (task?.status !== 'working' || task.lease?.owner !== agentId) {
     return { change: null, result: null };
   }
   if (task.attempts >= task.maxAttempts) {
