@@ -8,13 +8,14 @@ import { Box, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Workspace } from '../src/workspace.js';
 import { Body } from './Body.js';
-import { errorText, handleKey } from './commands.js';
+import { handleKey } from './commands.js';
 import { Footer } from './components/Footer.js';
 import { type AgentsMode, Header } from './components/Header.js';
 import { TooSmall } from './components/TooSmall.js';
 import { JournalFeed } from './data/journal.js';
 import { LogHub } from './data/logs.js';
 import { keyContext, makeDeriver, selectionFor } from './derive.js';
+import { errorText } from './effects.js';
 import { helpBar } from './help.js';
 import {
   type Services,

@@ -12,8 +12,6 @@ import type { KeyEvent } from './input.js';
 import { Command, disabledReason, lookup, scopesFor, type TopView } from './keymap.js';
 import type { Action } from './state.js';
 
-export { type Env, errorText } from './effects.js';
-
 const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message']);
 
 export function handleKey(event: KeyEvent, env: Env): void {
@@ -31,7 +29,7 @@ export function handleKey(event: KeyEvent, env: Env): void {
   else runCommand(binding.command, env);
 }
 
-export function runCommand(command: Command, env: Env): void {
+function runCommand(command: Command, env: Env): void {
   HANDLERS[command]?.(env);
 }
 

@@ -28,7 +28,6 @@ export function makeDeriver(): (snapshot: Snapshot, state: UiState, journal: rea
   } | null = null;
   let lists: Lists | null = null;
   let byId: Map<string, Task> | null = null;
-  let allAttention: AttentionItem[] = [];
   return (snapshot, state, journal) => {
     const board = state.filters.board ?? '';
     const alerts = state.filters.alerts ?? '';
@@ -43,10 +42,7 @@ export function makeDeriver(): (snapshot: Snapshot, state: UiState, journal: rea
       last.j === j
     )
       return lists;
-    if (!last || last.snapshot !== snapshot) {
-      byId = null;
-      allAttention = snapshot.attention;
-    }
+    if (!last || last.snapshot !== snapshot) byId = null;
     const columns =
       last?.snapshot === snapshot && last.board === board && lists
         ? lists.columns
@@ -55,7 +51,7 @@ export function makeDeriver(): (snapshot: Snapshot, state: UiState, journal: rea
     lists = {
       snapshot,
       columns,
-      attention: alerts ? allAttention.filter((i) => attentionMatches(i, alerts)) : allAttention,
+      attention: alerts ? snapshot.attention.filter((i) => attentionMatches(i, alerts)) : snapshot.attention,
       journal: j ? journal.filter((r) => journalMatches(r, j)) : journal,
       task(id) {
         if (!byId) {

@@ -3,6 +3,7 @@
  * kind of dialog does (add or save a task, run a palette command, move a task, send a message,
  * carry out a confirmed dangerous action).
  */
+import { isTerminal } from '../src/lifecycle.js';
 import type { Status } from '../state/schemas.js';
 import { type Env, errorText, flashWarning, perform } from './effects.js';
 import { formInput, formPatch, formProblem } from './form.js';
@@ -12,7 +13,6 @@ import { paletteItems } from './palette.js';
 import type { Dialog } from './state.js';
 
 type Confirm = Extract<Dialog, { kind: 'confirm' }>;
-const FINAL: readonly Status[] = ['done', 'failed', 'cancelled'];
 
 /** `run` carries out a command chosen in the palette (the dispatcher's own runCommand). */
 export function runDialog(command: Command, dialog: Dialog, env: Env, run: RunCommand): void {
@@ -86,7 +86,7 @@ const SUBMIT: { [K in Dialog['kind']]?: Submit<K> } = {
     const to = dialog.options[dialog.index];
     close(env);
     if (!to) return;
-    if (FINAL.includes(to as Status)) {
+    if (isTerminal(to as Status)) {
       env.dispatch({
         type: 'dialog',
         dialog: {

@@ -6,6 +6,7 @@
 import type { EditPatch } from '../src/lifecycle.js';
 import type { TaskInput } from '../src/task-input.js';
 import { PRIORITIES, type Task } from '../state/schemas.js';
+import { editText } from './text.js';
 
 export type FieldName = 'title' | 'run' | 'prompt' | 'role' | 'priority' | 'tags' | 'dependsOn';
 
@@ -139,9 +140,7 @@ function updateFocused(form: FormState, fn: (field: FormField) => FormField): Fo
 export function formType(form: FormState, op: 'insert' | 'delete' | 'clear', text = ''): FormState {
   return updateFocused(form, (f) => {
     if (f.kind !== 'text') return op === 'insert' && text === ' ' ? cycle(f, 1) : f;
-    if (op === 'clear') return { ...f, value: '' };
-    if (op === 'delete') return { ...f, value: [...f.value].slice(0, -1).join('') };
-    return { ...f, value: (f.value + text).slice(0, MAX_FIELD) };
+    return { ...f, value: editText(f.value, op, text, MAX_FIELD) };
   });
 }
 

@@ -1,5 +1,6 @@
 /** The `:` palette's entries: the keymap's commands for this view, narrowed by what is typed. */
 import { type Binding, Command, commandsFor, disabledReason, type Group, type KeyContext } from './keymap.js';
+import { hasWords } from './text.js';
 
 export interface PaletteItem {
   binding: Binding;
@@ -11,13 +12,9 @@ const GROUP_ORDER: Group[] = ['tasks', 'agents', 'alerts', 'general', 'views', '
 const NOT_LISTED = new Set<Command>([Command.Palette, Command.Up, Command.Down, Command.Left, Command.Right]);
 
 export function paletteItems(ctx: KeyContext, query: string): PaletteItem[] {
-  const words = query.toLowerCase().split(/\s+/).filter(Boolean);
   return commandsFor(ctx)
     .filter((b) => !NOT_LISTED.has(b.command))
-    .filter((b) => {
-      const hay = `${b.command} ${b.description} ${b.label} ${b.keys.join(' ')}`.toLowerCase();
-      return words.every((w) => hay.includes(w));
-    })
+    .filter((b) => hasWords(`${b.command} ${b.description} ${b.label} ${b.keys.join(' ')}`, query))
     .map((binding) => ({ binding, disabled: disabledReason(binding, ctx) }))
     .sort(
       (a, b) =>

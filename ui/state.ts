@@ -5,7 +5,8 @@
  */
 import { STATUSES } from '../state/schemas.js';
 import { type FormState, formCycle, formFocus, formType } from './form.js';
-import { type Command, type DialogKind, TOP_VIEWS, type TopView, type ViewId } from './keymap.js';
+import { type Command, TOP_VIEWS, type TopView, type ViewId } from './keymap.js';
+import { editText } from './text.js';
 
 export type FlashLevel = 'info' | 'warning' | 'error';
 export interface Flash {
@@ -90,13 +91,8 @@ const TAILS = new Set(['journal']);
 export const cursorOf = (state: UiState, key: string, size: number) =>
   clamp(state.cursors[key] ?? (TAILS.has(key) ? size - 1 : 0), 0, Math.max(0, size - 1));
 
-export const dialogKind = (state: UiState): DialogKind | null => state.dialog?.kind ?? null;
-
-function withText(text: string, op: 'insert' | 'delete' | 'clear', insert = ''): string {
-  if (op === 'clear') return '';
-  if (op === 'delete') return [...text].slice(0, -1).join('');
-  return (text + insert).slice(0, 500);
-}
+const withText = (text: string, op: 'insert' | 'delete' | 'clear', insert = '') =>
+  editText(text, op, insert, 500);
 
 function reduceDialog(dialog: Dialog, action: Action): Dialog {
   switch (action.type) {

@@ -28,6 +28,26 @@ export function progressBar(p: number | null | undefined, width = 10): string {
 
 export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
 
+/** Does `hay` hold every word of `filter`, in any case? An empty filter matches everything. */
+export function hasWords(hay: string, filter: string): boolean {
+  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
+  if (!words.length) return true;
+  const text = hay.toLowerCase();
+  return words.every((w) => text.includes(w));
+}
+
+/** One edit of a line being typed: clear it, delete its last character, or append (kept to `max`). */
+export function editText(
+  text: string,
+  op: 'insert' | 'delete' | 'clear',
+  insert: string,
+  max: number,
+): string {
+  if (op === 'clear') return '';
+  if (op === 'delete') return [...text].slice(0, -1).join('');
+  return (text + insert).slice(0, max);
+}
+
 /**
  * The display width of a character, erring wide: everything from U+1100 up (CJK, emoji, most
  * symbols) counts two cells, so a line cut with `fitCells` never spills past its box.

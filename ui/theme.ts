@@ -11,8 +11,6 @@ type Colour = string | undefined;
 type AgentStatus = (typeof AGENT_STATUSES)[number];
 
 export interface Theme {
-  colour: boolean;
-  text: Colour;
   muted: Colour;
   accent: Colour;
   border: Colour;
@@ -24,8 +22,6 @@ export interface Theme {
 }
 
 export const colourTheme: Theme = {
-  colour: true,
-  text: undefined,
   muted: 'gray',
   accent: 'cyan',
   border: 'gray',
@@ -44,8 +40,6 @@ export const colourTheme: Theme = {
 };
 
 export const noColourTheme: Theme = {
-  colour: false,
-  text: undefined,
   muted: undefined,
   accent: undefined,
   border: undefined,

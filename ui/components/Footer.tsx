@@ -7,6 +7,7 @@ import { memo, type ReactNode } from 'react';
 import type { Dialog, Flash } from '../state.js';
 import { clean } from '../text.js';
 import { paint, useTheme } from '../theme.js';
+import { Prompt } from './Prompt.js';
 import { Volatile } from './Volatile.js';
 
 const LEVEL_WORD = { info: '', warning: 'warning: ', error: 'error: ' } as const;
@@ -22,24 +23,10 @@ export const Footer = memo(function Footer(props: {
   const { dialog, flash } = props;
   let line: ReactNode;
   if (dialog?.kind === 'filter') {
-    line = (
-      <Text>
-        <Text bold color={theme.accent}>
-          {'/ '}
-        </Text>
-        {dialog.text}
-        <Text inverse> </Text>
-        <Text color={theme.muted}>{'   enter keeps the filter · esc clears it'}</Text>
-      </Text>
-    );
+    line = <Prompt prefix="/ " text={dialog.text} hint="enter keeps the filter · esc clears it" />;
   } else if (dialog?.kind === 'message') {
     line = (
-      <Text>
-        <Text bold color={theme.accent}>{`message to ${dialog.agentId}: `}</Text>
-        {dialog.text}
-        <Text inverse> </Text>
-        <Text color={theme.muted}>{'   enter sends · esc cancels'}</Text>
-      </Text>
+      <Prompt prefix={`message to ${dialog.agentId}: `} text={dialog.text} hint="enter sends · esc cancels" />
     );
   } else if (flash) {
     const colour =

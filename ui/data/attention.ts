@@ -3,6 +3,7 @@
  * prints); this adds what the console needs on top: words for the reasons, and the filter.
  */
 import type { AttentionItem, AttentionReason } from '../../src/attention.js';
+import { hasWords } from '../text.js';
 
 export type { AttentionItem, AttentionReason };
 
@@ -10,8 +11,8 @@ export type { AttentionItem, AttentionReason };
 export const reasonWords = (reason: AttentionReason) => reason.replace(/-/g, ' ');
 
 export function attentionMatches(item: AttentionItem, filter: string): boolean {
-  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
-  const hay =
-    `${reasonWords(item.reason)} ${item.also.join(' ')} ${item.severity} ${item.subject} ${item.text}`.toLowerCase();
-  return words.every((w) => hay.includes(w));
+  return hasWords(
+    `${reasonWords(item.reason)} ${item.also.join(' ')} ${item.severity} ${item.subject} ${item.text}`,
+    filter,
+  );
 }

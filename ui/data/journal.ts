@@ -9,6 +9,7 @@ import { oneLine } from '../../src/sanitize.js';
 import { decodeLine, listSegments } from '../../state/journal.js';
 import type { WorkspacePaths } from '../../state/paths.js';
 import type { JournalEntry } from '../../state/schemas.js';
+import { hasWords } from '../text.js';
 
 export interface JournalRow {
   seq: number;
@@ -124,7 +125,5 @@ export class JournalFeed {
 }
 
 export function journalMatches(row: JournalRow, filter: string): boolean {
-  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
-  const hay = `${row.seq} ${row.op} ${row.by} ${row.summary}`.toLowerCase();
-  return words.every((w) => hay.includes(w));
+  return hasWords(`${row.seq} ${row.op} ${row.by} ${row.summary}`, filter);
 }

@@ -5,16 +5,11 @@
  */
 
 import { type AttentionItem, attention } from '../../src/attention.js';
+import { isTerminal } from '../../src/lifecycle.js';
 import type { Workspace } from '../../src/workspace.js';
 import { STORES } from '../../state/paths.js';
-import {
-  type AgentState,
-  type Alert,
-  PRIORITIES,
-  STATUSES,
-  type Status,
-  type Task,
-} from '../../state/schemas.js';
+import { type AgentState, PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
+import { hasWords } from '../text.js';
 
 export interface AgentRow {
   id: string;
@@ -23,7 +18,6 @@ export interface AgentRow {
   driver: string;
   /** A `sim` driver: labelled "simulated" wherever the agent shows. */
   simulated: boolean;
-  enabled: boolean;
   status: AgentState['status'];
   paused: boolean;
   task: Task | null;
@@ -42,16 +36,12 @@ export interface Snapshot {
   columns: Record<Status, Task[]>;
   signatures: Record<Status, string>;
   total: number;
-  /** Alerts, open ones first, newest first within a state. */
-  alerts: Alert[];
   openAlerts: number;
   /** What needs the operator, ranked (the engine's attention inbox). */
   attention: AttentionItem[];
 }
 
 const RANK = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<string, number>;
-const FINISHED = new Set<Status>(['done', 'failed', 'cancelled']);
-const ALERT_ORDER = { open: 0, acknowledged: 1, resolved: 2 } as const;
 
 const byPriority = (a: Task, b: Task) =>
   RANK[a.priority]! - RANK[b.priority]! || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
@@ -88,13 +78,13 @@ export function buildSnapshot(ws: Workspace, previous?: Snapshot): Snapshot {
     signatures[status] = signature(columns[status]);
     if (previous && previous.signatures[status] === signatures[status])
       columns[status] = previous.columns[status];
-    else columns[status].sort(FINISHED.has(status) ? newestFirst : byPriority);
+    else columns[status].sort(isTerminal(status) ? newestFirst : byPriority);
   }
 
   const workingBy = new Map<string, Task>();
   for (const task of columns.working) if (task.agent) workingBy.set(task.agent, task);
   const lastBy = new Map<string, Task>();
-  for (const status of ['done', 'failed', 'cancelled'] as const)
+  for (const status of STATUSES.filter(isTerminal))
     for (const task of columns[status]) {
       const seen = task.agent ? lastBy.get(task.agent) : undefined;
       if (task.agent && (!seen || seen.updatedAt < task.updatedAt)) lastBy.set(task.agent, task);
@@ -108,7 +98,6 @@ export function buildSnapshot(ws: Workspace, previous?: Snapshot): Snapshot {
       role: config.role,
       driver: config.driver.kind,
       simulated: config.driver.kind === 'sim',
-      enabled: config.enabled,
       status: state?.status ?? (task ? 'working' : 'idle'),
       paused: state?.paused ?? false,
       task,
@@ -120,30 +109,21 @@ export function buildSnapshot(ws: Workspace, previous?: Snapshot): Snapshot {
     };
   });
 
-  const alerts = [...view.alerts()].sort(
-    (a, b) =>
-      ALERT_ORDER[a.status] - ALERT_ORDER[b.status] ||
-      (a.updatedAt < b.updatedAt ? 1 : a.updatedAt > b.updatedAt ? -1 : 0),
-  );
+  let openAlerts = 0;
+  for (const alert of view.alerts()) if (alert.status === 'open') openAlerts += 1;
   return {
     seq: view.seq,
     agents,
     columns,
     signatures,
     total,
-    alerts,
-    openAlerts: alerts.filter((a) => a.status === 'open').length,
+    openAlerts,
     attention: attention(view, { policies: ws.config.policies, now: new Date() }),
   };
 }
 
-export const countsOf = (snapshot: Snapshot) =>
-  Object.fromEntries(STATUSES.map((s) => [s, snapshot.columns[s].length])) as Record<Status, number>;
-
 /** Does a task match a filter? Words must all appear in its id, title, status, priority, agent, role or tags. */
 export function taskMatches(task: Task, filter: string): boolean {
-  const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
-  if (!words.length) return true;
   const hay = [
     task.id,
     task.title,
@@ -152,10 +132,8 @@ export function taskMatches(task: Task, filter: string): boolean {
     task.agent ?? '',
     task.role ?? '',
     ...task.tags,
-  ]
-    .join(' ')
-    .toLowerCase();
-  return words.every((w) => hay.includes(w));
+  ];
+  return hasWords(hay.join(' '), filter);
 }
 
 /** Columns with a filter applied; the same arrays when there is no filter. */

@@ -1,5 +1,6 @@
 /** The `:` command palette: type to narrow, arrows to choose, enter to run. */
 import { Text } from 'ink';
+import { Prompt } from '../components/Prompt.js';
 import type { KeyContext } from '../keymap.js';
 import { showKeys } from '../keymap.js';
 import { windowStart } from '../layout.js';
@@ -21,13 +22,7 @@ export function Palette(props: {
   const start = windowStart(index, items.length, rows);
   return (
     <DialogBox title="Commands" kind="palette" width={props.width} height={props.rows}>
-      <Text>
-        <Text bold color={theme.accent}>
-          {': '}
-        </Text>
-        {props.query}
-        <Text inverse> </Text>
-      </Text>
+      <Prompt prefix=": " text={props.query} />
       {items.length === 0 ? <Text color={theme.muted}>no command matches</Text> : null}
       {items.slice(start, start + rows).map((item, i) => {
         const selected = start + i === index;

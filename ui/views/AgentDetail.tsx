@@ -14,13 +14,14 @@ export function AgentDetail(props: { agent: AgentRow | null; seq: number; layout
   const { agent, layout } = props;
   const theme = useTheme();
   const { ws } = useServices();
-  const lines = useAgentLog(agent ?? NO_AGENT);
+  const lines = useAgentLog(agent);
+  // The view is as new as the snapshot that drew this (seq): no read of the journal here.
   // biome-ignore lint/correctness/useExhaustiveDependencies: seq is the trigger to read again
   const { checkpoint, mail } = useMemo(() => {
     if (!agent) return { checkpoint: undefined, mail: [] };
     return {
-      checkpoint: ws.checkpoints(agent.id).at(-1),
-      mail: ws.mailbox(agent.id, { all: true }).slice(-8).reverse(),
+      checkpoint: ws.view.checkpoints(agent.id).at(-1),
+      mail: ws.view.mailbox(agent.id).slice(-8).reverse(),
     };
   }, [ws, agent?.id, props.seq]);
   if (!agent) return <Text>This agent is no longer configured (esc goes back).</Text>;
@@ -78,20 +79,3 @@ export function AgentDetail(props: { agent: AgentRow | null; seq: number; layout
     </Box>
   );
 }
-
-const NO_AGENT: AgentRow = {
-  id: '',
-  name: '',
-  role: '',
-  driver: '',
-  simulated: false,
-  enabled: false,
-  status: 'idle',
-  paused: false,
-  task: null,
-  lastTask: null,
-  progress: null,
-  heartbeatAt: null,
-  failures: 0,
-  contextResets: 0,
-};

@@ -12,11 +12,11 @@ import { useLogLines, useServices } from '../hooks.js';
 import { clean, percent, progressBar } from '../text.js';
 import { AGENT_GLYPH, paint, useTheme } from '../theme.js';
 
-/** The log the pane follows: the current task's, else the last finished one's. */
-export function useAgentLog(agent: AgentRow): readonly string[] {
+/** The log the pane follows: the current task's, else the last finished one's (none without an agent). */
+export function useAgentLog(agent: AgentRow | null): readonly string[] {
   const { ws } = useServices();
-  const task = agent.task ?? agent.lastTask;
-  return useLogLines(task ? ws.paths.log(agent.id, task.id) : null);
+  const task = agent ? (agent.task ?? agent.lastTask) : null;
+  return useLogLines(agent && task ? ws.paths.log(agent.id, task.id) : null);
 }
 
 function StatusWord({ agent }: { agent: AgentRow }) {
