@@ -24,7 +24,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
-export const BARS = {
+const BARS = {
   firstFrameMs: 1000,
   keyToFrameP95Ms: 50,
   liveP95Ms: 200,

@@ -521,14 +521,14 @@ let dispatch = null;
 if (!ONLY || ONLY.includes('dispatch')) {
   log('dispatch: add-to-start latency and idle orchestrator CPU');
   const { benchDispatch } = await import('./dispatch.mjs');
-  dispatch = await benchDispatch({ root: ROOT });
+  dispatch = await benchDispatch({ root: APP });
   log(`  median ${dispatch.addToStartMs.median} ms, idle ${dispatch.idleOrchestratorCore.value} % of a core`);
 }
 let consoleFigures = null;
 if (!ONLY || ONLY.includes('console')) {
   log('console: first frame, keypress latency with 10,000 tasks and chatty agents, memory');
   const { benchConsole } = await import('./console.mjs');
-  consoleFigures = await benchConsole();
+  consoleFigures = await benchConsole({ root: APP });
 }
 
 const fsyncAfter = appendFsyncRate();

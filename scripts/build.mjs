@@ -15,13 +15,11 @@ import { build } from 'esbuild';
 const entryPoints = { index: 'src/index.ts' };
 if (existsSync('ui/console.tsx')) entryPoints.console = 'ui/console.tsx';
 
-const result = await build({
-  entryPoints,
+/** What both bundles share. */
+const common = {
   outdir: 'dist',
   write: false,
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20',
   // Dependencies are bundled too: resolving zod's many modules alone took ~100 ms per start.
@@ -30,6 +28,13 @@ const result = await build({
   // Less source text to compile at every start; stack traces still map through the source maps.
   minify: true,
   logLevel: 'warning',
+};
+
+const result = await build({
+  ...common,
+  entryPoints,
+  splitting: true,
+  format: 'esm',
   jsx: 'automatic',
   // React's production build: the development build doubles the cost of every console frame.
   define: { 'process.env.NODE_ENV': '"production"' },
@@ -58,19 +63,11 @@ exports.loadConsole = () => (globalThis.__dreamosImport ?? ((u) => import(u)))(u
   },
 };
 const cliCjs = await build({
+  ...common,
   entryPoints: { cli: 'src/cli.ts' },
-  outdir: 'dist',
   outExtension: { '.js': '.cjs' },
-  write: false,
-  bundle: true,
   format: 'cjs',
-  platform: 'node',
-  target: 'node20',
-  external: ['better-sqlite3', 'react-devtools-core'],
   plugins: [consoleByImport],
-  sourcemap: 'linked',
-  minify: true,
-  logLevel: 'warning',
   metafile: true,
   define: { 'process.env.NODE_ENV': '"production"', 'import.meta.url': '__dreamosImportMetaUrl' },
   banner: { js: "var __dreamosImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },

@@ -38,13 +38,13 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
   if (argv.length === 0) {
     // A bare `dreamos`: the console in a terminal; from a script, the status and a hint.
     if (interactive()) return openConsole({}).catch((error) => reportError(error, false));
     say(CONSOLE_HINT);
     return main(['status']);
   }
+  const program = buildProgram();
   try {
     await program.parseAsync(argv, { from: 'user' });
     return typeof process.exitCode === 'number' ? process.exitCode : ExitCode.ok;

@@ -20,6 +20,7 @@ const ONE_LINE_RE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 
 export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
 export const STATUSES = ['backlog', 'ready', 'working', 'done', 'failed', 'cancelled'] as const;
+export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
 export const SOURCES = [
   'cli',
   'console',
@@ -131,7 +132,7 @@ export const Alert = z.strictObject({
   id: z.string().regex(ALERT_ID_RE),
   kind: z.enum(ALERT_KINDS),
   severity: z.enum(['info', 'warning', 'critical']),
-  status: z.enum(['open', 'acknowledged', 'resolved']),
+  status: z.enum(ALERT_STATUSES),
   /** Alerts with the same key are one alert: raising it again bumps `count`. */
   key: z.string().max(300),
   subject: z.string().max(300),

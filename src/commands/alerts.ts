@@ -1,14 +1,12 @@
 /** `dreamos alert list|ack|resolve` and `dreamos attention`: what needs the operator. */
 import type { Command } from 'commander';
-import type { Alert } from '../../state/schemas.js';
+import { ALERT_STATUSES } from '../../state/schemas.js';
 import { attention } from '../attention.js';
 import { planAlertStatus } from '../drift-plans.js';
 import { invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { withWorkspace } from './common.js';
-
-const ALERT_STATUSES: readonly Alert['status'][] = ['open', 'acknowledged', 'resolved'];
 
 export function registerAlerts(program: Command): void {
   const alert = program.command('alert').description('drift and recovery alerts: list, acknowledge, resolve');
@@ -19,7 +17,7 @@ export function registerAlerts(program: Command): void {
     .option('--kind <kind>', 'only this kind (stall, overrun, repeated-failure, budget, …)')
     .action(async (o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
-        if (o.status !== undefined && !ALERT_STATUSES.includes(o.status))
+        if (o.status !== undefined && !(ALERT_STATUSES as readonly string[]).includes(o.status))
           throw invalidInput(
             `unknown alert status ${JSON.stringify(o.status).slice(0, 40)} (one of ${ALERT_STATUSES.join(', ')})`,
           );

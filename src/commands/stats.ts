@@ -28,7 +28,7 @@ const pct = (r: number | null) => (r === null ? '-' : `${Math.round(r * 100)}%`)
 const spread = (p: Percentiles) => [String(p.count), seconds(p.p50), seconds(p.p90), seconds(p.p99)];
 const usd = (n: number) => `$${n.toFixed(n >= 1 ? 2 : 4)}`;
 
-export function describeTelemetry(t: Telemetry): string {
+function describeTelemetry(t: Telemetry): string {
   const lines = [
     `${t.since ? `since ${t.since}` : 'the whole journal'} (${t.hours.toFixed(1)} h, ${t.entries} journal entries${t.unreadable ? `, ${t.unreadable} unreadable lines skipped` : ''})`,
     `throughput  ${t.throughput.done} done${t.throughput.perHour === null ? '' : `, ${t.throughput.perHour.toFixed(1)}/h`}; ${t.throughput.lastHour} in the last hour`,

@@ -187,13 +187,10 @@ export function registerSwarm(program: Command): void {
       );
     });
   });
-  for (const [name, mark] of [
-    ['read', 'read'],
-    ['ack', 'ack'],
-  ] as const) {
+  for (const mark of ['read', 'ack'] as const) {
     box(
       mail
-        .command(name)
+        .command(mark)
         .description(
           mark === 'read'
             ? 'mark messages seen'
