@@ -26,7 +26,8 @@ const common = {
   external: ['better-sqlite3', 'react-devtools-core'],
   sourcemap: 'linked',
   // Less source text to compile at every start; stack traces still map through the source maps.
-  minify: true,
+  // DREAMOS_NO_MINIFY=1 keeps names readable in CPU profiles (node --cpu-prof).
+  minify: !process.env.DREAMOS_NO_MINIFY,
   logLevel: 'warning',
 };
 

@@ -2,9 +2,11 @@
  * The library entry's core: find or create a workspace and run every operation through one state
  * backend. The CLI and (later) the console call these methods; nothing else touches state.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { Low } from 'lowdb';
+import * as z from 'zod';
 import { defaultAgents } from '../agents/roles.js';
 import {
   type Change,
@@ -32,10 +34,11 @@ import {
   STATUSES,
   type Status,
   storeOf,
-  type Task,
+  Task,
 } from '../state/schemas.js';
 import { REQUIRED_KINDS } from '../state/snapshots.js';
 import { CorruptFileError, ValidatedJsonFile, writeFileDurable } from '../state/store.js';
+import { type SharedChange, SharedWrites } from '../state/writer.js';
 import { planRetryFromCheckpoint } from './checkpoints.js';
 import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
 import { DreamError, invalidInput, notFound } from './errors.js';
@@ -69,6 +72,14 @@ export interface OpenOptions {
   actor?: string;
   lockTimeoutMs?: number;
   snapshotEvery?: number;
+  /**
+   * Share one writer with the other long-lived processes on this workspace (state/writer.ts): claim,
+   * renew, complete and fail go through whichever of them is the writer, in group-committed batches.
+   * Changes are planned with the writer's configuration: it serves only processes that opened the
+   * same config.json (compared by digest). Default: on (Linux and macOS; on Windows every process
+   * writes for itself). One-shot CLI commands turn it off.
+   */
+  share?: boolean;
 }
 
 /** `home` may name the project folder or its `.dreamos`; returns the `.dreamos` path. */
@@ -174,7 +185,13 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
   });
-  return new Workspace(paths, config, db, actor);
+  const share = (options.share ?? true) && process.platform !== 'win32';
+  return new Workspace(paths, config, db, actor, share);
+}
+
+/** A shared writer makes changes only for processes that read the same configuration. */
+function digestOfConfig(config: Config): string {
+  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32);
 }
 
 /** DREAMOS_AGENT_ID (set for driven programs) names who makes the changes: it must be a known agent. */
@@ -211,13 +228,68 @@ export interface BoardSummary {
   agents: number;
 }
 
+/** The arguments of the changes a shared writer makes, as they travel between processes. */
+const Usage = z.strictObject({ inputTokens: z.number(), outputTokens: z.number(), usd: z.number() });
+const CompleteFields = {
+  agent: z.string().max(64).optional(),
+  summary: z.string().optional(),
+  exitCode: z.number().nullable().optional(),
+  usage: Usage.optional(),
+  log: z.string().optional(),
+};
+const SharedArgs = {
+  claim: z.strictObject({ agent: z.string().max(64), taskId: z.string().max(20).optional() }),
+  renew: z.strictObject({ id: z.string().max(20), agent: z.string().max(64) }),
+  complete: z.strictObject({ id: z.string().max(20), input: z.strictObject(CompleteFields) }),
+  fail: z.strictObject({
+    id: z.string().max(20),
+    input: z.strictObject({
+      ...CompleteFields,
+      reason: z.string(),
+      errorCode: z.string().optional(),
+      final: z.boolean().optional(),
+    }),
+  }),
+};
+type SharedOp = keyof typeof SharedArgs;
+const TaskOrNull = Task.nullable();
+
+/** Only the fields a change uses travel (callers may hand over richer objects). */
+function pick<T extends object>(input: T, keys: readonly (keyof T)[]): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of keys) if (input[key] !== undefined) out[key] = input[key];
+  return out;
+}
+const COMPLETE_KEYS = ['agent', 'summary', 'exitCode', 'usage', 'log'] as const;
+const FAIL_KEYS = [...COMPLETE_KEYS, 'reason', 'errorCode', 'final'] as const;
+
 export class Workspace {
+  /** The shared writer (state/writer.ts), unless this process writes only for itself. */
+  private readonly writes: SharedWrites | null;
+
   constructor(
     readonly paths: WorkspacePaths,
     readonly config: Config,
     readonly db: StateBackend & JournalDb,
     readonly actor: string,
-  ) {}
+    share = false,
+  ) {
+    this.writes = share
+      ? new SharedWrites({
+          address: paths.writerSocket,
+          electionLock: paths.writerLock,
+          db,
+          config: digestOfConfig(config),
+          resolve: (op, args, actor) => this.shareable(op, args, actor),
+          timeoutMs: db.lockTimeoutMs,
+        })
+      : null;
+  }
+
+  /** How this process takes part in the shared writer: its role and what it has done so far. */
+  get writer(): { role: 'writer' | 'client' | 'none'; stats: SharedWrites['stats'] } | null {
+    return this.writes ? { role: this.writes.role, stats: this.writes.stats } : null;
+  }
 
   get home(): string {
     return this.paths.home;
@@ -228,9 +300,20 @@ export class Workspace {
     return this.db.notices;
   }
 
+  /**
+   * The state as of this process's last change or refresh. A change another process made for this
+   * one (the shared writer) is not in it yet: the next look reads it from the journal first.
+   */
   get view(): StateView {
+    if (this.behind) {
+      this.behind = false;
+      this.db.refresh();
+    }
     return this.db.view;
   }
+
+  /** A shared writer in another process made a change for this one since the view was last read. */
+  private behind = false;
 
   agent(id: string): AgentConfig {
     return findAgent(this.config, id, 'no agent ');
@@ -243,6 +326,7 @@ export class Workspace {
   // ------------------------------------------------------------ reads
 
   refresh(): void {
+    this.behind = false;
     this.db.refresh();
   }
 
@@ -347,33 +431,74 @@ export class Workspace {
 
   /** The best ready task this agent may take, or null. Exactly one of several racing claims wins a task. */
   claim(agentId: string, options: { taskId?: string } = {}): Promise<Task | null> {
-    const agent = this.agent(agentId);
-    if (options.taskId !== undefined) this.checkId(options.taskId);
-    return this.run((ctx) => planClaim(ctx, agent, options.taskId), agentId);
+    return this.change('claim', pick({ agent: agentId, taskId: options.taskId }, ['agent', 'taskId']));
   }
 
   renew(id: string, agentId: string): Promise<Task> {
-    this.agent(agentId);
-    this.checkId(id);
-    return this.run((ctx) => planRenew(ctx, id, agentId), agentId);
+    return this.change('renew', { id, agent: agentId }) as Promise<Task>;
   }
 
   complete(id: string, input: CompleteInput = {}): Promise<Task> {
-    if (input.agent !== undefined) this.agent(input.agent);
-    this.checkId(id);
-    return this.run((ctx) => planComplete(ctx, id, input), input.agent ?? this.actor);
+    return this.change('complete', { id, input: pick(input, COMPLETE_KEYS) }) as Promise<Task>;
   }
 
   fail(id: string, input: FailInput): Promise<Task> {
-    if (input.agent !== undefined) this.agent(input.agent);
-    if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
-    if (input.errorCode !== undefined && !ERROR_CODE_RE.test(input.errorCode)) {
-      throw invalidInput(
-        `not an error code: ${JSON.stringify(input.errorCode).slice(0, 60)} (codes look like E_TESTS)`,
-      );
+    return this.change('fail', { id, input: pick(input, FAIL_KEYS) }) as Promise<Task>;
+  }
+
+  /** A hot change: checked here, then made through the shared writer when there is one. */
+  private async change(op: SharedOp, args: object): Promise<Task | null> {
+    const local = this.shareable(op, args, this.actor);
+    if (!this.writes) return this.db.transact(local.plan);
+    const result = await this.writes.run(op, args, this.actor, local);
+    if (this.writes.role !== 'writer') this.behind = true;
+    return result;
+  }
+
+  /**
+   * The changes a shared writer makes for other processes, from their JSON arguments: checked
+   * the same way in the asking process and again in the writer.
+   */
+  private shareable(op: string, raw: unknown, actor: string): SharedChange<Task | null> {
+    const change = (by: string, plan: (ctx: Ctx) => Plan<Task | null>): SharedChange<Task | null> => ({
+      plan: (view, now) => plan({ view, now, by, policies: this.config.policies }),
+      check: (value) => TaskOrNull.parse(value),
+    });
+    if (!Object.hasOwn(SharedArgs, op)) throw invalidInput(`not a change the shared writer makes: ${op}`);
+    const parsed = SharedArgs[op as SharedOp].safeParse(raw);
+    if (!parsed.success) throw invalidInput(`bad arguments for ${op}: ${parsed.error.issues[0]?.message}`);
+    switch (op as SharedOp) {
+      case 'claim': {
+        const args = parsed.data as z.infer<typeof SharedArgs.claim>;
+        const agent = this.agent(args.agent);
+        if (args.taskId !== undefined) this.checkId(args.taskId);
+        return change(args.agent, (ctx) => planClaim(ctx, agent, args.taskId));
+      }
+      case 'renew': {
+        const { id, agent } = parsed.data as z.infer<typeof SharedArgs.renew>;
+        this.agent(agent);
+        this.checkId(id);
+        return change(agent, (ctx) => planRenew(ctx, id, agent));
+      }
+      case 'complete': {
+        const { id, input } = parsed.data as z.infer<typeof SharedArgs.complete>;
+        if (input.agent !== undefined) this.agent(input.agent);
+        this.checkId(id);
+        return change(input.agent ?? actor, (ctx) => planComplete(ctx, id, input));
+      }
+      case 'fail': {
+        const { id, input } = parsed.data as z.infer<typeof SharedArgs.fail>;
+        if (input.agent !== undefined) this.agent(input.agent);
+        if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
+        if (input.errorCode !== undefined && !ERROR_CODE_RE.test(input.errorCode)) {
+          throw invalidInput(
+            `not an error code: ${JSON.stringify(input.errorCode).slice(0, 60)} (codes look like E_TESTS)`,
+          );
+        }
+        this.checkId(id);
+        return change(input.agent ?? actor, (ctx) => planFail(ctx, id, input));
+      }
     }
-    this.checkId(id);
-    return this.run((ctx) => planFail(ctx, id, input), input.agent ?? this.actor);
   }
 
   /** With `fromCheckpoint`, the next run starts from the task's last checkpoint, whichever agent takes it. */
@@ -456,6 +581,10 @@ export class Workspace {
   }
 
   async close(): Promise<void> {
+    if (this.writes) {
+      await this.db.idle();
+      await this.writes.close();
+    }
     await this.db.close();
   }
 }

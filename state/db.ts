@@ -50,6 +50,20 @@ export interface Change {
   checkpoints?: Checkpoint[];
   config?: unknown;
   counters?: Partial<Counters>;
+  /** Set by the shared writer: whose request this change answers (state/writer.ts). */
+  req?: { id: string; task: string | null };
+}
+
+/** The outcome of one plan in a batch: its result, or why it was refused (nothing recorded for it). */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A transaction, run inside a turn that JournalDb.exclusive() gave. */
+export type Transact = <U>(plan: (view: StateView, now: Date) => Plan<U>) => Promise<U>;
+
+/** One plan of a batch, and what to do with its outcome once the batch is durable. */
+export interface BatchItem {
+  plan: (view: StateView, now: Date) => Plan<unknown>;
+  settle: (outcome: Outcome<unknown>) => void;
 }
 
 export interface Plan<T> {
@@ -93,6 +107,8 @@ const LAG_BYTES = 64 * 1024;
 const HOLD_MS = 20;
 /** Let the journal lock go when this process has not come back for it within this long (ms). */
 const LINGER_MS = 1;
+/** The same, in a process making changes for others (the shared writer), whose batches come at their pace (ms). */
+const SERVING_LINGER_MS = 10;
 /** After handing the lock over, how long to leave it to the waiter before competing again (ms). */
 const HANDOVER_MS = 4;
 /** Keep the journal lock between transactions from the third acquisition on (not in one-shot commands). */
@@ -107,13 +123,15 @@ export class JournalDb implements StateBackend {
   private readonly journal: Journal;
   private readonly damage: JournalDamage[] = [];
   private readonly snapshotEvery: number;
-  private readonly lockTimeoutMs: number;
+  readonly lockTimeoutMs: number;
   private readonly readOnly: boolean;
   private sinceSnapshot = 0;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Alerts to raise with the next write (recovery found something on open). */
   private pendingAlerts: AlertDraft[] = [];
+  /** Shared-writer requests whose entries this process is looking for, and the entry once read. */
+  private readonly awaited = new Map<string, JournalEntry | null>();
 
   private constructor(
     readonly paths: WorkspacePaths,
@@ -228,7 +246,10 @@ export class JournalDb implements StateBackend {
 
   private catchUp(): void {
     this.journal.readNew(
-      (entry) => this.mem.apply(entry),
+      (entry) => {
+        this.mem.apply(entry);
+        if (entry.req && this.awaited.has(entry.req.id)) this.awaited.set(entry.req.id, entry);
+      },
       (damage) => {
         if (!this.damage.some((d) => d.segment === damage.segment && d.offset === damage.offset)) {
           this.damage.push(damage);
@@ -263,32 +284,59 @@ export class JournalDb implements StateBackend {
     return run;
   }
 
+  /**
+   * Run `work` in this process's turn: after every transaction asked for before it, and before
+   * any asked for after it. `transact` makes a transaction inside that turn.
+   */
+  exclusive<T>(work: (transact: Transact) => Promise<T>): Promise<T> {
+    const run = this.queue.then(() => work((plan) => this.transactNow(plan)));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * This process makes changes for `clients` other processes (state/writer.ts): keep the lock
+   * between their batches, and write snapshots after as many entries as all of them would have
+   * written each on their own (`snapshotEvery` of each process's changes), not `clients` + 1 times as often.
+   */
+  serving(clients: number): void {
+    this.journalLock.setLinger(SERVING_LINGER_MS);
+    this.snapshotScale = 1 + clients;
+  }
+
+  private snapshotScale = 1;
+
+  /** Resolves once every transaction asked for so far has ended, and its entries are on disk. */
+  async idle(): Promise<void> {
+    await this.queue;
+    await this.durable();
+  }
+
+  /** Look out for the entry a shared writer may have made for this request (read by catch-up from now on). */
+  awaitRequest(id: string): void {
+    this.awaited.set(id, null);
+  }
+
+  requestEntry(id: string): JournalEntry | null {
+    return this.awaited.get(id) ?? null;
+  }
+
+  forgetRequest(id: string): void {
+    this.awaited.delete(id);
+  }
+
   private async transactNow<T>(plan: (view: StateView, now: Date) => Plan<T>): Promise<T> {
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
     const lock = await this.journalLock.take();
     let result: T;
     let ok = false;
     try {
-      this.catchUp();
-      const torn = this.journal.repairTornTail();
-      if (torn) {
-        this.notices.push({
-          kind: 'torn-tail',
-          path: torn,
-          message: `an unfinished journal line from a crashed writer was moved to ${torn}`,
-        });
-      }
-      this.recordDamageAndRecovery();
+      this.settleInLock();
       const now = new Date();
       const planned = plan(this.mem, now);
       result = planned.result;
       if (planned.change) this.commit(planned.change, now);
-      if (lock.compromised) {
-        throw new DreamError(
-          'E_LOCK_COMPROMISED',
-          `the journal lock was taken over while held: ${lock.compromised.message}`,
-        );
-      }
+      this.checkLock(lock);
       ok = true;
     } finally {
       if (ok) this.journalLock.done();
@@ -296,6 +344,106 @@ export class JournalDb implements StateBackend {
     }
     if (this.sinceSnapshot >= this.snapshotEvery) await this.flushNow();
     return result;
+  }
+
+  /**
+   * Group commit: the plans of several callers (this process's and those the shared writer runs
+   * for others) in one lock hold, each planned against the state the ones before it left, their
+   * entries made durable by one fdatasync. A plan that throws records nothing and fails alone.
+   * The items are taken when the batch starts, so callers can join it while it waits its turn.
+   */
+  transactBatch(take: () => BatchItem[]): Promise<void> {
+    const run = this.queue.then(async () => {
+      // One turn of the event loop first: requests that have arrived meanwhile are read and join
+      // (a process that keeps the lock could otherwise go from batch to batch on promises alone).
+      // Then wait for the previous batch's flush: the requests that come in meanwhile join this
+      // batch, so that one fdatasync serves as many of them as possible (group commit).
+      await new Promise((resolve) => setImmediate(resolve));
+      await this.durable();
+      const items = take();
+      if (items.length === 0) return;
+      let outcomes: Outcome<unknown>[];
+      let durable: Promise<void> = Promise.resolve();
+      try {
+        ({ outcomes, durable } = await this.batchNow(items));
+      } catch (error) {
+        outcomes = items.map(() => ({ ok: false, error }));
+      }
+      // The answers wait for the disk; the next batch does not (it is planned and written meanwhile).
+      const settle = (all: Outcome<unknown>[]) => {
+        for (const [i, item] of items.entries()) item.settle(all[i]!);
+      };
+      this.flushes.add(durable);
+      durable.then(
+        () => settle(outcomes),
+        (error) => settle(items.map(() => ({ ok: false, error }))),
+      );
+      durable.finally(() => this.flushes.delete(durable)).catch(() => undefined);
+    });
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async batchNow(
+    items: BatchItem[],
+  ): Promise<{ outcomes: Outcome<unknown>[]; durable: Promise<void> }> {
+    if (this.readOnly) throw new DreamError('E_IO', 'this state was opened read-only');
+    if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
+    const lock = await this.journalLock.take();
+    const outcomes: Outcome<unknown>[] = [];
+    let ok = false;
+    try {
+      this.settleInLock();
+      const now = new Date();
+      for (const item of items) {
+        try {
+          const planned = item.plan(this.mem, now);
+          if (planned.change) this.commit(planned.change, now, false);
+          outcomes.push({ ok: true, value: planned.result });
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+        }
+      }
+      this.checkLock(lock);
+      ok = true;
+    } finally {
+      if (ok) this.journalLock.done();
+      else this.journalLock.letGo();
+    }
+    const durable = this.journal.syncInBackground();
+    if (this.sinceSnapshot >= this.snapshotEvery * this.snapshotScale) await this.flushNow();
+    return { outcomes, durable };
+  }
+
+  /** Journal flushes still running in the background (group commit). */
+  private readonly flushes = new Set<Promise<void>>();
+
+  /** Resolves once every entry this process has written is on disk. */
+  private async durable(): Promise<void> {
+    await Promise.allSettled([...this.flushes]);
+  }
+
+  /** Inside the journal lock, before planning: catch up, cut a torn tail, record what recovery found. */
+  private settleInLock(): void {
+    this.catchUp();
+    const torn = this.journal.repairTornTail();
+    if (torn) {
+      this.notices.push({
+        kind: 'torn-tail',
+        path: torn,
+        message: `an unfinished journal line from a crashed writer was moved to ${torn}`,
+      });
+    }
+    this.recordDamageAndRecovery();
+  }
+
+  private checkLock(lock: { compromised: Error | null }): void {
+    if (lock.compromised) {
+      throw new DreamError(
+        'E_LOCK_COMPROMISED',
+        `the journal lock was taken over while held: ${lock.compromised.message}`,
+      );
+    }
   }
 
   private recordDamageAndRecovery(): void {
@@ -343,7 +491,7 @@ export class JournalDb implements StateBackend {
       this.commit({ op: 'recovery', by: 'dreamos', alerts, counters: { alert: counter } }, new Date());
   }
 
-  private commit(change: Change, now: Date): void {
+  private commit(change: Change, now: Date, durable = true): void {
     const seq = this.journal.lastSeq + 1;
     // Planners build fresh objects and return some of them as their result: stamping `rev` on
     // them in place means what a caller gets back is exactly what was recorded.
@@ -369,6 +517,7 @@ export class JournalDb implements StateBackend {
       ...(change.mail?.length ? { mail: withRev(change.mail) } : {}),
       ...(change.checkpoints?.length ? { checkpoints: withRev(change.checkpoints) } : {}),
       ...(change.config !== undefined ? { config: change.config } : {}),
+      ...(change.req ? { req: change.req } : {}),
       counters,
     };
     // Every write is validated: a change that does not fit the schema is refused before it is journaled.
@@ -380,7 +529,7 @@ export class JournalDb implements StateBackend {
         `refused to record an invalid change: ${issue?.path.join('.')}: ${issue?.message}`,
       );
     }
-    const entry = this.journal.append(body as Parameters<Journal['append']>[0]);
+    const entry = this.journal.append(body as Parameters<Journal['append']>[0], durable);
     this.mem.apply(entry);
     this.sinceSnapshot += 1;
   }
@@ -399,6 +548,8 @@ export class JournalDb implements StateBackend {
    */
   private async flushNow(): Promise<void> {
     if (this.closed) return;
+    // A snapshot never reflects an entry that is not on disk yet.
+    await this.durable();
     // Locks are taken snapshot first, then journal: a journal lock kept from the last transaction
     // is let go before waiting for the snapshot lock.
     this.journalLock.letGo();
@@ -544,7 +695,7 @@ export class JournalDb implements StateBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.queue.catch(() => undefined);
+    await this.idle();
     try {
       if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
     } catch (error) {

@@ -73,6 +73,11 @@ export class Journal {
   lastSeq = 0;
   private fd: number | null = null;
   private fdSegment = 0;
+  /** Bytes written by append(…, false) and not yet fdatasync'ed. */
+  private unsynced = false;
+  /** Background flushes (syncInBackground) not yet ended, and descriptors to close when they have. */
+  private flushing = 0;
+  private retired: number[] = [];
 
   constructor(
     private readonly paths: WorkspacePaths,
@@ -82,7 +87,11 @@ export class Journal {
   }
 
   close(): void {
-    if (this.fd !== null) fs.closeSync(this.fd);
+    if (this.fd !== null) {
+      // A descriptor with a background flush on it is closed when the flush ends.
+      if (this.flushing > 0) this.retired.push(this.fd);
+      else fs.closeSync(this.fd);
+    }
     this.fd = null;
   }
 
@@ -203,11 +212,13 @@ export class Journal {
   }
 
   /**
-   * Holding the journal lock, after readNew(): append one entry and make it durable.
+   * Holding the journal lock, after readNew(): append one entry and make it durable (with
+   * `durable` false, the caller makes a group of entries durable with one sync() before reporting any).
    * On a write error the segment is truncated back and the error is reported; nothing half-written stays.
    */
-  append(draft: EntryDraft): JournalEntry {
+  append(draft: EntryDraft, durable = true): JournalEntry {
     if (this.pos.offset >= SEGMENT_BYTES) {
+      if (this.unsynced) this.sync();
       this.pos = { segment: this.pos.segment + 1, offset: 0 };
       this.open(this.pos.segment);
       fsyncDir(this.paths.journalDir);
@@ -236,20 +247,48 @@ export class Journal {
         `could not write the journal (${(error as Error).message}); the change was not made`,
       );
     }
-    try {
-      fs.fdatasyncSync(fd);
-    } catch (error) {
-      // The whole line is in the file, and readers that do not hold the lock may have applied it:
-      // it stays (a complete line is never taken back), and this process reads it back like any
-      // other entry. Whether it survives a power cut is unknown.
-      throw new DreamError(
-        'E_IO',
-        `the journal could not be flushed to disk (${(error as Error).message}); the change is recorded but may not survive a power cut`,
-      );
-    }
+    // The whole line is in the file, and readers that do not hold the lock may apply it: if the
+    // flush fails it stays (a complete line is never taken back), and this process reads it back
+    // like any other entry.
+    if (durable) this.sync();
+    else this.unsynced = true;
     this.pos = { segment: this.pos.segment, offset: this.pos.offset + buf.length };
     this.lastSeq = entry.seq;
     return entry;
+  }
+
+  /**
+   * fdatasync what append() wrote without blocking: resolves once it is on disk. Meanwhile the
+   * next group of entries can be planned and written (group commit, pipelined); an fdatasync
+   * begun after an entry was written covers that entry, whichever flush ends first.
+   */
+  syncInBackground(): Promise<void> {
+    if (this.fd === null || !this.unsynced) return Promise.resolve();
+    const fd = this.fd;
+    this.unsynced = false;
+    this.flushing += 1;
+    return new Promise((resolve, reject) => {
+      fs.fdatasync(fd, (error) => {
+        this.flushing -= 1;
+        if (this.flushing === 0) {
+          for (const old of this.retired) fs.closeSync(old);
+          this.retired = [];
+        }
+        if (error) reject(flushError(error));
+        else resolve();
+      });
+    });
+  }
+
+  /** fdatasync what append() wrote. On failure the entries are recorded, but may not survive a power cut. */
+  sync(): void {
+    if (this.fd === null) return;
+    this.unsynced = false;
+    try {
+      fs.fdatasyncSync(this.fd);
+    } catch (error) {
+      throw flushError(error);
+    }
   }
 
   /** Copy one damaged line to quarantine/ (the journal itself is left as it is). */
@@ -267,3 +306,9 @@ export class Journal {
     }
   }
 }
+
+const flushError = (error: unknown) =>
+  new DreamError(
+    'E_IO',
+    `the journal could not be flushed to disk (${(error as Error).message}); the change is recorded but may not survive a power cut`,
+  );

@@ -507,7 +507,7 @@ const KEEPER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const fs = require('node:fs');
 const cell = new Int32Array(workerData.buffer);
-const { lockDir, recordPath, idleRecord, lingerMs } = workerData;
+const { lockDir, recordPath, idleRecord } = workerData;
 Atomics.store(cell, 2, 1);
 for (;;) {
   const state = Atomics.load(cell, 0);
@@ -516,7 +516,7 @@ for (;;) {
     continue;
   }
   const round = Atomics.load(cell, 1);
-  if (Atomics.wait(cell, 0, ${LINGER}, lingerMs) !== 'timed-out') continue;
+  if (Atomics.wait(cell, 0, ${LINGER}, Atomics.load(cell, 3)) !== 'timed-out') continue;
   if (Atomics.load(cell, 1) !== round) continue;
   if (Atomics.compareExchange(cell, 0, ${LINGER}, ${RELEASING}) !== ${LINGER}) continue;
   try { fs.rmdirSync(lockDir); } catch {}
@@ -534,8 +534,8 @@ const loadBuiltin = createRequire(import.meta.url);
 
 /** One keeper thread for one kept lock, and the cell the two threads share. */
 class Keeper {
-  /** [state, linger round, keeper running] */
-  private readonly cell = new Int32Array(new SharedArrayBuffer(12));
+  /** [state, linger round, keeper running, linger ms] */
+  private readonly cell = new Int32Array(new SharedArrayBuffer(16));
   private readonly worker: import('node:worker_threads').Worker;
   private broken = false;
 
@@ -552,9 +552,9 @@ class Keeper {
         lockDir: lockDir(target),
         recordPath: record.path,
         idleRecord,
-        lingerMs,
       },
     });
+    this.setLinger(lingerMs);
     this.worker.unref();
     const fail = () => {
       this.broken = true;
@@ -571,6 +571,10 @@ class Keeper {
 
   held(): void {
     Atomics.store(this.cell, 0, BUSY);
+  }
+
+  setLinger(ms: number): void {
+    Atomics.store(this.cell, 3, Math.max(1, Math.round(ms)));
   }
 
   /** Kept (or let go by the thread meanwhile), not inside a transaction. */
@@ -742,6 +746,15 @@ export class KeptLock {
     )
       this.keeper.linger();
     else this.letGo();
+  }
+
+  /**
+   * How long to keep the lock after a transaction for the next one (ms). A process that makes
+   * changes for others (the shared writer) comes back at their pace, not its own, and keeps it longer.
+   */
+  setLinger(ms: number): void {
+    this.options.lingerMs = ms;
+    this.keeper?.setLinger(ms);
   }
 
   /** Another acquirer in this process queued: let go now if no transaction is running on the lock. */

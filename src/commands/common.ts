@@ -11,13 +11,17 @@ export function globals(command: Command): GlobalOptions {
   return command.optsWithGlobals() as GlobalOptions;
 }
 
-/** Open the workspace for one command, tell the user what recovery did, and always close it. */
+/**
+ * Open the workspace for one command, tell the user what recovery did, and always close it.
+ * A one-shot command writes for itself; a long-running one (`run`) shares the workspace's writer.
+ */
 export async function withWorkspace<T>(
   command: Command,
   fn: (ws: Workspace, options: GlobalOptions) => Promise<T>,
+  { share = false }: { share?: boolean } = {},
 ): Promise<T> {
   const options = globals(command);
-  const ws = await openWorkspace(options.home ? { home: options.home } : {});
+  const ws = await openWorkspace({ ...(options.home ? { home: options.home } : {}), share });
   // Recovery also happens inside transactions (a torn journal tail): tell those too, once each.
   let told = 0;
   const tell = () => {

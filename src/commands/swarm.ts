@@ -19,56 +19,60 @@ export function registerSwarm(program: Command): void {
     .option('--until-idle', 'exit 0 when no runnable work remains')
     .option('--quiet', 'print only the summary')
     .action(async (o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
-        const { startOrchestrator } = await import('../orchestrator/index.js');
-        const counts = { claimed: 0, done: 0, failed: 0 };
-        const orchestrator = await startOrchestrator(ws, {
-          ...(o.agents
-            ? {
-                agents: String(o.agents)
-                  .split(',')
-                  .map((s) => s.trim())
-                  .filter(Boolean),
-              }
-            : {}),
-          untilIdle: Boolean(o.untilIdle),
-          onEvent: (event) => {
-            if (event.type === 'claimed') counts.claimed++;
-            if (event.type === 'finished') event.outcome.ok ? counts.done++ : counts.failed++;
-            if (o.quiet) return;
-            if (options.json && event.type !== 'line') process.stdout.write(`${JSON.stringify(event)}\n`);
-            if (options.json) return;
-            if (event.type === 'started') {
-              say(
-                `running ${event.agents.join(', ') || 'no agents'}${event.elsewhere.length ? `; running elsewhere: ${event.elsewhere.join(', ')}` : ''}`,
-              );
-            } else if (event.type === 'claimed')
-              say(`${event.agent}  ▶ ${event.task.id} ${oneLine(event.task.title, 60)}`);
-            else if (event.type === 'finished') {
-              say(
-                `${event.agent}  ${event.outcome.ok ? '✓' : '✗'} ${event.task}${event.outcome.ok ? '' : ` ${oneLine(event.outcome.error ?? '', 80)}`}`,
-              );
-            } else if (event.type === 'leftover')
-              say(`${event.agent}  stopped process ${event.pid} left by a previous run`);
-            else if (event.type === 'error')
-              say(`${event.agent ?? 'orchestrator'}  error: ${oneLine(event.message, 200)}`);
-            else if (event.type === 'directive') say(`${event.agent}  directive ${event.directive}`);
-            else if (event.type === 'drift')
-              say(
-                `${event.agent}  drift ${event.kind} (${event.alert}): ${oneLine(event.message, 160)}; ${event.action}`,
-              );
-          },
-        });
-        const stop = () => void orchestrator.stop('signal');
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
-        const reason = await orchestrator.done;
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-        const summary = { reason, ...counts, board: ws.summary().counts };
-        if (options.json) process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
-        else say(`stopped (${reason}): ${counts.done} done, ${counts.failed} failed attempts`);
-      });
+      await withWorkspace(
+        command,
+        async (ws, options) => {
+          const { startOrchestrator } = await import('../orchestrator/index.js');
+          const counts = { claimed: 0, done: 0, failed: 0 };
+          const orchestrator = await startOrchestrator(ws, {
+            ...(o.agents
+              ? {
+                  agents: String(o.agents)
+                    .split(',')
+                    .map((s) => s.trim())
+                    .filter(Boolean),
+                }
+              : {}),
+            untilIdle: Boolean(o.untilIdle),
+            onEvent: (event) => {
+              if (event.type === 'claimed') counts.claimed++;
+              if (event.type === 'finished') event.outcome.ok ? counts.done++ : counts.failed++;
+              if (o.quiet) return;
+              if (options.json && event.type !== 'line') process.stdout.write(`${JSON.stringify(event)}\n`);
+              if (options.json) return;
+              if (event.type === 'started') {
+                say(
+                  `running ${event.agents.join(', ') || 'no agents'}${event.elsewhere.length ? `; running elsewhere: ${event.elsewhere.join(', ')}` : ''}`,
+                );
+              } else if (event.type === 'claimed')
+                say(`${event.agent}  ▶ ${event.task.id} ${oneLine(event.task.title, 60)}`);
+              else if (event.type === 'finished') {
+                say(
+                  `${event.agent}  ${event.outcome.ok ? '✓' : '✗'} ${event.task}${event.outcome.ok ? '' : ` ${oneLine(event.outcome.error ?? '', 80)}`}`,
+                );
+              } else if (event.type === 'leftover')
+                say(`${event.agent}  stopped process ${event.pid} left by a previous run`);
+              else if (event.type === 'error')
+                say(`${event.agent ?? 'orchestrator'}  error: ${oneLine(event.message, 200)}`);
+              else if (event.type === 'directive') say(`${event.agent}  directive ${event.directive}`);
+              else if (event.type === 'drift')
+                say(
+                  `${event.agent}  drift ${event.kind} (${event.alert}): ${oneLine(event.message, 160)}; ${event.action}`,
+                );
+            },
+          });
+          const stop = () => void orchestrator.stop('signal');
+          process.once('SIGINT', stop);
+          process.once('SIGTERM', stop);
+          const reason = await orchestrator.done;
+          process.off('SIGINT', stop);
+          process.off('SIGTERM', stop);
+          const summary = { reason, ...counts, board: ws.summary().counts };
+          if (options.json) process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
+          else say(`stopped (${reason}): ${counts.done} done, ${counts.failed} failed attempts`);
+        },
+        { share: true },
+      );
     });
 
   const agent = program.command('agent').description('the agents: list, inspect and steer them');

@@ -45,6 +45,17 @@ export interface WorkerRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
+/**
+ * Leases that outlive any test run, so that no lease expires behind a worker's back however slow the
+ * machine: set the way an operator would, in config.json (every process plans with the file's policies).
+ */
+export function longLeases(dreamosDir: string): void {
+  const file = path.join(dreamosDir, 'config.json');
+  const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+  config.policies = { ...config.policies, leaseSeconds: 7 * 86_400 };
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+}
+
 export function startWorker(args: WorkerArgs): WorkerRun {
   const child = spawn(process.execPath, [WORKER, JSON.stringify(args)], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -88,7 +99,15 @@ export interface Ack {
 export interface WorkerLogs {
   acks: Ack[];
   unexpected: Array<{ w: string; pid: number; unexpected: string; message: string }>;
-  done: Array<{ w: string; pid: number; acked: number; refused: number; ops: number }>;
+  done: Array<{
+    w: string;
+    pid: number;
+    acked: number;
+    refused: number;
+    ops: number;
+    /** What the shared writer did in that process (state/writer.ts). */
+    shared: { served: number; asked: number; recovered: number; direct: number };
+  }>;
 }
 
 /** Read ack files. A last line without its newline was being written when the worker died: not an ack. */

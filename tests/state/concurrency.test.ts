@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { workspacePaths } from '../../state/paths.js';
-import { checkState, readWorkerLogs, startWorker } from '../helpers/fault-state.js';
+import { checkState, longLeases, readWorkerLogs, startWorker } from '../helpers/fault-state.js';
 import { cli, cliAsync, tempDir } from '../helpers/workspace.js';
 
 const WORKERS = 8;
@@ -26,6 +26,7 @@ describe('eight writer processes on one workspace', () => {
     fs.mkdirSync(dir);
     expect(cli(['init'], { cwd: dir }).code).toBe(0);
     const home = path.join(dir, '.dreamos');
+    longLeases(home);
     const ackFiles = Array.from({ length: WORKERS }, (_, i) => path.join(dir, `acks-${i + 1}.jsonl`));
 
     const runs = ackFiles.map((acks, i) =>
@@ -37,6 +38,12 @@ describe('eight writer processes on one workspace', () => {
     expect(exits.map((e) => [e.code, e.stderr])).toEqual(exits.map(() => [0, '']));
     expect(logs.done).toHaveLength(WORKERS);
     expect(logs.acks.length).toBeGreaterThanOrEqual(2000);
+    // Both ways of writing were exercised: changes made by the shared writer for other processes
+    // (state/writer.ts), and transactions of each process's own.
+    const served = logs.done.reduce((n, d) => n + d.shared.served, 0);
+    const asked = logs.done.reduce((n, d) => n + d.shared.asked, 0);
+    expect(served).toBeGreaterThan(100);
+    expect(asked).toBeGreaterThanOrEqual(served);
     // A real mix: every kind of transition happened, many times over.
     const ops = new Map<string, number>();
     for (const a of logs.acks) ops.set(a.op, (ops.get(a.op) ?? 0) + 1);
@@ -77,7 +84,7 @@ describe('eight writer processes on one workspace', () => {
     console.info(
       `concurrency suite: ${WORKERS} processes, ${logs.acks.length} acknowledged transitions ` +
         `(${[...ops].map(([op, n]) => `${op} ${n}`).join(', ')}), ${check.entries.length} journal entries, ` +
-        `${logs.done.reduce((n, d) => n + d.refused, 0)} refused as raced`,
+        `${logs.done.reduce((n, d) => n + d.refused, 0)} refused as raced, ${served} made by a shared writer`,
     );
   });
 

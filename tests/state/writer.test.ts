@@ -1,0 +1,254 @@
+/**
+ * The shared writer (state/writer.ts): long-lived processes on one workspace send their claims,
+ * renewals, completions and failures to one of them, which makes them in group-committed batches.
+ * Real processes on a real workspace; the crash cases kill the writer at the two instants that
+ * matter (a request read but not written, and written but not answered) with a test failpoint.
+ */
+import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import readline from 'node:readline';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { workspacePaths } from '../../state/paths.js';
+import type { Task } from '../../state/schemas.js';
+import { scanJournal } from '../helpers/fault-state.js';
+import { cli, ROOT, tempDir } from '../helpers/workspace.js';
+
+const HELPER = path.join(ROOT, 'tests/helpers/shared-writer.mjs');
+
+interface Answer {
+  ok: boolean;
+  value?: unknown;
+  code?: string;
+  message?: string;
+}
+
+interface Stats {
+  role: 'writer' | 'client' | 'none';
+  stats: { served: number; batches: number; asked: number; recovered: number; direct: number };
+}
+
+/** A library process driven over stdin/stdout (tests/helpers/shared-writer.mjs). */
+class Proc {
+  readonly child: ChildProcessWithoutNullStreams;
+  private readonly waiting: Array<(answer: Answer) => void> = [];
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  stderr = '';
+
+  constructor(home: string, agent: string, env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [HELPER, home, agent], { env: { ...process.env, ...env } });
+    this.child.stderr.on('data', (d) => {
+      this.stderr += d;
+    });
+    readline.createInterface({ input: this.child.stdout }).on('line', (line) => {
+      this.waiting.shift()?.(JSON.parse(line) as Answer);
+    });
+    this.exited = new Promise((resolve) =>
+      this.child.on('exit', (code, signal) => resolve({ code, signal })),
+    );
+  }
+
+  next(): Promise<Answer> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push(resolve);
+      this.child.once('exit', () => reject(new Error(`the process exited: ${this.stderr}`)));
+    });
+  }
+
+  async send(command: Record<string, unknown>): Promise<Answer> {
+    const answer = this.next();
+    this.child.stdin.write(`${JSON.stringify(command)}\n`);
+    return answer;
+  }
+
+  /** The command's value; fails the test on an error answer. */
+  async value<T>(command: Record<string, unknown>): Promise<T> {
+    const answer = await this.send(command);
+    expect(answer, JSON.stringify(answer)).toMatchObject({ ok: true });
+    return answer.value as T;
+  }
+
+  stats(): Promise<Stats> {
+    return this.value<Stats>({ do: 'writer' });
+  }
+}
+
+let tmp: ReturnType<typeof tempDir>;
+let home: string;
+const procs: Proc[] = [];
+
+async function open(agent: string, env: Record<string, string> = {}): Promise<Proc> {
+  const proc = new Proc(home, agent, env);
+  procs.push(proc);
+  const opened = await proc.next();
+  expect(opened.ok, proc.stderr).toBe(true);
+  return proc;
+}
+
+function addTasks(n: number): void {
+  const file = path.join(tmp.dir, 'tasks.json');
+  fs.writeFileSync(file, JSON.stringify(Array.from({ length: n }, (_, i) => ({ title: `task ${i + 1}` }))));
+  expect(cli(['task', 'import', file], { cwd: tmp.dir }).code).toBe(0);
+}
+
+const entries = () => scanJournal(workspacePaths(home)).entries;
+
+function doctorIsClean(): void {
+  const doctor = cli(['doctor', '--json'], { cwd: tmp.dir });
+  expect(doctor.json<{ ok: boolean }>().ok, doctor.stdout).toBe(true);
+}
+
+beforeEach(() => {
+  tmp = tempDir('dreamos-writer-');
+  expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
+  home = path.join(tmp.dir, '.dreamos');
+});
+afterEach(async () => {
+  for (const proc of procs.splice(0)) if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+  tmp.cleanup();
+});
+
+describe('the shared writer', () => {
+  it('makes the hot changes of the other processes, recorded as theirs, and each sees its own', async () => {
+    addTasks(6);
+    const writer = await open('agent-1');
+    const first = await writer.value<Task>({ do: 'claim', agent: 'agent-1' });
+    expect((await writer.stats()).role).toBe('writer');
+
+    const clients = [await open('agent-2'), await open('agent-3')];
+    const claimed = await Promise.all(
+      clients.map((c, i) => c.value<Task>({ do: 'claim', agent: `agent-${i + 2}` })),
+    );
+    for (const [i, client] of clients.entries()) {
+      const task = claimed[i]!;
+      expect(task).toMatchObject({ status: 'working', agent: `agent-${i + 2}` });
+      const done = await client.value<Task>({ do: 'complete', id: task.id, agent: `agent-${i + 2}` });
+      expect(done).toMatchObject({ id: task.id, status: 'done' });
+      // Read-your-writes: the process's own view has the change the writer made for it.
+      expect(await client.value<Task>({ do: 'view', id: task.id })).toEqual(done);
+      expect(await client.stats()).toMatchObject({ role: 'client', stats: { asked: 2, recovered: 0 } });
+    }
+    expect((await writer.stats()).stats.served).toBe(4);
+    await writer.value({ do: 'complete', id: first.id, agent: 'agent-1' });
+
+    // Every change made for another process carries its request id, and is recorded as that agent's.
+    const served = entries().filter((e) => e.req);
+    expect(served).toHaveLength(4);
+    for (const e of served) {
+      expect(e.req!.id).toMatch(/^\d+-[0-9a-f]{8}-\d+$/);
+      expect(['agent-2', 'agent-3']).toContain(e.by);
+      expect(e.tasks?.map((t) => t.task.id)).toContain(e.req!.task);
+    }
+    const list = cli(['task', 'list', '--status', 'done', '--json'], { cwd: tmp.dir }).json<Task[]>();
+    expect(list.map((t) => t.id).sort()).toEqual([first.id, ...claimed.map((t) => t.id)].sort());
+    doctorIsClean();
+  });
+
+  it('answers a refused change with the same error the process would get on its own', async () => {
+    addTasks(1);
+    const writer = await open('agent-1');
+    const task = await writer.value<Task>({ do: 'claim', agent: 'agent-1' });
+    const client = await open('agent-2');
+    expect(await client.value({ do: 'claim', agent: 'agent-2' })).toBeNull(); // nothing left
+    const refused = await client.send({ do: 'complete', id: task.id, agent: 'agent-2' });
+    expect(refused).toMatchObject({ ok: false, code: 'E_CONFLICT' });
+    expect(refused.message).toMatch(/agent-1/);
+    expect(await client.stats()).toMatchObject({ role: 'client', stats: { asked: 2 } });
+    expect(entries().filter((e) => e.req)).toHaveLength(0);
+  });
+
+  it('when killed after making a change and before answering: the asker finds the change in the journal', async () => {
+    addTasks(3);
+    const writer = await open('agent-1', { DREAMOS_TEST_WRITER_FAILPOINT: 'after-commit' });
+    await writer.value({ do: 'claim', agent: 'agent-1' });
+    const client = await open('agent-2');
+    const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
+    expect(await writer.exited).toMatchObject({ signal: 'SIGKILL' });
+
+    expect(task).toMatchObject({ status: 'working', agent: 'agent-2' });
+    const claims = entries().filter((e) => e.op === 'claim' && e.tasks?.some((t) => t.task.id === task.id));
+    expect(claims).toHaveLength(1); // made once, by the writer, not again by the asker
+    expect(claims[0]!.req?.task).toBe(task.id);
+    expect(claims[0]!.tasks?.[0]?.task).toEqual(task);
+    expect((await client.stats()).stats).toMatchObject({ recovered: 1 });
+
+    // The asker carries on: it becomes the writer.
+    expect(await client.value({ do: 'complete', id: task.id, agent: 'agent-2' })).toMatchObject({
+      status: 'done',
+    });
+    expect((await client.stats()).role).toBe('writer');
+    doctorIsClean();
+  });
+
+  it('when killed with a request read but not written: the asker makes the change itself, once', async () => {
+    addTasks(3);
+    const writer = await open('agent-1', { DREAMOS_TEST_WRITER_FAILPOINT: 'before-commit' });
+    await writer.value({ do: 'claim', agent: 'agent-1' });
+    const client = await open('agent-2');
+    const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
+    expect(await writer.exited).toMatchObject({ signal: 'SIGKILL' });
+
+    expect(task).toMatchObject({ status: 'working', agent: 'agent-2' });
+    const claims = entries().filter((e) => e.op === 'claim' && e.tasks?.some((t) => t.task.id === task.id));
+    expect(claims).toHaveLength(1);
+    expect(claims[0]!.req).toBeUndefined(); // made by the asker, in its own transaction
+    expect((await client.stats()).stats).toMatchObject({ recovered: 1 });
+    // The writer died holding the journal lock: the asker took it over.
+    doctorIsClean();
+  });
+
+  it('closing, answers what it has read and hands over: the next process becomes the writer', async () => {
+    addTasks(4);
+    const writer = await open('agent-1');
+    await writer.value({ do: 'claim', agent: 'agent-1' });
+    const client = await open('agent-2');
+    const a = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
+    const [closed, b] = await Promise.all([
+      writer.value({ do: 'close' }),
+      client.value<Task>({ do: 'complete', id: a.id, agent: 'agent-2' }),
+    ]);
+    expect(closed).toBe('closed');
+    expect(b).toMatchObject({ id: a.id, status: 'done' });
+    expect(await writer.exited).toMatchObject({ code: 0 });
+    const c = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
+    expect(c.status).toBe('working');
+    expect((await client.stats()).role).toBe('writer');
+    expect(entries().filter((e) => e.op === 'complete' && e.tasks?.[0]?.task.id === a.id)).toHaveLength(1);
+    doctorIsClean();
+  });
+
+  it('makes changes only for processes with the same configuration', async () => {
+    addTasks(2);
+    const writer = await open('agent-1');
+    await writer.value({ do: 'claim', agent: 'agent-1' });
+    // The operator changes a policy; a process opened now plans with it, the writer does not.
+    const file = path.join(home, 'config.json');
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config.policies = { ...config.policies, leaseSeconds: 300 };
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    const client = await open('agent-2');
+    const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
+    // Its lease follows its own configuration: it made the change itself.
+    const leaseMs = Date.parse(task.lease!.expiresAt) - Date.parse(task.updatedAt);
+    expect(leaseMs).toBe(300_000);
+    expect(await client.stats()).toMatchObject({ stats: { asked: 1, direct: 1 } });
+    expect((await writer.stats()).stats.served).toBe(0);
+  });
+
+  it('drops a connection that does not speak its protocol, and goes on serving', async () => {
+    addTasks(2);
+    const writer = await open('agent-1');
+    await writer.value({ do: 'claim', agent: 'agent-1' });
+    const socket = net.connect(workspacePaths(home).writerSocket);
+    const lines = readline.createInterface({ input: socket });
+    const first = await new Promise<string>((resolve) => lines.once('line', resolve));
+    expect(JSON.parse(first)).toMatchObject({ t: 'hello', pid: writer.child.pid });
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.write('{"t":"req","id":"../../etc/passwd","op":"claim","args":{},"actor":"x","config":"y"}\n');
+    await closed;
+    const client = await open('agent-2');
+    expect(await client.value<Task>({ do: 'claim', agent: 'agent-2' })).toMatchObject({ status: 'working' });
+    expect((await writer.stats()).stats.served).toBe(1);
+  });
+});
