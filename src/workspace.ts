@@ -278,6 +278,7 @@ export class Workspace {
       ? new SharedWrites({
           address: paths.writerSocket,
           electionLock: paths.writerLock,
+          workspace: fs.realpathSync(paths.home),
           db,
           config: digestOfConfig(config),
           resolve: (op, args, actor) => this.shareable(op, args, actor),

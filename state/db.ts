@@ -132,6 +132,8 @@ export class JournalDb implements StateBackend {
   private pendingAlerts: AlertDraft[] = [];
   /** Shared-writer requests whose entries this process is looking for, and the entry once read. */
   private readonly awaited = new Map<string, JournalEntry | null>();
+  /** Request ids recorded in the journal lately, and when this process read them (state/writer.ts). */
+  private readonly recorded = new Map<string, number>();
 
   private constructor(
     readonly paths: WorkspacePaths,
@@ -248,7 +250,7 @@ export class JournalDb implements StateBackend {
     this.journal.readNew(
       (entry) => {
         this.mem.apply(entry);
-        if (entry.req && this.awaited.has(entry.req.id)) this.awaited.set(entry.req.id, entry);
+        if (entry.req) this.noteRequest(entry);
       },
       (damage) => {
         if (!this.damage.some((d) => d.segment === damage.segment && d.offset === damage.offset)) {
@@ -306,10 +308,9 @@ export class JournalDb implements StateBackend {
 
   private snapshotScale = 1;
 
-  /** Resolves once every transaction asked for so far has ended, and its entries are on disk. */
+  /** Resolves once every transaction asked for so far has ended. */
   async idle(): Promise<void> {
     await this.queue;
-    await this.durable();
   }
 
   /** Look out for the entry a shared writer may have made for this request (read by catch-up from now on). */
@@ -319,6 +320,30 @@ export class JournalDb implements StateBackend {
 
   requestEntry(id: string): JournalEntry | null {
     return this.awaited.get(id) ?? null;
+  }
+
+  /** Is a change for this request in the journal already (made by a writer, or settled by its asker)? */
+  requestRecorded(id: string): boolean {
+    return this.recorded.has(id);
+  }
+
+  private noteRequest(entry: JournalEntry): void {
+    const id = entry.req!.id;
+    if (this.awaited.has(id)) this.awaited.set(id, entry);
+    const now = Date.now();
+    this.recorded.set(id, now);
+    // A request is settled within seconds: an hour of ids is plenty, and keeps the map small.
+    if (this.recorded.size > 10_000) {
+      for (const [old, at] of this.recorded) {
+        if (now - at < 3_600_000) break;
+        this.recorded.delete(old);
+      }
+    }
+  }
+
+  /** Holding the journal lock: make the journal's last segment durable (entries a dead writer left). */
+  syncJournal(): void {
+    this.journal.syncCurrent();
   }
 
   forgetRequest(id: string): void {
@@ -356,37 +381,27 @@ export class JournalDb implements StateBackend {
     const run = this.queue.then(async () => {
       // One turn of the event loop first: requests that have arrived meanwhile are read and join
       // (a process that keeps the lock could otherwise go from batch to batch on promises alone).
-      // Then wait for the previous batch's flush: the requests that come in meanwhile join this
-      // batch, so that one fdatasync serves as many of them as possible (group commit).
       await new Promise((resolve) => setImmediate(resolve));
-      await this.durable();
       const items = take();
       if (items.length === 0) return;
       let outcomes: Outcome<unknown>[];
-      let durable: Promise<void> = Promise.resolve();
       try {
-        ({ outcomes, durable } = await this.batchNow(items));
+        outcomes = await this.batchNow(items);
       } catch (error) {
         outcomes = items.map(() => ({ ok: false, error }));
       }
-      // The answers wait for the disk; the next batch does not (it is planned and written meanwhile).
-      const settle = (all: Outcome<unknown>[]) => {
-        for (const [i, item] of items.entries()) item.settle(all[i]!);
-      };
-      this.flushes.add(durable);
-      durable.then(
-        () => settle(outcomes),
-        (error) => settle(items.map(() => ({ ok: false, error }))),
-      );
-      durable.finally(() => this.flushes.delete(durable)).catch(() => undefined);
+      for (const [i, item] of items.entries()) item.settle(outcomes[i]!);
     });
     this.queue = run.catch(() => undefined);
     return run;
   }
 
-  private async batchNow(
-    items: BatchItem[],
-  ): Promise<{ outcomes: Outcome<unknown>[]; durable: Promise<void> }> {
+  /**
+   * The lock is held until the batch is on disk, so that no other process builds on (or writes a
+   * snapshot of) entries that a power cut could still take back. The fdatasync runs on a background
+   * thread meanwhile: this process's event loop goes on reading the requests of the next batch.
+   */
+  private async batchNow(items: BatchItem[]): Promise<Outcome<unknown>[]> {
     if (this.readOnly) throw new DreamError('E_IO', 'this state was opened read-only');
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
     const lock = await this.journalLock.take();
@@ -404,23 +419,24 @@ export class JournalDb implements StateBackend {
           outcomes.push({ ok: false, error });
         }
       }
+      await this.journal.syncInBackground();
       this.checkLock(lock);
       ok = true;
     } finally {
       if (ok) this.journalLock.done();
       else this.journalLock.letGo();
     }
-    const durable = this.journal.syncInBackground();
-    if (this.sinceSnapshot >= this.snapshotEvery * this.snapshotScale) await this.flushNow();
-    return { outcomes, durable };
-  }
-
-  /** Journal flushes still running in the background (group commit). */
-  private readonly flushes = new Set<Promise<void>>();
-
-  /** Resolves once every entry this process has written is on disk. */
-  private async durable(): Promise<void> {
-    await Promise.allSettled([...this.flushes]);
+    if (this.sinceSnapshot >= this.snapshotEvery * this.snapshotScale) {
+      // The changes are made and durable: a snapshot that cannot be written now is written later.
+      await this.flushNow().catch((error: Error) => {
+        this.notices.push({
+          kind: 'rebuilt',
+          path: this.paths.boardsDir,
+          message: `the state files could not be brought up to date (${error.message}); the journal has every change`,
+        });
+      });
+    }
+    return outcomes;
   }
 
   /** Inside the journal lock, before planning: catch up, cut a torn tail, record what recovery found. */
@@ -531,6 +547,7 @@ export class JournalDb implements StateBackend {
     }
     const entry = this.journal.append(body as Parameters<Journal['append']>[0], durable);
     this.mem.apply(entry);
+    if (entry.req) this.noteRequest(entry);
     this.sinceSnapshot += 1;
   }
 
@@ -548,8 +565,6 @@ export class JournalDb implements StateBackend {
    */
   private async flushNow(): Promise<void> {
     if (this.closed) return;
-    // A snapshot never reflects an entry that is not on disk yet.
-    await this.durable();
     // Locks are taken snapshot first, then journal: a journal lock kept from the last transaction
     // is let go before waiting for the snapshot lock.
     this.journalLock.letGo();
@@ -695,7 +710,7 @@ export class JournalDb implements StateBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.idle();
+    await this.queue.catch(() => undefined);
     try {
       if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
     } catch (error) {

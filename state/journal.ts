@@ -75,9 +75,11 @@ export class Journal {
   private fdSegment = 0;
   /** Bytes written by append(…, false) and not yet fdatasync'ed. */
   private unsynced = false;
-  /** Background flushes (syncInBackground) not yet ended, and descriptors to close when they have. */
-  private flushing = 0;
-  private retired: number[] = [];
+  /**
+   * A failed fdatasync, kept: what it should have written may be lost even if a later one succeeds
+   * (the kernel drops the dirty pages it could not write), so this process writes nothing more.
+   */
+  private flushFailed: DreamError | null = null;
 
   constructor(
     private readonly paths: WorkspacePaths,
@@ -87,11 +89,7 @@ export class Journal {
   }
 
   close(): void {
-    if (this.fd !== null) {
-      // A descriptor with a background flush on it is closed when the flush ends.
-      if (this.flushing > 0) this.retired.push(this.fd);
-      else fs.closeSync(this.fd);
-    }
+    if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
   }
 
@@ -218,7 +216,10 @@ export class Journal {
    */
   append(draft: EntryDraft, durable = true): JournalEntry {
     if (this.pos.offset >= SEGMENT_BYTES) {
-      if (this.unsynced) this.sync();
+      // The full segment is made durable before the next one starts, whoever wrote its last entries:
+      // readers go on to the next segment only past SEGMENT_BYTES, so a segment cut short by a power
+      // cut would hide every entry after it.
+      this.syncCurrent();
       this.pos = { segment: this.pos.segment + 1, offset: 0 };
       this.open(this.pos.segment);
       fsyncDir(this.paths.journalDir);
@@ -258,36 +259,48 @@ export class Journal {
   }
 
   /**
-   * fdatasync what append() wrote without blocking: resolves once it is on disk. Meanwhile the
-   * next group of entries can be planned and written (group commit, pipelined); an fdatasync
-   * begun after an entry was written covers that entry, whichever flush ends first.
+   * fdatasync what append() wrote, on a background thread: resolves once it is on disk. The caller
+   * holds the lock and waits, but its event loop does not (the shared writer reads the next
+   * batch's requests meanwhile).
    */
   syncInBackground(): Promise<void> {
+    if (this.flushFailed) return Promise.reject(this.flushFailed);
     if (this.fd === null || !this.unsynced) return Promise.resolve();
     const fd = this.fd;
     this.unsynced = false;
-    this.flushing += 1;
     return new Promise((resolve, reject) => {
       fs.fdatasync(fd, (error) => {
-        this.flushing -= 1;
-        if (this.flushing === 0) {
-          for (const old of this.retired) fs.closeSync(old);
-          this.retired = [];
-        }
-        if (error) reject(flushError(error));
+        if (error) reject(this.failed(error));
         else resolve();
       });
     });
   }
 
+  /** fdatasync the segment being read or written, whatever this process wrote to it. */
+  syncCurrent(): void {
+    if (this.flushFailed) throw this.flushFailed;
+    this.unsynced = false;
+    try {
+      fs.fdatasyncSync(this.open(this.pos.segment));
+    } catch (error) {
+      throw this.failed(error);
+    }
+  }
+
+  private failed(error: unknown): DreamError {
+    this.flushFailed = flushError(error);
+    return this.flushFailed;
+  }
+
   /** fdatasync what append() wrote. On failure the entries are recorded, but may not survive a power cut. */
   sync(): void {
+    if (this.flushFailed) throw this.flushFailed;
     if (this.fd === null) return;
     this.unsynced = false;
     try {
       fs.fdatasyncSync(this.fd);
     } catch (error) {
-      throw flushError(error);
+      throw this.failed(error);
     }
   }
 

@@ -10,31 +10,34 @@
  *
  * Correctness never depends on it. The writer takes the journal lock for every batch like any other
  * writer, so direct writers (CLI commands, a process that cannot reach the writer) interleave with
- * it safely, and two writers (say, in two network namespaces) are just two users of the lock.
+ * it safely, and two writers at once are just two users of the lock.
  *
- * Election: the writer listens on a Unix socket in the workspace (locks/writer.sock), so the file
- * system's permissions decide who may connect, as they decide who may write the journal. The first
- * long-lived process to make a hot change finds nobody listening; holding the election lock, it
- * looks again, removes a socket left by a dead writer, and listens. The others connect. When the
- * writer goes, the next request finds nobody there, and its process is elected the same way. (A
- * workspace path too long for a socket address, about 100 bytes, means no shared writer: every
- * process writes for itself.)
+ * Election: the writer listens on a Unix socket in the workspace (locks/writer.sock, mode 600), so
+ * only the workspace's owner may connect. The first long-lived process to make a hot change finds
+ * nobody listening; holding the election lock, it looks again, removes a socket left by a dead
+ * writer, and listens. The others connect; the writer's greeting names its workspace, which they
+ * check. When the writer goes, the next request finds nobody there, and its process is elected the
+ * same way. A workspace path too long for a socket address (over 103 bytes with
+ * `/locks/writer.sock`) means no shared writer: every process writes for itself.
  *
- * Crash safety: each request carries an id, recorded in the entry its change makes (`req`). A client
- * whose writer vanished without saying goodbye waits until that process is gone (then it can no
- * longer append), and, holding the journal lock, looks for its id in the journal. Found: the change
- * was made, and the entry says what it returned. Not found: it was not made, and the client makes it
- * itself. A writer closing normally answers every request it has read, then says goodbye: a request
- * a client sent and got no answer for was never read, and the client makes it itself.
+ * Crash safety: each request carries an id, recorded in the entry its change makes (`req`). The
+ * journal is the fence. A client with no answer (the writer vanished without saying goodbye, or did
+ * not answer in time) takes the journal lock and looks for its id in the journal. Found: the change
+ * was made, and the entry says what it returned. Not found: the client makes the change itself, and
+ * records it under the same id (an empty entry if there is nothing to change). The writer plans each
+ * request holding the same lock, after reading the journal, and refuses one whose id is already
+ * there: whichever comes first, the change is made once. A writer that closes answers every request
+ * it has read, then says goodbye: a request it did not answer, it never read, and the client makes
+ * the change itself.
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import * as z from 'zod';
-import { DreamError, errnoCode } from '../src/errors.js';
-import type { BatchItem, JournalDb, Outcome, Plan, StateView, Transact } from './db.js';
+import { DreamError } from '../src/errors.js';
+import type { BatchItem, Change, JournalDb, Outcome, Plan, StateView, Transact } from './db.js';
 import { acquireLock, type LockHandle } from './lock.js';
-import { type JournalEntry, REQUEST_ID_RE } from './schemas.js';
+import { AGENT_ID_RE, type JournalEntry, REQUEST_ID_RE } from './schemas.js';
 
 /** A change any process may ask the writer to make: planned from JSON arguments, the same on both sides. */
 export interface SharedChange<T> {
@@ -54,20 +57,27 @@ const FAILPOINT = process.env.DREAMOS_TEST_WRITER_FAILPOINT;
 
 /** A line longer than this is not a message of this protocol (a task with a 200 kB prompt is far smaller). */
 const MAX_LINE = 16 * 1024 * 1024;
-const POLL_MS = 10;
+/** The longest socket path every platform takes (macOS: 104 bytes with the terminating NUL). */
+const MAX_SOCKET_PATH = 103;
+/** How long a connecting process waits for the writer's greeting (ms). */
+const HELLO_MS = 2000;
 
 const Request = z.strictObject({
   t: z.literal('req'),
   id: z.string().regex(REQUEST_ID_RE),
   op: z.string().max(40),
   args: z.unknown(),
-  actor: z.string().max(64),
+  actor: z.string().regex(AGENT_ID_RE),
   config: z.string().max(64),
 });
 type Request = z.infer<typeof Request>;
 
 const Reply = z.discriminatedUnion('t', [
-  z.strictObject({ t: z.literal('hello'), pid: z.number().int().positive() }),
+  z.strictObject({
+    t: z.literal('hello'),
+    pid: z.number().int().positive(),
+    workspace: z.string().max(4096),
+  }),
   z.strictObject({ t: z.literal('ok'), id: z.string(), value: z.unknown() }),
   z.strictObject({
     t: z.literal('err'),
@@ -79,6 +89,7 @@ const Reply = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('bye') }),
 ]);
 type Reply = z.infer<typeof Reply>;
+type Outcomes = Reply | { t: 'lost'; bye: boolean } | { t: 'timeout' };
 
 function errorJson(error: unknown): { code: string; message: string; details: unknown } {
   if (error instanceof DreamError)
@@ -94,19 +105,22 @@ function errorFrom(json: { code: string; message: string; details: unknown }): D
   );
 }
 
-/** Call `onLine` for each complete line the socket delivers; false when a line is too long. */
+/** Call `onLine` for each complete line the socket delivers; `onTooLong` when a line passes MAX_LINE. */
 function readLines(socket: net.Socket, onLine: (line: string) => void, onTooLong: () => void): void {
   let buffer = '';
   socket.setEncoding('utf8');
   socket.on('data', (chunk: string) => {
+    let start = buffer.length;
     buffer += chunk;
-    let nl = buffer.indexOf('\n');
+    let nl = buffer.indexOf('\n', start);
+    start = 0;
     while (nl !== -1) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
+      const line = buffer.slice(start, nl);
+      start = nl + 1;
       if (line.length > 0) onLine(line);
-      nl = buffer.indexOf('\n');
+      nl = buffer.indexOf('\n', start);
     }
+    buffer = buffer.slice(start);
     if (buffer.length > MAX_LINE) {
       buffer = '';
       onTooLong();
@@ -127,14 +141,9 @@ function send(socket: net.Socket, message: Reply | Request): void {
   if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(message)}\n`);
 }
 
-interface Waiter {
-  settle: (reply: Reply | { t: 'lost'; bye: boolean }) => void;
-}
-
 /** This process's connection to the writer. */
 class Connection {
-  readonly waiting = new Map<string, Waiter>();
-  pid = 0;
+  readonly waiting = new Map<string, (outcome: Outcomes) => void>();
   /** The writer said goodbye: whatever it has not answered, it never read. */
   bye = false;
   lost = false;
@@ -146,7 +155,7 @@ class Connection {
     if (this.lost) return;
     this.lost = true;
     this.socket.destroy();
-    for (const waiter of this.waiting.values()) waiter.settle({ t: 'lost', bye: this.bye });
+    for (const settle of this.waiting.values()) settle({ t: 'lost', bye: this.bye });
     this.waiting.clear();
   }
 }
@@ -155,27 +164,36 @@ export interface SharedWritesOptions {
   /** The writer's socket, and the lock held while electing one. */
   address: string;
   electionLock: string;
+  /** The workspace's real path: a writer answers only for its own. */
+  workspace: string;
   db: JournalDb;
   /** Digest of the configuration: a writer runs requests only from processes with the same one. */
   config: string;
   resolve: Resolve;
-  /** How long to wait for the writer's answer, or for a vanished writer's process to end (ms). */
+  /** How long to wait for the writer's answer before settling the request through the journal (ms). */
   timeoutMs: number;
 }
 
 export class SharedWrites {
   private server: net.Server | null = null;
   private connection: Connection | null = null;
+  private connecting: Promise<void> | null = null;
   private readonly clients = new Set<net.Socket>();
   /** The batch that has not started yet: requests join it until it takes its turn. */
   private open: BatchItem[] | null = null;
   private closing = false;
+  private readonly usable: boolean;
   private readonly instance = randomBytes(4).toString('hex');
   private count = 0;
-  /** Requests made for other processes, and batches run (for tests and the bench). */
-  readonly stats = { served: 0, batches: 0, asked: 0, recovered: 0, direct: 0 };
+  /**
+   * What this process did as the writer (requests served, batches, requests refused because their
+   * asker had settled them already) and as a client (asked, settled through the journal, made itself).
+   */
+  readonly stats = { served: 0, batches: 0, stale: 0, asked: 0, recovered: 0, direct: 0 };
 
-  constructor(private readonly options: SharedWritesOptions) {}
+  constructor(private readonly options: SharedWritesOptions) {
+    this.usable = Buffer.byteLength(options.address) <= MAX_SOCKET_PATH;
+  }
 
   get role(): 'writer' | 'client' | 'none' {
     return this.server ? 'writer' : this.connection && !this.connection.lost ? 'client' : 'none';
@@ -186,21 +204,31 @@ export class SharedWrites {
    * another process is, and directly (its own transaction) when neither can be had.
    */
   async run<T>(op: string, args: unknown, actor: string, local: SharedChange<T>): Promise<T> {
-    if (this.closing) return this.options.db.transact(local.plan);
-    if (!this.server && (!this.connection || this.connection.lost)) await this.connect();
-    if (this.server) return this.joinBatch(local.plan) as Promise<T>;
+    const db = this.options.db;
+    if (this.closing || !this.usable) return db.transact(local.plan);
+    if (!this.server && (!this.connection || this.connection.lost)) {
+      this.connecting ??= this.connect().finally(() => {
+        this.connecting = null;
+      });
+      await this.connecting;
+    }
+    if (this.server) {
+      // Batches pay off only with others to batch with: alone, a plain transaction (with its
+      // fdatasync inline) is quicker than handing the flush to a background thread and back. Either
+      // way the event loop turns first: a process making change after change (its journal lock kept)
+      // would otherwise never accept a connection or read a request.
+      if (this.clients.size === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (this.clients.size === 0) return db.transact(local.plan);
+      return new Promise<T>((resolve, reject) => {
+        this.join({ plan: local.plan, settle: (o) => (o.ok ? resolve(o.value as T) : reject(o.error)) });
+      });
+    }
     const connection = this.connection;
     if (!connection || connection.lost) {
       this.stats.direct += 1;
-      return this.options.db.transact(local.plan);
+      return db.transact(local.plan);
     }
-    return this.options.db.exclusive((transact) => this.ask(connection, op, args, actor, local, transact));
-  }
-
-  private joinBatch(plan: BatchItem['plan']): Promise<unknown> {
-    return new Promise((resolve, reject) => {
-      this.join({ plan, settle: (o) => (o.ok ? resolve(o.value) : reject(o.error)) });
-    });
+    return db.exclusive((transact) => this.ask(connection, { op, args, actor }, local, transact));
   }
 
   private join(item: BatchItem): void {
@@ -223,9 +251,7 @@ export class SharedWrites {
 
   private async ask<T>(
     connection: Connection,
-    op: string,
-    args: unknown,
-    actor: string,
+    request: { op: string; args: unknown; actor: string },
     local: SharedChange<T>,
     transact: Transact,
   ): Promise<T> {
@@ -235,95 +261,113 @@ export class SharedWrites {
     // From before the request is sent: a read by this process meanwhile may catch up past its entry.
     this.options.db.awaitRequest(id);
     try {
-      return await this.answer(connection, id, op, args, actor, local, transact);
+      const reply = await this.exchange(connection, {
+        t: 'req',
+        id,
+        ...request,
+        config: this.options.config,
+      });
+      switch (reply.t) {
+        case 'ok':
+          try {
+            return local.check(reply.value);
+          } catch (error) {
+            throw new DreamError(
+              'E_CORRUPT',
+              `the workspace's writer answered ${request.op} with something invalid (request ${id}): ${(error as Error).message.slice(0, 300)}`,
+            );
+          }
+        case 'err':
+          throw errorFrom(reply.error);
+        case 'direct':
+          // Not taken: a writer of another configuration, or one closing. It will not make it.
+          connection.drop();
+          this.stats.direct += 1;
+          return transact(local.plan);
+        case 'lost':
+          if (reply.bye) {
+            this.stats.direct += 1;
+            return transact(local.plan);
+          }
+          break;
+        case 'timeout':
+          connection.drop();
+          break;
+        default:
+          throw new DreamError('E_IO', `unexpected answer from the workspace's writer: ${reply.t}`);
+      }
+      this.stats.recovered += 1;
+      return await this.settleThroughJournal(id, request.actor, local, transact).catch((error) => {
+        throw this.unknownOutcome(id, error);
+      });
     } finally {
       this.options.db.forgetRequest(id);
     }
   }
 
-  private async answer<T>(
-    connection: Connection,
+  private exchange(connection: Connection, request: Request): Promise<Outcomes> {
+    return new Promise<Outcomes>((settle) => {
+      const timer = setTimeout(() => {
+        connection.waiting.delete(request.id);
+        settle({ t: 'timeout' });
+      }, this.options.timeoutMs);
+      connection.socket.ref();
+      connection.waiting.set(request.id, (outcome) => {
+        clearTimeout(timer);
+        if (connection.waiting.size === 0) connection.socket.unref();
+        settle(outcome);
+      });
+      send(connection.socket, request);
+      if (connection.lost) {
+        connection.waiting.delete(request.id);
+        clearTimeout(timer);
+        settle({ t: 'lost', bye: connection.bye });
+      }
+    });
+  }
+
+  /**
+   * No answer: holding the journal lock, look for the request's entry. Made: return what it
+   * returned (made durable first: a writer killed before its flush leaves the entry in the page
+   * cache only). Not made: make the change now, recorded under the request's id, so that a writer
+   * still holding the request refuses it (it plans under the same lock, after reading the journal).
+   */
+  private async settleThroughJournal<T>(
     id: string,
-    op: string,
-    args: unknown,
     actor: string,
     local: SharedChange<T>,
     transact: Transact,
   ): Promise<T> {
-    const reply = await new Promise<Reply | { t: 'lost'; bye: boolean } | { t: 'timeout' }>((settle) => {
-      const timer = setTimeout(() => {
-        connection.waiting.delete(id);
-        settle({ t: 'timeout' });
-      }, this.options.timeoutMs);
-      connection.socket.ref();
-      connection.waiting.set(id, {
-        settle: (r) => {
-          clearTimeout(timer);
-          if (connection.waiting.size <= 1) connection.socket.unref();
-          settle(r);
-        },
-      });
-      send(connection.socket, { t: 'req', id, op, args, actor, config: this.options.config });
-      if (connection.lost) connection.waiting.get(id)?.settle({ t: 'lost', bye: connection.bye });
-    });
-    switch (reply.t) {
-      case 'ok':
-        try {
-          return local.check(reply.value);
-        } catch (error) {
-          throw new DreamError(
-            'E_CORRUPT',
-            `the workspace's writer answered ${op} with something invalid (request ${id}): ${(error as Error).message.slice(0, 300)}`,
-          );
-        }
-      case 'err':
-        throw errorFrom(reply.error);
-      case 'direct':
-        this.stats.direct += 1;
-        return transact(local.plan);
-      case 'timeout':
-        connection.drop();
-        throw new DreamError(
-          'E_LOCK_TIMEOUT',
-          `the workspace's writer (process ${connection.pid}) did not answer within ${Math.round(this.options.timeoutMs / 1000)} s; whether ${op} was made is not known (request ${id}: see \`dreamos log\`)`,
-        );
-      case 'lost': {
-        if (reply.bye) {
-          this.stats.direct += 1;
-          return transact(local.plan);
-        }
-        await this.waitGone(connection.pid, op, id);
-        this.stats.recovered += 1;
-        return this.recover(id, local, transact);
+    const db = this.options.db;
+    let failure: { error: unknown } | null = null;
+    const result = await transact((view, now) => {
+      const entry = db.requestEntry(id);
+      if (entry) {
+        db.syncJournal();
+        return { change: null, result: local.check(resultOf(entry)) };
       }
-      default:
-        throw new DreamError('E_IO', `unexpected answer from the workspace's writer: ${reply.t}`);
-    }
+      const fence: Change = { op: 'settle-request', by: actor, req: { id, task: null } };
+      try {
+        const planned = local.plan(view, now);
+        const change = planned.change ?? fence;
+        change.req = { id, task: taskIdOf(planned.result) };
+        return { change, result: planned.result };
+      } catch (error) {
+        failure = { error };
+        return { change: fence, result: null as T };
+      }
+    });
+    if (failure) throw (failure as { error: unknown }).error;
+    return result;
   }
 
-  /**
-   * The writer vanished with this request unanswered, and its process is gone: holding the journal
-   * lock, look for the request's entry. Made: return what it returned. Not made: make it now.
-   */
-  private recover<T>(id: string, local: SharedChange<T>, transact: Transact): Promise<T> {
-    return transact((view, now) => {
-      const entry = this.options.db.requestEntry(id);
-      if (entry) return { change: null, result: local.check(resultOf(entry)) };
-      return local.plan(view, now);
-    });
-  }
-
-  private async waitGone(pid: number, op: string, id: string): Promise<void> {
-    const deadline = Date.now() + this.options.timeoutMs;
-    while (isAlive(pid)) {
-      if (Date.now() > deadline) {
-        throw new DreamError(
-          'E_LOCK_TIMEOUT',
-          `the workspace's writer (process ${pid}) dropped the connection but has not exited; whether ${op} was made is not known (request ${id})`,
-        );
-      }
-      await new Promise((r) => setTimeout(r, POLL_MS));
-    }
+  /** The journal lock could not be had to settle a request: say that its outcome is not known. */
+  private unknownOutcome(id: string, error: unknown): unknown {
+    if (!(error instanceof DreamError) || error.code !== 'E_LOCK_TIMEOUT') return error;
+    return new DreamError(
+      'E_LOCK_TIMEOUT',
+      `the workspace's writer did not answer, and the journal lock could not be taken to settle the change (${error.message}); whether it was made is not known: look for request ${id} in \`dreamos log\``,
+    );
   }
 
   /**
@@ -341,36 +385,34 @@ export class SharedWrites {
     }
     try {
       this.connection = await this.tryConnect();
-      if (!this.connection) await this.tryListen();
+      if (!this.connection && !this.closing) await this.tryListen();
     } finally {
       await lock.release().catch(() => undefined);
     }
   }
 
+  /** A connection greeted by the writer of this workspace, or null (nobody there, or no greeting in time). */
   private tryConnect(): Promise<Connection | null> {
     return new Promise((resolve) => {
       const socket = net.connect(this.options.address);
       const connection = new Connection(socket);
-      let hello = false;
-      socket.once('error', () => {
+      let greeted = false;
+      const fail = () => {
         connection.drop();
-        if (!hello) resolve(null);
-      });
-      socket.on('close', () => {
-        connection.drop();
-        if (!hello) resolve(null);
-      });
+        if (!greeted) resolve(null);
+      };
+      const timer = setTimeout(fail, HELLO_MS);
+      socket.once('error', fail);
+      socket.on('close', fail);
       readLines(
         socket,
         (line) => {
           const reply = parseLine(Reply, line);
-          if (!reply) {
-            connection.drop();
-            return;
-          }
+          if (!reply || (reply.t === 'hello') === greeted) return fail();
           if (reply.t === 'hello') {
-            connection.pid = reply.pid;
-            hello = true;
+            clearTimeout(timer);
+            if (reply.workspace !== this.options.workspace) return fail();
+            greeted = true;
             // An idle connection does not keep the process alive; one with a request waiting does.
             socket.unref();
             resolve(connection);
@@ -378,12 +420,12 @@ export class SharedWrites {
             connection.bye = true;
             connection.drop();
           } else {
-            const waiter = connection.waiting.get(reply.id);
+            const settle = connection.waiting.get(reply.id);
             connection.waiting.delete(reply.id);
-            waiter?.settle(reply);
+            settle?.(reply);
           }
         },
-        () => connection.drop(),
+        fail,
       );
     });
   }
@@ -401,6 +443,12 @@ export class SharedWrites {
       const server = net.createServer((socket) => this.serve(socket));
       server.once('error', () => resolve(false));
       server.listen(this.options.address, () => {
+        try {
+          fs.chmodSync(this.options.address, 0o600);
+        } catch {
+          server.close();
+          return resolve(false);
+        }
         server.unref();
         server.on('error', () => undefined);
         this.server = server;
@@ -423,7 +471,7 @@ export class SharedWrites {
       this.clients.delete(socket);
       this.options.db.serving(this.clients.size);
     });
-    send(socket, { t: 'hello', pid: process.pid });
+    send(socket, { t: 'hello', pid: process.pid, workspace: this.options.workspace });
     readLines(
       socket,
       (line) => this.onRequest(socket, line),
@@ -451,9 +499,15 @@ export class SharedWrites {
       return;
     }
     this.stats.served += 1;
+    const db = this.options.db;
     this.join({
       plan: (view, now) => {
         if (FAILPOINT === 'before-commit') process.kill(process.pid, 'SIGKILL');
+        // Its asker gave up waiting and settled it through the journal: it is not made twice.
+        if (db.requestRecorded(id)) {
+          this.stats.stale += 1;
+          throw new DreamError('E_CONFLICT', `request ${id} was settled by the process that made it`);
+        }
         const planned = change.plan(view, now);
         if (planned.change) planned.change.req = { id, task: taskIdOf(planned.result) };
         return planned;
@@ -476,6 +530,7 @@ export class SharedWrites {
    */
   async close(): Promise<void> {
     this.closing = true;
+    await this.connecting;
     this.connection?.drop();
     const server = this.server;
     if (!server) return;
@@ -486,12 +541,14 @@ export class SharedWrites {
       [...this.clients].map(
         (socket) =>
           new Promise<void>((resolve) => {
-            if (socket.destroyed || !socket.writable) return resolve();
-            const timer = setTimeout(resolve, 1000);
-            socket.end(`${JSON.stringify({ t: 'bye' })}\n`, () => {
+            const done = () => {
               clearTimeout(timer);
+              socket.destroy();
               resolve();
-            });
+            };
+            const timer = setTimeout(done, 1000);
+            if (socket.destroyed || !socket.writable) return done();
+            socket.end(`${JSON.stringify({ t: 'bye' })}\n`, done);
           }),
       ),
     );
@@ -506,20 +563,4 @@ function taskIdOf(result: unknown): string | null {
 function resultOf(entry: JournalEntry): unknown {
   const id = entry.req?.task ?? null;
   return id === null ? null : (entry.tasks?.find((t) => t.task.id === id)?.task ?? null);
-}
-
-/** Is the process still there? A zombie (dead, not yet reaped by its parent) can no longer write. */
-function isAlive(pid: number): boolean {
-  if (pid === process.pid) return true;
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return errnoCode(error) === 'EPERM';
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch (error) {
-    return errnoCode(error) !== 'ENOENT';
-  }
 }

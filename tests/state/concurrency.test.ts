@@ -41,9 +41,7 @@ describe('eight writer processes on one workspace', () => {
     // Both ways of writing were exercised: changes made by the shared writer for other processes
     // (state/writer.ts), and transactions of each process's own.
     const served = logs.done.reduce((n, d) => n + d.shared.served, 0);
-    const asked = logs.done.reduce((n, d) => n + d.shared.asked, 0);
     expect(served).toBeGreaterThan(100);
-    expect(asked).toBeGreaterThanOrEqual(served);
     // A real mix: every kind of transition happened, many times over.
     const ops = new Map<string, number>();
     for (const a of logs.acks) ops.set(a.op, (ops.get(a.op) ?? 0) + 1);

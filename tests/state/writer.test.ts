@@ -26,13 +26,20 @@ interface Answer {
 
 interface Stats {
   role: 'writer' | 'client' | 'none';
-  stats: { served: number; batches: number; asked: number; recovered: number; direct: number };
+  stats: {
+    served: number;
+    batches: number;
+    stale: number;
+    asked: number;
+    recovered: number;
+    direct: number;
+  };
 }
 
 /** A library process driven over stdin/stdout (tests/helpers/shared-writer.mjs). */
 class Proc {
   readonly child: ChildProcessWithoutNullStreams;
-  private readonly waiting: Array<(answer: Answer) => void> = [];
+  private readonly waiting: Array<{ resolve: (a: Answer) => void; reject: (e: Error) => void }> = [];
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   stderr = '';
 
@@ -42,18 +49,18 @@ class Proc {
       this.stderr += d;
     });
     readline.createInterface({ input: this.child.stdout }).on('line', (line) => {
-      this.waiting.shift()?.(JSON.parse(line) as Answer);
+      this.waiting.shift()?.resolve(JSON.parse(line) as Answer);
     });
     this.exited = new Promise((resolve) =>
-      this.child.on('exit', (code, signal) => resolve({ code, signal })),
+      this.child.on('exit', (code, signal) => {
+        for (const w of this.waiting.splice(0)) w.reject(new Error(`the process exited: ${this.stderr}`));
+        resolve({ code, signal });
+      }),
     );
   }
 
   next(): Promise<Answer> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push(resolve);
-      this.child.once('exit', () => reject(new Error(`the process exited: ${this.stderr}`)));
-    });
+    return new Promise((resolve, reject) => this.waiting.push({ resolve, reject }));
   }
 
   async send(command: Record<string, unknown>): Promise<Answer> {
@@ -89,13 +96,13 @@ async function open(agent: string, env: Record<string, string> = {}): Promise<Pr
 function addTasks(n: number): void {
   const file = path.join(tmp.dir, 'tasks.json');
   fs.writeFileSync(file, JSON.stringify(Array.from({ length: n }, (_, i) => ({ title: `task ${i + 1}` }))));
-  expect(cli(['task', 'import', file], { cwd: tmp.dir }).code).toBe(0);
+  expect(cli(['task', 'import', file, '--home', home], { cwd: tmp.dir }).code).toBe(0);
 }
 
 const entries = () => scanJournal(workspacePaths(home)).entries;
 
 function doctorIsClean(): void {
-  const doctor = cli(['doctor', '--json'], { cwd: tmp.dir });
+  const doctor = cli(['doctor', '--json', '--home', home], { cwd: tmp.dir });
   expect(doctor.json<{ ok: boolean }>().ok, doctor.stdout).toBe(true);
 }
 
@@ -140,9 +147,29 @@ describe('the shared writer', () => {
       expect(['agent-2', 'agent-3']).toContain(e.by);
       expect(e.tasks?.map((t) => t.task.id)).toContain(e.req!.task);
     }
-    const list = cli(['task', 'list', '--status', 'done', '--json'], { cwd: tmp.dir }).json<Task[]>();
+    const list = cli(['task', 'list', '--status', 'done', '--json', '--home', home], { cwd: tmp.dir }).json<
+      Task[]
+    >();
     expect(list.map((t) => t.id).sort()).toEqual([first.id, ...claimed.map((t) => t.id)].sort());
     doctorIsClean();
+  });
+
+  it('serves the others while it makes change after change of its own', async () => {
+    addTasks(3000);
+    const writer = await open('agent-1');
+    await writer.value({ do: 'claim', agent: 'agent-1' }); // the writer from here on
+    const started = path.join(tmp.dir, 'burst-started');
+    const burst = writer.value<number>({ do: 'burst', agent: 'agent-1', cycles: 1000, started });
+    while (!fs.existsSync(started)) await new Promise((r) => setTimeout(r, 10));
+    const client = await open('agent-2');
+    const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
+    expect(await burst).toBe(1000);
+    // Served in the middle of the burst, not after it: its entry comes before the burst's last one.
+    const all = entries();
+    const served = all.find((e) => e.req?.task === task.id);
+    expect(served?.by).toBe('agent-2');
+    const lastOfBurst = all.filter((e) => e.by === 'agent-1').at(-1)!;
+    expect(served!.seq).toBeLessThan(lastOfBurst.seq);
   });
 
   it('answers a refused change with the same error the process would get on its own', async () => {
@@ -192,14 +219,15 @@ describe('the shared writer', () => {
     expect(task).toMatchObject({ status: 'working', agent: 'agent-2' });
     const claims = entries().filter((e) => e.op === 'claim' && e.tasks?.some((t) => t.task.id === task.id));
     expect(claims).toHaveLength(1);
-    expect(claims[0]!.req).toBeUndefined(); // made by the asker, in its own transaction
+    // Made by the asker, in its own transaction, under its request's id (a fence: see state/writer.ts).
+    expect(claims[0]!.req?.task).toBe(task.id);
     expect((await client.stats()).stats).toMatchObject({ recovered: 1 });
     // The writer died holding the journal lock: the asker took it over.
     doctorIsClean();
   });
 
   it('closing, answers what it has read and hands over: the next process becomes the writer', async () => {
-    addTasks(4);
+    addTasks(5);
     const writer = await open('agent-1');
     await writer.value({ do: 'claim', agent: 'agent-1' });
     const client = await open('agent-2');
@@ -211,11 +239,57 @@ describe('the shared writer', () => {
     expect(closed).toBe('closed');
     expect(b).toMatchObject({ id: a.id, status: 'done' });
     expect(await writer.exited).toMatchObject({ code: 0 });
-    const c = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
-    expect(c.status).toBe('working');
+    // The next changes: the first may still find the goodbye on its way; by the second, it is the writer.
+    for (let i = 0; i < 2; i++)
+      expect(await client.value<Task>({ do: 'claim', agent: 'agent-2' })).toMatchObject({
+        status: 'working',
+      });
     expect((await client.stats()).role).toBe('writer');
     expect(entries().filter((e) => e.op === 'complete' && e.tasks?.[0]?.task.id === a.id)).toHaveLength(1);
     doctorIsClean();
+  });
+
+  it('a request its asker gave up on (no answer in time) is made once, by the asker, and refused by the writer', async () => {
+    addTasks(3);
+    const writer = await open('agent-1');
+    await writer.value({ do: 'claim', agent: 'agent-1' });
+    const client = await open('agent-2', { TEST_LOCK_TIMEOUT_MS: '1500' });
+    await client.value({ do: 'claim', agent: 'agent-2' }); // connected, served
+    // Give the writer's keeper thread time to let the journal lock go (10 ms after its last batch),
+    // then stop the writer: it holds the request it reads on waking up.
+    await new Promise((r) => setTimeout(r, 300));
+    writer.child.kill('SIGSTOP');
+    const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
+    writer.child.kill('SIGCONT');
+    expect(task).toMatchObject({ status: 'working', agent: 'agent-2' });
+    // The writer, woken, reads the request and refuses it: its id is in the journal, settled by the asker.
+    let stats = await writer.stats();
+    for (let i = 0; i < 100 && stats.stats.served < 2; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      stats = await writer.stats();
+    }
+    expect(stats.stats).toMatchObject({ served: 2, stale: 1 });
+    const made = entries().filter((e) => e.req && e.by === 'agent-2');
+    expect(made).toHaveLength(2);
+    expect(made[1]!.req!.task).toBe(task.id);
+    expect(entries().filter((e) => e.op === 'claim' && e.by === 'agent-2')).toHaveLength(2);
+    expect((await client.stats()).stats).toMatchObject({ asked: 2, recovered: 1 });
+    doctorIsClean();
+  });
+
+  it('is not used where the socket path would be too long: every process writes for itself', async () => {
+    const deep = path.join(tmp.dir, 'a'.repeat(60), 'b'.repeat(60));
+    fs.mkdirSync(deep, { recursive: true });
+    expect(cli(['init'], { cwd: deep }).code).toBe(0);
+    home = path.join(deep, '.dreamos');
+    addTasks(2);
+    const one = await open('agent-1');
+    const two = await open('agent-2');
+    expect(await one.value<Task>({ do: 'claim', agent: 'agent-1' })).toMatchObject({ status: 'working' });
+    expect(await two.value<Task>({ do: 'claim', agent: 'agent-2' })).toMatchObject({ status: 'working' });
+    for (const p of [one, two])
+      expect(await p.stats()).toMatchObject({ role: 'none', stats: { served: 0, asked: 0 } });
+    expect(fs.readdirSync(path.join(home, 'locks')).filter((n) => n.startsWith('writ'))).toEqual([]);
   });
 
   it('makes changes only for processes with the same configuration', async () => {
