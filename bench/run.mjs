@@ -8,6 +8,8 @@
 // (default 2; 0 turns it off) on a store of their own, so that the figure is that of code V8 has
 // compiled, as in a long-running orchestrator, not of a process compiling as it goes. One more run by
 // fresh processes per case is reported as `cold`, for the record.
+// The Dream.OS processes open the workspace as any library user does: several of them share one
+// writer (state/writer.ts); BENCH_SHARE=0 makes each write for itself, for comparison.
 // Reference: the same loop on SQLite (better-sqlite3, WAL, synchronous=FULL), run alternately with it.
 // After each run every acknowledged completion is checked against the final state (read through the
 // library, and the journal for archived tasks), the journal is checked for double claims and
@@ -286,7 +288,14 @@ async function runSqlite(board, processes, { warm }) {
   return { ...summarise(result), ...verifySqlite(file, board, result.done) };
 }
 
-function summarise({ start, end, done, claimMs, completeMs }) {
+/** How the workspace's shared writer (state/writer.ts) took part in a run, for the log. */
+function sharedSummary(run) {
+  const writer = run.writer?.find((w) => w?.role === 'writer');
+  if (!writer || writer.served === 0) return '';
+  return ` (shared writer: ${writer.served} requests from the other processes, in ${writer.batches} batches)`;
+}
+
+function summarise({ start, end, done, claimMs, completeMs, writer }) {
   const seconds = (end - start) / 1000;
   return {
     rate: round(done.length / seconds, 1),
@@ -294,6 +303,7 @@ function summarise({ start, end, done, claimMs, completeMs }) {
     seconds: round(seconds, 3),
     claimMsPerCycle: round(claimMs / Math.max(1, done.length), 3),
     completeMsPerCycle: round(completeMs / Math.max(1, done.length), 3),
+    ...(writer ? { writer } : {}),
   };
 }
 
@@ -451,7 +461,9 @@ for (const board of BOARDS) {
       );
       dreamosRuns.push(await runDreamos(board, processes, { warm, withDoctor: r === 0 }));
       sqliteRuns.push(await runSqlite(board, processes, { warm }));
-      log(`  Dream.OS ${dreamosRuns.at(-1).rate}/s, SQLite ${sqliteRuns.at(-1).rate}/s`);
+      log(
+        `  Dream.OS ${dreamosRuns.at(-1).rate}/s, SQLite ${sqliteRuns.at(-1).rate}/s${sharedSummary(dreamosRuns.at(-1))}`,
+      );
     }
     const dreamos = combine(dreamosRuns);
     const sqlite = combine(sqliteRuns);
@@ -579,6 +591,7 @@ const document = {
     warmupSeconds: WARMUP_SECONDS,
     rate: 'steady state: best of the repeats; each run on a fresh store, until the time box ends or the board is empty, by processes that first ran the same loop for warmupSeconds on a store of their own (a 2,000-task board), as a long-running orchestrator has',
     cold: 'one more run per case by fresh processes (no warm-up), for the record: it includes V8 compiling the code while it runs',
+    sharedWriter: process.env.BENCH_SHARE === '0' ? 'off (BENCH_SHARE=0)' : 'on, as for any library user',
   },
   state: { unit: 'claim-and-complete cycles per second', cases },
   cli,

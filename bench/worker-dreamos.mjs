@@ -29,19 +29,32 @@ async function cycles(ws, deadline) {
 
 try {
   if (warmupHome) {
-    const warm = await openWorkspace({ home: warmupHome, actor: agent });
+    const warm = await openWorkspace({
+      home: warmupHome,
+      actor: agent,
+      share: process.env.BENCH_SHARE !== '0',
+    });
     process.send({ type: 'warm-ready' });
     const { deadline } = await nextMessage('warm');
     await cycles(warm, deadline);
+    process.send({ type: 'warm-done' });
+    await nextMessage('warm-close');
     await warm.close();
   }
-  const ws = await openWorkspace({ home, actor: agent });
+  const ws = await openWorkspace({ home, actor: agent, share: process.env.BENCH_SHARE !== '0' });
   ws.refresh();
   process.send({ type: 'ready' });
   const { deadline } = await nextMessage('go');
+  const c0 = process.cpuUsage();
   const result = await cycles(ws, deadline);
+  const c1 = process.cpuUsage(c0);
+  result.cpuMs = Math.round((c1.user + c1.system) / 1000);
+  // How this process took part in the shared writer (state/writer.ts): its role, requests served or asked.
+  const writer = ws.writer && { role: ws.writer.role, ...ws.writer.stats, cpuMs: result.cpuMs };
+  process.send({ type: 'result', ...result, writer });
+  await nextMessage('close');
   await ws.close();
-  process.send({ type: 'result', ...result }, () => process.exit(0));
+  process.exit(0);
 } catch (error) {
   process.send({ type: 'error', message: String(error?.stack ?? error) });
   process.exit(1);

@@ -71,6 +71,8 @@ try {
     process.send({ type: 'warm-ready' });
     const { deadline } = await nextMessage('warm');
     cycles(statements(warm), deadline);
+    process.send({ type: 'warm-done' });
+    await nextMessage('warm-close');
     warm.close();
   }
   const db = open(file);
@@ -78,8 +80,10 @@ try {
   process.send({ type: 'ready' });
   const { deadline } = await nextMessage('go');
   const result = cycles(tx, deadline);
+  process.send({ type: 'result', ...result });
+  await nextMessage('close');
   db.close();
-  process.send({ type: 'result', ...result }, () => process.exit(0));
+  process.exit(0);
 } catch (error) {
   process.send({ type: 'error', message: String(error?.stack ?? error) });
   process.exit(1);

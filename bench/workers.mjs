@@ -2,9 +2,13 @@
 //
 // The protocol, parent ⇄ each worker over IPC:
 //   with a warm-up: worker → `warm-ready` (its warm-up store is open); parent → `warm` {deadline},
-//     the same deadline for all; the worker runs the loop on the warm-up store, closes it, and goes on;
+//     the same deadline for all; the worker runs the loop on the warm-up store → `warm-done`;
+//     parent, once all are done → `warm-close`; the worker closes the warm-up store and goes on;
 //   worker → `ready` (the measured store is open); parent → `go` {deadline}, to all at once;
-//   worker → `result` {start, end, done, claimMs, completeMs}, or `error` {message}.
+//   worker → `result` {start, end, done, claimMs, completeMs}, or `error` {message};
+//   parent, once all have reported → `close`; the worker closes its store and exits.
+// Stores are closed only once every worker has finished its loop: a process leaving early (the
+// workspace's shared writer, for one) would otherwise change the conditions of the others' last cycles.
 import { fork } from 'node:child_process';
 
 /** In a worker: the next message of this type from the parent. */
@@ -67,11 +71,16 @@ export async function spawnWorkers(script, configs, seconds, warmupSeconds = 0) 
       await allSent(children, 'warm-ready');
       const deadline = Date.now() + warmupSeconds * 1000;
       for (const child of children) child.send({ type: 'warm', deadline });
+      await allSent(children, 'warm-done');
+      for (const child of children) child.send({ type: 'warm-close' });
     }
     await allSent(children, 'ready');
     const deadline = Date.now() + seconds * 1000;
     for (const child of children) child.send({ type: 'go', deadline });
     const all = await Promise.all(results);
+    const exited = children.map((child) => new Promise((resolve) => child.once('exit', resolve)));
+    for (const child of children) child.send({ type: 'close' });
+    await Promise.all(exited);
     return {
       start: Math.min(...all.map((r) => r.start)),
       end: Math.max(...all.map((r) => r.end)),
@@ -79,6 +88,7 @@ export async function spawnWorkers(script, configs, seconds, warmupSeconds = 0) 
       claimMs: all.reduce((sum, r) => sum + r.claimMs, 0),
       completeMs: all.reduce((sum, r) => sum + r.completeMs, 0),
       perProcess: all.map((r) => r.done.length),
+      ...(all.some((r) => r.writer) ? { writer: all.map((r) => r.writer ?? null) } : {}),
     };
   } finally {
     for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');

@@ -185,16 +185,21 @@ describe('the shared writer', () => {
     expect(entries().filter((e) => e.req)).toHaveLength(0);
   });
 
-  it('when killed after making a change and before answering: the asker finds the change in the journal', async () => {
+  /** agent-2 claims through a writer that kills itself at `failpoint`; the claim's journal entries. */
+  async function claimAsWriterDies(failpoint: 'before-commit' | 'after-commit') {
     addTasks(3);
-    const writer = await open('agent-1', { DREAMOS_TEST_WRITER_FAILPOINT: 'after-commit' });
+    const writer = await open('agent-1', { DREAMOS_TEST_WRITER_FAILPOINT: failpoint });
     await writer.value({ do: 'claim', agent: 'agent-1' });
     const client = await open('agent-2');
     const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
     expect(await writer.exited).toMatchObject({ signal: 'SIGKILL' });
-
     expect(task).toMatchObject({ status: 'working', agent: 'agent-2' });
     const claims = entries().filter((e) => e.op === 'claim' && e.tasks?.some((t) => t.task.id === task.id));
+    return { client, task, claims };
+  }
+
+  it('when killed after making a change and before answering: the asker finds the change in the journal', async () => {
+    const { client, task, claims } = await claimAsWriterDies('after-commit');
     expect(claims).toHaveLength(1); // made once, by the writer, not again by the asker
     expect(claims[0]!.req?.task).toBe(task.id);
     expect(claims[0]!.tasks?.[0]?.task).toEqual(task);
@@ -209,15 +214,7 @@ describe('the shared writer', () => {
   });
 
   it('when killed with a request read but not written: the asker makes the change itself, once', async () => {
-    addTasks(3);
-    const writer = await open('agent-1', { DREAMOS_TEST_WRITER_FAILPOINT: 'before-commit' });
-    await writer.value({ do: 'claim', agent: 'agent-1' });
-    const client = await open('agent-2');
-    const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
-    expect(await writer.exited).toMatchObject({ signal: 'SIGKILL' });
-
-    expect(task).toMatchObject({ status: 'working', agent: 'agent-2' });
-    const claims = entries().filter((e) => e.op === 'claim' && e.tasks?.some((t) => t.task.id === task.id));
+    const { client, task, claims } = await claimAsWriterDies('before-commit');
     expect(claims).toHaveLength(1);
     // Made by the asker, in its own transaction, under its request's id (a fence: see state/writer.ts).
     expect(claims[0]!.req?.task).toBe(task.id);
