@@ -205,7 +205,8 @@ export class SharedWrites {
    */
   async run<T>(op: string, args: unknown, actor: string, local: SharedChange<T>): Promise<T> {
     const db = this.options.db;
-    if (this.closing || !this.usable) return db.transact(local.plan);
+    // An actor name the protocol does not carry (a library caller's own label) writes for itself.
+    if (this.closing || !this.usable || !AGENT_ID_RE.test(actor)) return db.transact(local.plan);
     if (!this.server && (!this.connection || this.connection.lost)) {
       this.connecting ??= this.connect().finally(() => {
         this.connecting = null;
