@@ -252,6 +252,7 @@ const SharedArgs = {
   }),
 };
 type SharedOp = keyof typeof SharedArgs;
+type SharedArgsOf = { [K in SharedOp]: z.infer<(typeof SharedArgs)[K]> };
 const TaskOrNull = Task.nullable();
 
 /** Only the fields a change uses travel (callers may hand over richer objects). */
@@ -321,7 +322,12 @@ export class Workspace {
   }
 
   private run<T>(plan: (ctx: Ctx) => Plan<T>, by = this.actor): Promise<T> {
-    return this.db.transact((view, now) => plan({ view, now, by, policies: this.config.policies }));
+    return this.db.transact(this.inContext(plan, by));
+  }
+
+  /** A lifecycle plan as the state backend runs it: with the clock, who acts, and the policies. */
+  private inContext<T>(plan: (ctx: Ctx) => Plan<T>, by: string) {
+    return (view: StateView, now: Date) => plan({ view, now, by, policies: this.config.policies });
   }
 
   // ------------------------------------------------------------ reads
@@ -432,7 +438,10 @@ export class Workspace {
 
   /** The best ready task this agent may take, or null. Exactly one of several racing claims wins a task. */
   claim(agentId: string, options: { taskId?: string } = {}): Promise<Task | null> {
-    return this.change('claim', pick({ agent: agentId, taskId: options.taskId }, ['agent', 'taskId']));
+    return this.change(
+      'claim',
+      pick({ agent: agentId, taskId: options.taskId }, ['agent', 'taskId']) as SharedArgsOf['claim'],
+    );
   }
 
   renew(id: string, agentId: string): Promise<Task> {
@@ -444,62 +453,63 @@ export class Workspace {
   }
 
   fail(id: string, input: FailInput): Promise<Task> {
-    return this.change('fail', { id, input: pick(input, FAIL_KEYS) }) as Promise<Task>;
+    return this.change('fail', { id, input: pick(input, FAIL_KEYS) as FailInput }) as Promise<Task>;
   }
 
   /** A hot change: checked here, then made through the shared writer when there is one. */
-  private async change(op: SharedOp, args: object): Promise<Task | null> {
-    const local = this.shareable(op, args, this.actor);
+  private async change<K extends SharedOp>(op: K, args: SharedArgsOf[K]): Promise<Task | null> {
+    const local = this.shared[op](args, this.actor);
     if (!this.writes) return this.db.transact(local.plan);
     const result = await this.writes.run(op, args, this.actor, local);
     if (this.writes.role !== 'writer') this.behind = true;
     return result;
   }
 
-  /**
-   * The changes a shared writer makes for other processes, from their JSON arguments: checked
-   * the same way in the asking process and again in the writer.
-   */
+  /** In the writer: a request from another process, whose arguments are parsed before anything else. */
   private shareable(op: string, raw: unknown, actor: string): SharedChange<Task | null> {
-    const change = (by: string, plan: (ctx: Ctx) => Plan<Task | null>): SharedChange<Task | null> => ({
-      plan: (view, now) => plan({ view, now, by, policies: this.config.policies }),
-      check: (value) => TaskOrNull.parse(value),
-    });
     if (!Object.hasOwn(SharedArgs, op)) throw invalidInput(`not a change the shared writer makes: ${op}`);
     const parsed = SharedArgs[op as SharedOp].safeParse(raw);
     if (!parsed.success) throw invalidInput(`bad arguments for ${op}: ${parsed.error.issues[0]?.message}`);
-    switch (op as SharedOp) {
-      case 'claim': {
-        const args = parsed.data as z.infer<typeof SharedArgs.claim>;
-        const agent = this.agent(args.agent);
-        if (args.taskId !== undefined) this.checkId(args.taskId);
-        return change(args.agent, (ctx) => planClaim(ctx, agent, args.taskId));
+    return this.shared[op as SharedOp](parsed.data as never, actor);
+  }
+
+  /**
+   * The changes a shared writer makes for other processes: each checked the same way in the asking
+   * process and again in the writer, then planned like any other change.
+   */
+  private readonly shared: {
+    [K in SharedOp]: (args: SharedArgsOf[K], actor: string) => SharedChange<Task | null>;
+  } = {
+    claim: ({ agent: agentId, taskId }) => {
+      const agent = this.agent(agentId);
+      if (taskId !== undefined) this.checkId(taskId);
+      return this.sharedChange(agentId, (ctx) => planClaim(ctx, agent, taskId));
+    },
+    renew: ({ id, agent }) => {
+      this.agent(agent);
+      this.checkId(id);
+      return this.sharedChange(agent, (ctx) => planRenew(ctx, id, agent));
+    },
+    complete: ({ id, input }, actor) => {
+      if (input.agent !== undefined) this.agent(input.agent);
+      this.checkId(id);
+      return this.sharedChange(input.agent ?? actor, (ctx) => planComplete(ctx, id, input));
+    },
+    fail: ({ id, input }, actor) => {
+      if (input.agent !== undefined) this.agent(input.agent);
+      if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
+      if (input.errorCode !== undefined && !ERROR_CODE_RE.test(input.errorCode)) {
+        throw invalidInput(
+          `not an error code: ${JSON.stringify(input.errorCode).slice(0, 60)} (codes look like E_TESTS)`,
+        );
       }
-      case 'renew': {
-        const { id, agent } = parsed.data as z.infer<typeof SharedArgs.renew>;
-        this.agent(agent);
-        this.checkId(id);
-        return change(agent, (ctx) => planRenew(ctx, id, agent));
-      }
-      case 'complete': {
-        const { id, input } = parsed.data as z.infer<typeof SharedArgs.complete>;
-        if (input.agent !== undefined) this.agent(input.agent);
-        this.checkId(id);
-        return change(input.agent ?? actor, (ctx) => planComplete(ctx, id, input));
-      }
-      case 'fail': {
-        const { id, input } = parsed.data as z.infer<typeof SharedArgs.fail>;
-        if (input.agent !== undefined) this.agent(input.agent);
-        if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
-        if (input.errorCode !== undefined && !ERROR_CODE_RE.test(input.errorCode)) {
-          throw invalidInput(
-            `not an error code: ${JSON.stringify(input.errorCode).slice(0, 60)} (codes look like E_TESTS)`,
-          );
-        }
-        this.checkId(id);
-        return change(input.agent ?? actor, (ctx) => planFail(ctx, id, input));
-      }
-    }
+      this.checkId(id);
+      return this.sharedChange(input.agent ?? actor, (ctx) => planFail(ctx, id, input));
+    },
+  };
+
+  private sharedChange(by: string, plan: (ctx: Ctx) => Plan<Task | null>): SharedChange<Task | null> {
+    return { plan: this.inContext(plan, by), check: (value) => TaskOrNull.parse(value) };
   }
 
   /** With `fromCheckpoint`, the next run starts from the task's last checkpoint, whichever agent takes it. */
@@ -582,10 +592,7 @@ export class Workspace {
   }
 
   async close(): Promise<void> {
-    if (this.writes) {
-      await this.db.idle();
-      await this.writes.close();
-    }
+    await this.writes?.close();
     await this.db.close();
   }
 }

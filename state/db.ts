@@ -322,6 +322,10 @@ export class JournalDb implements StateBackend {
     return this.awaited.get(id) ?? null;
   }
 
+  forgetRequest(id: string): void {
+    this.awaited.delete(id);
+  }
+
   /** Is a change for this request in the journal already (made by a writer, or settled by its asker)? */
   requestRecorded(id: string): boolean {
     return this.recorded.has(id);
@@ -346,29 +350,40 @@ export class JournalDb implements StateBackend {
     this.journal.syncCurrent();
   }
 
-  forgetRequest(id: string): void {
-    this.awaited.delete(id);
-  }
-
   private async transactNow<T>(plan: (view: StateView, now: Date) => Plan<T>): Promise<T> {
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
+    const result = await this.inJournalLock(() => {
+      const now = new Date();
+      const planned = plan(this.mem, now);
+      if (planned.change) this.commit(planned.change, now);
+      return planned.result;
+    });
+    if (this.snapshotDue) await this.flushNow();
+    return result;
+  }
+
+  /**
+   * `work` holding the journal lock, after catching up: the lock is kept for the next transaction
+   * when `work` succeeds and the lock was not taken over meanwhile, let go otherwise.
+   */
+  private async inJournalLock<T>(work: () => T | Promise<T>): Promise<T> {
     const lock = await this.journalLock.take();
-    let result: T;
     let ok = false;
     try {
       this.settleInLock();
-      const now = new Date();
-      const planned = plan(this.mem, now);
-      result = planned.result;
-      if (planned.change) this.commit(planned.change, now);
+      const result = await work();
       this.checkLock(lock);
       ok = true;
+      return result;
     } finally {
       if (ok) this.journalLock.done();
       else this.journalLock.letGo();
     }
-    if (this.sinceSnapshot >= this.snapshotEvery) await this.flushNow();
-    return result;
+  }
+
+  /** Enough entries since the last snapshot (counted for every process this one writes for). */
+  private get snapshotDue(): boolean {
+    return this.sinceSnapshot >= this.snapshotEvery * this.snapshotScale;
   }
 
   /**
@@ -404,29 +419,21 @@ export class JournalDb implements StateBackend {
   private async batchNow(items: BatchItem[]): Promise<Outcome<unknown>[]> {
     if (this.readOnly) throw new DreamError('E_IO', 'this state was opened read-only');
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
-    const lock = await this.journalLock.take();
-    const outcomes: Outcome<unknown>[] = [];
-    let ok = false;
-    try {
-      this.settleInLock();
+    const outcomes = await this.inJournalLock(async () => {
       const now = new Date();
-      for (const item of items) {
+      const all = items.map((item): Outcome<unknown> => {
         try {
           const planned = item.plan(this.mem, now);
           if (planned.change) this.commit(planned.change, now, false);
-          outcomes.push({ ok: true, value: planned.result });
+          return { ok: true, value: planned.result };
         } catch (error) {
-          outcomes.push({ ok: false, error });
+          return { ok: false, error };
         }
-      }
+      });
       await this.journal.syncInBackground();
-      this.checkLock(lock);
-      ok = true;
-    } finally {
-      if (ok) this.journalLock.done();
-      else this.journalLock.letGo();
-    }
-    if (this.sinceSnapshot >= this.snapshotEvery * this.snapshotScale) {
+      return all;
+    });
+    if (this.snapshotDue) {
       // The changes are made and durable: a snapshot that cannot be written now is written later.
       await this.flushNow().catch((error: Error) => {
         this.notices.push({
@@ -710,7 +717,7 @@ export class JournalDb implements StateBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
-    await this.queue.catch(() => undefined);
+    await this.idle();
     try {
       if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
     } catch (error) {

@@ -211,7 +211,7 @@ export class Journal {
 
   /**
    * Holding the journal lock, after readNew(): append one entry and make it durable (with
-   * `durable` false, the caller makes a group of entries durable with one sync() before reporting any).
+   * `durable` false, the caller makes a group of entries durable with one syncInBackground() before reporting any).
    * On a write error the segment is truncated back and the error is reported; nothing half-written stays.
    */
   append(draft: EntryDraft, durable = true): JournalEntry {
@@ -251,7 +251,7 @@ export class Journal {
     // The whole line is in the file, and readers that do not hold the lock may apply it: if the
     // flush fails it stays (a complete line is never taken back), and this process reads it back
     // like any other entry.
-    if (durable) this.sync();
+    if (durable) this.syncCurrent();
     else this.unsynced = true;
     this.pos = { segment: this.pos.segment, offset: this.pos.offset + buf.length };
     this.lastSeq = entry.seq;
@@ -276,7 +276,10 @@ export class Journal {
     });
   }
 
-  /** fdatasync the segment being read or written, whatever this process wrote to it. */
+  /**
+   * fdatasync the segment being read or written, whatever this process wrote to it. On failure the
+   * entries are recorded, but may not survive a power cut.
+   */
   syncCurrent(): void {
     if (this.flushFailed) throw this.flushFailed;
     this.unsynced = false;
@@ -290,18 +293,6 @@ export class Journal {
   private failed(error: unknown): DreamError {
     this.flushFailed = flushError(error);
     return this.flushFailed;
-  }
-
-  /** fdatasync what append() wrote. On failure the entries are recorded, but may not survive a power cut. */
-  sync(): void {
-    if (this.flushFailed) throw this.flushFailed;
-    if (this.fd === null) return;
-    this.unsynced = false;
-    try {
-      fs.fdatasyncSync(this.fd);
-    } catch (error) {
-      throw this.failed(error);
-    }
   }
 
   /** Copy one damaged line to quarantine/ (the journal itself is left as it is). */

@@ -526,10 +526,12 @@ export class SharedWrites {
   }
 
   /**
-   * Stop: as the writer, stop taking requests, answer every one already read (the caller waits for
-   * this process's transactions first), then say goodbye to each client; as a client, hang up.
+   * Stop, once this process's own changes are made: as the writer, stop taking requests, answer
+   * every one already read, then say goodbye to each client; as a client, hang up.
    */
   async close(): Promise<void> {
+    // This process's own changes first (as a client, their answers are still to come).
+    await this.options.db.idle();
     this.closing = true;
     await this.connecting;
     this.connection?.drop();

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
 import type { Task } from '../../state/schemas.js';
-import { type CliResult, cli, tempDir } from '../helpers/workspace.js';
+import { type CliResult, cli, tempDir, writePolicies } from '../helpers/workspace.js';
 
 export type { CliResult };
 
@@ -137,10 +137,7 @@ export function expectRefused(
 
 /** Change the workspace policies the way an operator would: by editing config.json. */
 export function setPolicies(b: Board, policies: Record<string, unknown>): void {
-  const file = path.join(b.dir, '.dreamos', 'config.json');
-  const config = JSON.parse(fs.readFileSync(file, 'utf8'));
-  config.policies = { ...config.policies, ...policies };
-  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  writePolicies(path.join(b.dir, '.dreamos'), policies);
 }
 
 export const statuses = (tasks: Task[]) => Object.fromEntries(tasks.map((t) => [t.id, t.status]));

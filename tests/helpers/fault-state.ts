@@ -21,7 +21,7 @@ import {
   type Task,
 } from '../../state/schemas.js';
 import { readSnapshot, snapshotKinds } from '../../state/snapshots.js';
-import { ROOT } from './workspace.js';
+import { ROOT, writePolicies } from './workspace.js';
 
 export const WORKER = path.join(ROOT, 'tests', 'helpers', 'fault-worker.mjs');
 
@@ -50,10 +50,7 @@ export interface WorkerRun {
  * machine: set the way an operator would, in config.json (every process plans with the file's policies).
  */
 export function longLeases(dreamosDir: string): void {
-  const file = path.join(dreamosDir, 'config.json');
-  const config = JSON.parse(fs.readFileSync(file, 'utf8'));
-  config.policies = { ...config.policies, leaseSeconds: 7 * 86_400 };
-  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  writePolicies(dreamosDir, { leaseSeconds: 7 * 86_400 });
 }
 
 export function startWorker(args: WorkerArgs): WorkerRun {

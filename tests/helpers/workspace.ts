@@ -7,6 +7,14 @@ export const ROOT = path.resolve(import.meta.dirname, '../..');
 /** The binary under test; DREAMOS_TEST_BIN points at a private copy while others rebuild dist/. */
 export const BIN = process.env.DREAMOS_TEST_BIN ?? path.join(ROOT, 'bin', 'dreamos.js');
 
+/** Change a workspace's policies the way an operator would: by editing its config.json. */
+export function writePolicies(dreamosDir: string, policies: Record<string, unknown>): void {
+  const file = path.join(dreamosDir, 'config.json');
+  const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+  config.policies = { ...config.policies, ...policies };
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+}
+
 /** A fresh temporary folder, removed by the returned cleanup. */
 export function tempDir(prefix = 'dreamos-test-'): { dir: string; cleanup: () => void } {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));

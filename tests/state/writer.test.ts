@@ -13,7 +13,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { workspacePaths } from '../../state/paths.js';
 import type { Task } from '../../state/schemas.js';
 import { scanJournal } from '../helpers/fault-state.js';
-import { cli, ROOT, tempDir } from '../helpers/workspace.js';
+import { cli, ROOT, tempDir, writePolicies } from '../helpers/workspace.js';
 
 const HELPER = path.join(ROOT, 'tests/helpers/shared-writer.mjs');
 
@@ -294,10 +294,7 @@ describe('the shared writer', () => {
     const writer = await open('agent-1');
     await writer.value({ do: 'claim', agent: 'agent-1' });
     // The operator changes a policy; a process opened now plans with it, the writer does not.
-    const file = path.join(home, 'config.json');
-    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
-    config.policies = { ...config.policies, leaseSeconds: 300 };
-    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    writePolicies(home, { leaseSeconds: 300 });
     const client = await open('agent-2');
     const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
     // Its lease follows its own configuration: it made the change itself.
