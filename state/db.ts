@@ -297,12 +297,14 @@ export class JournalDb implements StateBackend {
   }
 
   /**
-   * This process makes changes for `clients` other processes (state/writer.ts): keep the lock
+   * This process makes changes for `clients` other processes (state/writer.ts): with clients, keep the lock
    * between their batches, and write snapshots after as many entries as all of them would have
    * written each on their own (`snapshotEvery` of each process's changes), not `clients` + 1 times as often.
    */
   serving(clients: number): void {
-    this.journalLock.setLinger(SERVING_LINGER_MS);
+    // Alone, it keeps the lock no longer than any process: one stopped (SIGSTOP, a debugger) between
+    // two transactions is then very unlikely to be stopped holding it.
+    this.journalLock.setLinger(clients > 0 ? SERVING_LINGER_MS : LINGER_MS);
     this.snapshotScale = 1 + clients;
   }
 
