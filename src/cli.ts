@@ -67,12 +67,25 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   throw error;
 });
 
+/**
+ * Exit as soon as stdout and stderr have taken everything written, instead of when the event loop
+ * runs empty. At that point Node 20 can wait for ever for V8's background tasks
+ * (NodePlatform::DrainTasks, nodejs/node#54918): a `dreamos task show` in this project's test suite
+ * once never exited, and its SIGTERM handlers (the lock library's) could not run to end it. Every
+ * command has finished its work, closed its workspace and printed by now.
+ */
+function exitWhenFlushed(code: number): void {
+  process.exitCode = code;
+  let pending = 2;
+  const flushed = () => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  process.stdout.write('', flushed);
+  process.stderr.write('', flushed);
+}
+
 // Only when run as the program (the library imports nothing from here).
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error) => {
-    process.exitCode = reportError(error, process.argv.includes('--json'));
-  },
+main(process.argv.slice(2)).then(exitWhenFlushed, (error) =>
+  exitWhenFlushed(reportError(error, process.argv.includes('--json'))),
 );

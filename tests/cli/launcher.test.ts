@@ -63,3 +63,34 @@ describe('the code cache of the CLI', () => {
     expect(caches()).toEqual([]);
   });
 });
+
+describe('the end of a command', () => {
+  /** A module preloaded into the CLI's process that keeps its event loop busy for ever. */
+  function keepAlive(): string {
+    const file = path.join(tmp.dir, 'keep-alive.cjs');
+    fs.writeFileSync(file, 'setInterval(() => {}, 1000);\n');
+    return file;
+  }
+
+  it('exits once its output is written, whatever else would keep the process running', () => {
+    // Node 20 can wait for ever when the event loop runs empty (nodejs/node#54918): the CLI exits
+    // itself. Here a timer stands for whatever might be left: without that exit the command never ends.
+    const env = { NODE_OPTIONS: `--require ${keepAlive()}` };
+    const inputs = Array.from({ length: 2000 }, (_, i) => ({
+      title: `task ${i + 1}`,
+      prompt: 'x'.repeat(500),
+    }));
+    fs.writeFileSync(path.join(tmp.dir, 'tasks.json'), JSON.stringify(inputs));
+    const imported = cli(['task', 'import', 'tasks.json', '--json'], { cwd: tmp.dir, env });
+    expect(imported.code, imported.stderr).toBe(0);
+    // More than a pipe holds (about 2 MB): all of it arrives before the process exits.
+    const listed = cli(['task', 'list', '--json'], { cwd: tmp.dir, env });
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(listed.stdout.length).toBeGreaterThan(1_000_000);
+    expect(listed.json<unknown[]>()).toHaveLength(2000);
+    // An error keeps its exit code and its message.
+    const missing = cli(['task', 'show', 'T-99999'], { cwd: tmp.dir, env });
+    expect(missing.code).toBe(3); // not found
+    expect(missing.stderr).toMatch(/T-99999/);
+  });
+});

@@ -38,7 +38,10 @@ export function cli(
     env: { ...process.env, ...options.env },
     input: options.input,
     encoding: 'utf8',
+    // A command that hangs fails its test: SIGKILL, because a process stuck outside JavaScript
+    // never runs the SIGTERM handlers it installed.
     timeout: 60_000,
+    killSignal: 'SIGKILL',
     maxBuffer: 64 * 1024 * 1024,
   });
   const stdout = result.stdout ?? '';
