@@ -258,22 +258,10 @@ export class Journal {
     return entry;
   }
 
-  /**
-   * fdatasync what append() wrote, on a background thread: resolves once it is on disk. The caller
-   * holds the lock and waits, but its event loop does not (the shared writer reads the next
-   * batch's requests meanwhile).
-   */
-  syncInBackground(): Promise<void> {
-    if (this.flushFailed) return Promise.reject(this.flushFailed);
-    if (this.fd === null || !this.unsynced) return Promise.resolve();
-    const fd = this.fd;
-    this.unsynced = false;
-    return new Promise((resolve, reject) => {
-      fs.fdatasync(fd, (error) => {
-        if (error) reject(this.failed(error));
-        else resolve();
-      });
-    });
+  /** fdatasync what append() wrote with `durable` false; nothing when it has written nothing since. */
+  syncAppended(): void {
+    if (this.flushFailed) throw this.flushFailed;
+    if (this.fd !== null && this.unsynced) this.syncCurrent();
   }
 
   /**

@@ -500,7 +500,8 @@ const RELEASED = 4;
 /**
  * The keeper thread. It sleeps while the lock is not kept; once the main thread leaves the lock
  * kept (LINGER), it waits `lingerMs` and, if the main thread has not taken it back meanwhile (one
- * compare-and-swap), removes the lock directory and marks the record idle, as a release would.
+ * compare-and-swap; kept again since counts as taken back: the round changed), removes the lock
+ * directory and marks the record idle, as a release would. Cell 4 says it is in that timed wait.
  * It needs no event loop of its own: it blocks in Atomics.wait.
  */
 const KEEPER_SOURCE = `
@@ -516,7 +517,10 @@ for (;;) {
     continue;
   }
   const round = Atomics.load(cell, 1);
-  if (Atomics.wait(cell, 0, ${LINGER}, Atomics.load(cell, 3)) !== 'timed-out') continue;
+  Atomics.store(cell, 4, 1);
+  const waited = Atomics.wait(cell, 0, ${LINGER}, Atomics.load(cell, 3));
+  Atomics.store(cell, 4, 0);
+  if (waited !== 'timed-out') continue;
   if (Atomics.load(cell, 1) !== round) continue;
   if (Atomics.compareExchange(cell, 0, ${LINGER}, ${RELEASING}) !== ${LINGER}) continue;
   try { fs.rmdirSync(lockDir); } catch {}
@@ -534,8 +538,8 @@ const loadBuiltin = createRequire(import.meta.url);
 
 /** One keeper thread for one kept lock, and the cell the two threads share. */
 class Keeper {
-  /** [state, linger round, keeper running, linger ms] */
-  private readonly cell = new Int32Array(new SharedArrayBuffer(16));
+  /** [state, linger round, keeper running, linger ms, keeper in its timed wait] */
+  private readonly cell = new Int32Array(new SharedArrayBuffer(20));
   private readonly worker: import('node:worker_threads').Worker;
   private broken = false;
 
@@ -586,7 +590,10 @@ class Keeper {
   linger(): void {
     Atomics.add(this.cell, 1, 1);
     Atomics.store(this.cell, 0, LINGER);
-    Atomics.notify(this.cell, 0);
+    // A thread already in its timed wait is not woken (a wake-up per transaction cost the writer of
+    // a busy workspace about a tenth of its rate): at the end of that wait it sees the new round
+    // and waits again, so the lock is let go between one and two `lingerMs` after the last transaction.
+    if (Atomics.load(this.cell, 4) === 0) Atomics.notify(this.cell, 0);
   }
 
   /**
@@ -670,8 +677,8 @@ export interface KeptLockOptions {
  * directory operations and record writes, and catching up with what others wrote; a process that
  * comes back for the lock at once (a claim, then a complete; an import loop) pays that once.
  *
- * Kept is not held forever: a keeper thread lets the lock go `lingerMs` after the last transaction
- * even if this process's event loop is stuck in synchronous work, and the holder hands it over
+ * Kept is not held forever: a keeper thread lets the lock go `lingerMs` (at most twice that) after
+ * the last transaction even if this process's event loop is stuck in synchronous work, and the holder hands it over
  * after `holdMs` when another process is waiting. Waiting processes therefore wait at most about
  * `holdMs` per process ahead of them. A process killed while keeping the lock is treated like one
  * killed holding it (taken over at once); an exiting one lets it go.

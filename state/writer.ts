@@ -214,10 +214,10 @@ export class SharedWrites {
       await this.connecting;
     }
     if (this.server) {
-      // Batches pay off only with others to batch with: alone, a plain transaction (with its
-      // fdatasync inline) is quicker than handing the flush to a background thread and back. Either
-      // way the event loop turns first: a process making change after change (its journal lock kept)
-      // would otherwise never accept a connection or read a request.
+      // Batches pay off only with others to batch with: alone, a plain transaction is quicker than
+      // a batch, which waits a turn of the event loop for requests to join it. Either way the event
+      // loop turns first: a process making change after change (its journal lock kept) would
+      // otherwise never accept a connection or read a request.
       if (this.clients.size === 0) await new Promise((resolve) => setImmediate(resolve));
       if (this.clients.size === 0) return db.transact(local.plan);
       return new Promise<T>((resolve, reject) => {
