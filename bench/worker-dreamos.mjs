@@ -9,7 +9,8 @@ const { openWorkspace } = await import(distIndex);
 
 const now = () => performance.timeOrigin + performance.now();
 
-async function cycles(ws, deadline) {
+/** Claim then complete until the deadline; `onFirstClaim` runs once the first claim is made. */
+async function cycles(ws, deadline, onFirstClaim = () => undefined) {
   const done = [];
   let claimMs = 0;
   let completeMs = 0;
@@ -19,6 +20,7 @@ async function cycles(ws, deadline) {
     const task = await ws.claim(agent);
     const t1 = now();
     claimMs += t1 - t0;
+    if (done.length === 0) onFirstClaim();
     if (!task) break;
     await ws.complete(task.id, { agent });
     completeMs += now() - t1;
@@ -37,16 +39,19 @@ try {
     process.send({ type: 'warm-ready' });
     const { deadline } = await nextMessage('warm');
     await cycles(warm, deadline);
-    process.send({ type: 'warm-done' });
+    // The warm-up's shared writer leads the measured run (bench/workers.mjs).
+    process.send({ type: 'warm-done', lead: warm.writer?.role === 'writer' });
     await nextMessage('warm-close');
     await warm.close();
   }
   const ws = await openWorkspace({ home, actor: agent, share: process.env.BENCH_SHARE !== '0' });
   ws.refresh();
   process.send({ type: 'ready' });
-  const { deadline } = await nextMessage('go');
+  const { deadline, lead } = await nextMessage('go');
   const c0 = process.cpuUsage();
-  const result = await cycles(ws, deadline);
+  const result = await cycles(ws, deadline, () => {
+    if (lead) process.send({ type: 'started' });
+  });
   const c1 = process.cpuUsage(c0);
   result.cpuMs = Math.round((c1.user + c1.system) / 1000);
   // How this process took part in the shared writer (state/writer.ts): its role, requests served or asked.
