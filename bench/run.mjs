@@ -5,7 +5,7 @@
 // with 1 and 4 processes on boards of 1,000 and 10,000 ready tasks, each case on a fresh workspace and
 // time-boxed (BENCH_SECONDS, default 3) or until the board is empty, best of BENCH_REPEATS (default 3).
 // The rate is the steady state: the processes first run the same loop for BENCH_WARMUP_SECONDS
-// (default 2; 0 turns it off) on a store of their own, so that the figure is that of code V8 has
+// (default 2; 0 turns it off) on a warm-up store they share, so that the figure is that of code V8 has
 // compiled, as in a long-running orchestrator, not of a process compiling as it goes. One more run by
 // fresh processes per case is reported as `cold`, for the record.
 // The Dream.OS processes open the workspace as any library user does: several of them share one
@@ -189,7 +189,11 @@ async function runDreamos(board, processes, { warm, withDoctor }) {
       distIndex: DIST_INDEX,
     })),
     CASE_SECONDS,
-    { warmupSeconds: warm ? WARMUP_SECONDS : 0, lead: true },
+    {
+      warmupSeconds: warm ? WARMUP_SECONDS : 0,
+      // Only a warm-up can tell which process to elect; cold runs start all at once.
+      lead: warm && processes > 1 && process.env.BENCH_SHARE !== '0',
+    },
   );
   const check = await verifyDreamos(home, ids, result.done);
   if (!withDoctor) return { ...summarise(result), ...check };
@@ -591,7 +595,7 @@ const document = {
     caseSeconds: CASE_SECONDS,
     repeats: REPEATS,
     warmupSeconds: WARMUP_SECONDS,
-    rate: 'steady state: best of the repeats; each run on a fresh store, until the time box ends or the board is empty, by processes that first ran the same loop for warmupSeconds on a store of their own (a 2,000-task board), as a long-running orchestrator has; the shared writer of the warm-up starts first and is the writer again',
+    rate: 'steady state: best of the repeats; each run on a fresh store, until the time box ends or the board is empty, by processes that first ran the same loop for warmupSeconds on a warm-up store they share (a 2,000-task board), as a long-running orchestrator has; the shared writer of the warm-up starts first and is the writer again',
     cold: 'one more run per case by fresh processes (no warm-up), for the record: it includes V8 compiling the code while it runs',
     sharedWriter: process.env.BENCH_SHARE === '0' ? 'off (BENCH_SHARE=0)' : 'on, as for any library user',
   },

@@ -71,8 +71,9 @@ process.stdout.on('error', (error: NodeJS.ErrnoException) => {
  * Exit as soon as stdout and stderr have taken everything written, instead of when the event loop
  * runs empty. At that point Node 20 can wait for ever for V8's background tasks
  * (NodePlatform::DrainTasks, nodejs/node#54918): a `dreamos task show` in this project's test suite
- * once never exited, and its SIGTERM handlers (the lock library's) could not run to end it. Every
- * command has finished its work, closed its workspace and printed by now.
+ * once never exited, and its SIGTERM handlers (the lock library's) could not run to end it. This
+ * skips that wait; it does not make Node's shutdown immune to the bug (process.exit still joins
+ * V8's worker threads). Every command has finished its work, closed its workspace and printed by now.
  */
 function exitWhenFlushed(code: number): void {
   process.exitCode = code;

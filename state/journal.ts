@@ -211,7 +211,7 @@ export class Journal {
 
   /**
    * Holding the journal lock, after readNew(): append one entry and make it durable (with
-   * `durable` false, the caller makes a group of entries durable with one syncInBackground() before reporting any).
+   * `durable` false, the caller makes a group of entries durable with one syncAppended() before reporting any).
    * On a write error the segment is truncated back and the error is reported; nothing half-written stays.
    */
   append(draft: EntryDraft, durable = true): JournalEntry {

@@ -85,8 +85,21 @@ export async function stopProcessGroup(pgid: number, options: StopGroupOptions =
 /** Groups started by this process and not yet known to be gone. */
 const live = new Set<number>();
 
+let killOnExit = false;
+
+/**
+ * A group started by this process. The first one also arms the last resort: a process that exits
+ * without stopping its programs (an exit from an EPIPE handler, an uncaught error) kills the groups
+ * still running, so that none outlives it unsupervised, its task shown as working.
+ */
 export function trackGroup(pgid: number): void {
   live.add(pgid);
+  if (!killOnExit) {
+    killOnExit = true;
+    process.on('exit', () => {
+      killAllGroupsSync();
+    });
+  }
 }
 
 export function untrackGroup(pgid: number): void {

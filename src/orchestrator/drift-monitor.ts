@@ -89,10 +89,12 @@ export class DriftMonitor {
     return next;
   }
 
-  close(): void {
+  /** No more checks; resolves when the one running (if any) has ended, its actions with it. */
+  close(): Promise<void> {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
+    return this.queue;
   }
 
   private get policies() {

@@ -385,6 +385,12 @@ export class Orchestrator {
       await this.ws.record((ctx) =>
         planAgentUpdate(ctx, agentId, { status: 'working', task: task.id, progress: 0, child: null }),
       );
+      if (this.stopping) {
+        // Stopped between the claim and the start: nothing is started (nobody would stop it), and
+        // finish() puts the task back to ready.
+        running.stopReason = 'shutdown';
+        throw new Error('stopped before the task started');
+      }
       const logPath = this.ws.paths.log(agentId, task.id);
       fs.mkdirSync(dirname(logPath), { recursive: true });
       running.run = loop.driver.start({
@@ -569,8 +575,15 @@ export class Orchestrator {
       this.watcher?.close();
       if (this.heartbeat) clearInterval(this.heartbeat);
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
-      this.drift?.close();
-      const pending: Promise<unknown>[] = [];
+      // A check already running may be stopping a hung program (SIGTERM, a grace period, SIGKILL):
+      // it is let finish, within that grace and a margin, before this process may exit.
+      const drifting = this.drift?.close();
+      const pending: Promise<unknown>[] = [
+        Promise.race([
+          drifting,
+          new Promise((r) => setTimeout(r, this.policies.killGraceSeconds * 1000 + 5000).unref()),
+        ]),
+      ];
       for (const loop of this.loops.values()) {
         const current = loop.running;
         if (current?.run) {
@@ -579,8 +592,9 @@ export class Orchestrator {
         }
       }
       await Promise.allSettled(pending);
-      // Let each finish() record the requeue before the agents are released.
-      for (let i = 0; i < 200 && [...this.loops.values()].some((l) => l.running); i++) {
+      // Let each finish() record the requeue before the agents are released; a claim still on
+      // its way is followed by a run() that sees the stop and requeues too.
+      for (let i = 0; i < 200 && [...this.loops.values()].some((l) => l.running || l.claiming); i++) {
         await new Promise((r) => setTimeout(r, 10));
       }
       await this.ws

@@ -167,6 +167,31 @@ describe('dreamos run', () => {
     ).toBeNull();
   });
 
+  it('a run process that exits without stopping its agents takes their programs with it', async () => {
+    // The last resort for an exit that skips the clean stop (an EPIPE handler, an uncaught error):
+    // here a module preloaded into `dreamos run` calls process.exit(0) once the task's program runs.
+    const pidFile = path.join(tmp.dir, 'child.pid');
+    run(['task', 'add', 'hang', '--run', 'echo $$ > child.pid; sleep 60']);
+    const exiter = path.join(tmp.dir, 'exit-early.cjs');
+    fs.writeFileSync(
+      exiter,
+      `const fs = require('node:fs');
+setInterval(() => { if (fs.existsSync(${JSON.stringify(pidFile)})) process.exit(0); }, 20);\n`,
+    );
+    const orchestrator = spawn(process.execPath, [BIN, 'run', '--agents', 'agent-2'], {
+      cwd: tmp.dir,
+      stdio: 'ignore',
+      env: { ...process.env, NODE_OPTIONS: `--require ${exiter}` },
+    });
+    const code = await new Promise((r) => orchestrator.once('exit', r));
+    expect(code).toBe(0);
+    await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '');
+    const child = Number(fs.readFileSync(pidFile, 'utf8'));
+    // SIGKILLed at the exit; gone once reaped (its parent has exited: init reaps it).
+    await waitFor(() => !alive(child), 5000).catch(() => undefined);
+    expect(alive(child)).toBe(false);
+  });
+
   it('after the orchestrator is killed, a restart stops the leftover process and resumes the task', async () => {
     const t = run([
       'task',
