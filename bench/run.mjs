@@ -38,6 +38,8 @@ const REPEATS = Number(process.env.BENCH_REPEATS ?? 3);
 /** Each measured run is preceded by this much of the same loop, by the same processes, on a store of its own. */
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const WARMUP_BOARD = 2000;
+/** BENCH_SHARE=0: each Dream.OS process writes for itself (no shared writer), for comparison. */
+const SHARE = process.env.BENCH_SHARE !== '0';
 /** e.g. BENCH_ONLY=10000x1,1000x4 runs those state cases only (and skips the CLI unless it names `cli`). */
 const ONLY = process.env.BENCH_ONLY?.split(',');
 const BOARDS = [1000, 10_000];
@@ -188,12 +190,13 @@ async function runDreamos(board, processes, { warm, withDoctor }) {
       warmupHome,
       agent: `agent-${i + 1}`,
       distIndex: DIST_INDEX,
+      share: SHARE,
     })),
     CASE_SECONDS,
     {
       warmupSeconds: warm ? WARMUP_SECONDS : 0,
       // Only a warm-up can tell which process to elect; cold runs start all at once.
-      lead: warm && processes > 1 && process.env.BENCH_SHARE !== '0',
+      lead: warm && processes > 1 && SHARE,
     },
   );
   const check = await verifyDreamos(home, ids, result.done);
@@ -609,7 +612,7 @@ const document = {
     warmupSeconds: WARMUP_SECONDS,
     rate: 'steady state: best of the repeats; each run on a fresh store, until the time box ends or the board is empty, by processes that first ran the same loop for warmupSeconds on a warm-up store they share (a 2,000-task board), as a long-running orchestrator has; the shared writer of the warm-up starts first and is the writer again',
     cold: 'one more run per case by fresh processes (no warm-up), for the record: it includes V8 compiling the code while it runs',
-    sharedWriter: process.env.BENCH_SHARE === '0' ? 'off (BENCH_SHARE=0)' : 'on, as for any library user',
+    sharedWriter: SHARE ? 'on, as for any library user' : 'off (BENCH_SHARE=0)',
   },
   state: { unit: 'claim-and-complete cycles per second', cases },
   cli,

@@ -4,7 +4,7 @@
 import { performance } from 'node:perf_hooks';
 import { nextMessage } from './workers.mjs';
 
-const { home, warmupHome, agent, distIndex } = JSON.parse(process.argv[2]);
+const { home, warmupHome, agent, distIndex, share } = JSON.parse(process.argv[2]);
 const { openWorkspace } = await import(distIndex);
 
 const now = () => performance.timeOrigin + performance.now();
@@ -34,7 +34,7 @@ try {
     const warm = await openWorkspace({
       home: warmupHome,
       actor: agent,
-      share: process.env.BENCH_SHARE !== '0',
+      share,
     });
     process.send({ type: 'warm-ready' });
     const { deadline } = await nextMessage('warm');
@@ -44,7 +44,7 @@ try {
     await nextMessage('warm-close');
     await warm.close();
   }
-  const ws = await openWorkspace({ home, actor: agent, share: process.env.BENCH_SHARE !== '0' });
+  const ws = await openWorkspace({ home, actor: agent, share });
   ws.refresh();
   process.send({ type: 'ready' });
   const { deadline, lead } = await nextMessage('go');
@@ -53,9 +53,9 @@ try {
     if (lead) process.send({ type: 'started' });
   });
   const c1 = process.cpuUsage(c0);
-  result.cpuMs = Math.round((c1.user + c1.system) / 1000);
+  const cpuMs = Math.round((c1.user + c1.system) / 1000);
   // How this process took part in the shared writer (state/writer.ts): its role, requests served or asked.
-  const writer = ws.writer && { role: ws.writer.role, ...ws.writer.stats, cpuMs: result.cpuMs };
+  const writer = ws.writer && { role: ws.writer.role, ...ws.writer.stats, cpuMs };
   process.send({ type: 'result', ...result, writer });
   await nextMessage('close');
   await ws.close();

@@ -438,10 +438,7 @@ export class Workspace {
 
   /** The best ready task this agent may take, or null. Exactly one of several racing claims wins a task. */
   claim(agentId: string, options: { taskId?: string } = {}): Promise<Task | null> {
-    return this.change(
-      'claim',
-      pick({ agent: agentId, taskId: options.taskId }, ['agent', 'taskId']) as SharedArgsOf['claim'],
-    );
+    return this.change('claim', { agent: agentId, taskId: options.taskId });
   }
 
   renew(id: string, agentId: string): Promise<Task> {

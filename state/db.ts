@@ -281,7 +281,12 @@ export class JournalDb implements StateBackend {
 
   transact<T>(plan: (view: StateView, now: Date) => Plan<T>): Promise<T> {
     if (this.readOnly) return Promise.reject(new DreamError('E_IO', 'this state was opened read-only'));
-    const run = this.queue.then(() => this.transactNow(plan));
+    return this.enqueue(() => this.transactNow(plan));
+  }
+
+  /** Run `work` after everything this process asked of the state before it (one at a time). */
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
     this.queue = run.catch(() => undefined);
     return run;
   }
@@ -291,9 +296,7 @@ export class JournalDb implements StateBackend {
    * any asked for after it. `transact` makes a transaction inside that turn.
    */
   exclusive<T>(work: (transact: Transact) => Promise<T>): Promise<T> {
-    const run = this.queue.then(() => work((plan) => this.transactNow(plan)));
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.enqueue(() => work((plan) => this.transactNow(plan)));
   }
 
   /**
@@ -395,7 +398,7 @@ export class JournalDb implements StateBackend {
    * The items are taken when the batch starts, so callers can join it while it waits its turn.
    */
   transactBatch(take: () => BatchItem[]): Promise<void> {
-    const run = this.queue.then(async () => {
+    return this.enqueue(async () => {
       // One turn of the event loop first: requests that have arrived meanwhile are read and join
       // (a process that keeps the lock could otherwise go from batch to batch on promises alone).
       await new Promise((resolve) => setImmediate(resolve));
@@ -409,8 +412,6 @@ export class JournalDb implements StateBackend {
       }
       for (const [i, item] of items.entries()) item.settle(outcomes[i]!);
     });
-    this.queue = run.catch(() => undefined);
-    return run;
   }
 
   /**
@@ -564,9 +565,7 @@ export class JournalDb implements StateBackend {
 
   flush(): Promise<void> {
     if (this.readOnly) return Promise.resolve();
-    const run = this.queue.then(() => this.flushNow());
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.enqueue(() => this.flushNow());
   }
 
   /**
@@ -659,9 +658,7 @@ export class JournalDb implements StateBackend {
    */
   verifySnapshots(): Promise<RecoveryNotice[]> {
     if (this.readOnly) return Promise.resolve([]);
-    const run = this.queue.then(() => this.verifyNow());
-    this.queue = run.catch(() => undefined);
-    return run;
+    return this.enqueue(() => this.verifyNow());
   }
 
   private async verifyNow(): Promise<RecoveryNotice[]> {

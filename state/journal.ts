@@ -260,8 +260,8 @@ export class Journal {
 
   /** fdatasync what append() wrote with `durable` false; nothing when it has written nothing since. */
   syncAppended(): void {
-    if (this.flushFailed) throw this.flushFailed;
-    if (this.fd !== null && this.unsynced) this.syncCurrent();
+    // A flush that failed before fails this one too (syncCurrent throws it).
+    if (this.unsynced || this.flushFailed) this.syncCurrent();
   }
 
   /**
@@ -274,13 +274,9 @@ export class Journal {
     try {
       fs.fdatasyncSync(this.open(this.pos.segment));
     } catch (error) {
-      throw this.failed(error);
+      this.flushFailed = flushError(error);
+      throw this.flushFailed;
     }
-  }
-
-  private failed(error: unknown): DreamError {
-    this.flushFailed = flushError(error);
-    return this.flushFailed;
   }
 
   /** Copy one damaged line to quarantine/ (the journal itself is left as it is). */

@@ -89,7 +89,8 @@ const Reply = z.discriminatedUnion('t', [
   z.strictObject({ t: z.literal('bye') }),
 ]);
 type Reply = z.infer<typeof Reply>;
-type Outcomes = Reply | { t: 'lost'; bye: boolean } | { t: 'timeout' };
+/** What a request waiting for its answer learns: the answer, or that there will be none. */
+type Outcomes = Extract<Reply, { id: string }> | { t: 'lost'; bye: boolean } | { t: 'timeout' };
 
 function errorJson(error: unknown): { code: string; message: string; details: unknown } {
   if (error instanceof DreamError)
@@ -294,8 +295,6 @@ export class SharedWrites {
         case 'timeout':
           connection.drop();
           break;
-        default:
-          throw new DreamError('E_IO', `unexpected answer from the workspace's writer: ${reply.t}`);
       }
       this.stats.recovered += 1;
       return await this.settleThroughJournal(id, request.actor, local, transact).catch((error) => {
@@ -433,28 +432,31 @@ export class SharedWrites {
 
   // ------------------------------------------------------------ as the writer
 
-  /** Holding the election lock, with nobody answering at the address: a socket there is a dead writer's. */
-  private tryListen(): Promise<boolean> {
+  /**
+   * Holding the election lock, with nobody answering at the address (a socket there is a dead
+   * writer's): listen, and be the writer (`this.server`); on any trouble, stay without one.
+   */
+  private tryListen(): Promise<void> {
     try {
       fs.rmSync(this.options.address, { force: true });
     } catch {
-      return Promise.resolve(false);
+      return Promise.resolve();
     }
     return new Promise((resolve) => {
       const server = net.createServer((socket) => this.serve(socket));
-      server.once('error', () => resolve(false));
+      server.once('error', () => resolve());
       server.listen(this.options.address, () => {
         try {
           fs.chmodSync(this.options.address, 0o600);
         } catch {
           server.close();
-          return resolve(false);
+          return resolve();
         }
         server.unref();
         server.on('error', () => undefined);
         this.server = server;
         this.options.db.serving(0);
-        resolve(true);
+        resolve();
       });
     });
   }

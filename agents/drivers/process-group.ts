@@ -52,6 +52,9 @@ export function groupAlive(pgid: number): boolean {
   return false;
 }
 
+/** How long a group may take to go after SIGKILL before it is given up on (ms). */
+export const KILL_WAIT_MS = 5000;
+
 export interface StopGroupOptions {
   /** Between SIGTERM and SIGKILL. */
   graceMs?: number;
@@ -65,7 +68,7 @@ export interface StopGroupOptions {
  * Resolves true when the group is gone, false when something survived SIGKILL for killWaitMs.
  */
 export async function stopProcessGroup(pgid: number, options: StopGroupOptions = {}): Promise<boolean> {
-  const { graceMs = 3000, killWaitMs = 5000, pollMs = 50 } = options;
+  const { graceMs = 3000, killWaitMs = KILL_WAIT_MS, pollMs = 50 } = options;
   if (!groupAlive(pgid)) return true;
   signalGroup(pgid, 'SIGTERM');
   const termAt = Date.now();
@@ -85,21 +88,17 @@ export async function stopProcessGroup(pgid: number, options: StopGroupOptions =
 /** Groups started by this process and not yet known to be gone. */
 const live = new Set<number>();
 
-let killOnExit = false;
-
 /**
- * A group started by this process. The first one also arms the last resort: a process that exits
- * without stopping its programs (an exit from an EPIPE handler, an uncaught error) kills the groups
- * still running, so that none outlives it unsupervised, its task shown as working.
+ * The last resort: a process that exits without stopping its programs (an exit from an EPIPE
+ * handler, an uncaught error) kills the groups still running, so that none outlives it
+ * unsupervised, its task shown as working.
  */
+process.once('exit', () => {
+  killAllGroupsSync();
+});
+
 export function trackGroup(pgid: number): void {
   live.add(pgid);
-  if (!killOnExit) {
-    killOnExit = true;
-    process.on('exit', () => {
-      killAllGroupsSync();
-    });
-  }
 }
 
 export function untrackGroup(pgid: number): void {

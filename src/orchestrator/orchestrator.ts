@@ -9,6 +9,7 @@
 import fs from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KILL_WAIT_MS } from '../../agents/drivers/process-group.js';
 import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
 import type { Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
@@ -309,6 +310,7 @@ export class Orchestrator {
           Date.now(),
         );
         for (const [agentId, task] of plan) {
+          if (this.stopping) break; // a claim made now would only be put back
           const loop = this.loops.get(agentId)!;
           loop.claiming = true;
           try {
@@ -576,12 +578,12 @@ export class Orchestrator {
       if (this.heartbeat) clearInterval(this.heartbeat);
       if (this.wakeTimer) clearTimeout(this.wakeTimer);
       // A check already running may be stopping a hung program (SIGTERM, a grace period, SIGKILL):
-      // it is let finish, within that grace and a margin, before this process may exit.
+      // it is let finish, within that grace and the wait after SIGKILL, before this process may exit.
       const drifting = this.drift?.close();
       const pending: Promise<unknown>[] = [
         Promise.race([
           drifting,
-          new Promise((r) => setTimeout(r, this.policies.killGraceSeconds * 1000 + 5000).unref()),
+          new Promise((r) => setTimeout(r, this.policies.killGraceSeconds * 1000 + KILL_WAIT_MS).unref()),
         ]),
       ];
       for (const loop of this.loops.values()) {

@@ -21,6 +21,7 @@ import {
   type Task,
 } from '../../state/schemas.js';
 import { readSnapshot, snapshotKinds } from '../../state/snapshots.js';
+import type { SharedWrites } from '../../state/writer.js';
 import { ROOT, writePolicies } from './workspace.js';
 
 export const WORKER = path.join(ROOT, 'tests', 'helpers', 'fault-worker.mjs');
@@ -103,7 +104,7 @@ export interface WorkerLogs {
     refused: number;
     ops: number;
     /** What the shared writer did in that process (state/writer.ts). */
-    shared: { served: number; asked: number; recovered: number; direct: number };
+    shared: Pick<SharedWrites['stats'], 'served' | 'asked' | 'recovered' | 'direct'>;
   }>;
 }
 

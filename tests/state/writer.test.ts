@@ -10,8 +10,10 @@ import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Workspace } from '../../src/workspace.js';
 import { workspacePaths } from '../../state/paths.js';
 import type { Task } from '../../state/schemas.js';
+import { waitFor } from '../agents/helpers.js';
 import { scanJournal } from '../helpers/fault-state.js';
 import { cli, ROOT, tempDir, writePolicies } from '../helpers/workspace.js';
 
@@ -24,17 +26,8 @@ interface Answer {
   message?: string;
 }
 
-interface Stats {
-  role: 'writer' | 'client' | 'none';
-  stats: {
-    served: number;
-    batches: number;
-    stale: number;
-    asked: number;
-    recovered: number;
-    direct: number;
-  };
-}
+/** What `ws.writer` says in a helper process. */
+type Stats = NonNullable<Workspace['writer']>;
 
 /** A library process driven over stdin/stdout (tests/helpers/shared-writer.mjs). */
 class Proc {
@@ -160,7 +153,7 @@ describe('the shared writer', () => {
     await writer.value({ do: 'claim', agent: 'agent-1' }); // the writer from here on
     const started = path.join(tmp.dir, 'burst-started');
     const burst = writer.value<number>({ do: 'burst', agent: 'agent-1', cycles: 1000, started });
-    while (!fs.existsSync(started)) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(() => fs.existsSync(started));
     const client = await open('agent-2');
     const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
     expect(await burst).toBe(1000);
