@@ -3,7 +3,8 @@
  * server-sent events parsed as they arrive (text streamed out, tool calls assembled), retries with
  * exponential backoff on 429, 5xx and network errors (Retry-After respected), an idle timeout per
  * request, and an abort signal for stop(). The API key goes into the Authorization header and
- * nowhere else: it is redacted from every error message.
+ * nowhere else: chatTurn() redacts it from everything built from the server's data (streamed text,
+ * tool calls, every error and retry message), since a hostile or buggy server may echo it.
  */
 
 export interface ToolCall {
@@ -93,9 +94,83 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | null 
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
-const redact = (text: string, secret: string | undefined) => (secret ? text.split(secret).join('***') : text);
+export const redact = (text: string, secret: string | undefined) =>
+  secret ? text.split(secret).join('***') : text;
 
+/** A short excerpt of server data for a message: redacted before it is cut, so no piece of the key is left. */
+const excerpt = (text: string, max: number, secret: string | undefined) => {
+  const clean = redact(text, secret).replace(/\s+/g, ' ').trim();
+  return clean.length > max ? `${clean.slice(0, max)}…` : clean;
+};
+
+/**
+ * Redacts a secret from text that arrives in pieces: the last (length - 1) characters are held
+ * back until the next piece (or the end) shows whether they begin the secret.
+ */
+class StreamRedactor {
+  private held = '';
+
+  constructor(
+    private readonly secret: string | undefined,
+    private readonly out: (text: string) => void,
+  ) {}
+
+  push(text: string): void {
+    if (!this.secret) {
+      this.out(text);
+      return;
+    }
+    const all = redact(this.held + text, this.secret);
+    const keep = Math.min(all.length, this.secret.length - 1);
+    this.held = all.slice(all.length - keep);
+    if (all.length > keep) this.out(all.slice(0, all.length - keep));
+  }
+
+  end(): void {
+    if (this.held !== '') this.out(this.held);
+    this.held = '';
+  }
+}
+
+function redactResult(result: TurnResult, secret: string | undefined): TurnResult {
+  if (!secret) return result;
+  return {
+    ...result,
+    text: redact(result.text, secret),
+    toolCalls: result.toolCalls.map((call) => ({
+      ...call,
+      id: redact(call.id, secret),
+      function: {
+        name: redact(call.function.name, secret),
+        arguments: redact(call.function.arguments, secret),
+      },
+    })),
+  };
+}
+
+/** The one way out of a turn: whatever it returns, streams or throws has the API key redacted. */
 export async function chatTurn(options: TurnOptions): Promise<TurnResult> {
+  const key = options.apiKey;
+  const text = new StreamRedactor(key, options.onText);
+  const safe: TurnOptions = {
+    ...options,
+    onText: (piece) => text.push(piece),
+    onRetry: (message) => options.onRetry(redact(message, key)),
+  };
+  try {
+    return redactResult(await retryingTurn(safe), key);
+  } catch (error) {
+    if (error instanceof LlmError) throw new LlmError(error.code, redact(error.message, key));
+    if (error instanceof Error && key && error.message.includes(key)) {
+      throw new LlmError('E_LLM', redact(error.message, key));
+    }
+    throw error;
+  } finally {
+    text.end();
+  }
+}
+
+async function retryingTurn(options: TurnOptions): Promise<TurnResult> {
   let body = options.body;
   let lastError = '';
   for (let attempt = 1; attempt <= options.maxAttempts; attempt++) {
@@ -112,7 +187,7 @@ export async function chatTurn(options: TurnOptions): Promise<TurnResult> {
         continue;
       }
       if (!(error instanceof RetryableError)) throw error;
-      lastError = redact(error.message, options.apiKey);
+      lastError = error.message;
       if (attempt === options.maxAttempts) break;
       const backoff = Math.min(MAX_BACKOFF_MS, options.backoffMs * 2 ** (attempt - 1));
       const delay =
@@ -153,7 +228,7 @@ async function attemptTurn(options: TurnOptions, body: Record<string, unknown>):
       signal: controller.signal,
     });
     if (!response.ok) {
-      const text = redact((await response.text()).slice(0, 500).replace(/\s+/g, ' '), options.apiKey);
+      const text = excerpt(await response.text(), 500, options.apiKey);
       const message = `HTTP ${response.status} from ${options.url}${text ? `: ${text}` : ''}`;
       if (response.status === 429 || response.status >= 500) {
         throw new RetryableError(message, retryAfterMs(response.headers));
@@ -208,7 +283,7 @@ interface ToolCallDelta {
 }
 
 /** One `data:` event of the stream. Returns true on `[DONE]`. */
-function applyEvent(data: string, acc: Accumulator, onText: (text: string) => void): boolean {
+function applyEvent(data: string, acc: Accumulator, options: TurnOptions): boolean {
   if (data === '[DONE]') return true;
   let event: {
     error?: { message?: string };
@@ -221,16 +296,19 @@ function applyEvent(data: string, acc: Accumulator, onText: (text: string) => vo
   try {
     event = JSON.parse(data);
   } catch {
-    throw new LlmError('E_LLM', `malformed stream event: ${data.slice(0, 200)}`);
+    throw new LlmError('E_LLM', `malformed stream event: ${excerpt(data, 200, options.apiKey)}`);
   }
-  if (event.error) throw new LlmError('E_LLM', `the server reported: ${event.error.message ?? 'an error'}`);
+  if (event.error) {
+    const message = typeof event.error.message === 'string' ? event.error.message : 'an error';
+    throw new LlmError('E_LLM', `the server reported: ${excerpt(message, 2000, options.apiKey)}`);
+  }
   if (event.usage) acc.usage = readUsage(event.usage);
   const choice = event.choices?.[0];
   if (!choice) return false;
   const content = choice.delta?.content;
   if (typeof content === 'string' && content !== '') {
     acc.text += content;
-    onText(content);
+    options.onText(content);
   }
   for (const [position, delta] of (choice.delta?.tool_calls ?? []).entries()) {
     const index = delta.index ?? position;
@@ -261,7 +339,7 @@ async function readStream(response: Response, options: TurnOptions, touch: () =>
     const text = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
     // Only `data:` fields matter here; comments (keep-alives), `event:` and `id:` are skipped.
     if (!text.startsWith('data:')) return false;
-    return applyEvent(text.slice(5).trim(), acc, options.onText);
+    return applyEvent(text.slice(5).trim(), acc, options);
   };
   try {
     for (;;) {

@@ -265,3 +265,67 @@ describe('llm driver', () => {
     expect(fs.readFileSync(ctx.logPath, 'utf8')).toContain('retry 1/1');
   });
 });
+
+describe('llm driver: the API key never leaves the request', () => {
+  const raw =
+    (...lines: string[]): Handler =>
+    (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(lines.map((l) => `${l}\n\n`).join(''));
+    };
+  const seen = (ctx: { logPath: string }, rec: { lines: { line: string }[] }, outcome: unknown) =>
+    [fs.readFileSync(ctx.logPath, 'utf8'), ...rec.lines.map((l) => l.line), JSON.stringify(outcome)].join(
+      '\n',
+    );
+
+  it('redacts it from an error event of the stream', async () => {
+    const { driver, ctx, rec } = await setup([
+      raw(`data: {"error":{"message":"invalid key ${KEY} for model"}}`),
+    ]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: 'the server reported: invalid key *** for model',
+    });
+    expect(seen(ctx, rec, outcome)).not.toContain('secret-123');
+  });
+
+  it('redacts it from a malformed stream event, even where the excerpt is cut', async () => {
+    const { driver, ctx, rec } = await setup([raw(`data: {${'x'.repeat(190)}${KEY}`)]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error).toContain('malformed stream event');
+    expect(seen(ctx, rec, outcome)).not.toContain('sk-test');
+  });
+
+  it('redacts it from an error body cut to an excerpt, on every retry message', async () => {
+    const body = `${'y'.repeat(495)}${KEY}`;
+    const { driver, ctx, rec } = await setup([], {}, { maxAttempts: 2 }, status(500, {}, body));
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(seen(ctx, rec, outcome)).not.toContain('sk-t');
+  });
+
+  it('redacts it from streamed text split across pieces, and from tool-call arguments', async () => {
+    const { driver, ctx, rec } = await setup([
+      textReply([`the key is sk-te`, `st-secret-`, `123, and again ${KEY}\nnext line`], null),
+    ]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: true, summary: 'the key is ***, and again ***\nnext line' });
+    expect(rec.lines.map((l) => l.line)).toEqual(['the key is ***, and again ***', 'next line']);
+    expect(seen(ctx, rec, outcome)).not.toContain('secret-123');
+
+    await server?.close();
+    const second = await setup([
+      toolReply([
+        { name: 'create_subtask', args: { title: `leak ${KEY}` } },
+        { name: 'finish_task', args: { summary: `done with ${KEY}` } },
+      ]),
+    ]);
+    const finished = await second.driver.start(second.ctx).done;
+    expect(finished).toMatchObject({ ok: true, summary: 'done with ***' });
+    expect(second.rec.subtasks).toEqual([{ title: 'leak ***' }]);
+    expect(seen(second.ctx, second.rec, finished)).not.toContain('secret-123');
+  });
+});
