@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { AgentId } from '../state/schemas.js';
 
 const Seconds = z.number().positive();
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
 
 export const SimDriver = z.strictObject({
   kind: z.literal('sim'),
@@ -21,6 +22,8 @@ export const ShellDriver = z.strictObject({
   kind: z.literal('shell'),
   cwd: z.string().optional(),
   shell: z.string().default('/bin/sh'),
+  /** Secret variables (API keys, which driven programs do not get) to pass on to the program. */
+  passEnv: z.array(EnvName).optional(),
 });
 
 export const CommandDriver = z.strictObject({
@@ -29,6 +32,8 @@ export const CommandDriver = z.strictObject({
   argv: z.array(z.string()).min(1),
   cwd: z.string().optional(),
   env: z.record(z.string(), z.string()).default({}),
+  /** Secret variables (API keys, which driven programs do not get) to pass on to the program. */
+  passEnv: z.array(EnvName).optional(),
   worktree: z.boolean().default(false),
 });
 

@@ -57,7 +57,7 @@ export function createCommandDriver(config: CommandConfig, tuning: SupervisorTun
         return settledRun({ ok: false, errorCode: 'E_SPAWN', error: 'the argv template names no program' });
       }
       const cwd = runCwd(ctx, config.cwd);
-      const env = childEnv(ctx, config.env);
+      const env = childEnv(ctx, config);
       if (!config.worktree) return supervise(ctx, { ...tuning, file, args, cwd, env });
       return preparedRun(async () => {
         const plan = await agentWorktree(ctx.home, ctx.agent.id, cwd);

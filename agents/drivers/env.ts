@@ -38,11 +38,47 @@ export function dreamosEnv(ctx: DriverContext): Record<string, string> {
 }
 
 /**
- * The environment of a driven program: this process's environment, then the orchestrator's extra
- * variables, then the driver's own (config), then DREAMOS_* (always correct for this task).
+ * API key variables of the usual model providers: kept from driven programs like every agent's
+ * `apiKeyEnv`, since a task that prints its environment would put them in the log and the board.
  */
-export function childEnv(ctx: DriverContext, driverEnv: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ...ctx.env, ...driverEnv, ...dreamosEnv(ctx) };
+export const WELL_KNOWN_SECRET_ENV: readonly string[] = [
+  'OPENAI_API_KEY',
+  'AZURE_OPENAI_API_KEY',
+  'ANTHROPIC_API_KEY',
+  'GEMINI_API_KEY',
+  'GOOGLE_API_KEY',
+  'MISTRAL_API_KEY',
+  'GROQ_API_KEY',
+  'OPENROUTER_API_KEY',
+  'DEEPSEEK_API_KEY',
+  'XAI_API_KEY',
+  'TOGETHER_API_KEY',
+  'FIREWORKS_API_KEY',
+  'COHERE_API_KEY',
+  'PERPLEXITY_API_KEY',
+  'HF_TOKEN',
+];
+
+export interface DriverEnvConfig {
+  /** Variables set for the program (config). */
+  env?: Record<string, string>;
+  /** Secret variables of this process passed on by name (config), e.g. a CLI's own API key. */
+  passEnv?: readonly string[];
+}
+
+/**
+ * The environment of a driven program: this process's environment without its secrets (every
+ * agent's `apiKeyEnv` and the well-known key variables, unless the driver passes them on by name),
+ * then the orchestrator's extra variables, then the driver's own (config), then DREAMOS_* (always
+ * correct for this task).
+ */
+export function childEnv(ctx: DriverContext, driver: DriverEnvConfig = {}): NodeJS.ProcessEnv {
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  const passed = new Set(driver.passEnv ?? []);
+  for (const name of [...WELL_KNOWN_SECRET_ENV, ...(ctx.secretEnv ?? [])]) {
+    if (!passed.has(name)) delete inherited[name];
+  }
+  return { ...inherited, ...ctx.env, ...driver.env, ...dreamosEnv(ctx) };
 }
 
 /** The folder holding `.dreamos`: relative `cwd` settings are resolved against it. */

@@ -55,6 +55,8 @@ export interface DriverContext {
   timeoutSeconds?: number;
   /** Extra environment for driven programs. */
   env: Record<string, string>;
+  /** Variables holding secrets (every llm agent's `apiKeyEnv`): kept from driven programs. */
+  secretEnv?: readonly string[];
   /** Every output line, already stripped of the trailing newline (not of control sequences). */
   onLine(line: string, stream: 'stdout' | 'stderr'): void;
   onProgress(progress: number): void;

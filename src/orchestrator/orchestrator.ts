@@ -407,6 +407,9 @@ export class Orchestrator {
         // The drivers add DREAMOS_TASK_ID, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID, DREAMOS_HOME, DREAMOS_CHECKPOINT.
         // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
         env: { DREAMOS_BIN: DREAMOS_BIN },
+        secretEnv: this.ws.config.agents.flatMap((a) =>
+          a.driver.kind === 'llm' && a.driver.apiKeyEnv ? [a.driver.apiKeyEnv] : [],
+        ),
         onLine: (line, stream) => {
           this.emit({ type: 'line', agent: agentId, task: task.id, line, stream });
         },

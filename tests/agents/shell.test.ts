@@ -212,3 +212,40 @@ describe('shell driver', () => {
     expect((await run.done).summary).toBe('T-0000A agent-5 extra-value []');
   });
 });
+
+describe('secrets in the environment of driven programs', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const name of ['OPENAI_API_KEY', 'MY_LLM_KEY', 'ANTHROPIC_API_KEY']) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+
+  it("keeps every agent's apiKeyEnv and the well-known key variables from the program", async () => {
+    process.env.OPENAI_API_KEY = 'sk-well-known-secret';
+    process.env.MY_LLM_KEY = 'sk-configured-secret';
+    const { run, ctx } = start('env', { secretEnv: ['MY_LLM_KEY'] });
+    expect((await run.done).ok).toBe(true);
+    const log = fs.readFileSync(ctx.logPath, 'utf8');
+    expect(log).toContain('DREAMOS_TASK_ID=T-0000A');
+    expect(log).not.toContain('sk-well-known-secret');
+    expect(log).not.toContain('sk-configured-secret');
+  });
+
+  it('passes a secret on when the driver names it in passEnv, or sets it in env', async () => {
+    process.env.ANTHROPIC_API_KEY = 'sk-passed-on';
+    process.env.MY_LLM_KEY = 'sk-configured-secret';
+    const driver = createDriver({ kind: 'shell', shell: '/bin/sh', passEnv: ['ANTHROPIC_API_KEY'] });
+    const { run } = start('echo "[$ANTHROPIC_API_KEY][$MY_LLM_KEY]"', { secretEnv: ['MY_LLM_KEY'] }, driver);
+    expect((await run.done).summary).toBe('[sk-passed-on][]');
+    const command = createDriver({
+      kind: 'command',
+      argv: ['/bin/sh', '-c', 'echo "[$MY_LLM_KEY]"'],
+      env: { MY_LLM_KEY: 'set-by-config' },
+      worktree: false,
+    });
+    const again = start('unused', { secretEnv: ['MY_LLM_KEY'] }, command);
+    expect((await again.run.done).summary).toBe('[set-by-config]');
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * An llm agent in a real workspace, driven through the CLI against a fake endpoint on 127.0.0.1:
+ * its API key never reaches other agents' programs, and an outcome the board cannot record as the
+ * server sent it still ends the task.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { Task } from '../../state/schemas.js';
+import { type FakeServer, fakeLlm, type Handler } from '../agents/fake-llm.js';
+import { cli, cliAsync, tempDir } from '../helpers/workspace.js';
+
+let tmp: { dir: string; cleanup: () => void };
+let server: FakeServer | null = null;
+
+beforeEach(() => {
+  tmp = tempDir('dreamos-llm-e2e-');
+  expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
+});
+afterEach(async () => {
+  await server?.close();
+  server = null;
+  tmp.cleanup();
+});
+
+const KEY = 'sk-e2e-configured-secret';
+const OPENAI = 'sk-e2e-well-known-secret';
+const ENV = { DREAMOS_E2E_KEY: KEY, OPENAI_API_KEY: OPENAI };
+
+/** agent-1 becomes an llm agent (role `llm`) on the fake server; the others stay shell agents. */
+async function useLlm(script: Handler[], fallback?: Handler): Promise<FakeServer> {
+  server = await fakeLlm(script, fallback);
+  const file = path.join(tmp.dir, '.dreamos', 'config.json');
+  const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+  config.agents[0] = {
+    ...config.agents[0],
+    role: 'llm',
+    driver: { kind: 'llm', baseUrl: server.baseUrl, model: 'fake', apiKeyEnv: 'DREAMOS_E2E_KEY' },
+  };
+  fs.writeFileSync(file, JSON.stringify(config, null, 2));
+  return server;
+}
+
+const run = (...args: string[]) => cli(args, { cwd: tmp.dir, env: ENV });
+const task = (id: string) => run('task', 'show', id, '--json').json<Task>();
+
+/** Every file under .dreamos that contains the text. */
+function filesContaining(text: string): string[] {
+  const home = path.join(tmp.dir, '.dreamos');
+  return (fs.readdirSync(home, { recursive: true }) as string[]).filter((name) => {
+    const file = path.join(home, name);
+    return fs.statSync(file).isFile() && fs.readFileSync(file, 'utf8').includes(text);
+  });
+}
+
+describe('an llm agent in a workspace', () => {
+  it("its API key and the well-known key variables never reach another agent's program", async () => {
+    await useLlm([]);
+    const added = run(
+      'task',
+      'add',
+      'env dump',
+      '--run',
+      'env | grep -i key; echo end',
+      '--role',
+      'infrastructure',
+      '--json',
+    );
+    expect(added.code, added.stderr).toBe(0);
+    const id = added.json<Task>().id;
+    const r = await cliAsync(['run', '--until-idle'], { cwd: tmp.dir, env: ENV });
+    expect(r.code, r.stderr).toBe(0);
+    const done = task(id);
+    expect(done.status).toBe('done');
+    expect(done.result?.summary).toBe('end');
+    expect(filesContaining(KEY)).toEqual([]);
+    expect(filesContaining(OPENAI)).toEqual([]);
+    expect(`${r.stdout}${r.stderr}`).not.toContain('secret');
+  });
+});
