@@ -499,8 +499,22 @@ export class Orchestrator {
           });
         }
       } catch (error) {
-        // The task was cancelled or moved by the operator while it ran: nothing to report.
         if (!(error instanceof DreamError) || writeFailed(error)) throw error;
+        // An outcome the board refuses (a driver's bug, a hostile server's data) must not leave the
+        // task working for ever: it fails, saying why. Other refusals mean the operator cancelled
+        // or moved the task while it ran: nothing to report.
+        if (error.code === 'E_INVALID_INPUT') {
+          await this.ws
+            .fail(taskId, {
+              agent: agentId,
+              log,
+              reason: `the outcome of the run could not be recorded: ${error.message}`.slice(0, 2000),
+              errorCode: 'E_DRIVER',
+            })
+            .catch((again: unknown) => {
+              if (!(again instanceof DreamError) || writeFailed(again)) throw again;
+            });
+        }
       }
       await this.checkpoint(agentId, {
         task: taskId,
