@@ -267,13 +267,19 @@ interface Accumulator {
   usage: TurnResult['usage'];
 }
 
+/** More tokens than any real request uses: a larger count is the server's error, not usage. */
+const MAX_TOKENS_PER_TURN = 1e9;
+
+/** A token count as the board records it: a whole number, never negative (servers send anything). */
+function tokenCount(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 0;
+  return Math.min(MAX_TOKENS_PER_TURN, Math.max(0, Math.round(value)));
+}
+
 function readUsage(value: unknown): TurnResult['usage'] {
   if (typeof value !== 'object' || value === null) return null;
   const u = value as { prompt_tokens?: unknown; completion_tokens?: unknown };
-  return {
-    promptTokens: typeof u.prompt_tokens === 'number' ? u.prompt_tokens : 0,
-    completionTokens: typeof u.completion_tokens === 'number' ? u.completion_tokens : 0,
-  };
+  return { promptTokens: tokenCount(u.prompt_tokens), completionTokens: tokenCount(u.completion_tokens) };
 }
 
 interface ToolCallDelta {

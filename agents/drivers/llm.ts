@@ -51,6 +51,8 @@ const SUMMARY_SHARE = 0.25;
 const MAX_RESET_SUMMARY = 16_000;
 
 const MAX_SUMMARY = 4000;
+/** TaskResult's limit on `summary` and `error` (the cut adds one character). */
+const MAX_RESULT_TEXT = 19_999;
 const CONTINUE = 'Continue. When the task is done call finish_task; if it cannot be done call fail_task.';
 
 const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
@@ -307,7 +309,13 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
       if (error instanceof LlmError) return { ok: false, errorCode: error.code, error: error.message };
       return { ok: false, errorCode: 'E_LLM', error: error.message };
     })
-    .then((outcome) => {
+    .then((raw) => {
+      // Within the board's limits, so that the outcome can always be recorded.
+      const outcome = {
+        ...raw,
+        ...(raw.summary !== undefined ? { summary: cut(raw.summary, MAX_RESULT_TEXT) } : {}),
+        ...(raw.error !== undefined ? { error: cut(raw.error, MAX_RESULT_TEXT) } : {}),
+      };
       if (!outcome.ok && outcome.error) output.note(`failed: ${outcome.error}`);
       return withUsage(outcome);
     })

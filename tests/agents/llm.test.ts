@@ -329,3 +329,29 @@ describe('llm driver: the API key never leaves the request', () => {
     expect(seen(second.ctx, second.rec, finished)).not.toContain('secret-123');
   });
 });
+
+describe('llm driver: server values within the board limits', () => {
+  it('rounds fractional token counts and clamps negative or absurd ones', async () => {
+    const { driver, ctx } = await setup([
+      toolReply([{ name: 'report_progress', args: { progress: 0.5 } }], {
+        prompt_tokens: 10.6,
+        completion_tokens: -4,
+      }),
+      textReply(['done'], { prompt_tokens: 1e300, completion_tokens: Number.NaN } as never),
+    ]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: true, summary: 'done' });
+    expect(outcome.usage).toEqual({ inputTokens: 1_000_000_011, outputTokens: 0, usd: 0 });
+  });
+
+  it('cuts a server error message far below the board limit', async () => {
+    const long: Handler = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${JSON.stringify({ error: { message: 'e'.repeat(30_000) } })}\n\n`);
+    };
+    const { driver, ctx } = await setup([long]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error!.length).toBeLessThanOrEqual(2100);
+  });
+});

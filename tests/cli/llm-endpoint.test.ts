@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../state/schemas.js';
-import { type FakeServer, fakeLlm, type Handler } from '../agents/fake-llm.js';
+import { type FakeServer, fakeLlm, type Handler, textReply } from '../agents/fake-llm.js';
 import { cli, cliAsync, tempDir } from '../helpers/workspace.js';
 
 let tmp: { dir: string; cleanup: () => void };
@@ -77,4 +77,48 @@ describe('an llm agent in a workspace', () => {
     expect(filesContaining(OPENAI)).toEqual([]);
     expect(`${r.stdout}${r.stderr}`).not.toContain('secret');
   });
+});
+
+describe('an llm outcome the board would refuse as sent', () => {
+  const addPrompt = () => {
+    const r = run(
+      'task',
+      'add',
+      'llm task',
+      '--role',
+      'llm',
+      '--prompt',
+      'do it',
+      '--max-attempts',
+      '1',
+      '--json',
+    );
+    expect(r.code, r.stderr).toBe(0);
+    return r.json<Task>().id;
+  };
+
+  it('fractional and negative token counts: the task is done, with the usage rounded and clamped', async () => {
+    await useLlm([textReply(['all done'], { prompt_tokens: 12.7, completion_tokens: -3 })]);
+    const id = addPrompt();
+    const r = await cliAsync(['run', '--until-idle', '--agents', 'agent-1'], { cwd: tmp.dir, env: ENV });
+    expect(r.code, r.stderr).toBe(0);
+    expect(task(id)).toMatchObject({
+      status: 'done',
+      result: { ok: true, summary: 'all done', usage: { inputTokens: 13, outputTokens: 0 } },
+    });
+  }, 60_000);
+
+  it('an error message over 20,000 characters: the task fails with it cut', async () => {
+    const longError: Handler = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${JSON.stringify({ error: { message: 'overloaded '.repeat(3000) } })}\n\n`);
+    };
+    await useLlm([longError]);
+    const id = addPrompt();
+    const r = await cliAsync(['run', '--until-idle', '--agents', 'agent-1'], { cwd: tmp.dir, env: ENV });
+    expect(r.code, r.stderr).toBe(0);
+    const failed = task(id);
+    expect(failed).toMatchObject({ status: 'failed', result: { ok: false, errorCode: 'E_LLM' } });
+    expect(failed.result!.error).toMatch(/^the server reported: overloaded/);
+  }, 60_000);
 });
