@@ -52,11 +52,39 @@ export interface TurnOptions {
   backoffMs: number;
   random: () => number;
   fetch: typeof fetch;
+  /** Bounds on what is read from the server (defaults: READ_LIMITS). */
+  limits?: Partial<ReadLimits>;
 }
+
+/**
+ * Bounds on every read from the network, so that a hostile or broken endpoint (a stream without
+ * end, a huge body, a gzip bomb: sizes count after decompression) cannot exhaust memory.
+ */
+export interface ReadLimits {
+  /** A whole (non-streamed) reply. */
+  bodyBytes: number;
+  /** The part of an error body that is read (only an excerpt is shown). */
+  errorBodyBytes: number;
+  /** One line of the stream. */
+  lineChars: number;
+  /** The text of one reply. */
+  textChars: number;
+  /** The tool calls of one reply: names and arguments together. */
+  toolCallChars: number;
+  toolCalls: number;
+}
+
+export const READ_LIMITS: ReadLimits = {
+  bodyBytes: 16 * 1024 * 1024,
+  errorBodyBytes: 64 * 1024,
+  lineChars: 8 * 1024 * 1024,
+  textChars: 4 * 1024 * 1024,
+  toolCallChars: 4 * 1024 * 1024,
+  toolCalls: 128,
+};
 
 const MAX_RETRY_AFTER_MS = 60_000;
 const MAX_BACKOFF_MS = 30_000;
-const MAX_PENDING_CHARS = 8 * 1024 * 1024;
 
 class RetryableError extends Error {
   constructor(
@@ -227,8 +255,10 @@ async function attemptTurn(options: TurnOptions, body: Record<string, unknown>):
       body: JSON.stringify(body),
       signal: controller.signal,
     });
+    const limits = { ...READ_LIMITS, ...options.limits };
     if (!response.ok) {
-      const text = excerpt(await response.text(), 500, options.apiKey);
+      const { text: body } = await readBody(response, limits.errorBodyBytes, touch);
+      const text = excerpt(body, 500, options.apiKey);
       const message = `HTTP ${response.status} from ${options.url}${text ? `: ${text}` : ''}`;
       if (response.status === 429 || response.status >= 500) {
         throw new RetryableError(message, retryAfterMs(response.headers));
@@ -238,11 +268,19 @@ async function attemptTurn(options: TurnOptions, body: Record<string, unknown>):
     const type = response.headers.get('content-type') ?? '';
     if (type.includes('application/json')) {
       // A server that ignores `stream: true` answers with one whole completion.
-      const result = parseCompletion(await response.json());
+      const { text: body, complete } = await readBody(response, limits.bodyBytes, touch);
+      if (!complete) throw new LlmError('E_LLM', `the reply is larger than ${limits.bodyBytes} bytes`);
+      let json: unknown;
+      try {
+        json = JSON.parse(body);
+      } catch {
+        throw new LlmError('E_LLM', `the reply is not valid JSON: ${excerpt(body, 200, options.apiKey)}`);
+      }
+      const result = parseCompletion(json);
       if (result.text) options.onText(result.text);
       return result;
     }
-    return await readStream(response, options, touch);
+    return await readStream(response, options, limits, touch);
   } catch (error) {
     if (options.signal.aborted) throw new StoppedError('stopped');
     if (timedOut) {
@@ -260,11 +298,44 @@ async function attemptTurn(options: TurnOptions, body: Record<string, unknown>):
   }
 }
 
+/**
+ * At most maxBytes of the body, read as it arrives (each piece counts as activity for the idle
+ * timeout); `complete` is false when the body was longer and the rest was left unread.
+ */
+async function readBody(
+  response: Response,
+  maxBytes: number,
+  touch: () => void,
+): Promise<{ text: string; complete: boolean }> {
+  if (!response.body) return { text: '', complete: true };
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) return { text: Buffer.concat(chunks).toString('utf8'), complete: true };
+      touch();
+      if (size + value.byteLength > maxBytes) {
+        chunks.push(value.subarray(0, maxBytes - size));
+        return { text: Buffer.concat(chunks).toString('utf8'), complete: false };
+      }
+      chunks.push(value);
+      size += value.byteLength;
+    }
+  } finally {
+    reader.cancel().catch(() => undefined);
+  }
+}
+
 interface Accumulator {
   text: string;
   calls: Map<number, ToolCall>;
+  /** Characters of tool-call names and arguments so far. */
+  callChars: number;
   finishReason: string | null;
   usage: TurnResult['usage'];
+  limits: ReadLimits;
 }
 
 /** More tokens than any real request uses: a larger count is the server's error, not usage. */
@@ -313,15 +384,30 @@ function applyEvent(data: string, acc: Accumulator, options: TurnOptions): boole
   if (!choice) return false;
   const content = choice.delta?.content;
   if (typeof content === 'string' && content !== '') {
+    if (acc.text.length + content.length > acc.limits.textChars) {
+      throw new LlmError('E_LLM', `the reply is longer than ${acc.limits.textChars} characters`);
+    }
     acc.text += content;
     options.onText(content);
   }
   for (const [position, delta] of (choice.delta?.tool_calls ?? []).entries()) {
     const index = delta.index ?? position;
+    if (!acc.calls.has(index) && acc.calls.size >= acc.limits.toolCalls) {
+      throw new LlmError('E_LLM', `the reply has more than ${acc.limits.toolCalls} tool calls`);
+    }
     const call = acc.calls.get(index) ?? { id: '', type: 'function', function: { name: '', arguments: '' } };
-    if (delta.id) call.id = delta.id;
-    if (delta.function?.name) call.function.name += delta.function.name;
-    if (delta.function?.arguments) call.function.arguments += delta.function.arguments;
+    const name = typeof delta.function?.name === 'string' ? delta.function.name : '';
+    const args = typeof delta.function?.arguments === 'string' ? delta.function.arguments : '';
+    acc.callChars += name.length + args.length;
+    if (acc.callChars > acc.limits.toolCallChars) {
+      throw new LlmError(
+        'E_LLM',
+        `the reply's tool calls are longer than ${acc.limits.toolCallChars} characters`,
+      );
+    }
+    if (typeof delta.id === 'string' && delta.id !== '') call.id = delta.id.slice(0, 200);
+    call.function.name += name;
+    call.function.arguments += args;
     acc.calls.set(index, call);
   }
   if (choice.finish_reason) acc.finishReason = choice.finish_reason;
@@ -335,9 +421,21 @@ function finishTurn(acc: Accumulator): TurnResult {
   return { text: acc.text, toolCalls, finishReason: acc.finishReason, usage: acc.usage };
 }
 
-async function readStream(response: Response, options: TurnOptions, touch: () => void): Promise<TurnResult> {
+async function readStream(
+  response: Response,
+  options: TurnOptions,
+  limits: ReadLimits,
+  touch: () => void,
+): Promise<TurnResult> {
   if (!response.body) throw new LlmError('E_LLM', 'the response has no body');
-  const acc: Accumulator = { text: '', calls: new Map(), finishReason: null, usage: null };
+  const acc: Accumulator = {
+    text: '',
+    calls: new Map(),
+    callChars: 0,
+    finishReason: null,
+    usage: null,
+    limits,
+  };
   const reader = response.body.getReader();
   const decoder = new TextDecoder();
   let pending = '';
@@ -359,7 +457,9 @@ async function readStream(response: Response, options: TurnOptions, touch: () =>
         pending = pending.slice(nl + 1);
         nl = pending.indexOf('\n');
       }
-      if (pending.length > MAX_PENDING_CHARS) throw new LlmError('E_LLM', 'a stream event is too large');
+      if (pending.length > limits.lineChars) {
+        throw new LlmError('E_LLM', `a line of the stream is longer than ${limits.lineChars} characters`);
+      }
     }
     pending += decoder.decode();
     if (pending !== '') line(pending);

@@ -22,7 +22,14 @@ import {
   SUMMARY_REQUEST,
   TOOLS,
 } from './llm-context.js';
-import { type ChatMessage, chatTurn, LlmError, StoppedError, type ToolCall } from './llm-http.js';
+import {
+  type ChatMessage,
+  chatTurn,
+  LlmError,
+  type ReadLimits,
+  StoppedError,
+  type ToolCall,
+} from './llm-http.js';
 import { RunOutput, TextLines } from './output.js';
 import { type StopReason, settledRun, stoppedOutcome } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverOutcome, DriverRun, Usage } from './types.js';
@@ -43,6 +50,8 @@ export interface LlmOptions {
   env?: NodeJS.ProcessEnv;
   /** Share of the context budget at which the context is summarised and reset (default 0.8). */
   contextResetRatio?: number;
+  /** Bounds on what is read from the server (tests make them small). */
+  readLimits?: Partial<ReadLimits>;
 }
 
 export const CONTEXT_RESET_RATIO = 0.8;
@@ -188,6 +197,7 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
       backoffMs: options.backoffMs ?? 1000,
       random: options.random ?? Math.random,
       fetch: options.fetch ?? globalThis.fetch,
+      ...(options.readLimits ? { limits: options.readLimits } : {}),
     });
     if (result.usage) {
       usage.inputTokens += result.usage.promptTokens;

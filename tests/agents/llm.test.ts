@@ -3,6 +3,7 @@
  * loop, usage, retries on 429/5xx, timeouts, stop(), and the API key kept out of logs.
  */
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLlmDriver, type LlmOptions } from '../../agents/drivers/llm.js';
 import type { Driver } from '../../src/config.js';
@@ -353,5 +354,145 @@ describe('llm driver: server values within the board limits', () => {
     const outcome = await driver.start(ctx).done;
     expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
     expect(outcome.error!.length).toBeLessThanOrEqual(2100);
+  });
+});
+
+describe('llm driver: every read from the server is bounded', () => {
+  const MB = 1024 * 1024;
+  const limits = { bodyBytes: MB, errorBodyBytes: 4096, lineChars: MB, textChars: MB, toolCallChars: MB };
+  const event = (delta: Record<string, unknown>) =>
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta }] })}\n\n`;
+  /** Writes `piece` again and again until the client goes away (or `total` bytes are out), then ends. */
+  const endless =
+    (head: Record<string, string>, piece: string, total = 64 * MB, status = 200): Handler =>
+    (res) => {
+      res.writeHead(status, head);
+      let sent = 0;
+      const more = () => {
+        while (sent < total && !res.destroyed) {
+          sent += piece.length;
+          if (!res.write(piece)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      res.on('close', () => res.destroy());
+      more();
+    };
+  const SSE = { 'content-type': 'text/event-stream' };
+  const JSON_TYPE = { 'content-type': 'application/json' };
+
+  it('stops a reply whose text never ends', async () => {
+    const { driver, ctx } = await setup(
+      [endless(SSE, event({ content: 'x'.repeat(4000) }))],
+      {},
+      { readLimits: limits },
+    );
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: `the reply is longer than ${MB} characters`,
+    });
+  });
+
+  it('stops a stream without newlines', async () => {
+    const { driver, ctx } = await setup([endless(SSE, 'y'.repeat(64 * 1024))], {}, { readLimits: limits });
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error).toContain('a line of the stream is longer than');
+  });
+
+  it('stops tool-call arguments that never end, and too many tool calls', async () => {
+    const args = event({
+      tool_calls: [{ index: 0, id: 'c', function: { name: 'finish_task', arguments: 'z'.repeat(4000) } }],
+    });
+    const { driver, ctx } = await setup([endless(SSE, args)], {}, { readLimits: limits });
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error).toContain("the reply's tool calls are longer than");
+
+    await server?.close();
+    let index = 0;
+    const many: Handler = (res) => {
+      res.writeHead(200, SSE);
+      const burst = () => {
+        if (res.destroyed) return;
+        let chunk = '';
+        for (let i = 0; i < 1000; i++)
+          chunk += event({ tool_calls: [{ index: index++, function: { name: 'f' } }] });
+        res.write(chunk, () => setImmediate(burst));
+      };
+      res.on('close', () => res.destroy());
+      burst();
+    };
+    const second = await setup([many], {}, { readLimits: { ...limits, toolCalls: 50 } });
+    const again = await second.driver.start(second.ctx).done;
+    expect(again).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: 'the reply has more than 50 tool calls',
+    });
+  });
+
+  it('refuses a whole reply larger than the limit, also when it arrives gzipped', async () => {
+    const completion = (padding: number) =>
+      JSON.stringify({
+        choices: [{ index: 0, message: { role: 'assistant', content: 'big' }, finish_reason: 'stop' }],
+        padding: ' '.repeat(padding),
+      });
+    const whole: Handler = (res) => res.writeHead(200, JSON_TYPE).end(completion(3 * MB));
+    const { driver, ctx } = await setup([whole], {}, { readLimits: limits });
+    expect(await driver.start(ctx).done).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: `the reply is larger than ${MB} bytes`,
+    });
+
+    await server?.close();
+    const bomb = zlib.gzipSync(completion(40 * MB));
+    expect(bomb.length).toBeLessThan(MB / 4);
+    const gzipped: Handler = (res) =>
+      res.writeHead(200, { ...JSON_TYPE, 'content-encoding': 'gzip' }).end(bomb);
+    const second = await setup([gzipped], {}, { readLimits: limits });
+    expect(await second.driver.start(second.ctx).done).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: `the reply is larger than ${MB} bytes`,
+    });
+  });
+
+  it('reads only the start of an error body that never ends', async () => {
+    const { driver, ctx } = await setup(
+      [endless(JSON_TYPE, `{"error":"${'w'.repeat(4000)}`, 1024 * MB, 400)],
+      { requestTimeoutSeconds: 5 },
+      { readLimits: limits },
+    );
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(outcome.error).toMatch(/^HTTP 400 from .*: \{"error":"w+…$/);
+  });
+
+  it('keeps a whole reply that arrives slowly alive: the idle timeout counts from its last piece', async () => {
+    const body = JSON.stringify({
+      choices: [
+        { index: 0, message: { role: 'assistant', content: 'slow but steady' }, finish_reason: 'stop' },
+      ],
+    });
+    const slow: Handler = (res) => {
+      res.writeHead(200, JSON_TYPE);
+      let at = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed) return clearInterval(timer);
+        res.write(body.slice(at, at + 10));
+        at += 10;
+        if (at >= body.length) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 100);
+    };
+    // The whole body takes over 1 s; the idle timeout is 0.5 s.
+    const { driver, ctx } = await setup([slow], { requestTimeoutSeconds: 0.5 }, { maxAttempts: 1 });
+    expect(await driver.start(ctx).done).toMatchObject({ ok: true, summary: 'slow but steady' });
   });
 });
