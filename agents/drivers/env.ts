@@ -2,6 +2,7 @@
  * What every driven program learns about its task: the DREAMOS_* environment variables (SPEC §4),
  * and the working folder.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Task } from '../../state/schemas.js';
 import type { DriverContext } from './types.js';
@@ -23,17 +24,68 @@ export function taskJson(task: Task): string {
   });
 }
 
+/** A checkpoint may be larger than one environment string or argument can hold (its data, a long summary). */
+export const MAX_CHECKPOINT_JSON = 64 * 1024;
+
+/**
+ * The last checkpoint as JSON for DREAMOS_CHECKPOINT and `{checkpoint}` ('' without one). Past
+ * MAX_CHECKPOINT_JSON bytes it is left without `data`, its summary shortened, and marked
+ * `"truncated": true` (the whole of it is in DREAMOS_CHECKPOINT_FILE).
+ */
 export function checkpointJson(ctx: Pick<DriverContext, 'checkpoint'>): string {
-  return ctx.checkpoint ? JSON.stringify(ctx.checkpoint) : '';
+  return boundedCheckpoint(ctx).json;
+}
+
+function boundedCheckpoint(ctx: Pick<DriverContext, 'checkpoint'>): { json: string; truncated: boolean } {
+  if (!ctx.checkpoint) return { json: '', truncated: false };
+  const json = JSON.stringify(ctx.checkpoint);
+  if (Buffer.byteLength(json) <= MAX_CHECKPOINT_JSON) return { json, truncated: false };
+  const { data: _data, summary: full, ...rest } = ctx.checkpoint;
+  let summary = full ?? '';
+  for (;;) {
+    const short = JSON.stringify({ ...rest, ...(summary ? { summary } : {}), truncated: true });
+    const size = Buffer.byteLength(short);
+    if (size <= MAX_CHECKPOINT_JSON || summary === '') return { json: short, truncated: true };
+    summary = summary.slice(0, Math.floor(summary.length * (MAX_CHECKPOINT_JSON / size) * 0.9));
+  }
+}
+
+/** Where a checkpoint too large for the environment is written for the run: beside its log. */
+export function checkpointFilePath(logPath: string): string {
+  return `${logPath.replace(/\.log$/, '')}.checkpoint.json`;
+}
+
+/** Writes the whole checkpoint to a file of the run's own (not through a symlink); null on failure. */
+function writeCheckpointFile(ctx: Pick<DriverContext, 'checkpoint' | 'logPath'>): string | null {
+  const file = checkpointFilePath(ctx.logPath);
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const fd = fs.openSync(
+      file,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      fs.writeFileSync(fd, JSON.stringify(ctx.checkpoint));
+    } finally {
+      fs.closeSync(fd);
+    }
+    return file;
+  } catch {
+    return null;
+  }
 }
 
 export function dreamosEnv(ctx: DriverContext): Record<string, string> {
+  const { json: checkpoint, truncated } = boundedCheckpoint(ctx);
+  const file = truncated ? writeCheckpointFile(ctx) : null;
   return {
     DREAMOS_TASK_ID: ctx.task.id,
     DREAMOS_TASK_JSON: taskJson(ctx.task),
     DREAMOS_AGENT_ID: ctx.agent.id,
     DREAMOS_HOME: ctx.home,
-    DREAMOS_CHECKPOINT: checkpointJson(ctx),
+    DREAMOS_CHECKPOINT: checkpoint,
+    ...(file ? { DREAMOS_CHECKPOINT_FILE: file } : {}),
   };
 }
 
