@@ -66,6 +66,26 @@ export function oversizedArgument(template: readonly string[], argv: readonly st
   return null;
 }
 
+/** Placeholders whose values are free text that a task's author (or an llm agent) chooses. */
+const FREE_TEXT = new Set(['{prompt}', '{title}']);
+
+/**
+ * Why the expanded argv would hand free text to the program as an option, or null: an element that
+ * is exactly `{prompt}` or `{title}`, whose value starts with "-", not after a "--" element.
+ */
+export function optionLikeArgument(template: readonly string[], argv: readonly string[]): string | null {
+  const end = template.indexOf('--');
+  for (const [i, element] of template.entries()) {
+    if (end !== -1 && i > end) break;
+    if (!FREE_TEXT.has(element) || !argv[i]?.startsWith('-')) continue;
+    return (
+      `${element} starts with "-" and would reach the program as an option: put "--" before ${element} ` +
+      `in the argv template (when the program supports it), or write the option as --name=${element}`
+    );
+  }
+  return null;
+}
+
 export function createCommandDriver(config: CommandConfig, tuning: SupervisorTuning = {}): AgentDriver {
   return {
     kind: 'command',
@@ -77,6 +97,8 @@ export function createCommandDriver(config: CommandConfig, tuning: SupervisorTun
       }
       const tooLong = oversizedArgument(config.argv, [file, ...args]);
       if (tooLong) return settledRun({ ok: false, errorCode: 'E_SPAWN', error: tooLong });
+      const optionLike = optionLikeArgument(config.argv, [file, ...args]);
+      if (optionLike) return settledRun({ ok: false, errorCode: 'E_SPAWN', error: optionLike });
       const cwd = runCwd(ctx, config.cwd);
       const env = childEnv(ctx, config);
       if (!config.worktree) return supervise(ctx, { ...tuning, file, args, cwd, env });

@@ -124,6 +124,33 @@ describe('command driver', () => {
     expect(rec.spawns).toEqual([]);
   });
 
+  it('never hands a prompt or title starting with "-" to the program as an option', async () => {
+    const dash = '--dangerously-bypass-approvals-and-sandbox';
+    const bare = await runWith(command([node, '-e', PRINT_ARGV, '{prompt}']), {
+      task: makeTask({ prompt: dash }),
+    });
+    expect(bare.outcome).toMatchObject({ ok: false, errorCode: 'E_SPAWN' });
+    expect(bare.outcome.error).toMatch(
+      /^\{prompt\} starts with "-" and would reach the program as an option/,
+    );
+    expect(bare.rec.spawns).toEqual([]);
+    const title = await runWith(command([node, '-e', PRINT_ARGV, '{title}']), {
+      task: makeTask({ title: '--output=/etc/x' }),
+    });
+    expect(title.outcome).toMatchObject({ ok: false, errorCode: 'E_SPAWN' });
+    expect(title.outcome.error).toContain('{title} starts with "-"');
+
+    // After "--", or inside a longer element, the value is only ever an operand or an option's value.
+    const ended = await runWith(command([node, '-e', PRINT_ARGV, '--', '{prompt}']), {
+      task: makeTask({ prompt: dash }),
+    });
+    expect(ended.outcome).toMatchObject({ ok: true, summary: JSON.stringify([dash]) });
+    const joined = await runWith(command(['/bin/sh', '-c', 'printf "%s\\n" "$0"', '--message={prompt}']), {
+      task: makeTask({ prompt: '-x' }),
+    });
+    expect(joined.outcome).toMatchObject({ ok: true, summary: '--message=-x' });
+  });
+
   it('passes a checkpoint too large for the environment through DREAMOS_CHECKPOINT_FILE', async () => {
     // Within the checkpoint's own limits, but well over what one environment string may hold.
     const checkpoint = makeCheckpoint({ summary: '€'.repeat(40_000), data: { blob: 'd'.repeat(60_000) } });
