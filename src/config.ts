@@ -28,7 +28,7 @@ export const ShellDriver = z.strictObject({
 
 export const CommandDriver = z.strictObject({
   kind: z.literal('command'),
-  /** argv template: `{prompt}`, `{title}`, `{taskId}`, `{agentId}`, `{home}` are replaced inside elements. */
+  /** argv template: `{prompt}`, `{title}`, `{taskId}`, `{agentId}`, `{home}`, `{checkpoint}` are replaced inside elements. */
   argv: z.array(z.string()).min(1),
   cwd: z.string().optional(),
   env: z.record(z.string(), z.string()).default({}),
@@ -50,6 +50,12 @@ export const LlmDriver = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   requestTimeoutSeconds: Seconds.default(120),
   contextBudgetTokens: z.number().int().positive().default(100_000),
+});
+
+/** USD per million tokens (see agents/drivers/prices.ts for the defaults). */
+export const Price = z.strictObject({
+  inputPerMTok: z.number().nonnegative(),
+  outputPerMTok: z.number().nonnegative(),
 });
 
 export const Driver = z.discriminatedUnion('kind', [SimDriver, ShellDriver, CommandDriver, LlmDriver]);
@@ -165,6 +171,8 @@ export const Config = z
     name: z.string().max(100).default('dreamos'),
     agents: z.array(AgentConfig),
     policies: Policies.prefault({}),
+    /** Prices of llm models by model name, over the built-in table (a model without one has an unknown cost). */
+    prices: z.record(z.string().min(1).max(200), Price).default({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

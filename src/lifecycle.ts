@@ -275,7 +275,7 @@ export interface CompleteInput {
   agent?: string;
   summary?: string;
   exitCode?: number | null;
-  usage?: { inputTokens: number; outputTokens: number; usd: number };
+  usage?: { inputTokens: number; outputTokens: number; usd?: number };
   log?: string;
 }
 

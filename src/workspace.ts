@@ -229,7 +229,11 @@ export interface BoardSummary {
 }
 
 /** The arguments of the changes a shared writer makes, as they travel between processes. */
-const Usage = z.strictObject({ inputTokens: z.number(), outputTokens: z.number(), usd: z.number() });
+const Usage = z.strictObject({
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  usd: z.number().optional(),
+});
 const CompleteFields = {
   agent: z.string().max(64).optional(),
   summary: z.string().optional(),

@@ -58,7 +58,8 @@ export const Budget = z.strictObject({
 export const Usage = z.strictObject({
   inputTokens: z.number().int().nonnegative().default(0),
   outputTokens: z.number().int().nonnegative().default(0),
-  usd: z.number().nonnegative().default(0),
+  /** Absent when the cost is unknown (a model without a price). */
+  usd: z.number().nonnegative().optional(),
 });
 
 export const TaskResult = z.strictObject({

@@ -31,6 +31,7 @@ import {
   type ToolCall,
 } from './llm-http.js';
 import { RunOutput, TextLines } from './output.js';
+import { costUsd, DEFAULT_PRICES, type Price, priceOf } from './prices.js';
 import { type StopReason, settledRun, stoppedOutcome } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverOutcome, DriverRun, Usage } from './types.js';
 
@@ -52,6 +53,8 @@ export interface LlmOptions {
   contextResetRatio?: number;
   /** Bounds on what is read from the server (tests make them small). */
   readLimits?: Partial<ReadLimits>;
+  /** The workspace's prices (config.json `prices`), over the built-in table. */
+  prices?: Readonly<Record<string, Price>>;
 }
 
 export const CONTEXT_RESET_RATIO = 0.8;
@@ -158,9 +161,27 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
   const output = new RunOutput(ctx);
   const controller = new AbortController();
   let stopReason: StopReason | null = null;
-  const usage: Usage = { inputTokens: 0, outputTokens: 0, usd: 0 };
+  const price = priceOf(config.model, { ...DEFAULT_PRICES, ...options.prices });
+  // Without a price the cost is unknown: `usd` is left out rather than reported as 0.
+  const usage: Usage = { inputTokens: 0, outputTokens: 0, ...(price ? { usd: 0 } : {}) };
   const withUsage = (outcome: DriverOutcome): DriverOutcome =>
-    usage.inputTokens + usage.outputTokens > 0 ? { ...outcome, usage } : outcome;
+    usage.inputTokens + usage.outputTokens > 0 ? { ...outcome, usage: { ...usage } } : outcome;
+  const budget = ctx.task.budget;
+  // The attempt before this one counts too, as in the drift rule's budget check.
+  const before = ctx.task.result?.usage;
+  /** The budget limits this attempt is past, or null (checked after every turn). */
+  const overBudget = (): string | null => {
+    const over: string[] = [];
+    const tokens =
+      usage.inputTokens + usage.outputTokens + (before ? before.inputTokens + before.outputTokens : 0);
+    if (budget?.tokens !== undefined && tokens > budget.tokens)
+      over.push(`${tokens} of ${budget.tokens} tokens`);
+    if (budget?.usd !== undefined && usage.usd !== undefined) {
+      const usd = Math.round((usage.usd + (before?.usd ?? 0)) * 1e6) / 1e6;
+      if (usd > budget.usd) over.push(`$${usd} of $${budget.usd}`);
+    }
+    return over.length > 0 ? `over its budget: ${over.join(', ')}` : null;
+  };
   const url = `${config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
   const maxTurns = options.maxTurns ?? 20;
 
@@ -202,6 +223,12 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
     if (result.usage) {
       usage.inputTokens += result.usage.promptTokens;
       usage.outputTokens += result.usage.completionTokens;
+      if (price && usage.usd !== undefined) {
+        usage.usd =
+          Math.round(
+            (usage.usd + costUsd(price, result.usage.promptTokens, result.usage.completionTokens)) * 1e6,
+          ) / 1e6;
+      }
     }
     return result;
   };
@@ -229,12 +256,20 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
   };
 
   const loop = async (): Promise<DriverOutcome> => {
+    if (budget?.usd !== undefined && !price) {
+      output.note(
+        `no price is known for model ${config.model}: the task's budget of $${budget.usd} cannot be checked (set one in config.json \`prices\`)`,
+      );
+    }
     let messages: ChatMessage[] = initialMessages(ctx);
     const meter = new ContextMeter();
     let turnsOnContext = 0;
     let resets = 0;
     let progress: number | undefined;
     for (let turn = 1; turn <= maxTurns; turn++) {
+      // Before asking again (a finished task keeps its result, whatever its last turn cost).
+      let over = overBudget();
+      if (over) return { ok: false, errorCode: 'E_BUDGET', error: over, final: true };
       const tokens = meter.tokens(messages);
       if (tokens >= resetAt && turnsOnContext > 0) {
         const { summary, by } = await summarise(messages);
@@ -269,6 +304,8 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
           };
         }
       }
+      over = overBudget(); // the summary of a context reset costs too
+      if (over) return { ok: false, errorCode: 'E_BUDGET', error: over, final: true };
       const lines = new TextLines(output);
       const result = await ask(messages, {}, (text) => lines.push(text)).finally(() => lines.end());
       turnsOnContext++;

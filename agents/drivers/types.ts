@@ -9,7 +9,8 @@ import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
-  usd: number;
+  /** Absent when the cost is unknown (a model without a price): never a made-up 0. */
+  usd?: number;
 }
 
 export interface DriverOutcome {
@@ -24,6 +25,8 @@ export interface DriverOutcome {
    */
   errorCode?: string;
   usage?: Usage;
+  /** The failure is not worth another attempt (E_BUDGET: it would be over its budget again). */
+  final?: boolean;
 }
 
 /** Board work an llm agent (or any driver) may do while running a task. */

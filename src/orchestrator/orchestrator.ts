@@ -496,6 +496,7 @@ export class Orchestrator {
             ...report,
             reason: outcome.error ?? 'failed',
             ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+            ...(outcome.final ? { final: true } : {}),
           });
         }
       } catch (error) {

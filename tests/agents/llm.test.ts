@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLlmDriver, type LlmOptions } from '../../agents/drivers/llm.js';
+import { costUsd, DEFAULT_PRICES, priceOf } from '../../agents/drivers/prices.js';
 import type { Driver } from '../../src/config.js';
 import { tempDir } from '../helpers/workspace.js';
 import { type FakeServer, fakeLlm, type Handler, hang, status, textReply, toolReply } from './fake-llm.js';
@@ -63,7 +64,7 @@ describe('llm driver', () => {
     expect(outcome).toEqual({
       ok: true,
       summary: 'Hello, world!\nSecond line',
-      usage: { inputTokens: 10, outputTokens: 5, usd: 0 },
+      usage: { inputTokens: 10, outputTokens: 5 },
     });
     expect(rec.lines.map((l) => l.line)).toEqual(['Hello, world!', 'Second line']);
 
@@ -107,7 +108,7 @@ describe('llm driver', () => {
     expect(outcome).toEqual({
       ok: true,
       summary: 'parser done, tests requested',
-      usage: { inputTokens: 40, outputTokens: 16, usd: 0 },
+      usage: { inputTokens: 40, outputTokens: 16 },
     });
     expect(rec.subtasks).toEqual([{ title: 'Write tests', role: 'testing', priority: 'high' }]);
     expect(rec.progress).toEqual([0.5]);
@@ -195,7 +196,7 @@ describe('llm driver', () => {
     const { driver, ctx, server } = await setup([], {}, { maxTurns: 3 }, busy);
     const outcome = await driver.start(ctx).done;
     expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM', error: 'no finish_task after 3 turns' });
-    expect(outcome.usage).toEqual({ inputTokens: 60, outputTokens: 24, usd: 0 });
+    expect(outcome.usage).toEqual({ inputTokens: 60, outputTokens: 24 });
     expect(server.requests).toHaveLength(3);
   });
 
@@ -242,7 +243,7 @@ describe('llm driver', () => {
     expect(await driver.start(ctx).done).toEqual({
       ok: true,
       summary: 'all at once',
-      usage: { inputTokens: 3, outputTokens: 2, usd: 0 },
+      usage: { inputTokens: 3, outputTokens: 2 },
     });
     expect(rec.lines.map((l) => l.line)).toEqual(['all at once']);
   });
@@ -342,7 +343,7 @@ describe('llm driver: server values within the board limits', () => {
     ]);
     const outcome = await driver.start(ctx).done;
     expect(outcome).toMatchObject({ ok: true, summary: 'done' });
-    expect(outcome.usage).toEqual({ inputTokens: 1_000_000_011, outputTokens: 0, usd: 0 });
+    expect(outcome.usage).toEqual({ inputTokens: 1_000_000_011, outputTokens: 0 });
   });
 
   it('cuts a server error message far below the board limit', async () => {
@@ -494,5 +495,77 @@ describe('llm driver: every read from the server is bounded', () => {
     // The whole body takes over 1 s; the idle timeout is 0.5 s.
     const { driver, ctx } = await setup([slow], { requestTimeoutSeconds: 0.5 }, { maxAttempts: 1 });
     expect(await driver.start(ctx).done).toMatchObject({ ok: true, summary: 'slow but steady' });
+  });
+});
+
+describe('llm driver: what the tokens cost', () => {
+  const M = 1_000_000;
+
+  it('prices the tokens by model: the built-in table, or the workspace prices over it', () => {
+    expect(priceOf('gpt-4o-mini', DEFAULT_PRICES)).toEqual({ inputPerMTok: 0.15, outputPerMTok: 0.6 });
+    expect(priceOf('gpt-4o-2024-08-06', DEFAULT_PRICES)).toEqual(DEFAULT_PRICES['gpt-4o']);
+    expect(priceOf('anthropic/claude-sonnet-4-5-20250929', DEFAULT_PRICES)).toEqual(
+      DEFAULT_PRICES['claude-sonnet-4-5'],
+    );
+    expect(priceOf('llama3.1', DEFAULT_PRICES)).toBeNull();
+    expect(costUsd({ inputPerMTok: 3, outputPerMTok: 15 }, 1234, 567)).toBe(0.012207);
+  });
+
+  it('reports the cost of a priced model, and none (unknown) for a model without a price', async () => {
+    const priced = await setup([textReply(['done'], { prompt_tokens: M, completion_tokens: M / 2 })], {
+      model: 'gpt-4o-mini',
+    });
+    expect((await priced.driver.start(priced.ctx).done).usage).toEqual({
+      inputTokens: M,
+      outputTokens: M / 2,
+      usd: 0.45,
+    });
+    await server?.close();
+    const own = await setup(
+      [textReply(['done'])],
+      {},
+      { prices: { 'fake-model': { inputPerMTok: 2, outputPerMTok: 8 } } },
+    );
+    expect((await own.driver.start(own.ctx).done).usage).toEqual({
+      inputTokens: 10,
+      outputTokens: 5,
+      usd: 0.00006,
+    });
+    await server?.close();
+    const unknown = await setup([textReply(['done'])]);
+    const outcome = await unknown.driver.start(unknown.ctx).done;
+    expect(outcome.usage).toEqual({ inputTokens: 10, outputTokens: 5 });
+  });
+
+  it('stops, for good, before a turn that would start past the budget in USD', async () => {
+    const turn = toolReply([{ name: 'report_progress', args: { progress: 0.1 } }], {
+      prompt_tokens: M,
+      completion_tokens: M / 2,
+    });
+    const { driver, ctx, server } = await setup(
+      [],
+      { model: 'gpt-4o-mini', contextBudgetTokens: 100 * M },
+      {},
+      turn,
+    );
+    ctx.task = { ...ctx.task, budget: { usd: 0.5 } };
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({
+      ok: false,
+      errorCode: 'E_BUDGET',
+      error: 'over its budget: $0.9 of $0.5',
+      final: true,
+      usage: { inputTokens: 2 * M, outputTokens: M, usd: 0.9 },
+    });
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('says in the log that a USD budget cannot be checked without a price', async () => {
+    const { driver, ctx } = await setup([textReply(['done'])]);
+    ctx.task = { ...ctx.task, budget: { usd: 1 } };
+    expect(await driver.start(ctx).done).toMatchObject({ ok: true });
+    expect(fs.readFileSync(ctx.logPath, 'utf8')).toContain(
+      "no price is known for model fake-model: the task's budget of $1 cannot be checked",
+    );
   });
 });

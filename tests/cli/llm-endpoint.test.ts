@@ -28,7 +28,11 @@ const OPENAI = 'sk-e2e-well-known-secret';
 const ENV = { DREAMOS_E2E_KEY: KEY, OPENAI_API_KEY: OPENAI };
 
 /** agent-1 becomes an llm agent (role `llm`) on the fake server; the others stay shell agents. */
-async function useLlm(script: Handler[], fallback?: Handler): Promise<FakeServer> {
+async function useLlm(
+  script: Handler[],
+  fallback?: Handler,
+  prices?: Record<string, { inputPerMTok: number; outputPerMTok: number }>,
+): Promise<FakeServer> {
   server = await fakeLlm(script, fallback);
   const file = path.join(tmp.dir, '.dreamos', 'config.json');
   const config = JSON.parse(fs.readFileSync(file, 'utf8'));
@@ -37,6 +41,7 @@ async function useLlm(script: Handler[], fallback?: Handler): Promise<FakeServer
     role: 'llm',
     driver: { kind: 'llm', baseUrl: server.baseUrl, model: 'fake', apiKeyEnv: 'DREAMOS_E2E_KEY' },
   };
+  if (prices) config.prices = prices;
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
   return server;
 }
@@ -120,5 +125,36 @@ describe('an llm outcome the board would refuse as sent', () => {
     const failed = task(id);
     expect(failed).toMatchObject({ status: 'failed', result: { ok: false, errorCode: 'E_LLM' } });
     expect(failed.result!.error).toMatch(/^the server reported: overloaded/);
+  }, 60_000);
+});
+
+describe('the cost of an llm agent', () => {
+  const addPrompt = () =>
+    run('task', 'add', 'llm task', '--role', 'llm', '--prompt', 'do it', '--json').json<Task>().id;
+  const usage = { prompt_tokens: 1_000_000, completion_tokens: 500_000 };
+
+  it('comes from the price table in config.json, in the task and in stats', async () => {
+    await useLlm([textReply(['done'], usage)], undefined, { fake: { inputPerMTok: 2, outputPerMTok: 8 } });
+    const id = addPrompt();
+    const r = await cliAsync(['run', '--until-idle', '--agents', 'agent-1'], { cwd: tmp.dir, env: ENV });
+    expect(r.code, r.stderr).toBe(0);
+    expect(task(id).result?.usage).toEqual({ inputTokens: 1_000_000, outputTokens: 500_000, usd: 6 });
+    const stats = run('stats');
+    expect(stats.stdout).toMatch(/usage\s+1000000 tokens in, 500000 out, \$6\.00\n/);
+  }, 60_000);
+
+  it('is unknown, never $0.00, for a model without a price', async () => {
+    await useLlm([textReply(['done'], usage)]);
+    const id = addPrompt();
+    const r = await cliAsync(['run', '--until-idle', '--agents', 'agent-1'], { cwd: tmp.dir, env: ENV });
+    expect(r.code, r.stderr).toBe(0);
+    expect(task(id).result?.usage).toEqual({ inputTokens: 1_000_000, outputTokens: 500_000 });
+    const stats = run('stats');
+    expect(stats.stdout).toContain(
+      '1000000 tokens in, 500000 out, unknown (1 attempt of a model without a price',
+    );
+    expect(stats.stdout).not.toContain('$0.00');
+    const row = stats.stdout.split('\n').find((line) => line.startsWith('agent-1'));
+    expect(row).toContain('unknown');
   }, 60_000);
 });

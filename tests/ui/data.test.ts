@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { costText } from '../../src/telemetry.js';
 import type { Task } from '../../state/schemas.js';
 import { attentionMatches, reasonWords } from '../../ui/data/attention.js';
 import { JournalFeed } from '../../ui/data/journal.js';
@@ -131,6 +132,22 @@ describe('metrics', () => {
     expect(m.tokens).toBe(45);
     expect(sparkline([0, 1, 2, null, 4])).toBe('▁▃▅ █');
     expect(bar(0.5, 10)).toBe('█████░░░░░');
+  });
+
+  test('a cost without a price is unknown, never $0.00', () => {
+    const priced = task('T-00001', [['done', 10, 'agent-1']], 'done');
+    const unpriced = {
+      ...task('T-00002', [['done', 20, 'agent-1']], 'done'),
+      result: { ok: true, usage: { inputTokens: 7, outputTokens: 3 } },
+    } as Task;
+    const now = 1_700_000_000_000 + 60 * 1000;
+    const agents = [{ id: 'agent-1', name: 'A' }];
+    const both = computeMetrics([priced, unpriced], agents, now);
+    expect(both).toMatchObject({ tokens: 25, usd: 0.01, unpriced: 1 });
+    expect(costText(both.usd, both.unpriced, 2)).toBe('$0.01 + unknown');
+    const none = computeMetrics([unpriced], agents, now);
+    expect(costText(none.usd, none.unpriced, 2)).toBe('unknown');
+    expect(costText(0, 0, 2)).toBe('$0.00');
   });
 });
 
