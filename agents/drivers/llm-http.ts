@@ -122,8 +122,7 @@ export function retryAfterMs(headers: Headers, now = Date.now()): number | null 
   return Number.isNaN(date) ? null : Math.max(0, date - now);
 }
 
-export const redact = (text: string, secret: string | undefined) =>
-  secret ? text.split(secret).join('***') : text;
+const redact = (text: string, secret: string | undefined) => (secret ? text.split(secret).join('***') : text);
 
 /** A short excerpt of server data for a message: redacted before it is cut, so no piece of the key is left. */
 const excerpt = (text: string, max: number, secret: string | undefined) => {
@@ -183,7 +182,10 @@ export async function chatTurn(options: TurnOptions): Promise<TurnResult> {
   const safe: TurnOptions = {
     ...options,
     onText: (piece) => text.push(piece),
-    onRetry: (message) => options.onRetry(redact(message, key)),
+    onRetry: (message) => {
+      text.end(); // what a failed attempt streamed belongs before the retry's note
+      options.onRetry(redact(message, key));
+    },
   };
   try {
     return redactResult(await retryingTurn(safe), key);
