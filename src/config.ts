@@ -161,6 +161,11 @@ export const Policies = z.strictObject({
   heartbeatSeconds: Seconds.default(5),
   /** Stopping a driven process: SIGTERM, then SIGKILL after this long. */
   killGraceSeconds: Seconds.default(3),
+  /**
+   * Sub-tasks an llm agent proposes (create_subtask) wait in the backlog for the operator's
+   * `task promote` (attention reason needs-approval); true lets them go straight to ready.
+   */
+  autoApproveSubtasks: z.boolean().default(false),
   drift: DriftPolicies.prefault({}),
 });
 export type Policies = z.infer<typeof Policies>;

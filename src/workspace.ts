@@ -409,9 +409,10 @@ export class Workspace {
     return new Set(this.config.agents.flatMap((a) => [a.role, a.id]));
   }
 
-  async addTask(input: TaskInput): Promise<Task> {
+  /** `by`: who proposes it, when not this process's actor (an agent the orchestrator runs). */
+  async addTask(input: TaskInput, by = this.actor): Promise<Task> {
     const parsed = parseTaskInput(input);
-    const [task] = await this.run((ctx) => planAdd(ctx, [parsed], this.roles()));
+    const [task] = await this.run((ctx) => planAdd(ctx, [parsed], this.roles()), by);
     return task!;
   }
 
@@ -563,9 +564,10 @@ export class Workspace {
     return this.run((ctx) => planDirective(ctx, this.agentIds(), agentId, directive, why));
   }
 
-  sendMail(input: SendInput): Promise<Mail[]> {
+  /** `from`: the sender, when not this process's actor (an agent the orchestrator runs). */
+  sendMail(input: SendInput, from = this.actor): Promise<Mail[]> {
     if (typeof input.body !== 'string') throw invalidInput('a message needs a body');
-    return this.run((ctx) => planSend(ctx, this.agentIds(), input));
+    return this.run((ctx) => planSend(ctx, this.agentIds(), input), from);
   }
 
   /** A mailbox, oldest first; unacknowledged only unless `all`. */

@@ -103,13 +103,20 @@ async function runTool(call: ToolCall, ctx: DriverContext): Promise<ToolOutcome>
         const title = text('title');
         if (!title) return { result: { error: 'a sub-task needs a title' } };
         const priority = PRIORITIES.includes(text('priority') as Priority) ? text('priority') : undefined;
-        const { id } = await ctx.tools.addSubtask({
+        const { id, status } = await ctx.tools.addSubtask({
           title,
           ...(text('prompt') ? { prompt: text('prompt') } : {}),
           ...(text('role') ? { role: text('role') } : {}),
           ...(priority ? { priority } : {}),
         });
-        return { result: { ok: true, id } };
+        // The model is told when its sub-task waits for the operator, so it does not wait for it.
+        return {
+          result: {
+            ok: true,
+            id,
+            ...(status === 'backlog' ? { status, note: 'waits for the operator to approve it' } : {}),
+          },
+        };
       }
       case 'send_message': {
         const to = text('to');

@@ -37,7 +37,7 @@ export interface DriverTools {
     run?: string;
     role?: string;
     priority?: string;
-  }): Promise<{ id: string }>;
+  }): Promise<{ id: string; status?: string }>;
   sendMessage(to: string, body: string): Promise<void>;
 }
 

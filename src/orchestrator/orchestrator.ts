@@ -425,19 +425,25 @@ export class Orchestrator {
             )
             .catch((e) => this.fail(e, agentId)),
         tools: {
+          // What a model proposes is recorded as the agent's, and its sub-tasks wait for the
+          // operator: a prompt injected into one agent must not become another agent's command.
           addSubtask: async (input) => {
-            const sub = await this.ws.addTask({
-              title: input.title,
-              ...(input.prompt ? { prompt: input.prompt } : {}),
-              ...(input.run ? { run: input.run } : {}),
-              ...(input.role ? { role: input.role } : {}),
-              ...(input.priority ? { priority: input.priority as Task['priority'] } : {}),
-              source: 'agent',
-            });
-            return { id: sub.id };
+            const sub = await this.ws.addTask(
+              {
+                title: input.title,
+                ...(input.prompt ? { prompt: input.prompt } : {}),
+                ...(input.run ? { run: input.run } : {}),
+                ...(input.role ? { role: input.role } : {}),
+                ...(input.priority ? { priority: input.priority as Task['priority'] } : {}),
+                source: 'agent',
+                hold: !this.policies.autoApproveSubtasks,
+              },
+              agentId,
+            );
+            return { id: sub.id, status: sub.status };
           },
           sendMessage: async (to, body) => {
-            await this.ws.sendMail({ to, body });
+            await this.ws.sendMail({ to, body }, agentId);
           },
         },
       });
