@@ -18,6 +18,7 @@ import { DreamError } from '../errors.js';
 import { defaultAgentState } from '../mail.js';
 import { type Watcher, watchWorkspace } from '../watch.js';
 import type { Workspace } from '../workspace.js';
+import { CheckpointPacer } from './checkpoint-pacer.js';
 import { type DriftEvent, DriftMonitor } from './drift-monitor.js';
 import {
   type CheckpointInput,
@@ -373,6 +374,10 @@ export class Orchestrator {
     };
     loop.running = running;
     this.emit({ type: 'claimed', agent: agentId, task });
+    const pacer = new CheckpointPacer<Omit<CheckpointInput, 'task'>>(
+      (cp) => this.checkpoint(agentId, { task: task.id, ...cp }),
+      (e) => this.fail(e, agentId),
+    );
     let outcome: DriverOutcome;
     try {
       const checkpoint = loop.freshContext ? null : resumeCheckpoint(this.ws.view, agentId, task.id);
@@ -414,8 +419,7 @@ export class Orchestrator {
           this.emit({ type: 'line', agent: agentId, task: task.id, line, stream });
         },
         onProgress: (progress) => this.progress(agentId, running, progress),
-        onCheckpoint: (cp) =>
-          void this.checkpoint(agentId, { task: task.id, ...cp }).catch((e) => this.fail(e, agentId)),
+        onCheckpoint: (cp) => pacer.offer(cp),
         onSpawn: ({ pid, pgid }) =>
           void this.ws
             .record((ctx) =>
@@ -451,6 +455,8 @@ export class Orchestrator {
     } catch (error) {
       outcome = { ok: false, error: (error as Error).message, errorCode: 'E_DRIVER' };
     }
+    // The last checkpoint the run reported is saved before its outcome.
+    await pacer.flush();
     // A full disk must not wedge the agent with its task shown as working: the outcome is recorded
     // again at each heartbeat until it goes through (on a stop, the next start resumes the task).
     for (let retry = false; ; retry = true) {
