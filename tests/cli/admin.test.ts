@@ -107,6 +107,20 @@ describe('log', () => {
     expect(lines[0]).toMatch(new RegExp(`^\\s*\\d+  \\S+  add\\s+by operator\\s+${t.id}:ready$`));
   });
 
+  it('--limit reads from the end: an early segment it does not need is never read', () => {
+    const a = b.add('first');
+    const c = b.add('second');
+    const all = b.json<JournalEntry[]>('log');
+    // The journal moves to segment 2, and segment 1 becomes something no reader can read (a
+    // folder): a reader that starts from the beginning fails, one that reads from the end does not.
+    const journal = path.join(b.dir, '.dreamos', 'journal');
+    fs.renameSync(path.join(journal, '000001.jsonl'), path.join(journal, '000002.jsonl'));
+    fs.mkdirSync(path.join(journal, '000001.jsonl'));
+    expect(b.json<JournalEntry[]>('log', '--limit', '2')).toEqual(all.slice(-2));
+    expect(b.json<JournalEntry[]>('log', '--limit', '1', '--task', a.id).map((e) => e.op)).toEqual(['add']);
+    expect(b.run('log', '--limit', '1').stdout).toContain(`${c.id}:ready`);
+  });
+
   it('refuses a bad --limit (exit 2)', () => {
     for (const limit of ['0', '-1', 'ten', '1.5']) expectError(b.run('log', '--limit', limit), 2, /--limit/);
   });
