@@ -145,6 +145,28 @@ const DriftPolicies = z.strictObject({
     .prefault({}),
 });
 
+const MiB = 1024 * 1024;
+const Cap = z.number().int().positive();
+
+/**
+ * Bounds on what piles up in the state (docs/security.md, "Limits on inputs"): past them a send,
+ * add, import or edit is refused with E_LIMIT (exit 4), long before a snapshot file is too large to
+ * write. Sizes are in characters (UTF-16 code units, as JavaScript counts string length).
+ */
+const Limits = z.strictObject({
+  /** Unacknowledged messages in one mailbox. */
+  mailboxMessages: Cap.default(1000),
+  /** Characters of unacknowledged message bodies in one mailbox. */
+  mailboxChars: Cap.default(4 * MiB),
+  /** Characters of unacknowledged message bodies in all mailboxes together. */
+  mailChars: Cap.default(32 * MiB),
+  /** Characters of prompts of the tasks on the boards (every task not archived). */
+  promptChars: Cap.default(64 * MiB),
+  /** Characters of prompts added by one `task add` or `task import`. */
+  importPromptChars: Cap.default(16 * MiB),
+});
+export type Limits = z.infer<typeof Limits>;
+
 export const Policies = z.strictObject({
   /** A claim holds its task this long unless renewed by a heartbeat. */
   leaseSeconds: Seconds.default(60),
@@ -166,6 +188,7 @@ export const Policies = z.strictObject({
    * `task promote` (attention reason needs-approval); true lets them go straight to ready.
    */
   autoApproveSubtasks: z.boolean().default(false),
+  limits: Limits.prefault({}),
   drift: DriftPolicies.prefault({}),
 });
 export type Policies = z.infer<typeof Policies>;

@@ -61,7 +61,14 @@ import {
   planRetry,
   withFollowUps,
 } from './lifecycle.js';
-import { defaultAgentState, planDirective, planMark, planSend, type SendInput } from './mail.js';
+import {
+  defaultAgentState,
+  planAckBatch,
+  planDirective,
+  planMark,
+  planSend,
+  type SendInput,
+} from './mail.js';
 import { parseTaskInput, planAdd, type TaskInput } from './task-input.js';
 
 export interface OpenOptions {
@@ -580,6 +587,17 @@ export class Workspace {
   markMail(mailbox: string, ids: string[], mark: 'read' | 'ack'): Promise<Mail[]> {
     if (mailbox !== OPERATOR) this.agent(mailbox);
     return this.run((ctx) => planMark(ctx, mailbox, ids, mark));
+  }
+
+  /** Acknowledge every message of a mailbox but directives, in bounded batches. Returns how many. */
+  async ackAll(mailbox: string): Promise<number> {
+    if (mailbox !== OPERATOR) this.agent(mailbox);
+    let count = 0;
+    for (;;) {
+      const batch = await this.run((ctx) => planAckBatch(ctx, mailbox));
+      if (batch.length === 0) return count;
+      count += batch.length;
+    }
   }
 
   /** An agent's checkpoints, oldest first (the operator's are the hand-overs of `task retry --from-checkpoint`). */

@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
 import { OPERATOR } from '../config.js';
-import { notFound } from '../errors.js';
+import { DreamError, notFound } from '../errors.js';
 import { emit, say, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { registerCheckpointSave } from './checkpoints.js';
@@ -192,17 +192,28 @@ export function registerSwarm(program: Command): void {
     });
   });
   for (const mark of ['read', 'ack'] as const) {
-    box(
-      mail
-        .command(mark)
-        .description(
-          mark === 'read'
-            ? 'mark messages seen'
-            : 'acknowledge messages (handled; delivery is at least once until acked)',
-        )
-        .argument('<ids...>', 'message ids'),
-    ).action(async (ids: string[], o, command: Command) => {
+    const sub = mail
+      .command(mark)
+      .description(
+        mark === 'read'
+          ? 'mark messages seen'
+          : 'acknowledge messages (handled; delivery is at least once until acked)',
+      );
+    if (mark === 'read') sub.argument('<ids...>', 'message ids');
+    else {
+      sub
+        .argument('[ids...]', 'message ids')
+        .option('--all', 'every unacknowledged message but directives (a full mailbox, in small batches)');
+    }
+    box(sub).action(async (ids: string[], o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
+        if (mark === 'ack' && o.all) {
+          if (ids.length > 0) throw new DreamError('E_USAGE', 'give message ids or --all, not both');
+          const count = await ws.ackAll(o.agent ?? me());
+          emit(options, { acknowledged: count }, () => `${count} message(s) acknowledged`);
+          return;
+        }
+        if (ids.length === 0) throw new DreamError('E_USAGE', 'give the ids of the messages (or --all)');
         const changed = await ws.markMail(o.agent ?? me(), ids, mark);
         emit(
           options,
