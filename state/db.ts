@@ -723,9 +723,14 @@ export class JournalDb implements StateBackend {
       if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
     } catch (error) {
       // What was journaled stays done (the snapshot files are only behind it): say so, not just "ENOSPC".
+      // A state too large to serialise (RangeError) is not fixed by trying again: say what shrinks it.
+      const next =
+        error instanceof RangeError
+          ? 'the state is too large to write: acknowledge mail (`dreamos mail ack --all --agent ID`) or let tasks be archived (docs/security.md, Limits on inputs)'
+          : 'a later command brings them up to date';
       throw new DreamError(
         'E_IO',
-        `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); a later command brings them up to date`,
+        `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); ${next}`,
       );
     } finally {
       this.closed = true;
