@@ -54,7 +54,7 @@ function checkConfig(
     problems.push(problem);
     const restored = Config.safeParse(lastGood);
     if (repair && restored.success) {
-      const moved = quarantineFile(paths.config, paths.quarantineDir);
+      const moved = quarantineFile(paths.config, paths);
       new ValidatedJsonFile(paths.config, Config).writeSync(restored.data);
       problem.repaired = true;
       repaired.push(`config.json restored from the journal; the broken file is ${moved}`);
@@ -166,7 +166,7 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       problems.push(problem);
       if (repair) {
         for (const store of STORES) {
-          if (fs.existsSync(paths.board(store))) quarantineFile(paths.board(store), paths.quarantineDir);
+          if (fs.existsSync(paths.board(store))) quarantineFile(paths.board(store), paths);
         }
         problem.repaired = true;
         repaired.push('moved every board file to quarantine/ and rebuilt the boards from the journal');

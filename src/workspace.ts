@@ -87,6 +87,11 @@ export interface OpenOptions {
    * writes for itself). One-shot CLI commands turn it off.
    */
   share?: boolean;
+  /**
+   * Only read: nothing in the workspace is written, not even recovery (a damaged journal line or a
+   * corrupt state file is reported and left for the next command that writes). Implies no sharing.
+   */
+  readOnly?: boolean;
 }
 
 /** `home` may name the project folder or its `.dreamos`; returns the `.dreamos` path. */
@@ -191,8 +196,9 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
   const db = await JournalDb.open(paths, {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
+    ...(options.readOnly ? { readOnly: true } : {}),
   });
-  const share = (options.share ?? true) && process.platform !== 'win32';
+  const share = (options.share ?? true) && !options.readOnly && process.platform !== 'win32';
   return new Workspace(paths, config, db, actor, share);
 }
 

@@ -13,6 +13,7 @@ import { crc32 } from 'node:zlib';
 import { DreamError, errnoCode } from '../src/errors.js';
 import type { WorkspacePaths } from './paths.js';
 import { SEGMENT_RE } from './paths.js';
+import { openRead, quarantineCopy } from './safe-files.js';
 import { JournalEntry, type JournalPosition } from './schemas.js';
 import { describeZodError, fsyncDir } from './store.js';
 
@@ -98,7 +99,8 @@ export class Journal {
     this.close();
     this.fd = fs.openSync(
       this.paths.journalSegment(segment),
-      fs.constants.O_RDWR | fs.constants.O_CREAT,
+      // A segment is never opened through a link: a planted one would take the appends elsewhere.
+      fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
       0o644,
     );
     this.fdSegment = segment;
@@ -201,9 +203,11 @@ export class Journal {
     const fd = this.open(this.pos.segment);
     const torn = Buffer.alloc(size - this.pos.offset);
     fs.readSync(fd, torn, 0, torn.length, this.pos.offset);
-    fs.mkdirSync(this.paths.quarantineDir, { recursive: true });
-    const target = `${this.paths.quarantineDir}/journal-${this.pos.segment}-${this.pos.offset}-torn.bin`;
-    fs.writeFileSync(target, torn);
+    const target = quarantineCopy(
+      this.paths,
+      `journal-${this.pos.segment}-${this.pos.offset}-torn.bin`,
+      torn,
+    );
     fs.ftruncateSync(fd, this.pos.offset);
     fs.fdatasyncSync(fd);
     return target;
@@ -281,14 +285,11 @@ export class Journal {
 
   /** Copy one damaged line to quarantine/ (the journal itself is left as it is). */
   quarantineDamage(damage: JournalDamage): string {
-    const fd = fs.openSync(this.paths.journalSegment(damage.segment), 'r');
+    const fd = openRead(this.paths.journalSegment(damage.segment));
     try {
       const buf = Buffer.alloc(Math.min(damage.length, 1024 * 1024));
       fs.readSync(fd, buf, 0, buf.length, damage.offset);
-      fs.mkdirSync(this.paths.quarantineDir, { recursive: true });
-      const target = `${this.paths.quarantineDir}/journal-${damage.segment}-${damage.offset}-damaged.jsonl`;
-      fs.writeFileSync(target, buf);
-      return target;
+      return quarantineCopy(this.paths, `journal-${damage.segment}-${damage.offset}-damaged.jsonl`, buf);
     } finally {
       fs.closeSync(fd);
     }

@@ -9,7 +9,7 @@ import { doctor } from '../doctor.js';
 import { emit, say } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { findWorkspace, initWorkspace } from '../workspace.js';
-import { globals, positiveInt, withWorkspace } from './common.js';
+import { globals, positiveInt, readWorkspace } from './common.js';
 
 export function registerAdmin(program: Command): void {
   program
@@ -41,7 +41,7 @@ export function registerAdmin(program: Command): void {
     .command('status')
     .description('board counts, working tasks and open alerts')
     .action(async (_o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const s = ws.summary();
         emit(options, s, () =>
           [

@@ -4,7 +4,7 @@ import { invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
 import { parseDuration } from '../task-input.js';
 import { collectTelemetry, costText, type Percentiles, type Telemetry } from '../telemetry.js';
-import { withWorkspace } from './common.js';
+import { readWorkspace } from './common.js';
 
 /** `--since`: a duration back from now (30m, 2h, 7d) or a date (2025-01-31, an ISO time). */
 export function parseSince(value: string, now: Date): Date {
@@ -80,7 +80,7 @@ export function registerStats(program: Command): void {
     )
     .option('--since <when>', 'only the last 30m, 2h, 7d…, or since a date')
     .action(async (o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const until = new Date();
         const since = o.since !== undefined ? parseSince(String(o.since), until) : undefined;
         const roles = new Map(ws.config.agents.map((a) => [a.id, a.role]));

@@ -6,7 +6,7 @@ import { DreamError, notFound } from '../errors.js';
 import { emit, say, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { registerCheckpointSave } from './checkpoints.js';
-import { withWorkspace } from './common.js';
+import { readWorkspace, withWorkspace } from './common.js';
 
 /** Driven programs run the CLI with DREAMOS_AGENT_ID set: that is who they are. */
 const me = () => process.env.DREAMOS_AGENT_ID ?? OPERATOR;
@@ -80,7 +80,7 @@ export function registerSwarm(program: Command): void {
     .command('list')
     .description('every agent with its role, driver and state')
     .action(async (_o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const states = ws.agentStates();
         const rows = ws.config.agents.map((a, i) => ({ ...a, state: states[i]! }));
         emit(options, rows, () =>
@@ -103,7 +103,7 @@ export function registerSwarm(program: Command): void {
     .description('one agent: definition, state, mailbox and last checkpoint')
     .argument('<id>')
     .action(async (id: string, _o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const def = ws.agent(id);
         const state = ws.agentStates().find((s) => s.id === id)!;
         const mailbox = ws.mailbox(id);
@@ -173,7 +173,7 @@ export function registerSwarm(program: Command): void {
       .description('unacknowledged messages (--all for every kept message)')
       .option('--all', 'include acknowledged messages'),
   ).action(async (o, command: Command) => {
-    await withWorkspace(command, async (ws, options) => {
+    await readWorkspace(command, async (ws, options) => {
       const list = ws.mailbox(o.agent ?? me(), { all: Boolean(o.all) });
       emit(options, list, () =>
         list.length === 0
@@ -230,7 +230,7 @@ export function registerSwarm(program: Command): void {
     .description('checkpoints of an agent, oldest first')
     .requiredOption('--agent <id>')
     .action(async (o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const list = ws.checkpoints(o.agent);
         emit(options, list, () =>
           list.length === 0
@@ -254,7 +254,7 @@ export function registerSwarm(program: Command): void {
     .requiredOption('--agent <id>')
     .argument('[id]')
     .action(async (id: string | undefined, o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const list = ws.checkpoints(o.agent);
         const found = id ? list.find((c) => c.id === id) : list[list.length - 1];
         if (!found)

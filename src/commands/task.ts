@@ -7,7 +7,7 @@ import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { parseDuration, type TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
-import { collect, positiveInt, withWorkspace } from './common.js';
+import { collect, positiveInt, readWorkspace, withWorkspace } from './common.js';
 
 function row(t: Task): string[] {
   const wait = t.notBefore && Date.parse(t.notBefore) > Date.now() ? ' (retry later)' : '';
@@ -138,7 +138,7 @@ export function registerTask(program: Command): void {
     .option('--tag <tag>', 'only tasks with this tag')
     .option('--limit <n>', 'at most this many', positiveInt('--limit'))
     .action(async (o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const tasks = ws.listTasks({
           ...(o.status ? { status: String(o.status).split(',') as Status[] } : {}),
           ...(o.agent ? { agent: o.agent } : {}),
@@ -158,7 +158,7 @@ export function registerTask(program: Command): void {
     .description('show one task with its history')
     .argument('<id>')
     .action(async (id: string, _o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const t = ws.getTask(id);
         emit(options, t, () => describeTask(t));
       });
