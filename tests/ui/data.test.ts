@@ -181,6 +181,30 @@ describe('log tails', () => {
   });
 });
 
+describe('log tails through a link', () => {
+  test('a link in place of a log, or of the agent folder, is not followed', async () => {
+    const { ws } = await workspace();
+    const secret = path.join(path.dirname(ws.home), 'secret.txt');
+    fs.writeFileSync(secret, 'secret line\n');
+    const linked = ws.paths.log('agent-1', 'T-00001');
+    fs.mkdirSync(path.dirname(linked), { recursive: true });
+    fs.symlinkSync(secret, linked);
+    fs.symlinkSync(path.dirname(secret), path.join(ws.paths.logsDir, 'agent-2'));
+    fs.renameSync(secret, path.join(path.dirname(secret), 'T-00002.log'));
+    fs.writeFileSync(secret, 'secret line\n');
+    const hub = new LogHub(ws.paths.logsDir, { flushMs: 20, keep: 5, lingerMs: 0 });
+    const viaFolder = ws.paths.log('agent-2', 'T-00002');
+    const own = ws.paths.log('agent-1', 'T-00003');
+    const offs = [linked, viaFolder, own].map((file) => hub.subscribe(file, () => undefined));
+    fs.writeFileSync(own, 'own line\n');
+    await until(() => hub.lines(own).length === 1, 'the real log');
+    expect(hub.lines(linked)).toEqual([]);
+    expect(hub.lines(viaFolder)).toEqual([]);
+    for (const off of offs) off();
+    hub.close();
+  });
+});
+
 describe('the journal feed', () => {
   test('reads the tail, then only what was appended', async () => {
     const { ws } = await workspace();
