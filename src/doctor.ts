@@ -8,9 +8,11 @@ import { digestOf, JournalDb } from '../state/db.js';
 import { breakStaleLock, inspectLock } from '../state/lock.js';
 import { STORES, type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { BoardFile, storeOf } from '../state/schemas.js';
+import { strayFiles } from '../state/snapshots.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
 import { Config } from './config.js';
 import { expireLeases, withFollowUps } from './lifecycle.js';
+import { oneLine } from './sanitize.js';
 import { findWorkspace, type OpenOptions, openWorkspace } from './workspace.js';
 
 export interface DoctorProblem {
@@ -23,6 +25,7 @@ export interface DoctorProblem {
     | 'journal-damage'
     | 'stale-lock'
     | 'expired-lease'
+    | 'stray-file'
     | 'recovered';
   message: string;
   path?: string;
@@ -106,6 +109,21 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       });
     }
     await ws.db.flush();
+
+    // Files no command reads (their name is no agent id): set aside with --repair, never deleted.
+    for (const path of strayFiles(paths)) {
+      const problem: DoctorProblem = {
+        code: 'stray-file',
+        message: `${oneLine(path, 300)} is not the file of any agent (its name is no agent id); no command reads it`,
+        path,
+      };
+      problems.push(problem);
+      if (repair) {
+        const moved = quarantineFile(path, paths);
+        problem.repaired = true;
+        repaired.push(`moved ${path} to ${moved}`);
+      }
+    }
 
     // Every board file: valid, each task in the right store, no task twice.
     const seen = new Map<string, string>();

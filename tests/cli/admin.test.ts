@@ -14,7 +14,7 @@ vi.setConfig({ testTimeout: 180_000 });
 
 interface DoctorReport {
   ok: boolean;
-  problems: Array<{ code: string; message: string; task?: string; repaired?: boolean }>;
+  problems: Array<{ code: string; message: string; task?: string; path?: string; repaired?: boolean }>;
   repaired: string[];
 }
 
@@ -176,6 +176,35 @@ describe('doctor', () => {
     expect(b.get(t.ready!.id).status).toBe('ready');
     expect(fs.readdirSync(path.join(b.dir, '.dreamos', 'quarantine')).length).toBeGreaterThan(0);
     expect(b.json<DoctorReport>('doctor')).toMatchObject({ ok: true });
+  });
+});
+
+describe('a stray file name in mailboxes/ or checkpoints/', () => {
+  it('is skipped by every command, reported by doctor and moved to quarantine by --repair', () => {
+    b.run('mail', 'send', '--to', 'agent-3', 'hello');
+    const home = path.join(b.dir, '.dreamos');
+    const copy = path.join(home, 'mailboxes', 'agent-3 (1).json');
+    fs.copyFileSync(path.join(home, 'mailboxes', 'agent-3.json'), copy);
+    fs.writeFileSync(path.join(home, 'checkpoints', 'x\u001b[2J.json'), '{}');
+    for (const args of [['status'], ['task', 'add', 'after'], ['mail', 'list', '--agent', 'agent-3']]) {
+      const r = b.run(...args);
+      expect(r.code, show(r)).toBe(0);
+      expect(r.stderr).toBe('');
+    }
+    const doctor = b.run('doctor', '--json');
+    expect(doctor.code, show(doctor)).toBe(6);
+    const problems = doctor.json<DoctorReport>().problems;
+    expect(problems.map((p) => [p.code, path.basename(p.path ?? '')]).sort()).toEqual([
+      ['stray-file', 'agent-3 (1).json'],
+      ['stray-file', 'x\u001b[2J.json'],
+    ]);
+    expect(b.run('doctor').stdout).not.toContain('\u001b');
+    const repair = b.run('doctor', '--repair', '--json');
+    expect(repair.code, show(repair)).toBe(0);
+    expect(fs.existsSync(copy)).toBe(false);
+    const kept = fs.readdirSync(path.join(home, 'quarantine'));
+    expect(kept.filter((n) => n.endsWith('-agent-3 (1).json'))).toHaveLength(1);
+    expect(b.json<DoctorReport>('doctor')).toMatchObject({ ok: true, problems: [] });
   });
 });
 
