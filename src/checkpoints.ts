@@ -18,7 +18,7 @@ import { invalidInput, notFound } from './errors.js';
 import { type Ctx, planRetry } from './lifecycle.js';
 import { agentCommit } from './orchestrator/git.js';
 import { type CheckpointInput, planCheckpoint } from './orchestrator/plans.js';
-import { cut } from './sanitize.js';
+import { cut, oneLine } from './sanitize.js';
 import type { Workspace } from './workspace.js';
 
 /** Steps the agent loop records on its own: they say where the loop was, not where the work was. */
@@ -126,7 +126,7 @@ export function boundCheckpoint(input: CheckpointInput): CheckpointInput {
     ...(progress !== undefined && progress !== null && Number.isFinite(progress)
       ? { progress: Math.min(1, Math.max(0, progress)) }
       : { progress: null }),
-    ...(step !== undefined ? { step: cut(step, MAX_STEP) } : {}),
+    ...(step !== undefined ? { step: cut(oneLine(step), MAX_STEP) } : {}),
     ...(summary !== undefined ? { summary: cut(summary, MAX_SUMMARY) } : {}),
     ...(sessionId !== undefined && sessionId.length <= MAX_SESSION_ID ? { sessionId } : {}),
     ...(dataFits ? { data } : {}),
@@ -166,6 +166,10 @@ export interface SaveInput {
 export function checkSaveInput(input: SaveInput): SaveInput {
   if (input.step !== undefined && input.step.length > MAX_STEP)
     throw invalidInput(`--step is at most ${MAX_STEP} characters`);
+  if (input.step !== undefined && oneLine(input.step) !== input.step)
+    throw invalidInput(
+      '--step is one line of text, without control characters or leading or trailing spaces',
+    );
   if (input.summary !== undefined && input.summary.length > MAX_SUMMARY)
     throw invalidInput(`--summary is at most ${MAX_SUMMARY} characters`);
   if (input.sessionId !== undefined && (input.sessionId.length > MAX_SESSION_ID || input.sessionId === ''))

@@ -7,7 +7,7 @@ import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
 import { demoAgents, seedDemo } from '../demo.js';
 import { doctor } from '../doctor.js';
 import { emit, say } from '../output.js';
-import { oneLine } from '../sanitize.js';
+import { jsonText, oneLine } from '../sanitize.js';
 import { findWorkspace, initWorkspace } from '../workspace.js';
 import { globals, positiveInt, readWorkspace } from './common.js';
 
@@ -88,9 +88,9 @@ export function registerAdmin(program: Command): void {
       const paths = workspacePaths(findWorkspace(options.home ? { home: options.home } : {}));
       const matches = (e: JournalEntry) => !o.task || (e.tasks ?? []).some((p) => p.task.id === o.task);
       const line = (e: JournalEntry) => {
-        if (options.json) return JSON.stringify(e);
+        if (options.json) return jsonText(e);
         const tasks = (e.tasks ?? []).map((p) => `${p.task.id}:${p.task.status}`).join(' ');
-        return `${String(e.seq).padStart(6)}  ${e.at}  ${e.op.padEnd(9)} by ${oneLine(e.by, 20).padEnd(10)} ${oneLine(tasks, 120)}${e.archived ? ` archived ${e.archived.length}` : ''}${e.alerts ? ` alerts ${e.alerts.map((a) => a.id).join(',')}` : ''}`;
+        return `${String(e.seq).padStart(6)}  ${e.at}  ${oneLine(e.op, 24).padEnd(9)} by ${oneLine(e.by, 20).padEnd(10)} ${oneLine(tasks, 120)}${e.archived ? ` archived ${e.archived.length}` : ''}${e.alerts ? ` alerts ${e.alerts.map((a) => a.id).join(',')}` : ''}`;
       };
       // Read from the end for --limit, streamed otherwise: memory never holds the whole journal.
       let at: JournalPosition;

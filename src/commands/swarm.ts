@@ -4,7 +4,7 @@ import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
 import { OPERATOR } from '../config.js';
 import { DreamError, notFound } from '../errors.js';
 import { emit, say, table } from '../output.js';
-import { oneLine } from '../sanitize.js';
+import { jsonText, oneLine } from '../sanitize.js';
 import { registerCheckpointSave } from './checkpoints.js';
 import { readWorkspace, withWorkspace } from './common.js';
 
@@ -122,7 +122,7 @@ export function registerSwarm(program: Command): void {
                 (m) =>
                   `    ${m.id} ${m.type}${m.directive ? `:${m.directive}` : ''} from ${m.from}: ${oneLine(m.body, 80)}`,
               ),
-            `  checkpoint ${data.checkpoint ? `${data.checkpoint.id} ${data.checkpoint.step ?? ''} (${data.checkpoint.task ?? '-'})` : '-'}`,
+            `  checkpoint ${data.checkpoint ? `${data.checkpoint.id} ${oneLine(data.checkpoint.step ?? '', 80)} (${data.checkpoint.task ?? '-'})` : '-'}`,
           ].join('\n'),
         );
       });
@@ -240,7 +240,7 @@ export function registerSwarm(program: Command): void {
                 ...list.map((c) => [
                   c.id,
                   c.task ?? '-',
-                  c.step ?? '-',
+                  oneLine(c.step ?? '-', 60),
                   c.progress === null ? '-' : `${Math.round(c.progress * 100)}%`,
                   c.at,
                 ]),
@@ -259,7 +259,7 @@ export function registerSwarm(program: Command): void {
         const found = id ? list.find((c) => c.id === id) : list[list.length - 1];
         if (!found)
           throw notFound(id ? `no checkpoint ${id} for ${o.agent}` : `${o.agent} has no checkpoint`);
-        emit(options, found, () => JSON.stringify(found, null, 2));
+        emit(options, found, () => jsonText(found, 2));
       });
     });
   registerCheckpointSave(checkpoint);
