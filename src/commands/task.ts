@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
+import { OPERATOR } from '../config.js';
 import { DreamError, invalidInput, notFound } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
@@ -45,6 +46,16 @@ export function describeTask(t: Task): string {
 }
 
 const one = (t: Task, verb: string) => `${t.id} ${verb} (${t.status})`;
+
+/**
+ * The agent whose lease a change is checked against: --agent, else a driven program's own agent
+ * (DREAMOS_AGENT_ID), else none (the operator, who may finish any task).
+ */
+function holder(named: string | undefined): string | undefined {
+  if (named !== undefined) return named;
+  const self = process.env.DREAMOS_AGENT_ID;
+  return self && self !== OPERATOR ? self : undefined;
+}
 
 async function changeOne(
   command: Command,
@@ -202,16 +213,19 @@ export function registerTask(program: Command): void {
     .command('renew')
     .description("extend the lease of a working task (the agent's heartbeat)")
     .argument('<id>')
-    .requiredOption('--agent <id>', 'the agent holding the lease')
-    .action((id: string, o, command: Command) =>
-      changeOne(command, (ws) => ws.renew(id, o.agent), 'renewed'),
-    );
+    .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID)')
+    .action((id: string, o, command: Command) => {
+      const agent = holder(o.agent);
+      if (agent === undefined)
+        throw new DreamError('E_USAGE', 'name the agent holding the lease: --agent ID');
+      return changeOne(command, (ws) => ws.renew(id, agent), 'renewed');
+    });
 
   task
     .command('complete')
     .description('mark a working task done')
     .argument('<id>')
-    .option('--agent <id>', 'the agent holding the lease (default: the operator)')
+    .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID, else the operator)')
     .option('--summary <text>', 'what was done')
     .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
     .action((id: string, o, command: Command) =>
@@ -219,7 +233,7 @@ export function registerTask(program: Command): void {
         command,
         (ws) =>
           ws.complete(id, {
-            ...(o.agent !== undefined ? { agent: o.agent } : {}),
+            ...(holder(o.agent) !== undefined ? { agent: holder(o.agent) } : {}),
             ...(o.summary !== undefined ? { summary: o.summary } : {}),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
           }),
@@ -232,7 +246,7 @@ export function registerTask(program: Command): void {
     .description('report a failed attempt: retried with backoff while attempts remain, then failed')
     .argument('<id>')
     .requiredOption('--reason <text>', 'what went wrong')
-    .option('--agent <id>', 'the agent holding the lease (default: the operator)')
+    .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID, else the operator)')
     .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
     .option('--final', 'do not retry')
     .option('--error-code <code>', 'a typed error code, e.g. E_TESTS (default E_REPORTED)')
@@ -243,7 +257,7 @@ export function registerTask(program: Command): void {
           ws.fail(id, {
             reason: o.reason,
             ...(o.errorCode !== undefined ? { errorCode: o.errorCode } : {}),
-            ...(o.agent !== undefined ? { agent: o.agent } : {}),
+            ...(holder(o.agent) !== undefined ? { agent: holder(o.agent) } : {}),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
             final: Boolean(o.final),
           }),
