@@ -1,4 +1,5 @@
 /** `dreamos task …`: the task lifecycle from the command line. */
+import { constants } from 'node:buffer';
 import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
@@ -46,6 +47,31 @@ export function describeTask(t: Task): string {
 }
 
 const one = (t: Task, verb: string) => `${t.id} ${verb} (${t.status})`;
+
+/** The longest text Node can hold: a bigger import could not be read at all. */
+const MAX_IMPORT_BYTES = constants.MAX_STRING_LENGTH;
+
+/** The text of an import file (or stdin), refused by its size before it is read. */
+function readImport(file: string): string {
+  const tooBig = (bytes: number) =>
+    invalidInput(
+      `${file} is ${bytes} bytes; task import reads at most ${MAX_IMPORT_BYTES} bytes (512 MiB): split it into several imports`,
+    );
+  let data: Buffer;
+  try {
+    if (file !== '-') {
+      const size = fs.statSync(file).size;
+      if (size > MAX_IMPORT_BYTES) throw tooBig(size);
+    }
+    data = fs.readFileSync(file === '-' ? 0 : file);
+  } catch (error) {
+    if (error instanceof DreamError) throw error;
+    throw notFound(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  // stdin has no size until it is read: a pipe is refused once read.
+  if (data.length > MAX_IMPORT_BYTES) throw tooBig(data.length);
+  return data.toString('utf8');
+}
 
 /**
  * The agent whose lease a change is checked against: --agent, else a driven program's own agent
@@ -119,12 +145,7 @@ export function registerTask(program: Command): void {
     .description('add many tasks in one transaction from a JSON array (all or none); - reads stdin')
     .argument('<file>', 'a JSON file holding an array of tasks')
     .action(async (file: string, _o, command: Command) => {
-      let text: string;
-      try {
-        text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-      } catch (error) {
-        throw notFound(`cannot read ${file}: ${(error as Error).message}`);
-      }
+      const text = readImport(file);
       let data: unknown;
       try {
         data = JSON.parse(text);
