@@ -115,8 +115,10 @@ export class RunOutput {
   }
 
   line(text: string, stream: Stream): void {
-    if (this.closed || this.full) return;
+    if (this.closed) return;
+    // Past the cap too: the outcome's summary is the program's real last line.
     if (text.trim() !== '') this.last[stream] = text;
+    if (this.full) return;
     const bytes = Buffer.byteLength(text) + 1;
     if (this.written + bytes > this.maxLogBytes) {
       this.full = true;

@@ -169,7 +169,6 @@ export function supervise(ctx: DriverContext, options: SuperviseOptions): Driver
       }
       if (problem !== null && notes++ < MAX_NOTES) output.note(`ignored a ::dreamos line: ${problem}`);
     }
-    if (output.capped) return;
     const text = line.toString('utf8');
     output.line(cut ? `${text} …[line cut at ${maxLineBytes} bytes]` : text, stream);
   };

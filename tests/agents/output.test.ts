@@ -54,6 +54,8 @@ describe('RunOutput', () => {
     ]);
     expect(fs.readFileSync(logPath, 'utf8')).toBe(`${seen.join('\n')}\n`);
     expect(output.capped).toBe(true);
+    // The outcome's summary is the last line written, not the last one before the cap.
+    expect(output.last.stdout).toBe('line 9');
   });
 
   it('never appends through a link planted in place of the log or of the agent folder', () => {

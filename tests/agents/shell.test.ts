@@ -197,6 +197,8 @@ describe('shell driver', () => {
     const outcome = await run.done;
     clearInterval(sampler);
     expect(outcome.ok).toBe(true);
+    // The summary is the program's last line, written past the cap.
+    expect(outcome.summary).toBe('end');
     expect(rec.progress).toEqual([0.9]);
     const log = fs.readFileSync(ctx.logPath, 'utf8');
     expect(log.length).toBeLessThanOrEqual(cap + 200);
