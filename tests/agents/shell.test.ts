@@ -173,6 +173,26 @@ describe('shell driver', () => {
     expect(fs.readFileSync(ctx.logPath, 'utf8')).toContain('ignored a ::dreamos line: not valid JSON');
   });
 
+  it('notes in the log a ::dreamos line cut at the line limit, and checkpoint data it left out', async () => {
+    const script = [
+      `echo '::dreamos {"checkpoint":{"step":"s","data":[1,2]}}'`,
+      `printf '::dreamos {"progress":0.5,"x":"%s"}\\n' "$(head -c 70000 /dev/zero | tr '\\0' a)"`,
+      'echo done',
+    ].join('; ');
+    const { rec, run, ctx } = start(script);
+    expect((await run.done).ok).toBe(true);
+    expect(rec.checkpoints).toEqual([{ step: 's' }]);
+    expect(rec.progress).toEqual([]);
+    const notes = fs
+      .readFileSync(ctx.logPath, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('[dreamos]'));
+    expect(notes).toEqual([
+      '[dreamos] a ::dreamos checkpoint was saved without its "data": it is not a JSON object',
+      '[dreamos] ignored a ::dreamos line: longer than 65536 bytes',
+    ]);
+  });
+
   it('caps the log under a 100 MB flood, keeps memory bounded and still parses ::dreamos lines', async () => {
     const cap = 1024 * 1024;
     const flood = createDriver({ kind: 'shell', shell: '/bin/sh' }, { supervisor: { maxLogBytes: cap } });
