@@ -97,12 +97,21 @@ export class Journal {
   private open(segment: number): number {
     if (this.fd !== null && this.fdSegment === segment) return this.fd;
     this.close();
-    this.fd = fs.openSync(
-      this.paths.journalSegment(segment),
+    const path = this.paths.journalSegment(segment);
+    try {
       // A segment is never opened through a link: a planted one would take the appends elsewhere.
-      fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
-      0o644,
-    );
+      this.fd = fs.openSync(
+        path,
+        fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+        0o644,
+      );
+    } catch (error) {
+      if (errnoCode(error) !== 'ELOOP') throw error;
+      throw new DreamError(
+        'E_CORRUPT',
+        `${path} is a symbolic link, not a journal segment: Dream.OS reads and writes nothing through it`,
+      );
+    }
     this.fdSegment = segment;
     return this.fd;
   }

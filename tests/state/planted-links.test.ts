@@ -130,6 +130,35 @@ describe('a link planted in place of a workspace folder', () => {
   );
 });
 
+describe('a link or a foreign folder in place of state', () => {
+  it('a journal segment that is a link: refused with exit 6, the target untouched', () => {
+    const { dir, victim, segment } = setup();
+    fs.copyFileSync(segment, victim);
+    const before = fs.readFileSync(victim);
+    fs.rmSync(segment);
+    fs.symlinkSync(victim, segment);
+    for (const args of [
+      ['task', 'list'],
+      ['task', 'add', 'y'],
+    ]) {
+      const r = cli(args, { cwd: dir });
+      expect(r.code, r.stderr).toBe(6);
+      expect(r.stderr.trim()).toBe(
+        `dreamos: ${segment} is a symbolic link, not a journal segment: Dream.OS reads and writes nothing through it`,
+      );
+    }
+    expect(fs.readFileSync(victim)).toEqual(before);
+  });
+
+  it.runIf(process.getuid?.() === 0)('quarantine/ owned by another user: refused with exit 6', () => {
+    const { dir, paths } = setup();
+    fs.chownSync(paths.quarantineDir, 12345, 12345);
+    const r = cli(['task', 'add', 'y'], { cwd: dir });
+    expect(r.code, r.stderr).toBe(6);
+    expect(r.stderr).toContain(`${paths.quarantineDir} belongs to another user (uid 12345)`);
+  });
+});
+
 describe('a workspace committed to a git repository', () => {
   it('a relative link in the clone does not reach the file outside it', () => {
     const { dir, paths, segment } = setup();
