@@ -182,13 +182,9 @@ export function planDriftFinding(
     updatedAt: at,
   };
   let counter = ctx.view.counters.alert;
+  // A new occurrence is news even after an acknowledgement: the ack covered what was seen then.
   const alert: Alert = existing
-    ? {
-        ...existing,
-        ...fields,
-        count: existing.count + 1,
-        status: existing.status === 'resolved' ? 'open' : existing.status,
-      }
+    ? { ...existing, ...fields, count: existing.count + 1, status: 'open' }
     : { ...fields, id: alertIdOf(++counter), status: 'open', count: 1, createdAt: at, rev: 0 };
   const base: Change = { op: `drift-${f.kind}`, by: ctx.by, alerts: [alert], counters: { alert: counter } };
   return { change: merge(base, act.change), result: { alert, finding: f, done: act.done } };

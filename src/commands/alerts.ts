@@ -55,7 +55,11 @@ export function registerAlerts(program: Command): void {
           emit(options, next, () => `${next.id} ${next.status}: ${oneLine(next.message, 100)}`);
         });
       });
-  change('ack', 'acknowledged', 'acknowledge an alert: seen, being handled (it leaves the attention list)');
+  change(
+    'ack',
+    'acknowledged',
+    'acknowledge an alert: seen, being handled (it leaves the attention list until it happens again)',
+  );
   change('resolve', 'resolved', 'resolve an alert (it opens again if its condition happens anew)');
 
   program

@@ -1,10 +1,11 @@
 /**
- * Drift findings recorded through a real workspace: one alert per key (raising again bumps it),
- * open → acknowledged → resolved, automatic resolution, and each corrective action journaled in the
- * same change as its alert.
+ * Drift findings recorded through a real workspace: one alert per key (a new occurrence bumps it
+ * and opens it again, even when acknowledged), open → acknowledged → resolved, automatic
+ * resolution, and each corrective action journaled in the same change as its alert.
  */
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { attention } from '../../src/attention.js';
 import { Policies } from '../../src/config.js';
 import type { DriftKind } from '../../src/drift.js';
 import {
@@ -40,6 +41,7 @@ const scope = (mine: string[] = []): DriftScope => ({
   agentIds: ws.config.agents.map((a) => a.id),
 });
 const observed = () => ({ agents: ws.config.agents });
+const inbox = () => attention(ws.view, { policies: ws.config.policies, now: new Date() });
 
 function setAgent(id: string, patch: Partial<AgentState>) {
   return ws.record((ctx) => ({
@@ -146,7 +148,7 @@ describe('repeated failure', () => {
     await setAgent('agent-2', { failures: (ws.view.agentState('agent-2')?.failures ?? 0) + 3 });
   }
 
-  it('pauses the agent with a directive; acknowledged alerts count new occurrences without reopening', async () => {
+  it('pauses the agent with a directive; a repeat after an acknowledgement reopens the alert', async () => {
     await failThrice();
     const rec = await record('repeated-failure', 'repeated-failure:agent-2', ['agent-2']);
     expect(rec?.alert).toMatchObject({ kind: 'repeated-failure', status: 'open', count: 1 });
@@ -155,13 +157,23 @@ describe('repeated failure', () => {
     expect(ws.mailbox('agent-2')).toMatchObject([{ type: 'directive', directive: 'pause', from: 'drift' }]);
     expect(journal().find((e) => e.op === 'drift-repeated-failure')?.mail).toHaveLength(1);
 
+    // The operator acknowledges it and resumes the agent: it leaves the attention inbox.
     const acked = await ws.record((ctx) => planAlertStatus(ctx, rec!.alert.id, 'acknowledged'));
     expect(acked.status).toBe('acknowledged');
+    expect(inbox().filter((i) => i.alerts.includes(rec!.alert.id))).toEqual([]);
+    await ws.directAgent('agent-2', 'resume');
+
+    // It fails again: drift pauses it again, and the same alert is open again, counted twice,
+    // back in the inbox (an acknowledgement covers the occurrences seen when it was made).
     await failThrice();
-    const bumped = await record('repeated-failure', 'repeated-failure:agent-2', ['agent-2']);
-    expect(bumped?.alert).toMatchObject({ status: 'acknowledged', count: 2 });
-    expect(bumped?.alert.action).toBe('pause: agent-2 is already paused');
-    expect(ws.mailbox('agent-2')).toHaveLength(1);
+    const again = await record('repeated-failure', 'repeated-failure:agent-2', ['agent-2']);
+    expect(again?.alert).toMatchObject({ id: rec!.alert.id, status: 'open', count: 2 });
+    expect(again?.alert.action).toBe('pause: paused agent-2');
+    expect(ws.alerts()).toHaveLength(1);
+    expect(inbox().find((i) => i.alerts.includes(rec!.alert.id))).toMatchObject({
+      reason: 'failed',
+      agent: 'agent-2',
+    });
 
     // Resolved by the operator, it stays resolved until the condition happens anew.
     await ws.record((ctx) => planAlertStatus(ctx, rec!.alert.id, 'resolved'));
