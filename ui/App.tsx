@@ -8,14 +8,14 @@ import { Box, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { Workspace } from '../src/workspace.js';
 import { Body } from './Body.js';
-import { handleKey } from './commands.js';
+import { handleKeys } from './commands.js';
 import { Footer } from './components/Footer.js';
 import { type AgentsMode, Header } from './components/Header.js';
 import { TooSmall } from './components/TooSmall.js';
 import { JournalFeed } from './data/journal.js';
 import { LogHub } from './data/logs.js';
 import { keyContext, makeDeriver, selectionFor } from './derive.js';
-import { errorText } from './effects.js';
+import { type Env, errorText } from './effects.js';
 import { helpBar } from './help.js';
 import {
   type Services,
@@ -25,7 +25,7 @@ import {
   useSnapshot,
   useTerminalSize,
 } from './hooks.js';
-import { keyEvent } from './input.js';
+import { keyEvents } from './input.js';
 import { Command, lookup, VIEW_TITLES } from './keymap.js';
 import { computeLayout, type Size } from './layout.js';
 import { type Action, type FlashLevel, initialState, reduce } from './state.js';
@@ -95,17 +95,17 @@ function Console(props: AppProps) {
   }, [exit, props.onQuit]);
 
   useInput((input, key) => {
-    const event = keyEvent(input, key);
-    const s = stateRef.current;
+    const events = keyEvents(input, key);
     if (live.current.layout.tooSmall) {
-      if (lookup(['global'], event.name)?.command === Command.Quit) quit();
+      if (events.some((e) => lookup(['global'], e.name)?.command === Command.Quit)) quit();
       return;
     }
-    try {
+    const envFor = (): Env => {
+      const s = stateRef.current;
       const l = derive(live.current.snapshot, s, live.current.journal);
       const sel = selectionFor(s, l);
       const pageSize = s.view === 'board' ? live.current.layout.board.rows : live.current.layout.list.rows;
-      handleKey(event, {
+      return {
         ws,
         state: s,
         lists: l,
@@ -114,7 +114,10 @@ function Console(props: AppProps) {
         pageSize,
         dispatch,
         quit,
-      });
+      };
+    };
+    try {
+      handleKeys(events, envFor);
     } catch (error) {
       dispatch({ type: 'flash', level: 'error', text: errorText(error) });
     }

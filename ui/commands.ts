@@ -8,11 +8,36 @@ import { STATUSES } from '../state/schemas.js';
 import { runDialog } from './dialog-actions.js';
 import { type Env, flashWarning, perform, roles } from './effects.js';
 import { addForm, editForm } from './form.js';
-import type { KeyEvent } from './input.js';
+import { type KeyEvent, textOf } from './input.js';
 import { Command, disabledReason, lookup, scopesFor, type TopView } from './keymap.js';
 import type { Action } from './state.js';
 
 const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message']);
+
+/**
+ * The keys of one write, each handled against the state the previous one left (`envFor` reads it
+ * afresh): `jjj` moves three rows, `2` then `tab` goes to the board and on. Once a field takes text,
+ * the rest of the write is text for it (a paste into a form stays a paste, line breaks included);
+ * once a confirmation opens, the rest is dropped: it is answered only after it has been seen.
+ */
+export function handleKeys(events: ReadonlyArray<KeyEvent & { raw: string }>, envFor: () => Env): void {
+  for (const [i, event] of events.entries()) {
+    const env = envFor();
+    const dialog = env.state.dialog?.kind;
+    if (i > 0 && dialog === 'confirm') return;
+    if (events.length > 1 && dialog && TEXT_DIALOGS.has(dialog)) {
+      const text = textOf(
+        events
+          .slice(i)
+          .map((e) => e.raw)
+          .join(''),
+      );
+      if (text) env.dispatch({ type: 'text', op: 'insert', text });
+      return;
+    }
+    handleKey(event, env);
+  }
+}
 
 export function handleKey(event: KeyEvent, env: Env): void {
   const dialog = env.state.dialog;

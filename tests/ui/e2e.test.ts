@@ -18,17 +18,23 @@ const socket = `dreamos-e2e-${process.pid}`;
 const tmp = tempDir('dreamos-e2e-');
 const tmux = (...args: string[]) =>
   execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-const screen = () => tmux('capture-pane', '-p', '-t', 'main');
-const dreamos = (...args: string[]) =>
-  spawnSync(process.execPath, [bin, ...args], { cwd: tmp.dir, encoding: 'utf8', timeout: 30_000 });
+const screen = (session = 'main') => tmux('capture-pane', '-p', '-t', session);
+const dreamosIn = (cwd: string, ...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 30_000 });
+const dreamos = (...args: string[]) => dreamosIn(tmp.dir, ...args);
 
-async function until<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
+async function until<T>(
+  what: string,
+  probe: () => T | undefined | false,
+  timeoutMs = 15_000,
+  session = 'main',
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = probe();
     if (value) return value;
     if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}; the screen:\n${hasTmux ? screen() : ''}`);
+      throw new Error(`timed out waiting for ${what}; the screen:\n${hasTmux ? screen(session) : ''}`);
     await sleep(100);
   }
 }
@@ -58,9 +64,12 @@ function processesIn(dir: string): string[] {
   return found;
 }
 
+const keysTmp = tempDir('dreamos-e2e-keys-');
+
 afterAll(() => {
   if (hasTmux) spawnSync('tmux', ['-L', socket, 'kill-server']);
   tmp.cleanup();
+  keysTmp.cleanup();
 });
 
 describe('the real binary in a real terminal', () => {
@@ -119,6 +128,52 @@ describe('the real binary in a real terminal', () => {
       await until('the console to exit', () => !alive(pid), 20_000);
       expect(spawnSync('tmux', ['-L', socket, 'has-session', '-t', 'main']).status).not.toBe(0);
       expect(processesIn(tmp.dir)).toEqual([]);
+    },
+  );
+
+  test.skipIf(!hasTmux)(
+    `several keys in one send-keys: each is a key${hasTmux ? '' : ' (SKIPPED: tmux is not installed)'}`,
+    async () => {
+      expect(fs.existsSync(path.join(ROOT, 'dist', 'console.js')), 'build first').toBe(true);
+      const init = dreamosIn(keysTmp.dir, 'init');
+      expect(init.status, init.stderr).toBe(0);
+      const ids: string[] = [];
+      for (let i = 1; i <= 5; i++) {
+        const added = dreamosIn(keysTmp.dir, 'task', 'add', `Held ${i}`, '--hold', '--json');
+        expect(added.status, added.stderr).toBe(0);
+        ids.push((JSON.parse(added.stdout) as Task).id);
+      }
+      tmux(
+        'new-session',
+        '-d',
+        '-s',
+        'keys',
+        '-x',
+        '160',
+        '-y',
+        '48',
+        '-c',
+        keysTmp.dir,
+        `exec ${process.execPath} ${bin} console --attach`,
+      );
+      const pid = Number(tmux('display', '-p', '-t', 'keys', '#{pane_pid}').trim());
+      const send = (keys: string) => tmux('send-keys', '-t', 'keys', '-l', keys);
+      await until('the dashboard', () => screen('keys').includes('Board backlog 5'), 15_000, 'keys');
+      // `2h`: the board, then its backlog column; `jjj`: three rows down, all in one write each.
+      send('2h');
+      await until(
+        'the backlog column',
+        () => screen('keys').includes(`backlog 1/5 ${ids[0]}`),
+        15_000,
+        'keys',
+      );
+      send('jjj');
+      await until('three rows down', () => screen('keys').includes(`backlog 4/5 ${ids[3]}`), 15_000, 'keys');
+      tmux('send-keys', '-t', 'keys', 'Tab', 'Tab');
+      // Two Tabs in one write: the board → attention → journal.
+      await until('two views on', () => screen('keys').includes('Journal: the last'), 15_000, 'keys');
+      send('q');
+      await until('the console to exit', () => !alive(pid), 20_000, 'keys');
     },
   );
 });

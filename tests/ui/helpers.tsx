@@ -44,6 +44,8 @@ export interface Harness {
   run(command: Command): Promise<void>;
   /** Text, one character at a time. */
   type(text: string): Promise<void>;
+  /** Several keys in ONE write, as a paste, a macro or fast typing over SSH sends them. */
+  write(raw: string): Promise<void>;
   waitFor(predicate: (frame: string) => boolean, what?: string, timeoutMs?: number): Promise<string>;
   quitCalls: number;
   close(): Promise<void>;
@@ -74,6 +76,7 @@ export async function open(
     press: async () => undefined,
     run: async () => undefined,
     type: async () => undefined,
+    write: async () => undefined,
     waitFor: async () => '',
     close: async () => undefined,
   };
@@ -99,12 +102,13 @@ export async function open(
       await sleep(10);
     }
   };
-  h.press = async (key) => {
+  h.write = async (raw) => {
     const before = r.frames.length;
-    r.stdin.write(SEQUENCES[key] ?? key);
+    r.stdin.write(raw);
     const deadline = Date.now() + 250;
     while (r.frames.length === before && Date.now() < deadline) await sleep(5);
   };
+  h.press = (key) => h.write(SEQUENCES[key] ?? key);
   h.run = (command) => h.press(keysOf(command)[0]!);
   h.type = async (text) => {
     for (const ch of text) await h.press(ch === ' ' ? 'space' : ch);
