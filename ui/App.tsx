@@ -14,7 +14,7 @@ import { type AgentsMode, Header } from './components/Header.js';
 import { TooSmall } from './components/TooSmall.js';
 import { JournalFeed } from './data/journal.js';
 import { LogHub } from './data/logs.js';
-import { keyContext, makeDeriver, selectionFor } from './derive.js';
+import { keyContext, makeDeriver, selectionFor, unpicked } from './derive.js';
 import { type Env, errorText } from './effects.js';
 import { helpBar } from './help.js';
 import {
@@ -86,6 +86,11 @@ function Console(props: AppProps) {
   const lists = derive(snapshot, state, journal);
   const selection = selectionFor(state, lists);
   const ctx = keyContext(state, selection, readOnly);
+  // The rows shown under cursors nobody has moved yet: the cursors stay on them from now on.
+  const shown = JSON.stringify(unpicked(state, lists));
+  useEffect(() => {
+    if (shown !== '{}') dispatch({ type: 'pick', picks: JSON.parse(shown), missing: true });
+  }, [shown, dispatch]);
 
   const live = useRef({ snapshot, journal, layout });
   live.current = { snapshot, journal, layout };

@@ -1,7 +1,7 @@
 /** The area between header and footer: the open dialog, else the current view. */
 import { Box, Text } from 'ink';
 import { Component, type ReactNode } from 'react';
-import type { Lists, Selection } from './derive.js';
+import { boardCursors, type Lists, type Selection } from './derive.js';
 import { Confirm } from './dialogs/Confirm.js';
 import { Help } from './dialogs/Help.js';
 import { Palette } from './dialogs/Palette.js';
@@ -55,7 +55,7 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
       return (
         <Board
           columns={lists.columns}
-          cursors={state.cursors}
+          cursors={boardCursors(state, lists)}
           column={state.boardColumn}
           filter={filter}
           total={snapshot.total}

@@ -6,11 +6,11 @@
 import { planAlertStatus } from '../src/drift-plans.js';
 import { STATUSES } from '../state/schemas.js';
 import { runDialog } from './dialog-actions.js';
-import { type Env, flashWarning, perform, roles } from './effects.js';
+import { type Env, flashWarning, perform, release, roles } from './effects.js';
 import { addForm, editForm } from './form.js';
 import { type KeyEvent, textOf } from './input.js';
 import { Command, disabledReason, lookup, scopesFor, type TopView } from './keymap.js';
-import type { Action } from './state.js';
+import { type Action, listKey } from './state.js';
 
 const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message']);
 
@@ -61,13 +61,15 @@ function runCommand(command: Command, env: Env): void {
 type Handler = (env: Env) => void;
 
 const cursor =
-  (move: Omit<Extract<Action, { type: 'cursor' }>, 'type' | 'size'>, page = false): Handler =>
+  (move: { delta?: number; to?: 'top' | 'bottom' }, page = false): Handler =>
   (env) =>
     env.dispatch({
       type: 'cursor',
       ...move,
       ...(move.delta && page ? { delta: move.delta * env.pageSize } : {}),
       size: env.selection.size,
+      from: env.selection.cursor,
+      ...(env.selection.idAt ? { idAt: env.selection.idAt } : {}),
     });
 const go =
   (view: TopView): Handler =>
@@ -80,11 +82,29 @@ const dialog =
 const confirm = (command: Command, target: string, title: string, detail: string) =>
   ({ kind: 'confirm', command, target, title, detail, focus: 'cancel' }) as const;
 
+/**
+ * The row the operator picked has left the list (another process moved it) and the cursor is on a
+ * neighbour: say so and pick the neighbour, so that only a second press acts on it.
+ */
+function movedAway(env: Env, what: string): boolean {
+  const { lost, idAt, cursor } = env.selection;
+  const here = idAt?.(cursor);
+  if (!lost || here === undefined) return false;
+  const now = env.lists.task(lost)?.status;
+  flashWarning(
+    env,
+    `${lost.replace(/^\w+:/, '')} has left this list${now ? ` (it is ${now} now)` : ''}; press again to act on ${what}`,
+  );
+  env.dispatch({ type: 'pick', picks: { [listKey(env.state)]: here } });
+  return true;
+}
+
 /** Task and agent commands act on the selection; their bindings are enabled only when there is one. */
 const withTask =
   (fn: (env: Env, task: NonNullable<Env['selection']['task']>) => void): Handler =>
   (env) => {
-    if (env.selection.task) fn(env, env.selection.task);
+    const task = env.selection.task;
+    if (task && !movedAway(env, task.id)) fn(env, task);
   };
 const withAgent =
   (fn: (env: Env, agent: NonNullable<Env['selection']['agent']>) => void): Handler =>
@@ -103,6 +123,8 @@ const alertsTo =
   (to: 'acknowledged' | 'resolved'): Handler =>
   (env) => {
     const ids = env.selection.alerts;
+    if (movedAway(env, `the alerts ${ids.join(', ')}`)) return;
+    release(env);
     perform(env, async () => {
       for (const id of ids) await env.ws.record((ctx) => planAlertStatus(ctx, id, to));
       return `${ids.join(', ')} ${to}`;
@@ -144,9 +166,10 @@ const HANDLERS: Partial<Record<Command, Handler>> = {
   [Command.TaskEdit]: withTask((env, task) =>
     env.dispatch({ type: 'dialog', dialog: { kind: 'form', form: editForm(task, roles(env.ws)) } }),
   ),
-  [Command.TaskPromote]: withTask((env, task) =>
-    perform(env, async () => `${(await env.ws.promote(task.id)).id} promoted to ready`),
-  ),
+  [Command.TaskPromote]: withTask((env, task) => {
+    release(env);
+    perform(env, async () => `${(await env.ws.promote(task.id)).id} promoted to ready`);
+  }),
   [Command.TaskMove]: withTask((env, task) => {
     const options = STATUSES.filter((s) => s !== task.status && s !== 'working');
     env.dispatch({
@@ -154,9 +177,10 @@ const HANDLERS: Partial<Record<Command, Handler>> = {
       dialog: { kind: 'picker', title: `Move ${task.id} to`, taskId: task.id, options, index: 0 },
     });
   }),
-  [Command.TaskRetry]: withTask((env, task) =>
-    perform(env, async () => `${task.id} retried (${(await env.ws.retry(task.id)).status})`),
-  ),
+  [Command.TaskRetry]: withTask((env, task) => {
+    release(env);
+    perform(env, async () => `${task.id} retried (${(await env.ws.retry(task.id)).status})`);
+  }),
   [Command.TaskCancel]: withTask((env, task) =>
     env.dispatch({
       type: 'dialog',

@@ -3,7 +3,7 @@
  * moves a cursor filters nothing again), and what the cursor is on. Key handlers and views read the
  * same derivation, so a command always acts on the row the operator sees.
  */
-import type { Status, Task } from '../state/schemas.js';
+import { STATUSES, type Status, type Task } from '../state/schemas.js';
 import { type AttentionItem, attentionMatches } from './data/attention.js';
 import { type JournalRow, journalMatches } from './data/journal.js';
 import { type AgentRow, filterColumns, type Snapshot } from './data/snapshot.js';
@@ -69,6 +69,10 @@ export interface Selection {
   /** Rows in the list the cursor moves in. */
   size: number;
   cursor: number;
+  /** The id of a row of that list (what the cursor follows), when its rows have ids. */
+  idAt?: (index: number) => string | undefined;
+  /** The row the operator put the cursor on has left the list: the cursor is on a neighbour. */
+  lost: string | null;
   task: Task | null;
   agent: AgentRow | null;
   /** What `enter` opens. */
@@ -77,10 +81,64 @@ export interface Selection {
   alerts: readonly string[];
 }
 
+export interface Followed {
+  cursor: number;
+  lost: string | null;
+}
+
+/**
+ * Where a list's cursor is: on the row picked (found by id wherever it has moved), else at the
+ * stored position; when the picked row has left the list, at the stored position, saying so.
+ */
+export function follow<T>(
+  state: UiState,
+  key: string,
+  rows: readonly T[],
+  idOf: (row: T) => string,
+): Followed {
+  const stored = cursorOf(state, key, rows.length);
+  const picked = state.picks[key];
+  if (picked === undefined) return { cursor: stored, lost: null };
+  const here = rows[stored];
+  if (here !== undefined && idOf(here) === picked) return { cursor: stored, lost: null };
+  const at = rows.findIndex((row) => idOf(row) === picked);
+  if (at >= 0) return { cursor: at, lost: null };
+  return { cursor: stored, lost: state.released[key] === picked ? null : picked };
+}
+
+const taskId = (t: Task) => t.id;
+const itemKey = (i: AttentionItem) => i.key;
+
+/** The cursor of every board column. */
+export function boardCursors(state: UiState, lists: Lists): Record<Status, Followed> {
+  return Object.fromEntries(
+    STATUSES.map((s) => [s, follow(state, `board:${s}`, lists.columns[s], taskId)]),
+  ) as Record<Status, Followed>;
+}
+
+/**
+ * Rows under a cursor that nobody picked yet, by list: App records them once shown, so that from
+ * then on the cursor stays on the task the operator saw, whatever other processes add above it.
+ */
+export function unpicked(state: UiState, lists: Lists): Record<string, string> {
+  const out: Record<string, string> = {};
+  const note = <T>(key: string, rows: readonly T[], idOf: (row: T) => string) => {
+    const { cursor, lost } = follow(state, key, rows, idOf);
+    const row = rows[cursor];
+    if (row === undefined || lost !== null) return;
+    const id = idOf(row);
+    const picked = state.picks[key];
+    if (picked === undefined || (state.released[key] === picked && picked !== id)) out[key] = id;
+  };
+  if (state.view === 'board') for (const s of STATUSES) note(`board:${s}`, lists.columns[s], taskId);
+  if (state.view === 'alerts') note('alerts', lists.attention, itemKey);
+  return out;
+}
+
 export function selectionFor(state: UiState, lists: Lists): Selection {
   const { snapshot } = lists;
   const key = listKey(state);
-  const pick = (size: number) => ({ size, cursor: cursorOf(state, key, size) });
+  const pick = (size: number) => ({ size, cursor: cursorOf(state, key, size), lost: null });
   switch (state.view) {
     case 'dashboard': {
       const { size, cursor } = pick(snapshot.agents.length);
@@ -88,6 +146,7 @@ export function selectionFor(state: UiState, lists: Lists): Selection {
       return {
         size,
         cursor,
+        lost: null,
         agent,
         task: agent?.task ?? null,
         open: agent ? { kind: 'agent', id: agent.id } : null,
@@ -96,11 +155,13 @@ export function selectionFor(state: UiState, lists: Lists): Selection {
     }
     case 'board': {
       const column = lists.columns[key.slice('board:'.length) as Status] ?? [];
-      const { size, cursor } = pick(column.length);
+      const { cursor, lost } = follow(state, key, column, taskId);
       const task = column[cursor] ?? null;
       return {
-        size,
+        size: column.length,
         cursor,
+        idAt: (i) => column[i]?.id,
+        lost,
         task,
         agent: null,
         open: task ? { kind: 'task', id: task.id } : null,
@@ -108,20 +169,38 @@ export function selectionFor(state: UiState, lists: Lists): Selection {
       };
     }
     case 'alerts': {
-      const { size, cursor } = pick(lists.attention.length);
-      const item = lists.attention[cursor];
+      const rows = lists.attention;
+      const { cursor, lost } = follow(state, key, rows, itemKey);
+      const item = rows[cursor];
       const task = item?.task ? (lists.task(item.task) ?? null) : null;
       const open = item?.task
         ? { kind: 'task' as const, id: item.task }
         : item?.agent
           ? { kind: 'agent' as const, id: item.agent }
           : null;
-      return { size, cursor, task, agent: null, open, alerts: item?.alerts ?? [] };
+      return {
+        size: rows.length,
+        cursor,
+        idAt: (i) => rows[i]?.key,
+        lost,
+        task,
+        agent: null,
+        open,
+        alerts: item?.alerts ?? [],
+      };
     }
     case 'journal': {
       const { size, cursor } = pick(lists.journal.length);
       const id = lists.journal[cursor]?.tasks[0];
-      return { size, cursor, task: null, agent: null, open: id ? { kind: 'task', id } : null, alerts: [] };
+      return {
+        size,
+        cursor,
+        lost: null,
+        task: null,
+        agent: null,
+        open: id ? { kind: 'task', id } : null,
+        alerts: [],
+      };
     }
     case 'task': {
       const task = state.taskId ? (lists.task(state.taskId) ?? null) : null;
@@ -132,7 +211,7 @@ export function selectionFor(state: UiState, lists: Lists): Selection {
       return { ...pick(200), task: agent?.task ?? null, agent, open: null, alerts: [] };
     }
     default:
-      return { size: 0, cursor: 0, task: null, agent: null, open: null, alerts: [] };
+      return { size: 0, cursor: 0, lost: null, task: null, agent: null, open: null, alerts: [] };
   }
 }
 

@@ -5,7 +5,7 @@
  */
 import { isTerminal } from '../src/lifecycle.js';
 import type { Status } from '../state/schemas.js';
-import { type Env, errorText, flashWarning, perform } from './effects.js';
+import { type Env, errorText, flashWarning, perform, release } from './effects.js';
 import { formInput, formPatch, formProblem } from './form.js';
 import { helpLines } from './help.js';
 import { Command } from './keymap.js';
@@ -52,6 +52,7 @@ function runConfirmed(dialog: Confirm, env: Env): void {
       await ws.directAgent(id, directive);
       return `${id}: ${done}`;
     });
+  if (dialog.command === Command.TaskCancel || dialog.command === Command.TaskMove) release(env);
   if (dialog.command === Command.TaskCancel)
     perform(env, async () => `${(await ws.cancel(id)).id} cancelled`);
   if (dialog.command === Command.TaskMove)
@@ -99,8 +100,10 @@ const SUBMIT: { [K in Dialog['kind']]?: Submit<K> } = {
           focus: 'cancel',
         },
       });
-    } else
+    } else {
+      release(env);
       perform(env, async () => `${dialog.taskId} moved to ${(await env.ws.move(dialog.taskId, to)).status}`);
+    }
   },
   message: (dialog, env) => {
     close(env);

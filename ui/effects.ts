@@ -5,7 +5,7 @@
 import type { Workspace } from '../src/workspace.js';
 import type { Lists, Selection } from './derive.js';
 import type { KeyContext } from './keymap.js';
-import type { Action, UiState } from './state.js';
+import { type Action, listKey, type UiState } from './state.js';
 
 export interface Env {
   ws: Workspace;
@@ -29,6 +29,16 @@ export function perform(env: Env, work: () => Promise<string>): void {
     (text) => env.dispatch({ type: 'flash', level: 'info', text }),
     (error) => env.dispatch({ type: 'flash', level: 'error', text: errorText(error) }),
   );
+}
+
+/**
+ * A change that takes the row under the cursor out of its list (promote, retry, cancel, move, an
+ * alert acknowledged): the cursor then stays at its place, on the row that takes the place.
+ */
+export function release(env: Env): void {
+  const { cursor, idAt } = env.selection;
+  const id = idAt?.(cursor);
+  if (id !== undefined) env.dispatch({ type: 'release', key: listKey(env.state), at: cursor, id });
 }
 
 export const flashWarning = (env: Env, text: string) =>

@@ -40,6 +40,13 @@ export interface UiState {
   taskId: string | null;
   /** Cursor per list: a view, or `board:<stage>` for a board column. */
   cursors: Record<string, number>;
+  /**
+   * The row the cursor is on, per list, by id (a task id, an attention key): the cursor follows it
+   * when other processes add, move or remove rows (derive.ts), and falls back to `cursors`.
+   */
+  picks: Record<string, string>;
+  /** Picks the operator's own change is taking out of their list: the cursor stays at its place. */
+  released: Record<string, string>;
   boardColumn: number;
   filters: Partial<Record<ViewId, string>>;
   dialog: Dialog | null;
@@ -53,7 +60,19 @@ export type Action =
   | { type: 'open-agent'; id: string }
   | { type: 'open-task'; id: string }
   | { type: 'back' }
-  | { type: 'cursor'; delta?: number; to?: 'top' | 'bottom'; size: number }
+  | {
+      type: 'cursor';
+      delta?: number;
+      to?: 'top' | 'bottom';
+      size: number;
+      /** Where the cursor is now (it may have followed its row); else the stored position. */
+      from?: number;
+      /** The id of a row, to follow it. */
+      idAt?: (index: number) => string | undefined;
+    }
+  /** `missing`: only for lists without a pick (what was shown, recorded after the operator moved on). */
+  | { type: 'pick'; picks: Record<string, string>; missing?: boolean }
+  | { type: 'release'; key: string; at: number; id: string }
   | { type: 'column'; delta: number }
   | { type: 'dialog'; dialog: Dialog | null }
   | { type: 'text'; op: 'insert' | 'delete' | 'clear'; text?: string }
@@ -70,6 +89,8 @@ export const initialState = (view: ViewId = 'dashboard'): UiState => ({
   agentId: null,
   taskId: null,
   cursors: {},
+  picks: {},
+  released: {},
   boardColumn: STATUSES.indexOf('ready'),
   filters: {},
   dialog: null,
@@ -90,6 +111,14 @@ const TAILS = new Set(['journal']);
 /** A stored cursor, kept inside a list that may have shrunk since. */
 export const cursorOf = (state: UiState, key: string, size: number) =>
   clamp(state.cursors[key] ?? (TAILS.has(key) ? size - 1 : 0), 0, Math.max(0, size - 1));
+
+/** A new filter: the lists of its view start again from what the cursor is on in the filtered rows. */
+function withFilter(state: UiState, view: ViewId, text: string): UiState {
+  if ((state.filters[view] ?? '') === text) return state;
+  const prefix = view === 'board' ? 'board:' : view;
+  const picks = Object.fromEntries(Object.entries(state.picks).filter(([key]) => !key.startsWith(prefix)));
+  return { ...state, filters: { ...state.filters, [view]: text }, picks };
+}
 
 const withText = (text: string, op: 'insert' | 'delete' | 'clear', insert = '') =>
   editText(text, op, insert, 500);
@@ -156,22 +185,46 @@ export function reduce(state: UiState, action: Action): UiState {
         cursors: { ...state.cursors, task: 0 },
       };
     case 'back': {
-      if (state.filters[state.view]) return { ...state, filters: { ...state.filters, [state.view]: '' } };
+      if (state.filters[state.view]) return withFilter(state, state.view, '');
       const back = [...state.back];
       const view = back.pop();
       return view ? { ...state, view, back } : state;
     }
     case 'cursor': {
       const key = listKey(state);
-      const current = cursorOf(state, key, action.size);
+      const current = action.from ?? cursorOf(state, key, action.size);
       const next =
         action.to === 'top' ? 0 : action.to === 'bottom' ? action.size - 1 : current + (action.delta ?? 0);
       const cursor = clamp(next, 0, Math.max(0, action.size - 1));
       const cursors = { ...state.cursors, [key]: cursor };
       // On the last row of a tail list, the cursor follows new rows.
       if (TAILS.has(key) && cursor === action.size - 1) delete cursors[key];
-      return { ...state, cursors };
+      const picks = { ...state.picks };
+      const id = action.idAt?.(cursor);
+      if (id === undefined) delete picks[key];
+      else picks[key] = id;
+      const { [key]: _, ...released } = state.released;
+      return { ...state, cursors, picks, released };
     }
+    case 'pick': {
+      const picks = { ...state.picks };
+      const released = { ...state.released };
+      for (const [key, id] of Object.entries(action.picks)) {
+        // What was shown does not replace a pick, unless the operator's change took that one away.
+        const keep = picks[key] !== undefined && (released[key] !== picks[key] || picks[key] === id);
+        if (action.missing && keep) continue;
+        picks[key] = id;
+        delete released[key];
+      }
+      return { ...state, picks, released };
+    }
+    case 'release':
+      return {
+        ...state,
+        cursors: { ...state.cursors, [action.key]: action.at },
+        picks: { ...state.picks, [action.key]: action.id },
+        released: { ...state.released, [action.key]: action.id },
+      };
     case 'column':
       return { ...state, boardColumn: clamp(state.boardColumn + action.delta, 0, STATUSES.length - 1) };
     case 'dialog':
@@ -179,7 +232,7 @@ export function reduce(state: UiState, action: Action): UiState {
     case 'filter-close': {
       if (state.dialog?.kind !== 'filter') return state;
       const { view, text, before } = state.dialog;
-      return { ...state, dialog: null, filters: { ...state.filters, [view]: action.keep ? text : before } };
+      return { ...withFilter(state, view, action.keep ? text : before), dialog: null };
     }
     case 'flash':
       return {
@@ -194,9 +247,9 @@ export function reduce(state: UiState, action: Action): UiState {
       const dialog = reduceDialog(state.dialog, action);
       if (dialog === state.dialog) return state;
       // The filter applies as it is typed.
-      const filters =
-        dialog.kind === 'filter' ? { ...state.filters, [dialog.view]: dialog.text } : state.filters;
-      return { ...state, dialog, filters };
+      return dialog.kind === 'filter'
+        ? { ...withFilter(state, dialog.view, dialog.text), dialog }
+        : { ...state, dialog };
     }
   }
 }

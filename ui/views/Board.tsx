@@ -7,6 +7,7 @@ import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { STATUSES, type Status, type Task } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
+import type { Followed } from '../derive.js';
 import { type Layout, windowStart } from '../layout.js';
 import { clean, PRIORITY_MARK } from '../text.js';
 import { paint, useTheme } from '../theme.js';
@@ -58,7 +59,7 @@ const Column = memo(function Column(props: {
 
 export function Board(props: {
   columns: Record<Status, Task[]>;
-  cursors: Record<string, number>;
+  cursors: Record<Status, Followed>;
   column: number;
   filter: string;
   total: number;
@@ -74,7 +75,7 @@ export function Board(props: {
   const shown = STATUSES.slice(first, first + columnsVisible);
   const stage = STATUSES[column]!;
   const list = columns[stage];
-  const cursor = Math.min(props.cursors[`board:${stage}`] ?? 0, Math.max(0, list.length - 1));
+  const { cursor, lost } = props.cursors[stage];
   const matching = STATUSES.reduce((n, s) => n + columns[s].length, 0);
   const hidden = [
     first > 0 ? `← ${first} more` : '',
@@ -90,7 +91,7 @@ export function Board(props: {
             key={s}
             stage={s}
             tasks={columns[s]}
-            cursor={Math.min(props.cursors[`board:${s}`] ?? 0, Math.max(0, columns[s].length - 1))}
+            cursor={props.cursors[s].cursor}
             focused={s === stage}
             width={columnWidth}
             rows={rows}
@@ -102,6 +103,7 @@ export function Board(props: {
         text={paint(
           theme.muted,
           `${stage} ${list.length ? `${cursor + 1}/${list.length}` : '0/0'}${list[cursor] ? ` ${list[cursor]!.id}` : ''}` +
+            (lost ? `   ${lost} has left ${stage}` : '') +
             (props.filter
               ? `   filter "${props.filter}": ${matching} of ${props.total}`
               : `   ${props.total} tasks`) +

@@ -1,0 +1,86 @@
+/**
+ * The board cursor follows the task the operator saw, not a row number: another process adds a
+ * task above it or takes it out of the column, and a key still acts on the task that was
+ * highlighted, or on nothing until pressed again.
+ */
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { afterEach, describe, expect, test } from 'vitest';
+import type { Task } from '../../state/schemas.js';
+import { Command } from '../../ui/keymap.js';
+import { BIN } from '../helpers/workspace.js';
+import { cleanupAll, type Harness, open } from './helpers.js';
+
+afterEach(cleanupAll);
+
+const bin = process.env.DREAMOS_TEST_BIN ?? BIN;
+
+/** `dreamos …` run by another process in the console's workspace. */
+function outside(h: Harness, ...args: string[]): Task {
+  if (!fs.existsSync(bin)) throw new Error('build first: node scripts/build.mjs --no-types');
+  const r = spawnSync(process.execPath, [bin, ...args, '--json'], { cwd: h.dir, encoding: 'utf8' });
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout) as Task;
+}
+
+/** Three held tasks, the board open on the backlog column. */
+async function backlog() {
+  const h = await open();
+  const ids: string[] = [];
+  for (const title of ['First', 'Second', 'Third']) ids.push((await h.ws.addTask({ title, hold: true })).id);
+  await h.run(Command.ViewBoard);
+  await h.run(Command.Left);
+  await h.waitFor((f) => f.includes(`backlog 1/3 ${ids[0]}`), 'the backlog column');
+  return { h, ids: ids as [string, string, string] };
+}
+
+describe('the board cursor follows its task', () => {
+  test('a task added above by another process: the keys act on the task that was highlighted', async () => {
+    const { h, ids } = await backlog();
+    await h.run(Command.Down);
+    await h.waitFor((f) => f.includes(`backlog 2/3 ${ids[1]}`), 'the second task selected');
+    const urgent = outside(h, 'task', 'add', 'Urgent', '--hold', '--priority', 'critical');
+    // The new task sorts first: the cursor moves down with the task it was on.
+    await h.waitFor((f) => f.includes('Urgent') && f.includes(`backlog 3/4 ${ids[1]}`), 'the cursor on it');
+    await h.run(Command.TaskPriorityUp);
+    await h.waitFor((f) => f.includes(`${ids[1]} is now high`), 'the priority flash');
+    await h.run(Command.TaskPromote);
+    await h.waitFor((f) => f.includes(`${ids[1]} promoted to ready`), 'the promote flash');
+    expect(h.ws.getTask(ids[1]).status).toBe('ready');
+    for (const id of [ids[0], ids[2], urgent.id]) expect(h.ws.getTask(id).status).toBe('backlog');
+    expect(h.ws.getTask(ids[0]).priority).toBe('normal');
+  });
+
+  test('a cursor never moved stays on the task it showed', async () => {
+    const { h, ids } = await backlog();
+    outside(h, 'task', 'add', 'Urgent', '--hold', '--priority', 'critical');
+    await h.waitFor((f) => f.includes('Urgent') && f.includes(`backlog 2/4 ${ids[0]}`), 'the cursor on it');
+    await h.run(Command.TaskPromote);
+    await h.waitFor((f) => f.includes(`${ids[0]} promoted to ready`), 'the promote flash');
+    expect(
+      h.ws
+        .listTasks()
+        .filter((t) => t.status === 'ready')
+        .map((t) => t.id),
+    ).toEqual([ids[0]]);
+  });
+
+  test('its task taken out of the column: the cursor moves to a neighbour and the first key only says so', async () => {
+    const { h, ids } = await backlog();
+    await h.run(Command.Down);
+    await h.waitFor((f) => f.includes(`backlog 2/3 ${ids[1]}`), 'the second task selected');
+    outside(h, 'task', 'promote', ids[1]);
+    await h.waitFor(
+      (f) => f.includes(`backlog 2/2 ${ids[2]}`) && f.includes(`${ids[1]} has left backlog`),
+      'the neighbour, and why',
+    );
+    await h.run(Command.TaskPriorityUp);
+    await h.waitFor(
+      (f) => f.includes(`${ids[1]} has left this list (it is ready now); press again to act on ${ids[2]}`),
+      'the warning',
+    );
+    expect(h.ws.getTask(ids[2]).priority).toBe('normal');
+    await h.run(Command.TaskPriorityUp);
+    await h.waitFor((f) => f.includes(`${ids[2]} is now high`), 'the priority flash');
+  });
+});
