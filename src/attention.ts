@@ -67,7 +67,7 @@ const HINT: Record<Alert['kind'], (subject: string) => string> = {
   'missing-store': () => 'see `dreamos doctor`',
   'journal-damage': () => 'see `dreamos doctor`',
   stall: () => 'stop the hung `dreamos run` and start it again',
-  overrun: (s) => `read its log (\`dreamos task show ${s}\`); cancel it if it is stuck`,
+  overrun: (s) => `read its log (\`dreamos task log ${s} --follow\`); cancel it if it is stuck`,
   'repeated-failure': (s) => `fix the cause, then \`dreamos agent resume ${s}\``,
   'context-drift': () => 'its next task starts on a fresh context',
   'scope-drift': () => 'review the files it changed (`dreamos alert list --json` has them)',
@@ -203,7 +203,7 @@ export function attention(view: StateView, options: AttentionOptions): Attention
         code === 'E_BUDGET' ? 'over-budget' : code === 'E_SCOPE' ? 'scope-drift' : 'failed',
         task.priority === 'critical' ? 'critical' : 'warning',
         `${task.title}: ${task.result?.error ?? 'failed'}${code ? ` [${code}]` : ''}${waiting ? `; ${waiting} task(s) wait on it` : ''}`,
-        `\`dreamos task retry ${task.id}\` (its log: \`dreamos task show ${task.id}\`)`,
+        `\`dreamos task retry ${task.id}\` (its log: \`dreamos task log ${task.id}\`)`,
       ),
     );
   }

@@ -10,6 +10,7 @@ import { oneLine } from '../sanitize.js';
 import { parseDuration, type TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
 import { collect, positiveInt, readWorkspace, withWorkspace } from './common.js';
+import { printTaskLog } from './task-log.js';
 
 function row(t: Task): string[] {
   const wait = t.notBefore && Date.parse(t.notBefore) > Date.now() ? ' (retry later)' : '';
@@ -194,6 +195,17 @@ export function registerTask(program: Command): void {
         const t = ws.getTask(id);
         emit(options, t, () => describeTask(t));
       });
+    });
+
+  task
+    .command('log')
+    .description("print a task's captured output, oldest run first (--follow: until it ends)")
+    .argument('<id>')
+    .option('--follow', 'keep printing new output until the task ends (ctrl-c stops)')
+    .action(async (id: string, o: { follow?: boolean }, command: Command) => {
+      await withWorkspace(command, (ws, options) =>
+        printTaskLog(ws, id, { follow: Boolean(o.follow), json: Boolean(options.json) }),
+      );
     });
 
   task
