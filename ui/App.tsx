@@ -23,6 +23,7 @@ import {
   useJournal,
   useServices,
   useSnapshot,
+  useTaskLog,
   useTerminalSize,
 } from './hooks.js';
 import { keyEvents } from './input.js';
@@ -82,9 +83,11 @@ function Console(props: AppProps) {
   }, []);
 
   const journal = useJournal(state.view === 'journal', snapshot.seq);
+  const logLines = useTaskLog(state.view === 'log' ? state.logTaskId : null, snapshot.seq);
+  const log = useMemo(() => ({ lines: logLines, rows: layout.list.rows }), [logLines, layout.list.rows]);
   const derive = useMemo(makeDeriver, []);
   const lists = derive(snapshot, state, journal);
-  const selection = selectionFor(state, lists);
+  const selection = selectionFor(state, lists, log);
   const ctx = keyContext(state, selection, readOnly);
   // The rows shown under cursors nobody has moved yet: the cursors stay on them from now on.
   const shown = JSON.stringify(unpicked(state, lists));
@@ -92,8 +95,8 @@ function Console(props: AppProps) {
     if (shown !== '{}') dispatch({ type: 'pick', picks: JSON.parse(shown), missing: true });
   }, [shown, dispatch]);
 
-  const live = useRef({ snapshot, journal, layout });
-  live.current = { snapshot, journal, layout };
+  const live = useRef({ snapshot, journal, layout, log });
+  live.current = { snapshot, journal, layout, log };
   const quit = useCallback(() => {
     props.onQuit?.();
     exit();
@@ -108,7 +111,7 @@ function Console(props: AppProps) {
     const envFor = (): Env => {
       const s = stateRef.current;
       const l = derive(live.current.snapshot, s, live.current.journal);
-      const sel = selectionFor(s, l);
+      const sel = selectionFor(s, l, live.current.log);
       const pageSize = s.view === 'board' ? live.current.layout.board.rows : live.current.layout.list.rows;
       return {
         ws,
@@ -144,7 +147,9 @@ function Console(props: AppProps) {
       ? (selection.agent?.name ?? state.agentId)
       : state.view === 'task'
         ? state.taskId
-        : null;
+        : state.view === 'log'
+          ? state.logTaskId
+          : null;
   const where = relative(process.cwd(), ws.home);
   const status = `${snapshot.total} tasks · ${snapshot.openAlerts} open alerts · journal #${snapshot.seq} · ${where.length < ws.home.length ? where : ws.home}`;
   return (

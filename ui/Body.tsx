@@ -15,6 +15,7 @@ import { Attention } from './views/Attention.js';
 import { Board } from './views/Board.js';
 import { Dashboard } from './views/Dashboard.js';
 import { Journal } from './views/Journal.js';
+import { LogPager } from './views/LogPager.js';
 import { Metrics } from './views/Metrics.js';
 import { TaskDetail } from './views/TaskDetail.js';
 
@@ -71,6 +72,19 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
     case 'agent':
       return (
         <AgentDetail agent={selection.agent} seq={snapshot.seq} layout={layout} scroll={selection.cursor} />
+      );
+    case 'log':
+      return (
+        <LogPager
+          taskId={state.logTaskId ?? ''}
+          task={selection.task}
+          lines={selection.log?.lines ?? []}
+          top={selection.cursor}
+          following={selection.cursor >= selection.size - 1}
+          search={filter}
+          match={state.logMatch}
+          layout={layout}
+        />
       );
     case 'task':
       return (

@@ -10,6 +10,7 @@ import { type Env, flashWarning, perform, release, roles } from './effects.js';
 import { addForm, editForm } from './form.js';
 import { type KeyEvent, textOf } from './input.js';
 import { Command, disabledReason, lookup, scopesFor, type TopView } from './keymap.js';
+import { jumpToMatch } from './pager.js';
 import { type Action, listKey } from './state.js';
 
 const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message']);
@@ -147,6 +148,11 @@ const HANDLERS: Partial<Record<Command, Handler>> = {
         open.kind === 'task' ? { type: 'open-task', id: open.id } : { type: 'open-agent', id: open.id },
       );
   },
+  [Command.OpenLog]: (env) => {
+    if (env.ctx.logTask) env.dispatch({ type: 'open-log', id: env.ctx.logTask });
+  },
+  [Command.SearchNext]: (env) => jumpToMatch(env, 1),
+  [Command.SearchPrev]: (env) => jumpToMatch(env, -1),
   [Command.Back]: (env) => env.dispatch({ type: 'back' }),
   [Command.NextView]: (env) => env.dispatch({ type: 'cycle', delta: 1 }),
   [Command.PrevView]: (env) => env.dispatch({ type: 'cycle', delta: -1 }),

@@ -79,7 +79,17 @@ export interface Selection {
   open: { kind: 'task' | 'agent'; id: string } | null;
   /** Open alerts of the row (the attention view). */
   alerts: readonly string[];
+  /** The pager's lines (the log view; `cursor` is its first visible line). */
+  log?: PagerLines;
 }
+
+export interface PagerLines {
+  lines: readonly string[];
+  /** Lines shown at once. */
+  rows: number;
+}
+
+const NO_LOG: PagerLines = { lines: [], rows: 1 };
 
 export interface Followed {
   cursor: number;
@@ -135,7 +145,7 @@ export function unpicked(state: UiState, lists: Lists): Record<string, string> {
   return out;
 }
 
-export function selectionFor(state: UiState, lists: Lists): Selection {
+export function selectionFor(state: UiState, lists: Lists, log: PagerLines = NO_LOG): Selection {
   const { snapshot } = lists;
   const key = listKey(state);
   const pick = (size: number) => ({ size, cursor: cursorOf(state, key, size), lost: null });
@@ -206,6 +216,12 @@ export function selectionFor(state: UiState, lists: Lists): Selection {
       const task = state.taskId ? (lists.task(state.taskId) ?? null) : null;
       return { ...pick(task?.history.length ?? 0), task, agent: null, open: null, alerts: [] };
     }
+    case 'log': {
+      // The cursor is the first line shown: it goes no further than the last page.
+      const task = state.logTaskId ? (lists.task(state.logTaskId) ?? null) : null;
+      const size = Math.max(1, log.lines.length - log.rows + 1);
+      return { ...pick(size), task, agent: null, open: null, alerts: [], log };
+    }
     case 'agent': {
       const agent = snapshot.agents.find((a) => a.id === state.agentId) ?? null;
       return { ...pick(200), task: agent?.task ?? null, agent, open: null, alerts: [] };
@@ -229,5 +245,11 @@ export function keyContext(state: UiState, selection: Selection, readOnly: boole
       : null,
     canOpen: selection.open !== null,
     alerts: selection.alerts,
+    logTask:
+      state.view === 'task'
+        ? state.taskId
+        : state.view === 'agent'
+          ? (agent?.task?.id ?? agent?.lastTask?.id ?? null)
+          : null,
   };
 }

@@ -9,6 +9,7 @@ import { type Env, errorText, flashWarning, perform, release } from './effects.j
 import { formInput, formPatch, formProblem } from './form.js';
 import { helpLines } from './help.js';
 import { Command } from './keymap.js';
+import { jumpToMatch } from './pager.js';
 import { paletteItems } from './palette.js';
 import type { Dialog } from './state.js';
 
@@ -76,7 +77,11 @@ const SUBMIT: { [K in Dialog['kind']]?: Submit<K> } = {
     close(env);
     if (dialog.focus === 'confirm') runConfirmed(dialog, env);
   },
-  filter: (_dialog, env) => env.dispatch({ type: 'filter-close', keep: true }),
+  filter: (_dialog, env) => {
+    env.dispatch({ type: 'filter-close', keep: true });
+    // In the log pager, `/` is a search: enter goes to its first match from the page shown.
+    if (env.state.view === 'log') jumpToMatch({ ...env, state: { ...env.state, logMatch: null } }, 1, true);
+  },
   palette: (dialog, env, run) => {
     const item = paletteItems(env.ctx, dialog.query)[dialog.index];
     close(env);

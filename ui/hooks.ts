@@ -8,6 +8,7 @@ import {
   useCallback,
   useContext,
   useEffect,
+  useMemo,
   useRef,
   useState,
   useSyncExternalStore,
@@ -15,7 +16,7 @@ import {
 import { watchWorkspace } from '../src/watch.js';
 import type { Workspace } from '../src/workspace.js';
 import type { JournalFeed, JournalRow } from './data/journal.js';
-import type { LogHub } from './data/logs.js';
+import { type LogHub, TaskLogReader } from './data/logs.js';
 import { buildSnapshot, type Snapshot } from './data/snapshot.js';
 import type { Size } from './layout.js';
 
@@ -82,6 +83,34 @@ export function useLogLines(path: string | null): readonly string[] {
     [logs, path],
   );
   return useSyncExternalStore(subscribe, () => (path ? logs.lines(path) : NO_LINES));
+}
+
+/**
+ * Every line of a task's logs for the pager (null: no pager open), live: read again when one of its
+ * files changes (the log hub's watchers) and when the board moves (a run by another agent starts
+ * another file).
+ */
+export function useTaskLog(taskId: string | null, seq: number): readonly string[] {
+  const { ws, logs } = useServices();
+  // Read at once: the pager's first frame shows the log, and its keys know its length.
+  const reader = useMemo(
+    () => (taskId ? new TaskLogReader(ws.home, ws.paths.logsDir, taskId) : null),
+    [ws, taskId],
+  );
+  const [, setVersion] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: seq is the trigger to look for new files
+  useEffect(() => {
+    if (!reader) return;
+    const update = () => {
+      if (reader.refresh()) setVersion((v) => v + 1);
+    };
+    update();
+    const unsubscribe = reader.paths().map((path) => logs.subscribe(path, update));
+    return () => {
+      for (const stop of unsubscribe) stop();
+    };
+  }, [reader, logs, seq]);
+  return reader?.lines ?? NO_LINES;
 }
 
 /** The journal rows, read lazily (only while a view needs them) and brought up to date on each change. */

@@ -16,6 +16,7 @@ export enum Command {
   Top = 'top',
   Bottom = 'bottom',
   Open = 'open',
+  OpenLog = 'open-log',
   Back = 'back',
   NextView = 'next-view',
   PrevView = 'prev-view',
@@ -25,6 +26,8 @@ export enum Command {
   ViewJournal = 'view-journal',
   ViewMetrics = 'view-metrics',
   Filter = 'filter',
+  SearchNext = 'search-next',
+  SearchPrev = 'search-prev',
   Palette = 'palette',
   Help = 'help',
   Quit = 'quit',
@@ -57,7 +60,7 @@ export enum Command {
 
 export const TOP_VIEWS = ['dashboard', 'board', 'alerts', 'journal', 'metrics'] as const;
 export type TopView = (typeof TOP_VIEWS)[number];
-export type ViewId = TopView | 'agent' | 'task';
+export type ViewId = TopView | 'agent' | 'task' | 'log';
 export const VIEW_TITLES: Record<ViewId, string> = {
   dashboard: 'Dashboard',
   board: 'Board',
@@ -66,6 +69,7 @@ export const VIEW_TITLES: Record<ViewId, string> = {
   metrics: 'Metrics',
   agent: 'Agent',
   task: 'Task',
+  log: 'Log',
 };
 
 /** Dialogs capture every key: their bindings are looked up first and alone. */
@@ -93,6 +97,8 @@ export interface KeyContext {
   canOpen: boolean;
   /** Open alerts of the attention row under the cursor. */
   alerts: readonly string[];
+  /** The task whose log `L` opens (task view: the task; agent view: its current or last task). */
+  logTask: string | null;
 }
 
 export interface Binding {
@@ -113,7 +119,7 @@ export interface Binding {
   enabledWhen?: (ctx: KeyContext) => string | null;
 }
 
-const LISTS: Scope[] = ['dashboard', 'board', 'alerts', 'journal', 'metrics', 'agent', 'task'];
+const LISTS: Scope[] = ['dashboard', 'board', 'alerts', 'journal', 'metrics', 'agent', 'task', 'log'];
 const TASK_VIEWS: Scope[] = ['board', 'task'];
 const AGENT_VIEWS: Scope[] = ['dashboard', 'agent'];
 const FINISHED: readonly Status[] = ['done', 'failed', 'cancelled'];
@@ -207,6 +213,16 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: (ctx) => (ctx.canOpen ? null : 'nothing to open here'),
   },
   {
+    command: Command.OpenLog,
+    keys: ['L'],
+    label: 'log',
+    description: "read the task's whole log: scroll, search with /",
+    group: 'navigation',
+    scopes: ['task', 'agent'],
+    bar: true,
+    enabledWhen: (ctx) => (ctx.logTask ? null : 'no task here has a log'),
+  },
+  {
     command: Command.Back,
     keys: ['esc'],
     label: 'back',
@@ -282,6 +298,32 @@ export const BINDINGS: readonly Binding[] = [
     group: 'general',
     scopes: ['board', 'alerts', 'journal'],
     bar: true,
+  },
+  {
+    command: Command.Filter,
+    keys: ['/'],
+    label: 'search',
+    description: 'search the log (enter jumps to the first match)',
+    group: 'general',
+    scopes: ['log'],
+    bar: true,
+  },
+  {
+    command: Command.SearchNext,
+    keys: ['n'],
+    label: 'next',
+    description: 'next match of the search',
+    group: 'general',
+    scopes: ['log'],
+    bar: true,
+  },
+  {
+    command: Command.SearchPrev,
+    keys: ['N'],
+    label: 'previous',
+    description: 'previous match of the search',
+    group: 'general',
+    scopes: ['log'],
   },
   {
     command: Command.Palette,

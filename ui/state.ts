@@ -38,6 +38,9 @@ export interface UiState {
   back: ViewId[];
   agentId: string | null;
   taskId: string | null;
+  /** The task whose log the pager shows, and the line of the current search match. */
+  logTaskId: string | null;
+  logMatch: number | null;
   /** Cursor per list: a view, or `board:<stage>` for a board column. */
   cursors: Record<string, number>;
   /**
@@ -59,6 +62,8 @@ export type Action =
   | { type: 'cycle'; delta: 1 | -1 }
   | { type: 'open-agent'; id: string }
   | { type: 'open-task'; id: string }
+  | { type: 'open-log'; id: string }
+  | { type: 'log-match'; line: number | null }
   | { type: 'back' }
   | {
       type: 'cursor';
@@ -88,6 +93,8 @@ export const initialState = (view: ViewId = 'dashboard'): UiState => ({
   back: [],
   agentId: null,
   taskId: null,
+  logTaskId: null,
+  logMatch: null,
   cursors: {},
   picks: {},
   released: {},
@@ -106,7 +113,7 @@ export function listKey(state: Pick<UiState, 'view' | 'boardColumn'>): string {
 }
 
 /** Lists that start at their newest (last) row and follow it while the cursor stays there. */
-const TAILS = new Set(['journal']);
+const TAILS = new Set(['journal', 'log']);
 
 /** A stored cursor, kept inside a list that may have shrunk since. */
 export const cursorOf = (state: UiState, key: string, size: number) =>
@@ -184,6 +191,21 @@ export function reduce(state: UiState, action: Action): UiState {
         back: [...state.back, state.view],
         cursors: { ...state.cursors, task: 0 },
       };
+    case 'open-log': {
+      // The pager opens at the end of the log, following it, with no search.
+      const { log: _, ...cursors } = state.cursors;
+      return {
+        ...state,
+        view: 'log',
+        logTaskId: action.id,
+        logMatch: null,
+        back: [...state.back, state.view],
+        cursors,
+        filters: { ...state.filters, log: '' },
+      };
+    }
+    case 'log-match':
+      return { ...state, logMatch: action.line };
     case 'back': {
       if (state.filters[state.view]) return withFilter(state, state.view, '');
       const back = [...state.back];

@@ -14,7 +14,7 @@ import {
 } from '../../ui/keymap.js';
 import { paletteItems } from '../../ui/palette.js';
 
-const VIEWS: ViewId[] = [...TOP_VIEWS, 'agent', 'task'];
+const VIEWS: ViewId[] = [...TOP_VIEWS, 'agent', 'task', 'log'];
 const ctx = (over: Partial<KeyContext> = {}): KeyContext => ({
   view: 'board',
   readOnly: false,
@@ -22,6 +22,7 @@ const ctx = (over: Partial<KeyContext> = {}): KeyContext => ({
   agent: null,
   canOpen: true,
   alerts: [],
+  logTask: null,
   ...over,
 });
 

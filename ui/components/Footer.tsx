@@ -23,7 +23,11 @@ export const Footer = memo(function Footer(props: {
   const { dialog, flash } = props;
   let line: ReactNode;
   if (dialog?.kind === 'filter') {
-    line = <Prompt prefix="/ " text={dialog.text} hint="enter keeps the filter · esc clears it" />;
+    const hint =
+      dialog.view === 'log'
+        ? 'enter goes to the first match · esc clears it'
+        : 'enter keeps the filter · esc clears it';
+    line = <Prompt prefix="/ " text={dialog.text} hint={hint} />;
   } else if (dialog?.kind === 'message') {
     line = (
       <Prompt prefix={`message to ${dialog.agentId}: `} text={dialog.text} hint="enter sends · esc cancels" />

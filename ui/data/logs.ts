@@ -8,15 +8,77 @@
  */
 import fs from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { stripControl } from '../../src/sanitize.js';
+import { cleanLogLine, readLines, shownPath, taskLogs } from '../../src/task-logs.js';
 
 const FIRST_READ_BYTES = 32 * 1024;
 const MAX_LINE = 400;
 
-export function cleanLine(line: string): string | null {
-  const text = line.endsWith('\r') ? line.slice(0, -1) : line;
-  if (text.startsWith('::dreamos ')) return null;
-  return stripControl(text.slice(0, MAX_LINE * 2).replace(/\t/g, '  ')).slice(0, MAX_LINE);
+export const cleanLine = (line: string): string | null => cleanLogLine(line, MAX_LINE);
+
+/** The lines holding `term` (case-insensitive), by index; none for an empty term. */
+export function matchesIn(lines: readonly string[], term: string): number[] {
+  const needle = term.trim().toLowerCase();
+  if (!needle) return [];
+  const out: number[] = [];
+  for (const [i, line] of lines.entries()) if (line.toLowerCase().includes(needle)) out.push(i);
+  return out;
+}
+
+/** Lines the pager keeps of one task's logs: the last ones when a log is longer. */
+const PAGER_LINES = 50_000;
+const PAGER_LINE = 1000;
+
+/**
+ * Every log of one task, whole, for the pager: read once, then from where each read stopped when
+ * `refresh()` is called (on a change of the file or of the board). Several logs (runs by different
+ * agents) are shown one after the other, each under a header line.
+ */
+export class TaskLogReader {
+  lines: readonly string[] = [];
+  private readonly files = new Map<string, { agent: string; offset: number; lines: string[] }>();
+
+  constructor(
+    private readonly home: string,
+    private readonly logsDir: string,
+    readonly taskId: string,
+  ) {
+    this.refresh();
+  }
+
+  paths(): string[] {
+    return [...this.files.keys()];
+  }
+
+  /** Read what is new; true when the lines changed. */
+  refresh(): boolean {
+    let changed = false;
+    for (const log of taskLogs(this.logsDir, { id: this.taskId })) {
+      let file = this.files.get(log.path);
+      if (!file) {
+        file = { agent: log.agent, offset: 0, lines: [] };
+        this.files.set(log.path, file);
+        changed = true;
+      }
+      const read = readLines(log.path, file.offset);
+      if (read.offset < file.offset) file.lines = [];
+      file.offset = read.offset;
+      const fresh = read.lines.map((l) => cleanLogLine(l, PAGER_LINE)).filter((l): l is string => l !== null);
+      if (!fresh.length) continue;
+      file.lines.push(...fresh);
+      if (file.lines.length > PAGER_LINES) file.lines.splice(0, file.lines.length - PAGER_LINES);
+      changed = true;
+    }
+    if (changed) {
+      const many = this.files.size > 1;
+      const out: string[] = [];
+      for (const [path, file] of this.files) {
+        if (many) out.push(`── ${file.agent} (${shownPath(this.home, path)}) ──`);
+        out.push(...file.lines);
+      }
+      this.lines = out.length > PAGER_LINES ? out.slice(-PAGER_LINES) : out;
+    }
+    return changed;
+  }
 }
 
 class Tail {
