@@ -83,4 +83,53 @@ describe('the board cursor follows its task', () => {
     await h.run(Command.TaskPriorityUp);
     await h.waitFor((f) => f.includes(`${ids[2]} is now high`), 'the priority flash');
   });
+
+  test('the attention list: an alert ranked above the selected row, and `A` still acknowledges that row', async () => {
+    const h = await open();
+    const alert = (n: number, severity: 'warning' | 'critical', subject: string) => ({
+      id: `A-0000${n}`,
+      kind: 'overrun' as const,
+      severity,
+      status: 'open' as const,
+      key: `overrun:${subject}`,
+      subject,
+      message: `${subject} is slow`,
+      evidence: {},
+      action: 'none',
+      count: 1,
+      createdAt: new Date().toISOString(),
+      updatedAt: new Date().toISOString(),
+      rev: 0,
+    });
+    const raise = (n: number, severity: 'warning' | 'critical', subject: string) =>
+      h.ws.record(() => ({
+        change: {
+          op: 'test-alert',
+          by: 'test',
+          counters: { alert: n },
+          alerts: [alert(n, severity, subject)],
+        },
+        result: undefined,
+      }));
+    await raise(1, 'warning', 'first-thing');
+    await raise(2, 'warning', 'second-thing');
+    await h.run(Command.ViewAlerts);
+    await h.waitFor(
+      (f) => f.includes('first-thing is slow') && f.includes('second-thing is slow'),
+      'two rows',
+    );
+    // The newest first: the last row is the first alert.
+    await h.run(Command.Bottom);
+    await h.waitFor((f) => /▶.*first-thing/.test(f), 'the last row selected');
+    // Another change ranks a critical alert first: the cursor stays on its row.
+    await raise(3, 'critical', 'urgent-thing');
+    await h.waitFor((f) => /▶.*first-thing/.test(f) && f.includes('urgent-thing'), 'the cursor on its row');
+    await h.run(Command.AlertAck);
+    await h.waitFor((f) => f.includes('A-00001 acknowledged'), 'the ack');
+    expect(h.ws.alerts().map((a) => [a.id, a.status])).toEqual([
+      ['A-00001', 'acknowledged'],
+      ['A-00002', 'open'],
+      ['A-00003', 'open'],
+    ]);
+  });
 });
