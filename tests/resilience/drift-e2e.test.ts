@@ -145,6 +145,40 @@ describe('drift, end to end', () => {
     expect(alerts()).toHaveLength(1);
   });
 
+  it('an acknowledged loop alert comes back to the inbox when drift pauses the agent again', () => {
+    editConfig((c) => {
+      c.agents = c.agents.filter((a) => a.id === 'agent-2');
+    });
+    const fail = (n: number) => {
+      for (let i = 1; i <= n; i++)
+        expect(run(['task', 'add', `fails ${i}`, '--run', 'exit 3', '--max-attempts', '1']).code).toBe(0);
+    };
+    fail(3);
+    expect(run(['run', '--until-idle']).code).toBe(0);
+    const [loop] = alerts('--status', 'open');
+    expect(loop).toMatchObject({ kind: 'repeated-failure', count: 1 });
+    expect(run(['alert', 'ack', loop!.id]).code).toBe(0);
+    expect(
+      run(['attention', '--json'])
+        .json<Array<{ alerts: string[] }>>()
+        .flatMap((i) => i.alerts),
+    ).toEqual([]);
+
+    // The operator resumes the agent without fixing the cause: it fails again and drift pauses it again.
+    expect(run(['agent', 'resume', 'agent-2']).code).toBe(0);
+    fail(3);
+    expect(run(['run', '--until-idle']).code).toBe(0);
+    expect(agent('agent-2').state.paused).toBe(true);
+    expect(alerts()).toHaveLength(1);
+    expect(alerts('--status', 'open')).toMatchObject([
+      { id: loop!.id, count: 2, action: 'pause: paused agent-2' },
+    ]);
+    const inbox = run(['attention', '--json']).json<
+      Array<{ reason: string; subject: string; alerts: string[] }>
+    >();
+    expect(inbox[0]).toMatchObject({ reason: 'failed', subject: 'agent-2', alerts: [loop!.id] });
+  });
+
   it('a hung orchestrator is found by another `dreamos run`: its task returns to ready and its process stops', async () => {
     // Only agent-2 (role infrastructure) may take the task, so the second orchestrator cannot rerun it.
     const t = run([
