@@ -97,4 +97,13 @@ describe('the log pager', () => {
     const help = await h.waitFor((f) => f.includes('search the log'), 'the help overlay');
     expect(help).toContain('next match of the search');
   });
+
+  test('a log longer than the pager keeps: its end, saying where the rest is', async () => {
+    const { h, t } = await withLog(300_000);
+    await h.run(Command.OpenLog);
+    const frame = await h.waitFor((f) => shows(f, 300_000), 'the end of a long log', 15_000);
+    expect(frame).toContain(`of 50000 (the last ones; all: dreamos task log ${t.id})`);
+    await h.run(Command.Top);
+    await h.waitFor((f) => shows(f, 250_001), 'the first line kept');
+  });
 });

@@ -25,7 +25,7 @@ export function matchesIn(lines: readonly string[], term: string): number[] {
 }
 
 /** Lines the pager keeps of one task's logs: the last ones when a log is longer. */
-const PAGER_LINES = 50_000;
+export const PAGER_LINES = 50_000;
 const PAGER_LINE = 1000;
 
 /**
@@ -64,16 +64,16 @@ export class TaskLogReader {
       file.offset = read.offset;
       const fresh = read.lines.map((l) => cleanLogLine(l, PAGER_LINE)).filter((l): l is string => l !== null);
       if (!fresh.length) continue;
-      file.lines.push(...fresh);
-      if (file.lines.length > PAGER_LINES) file.lines.splice(0, file.lines.length - PAGER_LINES);
+      // concat, not push(...): a long log has more lines than a call may take arguments.
+      file.lines = file.lines.concat(fresh).slice(-PAGER_LINES);
       changed = true;
     }
     if (changed) {
       const many = this.files.size > 1;
-      const out: string[] = [];
+      let out: string[] = [];
       for (const [path, file] of this.files) {
         if (many) out.push(`── ${file.agent} (${shownPath(this.home, path)}) ──`);
-        out.push(...file.lines);
+        out = out.concat(file.lines);
       }
       this.lines = out.length > PAGER_LINES ? out.slice(-PAGER_LINES) : out;
     }

@@ -7,7 +7,7 @@ import { Box, Text } from 'ink';
 import { useMemo } from 'react';
 import type { Task } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
-import { matchesIn } from '../data/logs.js';
+import { matchesIn, PAGER_LINES } from '../data/logs.js';
 import type { Layout } from '../layout.js';
 import { clean } from '../text.js';
 import { paint, useTheme } from '../theme.js';
@@ -28,6 +28,7 @@ export function LogPager(props: {
   const matches = useMemo(() => new Set(matchesIn(lines, search)), [lines, search]);
   const shown = lines.slice(top, top + rows);
   const range = lines.length ? `lines ${top + 1}-${top + shown.length} of ${lines.length}` : 'no output yet';
+  const cut = lines.length >= PAGER_LINES ? ` (the last ones; all: dreamos task log ${props.taskId})` : '';
   const where = props.following ? 'following new output' : 'G follows new output';
   const found = !search
     ? '/ search'
@@ -38,7 +39,7 @@ export function LogPager(props: {
     <Box flexDirection="column" height={layout.body.height} overflowY="hidden">
       <Text bold wrap="truncate">
         {`Log of ${props.taskId}${props.task ? ` ${clean(props.task.title, 80)}` : ''}`}
-        <Text color={theme.muted}>{`  ${range} · ${where}`}</Text>
+        <Text color={theme.muted}>{`  ${range}${cut} · ${where}`}</Text>
       </Text>
       <Box flexDirection="column" height={rows} overflowY="hidden">
         {lines.length === 0 ? (
