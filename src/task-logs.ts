@@ -14,6 +14,7 @@ export interface TaskLog {
   path: string;
   /** Last written (epoch ms). */
   mtimeMs: number;
+  size: number;
 }
 
 /** A line of a log as people see it; null for a protocol line. */
@@ -38,7 +39,7 @@ export function taskLogs(logsDir: string, task: Pick<Task, 'id'>): TaskLog[] {
     const path = join(logsDir, agent, `${task.id}.log`);
     try {
       const stat = fs.statSync(path);
-      if (stat.isFile()) found.push({ agent, path, mtimeMs: stat.mtimeMs });
+      if (stat.isFile()) found.push({ agent, path, mtimeMs: stat.mtimeMs, size: stat.size });
     } catch {
       // no log of this task in this agent's folder
     }

@@ -27,6 +27,8 @@ export function matchesIn(lines: readonly string[], term: string): number[] {
 /** Lines the pager keeps of one task's logs: the last ones when a log is longer. */
 export const PAGER_LINES = 50_000;
 const PAGER_LINE = 1000;
+/** A first read of a huge log starts this far from its end (more than the lines kept, as a rule). */
+const PAGER_FIRST_BYTES = 16 * 1024 * 1024;
 
 /**
  * Every log of one task, whole, for the pager: read once, then from where each read stopped when
@@ -54,15 +56,20 @@ export class TaskLogReader {
     let changed = false;
     for (const log of taskLogs(this.logsDir, { id: this.taskId })) {
       let file = this.files.get(log.path);
+      let partial = false;
       if (!file) {
-        file = { agent: log.agent, offset: 0, lines: [] };
+        partial = log.size > PAGER_FIRST_BYTES;
+        file = { agent: log.agent, offset: partial ? log.size - PAGER_FIRST_BYTES : 0, lines: [] };
         this.files.set(log.path, file);
         changed = true;
       }
       const read = readLines(log.path, file.offset);
       if (read.offset < file.offset) file.lines = [];
       file.offset = read.offset;
-      const fresh = read.lines.map((l) => cleanLogLine(l, PAGER_LINE)).filter((l): l is string => l !== null);
+      // Started inside a line: that piece is not shown.
+      const fresh = (partial ? read.lines.slice(1) : read.lines)
+        .map((l) => cleanLogLine(l, PAGER_LINE))
+        .filter((l): l is string => l !== null);
       if (!fresh.length) continue;
       // concat, not push(...): a long log has more lines than a call may take arguments.
       file.lines = file.lines.concat(fresh).slice(-PAGER_LINES);
