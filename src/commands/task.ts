@@ -203,7 +203,7 @@ export function registerTask(program: Command): void {
     .argument('<id>')
     .option('--follow', 'keep printing new output until the task ends (ctrl-c stops)')
     .action(async (id: string, o: { follow?: boolean }, command: Command) => {
-      await withWorkspace(command, (ws, options) =>
+      await readWorkspace(command, (ws, options) =>
         printTaskLog(ws, id, { follow: Boolean(o.follow), json: Boolean(options.json) }),
       );
     });
