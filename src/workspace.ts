@@ -132,9 +132,13 @@ export interface InitOptions {
   agents?: AgentConfig[];
 }
 
-/** Create `.dreamos/` with the default agents. Refuses to touch an existing workspace. */
+/**
+ * Create `.dreamos/` with the default agents. Refuses to touch an existing workspace. The folder is
+ * created when its parent exists (like `mkdir`, never `mkdir -p`): docs/decisions/init-target-folder.md.
+ */
 export async function initWorkspace(options: InitOptions = {}): Promise<Workspace> {
-  const home = join(resolve(options.dir ?? process.cwd()), WORKSPACE_DIR);
+  const project = resolve(options.dir ?? process.cwd());
+  const home = join(project, WORKSPACE_DIR);
   const paths = workspacePaths(home);
   if (fs.existsSync(paths.config)) {
     throw new DreamError('E_CONFLICT', `a workspace already exists at ${home}`);
@@ -144,7 +148,9 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
     agents: options.agents ?? defaultAgents(),
     ...options.config,
   });
+  prepareProject(project);
   for (const dir of [
+    home,
     paths.boardsDir,
     paths.journalDir,
     paths.mailboxesDir,
@@ -154,7 +160,7 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
     paths.archiveDir,
     paths.locksDir,
   ]) {
-    fs.mkdirSync(dir, { recursive: true });
+    privateDir(dir);
   }
   writeFileDurable(paths.configSchema, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
   const db = await JournalDb.open(paths);
@@ -164,6 +170,57 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
   // config.json is written last: its presence is what makes the folder a workspace.
   await writeConfig(paths, config);
   return new Workspace(paths, config, db, OPERATOR);
+}
+
+/** The folder a workspace goes in: an existing folder, or a new one whose parent exists. */
+function prepareProject(project: string): void {
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(project);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw cannotCreate(project, error);
+    const parent = dirname(project);
+    if (!fs.existsSync(parent)) {
+      throw notFound(
+        `cannot create ${project}: its parent folder ${parent} does not exist (create it first: mkdir -p ${project})`,
+      );
+    }
+    try {
+      fs.mkdirSync(project);
+    } catch (mkdirError) {
+      throw cannotCreate(project, mkdirError);
+    }
+    return;
+  }
+  if (!st.isDirectory()) throw invalidInput(`cannot create a workspace in ${project}: it is not a folder`);
+}
+
+/**
+ * One folder of the workspace. Never `recursive`: Node's recursive mkdir
+ * retries for ever where the kernel refuses with ENOENT (in /proc, say), deaf to signals.
+ */
+function privateDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir);
+  } catch (error) {
+    const exists = (error as NodeJS.ErrnoException).code === 'EEXIST' && fs.lstatSync(dir).isDirectory();
+    if (!exists) throw cannotCreate(dir, error);
+  }
+}
+
+function cannotCreate(path: string, error: unknown): DreamError {
+  const { code, message } = error as NodeJS.ErrnoException;
+  const why =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'permission denied'
+      : code === 'EROFS'
+        ? 'the file system is read-only'
+        : code === 'ENOENT'
+          ? 'this file system does not allow new folders here'
+          : code === 'ENOTDIR'
+            ? 'a part of the path is not a folder'
+            : (message ?? String(error));
+  return new DreamError('E_IO', `cannot create ${path}: ${why}${code ? ` (${code})` : ''}`);
 }
 
 async function writeConfig(paths: WorkspacePaths, config: Config): Promise<void> {

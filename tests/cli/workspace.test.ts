@@ -86,6 +86,32 @@ describe('dreamos init', () => {
     expect(fs.existsSync(path.join(project, '.dreamos', 'config.json'))).toBe(true);
     expect(fs.existsSync(path.join(tmp.dir, '.dreamos'))).toBe(false);
   });
+
+  it('creates the --dir folder itself when its parent exists, but never a chain of parents', () => {
+    const fresh = path.join(tmp.dir, 'fresh');
+    expect(at(tmp.dir, ['init', '--dir', fresh]).code).toBe(0);
+    expect(fs.existsSync(path.join(fresh, '.dreamos', 'config.json'))).toBe(true);
+    const deep = path.join(tmp.dir, 'no', 'such', 'dir');
+    expectError(
+      at(tmp.dir, ['init', '--dir', deep]),
+      3,
+      /parent folder .*no[/]such does not exist.*mkdir -p/,
+    );
+    expect(fs.existsSync(path.join(tmp.dir, 'no'))).toBe(false);
+    const file = path.join(tmp.dir, 'a-file');
+    fs.writeFileSync(file, 'x');
+    expectError(at(tmp.dir, ['init', '--dir', file]), 2, /not a folder/);
+  });
+
+  // Node's recursive mkdir loops for ever, deaf to SIGTERM, where the kernel answers ENOENT (/proc):
+  // the helper kills a hung child after its timeout, so a regression fails instead of hanging.
+  it.runIf(fs.existsSync('/proc/self'))(
+    'refuses a folder where nothing can be created (/proc), at once',
+    () => {
+      expectError(at(tmp.dir, ['init', '--dir', '/proc']), 1, /cannot create \/proc\/\.dreamos/);
+      expect(fs.existsSync('/proc/.dreamos')).toBe(false);
+    },
+  );
 });
 
 describe('finding the workspace', () => {
