@@ -134,7 +134,8 @@ export interface InitOptions {
 
 /**
  * Create `.dreamos/` with the default agents. Refuses to touch an existing workspace. The folder is
- * created when its parent exists (like `mkdir`, never `mkdir -p`): docs/decisions/init-target-folder.md.
+ * created when its parent exists (like `mkdir`, never `mkdir -p`); the workspace is private to the
+ * user (docs/decisions/init-target-folder.md).
  */
 export async function initWorkspace(options: InitOptions = {}): Promise<Workspace> {
   const project = resolve(options.dir ?? process.cwd());
@@ -196,16 +197,17 @@ function prepareProject(project: string): void {
 }
 
 /**
- * One folder of the workspace. Never `recursive`: Node's recursive mkdir
+ * One folder of the workspace, mode 700 whatever the umask. Never `recursive`: Node's recursive mkdir
  * retries for ever where the kernel refuses with ENOENT (in /proc, say), deaf to signals.
  */
 function privateDir(dir: string): void {
   try {
-    fs.mkdirSync(dir);
+    fs.mkdirSync(dir, { mode: 0o700 });
   } catch (error) {
     const exists = (error as NodeJS.ErrnoException).code === 'EEXIST' && fs.lstatSync(dir).isDirectory();
     if (!exists) throw cannotCreate(dir, error);
   }
+  fs.chmodSync(dir, 0o700);
 }
 
 function cannotCreate(path: string, error: unknown): DreamError {

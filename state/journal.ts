@@ -103,7 +103,7 @@ export class Journal {
       this.fd = fs.openSync(
         path,
         fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
-        0o644,
+        0o600,
       );
     } catch (error) {
       if (errnoCode(error) !== 'ELOOP') throw error;

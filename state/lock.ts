@@ -121,8 +121,8 @@ class Record {
 
   write(state: OwnerRecord['state'], identity?: { ino: string; born: string }): void {
     if (this.fd === null) {
-      fs.mkdirSync(dirname(this.path), { recursive: true });
-      this.fd = fs.openSync(this.path, 'w');
+      fs.mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+      this.fd = fs.openSync(this.path, 'w', 0o600);
     }
     fs.writeSync(this.fd, recordLine(state, identity), 0);
   }

@@ -43,7 +43,7 @@ export function writeFileDurable(path: string, data: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const buf = Buffer.from(data, 'utf8');
   try {
-    const fd = fs.openSync(tmp, 'w');
+    const fd = fs.openSync(tmp, 'w', 0o600);
     try {
       // A filling disk writes less than asked without an error: loop, so that it ends in ENOSPC, not a short file.
       for (let written = 0; written < buf.length; )

@@ -399,7 +399,7 @@ export class Orchestrator {
         throw new Error('stopped before the task started');
       }
       const logPath = this.ws.paths.log(agentId, task.id);
-      fs.mkdirSync(dirname(logPath), { recursive: true });
+      fs.mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
       running.run = loop.driver.start({
         task,
         agent: loop.agent,

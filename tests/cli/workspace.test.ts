@@ -2,11 +2,12 @@
  * `dreamos init` and how every command finds its workspace: --home, DREAMOS_HOME, and the nearest
  * `.dreamos/` upwards from the current folder, like git.
  */
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Task } from '../../state/schemas.js';
-import { tempDir } from '../helpers/workspace.js';
+import { BIN, tempDir } from '../helpers/workspace.js';
 import { board, dreamos, expectError, expectJsonError, show } from './helpers.js';
 
 // Each test starts dozens of real processes: a loaded machine is slow, not wrong.
@@ -112,6 +113,27 @@ describe('dreamos init', () => {
       expect(fs.existsSync('/proc/.dreamos')).toBe(false);
     },
   );
+
+  it('makes the workspace private to its user whatever the umask (folders 700, files 600)', () => {
+    const shell = (script: string) => {
+      const r = spawnSync('sh', ['-c', `umask 022; ${script}`], { cwd: tmp.dir, encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+    };
+    const d = `${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)}`;
+    shell(`${d} init && ${d} task add x --run 'echo hi' && ${d} run --until-idle`);
+    const loose: string[] = [];
+    const walk = (p: string) => {
+      const st = fs.lstatSync(p);
+      const mode = st.mode & 0o777;
+      if (st.isDirectory()) {
+        if (mode !== 0o700) loose.push(`${mode.toString(8)} ${p}`);
+        for (const name of fs.readdirSync(p)) walk(path.join(p, name));
+      } else if (st.isFile() && mode !== 0o600) loose.push(`${mode.toString(8)} ${p}`);
+    };
+    walk(path.join(tmp.dir, '.dreamos'));
+    expect(fs.existsSync(path.join(tmp.dir, '.dreamos', 'logs', 'agent-1'))).toBe(true);
+    expect(loose).toEqual([]);
+  });
 });
 
 describe('finding the workspace', () => {
