@@ -26,6 +26,7 @@ export type ErrorCode =
   | 'E_LOCK_TIMEOUT'
   | 'E_LOCK_COMPROMISED'
   | 'E_CORRUPT'
+  | 'E_UNTRUSTED'
   | 'E_IO';
 
 const exitFor: Record<ErrorCode, ExitCode> = {
@@ -41,6 +42,7 @@ const exitFor: Record<ErrorCode, ExitCode> = {
   E_LOCK_TIMEOUT: ExitCode.lockTimeout,
   E_LOCK_COMPROMISED: ExitCode.lockTimeout,
   E_CORRUPT: ExitCode.corrupt,
+  E_UNTRUSTED: ExitCode.error,
   E_IO: ExitCode.error,
 };
 

@@ -4,6 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Low } from 'lowdb';
 import * as z from 'zod';
@@ -70,6 +71,7 @@ import {
   type SendInput,
 } from './mail.js';
 import { parseTaskInput, planAdd, type TaskInput } from './task-input.js';
+import { checkTrusted } from './trust.js';
 
 export interface OpenOptions {
   /** The folder holding `.dreamos/`, or the `.dreamos/` folder itself. Default: DREAMOS_HOME, then search upwards. */
@@ -102,6 +104,11 @@ function normaliseHome(home: string): string {
     : join(abs, WORKSPACE_DIR);
 }
 
+/**
+ * The workspace named by --home or DREAMOS_HOME, else the nearest `.dreamos/` upwards from the current
+ * folder, like git. The search stops at the user's home folder and where the file system changes, and
+ * a workspace found either way must be the user's own (src/trust.ts).
+ */
 export function findWorkspace(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): string {
   const explicit = options.home ?? process.env.DREAMOS_HOME;
   if (explicit) {
@@ -109,20 +116,34 @@ export function findWorkspace(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): 
     if (!fs.existsSync(join(home, 'config.json'))) {
       throw new DreamError('E_NO_WORKSPACE', `no Dream.OS workspace at ${home} (run \`dreamos init\` there)`);
     }
+    checkTrusted(home);
     return home;
   }
+  const userHome = realOrSelf(os.homedir());
   let dir = resolve(options.cwd ?? process.cwd());
+  const device = fs.statSync(dir).dev;
   for (;;) {
     const candidate = join(dir, WORKSPACE_DIR);
-    if (fs.existsSync(join(candidate, 'config.json'))) return candidate;
+    if (fs.existsSync(join(candidate, 'config.json'))) {
+      checkTrusted(candidate);
+      return candidate;
+    }
     const parent = dirname(dir);
-    if (parent === dir) {
+    if (parent === dir || realOrSelf(dir) === userHome || fs.statSync(parent).dev !== device) {
       throw new DreamError(
         'E_NO_WORKSPACE',
-        'no Dream.OS workspace here or in any parent folder (run `dreamos init`, or pass --home)',
+        `no Dream.OS workspace here or in any parent folder up to ${dir} (run \`dreamos init\`, or pass --home)`,
       );
     }
     dir = parent;
+  }
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return fs.realpathSync(path);
+  } catch {
+    return path;
   }
 }
 
