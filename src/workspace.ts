@@ -96,12 +96,26 @@ export interface OpenOptions {
   readOnly?: boolean;
 }
 
-/** `home` may name the project folder or its `.dreamos`; returns the `.dreamos` path. */
+/**
+ * `home` may name the project folder or its `.dreamos`; returns the `.dreamos` path. A folder is a
+ * workspace itself only when it has the workspace's own files: a project's config.json is not one.
+ */
 function normaliseHome(home: string): string {
   const abs = resolve(home);
-  return abs.endsWith(`/${WORKSPACE_DIR}`) || fs.existsSync(join(abs, 'config.json'))
-    ? abs
-    : join(abs, WORKSPACE_DIR);
+  if (abs.endsWith(`/${WORKSPACE_DIR}`) || isWorkspace(abs)) return abs;
+  const inside = join(abs, WORKSPACE_DIR);
+  if (!fs.existsSync(join(inside, 'config.json')) && fs.existsSync(join(abs, 'config.json'))) {
+    throw new DreamError(
+      'E_NO_WORKSPACE',
+      `${abs} is not a Dream.OS workspace (its config.json is not one, and it has no ${WORKSPACE_DIR}/); pass the folder that holds ${WORKSPACE_DIR}/, or run \`dreamos init\` there`,
+    );
+  }
+  return inside;
+}
+
+/** A workspace folder has its config.json and its journal/. */
+function isWorkspace(dir: string): boolean {
+  return fs.existsSync(join(dir, 'config.json')) && fs.existsSync(join(dir, 'journal'));
 }
 
 /**

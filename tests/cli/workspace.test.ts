@@ -205,6 +205,24 @@ describe('finding the workspace', () => {
     }
   });
 
+  it('tells a project folder with a config.json of its own from a workspace (exit 3, not "corrupt")', () => {
+    const project = path.join(tmp.dir, 'project');
+    fs.mkdirSync(project);
+    fs.writeFileSync(path.join(project, 'config.json'), '{"name": "my-app", "port": 8080}\n');
+    for (const args of [['status'], ['doctor'], ['task', 'add', 'x']]) {
+      expectError(
+        at(tmp.dir, ['--home', project, ...args]),
+        3,
+        /project is not a Dream\.OS workspace .*config\.json is not one.*dreamos init/,
+      );
+    }
+    expect(fs.readFileSync(path.join(project, 'config.json'), 'utf8')).toContain('my-app');
+    // Once it has a workspace, --home PROJECT means that workspace, its own config.json aside.
+    expect(at(project, ['init']).code).toBe(0);
+    addIn(project, 'in the workspace');
+    expect(titles(at(tmp.dir, ['--home', project, 'task', 'list', '--json']))).toEqual(['in the workspace']);
+  });
+
   it('exits 3 when --home or DREAMOS_HOME names a folder without a workspace', () => {
     const missing = path.join(tmp.dir, 'nothing-here');
     expectError(at(tmp.dir, ['--home', missing, 'status']), 3, /no Dream\.OS workspace at .*nothing-here/);
