@@ -4,6 +4,7 @@
  * codes of SPEC §7; `--json` puts machine output on stdout.
  */
 import { Command, CommanderError } from 'commander';
+import pkg from '../package.json' with { type: 'json' };
 import { registerAdmin } from './commands/admin.js';
 import { registerAlerts } from './commands/alerts.js';
 import { CONSOLE_HINT, interactive, openConsole, registerConsole } from './commands/console.js';
@@ -18,7 +19,7 @@ export function buildProgram(): Command {
   program
     .name('dreamos')
     .description('Operator console and headless engine for a swarm of AI agents on a shared task board')
-    .version('0.1.0')
+    .version(pkg.version)
     .option('--home <dir>', 'the workspace (default: DREAMOS_HOME, else the nearest .dreamos/ upwards)')
     .option('--json', 'machine output on stdout (human messages stay on stderr)')
     // main() reports usage errors itself: one line on stderr, and JSON on stdout with --json.
