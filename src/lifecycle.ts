@@ -9,6 +9,7 @@ import { describeZodError } from '../state/store.js';
 import type { AgentConfig, Policies } from './config.js';
 import { conflict, DreamError, invalidInput, invalidTransition, notFound } from './errors.js';
 import { checkPromptLimits } from './limits.js';
+import { invisibleIn } from './sanitize.js';
 
 export interface Ctx {
   view: StateView;
@@ -454,6 +455,12 @@ export function planEdit(ctx: Ctx, id: string, patch: EditPatch): Plan<Task> {
   }
   if (patch.prompt !== undefined)
     checkPromptLimits(ctx.view, ctx.policies.limits, patch.prompt.length, task.prompt?.length ?? 0);
+  for (const field of ['title', 'capabilities', 'resources', 'tags'] as const) {
+    for (const text of [patch[field] ?? []].flat()) {
+      const problem = invisibleIn(text);
+      if (problem) throw invalidInput(`invalid edit of ${id}: ${field}: ${problem}`);
+    }
+  }
   let next: Task = { ...task, ...patch, updatedAt: iso(ctx.now) };
   const checked = Task.safeParse(next);
   if (!checked.success)

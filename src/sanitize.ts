@@ -14,8 +14,27 @@ const ESCAPES = new RegExp(
 );
 const CONTROLS = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
+/**
+ * Characters that change how the text around them looks without being seen: bidirectional
+ * overrides, embeddings, isolates and marks (the "Trojan Source" characters), the zero-width space,
+ * the word joiner and a stray byte-order mark. Zero-width (non-)joiners are kept: emoji sequences and
+ * several scripts need them. docs/decisions/invisible-characters.md
+ */
+const INVISIBLE = /[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]/g;
+
 export function stripControl(text: string): string {
-  return text.replace(ESCAPES, '').replace(CONTROLS, '');
+  return text.replace(ESCAPES, '').replace(CONTROLS, '').replace(INVISIBLE, '');
+}
+
+/**
+ * The one check for every one-line text a user gives (titles, tags, capabilities, resources): an
+ * invisible character is refused, not silently kept. Returns the message, or null when the text is clean.
+ */
+export function invisibleIn(text: string): string | null {
+  const found = new RegExp(INVISIBLE.source).exec(text);
+  if (!found) return null;
+  const code = found[0].codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0');
+  return `must not contain invisible or text-direction characters (U+${code} at position ${found.index + 1})`;
 }
 
 /** One line for a table cell: controls stripped, newlines folded, cut to `width` with an ellipsis. */

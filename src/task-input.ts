@@ -9,7 +9,7 @@ import { describeZodError } from '../state/store.js';
 import { invalidInput, notFound } from './errors.js';
 import { assertNoCycle, type Ctx, depsDone, taskIdOf } from './lifecycle.js';
 import { checkPromptLimits } from './limits.js';
-import { oneLine } from './sanitize.js';
+import { invisibleIn, oneLine } from './sanitize.js';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
 const UNIT_SECONDS = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 } as const;
@@ -28,21 +28,26 @@ export function parseDuration(value: string | number): number {
 }
 
 const Text = z.string();
+/** One line of text from the user: nothing invisible in it (src/sanitize.ts). */
+const Line = z.string().superRefine((text, ctx) => {
+  const problem = invisibleIn(text);
+  if (problem) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export const TaskInput = z.strictObject({
-  title: z.string().min(1, 'a task needs a title'),
+  title: Line.min(1, 'a task needs a title'),
   prompt: Text.optional(),
   run: Text.optional(),
   role: AgentId.optional(),
-  capabilities: z.array(z.string()).default([]),
+  capabilities: z.array(Line).default([]),
   priority: Priority.default('normal'),
   /** Task ids, or in an import the `ref` of another task of the same import (resolved by planAdd). */
   dependsOn: z.array(z.string().min(1).max(64)).max(256).default([]),
-  resources: z.array(z.string()).default([]),
+  resources: z.array(Line).default([]),
   maxAttempts: z.number().int().min(1).max(100).default(3),
   timeout: z.union([z.number(), z.string()]).optional(),
   budget: Budget.optional(),
-  tags: z.array(z.string()).default([]),
+  tags: z.array(Line).default([]),
   source: Source.default('cli'),
   /** Keep the task in the backlog even when its dependencies are done (the operator promotes it). */
   hold: z.boolean().default(false),

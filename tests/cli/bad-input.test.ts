@@ -48,6 +48,27 @@ describe('titles and other one-line text', () => {
     expectRefused(b, ['task', 'edit', existing.id, '--tag', 'ok', '--tag', 'bad\r'], 2, /tags\.1/);
   });
 
+  it('refuses text-direction overrides and zero-width characters in every one-line field', () => {
+    const invisible = /must not contain invisible or text-direction characters \(U\+/;
+    for (const trick of ['\u202e', '\u2066', '\u200f', '\u200b', '\u2060', '\ufeff']) {
+      const title = `invoice${trick}fdp.exe`;
+      expectRefused(b, ['task', 'add', title], 2, invisible);
+      expectRefused(b, ['task', 'edit', existing.id, '--title', title], 2, invisible);
+      expectRefused(b, ['task', 'import', importFile([{ title }])], 2, invisible);
+      expectRefused(b, ['task', 'add', 'x', '--tag', `a${trick}`], 2, /tags\.0: must not contain invisible/);
+    }
+    expectRefused(b, ['task', 'add', 'x', '--capability', 'g\u202epu'], 2, /capabilities\.0/);
+    expectRefused(b, ['task', 'add', 'x', '--resource', 'src/\u200b**'], 2, /resources\.0/);
+    expectRefused(
+      b,
+      ['task', 'edit', existing.id, '--tag', 'a\u2067'],
+      2,
+      /tags: must not contain invisible/,
+    );
+    // Joiners stay: emoji sequences and several scripts need them.
+    expect(b.add('family 👩\u200d👧 and می\u200cخواهم').title).toBe('family 👩\u200d👧 and می\u200cخواهم');
+  });
+
   it('refuses a 1 MB title from an import file or stdin without echoing it back', () => {
     for (const run of [
       () => expectRefused(b, ['task', 'import', importFile([{ title: ONE_MB }])], 2, /title: at most 300/),
