@@ -33,6 +33,7 @@ const Line = z.string().superRefine((text, ctx) => {
   const problem = invisibleIn(text);
   if (problem) ctx.addIssue({ code: 'custom', message: problem });
 });
+export const MAX_ATTEMPTS = 100;
 
 export const TaskInput = z.strictObject({
   title: Line.min(1, 'a task needs a title'),
@@ -44,7 +45,12 @@ export const TaskInput = z.strictObject({
   /** Task ids, or in an import the `ref` of another task of the same import (resolved by planAdd). */
   dependsOn: z.array(z.string().min(1).max(64)).max(256).default([]),
   resources: z.array(Line).default([]),
-  maxAttempts: z.number().int().min(1).max(100).default(3),
+  maxAttempts: z
+    .number()
+    .min(1, 'at least 1')
+    .max(MAX_ATTEMPTS, `at most ${MAX_ATTEMPTS}`)
+    .int('must be a whole number')
+    .default(3),
   timeout: z.union([z.number(), z.string()]).optional(),
   budget: Budget.optional(),
   tags: z.array(Line).default([]),
@@ -58,8 +64,15 @@ export type TaskInput = z.input<typeof TaskInput>;
 
 export function parseTaskInput(raw: unknown, where = 'task'): z.output<typeof TaskInput> {
   const parsed = TaskInput.safeParse(raw);
-  if (!parsed.success)
-    throw invalidInput(`invalid ${where}: ${describeZodError(parsed.error)}`, parsed.error.issues);
+  if (!parsed.success) {
+    // One message per field: a number past every bound breaks several of its checks at once.
+    const seen = new Set<string>();
+    const issues = parsed.error.issues.filter((issue) => {
+      const key = issue.path.join('.');
+      return !seen.has(key) && seen.add(key);
+    });
+    throw invalidInput(`invalid ${where}: ${describeZodError(new z.ZodError(issues))}`, issues);
+  }
   return parsed.data;
 }
 

@@ -44,11 +44,15 @@ export async function withWorkspace<T>(
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-export function positiveInt(name: string) {
+export function positiveInt(name: string, max = Number.MAX_SAFE_INTEGER) {
   return (value: string) => {
     const n = Number(value);
-    if (!Number.isInteger(n) || n < 1)
-      throw new InvalidArgumentError(`${name} must be a positive whole number, got ${JSON.stringify(value)}`);
+    if (!Number.isInteger(n) || n < 1 || n > max)
+      throw new InvalidArgumentError(
+        max === Number.MAX_SAFE_INTEGER
+          ? `${name} must be a positive whole number, got ${JSON.stringify(value)}`
+          : `${name} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`,
+      );
     return n;
   };
 }

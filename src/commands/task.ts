@@ -7,7 +7,7 @@ import { OPERATOR } from '../config.js';
 import { DreamError, invalidInput, notFound } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
-import { parseDuration, type TaskInput } from '../task-input.js';
+import { MAX_ATTEMPTS, parseDuration, type TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
 import { collect, positiveInt, readWorkspace, withWorkspace } from './common.js';
 import { printTaskLog } from './task-log.js';
@@ -110,7 +110,11 @@ export function registerTask(program: Command): void {
     .option('--depends-on <id>', 'a task that must be done first (repeatable)', collect, [])
     .option('--resource <glob>', 'files the task will touch (repeatable)', collect, [])
     .option('--tag <tag>', 'a tag (repeatable)', collect, [])
-    .option('--max-attempts <n>', 'attempts before it fails for good', positiveInt('--max-attempts'))
+    .option(
+      '--max-attempts <n>',
+      'attempts before it fails for good',
+      positiveInt('--max-attempts', MAX_ATTEMPTS),
+    )
     .option('--timeout <duration>', 'how long one attempt may take, e.g. 30s, 10m')
     .option('--budget-tokens <n>', 'token budget', positiveInt('--budget-tokens'))
     .option('--budget-usd <usd>', 'money budget in USD', Number.parseFloat)
@@ -336,7 +340,7 @@ export function registerTask(program: Command): void {
     .option('--depends-on <id>', 'replace the dependencies (repeatable)', collect)
     .option('--resource <glob>', 'replace the resources (repeatable)', collect)
     .option('--tag <tag>', 'replace the tags (repeatable)', collect)
-    .option('--max-attempts <n>', 'attempts', positiveInt('--max-attempts'))
+    .option('--max-attempts <n>', 'attempts', positiveInt('--max-attempts', MAX_ATTEMPTS))
     .option('--timeout <duration>')
     .action((id: string, o, command: Command) => {
       const patch = {
