@@ -38,12 +38,26 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** The global options alone (`dreamos --home DIR`), or null when a command is named. */
+function onlyGlobals(argv: string[]): { home?: string } | null {
+  const found: { home?: string } = {};
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--json') continue;
+    if (arg === '--home' && i + 1 < argv.length) found.home = argv[++i];
+    else if (arg.startsWith('--home=')) found.home = arg.slice('--home='.length);
+    else return null;
+  }
+  return found;
+}
+
 export async function main(argv: string[]): Promise<number> {
-  if (argv.length === 0) {
+  const bare = onlyGlobals(argv);
+  if (bare) {
     // A bare `dreamos`: the console in a terminal; from a script, the status and a hint.
-    if (interactive()) return openConsole({}).catch((error) => reportError(error, false));
+    if (interactive()) return openConsole(bare).catch((error) => reportError(error, false));
     say(CONSOLE_HINT);
-    return main(['status']);
+    return main([...argv, 'status']);
   }
   const program = buildProgram();
   try {
