@@ -174,11 +174,23 @@ export function registerSwarm(program: Command): void {
       .option('--all', 'include acknowledged messages'),
   ).action(async (o, command: Command) => {
     await readWorkspace(command, async (ws, options) => {
-      const list = ws.mailbox(o.agent ?? me(), { all: Boolean(o.all) });
+      const who = o.agent ?? me();
+      const list = ws.mailbox(who, { all: Boolean(o.all) });
+      // Without --agent, the operator also learns which agents have mail waiting.
+      const elsewhere =
+        o.agent === undefined
+          ? ws.config.agents
+              .filter((a) => a.id !== who)
+              .map((a) => ({ id: a.id, waiting: ws.mailbox(a.id).length }))
+              .filter((b) => b.waiting > 0)
+          : [];
+      const others = elsewhere.length
+        ? `\nunacknowledged mail for ${elsewhere.map((b) => `${b.id} (${b.waiting})`).join(', ')}: \`dreamos mail list --agent ID\``
+        : '';
       emit(options, list, () =>
         list.length === 0
-          ? 'no messages'
-          : table([
+          ? `no messages for ${who}${others}`
+          : `${table([
               ['ID', 'TYPE', 'FROM', 'STATE', 'MESSAGE'],
               ...list.map((m) => [
                 m.id,
@@ -187,7 +199,7 @@ export function registerSwarm(program: Command): void {
                 m.ackedAt ? 'acked' : m.readAt ? 'read' : 'new',
                 oneLine(m.body, 70),
               ]),
-            ]),
+            ])}${others}`,
       );
     });
   });

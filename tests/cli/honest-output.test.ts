@@ -36,4 +36,18 @@ describe('the CLI says what it means', () => {
       elsewhere.cleanup();
     }
   });
+
+  it('`mail list` without --agent names the agents whose mail is waiting', () => {
+    ok(b.run('mail', 'send', '--to', 'agent-3', 'look at the build'));
+    ok(b.run('mail', 'send', '--to', 'agent-3', 'and the tests'));
+    ok(b.run('mail', 'send', '--to', 'agent-5', 'hello'));
+    const r = ok(b.run('mail', 'list'));
+    expect(r.stdout).toBe(
+      'no messages for operator\nunacknowledged mail for agent-3 (2), agent-5 (1): `dreamos mail list --agent ID`\n',
+    );
+    const agent = ok(b.run('mail', 'list', '--agent', 'agent-3'));
+    expect(agent.stdout).toContain('look at the build');
+    expect(agent.stdout).not.toContain('unacknowledged mail for');
+    expect(b.json<unknown[]>('mail', 'list')).toEqual([]);
+  });
 });
