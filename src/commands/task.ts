@@ -47,7 +47,9 @@ export function describeTask(t: Task): string {
   return lines.join('\n');
 }
 
-const one = (t: Task, verb: string) => `${t.id} ${verb} (${t.status})`;
+/** "T-00001 failed (ready)": the stage only when the verb does not already say it. */
+const one = (t: Task, verb: string) =>
+  verb === t.status ? `${t.id} ${verb}` : `${t.id} ${verb} (${t.status})`;
 
 /** The longest text Node can hold: a bigger import could not be read at all. */
 const MAX_IMPORT_BYTES = constants.MAX_STRING_LENGTH;

@@ -50,4 +50,16 @@ describe('the CLI says what it means', () => {
     expect(agent.stdout).not.toContain('unacknowledged mail for');
     expect(b.json<unknown[]>('mail', 'list')).toEqual([]);
   });
+
+  it('says a change once, with the stage only when the verb does not already say it', () => {
+    const t = b.add('x', '--run', 'true');
+    ok(b.run('task', 'claim', '--agent', 'agent-1'));
+    expect(ok(b.run('task', 'complete', t.id, '--agent', 'agent-1')).stdout).toBe(`${t.id} done\n`);
+    const u = b.add('y', '--run', 'true');
+    ok(b.run('task', 'claim', '--agent', 'agent-1'));
+    expect(ok(b.run('task', 'fail', u.id, '--agent', 'agent-1', '--reason', 'no')).stdout).toBe(
+      `${u.id} failed (ready)\n`,
+    );
+    expect(ok(b.run('task', 'cancel', u.id)).stdout).toBe(`${u.id} cancelled\n`);
+  });
 });
