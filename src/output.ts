@@ -34,6 +34,9 @@ export function reportError(error: unknown, json: boolean): number {
   return 1;
 }
 
+/** "1 open alert", "2 open alerts". */
+export const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
+
 export function table(rows: string[][]): string {
   if (rows.length === 0) return '';
   const widths = rows[0]!.map((_, col) => Math.max(...rows.map((r) => (r[col] ?? '').length)));

@@ -6,6 +6,7 @@
 import { relative } from 'node:path';
 import { Box, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import { plural } from '../src/output.js';
 import type { Workspace } from '../src/workspace.js';
 import { Body } from './Body.js';
 import { handleKeys } from './commands.js';
@@ -151,7 +152,7 @@ function Console(props: AppProps) {
           ? state.logTaskId
           : null;
   const where = relative(process.cwd(), ws.home);
-  const status = `${snapshot.total} tasks · ${snapshot.openAlerts} open alerts · journal #${snapshot.seq} · ${where.length < ws.home.length ? where : ws.home}`;
+  const status = `${snapshot.total} tasks · ${plural(snapshot.openAlerts, 'open alert')} · journal #${snapshot.seq} · ${where.length < ws.home.length ? where : ws.home}`;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height}>
       <Header

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
 import { OPERATOR } from '../config.js';
 import { DreamError, notFound } from '../errors.js';
-import { emit, say, table } from '../output.js';
+import { emit, plural, say, table } from '../output.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { registerCheckpointSave } from './checkpoints.js';
 import { readWorkspace, withWorkspace } from './common.js';
@@ -230,7 +230,7 @@ export function registerSwarm(program: Command): void {
         emit(
           options,
           changed,
-          () => `${changed.length} message(s) marked ${mark === 'ack' ? 'acknowledged' : 'read'}`,
+          () => `${plural(changed.length, 'message')} marked ${mark === 'ack' ? 'acknowledged' : 'read'}`,
         );
       });
     });

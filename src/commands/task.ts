@@ -5,7 +5,7 @@ import { type Command, Option } from 'commander';
 import { PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
 import { OPERATOR } from '../config.js';
 import { DreamError, invalidInput, notFound } from '../errors.js';
-import { emit, table } from '../output.js';
+import { emit, plural, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { MAX_ATTEMPTS, parseDuration, type TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
@@ -164,7 +164,7 @@ export function registerTask(program: Command): void {
         emit(
           options,
           tasks,
-          () => `imported ${tasks.length} task(s): ${tasks[0]?.id} … ${tasks[tasks.length - 1]?.id}`,
+          () => `imported ${plural(tasks.length, 'task')}: ${tasks[0]?.id} … ${tasks[tasks.length - 1]?.id}`,
         );
       });
     });

@@ -62,4 +62,9 @@ describe('the CLI says what it means', () => {
     );
     expect(ok(b.run('task', 'cancel', u.id)).stdout).toBe(`${u.id} cancelled\n`);
   });
+
+  it('counts in words that agree with the number', () => {
+    const sent = b.json<{ id: string }[]>('mail', 'send', '--to', 'operator', 'hi');
+    expect(ok(b.run('mail', 'ack', sent[0]!.id)).stdout).toBe('1 message marked acknowledged\n');
+  });
 });

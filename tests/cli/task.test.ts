@@ -618,7 +618,7 @@ describe('task import', () => {
   it('prints a summary for people', () => {
     const r = b.run('task', 'import', writeJson(b, 'two.json', [{ title: 'a' }, { title: 'b' }]));
     expect(r.code, show(r)).toBe(0);
-    expect(r.stdout).toMatch(/^imported 2 task\(s\): T-\w+ … T-\w+\n$/);
+    expect(r.stdout).toMatch(/^imported 2 tasks: T-\w+ … T-\w+\n$/);
   });
 
   it('refuses the whole import when one element is bad, adding nothing', () => {

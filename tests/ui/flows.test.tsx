@@ -212,6 +212,7 @@ describe('keyboard flows', () => {
     );
     await h.run(Command.AlertAck);
     await h.waitFor((f) => f.includes('acknowledged') && f.includes('Attention: 1 item'), 'the ack');
+    await h.waitFor((f) => f.includes('· 1 open alert ·'), 'one open alert, in the singular');
     await h.run(Command.AlertResolve);
     await h.waitFor((f) => f.includes('resolved'), 'the resolve flash');
     const statuses = h.ws.alerts().map((a) => a.status);
