@@ -27,10 +27,22 @@ const seconds = (s: number | null) =>
 const pct = (r: number | null) => (r === null ? '-' : `${Math.round(r * 100)}%`);
 const spread = (p: Percentiles) => [String(p.count), seconds(p.p50), seconds(p.p90), seconds(p.p99)];
 
+/** A rate per hour is shown only for a window at least this long: a few seconds say nothing about an hour. */
+const MIN_RATE_HOURS = 10 / 60;
+
+function throughput(t: Telemetry): string {
+  const { done, perHour, lastHour } = t.throughput;
+  const rate =
+    perHour !== null && t.hours >= MIN_RATE_HOURS
+      ? `, ${perHour.toFixed(1)}/h`
+      : ` in ${seconds(t.hours * 3600)}`;
+  return `throughput  ${done} done${rate}; ${lastHour} in the last hour`;
+}
+
 function describeTelemetry(t: Telemetry): string {
   const lines = [
-    `${t.since ? `since ${t.since}` : 'the whole journal'} (${t.hours.toFixed(1)} h, ${t.entries} journal entries${t.unreadable ? `, ${t.unreadable} unreadable lines skipped` : ''})`,
-    `throughput  ${t.throughput.done} done${t.throughput.perHour === null ? '' : `, ${t.throughput.perHour.toFixed(1)}/h`}; ${t.throughput.lastHour} in the last hour`,
+    `${t.since ? `since ${t.since}` : 'the whole journal'} (${seconds(t.hours * 3600)}, ${t.entries} journal entries${t.unreadable ? `, ${t.unreadable} unreadable lines skipped` : ''})`,
+    throughput(t),
     `success     ${pct(t.success.rate)}: ${t.success.done} done, ${t.success.failed} failed, ${t.success.cancelled} cancelled; attempts ${t.success.attemptsOk} of ${t.success.attempts} ok (${pct(t.success.attemptRate)})`,
     `durations   claim → done: p50 ${seconds(t.durations.all.p50)}, p90 ${seconds(t.durations.all.p90)}, p99 ${seconds(t.durations.all.p99)} (${t.durations.all.count} tasks)`,
     `usage       ${t.usage.inputTokens} tokens in, ${t.usage.outputTokens} out, ${costText(t.usage.usd, t.unpriced.attempts)}${t.unpriced.attempts > 0 ? ` (${t.unpriced.attempts} attempt${t.unpriced.attempts === 1 ? '' : 's'} of a model without a price: see \`prices\` in config.json)` : ''}`,

@@ -67,4 +67,14 @@ describe('the CLI says what it means', () => {
     const sent = b.json<{ id: string }[]>('mail', 'send', '--to', 'operator', 'hi');
     expect(ok(b.run('mail', 'ack', sent[0]!.id)).stdout).toBe('1 message marked acknowledged\n');
   });
+
+  it('`stats` does not make a rate per hour out of a few seconds', () => {
+    const t = b.add('x', '--run', 'true');
+    ok(b.run('task', 'claim', '--agent', 'agent-1'));
+    ok(b.run('task', 'complete', t.id, '--agent', 'agent-1'));
+    const r = ok(b.run('stats'));
+    expect(r.stdout).toMatch(/^throughput {2}1 done in \d+(\.\d)? s; 1 in the last hour$/m);
+    expect(r.stdout).not.toMatch(/\/h/);
+    expect(r.stdout).toMatch(/^the whole journal \(\d+(\.\d)? s, /);
+  });
 });
