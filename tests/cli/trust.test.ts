@@ -105,6 +105,27 @@ describe('workspace trust', () => {
     expect(r.code, show(r)).toBe(0);
   });
 
+  // A private mount namespace: the tmpfs is seen by this one command only, and goes with it.
+  it.runIf(canSwitchUser && spawnSync('unshare', ['--version']).status === 0)(
+    'stops the upward search where the file system changes',
+    () => {
+      expect(at(tmp.dir, ['init']).code).toBe(0);
+      const mounted = path.join(tmp.dir, 'mounted');
+      fs.mkdirSync(mounted);
+      const script = 'mount -t tmpfs none "$1" && mkdir "$1/p" && cd "$1/p" && exec "$2" "$3" status';
+      const r = spawnSync('unshare', ['--mount', 'sh', '-c', script, 'sh', mounted, process.execPath, BIN], {
+        encoding: 'utf8',
+        env: { ...process.env, ...env },
+        timeout: 60_000,
+        killSignal: 'SIGKILL',
+      });
+      expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(3);
+      expect(r.stderr).toMatch(/no Dream\.OS workspace here or in any parent folder up to .*mounted /);
+      const same = at(mounted, ['status']); // the same folder, without the mount: found above
+      expect(same.code, show(same)).toBe(0);
+    },
+  );
+
   it('stops the upward search at the home folder', () => {
     expect(at(tmp.dir, ['init']).code).toBe(0);
     const home = path.join(tmp.dir, 'home');
