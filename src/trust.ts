@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { delimiter, dirname, join, resolve } from 'node:path';
+import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
 import { DreamError } from './errors.js';
 
 /** The user's own configuration: `$XDG_CONFIG_HOME/dreamos/config.json`, else `~/.config/dreamos/config.json`. */
@@ -54,7 +54,11 @@ function isTrusted(home: string): boolean {
   const entries = safeEntries();
   if (entries.includes('*')) return true;
   const wanted = new Set([realOrResolved(home), realOrResolved(dirname(home))]);
-  return entries.some((entry) => wanted.has(realOrResolved(entry)));
+  return entries.some((entry) => {
+    const path = entry.startsWith('~/') ? join(os.homedir(), entry.slice(2)) : entry;
+    // A relative entry would trust a different folder from every current folder: never.
+    return isAbsolute(path) && wanted.has(realOrResolved(path));
+  });
 }
 
 /**

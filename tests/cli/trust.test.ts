@@ -82,6 +82,10 @@ describe.runIf(canSwitchUser)("another user's workspace", () => {
   it('is used once the user trusts it, in DREAMOS_SAFE_DIRS or in the safe list of their own config', () => {
     const viaEnv = at(victim, ['status', '--json'], { DREAMOS_SAFE_DIRS: shared });
     expect(viaEnv.code, show(viaEnv)).toBe(0);
+    // A relative entry would trust whatever folder it names from the current one: ignored.
+    expectError(at(shared, ['status'], { DREAMOS_SAFE_DIRS: '.' }), 1, /refusing the workspace/);
+    const viaTilde = at(victim, ['status'], { HOME: tmp.dir, DREAMOS_SAFE_DIRS: '~/shared' });
+    expect(viaTilde.code, show(viaTilde)).toBe(0);
     fs.mkdirSync(path.join(tmp.dir, 'xdg', 'dreamos'));
     fs.writeFileSync(path.join(tmp.dir, 'xdg', 'dreamos', 'config.json'), JSON.stringify({ safe: [shared] }));
     const viaConfig = at(victim, ['task', 'list', '--json']);
