@@ -2,7 +2,8 @@
  * The sim driver: simulated work for the demo and tests. It takes between minSeconds and
  * maxSeconds, fails with failRate, stalls (hangs until stopped) with stallRate, reports progress
  * and a checkpoint half-way, and resumes from a checkpoint. Every line it prints starts with
- * "[simulated]" so it is never mistaken for real work. No process is started.
+ * "[simulated]" so it is never mistaken for real work. No process is started, so a task with a
+ * `run` command is never taken: marking real work done without running it would be a lie.
  */
 import type { Driver } from '../../src/config.js';
 import { RunOutput } from './output.js';
@@ -39,7 +40,7 @@ export function createSimDriver(config: SimConfig, options: SimOptions = {}): Ag
   const steps = options.steps ?? 5;
   return {
     kind: 'sim',
-    accepts: () => true,
+    accepts: (task) => !task.run?.trim(),
     start(ctx: DriverContext): DriverRun {
       // Decide everything up front, so a seeded generator gives the same run every time.
       const stall = random() < config.stallRate;

@@ -19,7 +19,7 @@ describe('createDriver', () => {
       return [driver.kind, driver.accepts(withRun), driver.accepts(withoutRun)];
     });
     expect(table).toEqual([
-      ['sim', true, true],
+      ['sim', false, true],
       ['shell', true, false],
       ['command', true, true],
       ['llm', true, true],

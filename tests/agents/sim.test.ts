@@ -21,9 +21,10 @@ const sim = (rates: Partial<Extract<Driver, { kind: 'sim' }>> = {}, seed = 1) =>
   );
 
 describe('sim driver', () => {
-  it('accepts any task', () => {
+  it('accepts tasks without a run command, never real shell work', () => {
     expect(sim().accepts(makeTask())).toBe(true);
-    expect(sim().accepts(makeTask({ run: 'make' }))).toBe(true);
+    expect(sim().accepts(makeTask({ prompt: 'write the docs' }))).toBe(true);
+    expect(sim().accepts(makeTask({ run: 'make' }))).toBe(false);
   });
 
   it('completes with progress, a checkpoint, and every line labelled as simulated', async () => {
