@@ -11,7 +11,7 @@ import { DEFAULT_MAX_LINE_BYTES, LineSplitter, RunOutput, type Stream } from './
 import { groupAlive, signalGroup, stopProcessGroup, trackGroup, untrackGroup } from './process-group.js';
 import type { DriverContext, DriverOutcome, DriverRun } from './types.js';
 
-export type StopReason = 'cancel' | 'timeout' | 'shutdown';
+export type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'restart';
 
 export interface SuperviseOptions {
   /** The program, looked up on PATH when it has no slash. */
@@ -43,11 +43,12 @@ export function stoppedOutcome(reason: StopReason, timeoutSeconds?: number): Dri
   if (reason === 'timeout') {
     return { ok: false, errorCode: 'E_TIMEOUT', error: `timed out after ${timeoutSeconds ?? '?'} s` };
   }
-  return {
-    ok: false,
-    errorCode: 'E_CANCELLED',
-    error: reason === 'shutdown' ? 'stopped: the orchestrator is shutting down' : 'cancelled',
-  };
+  const error = {
+    shutdown: 'stopped: the orchestrator is shutting down',
+    restart: 'stopped: the agent is restarting',
+    cancel: 'cancelled',
+  }[reason];
+  return { ok: false, errorCode: 'E_CANCELLED', error };
 }
 
 export function spawnErrorMessage(file: string, error: NodeJS.ErrnoException): string {

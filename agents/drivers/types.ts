@@ -79,7 +79,7 @@ export interface DriverRun {
   /** Settles when the work has ended and every process of it is gone. Never rejects. */
   readonly done: Promise<DriverOutcome>;
   /** Stop the work: SIGTERM to the whole process group, SIGKILL after a grace period. */
-  stop(reason: 'cancel' | 'timeout' | 'shutdown'): Promise<void>;
+  stop(reason: 'cancel' | 'timeout' | 'shutdown' | 'restart'): Promise<void>;
 }
 
 export interface AgentDriver {

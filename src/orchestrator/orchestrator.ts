@@ -58,6 +58,8 @@ interface Running {
   task: Task;
   run: DriverRun | null;
   stopReason: 'cancel' | 'shutdown' | 'restart' | null;
+  /** What stopped it, for the task's history. */
+  stopWhy?: string;
   progress: number | null;
   progressWritten: number;
   delivered: string[];
@@ -269,7 +271,8 @@ export class Orchestrator {
       case 'restart':
         if (current && !current.stopReason) {
           current.stopReason = 'restart';
-          await current.run?.stop('shutdown');
+          current.stopWhy = `${loop.agent.id} restarted by directive ${mail.id}`;
+          await current.run?.stop('restart');
         }
         break;
       case 'reset-context': {
@@ -489,8 +492,9 @@ export class Orchestrator {
     const stopReason = running.stopReason;
     if (stopReason === 'shutdown' || stopReason === 'restart') {
       await this.checkpoint(agentId, { task: taskId, step: 'interrupted', progress: running.progress });
+      const why = running.stopWhy ?? `shutdown of ${agentId}`;
       await this.ws.record(
-        (ctx) => planRequeue(ctx, agentId, taskId, `${stopReason} of ${agentId}: back to ready`),
+        (ctx) => planRequeue(ctx, agentId, taskId, `${why}: back to ready, the attempt not counted`),
         agentId,
       );
     } else if (stopReason !== 'cancel') {

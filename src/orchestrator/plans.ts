@@ -172,10 +172,18 @@ export function planResume(ctx: Ctx, agentId: string, taskId: string): Plan<Task
   return { change: { op: 'resume', by: agentId, tasks: [resumed] }, result: resumed };
 }
 
-/** Shutting down: a running task goes back to ready (its checkpoint stays), not counted as a stall. */
+/**
+ * A stop asked for (the orchestrator shutting down, the agent restarted): the running task goes back
+ * to ready (its checkpoint stays), counted neither as a stall nor as an attempt, for the task did not
+ * fail: it was interrupted.
+ */
 export function planRequeue(ctx: Ctx, agentId: string, taskId: string, why: string): Plan<Task | null> {
   const task = ctx.view.task(taskId);
   if (task?.status !== 'working' || task.lease?.owner !== agentId) return { change: null, result: null };
-  const next = transition(task, 'ready', ctx, why, { lease: null, agent: null });
+  const next = transition(task, 'ready', ctx, why, {
+    lease: null,
+    agent: null,
+    attempts: Math.max(0, task.attempts - 1),
+  });
   return { change: { op: 'requeue', by: agentId, tasks: [next] }, result: next };
 }
