@@ -79,8 +79,21 @@ export async function main(argv: string[]): Promise<number> {
 // Everything the command changed was journaled before it printed.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {
   if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  if (terminalGone(error)) return;
   throw error;
 });
+process.stderr.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code !== 'EPIPE' && !terminalGone(error)) throw error;
+});
+
+/**
+ * The terminal went away (its window closed, its tmux session killed: writes fail with EIO). Nothing
+ * more can be shown, but `run` and the console must go on to their clean stop (SIGHUP starts it)
+ * instead of dying half-way with their tasks still marked working.
+ */
+function terminalGone(error: NodeJS.ErrnoException): boolean {
+  return error.code === 'EIO' || error.code === 'ERR_STREAM_DESTROYED';
+}
 
 /**
  * Exit as soon as stdout and stderr have taken everything written, instead of when the event loop

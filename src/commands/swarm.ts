@@ -11,6 +11,8 @@ import { readWorkspace, withWorkspace } from './common.js';
 /** Driven programs run the CLI with DREAMOS_AGENT_ID set: that is who they are. */
 const me = () => process.env.DREAMOS_AGENT_ID ?? OPERATOR;
 
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
 export function registerSwarm(program: Command): void {
   program
     .command('run')
@@ -62,11 +64,10 @@ export function registerSwarm(program: Command): void {
             },
           });
           const stop = () => void orchestrator.stop('signal');
-          process.once('SIGINT', stop);
-          process.once('SIGTERM', stop);
+          // SIGHUP: its terminal was closed (a tmux session killed, an SSH link dropped).
+          for (const signal of STOP_SIGNALS) process.once(signal, stop);
           const reason = await orchestrator.done;
-          process.off('SIGINT', stop);
-          process.off('SIGTERM', stop);
+          for (const signal of STOP_SIGNALS) process.off(signal, stop);
           const summary = { reason, ...counts, board: ws.summary().counts };
           if (options.json) process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
           else say(`stopped (${reason}): ${counts.done} done, ${counts.failed} failed attempts`);
