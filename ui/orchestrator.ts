@@ -28,6 +28,11 @@ export async function startAgents(ws: Workspace, onNote: (note: OrchestratorNote
           onNote({ level: 'error', text: `${event.agent ?? 'orchestrator'}: ${event.message}` });
         if (event.type === 'started' && event.elsewhere.length)
           onNote({ level: 'info', text: `already running elsewhere: ${event.elsewhere.join(', ')}` });
+        if (event.type === 'took-over')
+          onNote({
+            level: 'warning',
+            text: `took over ${event.agents.join(', ')}: ${mod.describeTakeover(event.from)}`,
+          });
         if (event.type === 'leftover')
           onNote({
             level: 'warning',

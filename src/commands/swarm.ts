@@ -24,7 +24,7 @@ export function registerSwarm(program: Command): void {
       await withWorkspace(
         command,
         async (ws, options) => {
-          const { startOrchestrator } = await import('../orchestrator/index.js');
+          const { startOrchestrator, describeTakeover } = await import('../orchestrator/index.js');
           const counts = { claimed: 0, done: 0, failed: 0 };
           const orchestrator = await startOrchestrator(ws, {
             ...(o.agents
@@ -46,6 +46,8 @@ export function registerSwarm(program: Command): void {
                 say(
                   `running ${event.agents.join(', ') || 'no agents'}${event.elsewhere.length ? `; running elsewhere: ${event.elsewhere.join(', ')}` : ''}`,
                 );
+              } else if (event.type === 'took-over') {
+                say(`took over ${event.agents.join(', ')}: ${describeTakeover(event.from)}`);
               } else if (event.type === 'claimed')
                 say(`${event.agent}  ▶ ${event.task.id} ${oneLine(event.task.title, 60)}`);
               else if (event.type === 'finished') {

@@ -1,10 +1,10 @@
 /** Start the swarm on a workspace: `dreamos run`, the console, and tests use this. */
 import { createDriver } from '../../agents/drivers/index.js';
 import type { Workspace } from '../workspace.js';
-import { Orchestrator, type OrchestratorOptions } from './orchestrator.js';
+import { describeTakeover, Orchestrator, type OrchestratorOptions } from './orchestrator.js';
 
-export type { OrchestratorEvent } from './orchestrator.js';
-export { Orchestrator };
+export type { OrchestratorEvent, TakenFrom } from './orchestrator.js';
+export { describeTakeover, Orchestrator };
 
 export async function startOrchestrator(
   ws: Workspace,

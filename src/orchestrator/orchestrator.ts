@@ -29,11 +29,13 @@ import {
   planResume,
   planTakeAgents,
   processAlive,
+  runnerGone,
 } from './plans.js';
 import { assign, hasRunnableWork, type Slot } from './scheduler.js';
 
 export type OrchestratorEvent =
   | { type: 'started'; agents: string[]; elsewhere: string[] }
+  | { type: 'took-over'; agents: string[]; from: TakenFrom[] }
   | { type: 'claimed'; agent: string; task: Task }
   | { type: 'line'; agent: string; task: string; line: string; stream: 'stdout' | 'stderr' }
   | { type: 'finished'; agent: string; task: string; outcome: DriverOutcome }
@@ -43,6 +45,23 @@ export type OrchestratorEvent =
   | { type: 'idle' }
   | DriftEvent
   | { type: 'stopped'; reason: string };
+
+/** Whose agents a standby took over, and how that orchestrator went (pid null: never seen). */
+export interface TakenFrom {
+  agents: string[];
+  pid: number | null;
+  how: 'released' | 'died';
+}
+
+/** "the orchestrator pid 123 stopped; the orchestrator pid 456 died" */
+export function describeTakeover(from: readonly TakenFrom[]): string {
+  return from
+    .map(
+      (f) =>
+        `${f.pid ? `the orchestrator pid ${f.pid}` : 'their orchestrator'} ${f.how === 'died' ? 'died' : 'stopped'}`,
+    )
+    .join('; ');
+}
 
 export interface OrchestratorOptions {
   /** Run only these agents (default: every enabled agent that is not running elsewhere). */
@@ -105,6 +124,11 @@ const PROGRESS_EVERY_MS = 1000;
 
 export class Orchestrator {
   private readonly loops = new Map<string, AgentLoop>();
+  /** The agents this orchestrator should run; those another one holds are taken over when it goes. */
+  private wanted: string[] = [];
+  /** The pid last seen running each wanted agent held elsewhere (a clean stop clears the record). */
+  private readonly seenRunner = new Map<string, number>();
+  private adopting: Promise<void> | null = null;
   private watcher: Watcher | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private drift: DriftMonitor | null = null;
@@ -143,13 +167,12 @@ export class Orchestrator {
   async start(): Promise<void> {
     const wanted = this.options.agents ?? this.ws.config.agents.filter((a) => a.enabled).map((a) => a.id);
     for (const id of wanted) this.ws.agent(id);
+    this.wanted = wanted;
     const { taken, leftovers } = await this.ws.record((ctx) =>
       planTakeAgents(ctx, wanted, this.staleMs, this.startedAt),
     );
-    for (const id of taken) {
-      const agent = this.ws.agent(id);
-      this.loops.set(id, new AgentLoop(agent, this.options.createDriver(agent.driver)));
-    }
+    this.addLoops(taken);
+    this.noteRunners();
     this.emit({ type: 'started', agents: taken, elsewhere: wanted.filter((id) => !taken.includes(id)) });
     this.drift = new DriftMonitor(this.ws, {
       mine: () => new Set(this.loops.keys()),
@@ -161,6 +184,74 @@ export class Orchestrator {
     this.watcher = watchWorkspace(this.ws, () => this.onChange());
     this.heartbeat = setInterval(() => void this.beat(), this.policies.heartbeatSeconds * 1000);
     this.onChange();
+  }
+
+  private addLoops(ids: readonly string[]): void {
+    for (const id of ids) {
+      const agent = this.ws.agent(id);
+      this.loops.set(id, new AgentLoop(agent, this.options.createDriver(agent.driver)));
+    }
+  }
+
+  /** Remember who runs the agents we wait for, to say whose agents we took over. */
+  private noteRunners(): void {
+    for (const id of this.wanted) {
+      const runner = this.loops.has(id) ? null : this.ws.view.agentState(id)?.runner;
+      if (runner) this.seenRunner.set(id, runner.pid);
+    }
+  }
+
+  /** Wanted agents held elsewhere whose orchestrator has provably gone (docs/decisions/orchestrator-failover.md). */
+  private orphans(): Array<{ id: string; how: 'released' | 'died' }> {
+    const out: Array<{ id: string; how: 'released' | 'died' }> = [];
+    for (const id of this.wanted) {
+      if (this.loops.has(id)) continue;
+      const how = runnerGone(this.ws.view.agentState(id));
+      if (how) out.push({ id, how });
+    }
+    return out;
+  }
+
+  /**
+   * A standby's duty: take over the agents whose orchestrator stopped or died, then recover what it
+   * left (its processes, its tasks) as at a start. The take is one transaction that re-checks each
+   * agent's runner, so two standbys never both take one agent.
+   */
+  private async adopt(): Promise<void> {
+    if (this.stopping || this.wanted.length === this.loops.size) return;
+    this.ws.refresh();
+    const orphans = this.orphans();
+    this.noteRunners();
+    if (orphans.length === 0) return;
+    const adopting = (async () => {
+      const { taken, leftovers } = await this.ws.record((ctx) =>
+        planTakeAgents(
+          ctx,
+          orphans.map((o) => o.id),
+          this.staleMs,
+          this.startedAt,
+        ),
+      );
+      this.addLoops(taken);
+      if (taken.length === 0) return;
+      const from: TakenFrom[] = [];
+      for (const { id, how } of orphans) {
+        if (!taken.includes(id)) continue;
+        const pid = this.seenRunner.get(id) ?? null;
+        this.seenRunner.delete(id);
+        const group = from.find((f) => f.pid === pid && f.how === how);
+        if (group) group.agents.push(id);
+        else from.push({ agents: [id], pid, how });
+      }
+      this.emit({ type: 'took-over', agents: taken, from });
+      for (const leftover of leftovers) await this.recoverLeftover(leftover);
+    })();
+    this.adopting = adopting;
+    try {
+      await adopting;
+    } finally {
+      this.adopting = null;
+    }
   }
 
   /**
@@ -215,6 +306,7 @@ export class Orchestrator {
       try {
         do {
           this.changedAgain = false;
+          await this.adopt();
           await this.handleDirectives();
           await this.checkRunning();
           await this.dispatch();
@@ -585,6 +677,8 @@ export class Orchestrator {
         (l) => l.running && tasks.get(l.agent.id)?.status !== 'working',
       );
       if (lost) await this.checkRunning();
+      // An orchestrator that died writes nothing that would wake us: look for its agents here.
+      if (this.wanted.length > this.loops.size && this.orphans().length > 0) this.onChange();
       await this.drift?.check();
       // State files edited behind Dream.OS's back are found here, quarantined and rebuilt with an alert.
       for (const notice of await this.ws.db.verifySnapshots())
@@ -614,6 +708,8 @@ export class Orchestrator {
       // A check already running may be stopping a hung program (SIGTERM, a grace period, SIGKILL):
       // it is let finish, within that grace and the wait after SIGKILL, before this process may exit.
       const drifting = this.drift?.close();
+      // Agents being taken over are ours to stop and release too.
+      await this.adopting?.catch(() => undefined);
       const pending: Promise<unknown>[] = [
         Promise.race([
           drifting,

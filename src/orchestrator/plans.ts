@@ -29,6 +29,18 @@ export function runBySomeoneElse(state: AgentState | undefined, now: Date, stale
   return state.heartbeatAt !== null && now.getTime() - Date.parse(state.heartbeatAt) < staleMs;
 }
 
+/**
+ * How the orchestrator of an agent is gone, when it provably is: it released the agent (a clean
+ * stop), or it ran on this host and its process no longer exists. Null while it may still run it,
+ * including an orchestrator on another host that is merely silent (it may come back).
+ */
+export function runnerGone(state: AgentState | undefined): 'released' | 'died' | null {
+  const runner = state?.runner;
+  if (!runner) return 'released';
+  if (runner.pid === process.pid && runner.host === HOST) return null;
+  return runner.host === HOST && !processAlive(runner.pid) ? 'died' : null;
+}
+
 export interface TakeResult {
   taken: string[];
   /** Agents whose previous run left a child process (to be stopped) and a task (to be resumed). */
