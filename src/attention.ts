@@ -3,12 +3,14 @@
  * typed reason — open alerts, dead-lettered tasks, stalled agents and tasks, tasks blocked for good
  * by a failed or cancelled dependency, tasks waiting for approval, messages to the operator. One
  * item per subject (a task, an agent): what else applies to it is merged in. Tasks that are merely
- * running never appear. Pure: computed from the state view.
+ * running never appear. Computed from the state view, and whether the orchestrators it names on
+ * this host are alive (src/runners.ts).
  */
 import type { StateView } from '../state/db.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
+import { liveRunners, runnerDied } from './runners.js';
 
 export const ATTENTION_REASONS = [
   'stalled',
@@ -74,16 +76,25 @@ const HINT: Record<Alert['kind'], (subject: string) => string> = {
   budget: (s) => `raise its budget (\`dreamos task edit ${s}\`) and retry it, or leave it`,
 };
 
-function alertItem(view: StateView, alert: Alert): AttentionItem {
+/** What to do about an agent whose orchestrator died: never "stop" a process that is gone. */
+function afterDeath(agent: string, someoneRuns: boolean): string {
+  return someoneRuns
+    ? `a running orchestrator takes ${agent} over at its next heartbeat (if it runs ${agent}; else start \`dreamos run --agents ${agent}\`)`
+    : `start \`dreamos run\` (or the console): it stops what the dead one left and resumes its task`;
+}
+
+function alertItem(view: StateView, alert: Alert, someoneRuns: boolean): AttentionItem {
   const task = TASK_ID_RE.test(alert.subject) ? alert.subject : undefined;
   const agent = !task && view.agentState(alert.subject) ? alert.subject : undefined;
+  const died = alert.kind === 'stall' && agent !== undefined && runnerDied(view.agentState(agent));
+  const hint = died ? afterDeath(agent, someoneRuns) : HINT[alert.kind](alert.subject);
   return {
     key: task ? `task:${task}` : agent ? `agent:${agent}` : `alert:${alert.id}`,
     reason: REASON_OF[alert.kind],
     severity: alert.severity,
     subject: alert.subject,
     text: alert.message,
-    action: `${HINT[alert.kind](alert.subject)}; \`dreamos alert ack ${alert.id}\` when handled (done: ${alert.action})`,
+    action: `${hint}; \`dreamos alert ack ${alert.id}\` when handled (done: ${alert.action})`,
     at: alert.updatedAt,
     ...(task ? { task } : {}),
     ...(agent ? { agent } : {}),
@@ -124,7 +135,9 @@ export function attention(view: StateView, options: AttentionOptions): Attention
     items.set(item.key, { ...keep, alerts: [...new Set([...keep.alerts, ...other.alerts])], also });
   };
 
-  for (const alert of view.alerts()) if (alert.status === 'open') add(alertItem(view, alert));
+  const runners = liveRunners(view, options.policies, options.now);
+  for (const alert of view.alerts())
+    if (alert.status === 'open') add(alertItem(view, alert, runners.length > 0));
 
   // Stalled: agents whose orchestrator stopped beating while they held work, tasks whose lease ran out.
   const now = options.now.getTime();
@@ -134,13 +147,18 @@ export function attention(view: StateView, options: AttentionOptions): Attention
       !runLive(state, options.now, options.policies) &&
       (state.task || state.status === 'working');
     if (state.status !== 'stale' && !silent) continue;
+    const died = runnerDied(state);
     add({
       key: `agent:${state.id}`,
       reason: 'stalled',
       severity: state.task ? 'critical' : 'warning',
       subject: state.id,
-      text: `${state.id} has sent no heartbeat since ${state.heartbeatAt ?? 'ever'}${state.runner ? ` (orchestrator pid ${state.runner.pid} on ${state.runner.host})` : ''}`,
-      action: 'stop the hung `dreamos run` and start it again; its agents and tasks are taken over',
+      text: died
+        ? `${state.id}: its orchestrator (pid ${state.runner!.pid}) died${state.task ? ` holding ${state.task}` : ''}`
+        : `${state.id} has sent no heartbeat since ${state.heartbeatAt ?? 'ever'}${state.runner ? ` (orchestrator pid ${state.runner.pid} on ${state.runner.host})` : ''}`,
+      action: died
+        ? afterDeath(state.id, runners.length > 0)
+        : 'stop the hung `dreamos run` and start it again; its agents and tasks are taken over',
       at: state.heartbeatAt ?? state.updatedAt,
       agent: state.id,
       alerts: [],

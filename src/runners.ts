@@ -1,0 +1,47 @@
+/**
+ * Who runs the agents: the orchestrators named in the agents' states, and whether each is alive. An
+ * orchestrator on this host is alive while its process exists (even a stopped or hung one: it still
+ * holds its agents); one on another host, while its heartbeat is fresh. A released agent (a clean
+ * stop) names none. Computed from the state view plus a signal-0 probe of local pids.
+ */
+import type { StateView } from '../state/db.js';
+import type { AgentState } from '../state/schemas.js';
+import type { Policies } from './config.js';
+import { runLive } from './drift.js';
+import { HOST, processAlive } from './orchestrator/plans.js';
+
+export interface Runner {
+  pid: number;
+  host: string;
+  /** This very process. */
+  here: boolean;
+  agents: string[];
+}
+
+/** The runner of this agent, when it is provably dead: it ran on this host and its process is gone. */
+export function runnerDied(state: AgentState | undefined): boolean {
+  const runner = state?.runner;
+  return Boolean(runner && runner.host === HOST && !processAlive(runner.pid));
+}
+
+/** The live orchestrators, each with the agents it runs. */
+export function liveRunners(view: StateView, policies: Policies, now: Date): Runner[] {
+  const out = new Map<string, Runner>();
+  for (const state of view.agentStates()) {
+    const runner = state.runner;
+    if (!runner) continue;
+    const alive = runner.host === HOST ? processAlive(runner.pid) : runLive(state, now, policies);
+    if (!alive) continue;
+    const key = `${runner.host}:${runner.pid}`;
+    const found = out.get(key);
+    if (found) found.agents.push(state.id);
+    else
+      out.set(key, {
+        pid: runner.pid,
+        host: runner.host,
+        here: runner.host === HOST && runner.pid === process.pid,
+        agents: [state.id],
+      });
+  }
+  return [...out.values()];
+}

@@ -1,0 +1,51 @@
+/**
+ * What `attention` says about the orchestrators, with real processes: an orchestrator that died is
+ * said to have died (never "stop the hung `dreamos run`", a process that is gone).
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import type { AttentionItem } from '../../src/attention.js';
+import { waitFor } from '../agents/helpers.js';
+import { BIN, cli, tempDir, writePolicies } from '../helpers/workspace.js';
+
+let tmp: ReturnType<typeof tempDir>;
+const run = (args: string[]) => cli(args, { cwd: tmp.dir });
+const inbox = () => run(['attention', '--json']).json<AttentionItem[]>();
+
+beforeEach(() => {
+  tmp = tempDir('dreamos-runners-');
+  expect(run(['init']).code).toBe(0);
+  writePolicies(path.join(tmp.dir, '.dreamos'), { heartbeatSeconds: 1 });
+});
+afterEach(() => tmp.cleanup());
+
+describe('attention and status about orchestrators', () => {
+  it('an orchestrator that died is not called hung', async () => {
+    const pidFile = path.join(tmp.dir, 'child.pid');
+    run(['task', 'add', 'hang', '--run', `echo $$ > ${JSON.stringify(pidFile)}; sleep 60`]);
+    const first = spawn(process.execPath, [BIN, 'run', '--agents', 'agent-2'], {
+      cwd: tmp.dir,
+      stdio: 'ignore',
+    });
+    await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '', 30_000);
+    first.kill('SIGKILL');
+    await new Promise((r) => first.once('exit', r));
+    // Its program outlives it (the next orchestrator would stop it: tests/orchestrator/failover.test.ts).
+    const child = Number(fs.readFileSync(pidFile, 'utf8'));
+    onTestFinished(() => {
+      process.kill(-child, 'SIGKILL');
+    });
+    // Once its heartbeat is overdue, the agent is an attention item.
+    await waitFor(() => inbox().some((i) => i.reason === 'stalled'), 30_000);
+    const items = inbox();
+    const stalled = items.find((i) => i.reason === 'stalled')!;
+    expect(stalled).toMatchObject({ subject: 'agent-2', severity: 'critical' });
+    expect(stalled.text).toContain(`its orchestrator (pid ${first.pid}) died holding T-`);
+    expect(stalled.action).not.toMatch(/stop the hung/);
+    expect(stalled.action).toMatch(/start `dreamos run`/);
+    const human = run(['attention']).stdout;
+    expect(human).not.toMatch(/stop the hung/);
+  }, 90_000);
+});
