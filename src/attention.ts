@@ -1,18 +1,19 @@
 /**
  * The attention inbox (SPEC §5): everything that needs the operator, in one ranked list, each with a
  * typed reason — open alerts, dead-lettered tasks, stalled agents and tasks, tasks blocked for good
- * by a failed or cancelled dependency, tasks waiting for approval, messages to the operator. One
- * item per subject (a task, an agent): what else applies to it is merged in. Tasks that are merely
- * running never appear. Computed from the state view, and whether the orchestrators it names on
- * this host are alive (src/runners.ts).
+ * by a failed or cancelled dependency, tasks waiting for approval, messages to the operator, and
+ * ready work while no orchestrator runs the agents. One item per subject (a task, an agent): what
+ * else applies to it is merged in. Tasks that are merely running never appear. Computed from the
+ * state view, and whether the orchestrators it names on this host are alive (src/runners.ts).
  */
 import type { StateView } from '../state/db.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
-import { OPERATOR, type Policies } from './config.js';
+import { type AgentConfig, OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
-import { liveRunners, runnerDied } from './runners.js';
+import { liveRunners, runnerDied, startable } from './runners.js';
 
 export const ATTENTION_REASONS = [
+  'no-orchestrator',
   'stalled',
   'failed',
   'over-budget',
@@ -47,6 +48,8 @@ export interface AttentionItem {
 export interface AttentionOptions {
   policies: Policies;
   now: Date;
+  /** The configured agents: with them, ready work waits for an orchestrator only if one may take it. */
+  agents?: readonly AgentConfig[];
 }
 
 const REASON_OF: Record<Alert['kind'], AttentionReason> = {
@@ -138,6 +141,23 @@ export function attention(view: StateView, options: AttentionOptions): Attention
   const runners = liveRunners(view, options.policies, options.now);
   for (const alert of view.alerts())
     if (alert.status === 'open') add(alertItem(view, alert, runners.length > 0));
+
+  // Nobody runs the agents (every orchestrator stopped or died) while work waits.
+  const waiting =
+    runners.length > 0 ? 0 : options.agents ? startable(view, options.agents) : view.storeSize('ready');
+  if (waiting > 0) {
+    add({
+      key: 'swarm:orchestrator',
+      reason: 'no-orchestrator',
+      severity: 'warning',
+      subject: 'agents',
+      text: `nobody runs the agents: ${waiting} ready task${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''}`,
+      action: 'start `dreamos run` (or the console, `dreamos`) in this workspace',
+      at: options.now.toISOString(),
+      alerts: [],
+      also: [],
+    });
+  }
 
   // Stalled: agents whose orchestrator stopped beating while they held work, tasks whose lease ran out.
   const now = options.now.getTime();

@@ -6,8 +6,9 @@
  */
 import type { StateView } from '../state/db.js';
 import type { AgentState } from '../state/schemas.js';
-import type { Policies } from './config.js';
+import type { AgentConfig, Policies } from './config.js';
 import { runLive } from './drift.js';
+import { mayTake } from './lifecycle.js';
 import { HOST, processAlive } from './orchestrator/plans.js';
 
 export interface Runner {
@@ -44,4 +45,25 @@ export function liveRunners(view: StateView, policies: Policies, now: Date): Run
       });
   }
   return [...out.values()];
+}
+
+/** "this process", "pid 123", "pid 123 on host-b": where the agents run, in a few words. */
+export function describeRunners(runners: readonly Runner[]): string {
+  if (runners.length === 0) return 'nobody runs the agents';
+  const names = runners.map((r) =>
+    r.here ? 'this process' : `pid ${r.pid}${r.host === HOST ? '' : ` on ${r.host}`}`,
+  );
+  return `agents run by ${names.join(', ')}`;
+}
+
+/**
+ * Ready tasks that an enabled, unpaused agent may take: the work an orchestrator would start now.
+ * (Work that no agent may take, or only a paused one, is another matter: starting one would not help.)
+ */
+export function startable(view: StateView, agents: readonly AgentConfig[]): number {
+  const able = agents.filter((a) => a.enabled && !view.agentState(a.id)?.paused);
+  if (able.length === 0) return 0;
+  let count = 0;
+  for (const task of view.inStore('ready')) if (able.some((a) => mayTake(a, task))) count += 1;
+  return count;
 }

@@ -160,6 +160,7 @@ function Console(props: AppProps) {
         origin={state.back[0] ?? null}
         detail={detail ? `${VIEW_TITLES[state.view]} ${detail}` : null}
         mode={props.mode ?? 'attached'}
+        runners={snapshot.runners}
         readOnly={readOnly}
         width={layout.width}
       />

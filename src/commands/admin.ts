@@ -7,6 +7,7 @@ import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
 import { demoAgents, seedDemo } from '../demo.js';
 import { doctor } from '../doctor.js';
 import { emit, say } from '../output.js';
+import { describeRunners, liveRunners, startable } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { findWorkspace, initWorkspace } from '../workspace.js';
 import { globals, positiveInt, readWorkspace } from './common.js';
@@ -43,9 +44,12 @@ export function registerAdmin(program: Command): void {
     .action(async (_o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
         const s = ws.summary();
-        emit(options, s, () =>
+        const runners = liveRunners(ws.view, ws.config.policies, new Date());
+        const waiting = runners.length === 0 ? startable(ws.view, ws.config.agents) : 0;
+        emit(options, { ...s, runners }, () =>
           [
             `workspace ${ws.home}  (journal seq ${s.seq}, ${s.agents} agents)`,
+            `${describeRunners(runners)}${waiting > 0 ? `: ${waiting} ready task(s) wait; start \`dreamos run\`` : ''}`,
             `backlog ${s.counts.backlog}  ready ${s.counts.ready}  working ${s.counts.working}  done ${s.counts.done}  failed ${s.counts.failed}  cancelled ${s.counts.cancelled}`,
             ...s.working.map((t) => `  ${t.id}  ${t.agent ?? '-'}  ${oneLine(t.title, 60)}`),
             `open alerts: ${s.openAlerts}${s.openAlerts ? ' (dreamos doctor, dreamos alert list)' : ''}`,

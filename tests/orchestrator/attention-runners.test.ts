@@ -1,6 +1,7 @@
 /**
- * What `attention` says about the orchestrators, with real processes: an orchestrator that died is
- * said to have died (never "stop the hung `dreamos run`", a process that is gone).
+ * What `attention` and `status` say about the orchestrators, with real processes: ready work while
+ * nobody runs the agents is an attention item, and an orchestrator that died is said to have died
+ * (never "stop the hung `dreamos run`", a process that is gone).
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -22,6 +23,30 @@ beforeEach(() => {
 afterEach(() => tmp.cleanup());
 
 describe('attention and status about orchestrators', () => {
+  it('ready work while nobody runs the agents needs the operator', async () => {
+    // Only agent-8 (testing) may take it: a run of agent-1 is alive but cannot.
+    run(['task', 'add', 'waits', '--run', 'true', '--role', 'testing']);
+    expect(inbox()).toMatchObject([
+      { reason: 'no-orchestrator', text: 'nobody runs the agents: 1 ready task waits' },
+    ]);
+    expect(run(['status']).stdout).toContain('nobody runs the agents: 1 ready task(s) wait');
+
+    const other = spawn(process.execPath, [BIN, 'run', '--agents', 'agent-1'], {
+      cwd: tmp.dir,
+      stdio: 'ignore',
+    });
+    try {
+      await waitFor(() => run(['status']).stdout.includes(`agents run by pid ${other.pid}`), 30_000);
+      expect(inbox().filter((i) => i.reason === 'no-orchestrator')).toEqual([]);
+      const status = run(['status', '--json']).json<{ runners: Array<{ pid: number; agents: string[] }> }>();
+      expect(status.runners).toMatchObject([{ pid: other.pid, agents: ['agent-1'] }]);
+    } finally {
+      other.kill('SIGINT');
+      await new Promise((r) => other.once('exit', r));
+    }
+    expect(inbox().map((i) => i.reason)).toEqual(['no-orchestrator']);
+  }, 60_000);
+
   it('an orchestrator that died is not called hung', async () => {
     const pidFile = path.join(tmp.dir, 'child.pid');
     run(['task', 'add', 'hang', '--run', `echo $$ > ${JSON.stringify(pidFile)}; sleep 60`]);
@@ -37,6 +62,7 @@ describe('attention and status about orchestrators', () => {
     onTestFinished(() => {
       process.kill(-child, 'SIGKILL');
     });
+    run(['task', 'add', 'next', '--run', 'true']);
     // Once its heartbeat is overdue, the agent is an attention item.
     await waitFor(() => inbox().some((i) => i.reason === 'stalled'), 30_000);
     const items = inbox();
@@ -45,6 +71,7 @@ describe('attention and status about orchestrators', () => {
     expect(stalled.text).toContain(`its orchestrator (pid ${first.pid}) died holding T-`);
     expect(stalled.action).not.toMatch(/stop the hung/);
     expect(stalled.action).toMatch(/start `dreamos run`/);
+    expect(items.some((i) => i.reason === 'no-orchestrator')).toBe(true);
     const human = run(['attention']).stdout;
     expect(human).not.toMatch(/stop the hung/);
   }, 90_000);

@@ -1,23 +1,27 @@
 /** The top line: the product, the views with their number keys, who runs the agents, read-only mode. */
 import { Box, Text } from 'ink';
 import { memo } from 'react';
+import type { Runner } from '../../src/runners.js';
 import { TOP_VIEWS, VIEW_TITLES, type ViewId } from '../keymap.js';
 import { useTheme } from '../theme.js';
 
 export type AgentsMode = 'running' | 'attached' | 'starting' | 'unavailable';
 
-const MODE_TEXT: Record<AgentsMode, string> = {
-  running: 'agents run here',
-  attached: 'attached',
-  starting: 'starting agents…',
-  unavailable: 'watching only',
-};
+/** Who runs the agents, whatever this console's mode: this process, other ones (by pid), or nobody. */
+function whoRuns(mode: AgentsMode, runners: readonly Runner[]): string {
+  if (mode === 'starting') return 'starting agents…';
+  if (runners.length === 0) return 'nobody runs agents';
+  const others = runners.filter((r) => !r.here).map((r) => r.pid);
+  if (others.length === runners.length) return `agents: pid ${others.join(', ')}`;
+  return `agents run here${others.length ? ` + pid ${others.join(', ')}` : ''}`;
+}
 
 export const Header = memo(function Header(props: {
   view: ViewId;
   origin: ViewId | null;
   detail: string | null;
   mode: AgentsMode;
+  runners: readonly Runner[];
   readOnly: boolean;
   width: number;
 }) {
@@ -35,7 +39,11 @@ export const Header = memo(function Header(props: {
       ))}
       {props.detail ? <Text bold>{` › ${props.detail}`}</Text> : null}
       <Box flexGrow={1} />
-      <Text color={theme.muted}>{MODE_TEXT[props.mode]}</Text>
+      <Text
+        color={props.runners.length === 0 && props.mode !== 'starting' ? theme.status.warning : theme.muted}
+      >
+        {whoRuns(props.mode, props.runners)}
+      </Text>
       {props.readOnly ? <Text color={theme.status.warning}> [read-only]</Text> : null}
       <Text> </Text>
     </Box>

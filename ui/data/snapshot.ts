@@ -6,6 +6,7 @@
 
 import { type AttentionItem, attention } from '../../src/attention.js';
 import { isTerminal } from '../../src/lifecycle.js';
+import { liveRunners, type Runner } from '../../src/runners.js';
 import type { Workspace } from '../../src/workspace.js';
 import { STORES } from '../../state/paths.js';
 import { type AgentState, PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
@@ -39,6 +40,8 @@ export interface Snapshot {
   openAlerts: number;
   /** What needs the operator, ranked (the engine's attention inbox). */
   attention: AttentionItem[];
+  /** The live orchestrators and the agents each runs. */
+  runners: Runner[];
 }
 
 const RANK = Object.fromEntries(PRIORITIES.map((p, i) => [p, i])) as Record<string, number>;
@@ -118,7 +121,8 @@ export function buildSnapshot(ws: Workspace, previous?: Snapshot): Snapshot {
     signatures,
     total,
     openAlerts,
-    attention: attention(view, { policies: ws.config.policies, now: new Date() }),
+    attention: attention(view, { policies: ws.config.policies, now: new Date(), agents: ws.config.agents }),
+    runners: liveRunners(view, ws.config.policies, new Date()),
   };
 }
 
