@@ -306,7 +306,8 @@ export class Orchestrator {
       try {
         do {
           this.changedAgain = false;
-          await this.adopt();
+          // A take that fails (a lock timeout) is tried again at the next wake-up; our agents go on.
+          await this.adopt().catch((error) => this.fail(error));
           await this.handleDirectives();
           await this.checkRunning();
           await this.dispatch();
