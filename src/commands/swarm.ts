@@ -4,6 +4,7 @@ import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
 import { OPERATOR } from '../config.js';
 import { DreamError, notFound } from '../errors.js';
 import { emit, plural, say, table } from '../output.js';
+import { liveRunners } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { registerCheckpointSave } from './checkpoints.js';
 import { readWorkspace, withWorkspace } from './common.js';
@@ -140,6 +141,12 @@ export function registerSwarm(program: Command): void {
         await withWorkspace(command, async (ws, options) => {
           const result = await ws.directAgent(id, d, o.why);
           emit(options, result, () => `${id}: ${d} sent (${result.mail.id})`);
+          // Pause and resume act through the agent's state; the others wait for a loop to read them.
+          const live = liveRunners(ws.view, ws.config.policies, new Date()).some((r) =>
+            r.agents.includes(id),
+          );
+          if (!live && (d === 'restart' || d === 'reset-context'))
+            say(`${id}: no orchestrator runs it now; the ${d} is read when one takes it (\`dreamos run\`)`);
         });
       });
   directive('pause', 'pause', 'stop claiming new tasks (the current one finishes)');

@@ -22,6 +22,15 @@ beforeEach(() => {
 afterEach(() => tmp.cleanup());
 
 describe('agent restart', () => {
+  it('says when no orchestrator runs the agent to read the directive', () => {
+    const sent = run(['agent', 'restart', 'agent-3']);
+    expect(sent.code).toBe(0);
+    expect(sent.stdout).toMatch(/agent-3: restart sent \(M-\w+\)/);
+    expect(sent.stderr).toContain(
+      'agent-3: no orchestrator runs it now; the restart is read when one takes it',
+    );
+  });
+
   it('requeues the running task without spending an attempt, and says it was a restart', async () => {
     const starts = path.join(tmp.dir, 'starts');
     const task = run([
@@ -38,7 +47,9 @@ describe('agent restart', () => {
     const output = collectOutput(orchestrator);
     try {
       await waitFor(() => lines(starts).length === 1, 30_000);
-      expect(run(['agent', 'restart', 'agent-2']).code).toBe(0);
+      const restart = run(['agent', 'restart', 'agent-2']);
+      expect(restart.code).toBe(0);
+      expect(restart.stderr).not.toContain('no orchestrator runs it');
       // The loop starts afresh and takes the task again: its second start.
       await waitFor(() => lines(starts).length === 2, 30_000);
       const after = run(['task', 'show', task.id, '--json']).json<Task>();
