@@ -49,7 +49,7 @@ export function registerAdmin(program: Command): void {
         emit(options, { ...s, runners }, () =>
           [
             `workspace ${ws.home}  (journal seq ${s.seq}, ${s.agents} agents)`,
-            `${describeRunners(runners)}${waiting > 0 ? `: ${waiting} ready task(s) wait; start \`dreamos run\`` : ''}`,
+            `${describeRunners(runners)}${waiting > 0 ? `: ${waiting === 1 ? '1 ready task waits' : `${waiting} ready tasks wait`}; start \`dreamos run\`` : ''}`,
             `backlog ${s.counts.backlog}  ready ${s.counts.ready}  working ${s.counts.working}  done ${s.counts.done}  failed ${s.counts.failed}  cancelled ${s.counts.cancelled}`,
             ...s.working.map((t) => `  ${t.id}  ${t.agent ?? '-'}  ${oneLine(t.title, 60)}`),
             `open alerts: ${s.openAlerts}${s.openAlerts ? ' (dreamos doctor, dreamos alert list)' : ''}`,

@@ -29,7 +29,7 @@ describe('attention and status about orchestrators', () => {
     expect(inbox()).toMatchObject([
       { reason: 'no-orchestrator', text: 'nobody runs the agents: 1 ready task waits' },
     ]);
-    expect(run(['status']).stdout).toContain('nobody runs the agents: 1 ready task(s) wait');
+    expect(run(['status']).stdout).toContain('nobody runs the agents: 1 ready task waits; start');
 
     const other = spawn(process.execPath, [BIN, 'run', '--agents', 'agent-1'], {
       cwd: tmp.dir,
