@@ -10,6 +10,7 @@
  */
 import type { Driver } from '../../src/config.js';
 import type { Task } from '../../state/schemas.js';
+import { driverAccepts } from './accepts.js';
 import { checkpointJson, childEnv, runCwd } from './env.js';
 import { preparedRun, type SupervisorTuning, settledRun, supervise } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverRun } from './types.js';
@@ -89,7 +90,7 @@ export function optionLikeArgument(template: readonly string[], argv: readonly s
 export function createCommandDriver(config: CommandConfig, tuning: SupervisorTuning = {}): AgentDriver {
   return {
     kind: 'command',
-    accepts: () => true,
+    accepts: (task: Task) => driverAccepts(config, task),
     start(ctx: DriverContext): DriverRun {
       const [file, ...args] = expandArgv(config.argv, placeholderValues(ctx));
       if (file === undefined || file === '') {

@@ -13,6 +13,7 @@
  */
 import type { Driver } from '../../src/config.js';
 import { PRIORITIES, type Priority, type Task } from '../../state/schemas.js';
+import { driverAccepts } from './accepts.js';
 import {
   CHARS_PER_TOKEN,
   ContextMeter,
@@ -76,7 +77,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 export function createLlmDriver(config: LlmConfig, options: LlmOptions = {}): AgentDriver {
   return {
     kind: 'llm',
-    accepts: (task: Task) => task.title.trim() !== '',
+    accepts: (task: Task) => driverAccepts(config, task),
     start: (ctx) => converse(config, options, ctx),
   };
 }

@@ -5,6 +5,7 @@
  */
 import type { Driver } from '../../src/config.js';
 import type { Task } from '../../state/schemas.js';
+import { driverAccepts } from './accepts.js';
 import { childEnv, runCwd } from './env.js';
 import { type SupervisorTuning, settledRun, supervise } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverRun } from './types.js';
@@ -14,7 +15,7 @@ type ShellConfig = Extract<Driver, { kind: 'shell' }>;
 export function createShellDriver(config: ShellConfig, tuning: SupervisorTuning = {}): AgentDriver {
   return {
     kind: 'shell',
-    accepts: (task: Task) => typeof task.run === 'string' && task.run.trim() !== '',
+    accepts: (task: Task) => driverAccepts(config, task),
     start(ctx: DriverContext): DriverRun {
       const run = ctx.task.run;
       if (run === undefined || run.trim() === '') {

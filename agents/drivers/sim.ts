@@ -6,6 +6,8 @@
  * `run` command is never taken: marking real work done without running it would be a lie.
  */
 import type { Driver } from '../../src/config.js';
+import type { Task } from '../../state/schemas.js';
+import { driverAccepts } from './accepts.js';
 import { RunOutput } from './output.js';
 import { type StopReason, stoppedOutcome } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverOutcome, DriverRun } from './types.js';
@@ -40,7 +42,7 @@ export function createSimDriver(config: SimConfig, options: SimOptions = {}): Ag
   const steps = options.steps ?? 5;
   return {
     kind: 'sim',
-    accepts: (task) => !task.run?.trim(),
+    accepts: (task: Task) => driverAccepts(config, task),
     start(ctx: DriverContext): DriverRun {
       // Decide everything up front, so a seeded generator gives the same run every time.
       const stall = random() < config.stallRate;

@@ -1,0 +1,22 @@
+/**
+ * Which tasks a driver kind can work on, as one pure rule per kind: the drivers answer `accepts`
+ * with it, and the attention inbox asks it to say why nobody can take a task (without loading the
+ * drivers themselves).
+ */
+import type { Driver } from '../../src/config.js';
+import type { Task } from '../../state/schemas.js';
+
+export function driverAccepts(driver: Pick<Driver, 'kind'>, task: Task): boolean {
+  switch (driver.kind) {
+    case 'shell':
+      // A shell driver runs the task's own command; a prompt alone gives it nothing to run.
+      return typeof task.run === 'string' && task.run.trim() !== '';
+    case 'llm':
+      return task.title.trim() !== '';
+    case 'command':
+      return true;
+    case 'sim':
+      // Simulated work starts no process: a task with a `run` command would be marked done unrun.
+      return !task.run?.trim();
+  }
+}
