@@ -1,15 +1,17 @@
 /**
  * The attention inbox (SPEC §5): everything that needs the operator, in one ranked list, each with a
  * typed reason — open alerts, dead-lettered tasks, stalled agents and tasks, tasks blocked for good
- * by a failed or cancelled dependency, tasks waiting for approval, messages to the operator, and
- * ready work while no orchestrator runs the agents. One item per subject (a task, an agent): what
- * else applies to it is merged in. Tasks that are merely running never appear. Computed from the
- * state view, and whether the orchestrators it names on this host are alive (src/runners.ts).
+ * by a failed or cancelled dependency, tasks no agent can take, tasks waiting for approval, messages
+ * to the operator, and ready work while no orchestrator runs the agents. One item per subject (a
+ * task, an agent): what else applies to it is merged in. Tasks that are merely running never appear.
+ * Computed from the state view, and whether the orchestrators it names on this host are alive
+ * (src/runners.ts).
  */
 import type { StateView } from '../state/db.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
+import { whyNobodyTakes } from './orchestrator/takers.js';
 import { liveRunners, runnerDied, startable } from './runners.js';
 
 export const ATTENTION_REASONS = [
@@ -21,6 +23,7 @@ export const ATTENTION_REASONS = [
   'overrun',
   'context-drift',
   'state-damaged',
+  'unassignable',
   'blocked',
   'needs-approval',
   'message',
@@ -47,9 +50,9 @@ export interface AttentionItem {
 
 export interface AttentionOptions {
   policies: Policies;
+  /** The configured agents: who could take the ready and backlog tasks. */
+  agents: readonly AgentConfig[];
   now: Date;
-  /** The configured agents: with them, ready work waits for an orchestrator only if one may take it. */
-  agents?: readonly AgentConfig[];
 }
 
 const REASON_OF: Record<Alert['kind'], AttentionReason> = {
@@ -143,8 +146,7 @@ export function attention(view: StateView, options: AttentionOptions): Attention
     if (alert.status === 'open') add(alertItem(view, alert, runners.length > 0));
 
   // Nobody runs the agents (every orchestrator stopped or died) while work waits.
-  const waiting =
-    runners.length > 0 ? 0 : options.agents ? startable(view, options.agents) : view.storeSize('ready');
+  const waiting = runners.length > 0 ? 0 : startable(view, options.agents);
   if (waiting > 0) {
     add({
       key: 'swarm:orchestrator',
@@ -244,6 +246,15 @@ export function attention(view: StateView, options: AttentionOptions): Attention
         `\`dreamos task retry ${task.id}\` (its log: \`dreamos task log ${task.id}\`)`,
       ),
     );
+  }
+
+  // Work that would wait for ever: no agent may take it, or only paused or disabled ones.
+  const paused = (id: string) => view.agentState(id)?.paused ?? false;
+  for (const store of ['ready', 'backlog'] as const) {
+    for (const task of view.inStore(store)) {
+      const why = whyNobodyTakes(task, options.agents, paused);
+      if (why) add(taskItem(task, 'unassignable', 'warning', `${task.title}: ${why.text}`, why.action));
+    }
   }
 
   // Messages agents sent to the operator and nobody has acknowledged.

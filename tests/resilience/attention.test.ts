@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { attention } from '../../src/attention.js';
 import type { Mail } from '../../state/schemas.js';
 import {
+  AGENTS,
   agentState,
   alert,
   type Built,
@@ -15,8 +16,13 @@ import {
   working,
 } from './drift-fixtures.js';
 
+/** Agents whose driver takes any task, so that only the rules under test keep a task waiting. */
+const TAKERS = AGENTS.map((a) => ({
+  ...a,
+  driver: { kind: 'command' as const, argv: ['true'], env: {}, worktree: false },
+}));
 const inbox = (built: Built, nowS = 100) =>
-  attention(view(built), { policies: policies(), now: new Date(T0 + nowS * 1000) });
+  attention(view(built), { policies: policies(), agents: TAKERS, now: new Date(T0 + nowS * 1000) });
 const brief = (built: Built, nowS?: number) => inbox(built, nowS).map((i) => [i.reason, i.subject]);
 
 function mail(id: string, patch: Partial<Mail> = {}): Mail {

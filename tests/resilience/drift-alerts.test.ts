@@ -41,7 +41,8 @@ const scope = (mine: string[] = []): DriftScope => ({
   agentIds: ws.config.agents.map((a) => a.id),
 });
 const observed = () => ({ agents: ws.config.agents });
-const inbox = () => attention(ws.view, { policies: ws.config.policies, now: new Date() });
+const inbox = () =>
+  attention(ws.view, { policies: ws.config.policies, agents: ws.config.agents, now: new Date() });
 
 function setAgent(id: string, patch: Partial<AgentState>) {
   return ws.record((ctx) => ({

@@ -127,17 +127,26 @@ describe('drift, end to end', () => {
     });
     expect(loop!.evidence.attempts).toHaveLength(3);
 
-    // The attention inbox: the loop first, then its failed tasks; the ready ones are not noise.
+    // The attention inbox: the loop first, then its failed tasks, then the ready ones that only the
+    // paused agent may take.
     const inbox = run(['attention', '--json']).json<
-      Array<{ reason: string; subject: string; alerts: string[] }>
+      Array<{ reason: string; subject: string; alerts: string[]; text: string }>
     >();
     expect(inbox[0]).toMatchObject({ reason: 'failed', subject: 'agent-2', alerts: [loop!.id] });
-    expect(inbox.map((i) => i.reason)).toEqual(['failed', 'failed', 'failed', 'failed']);
+    expect(inbox.map((i) => i.reason)).toEqual([
+      'failed',
+      'failed',
+      'failed',
+      'failed',
+      'unassignable',
+      'unassignable',
+    ]);
+    expect(inbox[5]!.text).toMatch(/only agent-2 may take it, and it is paused$/);
     expect(run(['attention']).stdout).toContain(`dreamos agent resume agent-2`);
 
     expect(run(['alert', 'ack', loop!.id]).code).toBe(0);
     expect(alerts('--status', 'acknowledged').map((a) => a.id)).toEqual([loop!.id]);
-    expect(run(['attention', '--json']).json<unknown[]>()).toHaveLength(3); // acknowledged: off the list
+    expect(run(['attention', '--json']).json<unknown[]>()).toHaveLength(5); // acknowledged: off the list
     expect(run(['alert', 'resolve', loop!.id, '--why', 'fixed the script']).code).toBe(0);
     expect(run(['alert', 'ack', loop!.id]).code).toBe(4); // resolved: nothing to acknowledge
     expect(run(['alert', 'ack', 'A-ZZZZZ']).code).toBe(3);

@@ -51,8 +51,8 @@ describe('the snapshot', () => {
 describe('the attention inbox', () => {
   test("is the engine's list: failed tasks and the tasks they block, with reasons and actions", async () => {
     const { ws } = await workspace();
-    const dep = await ws.addTask({ title: 'dep', maxAttempts: 1 });
-    const child = await ws.addTask({ title: 'child', dependsOn: [dep.id] });
+    const dep = await ws.addTask({ title: 'dep', run: 'true', maxAttempts: 1 });
+    const child = await ws.addTask({ title: 'child', run: 'true', dependsOn: [dep.id] });
     await ws.claim('agent-1', { taskId: dep.id });
     await ws.fail(dep.id, { reason: 'broke', agent: 'agent-1' });
     const items = buildSnapshot(ws).attention;

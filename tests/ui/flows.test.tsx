@@ -181,7 +181,7 @@ describe('keyboard flows', () => {
   test('acknowledge and resolve an alert from the attention list', async () => {
     const h = await open();
     // Held: a ready task with nobody running the agents would be an attention item of its own.
-    const t = await h.ws.addTask({ title: 'Slow one', hold: true });
+    const t = await h.ws.addTask({ title: 'Slow one', run: 'true', hold: true });
     const at = new Date().toISOString();
     await h.ws.record(() => ({
       change: {
