@@ -11,7 +11,7 @@ import type { StateView } from '../state/db.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
-import { whyNobodyTakes } from './orchestrator/takers.js';
+import { pausedIn, whyNobodyTakes } from './orchestrator/takers.js';
 import { liveRunners, runnerDied, startable } from './runners.js';
 
 export const ATTENTION_REASONS = [
@@ -249,7 +249,7 @@ export function attention(view: StateView, options: AttentionOptions): Attention
   }
 
   // Work that would wait for ever: no agent may take it, or only paused or disabled ones.
-  const paused = (id: string) => view.agentState(id)?.paused ?? false;
+  const paused = pausedIn(view);
   for (const store of ['ready', 'backlog'] as const) {
     for (const task of view.inStore(store)) {
       const why = whyNobodyTakes(task, options.agents, paused);

@@ -6,6 +6,7 @@ import { workspacePaths } from '../../state/paths.js';
 import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
 import { demoAgents, seedDemo } from '../demo.js';
 import { doctor } from '../doctor.js';
+import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, say } from '../output.js';
 import { describeRunners, liveRunners, startable } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
@@ -46,12 +47,15 @@ export function registerAdmin(program: Command): void {
         const s = ws.summary();
         const runners = liveRunners(ws.view, ws.config.policies, new Date());
         const waiting = runners.length === 0 ? startable(ws.view, ws.config.agents) : 0;
-        emit(options, { ...s, runners }, () =>
+        const queued = [...ws.view.inStore('ready'), ...ws.view.inStore('backlog')];
+        const nobody = untakeable(queued, ws.config.agents, ws.view);
+        emit(options, { ...s, runners, unassignable: nobody }, () =>
           [
             `workspace ${ws.home}  (journal seq ${s.seq}, ${s.agents} agents)`,
             `${describeRunners(runners)}${waiting > 0 ? `: ${waiting === 1 ? '1 ready task waits' : `${waiting} ready tasks wait`}; start \`dreamos run\`` : ''}`,
             `backlog ${s.counts.backlog}  ready ${s.counts.ready}  working ${s.counts.working}  done ${s.counts.done}  failed ${s.counts.failed}  cancelled ${s.counts.cancelled}`,
             ...s.working.map((t) => `  ${t.id}  ${t.agent ?? '-'}  ${oneLine(t.title, 60)}`),
+            ...nobody.map((g) => `${nobodyLine(g)} (dreamos attention)`),
             `open alerts: ${s.openAlerts}${s.openAlerts ? ' (dreamos doctor, dreamos alert list)' : ''}`,
           ].join('\n'),
         );

@@ -5,7 +5,8 @@ import { type Command, Option } from 'commander';
 import { PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
 import { OPERATOR } from '../config.js';
 import { DreamError, invalidInput, notFound } from '../errors.js';
-import { emit, plural, table } from '../output.js';
+import { untakeable } from '../orchestrator/takers.js';
+import { emit, plural, say, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { MAX_ATTEMPTS, parseDuration, type TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
@@ -86,6 +87,17 @@ function holder(named: string | undefined): string | undefined {
   return self && self !== OPERATOR ? self : undefined;
 }
 
+/** Say on stderr which of the tasks just added nobody can take, and why, so that none waits in silence. */
+function warnUntakeable(ws: Workspace, tasks: readonly Task[]): void {
+  for (const group of untakeable(tasks, ws.config.agents, ws.view)) {
+    const ids = group.tasks;
+    const shown = `${ids.slice(0, 5).join(', ')}${ids.length > 5 ? ` and ${ids.length - 5} more` : ''}`;
+    say(
+      `dreamos: warning: nobody can take ${shown}: ${group.text}; ${ids.length === 1 ? group.action : 'see `dreamos attention`'}`,
+    );
+  }
+}
+
 async function changeOne(
   command: Command,
   fn: (ws: Workspace) => Promise<Task>,
@@ -144,7 +156,15 @@ export function registerTask(program: Command): void {
         source: process.env.DREAMOS_AGENT_ID ? 'agent' : 'cli',
         hold: Boolean(o.hold),
       };
-      await changeOne(command, (ws) => ws.addTask(input), 'added');
+      await changeOne(
+        command,
+        async (ws) => {
+          const task = await ws.addTask(input);
+          warnUntakeable(ws, [task]);
+          return task;
+        },
+        'added',
+      );
     });
 
   task
@@ -161,6 +181,7 @@ export function registerTask(program: Command): void {
       }
       await withWorkspace(command, async (ws, options) => {
         const tasks = await ws.importTasks(data);
+        warnUntakeable(ws, tasks);
         emit(
           options,
           tasks,

@@ -5,6 +5,7 @@
  * wait for ever is said out loud instead. Pure: the agents' paused flags are passed in.
  */
 import { driverAccepts } from '../../agents/drivers/accepts.js';
+import type { StateView } from '../../state/db.js';
 import type { Task } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
 import { mayTake } from '../lifecycle.js';
@@ -87,8 +88,42 @@ export function whyNobodyTakes(
         ? `${who} takes prompt tasks (the shell driver runs only a task's \`run\` command)`
         : `${who} has a driver that takes it (${plural(kinds.length, 'driver', 'drivers')} ${list(kinds)})`,
     action: prompt
-      ? `give an agent a command or llm driver in .dreamos/config.json (\`dreamos init\` finds agent CLIs; README, Drivers), or \`dreamos task edit ${task.id} --run CMD\``
+      ? `give an agent a command or llm driver in .dreamos/config.json (README, Drivers), or \`dreamos task edit ${task.id} --run CMD\``
       : 'give an agent a driver that takes it in .dreamos/config.json (README, Drivers)',
     agents: [],
   };
+}
+
+/** The agents' paused flags, as whyNobodyTakes reads them. */
+export const pausedIn =
+  (view: StateView) =>
+  (agentId: string): boolean =>
+    view.agentState(agentId)?.paused ?? false;
+
+/**
+ * The tasks among these that nobody can take now (only ready and backlog tasks wait for an agent),
+ * grouped by why, each group with its ids in order.
+ */
+export function untakeable(
+  tasks: readonly Task[],
+  agents: readonly AgentConfig[],
+  view: StateView,
+): Array<NobodyTakes & { tasks: string[] }> {
+  const groups = new Map<string, NobodyTakes & { tasks: string[] }>();
+  const paused = pausedIn(view);
+  for (const task of tasks) {
+    if (task.status !== 'ready' && task.status !== 'backlog') continue;
+    const why = whyNobodyTakes(task, agents, paused);
+    if (!why) continue;
+    const group = groups.get(why.text);
+    if (group) group.tasks.push(task.id);
+    else groups.set(why.text, { ...why, tasks: [task.id] });
+  }
+  return [...groups.values()];
+}
+
+/** One line for a group: "nobody can take 3 task(s) (T-1, T-2, T-3): no agent takes prompt tasks …". */
+export function nobodyLine(group: NobodyTakes & { tasks: string[] }, shown = 3): string {
+  const ids = group.tasks;
+  return `nobody can take ${ids.length} task(s) (${ids.slice(0, shown).join(', ')}${ids.length > shown ? ', …' : ''}): ${group.text}`;
 }

@@ -104,7 +104,7 @@ describe('task add', () => {
   });
 
   it('says what it did in one line on stdout without --json, and nothing on stderr', () => {
-    const r = b.run('task', 'add', 'human');
+    const r = b.run('task', 'add', 'human', '--run', 'true');
     expect(r.code, show(r)).toBe(0);
     expect(r.stdout).toMatch(/^T-[0-9A-Z]{5,10} added \(ready\)\n$/);
     expect(r.stderr).toBe('');
