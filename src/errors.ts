@@ -10,6 +10,10 @@ export const ExitCode = {
   conflict: 4,
   lockTimeout: 5,
   corrupt: 6,
+  /** `run --until-idle`: a task this run worked on ended failed. */
+  tasksFailed: 7,
+  /** Something needs the operator: `attention --exit-code`, or work left that nobody can take. */
+  needsOperator: 8,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 

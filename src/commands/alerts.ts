@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { ALERT_STATUSES } from '../../state/schemas.js';
 import { attention } from '../attention.js';
 import { planAlertStatus } from '../drift-plans.js';
-import { invalidInput } from '../errors.js';
+import { ExitCode, invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { readWorkspace, withWorkspace } from './common.js';
@@ -65,7 +65,8 @@ export function registerAlerts(program: Command): void {
   program
     .command('attention')
     .description('everything that needs the operator, ranked, one line each with its reason')
-    .action(async (_o, command: Command) => {
+    .option('--exit-code', `exit ${ExitCode.needsOperator} when something needs the operator (health checks)`)
+    .action(async (o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
         ws.refresh();
         const items = attention(ws.view, {
@@ -83,6 +84,7 @@ export function registerAlerts(program: Command): void {
                 )
                 .join('\n'),
         );
+        if (o.exitCode && items.length > 0) process.exitCode = ExitCode.needsOperator;
       });
     });
 }

@@ -2,7 +2,8 @@
 import type { Command } from 'commander';
 import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
 import { OPERATOR } from '../config.js';
-import { DreamError, notFound } from '../errors.js';
+import { DreamError, ExitCode, notFound } from '../errors.js';
+import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, plural, say, table } from '../output.js';
 import { liveRunners } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
@@ -19,7 +20,10 @@ export function registerSwarm(program: Command): void {
     .command('run')
     .description('run the agents headless until stopped (SIGINT/SIGTERM), or until no runnable work remains')
     .option('--agents <ids>', 'only these agents, comma separated')
-    .option('--until-idle', 'exit 0 when no runnable work remains')
+    .option(
+      '--until-idle',
+      `stop when no runnable work remains: exit 0, ${ExitCode.tasksFailed} if a task of the run failed, ${ExitCode.needsOperator} if work is left that nobody can take`,
+    )
     .option('--quiet', 'print only the summary')
     .action(async (o, command: Command) => {
       await withWorkspace(
@@ -27,6 +31,7 @@ export function registerSwarm(program: Command): void {
         async (ws, options) => {
           const { startOrchestrator, describeTakeover } = await import('../orchestrator/index.js');
           const counts = { claimed: 0, done: 0, failed: 0 };
+          const worked = new Set<string>();
           const orchestrator = await startOrchestrator(ws, {
             ...(o.agents
               ? {
@@ -38,7 +43,10 @@ export function registerSwarm(program: Command): void {
               : {}),
             untilIdle: Boolean(o.untilIdle),
             onEvent: (event) => {
-              if (event.type === 'claimed') counts.claimed++;
+              if (event.type === 'claimed') {
+                counts.claimed++;
+                worked.add(event.task.id);
+              }
               if (event.type === 'finished') event.outcome.ok ? counts.done++ : counts.failed++;
               if (o.quiet) return;
               if (options.json && event.type !== 'line') process.stdout.write(`${JSON.stringify(event)}\n`);
@@ -71,9 +79,34 @@ export function registerSwarm(program: Command): void {
           for (const signal of STOP_SIGNALS) process.once(signal, stop);
           const reason = await orchestrator.done;
           for (const signal of STOP_SIGNALS) process.off(signal, stop);
-          const summary = { reason, ...counts, board: ws.summary().counts };
+          ws.refresh();
+          // For CI: the tasks of this run that ended failed, and the work left that no agent can take.
+          const failedTasks = [...worked].filter((id) => ws.view.task(id)?.status === 'failed');
+          const waiting = [...ws.view.inStore('ready'), ...ws.view.inStore('backlog')];
+          const unassignable = untakeable(waiting, ws.config.agents, ws.view);
+          const exitCode = !o.untilIdle
+            ? ExitCode.ok
+            : failedTasks.length
+              ? ExitCode.tasksFailed
+              : unassignable.length
+                ? ExitCode.needsOperator
+                : ExitCode.ok;
+          const summary = {
+            reason,
+            ...counts,
+            board: ws.summary().counts,
+            failedTasks,
+            unassignable,
+            exitCode,
+          };
           if (options.json) process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
-          else say(`stopped (${reason}): ${counts.done} done, ${counts.failed} failed attempts`);
+          else {
+            say(
+              `stopped (${reason}): ${counts.done} done, ${counts.failed} failed attempts${failedTasks.length ? `; failed: ${failedTasks.slice(0, 5).join(', ')}${failedTasks.length > 5 ? ', …' : ''}` : ''}`,
+            );
+            for (const g of unassignable) say(`${nobodyLine(g)}; see \`dreamos attention\``);
+          }
+          if (exitCode !== ExitCode.ok) process.exitCode = exitCode;
         },
         { share: true },
       );

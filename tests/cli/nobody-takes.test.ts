@@ -1,6 +1,7 @@
 /**
  * Work nobody can take, from the command line: `task add` and `task import` warn on stderr,
- * `status` and `attention` show it.
+ * `status` and `attention` show it, `attention --exit-code` and `run --until-idle` exit non-zero
+ * for health checks and CI.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -86,5 +87,55 @@ describe('work nobody can take', () => {
     expect(ok.stderr.trim().split('\n')).toEqual([
       `dreamos: warning: nobody can take ${ids[0]}, ${ids[1]}: no agent takes prompt tasks (the shell driver runs only a task's \`run\` command); see \`dreamos attention\``,
     ]);
+  });
+});
+
+describe('exit codes for health checks and CI', () => {
+  it('`attention --exit-code` exits 8 when something needs the operator, 0 otherwise', () => {
+    b.add('Build', '--run', 'true');
+    const calm = b.run('attention', '--exit-code');
+    expect(calm.code, show(calm)).toBe(0);
+    expect(calm.stdout).toMatch(/nothing needs you/);
+    b.add('Docs', '--prompt', 'write the docs');
+    const busy = b.run('attention', '--exit-code');
+    expect(busy.code, show(busy)).toBe(8);
+    expect(busy.stdout).toMatch(/unassignable/);
+    // Without the flag the list is information, not a failure.
+    expect(b.run('attention').code).toBe(0);
+  });
+
+  it('`run --until-idle` exits 0 when all went well', () => {
+    b.add('Build', '--run', 'true');
+    const r = b.run('run', '--until-idle', '--quiet');
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stderr).toMatch(/stopped \(idle\): 1 done, 0 failed attempts/);
+  });
+
+  it('`run --until-idle` exits 8 when work is left that nobody can take', () => {
+    b.add('Build', '--run', 'true');
+    const docs = b.add('Docs', '--prompt', 'write the docs');
+    const r = b.run('run', '--until-idle', '--quiet');
+    expect(r.code, show(r)).toBe(8);
+    expect(r.stderr).toMatch(/1 done/);
+    expect(r.stderr).toMatch(
+      new RegExp(`nobody can take 1 task\\(s\\) \\(${docs.id}\\): no agent takes prompt`),
+    );
+    const json = b.run('run', '--until-idle', '--json', '--quiet');
+    expect(json.code, show(json)).toBe(8);
+    const summary = JSON.parse(json.stdout.trim().split('\n').pop()!);
+    expect(summary).toMatchObject({ type: 'summary', exitCode: 8, failedTasks: [] });
+    expect(summary.unassignable[0].tasks).toEqual([docs.id]);
+  });
+
+  it('`run --until-idle` exits 7 when a task of the run failed', () => {
+    const broken = b.add('Broken', '--run', 'exit 3', '--max-attempts', '1');
+    b.add('Docs', '--prompt', 'write the docs');
+    const r = b.run('run', '--until-idle', '--quiet');
+    expect(r.code, show(r)).toBe(7);
+    expect(r.stderr).toMatch(new RegExp(`failed: ${broken.id}`));
+    // The next run did not work on it: its failure is history, not this run's.
+    b.run('task', 'cancel', b.list('--status', 'ready')[0]!.id);
+    const again = b.run('run', '--until-idle', '--quiet');
+    expect(again.code, show(again)).toBe(0);
   });
 });

@@ -231,7 +231,7 @@ describe('task retry', () => {
   it('--from-checkpoint hands the last checkpoint to the agent that takes the task next', () => {
     useAgents(writeAgent('fail', 'cli'), ['agent-2', 'agent-3']);
     const task = addFlaky();
-    expect(run(['run', '--until-idle', '--agents', 'agent-2']).code).toBe(0);
+    expect(run(['run', '--until-idle', '--agents', 'agent-2']).code).toBe(7); // its task failed
     expect(run(['task', 'show', task.id, '--json']).json<TaskJson>().status).toBe('failed');
     const saved = checkpoints('agent-2').find((c) => c.step === 'half');
     expect(saved).toMatchObject({ task: task.id }); // saved by the program through the CLI
@@ -253,9 +253,9 @@ describe('task retry', () => {
   it('a plain retry starts over, even on the same agent', () => {
     useAgents(writeAgent('fail', 'line'), ['agent-2']);
     const task = addFlaky();
-    expect(run(['run', '--until-idle']).code).toBe(0);
+    expect(run(['run', '--until-idle']).code).toBe(7); // its task failed
     expect(run(['task', 'retry', task.id]).code).toBe(0);
-    expect(run(['run', '--until-idle']).code).toBe(0);
+    expect(run(['run', '--until-idle']).code).toBe(7);
     const runs = seen();
     expect(runs).toHaveLength(2);
     expect(runs.map((r) => r.checkpoint)).toEqual([null, null]);

@@ -110,8 +110,8 @@ describe('drift, end to end', () => {
       expect(
         run(['task', 'add', `fails ${i}`, '--run', `echo boom ${i} >&2; exit 3`, '--max-attempts', '1']).code,
       ).toBe(0);
-    // The paused agent has nothing it may run: --until-idle returns.
-    expect(run(['run', '--until-idle']).code).toBe(0);
+    // The paused agent has nothing it may run: --until-idle returns, exit 7 (tasks of the run failed).
+    expect(run(['run', '--until-idle']).code).toBe(7);
 
     expect(agent('agent-2').state.paused).toBe(true);
     const statuses = tasks().map((t) => t.status);
