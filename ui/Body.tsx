@@ -60,6 +60,7 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
           column={state.boardColumn}
           filter={filter}
           total={snapshot.total}
+          attention={lists.attention}
           layout={layout}
         />
       );

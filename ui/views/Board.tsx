@@ -7,6 +7,7 @@ import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { STATUSES, type Status, type Task } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
+import { type AttentionItem, reasonWords } from '../data/attention.js';
 import type { Followed } from '../derive.js';
 import { type Layout, windowStart } from '../layout.js';
 import { clean, PRIORITY_MARK } from '../text.js';
@@ -63,6 +64,8 @@ export function Board(props: {
   column: number;
   filter: string;
   total: number;
+  /** What needs the operator: the selected task's item is shown in the status line. */
+  attention: AttentionItem[];
   layout: Layout;
 }) {
   const { columns, layout, column } = props;
@@ -76,6 +79,8 @@ export function Board(props: {
   const stage = STATUSES[column]!;
   const list = columns[stage];
   const { cursor, lost } = props.cursors[stage];
+  const selected = list[cursor];
+  const needs = selected ? props.attention.find((i) => i.task === selected.id) : undefined;
   const matching = STATUSES.reduce((n, s) => n + columns[s].length, 0);
   const hidden = [
     first > 0 ? `← ${first} more` : '',
@@ -107,6 +112,7 @@ export function Board(props: {
             (props.filter
               ? `   filter "${props.filter}": ${matching} of ${props.total}`
               : `   ${props.total} tasks`) +
+            (needs ? `   ⚠ ${reasonWords(needs.reason)}: ${clean(needs.text, 300)}` : '') +
             (hidden ? `   ${hidden}` : ''),
         )}
       />
