@@ -79,6 +79,18 @@ export const ROLES: readonly RoleDefinition[] = [
   },
 ];
 
-export function defaultAgents(driver: Driver = { kind: 'shell', shell: '/bin/sh' }): AgentConfig[] {
-  return ROLES.map((role) => ({ ...role, driver, enabled: true }));
+/**
+ * The eight role agents with `driver`; with a `promptDriver`, the roles that do not work in the
+ * shell (Captain, Feedback, UX) get it instead, so that prompt tasks have agents while `run`
+ * tasks keep theirs.
+ */
+export function defaultAgents(
+  driver: Driver = { kind: 'shell', shell: '/bin/sh' },
+  promptDriver?: Driver,
+): AgentConfig[] {
+  return ROLES.map((role) => ({
+    ...role,
+    driver: promptDriver && !role.capabilities.includes('shell') ? promptDriver : driver,
+    enabled: true,
+  }));
 }

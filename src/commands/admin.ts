@@ -1,11 +1,15 @@
 /** `dreamos init | status | doctor | log`. */
 import fs from 'node:fs';
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
+import { defaultAgents } from '../../agents/roles.js';
 import { listSegments, readJournalFrom, readJournalTail } from '../../state/journal.js';
 import { workspacePaths } from '../../state/paths.js';
 import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
+import type { AgentConfig } from '../config.js';
 import { demoAgents, seedDemo } from '../demo.js';
 import { doctor } from '../doctor.js';
+import { AGENT_CLIS, type FoundDriver, findDrivers, ollamaHost } from '../driver-setup.js';
+import { invalidInput } from '../errors.js';
 import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, say } from '../output.js';
 import { describeRunners, liveRunners, startable } from '../runners.js';
@@ -13,25 +17,113 @@ import { jsonText, oneLine } from '../sanitize.js';
 import { findWorkspace, initWorkspace } from '../workspace.js';
 import { globals, positiveInt, readWorkspace } from './common.js';
 
+const DRIVER_CHOICES = ['auto', 'shell', ...AGENT_CLIS.map((c) => c.name), 'openai', 'ollama'];
+
+interface PromptSetup {
+  found: FoundDriver[];
+  chosen: FoundDriver | null;
+  asked: string;
+}
+
+/** What `init` found on this machine, and the driver it gives the agents that take prompts. */
+async function promptSetup(asked: string): Promise<PromptSetup> {
+  if (asked === 'shell') return { found: [], chosen: null, asked };
+  const found = await findDrivers();
+  const chosen = asked === 'auto' ? (found[0] ?? null) : (found.find((f) => f.name === asked) ?? null);
+  if (asked !== 'auto' && !chosen) {
+    const why =
+      asked === 'openai'
+        ? 'OPENAI_API_KEY is not set'
+        : asked === 'ollama'
+          ? `no Ollama answers at ${ollamaHost()}`
+          : `${asked} is not on the PATH`;
+    throw invalidInput(`--driver ${asked}: not found here (${why})`);
+  }
+  return { found, chosen, asked };
+}
+
+/** A driver as an operator would write it: the fields that say something. */
+const shown = (d: FoundDriver['driver']) =>
+  d.kind === 'command'
+    ? { kind: d.kind, argv: d.argv }
+    : d.kind === 'llm'
+      ? {
+          kind: d.kind,
+          baseUrl: d.baseUrl,
+          model: d.model,
+          ...(d.apiKeyEnv ? { apiKeyEnv: d.apiKeyEnv } : {}),
+        }
+      : d;
+
+const EXAMPLE_DRIVER = { kind: 'command', argv: ['claude', '-p', '{prompt}'] };
+
+function describeSetup(setup: PromptSetup, prompted: AgentConfig[], total: number): string[] {
+  const { chosen, found } = setup;
+  if (!chosen) {
+    return [
+      setup.asked === 'shell'
+        ? "every agent has the shell driver (--driver shell): it runs a task's --run command with /bin/sh"
+        : `found no agent CLI (${AGENT_CLIS.map((c) => c.name).join(', ')}) on the PATH, no OPENAI_API_KEY and no Ollama at ${ollamaHost()}: every agent has the shell driver, which runs only a task's --run command`,
+      `prompt tasks need a driver: set an agent's "driver" in .dreamos/config.json, e.g. ${JSON.stringify(EXAMPLE_DRIVER)} (README, Drivers), then check it with \`dreamos doctor\``,
+    ];
+  }
+  return [
+    `found ${chosen.label} (${chosen.where}): ${prompted.map((a) => `${a.id} ${a.name}`).join(', ')} take prompt tasks with ${JSON.stringify(shown(chosen.driver))}`,
+    `the other ${total - prompted.length} agents have the shell driver: they run a task's --run command with /bin/sh`,
+    ...found
+      .filter((f) => f !== chosen)
+      .map(
+        (f) =>
+          `also found ${f.label} (${f.where}); to use it, set an agent's "driver" in .dreamos/config.json to ${JSON.stringify(shown(f.driver))}`,
+      ),
+  ];
+}
+
 export function registerAdmin(program: Command): void {
   program
     .command('init')
     .description('create .dreamos/ in the current folder with the eight default agents')
     .option('--demo', 'seed a demo board (real shell tasks and simulated agents)')
     .option('--dir <dir>', 'create it in this folder instead')
+    .addOption(
+      new Option(
+        '--driver <name>',
+        'the driver of the agents that take prompt tasks: auto finds one, shell keeps every agent on /bin/sh',
+      )
+        .choices(DRIVER_CHOICES)
+        .env('DREAMOS_INIT_DRIVER')
+        .default('auto'),
+    )
     .action(async (o, command: Command) => {
       const options = globals(command);
       const dir = o.dir ?? options.home ?? process.cwd();
-      const ws = await initWorkspace({ dir, ...(o.demo ? { agents: demoAgents() } : {}) });
+      const setup = o.demo ? null : await promptSetup(o.driver);
+      const agents = o.demo ? demoAgents() : defaultAgents(undefined, setup?.chosen?.driver);
+      const ws = await initWorkspace({ dir, agents });
       try {
         const seeded = o.demo ? await seedDemo(ws) : [];
+        const prompted = ws.config.agents.filter((a) => a.driver.kind !== 'shell');
         emit(
           options,
-          { home: ws.home, agents: ws.config.agents.map((a) => a.id), tasks: seeded.map((t) => t.id) },
+          {
+            home: ws.home,
+            agents: ws.config.agents.map((a) => a.id),
+            tasks: seeded.map((t) => t.id),
+            ...(setup
+              ? {
+                  drivers: {
+                    found: setup.found.map(({ name, label, where }) => ({ name, label, where })),
+                    chosen: setup.chosen?.name ?? null,
+                    agents: prompted.map((a) => a.id),
+                  },
+                }
+              : {}),
+          },
           () =>
             [
               `created ${ws.home} with ${ws.config.agents.length} agents`,
               ...(seeded.length ? [`seeded ${seeded.length} demo tasks`] : []),
+              ...(setup ? describeSetup(setup, prompted, ws.config.agents.length) : []),
             ].join('\n'),
         );
       } finally {

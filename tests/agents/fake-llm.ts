@@ -34,7 +34,12 @@ export async function fakeLlm(script: Handler[], fallback?: Handler): Promise<Fa
       raw += chunk;
     });
     req.on('end', () => {
-      const recorded: Recorded = { body: JSON.parse(raw), headers: req.headers, url: req.url ?? '' };
+      // A GET (a probe of the endpoint) has no body.
+      const recorded: Recorded = {
+        body: raw ? JSON.parse(raw) : {},
+        headers: req.headers,
+        url: req.url ?? '',
+      };
       requests.push(recorded);
       const handler = script.shift() ?? fallback;
       if (!handler) {

@@ -2,3 +2,6 @@
 delete process.env.CI;
 delete process.env.DREAMOS_HOME;
 delete process.env.DREAMOS_AGENT_ID;
+// `dreamos init` gives agents a driver it finds on the machine (an agent CLI, an API key, Ollama):
+// the suite's workspaces are the same everywhere, with shell agents (tests of init pass --driver).
+process.env.DREAMOS_INIT_DRIVER = 'shell';
