@@ -11,6 +11,7 @@ import { BoardFile, storeOf } from '../state/schemas.js';
 import { strayFiles } from '../state/snapshots.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
 import { Config } from './config.js';
+import { checkDrivers, type DriverCheck } from './driver-setup.js';
 import { expireLeases, withFollowUps } from './lifecycle.js';
 import { oneLine } from './sanitize.js';
 import { findWorkspace, type OpenOptions, openWorkspace } from './workspace.js';
@@ -40,6 +41,8 @@ export interface DoctorReport {
   tasks: number;
   problems: DoctorProblem[];
   repaired: string[];
+  /** Can each enabled agent's driver work here? Informational: it does not make the workspace unwell. */
+  drivers: DriverCheck[];
 }
 
 function checkConfig(
@@ -211,6 +214,7 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       });
       repaired.push(`returned ${changed.length} task(s) with expired leases to ready`);
     }
+    const drivers = await checkDrivers(ws.config.agents);
     const report: DoctorReport = {
       // Problems that recovery already handled on open are reported but do not make the workspace unwell.
       ok: problems.every((p) => p.code === 'recovered' || (repair && p.repaired === true)),
@@ -219,6 +223,7 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       tasks: [...ws.view.tasks()].length,
       problems,
       repaired,
+      drivers,
     };
     return report;
   } finally {

@@ -1,11 +1,11 @@
 /**
- * Drivers that can take prompt tasks, found on this machine (`dreamos init`): agent CLIs on the
- * PATH, an OpenAI API key, a local Ollama server. Probes of
+ * Drivers that can take prompt tasks, found on this machine (`dreamos init`) and checked
+ * (`dreamos doctor`): agent CLIs on the PATH, an OpenAI API key, a local Ollama server. Probes of
  * an endpoint are bounded by a short timeout; nothing here reads or prints a key's value.
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { Driver } from './config.js';
+import type { AgentConfig, Driver } from './config.js';
 
 /** Agent CLIs `init` looks for, in order of preference, with the README's copy-paste argv. */
 export const AGENT_CLIS = [
@@ -129,4 +129,52 @@ function llm(baseUrl: string, model: string, apiKeyEnv?: string): Driver {
     requestTimeoutSeconds: 120,
     contextBudgetTokens: 100_000,
   };
+}
+
+export interface DriverCheck {
+  agent: string;
+  kind: Driver['kind'];
+  ok: boolean;
+  message: string;
+}
+
+/**
+ * Can each enabled agent's driver work here: its program on the PATH (shell, command), its API key
+ * variable set and its endpoint answering (llm). One probe per endpoint.
+ */
+export async function checkDrivers(
+  agents: readonly AgentConfig[],
+  env: Env = process.env,
+): Promise<DriverCheck[]> {
+  const probes = new Map<string, ReturnType<typeof probe>>();
+  const checks: DriverCheck[] = [];
+  for (const agent of agents) {
+    if (!agent.enabled) continue;
+    const d = agent.driver;
+    const check = (ok: boolean, message: string) =>
+      checks.push({ agent: agent.id, kind: d.kind, ok, message: `${agent.id} (${d.kind}): ${message}` });
+    if (d.kind === 'sim') check(true, 'simulated work, nothing to check');
+    else if (d.kind === 'shell' || d.kind === 'command') {
+      const program = d.kind === 'shell' ? d.shell : d.argv[0]!;
+      const where = findProgram(program, env);
+      check(
+        where !== null,
+        where
+          ? `${program} is ${where}`
+          : `${program} is not ${program.includes('/') ? 'an executable file' : 'on the PATH'}`,
+      );
+    } else {
+      const problems: string[] = [];
+      if (d.apiKeyEnv && !env[d.apiKeyEnv]?.trim()) problems.push(`${d.apiKeyEnv} is not set`);
+      const url = `${d.baseUrl.replace(/\/+$/, '')}/models`;
+      if (!probes.has(url)) probes.set(url, probe(url));
+      const answer = await probes.get(url)!;
+      if (!answer.ok) problems.push(`${d.baseUrl} does not answer (${answer.error})`);
+      check(
+        problems.length === 0,
+        problems.length ? problems.join('; ') : `${d.baseUrl} answers, model ${d.model}`,
+      );
+    }
+  }
+  return checks;
 }

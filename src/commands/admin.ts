@@ -8,7 +8,7 @@ import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
 import { demoAgents, seedDemo } from '../demo.js';
 import { doctor } from '../doctor.js';
-import { AGENT_CLIS, type FoundDriver, findDrivers, ollamaHost } from '../driver-setup.js';
+import { AGENT_CLIS, type DriverCheck, type FoundDriver, findDrivers, ollamaHost } from '../driver-setup.js';
 import { invalidInput } from '../errors.js';
 import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, say } from '../output.js';
@@ -76,6 +76,16 @@ function describeSetup(setup: PromptSetup, prompted: AgentConfig[], total: numbe
         (f) =>
           `also found ${f.label} (${f.where}); to use it, set an agent's "driver" in .dreamos/config.json to ${JSON.stringify(shown(f.driver))}`,
       ),
+  ];
+}
+
+/** Drivers that cannot work here, one line each; nothing when all can. */
+function driverLines(checks: DriverCheck[]): string[] {
+  const bad = checks.filter((c) => !c.ok);
+  if (bad.length === 0) return [];
+  return [
+    `drivers: ${bad.length} of ${checks.length} agent(s) cannot run their tasks here:`,
+    ...bad.map((c) => `  WARNING  driver: ${c.message}`),
   ];
 }
 
@@ -171,6 +181,7 @@ export function registerAdmin(program: Command): void {
             : `problems found in ${report.home}:`,
           ...report.problems.map((p) => `  ${p.repaired ? 'fixed' : 'PROBLEM'}  ${p.code}: ${p.message}`),
           ...report.repaired.map((r) => `  repaired: ${r}`),
+          ...driverLines(report.drivers),
           ...(!report.ok && !o.repair ? ['run `dreamos doctor --repair` to fix what can be fixed'] : []),
         ].join('\n'),
       );

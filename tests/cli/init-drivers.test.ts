@@ -1,7 +1,7 @@
 /**
  * Agents that can take prompts from the start: `init` finds agent CLIs on the PATH, an OpenAI key
  * or an Ollama server and gives them to the agents that take prompts, or says plainly how to set
- * one. The machine is faked: a PATH of fake `claude` and
+ * one; `doctor` checks each agent's driver. The machine is faked: a PATH of fake `claude` and
  * `codex` scripts, and fake endpoints on 127.0.0.1.
  */
 import fs from 'node:fs';
@@ -155,5 +155,58 @@ describe('init finds what can take prompt tasks', () => {
     const shell = dreamos(['init', '--driver', 'shell'], { cwd: tmp.dir, env: machine() });
     expect(shell.code, show(shell)).toBe(0);
     expect(Object.values(drivers(tmp.dir)).every((d) => d.kind === 'shell')).toBe(true);
+  });
+});
+
+interface DoctorJson {
+  ok: boolean;
+  drivers: Array<{ agent: string; kind: string; ok: boolean; message: string }>;
+}
+
+describe("doctor checks each agent's driver", () => {
+  it('finds a command driver’s program on the PATH, or says it is missing', () => {
+    fakeCli('claude');
+    expect(dreamos(['init', '--driver', 'claude'], { cwd: tmp.dir, env: machine() }).code).toBe(0);
+    const fine = dreamos(['doctor', '--json'], { cwd: tmp.dir, env: machine() });
+    expect(fine.code, show(fine)).toBe(0);
+    expect(fine.json<DoctorJson>().drivers.every((c) => c.ok)).toBe(true);
+
+    fs.rmSync(path.join(bin, 'claude'));
+    const missing = dreamos(['doctor'], { cwd: tmp.dir, env: machine() });
+    expect(missing.code, show(missing)).toBe(0); // not corruption: the board is fine
+    expect(missing.stdout).toContain('drivers: 3 of 8 agent(s) cannot run their tasks here:');
+    expect(missing.stdout).toContain('WARNING  driver: agent-1 (command): claude is not on the PATH');
+  });
+
+  it('checks an llm driver’s API key variable and that its endpoint answers', async () => {
+    expect(dreamos(['init', '--driver', 'shell'], { cwd: tmp.dir, env: machine() }).code).toBe(0);
+    const server = await fakeLlm([], (res) => {
+      res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"no key"}');
+    });
+    servers.push(server);
+    const file = path.join(tmp.dir, '.dreamos', 'config.json');
+    const c = config(tmp.dir);
+    c.agents[0]!.driver = {
+      kind: 'llm',
+      baseUrl: server.baseUrl,
+      model: 'm',
+      apiKeyEnv: 'FAKE_LLM_KEY',
+    } as never;
+    c.agents[1]!.driver = { kind: 'llm', baseUrl: `http://127.0.0.1:${closedPort}/v1`, model: 'm' } as never;
+    fs.writeFileSync(file, JSON.stringify(c, null, 2));
+
+    const doctor = async (env: Record<string, string>) =>
+      (await cliAsync(['doctor', '--json'], { cwd: tmp.dir, env: machine(env) })).json<DoctorJson>().drivers;
+    const unset = await doctor({});
+    expect(unset.find((d) => d.agent === 'agent-1')).toMatchObject({
+      ok: false,
+      message: 'agent-1 (llm): FAKE_LLM_KEY is not set',
+    });
+    expect(unset.find((d) => d.agent === 'agent-2')?.message).toMatch(
+      new RegExp(`^agent-2 \\(llm\\): http://127.0.0.1:${closedPort}/v1 does not answer \\(ECONNREFUSED\\)$`),
+    );
+    const set = await doctor({ FAKE_LLM_KEY: 'k' });
+    expect(set.find((d) => d.agent === 'agent-1')).toMatchObject({ ok: true });
+    expect(server.requests.map((q) => q.url)).toEqual(['/v1/models', '/v1/models']);
   });
 });
