@@ -4,6 +4,7 @@
  * holds its agents); one on another host, while its heartbeat is fresh. A released agent (a clean
  * stop) names none. Computed from the state view plus a signal-0 probe of local pids.
  */
+import { driverAccepts } from '../agents/drivers/accepts.js';
 import type { StateView } from '../state/db.js';
 import type { AgentState } from '../state/schemas.js';
 import type { AgentConfig, Policies } from './config.js';
@@ -64,6 +65,7 @@ export function startable(view: StateView, agents: readonly AgentConfig[]): numb
   const able = agents.filter((a) => a.enabled && !view.agentState(a.id)?.paused);
   if (able.length === 0) return 0;
   let count = 0;
-  for (const task of view.inStore('ready')) if (able.some((a) => mayTake(a, task))) count += 1;
+  for (const task of view.inStore('ready'))
+    if (able.some((a) => mayTake(a, task) && driverAccepts(a.driver, task))) count += 1;
   return count;
 }

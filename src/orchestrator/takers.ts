@@ -122,8 +122,8 @@ export function untakeable(
   return [...groups.values()];
 }
 
-/** One line for a group: "nobody can take 3 task(s) (T-1, T-2, T-3): no agent takes prompt tasks …". */
+/** One line for a group: "nobody can take 3 tasks (T-1, T-2, T-3): no agent takes prompt tasks …". */
 export function nobodyLine(group: NobodyTakes & { tasks: string[] }, shown = 3): string {
   const ids = group.tasks;
-  return `nobody can take ${ids.length} task(s) (${ids.slice(0, shown).join(', ')}${ids.length > shown ? ', …' : ''}): ${group.text}`;
+  return `nobody can take ${ids.length} task${ids.length === 1 ? '' : 's'} (${ids.slice(0, shown).join(', ')}${ids.length > shown ? ', …' : ''}): ${group.text}`;
 }

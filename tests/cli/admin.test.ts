@@ -186,7 +186,11 @@ describe('a stray file name in mailboxes/ or checkpoints/', () => {
     const copy = path.join(home, 'mailboxes', 'agent-3 (1).json');
     fs.copyFileSync(path.join(home, 'mailboxes', 'agent-3.json'), copy);
     fs.writeFileSync(path.join(home, 'checkpoints', 'x\u001b[2J.json'), '{}');
-    for (const args of [['status'], ['task', 'add', 'after'], ['mail', 'list', '--agent', 'agent-3']]) {
+    for (const args of [
+      ['status'],
+      ['task', 'add', 'after', '--run', 'true'],
+      ['mail', 'list', '--agent', 'agent-3'],
+    ]) {
       const r = b.run(...args);
       expect(r.code, show(r)).toBe(0);
       expect(r.stderr).toBe('');

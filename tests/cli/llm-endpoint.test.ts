@@ -121,7 +121,8 @@ describe('an llm outcome the board would refuse as sent', () => {
     await useLlm([longError]);
     const id = addPrompt();
     const r = await cliAsync(['run', '--until-idle', '--agents', 'agent-1'], { cwd: tmp.dir, env: ENV });
-    expect(r.code, r.stderr).toBe(0);
+    // 7: a task of the run ended failed.
+    expect(r.code, r.stderr).toBe(7);
     const failed = task(id);
     expect(failed).toMatchObject({ status: 'failed', result: { ok: false, errorCode: 'E_LLM' } });
     expect(failed.result!.error).toMatch(/^the server reported: overloaded/);

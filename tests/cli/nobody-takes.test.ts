@@ -45,8 +45,12 @@ describe('work nobody can take', () => {
     expect(fine.code, show(fine)).toBe(0);
     expect(fine.stderr).toBe('');
 
+    // Build waits for an orchestrator; the prompt task waits for nobody can take it.
     const items = b.json<Item[]>('attention');
-    expect(items.map((i) => [i.reason, i.subject])).toEqual([['unassignable', task.id]]);
+    expect(items.map((i) => [i.reason, i.subject])).toEqual([
+      ['no-orchestrator', 'agents'],
+      ['unassignable', task.id],
+    ]);
     const text = b.run('attention');
     expect(text.stdout).toMatch(/unassignable .*no agent takes prompt tasks/);
     expect(text.stdout).not.toMatch(/nothing needs you/);
@@ -54,7 +58,7 @@ describe('work nobody can take', () => {
     const status = b.json<{ unassignable: Group[] }>('status');
     expect(status.unassignable.map((g) => [g.kind, g.tasks])).toEqual([['driver', [task.id]]]);
     expect(b.run('status').stdout).toMatch(
-      new RegExp(`nobody can take 1 task\\(s\\) \\(${task.id}\\): no agent takes prompt tasks`),
+      new RegExp(`nobody can take 1 task \\(${task.id}\\): no agent takes prompt tasks`),
     );
   });
 
@@ -71,7 +75,8 @@ describe('work nobody can take', () => {
       'Train: needs capability gpu, which no agent has',
     ]);
     b.json('agent', 'resume', 'agent-4');
-    expect(b.json<Item[]>('attention').map((i) => i.subject)).toHaveLength(1);
+    // Deploy can be taken now: it waits only for an orchestrator to run agent-4.
+    expect(b.json<Item[]>('attention').map((i) => i.reason)).toEqual(['no-orchestrator', 'unassignable']);
   });
 
   it('is warned about at `task import`, once per reason', () => {
@@ -93,6 +98,7 @@ describe('work nobody can take', () => {
 describe('exit codes for health checks and CI', () => {
   it('`attention --exit-code` exits 8 when something needs the operator, 0 otherwise', () => {
     b.add('Build', '--run', 'true');
+    expect(b.run('run', '--until-idle', '--quiet').code).toBe(0);
     const calm = b.run('attention', '--exit-code');
     expect(calm.code, show(calm)).toBe(0);
     expect(calm.stdout).toMatch(/nothing needs you/);
@@ -117,9 +123,7 @@ describe('exit codes for health checks and CI', () => {
     const r = b.run('run', '--until-idle', '--quiet');
     expect(r.code, show(r)).toBe(8);
     expect(r.stderr).toMatch(/1 done/);
-    expect(r.stderr).toMatch(
-      new RegExp(`nobody can take 1 task\\(s\\) \\(${docs.id}\\): no agent takes prompt`),
-    );
+    expect(r.stderr).toMatch(new RegExp(`nobody can take 1 task \\(${docs.id}\\): no agent takes prompt`));
     const json = b.run('run', '--until-idle', '--json', '--quiet');
     expect(json.code, show(json)).toBe(8);
     const summary = JSON.parse(json.stdout.trim().split('\n').pop()!);

@@ -94,13 +94,15 @@ describe('attention', () => {
     };
     const items = attention(view(built), { policies: policies(), agents: AGENTS, now });
     expect(items.map((i) => [i.reason, i.subject, i.severity])).toEqual([
+      // T-00002 can be taken, but no orchestrator runs the agents.
+      ['no-orchestrator', 'agents', 'warning'],
       ['unassignable', 'T-00001', 'warning'],
       ['unassignable', 'T-00003', 'warning'],
     ]);
-    expect(items[0]!.text).toBe(
+    expect(items[1]!.text).toBe(
       "task T-00001: no agent takes prompt tasks (the shell driver runs only a task's `run` command)",
     );
     const fixed = attention(view(built), { policies: policies(), agents: withCommand(['agent-5']), now });
-    expect(fixed.map((i) => i.subject)).toEqual(['T-00003']);
+    expect(fixed.map((i) => i.subject)).toEqual(['agents', 'T-00003']);
   });
 });
