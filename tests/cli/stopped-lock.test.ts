@@ -1,0 +1,53 @@
+/**
+ * A `dreamos run` stopped (SIGSTOP) while it holds the journal lock (issue 12, item 1): a change
+ * is refused with the lock-timeout error (exit 5), and nothing is claimed saved; reads answer at once from the journal without waiting for the lock.
+ */
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type BusyRun, startBusyRun, stopHoldingLock } from '../helpers/busy-run.js';
+import { type Board, board, expectRefused, show } from './helpers.js';
+
+let b: Board;
+let run: BusyRun | null = null;
+
+beforeEach(() => {
+  b = board();
+});
+afterEach(async () => {
+  await run?.stop();
+  run = null;
+  b.cleanup();
+});
+
+describe('a run stopped while it holds the journal lock', () => {
+  it('refuses changes with exit 5, claims nothing saved, and reads still answer', async () => {
+    run = await startBusyRun(b.dir);
+    await stopHoldingLock(run, path.join(b.dir, '.dreamos'));
+    const named = /waiting for the lock .*journal\.lock/;
+
+    // Each change: exit 5, one line, journal and board untouched (never "saved").
+    for (const args of [
+      ['task', 'add', 'x', '--run', 'true'],
+      ['task', 'cancel', 'T-00100'],
+      ['agent', 'pause', 'agent-1'],
+      ['mail', 'send', '--to', 'agent-1', 'hello'],
+    ]) {
+      const r = expectRefused(b, args, 5, named);
+      expect(r.stderr, show(r)).not.toMatch(/saved/);
+    }
+    const json = b.run('task', 'add', 'y', '--run', 'true', '--json');
+    expect(json.code, show(json)).toBe(5);
+    expect(json.json<{ error: { code: string } }>().error).toMatchObject({ code: 'E_LOCK_TIMEOUT' });
+
+    // Reads take no lock: each succeeds with nothing on stderr while the holder stays stopped.
+    for (const args of [['status'], ['task', 'list'], ['task', 'show', 'T-00001']]) {
+      const r = b.run(...args);
+      expect(r.code, show(r)).toBe(0);
+      expect(r.stderr, show(r)).toBe('');
+    }
+
+    // Resumed, the run goes on, and the change is made.
+    run.child.kill('SIGCONT');
+    expect(b.add('after the resume', '--run', 'true').title).toBe('after the resume');
+  }, 180_000);
+});
