@@ -83,9 +83,14 @@ function startTime(pid: number): string | null {
 }
 const MY_START = startTime(process.pid) ?? '0';
 
+/** Was the record written on this machine, so that its pid can be checked here? */
+function isLocal(record: OwnerRecord): boolean {
+  return record.host === HOST;
+}
+
 /** Alive, and the same process that wrote the record (not a later one with the same pid). */
 function alive(record: OwnerRecord): boolean {
-  if (record.host !== HOST) return true; // cannot tell: the stale period decides
+  if (!isLocal(record)) return true; // cannot tell: the stale period decides
   try {
     process.kill(record.pid, 0);
   } catch (error) {
@@ -93,6 +98,76 @@ function alive(record: OwnerRecord): boolean {
   }
   const start = startTime(record.pid);
   return start === null || record.start === '0' || start === record.start;
+}
+
+export type HolderState = 'running' | 'stopped' | 'gone' | 'unknown';
+
+/** The lock's holder as the user can act on it: which process, and whether it can let go. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** running; stopped (SIGSTOP, Ctrl-Z: it cannot let go until resumed); gone; unknown (another machine). */
+  state: HolderState;
+  /** Its command line, shortened (null when it cannot be read). */
+  command: string | null;
+  /** Since the lock was last refreshed (ms): a stopped holder stopped refreshing it then. */
+  ageMs: number;
+}
+
+/** The state letter of /proc/<pid>/stat: T (stopped) and t (traced) cannot let go; Z and X are gone. */
+function processState(pid: number): HolderState {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const letter = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (letter === 'T' || letter === 't') return 'stopped';
+    if (letter === 'Z' || letter === 'X') return 'gone';
+    return 'running';
+  } catch {
+    return 'running'; // no /proc (macOS): alive() already said it exists
+  }
+}
+
+function commandOf(pid: number): string | null {
+  try {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    if (args.length === 0) return null;
+    const short = [basename(args[0]!), ...args.slice(1, 2).map((a) => basename(a)), ...args.slice(2)];
+    const text = short.join(' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+    return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+  } catch {
+    return null;
+  }
+}
+
+/** Who holds the lock at `target`, and in what state; null when it is free or nobody claims it. */
+export function lockHolder(target: string): LockHolder | null {
+  const status = inspectLock(target);
+  const owner = status.owner;
+  if (!status.held || !owner) return null;
+  const local = isLocal(owner);
+  const state: HolderState = !local ? 'unknown' : !alive(owner) ? 'gone' : processState(owner.pid);
+  return {
+    pid: owner.pid,
+    host: owner.host,
+    state,
+    command: local && state !== 'gone' ? commandOf(owner.pid) : null,
+    ageMs: status.ageMs ?? 0,
+  };
+}
+
+/** One clause for an error or an attention item: who holds the lock, and what the user can do. */
+export function describeHolder(holder: LockHolder): string {
+  const who = `pid ${holder.pid}${holder.command ? ` (${holder.command})` : ''}`;
+  switch (holder.state) {
+    case 'stopped':
+      return `it is held by ${who}, which is stopped (SIGSTOP or Ctrl-Z) and cannot let go: resume it with \`kill -CONT ${holder.pid}\`, or stop it cleanly with \`kill -TERM ${holder.pid}; kill -CONT ${holder.pid}\``;
+    case 'gone':
+      return `it was held by ${who}, which has exited: the next attempt takes the lock over`;
+    case 'unknown':
+      return `it is held by pid ${holder.pid} on ${holder.host}, which cannot be checked from here: the lock is taken over once it has not been refreshed for the stale period`;
+    default:
+      return `it is held by ${who}, which is running (busy with a long change?): try again, or stop that process`;
+  }
 }
 
 function dirIdentity(path: string): { ino: string; born: string } | null {
@@ -312,6 +387,9 @@ function waitForChange(dir: string, maxMs: number): Promise<void> {
  * holder needs. A lock of a killed process is still taken over within about this long.
  */
 const DEAD_OWNER_CHECK_MS = 25;
+/** How often a waiter looks whether the holder is stopped, and how long it must stay so (ms). */
+const HOLDER_CHECK_MS = 200;
+const STOPPED_GRACE_MS = 2000;
 
 /** Is another live process waiting for this lock (or about to take it)? For holders deciding to hand it over. */
 function othersWaiting(target: string): boolean {
@@ -382,7 +460,10 @@ async function acquireOnDisk(
 ): Promise<OwnedLock> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const staleMs = Math.max(options.staleMs ?? 10_000, 2000);
-  const deadline = Date.now() + timeoutMs;
+  const startedAt = Date.now();
+  const deadline = startedAt + timeoutMs;
+  let holderCheckAt = startedAt + HOLDER_CHECK_MS;
+  let stoppedSince: number | null = null;
   const record = recordFor(target);
   let compromised: Error | null = null;
   let wait = 2;
@@ -431,13 +512,26 @@ async function acquireOnDisk(
         deadOwnerCheckAt = Date.now() + DEAD_OWNER_CHECK_MS;
         if (breakLockOfDeadOwner(target, staleMs)) continue;
       }
-      if (Date.now() >= deadline) {
+      // A stopped holder cannot let go until someone resumes it: waiting out the whole timeout in
+      // silence helps nobody, so the waiter gives up once it has seen it stopped for a grace period.
+      let stopped: LockHolder | null = null;
+      if (Date.now() >= holderCheckAt && Date.now() < deadline) {
+        holderCheckAt = Date.now() + HOLDER_CHECK_MS;
+        const holder = lockHolder(target);
+        if (holder?.state === 'stopped') {
+          stoppedSince ??= Date.now();
+          if (Date.now() - stoppedSince >= STOPPED_GRACE_MS) stopped = holder;
+        } else stoppedSince = null;
+      }
+      if (stopped || Date.now() >= deadline) {
         record.write('W');
-        const { owner } = inspectLock(target);
+        const holder = stopped ?? lockHolder(target);
+        const waited = Math.max(0, Date.now() - startedAt);
         throw new DreamError(
           'E_LOCK_TIMEOUT',
-          `timed out after ${timeoutMs} ms waiting for the lock ${lockDir(target)}` +
-            (owner ? ` (held by pid ${owner.pid} on ${owner.host})` : ''),
+          `gave up after ${(waited / 1000).toFixed(1)} s waiting for the lock ${lockDir(target)}` +
+            (holder ? `: ${describeHolder(holder)}` : ''),
+          holder ? { holder } : undefined,
         );
       }
       options.whileWaiting?.();
@@ -813,7 +907,7 @@ export function inspectLock(target: string): LockStatus {
   const identity = dirIdentity(lockDir(target));
   const found = identity ? ownerOf(target, identity) : null;
   const owner = found?.holder ?? null;
-  const ownerAlive = owner ? (owner.host === HOST ? alive(owner) : null) : found?.liveAttempt ? true : null;
+  const ownerAlive = owner ? (isLocal(owner) ? alive(owner) : null) : found?.liveAttempt ? true : null;
   return { target, held: true, owner, ownerAlive, ageMs };
 }
 

@@ -1,6 +1,7 @@
 /**
  * A `dreamos run` stopped (SIGSTOP) while it holds the journal lock (issue 12, item 1): a change
- * is refused with the lock-timeout error (exit 5), and nothing is claimed saved; reads answer at once from the journal without waiting for the lock.
+ * is refused with the lock-timeout error (exit 5) that names the stopped holder and what to do, and
+ * nothing is claimed saved; reads answer at once from the journal without waiting for the lock.
  */
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -20,12 +21,15 @@ afterEach(async () => {
 });
 
 describe('a run stopped while it holds the journal lock', () => {
-  it('refuses changes with exit 5, claims nothing saved, and reads still answer', async () => {
+  it('refuses changes with exit 5 naming the stopped holder, and reads still answer', async () => {
     run = await startBusyRun(b.dir);
     await stopHoldingLock(run, path.join(b.dir, '.dreamos'));
-    const named = /waiting for the lock .*journal\.lock/;
+    const pid = run.pid;
+    const named = new RegExp(
+      `lock .*journal\\.lock: it is held by pid ${pid} \\(node dreamos\\.js run --quiet\\), which is stopped .*\`kill -CONT ${pid}\``,
+    );
 
-    // Each change: exit 5, one line, journal and board untouched (never "saved").
+    // Each change: exit 5, one line naming the holder and what to do, journal and board untouched.
     for (const args of [
       ['task', 'add', 'x', '--run', 'true'],
       ['task', 'cancel', 'T-00100'],
@@ -37,7 +41,10 @@ describe('a run stopped while it holds the journal lock', () => {
     }
     const json = b.run('task', 'add', 'y', '--run', 'true', '--json');
     expect(json.code, show(json)).toBe(5);
-    expect(json.json<{ error: { code: string } }>().error).toMatchObject({ code: 'E_LOCK_TIMEOUT' });
+    expect(json.json<{ error: { code: string; details: unknown } }>().error).toMatchObject({
+      code: 'E_LOCK_TIMEOUT',
+      details: { holder: { pid, state: 'stopped' } },
+    });
 
     // Reads take no lock: each succeeds with nothing on stderr while the holder stays stopped.
     for (const args of [['status'], ['task', 'list'], ['task', 'show', 'T-00001']]) {
