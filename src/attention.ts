@@ -6,11 +6,13 @@
  * running never appear. Pure: computed from the state view.
  */
 import type { StateView } from '../state/db.js';
+import { describeHolder, type LockHolder } from '../state/lock.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
 
 export const ATTENTION_REASONS = [
+  'lock-stopped',
   'stalled',
   'failed',
   'over-budget',
@@ -45,6 +47,8 @@ export interface AttentionItem {
 export interface AttentionOptions {
   policies: Policies;
   now: Date;
+  /** Who holds the journal lock (lockHolder()): a stopped holder blocks every change. */
+  journalLock?: LockHolder | null;
 }
 
 const REASON_OF: Record<Alert['kind'], AttentionReason> = {
@@ -125,6 +129,21 @@ export function attention(view: StateView, options: AttentionOptions): Attention
   };
 
   for (const alert of view.alerts()) if (alert.status === 'open') add(alertItem(view, alert));
+
+  const lock = options.journalLock;
+  if (lock?.state === 'stopped') {
+    add({
+      key: 'lock:journal',
+      reason: 'lock-stopped',
+      severity: 'critical',
+      subject: `pid ${lock.pid}`,
+      text: `journal lock held by a stopped process (pid ${lock.pid}${lock.command ? `, ${lock.command}` : ''}) for ${Math.round(lock.ageMs / 1000)} s: no change can be made`,
+      action: describeHolder(lock).replace(/^.*cannot let go: /, ''),
+      at: new Date(options.now.getTime() - lock.ageMs).toISOString(),
+      alerts: [],
+      also: [],
+    });
+  }
 
   // Stalled: agents whose orchestrator stopped beating while they held work, tasks whose lease ran out.
   const now = options.now.getTime();

@@ -2,6 +2,7 @@
 import fs from 'node:fs';
 import type { Command } from 'commander';
 import { decodeLine, listSegments } from '../../state/journal.js';
+import { describeHolder } from '../../state/lock.js';
 import { workspacePaths } from '../../state/paths.js';
 import type { JournalEntry } from '../../state/schemas.js';
 import { demoAgents, seedDemo } from '../demo.js';
@@ -43,12 +44,17 @@ export function registerAdmin(program: Command): void {
     .action(async (_o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
         const s = ws.summary();
-        emit(options, s, () =>
+        const lock = ws.journalLockHolder();
+        const stopped = lock?.state === 'stopped' ? lock : null;
+        emit(options, { ...s, journalLock: lock }, () =>
           [
             `workspace ${ws.home}  (journal seq ${s.seq}, ${s.agents} agents)`,
             `backlog ${s.counts.backlog}  ready ${s.counts.ready}  working ${s.counts.working}  done ${s.counts.done}  failed ${s.counts.failed}  cancelled ${s.counts.cancelled}`,
             ...s.working.map((t) => `  ${t.id}  ${t.agent ?? '-'}  ${oneLine(t.title, 60)}`),
             `open alerts: ${s.openAlerts}${s.openAlerts ? ' (dreamos doctor, dreamos alert list)' : ''}`,
+            ...(stopped
+              ? [`journal lock held by a stopped process: ${oneLine(describeHolder(stopped), 300)}`]
+              : []),
           ].join('\n'),
         );
       });

@@ -64,7 +64,11 @@ export function registerAlerts(program: Command): void {
     .action(async (_o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
         ws.refresh();
-        const items = attention(ws.view, { policies: ws.config.policies, now: new Date() });
+        const items = attention(ws.view, {
+          policies: ws.config.policies,
+          now: new Date(),
+          journalLock: ws.journalLockHolder(),
+        });
         emit(options, items, () =>
           items.length === 0
             ? 'nothing needs you'

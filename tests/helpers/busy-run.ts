@@ -1,13 +1,14 @@
 /**
- * A real, busy `dreamos run`: a workspace with many quick `true` tasks and one orchestrator working
- * through them, as a user leaves it running. `stopHoldingLock` stops it (SIGSTOP) at a moment it
- * holds the journal lock, by stopping it and looking until that is the case.
+ * Lock holders as real processes. A real, busy `dreamos run`: a workspace with many quick `true`
+ * tasks and one orchestrator working through them, as a user leaves it running; `stopHoldingLock`
+ * stops it (SIGSTOP) at a moment it holds the journal lock, by stopping it and looking until that
+ * is the case. `holdLock`: a process that takes the journal lock and keeps it (fault-hold-lock.mjs).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { waitFor } from '../agents/helpers.js';
-import { BIN, cli, collectOutput } from './workspace.js';
+import { BIN, cli, collectOutput, ROOT } from './workspace.js';
 
 export interface BusyRun {
   child: ChildProcess;
@@ -72,4 +73,33 @@ export async function stopHoldingLock(run: BusyRun, home: string): Promise<void>
     await new Promise((resolve) => setTimeout(resolve, 1 + (i % 7)));
   }
   throw new Error('the run was never stopped holding the journal lock');
+}
+
+export interface LockHolderProcess {
+  child: ChildProcess;
+  pid: number;
+  /** SIGKILL it (if still there) and wait until it is gone. */
+  kill(): Promise<void>;
+}
+
+/** A process that takes the journal lock of `home` and keeps it, blocked inside a transaction. */
+export async function holdLock(home: string, signalDir: string): Promise<LockHolderProcess> {
+  const signal = path.join(signalDir, `holding-${Date.now()}`);
+  const child = spawn(
+    process.execPath,
+    [path.join(ROOT, 'tests/helpers/fault-hold-lock.mjs'), home, signal],
+    {
+      stdio: 'ignore',
+    },
+  );
+  const closed = new Promise<void>((resolve) => child.on('close', () => resolve()));
+  await waitFor(() => fs.existsSync(signal) && fs.readFileSync(signal, 'utf8') !== '', 30_000);
+  return {
+    child,
+    pid: child.pid!,
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await closed;
+    },
+  };
 }

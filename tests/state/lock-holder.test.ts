@@ -2,21 +2,18 @@
  * The holder of a lock, as the lock-timeout error names it: its pid, whether it is running, stopped
  * (SIGSTOP) or gone, and what to do. A real process holds the journal lock (fault-hold-lock.mjs).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DreamError } from '../../src/errors.js';
 import { acquireLock, lockHolder } from '../../state/lock.js';
 import { waitFor } from '../agents/helpers.js';
-import { cli, ROOT, tempDir } from '../helpers/workspace.js';
-
-const HOLDER = path.join(ROOT, 'tests/helpers/fault-hold-lock.mjs');
+import { type LockHolderProcess, holdLock as startHolder } from '../helpers/busy-run.js';
+import { cli, tempDir } from '../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let home: string;
 let target: string;
-let child: ChildProcess | null = null;
+let holder: LockHolderProcess | null = null;
 
 beforeEach(() => {
   tmp = tempDir('dreamos-lock-holder-');
@@ -25,21 +22,14 @@ beforeEach(() => {
   target = path.join(home, 'locks', 'journal');
 });
 afterEach(async () => {
-  if (child && child.exitCode === null && child.signalCode === null) {
-    const closed = new Promise((resolve) => child!.on('close', resolve));
-    child.kill('SIGKILL');
-    await closed;
-  }
-  child = null;
+  await holder?.kill();
+  holder = null;
   tmp.cleanup();
 });
 
-/** A process that takes the journal lock and keeps it (blocked inside a transaction). */
 async function holdLock(): Promise<number> {
-  const signal = path.join(tmp.dir, 'holding');
-  child = spawn(process.execPath, [HOLDER, home, signal], { stdio: 'ignore' });
-  await waitFor(() => fs.existsSync(signal) && fs.readFileSync(signal, 'utf8') !== '', 30_000);
-  return child.pid!;
+  holder = await startHolder(home, tmp.dir);
+  return holder.pid;
 }
 
 async function lockError(timeoutMs: number): Promise<DreamError> {
@@ -67,7 +57,7 @@ describe('the holder of a lock', () => {
 
   it('is named as stopped, with how to resume it, and not waited on for the whole timeout', async () => {
     const pid = await holdLock();
-    child!.kill('SIGSTOP');
+    holder!.child.kill('SIGSTOP');
     await waitFor(() => lockHolder(target)?.state === 'stopped');
     // A timeout far longer than this test may run: only seeing the holder stopped ends the wait.
     const error = await lockError(10 * 60_000);
@@ -82,9 +72,7 @@ describe('the holder of a lock', () => {
 
   it('is free once the holder is gone', async () => {
     await holdLock();
-    const closed = new Promise((resolve) => child!.on('close', resolve));
-    child!.kill('SIGKILL');
-    await closed;
+    await holder!.kill();
     const lock = await acquireLock(target, { timeoutMs: 5000 });
     await lock.release();
     expect(lockHolder(target)).toBeNull();

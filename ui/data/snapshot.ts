@@ -118,7 +118,11 @@ export function buildSnapshot(ws: Workspace, previous?: Snapshot): Snapshot {
     signatures,
     total,
     openAlerts,
-    attention: attention(view, { policies: ws.config.policies, now: new Date() }),
+    attention: attention(view, {
+      policies: ws.config.policies,
+      now: new Date(),
+      journalLock: ws.journalLockHolder(),
+    }),
   };
 }
 
