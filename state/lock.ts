@@ -17,6 +17,7 @@
  * A process may keep a lock between transactions that follow each other at once (KeptLock, at the
  * end of this file): a keeper thread lets it go when the next one does not come.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
@@ -46,6 +47,8 @@ interface OwnedLock extends LockHandle {
 export interface OwnerRecord {
   pid: number;
   host: string;
+  /** Boot id and PID namespace (hashed): the pid means this process only where they are the same. */
+  machine?: string;
   /** The process's start time (clock ticks since boot): a reused pid is not mistaken for the owner. */
   start: string;
   state: 'W' | 'Q' | 'A' | 'H';
@@ -54,7 +57,30 @@ export interface OwnerRecord {
 }
 
 const HOST = hostname();
-const RECORD_BYTES = 160;
+
+/**
+ * This machine and PID namespace: containers that share a hostname (a Kubernetes pod, `docker run
+ * --hostname`) see different pids for one process, so a pid can be checked only where the record
+ * was written. The boot id tells machines (and reboots) apart, the PID namespace's inode the
+ * namespaces of one machine. Empty without /proc (macOS): there the hostname alone decides.
+ */
+function machineTag(): string {
+  const read = (fn: () => string) => {
+    try {
+      return fn();
+    } catch {
+      return '';
+    }
+  };
+  const boot = read(() => fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+  const ns = read(() => fs.readlinkSync('/proc/self/ns/pid'));
+  if (!boot || !ns) return '';
+  return createHash('sha256').update(`${boot}/${ns}`).digest('hex').slice(0, 12);
+}
+const MACHINE = machineTag();
+/** This machine and PID namespace, as owner records name it (tests plant records with it). */
+export const LOCAL_MACHINE = MACHINE;
+const RECORD_BYTES = 256;
 const NEVER_STALE_MS = 365 * 24 * 3600 * 1000;
 const LOCK_FS = {
   mkdir: fs.mkdir,
@@ -83,9 +109,12 @@ function startTime(pid: number): string | null {
 }
 const MY_START = startTime(process.pid) ?? '0';
 
-/** Was the record written on this machine, so that its pid can be checked here? */
+/**
+ * Was the record written on this machine and in this PID namespace, so that its pid can be checked
+ * here? A holder that cannot be verified is treated as remote: only the stale period frees its lock.
+ */
 function isLocal(record: OwnerRecord): boolean {
-  return record.host === HOST;
+  return record.host === HOST && (record.machine ?? '') === MACHINE;
 }
 
 /** Alive, and the same process that wrote the record (not a later one with the same pid). */
@@ -181,7 +210,14 @@ function dirIdentity(path: string): { ino: string; born: string } | null {
 
 /** One record as written: a fixed-length line, so that rewriting it in place leaves no tail behind. */
 function recordLine(state: OwnerRecord['state'], identity?: { ino: string; born: string }): string {
-  const text = JSON.stringify({ pid: process.pid, host: HOST, start: MY_START, state, ...identity });
+  const text = JSON.stringify({
+    pid: process.pid,
+    host: HOST,
+    machine: MACHINE,
+    start: MY_START,
+    state,
+    ...identity,
+  });
   return text.padEnd(RECORD_BYTES - 1, ' ').concat('\n');
 }
 
@@ -191,7 +227,8 @@ class Record {
   readonly path: string;
 
   constructor(target: string) {
-    this.path = join(recordsDir(target), `${recordPrefix(target)}${HOST}.${process.pid}`);
+    // Two containers with one hostname may both run this as pid 1: the machine keeps their records apart.
+    this.path = join(recordsDir(target), `${recordPrefix(target)}${HOST}.${MACHINE || 'x'}.${process.pid}`);
   }
 
   write(state: OwnerRecord['state'], identity?: { ino: string; born: string }): void {
@@ -299,7 +336,7 @@ function ownerLooksAlive(target: string, staleMs: number): boolean {
   if (!stat) return false;
   const others = readRecords(target).filter((r) => r.record.pid !== process.pid);
   const live = (r: { record: OwnerRecord }) => r.record.host === '?' || alive(r.record);
-  if (others.some((r) => r.record.state === 'H' && r.record.host === HOST && live(r))) return true;
+  if (others.some((r) => r.record.state === 'H' && isLocal(r.record) && live(r))) return true;
   const busy = others.some((r) => (r.record.state === 'A' || r.record.state === 'H') && live(r));
   return busy && Date.now() - stat.mtimeMs <= staleMs;
 }
@@ -336,7 +373,7 @@ function breakLockOfDeadOwner(target: string, staleMs: number): boolean {
     if (!fs.existsSync(lockDir(target))) return true; // released meanwhile: try again at once
     if (ownerLooksAlive(target, staleMs)) return false;
     for (const r of readRecords(target).filter((r) => r.record.pid !== process.pid)) {
-      if (r.record.host === HOST && !alive(r.record)) fs.rmSync(r.file, { force: true });
+      if (isLocal(r.record) && !alive(r.record)) fs.rmSync(r.file, { force: true });
     }
     const tomb = `${lockDir(target)}.dead-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     fs.renameSync(lockDir(target), tomb);

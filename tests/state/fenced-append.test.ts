@@ -76,7 +76,15 @@ describe.skipIf(!canUnshare)('a lock holder in another PID namespace', () => {
     const closed = new Promise<number | null>((resolve) => frozen.on('close', resolve));
     await waitFor(() => fs.existsSync(signal) && fs.readFileSync(signal, 'utf8') !== '', 30_000);
 
-    // Another process, same hostname, own PID namespace: the holder's pid means nothing there.
+    // Another process, same hostname, own PID namespace: the holder's pid means nothing there, so
+    // the holder cannot be verified (not "gone") and only the stale period frees its lock.
+    const status = spawnSync(
+      'unshare',
+      ['--pid', '--fork', '--mount-proc', process.execPath, BIN, 'status', '--json'],
+      { cwd: tmp.dir, encoding: 'utf8', timeout: 60_000 },
+    );
+    expect(status.status, status.stderr).toBe(0);
+    expect(JSON.parse(status.stdout).journalLock).toMatchObject({ pid: frozen.pid, state: 'unknown' });
     const added = spawnSync(
       'unshare',
       ['--pid', '--fork', '--mount-proc', process.execPath, BIN, 'task', 'add', 'B-task', '--json'],
