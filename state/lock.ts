@@ -24,6 +24,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { DreamError, errnoCode } from '../src/errors.js';
+import { createExclusive } from './store.js';
 
 export interface LockOptions {
   /** Give up after this long (ms). */
@@ -234,7 +235,7 @@ class Record {
   write(state: OwnerRecord['state'], identity?: { ino: string; born: string }): void {
     if (this.fd === null) {
       fs.mkdirSync(dirname(this.path), { recursive: true });
-      this.fd = fs.openSync(this.path, 'w');
+      this.fd = createExclusive(this.path);
     }
     fs.writeSync(this.fd, recordLine(state, identity), 0);
   }
@@ -656,7 +657,7 @@ for (;;) {
   if (Atomics.compareExchange(cell, 0, ${LINGER}, ${RELEASING}) !== ${LINGER}) continue;
   try { fs.rmdirSync(lockDir); } catch {}
   try {
-    const fd = fs.openSync(recordPath, 'r+');
+    const fd = fs.openSync(recordPath, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
     try { fs.writeSync(fd, idleRecord, 0); } finally { fs.closeSync(fd); }
   } catch {}
   Atomics.store(cell, 0, ${RELEASED});
