@@ -113,7 +113,10 @@ const SERVING_LINGER_MS = 10;
 const HANDOVER_MS = 4;
 /** Keep the journal lock between transactions from the third acquisition on (not in one-shot commands). */
 const KEEP_AFTER = 3;
-/** How long closing waits for the locks to bring the snapshot files up to date after this process's changes (ms). */
+/**
+ * How long closing waits for the locks to bring the snapshot files up to date after this process's
+ * changes, and opening to record what recovery found (ms).
+ */
 const CLOSE_FLUSH_WAIT_MS = 2000;
 
 const before = (a: JournalPosition, b: JournalPosition) =>
@@ -237,8 +240,17 @@ export class JournalDb implements StateBackend {
     const unrecorded = db.damage.some((d) => !alertKeys.has(`journal-damage:${d.segment}:${d.offset}`));
     if (((fullReplay && hasJournal) || unrecorded) && !readOnly && !options.fromJournalOnly) {
       if (fullReplay) for (const kind of [...REQUIRED_KINDS, ...db.collectionKinds()]) db.mem.dirty.add(kind);
-      await db.transact(() => ({ change: null, result: undefined }));
-      await db.flush();
+      // Opening is also how reads start: they never wait long for a lock held elsewhere. Left
+      // pending, what recovery found is recorded by the next write (this process's or the next opener's).
+      const wait = Math.min(db.lockTimeoutMs, CLOSE_FLUSH_WAIT_MS);
+      await db
+        .enqueue(async () => {
+          await db.transactNow(() => ({ change: null, result: undefined }), wait);
+          await db.flushNow(wait);
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof DreamError && error.code === 'E_LOCK_TIMEOUT')) throw error;
+        });
     }
     return db;
   }
@@ -359,14 +371,17 @@ export class JournalDb implements StateBackend {
     this.journal.syncCurrent();
   }
 
-  private async transactNow<T>(plan: (view: StateView, now: Date) => Plan<T>): Promise<T> {
+  private async transactNow<T>(
+    plan: (view: StateView, now: Date) => Plan<T>,
+    lockWaitMs = this.lockTimeoutMs,
+  ): Promise<T> {
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
     const result = await this.inJournalLock(() => {
       const now = new Date();
       const planned = plan(this.mem, now);
       if (planned.change) this.commit(planned.change, now);
       return planned.result;
-    });
+    }, lockWaitMs);
     if (this.snapshotDue) await this.flushAfterCommit();
     return result;
   }
@@ -375,8 +390,8 @@ export class JournalDb implements StateBackend {
    * `work` holding the journal lock, after catching up: the lock is kept for the next transaction
    * when `work` succeeds and the lock was not taken over meanwhile, let go otherwise.
    */
-  private async inJournalLock<T>(work: () => T | Promise<T>): Promise<T> {
-    const lock = await this.journalLock.take();
+  private async inJournalLock<T>(work: () => T | Promise<T>, lockWaitMs = this.lockTimeoutMs): Promise<T> {
+    const lock = await this.journalLock.take(lockWaitMs);
     let ok = false;
     try {
       this.settleInLock();

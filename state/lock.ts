@@ -830,7 +830,7 @@ export class KeptLock {
     keptLocks.add(this);
   }
 
-  async take(): Promise<LockHandle> {
+  async take(timeoutMs = this.options.timeoutMs): Promise<LockHandle> {
     this.takenAt = performance.now();
     if (this.handle) {
       const ours = this.keeper?.takeBack() !== 'gone';
@@ -858,7 +858,7 @@ export class KeptLock {
     this.options.meanwhile?.();
     this.handle = await acquire(
       this.target,
-      { timeoutMs: this.options.timeoutMs, whileWaiting: this.options.meanwhile },
+      { timeoutMs, whileWaiting: this.options.meanwhile },
       this.keeper,
     );
     this.keeper?.held();

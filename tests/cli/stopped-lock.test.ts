@@ -3,13 +3,22 @@
  * is refused with the lock-timeout error (exit 5) that names the stopped holder and what to do, and
  * nothing is claimed saved; reads answer at once from the journal without waiting for the lock.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type BusyRun, startBusyRun, stopHoldingLock } from '../helpers/busy-run.js';
+import { waitFor } from '../agents/helpers.js';
+import {
+  type BusyRun,
+  holdLock,
+  type LockHolderProcess,
+  startBusyRun,
+  stopHoldingLock,
+} from '../helpers/busy-run.js';
 import { type Board, board, expectRefused, show } from './helpers.js';
 
 let b: Board;
 let run: BusyRun | null = null;
+let holder: LockHolderProcess | null = null;
 
 beforeEach(() => {
   b = board();
@@ -17,6 +26,8 @@ beforeEach(() => {
 afterEach(async () => {
   await run?.stop();
   run = null;
+  await holder?.kill();
+  holder = null;
   b.cleanup();
 });
 
@@ -57,4 +68,24 @@ describe('a run stopped while it holds the journal lock', () => {
     run.child.kill('SIGCONT');
     expect(b.add('after the resume', '--run', 'true').title).toBe('after the resume');
   }, 180_000);
+
+  it('a read that finds a board to rebuild does not wait for the lock to record it', async () => {
+    const task = b.add('kept', '--run', 'true');
+    const home = path.join(b.dir, '.dreamos');
+    holder = await holdLock(home, b.dir);
+    holder.child.kill('SIGSTOP');
+    fs.rmSync(path.join(home, 'boards', 'task_ready_queue.json'));
+
+    const r = b.run('task', 'list', '--json');
+    expect(r.code, show(r)).toBe(0);
+    expect(r.json<Array<{ id: string }>>().map((t) => t.id)).toEqual([task.id]);
+    expect(r.stderr).toMatch(/task_ready_queue\.json was missing; it is rebuilt from the journal/);
+
+    // Once the lock is free, the next command records what recovery found.
+    await holder.kill();
+    holder = null;
+    await waitFor(() =>
+      b.json<Array<{ kind: string }>>('alert', 'list').some((a) => a.kind === 'missing-store'),
+    );
+  }, 60_000);
 });
