@@ -18,7 +18,7 @@ import { invalidInput, notFound } from './errors.js';
 import { type Ctx, planRetry } from './lifecycle.js';
 import { agentCommit } from './orchestrator/git.js';
 import { type CheckpointInput, planCheckpoint } from './orchestrator/plans.js';
-import { cut } from './sanitize.js';
+import { cut, oneLine } from './sanitize.js';
 import type { Workspace } from './workspace.js';
 
 /** Steps the agent loop records on its own: they say where the loop was, not where the work was. */
@@ -32,6 +32,24 @@ const MAX_STEP = 500;
 const MAX_SUMMARY = 50_000;
 const MAX_SESSION_ID = 200;
 const MAX_DATA_BYTES = 64 * 1024;
+/** Deeper data would overflow the stack of the code that serialises it (JSON.stringify recurses). */
+const MAX_DATA_DEPTH = 512;
+
+/** How deeply `value` nests (a scalar is 0), counted without recursion and only up to `max` + 1. */
+export function nestingDepth(value: unknown, max: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [item, depth] = stack.pop()!;
+    if (typeof item !== 'object' || item === null) continue;
+    deepest = Math.max(deepest, depth + 1);
+    if (deepest > max) return deepest;
+    for (const child of Object.values(item)) stack.push([child, depth + 1]);
+  }
+  return deepest;
+}
+
+const dataTooDeep = (data: unknown) => nestingDepth(data, MAX_DATA_DEPTH) > MAX_DATA_DEPTH;
 
 const reported = (c: Checkpoint) => !LOOP_STEPS.has(c.step ?? '');
 
@@ -120,13 +138,14 @@ export function planRetryFromCheckpoint(
  */
 export function boundCheckpoint(input: CheckpointInput): CheckpointInput {
   const { step, summary, sessionId, data, progress, ...rest } = input;
-  const dataFits = data !== undefined && Buffer.byteLength(JSON.stringify(data)) <= MAX_DATA_BYTES;
+  const dataFits =
+    data !== undefined && !dataTooDeep(data) && Buffer.byteLength(JSON.stringify(data)) <= MAX_DATA_BYTES;
   return {
     ...rest,
     ...(progress !== undefined && progress !== null && Number.isFinite(progress)
       ? { progress: Math.min(1, Math.max(0, progress)) }
       : { progress: null }),
-    ...(step !== undefined ? { step: cut(step, MAX_STEP) } : {}),
+    ...(step !== undefined ? { step: cut(oneLine(step), MAX_STEP) } : {}),
     ...(summary !== undefined ? { summary: cut(summary, MAX_SUMMARY) } : {}),
     ...(sessionId !== undefined && sessionId.length <= MAX_SESSION_ID ? { sessionId } : {}),
     ...(dataFits ? { data } : {}),
@@ -166,12 +185,18 @@ export interface SaveInput {
 export function checkSaveInput(input: SaveInput): SaveInput {
   if (input.step !== undefined && input.step.length > MAX_STEP)
     throw invalidInput(`--step is at most ${MAX_STEP} characters`);
+  if (input.step !== undefined && oneLine(input.step) !== input.step)
+    throw invalidInput(
+      '--step is one line of text, without control characters or leading or trailing spaces',
+    );
   if (input.summary !== undefined && input.summary.length > MAX_SUMMARY)
     throw invalidInput(`--summary is at most ${MAX_SUMMARY} characters`);
   if (input.sessionId !== undefined && (input.sessionId.length > MAX_SESSION_ID || input.sessionId === ''))
     throw invalidInput(`--session-id is 1 to ${MAX_SESSION_ID} characters`);
   if (input.progress !== undefined && !(input.progress >= 0 && input.progress <= 1))
     throw invalidInput(`--progress is a number from 0 to 1, got ${input.progress}`);
+  if (input.data !== undefined && dataTooDeep(input.data))
+    throw invalidInput(`--data nests deeper than ${MAX_DATA_DEPTH} levels`);
   if (input.data !== undefined && Buffer.byteLength(JSON.stringify(input.data)) > MAX_DATA_BYTES)
     throw invalidInput(`--data is at most ${MAX_DATA_BYTES} bytes of JSON`);
   return input;

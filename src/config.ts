@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { AgentId } from '../state/schemas.js';
 
 const Seconds = z.number().positive();
+const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
 
 export const SimDriver = z.strictObject({
   kind: z.literal('sim'),
@@ -21,14 +22,18 @@ export const ShellDriver = z.strictObject({
   kind: z.literal('shell'),
   cwd: z.string().optional(),
   shell: z.string().default('/bin/sh'),
+  /** Secret variables (API keys, which driven programs do not get) to pass on to the program. */
+  passEnv: z.array(EnvName).optional(),
 });
 
 export const CommandDriver = z.strictObject({
   kind: z.literal('command'),
-  /** argv template: `{prompt}`, `{title}`, `{taskId}`, `{agentId}`, `{home}` are replaced inside elements. */
+  /** argv template: `{prompt}`, `{title}`, `{taskId}`, `{agentId}`, `{home}`, `{checkpoint}` are replaced inside elements. */
   argv: z.array(z.string()).min(1),
   cwd: z.string().optional(),
   env: z.record(z.string(), z.string()).default({}),
+  /** Secret variables (API keys, which driven programs do not get) to pass on to the program. */
+  passEnv: z.array(EnvName).optional(),
   worktree: z.boolean().default(false),
 });
 
@@ -45,6 +50,12 @@ export const LlmDriver = z.strictObject({
   temperature: z.number().min(0).max(2).optional(),
   requestTimeoutSeconds: Seconds.default(120),
   contextBudgetTokens: z.number().int().positive().default(100_000),
+});
+
+/** USD per million tokens (see agents/drivers/prices.ts for the defaults). */
+export const Price = z.strictObject({
+  inputPerMTok: z.number().nonnegative(),
+  outputPerMTok: z.number().nonnegative(),
 });
 
 export const Driver = z.discriminatedUnion('kind', [SimDriver, ShellDriver, CommandDriver, LlmDriver]);
@@ -134,6 +145,28 @@ const DriftPolicies = z.strictObject({
     .prefault({}),
 });
 
+const MiB = 1024 * 1024;
+const Cap = z.number().int().positive();
+
+/**
+ * Bounds on what piles up in the state (docs/security.md, "Limits on inputs"): past them a send,
+ * add, import or edit is refused with E_LIMIT (exit 4), long before a snapshot file is too large to
+ * write. Sizes are in characters (UTF-16 code units, as JavaScript counts string length).
+ */
+const Limits = z.strictObject({
+  /** Unacknowledged messages in one mailbox. */
+  mailboxMessages: Cap.default(1000),
+  /** Characters of unacknowledged message bodies in one mailbox. */
+  mailboxChars: Cap.default(4 * MiB),
+  /** Characters of unacknowledged message bodies in all mailboxes together. */
+  mailChars: Cap.default(32 * MiB),
+  /** Characters of prompts of the tasks on the boards (every task not archived). */
+  promptChars: Cap.default(64 * MiB),
+  /** Characters of prompts added by one `task add` or `task import`. */
+  importPromptChars: Cap.default(16 * MiB),
+});
+export type Limits = z.infer<typeof Limits>;
+
 export const Policies = z.strictObject({
   /** A claim holds its task this long unless renewed by a heartbeat. */
   leaseSeconds: Seconds.default(60),
@@ -150,6 +183,12 @@ export const Policies = z.strictObject({
   heartbeatSeconds: Seconds.default(5),
   /** Stopping a driven process: SIGTERM, then SIGKILL after this long. */
   killGraceSeconds: Seconds.default(3),
+  /**
+   * Sub-tasks an llm agent proposes (create_subtask) wait in the backlog for the operator's
+   * `task promote` (attention reason needs-approval); true lets them go straight to ready.
+   */
+  autoApproveSubtasks: z.boolean().default(false),
+  limits: Limits.prefault({}),
   drift: DriftPolicies.prefault({}),
 });
 export type Policies = z.infer<typeof Policies>;
@@ -160,6 +199,8 @@ export const Config = z
     name: z.string().max(100).default('dreamos'),
     agents: z.array(AgentConfig),
     policies: Policies.prefault({}),
+    /** Prices of llm models by model name, over the built-in table (a model without one has an unknown cost). */
+    prices: z.record(z.string().min(1).max(200), Price).default({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

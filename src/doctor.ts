@@ -8,9 +8,11 @@ import { digestOf, JournalDb } from '../state/db.js';
 import { acquireLock, breakStaleLock, inspectLock } from '../state/lock.js';
 import { STORES, type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { BoardFile, storeOf } from '../state/schemas.js';
+import { strayFiles } from '../state/snapshots.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
 import { Config } from './config.js';
 import { expireLeases, withFollowUps } from './lifecycle.js';
+import { oneLine } from './sanitize.js';
 import { findWorkspace, type OpenOptions, openWorkspace } from './workspace.js';
 
 export interface DoctorProblem {
@@ -23,6 +25,7 @@ export interface DoctorProblem {
     | 'journal-damage'
     | 'stale-lock'
     | 'expired-lease'
+    | 'stray-file'
     | 'recovered';
   message: string;
   path?: string;
@@ -54,7 +57,7 @@ function checkConfig(
     problems.push(problem);
     const restored = Config.safeParse(lastGood);
     if (repair && restored.success) {
-      const moved = quarantineFile(paths.config, paths.quarantineDir);
+      const moved = quarantineFile(paths.config, paths);
       new ValidatedJsonFile(paths.config, Config).writeSync(restored.data);
       problem.repaired = true;
       repaired.push(`config.json restored from the journal; the broken file is ${moved}`);
@@ -130,6 +133,21 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
     }
     await ws.db.flush();
 
+    // Files no command reads (their name is no agent id): set aside with --repair, never deleted.
+    for (const path of strayFiles(paths)) {
+      const problem: DoctorProblem = {
+        code: 'stray-file',
+        message: `${oneLine(path, 300)} is not the file of any agent (its name is no agent id); no command reads it`,
+        path,
+      };
+      problems.push(problem);
+      if (repair) {
+        const moved = quarantineFile(path, paths);
+        problem.repaired = true;
+        repaired.push(`moved ${path} to ${moved}`);
+      }
+    }
+
     // Every board file: valid, each task in the right store, no task twice. Read under the snapshot
     // lock: a snapshot writer replaces the boards one after the other, and a look between two of its
     // renames would find a task that moved in both.
@@ -197,7 +215,7 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       problems.push(problem);
       if (repair) {
         for (const store of STORES) {
-          if (fs.existsSync(paths.board(store))) quarantineFile(paths.board(store), paths.quarantineDir);
+          if (fs.existsSync(paths.board(store))) quarantineFile(paths.board(store), paths);
         }
         problem.repaired = true;
         repaired.push('moved every board file to quarantine/ and rebuilt the boards from the journal');

@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'E_CONFLICT'
   | 'E_INVALID_TRANSITION'
   | 'E_CYCLE'
+  | 'E_LIMIT'
   | 'E_LOCK_TIMEOUT'
   | 'E_LOCK_COMPROMISED'
   | 'E_CORRUPT'
@@ -36,6 +37,7 @@ const exitFor: Record<ErrorCode, ExitCode> = {
   E_CONFLICT: ExitCode.conflict,
   E_INVALID_TRANSITION: ExitCode.conflict,
   E_CYCLE: ExitCode.conflict,
+  E_LIMIT: ExitCode.conflict,
   E_LOCK_TIMEOUT: ExitCode.lockTimeout,
   E_LOCK_COMPROMISED: ExitCode.lockTimeout,
   E_CORRUPT: ExitCode.corrupt,

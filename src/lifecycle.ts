@@ -8,6 +8,7 @@ import { idOf, PRIORITIES, type Priority, type Status, Task, TaskId } from '../s
 import { describeZodError } from '../state/store.js';
 import type { AgentConfig, Policies } from './config.js';
 import { conflict, DreamError, invalidInput, invalidTransition, notFound } from './errors.js';
+import { checkPromptLimits } from './limits.js';
 
 export interface Ctx {
   view: StateView;
@@ -275,7 +276,7 @@ export interface CompleteInput {
   agent?: string;
   summary?: string;
   exitCode?: number | null;
-  usage?: { inputTokens: number; outputTokens: number; usd: number };
+  usage?: { inputTokens: number; outputTokens: number; usd?: number };
   log?: string;
 }
 
@@ -451,6 +452,8 @@ export function planEdit(ctx: Ctx, id: string, patch: EditPatch): Plan<Task> {
     }
     assertNoCycle(ctx.view, new Map([[id, { id, dependsOn: patch.dependsOn }]]));
   }
+  if (patch.prompt !== undefined)
+    checkPromptLimits(ctx.view, ctx.policies.limits, patch.prompt.length, task.prompt?.length ?? 0);
   let next: Task = { ...task, ...patch, updatedAt: iso(ctx.now) };
   const checked = Task.safeParse(next);
   if (!checked.success)

@@ -8,6 +8,7 @@ import { type AgentState, DIRECTIVES, idOf, MAIL_TYPES, type Mail } from '../sta
 import { OPERATOR } from './config.js';
 import { invalidInput, notFound } from './errors.js';
 import type { Ctx } from './lifecycle.js';
+import { checkMailLimits } from './limits.js';
 
 export const mailIdOf = (n: number) => idOf('M', n);
 
@@ -69,6 +70,7 @@ export function planSend(ctx: Ctx, agentIds: readonly string[], input: SendInput
       rev: 0,
     });
   }
+  checkMailLimits(ctx.view, ctx.policies.limits, agentIds, out);
   return {
     change: out.length ? { op: 'mail', by: ctx.by, mail: out, counters: { mail: counter } } : null,
     result: [...existing, ...out],
@@ -98,6 +100,27 @@ export function planMark(
       : null,
     result: changed,
   };
+}
+
+/** `mail ack --all` acknowledges in changes of at most this many messages and characters of body. */
+const ACK_BATCH_MESSAGES = 500;
+const ACK_BATCH_CHARS = 1024 * 1024;
+
+/**
+ * The next batch of `mail ack --all`: the oldest unacknowledged messages of a mailbox that are not
+ * directives (the agent's loop acts on those), bounded so that a flooded mailbox is acknowledged in
+ * many small journal entries rather than one giant one. Empty when nothing is left.
+ */
+export function planAckBatch(ctx: Ctx, mailbox: string): Plan<Mail[]> {
+  const ids: string[] = [];
+  let size = 0;
+  for (const m of ctx.view.mailbox(mailbox)) {
+    if (m.ackedAt || m.type === 'directive') continue;
+    if (ids.length > 0 && (ids.length >= ACK_BATCH_MESSAGES || size + m.body.length > ACK_BATCH_CHARS)) break;
+    ids.push(m.id);
+    size += m.body.length;
+  }
+  return planMark(ctx, mailbox, ids, 'ack');
 }
 
 export function defaultAgentState(id: string, now: Date): AgentState {

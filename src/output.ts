@@ -1,13 +1,13 @@
 /** How every command speaks: `--json` puts machine output on stdout and human messages on stderr. */
 import { DreamError } from './errors.js';
-import { oneLine } from './sanitize.js';
+import { jsonText, oneLine } from './sanitize.js';
 
 export interface OutputOptions {
   json?: boolean;
 }
 
 export function emit(options: OutputOptions, data: unknown, human: () => string): void {
-  if (options.json) process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+  if (options.json) process.stdout.write(`${jsonText(data, 2)}\n`);
   else {
     const text = human();
     if (text) process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);

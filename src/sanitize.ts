@@ -24,6 +24,17 @@ export function oneLine(text: string, width = Number.POSITIVE_INFINITY): string 
   return clean.length > width ? `${clean.slice(0, Math.max(0, width - 1))}…` : clean;
 }
 
+/**
+ * JSON to show on a terminal: JSON.stringify escapes C0 controls (ESC among them) but not DEL and
+ * C1 (U+0080–U+009F, where U+009B is an 8-bit CSI): those are escaped too. It parses to the same value.
+ */
+export function jsonText(value: unknown, indent?: number): string {
+  return JSON.stringify(value, null, indent).replace(
+    /[\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
 /** At most `max` characters: a longer text is cut and ends with an ellipsis (within the `max`). */
 export function cut(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max - 1)}…` : text;

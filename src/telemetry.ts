@@ -95,6 +95,8 @@ export interface Telemetry {
   durations: { all: Percentiles; byRole: Record<string, Percentiles>; byAgent: Record<string, Percentiles> };
   agents: Record<string, AgentFigures>;
   usage: { inputTokens: number; outputTokens: number; usd: number };
+  /** Attempts that used tokens at an unknown price (not in `usd`): overall and by agent. */
+  unpriced: { attempts: number; byAgent: Record<string, number> };
   /** Failed attempts (and lease expiries) by typed error code. */
   failures: Record<string, number>;
 }
@@ -157,6 +159,16 @@ export function percentiles(values: number[]): Percentiles {
 const ratio = (a: number, b: number) => (b > 0 ? a / b : null);
 
 /** Accumulates telemetry over journal entries given in order. */
+/**
+ * A cost for people: dollars, "unknown" when every attempt with tokens had no price, and a note
+ * when only some had one (so that a partial sum is never read as the whole).
+ */
+export function costText(usd: number, unpriced: number, digits?: number): string {
+  const dollars = `$${usd.toFixed(digits ?? (usd >= 1 ? 2 : 4))}`;
+  if (unpriced === 0) return dollars;
+  return usd > 0 ? `${dollars} + unknown` : 'unknown';
+}
+
 export class TelemetryBuilder {
   private readonly since: number;
   private readonly until: number;
@@ -168,6 +180,8 @@ export class TelemetryBuilder {
   private readonly byRole = new Map<string, number[]>();
   private readonly failures = new Map<string, number>();
   private readonly usage = { inputTokens: 0, outputTokens: 0, usd: 0 };
+  private readonly unpriced = new Map<string, number>();
+  private unpricedAttempts = 0;
   private readonly ends = { done: 0, failed: 0, cancelled: 0 };
   private lastHour = 0;
   private attempts = 0;
@@ -317,6 +331,10 @@ export class TelemetryBuilder {
           const input = u.inputTokens ?? 0;
           const output = u.outputTokens ?? 0;
           const usd = u.usd ?? 0;
+          if (u.usd === undefined && input + output > 0) {
+            this.unpricedAttempts++;
+            if (agent) this.unpriced.set(agent, (this.unpriced.get(agent) ?? 0) + 1);
+          }
           this.usage.inputTokens += input;
           this.usage.outputTokens += output;
           this.usage.usd += usd;
@@ -393,6 +411,10 @@ export class TelemetryBuilder {
       },
       agents,
       usage: { ...this.usage, usd: round(this.usage.usd, 6) },
+      unpriced: {
+        attempts: this.unpricedAttempts,
+        byAgent: Object.fromEntries([...this.unpriced].sort(([a], [b]) => a.localeCompare(b))),
+      },
       failures: Object.fromEntries([...this.failures].sort(([, a], [, b]) => b - a)),
     };
   }

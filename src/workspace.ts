@@ -62,7 +62,14 @@ import {
   planRetry,
   withFollowUps,
 } from './lifecycle.js';
-import { defaultAgentState, planDirective, planMark, planSend, type SendInput } from './mail.js';
+import {
+  defaultAgentState,
+  planAckBatch,
+  planDirective,
+  planMark,
+  planSend,
+  type SendInput,
+} from './mail.js';
 import { parseTaskInput, planAdd, type TaskInput } from './task-input.js';
 
 export interface OpenOptions {
@@ -81,6 +88,11 @@ export interface OpenOptions {
    * writes for itself). One-shot CLI commands turn it off.
    */
   share?: boolean;
+  /**
+   * Only read: nothing in the workspace is written, not even recovery (a damaged journal line or a
+   * corrupt state file is reported and left for the next command that writes). Implies no sharing.
+   */
+  readOnly?: boolean;
 }
 
 /** `home` may name the project folder or its `.dreamos`; returns the `.dreamos` path. */
@@ -185,8 +197,9 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
   const db = await JournalDb.open(paths, {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
+    ...(options.readOnly ? { readOnly: true } : {}),
   });
-  const share = (options.share ?? true) && process.platform !== 'win32';
+  const share = (options.share ?? true) && !options.readOnly && process.platform !== 'win32';
   return new Workspace(paths, config, db, actor, share);
 }
 
@@ -230,7 +243,11 @@ export interface BoardSummary {
 }
 
 /** The arguments of the changes a shared writer makes, as they travel between processes. */
-const Usage = z.strictObject({ inputTokens: z.number(), outputTokens: z.number(), usd: z.number() });
+const Usage = z.strictObject({
+  inputTokens: z.number(),
+  outputTokens: z.number(),
+  usd: z.number().optional(),
+});
 const CompleteFields = {
   agent: z.string().max(64).optional(),
   summary: z.string().optional(),
@@ -411,9 +428,10 @@ export class Workspace {
     return new Set(this.config.agents.flatMap((a) => [a.role, a.id]));
   }
 
-  async addTask(input: TaskInput): Promise<Task> {
+  /** `by`: who proposes it, when not this process's actor (an agent the orchestrator runs). */
+  async addTask(input: TaskInput, by = this.actor): Promise<Task> {
     const parsed = parseTaskInput(input);
-    const [task] = await this.run((ctx) => planAdd(ctx, [parsed], this.roles()));
+    const [task] = await this.run((ctx) => planAdd(ctx, [parsed], this.roles()), by);
     return task!;
   }
 
@@ -565,9 +583,10 @@ export class Workspace {
     return this.run((ctx) => planDirective(ctx, this.agentIds(), agentId, directive, why));
   }
 
-  sendMail(input: SendInput): Promise<Mail[]> {
+  /** `from`: the sender, when not this process's actor (an agent the orchestrator runs). */
+  sendMail(input: SendInput, from = this.actor): Promise<Mail[]> {
     if (typeof input.body !== 'string') throw invalidInput('a message needs a body');
-    return this.run((ctx) => planSend(ctx, this.agentIds(), input));
+    return this.run((ctx) => planSend(ctx, this.agentIds(), input), from);
   }
 
   /** A mailbox, oldest first; unacknowledged only unless `all`. */
@@ -580,6 +599,17 @@ export class Workspace {
   markMail(mailbox: string, ids: string[], mark: 'read' | 'ack'): Promise<Mail[]> {
     if (mailbox !== OPERATOR) this.agent(mailbox);
     return this.run((ctx) => planMark(ctx, mailbox, ids, mark));
+  }
+
+  /** Acknowledge every message of a mailbox but directives, in bounded batches. Returns how many. */
+  async ackAll(mailbox: string): Promise<number> {
+    if (mailbox !== OPERATOR) this.agent(mailbox);
+    let count = 0;
+    for (;;) {
+      const batch = await this.run((ctx) => planAckBatch(ctx, mailbox));
+      if (batch.length === 0) return count;
+      count += batch.length;
+    }
   }
 
   /** An agent's checkpoints, oldest first (the operator's are the hand-overs of `task retry --from-checkpoint`). */

@@ -13,6 +13,7 @@ import { Journal, type JournalDamage, listSegments } from './journal.js';
 import { acquireLock, KeptLock } from './lock.js';
 import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';
 import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
+import { checkLayout } from './safe-files.js';
 import {
   type AgentState,
   type Alert,
@@ -73,7 +74,7 @@ export interface Plan<T> {
 
 /** A notice for the user: something was found wrong and handled (quarantined, rebuilt, repaired). */
 export interface RecoveryNotice {
-  kind: 'quarantined' | 'rebuilt' | 'torn-tail' | 'journal-damage' | 'missing-store';
+  kind: 'quarantined' | 'rebuilt' | 'torn-tail' | 'journal-damage' | 'missing-store' | 'left-for-repair';
   path: string;
   message: string;
 }
@@ -95,7 +96,10 @@ export interface DbOptions {
   lockTimeoutMs?: number;
   /** Ignore snapshot files and rebuild everything from the journal (doctor). */
   fromJournalOnly?: boolean;
-  /** Never write (doctor's comparison replay). */
+  /**
+   * Never write (commands that only read, doctor's comparison replay): what recovery would do is
+   * done in memory and reported, and left on disk for the next process that writes.
+   */
   readOnly?: boolean;
 }
 
@@ -118,6 +122,9 @@ const KEEP_AFTER = 3;
  * changes, and opening to record what recovery found (ms).
  */
 const CLOSE_FLUSH_WAIT_MS = 2000;
+
+/** Who repairs what a process that only reads found. */
+const LATER = 'the next command that changes the workspace, or `dreamos doctor --repair`,';
 
 const before = (a: JournalPosition, b: JournalPosition) =>
   a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
@@ -180,6 +187,7 @@ export class JournalDb implements StateBackend {
    */
   static async open(paths: WorkspacePaths, options: DbOptions = {}): Promise<JournalDb> {
     const readOnly = options.readOnly ?? false;
+    checkLayout(paths);
     const hasJournal = listSegments(paths).length > 0;
     const notices: RecoveryNotice[] = [];
     const loaded: Snapshot[] = [];
@@ -197,7 +205,9 @@ export class JournalDb implements StateBackend {
           notices.push({
             kind: 'missing-store',
             path,
-            message: `${path} was missing; it is rebuilt from the journal`,
+            message: readOnly
+              ? `${path} is missing; shown as rebuilt from the journal (${LATER} writes it again)`
+              : `${path} was missing; it is rebuilt from the journal`,
           });
         }
         fullReplay = true;
@@ -237,8 +247,17 @@ export class JournalDb implements StateBackend {
     // Damaged journal lines are copied to quarantine/ and alerted by the next write: make it now, so
     // that the command that found them tells the user, even one that only reads.
     const alertKeys = new Set([...db.mem.alerts()].map((a) => a.key));
-    const unrecorded = db.damage.some((d) => !alertKeys.has(`journal-damage:${d.segment}:${d.offset}`));
-    if (((fullReplay && hasJournal) || unrecorded) && !readOnly && !options.fromJournalOnly) {
+    const unrecorded = db.damage.filter((d) => !alertKeys.has(`journal-damage:${d.segment}:${d.offset}`));
+    if (readOnly && !options.fromJournalOnly) {
+      for (const d of unrecorded) {
+        db.notices.push({
+          kind: 'left-for-repair',
+          path: paths.journalSegment(d.segment),
+          message: `a damaged journal line (${d.reason}) at segment ${d.segment} offset ${d.offset} was skipped; ${LATER} copies it to quarantine/`,
+        });
+      }
+    }
+    if (((fullReplay && hasJournal) || unrecorded.length > 0) && !readOnly && !options.fromJournalOnly) {
       if (fullReplay) for (const kind of [...REQUIRED_KINDS, ...db.collectionKinds()]) db.mem.dirty.add(kind);
       // Opening is also how reads start: they never wait long for a lock held elsewhere. Left
       // pending, what recovery found is recorded by the next write (this process's or the next opener's).
@@ -755,10 +774,15 @@ export class JournalDb implements StateBackend {
     } catch (error) {
       const busy = error instanceof DreamError && error.code === 'E_LOCK_TIMEOUT';
       // What was journaled stays done (the snapshot files are only behind it): say so, not just "ENOSPC".
+      // A state too large to serialise (RangeError) is not fixed by trying again: say what shrinks it.
+      const next =
+        error instanceof RangeError
+          ? 'the state is too large to write: acknowledge mail (`dreamos mail ack --all --agent ID`) or let tasks be archived (docs/security.md, Limits on inputs)'
+          : 'a later command brings them up to date';
       if (!busy && this.journaled)
         throw new DreamError(
           'E_IO',
-          `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); a later command brings them up to date`,
+          `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); ${next}`,
         );
     } finally {
       this.closed = true;
@@ -779,7 +803,14 @@ async function readOrQuarantine(
     return readSnapshot(paths, kind);
   } catch (error) {
     if (!(error instanceof CorruptFileError)) throw error;
-    if (readOnly) throw new DreamError('E_CORRUPT', error.message);
+    if (readOnly) {
+      notices.push({
+        kind: 'left-for-repair',
+        path: error.path,
+        message: `${error.message}; shown as rebuilt from the journal (${LATER} moves it to quarantine/)`,
+      });
+      return null;
+    }
     // A concurrent snapshot writer may have replaced it with a good file meanwhile.
     const lock = await acquireLock(paths.snapshotLock);
     try {
@@ -788,7 +819,7 @@ async function readOrQuarantine(
       } catch (again) {
         if (!(again instanceof CorruptFileError)) throw again;
         const path = snapshotPath(paths, kind);
-        const moved = fs.existsSync(path) ? quarantineFile(path, paths.quarantineDir) : path;
+        const moved = fs.existsSync(path) ? quarantineFile(path, paths) : path;
         notices.push({
           kind: 'quarantined',
           path,

@@ -13,6 +13,7 @@ import { crc32 } from 'node:zlib';
 import { DreamError, errnoCode } from '../src/errors.js';
 import type { WorkspacePaths } from './paths.js';
 import { SEGMENT_RE } from './paths.js';
+import { openRead, quarantineCopy } from './safe-files.js';
 import { JournalEntry, type JournalPosition } from './schemas.js';
 import { describeZodError, fsyncDir } from './store.js';
 
@@ -96,13 +97,23 @@ export class Journal {
   private open(segment: number): number {
     if (this.fd !== null && this.fdSegment === segment) return this.fd;
     this.close();
-    // O_APPEND: a write lands at the file's end whatever this process believes the end is, so a
-    // writer whose lock was taken over can never write over a newer entry (see append()).
-    this.fd = fs.openSync(
-      this.paths.journalSegment(segment),
-      fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND,
-      0o644,
-    );
+    const path = this.paths.journalSegment(segment);
+    try {
+      // A segment is never opened through a link: a planted one would take the appends elsewhere.
+      // O_APPEND: a write lands at the file's end whatever this process believes the end is, so a
+      // writer whose lock was taken over can never write over a newer entry (see append()).
+      this.fd = fs.openSync(
+        path,
+        fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_APPEND,
+        0o644,
+      );
+    } catch (error) {
+      if (errnoCode(error) !== 'ELOOP') throw error;
+      throw new DreamError(
+        'E_CORRUPT',
+        `${path} is a symbolic link, not a journal segment: Dream.OS reads and writes nothing through it`,
+      );
+    }
     this.fdSegment = segment;
     return this.fd;
   }
@@ -203,9 +214,11 @@ export class Journal {
     const fd = this.open(this.pos.segment);
     const torn = Buffer.alloc(size - this.pos.offset);
     fs.readSync(fd, torn, 0, torn.length, this.pos.offset);
-    fs.mkdirSync(this.paths.quarantineDir, { recursive: true });
-    const target = `${this.paths.quarantineDir}/journal-${this.pos.segment}-${this.pos.offset}-torn.bin`;
-    fs.writeFileSync(target, torn);
+    const target = quarantineCopy(
+      this.paths,
+      `journal-${this.pos.segment}-${this.pos.offset}-torn.bin`,
+      torn,
+    );
     fs.ftruncateSync(fd, this.pos.offset);
     fs.fdatasyncSync(fd);
     return target;
@@ -299,14 +312,11 @@ export class Journal {
 
   /** Copy one damaged line to quarantine/ (the journal itself is left as it is). */
   quarantineDamage(damage: JournalDamage): string {
-    const fd = fs.openSync(this.paths.journalSegment(damage.segment), 'r');
+    const fd = openRead(this.paths.journalSegment(damage.segment));
     try {
       const buf = Buffer.alloc(Math.min(damage.length, 1024 * 1024));
       fs.readSync(fd, buf, 0, buf.length, damage.offset);
-      fs.mkdirSync(this.paths.quarantineDir, { recursive: true });
-      const target = `${this.paths.quarantineDir}/journal-${damage.segment}-${damage.offset}-damaged.jsonl`;
-      fs.writeFileSync(target, buf);
-      return target;
+      return quarantineCopy(this.paths, `journal-${damage.segment}-${damage.offset}-damaged.jsonl`, buf);
     } finally {
       fs.closeSync(fd);
     }
@@ -324,3 +334,139 @@ const flushError = (error: unknown) =>
     'E_IO',
     `the journal could not be flushed to disk (${(error as Error).message}); the change is recorded but may not survive a power cut`,
   );
+
+/**
+ * Readers for `dreamos log`, which holds no lock and writes nothing: they open segments read-only,
+ * take only complete lines, skip lines that do not decode (damage is reported by commands that
+ * open the state), and hold one chunk and the longest line in memory, whatever the journal's size.
+ */
+
+/** Where the last complete line of a segment ends (0 when it has none). */
+function completeEnd(fd: number, size: number, chunkBytes: number): number {
+  for (let pos = size; pos > 0; ) {
+    const length = Math.min(chunkBytes, pos);
+    pos -= length;
+    const chunk = readAt(fd, pos, length);
+    const nl = chunk.lastIndexOf(10);
+    if (nl !== -1) return pos + nl + 1;
+  }
+  return 0;
+}
+
+function readAt(fd: number, position: number, length: number): Buffer {
+  const buf = Buffer.allocUnsafe(length);
+  let read = 0;
+  while (read < length) {
+    const n = fs.readSync(fd, buf, read, length - read, position + read);
+    if (n <= 0) return buf.subarray(0, read);
+    read += n;
+  }
+  return buf;
+}
+
+/**
+ * The last `limit` entries that `matches`, oldest first, read backwards from the end of the
+ * journal: only the segments and chunks that hold them are read. Also returns where the journal's
+ * complete lines ended, for a reader that follows it from there.
+ */
+export function readJournalTail(
+  paths: WorkspacePaths,
+  limit: number,
+  matches: (entry: JournalEntry) => boolean = () => true,
+  chunkBytes = READ_CHUNK,
+): { entries: JournalEntry[]; end: JournalPosition } {
+  const segments = listSegments(paths);
+  const found: JournalEntry[] = [];
+  let end: JournalPosition = { segment: segments.at(-1) ?? 1, offset: 0 };
+  const take = (pieces: Buffer[]) => {
+    const text = (pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)).toString('utf8');
+    if (text.trim() === '') return;
+    const decoded = decodeLine(text);
+    if ('entry' in decoded && matches(decoded.entry)) found.push(decoded.entry);
+  };
+  for (let i = segments.length - 1; i >= 0 && found.length < limit; i--) {
+    const segment = segments[i]!;
+    const fd = fs.openSync(paths.journalSegment(segment), 'r');
+    try {
+      const complete = completeEnd(fd, fs.fstatSync(fd).size, chunkBytes);
+      if (i === segments.length - 1) end = { segment, offset: complete };
+      // Lines are read from the newline that ends the last one; `pieces` holds the end of a line
+      // whose start lies in an earlier chunk.
+      let pos = Math.max(0, complete - 1);
+      let pieces: Buffer[] = [];
+      while (pos > 0 && found.length < limit) {
+        const length = Math.min(chunkBytes, pos);
+        pos -= length;
+        const chunk = readAt(fd, pos, length);
+        let lineEnd = chunk.length;
+        while (found.length < limit) {
+          const nl = lineEnd > 0 ? chunk.lastIndexOf(10, lineEnd - 1) : -1;
+          if (nl === -1) {
+            pieces.unshift(chunk.subarray(0, lineEnd));
+            if (pos === 0) {
+              take(pieces);
+              pieces = [];
+            }
+            break;
+          }
+          take([chunk.subarray(nl + 1, lineEnd), ...pieces]);
+          pieces = [];
+          lineEnd = nl;
+        }
+      }
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+  return { entries: found.reverse(), end };
+}
+
+/**
+ * Every entry after `from`, oldest first, to `onEntry`, in chunks. Returns where the complete lines
+ * ended: the position to read from next time.
+ */
+export function readJournalFrom(
+  paths: WorkspacePaths,
+  from: JournalPosition,
+  onEntry: (entry: JournalEntry) => void,
+  chunkBytes = READ_CHUNK,
+): JournalPosition {
+  let at = { ...from };
+  for (;;) {
+    let fd: number;
+    try {
+      fd = fs.openSync(paths.journalSegment(at.segment), 'r');
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return at;
+      throw error;
+    }
+    try {
+      const size = fs.fstatSync(fd).size;
+      let offset = at.offset;
+      let pieces: Buffer[] = [];
+      let lineStart = offset;
+      while (offset < size) {
+        const chunk = readAt(fd, offset, Math.min(chunkBytes, size - offset));
+        if (chunk.length === 0) break;
+        let start = 0;
+        for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+          pieces.push(chunk.subarray(start, nl));
+          const text = Buffer.concat(pieces).toString('utf8');
+          pieces = [];
+          start = nl + 1;
+          lineStart = offset + start;
+          if (text.trim() === '') continue;
+          const decoded = decodeLine(text);
+          if ('entry' in decoded) onEntry(decoded.entry);
+        }
+        pieces.push(chunk.subarray(start));
+        offset += chunk.length;
+      }
+      at = { segment: at.segment, offset: lineStart };
+    } finally {
+      fs.closeSync(fd);
+    }
+    if (!fs.existsSync(paths.journalSegment(at.segment + 1))) return at;
+    at = { segment: at.segment + 1, offset: 0 };
+  }
+}

@@ -16,8 +16,11 @@ export const WORKSPACE_DIR = '.dreamos';
 /** Agent ids and task ids become file names: they are checked against this before any path is built. */
 const SAFE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/** Can `name` (an agent or task id) be part of a file name? */
+export const isSafeName = (name: string): boolean => SAFE_NAME.test(name) && !name.includes('..');
+
 function safe(name: string): string {
-  if (!SAFE_NAME.test(name) || name.includes('..')) {
+  if (!isSafeName(name)) {
     throw new Error(`unsafe file name component: ${JSON.stringify(name).slice(0, 80)}`);
   }
   return name;

@@ -4,6 +4,7 @@
  */
 // A namespace import (not `import { z }`) lets the bundler drop the parts of zod never used.
 import * as z from 'zod';
+import { oneLine } from '../src/sanitize.js';
 
 export const SCHEMA_VERSION = 1 as const;
 
@@ -58,7 +59,8 @@ export const Budget = z.strictObject({
 export const Usage = z.strictObject({
   inputTokens: z.number().int().nonnegative().default(0),
   outputTokens: z.number().int().nonnegative().default(0),
-  usd: z.number().nonnegative().default(0),
+  /** Absent when the cost is unknown (a model without a price). */
+  usd: z.number().nonnegative().optional(),
 });
 
 export const TaskResult = z.strictObject({
@@ -212,7 +214,8 @@ export const Checkpoint = z.strictObject({
   id: z.string().regex(/^C-[0-9A-Z]{5,10}$/),
   agent: AgentId,
   task: TaskId.nullable(),
-  step: z.string().max(500).optional(),
+  // Writers clean the step; one recorded before they did is cleaned when read.
+  step: z.preprocess((v) => (typeof v === 'string' ? oneLine(v) : v), OneLine(500)).optional(),
   progress: z.number().min(0).max(1).nullable(),
   summary: z.string().max(50_000).optional(),
   /** The last mail this agent had seen. */

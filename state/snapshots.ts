@@ -5,9 +5,10 @@
  * checkpoints/<id>.json hold `items`.
  */
 import fs from 'node:fs';
+import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import type { Counters, Memory, SnapshotKind } from './memory.js';
-import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
+import { isSafeName, STORES, type StoreName, type WorkspacePaths } from './paths.js';
 import {
   AgentState,
   AlertsFile,
@@ -33,18 +34,33 @@ export function snapshotPath(paths: WorkspacePaths, kind: SnapshotKind): string 
   return paths.checkpoint(kind.slice(12));
 }
 
+/** The `<id>.json` files of a folder of snapshots, by id (whether the id is valid or not). */
+function jsonFiles(dir: string): string[] {
+  try {
+    return fs
+      .readdirSync(dir)
+      .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
+      .map((n) => n.slice(0, -5));
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Files in mailboxes/ or checkpoints/ whose name is no agent id (a sync tool's `agent-3 (1).json`):
+ * never read as state; `dreamos doctor` reports them, and moves them to quarantine/ with --repair.
+ */
+export function strayFiles(paths: WorkspacePaths): string[] {
+  return [paths.mailboxesDir, paths.checkpointsDir].flatMap((dir) =>
+    jsonFiles(dir)
+      .filter((id) => !isSafeName(id))
+      .map((id) => join(dir, `${id}.json`)),
+  );
+}
+
 /** Every snapshot kind that exists on disk or always should. */
 export function snapshotKinds(paths: WorkspacePaths): SnapshotKind[] {
-  const list = (dir: string) => {
-    try {
-      return fs
-        .readdirSync(dir)
-        .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
-        .map((n) => n.slice(0, -5));
-    } catch {
-      return [];
-    }
-  };
+  const list = (dir: string) => jsonFiles(dir).filter(isSafeName);
   return [
     ...STORES,
     'alerts',

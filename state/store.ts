@@ -9,6 +9,8 @@ import type { Adapter } from 'lowdb';
 import type { z } from 'zod';
 import { errnoCode } from '../src/errors.js';
 import { oneLine } from '../src/sanitize.js';
+import type { WorkspacePaths } from './paths.js';
+import { quarantineTarget } from './safe-files.js';
 
 export class CorruptFileError extends Error {
   constructor(
@@ -121,13 +123,14 @@ export class ValidatedJsonFile<S extends z.ZodType> implements Adapter<z.infer<S
   }
 }
 
-/** Move a file aside into quarantine/, never deleting it. Returns the new path. */
-export function quarantineFile(path: string, quarantineDir: string): string {
-  fs.mkdirSync(quarantineDir, { recursive: true });
+/**
+ * Move a file aside into quarantine/, never deleting it, under a name no file there has (the folder
+ * checked to be a real one first). Returns the new path.
+ */
+export function quarantineFile(path: string, paths: WorkspacePaths): string {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
-  let target = join(quarantineDir, `${stamp}-${basename(path)}`);
-  for (let i = 1; fs.existsSync(target); i++) target = join(quarantineDir, `${stamp}-${i}-${basename(path)}`);
+  const target = quarantineTarget(paths, `${stamp}-${basename(path)}`);
   fs.renameSync(path, target);
-  fsyncDir(quarantineDir);
+  fsyncDir(paths.quarantineDir);
   return target;
 }

@@ -52,7 +52,7 @@ export async function mountConsole(
   const instance = draw(<Splash what="opening the workspace…" />, streams);
   let ws: Workspace;
   try {
-    ws = await openWorkspace(home ? { home } : {});
+    ws = await openWorkspace({ ...(home ? { home } : {}), ...(options.readOnly ? { readOnly: true } : {}) });
   } catch (error) {
     instance.unmount();
     throw error;

@@ -47,6 +47,45 @@ export function expandArgv(template: readonly string[], values: Record<Placehold
   );
 }
 
+/** Linux refuses one argument of 128 KiB or more (MAX_ARG_STRLEN, counting its final NUL): E2BIG. */
+export const MAX_ARG_BYTES = 128 * 1024 - 1;
+
+/** Why the expanded argv cannot be started (an element too long for execve), or null. */
+export function oversizedArgument(template: readonly string[], argv: readonly string[]): string | null {
+  for (const [i, element] of argv.entries()) {
+    const bytes = Buffer.byteLength(element);
+    if (bytes <= MAX_ARG_BYTES) continue;
+    const names = [...(template[i] ?? '').matchAll(PLACEHOLDER_RE)].map((m) => m[0]);
+    const what = names.length > 0 ? names.join(', ') : `argument ${i}`;
+    return (
+      `the argv element with ${what} is ${bytes} bytes, over the ${MAX_ARG_BYTES} bytes one program ` +
+      'argument may hold: shorten the prompt, or have the program read the task itself ' +
+      '(`dreamos task show "$DREAMOS_TASK_ID" --json`)'
+    );
+  }
+  return null;
+}
+
+/** Placeholders whose values are free text that a task's author (or an llm agent) chooses. */
+const FREE_TEXT = new Set(['{prompt}', '{title}']);
+
+/**
+ * Why the expanded argv would hand free text to the program as an option, or null: an element that
+ * is exactly `{prompt}` or `{title}`, whose value starts with "-", not after a "--" element.
+ */
+export function optionLikeArgument(template: readonly string[], argv: readonly string[]): string | null {
+  const end = template.indexOf('--');
+  for (const [i, element] of template.entries()) {
+    if (end !== -1 && i > end) break;
+    if (!FREE_TEXT.has(element) || !argv[i]?.startsWith('-')) continue;
+    return (
+      `${element} starts with "-" and would reach the program as an option: put "--" before ${element} ` +
+      `in the argv template (when the program supports it), or write the option as --name=${element}`
+    );
+  }
+  return null;
+}
+
 export function createCommandDriver(config: CommandConfig, tuning: SupervisorTuning = {}): AgentDriver {
   return {
     kind: 'command',
@@ -56,8 +95,12 @@ export function createCommandDriver(config: CommandConfig, tuning: SupervisorTun
       if (file === undefined || file === '') {
         return settledRun({ ok: false, errorCode: 'E_SPAWN', error: 'the argv template names no program' });
       }
+      const tooLong = oversizedArgument(config.argv, [file, ...args]);
+      if (tooLong) return settledRun({ ok: false, errorCode: 'E_SPAWN', error: tooLong });
+      const optionLike = optionLikeArgument(config.argv, [file, ...args]);
+      if (optionLike) return settledRun({ ok: false, errorCode: 'E_SPAWN', error: optionLike });
       const cwd = runCwd(ctx, config.cwd);
-      const env = childEnv(ctx, config.env);
+      const env = childEnv(ctx, config);
       if (!config.worktree) return supervise(ctx, { ...tuning, file, args, cwd, env });
       return preparedRun(async () => {
         const plan = await agentWorktree(ctx.home, ctx.agent.id, cwd);

@@ -2,6 +2,7 @@
  * What every driven program learns about its task: the DREAMOS_* environment variables (SPEC §4),
  * and the working folder.
  */
+import fs from 'node:fs';
 import path from 'node:path';
 import type { Task } from '../../state/schemas.js';
 import type { DriverContext } from './types.js';
@@ -23,26 +24,113 @@ export function taskJson(task: Task): string {
   });
 }
 
+/** A checkpoint may be larger than one environment string or argument can hold (its data, a long summary). */
+export const MAX_CHECKPOINT_JSON = 64 * 1024;
+
+/**
+ * The last checkpoint as JSON for DREAMOS_CHECKPOINT and `{checkpoint}` ('' without one). Past
+ * MAX_CHECKPOINT_JSON bytes it is left without `data`, its summary shortened, and marked
+ * `"truncated": true` (the whole of it is in DREAMOS_CHECKPOINT_FILE).
+ */
 export function checkpointJson(ctx: Pick<DriverContext, 'checkpoint'>): string {
-  return ctx.checkpoint ? JSON.stringify(ctx.checkpoint) : '';
+  return boundedCheckpoint(ctx).json;
+}
+
+function boundedCheckpoint(ctx: Pick<DriverContext, 'checkpoint'>): { json: string; truncated: boolean } {
+  if (!ctx.checkpoint) return { json: '', truncated: false };
+  const json = JSON.stringify(ctx.checkpoint);
+  if (Buffer.byteLength(json) <= MAX_CHECKPOINT_JSON) return { json, truncated: false };
+  const { data: _data, summary: full, ...rest } = ctx.checkpoint;
+  let summary = full ?? '';
+  for (;;) {
+    const short = JSON.stringify({ ...rest, ...(summary ? { summary } : {}), truncated: true });
+    const size = Buffer.byteLength(short);
+    if (size <= MAX_CHECKPOINT_JSON || summary === '') return { json: short, truncated: true };
+    summary = summary.slice(0, Math.floor(summary.length * (MAX_CHECKPOINT_JSON / size) * 0.9));
+  }
+}
+
+/** Where a checkpoint too large for the environment is written for the run: beside its log. */
+export function checkpointFilePath(logPath: string): string {
+  return `${logPath.replace(/\.log$/, '')}.checkpoint.json`;
+}
+
+/** Writes the whole checkpoint to a file of the run's own (not through a symlink); null on failure. */
+function writeCheckpointFile(ctx: Pick<DriverContext, 'checkpoint' | 'logPath'>): string | null {
+  const file = checkpointFilePath(ctx.logPath);
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const fd = fs.openSync(
+      file,
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
+      0o600,
+    );
+    try {
+      fs.writeFileSync(fd, JSON.stringify(ctx.checkpoint));
+    } finally {
+      fs.closeSync(fd);
+    }
+    return file;
+  } catch {
+    return null;
+  }
 }
 
 export function dreamosEnv(ctx: DriverContext): Record<string, string> {
+  const { json: checkpoint, truncated } = boundedCheckpoint(ctx);
+  const file = truncated ? writeCheckpointFile(ctx) : null;
   return {
     DREAMOS_TASK_ID: ctx.task.id,
     DREAMOS_TASK_JSON: taskJson(ctx.task),
     DREAMOS_AGENT_ID: ctx.agent.id,
     DREAMOS_HOME: ctx.home,
-    DREAMOS_CHECKPOINT: checkpointJson(ctx),
+    DREAMOS_CHECKPOINT: checkpoint,
+    ...(file ? { DREAMOS_CHECKPOINT_FILE: file } : {}),
   };
 }
 
 /**
- * The environment of a driven program: this process's environment, then the orchestrator's extra
- * variables, then the driver's own (config), then DREAMOS_* (always correct for this task).
+ * API key variables of the usual model providers: kept from driven programs like every agent's
+ * `apiKeyEnv`, since a task that prints its environment would put them in the log and the board.
  */
-export function childEnv(ctx: DriverContext, driverEnv: Record<string, string> = {}): NodeJS.ProcessEnv {
-  return { ...process.env, ...ctx.env, ...driverEnv, ...dreamosEnv(ctx) };
+export const WELL_KNOWN_SECRET_ENV: readonly string[] = [
+  'OPENAI_API_KEY',
+  'AZURE_OPENAI_API_KEY',
+  'ANTHROPIC_API_KEY',
+  'GEMINI_API_KEY',
+  'GOOGLE_API_KEY',
+  'MISTRAL_API_KEY',
+  'GROQ_API_KEY',
+  'OPENROUTER_API_KEY',
+  'DEEPSEEK_API_KEY',
+  'XAI_API_KEY',
+  'TOGETHER_API_KEY',
+  'FIREWORKS_API_KEY',
+  'COHERE_API_KEY',
+  'PERPLEXITY_API_KEY',
+  'HF_TOKEN',
+];
+
+export interface DriverEnvConfig {
+  /** Variables set for the program (config). */
+  env?: Record<string, string>;
+  /** Secret variables of this process passed on by name (config), e.g. a CLI's own API key. */
+  passEnv?: readonly string[];
+}
+
+/**
+ * The environment of a driven program: this process's environment without its secrets (every
+ * agent's `apiKeyEnv` and the well-known key variables, unless the driver passes them on by name),
+ * then the orchestrator's extra variables, then the driver's own (config), then DREAMOS_* (always
+ * correct for this task).
+ */
+export function childEnv(ctx: DriverContext, driver: DriverEnvConfig = {}): NodeJS.ProcessEnv {
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  const passed = new Set(driver.passEnv ?? []);
+  for (const name of [...WELL_KNOWN_SECRET_ENV, ...(ctx.secretEnv ?? [])]) {
+    if (!passed.has(name)) delete inherited[name];
+  }
+  return { ...inherited, ...ctx.env, ...driver.env, ...dreamosEnv(ctx) };
 }
 
 /** The folder holding `.dreamos`: relative `cwd` settings are resolved against it. */

@@ -22,8 +22,16 @@ import {
   SUMMARY_REQUEST,
   TOOLS,
 } from './llm-context.js';
-import { type ChatMessage, chatTurn, LlmError, StoppedError, type ToolCall } from './llm-http.js';
+import {
+  type ChatMessage,
+  chatTurn,
+  LlmError,
+  type ReadLimits,
+  StoppedError,
+  type ToolCall,
+} from './llm-http.js';
 import { RunOutput, TextLines } from './output.js';
+import { costUsd, DEFAULT_PRICES, type Price, priceOf } from './prices.js';
 import { type StopReason, settledRun, stoppedOutcome } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverOutcome, DriverRun, Usage } from './types.js';
 
@@ -43,6 +51,10 @@ export interface LlmOptions {
   env?: NodeJS.ProcessEnv;
   /** Share of the context budget at which the context is summarised and reset (default 0.8). */
   contextResetRatio?: number;
+  /** Bounds on what is read from the server (tests make them small). */
+  readLimits?: Partial<ReadLimits>;
+  /** The workspace's prices (config.json `prices`), over the built-in table. */
+  prices?: Readonly<Record<string, Price>>;
 }
 
 export const CONTEXT_RESET_RATIO = 0.8;
@@ -51,6 +63,8 @@ const SUMMARY_SHARE = 0.25;
 const MAX_RESET_SUMMARY = 16_000;
 
 const MAX_SUMMARY = 4000;
+/** TaskResult's limit on `summary` and `error` (the cut adds one character). */
+const MAX_RESULT_TEXT = 19_999;
 const CONTINUE = 'Continue. When the task is done call finish_task; if it cannot be done call fail_task.';
 
 const cut = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
@@ -89,13 +103,20 @@ async function runTool(call: ToolCall, ctx: DriverContext): Promise<ToolOutcome>
         const title = text('title');
         if (!title) return { result: { error: 'a sub-task needs a title' } };
         const priority = PRIORITIES.includes(text('priority') as Priority) ? text('priority') : undefined;
-        const { id } = await ctx.tools.addSubtask({
+        const { id, status } = await ctx.tools.addSubtask({
           title,
           ...(text('prompt') ? { prompt: text('prompt') } : {}),
           ...(text('role') ? { role: text('role') } : {}),
           ...(priority ? { priority } : {}),
         });
-        return { result: { ok: true, id } };
+        // The model is told when its sub-task waits for the operator, so it does not wait for it.
+        return {
+          result: {
+            ok: true,
+            id,
+            ...(status === 'backlog' ? { status, note: 'waits for the operator to approve it' } : {}),
+          },
+        };
       }
       case 'send_message': {
         const to = text('to');
@@ -147,9 +168,27 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
   const output = new RunOutput(ctx);
   const controller = new AbortController();
   let stopReason: StopReason | null = null;
-  const usage: Usage = { inputTokens: 0, outputTokens: 0, usd: 0 };
+  const price = priceOf(config.model, { ...DEFAULT_PRICES, ...options.prices });
+  // Without a price the cost is unknown: `usd` is left out rather than reported as 0.
+  const usage: Usage = { inputTokens: 0, outputTokens: 0, ...(price ? { usd: 0 } : {}) };
   const withUsage = (outcome: DriverOutcome): DriverOutcome =>
-    usage.inputTokens + usage.outputTokens > 0 ? { ...outcome, usage } : outcome;
+    usage.inputTokens + usage.outputTokens > 0 ? { ...outcome, usage: { ...usage } } : outcome;
+  const budget = ctx.task.budget;
+  // The attempt before this one counts too, as in the drift rule's budget check.
+  const before = ctx.task.result?.usage;
+  /** The budget limits this attempt is past, or null (checked after every turn). */
+  const overBudget = (): string | null => {
+    const over: string[] = [];
+    const tokens =
+      usage.inputTokens + usage.outputTokens + (before ? before.inputTokens + before.outputTokens : 0);
+    if (budget?.tokens !== undefined && tokens > budget.tokens)
+      over.push(`${tokens} of ${budget.tokens} tokens`);
+    if (budget?.usd !== undefined && usage.usd !== undefined) {
+      const usd = Math.round((usage.usd + (before?.usd ?? 0)) * 1e6) / 1e6;
+      if (usd > budget.usd) over.push(`$${usd} of $${budget.usd}`);
+    }
+    return over.length > 0 ? `over its budget: ${over.join(', ')}` : null;
+  };
   const url = `${config.baseUrl.replace(/\/+$/, '')}/chat/completions`;
   const maxTurns = options.maxTurns ?? 20;
 
@@ -186,10 +225,17 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
       backoffMs: options.backoffMs ?? 1000,
       random: options.random ?? Math.random,
       fetch: options.fetch ?? globalThis.fetch,
+      ...(options.readLimits ? { limits: options.readLimits } : {}),
     });
     if (result.usage) {
       usage.inputTokens += result.usage.promptTokens;
       usage.outputTokens += result.usage.completionTokens;
+      if (price && usage.usd !== undefined) {
+        usage.usd =
+          Math.round(
+            (usage.usd + costUsd(price, result.usage.promptTokens, result.usage.completionTokens)) * 1e6,
+          ) / 1e6;
+      }
     }
     return result;
   };
@@ -217,12 +263,20 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
   };
 
   const loop = async (): Promise<DriverOutcome> => {
+    if (budget?.usd !== undefined && !price) {
+      output.note(
+        `no price is known for model ${config.model}: the task's budget of $${budget.usd} cannot be checked (set one in config.json \`prices\`)`,
+      );
+    }
     let messages: ChatMessage[] = initialMessages(ctx);
     const meter = new ContextMeter();
     let turnsOnContext = 0;
     let resets = 0;
     let progress: number | undefined;
     for (let turn = 1; turn <= maxTurns; turn++) {
+      // Before asking again (a finished task keeps its result, whatever its last turn cost).
+      let over = overBudget();
+      if (over) return { ok: false, errorCode: 'E_BUDGET', error: over, final: true };
       const tokens = meter.tokens(messages);
       if (tokens >= resetAt && turnsOnContext > 0) {
         const { summary, by } = await summarise(messages);
@@ -257,6 +311,8 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
           };
         }
       }
+      over = overBudget(); // the summary of a context reset costs too
+      if (over) return { ok: false, errorCode: 'E_BUDGET', error: over, final: true };
       const lines = new TextLines(output);
       const result = await ask(messages, {}, (text) => lines.push(text)).finally(() => lines.end());
       turnsOnContext++;
@@ -307,7 +363,13 @@ function converse(config: LlmConfig, options: LlmOptions, ctx: DriverContext): D
       if (error instanceof LlmError) return { ok: false, errorCode: error.code, error: error.message };
       return { ok: false, errorCode: 'E_LLM', error: error.message };
     })
-    .then((outcome) => {
+    .then((raw) => {
+      // Within the board's limits, so that the outcome can always be recorded.
+      const outcome = {
+        ...raw,
+        ...(raw.summary !== undefined ? { summary: cut(raw.summary, MAX_RESULT_TEXT) } : {}),
+        ...(raw.error !== undefined ? { error: cut(raw.error, MAX_RESULT_TEXT) } : {}),
+      };
       if (!outcome.ok && outcome.error) output.note(`failed: ${outcome.error}`);
       return withUsage(outcome);
     })

@@ -6,6 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoCode } from '../../src/errors.js';
+import { openAppend, realFolder } from '../../state/safe-files.js';
 import type { DriverContext } from './types.js';
 
 export const DEFAULT_MAX_LOG_BYTES = 10 * 1024 * 1024;
@@ -91,10 +93,19 @@ export class RunOutput {
   ) {
     this.maxLogBytes = options.maxLogBytes ?? DEFAULT_MAX_LOG_BYTES;
     try {
-      fs.mkdirSync(path.dirname(ctx.logPath), { recursive: true });
-      this.fd = fs.openSync(ctx.logPath, 'a');
+      // logs/<agent>/<task>.log: both folders real ones, and the file never reached through a link.
+      const agentDir = path.dirname(ctx.logPath);
+      const logsDir = path.dirname(agentDir);
+      const home = path.dirname(logsDir);
+      realFolder(home, logsDir);
+      realFolder(home, agentDir);
+      this.fd = openAppend(ctx.logPath);
     } catch (error) {
-      this.deliver(`[dreamos] cannot write the log ${ctx.logPath}: ${(error as Error).message}`, 'stderr');
+      const why =
+        errnoCode(error) === 'ELOOP'
+          ? 'it is a symbolic link, which is never followed'
+          : (error as Error).message;
+      this.deliver(`[dreamos] cannot write the log ${ctx.logPath}: ${why}; this run is not logged`, 'stderr');
     }
   }
 
@@ -104,8 +115,10 @@ export class RunOutput {
   }
 
   line(text: string, stream: Stream): void {
-    if (this.closed || this.full) return;
+    if (this.closed) return;
+    // Past the cap too: the outcome's summary is the program's real last line.
     if (text.trim() !== '') this.last[stream] = text;
+    if (this.full) return;
     const bytes = Buffer.byteLength(text) + 1;
     if (this.written + bytes > this.maxLogBytes) {
       this.full = true;

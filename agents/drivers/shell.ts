@@ -25,7 +25,7 @@ export function createShellDriver(config: ShellConfig, tuning: SupervisorTuning 
         file: config.shell,
         args: ['-c', run],
         cwd: runCwd(ctx, config.cwd),
-        env: childEnv(ctx),
+        env: childEnv(ctx, config),
       });
     },
   };

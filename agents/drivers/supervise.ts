@@ -81,7 +81,10 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 const clamp01 = (n: number) => Math.min(1, Math.max(0, n));
 
-/** Applies one `::dreamos {json}` line. Returns an error message when the line is malformed. */
+/**
+ * Applies one `::dreamos {json}` line. Returns what the log should say about it: why the line was
+ * ignored, or what part of it was; null when all of it was used.
+ */
 export function applyDirective(
   json: string,
   ctx: Pick<DriverContext, 'onProgress' | 'onCheckpoint'>,
@@ -90,9 +93,10 @@ export function applyDirective(
   try {
     value = JSON.parse(json);
   } catch {
-    return 'not valid JSON';
+    return 'ignored a ::dreamos line: not valid JSON';
   }
-  if (!isRecord(value)) return 'not a JSON object';
+  if (!isRecord(value)) return 'ignored a ::dreamos line: not a JSON object';
+  let partly: string | null = null;
   let used = false;
   if (typeof value.progress === 'number' && Number.isFinite(value.progress)) {
     ctx.onProgress(clamp01(value.progress));
@@ -109,9 +113,11 @@ export function applyDirective(
       ...(typeof cp.sessionId === 'string' ? { sessionId: cp.sessionId } : {}),
       ...(isRecord(cp.data) ? { data: cp.data } : {}),
     });
+    if (cp.data !== undefined && !isRecord(cp.data))
+      partly = 'a ::dreamos checkpoint was saved without its "data": it is not a JSON object';
     used = true;
   }
-  return used ? null : 'neither "progress" nor "checkpoint"';
+  return used ? partly : 'ignored a ::dreamos line: neither "progress" nor "checkpoint"';
 }
 
 export function supervise(ctx: DriverContext, options: SuperviseOptions): DriverRun {
@@ -159,17 +165,19 @@ export function supervise(ctx: DriverContext, options: SuperviseOptions): Driver
   };
 
   const handleLine = (line: Buffer, cut: boolean, stream: Stream) => {
-    if (!cut && line.subarray(0, DIRECTIVE.length).equals(DIRECTIVE)) {
+    const directive = line.subarray(0, DIRECTIVE.length).equals(DIRECTIVE);
+    if (directive && cut && notes++ < MAX_NOTES)
+      output.note(`ignored a ::dreamos line: longer than ${maxLineBytes} bytes`);
+    if (directive && !cut) {
       const json = line.toString('utf8').slice(DIRECTIVE.length).trim();
       let problem: string | null;
       try {
         problem = applyDirective(json, ctx);
       } catch (error) {
-        problem = `a handler failed: ${(error as Error).message}`;
+        problem = `ignored a ::dreamos line: a handler failed: ${(error as Error).message}`;
       }
-      if (problem !== null && notes++ < MAX_NOTES) output.note(`ignored a ::dreamos line: ${problem}`);
+      if (problem !== null && notes++ < MAX_NOTES) output.note(problem);
     }
-    if (output.capped) return;
     const text = line.toString('utf8');
     output.line(cut ? `${text} …[line cut at ${maxLineBytes} bytes]` : text, stream);
   };

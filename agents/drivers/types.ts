@@ -9,7 +9,8 @@ import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
 export interface Usage {
   inputTokens: number;
   outputTokens: number;
-  usd: number;
+  /** Absent when the cost is unknown (a model without a price): never a made-up 0. */
+  usd?: number;
 }
 
 export interface DriverOutcome {
@@ -24,6 +25,8 @@ export interface DriverOutcome {
    */
   errorCode?: string;
   usage?: Usage;
+  /** The failure is not worth another attempt (E_BUDGET: it would be over its budget again). */
+  final?: boolean;
 }
 
 /** Board work an llm agent (or any driver) may do while running a task. */
@@ -34,7 +37,7 @@ export interface DriverTools {
     run?: string;
     role?: string;
     priority?: string;
-  }): Promise<{ id: string }>;
+  }): Promise<{ id: string; status?: string }>;
   sendMessage(to: string, body: string): Promise<void>;
 }
 
@@ -55,6 +58,8 @@ export interface DriverContext {
   timeoutSeconds?: number;
   /** Extra environment for driven programs. */
   env: Record<string, string>;
+  /** Variables holding secrets (every llm agent's `apiKeyEnv`): kept from driven programs. */
+  secretEnv?: readonly string[];
   /** Every output line, already stripped of the trailing newline (not of control sequences). */
   onLine(line: string, stream: 'stdout' | 'stderr'): void;
   onProgress(progress: number): void;

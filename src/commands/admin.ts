@@ -1,16 +1,16 @@
 /** `dreamos init | status | doctor | log`. */
 import fs from 'node:fs';
 import type { Command } from 'commander';
-import { decodeLine, listSegments } from '../../state/journal.js';
+import { listSegments, readJournalFrom, readJournalTail } from '../../state/journal.js';
 import { describeHolder } from '../../state/lock.js';
 import { workspacePaths } from '../../state/paths.js';
-import type { JournalEntry } from '../../state/schemas.js';
+import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
 import { demoAgents, seedDemo } from '../demo.js';
 import { doctor } from '../doctor.js';
 import { emit, say } from '../output.js';
-import { oneLine } from '../sanitize.js';
+import { jsonText, oneLine } from '../sanitize.js';
 import { findWorkspace, initWorkspace } from '../workspace.js';
-import { globals, positiveInt, withWorkspace } from './common.js';
+import { globals, positiveInt, readWorkspace } from './common.js';
 
 export function registerAdmin(program: Command): void {
   program
@@ -42,7 +42,7 @@ export function registerAdmin(program: Command): void {
     .command('status')
     .description('board counts, working tasks and open alerts')
     .action(async (_o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const s = ws.summary();
         const lock = ws.journalLockHolder();
         const stopped = lock?.state === 'stopped' ? lock : null;
@@ -94,44 +94,38 @@ export function registerAdmin(program: Command): void {
       const paths = workspacePaths(findWorkspace(options.home ? { home: options.home } : {}));
       const matches = (e: JournalEntry) => !o.task || (e.tasks ?? []).some((p) => p.task.id === o.task);
       const line = (e: JournalEntry) => {
-        if (options.json) return JSON.stringify(e);
+        if (options.json) return jsonText(e);
         const tasks = (e.tasks ?? []).map((p) => `${p.task.id}:${p.task.status}`).join(' ');
-        return `${String(e.seq).padStart(6)}  ${e.at}  ${e.op.padEnd(9)} by ${oneLine(e.by, 20).padEnd(10)} ${oneLine(tasks, 120)}${e.archived ? ` archived ${e.archived.length}` : ''}${e.alerts ? ` alerts ${e.alerts.map((a) => a.id).join(',')}` : ''}`;
+        return `${String(e.seq).padStart(6)}  ${e.at}  ${oneLine(e.op, 24).padEnd(9)} by ${oneLine(e.by, 20).padEnd(10)} ${oneLine(tasks, 120)}${e.archived ? ` archived ${e.archived.length}` : ''}${e.alerts ? ` alerts ${e.alerts.map((a) => a.id).join(',')}` : ''}`;
       };
-      const offsets = new Map<number, number>();
-      const readAll = (): JournalEntry[] => {
-        const out: JournalEntry[] = [];
-        for (const segment of listSegments(paths)) {
-          const path = paths.journalSegment(segment);
-          const start = offsets.get(segment) ?? 0;
-          const fd = fs.openSync(path, 'r');
-          try {
-            const size = fs.fstatSync(fd).size;
-            if (size <= start) continue;
-            const buf = Buffer.alloc(size - start);
-            fs.readSync(fd, buf, 0, buf.length, start);
-            const end = buf.lastIndexOf(10) + 1;
-            offsets.set(segment, start + end);
-            for (const text of buf.toString('utf8', 0, end).split('\n')) {
-              if (!text) continue;
-              const decoded = decodeLine(text);
-              if ('entry' in decoded && matches(decoded.entry)) out.push(decoded.entry);
-            }
-          } finally {
-            fs.closeSync(fd);
-          }
-        }
-        return out;
-      };
-      const first = readAll();
-      const shown = o.limit ? first.slice(-o.limit) : first;
-      if (options.json && !o.follow) process.stdout.write(`${JSON.stringify(shown, null, 2)}\n`);
-      else for (const e of shown) process.stdout.write(`${line(e)}\n`);
+      // Read from the end for --limit, streamed otherwise: memory never holds the whole journal.
+      let at: JournalPosition;
+      if (o.limit) {
+        const tail = readJournalTail(paths, o.limit, matches);
+        at = tail.end;
+        if (options.json && !o.follow) process.stdout.write(`${JSON.stringify(tail.entries, null, 2)}\n`);
+        else for (const e of tail.entries) process.stdout.write(`${line(e)}\n`);
+      } else if (options.json && !o.follow) {
+        // The same output as JSON.stringify(entries, null, 2), written one entry at a time.
+        let count = 0;
+        at = readJournalFrom(paths, { segment: listSegments(paths)[0] ?? 1, offset: 0 }, (e) => {
+          if (!matches(e)) return;
+          const item = JSON.stringify(e, null, 2).replace(/\n/g, '\n  ');
+          process.stdout.write(`${count++ === 0 ? '[\n  ' : ',\n  '}${item}`);
+        });
+        process.stdout.write(count === 0 ? '[]\n' : '\n]\n');
+      } else {
+        at = readJournalFrom(paths, { segment: listSegments(paths)[0] ?? 1, offset: 0 }, (e) => {
+          if (matches(e)) process.stdout.write(`${line(e)}\n`);
+        });
+      }
       if (!o.follow) return;
       say('following the journal (ctrl-c to stop)');
       await new Promise<void>((resolve) => {
         const watcher = fs.watch(paths.journalDir, () => {
-          for (const e of readAll()) process.stdout.write(`${line(e)}\n`);
+          at = readJournalFrom(paths, at, (e) => {
+            if (matches(e)) process.stdout.write(`${line(e)}\n`);
+          });
         });
         const stop = () => {
           watcher.close();

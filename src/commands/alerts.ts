@@ -6,7 +6,7 @@ import { planAlertStatus } from '../drift-plans.js';
 import { invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
-import { withWorkspace } from './common.js';
+import { readWorkspace, withWorkspace } from './common.js';
 
 export function registerAlerts(program: Command): void {
   const alert = program.command('alert').description('drift and recovery alerts: list, acknowledge, resolve');
@@ -16,7 +16,7 @@ export function registerAlerts(program: Command): void {
     .option('--status <status>', 'open | acknowledged | resolved')
     .option('--kind <kind>', 'only this kind (stall, overrun, repeated-failure, budget, …)')
     .action(async (o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         if (o.status !== undefined && !(ALERT_STATUSES as readonly string[]).includes(o.status))
           throw invalidInput(
             `unknown alert status ${JSON.stringify(o.status).slice(0, 40)} (one of ${ALERT_STATUSES.join(', ')})`,
@@ -62,7 +62,7 @@ export function registerAlerts(program: Command): void {
     .command('attention')
     .description('everything that needs the operator, ranked, one line each with its reason')
     .action(async (_o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         ws.refresh();
         const items = attention(ws.view, {
           policies: ws.config.policies,

@@ -38,7 +38,7 @@ function whose(named: string | undefined): string {
   if (self && self !== OPERATOR) {
     if (named !== undefined && named !== self)
       throw invalidInput(
-        `a driven program saves only its own checkpoints (it runs as ${self}, not ${named})`,
+        `DREAMOS_AGENT_ID is ${self}: a driven program saves its own agent's checkpoints, not ${named}'s (a guard against mistakes, not an access control; see docs/security.md)`,
       );
     return self;
   }

@@ -13,15 +13,20 @@ export function globals(command: Command): GlobalOptions {
 
 /**
  * Open the workspace for one command, tell the user what recovery did, and always close it.
- * A one-shot command writes for itself; a long-running one (`run`) shares the workspace's writer.
+ * A one-shot command writes for itself; a long-running one (`run`) shares the workspace's writer;
+ * one that only reads (`readOnly`) writes nothing at all, recovery included.
  */
 export async function withWorkspace<T>(
   command: Command,
   fn: (ws: Workspace, options: GlobalOptions) => Promise<T>,
-  { share = false }: { share?: boolean } = {},
+  { share = false, readOnly = false }: { share?: boolean; readOnly?: boolean } = {},
 ): Promise<T> {
   const options = globals(command);
-  const ws = await openWorkspace({ ...(options.home ? { home: options.home } : {}), share });
+  const ws = await openWorkspace({
+    ...(options.home ? { home: options.home } : {}),
+    share,
+    ...(readOnly ? { readOnly } : {}),
+  });
   // Recovery also happens inside transactions (a torn journal tail): tell those too, once each.
   let told = 0;
   const tell = () => {
@@ -53,3 +58,9 @@ export function positiveInt(name: string) {
     return n;
   };
 }
+
+/** `withWorkspace` for a command that only reads: it writes nothing in the workspace. */
+export const readWorkspace = <T>(
+  command: Command,
+  fn: (ws: Workspace, options: GlobalOptions) => Promise<T>,
+): Promise<T> => withWorkspace(command, fn, { readOnly: true });

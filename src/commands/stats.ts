@@ -3,8 +3,8 @@ import type { Command } from 'commander';
 import { invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
 import { parseDuration } from '../task-input.js';
-import { collectTelemetry, type Percentiles, type Telemetry } from '../telemetry.js';
-import { withWorkspace } from './common.js';
+import { collectTelemetry, costText, type Percentiles, type Telemetry } from '../telemetry.js';
+import { readWorkspace } from './common.js';
 
 /** `--since`: a duration back from now (30m, 2h, 7d) or a date (2025-01-31, an ISO time). */
 export function parseSince(value: string, now: Date): Date {
@@ -26,7 +26,6 @@ const seconds = (s: number | null) =>
         : `${(s / 3600).toFixed(1)} h`;
 const pct = (r: number | null) => (r === null ? '-' : `${Math.round(r * 100)}%`);
 const spread = (p: Percentiles) => [String(p.count), seconds(p.p50), seconds(p.p90), seconds(p.p99)];
-const usd = (n: number) => `$${n.toFixed(n >= 1 ? 2 : 4)}`;
 
 function describeTelemetry(t: Telemetry): string {
   const lines = [
@@ -34,7 +33,7 @@ function describeTelemetry(t: Telemetry): string {
     `throughput  ${t.throughput.done} done${t.throughput.perHour === null ? '' : `, ${t.throughput.perHour.toFixed(1)}/h`}; ${t.throughput.lastHour} in the last hour`,
     `success     ${pct(t.success.rate)}: ${t.success.done} done, ${t.success.failed} failed, ${t.success.cancelled} cancelled; attempts ${t.success.attemptsOk} of ${t.success.attempts} ok (${pct(t.success.attemptRate)})`,
     `durations   claim → done: p50 ${seconds(t.durations.all.p50)}, p90 ${seconds(t.durations.all.p90)}, p99 ${seconds(t.durations.all.p99)} (${t.durations.all.count} tasks)`,
-    `usage       ${t.usage.inputTokens} tokens in, ${t.usage.outputTokens} out, ${usd(t.usage.usd)}`,
+    `usage       ${t.usage.inputTokens} tokens in, ${t.usage.outputTokens} out, ${costText(t.usage.usd, t.unpriced.attempts)}${t.unpriced.attempts > 0 ? ` (${t.unpriced.attempts} attempt${t.unpriced.attempts === 1 ? '' : 's'} of a model without a price: see \`prices\` in config.json)` : ''}`,
     `failures    ${
       Object.entries(t.failures)
         .map(([code, n]) => `${code} ${n}`)
@@ -62,7 +61,7 @@ function describeTelemetry(t: Telemetry): string {
           String(a.attemptsFailed),
           pct(a.utilisation),
           String(a.inputTokens + a.outputTokens),
-          usd(a.usd),
+          costText(a.usd, t.unpriced.byAgent[id] ?? 0),
           seconds(a.durations.p50),
           seconds(a.durations.p90),
           seconds(a.durations.p99),
@@ -81,7 +80,7 @@ export function registerStats(program: Command): void {
     )
     .option('--since <when>', 'only the last 30m, 2h, 7d…, or since a date')
     .action(async (o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const until = new Date();
         const since = o.since !== undefined ? parseSince(String(o.since), until) : undefined;
         const roles = new Map(ws.config.agents.map((a) => [a.id, a.role]));

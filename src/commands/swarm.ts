@@ -2,11 +2,11 @@
 import type { Command } from 'commander';
 import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
 import { OPERATOR } from '../config.js';
-import { notFound } from '../errors.js';
+import { DreamError, notFound } from '../errors.js';
 import { emit, say, table } from '../output.js';
-import { oneLine } from '../sanitize.js';
+import { jsonText, oneLine } from '../sanitize.js';
 import { registerCheckpointSave } from './checkpoints.js';
-import { withWorkspace } from './common.js';
+import { readWorkspace, withWorkspace } from './common.js';
 
 /** Driven programs run the CLI with DREAMOS_AGENT_ID set: that is who they are. */
 const me = () => process.env.DREAMOS_AGENT_ID ?? OPERATOR;
@@ -80,7 +80,7 @@ export function registerSwarm(program: Command): void {
     .command('list')
     .description('every agent with its role, driver and state')
     .action(async (_o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const states = ws.agentStates();
         const rows = ws.config.agents.map((a, i) => ({ ...a, state: states[i]! }));
         emit(options, rows, () =>
@@ -103,7 +103,7 @@ export function registerSwarm(program: Command): void {
     .description('one agent: definition, state, mailbox and last checkpoint')
     .argument('<id>')
     .action(async (id: string, _o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const def = ws.agent(id);
         const state = ws.agentStates().find((s) => s.id === id)!;
         const mailbox = ws.mailbox(id);
@@ -122,7 +122,7 @@ export function registerSwarm(program: Command): void {
                 (m) =>
                   `    ${m.id} ${m.type}${m.directive ? `:${m.directive}` : ''} from ${m.from}: ${oneLine(m.body, 80)}`,
               ),
-            `  checkpoint ${data.checkpoint ? `${data.checkpoint.id} ${data.checkpoint.step ?? ''} (${data.checkpoint.task ?? '-'})` : '-'}`,
+            `  checkpoint ${data.checkpoint ? `${data.checkpoint.id} ${oneLine(data.checkpoint.step ?? '', 80)} (${data.checkpoint.task ?? '-'})` : '-'}`,
           ].join('\n'),
         );
       });
@@ -173,7 +173,7 @@ export function registerSwarm(program: Command): void {
       .description('unacknowledged messages (--all for every kept message)')
       .option('--all', 'include acknowledged messages'),
   ).action(async (o, command: Command) => {
-    await withWorkspace(command, async (ws, options) => {
+    await readWorkspace(command, async (ws, options) => {
       const list = ws.mailbox(o.agent ?? me(), { all: Boolean(o.all) });
       emit(options, list, () =>
         list.length === 0
@@ -192,17 +192,28 @@ export function registerSwarm(program: Command): void {
     });
   });
   for (const mark of ['read', 'ack'] as const) {
-    box(
-      mail
-        .command(mark)
-        .description(
-          mark === 'read'
-            ? 'mark messages seen'
-            : 'acknowledge messages (handled; delivery is at least once until acked)',
-        )
-        .argument('<ids...>', 'message ids'),
-    ).action(async (ids: string[], o, command: Command) => {
+    const sub = mail
+      .command(mark)
+      .description(
+        mark === 'read'
+          ? 'mark messages seen'
+          : 'acknowledge messages (handled; delivery is at least once until acked)',
+      );
+    if (mark === 'read') sub.argument('<ids...>', 'message ids');
+    else {
+      sub
+        .argument('[ids...]', 'message ids')
+        .option('--all', 'every unacknowledged message but directives (a full mailbox, in small batches)');
+    }
+    box(sub).action(async (ids: string[], o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
+        if (mark === 'ack' && o.all) {
+          if (ids.length > 0) throw new DreamError('E_USAGE', 'give message ids or --all, not both');
+          const count = await ws.ackAll(o.agent ?? me());
+          emit(options, { acknowledged: count }, () => `${count} message(s) acknowledged`);
+          return;
+        }
+        if (ids.length === 0) throw new DreamError('E_USAGE', 'give the ids of the messages (or --all)');
         const changed = await ws.markMail(o.agent ?? me(), ids, mark);
         emit(
           options,
@@ -219,7 +230,7 @@ export function registerSwarm(program: Command): void {
     .description('checkpoints of an agent, oldest first')
     .requiredOption('--agent <id>')
     .action(async (o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const list = ws.checkpoints(o.agent);
         emit(options, list, () =>
           list.length === 0
@@ -229,7 +240,7 @@ export function registerSwarm(program: Command): void {
                 ...list.map((c) => [
                   c.id,
                   c.task ?? '-',
-                  c.step ?? '-',
+                  oneLine(c.step ?? '-', 60),
                   c.progress === null ? '-' : `${Math.round(c.progress * 100)}%`,
                   c.at,
                 ]),
@@ -243,12 +254,12 @@ export function registerSwarm(program: Command): void {
     .requiredOption('--agent <id>')
     .argument('[id]')
     .action(async (id: string | undefined, o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const list = ws.checkpoints(o.agent);
         const found = id ? list.find((c) => c.id === id) : list[list.length - 1];
         if (!found)
           throw notFound(id ? `no checkpoint ${id} for ${o.agent}` : `${o.agent} has no checkpoint`);
-        emit(options, found, () => JSON.stringify(found, null, 2));
+        emit(options, found, () => jsonText(found, 2));
       });
     });
   registerCheckpointSave(checkpoint);

@@ -1,13 +1,15 @@
 /** `dreamos task …`: the task lifecycle from the command line. */
+import { constants } from 'node:buffer';
 import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
+import { OPERATOR } from '../config.js';
 import { DreamError, invalidInput, notFound } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { parseDuration, type TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
-import { collect, positiveInt, withWorkspace } from './common.js';
+import { collect, positiveInt, readWorkspace, withWorkspace } from './common.js';
 
 function row(t: Task): string[] {
   const wait = t.notBefore && Date.parse(t.notBefore) > Date.now() ? ' (retry later)' : '';
@@ -45,6 +47,41 @@ export function describeTask(t: Task): string {
 }
 
 const one = (t: Task, verb: string) => `${t.id} ${verb} (${t.status})`;
+
+/** The longest text Node can hold: a bigger import could not be read at all. */
+const MAX_IMPORT_BYTES = constants.MAX_STRING_LENGTH;
+
+/** The text of an import file (or stdin), refused by its size before it is read. */
+function readImport(file: string): string {
+  const tooBig = (bytes: number) =>
+    invalidInput(
+      `${file} is ${bytes} bytes; task import reads at most ${MAX_IMPORT_BYTES} bytes (512 MiB): split it into several imports`,
+    );
+  let data: Buffer;
+  try {
+    if (file !== '-') {
+      const size = fs.statSync(file).size;
+      if (size > MAX_IMPORT_BYTES) throw tooBig(size);
+    }
+    data = fs.readFileSync(file === '-' ? 0 : file);
+  } catch (error) {
+    if (error instanceof DreamError) throw error;
+    throw notFound(`cannot read ${file}: ${(error as Error).message}`);
+  }
+  // stdin has no size until it is read: a pipe is refused once read.
+  if (data.length > MAX_IMPORT_BYTES) throw tooBig(data.length);
+  return data.toString('utf8');
+}
+
+/**
+ * The agent whose lease a change is checked against: --agent, else a driven program's own agent
+ * (DREAMOS_AGENT_ID), else none (the operator, who may finish any task).
+ */
+function holder(named: string | undefined): string | undefined {
+  if (named !== undefined) return named;
+  const self = process.env.DREAMOS_AGENT_ID;
+  return self && self !== OPERATOR ? self : undefined;
+}
 
 async function changeOne(
   command: Command,
@@ -108,12 +145,7 @@ export function registerTask(program: Command): void {
     .description('add many tasks in one transaction from a JSON array (all or none); - reads stdin')
     .argument('<file>', 'a JSON file holding an array of tasks')
     .action(async (file: string, _o, command: Command) => {
-      let text: string;
-      try {
-        text = fs.readFileSync(file === '-' ? 0 : file, 'utf8');
-      } catch (error) {
-        throw notFound(`cannot read ${file}: ${(error as Error).message}`);
-      }
+      const text = readImport(file);
       let data: unknown;
       try {
         data = JSON.parse(text);
@@ -138,7 +170,7 @@ export function registerTask(program: Command): void {
     .option('--tag <tag>', 'only tasks with this tag')
     .option('--limit <n>', 'at most this many', positiveInt('--limit'))
     .action(async (o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const tasks = ws.listTasks({
           ...(o.status ? { status: String(o.status).split(',') as Status[] } : {}),
           ...(o.agent ? { agent: o.agent } : {}),
@@ -158,7 +190,7 @@ export function registerTask(program: Command): void {
     .description('show one task with its history')
     .argument('<id>')
     .action(async (id: string, _o, command: Command) => {
-      await withWorkspace(command, async (ws, options) => {
+      await readWorkspace(command, async (ws, options) => {
         const t = ws.getTask(id);
         emit(options, t, () => describeTask(t));
       });
@@ -202,16 +234,19 @@ export function registerTask(program: Command): void {
     .command('renew')
     .description("extend the lease of a working task (the agent's heartbeat)")
     .argument('<id>')
-    .requiredOption('--agent <id>', 'the agent holding the lease')
-    .action((id: string, o, command: Command) =>
-      changeOne(command, (ws) => ws.renew(id, o.agent), 'renewed'),
-    );
+    .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID)')
+    .action((id: string, o, command: Command) => {
+      const agent = holder(o.agent);
+      if (agent === undefined)
+        throw new DreamError('E_USAGE', 'name the agent holding the lease: --agent ID');
+      return changeOne(command, (ws) => ws.renew(id, agent), 'renewed');
+    });
 
   task
     .command('complete')
     .description('mark a working task done')
     .argument('<id>')
-    .option('--agent <id>', 'the agent holding the lease (default: the operator)')
+    .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID, else the operator)')
     .option('--summary <text>', 'what was done')
     .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
     .action((id: string, o, command: Command) =>
@@ -219,7 +254,7 @@ export function registerTask(program: Command): void {
         command,
         (ws) =>
           ws.complete(id, {
-            ...(o.agent !== undefined ? { agent: o.agent } : {}),
+            ...(holder(o.agent) !== undefined ? { agent: holder(o.agent) } : {}),
             ...(o.summary !== undefined ? { summary: o.summary } : {}),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
           }),
@@ -232,7 +267,7 @@ export function registerTask(program: Command): void {
     .description('report a failed attempt: retried with backoff while attempts remain, then failed')
     .argument('<id>')
     .requiredOption('--reason <text>', 'what went wrong')
-    .option('--agent <id>', 'the agent holding the lease (default: the operator)')
+    .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID, else the operator)')
     .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
     .option('--final', 'do not retry')
     .option('--error-code <code>', 'a typed error code, e.g. E_TESTS (default E_REPORTED)')
@@ -243,7 +278,7 @@ export function registerTask(program: Command): void {
           ws.fail(id, {
             reason: o.reason,
             ...(o.errorCode !== undefined ? { errorCode: o.errorCode } : {}),
-            ...(o.agent !== undefined ? { agent: o.agent } : {}),
+            ...(holder(o.agent) !== undefined ? { agent: holder(o.agent) } : {}),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
             final: Boolean(o.final),
           }),

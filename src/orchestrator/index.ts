@@ -10,7 +10,11 @@ export async function startOrchestrator(
   ws: Workspace,
   options: Partial<OrchestratorOptions> = {},
 ): Promise<Orchestrator> {
-  const orchestrator = new Orchestrator(ws, { createDriver, ...options });
+  const prices = ws.config.prices;
+  const orchestrator = new Orchestrator(ws, {
+    createDriver: (driver) => createDriver(driver, { llm: { prices } }),
+    ...options,
+  });
   await orchestrator.start();
   return orchestrator;
 }

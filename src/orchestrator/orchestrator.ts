@@ -18,6 +18,7 @@ import { DreamError } from '../errors.js';
 import { defaultAgentState } from '../mail.js';
 import { type Watcher, watchWorkspace } from '../watch.js';
 import type { Workspace } from '../workspace.js';
+import { CheckpointPacer } from './checkpoint-pacer.js';
 import { type DriftEvent, DriftMonitor } from './drift-monitor.js';
 import {
   type CheckpointInput,
@@ -373,6 +374,10 @@ export class Orchestrator {
     };
     loop.running = running;
     this.emit({ type: 'claimed', agent: agentId, task });
+    const pacer = new CheckpointPacer<Omit<CheckpointInput, 'task'>>(
+      (cp) => this.checkpoint(agentId, { task: task.id, ...cp }),
+      (e) => this.fail(e, agentId),
+    );
     let outcome: DriverOutcome;
     try {
       const checkpoint = loop.freshContext ? null : resumeCheckpoint(this.ws.view, agentId, task.id);
@@ -407,12 +412,14 @@ export class Orchestrator {
         // The drivers add DREAMOS_TASK_ID, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID, DREAMOS_HOME, DREAMOS_CHECKPOINT.
         // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
         env: { DREAMOS_BIN: DREAMOS_BIN },
+        secretEnv: this.ws.config.agents.flatMap((a) =>
+          a.driver.kind === 'llm' && a.driver.apiKeyEnv ? [a.driver.apiKeyEnv] : [],
+        ),
         onLine: (line, stream) => {
           this.emit({ type: 'line', agent: agentId, task: task.id, line, stream });
         },
         onProgress: (progress) => this.progress(agentId, running, progress),
-        onCheckpoint: (cp) =>
-          void this.checkpoint(agentId, { task: task.id, ...cp }).catch((e) => this.fail(e, agentId)),
+        onCheckpoint: (cp) => pacer.offer(cp),
         onSpawn: ({ pid, pgid }) =>
           void this.ws
             .record((ctx) =>
@@ -422,19 +429,25 @@ export class Orchestrator {
             )
             .catch((e) => this.fail(e, agentId)),
         tools: {
+          // What a model proposes is recorded as the agent's, and its sub-tasks wait for the
+          // operator: a prompt injected into one agent must not become another agent's command.
           addSubtask: async (input) => {
-            const sub = await this.ws.addTask({
-              title: input.title,
-              ...(input.prompt ? { prompt: input.prompt } : {}),
-              ...(input.run ? { run: input.run } : {}),
-              ...(input.role ? { role: input.role } : {}),
-              ...(input.priority ? { priority: input.priority as Task['priority'] } : {}),
-              source: 'agent',
-            });
-            return { id: sub.id };
+            const sub = await this.ws.addTask(
+              {
+                title: input.title,
+                ...(input.prompt ? { prompt: input.prompt } : {}),
+                ...(input.run ? { run: input.run } : {}),
+                ...(input.role ? { role: input.role } : {}),
+                ...(input.priority ? { priority: input.priority as Task['priority'] } : {}),
+                source: 'agent',
+                hold: !this.policies.autoApproveSubtasks,
+              },
+              agentId,
+            );
+            return { id: sub.id, status: sub.status };
           },
           sendMessage: async (to, body) => {
-            await this.ws.sendMail({ to, body });
+            await this.ws.sendMail({ to, body }, agentId);
           },
         },
       });
@@ -442,6 +455,8 @@ export class Orchestrator {
     } catch (error) {
       outcome = { ok: false, error: (error as Error).message, errorCode: 'E_DRIVER' };
     }
+    // The last checkpoint the run reported is saved before its outcome.
+    await pacer.flush();
     // A full disk must not wedge the agent with its task shown as working: the outcome is recorded
     // again at each heartbeat until it goes through (on a stop, the next start resumes the task).
     for (let retry = false; ; retry = true) {
@@ -493,11 +508,26 @@ export class Orchestrator {
             ...report,
             reason: outcome.error ?? 'failed',
             ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+            ...(outcome.final ? { final: true } : {}),
           });
         }
       } catch (error) {
-        // The task was cancelled or moved by the operator while it ran: nothing to report.
         if (!(error instanceof DreamError) || writeFailed(error)) throw error;
+        // An outcome the board refuses (a driver's bug, a hostile server's data) must not leave the
+        // task working for ever: it fails, saying why. Other refusals mean the operator cancelled
+        // or moved the task while it ran: nothing to report.
+        if (error.code === 'E_INVALID_INPUT') {
+          await this.ws
+            .fail(taskId, {
+              agent: agentId,
+              log,
+              reason: `the outcome of the run could not be recorded: ${error.message}`.slice(0, 2000),
+              errorCode: 'E_DRIVER',
+            })
+            .catch((again: unknown) => {
+              if (!(again instanceof DreamError) || writeFailed(again)) throw again;
+            });
+        }
       }
       await this.checkpoint(agentId, {
         task: taskId,

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { expandArgv } from '../../agents/drivers/command.js';
+import { expandArgv, MAX_ARG_BYTES } from '../../agents/drivers/command.js';
 import { createDriver } from '../../agents/drivers/index.js';
 import type { DriverRun } from '../../agents/drivers/types.js';
 import type { Driver } from '../../src/config.js';
@@ -112,12 +112,62 @@ describe('command driver', () => {
     expect(outcome).toMatchObject({ ok: true, summary: 'T-0000A true true' });
   });
 
-  it('reports E_SPAWN when an argument is too large for the system', async () => {
-    const { outcome } = await runWith(command([node, '-e', '', '{prompt}']), {
-      task: makeTask({ prompt: 'p'.repeat(190_000) }),
+  it('refuses a prompt too large for one argument, saying why, and starts one that just fits', async () => {
+    const printLength = command([node, '-e', 'console.log(process.argv[1].length)', '{prompt}']);
+    const fits = await runWith(printLength, { task: makeTask({ prompt: 'p'.repeat(MAX_ARG_BYTES) }) });
+    expect(fits.outcome).toMatchObject({ ok: true, summary: String(MAX_ARG_BYTES) });
+    const { outcome, rec } = await runWith(printLength, {
+      task: makeTask({ prompt: '€'.repeat(Math.ceil((MAX_ARG_BYTES + 1) / 3)) }),
     });
     expect(outcome).toMatchObject({ ok: false, errorCode: 'E_SPAWN' });
-    expect(outcome.error).toContain('E2BIG');
+    expect(outcome.error).toMatch(/^the argv element with \{prompt\} is 131073 bytes, over the 131071 bytes/);
+    expect(rec.spawns).toEqual([]);
+  });
+
+  it('never hands a prompt or title starting with "-" to the program as an option', async () => {
+    const dash = '--dangerously-bypass-approvals-and-sandbox';
+    const bare = await runWith(command([node, '-e', PRINT_ARGV, '{prompt}']), {
+      task: makeTask({ prompt: dash }),
+    });
+    expect(bare.outcome).toMatchObject({ ok: false, errorCode: 'E_SPAWN' });
+    expect(bare.outcome.error).toMatch(
+      /^\{prompt\} starts with "-" and would reach the program as an option/,
+    );
+    expect(bare.rec.spawns).toEqual([]);
+    const title = await runWith(command([node, '-e', PRINT_ARGV, '{title}']), {
+      task: makeTask({ title: '--output=/etc/x' }),
+    });
+    expect(title.outcome).toMatchObject({ ok: false, errorCode: 'E_SPAWN' });
+    expect(title.outcome.error).toContain('{title} starts with "-"');
+
+    // After "--", or inside a longer element, the value is only ever an operand or an option's value.
+    const ended = await runWith(command([node, '-e', PRINT_ARGV, '--', '{prompt}']), {
+      task: makeTask({ prompt: dash }),
+    });
+    expect(ended.outcome).toMatchObject({ ok: true, summary: JSON.stringify([dash]) });
+    const joined = await runWith(command(['/bin/sh', '-c', 'printf "%s\\n" "$0"', '--message={prompt}']), {
+      task: makeTask({ prompt: '-x' }),
+    });
+    expect(joined.outcome).toMatchObject({ ok: true, summary: '--message=-x' });
+  });
+
+  it('passes a checkpoint too large for the environment through DREAMOS_CHECKPOINT_FILE', async () => {
+    // Within the checkpoint's own limits, but well over what one environment string may hold.
+    const checkpoint = makeCheckpoint({ summary: '€'.repeat(40_000), data: { blob: 'd'.repeat(60_000) } });
+    const script = `const fs = require('node:fs');
+      const short = JSON.parse(process.env.DREAMOS_CHECKPOINT);
+      const full = JSON.parse(fs.readFileSync(process.env.DREAMOS_CHECKPOINT_FILE, 'utf8'));
+      const mode = (fs.statSync(process.env.DREAMOS_CHECKPOINT_FILE).mode & 0o777).toString(8);
+      console.log(JSON.stringify({ short: [short.id, short.truncated, short.data === undefined, short.summary.length < 40000],
+        full: [full.summary.length, full.data.blob.length], mode, arg: process.argv[1].length <= 65536 }));`;
+    const { outcome } = await runWith(command([node, '-e', script, '{checkpoint}']), { checkpoint });
+    expect(outcome.ok, outcome.error).toBe(true);
+    expect(JSON.parse(outcome.summary!)).toEqual({
+      short: ['C-0000A', true, true, true],
+      full: [40_000, 60_000],
+      mode: '600',
+      arg: true,
+    });
   });
 
   it('fails with a clear E_SPAWN when the program does not exist', async () => {

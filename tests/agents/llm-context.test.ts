@@ -70,7 +70,7 @@ describe('llm context preservation', () => {
     expect(outcome).toEqual({
       ok: true,
       summary: 'parser done',
-      usage: { inputTokens: 1500 + 1750 + 400, outputTokens: 200 + 30 + 10, usd: 0 },
+      usage: { inputTokens: 1500 + 1750 + 400, outputTokens: 200 + 30 + 10 },
     });
     expect(server.requests).toHaveLength(3);
 
@@ -91,7 +91,7 @@ describe('llm context preservation', () => {
         contextTokensBefore: expect.any(Number),
         budgetTokens: 2000,
         summaryBy: 'model',
-        usage: { inputTokens: 3250, outputTokens: 230, usd: 0 },
+        usage: { inputTokens: 3250, outputTokens: 230 },
       },
     });
 

@@ -3,8 +3,10 @@
  * loop, usage, retries on 429/5xx, timeouts, stop(), and the API key kept out of logs.
  */
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createLlmDriver, type LlmOptions } from '../../agents/drivers/llm.js';
+import { costUsd, DEFAULT_PRICES, priceOf } from '../../agents/drivers/prices.js';
 import type { Driver } from '../../src/config.js';
 import { tempDir } from '../helpers/workspace.js';
 import { type FakeServer, fakeLlm, type Handler, hang, status, textReply, toolReply } from './fake-llm.js';
@@ -62,7 +64,7 @@ describe('llm driver', () => {
     expect(outcome).toEqual({
       ok: true,
       summary: 'Hello, world!\nSecond line',
-      usage: { inputTokens: 10, outputTokens: 5, usd: 0 },
+      usage: { inputTokens: 10, outputTokens: 5 },
     });
     expect(rec.lines.map((l) => l.line)).toEqual(['Hello, world!', 'Second line']);
 
@@ -106,7 +108,7 @@ describe('llm driver', () => {
     expect(outcome).toEqual({
       ok: true,
       summary: 'parser done, tests requested',
-      usage: { inputTokens: 40, outputTokens: 16, usd: 0 },
+      usage: { inputTokens: 40, outputTokens: 16 },
     });
     expect(rec.subtasks).toEqual([{ title: 'Write tests', role: 'testing', priority: 'high' }]);
     expect(rec.progress).toEqual([0.5]);
@@ -194,7 +196,7 @@ describe('llm driver', () => {
     const { driver, ctx, server } = await setup([], {}, { maxTurns: 3 }, busy);
     const outcome = await driver.start(ctx).done;
     expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM', error: 'no finish_task after 3 turns' });
-    expect(outcome.usage).toEqual({ inputTokens: 60, outputTokens: 24, usd: 0 });
+    expect(outcome.usage).toEqual({ inputTokens: 60, outputTokens: 24 });
     expect(server.requests).toHaveLength(3);
   });
 
@@ -241,7 +243,7 @@ describe('llm driver', () => {
     expect(await driver.start(ctx).done).toEqual({
       ok: true,
       summary: 'all at once',
-      usage: { inputTokens: 3, outputTokens: 2, usd: 0 },
+      usage: { inputTokens: 3, outputTokens: 2 },
     });
     expect(rec.lines.map((l) => l.line)).toEqual(['all at once']);
   });
@@ -263,5 +265,307 @@ describe('llm driver', () => {
     expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
     expect(outcome.error).toContain('cannot reach');
     expect(fs.readFileSync(ctx.logPath, 'utf8')).toContain('retry 1/1');
+  });
+});
+
+describe('llm driver: the API key never leaves the request', () => {
+  const raw =
+    (...lines: string[]): Handler =>
+    (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(lines.map((l) => `${l}\n\n`).join(''));
+    };
+  const seen = (ctx: { logPath: string }, rec: { lines: { line: string }[] }, outcome: unknown) =>
+    [fs.readFileSync(ctx.logPath, 'utf8'), ...rec.lines.map((l) => l.line), JSON.stringify(outcome)].join(
+      '\n',
+    );
+
+  it('redacts it from an error event of the stream', async () => {
+    const { driver, ctx, rec } = await setup([
+      raw(`data: {"error":{"message":"invalid key ${KEY} for model"}}`),
+    ]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: 'the server reported: invalid key *** for model',
+    });
+    expect(seen(ctx, rec, outcome)).not.toContain('secret-123');
+  });
+
+  it('redacts it from a malformed stream event, even where the excerpt is cut', async () => {
+    const { driver, ctx, rec } = await setup([raw(`data: {${'x'.repeat(190)}${KEY}`)]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error).toContain('malformed stream event');
+    expect(seen(ctx, rec, outcome)).not.toContain('sk-test');
+  });
+
+  it('redacts it from an error body cut to an excerpt, on every retry message', async () => {
+    const body = `${'y'.repeat(495)}${KEY}`;
+    const { driver, ctx, rec } = await setup([], {}, { maxAttempts: 2 }, status(500, {}, body));
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(seen(ctx, rec, outcome)).not.toContain('sk-t');
+  });
+
+  it('redacts it from streamed text split across pieces, and from tool-call arguments', async () => {
+    const { driver, ctx, rec } = await setup([
+      textReply([`the key is sk-te`, `st-secret-`, `123, and again ${KEY}\nnext line`], null),
+    ]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: true, summary: 'the key is ***, and again ***\nnext line' });
+    expect(rec.lines.map((l) => l.line)).toEqual(['the key is ***, and again ***', 'next line']);
+    expect(seen(ctx, rec, outcome)).not.toContain('secret-123');
+
+    await server?.close();
+    const second = await setup([
+      toolReply([
+        { name: 'create_subtask', args: { title: `leak ${KEY}` } },
+        { name: 'finish_task', args: { summary: `done with ${KEY}` } },
+      ]),
+    ]);
+    const finished = await second.driver.start(second.ctx).done;
+    expect(finished).toMatchObject({ ok: true, summary: 'done with ***' });
+    expect(second.rec.subtasks).toEqual([{ title: 'leak ***' }]);
+    expect(seen(second.ctx, second.rec, finished)).not.toContain('secret-123');
+  });
+});
+
+describe('llm driver: server values within the board limits', () => {
+  it('rounds fractional token counts and clamps negative or absurd ones', async () => {
+    const { driver, ctx } = await setup([
+      toolReply([{ name: 'report_progress', args: { progress: 0.5 } }], {
+        prompt_tokens: 10.6,
+        completion_tokens: -4,
+      }),
+      textReply(['done'], { prompt_tokens: 1e300, completion_tokens: Number.NaN } as never),
+    ]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: true, summary: 'done' });
+    expect(outcome.usage).toEqual({ inputTokens: 1_000_000_011, outputTokens: 0 });
+  });
+
+  it('cuts a server error message far below the board limit', async () => {
+    const long: Handler = (res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(`data: ${JSON.stringify({ error: { message: 'e'.repeat(30_000) } })}\n\n`);
+    };
+    const { driver, ctx } = await setup([long]);
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error!.length).toBeLessThanOrEqual(2100);
+  });
+});
+
+describe('llm driver: every read from the server is bounded', () => {
+  const MB = 1024 * 1024;
+  const limits = { bodyBytes: MB, errorBodyBytes: 4096, lineChars: MB, textChars: MB, toolCallChars: MB };
+  const event = (delta: Record<string, unknown>) =>
+    `data: ${JSON.stringify({ choices: [{ index: 0, delta }] })}\n\n`;
+  /** Writes `piece` again and again until the client goes away (or `total` bytes are out), then ends. */
+  const endless =
+    (head: Record<string, string>, piece: string, total = 64 * MB, status = 200): Handler =>
+    (res) => {
+      res.writeHead(status, head);
+      let sent = 0;
+      const more = () => {
+        while (sent < total && !res.destroyed) {
+          sent += piece.length;
+          if (!res.write(piece)) return void res.once('drain', more);
+        }
+        res.end();
+      };
+      res.on('close', () => res.destroy());
+      more();
+    };
+  const SSE = { 'content-type': 'text/event-stream' };
+  const JSON_TYPE = { 'content-type': 'application/json' };
+
+  it('stops a reply whose text never ends', async () => {
+    const { driver, ctx } = await setup(
+      [endless(SSE, event({ content: 'x'.repeat(4000) }))],
+      {},
+      { readLimits: limits },
+    );
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: `the reply is longer than ${MB} characters`,
+    });
+  });
+
+  it('stops a stream without newlines', async () => {
+    const { driver, ctx } = await setup([endless(SSE, 'y'.repeat(64 * 1024))], {}, { readLimits: limits });
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error).toContain('a line of the stream is longer than');
+  });
+
+  it('stops tool-call arguments that never end, and too many tool calls', async () => {
+    const args = event({
+      tool_calls: [{ index: 0, id: 'c', function: { name: 'finish_task', arguments: 'z'.repeat(4000) } }],
+    });
+    const { driver, ctx } = await setup([endless(SSE, args)], {}, { readLimits: limits });
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_LLM' });
+    expect(outcome.error).toContain("the reply's tool calls are longer than");
+
+    await server?.close();
+    let index = 0;
+    const many: Handler = (res) => {
+      res.writeHead(200, SSE);
+      const burst = () => {
+        if (res.destroyed) return;
+        let chunk = '';
+        for (let i = 0; i < 1000; i++)
+          chunk += event({ tool_calls: [{ index: index++, function: { name: 'f' } }] });
+        res.write(chunk, () => setImmediate(burst));
+      };
+      res.on('close', () => res.destroy());
+      burst();
+    };
+    const second = await setup([many], {}, { readLimits: { ...limits, toolCalls: 50 } });
+    const again = await second.driver.start(second.ctx).done;
+    expect(again).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: 'the reply has more than 50 tool calls',
+    });
+  });
+
+  it('refuses a whole reply larger than the limit, also when it arrives gzipped', async () => {
+    const completion = (padding: number) =>
+      JSON.stringify({
+        choices: [{ index: 0, message: { role: 'assistant', content: 'big' }, finish_reason: 'stop' }],
+        padding: ' '.repeat(padding),
+      });
+    const whole: Handler = (res) => res.writeHead(200, JSON_TYPE).end(completion(3 * MB));
+    const { driver, ctx } = await setup([whole], {}, { readLimits: limits });
+    expect(await driver.start(ctx).done).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: `the reply is larger than ${MB} bytes`,
+    });
+
+    await server?.close();
+    const bomb = zlib.gzipSync(completion(40 * MB));
+    expect(bomb.length).toBeLessThan(MB / 4);
+    const gzipped: Handler = (res) =>
+      res.writeHead(200, { ...JSON_TYPE, 'content-encoding': 'gzip' }).end(bomb);
+    const second = await setup([gzipped], {}, { readLimits: limits });
+    expect(await second.driver.start(second.ctx).done).toMatchObject({
+      ok: false,
+      errorCode: 'E_LLM',
+      error: `the reply is larger than ${MB} bytes`,
+    });
+  });
+
+  it('reads only the start of an error body that never ends', async () => {
+    const { driver, ctx } = await setup(
+      [endless(JSON_TYPE, `{"error":"${'w'.repeat(4000)}`, 1024 * MB, 400)],
+      { requestTimeoutSeconds: 5 },
+      { readLimits: limits },
+    );
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({ ok: false, errorCode: 'E_HTTP' });
+    expect(outcome.error).toMatch(/^HTTP 400 from .*: \{"error":"w+…$/);
+  });
+
+  it('keeps a whole reply that arrives slowly alive: the idle timeout counts from its last piece', async () => {
+    const body = JSON.stringify({
+      choices: [
+        { index: 0, message: { role: 'assistant', content: 'slow but steady' }, finish_reason: 'stop' },
+      ],
+    });
+    const slow: Handler = (res) => {
+      res.writeHead(200, JSON_TYPE);
+      let at = 0;
+      const timer = setInterval(() => {
+        if (res.destroyed) return clearInterval(timer);
+        res.write(body.slice(at, at + 10));
+        at += 10;
+        if (at >= body.length) {
+          clearInterval(timer);
+          res.end();
+        }
+      }, 100);
+    };
+    // The whole body takes over 1 s; the idle timeout is 0.5 s.
+    const { driver, ctx } = await setup([slow], { requestTimeoutSeconds: 0.5 }, { maxAttempts: 1 });
+    expect(await driver.start(ctx).done).toMatchObject({ ok: true, summary: 'slow but steady' });
+  });
+});
+
+describe('llm driver: what the tokens cost', () => {
+  const M = 1_000_000;
+
+  it('prices the tokens by model: the built-in table, or the workspace prices over it', () => {
+    expect(priceOf('gpt-4o-mini', DEFAULT_PRICES)).toEqual({ inputPerMTok: 0.15, outputPerMTok: 0.6 });
+    expect(priceOf('gpt-4o-2024-08-06', DEFAULT_PRICES)).toEqual(DEFAULT_PRICES['gpt-4o']);
+    expect(priceOf('anthropic/claude-sonnet-4-5-20250929', DEFAULT_PRICES)).toEqual(
+      DEFAULT_PRICES['claude-sonnet-4-5'],
+    );
+    expect(priceOf('llama3.1', DEFAULT_PRICES)).toBeNull();
+    expect(costUsd({ inputPerMTok: 3, outputPerMTok: 15 }, 1234, 567)).toBe(0.012207);
+  });
+
+  it('reports the cost of a priced model, and none (unknown) for a model without a price', async () => {
+    const priced = await setup([textReply(['done'], { prompt_tokens: M, completion_tokens: M / 2 })], {
+      model: 'gpt-4o-mini',
+    });
+    expect((await priced.driver.start(priced.ctx).done).usage).toEqual({
+      inputTokens: M,
+      outputTokens: M / 2,
+      usd: 0.45,
+    });
+    await server?.close();
+    const own = await setup(
+      [textReply(['done'])],
+      {},
+      { prices: { 'fake-model': { inputPerMTok: 2, outputPerMTok: 8 } } },
+    );
+    expect((await own.driver.start(own.ctx).done).usage).toEqual({
+      inputTokens: 10,
+      outputTokens: 5,
+      usd: 0.00006,
+    });
+    await server?.close();
+    const unknown = await setup([textReply(['done'])]);
+    const outcome = await unknown.driver.start(unknown.ctx).done;
+    expect(outcome.usage).toEqual({ inputTokens: 10, outputTokens: 5 });
+  });
+
+  it('stops, for good, before a turn that would start past the budget in USD', async () => {
+    const turn = toolReply([{ name: 'report_progress', args: { progress: 0.1 } }], {
+      prompt_tokens: M,
+      completion_tokens: M / 2,
+    });
+    const { driver, ctx, server } = await setup(
+      [],
+      { model: 'gpt-4o-mini', contextBudgetTokens: 100 * M },
+      {},
+      turn,
+    );
+    ctx.task = { ...ctx.task, budget: { usd: 0.5 } };
+    const outcome = await driver.start(ctx).done;
+    expect(outcome).toMatchObject({
+      ok: false,
+      errorCode: 'E_BUDGET',
+      error: 'over its budget: $0.9 of $0.5',
+      final: true,
+      usage: { inputTokens: 2 * M, outputTokens: M, usd: 0.9 },
+    });
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it('says in the log that a USD budget cannot be checked without a price', async () => {
+    const { driver, ctx } = await setup([textReply(['done'])]);
+    ctx.task = { ...ctx.task, budget: { usd: 1 } };
+    expect(await driver.start(ctx).done).toMatchObject({ ok: true });
+    expect(fs.readFileSync(ctx.logPath, 'utf8')).toContain(
+      "no price is known for model fake-model: the task's budget of $1 cannot be checked",
+    );
   });
 });

@@ -54,6 +54,41 @@ describe('RunOutput', () => {
     ]);
     expect(fs.readFileSync(logPath, 'utf8')).toBe(`${seen.join('\n')}\n`);
     expect(output.capped).toBe(true);
+    // The outcome's summary is the last line written, not the last one before the cap.
+    expect(output.last.stdout).toBe('line 9');
+  });
+
+  it('never appends through a link planted in place of the log or of the agent folder', () => {
+    const victim = path.join(dir, 'victim.txt');
+    fs.writeFileSync(victim, 'precious\n');
+    const elsewhere = path.join(dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    const logs = path.join(dir, 'ws', '.dreamos', 'logs');
+    fs.mkdirSync(path.join(logs, 'agent-1'), { recursive: true });
+    fs.symlinkSync(victim, path.join(logs, 'agent-1', 'T-00001.log'));
+    fs.symlinkSync(elsewhere, path.join(logs, 'agent-2'));
+    for (const logPath of [
+      path.join(logs, 'agent-1', 'T-00001.log'),
+      path.join(logs, 'agent-2', 'T-00001.log'),
+    ]) {
+      const seen: string[] = [];
+      const output = new RunOutput({ logPath, onLine: (line) => seen.push(line) });
+      output.line('task output', 'stdout');
+      output.close();
+      expect(seen[0]).toMatch(
+        /^\[dreamos\] cannot write the log .*: (it is a symbolic link, which is never followed|.* is a symbolic link, not a folder: .*); this run is not logged$/,
+      );
+      expect(seen.slice(1)).toEqual(['task output']);
+    }
+    expect(fs.readFileSync(victim, 'utf8')).toBe('precious\n');
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
+    // A log of its own is created for the user alone.
+    const own = path.join(logs, 'agent-3', 'T-00001.log');
+    const output = new RunOutput({ logPath: own, onLine: () => undefined });
+    output.line('hi', 'stdout');
+    output.close();
+    expect(fs.readFileSync(own, 'utf8')).toBe('hi\n');
+    expect(fs.statSync(own).mode & 0o777).toBe(0o600);
   });
 
   it('survives an onLine consumer that throws', () => {

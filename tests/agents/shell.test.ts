@@ -173,6 +173,26 @@ describe('shell driver', () => {
     expect(fs.readFileSync(ctx.logPath, 'utf8')).toContain('ignored a ::dreamos line: not valid JSON');
   });
 
+  it('notes in the log a ::dreamos line cut at the line limit, and checkpoint data it left out', async () => {
+    const script = [
+      `echo '::dreamos {"checkpoint":{"step":"s","data":[1,2]}}'`,
+      `printf '::dreamos {"progress":0.5,"x":"%s"}\\n' "$(head -c 70000 /dev/zero | tr '\\0' a)"`,
+      'echo done',
+    ].join('; ');
+    const { rec, run, ctx } = start(script);
+    expect((await run.done).ok).toBe(true);
+    expect(rec.checkpoints).toEqual([{ step: 's' }]);
+    expect(rec.progress).toEqual([]);
+    const notes = fs
+      .readFileSync(ctx.logPath, 'utf8')
+      .split('\n')
+      .filter((l) => l.startsWith('[dreamos]'));
+    expect(notes).toEqual([
+      '[dreamos] a ::dreamos checkpoint was saved without its "data": it is not a JSON object',
+      '[dreamos] ignored a ::dreamos line: longer than 65536 bytes',
+    ]);
+  });
+
   it('caps the log under a 100 MB flood, keeps memory bounded and still parses ::dreamos lines', async () => {
     const cap = 1024 * 1024;
     const flood = createDriver({ kind: 'shell', shell: '/bin/sh' }, { supervisor: { maxLogBytes: cap } });
@@ -197,6 +217,8 @@ describe('shell driver', () => {
     const outcome = await run.done;
     clearInterval(sampler);
     expect(outcome.ok).toBe(true);
+    // The summary is the program's last line, written past the cap.
+    expect(outcome.summary).toBe('end');
     expect(rec.progress).toEqual([0.9]);
     const log = fs.readFileSync(ctx.logPath, 'utf8');
     expect(log.length).toBeLessThanOrEqual(cap + 200);
@@ -210,5 +232,42 @@ describe('shell driver', () => {
       env: { EXTRA: 'extra-value' },
     });
     expect((await run.done).summary).toBe('T-0000A agent-5 extra-value []');
+  });
+});
+
+describe('secrets in the environment of driven programs', () => {
+  const saved = { ...process.env };
+  afterEach(() => {
+    for (const name of ['OPENAI_API_KEY', 'MY_LLM_KEY', 'ANTHROPIC_API_KEY']) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  });
+
+  it("keeps every agent's apiKeyEnv and the well-known key variables from the program", async () => {
+    process.env.OPENAI_API_KEY = 'sk-well-known-secret';
+    process.env.MY_LLM_KEY = 'sk-configured-secret';
+    const { run, ctx } = start('env', { secretEnv: ['MY_LLM_KEY'] });
+    expect((await run.done).ok).toBe(true);
+    const log = fs.readFileSync(ctx.logPath, 'utf8');
+    expect(log).toContain('DREAMOS_TASK_ID=T-0000A');
+    expect(log).not.toContain('sk-well-known-secret');
+    expect(log).not.toContain('sk-configured-secret');
+  });
+
+  it('passes a secret on when the driver names it in passEnv, or sets it in env', async () => {
+    process.env.ANTHROPIC_API_KEY = 'sk-passed-on';
+    process.env.MY_LLM_KEY = 'sk-configured-secret';
+    const driver = createDriver({ kind: 'shell', shell: '/bin/sh', passEnv: ['ANTHROPIC_API_KEY'] });
+    const { run } = start('echo "[$ANTHROPIC_API_KEY][$MY_LLM_KEY]"', { secretEnv: ['MY_LLM_KEY'] }, driver);
+    expect((await run.done).summary).toBe('[sk-passed-on][]');
+    const command = createDriver({
+      kind: 'command',
+      argv: ['/bin/sh', '-c', 'echo "[$MY_LLM_KEY]"'],
+      env: { MY_LLM_KEY: 'set-by-config' },
+      worktree: false,
+    });
+    const again = start('unused', { secretEnv: ['MY_LLM_KEY'] }, command);
+    expect((await again.run.done).summary).toBe('[set-by-config]');
   });
 });

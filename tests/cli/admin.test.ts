@@ -14,7 +14,7 @@ vi.setConfig({ testTimeout: 180_000 });
 
 interface DoctorReport {
   ok: boolean;
-  problems: Array<{ code: string; message: string; task?: string; repaired?: boolean }>;
+  problems: Array<{ code: string; message: string; task?: string; path?: string; repaired?: boolean }>;
   repaired: string[];
 }
 
@@ -107,6 +107,20 @@ describe('log', () => {
     expect(lines[0]).toMatch(new RegExp(`^\\s*\\d+  \\S+  add\\s+by operator\\s+${t.id}:ready$`));
   });
 
+  it('--limit reads from the end: an early segment it does not need is never read', () => {
+    const a = b.add('first');
+    const c = b.add('second');
+    const all = b.json<JournalEntry[]>('log');
+    // The journal moves to segment 2, and segment 1 becomes something no reader can read (a
+    // folder): a reader that starts from the beginning fails, one that reads from the end does not.
+    const journal = path.join(b.dir, '.dreamos', 'journal');
+    fs.renameSync(path.join(journal, '000001.jsonl'), path.join(journal, '000002.jsonl'));
+    fs.mkdirSync(path.join(journal, '000001.jsonl'));
+    expect(b.json<JournalEntry[]>('log', '--limit', '2')).toEqual(all.slice(-2));
+    expect(b.json<JournalEntry[]>('log', '--limit', '1', '--task', a.id).map((e) => e.op)).toEqual(['add']);
+    expect(b.run('log', '--limit', '1').stdout).toContain(`${c.id}:ready`);
+  });
+
   it('refuses a bad --limit (exit 2)', () => {
     for (const limit of ['0', '-1', 'ten', '1.5']) expectError(b.run('log', '--limit', limit), 2, /--limit/);
   });
@@ -162,6 +176,35 @@ describe('doctor', () => {
     expect(b.get(t.ready!.id).status).toBe('ready');
     expect(fs.readdirSync(path.join(b.dir, '.dreamos', 'quarantine')).length).toBeGreaterThan(0);
     expect(b.json<DoctorReport>('doctor')).toMatchObject({ ok: true });
+  });
+});
+
+describe('a stray file name in mailboxes/ or checkpoints/', () => {
+  it('is skipped by every command, reported by doctor and moved to quarantine by --repair', () => {
+    b.run('mail', 'send', '--to', 'agent-3', 'hello');
+    const home = path.join(b.dir, '.dreamos');
+    const copy = path.join(home, 'mailboxes', 'agent-3 (1).json');
+    fs.copyFileSync(path.join(home, 'mailboxes', 'agent-3.json'), copy);
+    fs.writeFileSync(path.join(home, 'checkpoints', 'x\u001b[2J.json'), '{}');
+    for (const args of [['status'], ['task', 'add', 'after'], ['mail', 'list', '--agent', 'agent-3']]) {
+      const r = b.run(...args);
+      expect(r.code, show(r)).toBe(0);
+      expect(r.stderr).toBe('');
+    }
+    const doctor = b.run('doctor', '--json');
+    expect(doctor.code, show(doctor)).toBe(6);
+    const problems = doctor.json<DoctorReport>().problems;
+    expect(problems.map((p) => [p.code, path.basename(p.path ?? '')]).sort()).toEqual([
+      ['stray-file', 'agent-3 (1).json'],
+      ['stray-file', 'x\u001b[2J.json'],
+    ]);
+    expect(b.run('doctor').stdout).not.toContain('\u001b');
+    const repair = b.run('doctor', '--repair', '--json');
+    expect(repair.code, show(repair)).toBe(0);
+    expect(fs.existsSync(copy)).toBe(false);
+    const kept = fs.readdirSync(path.join(home, 'quarantine'));
+    expect(kept.filter((n) => n.endsWith('-agent-3 (1).json'))).toHaveLength(1);
+    expect(b.json<DoctorReport>('doctor')).toMatchObject({ ok: true, problems: [] });
   });
 });
 

@@ -67,6 +67,20 @@ describe('titles and other one-line text', () => {
     expect(r.stdout.length).toBeLessThan(10_000);
   });
 
+  it('refuses an import file over 512 MiB by its size, before reading it (exit 2)', () => {
+    const file = path.join(b.dir, 'huge.json');
+    const fd = fs.openSync(file, 'w');
+    fs.ftruncateSync(fd, 600 * 1024 * 1024); // sparse: no disk used
+    fs.closeSync(fd);
+    const r = expectRefused(
+      b,
+      ['task', 'import', file],
+      2,
+      /huge\.json is 629145600 bytes; task import reads at most 536870888 bytes \(512 MiB\): split it/,
+    );
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
   it('refuses a title longer than 300 characters given on the command line', () => {
     // One argument may hold at most 128 KB on Linux; the 1 MB case goes through files above.
     expectRefused(b, ['task', 'add', 'y'.repeat(100_000)], 2, /title: at most 300 characters/);

@@ -124,10 +124,14 @@ export function expectRefused(
   args: string[],
   exitCode: number,
   message?: RegExp,
-  options: { input?: string } = {},
+  options: { input?: string; env?: Record<string, string> } = {},
 ): CliResult {
   const before = lastKnown.get(b) ?? b.state();
-  const r = dreamos(args, { cwd: b.dir, ...(options.input === undefined ? {} : { input: options.input }) });
+  const r = dreamos(args, {
+    cwd: b.dir,
+    ...(options.input === undefined ? {} : { input: options.input }),
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
   expectError(r, exitCode, message);
   const after = b.state();
   expect(after).toEqual(before);

@@ -326,6 +326,25 @@ describe('task claim and renew', () => {
     expectRefused(b, ['task', 'renew', idle.id, '--agent', 'agent-2'], 4, /only a working task/);
   });
 
+  it('in a driven program, complete, fail and renew check the lease of DREAMOS_AGENT_ID', () => {
+    const t = b.add('agent-3 works on it');
+    claim('agent-3');
+    const asAgent2 = { env: { DREAMOS_AGENT_ID: 'agent-2' } };
+    for (const args of [
+      ['task', 'complete', t.id],
+      ['task', 'fail', t.id, '--reason', 'sabotage'],
+      ['task', 'renew', t.id],
+    ])
+      expectRefused(b, args, 4, /held by agent-3, not agent-2/, asAgent2);
+    expectRefused(b, ['task', 'renew', t.id], 2, /name the agent holding the lease: --agent ID/);
+    const own = dreamos(['task', 'complete', t.id, '--json'], {
+      cwd: b.dir,
+      env: { DREAMOS_AGENT_ID: 'agent-3' },
+    });
+    expect(own.code, show(own)).toBe(0);
+    expect(own.json<Task>()).toMatchObject({ status: 'done' });
+  });
+
   it('returns a task whose lease expired to ready as a stall, and fails it after too many stalls', async () => {
     setPolicies(b, { leaseSeconds: 0.001, maxStalls: 2 });
     const t = b.add('hangs');

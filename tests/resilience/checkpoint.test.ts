@@ -197,6 +197,14 @@ describe('retention and bounds', () => {
     expect(bounded.progress).toBe(1);
     const saved = await ws.record((ctx) => planCheckpoint(ctx, 'agent-1', bounded), 'agent-1');
     expect(saved.step).toHaveLength(500);
+    // Data too deep to serialise is left out, not thrown at the loop; data as deep as allowed stays.
+    const nest = (levels: number) => {
+      let data: Record<string, unknown> = { n: 1 };
+      for (let i = 1; i < levels; i++) data = { a: data };
+      return data;
+    };
+    expect(boundCheckpoint({ task: null, data: nest(20_000) }).data).toBeUndefined();
+    expect(boundCheckpoint({ task: null, data: nest(512) }).data).toEqual(nest(512));
   });
 });
 
@@ -291,6 +299,9 @@ describe('dreamos checkpoint save', () => {
     expect(run(['--agent', 'agent-2', '--data', '[1,2]']).code).toBe(2);
     expect(run(['--agent', 'agent-2', '--data', '{nope']).code).toBe(2);
     expect(run(['--agent', 'agent-2', '--session-id', 'x'.repeat(300)]).code).toBe(2);
+    const nested = (levels: number) => `${'{"a":'.repeat(levels)}1${'}'.repeat(levels)}`;
+    const deep = run(['--agent', 'agent-2', '--data', nested(5000)]);
+    expect([deep.code, deep.stderr]).toEqual([2, 'dreamos: --data nests deeper than 512 levels\n']);
     expect(run(['--agent', 'nobody', '--step', 'x']).code).toBe(3);
     expect(run(['--agent', 'agent-2', '--task', 'T-ZZZZZ', '--step', 'x']).code).toBe(3);
     expect(run(['--agent', 'agent-2', '--task', 'not-a-task']).code).toBe(2);

@@ -46,6 +46,16 @@ function listTasks(dir: string) {
   };
 }
 
+/**
+ * A command that changes the workspace (a message to agent-8, which touches no store) repairs what
+ * it finds and says so; then the board is listed. Commands that only read repair nothing.
+ */
+function recoverThenList(dir: string) {
+  const write = cli(['mail', 'send', '--to', 'agent-8', 'hello'], { cwd: dir });
+  const list = listTasks(dir);
+  return { ...list, code: write.code || list.code, stderr: `${write.stderr}${list.stderr}` };
+}
+
 beforeAll(() => {
   tmp = tempDir('dreamos-corruption-');
   template = path.join(tmp.dir, 'template');
@@ -63,7 +73,7 @@ beforeAll(() => {
   );
   // One alert on record, so that alerts.json has content to damage: a board that went missing.
   fs.rmSync(workspacePaths(path.join(template, '.dreamos')).board('backlog'));
-  expect(cli(['status'], { cwd: template }).code).toBe(0);
+  expect(cli(['mail', 'send', '--to', 'agent-8', 'hello'], { cwd: template }).code).toBe(0);
   expect(readAlerts(workspacePaths(path.join(template, '.dreamos'))).alerts).toHaveLength(1);
 });
 afterAll(() => tmp.cleanup());
@@ -116,7 +126,7 @@ describe.each([...STORES, 'alerts'] as Kind[])('the %s store', (kind) => {
     const damaged = damage(fs.readFileSync(file, 'utf8'), kind)!;
     fs.writeFileSync(file, damaged);
 
-    const list = listTasks(dir);
+    const list = recoverThenList(dir);
     expect(list.code, list.stderr).toBe(0);
     // No task lost, none changed.
     expect(list.tasks).toEqual(seeded);
@@ -149,7 +159,7 @@ describe.each([...STORES, 'alerts'] as Kind[])('the %s store', (kind) => {
     const { dir, paths } = workspace();
     const file = fileOf(paths, kind);
     fs.rmSync(file);
-    const list = listTasks(dir);
+    const list = recoverThenList(dir);
     expect(list.code, list.stderr).toBe(0);
     expect(list.tasks).toEqual(seeded);
     expect(list.stderr).toContain(`dreamos: ${file} was missing; it is rebuilt from the journal`);
@@ -187,7 +197,7 @@ describe('a board holding a task of another store', () => {
     const board = readBoard(paths, store);
     const tasks = [...board.tasks, stray];
     fs.writeFileSync(paths.board(store), JSON.stringify({ ...board, tasks, digest: digestOf(tasks) }));
-    const list = listTasks(dir);
+    const list = recoverThenList(dir);
     expect(list.code, list.stderr).toBe(0);
     expect(list.tasks).toEqual(seeded);
     expect(list.stderr).toContain(`it holds ${stray.id}, a ${stray.status} task`);
@@ -203,7 +213,18 @@ describe('the journal', () => {
     const { dir, paths } = workspace();
     const offset = fs.statSync(segment(paths)).size;
     fs.appendFileSync(segment(paths), 'rm -rf / # not a journal entry\n');
-    const list = listTasks(dir);
+    // A command that only reads reports the line and writes nothing.
+    const read = listTasks(dir);
+    expect(read.code, read.stderr).toBe(0);
+    expect(read.tasks).toEqual(seeded);
+    expect(read.stderr).toMatch(
+      new RegExp(
+        `^dreamos: a damaged journal line \\(not valid JSON\\) at segment 1 offset ${offset} was skipped; the next command that changes the workspace, or \`dreamos doctor --repair\`, copies it to quarantine/$`,
+        'm',
+      ),
+    );
+    expect(quarantined(paths)).toEqual([]);
+    const list = recoverThenList(dir);
     expect(list.code, list.stderr).toBe(0);
     expect(list.tasks).toEqual(seeded);
     expect(list.stderr).toMatch(
@@ -233,7 +254,7 @@ describe('the journal', () => {
       .split('\n')
       .find((l) => l.includes(`"seq":${claim.seq},`))!;
     fs.appendFileSync(segment(paths), `${line}\n`);
-    const list = listTasks(dir);
+    const list = recoverThenList(dir);
     expect(list.code, list.stderr).toBe(0);
     expect(list.tasks).toEqual(seeded);
     expect(list.stderr).toMatch(/^dreamos: a damaged journal line \(sequence \d+ repeats or goes back/m);

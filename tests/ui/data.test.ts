@@ -1,6 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
+import { costText } from '../../src/telemetry.js';
 import type { Task } from '../../state/schemas.js';
 import { attentionMatches, reasonWords } from '../../ui/data/attention.js';
 import { JournalFeed } from '../../ui/data/journal.js';
@@ -132,6 +133,22 @@ describe('metrics', () => {
     expect(sparkline([0, 1, 2, null, 4])).toBe('▁▃▅ █');
     expect(bar(0.5, 10)).toBe('█████░░░░░');
   });
+
+  test('a cost without a price is unknown, never $0.00', () => {
+    const priced = task('T-00001', [['done', 10, 'agent-1']], 'done');
+    const unpriced = {
+      ...task('T-00002', [['done', 20, 'agent-1']], 'done'),
+      result: { ok: true, usage: { inputTokens: 7, outputTokens: 3 } },
+    } as Task;
+    const now = 1_700_000_000_000 + 60 * 1000;
+    const agents = [{ id: 'agent-1', name: 'A' }];
+    const both = computeMetrics([priced, unpriced], agents, now);
+    expect(both).toMatchObject({ tokens: 25, usd: 0.01, unpriced: 1 });
+    expect(costText(both.usd, both.unpriced, 2)).toBe('$0.01 + unknown');
+    const none = computeMetrics([unpriced], agents, now);
+    expect(costText(none.usd, none.unpriced, 2)).toBe('unknown');
+    expect(costText(0, 0, 2)).toBe('$0.00');
+  });
 });
 
 describe('log tails', () => {
@@ -161,6 +178,30 @@ describe('log tails', () => {
     expect(hub.open).toBe(0);
     hub.close();
     expect(cleanLine('a\tb\r')).toBe('a  b');
+  });
+});
+
+describe('log tails through a link', () => {
+  test('a link in place of a log, or of the agent folder, is not followed', async () => {
+    const { ws } = await workspace();
+    const secret = path.join(path.dirname(ws.home), 'secret.txt');
+    fs.writeFileSync(secret, 'secret line\n');
+    const linked = ws.paths.log('agent-1', 'T-00001');
+    fs.mkdirSync(path.dirname(linked), { recursive: true });
+    fs.symlinkSync(secret, linked);
+    fs.symlinkSync(path.dirname(secret), path.join(ws.paths.logsDir, 'agent-2'));
+    fs.renameSync(secret, path.join(path.dirname(secret), 'T-00002.log'));
+    fs.writeFileSync(secret, 'secret line\n');
+    const hub = new LogHub(ws.paths.logsDir, { flushMs: 20, keep: 5, lingerMs: 0 });
+    const viaFolder = ws.paths.log('agent-2', 'T-00002');
+    const own = ws.paths.log('agent-1', 'T-00003');
+    const offs = [linked, viaFolder, own].map((file) => hub.subscribe(file, () => undefined));
+    fs.writeFileSync(own, 'own line\n');
+    await until(() => hub.lines(own).length === 1, 'the real log');
+    expect(hub.lines(linked)).toEqual([]);
+    expect(hub.lines(viaFolder)).toEqual([]);
+    for (const off of offs) off();
+    hub.close();
   });
 });
 

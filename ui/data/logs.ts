@@ -63,9 +63,11 @@ class Tail {
   read(first = false): boolean {
     let fd: number;
     try {
-      fd = fs.openSync(this.path, 'r');
+      // Never through a link (in place of the log or of the agent's folder): it could show any file.
+      if (fs.lstatSync(dirname(this.path)).isSymbolicLink()) return false;
+      fd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
     } catch {
-      return false; // not written yet
+      return false; // not written yet, or a link
     }
     try {
       const size = fs.fstatSync(fd).size;

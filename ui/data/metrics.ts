@@ -26,6 +26,8 @@ export interface Metrics {
   agents: AgentUse[];
   tokens: number;
   usd: number;
+  /** Tasks whose tokens had no price (their cost is not in `usd`). */
+  unpriced: number;
 }
 
 export interface MetricsOptions {
@@ -50,13 +52,16 @@ export function computeMetrics(
   const durations: number[] = [];
   let tokens = 0;
   let usd = 0;
+  let unpriced = 0;
   const ids = new Set(agents.map((a) => a.id));
   const bucketOf = (t: number) => Math.min(buckets - 1, Math.floor((t - start) / (bucketSeconds * 1000)));
 
   for (const task of tasks) {
     if (task.result?.usage) {
       tokens += task.result.usage.inputTokens + task.result.usage.outputTokens;
-      usd += task.result.usage.usd;
+      const { inputTokens, outputTokens, usd: cost } = task.result.usage;
+      if (cost !== undefined) usd += cost;
+      else if (inputTokens + outputTokens > 0) unpriced++;
     }
     const h = task.history;
     for (let i = 0; i < h.length; i++) {
@@ -101,6 +106,7 @@ export function computeMetrics(
     })),
     tokens,
     usd,
+    unpriced,
   };
 }
 

@@ -1,6 +1,7 @@
 /** Telemetry: throughput and success sparklines, durations, tokens and cost, per-agent utilisation. */
 import { Box, Text } from 'ink';
 import { useMemo } from 'react';
+import { costText } from '../../src/telemetry.js';
 import { bar, computeMetrics, sparkline } from '../data/metrics.js';
 import type { Snapshot } from '../data/snapshot.js';
 import type { Layout } from '../layout.js';
@@ -33,7 +34,7 @@ export function Metrics(props: { snapshot: Snapshot; layout: Layout }) {
         <Text color={theme.muted}>{'duration    '}</Text>
         {m.meanSeconds === null ? '-' : `${m.meanSeconds.toFixed(1)} s mean per done task`}
         <Text color={theme.muted}>{'   usage '}</Text>
-        {`${m.tokens} tokens, $${m.usd.toFixed(2)}`}
+        {`${m.tokens} tokens, ${costText(m.usd, m.unpriced, 2)}`}
       </Text>
       <Text> </Text>
       <Text bold>Utilisation (share of the window spent working)</Text>
