@@ -8,6 +8,7 @@
  * (src/runners.ts).
  */
 import type { StateView } from '../state/db.js';
+import { describeHolder, type LockHolder } from '../state/lock.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
@@ -15,6 +16,7 @@ import { pausedIn, whyNobodyTakes } from './orchestrator/takers.js';
 import { liveRunners, runnerDied, startable } from './runners.js';
 
 export const ATTENTION_REASONS = [
+  'lock-stopped',
   'no-orchestrator',
   'stalled',
   'failed',
@@ -53,6 +55,8 @@ export interface AttentionOptions {
   /** The configured agents: who could take the ready and backlog tasks. */
   agents: readonly AgentConfig[];
   now: Date;
+  /** Who holds the journal lock (lockHolder()): a stopped holder blocks every change. */
+  journalLock?: LockHolder | null;
 }
 
 const REASON_OF: Record<Alert['kind'], AttentionReason> = {
@@ -156,6 +160,21 @@ export function attention(view: StateView, options: AttentionOptions): Attention
       text: `nobody runs the agents: ${waiting} ready task${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''}`,
       action: 'start `dreamos run` (or the console, `dreamos`) in this workspace',
       at: options.now.toISOString(),
+      alerts: [],
+      also: [],
+    });
+  }
+
+  const lock = options.journalLock;
+  if (lock?.state === 'stopped') {
+    add({
+      key: 'lock:journal',
+      reason: 'lock-stopped',
+      severity: 'critical',
+      subject: `pid ${lock.pid}`,
+      text: `journal lock held by a stopped process (pid ${lock.pid}${lock.command ? `, ${lock.command}` : ''}) for ${Math.round(lock.ageMs / 1000)} s: no change can be made`,
+      action: describeHolder(lock).replace(/^.*cannot let go: /, ''),
+      at: new Date(options.now.getTime() - lock.ageMs).toISOString(),
       alerts: [],
       also: [],
     });

@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { digestOf, JournalDb } from '../state/db.js';
-import { breakStaleLock, inspectLock } from '../state/lock.js';
+import { acquireLock, breakStaleLock, inspectLock } from '../state/lock.js';
 import { STORES, type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { BoardFile, storeOf } from '../state/schemas.js';
 import { strayFiles } from '../state/snapshots.js';
@@ -65,6 +65,29 @@ function checkConfig(
       problem.repaired = true;
       repaired.push(`config.json restored from the journal; the broken file is ${moved}`);
     }
+  }
+}
+
+const samePosition = (a: JournalDb, b: JournalDb) =>
+  a.position.segment === b.position.segment && a.position.offset === b.position.offset;
+
+/**
+ * Read both states to the journal's end until they stop at the same position. Lock-free first (a
+ * writer between two reads rarely appends twice in a row); under the journal lock, where nothing
+ * is appended, if it keeps moving.
+ */
+async function catchUpTogether(paths: WorkspacePaths, a: JournalDb, b: JournalDb): Promise<void> {
+  for (let i = 0; i < 20; i++) {
+    a.refresh();
+    b.refresh();
+    if (samePosition(a, b)) return;
+  }
+  const lock = await acquireLock(paths.journalLock, { timeoutMs: a.lockTimeoutMs });
+  try {
+    a.refresh();
+    b.refresh();
+  } finally {
+    await lock.release();
   }
 }
 
@@ -128,48 +151,56 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       }
     }
 
-    // Every board file: valid, each task in the right store, no task twice.
+    // Every board file: valid, each task in the right store, no task twice. Read under the snapshot
+    // lock: a snapshot writer replaces the boards one after the other, and a look between two of its
+    // renames would find a task that moved in both.
     const seen = new Map<string, string>();
-    for (const store of STORES) {
-      const path = paths.board(store);
-      let board: BoardFile | null = null;
-      try {
-        board = new ValidatedJsonFile(path, BoardFile).readSync();
-      } catch (error) {
-        problems.push({ code: 'corrupt-file', message: (error as Error).message, path });
-        continue;
-      }
-      if (!board) continue;
-      if (digestOf(board.tasks) !== board.digest)
-        problems.push({ code: 'corrupt-file', message: `${path} was changed outside Dream.OS`, path });
-      for (const task of board.tasks) {
-        if (storeOf(task.status) !== store) {
-          problems.push({
-            code: 'two-stores',
-            message: `${task.id} (${task.status}) is in ${store}`,
-            task: task.id,
-            path,
-          });
+    const snapshots = await acquireLock(paths.snapshotLock, { timeoutMs: ws.db.lockTimeoutMs });
+    try {
+      for (const store of STORES) {
+        const path = paths.board(store);
+        let board: BoardFile | null = null;
+        try {
+          board = new ValidatedJsonFile(path, BoardFile).readSync();
+        } catch (error) {
+          problems.push({ code: 'corrupt-file', message: (error as Error).message, path });
+          continue;
         }
-        const other = seen.get(task.id);
-        if (other) {
-          problems.push({
-            code: other === store ? 'duplicate' : 'two-stores',
-            message:
-              other === store
-                ? `${task.id} appears twice in ${store}`
-                : `${task.id} is in both ${other} and ${store}`,
-            task: task.id,
-          });
+        if (!board) continue;
+        if (digestOf(board.tasks) !== board.digest)
+          problems.push({ code: 'corrupt-file', message: `${path} was changed outside Dream.OS`, path });
+        for (const task of board.tasks) {
+          if (storeOf(task.status) !== store) {
+            problems.push({
+              code: 'two-stores',
+              message: `${task.id} (${task.status}) is in ${store}`,
+              task: task.id,
+              path,
+            });
+          }
+          const other = seen.get(task.id);
+          if (other) {
+            problems.push({
+              code: other === store ? 'duplicate' : 'two-stores',
+              message:
+                other === store
+                  ? `${task.id} appears twice in ${store}`
+                  : `${task.id} is in both ${other} and ${store}`,
+              task: task.id,
+            });
+          }
+          seen.set(task.id, store);
         }
-        seen.set(task.id, store);
       }
+    } finally {
+      await snapshots.release();
     }
 
-    // The stores against the journal.
+    // The stores against the journal, both read up to the same journal position: a busy run appends
+    // between the two reads, and a task it changed meanwhile is no mismatch.
     await reference.close();
     const replayed = await JournalDb.open(paths, { fromJournalOnly: true, readOnly: true });
-    ws.refresh();
+    await catchUpTogether(paths, ws.db, replayed);
     const mismatched: string[] = [];
     const current = new Map([...ws.view.tasks()].map((t) => [t.id, t]));
     for (const task of replayed.view.tasks()) {

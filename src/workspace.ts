@@ -17,6 +17,7 @@ import {
   type StateBackend,
   type StateView,
 } from '../state/db.js';
+import { type LockHolder, lockHolder } from '../state/lock.js';
 import {
   STORES,
   type StoreName,
@@ -508,6 +509,11 @@ export class Workspace {
       openAlerts: [...this.view.alerts()].filter((a) => a.status === 'open').length,
       agents: this.config.agents.length,
     };
+  }
+
+  /** Who holds the journal lock now, and whether it can let go (read without taking the lock). */
+  journalLockHolder(): LockHolder | null {
+    return lockHolder(this.paths.journalLock);
   }
 
   // ------------------------------------------------------------ changes

@@ -117,6 +117,11 @@ const SERVING_LINGER_MS = 10;
 const HANDOVER_MS = 4;
 /** Keep the journal lock between transactions from the third acquisition on (not in one-shot commands). */
 const KEEP_AFTER = 3;
+/**
+ * How long closing waits for the locks to bring the snapshot files up to date after this process's
+ * changes, and opening to record what recovery found (ms).
+ */
+const CLOSE_FLUSH_WAIT_MS = 2000;
 
 /** Who repairs what a process that only reads found. */
 const LATER = 'the next command that changes the workspace, or `dreamos doctor --repair`,';
@@ -133,6 +138,8 @@ export class JournalDb implements StateBackend {
   readonly lockTimeoutMs: number;
   private readonly readOnly: boolean;
   private sinceSnapshot = 0;
+  /** This process has appended to the journal (what closing may then say was saved). */
+  private journaled = false;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
   /** Alerts to raise with the next write (recovery found something on open). */
@@ -252,8 +259,17 @@ export class JournalDb implements StateBackend {
     }
     if (((fullReplay && hasJournal) || unrecorded.length > 0) && !readOnly && !options.fromJournalOnly) {
       if (fullReplay) for (const kind of [...REQUIRED_KINDS, ...db.collectionKinds()]) db.mem.dirty.add(kind);
-      await db.transact(() => ({ change: null, result: undefined }));
-      await db.flush();
+      // Opening is also how reads start: they never wait long for a lock held elsewhere. Left
+      // pending, what recovery found is recorded by the next write (this process's or the next opener's).
+      const wait = Math.min(db.lockTimeoutMs, CLOSE_FLUSH_WAIT_MS);
+      await db
+        .enqueue(async () => {
+          await db.transactNow(() => ({ change: null, result: undefined }), wait);
+          await db.flushNow(wait);
+        })
+        .catch((error: unknown) => {
+          if (!(error instanceof DreamError && error.code === 'E_LOCK_TIMEOUT')) throw error;
+        });
     }
     return db;
   }
@@ -374,15 +390,18 @@ export class JournalDb implements StateBackend {
     this.journal.syncCurrent();
   }
 
-  private async transactNow<T>(plan: (view: StateView, now: Date) => Plan<T>): Promise<T> {
+  private async transactNow<T>(
+    plan: (view: StateView, now: Date) => Plan<T>,
+    lockWaitMs = this.lockTimeoutMs,
+  ): Promise<T> {
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
     const result = await this.inJournalLock(() => {
       const now = new Date();
       const planned = plan(this.mem, now);
       if (planned.change) this.commit(planned.change, now);
       return planned.result;
-    });
-    if (this.snapshotDue) await this.flushNow();
+    }, lockWaitMs);
+    if (this.snapshotDue) await this.flushAfterCommit();
     return result;
   }
 
@@ -390,8 +409,8 @@ export class JournalDb implements StateBackend {
    * `work` holding the journal lock, after catching up: the lock is kept for the next transaction
    * when `work` succeeds and the lock was not taken over meanwhile, let go otherwise.
    */
-  private async inJournalLock<T>(work: () => T | Promise<T>): Promise<T> {
-    const lock = await this.journalLock.take();
+  private async inJournalLock<T>(work: () => T | Promise<T>, lockWaitMs = this.lockTimeoutMs): Promise<T> {
+    const lock = await this.journalLock.take(lockWaitMs);
     let ok = false;
     try {
       this.settleInLock();
@@ -457,17 +476,22 @@ export class JournalDb implements StateBackend {
       this.journal.syncAppended();
       return all;
     });
-    if (this.snapshotDue) {
-      // The changes are made and durable: a snapshot that cannot be written now is written later.
-      await this.flushNow().catch((error: Error) => {
-        this.notices.push({
-          kind: 'rebuilt',
-          path: this.paths.boardsDir,
-          message: `the state files could not be brought up to date (${error.message}); the journal has every change`,
-        });
-      });
-    }
+    if (this.snapshotDue) await this.flushAfterCommit();
     return outcomes;
+  }
+
+  /**
+   * The changes are made and durable: a snapshot that cannot be written now is written later, and
+   * the caller is told its change was made (a lock timeout here must not read as a refused change).
+   */
+  private async flushAfterCommit(): Promise<void> {
+    await this.flushNow().catch((error: Error) => {
+      this.notices.push({
+        kind: 'rebuilt',
+        path: this.paths.boardsDir,
+        message: `the state files could not be brought up to date (${error.message}); the journal has every change`,
+      });
+    });
   }
 
   /** Inside the journal lock, before planning: catch up, cut a torn tail, record what recovery found. */
@@ -577,6 +601,7 @@ export class JournalDb implements StateBackend {
       );
     }
     const entry = this.journal.append(body as Parameters<Journal['append']>[0], durable);
+    this.journaled = true;
     this.mem.apply(entry);
     if (entry.req) this.noteRequest(entry);
     this.sinceSnapshot += 1;
@@ -592,14 +617,14 @@ export class JournalDb implements StateBackend {
    * brought to the journal's end under the journal lock, so a snapshot never runs ahead of what is
    * durable and never goes back behind one written by another process.
    */
-  private async flushNow(): Promise<void> {
+  private async flushNow(lockWaitMs = this.lockTimeoutMs): Promise<void> {
     if (this.closed) return;
     // Locks are taken snapshot first, then journal: a journal lock kept from the last transaction
     // is let go before waiting for the snapshot lock.
     this.journalLock.letGo();
-    const snapLock = await acquireLock(this.paths.snapshotLock, { timeoutMs: this.lockTimeoutMs });
+    const snapLock = await acquireLock(this.paths.snapshotLock, { timeoutMs: lockWaitMs });
     try {
-      const journalLock = await acquireLock(this.paths.journalLock, { timeoutMs: this.lockTimeoutMs });
+      const journalLock = await acquireLock(this.paths.journalLock, { timeoutMs: lockWaitMs });
       try {
         this.catchUp();
       } finally {
@@ -735,22 +760,30 @@ export class JournalDb implements StateBackend {
     return [...this.mem.dirty];
   }
 
+  /**
+   * Bring the snapshot files up to date if the locks allow it soon, then let go of everything. The
+   * files are a cache of the journal: a process that changed nothing never waits for a lock here,
+   * and a lock held elsewhere leaves them to a later flush rather than fail the command.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     await this.idle();
     try {
-      if (!this.readOnly && this.mem.dirty.size > 0) await this.flushNow();
+      if (!this.readOnly && this.mem.dirty.size > 0)
+        await this.flushNow(this.journaled ? Math.min(this.lockTimeoutMs, CLOSE_FLUSH_WAIT_MS) : 0);
     } catch (error) {
+      const busy = error instanceof DreamError && error.code === 'E_LOCK_TIMEOUT';
       // What was journaled stays done (the snapshot files are only behind it): say so, not just "ENOSPC".
       // A state too large to serialise (RangeError) is not fixed by trying again: say what shrinks it.
       const next =
         error instanceof RangeError
           ? 'the state is too large to write: acknowledge mail (`dreamos mail ack --all --agent ID`) or let tasks be archived (docs/security.md, Limits on inputs)'
           : 'a later command brings them up to date';
-      throw new DreamError(
-        'E_IO',
-        `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); ${next}`,
-      );
+      if (!busy && this.journaled)
+        throw new DreamError(
+          'E_IO',
+          `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); ${next}`,
+        );
     } finally {
       this.closed = true;
       this.journalLock.close();

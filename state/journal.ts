@@ -100,9 +100,11 @@ export class Journal {
     const path = this.paths.journalSegment(segment);
     try {
       // A segment is never opened through a link: a planted one would take the appends elsewhere.
+      // O_APPEND: a write lands at the file's end whatever this process believes the end is, so a
+      // writer whose lock was taken over can never write over a newer entry (see append()).
       this.fd = fs.openSync(
         path,
-        fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW,
+        fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_NOFOLLOW | fs.constants.O_APPEND,
         0o600,
       );
     } catch (error) {
@@ -244,10 +246,15 @@ export class Journal {
     const line = `${body.slice(0, -1)},"crc":"${crc}"}\n`;
     const buf = Buffer.from(line, 'utf8');
     const fd = this.open(this.pos.segment);
+    // The fence: the journal must end exactly where this process read it to, holding the lock. If
+    // not, another process wrote meanwhile (the lock was taken over from this one): nothing is written.
+    const size = fs.fstatSync(fd).size;
+    if (size !== this.pos.offset)
+      throw fenced(`it has ${size} bytes, this process expected ${this.pos.offset}`);
     try {
       let written = 0;
       while (written < buf.length) {
-        written += fs.writeSync(fd, buf, written, buf.length - written, this.pos.offset + written);
+        written += fs.writeSync(fd, buf, written, buf.length - written, null);
       }
     } catch (error) {
       // A partial line (no newline yet) is never read by anyone: cut it off.
@@ -261,6 +268,12 @@ export class Journal {
         `could not write the journal (${(error as Error).message}); the change was not made`,
       );
     }
+    // Another writer appended between the fence and this write: the entry that comes first at this
+    // offset is the one readers apply (the other repeats its sequence number and is skipped).
+    if (fs.fstatSync(fd).size !== this.pos.offset + buf.length && !this.lineAt(fd, this.pos.offset, buf))
+      throw fenced(
+        'another process appended at the same time; this entry repeats its sequence number and is skipped',
+      );
     // The whole line is in the file, and readers that do not hold the lock may apply it: if the
     // flush fails it stays (a complete line is never taken back), and this process reads it back
     // like any other entry.
@@ -269,6 +282,11 @@ export class Journal {
     this.pos = { segment: this.pos.segment, offset: this.pos.offset + buf.length };
     this.lastSeq = entry.seq;
     return entry;
+  }
+
+  private lineAt(fd: number, offset: number, line: Buffer): boolean {
+    const found = Buffer.alloc(line.length);
+    return fs.readSync(fd, found, 0, line.length, offset) === line.length && found.equals(line);
   }
 
   /** fdatasync what append() wrote with `durable` false; nothing when it has written nothing since. */
@@ -304,6 +322,12 @@ export class Journal {
     }
   }
 }
+
+const fenced = (why: string) =>
+  new DreamError(
+    'E_LOCK_COMPROMISED',
+    `the journal lock was taken over while this process held it (stopped or frozen for longer than the stale period?): the journal does not end where this process read it (${why}); the change was not made, try again`,
+  );
 
 const flushError = (error: unknown) =>
   new DreamError(

@@ -17,12 +17,14 @@
  * A process may keep a lock between transactions that follow each other at once (KeptLock, at the
  * end of this file): a keeper thread lets it go when the next one does not come.
  */
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
 import { DreamError, errnoCode } from '../src/errors.js';
+import { createExclusive } from './store.js';
 
 export interface LockOptions {
   /** Give up after this long (ms). */
@@ -46,6 +48,8 @@ interface OwnedLock extends LockHandle {
 export interface OwnerRecord {
   pid: number;
   host: string;
+  /** Boot id and PID namespace (hashed): the pid means this process only where they are the same. */
+  machine?: string;
   /** The process's start time (clock ticks since boot): a reused pid is not mistaken for the owner. */
   start: string;
   state: 'W' | 'Q' | 'A' | 'H';
@@ -54,7 +58,30 @@ export interface OwnerRecord {
 }
 
 const HOST = hostname();
-const RECORD_BYTES = 160;
+
+/**
+ * This machine and PID namespace: containers that share a hostname (a Kubernetes pod, `docker run
+ * --hostname`) see different pids for one process, so a pid can be checked only where the record
+ * was written. The boot id tells machines (and reboots) apart, the PID namespace's inode the
+ * namespaces of one machine. Empty without /proc (macOS): there the hostname alone decides.
+ */
+function machineTag(): string {
+  const read = (fn: () => string) => {
+    try {
+      return fn();
+    } catch {
+      return '';
+    }
+  };
+  const boot = read(() => fs.readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim());
+  const ns = read(() => fs.readlinkSync('/proc/self/ns/pid'));
+  if (!boot || !ns) return '';
+  return createHash('sha256').update(`${boot}/${ns}`).digest('hex').slice(0, 12);
+}
+const MACHINE = machineTag();
+/** This machine and PID namespace, as owner records name it (tests plant records with it). */
+export const LOCAL_MACHINE = MACHINE;
+const RECORD_BYTES = 256;
 const NEVER_STALE_MS = 365 * 24 * 3600 * 1000;
 const LOCK_FS = {
   mkdir: fs.mkdir,
@@ -83,9 +110,17 @@ function startTime(pid: number): string | null {
 }
 const MY_START = startTime(process.pid) ?? '0';
 
+/**
+ * Was the record written on this machine and in this PID namespace, so that its pid can be checked
+ * here? A holder that cannot be verified is treated as remote: only the stale period frees its lock.
+ */
+function isLocal(record: OwnerRecord): boolean {
+  return record.host === HOST && (record.machine ?? '') === MACHINE;
+}
+
 /** Alive, and the same process that wrote the record (not a later one with the same pid). */
 function alive(record: OwnerRecord): boolean {
-  if (record.host !== HOST) return true; // cannot tell: the stale period decides
+  if (!isLocal(record)) return true; // cannot tell: the stale period decides
   try {
     process.kill(record.pid, 0);
   } catch (error) {
@@ -93,6 +128,76 @@ function alive(record: OwnerRecord): boolean {
   }
   const start = startTime(record.pid);
   return start === null || record.start === '0' || start === record.start;
+}
+
+export type HolderState = 'running' | 'stopped' | 'gone' | 'unknown';
+
+/** The lock's holder as the user can act on it: which process, and whether it can let go. */
+export interface LockHolder {
+  pid: number;
+  host: string;
+  /** running; stopped (SIGSTOP, Ctrl-Z: it cannot let go until resumed); gone; unknown (another machine). */
+  state: HolderState;
+  /** Its command line, shortened (null when it cannot be read). */
+  command: string | null;
+  /** Since the lock was last refreshed (ms): a stopped holder stopped refreshing it then. */
+  ageMs: number;
+}
+
+/** The state letter of /proc/<pid>/stat: T (stopped) and t (traced) cannot let go; Z and X are gone. */
+function processState(pid: number): HolderState {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const letter = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    if (letter === 'T' || letter === 't') return 'stopped';
+    if (letter === 'Z' || letter === 'X') return 'gone';
+    return 'running';
+  } catch {
+    return 'running'; // no /proc (macOS): alive() already said it exists
+  }
+}
+
+function commandOf(pid: number): string | null {
+  try {
+    const args = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    if (args.length === 0) return null;
+    const short = [basename(args[0]!), ...args.slice(1, 2).map((a) => basename(a)), ...args.slice(2)];
+    const text = short.join(' ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
+    return text.length > 60 ? `${text.slice(0, 59)}…` : text;
+  } catch {
+    return null;
+  }
+}
+
+/** Who holds the lock at `target`, and in what state; null when it is free or nobody claims it. */
+export function lockHolder(target: string): LockHolder | null {
+  const status = inspectLock(target);
+  const owner = status.owner;
+  if (!status.held || !owner) return null;
+  const local = isLocal(owner);
+  const state: HolderState = !local ? 'unknown' : !alive(owner) ? 'gone' : processState(owner.pid);
+  return {
+    pid: owner.pid,
+    host: owner.host,
+    state,
+    command: local && state !== 'gone' ? commandOf(owner.pid) : null,
+    ageMs: status.ageMs ?? 0,
+  };
+}
+
+/** One clause for an error or an attention item: who holds the lock, and what the user can do. */
+export function describeHolder(holder: LockHolder): string {
+  const who = `pid ${holder.pid}${holder.command ? ` (${holder.command})` : ''}`;
+  switch (holder.state) {
+    case 'stopped':
+      return `it is held by ${who}, which is stopped (SIGSTOP or Ctrl-Z) and cannot let go: resume it with \`kill -CONT ${holder.pid}\`, or stop it cleanly with \`kill -TERM ${holder.pid}; kill -CONT ${holder.pid}\``;
+    case 'gone':
+      return `it was held by ${who}, which has exited: the next attempt takes the lock over`;
+    case 'unknown':
+      return `it is held by pid ${holder.pid} on ${holder.host}, which cannot be checked from here: the lock is taken over once it has not been refreshed for the stale period`;
+    default:
+      return `it is held by ${who}, which is running (busy with a long change?): try again, or stop that process`;
+  }
 }
 
 function dirIdentity(path: string): { ino: string; born: string } | null {
@@ -106,7 +211,14 @@ function dirIdentity(path: string): { ino: string; born: string } | null {
 
 /** One record as written: a fixed-length line, so that rewriting it in place leaves no tail behind. */
 function recordLine(state: OwnerRecord['state'], identity?: { ino: string; born: string }): string {
-  const text = JSON.stringify({ pid: process.pid, host: HOST, start: MY_START, state, ...identity });
+  const text = JSON.stringify({
+    pid: process.pid,
+    host: HOST,
+    machine: MACHINE,
+    start: MY_START,
+    state,
+    ...identity,
+  });
   return text.padEnd(RECORD_BYTES - 1, ' ').concat('\n');
 }
 
@@ -116,13 +228,14 @@ class Record {
   readonly path: string;
 
   constructor(target: string) {
-    this.path = join(recordsDir(target), `${recordPrefix(target)}${HOST}.${process.pid}`);
+    // Two containers with one hostname may both run this as pid 1: the machine keeps their records apart.
+    this.path = join(recordsDir(target), `${recordPrefix(target)}${HOST}.${MACHINE || 'x'}.${process.pid}`);
   }
 
   write(state: OwnerRecord['state'], identity?: { ino: string; born: string }): void {
     if (this.fd === null) {
       fs.mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
-      this.fd = fs.openSync(this.path, 'w', 0o600);
+      this.fd = createExclusive(this.path);
     }
     fs.writeSync(this.fd, recordLine(state, identity), 0);
   }
@@ -224,7 +337,7 @@ function ownerLooksAlive(target: string, staleMs: number): boolean {
   if (!stat) return false;
   const others = readRecords(target).filter((r) => r.record.pid !== process.pid);
   const live = (r: { record: OwnerRecord }) => r.record.host === '?' || alive(r.record);
-  if (others.some((r) => r.record.state === 'H' && r.record.host === HOST && live(r))) return true;
+  if (others.some((r) => r.record.state === 'H' && isLocal(r.record) && live(r))) return true;
   const busy = others.some((r) => (r.record.state === 'A' || r.record.state === 'H') && live(r));
   return busy && Date.now() - stat.mtimeMs <= staleMs;
 }
@@ -261,7 +374,7 @@ function breakLockOfDeadOwner(target: string, staleMs: number): boolean {
     if (!fs.existsSync(lockDir(target))) return true; // released meanwhile: try again at once
     if (ownerLooksAlive(target, staleMs)) return false;
     for (const r of readRecords(target).filter((r) => r.record.pid !== process.pid)) {
-      if (r.record.host === HOST && !alive(r.record)) fs.rmSync(r.file, { force: true });
+      if (isLocal(r.record) && !alive(r.record)) fs.rmSync(r.file, { force: true });
     }
     const tomb = `${lockDir(target)}.dead-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
     fs.renameSync(lockDir(target), tomb);
@@ -312,6 +425,9 @@ function waitForChange(dir: string, maxMs: number): Promise<void> {
  * holder needs. A lock of a killed process is still taken over within about this long.
  */
 const DEAD_OWNER_CHECK_MS = 25;
+/** How often a waiter looks whether the holder is stopped, and how long it must stay so (ms). */
+const HOLDER_CHECK_MS = 200;
+const STOPPED_GRACE_MS = 2000;
 
 /** Is another live process waiting for this lock (or about to take it)? For holders deciding to hand it over. */
 function othersWaiting(target: string): boolean {
@@ -382,7 +498,10 @@ async function acquireOnDisk(
 ): Promise<OwnedLock> {
   const timeoutMs = options.timeoutMs ?? 15_000;
   const staleMs = Math.max(options.staleMs ?? 10_000, 2000);
-  const deadline = Date.now() + timeoutMs;
+  const startedAt = Date.now();
+  const deadline = startedAt + timeoutMs;
+  let holderCheckAt = startedAt + HOLDER_CHECK_MS;
+  let stoppedSince: number | null = null;
   const record = recordFor(target);
   let compromised: Error | null = null;
   let wait = 2;
@@ -431,13 +550,26 @@ async function acquireOnDisk(
         deadOwnerCheckAt = Date.now() + DEAD_OWNER_CHECK_MS;
         if (breakLockOfDeadOwner(target, staleMs)) continue;
       }
-      if (Date.now() >= deadline) {
+      // A stopped holder cannot let go until someone resumes it: waiting out the whole timeout in
+      // silence helps nobody, so the waiter gives up once it has seen it stopped for a grace period.
+      let stopped: LockHolder | null = null;
+      if (Date.now() >= holderCheckAt && Date.now() < deadline) {
+        holderCheckAt = Date.now() + HOLDER_CHECK_MS;
+        const holder = lockHolder(target);
+        if (holder?.state === 'stopped') {
+          stoppedSince ??= Date.now();
+          if (Date.now() - stoppedSince >= STOPPED_GRACE_MS) stopped = holder;
+        } else stoppedSince = null;
+      }
+      if (stopped || Date.now() >= deadline) {
         record.write('W');
-        const { owner } = inspectLock(target);
+        const holder = stopped ?? lockHolder(target);
+        const waited = Math.max(0, Date.now() - startedAt);
         throw new DreamError(
           'E_LOCK_TIMEOUT',
-          `timed out after ${timeoutMs} ms waiting for the lock ${lockDir(target)}` +
-            (owner ? ` (held by pid ${owner.pid} on ${owner.host})` : ''),
+          `gave up after ${(waited / 1000).toFixed(1)} s waiting for the lock ${lockDir(target)}` +
+            (holder ? `: ${describeHolder(holder)}` : ''),
+          holder ? { holder } : undefined,
         );
       }
       options.whileWaiting?.();
@@ -525,7 +657,7 @@ for (;;) {
   if (Atomics.compareExchange(cell, 0, ${LINGER}, ${RELEASING}) !== ${LINGER}) continue;
   try { fs.rmdirSync(lockDir); } catch {}
   try {
-    const fd = fs.openSync(recordPath, 'r+');
+    const fd = fs.openSync(recordPath, fs.constants.O_WRONLY | fs.constants.O_NOFOLLOW);
     try { fs.writeSync(fd, idleRecord, 0); } finally { fs.closeSync(fd); }
   } catch {}
   Atomics.store(cell, 0, ${RELEASED});
@@ -698,7 +830,7 @@ export class KeptLock {
     keptLocks.add(this);
   }
 
-  async take(): Promise<LockHandle> {
+  async take(timeoutMs = this.options.timeoutMs): Promise<LockHandle> {
     this.takenAt = performance.now();
     if (this.handle) {
       const ours = this.keeper?.takeBack() !== 'gone';
@@ -726,7 +858,7 @@ export class KeptLock {
     this.options.meanwhile?.();
     this.handle = await acquire(
       this.target,
-      { timeoutMs: this.options.timeoutMs, whileWaiting: this.options.meanwhile },
+      { timeoutMs, whileWaiting: this.options.meanwhile },
       this.keeper,
     );
     this.keeper?.held();
@@ -813,7 +945,7 @@ export function inspectLock(target: string): LockStatus {
   const identity = dirIdentity(lockDir(target));
   const found = identity ? ownerOf(target, identity) : null;
   const owner = found?.holder ?? null;
-  const ownerAlive = owner ? (owner.host === HOST ? alive(owner) : null) : found?.liveAttempt ? true : null;
+  const ownerAlive = owner ? (isLocal(owner) ? alive(owner) : null) : found?.liveAttempt ? true : null;
   return { target, held: true, owner, ownerAlive, ageMs };
 }
 

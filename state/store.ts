@@ -38,12 +38,31 @@ export function fsyncDir(dir: string): void {
   }
 }
 
+const CREATE_NEW =
+  fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+
+/**
+ * Create `path` as a new file of this process (mode 600), never through a symlink planted there:
+ * whatever is already at the path (a leftover of a dead process with the same pid, a link) is
+ * removed, not followed, and the creation is tried again.
+ */
+export function createExclusive(path: string): number {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return fs.openSync(path, CREATE_NEW, 0o600);
+    } catch (error) {
+      if (errnoCode(error) !== 'EEXIST' || attempt >= 3) throw error;
+      fs.rmSync(path, { force: true }); // unlink: a symlink goes, its target stays untouched
+    }
+  }
+}
+
 /** Write a whole file so that a crash leaves either the old or the new content, never a mix. */
 export function writeFileDurable(path: string, data: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const buf = Buffer.from(data, 'utf8');
   try {
-    const fd = fs.openSync(tmp, 'w', 0o600);
+    const fd = createExclusive(tmp);
     try {
       // A filling disk writes less than asked without an error: loop, so that it ends in ENOSPC, not a short file.
       for (let written = 0; written < buf.length; )

@@ -39,6 +39,9 @@ export function useServices(): Services {
  * the last rebuild is older than `minMs`, else once at the end of that interval (changes made by
  * other processes show within 200 ms; a burst of changes costs one rebuild per interval).
  */
+/** How often the console looks whether the journal lock's holder is stopped (ms). */
+const LOCK_LOOK_MS = 2000;
+
 export function useSnapshot(ws: Workspace, minMs = 100): Snapshot {
   const [snapshot, setSnapshot] = useState(() => buildSnapshot(ws));
   const latest = useRef(snapshot);
@@ -64,8 +67,17 @@ export function useSnapshot(ws: Workspace, minMs = 100): Snapshot {
     const watcher = watchWorkspace(ws, changed);
     // Our own changes are applied to the view before the watcher hears of them.
     changed();
+    // A lock holder stopping or resuming changes no journal line: look for it now and then.
+    let stopped = false;
+    const lookAtLock = setInterval(() => {
+      const now = ws.journalLockHolder()?.state === 'stopped';
+      if (now !== stopped) changed();
+      stopped = now;
+    }, LOCK_LOOK_MS);
+    lookAtLock.unref();
     return () => {
       watcher.close();
+      clearInterval(lookAtLock);
       if (timer) clearTimeout(timer);
     };
   }, [ws, minMs]);

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { defaultAgents } from '../../agents/roles.js';
 import { listSegments, readJournalFrom, readJournalTail } from '../../state/journal.js';
+import { describeHolder } from '../../state/lock.js';
 import { workspacePaths } from '../../state/paths.js';
 import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
@@ -151,7 +152,9 @@ export function registerAdmin(program: Command): void {
         const waiting = runners.length === 0 ? startable(ws.view, ws.config.agents) : 0;
         const queued = [...ws.view.inStore('ready'), ...ws.view.inStore('backlog')];
         const nobody = untakeable(queued, ws.config.agents, ws.view);
-        emit(options, { ...s, runners, unassignable: nobody }, () =>
+        const lock = ws.journalLockHolder();
+        const stopped = lock?.state === 'stopped' ? lock : null;
+        emit(options, { ...s, runners, unassignable: nobody, journalLock: lock }, () =>
           [
             `workspace ${ws.home}  (journal seq ${s.seq}, ${s.agents} agents)`,
             `${describeRunners(runners)}${waiting > 0 ? `: ${waiting === 1 ? '1 ready task waits' : `${waiting} ready tasks wait`}; start \`dreamos run\`` : ''}`,
@@ -159,6 +162,9 @@ export function registerAdmin(program: Command): void {
             ...s.working.map((t) => `  ${t.id}  ${t.agent ?? '-'}  ${oneLine(t.title, 60)}`),
             ...nobody.map((g) => `${nobodyLine(g)} (dreamos attention)`),
             `open alerts: ${s.openAlerts}${s.openAlerts ? ' (dreamos doctor, dreamos alert list)' : ''}`,
+            ...(stopped
+              ? [`journal lock held by a stopped process: ${oneLine(describeHolder(stopped), 300)}`]
+              : []),
           ].join('\n'),
         );
       });

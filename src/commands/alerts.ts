@@ -73,6 +73,7 @@ export function registerAlerts(program: Command): void {
           policies: ws.config.policies,
           now: new Date(),
           agents: ws.config.agents,
+          journalLock: ws.journalLockHolder(),
         });
         emit(options, items, () =>
           items.length === 0

@@ -34,12 +34,18 @@ export async function withWorkspace<T>(
     told = ws.notices.length;
   };
   tell();
+  let result: T;
   try {
-    return await fn(ws, options);
-  } finally {
+    result = await fn(ws, options);
+  } catch (error) {
     tell();
-    await ws.close();
+    // The command's own error is what the user needs: a failure while closing must not replace it.
+    await ws.close().catch(() => undefined);
+    throw error;
   }
+  tell();
+  await ws.close();
+  return result;
 }
 
 export const collect = (value: string, previous: string[] = []) => [...previous, value];

@@ -163,7 +163,8 @@ describe('drift, end to end', () => {
         expect(run(['task', 'add', `fails ${i}`, '--run', 'exit 3', '--max-attempts', '1']).code).toBe(0);
     };
     fail(3);
-    expect(run(['run', '--until-idle']).code).toBe(0);
+    // 7: tasks of the run ended failed.
+    expect(run(['run', '--until-idle']).code).toBe(7);
     const [loop] = alerts('--status', 'open');
     expect(loop).toMatchObject({ kind: 'repeated-failure', count: 1 });
     expect(run(['alert', 'ack', loop!.id]).code).toBe(0);
@@ -176,7 +177,7 @@ describe('drift, end to end', () => {
     // The operator resumes the agent without fixing the cause: it fails again and drift pauses it again.
     expect(run(['agent', 'resume', 'agent-2']).code).toBe(0);
     fail(3);
-    expect(run(['run', '--until-idle']).code).toBe(0);
+    expect(run(['run', '--until-idle']).code).toBe(7);
     expect(agent('agent-2').state.paused).toBe(true);
     expect(alerts()).toHaveLength(1);
     expect(alerts('--status', 'open')).toMatchObject([

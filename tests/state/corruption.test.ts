@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../state/db.js';
+import { LOCAL_MACHINE } from '../../state/lock.js';
 import { STORES, type StoreName, workspacePaths } from '../../state/paths.js';
 import { readSnapshot } from '../../state/snapshots.js';
 import { checkState, quarantined, readAlerts, readBoard, scanJournal } from '../helpers/fault-state.js';
@@ -323,12 +324,18 @@ describe('locks left behind', () => {
     const record = path.join(
       path.dirname(paths.journalLock),
       'owners',
-      `journal.by.${hostname()}.${dead.stdout}`,
+      `journal.by.${hostname()}.${LOCAL_MACHINE}.${dead.stdout}`,
     );
     fs.mkdirSync(path.dirname(record), { recursive: true });
     fs.writeFileSync(
       record,
-      JSON.stringify({ pid: Number(dead.stdout), host: hostname(), start: '0', state: 'A' }),
+      JSON.stringify({
+        pid: Number(dead.stdout),
+        host: hostname(),
+        machine: LOCAL_MACHINE,
+        start: '0',
+        state: 'A',
+      }),
     );
     fs.mkdirSync(`${paths.journalLock}.lock`);
     const future = new Date(Date.now() + 3600_000);

@@ -121,7 +121,12 @@ export function buildSnapshot(ws: Workspace, previous?: Snapshot): Snapshot {
     signatures,
     total,
     openAlerts,
-    attention: attention(view, { policies: ws.config.policies, now: new Date(), agents: ws.config.agents }),
+    attention: attention(view, {
+      policies: ws.config.policies,
+      now: new Date(),
+      agents: ws.config.agents,
+      journalLock: ws.journalLockHolder(),
+    }),
     runners: liveRunners(view, ws.config.policies, new Date()),
   };
 }

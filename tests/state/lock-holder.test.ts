@@ -1,0 +1,80 @@
+/**
+ * The holder of a lock, as the lock-timeout error names it: its pid, whether it is running, stopped
+ * (SIGSTOP) or gone, and what to do. A real process holds the journal lock (fault-hold-lock.mjs).
+ */
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DreamError } from '../../src/errors.js';
+import { acquireLock, lockHolder } from '../../state/lock.js';
+import { waitFor } from '../agents/helpers.js';
+import { type LockHolderProcess, holdLock as startHolder } from '../helpers/busy-run.js';
+import { cli, tempDir } from '../helpers/workspace.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let home: string;
+let target: string;
+let holder: LockHolderProcess | null = null;
+
+beforeEach(() => {
+  tmp = tempDir('dreamos-lock-holder-');
+  expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
+  home = path.join(tmp.dir, '.dreamos');
+  target = path.join(home, 'locks', 'journal');
+});
+afterEach(async () => {
+  await holder?.kill();
+  holder = null;
+  tmp.cleanup();
+});
+
+async function holdLock(): Promise<number> {
+  holder = await startHolder(home, tmp.dir);
+  return holder.pid;
+}
+
+async function lockError(timeoutMs: number): Promise<DreamError> {
+  const error = await acquireLock(target, { timeoutMs }).then(
+    async (lock) => {
+      await lock.release();
+      throw new Error('the lock was taken although another process holds it');
+    },
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(DreamError);
+  return error as DreamError;
+}
+
+describe('the holder of a lock', () => {
+  it('is named as running while it runs', async () => {
+    const pid = await holdLock();
+    expect(lockHolder(target)).toMatchObject({ pid, state: 'running' });
+    const error = await lockError(300);
+    expect(error.code).toBe('E_LOCK_TIMEOUT');
+    expect(error.message).toMatch(
+      new RegExp(`held by pid ${pid} \\(node fault-hold-lock\\.mjs .*\\), which is running`),
+    );
+  });
+
+  it('is named as stopped, with how to resume it, and not waited on for the whole timeout', async () => {
+    const pid = await holdLock();
+    holder!.child.kill('SIGSTOP');
+    await waitFor(() => lockHolder(target)?.state === 'stopped');
+    // A timeout far longer than this test may run: only seeing the holder stopped ends the wait.
+    const error = await lockError(10 * 60_000);
+    expect(error.code).toBe('E_LOCK_TIMEOUT');
+    expect(error.message).toMatch(
+      new RegExp(
+        `held by pid ${pid} .*which is stopped .*\`kill -CONT ${pid}\`.*\`kill -TERM ${pid}; kill -CONT ${pid}\``,
+      ),
+    );
+    expect(error.details).toMatchObject({ holder: { pid, state: 'stopped' } });
+  }, 60_000);
+
+  it('is free once the holder is gone', async () => {
+    await holdLock();
+    await holder!.kill();
+    const lock = await acquireLock(target, { timeoutMs: 5000 });
+    await lock.release();
+    expect(lockHolder(target)).toBeNull();
+  });
+});
