@@ -7,15 +7,35 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { AgentConfig, Driver } from './config.js';
 
-/** Agent CLIs `init` looks for, in order of preference, with the README's copy-paste argv. */
+/**
+ * Agent CLIs `init` looks for, in order of preference, with the README's copy-paste argv (`--`
+ * before a positional prompt) and the provider keys each may authenticate with: driven programs
+ * get no API key unless their driver passes it on (docs/decisions/secrets-in-driven-programs.md).
+ */
 export const AGENT_CLIS = [
-  { name: 'claude', label: 'Claude Code', argv: ['claude', '-p', '{prompt}', '--output-format', 'text'] },
-  { name: 'codex', label: 'Codex CLI', argv: ['codex', 'exec', '{prompt}'] },
-  { name: 'gemini', label: 'Gemini CLI', argv: ['gemini', '-p', '{prompt}'] },
+  {
+    name: 'claude',
+    label: 'Claude Code',
+    argv: ['claude', '-p', '--output-format', 'text', '--', '{prompt}'],
+    passEnv: ['ANTHROPIC_API_KEY'],
+  },
+  {
+    name: 'codex',
+    label: 'Codex CLI',
+    argv: ['codex', 'exec', '--', '{prompt}'],
+    passEnv: ['OPENAI_API_KEY'],
+  },
+  {
+    name: 'gemini',
+    label: 'Gemini CLI',
+    argv: ['gemini', '--prompt={prompt}'],
+    passEnv: ['GEMINI_API_KEY', 'GOOGLE_API_KEY'],
+  },
   {
     name: 'aider',
     label: 'Aider',
-    argv: ['aider', '--yes-always', '--no-auto-commits', '--message', '{prompt}'],
+    argv: ['aider', '--yes-always', '--no-auto-commits', '--message={prompt}'],
+    passEnv: ['OPENAI_API_KEY', 'ANTHROPIC_API_KEY'],
   },
 ] as const;
 
@@ -100,7 +120,7 @@ export async function findDrivers(env: Env = process.env): Promise<FoundDriver[]
         name: cli.name,
         label: cli.label,
         where,
-        driver: { kind: 'command', argv: [...cli.argv], env: {}, worktree: false },
+        driver: { kind: 'command', argv: [...cli.argv], env: {}, passEnv: [...cli.passEnv], worktree: false },
       });
   }
   if (env.OPENAI_API_KEY?.trim())

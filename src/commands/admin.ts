@@ -46,7 +46,7 @@ async function promptSetup(asked: string): Promise<PromptSetup> {
 /** A driver as an operator would write it: the fields that say something. */
 const shown = (d: FoundDriver['driver']) =>
   d.kind === 'command'
-    ? { kind: d.kind, argv: d.argv }
+    ? { kind: d.kind, argv: d.argv, ...(d.passEnv?.length ? { passEnv: d.passEnv } : {}) }
     : d.kind === 'llm'
       ? {
           kind: d.kind,
@@ -56,7 +56,11 @@ const shown = (d: FoundDriver['driver']) =>
         }
       : d;
 
-const EXAMPLE_DRIVER = { kind: 'command', argv: ['claude', '-p', '{prompt}'] };
+const EXAMPLE_DRIVER = {
+  kind: 'command',
+  argv: ['claude', '-p', '--', '{prompt}'],
+  passEnv: ['ANTHROPIC_API_KEY'],
+};
 
 function describeSetup(setup: PromptSetup, prompted: AgentConfig[], total: number): string[] {
   const { chosen, found } = setup;

@@ -66,11 +66,15 @@ describe('init finds what can take prompt tasks', () => {
     expect(r.stdout).toContain(
       `found Claude Code (${path.join(bin, 'claude')}): agent-1 Captain, agent-6 Feedback`,
     );
-    expect(r.stdout).toMatch(/also found Codex CLI .*"argv":\["codex","exec","\{prompt\}"\]/);
+    expect(r.stdout).toMatch(
+      /also found Codex CLI .*"argv":\["codex","exec","--","\{prompt\}"\],"passEnv":\["OPENAI_API_KEY"\]/,
+    );
     const d = drivers(tmp.dir);
     expect(d['agent-1']).toMatchObject({
       kind: 'command',
-      argv: ['claude', '-p', '{prompt}', '--output-format', 'text'],
+      argv: ['claude', '-p', '--output-format', 'text', '--', '{prompt}'],
+      // The one key this CLI may log in with: driven programs get no other.
+      passEnv: ['ANTHROPIC_API_KEY'],
     });
     expect([d['agent-6']?.kind, d['agent-7']?.kind]).toEqual(['command', 'command']);
     expect(d['agent-2']).toMatchObject({ kind: 'shell' });
@@ -90,7 +94,7 @@ describe('init finds what can take prompt tasks', () => {
       path.join(tmp.dir, '.dreamos', 'logs', done.agent!, `${task.id}.log`),
       'utf8',
     );
-    expect(log).toContain('claude ran with: -p write the docs --output-format text');
+    expect(log).toContain('claude ran with: -p --output-format text -- write the docs');
   });
 
   it('says plainly that prompt tasks need a driver, and how to set one, when it finds none', () => {
@@ -105,7 +109,7 @@ describe('init finds what can take prompt tasks', () => {
       /found no agent CLI \(claude, codex, gemini, aider\) on the PATH, no OPENAI_API_KEY/,
     );
     expect(text.stdout).toContain(
-      `prompt tasks need a driver: set an agent's "driver" in .dreamos/config.json, e.g. {"kind":"command","argv":["claude","-p","{prompt}"]}`,
+      `prompt tasks need a driver: set an agent's "driver" in .dreamos/config.json, e.g. {"kind":"command","argv":["claude","-p","--","{prompt}"],"passEnv":["ANTHROPIC_API_KEY"]}`,
     );
   });
 
