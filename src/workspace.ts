@@ -23,6 +23,7 @@ import {
   type StoreName,
   WORKSPACE_DIR,
   type WorkspacePaths,
+  workspaceFolders,
   workspacePaths,
 } from '../state/paths.js';
 import {
@@ -186,17 +187,7 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
     ...options.config,
   });
   prepareProject(project);
-  for (const dir of [
-    home,
-    paths.boardsDir,
-    paths.journalDir,
-    paths.mailboxesDir,
-    paths.checkpointsDir,
-    paths.logsDir,
-    paths.quarantineDir,
-    paths.archiveDir,
-    paths.locksDir,
-  ]) {
+  for (const dir of [home, ...workspaceFolders(paths)]) {
     privateDir(dir);
   }
   writeFileDurable(paths.configSchema, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);

@@ -61,4 +61,16 @@ export function workspacePaths(home: string) {
 }
 export type WorkspacePaths = ReturnType<typeof workspacePaths>;
 
+/** The workspace's own folders, below `home`: created by init, checked before every use. */
+export const workspaceFolders = (paths: WorkspacePaths): string[] => [
+  paths.boardsDir,
+  paths.journalDir,
+  paths.mailboxesDir,
+  paths.checkpointsDir,
+  paths.logsDir,
+  paths.quarantineDir,
+  paths.archiveDir,
+  paths.locksDir,
+];
+
 export const SEGMENT_RE = /^(\d{6})\.jsonl$/;

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { extname, join } from 'node:path';
 import { DreamError, errnoCode } from '../src/errors.js';
-import type { WorkspacePaths } from './paths.js';
+import { type WorkspacePaths, workspaceFolders } from './paths.js';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_APPEND } = fs.constants;
 
@@ -65,16 +65,7 @@ export function realFolder(home: string, dir: string): void {
  */
 export function checkLayout(paths: WorkspacePaths): void {
   const accepted = owners(paths.home);
-  for (const dir of [
-    paths.boardsDir,
-    paths.journalDir,
-    paths.mailboxesDir,
-    paths.checkpointsDir,
-    paths.logsDir,
-    paths.quarantineDir,
-    paths.archiveDir,
-    paths.locksDir,
-  ]) {
+  for (const dir of workspaceFolders(paths)) {
     let st: fs.Stats;
     try {
       st = fs.lstatSync(dir);
@@ -87,16 +78,21 @@ export function checkLayout(paths: WorkspacePaths): void {
   }
 }
 
-/** Create `path` (never an existing file, never through a link), mode 600, with `data`, made durable. */
-function createNew(path: string, data: Buffer): void {
-  const fd = fs.openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+/** Write all of `data` to a new file's `fd`, make it durable, and close it. */
+export function writeAndClose(fd: number, data: Buffer): void {
   try {
+    // A filling disk writes less than asked without an error: loop, so that it ends in ENOSPC, not a short file.
     for (let written = 0; written < data.length; )
       written += fs.writeSync(fd, data, written, data.length - written);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
   }
+}
+
+/** Create `path` (never an existing file, never through a link), mode 600, with `data`, made durable. */
+function createNew(path: string, data: Buffer): void {
+  writeAndClose(fs.openSync(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600), data);
 }
 
 /**

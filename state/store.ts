@@ -10,7 +10,7 @@ import type { z } from 'zod';
 import { errnoCode } from '../src/errors.js';
 import { oneLine } from '../src/sanitize.js';
 import type { WorkspacePaths } from './paths.js';
-import { quarantineTarget } from './safe-files.js';
+import { quarantineTarget, writeAndClose } from './safe-files.js';
 
 export class CorruptFileError extends Error {
   constructor(
@@ -62,15 +62,7 @@ export function writeFileDurable(path: string, data: string): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   const buf = Buffer.from(data, 'utf8');
   try {
-    const fd = createExclusive(tmp);
-    try {
-      // A filling disk writes less than asked without an error: loop, so that it ends in ENOSPC, not a short file.
-      for (let written = 0; written < buf.length; )
-        written += fs.writeSync(fd, buf, written, buf.length - written);
-      fs.fsyncSync(fd);
-    } finally {
-      fs.closeSync(fd);
-    }
+    writeAndClose(createExclusive(tmp), buf);
     fs.renameSync(tmp, path);
   } catch (error) {
     fs.rmSync(tmp, { force: true }); // nothing half-written stays
