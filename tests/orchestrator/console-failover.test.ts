@@ -3,19 +3,16 @@
  * pid does; quitting the first (`q`) moves its agents to the second, which runs the interrupted task
  * again and says the agents now run here.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../agents/helpers.js';
+import { alive, hasTmux, tmuxServer } from '../helpers/terminal.js';
 import { BIN, cli, tempDir } from '../helpers/workspace.js';
 
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const socket = `dreamos-consoles-${process.pid}`;
 const tmp = tempDir('dreamos-consoles-');
-const tmux = (...args: string[]) =>
-  execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-const screen = (session: string) => tmux('capture-pane', '-p', '-t', session);
+const term = tmuxServer('dreamos-consoles');
+const { tmux, screen } = term;
 const starts = () => {
   const file = path.join(tmp.dir, 'starts');
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean) : [];
@@ -26,37 +23,15 @@ async function until(what: string, check: () => boolean): Promise<void> {
     throw new Error(`timed out waiting for ${what}; the screens:\n${screen('first')}\n${screen('second')}`);
   });
 }
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 function openConsole(session: string): number {
-  tmux(
-    'new-session',
-    '-d',
-    '-s',
-    session,
-    '-x',
-    '160',
-    '-y',
-    '48',
-    '-c',
-    tmp.dir,
-    `exec ${process.execPath} ${BIN} console`,
-  );
-  const pid = Number(tmux('display', '-p', '-t', session, '#{pane_pid}').trim());
+  const pid = term.open(session, tmp.dir, `exec ${process.execPath} ${BIN} console`);
   consoles.push(pid);
   return pid;
 }
 
 const consoles: number[] = [];
 afterAll(async () => {
-  if (hasTmux) spawnSync('tmux', ['-L', socket, 'kill-server']);
+  term.kill();
   // A console stops cleanly on the hangup: let it finish writing before its folder goes.
   await waitFor(() => consoles.every((pid) => !alive(pid)), 30_000).catch(() => undefined);
   tmp.cleanup();

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../state/schemas.js';
 import { waitFor } from '../agents/helpers.js';
+import { alive } from '../helpers/terminal.js';
 import { BIN, cli, collectOutput, tempDir, writePolicies } from '../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -39,14 +40,6 @@ function orchestrator(): Orchestrator {
 const started = (o: Orchestrator) => o.events().find((e) => e.type === 'started');
 const tookOver = (o: Orchestrator) => o.events().filter((e) => e.type === 'took-over');
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const starts = () => {
   const file = path.join(tmp.dir, 'starts');
   return fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n').filter(Boolean).map(Number) : [];

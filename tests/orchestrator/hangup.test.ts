@@ -3,29 +3,19 @@
  * a console whose tmux session is killed (its writes to the vanished terminal then fail with EIO).
  * The running task goes back to ready, the agents are released and no driven process survives.
  */
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AgentState, Task } from '../../state/schemas.js';
 import { waitFor } from '../agents/helpers.js';
+import { alive, hasTmux, tmuxServer } from '../helpers/terminal.js';
 import { BIN, cli, tempDir } from '../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
 const run = (args: string[]) => cli(args, { cwd: tmp.dir });
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const socket = `dreamos-hangup-${process.pid}`;
-const tmux = (...args: string[]) =>
-  execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+const term = tmuxServer('dreamos-hangup');
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const agentState = (id: string) => run(['agent', 'show', id, '--json']).json<{ state: AgentState }>().state;
 
 /** A task whose program writes its pid and then waits; returns the task and where the pid goes. */
@@ -49,7 +39,7 @@ beforeEach(() => {
   expect(run(['init']).code).toBe(0);
 });
 afterEach(() => {
-  if (hasTmux) spawnSync('tmux', ['-L', socket, 'kill-server']);
+  term.kill();
   tmp.cleanup();
 });
 
@@ -76,23 +66,10 @@ describe('SIGHUP', () => {
     `stops a console whose tmux session is killed${hasTmux ? '' : ' (SKIPPED: tmux is not installed)'}`,
     async () => {
       const { task, pidFile } = hangingTask();
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        'main',
-        '-x',
-        '160',
-        '-y',
-        '48',
-        '-c',
-        tmp.dir,
-        `exec ${process.execPath} ${BIN} console`,
-      );
-      const consolePid = Number(tmux('display', '-p', '-t', 'main', '#{pane_pid}').trim());
+      const consolePid = term.open('main', tmp.dir, `exec ${process.execPath} ${BIN} console`);
       await waitFor(() => childPid(pidFile) > 0, 30_000);
       const child = childPid(pidFile);
-      tmux('kill-session', '-t', 'main');
+      term.tmux('kill-session', '-t', 'main');
       await waitFor(() => !alive(consolePid), 30_000);
       await waitFor(() => !alive(child), 10_000).catch(() => undefined);
       expect(alive(child)).toBe(false);

@@ -4,21 +4,19 @@
  * `dreamos task list --json` from outside, quit with q, and leave no process behind.
  * Needs a build (`node scripts/build.mjs --no-types`) and tmux; without tmux it is skipped, saying so.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import type { Task } from '../../state/schemas.js';
+import { alive, hasTmux, tmuxServer } from '../helpers/terminal.js';
 import { BIN, ROLE_NAMES, ROOT, tempDir } from '../helpers/workspace.js';
 import { sleep } from './helpers.js';
 
 const bin = process.env.DREAMOS_TEST_BIN ?? BIN;
-const hasTmux = spawnSync('tmux', ['-V']).status === 0;
-const socket = `dreamos-e2e-${process.pid}`;
 const tmp = tempDir('dreamos-e2e-');
-const tmux = (...args: string[]) =>
-  execFileSync('tmux', ['-L', socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-const screen = (session = 'main') => tmux('capture-pane', '-p', '-t', session);
+const term = tmuxServer('dreamos-e2e');
+const { tmux, screen } = term;
 const dreamosIn = (cwd: string, ...args: string[]) =>
   spawnSync(process.execPath, [bin, ...args], { cwd, encoding: 'utf8', timeout: 30_000 });
 const dreamos = (...args: string[]) => dreamosIn(tmp.dir, ...args);
@@ -39,15 +37,6 @@ async function until<T>(
   }
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
 /** Processes whose working folder is inside the workspace (Linux /proc), besides this test. */
 function processesIn(dir: string): string[] {
   if (!fs.existsSync('/proc/self/cwd')) return [];
@@ -67,7 +56,7 @@ function processesIn(dir: string): string[] {
 const keysTmp = tempDir('dreamos-e2e-keys-');
 
 afterAll(() => {
-  if (hasTmux) spawnSync('tmux', ['-L', socket, 'kill-server']);
+  term.kill();
   tmp.cleanup();
   keysTmp.cleanup();
 });
@@ -82,20 +71,7 @@ describe('the real binary in a real terminal', () => {
       ).toBe(true);
       const init = dreamos('init');
       expect(init.status, init.stderr).toBe(0);
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        'main',
-        '-x',
-        '160',
-        '-y',
-        '48',
-        '-c',
-        tmp.dir,
-        `exec ${process.execPath} ${bin} console`,
-      );
-      const pid = Number(tmux('display', '-p', '-t', 'main', '#{pane_pid}').trim());
+      const pid = term.open('main', tmp.dir, `exec ${process.execPath} ${bin} console`);
       expect(pid).toBeGreaterThan(0);
 
       await until('the eight agents and the board summary', () => {
@@ -126,7 +102,7 @@ describe('the real binary in a real terminal', () => {
 
       tmux('send-keys', '-t', 'main', 'q');
       await until('the console to exit', () => !alive(pid), 20_000);
-      expect(spawnSync('tmux', ['-L', socket, 'has-session', '-t', 'main']).status).not.toBe(0);
+      expect(() => tmux('has-session', '-t', 'main')).toThrow();
       expect(processesIn(tmp.dir)).toEqual([]);
     },
   );
@@ -143,20 +119,7 @@ describe('the real binary in a real terminal', () => {
         expect(added.status, added.stderr).toBe(0);
         ids.push((JSON.parse(added.stdout) as Task).id);
       }
-      tmux(
-        'new-session',
-        '-d',
-        '-s',
-        'keys',
-        '-x',
-        '160',
-        '-y',
-        '48',
-        '-c',
-        keysTmp.dir,
-        `exec ${process.execPath} ${bin} console --attach`,
-      );
-      const pid = Number(tmux('display', '-p', '-t', 'keys', '#{pane_pid}').trim());
+      const pid = term.open('keys', keysTmp.dir, `exec ${process.execPath} ${bin} console --attach`);
       const send = (keys: string) => tmux('send-keys', '-t', 'keys', '-l', keys);
       await until('the dashboard', () => screen('keys').includes('Board backlog 5'), 15_000, 'keys');
       // `2h`: the board, then its backlog column; `jjj`: three rows down, all in one write each.
