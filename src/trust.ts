@@ -61,24 +61,49 @@ function isTrusted(home: string): boolean {
   });
 }
 
+/** Why the folder `dir` (an ancestor of the workspace) could be changed by someone else, or null. */
+function unsafeAncestor(dir: string, me: number): string | null {
+  const st = fs.lstatSync(dir);
+  if (st.uid !== me && st.uid !== 0) return `its folder ${dir} belongs to uid ${st.uid}`;
+  // Like ssh's StrictModes: others may write in a folder above only when the sticky bit stops them
+  // renaming what they do not own (/tmp).
+  if ((st.mode & 0o022) !== 0 && (st.mode & 0o1000) === 0) {
+    const who = (st.mode & 0o002) !== 0 ? 'every user' : 'its group';
+    return `${who} may write in its folder ${dir} (mode ${(st.mode & 0o777).toString(8)}, no sticky bit)`;
+  }
+  return null;
+}
+
 /**
- * Refuse the workspace `home` (the `.dreamos` folder) when it belongs to another user or when group
- * or others may write in it, unless the user trusts it. One line says why and how to fix it.
+ * Resolve the workspace `home` (the `.dreamos` folder) once, check it, and return the resolved
+ * path: every later open must use that path, so that a link swapped after the check changes
+ * nothing. Refused, unless the user trusts it: a `.dreamos` link that another user owns; a folder
+ * that belongs to another user or that group or others may write in; and a folder with an
+ * ancestor that someone other than the user or root could change. One line says why and how to fix it.
  */
-export function checkTrusted(home: string): void {
+export function checkTrusted(home: string): string {
+  const real = fs.realpathSync(home);
   const me = uid();
-  if (me === null) return; // Windows: no uids to compare
-  const st = fs.statSync(home);
-  const problem =
-    st.uid !== me
-      ? `it belongs to uid ${st.uid}, not to you (uid ${me})`
-      : (st.mode & 0o022) !== 0
-        ? `${(st.mode & 0o020) !== 0 ? 'its group' : 'every user'} may write in it (mode ${(st.mode & 0o777).toString(8)})`
-        : null;
-  if (problem === null || isTrusted(home)) return;
-  const fix =
-    st.uid !== me
-      ? `if you trust it, add ${JSON.stringify(dirname(home))} to "safe" in ${userConfigPath()} or to DREAMOS_SAFE_DIRS`
-      : `run \`chmod go-w ${home}\`, or add it to "safe" in ${userConfigPath()}`;
+  if (me === null) return real; // Windows: no uids to compare
+  const link = fs.lstatSync(home);
+  const st = fs.lstatSync(real);
+  let fix = `if you trust it, add ${JSON.stringify(dirname(home))} to "safe" in ${userConfigPath()} or to DREAMOS_SAFE_DIRS`;
+  let problem: string | null = null;
+  if (link.isSymbolicLink() && link.uid !== me && link.uid !== 0) {
+    problem = `it is a symbolic link that belongs to uid ${link.uid}, not to you (uid ${me})`;
+  } else if (!st.isDirectory()) {
+    problem = 'it is not a folder';
+  } else if (st.uid !== me) {
+    problem = `it belongs to uid ${st.uid}, not to you (uid ${me})`;
+  } else if ((st.mode & 0o022) !== 0) {
+    problem = `${(st.mode & 0o020) !== 0 ? 'its group' : 'every user'} may write in it (mode ${(st.mode & 0o777).toString(8)})`;
+    fix = `run \`chmod go-w ${real}\`, or add it to "safe" in ${userConfigPath()}`;
+  } else {
+    for (let dir = dirname(real); problem === null; dir = dirname(dir)) {
+      problem = unsafeAncestor(dir, me);
+      if (dirname(dir) === dir) break;
+    }
+  }
+  if (problem === null || isTrusted(home)) return real;
   throw new DreamError('E_UNTRUSTED', `refusing the workspace ${home}: ${problem}; ${fix}`);
 }

@@ -123,7 +123,8 @@ function isWorkspace(dir: string): boolean {
 /**
  * The workspace named by --home or DREAMOS_HOME, else the nearest `.dreamos/` upwards from the current
  * folder, like git. The search stops at the user's home folder and where the file system changes, and
- * a workspace found either way must be the user's own (src/trust.ts).
+ * a workspace found either way must be the user's own (src/trust.ts). Returns the resolved path, the
+ * only one to use from then on.
  */
 export function findWorkspace(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): string {
   const explicit = options.home ?? process.env.DREAMOS_HOME;
@@ -132,8 +133,7 @@ export function findWorkspace(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): 
     if (!fs.existsSync(join(home, 'config.json'))) {
       throw new DreamError('E_NO_WORKSPACE', `no Dream.OS workspace at ${home} (run \`dreamos init\` there)`);
     }
-    checkTrusted(home);
-    return home;
+    return checkTrusted(home);
   }
   const userHome = realOrSelf(os.homedir());
   let dir = resolve(options.cwd ?? process.cwd());
@@ -141,8 +141,7 @@ export function findWorkspace(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): 
   for (;;) {
     const candidate = join(dir, WORKSPACE_DIR);
     if (fs.existsSync(join(candidate, 'config.json'))) {
-      checkTrusted(candidate);
-      return candidate;
+      return checkTrusted(candidate);
     }
     const parent = dirname(dir);
     if (parent === dir || realOrSelf(dir) === userHome || fs.statSync(parent).dev !== device) {

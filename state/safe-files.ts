@@ -24,7 +24,8 @@ function owners(home: string): number[] {
   if (typeof process.getuid !== 'function') return [];
   const uids = [process.getuid()];
   try {
-    uids.push(fs.lstatSync(home).uid);
+    // The folder itself, not a link in its place: the link's owner was never accepted.
+    uids.push(fs.lstatSync(fs.realpathSync(home)).uid);
   } catch {
     // no workspace folder yet: only this user
   }

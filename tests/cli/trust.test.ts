@@ -94,6 +94,73 @@ describe.runIf(canSwitchUser)("another user's workspace", () => {
   });
 });
 
+/** Run a shell command as the other user. */
+function shAsOther(script: string) {
+  const r = spawnSync(
+    'setpriv',
+    [`--reuid=${OTHER}`, `--regid=${OTHER}`, '--clear-groups', 'sh', '-c', script],
+    {
+      encoding: 'utf8',
+      timeout: 60_000,
+    },
+  );
+  expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+}
+
+// The check and every later open use one resolved folder, and what lies above it must be safe too:
+// otherwise a link flipped between the check and the use hands over another workspace.
+describe.runIf(canSwitchUser)('a workspace reached through a folder another user controls', () => {
+  it("refuses a .dreamos link that another user planted, even to the user's own workspace", () => {
+    const mine = path.join(tmp.dir, 'mine');
+    fs.mkdirSync(mine);
+    expect(at(mine, ['init']).code).toBe(0);
+    const shared = path.join(tmp.dir, 'shared');
+    fs.mkdirSync(shared);
+    fs.chmodSync(shared, 0o1777);
+    shAsOther(`ln -s "${path.join(mine, '.dreamos')}" "${path.join(shared, '.dreamos')}"`);
+    const below = path.join(shared, 'proj');
+    fs.mkdirSync(below);
+    expectError(
+      at(below, ['status']),
+      1,
+      new RegExp(
+        `refusing the workspace .*shared/\\.dreamos: it is a symbolic link that belongs to uid ${OTHER}`,
+      ),
+    );
+    expectError(at(tmp.dir, ['--home', shared, 'task', 'list']), 1, /symbolic link that belongs to uid/);
+    const trusted = at(below, ['status'], { DREAMOS_SAFE_DIRS: shared });
+    expect(trusted.code, show(trusted)).toBe(0);
+  });
+
+  it('refuses a workspace whose parent folder another user may change, and names that folder', () => {
+    const parent = path.join(tmp.dir, 'parent');
+    const project = path.join(parent, 'p');
+    fs.mkdirSync(project, { recursive: true });
+    expect(at(project, ['init']).code).toBe(0);
+    fs.chmodSync(parent, 0o777);
+    expectError(
+      at(project, ['status']),
+      1,
+      new RegExp(
+        `refusing the workspace .*: every user may write in its folder ${tmp.dir}/parent \\(mode 777, no sticky bit\\)`,
+      ),
+    );
+    fs.chmodSync(parent, 0o755);
+    fs.chownSync(parent, OTHER, OTHER);
+    expectError(
+      at(project, ['status']),
+      1,
+      new RegExp(`its folder ${tmp.dir}/parent belongs to uid ${OTHER}`),
+    );
+    const trusted = at(project, ['status'], { DREAMOS_SAFE_DIRS: project });
+    expect(trusted.code, show(trusted)).toBe(0);
+    fs.chownSync(parent, 0, 0);
+    fs.chmodSync(parent, 0o1777); // sticky, like /tmp: others may not rename what is not theirs
+    const ok = at(project, ['status']);
+    expect(ok.code, show(ok)).toBe(0);
+  });
+});
+
 describe('workspace trust', () => {
   it('refuses its own workspace while group or others may write in it, and says the chmod', () => {
     const project = path.join(tmp.dir, 'p');
