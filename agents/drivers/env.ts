@@ -4,6 +4,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { errnoCode } from '../../src/errors.js';
+import { realFolder, writeAndClose } from '../../state/safe-files.js';
 import type { Task } from '../../state/schemas.js';
 import type { DriverContext } from './types.js';
 
@@ -55,21 +57,27 @@ export function checkpointFilePath(logPath: string): string {
   return `${logPath.replace(/\.log$/, '')}.checkpoint.json`;
 }
 
-/** Writes the whole checkpoint to a file of the run's own (not through a symlink); null on failure. */
+/**
+ * Writes the whole checkpoint to a new file of the run's own, mode 600; null on failure. The folders
+ * are checked like the log's (a planted link in place of `logs/<agent>/` is refused), and whatever
+ * is at the file's name is removed first, so a link or a hard link there is never written through.
+ */
 function writeCheckpointFile(ctx: Pick<DriverContext, 'checkpoint' | 'logPath'>): string | null {
   const file = checkpointFilePath(ctx.logPath);
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    const fd = fs.openSync(
-      file,
-      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | fs.constants.O_NOFOLLOW,
-      0o600,
-    );
+    const agentDir = path.dirname(file);
+    const logsDir = path.dirname(agentDir);
+    const home = path.dirname(logsDir);
+    realFolder(home, logsDir);
+    realFolder(home, agentDir);
     try {
-      fs.writeFileSync(fd, JSON.stringify(ctx.checkpoint));
-    } finally {
-      fs.closeSync(fd);
+      fs.unlinkSync(file);
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw error;
     }
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    writeAndClose(fd, Buffer.from(JSON.stringify(ctx.checkpoint)));
     return file;
   } catch {
     return null;

@@ -170,6 +170,32 @@ describe('command driver', () => {
     });
   });
 
+  it('never writes a large checkpoint through a planted link or into a hard-linked file', async () => {
+    const checkpoint = makeCheckpoint({ summary: 's'.repeat(70_000) });
+    const script = 'console.log(process.env.DREAMOS_CHECKPOINT_FILE ?? "none")';
+    const outside = path.join(dir, 'outside');
+    fs.mkdirSync(outside);
+    const victim = path.join(outside, 'T-0000A.checkpoint.json');
+    fs.writeFileSync(victim, 'keep me', { mode: 0o644 });
+    const logs = path.join(dir, '.dreamos', 'logs');
+    fs.mkdirSync(logs, { recursive: true });
+    fs.symlinkSync(outside, path.join(logs, 'agent-5'));
+    const linked = await runWith(command([node, '-e', script]), { checkpoint });
+    expect(linked.outcome).toMatchObject({ ok: true, summary: 'none' });
+    expect(fs.readFileSync(victim, 'utf8')).toBe('keep me');
+
+    // A hard link in the run's own folder: replaced by a new file, mode 600; the other name keeps its text.
+    fs.unlinkSync(path.join(logs, 'agent-5'));
+    fs.mkdirSync(path.join(logs, 'agent-5'));
+    const own = path.join(logs, 'agent-5', 'T-0000A.checkpoint.json');
+    fs.linkSync(victim, own);
+    const hard = await runWith(command([node, '-e', script]), { checkpoint });
+    expect(hard.outcome).toMatchObject({ ok: true, summary: own });
+    expect(fs.readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(JSON.parse(fs.readFileSync(own, 'utf8')).summary).toHaveLength(70_000);
+    expect(fs.statSync(own).mode & 0o777).toBe(0o600);
+  });
+
   it('fails with a clear E_SPAWN when the program does not exist', async () => {
     const { outcome } = await runWith(command(['dreamos-no-such-program-x', '{prompt}']));
     expect(outcome).toMatchObject({ ok: false, errorCode: 'E_SPAWN' });
