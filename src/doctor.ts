@@ -137,10 +137,10 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
     await ws.db.flush();
 
     // Files no command reads (their name is no agent id): set aside with --repair, never deleted.
-    for (const path of strayFiles(paths)) {
+    for (const { path, why } of strayFiles(paths)) {
       const problem: DoctorProblem = {
         code: 'stray-file',
-        message: `${oneLine(path, 300)} is not the file of any agent (its name is no agent id); no command reads it`,
+        message: `${oneLine(path, 300)} ${why}; no command reads it`,
         path,
       };
       problems.push(problem);

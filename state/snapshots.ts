@@ -20,7 +20,7 @@ import {
   SCHEMA_VERSION,
   storeOf,
 } from './schemas.js';
-import { CorruptFileError, ValidatedJsonFile } from './store.js';
+import { CorruptFileError, quarantineFile, ValidatedJsonFile } from './store.js';
 
 export const digestOf = (items: unknown[]) => crc32(JSON.stringify(items)).toString(16).padStart(8, '0');
 
@@ -34,33 +34,54 @@ export function snapshotPath(paths: WorkspacePaths, kind: SnapshotKind): string 
   return paths.checkpoint(kind.slice(12));
 }
 
-/** The `<id>.json` files of a folder of snapshots, by id (whether the id is valid or not). */
-function jsonFiles(dir: string): string[] {
+interface Entry {
+  id: string;
+  /** A file or a link to one: read as state when its name is an agent id. A folder (or a fifo) never is. */
+  file: boolean;
+}
+
+/** The `<id>.json` entries of a folder of snapshots, by id (whether the id is valid or not). */
+function jsonFiles(dir: string): Entry[] {
   try {
     return fs
-      .readdirSync(dir)
-      .filter((n) => n.endsWith('.json') && !n.startsWith('.'))
-      .map((n) => n.slice(0, -5));
+      .readdirSync(dir, { withFileTypes: true })
+      .filter((d) => d.name.endsWith('.json') && !d.name.startsWith('.'))
+      .map((d) => ({ id: d.name.slice(0, -5), file: d.isFile() || d.isSymbolicLink() }));
   } catch {
     return [];
   }
 }
 
+export interface StrayFile {
+  path: string;
+  /** Why no command reads it. */
+  why: string;
+}
+
 /**
- * Files in mailboxes/ or checkpoints/ whose name is no agent id (a sync tool's `agent-3 (1).json`):
- * never read as state; `dreamos doctor` reports them, and moves them to quarantine/ with --repair.
+ * Entries in mailboxes/ or checkpoints/ that are never read as state: a name that is no agent id (a
+ * sync tool's `agent-3 (1).json`), or a folder with a state file's name. `dreamos doctor` reports
+ * them, and moves them to quarantine/ with --repair.
  */
-export function strayFiles(paths: WorkspacePaths): string[] {
+export function strayFiles(paths: WorkspacePaths): StrayFile[] {
   return [paths.mailboxesDir, paths.checkpointsDir].flatMap((dir) =>
     jsonFiles(dir)
-      .filter((id) => !isSafeName(id))
-      .map((id) => join(dir, `${id}.json`)),
+      .filter((e) => !e.file || !isSafeName(e.id))
+      .map((e) => ({
+        path: join(dir, `${e.id}.json`),
+        why: e.file
+          ? 'is not the file of any agent (its name is no agent id)'
+          : 'is a folder (or another non-file), not a state file',
+      })),
   );
 }
 
 /** Every snapshot kind that exists on disk or always should. */
 export function snapshotKinds(paths: WorkspacePaths): SnapshotKind[] {
-  const list = (dir: string) => jsonFiles(dir).filter(isSafeName);
+  const list = (dir: string) =>
+    jsonFiles(dir)
+      .filter((e) => e.file && isSafeName(e.id))
+      .map((e) => e.id);
   return [
     ...STORES,
     'alerts',
@@ -132,6 +153,15 @@ export function loadSnapshot(memory: Memory, snapshot: Snapshot): void {
   memory.mergeCounters(snapshot.counters);
 }
 
+function notAFile(path: string): boolean {
+  try {
+    const st = fs.lstatSync(path);
+    return !st.isFile() && !st.isSymbolicLink();
+  } catch {
+    return false;
+  }
+}
+
 export function writeSnapshot(
   paths: WorkspacePaths,
   memory: Memory,
@@ -146,6 +176,8 @@ export function writeSnapshot(
     counters: { ...memory.counters },
   };
   const path = snapshotPath(paths, kind);
+  // A folder with the file's name would fail every write (EISDIR): set it aside, never delete it.
+  if (notAFile(path)) quarantineFile(path, paths);
   if (isStore(kind)) {
     new ValidatedJsonFile(path, BoardFile).writeSync(
       { ...head, store: kind, digest: '00000000', tasks: items as BoardFile['tasks'] },

@@ -82,12 +82,25 @@ export class ValidatedJsonFile<S extends z.ZodType> implements Adapter<z.infer<S
   }
 
   readSync(): z.infer<S> | null {
-    let text: string;
+    let fd: number;
     try {
-      text = fs.readFileSync(this.path, 'utf8');
+      // Non-blocking: a fifo planted in place of the file must not hang the command.
+      fd = fs.openSync(this.path, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
     } catch (error) {
       if (errnoCode(error) === 'ENOENT') return null;
       throw error;
+    }
+    let text: string;
+    try {
+      const st = fs.fstatSync(fd);
+      if (!st.isFile())
+        throw new CorruptFileError(
+          this.path,
+          st.isDirectory() ? 'it is a folder, not a file' : 'it is not a file',
+        );
+      text = fs.readFileSync(fd, 'utf8');
+    } finally {
+      fs.closeSync(fd);
     }
     let raw: unknown;
     try {

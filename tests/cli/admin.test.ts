@@ -212,6 +212,41 @@ describe('a stray file name in mailboxes/ or checkpoints/', () => {
   });
 });
 
+describe('a folder with the name of a state file', () => {
+  it('is skipped or rebuilt by every command, reported by doctor and moved aside by --repair', () => {
+    const backlog = b.add('held', '--hold');
+    b.run('mail', 'send', '--to', 'agent-2', 'hello');
+    const home = path.join(b.dir, '.dreamos');
+    const mailbox = path.join(home, 'mailboxes', 'agent-9.json');
+    const checkpoint = path.join(home, 'checkpoints', 'agent-2.json');
+    const board = path.join(home, 'boards', 'task_backlog.json');
+    fs.mkdirSync(mailbox);
+    fs.mkdirSync(checkpoint);
+    fs.rmSync(board);
+    fs.mkdirSync(board);
+    const status = b.run('status');
+    expect(status.code, show(status)).toBe(0);
+    expect(status.stderr).toMatch(
+      /task_backlog\.json is corrupt: it is a folder, not a file; shown as rebuilt/,
+    );
+    expect(b.list().map((t) => t.id)).toEqual([backlog.id]);
+    const mail = b.run('mail', 'list', '--agent', 'agent-2');
+    expect(mail.code, show(mail)).toBe(0);
+    expect(mail.stdout).toContain('hello');
+    const doctor = b.run('doctor', '--json');
+    expect(doctor.code, show(doctor)).toBe(6);
+    const strays = doctor.json<DoctorReport>().problems.filter((p) => p.code === 'stray-file');
+    expect(strays.map((p) => p.path).sort()).toEqual([checkpoint, mailbox]);
+    expect(strays[0]!.message).toContain('is a folder');
+    const repair = b.run('doctor', '--repair', '--json');
+    expect(repair.code, show(repair)).toBe(0);
+    expect([mailbox, checkpoint].filter((p) => fs.existsSync(p))).toEqual([]);
+    expect(fs.statSync(board).isFile()).toBe(true);
+    expect(b.json<DoctorReport>('doctor')).toMatchObject({ ok: true, problems: [] });
+    expect(b.list().map((t) => t.id)).toEqual([backlog.id]);
+  });
+});
+
 describe('the command-line contract', () => {
   it('exits 2 on usage errors, with one line on stderr, and JSON on stdout with --json', () => {
     expectError(b.run('task', 'add'), 2, /missing required argument 'title'/);
