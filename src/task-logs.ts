@@ -6,7 +6,9 @@
  */
 import fs from 'node:fs';
 import { join, relative } from 'node:path';
+import { openRead } from '../state/safe-files.js';
 import type { Task } from '../state/schemas.js';
+import { errnoCode } from './errors.js';
 import { stripControl } from './sanitize.js';
 
 export interface TaskLog {
@@ -38,8 +40,12 @@ export function taskLogs(logsDir: string, task: Pick<Task, 'id'>): TaskLog[] {
   for (const agent of agents) {
     const path = join(logsDir, agent, `${task.id}.log`);
     try {
-      const stat = fs.statSync(path);
-      if (stat.isFile()) found.push({ agent, path, mtimeMs: stat.mtimeMs, size: stat.size });
+      // An agent folder that is a link is never entered: its logs would be read from elsewhere.
+      if (!fs.lstatSync(join(logsDir, agent)).isDirectory()) continue;
+      // lstat: a link planted in place of a log is listed (readLines says it is not followed), never read.
+      const stat = fs.lstatSync(path);
+      if (stat.isFile() || stat.isSymbolicLink())
+        found.push({ agent, path, mtimeMs: stat.mtimeMs, size: stat.size });
     } catch {
       // no log of this task in this agent's folder
     }
@@ -47,18 +53,29 @@ export function taskLogs(logsDir: string, task: Pick<Task, 'id'>): TaskLog[] {
   return found.sort((a, b) => a.mtimeMs - b.mtimeMs || (a.agent < b.agent ? -1 : 1));
 }
 
-/** Bytes of a file from `offset` on, up to the last complete line (a line being written waits). */
+/** The offset after a log found to be a link: said once, then nothing more until it is a file again. */
+const LINK_SAID = -1;
+
+/**
+ * Bytes of a file from `offset` on, up to the last complete line (a line being written waits). A
+ * symbolic link in place of the log is never followed: one line says so instead of its target.
+ */
 export function readLines(path: string, offset: number, final = false): { lines: string[]; offset: number } {
   let fd: number;
   try {
-    fd = fs.openSync(path, 'r');
-  } catch {
-    return { lines: [], offset };
+    fd = openRead(path);
+  } catch (error) {
+    if (errnoCode(error) !== 'ELOOP') return { lines: [], offset };
+    if (offset === LINK_SAID) return { lines: [], offset };
+    return {
+      lines: ['[dreamos] this log is a symbolic link, which is never followed: its target is not shown'],
+      offset: LINK_SAID,
+    };
   }
   try {
     const size = fs.fstatSync(fd).size;
     // Truncated or replaced: start again.
-    const from = size < offset ? 0 : offset;
+    const from = size < offset || offset < 0 ? 0 : offset;
     if (size === from) return { lines: [], offset: from };
     const buf = Buffer.alloc(size - from);
     fs.readSync(fd, buf, 0, buf.length, from);

@@ -56,6 +56,31 @@ describe('task log', () => {
     expect(json.logs[0]!.lines).toEqual(['plain', 'red done', 'oops']);
   });
 
+  it('never prints the target of a log replaced by a symbolic link, and says so', () => {
+    const secret = path.join(b.dir, 'secret.txt');
+    fs.writeFileSync(secret, 'TOP-SECRET-VALUE\n');
+    const t = b.add('linked', '--run', 'echo hello');
+    const run = b.run('run', '--until-idle');
+    expect(run.code, show(run)).toBe(0);
+    const [agent] = fs.readdirSync(path.join(b.dir, '.dreamos', 'logs'));
+    const log = path.join(b.dir, '.dreamos', 'logs', agent!, `${t.id}.log`);
+    fs.rmSync(log);
+    fs.symlinkSync(secret, log);
+    const r = b.run('task', 'log', t.id);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).not.toContain('TOP-SECRET');
+    expect(r.stdout).toMatch(/this log is a symbolic link, which is never followed/);
+
+    // A link in place of another agent's folder: not entered at all.
+    const elsewhere = path.join(b.dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.writeFileSync(path.join(elsewhere, `${t.id}.log`), 'TOP-SECRET-TOO\n');
+    fs.symlinkSync(elsewhere, path.join(b.dir, '.dreamos', 'logs', 'agent-zz'));
+    const again = b.run('task', 'log', t.id);
+    expect(again.code, show(again)).toBe(0);
+    expect(again.stdout).not.toContain('TOP-SECRET');
+  });
+
   it('the attention hint of a failed task points to its log, and that command prints it', () => {
     const t = b.add('broken', '--run', 'echo it broke; exit 3', '--max-attempts', '1');
     b.run('run', '--until-idle');
