@@ -139,10 +139,20 @@ export function quarantineTarget(paths: WorkspacePaths, name: string): string {
 
 /**
  * Open a log file to append to, never through a link: the file is created mode 600 when missing,
- * and a symbolic link in its place fails (ELOOP) instead of being followed.
+ * a symbolic link in its place fails (ELOOP) instead of being followed, and a file with another
+ * name (a hard link planted in its place, which O_NOFOLLOW cannot see) is refused.
  */
 export function openAppend(path: string): number {
-  return fs.openSync(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0o600);
+  const fd = fs.openSync(path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW, 0o600);
+  const st = fs.fstatSync(fd);
+  if (st.isFile() && st.nlink > 1) {
+    fs.closeSync(fd);
+    throw new DreamError(
+      'E_CORRUPT',
+      `it is a hard link to a file with ${st.nlink - 1} other name(s), which is never written through`,
+    );
+  }
+  return fd;
 }
 
 /** Open a file to read, never through a link (ELOOP when `path` is one). */

@@ -210,4 +210,22 @@ describe('task logs', () => {
     expect(fs.readFileSync(victim, 'utf8')).toBe(PRECIOUS);
     expect(cli(['task', 'show', 'T-00001', '--json'], { cwd: dir }).json()).toMatchObject({ status: 'done' });
   });
+
+  it('a task log hard-linked to a file outside: never appended to, the task still runs', () => {
+    const dir = path.join(tmp.dir, `case-${++caseNo}`);
+    fs.mkdirSync(dir);
+    expect(cli(['init'], { cwd: dir }).code).toBe(0);
+    expect(cli(['task', 'add', 'Build', '--run', 'echo hi'], { cwd: dir }).code).toBe(0);
+    const victim = path.join(tmp.dir, `victim-${caseNo}.txt`);
+    fs.writeFileSync(victim, PRECIOUS);
+    const paths = workspacePaths(path.join(dir, '.dreamos'));
+    for (let a = 1; a <= 8; a++) {
+      fs.mkdirSync(path.dirname(paths.log(`agent-${a}`, 'T-00001')), { recursive: true });
+      fs.linkSync(victim, paths.log(`agent-${a}`, 'T-00001'));
+    }
+    const run = cli(['run', '--until-idle'], { cwd: dir });
+    expect(run.code, run.stderr).toBe(0);
+    expect(fs.readFileSync(victim, 'utf8')).toBe(PRECIOUS);
+    expect(cli(['task', 'show', 'T-00001', '--json'], { cwd: dir }).json()).toMatchObject({ status: 'done' });
+  });
 });
