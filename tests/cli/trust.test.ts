@@ -197,6 +197,18 @@ describe('workspace trust', () => {
     },
   );
 
+  it('uses a workspace reached through its own link by the resolved folder, the one it checked', () => {
+    const real = path.join(tmp.dir, 'real');
+    fs.mkdirSync(real);
+    expect(at(real, ['init']).code).toBe(0);
+    const project = path.join(tmp.dir, 'p');
+    fs.mkdirSync(project);
+    fs.symlinkSync(path.join(real, '.dreamos'), path.join(project, '.dreamos'));
+    const r = at(project, ['status']);
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain(`workspace ${path.join(real, '.dreamos')} `);
+  });
+
   it('stops the upward search at the home folder', () => {
     expect(at(tmp.dir, ['init']).code).toBe(0);
     const home = path.join(tmp.dir, 'home');
