@@ -17,7 +17,7 @@ export const AGENT_CLIS = [
     name: 'claude',
     label: 'Claude Code',
     argv: ['claude', '-p', '--output-format', 'text', '--', '{prompt}'],
-    passEnv: ['ANTHROPIC_API_KEY'],
+    passEnv: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'],
   },
   {
     name: 'codex',

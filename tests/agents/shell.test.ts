@@ -238,7 +238,7 @@ describe('shell driver', () => {
 describe('secrets in the environment of driven programs', () => {
   const saved = { ...process.env };
   afterEach(() => {
-    for (const name of ['OPENAI_API_KEY', 'MY_LLM_KEY', 'ANTHROPIC_API_KEY']) {
+    for (const name of ['OPENAI_API_KEY', 'MY_LLM_KEY', 'ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) {
       if (saved[name] === undefined) delete process.env[name];
       else process.env[name] = saved[name];
     }
@@ -247,12 +247,14 @@ describe('secrets in the environment of driven programs', () => {
   it("keeps every agent's apiKeyEnv and the well-known key variables from the program", async () => {
     process.env.OPENAI_API_KEY = 'sk-well-known-secret';
     process.env.MY_LLM_KEY = 'sk-configured-secret';
+    process.env.CLAUDE_CODE_OAUTH_TOKEN = 'sk-ant-oauth-secret';
     const { run, ctx } = start('env', { secretEnv: ['MY_LLM_KEY'] });
     expect((await run.done).ok).toBe(true);
     const log = fs.readFileSync(ctx.logPath, 'utf8');
     expect(log).toContain('DREAMOS_TASK_ID=T-0000A');
     expect(log).not.toContain('sk-well-known-secret');
     expect(log).not.toContain('sk-configured-secret');
+    expect(log).not.toContain('sk-ant-oauth-secret');
   });
 
   it('passes a secret on when the driver names it in passEnv, or sets it in env', async () => {

@@ -74,7 +74,7 @@ describe('init finds what can take prompt tasks', () => {
       kind: 'command',
       argv: ['claude', '-p', '--output-format', 'text', '--', '{prompt}'],
       // The one key this CLI may log in with: driven programs get no other.
-      passEnv: ['ANTHROPIC_API_KEY'],
+      passEnv: ['ANTHROPIC_API_KEY', 'ANTHROPIC_AUTH_TOKEN', 'CLAUDE_CODE_OAUTH_TOKEN'],
     });
     expect([d['agent-6']?.kind, d['agent-7']?.kind]).toEqual(['command', 'command']);
     expect(d['agent-2']).toMatchObject({ kind: 'shell' });
