@@ -13,11 +13,15 @@ const limitError = (message: string) => new DreamError('E_LIMIT', message);
 
 const chars = (n: number) => n.toLocaleString('en-US');
 
+/**
+ * Unacknowledged mail of a mailbox but directives: exactly what `mail ack --all` acknowledges, so
+ * that the way out a refusal names always makes room. Directives are bounded by their own size.
+ */
 function unacked(view: StateView, mailbox: string): { count: number; chars: number } {
   let count = 0;
   let size = 0;
   for (const m of view.mailbox(mailbox)) {
-    if (m.ackedAt) continue;
+    if (m.ackedAt || m.type === 'directive') continue;
     count += 1;
     size += m.body.length;
   }
@@ -26,7 +30,7 @@ function unacked(view: StateView, mailbox: string): { count: number; chars: numb
 
 /**
  * New messages fit the mailboxes they go to and the workspace. Directives (pause, resume, cancel…)
- * are never refused: they are how the operator regains control of a flooding agent.
+ * are neither refused nor counted: they are how the operator regains control of a flooding agent.
  */
 export function checkMailLimits(
   view: StateView,

@@ -12,6 +12,12 @@ import { checkMailLimits } from './limits.js';
 
 export const mailIdOf = (n: number) => idOf('M', n);
 
+/**
+ * The reason a directive carries (`--why`). Directives are never refused for a full mailbox, so
+ * their size is bounded here instead.
+ */
+export const MAX_DIRECTIVE_CHARS = 1000;
+
 export interface SendInput {
   to: string;
   body: string;
@@ -31,6 +37,16 @@ export function planSend(ctx: Ctx, agentIds: readonly string[], input: SendInput
   if (input.directive && !DIRECTIVES.includes(input.directive)) {
     throw invalidInput(
       `unknown directive ${JSON.stringify(input.directive)} (one of ${DIRECTIVES.join(', ')})`,
+    );
+  }
+  if (input.type === 'directive' && !input.directive) {
+    throw invalidInput(
+      'directives are sent with `dreamos agent pause|resume|restart|reset ID`, not as mail (--type is one of message, status, assignment, alert, broadcast)',
+    );
+  }
+  if (input.directive && input.body.length > MAX_DIRECTIVE_CHARS) {
+    throw invalidInput(
+      `the reason of a directive (--why) is at most ${MAX_DIRECTIVE_CHARS.toLocaleString('en-US')} characters, got ${input.body.length.toLocaleString('en-US')}`,
     );
   }
   const broadcast = input.to === 'all';

@@ -169,7 +169,7 @@ export function registerSwarm(program: Command): void {
       .command(name)
       .description(description)
       .argument('<id>')
-      .option('--why <text>', 'reason, recorded with the directive')
+      .option('--why <text>', 'reason, recorded with the directive (at most 1,000 characters)')
       .action(async (id: string, o, command: Command) => {
         await withWorkspace(command, async (ws, options) => {
           const result = await ws.directAgent(id, d, o.why);
@@ -264,8 +264,19 @@ export function registerSwarm(program: Command): void {
       await withWorkspace(command, async (ws, options) => {
         if (mark === 'ack' && o.all) {
           if (ids.length > 0) throw new DreamError('E_USAGE', 'give message ids or --all, not both');
-          const count = await ws.ackAll(o.agent ?? me());
-          emit(options, { acknowledged: count }, () => `${count} message(s) acknowledged`);
+          const who = o.agent ?? me();
+          const count = await ws.ackAll(who);
+          // Directives wait for the agent's loop, which acknowledges them as it acts on them.
+          const directives = ws.mailbox(who).filter((m) => m.type === 'directive').length;
+          emit(
+            options,
+            { acknowledged: count, directivesLeft: directives },
+            () =>
+              `${plural(count, 'message')} acknowledged` +
+              (directives
+                ? `; ${plural(directives, 'directive')} left for the agent's loop, which acknowledges them as it acts on them (they do not count toward the mailbox's limits)`
+                : ''),
+          );
           return;
         }
         if (ids.length === 0) throw new DreamError('E_USAGE', 'give the ids of the messages (or --all)');

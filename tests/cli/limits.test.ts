@@ -44,11 +44,37 @@ describe('limits through the CLI', () => {
 
     const r = b.run('mail', 'ack', '--all', '--agent', 'agent-3');
     expect(r.code, show(r)).toBe(0);
-    expect(r.stdout).toContain('3 message(s) acknowledged');
+    expect(r.stdout).toContain('3 messages acknowledged; 1 directive left for the agent');
     const left = b.json<Mail[]>('mail', 'list', '--agent', 'agent-3');
     expect(left.map((m) => m.type)).toEqual(['directive']);
     expect(send('agent-3', 'room again').code).toBe(0);
     expectError(b.run('mail', 'ack', '--agent', 'agent-3'), 2, /--all/);
+  });
+
+  it('directives neither fill a mailbox nor pass 1,000 characters, and `mail ack --all` makes room', () => {
+    setPolicies(b, { limits: { mailboxMessages: 2, mailboxChars: 5000 } });
+    const before = b.state();
+    expectError(
+      b.run('agent', 'pause', 'agent-3', '--why', 'w'.repeat(1001)),
+      2,
+      /at most 1,000 characters, got 1,001/,
+    );
+    // Mail cannot pose as a directive: that would be mail no limit counts and `ack --all` skips.
+    expectError(b.run('mail', 'send', '--type', 'directive', '--to', 'agent-3', 'x'), 2, /agent pause/);
+    expect(b.state()).toEqual(before);
+    // Directives of 1,000 characters, five times the mailbox's count and past its characters.
+    for (const verb of ['pause', 'resume', 'pause', 'resume', 'restart'])
+      expect(b.run('agent', verb, 'agent-3', '--why', 'w'.repeat(1000)).code).toBe(0);
+    expect(send('agent-3', 'one').code).toBe(0);
+    expect(send('agent-3', 'two').code).toBe(0);
+    expectError(send('agent-3', 'three'), 4, /holds 2 unacknowledged.*mail ack --all --agent agent-3/);
+    // The way out the refusal names works.
+    const r = b.run('mail', 'ack', '--all', '--agent', 'agent-3');
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain('2 messages acknowledged; 5 directives left');
+    expect(send('agent-3', 'three').code).toBe(0);
+    const one = b.run('mail', 'ack', '--all', '--agent', 'agent-3');
+    expect(one.stdout).toMatch(/^1 message acknowledged;/);
   });
 
   it('caps the characters of unacknowledged mail per mailbox and in the whole workspace', () => {
