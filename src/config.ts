@@ -153,18 +153,37 @@ const Cap = z.number().int().positive();
  * add, import or edit is refused with E_LIMIT (exit 4), long before a snapshot file is too large to
  * write. Sizes are in characters (UTF-16 code units, as JavaScript counts string length).
  */
-const Limits = z.strictObject({
-  /** Unacknowledged messages in one mailbox. */
-  mailboxMessages: Cap.default(1000),
-  /** Characters of unacknowledged message bodies in one mailbox. */
-  mailboxChars: Cap.default(4 * MiB),
-  /** Characters of unacknowledged message bodies in all mailboxes together. */
-  mailChars: Cap.default(32 * MiB),
-  /** Characters of prompts of the tasks on the boards (every task not archived). */
-  promptChars: Cap.default(64 * MiB),
-  /** Characters of prompts added by one `task add` or `task import`. */
-  importPromptChars: Cap.default(16 * MiB),
-});
+const Limits = z
+  .strictObject({
+    /** Unacknowledged messages in one mailbox (directives excepted). */
+    mailboxMessages: Cap.default(1000),
+    /** Characters of unacknowledged message bodies in one mailbox (directives excepted). */
+    mailboxChars: Cap.default(4 * MiB),
+    /** Characters of unacknowledged message bodies in all mailboxes together (directives excepted). */
+    mailChars: Cap.default(32 * MiB),
+    /** Characters of the tasks on the boards (every task not archived), as JSON. Default 64 Mi. */
+    boardChars: Cap.optional(),
+    /** Characters of the tasks of one `task add` or `task import`, as JSON. Default 16 Mi. */
+    importChars: Cap.optional(),
+    /** The former name of boardChars, still read. */
+    promptChars: Cap.optional(),
+    /** The former name of importChars, still read. */
+    importPromptChars: Cap.optional(),
+  })
+  .superRefine((limits, ctx) => {
+    for (const [now, was] of [
+      ['boardChars', 'promptChars'],
+      ['importChars', 'importPromptChars'],
+    ] as const) {
+      if (limits[now] !== undefined && limits[was] !== undefined)
+        ctx.addIssue({ code: 'custom', path: [was], message: `the former name of ${now}: give only ${now}` });
+    }
+  })
+  .transform(({ promptChars, importPromptChars, boardChars, importChars, ...rest }) => ({
+    ...rest,
+    boardChars: boardChars ?? promptChars ?? 64 * MiB,
+    importChars: importChars ?? importPromptChars ?? 16 * MiB,
+  }));
 export type Limits = z.infer<typeof Limits>;
 
 export const Policies = z.strictObject({

@@ -8,7 +8,7 @@ import { idOf, PRIORITIES, type Priority, type Status, Task, TaskId } from '../s
 import { describeZodError } from '../state/store.js';
 import type { AgentConfig, Policies } from './config.js';
 import { conflict, DreamError, invalidInput, invalidTransition, notFound } from './errors.js';
-import { checkPromptLimits } from './limits.js';
+import { checkTaskLimits } from './limits.js';
 import { invisibleIn } from './sanitize.js';
 
 export interface Ctx {
@@ -437,6 +437,17 @@ export type EditPatch = Partial<
   >
 >;
 
+const TEXT_FIELDS = [
+  'title',
+  'prompt',
+  'run',
+  'role',
+  'capabilities',
+  'dependsOn',
+  'resources',
+  'tags',
+] as const;
+
 export function planEdit(ctx: Ctx, id: string, patch: EditPatch): Plan<Task> {
   const task = mustGet(ctx.view, id);
   if (isTerminal(task.status))
@@ -453,8 +464,6 @@ export function planEdit(ctx: Ctx, id: string, patch: EditPatch): Plan<Task> {
     }
     assertNoCycle(ctx.view, new Map([[id, { id, dependsOn: patch.dependsOn }]]));
   }
-  if (patch.prompt !== undefined)
-    checkPromptLimits(ctx.view, ctx.policies.limits, patch.prompt.length, task.prompt?.length ?? 0);
   for (const field of ['title', 'capabilities', 'resources', 'tags'] as const) {
     for (const text of [patch[field] ?? []].flat()) {
       const problem = invisibleIn(text);
@@ -468,5 +477,8 @@ export function planEdit(ctx: Ctx, id: string, patch: EditPatch): Plan<Task> {
   if (next.status === 'ready' && patch.dependsOn && !depsDone(ctx.view, next)) {
     next = transition(next, 'backlog', ctx, 'waiting for its new dependencies');
   }
+  // Only edits of what the user writes are bounded: a priority or a count stays editable on full boards.
+  if (TEXT_FIELDS.some((field) => patch[field] !== undefined))
+    checkTaskLimits(ctx.view, ctx.policies.limits, [next], task);
   return { change: { op: 'edit', by: ctx.by, tasks: [next] }, result: next };
 }

@@ -1,11 +1,11 @@
 /**
  * The bounds of policies.limits, checked by the planners before anything is recorded: unacknowledged
- * mail per mailbox and in all, prompts per add or import and on the boards. A refusal is E_LIMIT
+ * mail per mailbox and in all, tasks per add or import and on the boards. A refusal is E_LIMIT
  * (exit 4) and says what to do. Each check reads the current state, so it costs a pass over the
- * mailboxes or the tasks; it is made only when a change adds mail or prompt text.
+ * mailboxes or the tasks; it is made only when a change adds mail or makes tasks larger.
  */
 import type { StateView } from '../state/db.js';
-import type { Mail } from '../state/schemas.js';
+import type { Mail, Task } from '../state/schemas.js';
 import { type Limits, OPERATOR } from './config.js';
 import { DreamError } from './errors.js';
 
@@ -73,27 +73,36 @@ export function checkMailLimits(
 }
 
 /**
- * Prompt text added (`added`, replacing `removed`) fits the boards, and, for an add or import
- * (`what` names it), the limit of one add or import.
+ * What a task costs the snapshots: its JSON, as stored (a snapshot's indent of one space at most
+ * about doubles it). Every field counts, so no field of an add, import or edit goes unbounded.
  */
-export function checkPromptLimits(
+export const taskChars = (task: Task): number => JSON.stringify(task).length;
+
+/**
+ * Tasks added or rewritten (`tasks`, replacing `replaced` in an edit) fit the boards, and, for an add
+ * or import (`what` names it), the limit of one add or import.
+ */
+export function checkTaskLimits(
   view: StateView,
   limits: Limits,
-  added: number,
-  removed: number,
+  tasks: readonly Task[],
+  replaced?: Task,
   what?: string,
 ): void {
-  if (what !== undefined && added > limits.importPromptChars) {
+  let added = 0;
+  for (const task of tasks) added += taskChars(task);
+  if (what !== undefined && added > limits.importChars) {
     throw limitError(
-      `${what} holds ${chars(added)} characters of prompts, over the limit of ${chars(limits.importPromptChars)} for one add or import (policies.limits.importPromptChars): nothing was added; split it`,
+      `${what} takes ${chars(added)} characters as stored, over the limit of ${chars(limits.importChars)} for one add or import (policies.limits.importChars): nothing was added; split it`,
     );
   }
+  const removed = replaced ? taskChars(replaced) : 0;
   if (added <= removed) return;
   let total = 0;
-  for (const task of view.tasks()) total += task.prompt?.length ?? 0;
-  if (total - removed + added > limits.promptChars) {
+  for (const task of view.tasks()) total += taskChars(task);
+  if (total - removed + added > limits.boardChars) {
     throw limitError(
-      `the boards hold ${chars(total)} characters of task prompts; ${chars(added - removed)} more would pass their limit of ${chars(limits.promptChars)} (policies.limits.promptChars): nothing was changed; finished and cancelled tasks leave the boards when they are archived (policies.keepCompleted), or raise the limit`,
+      `the tasks on the boards take ${chars(total)} characters as stored; ${chars(added - removed)} more would pass their limit of ${chars(limits.boardChars)} (policies.limits.boardChars): nothing was changed; finished and cancelled tasks leave the boards when they are archived (policies.keepCompleted), or raise the limit`,
     );
   }
 }

@@ -8,7 +8,7 @@ import { AgentId, Budget, Priority, Source, Task, TaskId } from '../state/schema
 import { describeZodError } from '../state/store.js';
 import { invalidInput, notFound } from './errors.js';
 import { assertNoCycle, type Ctx, depsDone, taskIdOf } from './lifecycle.js';
-import { checkPromptLimits } from './limits.js';
+import { checkTaskLimits } from './limits.js';
 import { invisibleIn, oneLine } from './sanitize.js';
 
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?$/;
@@ -86,15 +86,6 @@ export function planAdd(
   knownAgentRoles: Set<string>,
 ): Plan<Task[]> {
   const at = ctx.now.toISOString();
-  const prompts = inputs.reduce((sum, input) => sum + (input.prompt?.length ?? 0), 0);
-  if (prompts > 0)
-    checkPromptLimits(
-      ctx.view,
-      ctx.policies.limits,
-      prompts,
-      0,
-      inputs.length === 1 ? 'the task' : 'the import',
-    );
   let counter = ctx.view.counters.task;
   const refs = new Map<string, string>();
   const ids = inputs.map((input) => {
@@ -174,6 +165,13 @@ export function planAdd(
         }
       : task;
   });
+  checkTaskLimits(
+    ctx.view,
+    ctx.policies.limits,
+    final,
+    undefined,
+    inputs.length === 1 ? 'the task' : 'the import',
+  );
   return {
     change: {
       op: inputs.length === 1 ? 'add' : 'import',

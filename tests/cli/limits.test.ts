@@ -1,5 +1,5 @@
 /**
- * Bounds on mail and prompts (issue 20, M5): past policies.limits a send, add, import or edit is
+ * Bounds on mail and tasks (issue 20, M5): past policies.limits a send, add, import or edit is
  * refused with E_LIMIT (exit 4) and records nothing, and `mail ack --all` is the way out of a full
  * mailbox. The CLI tests use small limits set in config.json; the planner tests use the defaults.
  */
@@ -12,7 +12,15 @@ import { planAckBatch, planSend } from '../../src/mail.js';
 import { parseTaskInput, planAdd } from '../../src/task-input.js';
 import { Memory } from '../../state/memory.js';
 import type { Mail } from '../../state/schemas.js';
-import { type Board, board, expectError, expectJsonError, setPolicies, show } from './helpers.js';
+import {
+  type Board,
+  board,
+  expectError,
+  expectJsonError,
+  expectRefused,
+  setPolicies,
+  show,
+} from './helpers.js';
 
 vi.setConfig({ testTimeout: 180_000 });
 
@@ -89,31 +97,54 @@ describe('limits through the CLI', () => {
     expect(send('all', 'z'.repeat(10)).code).toBe(0);
   });
 
-  it('caps the prompts of one import and of the boards, for adds, imports and edits', () => {
-    setPolicies(b, { limits: { importPromptChars: 100, promptChars: 150 } });
+  it('counts every field of a task, not only prompts: a big `run` or `resources` import is refused', () => {
+    // The limits' former names still configure them.
+    setPolicies(b, { limits: { importPromptChars: 5000, promptChars: 9000 } });
     const file = path.join(b.dir, 'import.json');
-    fs.writeFileSync(
-      file,
-      JSON.stringify([
-        { title: 'a', prompt: 'p'.repeat(60) },
-        { title: 'b', prompt: 'q'.repeat(60) },
-      ]),
-    );
-    expectError(
-      b.run('task', 'import', file),
+    const big = (title: string) => ({
+      title,
+      run: 'r'.repeat(1500),
+      resources: ['x'.repeat(500), 'y'.repeat(500)],
+    });
+    fs.writeFileSync(file, JSON.stringify([big('a'), big('b')]));
+    // Two tasks of about 3,000 characters each as stored, no prompt: past the import's 5,000.
+    expectRefused(
+      b,
+      ['task', 'import', file],
       4,
-      /import holds 120 characters of prompts.*importPromptChars/,
+      /the import takes 6,\d{3} characters as stored.*importChars/,
     );
     expect(b.list()).toEqual([]);
+    fs.writeFileSync(file, JSON.stringify([big('a')]));
+    expect(b.run('task', 'import', file).code).toBe(0);
+    fs.writeFileSync(file, JSON.stringify([big('b')]));
+    expect(b.run('task', 'import', file).code).toBe(0);
+    // A third passes the boards' 9,000.
+    fs.writeFileSync(file, JSON.stringify([big('c')]));
+    expectRefused(b, ['task', 'import', file], 4, /tasks on the boards take 6,\d{3} characters.*boardChars/);
+    expectRefused(b, ['task', 'add', 'c', '--run', 'r'.repeat(3000)], 4, /boardChars/);
+  });
 
-    const first = b.add('first', '--prompt', 'p'.repeat(100));
-    const before = b.state();
-    expectError(b.run('task', 'add', 'second', '--prompt', 'q'.repeat(60)), 4, /boards hold 100 characters/);
-    expectError(b.run('task', 'edit', first.id, '--prompt', 'r'.repeat(151)), 4, /promptChars/);
-    expect(b.state()).toEqual(before);
-    // Room left is room: an edit that fits, and an add without a prompt, are not refused.
-    expect(b.run('task', 'edit', first.id, '--prompt', 'r'.repeat(150)).code).toBe(0);
-    expect(b.run('task', 'add', 'no prompt').code).toBe(0);
+  it('bounds tags, capabilities and edits by the same limits, and keeps small edits possible', () => {
+    setPolicies(b, { limits: { importChars: 2500, boardChars: 3000 } });
+    const file = path.join(b.dir, 'import.json');
+    const tags = Array.from({ length: 64 }, (_, i) => `${i}`.padEnd(40, 't'));
+    fs.writeFileSync(file, JSON.stringify([{ title: 'tagged', tags }]));
+    expectRefused(b, ['task', 'import', file], 4, /the task takes 3,\d{3} characters.*importChars/);
+    const caps = Array.from({ length: 32 }, (_, i) => `${i}`.padEnd(64, 'c'));
+    const add = ['task', 'add', 'capable', ...caps.flatMap((c) => ['--capability', c])];
+    expectRefused(b, add, 4, /importChars/);
+
+    const first = b.add('first');
+    expectRefused(b, ['task', 'edit', first.id, '--run', 'r'.repeat(3500)], 4, /boardChars/);
+    expectRefused(b, ['task', 'edit', first.id, ...tags.flatMap((t) => ['--tag', t])], 4, /boardChars/);
+    expect(b.run('task', 'edit', first.id, '--run', 'r'.repeat(2000)).code).toBe(0);
+    expect(b.run('task', 'edit', first.id, '--priority', 'high').code).toBe(0);
+  });
+
+  it('refuses a config that gives a limit under both its names', () => {
+    setPolicies(b, { limits: { promptChars: 5000, boardChars: 6000 } });
+    expectError(b.run('task', 'list'), 6, /promptChars: the former name of boardChars/);
   });
 });
 
@@ -173,15 +204,18 @@ describe('limits at their defaults (planners)', () => {
     expect(sizes).toEqual([500, 204, 104, 104, 104, 104, 80]);
   });
 
-  it('one import holds 16 Mi characters of prompts, the boards 64 Mi', () => {
+  it('one add or import takes 16 Mi characters as stored, the boards 64 Mi', () => {
     const view = new Memory();
     const roles = new Set(AGENTS);
     const input = (i: number) => parseTaskInput({ title: `t${i}`, prompt: 'p'.repeat(200_000) });
-    // 84 prompts of 200,000 characters are 16,800,000, over 16 Mi (16,777,216); 83 fit.
-    const many = Array.from({ length: 84 }, (_, i) => input(i));
-    expect(() => planAdd(ctx(view), many, roles)).toThrow(/importPromptChars/);
-    for (let round = 0; round < 4; round++) {
-      const added = planAdd(ctx(view), many.slice(0, 83), roles);
+    const size = JSON.stringify(planAdd(ctx(view), [input(0)], roles).result[0]).length;
+    expect(size).toBeGreaterThan(200_000);
+    const fit = Math.floor((16 * 1024 * 1024) / size);
+    const many = Array.from({ length: fit + 1 }, (_, i) => input(i));
+    expect(() => planAdd(ctx(view), many, roles)).toThrow(/importChars/);
+    const rounds = Math.floor((64 * 1024 * 1024) / (fit * size));
+    for (let round = 0; round < rounds; round++) {
+      const added = planAdd(ctx(view), many.slice(0, fit), roles);
       view.apply({
         schemaVersion: 1,
         seq: round + 1,
@@ -193,13 +227,13 @@ describe('limits at their defaults (planners)', () => {
         crc: '00000000',
       });
     }
-    // 4 × 83 × 200,000 = 66,400,000 characters are on the boards: 3 more prompts fit under 64 Mi
-    // (67,108,864), a 4th does not.
-    for (let i = 0; i < 3; i++) {
+    // The room left under 64 Mi takes this many more tasks, one at a time; the next is refused.
+    const more = Math.floor((64 * 1024 * 1024 - rounds * fit * size) / size);
+    for (let i = 0; i < more; i++) {
       const one = planAdd(ctx(view), [input(900 + i)], roles);
       view.putTask({ ...one.change!.tasks![0]!, rev: 10 + i });
       view.mergeCounters({ task: one.change!.counters!.task ?? 0 });
     }
-    expect(() => planAdd(ctx(view), [input(999)], roles)).toThrow(/promptChars/);
+    expect(() => planAdd(ctx(view), [input(999)], roles)).toThrow(/boardChars/);
   });
 });
