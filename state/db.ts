@@ -777,7 +777,7 @@ export class JournalDb implements StateBackend {
       // A state too large to serialise (RangeError) is not fixed by trying again: say what shrinks it.
       const next =
         error instanceof RangeError
-          ? 'the state is too large to write: acknowledge mail (`dreamos mail ack --all --agent ID`) or let tasks be archived (docs/security.md, Limits on inputs)'
+          ? 'the state is too large to write: acknowledge mail (`dreamos mail ack --all --agent ID`) or cancel the tasks nobody needs (`dreamos task cancel ID`; finished tasks are archived) (docs/security.md, Limits on inputs)'
           : 'a later command brings them up to date';
       if (!busy && this.journaled)
         throw new DreamError(
