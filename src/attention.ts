@@ -13,7 +13,7 @@ import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.
 import { type AgentConfig, OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
 import { pausedIn, whyNobodyTakes } from './orchestrator/takers.js';
-import { liveRunners, runnerDied, startable } from './runners.js';
+import { describeUnrun, liveRunners, runnerDied, unrun } from './runners.js';
 
 export const ATTENTION_REASONS = [
   'lock-stopped',
@@ -149,16 +149,21 @@ export function attention(view: StateView, options: AttentionOptions): Attention
   for (const alert of view.alerts())
     if (alert.status === 'open') add(alertItem(view, alert, runners.length > 0));
 
-  // Nobody runs the agents (every orchestrator stopped or died) while work waits.
-  const waiting = runners.length > 0 ? 0 : startable(view, options.agents);
-  if (waiting > 0) {
+  // Nobody runs the agents (every orchestrator stopped or died) while work waits; or orchestrators
+  // run, but none runs an agent that may take some ready work.
+  const waiting = unrun(view, options.agents, runners);
+  if (waiting.tasks.length > 0) {
+    const n = waiting.tasks.length;
+    const some = runners.length > 0 ? describeUnrun(waiting) : null;
     add({
       key: 'swarm:orchestrator',
       reason: 'no-orchestrator',
       severity: 'warning',
-      subject: 'agents',
-      text: `nobody runs the agents: ${waiting} ready task${waiting === 1 ? '' : 's'} wait${waiting === 1 ? 's' : ''}`,
-      action: 'start `dreamos run` (or the console, `dreamos`) in this workspace',
+      subject: some ? waiting.agents.join(',') : 'agents',
+      text:
+        some?.text ??
+        `nobody runs the agents: ${n} ready task${n === 1 ? '' : 's'} wait${n === 1 ? 's' : ''}`,
+      action: some?.action ?? 'start `dreamos run` (or the console, `dreamos`) in this workspace',
       at: options.now.toISOString(),
       alerts: [],
       also: [],

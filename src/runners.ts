@@ -57,15 +57,44 @@ export function describeRunners(runners: readonly Runner[]): string {
   return `agents run by ${names.join(', ')}`;
 }
 
+/** The ready tasks that only agents nobody runs may take, and those agents (in config order). */
+export interface Unrun {
+  tasks: string[];
+  agents: string[];
+}
+
 /**
- * Ready tasks that an enabled, unpaused agent may take: the work an orchestrator would start now.
- * (Work that no agent may take, or only a paused one, is another matter: starting one would not help.)
+ * Ready tasks that an enabled, unpaused agent may take, but none of those agents is run by a live
+ * orchestrator: work that waits until someone starts one. (Work that no agent may take, or only a
+ * paused one, is another matter: starting an orchestrator would not help.)
  */
-export function startable(view: StateView, agents: readonly AgentConfig[]): number {
+export function unrun(view: StateView, agents: readonly AgentConfig[], runners: readonly Runner[]): Unrun {
+  const running = new Set(runners.flatMap((r) => r.agents));
   const able = agents.filter((a) => a.enabled && !view.agentState(a.id)?.paused);
-  if (able.length === 0) return 0;
-  let count = 0;
-  for (const task of view.inStore('ready'))
-    if (able.some((a) => mayTake(a, task) && driverAccepts(a.driver, task))) count += 1;
-  return count;
+  const out: Unrun = { tasks: [], agents: [] };
+  const needed = new Set<string>();
+  for (const task of view.inStore('ready')) {
+    const fit = able.filter((a) => mayTake(a, task) && driverAccepts(a.driver, task));
+    if (fit.length === 0 || fit.some((a) => running.has(a.id))) continue;
+    out.tasks.push(task.id);
+    for (const a of fit) needed.add(a.id);
+  }
+  out.agents = agents.filter((a) => needed.has(a.id)).map((a) => a.id);
+  return out;
+}
+
+/** Ready tasks that an enabled, unpaused agent may take: the work an orchestrator would start now. */
+export function startable(view: StateView, agents: readonly AgentConfig[]): number {
+  return unrun(view, agents, []).tasks.length;
+}
+
+/** "nobody runs agent-8: 1 ready task waits", with what to start about it. */
+export function describeUnrun(waiting: Unrun): { text: string; action: string } {
+  const n = waiting.tasks.length;
+  const ids = waiting.agents;
+  const who = ids.length > 3 ? `${ids.slice(0, 3).join(', ')}, …` : ids.join(', ');
+  return {
+    text: `nobody runs ${who}: ${n} ready task${n === 1 ? ' waits' : 's wait'}`,
+    action: `start \`dreamos run --agents ${ids.join(',')}\``,
+  };
 }

@@ -13,7 +13,7 @@ import { AGENT_CLIS, type DriverCheck, type FoundDriver, findDrivers, ollamaHost
 import { invalidInput } from '../errors.js';
 import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, say } from '../output.js';
-import { describeRunners, liveRunners, startable } from '../runners.js';
+import { describeRunners, describeUnrun, liveRunners, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { findWorkspace, initWorkspace } from '../workspace.js';
 import { globals, positiveInt, readWorkspace } from './common.js';
@@ -153,7 +153,8 @@ export function registerAdmin(program: Command): void {
       await readWorkspace(command, async (ws, options) => {
         const s = ws.summary();
         const runners = liveRunners(ws.view, ws.config.policies, new Date());
-        const waiting = runners.length === 0 ? startable(ws.view, ws.config.agents) : 0;
+        const waiting = unrun(ws.view, ws.config.agents, runners);
+        const n = waiting.tasks.length;
         const queued = [...ws.view.inStore('ready'), ...ws.view.inStore('backlog')];
         const nobody = untakeable(queued, ws.config.agents, ws.view);
         const lock = ws.journalLockHolder();
@@ -161,7 +162,11 @@ export function registerAdmin(program: Command): void {
         emit(options, { ...s, runners, unassignable: nobody, journalLock: lock }, () =>
           [
             `workspace ${ws.home}  (journal seq ${s.seq}, ${s.agents} agents)`,
-            `${describeRunners(runners)}${waiting > 0 ? `: ${waiting === 1 ? '1 ready task waits' : `${waiting} ready tasks wait`}; start \`dreamos run\`` : ''}`,
+            n === 0
+              ? describeRunners(runners)
+              : runners.length === 0
+                ? `${describeRunners(runners)}: ${n === 1 ? '1 ready task waits' : `${n} ready tasks wait`}; start \`dreamos run\``
+                : `${describeRunners(runners)}; ${describeUnrun(waiting).text}; ${describeUnrun(waiting).action}`,
             `backlog ${s.counts.backlog}  ready ${s.counts.ready}  working ${s.counts.working}  done ${s.counts.done}  failed ${s.counts.failed}  cancelled ${s.counts.cancelled}`,
             ...s.working.map((t) => `  ${t.id}  ${t.agent ?? '-'}  ${oneLine(t.title, 60)}`),
             ...nobody.map((g) => `${nobodyLine(g)} (dreamos attention)`),

@@ -5,7 +5,7 @@ import { OPERATOR } from '../config.js';
 import { DreamError, ExitCode, notFound } from '../errors.js';
 import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, plural, say, table } from '../output.js';
-import { liveRunners } from '../runners.js';
+import { describeUnrun, liveRunners, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { registerCheckpointSave } from './checkpoints.js';
 import { readWorkspace, withWorkspace } from './common.js';
@@ -84,11 +84,14 @@ export function registerSwarm(program: Command): void {
           const failedTasks = [...worked].filter((id) => ws.view.task(id)?.status === 'failed');
           const waiting = [...ws.view.inStore('ready'), ...ws.view.inStore('backlog')];
           const unassignable = untakeable(waiting, ws.config.agents, ws.view);
+          // Ready work left for agents outside this run that no other live orchestrator runs either.
+          const others = liveRunners(ws.view, ws.config.policies, new Date()).filter((r) => !r.here);
+          const unrunWork = unrun(ws.view, ws.config.agents, others);
           const exitCode = !o.untilIdle
             ? ExitCode.ok
             : failedTasks.length
               ? ExitCode.tasksFailed
-              : unassignable.length
+              : unassignable.length || unrunWork.tasks.length
                 ? ExitCode.needsOperator
                 : ExitCode.ok;
           const summary = {
@@ -97,6 +100,7 @@ export function registerSwarm(program: Command): void {
             board: ws.summary().counts,
             failedTasks,
             unassignable,
+            unrun: unrunWork,
             exitCode,
           };
           if (options.json) process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
@@ -105,6 +109,12 @@ export function registerSwarm(program: Command): void {
               `stopped (${reason}): ${counts.done} done, ${counts.failed} failed attempts${failedTasks.length ? `; failed: ${failedTasks.slice(0, 5).join(', ')}${failedTasks.length > 5 ? ', …' : ''}` : ''}`,
             );
             for (const g of unassignable) say(`${nobodyLine(g)}; see \`dreamos attention\``);
+            if (unrunWork.tasks.length) {
+              const { text, action } = describeUnrun(unrunWork);
+              say(
+                `${text} (${unrunWork.tasks.slice(0, 3).join(', ')}${unrunWork.tasks.length > 3 ? ', …' : ''}); ${action}`,
+              );
+            }
           }
           if (exitCode !== ExitCode.ok) process.exitCode = exitCode;
         },

@@ -37,7 +37,19 @@ describe('attention and status about orchestrators', () => {
     });
     try {
       await waitFor(() => run(['status']).stdout.includes(`agents run by pid ${other.pid}`), 30_000);
-      expect(inbox().filter((i) => i.reason === 'no-orchestrator')).toEqual([]);
+      // A run of agent-1 does not help a task only agent-8 may take: that is still said, by name.
+      expect(inbox()).toMatchObject([
+        {
+          reason: 'no-orchestrator',
+          text: 'nobody runs agent-8: 1 ready task waits',
+          action: 'start `dreamos run --agents agent-8`',
+        },
+      ]);
+      expect(run(['attention']).stdout).not.toMatch(/nothing needs you/);
+      expect(run(['attention', '--exit-code']).code).toBe(8);
+      expect(run(['status']).stdout).toContain(
+        `agents run by pid ${other.pid}; nobody runs agent-8: 1 ready task waits; start \`dreamos run --agents agent-8\``,
+      );
       const status = run(['status', '--json']).json<{ runners: Array<{ pid: number; agents: string[] }> }>();
       expect(status.runners).toMatchObject([{ pid: other.pid, agents: ['agent-1'] }]);
     } finally {
@@ -46,6 +58,23 @@ describe('attention and status about orchestrators', () => {
     }
     expect(inbox().map((i) => i.reason)).toEqual(['no-orchestrator']);
   }, 60_000);
+
+  it('`run --until-idle --agents` does not call work left for an agent nobody runs all well', () => {
+    run(['task', 'add', 'mine', '--run', 'true', '--role', 'captain']);
+    run(['task', 'add', 'theirs', '--run', 'true', '--role', 'testing']);
+    const r = run(['run', '--until-idle', '--agents', 'agent-1']);
+    expect(r.code, r.stdout + r.stderr).toBe(8);
+    expect(r.stderr).toContain('1 done, 0 failed attempts');
+    expect(r.stderr).toContain(
+      'nobody runs agent-8: 1 ready task waits (T-00002); start `dreamos run --agents agent-8`',
+    );
+    const json = run(['run', '--until-idle', '--agents', 'agent-1', '--json']);
+    expect(json.code).toBe(8);
+    const summary = JSON.parse(json.stdout.trim().split('\n').at(-1)!);
+    expect(summary).toMatchObject({ type: 'summary', unrun: { tasks: ['T-00002'], agents: ['agent-8'] } });
+    // Once agent-8 has run it, nothing is left: exit 0.
+    expect(run(['run', '--until-idle', '--agents', 'agent-8']).code).toBe(0);
+  }, 90_000);
 
   it('an orchestrator that died is not called hung', async () => {
     const pidFile = path.join(tmp.dir, 'child.pid');

@@ -34,7 +34,8 @@ describe('the demo workspace', () => {
     ]).json<Task>();
     // agent-1 is simulated: alone, it takes its own prompt work and never the shell command.
     const sim = run(['run', '--agents', 'agent-1', '--until-idle', '--json']);
-    expect(sim.code, sim.stderr).toBe(0);
+    // 8: it leaves the shell command to shell agents that nobody runs, and says so.
+    expect(sim.code, sim.stderr).toBe(8);
     const untouched = run(['task', 'show', added.id, '--json']).json<Task>();
     expect(untouched.status).toBe('ready');
     expect(untouched.history.some((h) => h.to === 'working')).toBe(false);
