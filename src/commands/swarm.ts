@@ -30,7 +30,9 @@ export function registerSwarm(program: Command): void {
         command,
         async (ws, options) => {
           const { startOrchestrator, describeTakeover } = await import('../orchestrator/index.js');
-          const counts = { claimed: 0, done: 0, failed: 0 };
+          // A run stopped for a shutdown or a restart goes back to ready, one cancelled ends there:
+          // neither is a failed attempt (the task's history says "not counted").
+          const counts = { claimed: 0, done: 0, failed: 0, requeued: 0, cancelled: 0 };
           const worked = new Set<string>();
           const orchestrator = await startOrchestrator(ws, {
             ...(o.agents
@@ -47,7 +49,12 @@ export function registerSwarm(program: Command): void {
                 counts.claimed++;
                 worked.add(event.task.id);
               }
-              if (event.type === 'finished') event.outcome.ok ? counts.done++ : counts.failed++;
+              if (event.type === 'finished') {
+                if (event.stopped?.reason === 'cancel') counts.cancelled++;
+                else if (event.stopped) counts.requeued++;
+                else if (event.outcome.ok) counts.done++;
+                else counts.failed++;
+              }
               if (o.quiet) return;
               if (options.json && event.type !== 'line') process.stdout.write(`${JSON.stringify(event)}\n`);
               if (options.json) return;
@@ -59,7 +66,11 @@ export function registerSwarm(program: Command): void {
                 say(`took over ${event.agents.join(', ')}: ${describeTakeover(event.from)}`);
               } else if (event.type === 'claimed')
                 say(`${event.agent}  ▶ ${event.task.id} ${oneLine(event.task.title, 60)}`);
-              else if (event.type === 'finished') {
+              else if (event.type === 'finished' && event.stopped) {
+                const what = event.stopped.reason === 'cancel' ? '■' : '↺';
+                const how = event.stopped.reason === 'cancel' ? 'stopped' : 'requeued';
+                say(`${event.agent}  ${what} ${event.task} ${how}: ${oneLine(event.stopped.why, 80)}`);
+              } else if (event.type === 'finished') {
                 say(
                   `${event.agent}  ${event.outcome.ok ? '✓' : '✗'} ${event.task}${event.outcome.ok ? '' : ` ${oneLine(event.outcome.error ?? '', 80)}`}`,
                 );
@@ -106,7 +117,7 @@ export function registerSwarm(program: Command): void {
           if (options.json) process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
           else {
             say(
-              `stopped (${reason}): ${counts.done} done, ${counts.failed} failed attempts${failedTasks.length ? `; failed: ${failedTasks.slice(0, 5).join(', ')}${failedTasks.length > 5 ? ', …' : ''}` : ''}`,
+              `stopped (${reason}): ${counts.done} done, ${plural(counts.failed, 'failed attempt')}${counts.requeued ? `, ${counts.requeued} requeued` : ''}${counts.cancelled ? `, ${counts.cancelled} cancelled` : ''}${failedTasks.length ? `; failed: ${failedTasks.slice(0, 5).join(', ')}${failedTasks.length > 5 ? ', …' : ''}` : ''}`,
             );
             for (const g of unassignable) say(`${nobodyLine(g)}; see \`dreamos attention\``);
             if (unrunWork.tasks.length) {

@@ -38,7 +38,14 @@ export type OrchestratorEvent =
   | { type: 'took-over'; agents: string[]; from: TakenFrom[] }
   | { type: 'claimed'; agent: string; task: Task }
   | { type: 'line'; agent: string; task: string; line: string; stream: 'stdout' | 'stderr' }
-  | { type: 'finished'; agent: string; task: string; outcome: DriverOutcome }
+  | {
+      type: 'finished';
+      agent: string;
+      task: string;
+      outcome: DriverOutcome;
+      /** Set when the run was stopped rather than ended: no attempt is counted, whatever the outcome. */
+      stopped?: { reason: 'cancel' | 'shutdown' | 'restart'; why: string };
+    }
   | { type: 'directive'; agent: string; directive: string }
   | { type: 'leftover'; agent: string; pid: number; task: string | null }
   | { type: 'error'; agent?: string; message: string }
@@ -576,7 +583,18 @@ export class Orchestrator {
   ): Promise<void> {
     const agentId = loop.agent.id;
     const taskId = running.task.id;
-    if (!retry) this.emit({ type: 'finished', agent: agentId, task: taskId, outcome });
+    if (!retry) {
+      const reason = running.stopReason;
+      const why =
+        running.stopWhy ?? (reason === 'cancel' ? 'the task was cancelled' : 'the orchestrator is stopping');
+      this.emit({
+        type: 'finished',
+        agent: agentId,
+        task: taskId,
+        outcome,
+        ...(reason ? { stopped: { reason, why } } : {}),
+      });
+    }
     const logPath = this.ws.paths.log(agentId, taskId);
     const log = logPath.slice(this.ws.home.length + 1);
     const state = this.ws.view.agentState(agentId) ?? defaultAgentState(agentId, new Date());

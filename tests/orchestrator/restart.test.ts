@@ -61,7 +61,7 @@ describe('agent restart', () => {
       orchestrator.kill('SIGTERM');
       await new Promise((r) => orchestrator.once('exit', r));
     }
-    expect(output.stderr()).toMatch(/agent-2 {2}✗ T-\w+ stopped: the agent is restarting/);
+    expect(output.stderr()).toMatch(/agent-2 {2}↺ T-\w+ requeued: agent-2 restarted by directive M-\w+/);
     const log = fs.readFileSync(path.join(tmp.dir, '.dreamos', 'logs', 'agent-2', `${task.id}.log`), 'utf8');
     expect(log).toContain('stopping (restart)');
     // The stop at the end also gives the attempt back.
