@@ -1,9 +1,11 @@
 /**
  * `dreamos task log ID [--follow]`: a task's captured output, cleaned of terminal control sequences;
- * with --follow, new output as it is written, until the task ends (or ctrl-c).
+ * with --follow, new output as it is written, until the task ends (or ctrl-c); a task that nobody
+ * can take is refused rather than waited on.
  */
 import { DreamError, notFound } from '../errors.js';
 import { isTerminal } from '../lifecycle.js';
+import { pausedIn, whyNobodyTakes } from '../orchestrator/takers.js';
 import { emit, say } from '../output.js';
 import { cleanLogLine, readLines, shownPath, type TaskLog, taskLogs } from '../task-logs.js';
 import type { Workspace } from '../workspace.js';
@@ -39,6 +41,16 @@ export async function printTaskLog(ws: Workspace, id: string, o: { follow: boole
     return;
   }
   if (!logs.length && isTerminal(task.status)) throw noLog(ws, task.id);
+  // Waiting is for work that is merely queued: a task nobody can take would be waited on for ever.
+  const nobody =
+    task.status === 'ready' || task.status === 'backlog'
+      ? whyNobodyTakes(task, ws.config.agents, pausedIn(ws.view))
+      : null;
+  if (nobody) {
+    throw notFound(
+      `${task.id} will not start: it is ${task.status} and nobody can take it: ${nobody.text}; ${nobody.action}`,
+    );
+  }
   await follow(ws, task.id, o.json);
 }
 
@@ -98,5 +110,5 @@ async function follow(ws: Workspace, id: string, json: boolean): Promise<void> {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
   }
-  if (!stopped) say(`${id} is ${status()}`);
+  if (!stopped) say(`${id} ended ${status()}`);
 }

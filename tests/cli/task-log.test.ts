@@ -105,11 +105,11 @@ describe('task log', () => {
     expect(ran.code, show(ran)).toBe(0);
     expect(await followed).toBe(0);
     expect(out.stdout()).toBe('one\ntwo\n');
-    expect(out.stderr()).toMatch(new RegExp(`${t.id} is done`));
+    expect(out.stderr()).toMatch(new RegExp(`${t.id} ended done\n`));
   }, 60_000);
 
   it('--follow stops on ctrl-c, and refuses a finished task that left no log', async () => {
-    const held = b.add('held', '--hold');
+    const held = b.add('held', '--run', 'true', '--hold');
     const child = spawn(process.execPath, [BIN, 'task', 'log', held.id, '--follow'], { cwd: b.dir });
     const out = collectOutput(child);
     await waitFor('the follower to wait', () => out.stderr().includes(`waiting for ${held.id} to start`));
@@ -120,5 +120,40 @@ describe('task log', () => {
 
     b.run('task', 'cancel', held.id);
     expectError(b.run('task', 'log', held.id, '--follow'), 3, /is cancelled and no agent wrote output/);
+  }, 60_000);
+
+  it('--follow refuses a task nobody can take instead of waiting for ever', () => {
+    // A fresh workspace has shell agents only: nobody takes a prompt task.
+    const p = b.add('p', '--prompt', 'hi');
+    const r = b.run('task', 'log', p.id, '--follow');
+    expectError(
+      r,
+      3,
+      new RegExp(
+        `^dreamos: ${p.id} will not start: it is ready and nobody can take it: no agent takes prompt tasks`,
+      ),
+    );
+    expect(r.stderr).toContain(`--run CMD`);
+    // Only a paused agent may take it: the same, naming it and how to resume it.
+    const t = b.add('tests', '--run', 'true', '--role', 'testing');
+    expect(b.run('agent', 'pause', 'agent-8').code).toBe(0);
+    expectError(
+      b.run('task', 'log', t.id, '--follow'),
+      3,
+      /will not start: .*only agent-8 may take it, and it is paused; `dreamos agent resume agent-8`/,
+    );
+  });
+
+  it('--follow says how a followed task ended', async () => {
+    const t = b.add('broken', '--run', 'echo it broke; exit 3', '--max-attempts', '1');
+    const follower = spawn(process.execPath, [BIN, 'task', 'log', t.id, '--follow'], { cwd: b.dir });
+    const out = collectOutput(follower);
+    const followed = new Promise<number | null>((resolve) => follower.on('close', resolve));
+    await waitFor('the follower to wait', () => out.stderr().includes(`waiting for ${t.id} to start`));
+    const ran = await cliAsync(['run', '--until-idle'], { cwd: b.dir });
+    expect(ran.code, show(ran)).toBe(7);
+    expect(await followed).toBe(0);
+    expect(out.stdout()).toBe('it broke\n');
+    expect(out.stderr()).toMatch(new RegExp(`${t.id} ended failed\n`));
   }, 60_000);
 });
