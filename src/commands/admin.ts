@@ -12,7 +12,7 @@ import { doctor } from '../doctor.js';
 import { AGENT_CLIS, type DriverCheck, type FoundDriver, findDrivers, ollamaHost } from '../driver-setup.js';
 import { invalidInput } from '../errors.js';
 import { nobodyLine, untakeable } from '../orchestrator/takers.js';
-import { emit, say } from '../output.js';
+import { emit, plural, say } from '../output.js';
 import { describeRunners, describeUnrun, liveRunners, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { findWorkspace, initWorkspace } from '../workspace.js';
@@ -89,7 +89,7 @@ function driverLines(checks: DriverCheck[]): string[] {
   const bad = checks.filter((c) => !c.ok);
   if (bad.length === 0) return [];
   return [
-    `drivers: ${bad.length} of ${checks.length} agent(s) cannot run their tasks here:`,
+    `drivers: ${bad.length} of ${plural(checks.length, 'agent')} cannot run ${bad.length === 1 ? 'its' : 'their'} tasks here:`,
     ...bad.map((c) => `  WARNING  driver: ${c.message}`),
   ];
 }
@@ -192,7 +192,7 @@ export function registerAdmin(program: Command): void {
       emit(options, report, () =>
         [
           report.ok
-            ? `ok: ${report.tasks} tasks, journal seq ${report.seq}`
+            ? `ok: ${plural(report.tasks, 'task')}, journal seq ${report.seq}`
             : `problems found in ${report.home}:`,
           ...report.problems.map((p) => `  ${p.repaired ? 'fixed' : 'PROBLEM'}  ${p.code}: ${p.message}`),
           ...report.repaired.map((r) => `  repaired: ${r}`),

@@ -127,6 +127,20 @@ describe('log', () => {
 });
 
 describe('doctor', () => {
+  it('counts in words that agree with the numbers: one task, one agent', () => {
+    b.add('only', '--run', 'true');
+    expect(b.run('doctor').stdout).toMatch(/^ok: 1 task, journal seq \d+\n$/);
+    // One agent whose driver's program is missing.
+    const file = path.join(b.dir, '.dreamos', 'config.json');
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config.agents[0].driver = { kind: 'command', argv: ['dreamos-no-such-program', '{prompt}'] };
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    const r = b.run('doctor');
+    expect(r.code, show(r)).toBe(0);
+    expect(r.stdout).toContain('drivers: 1 of 8 agents cannot run its tasks here:');
+    expect(r.stdout).not.toContain('(s)');
+  });
+
   it('reports a healthy workspace as { ok: true, problems: [] } with exit 0', () => {
     const empty = b.json<DoctorReport>('doctor');
     expect(empty).toMatchObject({ ok: true, problems: [] });

@@ -178,7 +178,7 @@ describe("doctor checks each agent's driver", () => {
     fs.rmSync(path.join(bin, 'claude'));
     const missing = dreamos(['doctor'], { cwd: tmp.dir, env: machine() });
     expect(missing.code, show(missing)).toBe(0); // not corruption: the board is fine
-    expect(missing.stdout).toContain('drivers: 3 of 8 agent(s) cannot run their tasks here:');
+    expect(missing.stdout).toContain('drivers: 3 of 8 agents cannot run their tasks here:');
     expect(missing.stdout).toContain('WARNING  driver: agent-1 (command): claude is not on the PATH');
   });
 
