@@ -13,6 +13,7 @@ import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.
 import { type AgentConfig, OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';
 import { pausedIn, whyNobodyTakes } from './orchestrator/takers.js';
+import { plural } from './output.js';
 import { describeUnrun, liveRunners, runnerDied, unrun } from './runners.js';
 
 export const ATTENTION_REASONS = [
@@ -266,7 +267,7 @@ export function attention(view: StateView, options: AttentionOptions): Attention
         task,
         code === 'E_BUDGET' ? 'over-budget' : code === 'E_SCOPE' ? 'scope-drift' : 'failed',
         task.priority === 'critical' ? 'critical' : 'warning',
-        `${task.title}: ${task.result?.error ?? 'failed'}${code ? ` [${code}]` : ''}${waiting ? `; ${waiting} task(s) wait on it` : ''}`,
+        `${task.title}: ${task.result?.error ?? 'failed'}${code ? ` [${code}]` : ''}${waiting ? `; ${plural(waiting, 'task waits', 'tasks wait')} on it` : ''}`,
         `\`dreamos task retry ${task.id}\` (its log: \`dreamos task log ${task.id}\`)`,
       ),
     );

@@ -161,7 +161,7 @@ export function registerAdmin(program: Command): void {
         const stopped = lock?.state === 'stopped' ? lock : null;
         emit(options, { ...s, runners, unassignable: nobody, journalLock: lock }, () =>
           [
-            `workspace ${ws.home}  (journal seq ${s.seq}, ${s.agents} agents)`,
+            `workspace ${ws.home}  (journal seq ${s.seq}, ${plural(s.agents, 'agent')})`,
             n === 0
               ? describeRunners(runners)
               : runners.length === 0

@@ -2,6 +2,8 @@
  * Small things the CLI said that were not quite true or not quite what was meant (issue 12, item 11):
  * each checked through the real binary.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { tempDir } from '../helpers/workspace.js';
 import { type Board, board, dreamos, show } from './helpers.js';
@@ -76,5 +78,23 @@ describe('the CLI says what it means', () => {
     expect(r.stdout).toMatch(/^throughput {2}1 done in \d+(\.\d)? s; 1 in the last hour$/m);
     expect(r.stdout).not.toMatch(/\/h/);
     expect(r.stdout).toMatch(/^the whole journal \(\d+(\.\d)? s, /);
+  });
+
+  it('counts one thing as one: a message, a waiting task, an agent', () => {
+    expect(b.run('mail', 'send', '--to', 'operator', 'hello').code).toBe(0);
+    const acked = b.run('mail', 'ack', '--all');
+    expect(acked.code, show(acked)).toBe(0);
+    expect(acked.stdout).toBe('1 message acknowledged\n');
+
+    const broken = b.add('broken', '--run', 'exit 3', '--max-attempts', '1');
+    b.add('after', '--run', 'true', '--depends-on', broken.id);
+    expect(b.run('run', '--until-idle').code).toBe(7);
+    expect(b.run('attention').stdout).toContain('; 1 task waits on it');
+
+    const file = path.join(b.dir, '.dreamos', 'config.json');
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config.agents = config.agents.slice(0, 1);
+    fs.writeFileSync(file, JSON.stringify(config, null, 2));
+    expect(b.run('status').stdout).toMatch(/^workspace .*\(journal seq \d+, 1 agent\)$/m);
   });
 });

@@ -102,7 +102,7 @@ describe('attention', () => {
       ].sort(),
     );
     expect(items.find((i) => i.subject === 'T-0000F')?.text).toMatch(
-      /exited with code 1.*1 task\(s\) wait on it/,
+      /exited with code 1.*1 task waits on it/,
     );
     expect(items.find((i) => i.subject === 'T-0000B')?.action).toContain('dreamos task retry T-0000F');
   });
