@@ -22,7 +22,7 @@ export function registerSwarm(program: Command): void {
     .option('--agents <ids>', 'only these agents, comma separated')
     .option(
       '--until-idle',
-      `stop when no runnable work remains: exit 0, ${ExitCode.tasksFailed} if a task of the run failed, ${ExitCode.needsOperator} if work is left that nobody can take`,
+      `stop when no runnable work remains: exit 0, ${ExitCode.tasksFailed} if a task of the run failed, ${ExitCode.needsOperator} if work is left that nobody can take or that only agents nobody runs may take`,
     )
     .option('--quiet', 'print only the summary')
     .action(async (o, command: Command) => {
