@@ -152,7 +152,7 @@ function Console(props: AppProps) {
           ? state.logTaskId
           : null;
   const where = relative(process.cwd(), ws.home);
-  const status = `${snapshot.total} tasks · ${plural(snapshot.openAlerts, 'open alert')} · journal #${snapshot.seq} · ${where.length < ws.home.length ? where : ws.home}`;
+  const status = `${plural(snapshot.total, 'task')} · ${plural(snapshot.openAlerts, 'open alert')} · journal #${snapshot.seq} · ${where.length < ws.home.length ? where : ws.home}`;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height}>
       <Header

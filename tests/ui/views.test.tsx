@@ -51,6 +51,18 @@ describe('views', () => {
     await h.waitFor((f) => f.includes('working 0/0'), 'the next column');
   });
 
+  test('one task is "1 task" in the footer, the dashboard summary and the board status line', async () => {
+    const { ws, dir } = await workspace();
+    await ws.addTask({ title: 'Only one' });
+    const h = await open({ ws, dir });
+    let frame = await h.waitFor((f) => f.includes('(1 task, journal #'), 'the board summary');
+    expect(frame).toContain('1 task · 0 open alerts');
+    await h.run(Command.ViewBoard);
+    frame = await h.waitFor((f) => f.includes('ready 1/1'), 'the board');
+    expect(frame).toMatch(/ready 1\/1 \S+ {3}1 task\b/);
+    expect(frame).not.toMatch(/\b1 tasks\b/);
+  });
+
   test('agent detail: state, checkpoint, mailbox and log', async () => {
     const h = await open();
     await h.ws.sendMail({ to: 'agent-1', body: 'hello captain' });

@@ -5,6 +5,7 @@
  */
 import { Box, Text } from 'ink';
 import { memo } from 'react';
+import { plural } from '../../src/output.js';
 import { STATUSES, type Status, type Task } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
 import { type AttentionItem, reasonWords } from '../data/attention.js';
@@ -111,7 +112,7 @@ export function Board(props: {
             (lost ? `   ${lost} has left ${stage}` : '') +
             (props.filter
               ? `   filter "${props.filter}": ${matching} of ${props.total}`
-              : `   ${props.total} tasks`) +
+              : `   ${plural(props.total, 'task')}`) +
             (needs ? `   ⚠ ${reasonWords(needs.reason)}: ${clean(needs.text, 300)}` : '') +
             (hidden ? `   ${hidden}` : ''),
         )}

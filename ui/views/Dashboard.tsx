@@ -2,6 +2,7 @@
 import chalk from 'chalk';
 import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
+import { plural } from '../../src/output.js';
 import { STATUSES } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
 import { type AttentionItem, reasonWords } from '../data/attention.js';
@@ -19,7 +20,7 @@ export function BoardSummary({ snapshot, width }: { snapshot: Snapshot; width: n
   const text = [
     chalk.bold('Board '),
     STATUSES.map((s) => paint(theme.stage[s], `${s} ${snapshot.columns[s].length}`)).join(' · '),
-    paint(theme.muted, `   (${snapshot.total} tasks, journal #${snapshot.seq})`),
+    paint(theme.muted, `   (${plural(snapshot.total, 'task')}, journal #${snapshot.seq})`),
   ].join('');
   return (
     <Box height={1} overflowY="hidden">
