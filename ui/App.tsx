@@ -15,7 +15,7 @@ import { type AgentsMode, Header } from './components/Header.js';
 import { TooSmall } from './components/TooSmall.js';
 import { JournalFeed } from './data/journal.js';
 import { LogHub } from './data/logs.js';
-import { keyContext, makeDeriver, selectionFor, unpicked } from './derive.js';
+import { keyContext, makeDeriver, moved, selectionFor, unpicked } from './derive.js';
 import { type Env, errorText } from './effects.js';
 import { helpBar } from './help.js';
 import {
@@ -95,6 +95,11 @@ function Console(props: AppProps) {
   useEffect(() => {
     if (shown !== '{}') dispatch({ type: 'pick', picks: JSON.parse(shown), missing: true });
   }, [shown, dispatch]);
+  // Rows that moved under their cursors: their place is stored, for when they leave the list.
+  const rowsMoved = JSON.stringify(moved(state, lists));
+  useEffect(() => {
+    if (rowsMoved !== '{}') dispatch({ type: 'moved', cursors: JSON.parse(rowsMoved) });
+  }, [rowsMoved, dispatch]);
 
   const live = useRef({ snapshot, journal, layout, log });
   live.current = { snapshot, journal, layout, log };

@@ -145,6 +145,22 @@ export function unpicked(state: UiState, lists: Lists): Record<string, string> {
   return out;
 }
 
+/**
+ * Lists whose picked row was found at another row than the stored cursor, and where: App stores
+ * that row, so that when the row later leaves the list the cursor stays at its last known place.
+ */
+export function moved(state: UiState, lists: Lists): Record<string, number> {
+  const out: Record<string, number> = {};
+  const note = <T>(key: string, rows: readonly T[], idOf: (row: T) => string) => {
+    const { cursor, lost } = follow(state, key, rows, idOf);
+    if (lost === null && state.picks[key] !== undefined && cursor !== cursorOf(state, key, rows.length))
+      out[key] = cursor;
+  };
+  if (state.view === 'board') for (const s of STATUSES) note(`board:${s}`, lists.columns[s], taskId);
+  if (state.view === 'alerts') note('alerts', lists.attention, itemKey);
+  return out;
+}
+
 export function selectionFor(state: UiState, lists: Lists, log: PagerLines = NO_LOG): Selection {
   const { snapshot } = lists;
   const key = listKey(state);

@@ -78,6 +78,8 @@ export type Action =
   /** `missing`: only for lists without a pick (what was shown, recorded after the operator moved on). */
   | { type: 'pick'; picks: Record<string, string>; missing?: boolean }
   | { type: 'release'; key: string; at: number; id: string }
+  /** Where picked rows are now (they moved because of other processes). */
+  | { type: 'moved'; cursors: Record<string, number> }
   | { type: 'column'; delta: number }
   | { type: 'dialog'; dialog: Dialog | null }
   | { type: 'text'; op: 'insert' | 'delete' | 'clear'; text?: string }
@@ -240,6 +242,8 @@ export function reduce(state: UiState, action: Action): UiState {
       }
       return { ...state, picks, released };
     }
+    case 'moved':
+      return { ...state, cursors: { ...state.cursors, ...action.cursors } };
     case 'release':
       return {
         ...state,

@@ -84,6 +84,23 @@ describe('the board cursor follows its task', () => {
     await h.waitFor((f) => f.includes(`${ids[2]} is now high`), 'the priority flash');
   });
 
+  test('its task moved down, then taken out: the cursor stays at its last row, on the neighbour there', async () => {
+    const { h, ids } = await backlog();
+    // Two tasks sort above the one under the cursor: it moves from the first row to the third.
+    outside(h, 'task', 'add', 'Urgent one', '--hold', '--priority', 'critical');
+    outside(h, 'task', 'add', 'Urgent two', '--hold', '--priority', 'critical');
+    await h.waitFor(
+      (f) => f.includes('Urgent two') && f.includes(`backlog 3/5 ${ids[0]}`),
+      'the cursor on it',
+    );
+    outside(h, 'task', 'promote', ids[0]);
+    // Its last row is the third: the task there now is the one that was below it.
+    await h.waitFor(
+      (f) => f.includes(`backlog 3/4 ${ids[1]}`) && f.includes(`${ids[0]} has left backlog`),
+      'the neighbour at its last row, and why',
+    );
+  });
+
   test('the attention list: an alert ranked above the selected row, and `A` still acknowledges that row', async () => {
     const h = await open();
     const alert = (n: number, severity: 'warning' | 'critical', subject: string) => ({
