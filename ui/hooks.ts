@@ -34,14 +34,22 @@ export function useServices(): Services {
   return services;
 }
 
-/**
- * The workspace as the console shows it, rebuilt when any process changes the journal: at once when
- * the last rebuild is older than `minMs`, else once at the end of that interval (changes made by
- * other processes show within 200 ms; a burst of changes costs one rebuild per interval).
- */
 /** How often the console looks whether the journal lock's holder is stopped (ms). */
 const LOCK_LOOK_MS = 2000;
 
+/**
+ * How often the snapshot is rebuilt with no journal change (ms): an orchestrator that dies or hangs,
+ * a lease or heartbeat running out and the age of a stopped lock holder move no journal line.
+ * Every heartbeat, between 1 and 5 s.
+ */
+const refreshMs = (heartbeatSeconds: number) => Math.min(5, Math.max(1, heartbeatSeconds)) * 1000;
+
+/**
+ * The workspace as the console shows it, rebuilt when any process changes the journal: at once when
+ * the last rebuild is older than `minMs`, else once at the end of that interval (changes made by
+ * other processes show within 200 ms; a burst of changes costs one rebuild per interval); and at
+ * each heartbeat, for what changes with time alone.
+ */
 export function useSnapshot(ws: Workspace, minMs = 100): Snapshot {
   const [snapshot, setSnapshot] = useState(() => buildSnapshot(ws));
   const latest = useRef(snapshot);
@@ -75,9 +83,12 @@ export function useSnapshot(ws: Workspace, minMs = 100): Snapshot {
       stopped = now;
     }, LOCK_LOOK_MS);
     lookAtLock.unref();
+    const refresh = setInterval(changed, refreshMs(ws.config.policies.heartbeatSeconds));
+    refresh.unref();
     return () => {
       watcher.close();
       clearInterval(lookAtLock);
+      clearInterval(refresh);
       if (timer) clearTimeout(timer);
     };
   }, [ws, minMs]);
