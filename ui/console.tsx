@@ -9,7 +9,7 @@ import type { ReactElement } from 'react';
 import { openWorkspace, type Workspace } from '../src/workspace.js';
 import { App, type AppProps } from './App.js';
 import { Splash } from './components/Splash.js';
-import { type Orchestrator, startAgents } from './orchestrator.js';
+import { superviseAgents } from './orchestrator.js';
 
 export interface ConsoleOptions {
   home?: string;
@@ -120,24 +120,13 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
   for (const signal of signals) process.on(signal, onSignal);
 
   // The agents start after the first frames, so the console shows at once.
-  let orchestrator: Orchestrator | null = null;
-  let quitting = false;
-  const starting = attach
-    ? Promise.resolve()
-    : (async () => {
-        const started = await startAgents(ws, (note) => update({ notice: note }));
-        if (!started.orchestrator) {
-          update({
-            mode: 'unavailable',
-            notice: { level: 'warning', text: `${started.reason}: watching only` },
-          });
-        } else if (quitting) {
-          await started.orchestrator.stop();
-        } else {
-          orchestrator = started.orchestrator;
-          update({ mode: 'running' });
-        }
-      })();
+  const agents = attach
+    ? null
+    : superviseAgents(
+        ws,
+        (note) => update({ notice: note }),
+        (mode) => update({ mode }),
+      );
 
   let code = 0;
   try {
@@ -146,15 +135,9 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
     code = 1;
     process.stderr.write(`dreamos: ${error instanceof Error ? error.message : String(error)}\n`);
   } finally {
-    quitting = true;
     for (const signal of signals) process.off(signal, onSignal);
     restore();
-    await starting;
-    const running = orchestrator as Orchestrator | null;
-    if (running) {
-      process.stderr.write('dreamos: stopping the agents…\n');
-      await running.stop();
-    }
+    await agents?.stop(() => process.stderr.write('dreamos: stopping the agents…\n'));
     await ws.close();
   }
   return code;

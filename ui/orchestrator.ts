@@ -12,14 +12,22 @@ export interface Orchestrator {
 /** What the console hears from the orchestrator (errors, agents already running elsewhere). */
 export type OrchestratorNote = { level: 'info' | 'warning' | 'error'; text: string };
 
-export type Started = { orchestrator: Orchestrator } | { orchestrator: null; reason: string };
+/** `retry`: the cause may pass (the journal lock busy), so trying again later may succeed. */
+export type Started = { orchestrator: Orchestrator } | { orchestrator: null; reason: string; retry: boolean };
+
+/** Failures to start that pass by themselves: another process holds the journal lock, a busy disk. */
+const PASSING = new Set(['E_LOCK_TIMEOUT', 'E_LOCK_COMPROMISED', 'E_IO']);
 
 export async function startAgents(ws: Workspace, onNote: (note: OrchestratorNote) => void): Promise<Started> {
   let mod: typeof import('../src/orchestrator/index.js');
   try {
     mod = await import('../src/orchestrator/index.js');
   } catch (error) {
-    return { orchestrator: null, reason: `the orchestrator failed to load: ${(error as Error).message}` };
+    return {
+      orchestrator: null,
+      reason: `the orchestrator failed to load: ${(error as Error).message}`,
+      retry: false,
+    };
   }
   try {
     const orchestrator = await mod.startOrchestrator(ws, {
@@ -42,6 +50,82 @@ export async function startAgents(ws: Workspace, onNote: (note: OrchestratorNote
     });
     return { orchestrator };
   } catch (error) {
-    return { orchestrator: null, reason: `the agents could not start: ${(error as Error).message}` };
+    const code = (error as { code?: unknown }).code;
+    return {
+      orchestrator: null,
+      reason: `the agents could not start: ${(error as Error).message}`,
+      retry: typeof code === 'string' && PASSING.has(code),
+    };
   }
+}
+
+export interface Agents {
+  /** Stop trying to start the agents, and stop them if they run (`saying` first, then only). */
+  stop(saying?: () => void): Promise<void>;
+}
+
+/**
+ * Start the agents in this process; while the failure is one that passes (the journal lock held by
+ * a stopped or busy process), watch only and try again at each heartbeat, so that the agents run
+ * here once the lock is free (or this process waits as a standby when they run elsewhere).
+ */
+export function superviseAgents(
+  ws: Workspace,
+  onNote: (note: OrchestratorNote) => void,
+  onMode: (mode: 'running' | 'unavailable') => void,
+): Agents {
+  let stopping = false;
+  let orchestrator: Orchestrator | null = null;
+  let wake: (() => void) | null = null;
+  const seconds = ws.config.policies.heartbeatSeconds;
+  const done = (async () => {
+    for (let attempt = 0; !stopping; attempt++) {
+      let noted = false;
+      const started = await startAgents(ws, (note) => {
+        noted = true;
+        onNote(note);
+      });
+      if (started.orchestrator) {
+        if (stopping) {
+          await started.orchestrator.stop();
+          return;
+        }
+        orchestrator = started.orchestrator;
+        onMode('running');
+        // The notice still showing says "watching only": say it is over, unless the start just did.
+        if (attempt > 0 && !noted) onNote({ level: 'info', text: 'the agents started in this console' });
+        return;
+      }
+      if (stopping) return;
+      onMode('unavailable');
+      if (!started.retry) {
+        onNote({ level: 'warning', text: `${started.reason}: watching only` });
+        return;
+      }
+      if (attempt === 0)
+        onNote({
+          level: 'warning',
+          text: `watching only, trying again every ${seconds} s: ${started.reason}`,
+        });
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, seconds * 1000);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      wake = null;
+    }
+  })();
+  return {
+    async stop(saying) {
+      stopping = true;
+      (wake as (() => void) | null)?.();
+      await done;
+      const running = orchestrator as Orchestrator | null;
+      if (!running) return;
+      saying?.();
+      await running.stop();
+    },
+  };
 }
