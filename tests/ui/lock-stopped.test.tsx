@@ -15,13 +15,19 @@ afterEach(async () => {
 });
 
 describe('the console', () => {
-  test('shows "lock stopped" while the journal lock holder is stopped, and not after', async () => {
-    const h = await open();
+  test('shows "lock stopped" and its age while the journal lock holder is stopped, and not after', async () => {
+    // Wide enough for the whole text of the item, with the holder's command line.
+    const h = await open({ size: { columns: 400, rows: 40 } });
     holder = await holdLock(h.ws.home, path.dirname(h.ws.home));
     expect(h.frame()).not.toContain('lock stopped');
     holder.child.kill('SIGSTOP');
     const frame = await h.waitFor((f) => f.includes('lock stopped'), 'the lock-stopped item', 20_000);
     expect(frame).toContain(`pid ${holder.pid}`);
+    // Its age moves on with no journal change: the console looks again by itself.
+    const age = (f: string) => /for (\d+) s/.exec(f)?.[1];
+    const first = age(frame);
+    expect(first).toBeDefined();
+    await h.waitFor((f) => age(f) !== undefined && age(f) !== first, 'the age to move on', 20_000);
     holder.child.kill('SIGCONT');
     await h.waitFor((f) => !f.includes('lock stopped'), 'the item gone after the resume', 20_000);
   }, 60_000);
