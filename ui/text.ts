@@ -26,8 +26,6 @@ export function progressBar(p: number | null | undefined, width = 10): string {
   return `▕${'█'.repeat(cells)}${'░'.repeat(width - cells)}▏`;
 }
 
-export const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-
 /** Does `hay` hold every word of `filter`, in any case? An empty filter matches everything. */
 export function hasWords(hay: string, filter: string): boolean {
   const words = filter.toLowerCase().split(/\s+/).filter(Boolean);
