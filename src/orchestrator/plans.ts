@@ -2,6 +2,7 @@
  * Planners for what the orchestrator records: taking and releasing agents, heartbeats, agent status,
  * checkpoints, and resuming or requeueing the task of an agent whose previous run died.
  */
+import fs from 'node:fs';
 import { hostname } from 'node:os';
 import type { Plan } from '../../state/db.js';
 import { type AgentState, type Checkpoint, idOf, type Task } from '../../state/schemas.js';
@@ -12,12 +13,21 @@ export const HOST = hostname();
 
 export const checkpointIdOf = (n: number) => idOf('C', n);
 
+/**
+ * Does this process still exist and run? A zombie (exited, not yet reaped by its parent: a tmux
+ * server can take its time) has stopped for good: it holds no agents and runs no task.
+ */
 export function processAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as { code?: string }).code === 'EPERM';
+  }
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return true; // no /proc (macOS): the signal said it exists
   }
 }
 
