@@ -3,17 +3,13 @@
  * sessions, and what their screens show. Tests that need tmux skip themselves when it is missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { processGone } from '../agents/helpers.js';
 
 export const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 
-/** Is a process with this pid still there (signal 0)? */
+/** Is a process with this pid still running? A zombie (exited, not yet reaped by tmux) is not. */
 export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+  return !processGone(pid);
 }
 
 export interface TmuxServer {

@@ -20,7 +20,14 @@ const starts = () => {
 /** Wait, naming what did not happen and showing both screens. */
 async function until(what: string, check: () => boolean): Promise<void> {
   await waitFor(check, 60_000).catch(() => {
-    throw new Error(`timed out waiting for ${what}; the screens:\n${screen('first')}\n${screen('second')}`);
+    const shown = (session: string) => {
+      try {
+        return screen(session);
+      } catch {
+        return `(${session}: closed)`;
+      }
+    };
+    throw new Error(`timed out waiting for ${what}; the screens:\n${shown('first')}\n${shown('second')}`);
   });
 }
 function openConsole(session: string): number {
