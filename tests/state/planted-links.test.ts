@@ -23,11 +23,11 @@ afterAll(() => tmp.cleanup());
 const PRECIOUS = 'precious, never to be overwritten\n';
 
 /** A workspace with one task, and a file outside it that an attacker wants overwritten. */
-function setup() {
+function setup(run = 'true') {
   const dir = path.join(tmp.dir, `case-${++caseNo}`);
   fs.mkdirSync(dir);
   expect(cli(['init'], { cwd: dir }).code).toBe(0);
-  expect(cli(['task', 'add', 'x', '--run', 'true'], { cwd: dir }).code).toBe(0);
+  expect(cli(['task', 'add', 'x', '--run', run], { cwd: dir }).code).toBe(0);
   const victim = path.join(tmp.dir, `victim-${caseNo}.txt`);
   fs.writeFileSync(victim, PRECIOUS);
   const paths = workspacePaths(path.join(dir, '.dreamos'));
@@ -197,13 +197,8 @@ describe('task logs', () => {
     ['linked', fs.symlinkSync],
     ['hard-linked', fs.linkSync],
   ])('a task log %s to a file outside: never written to, the task still runs', (_kind, plant) => {
-    const dir = path.join(tmp.dir, `case-${++caseNo}`);
-    fs.mkdirSync(dir);
-    expect(cli(['init'], { cwd: dir }).code).toBe(0);
-    expect(cli(['task', 'add', 'Build', '--run', 'echo hi'], { cwd: dir }).code).toBe(0);
-    const victim = path.join(tmp.dir, `victim-${caseNo}.txt`);
-    fs.writeFileSync(victim, PRECIOUS);
-    const paths = workspacePaths(path.join(dir, '.dreamos'));
+    // A task with output, so that a log written through the link would change the victim.
+    const { dir, paths, victim } = setup('echo hi');
     for (let a = 1; a <= 8; a++) {
       fs.mkdirSync(path.dirname(paths.log(`agent-${a}`, 'T-00001')), { recursive: true });
       plant(victim, paths.log(`agent-${a}`, 'T-00001'));
