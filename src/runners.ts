@@ -6,11 +6,12 @@
  */
 import { driverAccepts } from '../agents/drivers/accepts.js';
 import type { StateView } from '../state/db.js';
+import { processAlive } from '../state/proc.js';
 import type { AgentState } from '../state/schemas.js';
 import type { AgentConfig, Policies } from './config.js';
 import { runLive } from './drift.js';
 import { mayTake } from './lifecycle.js';
-import { HOST, processAlive } from './orchestrator/plans.js';
+import { HOST } from './orchestrator/plans.js';
 
 export interface Runner {
   pid: number;

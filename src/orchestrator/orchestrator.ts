@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KILL_WAIT_MS } from '../../agents/drivers/process-group.js';
 import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
+import { processAlive } from '../../state/proc.js';
 import type { Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
 import type { AgentConfig, Driver } from '../config.js';
@@ -28,7 +29,6 @@ import {
   planRequeue,
   planResume,
   planTakeAgents,
-  processAlive,
   runnerGone,
 } from './plans.js';
 import { assign, hasRunnableWork, type Slot } from './scheduler.js';

@@ -2,9 +2,9 @@
  * Planners for what the orchestrator records: taking and releasing agents, heartbeats, agent status,
  * checkpoints, and resuming or requeueing the task of an agent whose previous run died.
  */
-import fs from 'node:fs';
 import { hostname } from 'node:os';
 import type { Plan } from '../../state/db.js';
+import { processAlive } from '../../state/proc.js';
 import { type AgentState, type Checkpoint, idOf, type Task } from '../../state/schemas.js';
 import { type Ctx, leaseFor, transition, withFollowUps } from '../lifecycle.js';
 import { defaultAgentState } from '../mail.js';
@@ -12,24 +12,6 @@ import { defaultAgentState } from '../mail.js';
 export const HOST = hostname();
 
 export const checkpointIdOf = (n: number) => idOf('C', n);
-
-/**
- * Does this process still exist and run? A zombie (exited, not yet reaped by its parent: a tmux
- * server can take its time) has stopped for good: it holds no agents and runs no task.
- */
-export function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as { code?: string }).code === 'EPERM';
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return true; // no /proc (macOS): the signal said it exists
-  }
-}
 
 /** Is this agent run by a live orchestrator other than us? */
 export function runBySomeoneElse(state: AgentState | undefined, now: Date, staleMs: number): boolean {

@@ -2,7 +2,7 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
-import { processAlive } from '../../src/orchestrator/plans.js';
+import { processAlive } from '../../state/proc.js';
 import { waitFor } from '../agents/helpers.js';
 
 let parent: ReturnType<typeof spawn> | null = null;
