@@ -8,7 +8,7 @@
  * One journal line holds the whole change, so a task moving between two stores is atomic.
  */
 import fs from 'node:fs';
-import { DreamError } from '../src/errors.js';
+import { DreamError } from './errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
 import { acquireLock, KeptLock } from './lock.js';
 import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';

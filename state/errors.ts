@@ -1,5 +1,5 @@
 /**
- * Typed errors with the exit codes of SPEC §7. Every failure the CLI reports is one of these;
+ * Typed errors with the exit codes of the CLI (docs/cli.md). Every failure the CLI reports is one of these;
  * anything else is a bug and exits 1 with its stack in DREAMOS_DEBUG mode.
  */
 export const ExitCode = {

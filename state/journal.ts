@@ -10,7 +10,7 @@
  */
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { DreamError, errnoCode } from '../src/errors.js';
+import { DreamError, errnoCode } from './errors.js';
 import type { WorkspacePaths } from './paths.js';
 import { SEGMENT_RE } from './paths.js';
 import { openRead, quarantineCopy } from './safe-files.js';

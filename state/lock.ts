@@ -23,7 +23,7 @@ import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import lockfile from 'proper-lockfile';
-import { DreamError, errnoCode } from '../src/errors.js';
+import { DreamError, errnoCode } from './errors.js';
 import { createExclusive } from './store.js';
 
 export interface LockOptions {

@@ -1,4 +1,5 @@
 import { join } from 'node:path';
+import { DreamError } from './errors.js';
 
 /** The four lifecycle stores, named as in the original design (SPEC §2). */
 export const STORES = ['backlog', 'ready', 'working', 'completed'] as const;
@@ -21,7 +22,10 @@ export const isSafeName = (name: string): boolean => SAFE_NAME.test(name) && !na
 
 function safe(name: string): string {
   if (!isSafeName(name)) {
-    throw new Error(`unsafe file name component: ${JSON.stringify(name).slice(0, 80)}`);
+    throw new DreamError(
+      'E_INVALID_INPUT',
+      `unsafe file name component: ${JSON.stringify(name).slice(0, 80)}`,
+    );
   }
   return name;
 }

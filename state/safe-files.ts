@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { extname, join } from 'node:path';
-import { DreamError, errnoCode } from '../src/errors.js';
+import { DreamError, errnoCode } from './errors.js';
 import { type WorkspacePaths, workspaceFolders } from './paths.js';
 
 const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_APPEND } = fs.constants;

@@ -4,7 +4,7 @@
  */
 // A namespace import (not `import { z }`) lets the bundler drop the parts of zod never used.
 import * as z from 'zod';
-import { oneLine } from '../src/sanitize.js';
+import { oneLine } from './text.js';
 
 export const SCHEMA_VERSION = 1 as const;
 

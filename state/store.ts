@@ -7,10 +7,10 @@ import fs from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Adapter } from 'lowdb';
 import type { z } from 'zod';
-import { errnoCode } from '../src/errors.js';
-import { oneLine } from '../src/sanitize.js';
+import { errnoCode } from './errors.js';
 import type { WorkspacePaths } from './paths.js';
 import { quarantineTarget, writeAndClose } from './safe-files.js';
+import { oneLine } from './text.js';
 
 export class CorruptFileError extends Error {
   constructor(

@@ -34,8 +34,8 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import net from 'node:net';
 import * as z from 'zod';
-import { DreamError } from '../src/errors.js';
 import type { BatchItem, Change, JournalDb, Outcome, Plan, StateView, Transact } from './db.js';
+import { DreamError } from './errors.js';
 import { acquireLock, type LockHandle } from './lock.js';
 import { AGENT_ID_RE, type JournalEntry, REQUEST_ID_RE } from './schemas.js';
 
