@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { errnoCode } from './errors.js';
 import type { Counters, Memory, SnapshotKind } from './memory.js';
 import { isSafeName, STORES, type StoreName, type WorkspacePaths } from './paths.js';
 import {
@@ -47,8 +48,9 @@ function jsonFiles(dir: string): Entry[] {
       .readdirSync(dir, { withFileTypes: true })
       .filter((d) => d.name.endsWith('.json') && !d.name.startsWith('.'))
       .map((d) => ({ id: d.name.slice(0, -5), file: d.isFile() || d.isSymbolicLink() }));
-  } catch {
-    return [];
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return []; // no such folder yet: nothing in it
+    throw error;
   }
 }
 
