@@ -1,13 +1,18 @@
 // The console's key table, generated from the one keymap (ui/keymap.ts via ui/help.ts).
-//   node scripts/keys-table.mjs            prints the Markdown table
-//   node scripts/keys-table.mjs --readme   rewrites it in README.md between <!-- keys:start --> and
-//                                          <!-- keys:end --> (inside the console section)
+//   node scripts/keys-table.mjs           prints the Markdown table
+//   node scripts/keys-table.mjs --write   rewrites it in docs/console.md between <!-- keys:start -->
+//                                         and <!-- keys:end -->
+//   node scripts/keys-table.mjs --check   exits 1 when docs/console.md's table is not the current one
 import fs from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const DOC = join('docs', 'console.md');
+const START = '<!-- keys:start -->';
+const END = '<!-- keys:end -->';
+
 const bundle = await build({
   entryPoints: [join(ROOT, 'ui', 'help.ts')],
   bundle: true,
@@ -20,22 +25,28 @@ const code = bundle.outputFiles[0].text;
 const { keyTable } = await import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
 const table = keyTable();
 
-if (!process.argv.includes('--readme')) {
+const write = process.argv.includes('--write');
+const check = process.argv.includes('--check');
+if (!write && !check) {
   process.stdout.write(`${table}\n`);
 } else {
-  const path = join(ROOT, 'README.md');
-  const readme = fs.readFileSync(path, 'utf8');
-  const start = '<!-- keys:start -->';
-  const end = '<!-- keys:end -->';
-  const a = readme.indexOf(start);
-  const b = readme.indexOf(end);
-  const section = [readme.indexOf('<!-- console:start -->'), readme.indexOf('<!-- console:end -->')];
-  if (a < 0 || b < a || a < section[0] || b > section[1]) {
-    process.stderr.write(
-      'keys-table: README.md has no <!-- keys:start --> … <!-- keys:end --> inside the console section\n',
-    );
+  const path = join(ROOT, DOC);
+  const doc = fs.readFileSync(path, 'utf8');
+  const a = doc.indexOf(START);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) {
+    process.stderr.write(`keys-table: ${DOC} has no ${START} … ${END}\n`);
     process.exit(1);
   }
-  fs.writeFileSync(path, `${readme.slice(0, a + start.length)}\n${table}\n${readme.slice(b)}`);
-  process.stderr.write('keys-table: README.md updated\n');
+  const next = `${doc.slice(0, a + START.length)}\n${table}\n${doc.slice(b)}`;
+  if (check) {
+    if (next !== doc) {
+      process.stderr.write(`keys-table: ${DOC} is out of date: run node scripts/keys-table.mjs --write\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`keys-table: ${DOC} is current\n`);
+  } else {
+    fs.writeFileSync(path, next);
+    process.stderr.write(`keys-table: ${DOC} updated\n`);
+  }
 }
