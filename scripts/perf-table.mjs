@@ -1,0 +1,229 @@
+// The figures table of docs/performance.md, generated from the JSON documents `npm run bench` writes
+// (BENCH_OUT=file). One column per results file, one row per figure any of them measured, each beside
+// its bar; a figure outside its bar is marked.
+//   node scripts/perf-table.mjs [FILE…]           prints the Markdown table
+//   node scripts/perf-table.mjs --write [FILE…]   rewrites it in docs/performance.md between
+//                                                 <!-- perf:start --> and <!-- perf:end -->
+//   node scripts/perf-table.mjs --check [FILE…]   exits 1 when that table is not the current one
+// Without FILE, every bench/results/*.json, in name order (name them <date>-<host>[-part].json).
+import fs from 'node:fs';
+import { basename, dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const DOC = join('docs', 'performance.md');
+const RESULTS = join('bench', 'results');
+const START = '<!-- perf:start -->';
+const END = '<!-- perf:end -->';
+
+const args = process.argv.slice(2);
+const write = args.includes('--write');
+const check = args.includes('--check');
+let files = args.filter((a) => !a.startsWith('--'));
+if (files.length === 0) {
+  const dir = join(ROOT, RESULTS);
+  files = fs.existsSync(dir)
+    ? fs
+        .readdirSync(dir)
+        .filter((name) => name.endsWith('.json'))
+        .sort()
+        .map((name) => join(RESULTS, name))
+    : [];
+}
+if (files.length === 0) {
+  process.stderr.write(`perf-table: no results: run BENCH_OUT=${RESULTS}/<date>-<host>.json npm run bench\n`);
+  process.exit(1);
+}
+const runs = files.map((file) => ({
+  name: basename(file, '.json'),
+  path: resolve(ROOT, file),
+  doc: JSON.parse(fs.readFileSync(resolve(ROOT, file), 'utf8')),
+}));
+
+const num = (n, digits = 0) =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const ratio = (n) => num(n, 2);
+/** A measured value, marked when it is outside its bar. */
+const cell = (text, pass) => (pass === false ? `${text} **(outside the bar)**` : text);
+
+/**
+ * Each figure: its label, its bar, and how to read it from one results document (undefined when that
+ * run did not measure it). Rows follow the order of the bench's own report.
+ */
+function figures(doc) {
+  const rows = [];
+  const add = (key, label, bar, value) => rows.push({ key, label, bar, value });
+  for (const c of doc.state?.cases ?? []) {
+    const procs = c.processes === 1 ? '1 process' : `${c.processes} processes (shared writer)`;
+    const cold = c.cold ? ` (cold ${ratio(c.cold.ratioToSqlite)})` : '';
+    add(
+      `state-${c.board}x${c.processes}`,
+      `claim+complete cycles/s, ${num(c.board)} tasks, ${procs}`,
+      '≥ 0.25 of SQLite (WAL, synchronous=FULL)',
+      cell(
+        `${num(c.rate)} vs SQLite ${num(c.sqliteRate)} → ${ratio(c.ratioToSqlite.value)}${cold}`,
+        c.ratioToSqlite.pass,
+      ),
+    );
+  }
+  for (const c of doc.state?.cases ?? []) {
+    if (!c.scale10kTo1k) continue;
+    add(
+      `scale-${c.processes}`,
+      `10,000-task rate / 1,000-task rate, ${c.processes === 1 ? '1 process' : `${c.processes} processes`}`,
+      '≥ 0.7',
+      cell(`${ratio(c.scale10kTo1k.value)} (SQLite ${ratio(c.scale10kTo1k.sqlite)})`, c.scale10kTo1k.pass),
+    );
+  }
+  const cases = doc.state?.cases ?? [];
+  if (cases.length > 0) {
+    const lost = cases.reduce((n, c) => n + c.integrity.lost, 0);
+    const duplicated = cases.reduce((n, c) => n + c.integrity.duplicated, 0);
+    const clean = cases.every((c) => c.integrity.doctorOk !== false);
+    add(
+      'integrity',
+      'lost / duplicated transitions, doctor',
+      '0 / 0, clean',
+      cell(
+        `${lost} / ${duplicated}, ${clean ? 'clean' : 'problems'}`,
+        cases.every((c) => c.integrity.pass),
+      ),
+    );
+  }
+  const cli = doc.cli;
+  if (cli) {
+    add(
+      'cli',
+      `\`dreamos task list --json\` (${num(cli.taskListJson.tasks)} tasks), wall time`,
+      '< 2.5 × `node -e 0`',
+      cell(
+        `${ratio(cli.ratio.value)} × (${num(cli.taskListJson.medianMs)} ms vs ${num(cli.bareNode.medianMs)} ms; ${ratio(cli.taskListJson.withoutCodeCache.ratio)} × without the code cache)`,
+        cli.ratio.pass,
+      ),
+    );
+    const loaded = cli.inkReactLoaded;
+    const ui = (names) => names.filter((n) => n === 'ink' || n === 'react' || n === 'react-dom');
+    const seen = [...new Set([...loaded.value, ...ui(loaded.bundledIntoCli ?? [])])];
+    add(
+      'cli-ui',
+      'ink / react bundled into or loaded by headless commands',
+      'none',
+      cell(seen.length ? seen.join(', ') : 'none', loaded.pass),
+    );
+  }
+  const dispatch = doc.dispatch;
+  if (dispatch) {
+    add(
+      'dispatch',
+      'task added by another process → started on an idle agent',
+      '< 100 ms (median)',
+      cell(
+        `median ${num(dispatch.addToStartMs.median)} ms, p90 ${num(dispatch.addToStartMs.p90)} ms`,
+        dispatch.addToStartMs.pass,
+      ),
+    );
+    add(
+      'idle',
+      'idle orchestrator CPU',
+      '< 2 % of a core',
+      cell(`${num(dispatch.idleOrchestratorCore.value, 1)} % of a core`, dispatch.idleOrchestratorCore.pass),
+    );
+  }
+  const con = doc.console;
+  if (con) {
+    add('frame', 'console first frame', '< 1 s', cell(`${num(con.firstFrame.ms)} ms`, con.firstFrame.pass));
+    add(
+      'full-frame',
+      `console first frame showing agents and a ${num(con.board)}-task board`,
+      '< 1 s',
+      cell(`${num(con.firstFullFrame.ms)} ms`, con.firstFullFrame.pass),
+    );
+    add(
+      'key',
+      `keypress → frame, ${num(con.board)} tasks, ${con.agents} agents × ${con.linesPerSecondPerAgent} lines/s`,
+      'p95 < 50 ms',
+      cell(`p50 ${num(con.keyToFrame.p50Ms)} ms, p95 ${num(con.keyToFrame.p95Ms)} ms`, con.keyToFrame.pass),
+    );
+    add(
+      'live',
+      'change by another process shown in the console',
+      'p95 < 200 ms, none missed',
+      cell(`p95 ${num(con.liveUpdate.p95Ms)} ms, ${con.liveUpdate.missed} missed`, con.liveUpdate.pass),
+    );
+    const sign = (n) => (n < 0 ? `−${num(-n, 1)}` : `+${num(n, 1)}`);
+    add(
+      'memory',
+      `console memory over ${con.memory.seconds} s`,
+      'heap < +16 MB, RSS < +64 MB',
+      cell(
+        `heap ${sign(con.memory.heapGrowthMB)} MB, RSS ${sign(con.memory.rssGrowthMB)} MB`,
+        con.memory.pass,
+      ),
+    );
+  }
+  return rows;
+}
+
+function machine(doc) {
+  const m = doc.machine;
+  const fsync = m.appendFdatasyncPerSecond;
+  return [
+    { key: 'when', label: 'measured', bar: '', value: doc.at.slice(0, 16).replace('T', ' ') },
+    {
+      key: 'machine',
+      label: 'machine',
+      bar: '',
+      value: `${m.cpus} × ${m.cpuModel ?? 'cpu'}, Node ${m.node.replace(/^v/, '')}`,
+    },
+    { key: 'load', label: 'load average (1, 5, 15 min)', bar: '', value: m.loadAverage.join(', ') },
+    {
+      key: 'fsync',
+      label: 'bare append + fdatasync per second (start, end)',
+      bar: '',
+      value: `${num(fsync.start)}, ${num(fsync.end)}${m.warning ? ' **(disk busy: state figures not representative)**' : ''}`,
+    },
+  ];
+}
+
+const perRun = runs.map((run) => new Map([...machine(run.doc), ...figures(run.doc)].map((r) => [r.key, r])));
+const order = [];
+for (const rows of perRun) {
+  for (const [key, row] of rows) if (!order.some((r) => r.key === key)) order.push(row);
+}
+const cellText = (text) => text.replaceAll('|', '\\|');
+const table = [
+  `| figure | bar | ${runs.map((r) => `\`${r.name}\``).join(' | ')} |`,
+  `| --- | --- | ${runs.map(() => '---').join(' | ')} |`,
+  ...order.map(
+    (row) =>
+      `| ${cellText(row.label)} | ${cellText(row.bar)} | ${perRun.map((rows) => cellText(rows.get(row.key)?.value ?? '—')).join(' | ')} |`,
+  ),
+].join('\n');
+const sources = `Generated by \`node scripts/perf-table.mjs --write\` from ${runs
+  .map((r) => `[\`${r.name}\`](${relative(join(ROOT, 'docs'), r.path).split('\\').join('/')})`)
+  .join(', ')}; a dash: not measured in that run.`;
+const section = `${table}\n\n${sources}`;
+
+if (!write && !check) {
+  process.stdout.write(`${section}\n`);
+} else {
+  const path = join(ROOT, DOC);
+  const doc = fs.readFileSync(path, 'utf8');
+  const a = doc.indexOf(START);
+  const b = doc.indexOf(END);
+  if (a < 0 || b < a) {
+    process.stderr.write(`perf-table: ${DOC} has no ${START} … ${END}\n`);
+    process.exit(1);
+  }
+  const next = `${doc.slice(0, a + START.length)}\n${section}\n${doc.slice(b)}`;
+  if (check) {
+    if (next !== doc) {
+      process.stderr.write(`perf-table: ${DOC} is out of date: run node scripts/perf-table.mjs --write\n`);
+      process.exit(1);
+    }
+    process.stderr.write(`perf-table: ${DOC} is current\n`);
+  } else {
+    fs.writeFileSync(path, next);
+    process.stderr.write(`perf-table: ${DOC} updated\n`);
+  }
+}
