@@ -8,7 +8,7 @@
  * (src/runners.ts).
  */
 import type { StateView } from '../state/db.js';
-import { describeHolder, type LockHolder } from '../state/lock.js';
+import { describeHolder, type LockHolder } from '../state/lock/index.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift.js';

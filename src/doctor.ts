@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import { digestOf, JournalDb } from '../state/db.js';
-import { acquireLock, breakStaleLock, inspectLock } from '../state/lock.js';
+import { acquireLock, breakStaleLock, inspectLock } from '../state/lock/index.js';
 import { STORES, type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { BoardFile, storeOf } from '../state/schemas.js';
 import { strayFiles } from '../state/snapshots.js';

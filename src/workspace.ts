@@ -17,7 +17,7 @@ import {
   type StateBackend,
   type StateView,
 } from '../state/db.js';
-import { type LockHolder, lockHolder } from '../state/lock.js';
+import { type LockHolder, lockHolder } from '../state/lock/index.js';
 import {
   STORES,
   type StoreName,

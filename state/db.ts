@@ -10,7 +10,7 @@
 import fs from 'node:fs';
 import { DreamError } from './errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
-import { acquireLock, KeptLock } from './lock.js';
+import { acquireLock, KeptLock } from './lock/index.js';
 import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';
 import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
 import { checkLayout } from './safe-files.js';

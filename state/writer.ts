@@ -36,7 +36,7 @@ import net from 'node:net';
 import * as z from 'zod';
 import type { BatchItem, Change, JournalDb, Outcome, Plan, StateView, Transact } from './db.js';
 import { DreamError } from './errors.js';
-import { acquireLock, type LockHandle } from './lock.js';
+import { acquireLock, type LockHandle } from './lock/index.js';
 import { AGENT_ID_RE, type JournalEntry, REQUEST_ID_RE } from './schemas.js';
 
 /** A change any process may ask the writer to make: planned from JSON arguments, the same on both sides. */

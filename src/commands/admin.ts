@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { defaultAgents } from '../../agents/roles.js';
 import { listSegments, readJournalFrom, readJournalTail } from '../../state/journal.js';
-import { describeHolder } from '../../state/lock.js';
+import { describeHolder } from '../../state/lock/index.js';
 import { workspacePaths } from '../../state/paths.js';
 import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';

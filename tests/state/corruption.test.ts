@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { digestOf } from '../../state/db.js';
-import { LOCAL_MACHINE } from '../../state/lock.js';
+import { LOCAL_MACHINE } from '../../state/lock/index.js';
 import { STORES, type StoreName, workspacePaths } from '../../state/paths.js';
 import { readSnapshot } from '../../state/snapshots.js';
 import { checkState, quarantined, readAlerts, readBoard, scanJournal } from '../helpers/fault-state.js';

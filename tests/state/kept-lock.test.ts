@@ -1,5 +1,5 @@
 /**
- * The journal lock kept between a process's transactions (state/lock.ts, KeptLock). Keeping it is
+ * The journal lock kept between a process's transactions (state/lock/kept.ts). Keeping it is
  * only safe if it is let go whatever the keeping process does next: blocks its event loop in
  * synchronous work, exits, is killed, or simply goes on writing while another process waits.
  * Each case runs real processes on one workspace.
@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireLock, KeptLock } from '../../state/lock.js';
+import { acquireLock, KeptLock } from '../../state/lock/index.js';
 import { cli, cliAsync, collectOutput, ROOT, tempDir } from '../helpers/workspace.js';
 
 const HELPER = path.join(ROOT, 'tests/helpers/kept-lock.mjs');

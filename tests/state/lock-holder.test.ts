@@ -5,7 +5,7 @@
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DreamError } from '../../src/errors.js';
-import { acquireLock, lockHolder } from '../../state/lock.js';
+import { acquireLock, lockHolder } from '../../state/lock/index.js';
 import { waitFor } from '../agents/helpers.js';
 import { type LockHolderProcess, holdLock as startHolder } from '../helpers/busy-run.js';
 import { cli, tempDir } from '../helpers/workspace.js';

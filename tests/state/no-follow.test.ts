@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import { hostname } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { acquireLock, LOCAL_MACHINE } from '../../state/lock.js';
+import { acquireLock, LOCAL_MACHINE } from '../../state/lock/index.js';
 import { writeFileDurable } from '../../state/store.js';
 import { tempDir } from '../helpers/workspace.js';
 
