@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { basename } from 'node:path';
+import { isGoneState, isStoppedState, procStat } from '../proc.js';
 import { breakLockOfDeadOwner } from './breaker.js';
 import { alive, dirIdentity, isLocal, lockDir, type OwnerRecord, ownerOf } from './owners.js';
 
@@ -22,17 +23,13 @@ export interface LockHolder {
   ageMs: number;
 }
 
-/** The state letter of /proc/<pid>/stat: T (stopped) and t (traced) cannot let go; Z and X are gone. */
+/** A live holder's state: a stopped or traced one cannot let go. */
 function processState(pid: number): HolderState {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const letter = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    if (letter === 'T' || letter === 't') return 'stopped';
-    if (letter === 'Z' || letter === 'X') return 'gone';
-    return 'running';
-  } catch {
-    return 'running'; // no /proc (macOS): alive() already said it exists
-  }
+  const stat = procStat(pid);
+  if (stat === null) return 'running'; // no /proc (macOS): alive() already said it exists
+  if (isStoppedState(stat.state)) return 'stopped';
+  if (isGoneState(stat.state)) return 'gone';
+  return 'running';
 }
 
 function commandOf(pid: number): string | null {

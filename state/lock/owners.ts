@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { errnoCode } from '../errors.js';
+import { isGoneState, procStat } from '../proc.js';
 import { createExclusive } from '../store.js';
 import { registry } from './registry.js';
 
@@ -62,15 +63,7 @@ const recordPrefix = (target: string) => `${basename(target)}.by.`;
 /** Records live in a folder of their own, so that rewriting them does not wake waiters watching the locks. */
 const recordsDir = (target: string) => join(dirname(target), 'owners');
 
-function startTime(pid: number): string | null {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-const MY_START = startTime(process.pid) ?? '0';
+const MY_START = procStat('self')?.startTicks || '0';
 
 /**
  * Was the record written on this machine and in this PID namespace, so that its pid can be checked
@@ -80,7 +73,11 @@ export function isLocal(record: OwnerRecord): boolean {
   return record.host === HOST && (record.machine ?? '') === MACHINE;
 }
 
-/** Alive, and the same process that wrote the record (not a later one with the same pid). */
+/**
+ * Alive, and the same process that wrote the record (not a later one with the same pid). A zombie
+ * (exited, not yet reaped by its parent) is gone: it will never let go, and its parent may not reap
+ * it for a long time.
+ */
 export function alive(record: OwnerRecord): boolean {
   if (!isLocal(record)) return true; // cannot tell: the stale period decides
   try {
@@ -88,8 +85,10 @@ export function alive(record: OwnerRecord): boolean {
   } catch (error) {
     if (errnoCode(error) !== 'EPERM') return false;
   }
-  const start = startTime(record.pid);
-  return start === null || record.start === '0' || start === record.start;
+  const stat = procStat(record.pid);
+  if (stat === null) return true; // no /proc (macOS): the signal said it exists
+  if (isGoneState(stat.state)) return false;
+  return record.start === '0' || stat.startTicks === record.start;
 }
 
 /** Alive, or unreadable (being written: it may belong to the holder, so it counts as alive). */

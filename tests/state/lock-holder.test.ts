@@ -2,18 +2,22 @@
  * The holder of a lock, as the lock-timeout error names it: its pid, whether it is running, stopped
  * (SIGSTOP) or gone, and what to do. A real process holds the journal lock (fault-hold-lock.mjs).
  */
+import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DreamError } from '../../src/errors.js';
 import { acquireLock, lockHolder } from '../../state/lock/index.js';
+import { procStat } from '../../state/proc.js';
 import { waitFor } from '../agents/helpers.js';
 import { type LockHolderProcess, holdLock as startHolder } from '../helpers/busy-run.js';
-import { cli, tempDir } from '../helpers/workspace.js';
+import { cli, ROOT, tempDir } from '../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let home: string;
 let target: string;
 let holder: LockHolderProcess | null = null;
+let parent: ChildProcess | null = null;
 
 beforeEach(() => {
   tmp = tempDir('dreamos-lock-holder-');
@@ -24,6 +28,8 @@ beforeEach(() => {
 afterEach(async () => {
   await holder?.kill();
   holder = null;
+  parent?.kill('SIGKILL'); // its zombie child goes to init, which reaps it
+  parent = null;
   tmp.cleanup();
 });
 
@@ -77,4 +83,29 @@ describe('the holder of a lock', () => {
     await lock.release();
     expect(lockHolder(target)).toBeNull();
   });
+
+  it('is gone once it has exited, even before its parent reaps it (a zombie), and its lock is taken over', async () => {
+    const signal = path.join(tmp.dir, 'zombie-holding');
+    // The shell starts the holder, then becomes `sleep`, which never reaps it.
+    parent = spawn(
+      '/bin/sh',
+      [
+        '-c',
+        '"$0" "$1" "$2" "$3" & exec sleep 60',
+        process.execPath,
+        path.join(ROOT, 'tests/helpers/fault-hold-lock.mjs'),
+        home,
+        signal,
+      ],
+      { stdio: 'ignore' },
+    );
+    await waitFor(() => fs.existsSync(signal) && fs.readFileSync(signal, 'utf8') !== '', 30_000);
+    const pid = Number(fs.readFileSync(signal, 'utf8'));
+    process.kill(pid, 'SIGKILL');
+    await waitFor(() => procStat(pid)?.state === 'Z', 10_000);
+    expect(lockHolder(target)).toMatchObject({ pid, state: 'gone' });
+    const lock = await acquireLock(target, { timeoutMs: 5000 });
+    await lock.release();
+    expect(procStat(pid)?.state).toBe('Z'); // taken over from the zombie, not after its reaping
+  }, 60_000);
 });
