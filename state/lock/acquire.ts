@@ -153,20 +153,26 @@ async function acquireOnDisk(
         },
       });
     } catch (error) {
-      const code = errnoCode(error);
-      if (code !== 'ELOCKED') {
+      const cannotLock = (error: unknown) => {
         try {
           record.write('W');
         } catch {
           // the disk may be full: the original error is what matters
         }
-        throw new DreamError('E_IO', `cannot lock ${target}: ${(error as Error).message}`);
-      }
+        return new DreamError('E_IO', `cannot lock ${target}: ${(error as Error).message}`);
+      };
+      if (errnoCode(error) !== 'ELOCKED') throw cannotLock(error);
       if (attempted) record.write('Q');
       queued = true;
       if (Date.now() >= deadOwnerCheckAt || Date.now() >= deadline) {
         deadOwnerCheckAt = Date.now() + DEAD_OWNER_CHECK_MS;
-        if (breakLockOfDeadOwner(target, staleMs)) continue;
+        let free: boolean;
+        try {
+          free = breakLockOfDeadOwner(target, staleMs);
+        } catch (error) {
+          throw cannotLock(error); // a dead owner's lock that cannot be removed: no wait would end
+        }
+        if (free) continue;
       }
       // A stopped holder cannot let go until someone resumes it: waiting out the whole timeout in
       // silence helps nobody, so the waiter gives up once it has seen it stopped for a grace period.

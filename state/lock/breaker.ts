@@ -53,7 +53,8 @@ function ownerLooksAlive(target: string, staleMs: number): boolean {
 
 /**
  * If nobody alive can hold the lock directory, remove it (the protocol above). True when the lock
- * is free now (removed, or released meanwhile): the caller tries again at once.
+ * is free now (removed, or released meanwhile): the caller tries again at once. A failure other
+ * than a file gone meanwhile (EACCES, EROFS) is thrown: waiting could not end it.
  */
 export function breakLockOfDeadOwner(target: string, staleMs: number): boolean {
   // The common case, a live holder, is seen without taking the breaker's turn (which would make
@@ -63,11 +64,11 @@ export function breakLockOfDeadOwner(target: string, staleMs: number): boolean {
   try {
     fs.mkdirSync(breaker);
   } catch (error) {
-    if (errnoCode(error) !== 'EEXIST') return false;
+    if (errnoCode(error) !== 'EEXIST') throw error;
     try {
       if (Date.now() - fs.statSync(breaker).mtimeMs > BREAKER_STALE_MS) fs.rmdirSync(breaker);
-    } catch {
-      // another breaker cleared it first
+    } catch (error) {
+      if (errnoCode(error) !== 'ENOENT') throw error; // else another breaker cleared it first
     }
     return false;
   }
@@ -78,11 +79,14 @@ export function breakLockOfDeadOwner(target: string, staleMs: number): boolean {
       if (isLocal(r.record) && !alive(r.record)) fs.rmSync(r.file, { force: true });
     }
     const tomb = `${lockDir(target)}.dead-${process.pid}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-    fs.renameSync(lockDir(target), tomb);
+    try {
+      fs.renameSync(lockDir(target), tomb);
+    } catch (error) {
+      if (errnoCode(error) === 'ENOENT') return true; // released meanwhile
+      throw error;
+    }
     fs.rmSync(tomb, { recursive: true, force: true });
     return true;
-  } catch {
-    return false;
   } finally {
     fs.rmSync(breaker, { recursive: true, force: true });
   }

@@ -85,12 +85,9 @@ export interface LockStatus {
 
 /** For doctor: is the lock held, by whom, and is that owner still alive. */
 export function inspectLock(target: string): LockStatus {
-  let ageMs: number | null = null;
-  try {
-    ageMs = Date.now() - fs.statSync(lockDir(target)).mtimeMs;
-  } catch {
-    return { target, held: false, owner: null, ownerAlive: null, ageMs: null };
-  }
+  const stat = fs.statSync(lockDir(target), { throwIfNoEntry: false });
+  if (!stat) return { target, held: false, owner: null, ownerAlive: null, ageMs: null };
+  const ageMs = Date.now() - stat.mtimeMs;
   const identity = dirIdentity(lockDir(target));
   const found = identity ? ownerOf(target, identity) : null;
   const owner = found?.holder ?? null;

@@ -94,13 +94,10 @@ export function alive(record: OwnerRecord): boolean {
 /** Alive, or unreadable (being written: it may belong to the holder, so it counts as alive). */
 export const liveOrUnread = (record: OwnerRecord) => record.host === '?' || alive(record);
 
+/** Null when there is no such directory (let go meanwhile). */
 export function dirIdentity(path: string): DirIdentity | null {
-  try {
-    const st = fs.statSync(path, { bigint: true });
-    return { ino: String(st.ino), born: String(st.birthtimeNs || st.ctimeNs) };
-  } catch {
-    return null;
-  }
+  const st = fs.statSync(path, { bigint: true, throwIfNoEntry: false });
+  return st ? { ino: String(st.ino), born: String(st.birthtimeNs || st.ctimeNs) } : null;
 }
 
 /** One record as written: a fixed-length line, so that rewriting it in place leaves no tail behind. */
@@ -165,8 +162,9 @@ export function readRecords(target: string): FoundRecord[] {
   let names: string[] = [];
   try {
     names = fs.readdirSync(dir);
-  } catch {
-    return out;
+  } catch (error) {
+    if (errnoCode(error) === 'ENOENT') return out; // nobody has written a record yet
+    throw error;
   }
   for (const name of names) {
     if (!name.startsWith(prefix)) continue;
@@ -175,9 +173,11 @@ export function readRecords(target: string): FoundRecord[] {
         file: join(dir, name),
         record: JSON.parse(fs.readFileSync(join(dir, name), 'utf8')) as OwnerRecord,
       });
-    } catch {
-      // Being created, or read while its owner rewrites it: it may belong to the holder, so it
-      // counts as a live attempt (the stale period still frees a lock it really belongs to).
+    } catch (error) {
+      if (!(error instanceof SyntaxError) && errnoCode(error) !== 'ENOENT') throw error;
+      // Being created, read while its owner rewrites it, or removed meanwhile: it may belong to the
+      // holder, so it counts as a live attempt (the stale period still frees a lock it really
+      // belongs to).
       const pid = Number(name.slice(name.lastIndexOf('.') + 1));
       out.push({ file: join(dir, name), record: { pid, host: '?', start: '0', state: 'A' } });
     }

@@ -5,7 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DreamError } from '../../src/errors.js';
 import { acquireLock, lockHolder } from '../../state/lock/index.js';
 import { procStat } from '../../state/proc.js';
@@ -108,4 +108,23 @@ describe('the holder of a lock', () => {
     await lock.release();
     expect(procStat(pid)?.state).toBe('Z'); // taken over from the zombie, not after its reaping
   }, 60_000);
+
+  it("fails with the real error, not a lock timeout, when a dead holder's lock cannot be removed", async () => {
+    await holdLock();
+    await holder!.kill();
+    // As on a file system remounted read-only: waiting could not end it, so nobody should wait.
+    const rename = vi.spyOn(fs, 'renameSync').mockImplementation((from) => {
+      throw Object.assign(new Error(`EROFS: read-only file system, rename '${String(from)}'`), {
+        code: 'EROFS',
+      });
+    });
+    try {
+      const error = await lockError(3000);
+      expect(rename).toHaveBeenCalled();
+      expect(error.code).toBe('E_IO');
+      expect(error.message).toMatch(/^cannot lock .*journal: EROFS/);
+    } finally {
+      rename.mockRestore();
+    }
+  });
 });
