@@ -38,6 +38,8 @@ export class KeptLock {
   private acquisitions = 0;
   private takenAt = 0;
   private doneAt = Number.NEGATIVE_INFINITY;
+  /** In the registry's kept locks: from the first take on, so that a lock never taken registers nothing. */
+  private registered = false;
 
   constructor(
     private readonly target: string,
@@ -61,8 +63,10 @@ export class KeptLock {
         this.letGo();
       }
     }
-    // Let go at exit from now on (the registry's exit hook).
-    registry().kept.add(this);
+    if (!this.registered) {
+      registry().kept.add(this); // let go at exit from now on (the registry's exit hook)
+      this.registered = true;
+    }
     this.acquisitions += 1;
     if (!this.keeper && this.acquisitions >= this.options.keepAfter) {
       try {
@@ -137,7 +141,8 @@ export class KeptLock {
     } finally {
       this.keeper?.stop();
       this.keeper = null;
-      registry().kept.delete(this);
+      if (this.registered) registry().kept.delete(this);
+      this.registered = false;
     }
   }
 }
