@@ -29,5 +29,5 @@ export function createDriver(config: Driver, options: DriverOptions = {}): Agent
   }
 }
 
-export { killAllGroupsSync, stopProcessGroup } from './process-group.js';
+export { killAllGroupsSync, stopProcessGroup } from '../platform/process.js';
 export type { AgentDriver, DriverContext, DriverOutcome, DriverRun, DriverTools, Usage } from './types.js';

@@ -7,8 +7,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
+import { groupAlive, signalGroup, stopProcessGroup, trackGroup, untrackGroup } from '../platform/process.js';
 import { DEFAULT_MAX_LINE_BYTES, LineSplitter, RunOutput, type Stream } from './output.js';
-import { groupAlive, signalGroup, stopProcessGroup, trackGroup, untrackGroup } from './process-group.js';
 import type { DriverContext, DriverOutcome, DriverRun } from './types.js';
 
 export type StopReason = 'cancel' | 'timeout' | 'shutdown' | 'restart';

@@ -9,7 +9,7 @@
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { groupAlive, stopProcessGroup } from '../../agents/drivers/process-group.js';
+import { groupAlive, isZombie, stopProcessGroup } from '../../agents/platform/process.js';
 import type { AgentState } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
 import {
@@ -153,7 +153,7 @@ export class DriftMonitor {
    */
   private async stopChild(agentId: string, child: NonNullable<AgentState['child']>): Promise<boolean> {
     // A zombie leader (its parent, the hung orchestrator, cannot reap it) still reserves its group id.
-    const ours = this.hooks.drives(agentId, child.pid) || zombie(child.pid);
+    const ours = this.hooks.drives(agentId, child.pid) || isZombie(child.pid);
     if (ours && groupAlive(child.pgid)) {
       return stopProcessGroup(child.pgid, { graceMs: this.policies.killGraceSeconds * 1000 });
     }
@@ -268,15 +268,6 @@ export function agentFolder(home: string, agent: AgentConfig): string {
     if (fs.existsSync(tree)) return tree;
   }
   return 'cwd' in driver && driver.cwd ? resolve(root, driver.cwd) : root;
-}
-
-function zombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
 }
 
 function git(args: string[], cwd: string): Promise<string | null> {

@@ -9,8 +9,8 @@
 import fs from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KILL_WAIT_MS } from '../../agents/drivers/process-group.js';
 import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
+import { belongsTo, drivenProcesses, KILL_WAIT_MS, stopProcessGroup } from '../../agents/platform/process.js';
 import { processAlive } from '../../state/proc.js';
 import type { Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
@@ -284,7 +284,7 @@ export class Orchestrator {
       if (!groups.has(pgid)) groups.set(pgid, pid);
     for (const [pgid, pid] of groups) {
       this.emit({ type: 'leftover', agent: leftover.agent, pid, task: leftover.task });
-      await killGroup(pgid, this.policies.killGraceSeconds * 1000);
+      await stopProcessGroup(pgid, { graceMs: this.policies.killGraceSeconds * 1000 });
     }
     await this.ws.record((ctx) =>
       planAgentUpdate(ctx, leftover.agent, { child: null, task: null, status: 'idle' }),
@@ -772,72 +772,9 @@ export class Orchestrator {
   }
 }
 
-/** Does this pid still belong to a program driven for this agent of this workspace? (Guards against pid reuse.) */
-function belongsTo(pid: number, agentId: string, home: string): boolean {
-  try {
-    const env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-    return env.includes(`DREAMOS_AGENT_ID=${agentId}`) && env.includes(`DREAMOS_HOME=${home}`);
-  } catch {
-    return false;
-  }
-}
-
-function ownGroup(): number {
-  try {
-    const stat = fs.readFileSync('/proc/self/stat', 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-  } catch {
-    return process.pid;
-  }
-}
-
-/** Processes (Linux /proc) driven for this agent of this workspace, by their environment; never this process. */
-function drivenProcesses(agentId: string, home: string): Array<{ pid: number; pgid: number }> {
-  let entries: string[];
-  try {
-    entries = fs.readdirSync('/proc').filter((name) => /^\d+$/.test(name));
-  } catch {
-    return [];
-  }
-  const out: Array<{ pid: number; pgid: number }> = [];
-  for (const name of entries) {
-    const pid = Number(name);
-    if (pid === process.pid || pid === process.ppid || !belongsTo(pid, agentId, home)) continue;
-    try {
-      // /proc/<pid>/stat: "pid (comm) state ppid pgrp …"; comm may hold spaces, so read after the last ')'.
-      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      const pgid = Number(fields[2]);
-      // Whole process groups of driven programs: never the group this process belongs to.
-      if (pgid > 1 && pgid !== ownGroup() && !out.some((p) => p.pgid === pgid)) out.push({ pid, pgid });
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return out;
-}
-
 /** A write that did not go through (a full disk, a lock not had in time): worth trying again later. */
 function writeFailed(error: unknown): boolean {
   if (error instanceof DreamError)
     return ['E_IO', 'E_LOCK_TIMEOUT', 'E_LOCK_COMPROMISED'].includes(error.code);
   return typeof (error as NodeJS.ErrnoException)?.code === 'string'; // a raw fs error (ENOSPC, EIO…)
-}
-
-async function killGroup(pgid: number, graceMs: number): Promise<void> {
-  const signal = (sig: NodeJS.Signals) => {
-    try {
-      process.kill(-pgid, sig);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!signal('SIGTERM')) return;
-  const deadline = Date.now() + graceMs;
-  while (Date.now() < deadline) {
-    if (!signal(0 as unknown as NodeJS.Signals)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  signal('SIGKILL');
 }

@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { LineSplitter, RunOutput } from '../../agents/drivers/output.js';
-import { groupAlive, stopProcessGroup } from '../../agents/drivers/process-group.js';
+import { groupAlive, stopProcessGroup } from '../../agents/platform/process.js';
 import { tempDir } from '../helpers/workspace.js';
 import { waitGone } from './helpers.js';
 

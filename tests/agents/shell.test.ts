@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createDriver } from '../../agents/drivers/index.js';
-import { groupAlive } from '../../agents/drivers/process-group.js';
 import type { DriverRun } from '../../agents/drivers/types.js';
+import { groupAlive } from '../../agents/platform/process.js';
 import { tempDir } from '../helpers/workspace.js';
 import { makeContext, makeTask, waitFor, waitGone } from './helpers.js';
 
