@@ -11,12 +11,13 @@
  *   ignored, unless the retry handed one over (`--from-checkpoint`), which then goes to whichever
  *   agent takes the task next.
  */
+
+import { agentCommit } from '../agents/platform/git.js';
 import type { Plan, StateView } from '../state/db.js';
 import { Checkpoint, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR } from './config.js';
 import { invalidInput, notFound } from './errors.js';
 import { type Ctx, planRetry } from './lifecycle.js';
-import { agentCommit } from './orchestrator/git.js';
 import { type CheckpointInput, planCheckpoint } from './orchestrator/plans.js';
 import { cut, oneLine } from './sanitize.js';
 import type { Workspace } from './workspace.js';

@@ -4,26 +4,14 @@
  * `.dreamos/worktrees/<agent>` on the branch `dreamos/<agent>`, created on first use and reused
  * afterwards, so agents editing code never step on each other's files.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { runGit } from '../platform/git.js';
 import { workspaceRoot } from './env.js';
 
 const GIT_TIMEOUT_MS = 60_000;
 
-interface GitResult {
-  ok: boolean;
-  stdout: string;
-  stderr: string;
-}
-
-function git(args: string[], cwd: string): Promise<GitResult> {
-  return new Promise((resolve) => {
-    execFile('git', args, { cwd, timeout: GIT_TIMEOUT_MS, encoding: 'utf8' }, (error, stdout, stderr) => {
-      resolve({ ok: error === null, stdout: stdout.trim(), stderr: stderr.trim() || (error?.message ?? '') });
-    });
-  });
-}
+const git = (args: string[], cwd: string) => runGit(args, cwd, { timeoutMs: GIT_TIMEOUT_MS });
 
 export interface WorktreePlan {
   /** Where the program runs: the worktree, or `cwd` unchanged when there is no repository. */
@@ -39,10 +27,11 @@ export interface WorktreePlan {
 export async function agentWorktree(home: string, agentId: string, cwd: string): Promise<WorktreePlan> {
   const root = workspaceRoot(home);
   const top = await git(['rev-parse', '--show-toplevel'], root);
-  if (!top.ok || top.stdout === '') {
+  const topLevel = top.stdout.trim();
+  if (!top.ok || topLevel === '') {
     return { cwd, note: `worktree requested, but ${root} is not in a git repository: running in place` };
   }
-  const repo = fs.realpathSync(top.stdout);
+  const repo = fs.realpathSync(topLevel);
   const tree = path.join(path.resolve(home), 'worktrees', agentId);
   const branch = `dreamos/${agentId}`;
   let note = `reusing worktree ${tree}`;

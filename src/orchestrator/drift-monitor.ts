@@ -6,12 +6,11 @@
  * orchestrator's usual path (a task that leaves `working` is stopped); a stale agent's recorded
  * process on this host is stopped here first, so that a task never runs twice at once.
  */
-import { execFile } from 'node:child_process';
 import fs from 'node:fs';
-import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
+import { isAbsolute, join, relative } from 'node:path';
+import { agentFolder, runGit } from '../../agents/platform/git.js';
 import { groupAlive, isZombie, stopProcessGroup } from '../../agents/platform/process.js';
 import type { AgentState } from '../../state/schemas.js';
-import type { AgentConfig } from '../config.js';
 import {
   clearedAlerts,
   DRIFT_KINDS,
@@ -259,24 +258,9 @@ export class DriftMonitor {
 
 /** File times come from a coarse clock (a few ms); anything changed since the attempt began counts. */
 const MTIME_SLACK_MS = 50;
-/** The agent's working folder: its driver's `cwd` (or git worktree), else the workspace's folder. */
-export function agentFolder(home: string, agent: AgentConfig): string {
-  const root = dirname(resolve(home));
-  const driver = agent.driver;
-  if (driver.kind === 'command' && driver.worktree) {
-    const tree = join(resolve(home), 'worktrees', agent.id);
-    if (fs.existsSync(tree)) return tree;
-  }
-  return 'cwd' in driver && driver.cwd ? resolve(root, driver.cwd) : root;
-}
 
-function git(args: string[], cwd: string): Promise<string | null> {
-  return new Promise((done) => {
-    execFile(
-      'git',
-      args,
-      { cwd, timeout: GIT_TIMEOUT_MS, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 },
-      (error, stdout) => done(error ? null : stdout),
-    );
-  });
+/** The output of git in `cwd`, or null when it failed (not a repository, no git, too slow). */
+async function git(args: string[], cwd: string): Promise<string | null> {
+  const result = await runGit(args, cwd, { timeoutMs: GIT_TIMEOUT_MS });
+  return result.ok ? result.stdout : null;
 }

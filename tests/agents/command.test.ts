@@ -243,6 +243,32 @@ describe('command driver', () => {
       expect(fs.readFileSync(second.ctx.logPath, 'utf8')).toContain('reusing worktree');
     });
 
+    it("creates the worktree in the workspace's repository even when GIT_DIR names another, as in a git hook", async () => {
+      git(dir, 'init', '-q', '-b', 'main');
+      git(dir, 'commit', '-q', '--allow-empty', '-m', 'first');
+      const other = tempDir('dreamos-other-repo-');
+      git(other.dir, 'init', '-q', '-b', 'main');
+      git(other.dir, 'commit', '-q', '--allow-empty', '-m', 'other');
+      const saved = { GIT_DIR: process.env.GIT_DIR, GIT_WORK_TREE: process.env.GIT_WORK_TREE };
+      process.env.GIT_DIR = path.join(other.dir, '.git');
+      process.env.GIT_WORK_TREE = other.dir;
+      try {
+        const { outcome } = await runWith(command([node, '-e', PRINT_CWD], { worktree: true }));
+        expect(outcome).toMatchObject({ ok: true });
+      } finally {
+        for (const [name, value] of Object.entries(saved)) {
+          if (value === undefined) delete process.env[name];
+          else process.env[name] = value;
+        }
+      }
+      try {
+        expect(git(dir, 'branch', '--list', 'dreamos/agent-5')).toContain('dreamos/agent-5');
+        expect(git(other.dir, 'branch', '--list', 'dreamos/agent-5')).toBe('');
+      } finally {
+        other.cleanup();
+      }
+    });
+
     it('runs in place when the workspace is not in a git repository', async () => {
       const { outcome, ctx } = await runWith(command([node, '-e', PRINT_CWD], { worktree: true }));
       expect(outcome).toMatchObject({ ok: true, summary: fs.realpathSync(dir) });

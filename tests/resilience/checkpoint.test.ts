@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { agentFolder, gitHead } from '../../agents/platform/git.js';
 import {
   boundCheckpoint,
   lastCheckpointOfTask,
@@ -15,7 +16,6 @@ import {
 } from '../../src/checkpoints.js';
 import { saveCheckpoint } from '../../src/commands/checkpoints.js';
 import { AgentConfig } from '../../src/config.js';
-import { agentFolder, gitHead } from '../../src/orchestrator/git.js';
 import { planCheckpoint } from '../../src/orchestrator/plans.js';
 import { initWorkspace, openWorkspace, type Workspace } from '../../src/workspace.js';
 import { KEEP_CHECKPOINTS } from '../../state/memory.js';
