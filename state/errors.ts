@@ -95,3 +95,12 @@ export function errnoCode(error: unknown): string | undefined {
     ? String((error as { code: unknown }).code)
     : undefined;
 }
+
+/** A write that did not go through (a full disk, a lock not had in time): worth trying again later. */
+const RETRYABLE_CODES: ReadonlySet<ErrorCode> = new Set(['E_IO', 'E_LOCK_TIMEOUT', 'E_LOCK_COMPROMISED']);
+
+/** Is this error worth trying again later? A raw fs error (ENOSPC, EIO…) is; a refusal is not. */
+export function isRetryable(error: unknown): boolean {
+  if (error instanceof DreamError) return RETRYABLE_CODES.has(error.code);
+  return typeof (error as { code?: unknown } | null)?.code === 'string';
+}

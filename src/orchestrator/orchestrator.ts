@@ -15,7 +15,7 @@ import { processAlive } from '../../state/proc.js';
 import type { Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
 import type { AgentConfig, Driver } from '../config.js';
-import { DreamError } from '../errors.js';
+import { DreamError, isRetryable } from '../errors.js';
 import { defaultAgentState } from '../mail.js';
 import { type Watcher, watchWorkspace } from '../watch.js';
 import type { Workspace } from '../workspace.js';
@@ -423,8 +423,8 @@ export class Orchestrator {
           } catch (error) {
             // Another process took it first, or it changed: the next round sees the new state. A write
             // that failed (a full disk) is reported and left to the next wake-up, not retried at once.
-            if (!(error instanceof DreamError) || writeFailed(error)) this.fail(error, agentId);
-            if (!writeFailed(error)) this.dispatchAgain = true;
+            if (!(error instanceof DreamError) || isRetryable(error)) this.fail(error, agentId);
+            if (!isRetryable(error)) this.dispatchAgain = true;
           } finally {
             loop.claiming = false;
           }
@@ -568,7 +568,7 @@ export class Orchestrator {
         return;
       } catch (error) {
         this.fail(error, agentId);
-        if (this.stopping || !writeFailed(error)) break;
+        if (this.stopping || !isRetryable(error)) break;
         await new Promise((r) => setTimeout(r, this.policies.heartbeatSeconds * 1000));
       }
     }
@@ -627,7 +627,7 @@ export class Orchestrator {
           });
         }
       } catch (error) {
-        if (!(error instanceof DreamError) || writeFailed(error)) throw error;
+        if (!(error instanceof DreamError) || isRetryable(error)) throw error;
         // An outcome the board refuses (a driver's bug, a hostile server's data) must not leave the
         // task working for ever: it fails, saying why. Other refusals mean the operator cancelled
         // or moved the task while it ran: nothing to report.
@@ -640,7 +640,7 @@ export class Orchestrator {
               errorCode: 'E_DRIVER',
             })
             .catch((again: unknown) => {
-              if (!(again instanceof DreamError) || writeFailed(again)) throw again;
+              if (!(again instanceof DreamError) || isRetryable(again)) throw again;
             });
         }
       }
@@ -770,11 +770,4 @@ export class Orchestrator {
     })();
     return this.stopping;
   }
-}
-
-/** A write that did not go through (a full disk, a lock not had in time): worth trying again later. */
-function writeFailed(error: unknown): boolean {
-  if (error instanceof DreamError)
-    return ['E_IO', 'E_LOCK_TIMEOUT', 'E_LOCK_COMPROMISED'].includes(error.code);
-  return typeof (error as NodeJS.ErrnoException)?.code === 'string'; // a raw fs error (ENOSPC, EIO…)
 }
