@@ -26,6 +26,7 @@ import {
   planAgentUpdate,
   planCheckpoint,
   planHeartbeat,
+  planReleaseAgents,
   planRequeue,
   planResume,
   planTakeAgents,
@@ -749,21 +750,7 @@ export class Orchestrator {
         await new Promise((r) => setTimeout(r, 10));
       }
       await this.ws
-        .record((ctx) => ({
-          change: {
-            op: 'agents-release',
-            by: 'orchestrator',
-            agents: [...this.loops.keys()].map((id) => ({
-              ...(ctx.view.agentState(id) ?? defaultAgentState(id, ctx.now)),
-              runner: null,
-              child: null,
-              task: null,
-              status: 'stopped' as const,
-              updatedAt: ctx.now.toISOString(),
-            })),
-          },
-          result: undefined,
-        }))
+        .record((ctx) => planReleaseAgents(ctx, [...this.loops.keys()]))
         .catch((e) => this.fail(e));
       this.emit({ type: 'stopped', reason });
       this.resolveDone(reason);

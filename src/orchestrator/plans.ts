@@ -69,6 +69,26 @@ export function planTakeAgents(
   return { change: states.length ? { op: 'agents-take', by: ctx.by, agents: states } : null, result };
 }
 
+/** An orchestrator that stops releases its agents: no runner, no child, no task, stopped. */
+export function planReleaseAgents(ctx: Ctx, ids: readonly string[]): Plan<void> {
+  const at = ctx.now.toISOString();
+  return {
+    change: {
+      op: 'agents-release',
+      by: 'orchestrator',
+      agents: ids.map((id) => ({
+        ...(ctx.view.agentState(id) ?? defaultAgentState(id, ctx.now)),
+        runner: null,
+        child: null,
+        task: null,
+        status: 'stopped' as const,
+        updatedAt: at,
+      })),
+    },
+    result: undefined,
+  };
+}
+
 export function planAgentUpdate(
   ctx: Ctx,
   id: string,
