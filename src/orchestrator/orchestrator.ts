@@ -142,8 +142,6 @@ export class Orchestrator {
   private drift: DriftMonitor | null = null;
   private wakeTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
-  private dispatching = false;
-  private dispatchAgain = false;
   private readonly startedAt = new Date().toISOString();
   private resolveDone!: (reason: string) => void;
   /** Settles with the reason once the orchestrator has stopped. */
@@ -393,49 +391,44 @@ export class Orchestrator {
     return this.ws.view.agentState(agentId)?.paused ?? false;
   }
 
-  /** Hand ready tasks to idle agents. Re-entrant calls coalesce into one more round. */
+  /**
+   * Hand ready tasks to idle agents. Only onChange's pass calls this, one pass at a time. A claim
+   * lost to a conflict (another process took the task, or it changed) is followed by one more round
+   * on the new state; a write that failed is left to the next wake-up.
+   */
   private async dispatch(): Promise<void> {
-    if (this.dispatching) {
-      this.dispatchAgain = true;
-      return;
-    }
-    this.dispatching = true;
-    try {
-      do {
-        this.dispatchAgain = false;
-        if (this.stopping) return;
-        this.ws.refresh();
-        const idle = [...this.loops.values()].filter(
-          (l) => !l.running && !l.claiming && !this.paused(l.agent.id),
-        );
-        const plan = assign(
-          this.ws.view,
-          idle.map((l) => l.slot()),
-          this.policies,
-          Date.now(),
-        );
-        for (const [agentId, task] of plan) {
-          if (this.stopping) break; // a claim made now would only be put back
-          const loop = this.loops.get(agentId)!;
-          loop.claiming = true;
-          try {
-            const claimed = await this.ws.claim(agentId, { taskId: task.id });
-            if (claimed) void this.run(loop, claimed);
-          } catch (error) {
-            // Another process took it first, or it changed: the next round sees the new state. A write
-            // that failed (a full disk) is reported and left to the next wake-up, not retried at once.
-            if (!(error instanceof DreamError) || isRetryable(error)) this.fail(error, agentId);
-            if (!isRetryable(error)) this.dispatchAgain = true;
-          } finally {
-            loop.claiming = false;
-          }
+    let again: boolean;
+    do {
+      again = false;
+      if (this.stopping) return;
+      this.ws.refresh();
+      const idle = [...this.loops.values()].filter(
+        (l) => !l.running && !l.claiming && !this.paused(l.agent.id),
+      );
+      const plan = assign(
+        this.ws.view,
+        idle.map((l) => l.slot()),
+        this.policies,
+        Date.now(),
+      );
+      for (const [agentId, task] of plan) {
+        if (this.stopping) break; // a claim made now would only be put back
+        const loop = this.loops.get(agentId)!;
+        loop.claiming = true;
+        try {
+          const claimed = await this.ws.claim(agentId, { taskId: task.id });
+          if (claimed) void this.run(loop, claimed);
+        } catch (error) {
+          // A write that failed (a full disk) is reported and not retried at once.
+          if (!(error instanceof DreamError) || isRetryable(error)) this.fail(error, agentId);
+          if (!isRetryable(error)) again = true;
+        } finally {
+          loop.claiming = false;
         }
-      } while (this.dispatchAgain && !this.stopping);
-      this.scheduleWake();
-      this.checkIdle();
-    } finally {
-      this.dispatching = false;
-    }
+      }
+    } while (again && !this.stopping);
+    this.scheduleWake();
+    this.checkIdle();
   }
 
   /** Wake up when the earliest retry backoff of a task one of our agents could take runs out. */
