@@ -10,8 +10,7 @@ import fs from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
-import { belongsTo, drivenProcesses, KILL_WAIT_MS, stopProcessGroup } from '../../agents/platform/process.js';
-import { processAlive } from '../../state/proc.js';
+import { belongsTo, KILL_WAIT_MS } from '../../agents/platform/process.js';
 import type { Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
 import type { AgentConfig, Driver } from '../config.js';
@@ -21,6 +20,7 @@ import { type Watcher, watchWorkspace } from '../watch.js';
 import type { Workspace } from '../workspace.js';
 import { CheckpointPacer } from './checkpoint-pacer.js';
 import { type DriftEvent, DriftMonitor } from './drift-monitor.js';
+import { type Leftover, type LeftoverContext, recoverLeftover } from './leftovers.js';
 import {
   type CheckpointInput,
   planAgentUpdate,
@@ -28,7 +28,6 @@ import {
   planHeartbeat,
   planReleaseAgents,
   planRequeue,
-  planResume,
   planTakeAgents,
   runnerGone,
 } from './plans.js';
@@ -186,7 +185,7 @@ export class Orchestrator {
       emit: (event) => this.emit(event),
       changed: () => this.onChange(),
     });
-    for (const leftover of leftovers) await this.recoverLeftover(leftover);
+    for (const leftover of leftovers) await this.recover(leftover);
     this.watcher = watchWorkspace(this.ws, () => this.onChange());
     this.heartbeat = setInterval(() => void this.beat(), this.policies.heartbeatSeconds * 1000);
     this.onChange();
@@ -197,6 +196,19 @@ export class Orchestrator {
       const agent = this.ws.agent(id);
       this.loops.set(id, new AgentLoop(agent, this.options.createDriver(agent.driver)));
     }
+  }
+
+  /** Stop what a dead run of an agent left, and run its task again here. */
+  private recover(leftover: Leftover): Promise<void> {
+    const ctx: LeftoverContext = {
+      ws: this.ws,
+      emit: (event) => this.emit(event),
+      resume: (agentId, task) => {
+        const loop = this.loops.get(agentId);
+        if (loop) void this.run(loop, task);
+      },
+    };
+    return recoverLeftover(ctx, leftover);
   }
 
   /** Remember who runs the agents we wait for, to say whose agents we took over. */
@@ -250,7 +262,7 @@ export class Orchestrator {
         else from.push({ agents: [id], pid, how });
       }
       this.emit({ type: 'took-over', agents: taken, from });
-      for (const leftover of leftovers) await this.recoverLeftover(leftover);
+      for (const leftover of leftovers) await this.recover(leftover);
     })();
     this.adopting = adopting;
     try {
@@ -258,43 +270,6 @@ export class Orchestrator {
     } finally {
       this.adopting = null;
     }
-  }
-
-  /**
-   * A previous run of this agent died: stop the process it left (after checking, through its
-   * environment, that the pid still belongs to this agent), then resume its task from the checkpoint.
-   */
-  private async recoverLeftover(leftover: {
-    agent: string;
-    child: { pid: number; pgid: number } | null;
-    task: string | null;
-  }) {
-    // The recorded child, and any other process driven for this agent in this workspace (one may
-    // have started just before its orchestrator died, too late to be recorded).
-    const groups = new Map<number, number>();
-    if (
-      leftover.child &&
-      processAlive(leftover.child.pid) &&
-      belongsTo(leftover.child.pid, leftover.agent, this.ws.home)
-    ) {
-      groups.set(leftover.child.pgid, leftover.child.pid);
-    }
-    for (const { pid, pgid } of drivenProcesses(leftover.agent, this.ws.home))
-      if (!groups.has(pgid)) groups.set(pgid, pid);
-    for (const [pgid, pid] of groups) {
-      this.emit({ type: 'leftover', agent: leftover.agent, pid, task: leftover.task });
-      await stopProcessGroup(pgid, { graceMs: this.policies.killGraceSeconds * 1000 });
-    }
-    await this.ws.record((ctx) =>
-      planAgentUpdate(ctx, leftover.agent, { child: null, task: null, status: 'idle' }),
-    );
-    if (!leftover.task) return;
-    const resumed = await this.ws.record(
-      (ctx) => planResume(ctx, leftover.agent, leftover.task!),
-      leftover.agent,
-    );
-    const loop = this.loops.get(leftover.agent);
-    if (resumed && loop) void this.run(loop, resumed);
   }
 
   private changing = false;
