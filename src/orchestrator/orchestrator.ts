@@ -1,74 +1,25 @@
 /**
- * The orchestrator: runs the autonomous loop of every agent it has taken, in one process
+ * The orchestrator: runs the loop of every agent it has taken (agent-loop.ts), in one process
  * (`dreamos run`, or inside the console). It wakes on journal changes (no busy polling), hands
- * ready tasks to idle agents (scheduler.ts), acts on directives from the mailboxes, beats the
- * heartbeat of all its agents in one change, and on stop returns running tasks to ready and leaves
- * no child process behind. Leftovers of a previous run that died are found and stopped before their
- * tasks are handed out again.
+ * ready tasks to idle agents (scheduler.ts), passes directives from the mailboxes to their agents,
+ * beats the heartbeat of all its agents in one change, and on stop returns running tasks to ready
+ * and leaves no child process behind. Leftovers of a previous run that died are found and stopped
+ * (leftovers.ts) before their tasks are handed out again.
  */
-import fs from 'node:fs';
-import { dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
+import type { AgentDriver } from '../../agents/drivers/types.js';
 import { belongsTo, KILL_WAIT_MS } from '../../agents/platform/process.js';
-import type { Mail, Task } from '../../state/schemas.js';
-import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
-import type { AgentConfig, Driver } from '../config.js';
+import type { Driver } from '../config.js';
 import { DreamError, isRetryable } from '../errors.js';
-import { defaultAgentState } from '../mail.js';
 import { type Watcher, watchWorkspace } from '../watch.js';
 import type { Workspace } from '../workspace.js';
-import { CheckpointPacer } from './checkpoint-pacer.js';
-import { type DriftEvent, DriftMonitor } from './drift-monitor.js';
+import { AgentLoop, type AgentLoopHost } from './agent-loop.js';
+import { DriftMonitor } from './drift-monitor.js';
+import type { OrchestratorEvent, TakenFrom } from './events.js';
 import { type Leftover, type LeftoverContext, recoverLeftover } from './leftovers.js';
-import {
-  type CheckpointInput,
-  planAgentUpdate,
-  planCheckpoint,
-  planHeartbeat,
-  planReleaseAgents,
-  planRequeue,
-  planTakeAgents,
-  runnerGone,
-} from './plans.js';
-import { assign, hasRunnableWork, type Slot } from './scheduler.js';
+import { planHeartbeat, planReleaseAgents, planTakeAgents, runnerGone } from './plans.js';
+import { assign, hasRunnableWork } from './scheduler.js';
 
-export type OrchestratorEvent =
-  | { type: 'started'; agents: string[]; elsewhere: string[] }
-  | { type: 'took-over'; agents: string[]; from: TakenFrom[] }
-  | { type: 'claimed'; agent: string; task: Task }
-  | { type: 'line'; agent: string; task: string; line: string; stream: 'stdout' | 'stderr' }
-  | {
-      type: 'finished';
-      agent: string;
-      task: string;
-      outcome: DriverOutcome;
-      /** Set when the run was stopped rather than ended: no attempt is counted, whatever the outcome. */
-      stopped?: { reason: 'cancel' | 'shutdown' | 'restart'; why: string };
-    }
-  | { type: 'directive'; agent: string; directive: string }
-  | { type: 'leftover'; agent: string; pid: number; task: string | null }
-  | { type: 'error'; agent?: string; message: string }
-  | { type: 'idle' }
-  | DriftEvent
-  | { type: 'stopped'; reason: string };
-
-/** Whose agents a standby took over, and how that orchestrator went (pid null: never seen). */
-export interface TakenFrom {
-  agents: string[];
-  pid: number | null;
-  how: 'released' | 'died';
-}
-
-/** "the orchestrator pid 123 stopped; the orchestrator pid 456 died" */
-export function describeTakeover(from: readonly TakenFrom[]): string {
-  return from
-    .map(
-      (f) =>
-        `${f.pid ? `the orchestrator pid ${f.pid}` : 'their orchestrator'} ${f.how === 'died' ? 'died' : 'stopped'}`,
-    )
-    .join('; ');
-}
+export { describeTakeover, type OrchestratorEvent, type TakenFrom } from './events.js';
 
 export interface OrchestratorOptions {
   /** Run only these agents (default: every enabled agent that is not running elsewhere). */
@@ -79,55 +30,6 @@ export interface OrchestratorOptions {
   /** The driver factory (tests inject their own). */
   createDriver: (driver: Driver) => AgentDriver;
 }
-
-interface Running {
-  task: Task;
-  run: DriverRun | null;
-  stopReason: 'cancel' | 'shutdown' | 'restart' | null;
-  /** What stopped it, for the task's history. */
-  stopWhy?: string;
-  progress: number | null;
-  progressWritten: number;
-  delivered: string[];
-}
-
-/** One agent's loop state; the orchestrator drives it. */
-class AgentLoop {
-  running: Running | null = null;
-  claiming = false;
-  idleSince = Date.now();
-  freshContext = false;
-  recentTags = new Set<string>();
-  recentResources: string[] = [];
-
-  constructor(
-    readonly agent: AgentConfig,
-    readonly driver: AgentDriver,
-  ) {}
-
-  slot(): Slot {
-    return {
-      agent: this.agent,
-      accepts: (t) => this.driver.accepts(t),
-      idleSince: this.idleSince,
-      recentTags: this.recentTags,
-      recentResources: this.recentResources,
-    };
-  }
-
-  remember(task: Task): void {
-    this.recentTags = new Set(task.tags);
-    this.recentResources = [...task.resources];
-    this.idleSince = Date.now();
-  }
-}
-
-/** The `dreamos` executable of this installation (from dist/ when bundled, from src/orchestrator/ in tests). */
-const DREAMOS_BIN =
-  ['../bin/dreamos.js', '../../bin/dreamos.js']
-    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
-    .find((path) => fs.existsSync(path)) ?? 'dreamos';
-const PROGRESS_EVERY_MS = 1000;
 
 export class Orchestrator {
   private readonly loops = new Map<string, AgentLoop>();
@@ -148,10 +50,24 @@ export class Orchestrator {
     this.resolveDone = resolve;
   });
 
+  /** What each agent's loop may ask of this orchestrator. */
+  private readonly loopHost: AgentLoopHost;
+
   constructor(
     readonly ws: Workspace,
     private readonly options: OrchestratorOptions,
-  ) {}
+  ) {
+    this.loopHost = {
+      ws,
+      stopping: () => this.stopping !== null,
+      emit: (event) => this.emit(event),
+      fail: (error, agentId) => this.fail(error, agentId),
+      changed: () => this.onChange(),
+      checkFailures: async () => {
+        await this.drift?.check(['repeated-failure']);
+      },
+    };
+  }
 
   private emit(event: OrchestratorEvent): void {
     try {
@@ -194,7 +110,7 @@ export class Orchestrator {
   private addLoops(ids: readonly string[]): void {
     for (const id of ids) {
       const agent = this.ws.agent(id);
-      this.loops.set(id, new AgentLoop(agent, this.options.createDriver(agent.driver)));
+      this.loops.set(id, new AgentLoop(agent, this.options.createDriver(agent.driver), this.loopHost));
     }
   }
 
@@ -205,7 +121,7 @@ export class Orchestrator {
       emit: (event) => this.emit(event),
       resume: (agentId, task) => {
         const loop = this.loops.get(agentId);
-        if (loop) void this.run(loop, task);
+        if (loop) void loop.run(task);
       },
     };
     return recoverLeftover(ctx, leftover);
@@ -303,15 +219,7 @@ export class Orchestrator {
 
   /** A running task cancelled or taken away (lease lost) meanwhile: stop its process. */
   private async checkRunning(): Promise<void> {
-    for (const loop of this.loops.values()) {
-      const current = loop.running;
-      if (!current || current.stopReason) continue;
-      const task = this.ws.view.task(current.task.id);
-      if (task?.status !== 'working' || task.lease?.owner !== loop.agent.id) {
-        current.stopReason = 'cancel';
-        await current.run?.stop('cancel');
-      }
-    }
+    for (const loop of this.loops.values()) await loop.checkLease();
   }
 
   private async handleDirectives(): Promise<void> {
@@ -320,7 +228,7 @@ export class Orchestrator {
         .mailbox(loop.agent.id)
         .filter((m) => m.type === 'directive' && !m.ackedAt);
       if (directives.length === 0) continue;
-      for (const mail of directives) await this.obey(loop, mail);
+      for (const mail of directives) await loop.obey(mail);
       await this.ws
         .markMail(
           loop.agent.id,
@@ -329,41 +237,6 @@ export class Orchestrator {
         )
         .catch((e) => this.fail(e, loop.agent.id));
     }
-  }
-
-  private async obey(loop: AgentLoop, mail: Mail): Promise<void> {
-    this.emit({ type: 'directive', agent: loop.agent.id, directive: mail.directive ?? '' });
-    const current = loop.running;
-    switch (mail.directive) {
-      case 'cancel':
-        if (current && !current.stopReason) {
-          current.stopReason = 'cancel';
-          await this.ws.cancel(current.task.id, `cancelled by directive ${mail.id}`).catch(() => undefined);
-          await current.run?.stop('cancel');
-        }
-        break;
-      case 'restart':
-        if (current && !current.stopReason) {
-          current.stopReason = 'restart';
-          current.stopWhy = `${loop.agent.id} restarted by directive ${mail.id}`;
-          await current.run?.stop('restart');
-        }
-        break;
-      case 'reset-context': {
-        loop.freshContext = true;
-        const state = this.ws.view.agentState(loop.agent.id) ?? defaultAgentState(loop.agent.id, new Date());
-        await this.ws.record((ctx) =>
-          planAgentUpdate(ctx, loop.agent.id, { contextResets: state.contextResets + 1 }),
-        );
-        break;
-      }
-      default:
-        break; // pause and resume act through the agent's state; the loop reads it before claiming
-    }
-  }
-
-  private paused(agentId: string): boolean {
-    return this.ws.view.agentState(agentId)?.paused ?? false;
   }
 
   /**
@@ -377,9 +250,7 @@ export class Orchestrator {
       again = false;
       if (this.stopping) return;
       this.ws.refresh();
-      const idle = [...this.loops.values()].filter(
-        (l) => !l.running && !l.claiming && !this.paused(l.agent.id),
-      );
+      const idle = [...this.loops.values()].filter((l) => !l.running && !l.claiming && !l.paused());
       const plan = assign(
         this.ws.view,
         idle.map((l) => l.slot()),
@@ -392,7 +263,7 @@ export class Orchestrator {
         loop.claiming = true;
         try {
           const claimed = await this.ws.claim(agentId, { taskId: task.id });
-          if (claimed) void this.run(loop, claimed);
+          if (claimed) void loop.run(claimed);
         } catch (error) {
           // A write that failed (a full disk) is reported and not retried at once.
           if (!(error instanceof DreamError) || isRetryable(error)) this.fail(error, agentId);
@@ -427,231 +298,10 @@ export class Orchestrator {
     if (!this.options.untilIdle || this.stopping) return;
     const loops = [...this.loops.values()];
     if (loops.some((l) => l.running || l.claiming)) return;
-    const active = loops.filter((l) => !this.paused(l.agent.id)).map((l) => l.slot());
+    const active = loops.filter((l) => !l.paused()).map((l) => l.slot());
     if (hasRunnableWork(this.ws.view, active)) return;
     this.emit({ type: 'idle' });
     void this.stop('idle');
-  }
-
-  /** Run one claimed task through the agent's driver and record how it ended. */
-  private async run(loop: AgentLoop, task: Task): Promise<void> {
-    const agentId = loop.agent.id;
-    const running: Running = {
-      task,
-      run: null,
-      stopReason: null,
-      progress: null,
-      progressWritten: 0,
-      delivered: [],
-    };
-    loop.running = running;
-    this.emit({ type: 'claimed', agent: agentId, task });
-    const pacer = new CheckpointPacer<Omit<CheckpointInput, 'task'>>(
-      (cp) => this.checkpoint(agentId, { task: task.id, ...cp }),
-      (e) => this.fail(e, agentId),
-    );
-    let outcome: DriverOutcome;
-    try {
-      const checkpoint = loop.freshContext ? null : resumeCheckpoint(this.ws.view, agentId, task.id);
-      loop.freshContext = false;
-      const mailbox = this.ws.view.mailbox(agentId).filter((m) => m.type !== 'directive' && !m.ackedAt);
-      running.delivered = mailbox.map((m) => m.id);
-      await this.checkpoint(agentId, {
-        task: task.id,
-        step: checkpoint ? 'resume' : 'start',
-        progress: checkpoint?.progress ?? 0,
-      });
-      await this.ws.record((ctx) =>
-        planAgentUpdate(ctx, agentId, { status: 'working', task: task.id, progress: 0, child: null }),
-      );
-      if (this.stopping) {
-        // Stopped between the claim and the start: nothing is started (nobody would stop it), and
-        // finish() puts the task back to ready.
-        running.stopReason = 'shutdown';
-        throw new Error('stopped before the task started');
-      }
-      const logPath = this.ws.paths.log(agentId, task.id);
-      fs.mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
-      running.run = loop.driver.start({
-        task,
-        agent: loop.agent,
-        home: this.ws.home,
-        cwd: dirname(this.ws.home),
-        logPath,
-        checkpoint,
-        mailbox,
-        ...(task.timeout ? { timeoutSeconds: task.timeout } : {}),
-        // The drivers add DREAMOS_TASK_ID, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID, DREAMOS_HOME, DREAMOS_CHECKPOINT.
-        // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
-        env: { DREAMOS_BIN: DREAMOS_BIN },
-        secretEnv: this.ws.config.agents.flatMap((a) =>
-          a.driver.kind === 'llm' && a.driver.apiKeyEnv ? [a.driver.apiKeyEnv] : [],
-        ),
-        onLine: (line, stream) => {
-          this.emit({ type: 'line', agent: agentId, task: task.id, line, stream });
-        },
-        onProgress: (progress) => this.progress(agentId, running, progress),
-        onCheckpoint: (cp) => pacer.offer(cp),
-        onSpawn: ({ pid, pgid }) =>
-          void this.ws
-            .record((ctx) =>
-              planAgentUpdate(ctx, agentId, {
-                child: { pid, pgid, startedAt: new Date().toISOString(), task: task.id },
-              }),
-            )
-            .catch((e) => this.fail(e, agentId)),
-        tools: {
-          // What a model proposes is recorded as the agent's, and its sub-tasks wait for the
-          // operator: a prompt injected into one agent must not become another agent's command.
-          addSubtask: async (input) => {
-            const sub = await this.ws.addTask(
-              {
-                title: input.title,
-                ...(input.prompt ? { prompt: input.prompt } : {}),
-                ...(input.run ? { run: input.run } : {}),
-                ...(input.role ? { role: input.role } : {}),
-                ...(input.priority ? { priority: input.priority as Task['priority'] } : {}),
-                source: 'agent',
-                hold: !this.policies.autoApproveSubtasks,
-              },
-              agentId,
-            );
-            return { id: sub.id, status: sub.status };
-          },
-          sendMessage: async (to, body) => {
-            await this.ws.sendMail({ to, body }, agentId);
-          },
-        },
-      });
-      outcome = await running.run.done;
-    } catch (error) {
-      outcome = { ok: false, error: (error as Error).message, errorCode: 'E_DRIVER' };
-    }
-    // The last checkpoint the run reported is saved before its outcome.
-    await pacer.flush();
-    // A full disk must not wedge the agent with its task shown as working: the outcome is recorded
-    // again at each heartbeat until it goes through (on a stop, the next start resumes the task).
-    for (let retry = false; ; retry = true) {
-      try {
-        await this.finish(loop, running, outcome, retry);
-        return;
-      } catch (error) {
-        this.fail(error, agentId);
-        if (this.stopping || !isRetryable(error)) break;
-        await new Promise((r) => setTimeout(r, this.policies.heartbeatSeconds * 1000));
-      }
-    }
-    loop.running = null;
-  }
-
-  private async finish(
-    loop: AgentLoop,
-    running: Running,
-    outcome: DriverOutcome,
-    retry = false,
-  ): Promise<void> {
-    const agentId = loop.agent.id;
-    const taskId = running.task.id;
-    if (!retry) {
-      const reason = running.stopReason;
-      const why =
-        running.stopWhy ?? (reason === 'cancel' ? 'the task was cancelled' : 'the orchestrator is stopping');
-      this.emit({
-        type: 'finished',
-        agent: agentId,
-        task: taskId,
-        outcome,
-        ...(reason ? { stopped: { reason, why } } : {}),
-      });
-    }
-    const logPath = this.ws.paths.log(agentId, taskId);
-    const log = logPath.slice(this.ws.home.length + 1);
-    const state = this.ws.view.agentState(agentId) ?? defaultAgentState(agentId, new Date());
-    // Why the run stopped, read before recording its outcome: that change wakes checkRunning(), which
-    // sees the task leave `working` and would mark this finished run as cancelled.
-    const stopReason = running.stopReason;
-    if (stopReason === 'shutdown' || stopReason === 'restart') {
-      await this.checkpoint(agentId, { task: taskId, step: 'interrupted', progress: running.progress });
-      const why = running.stopWhy ?? `shutdown of ${agentId}`;
-      await this.ws.record(
-        (ctx) => planRequeue(ctx, agentId, taskId, `${why}: back to ready, the attempt not counted`),
-        agentId,
-      );
-    } else if (stopReason !== 'cancel') {
-      const report = {
-        agent: agentId,
-        ...(outcome.summary !== undefined ? { summary: outcome.summary } : {}),
-        ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
-        ...(outcome.usage ? { usage: outcome.usage } : {}),
-        log,
-      };
-      try {
-        if (outcome.ok) await this.ws.complete(taskId, report);
-        else {
-          await this.ws.fail(taskId, {
-            ...report,
-            reason: outcome.error ?? 'failed',
-            ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
-            ...(outcome.final ? { final: true } : {}),
-          });
-        }
-      } catch (error) {
-        if (!(error instanceof DreamError) || isRetryable(error)) throw error;
-        // An outcome the board refuses (a driver's bug, a hostile server's data) must not leave the
-        // task working for ever: it fails, saying why. Other refusals mean the operator cancelled
-        // or moved the task while it ran: nothing to report.
-        if (error.code === 'E_INVALID_INPUT') {
-          await this.ws
-            .fail(taskId, {
-              agent: agentId,
-              log,
-              reason: `the outcome of the run could not be recorded: ${error.message}`.slice(0, 2000),
-              errorCode: 'E_DRIVER',
-            })
-            .catch((again: unknown) => {
-              if (!(again instanceof DreamError) || isRetryable(again)) throw again;
-            });
-        }
-      }
-      await this.checkpoint(agentId, {
-        task: taskId,
-        step: outcome.ok ? 'done' : 'failed',
-        progress: outcome.ok ? 1 : running.progress,
-      });
-    }
-    if (running.delivered.length > 0)
-      await this.ws.markMail(agentId, running.delivered, 'ack').catch(() => undefined);
-    const failures = outcome.ok ? 0 : stopReason ? state.failures : state.failures + 1;
-    await this.ws.record((ctx) =>
-      planAgentUpdate(ctx, agentId, {
-        status: this.stopping ? 'stopped' : this.paused(agentId) ? 'paused' : 'idle',
-        task: null,
-        child: null,
-        progress: null,
-        failures,
-      }),
-    );
-    // The same error again and again: pause the agent before it claims another task.
-    if (!outcome.ok && !stopReason) await this.drift?.check(['repeated-failure']);
-    loop.remember(running.task);
-    loop.running = null;
-    if (!this.stopping) this.onChange();
-  }
-
-  private progress(agentId: string, running: Running, progress: number): void {
-    running.progress = Math.max(0, Math.min(1, progress));
-    const now = Date.now();
-    if (now - running.progressWritten < PROGRESS_EVERY_MS) return;
-    running.progressWritten = now;
-    void this.ws
-      .record((ctx) => planAgentUpdate(ctx, agentId, { progress: running.progress }))
-      .catch((e) => this.fail(e, agentId));
-  }
-
-  /** With the commit of the agent's working folder and its mailbox position; reported text held to the schema. */
-  private async checkpoint(agentId: string, input: CheckpointInput) {
-    const full = boundCheckpoint(await withAgentContext(this.ws, this.ws.agent(agentId), input));
-    return this.ws.record((ctx) => planCheckpoint(ctx, agentId, full), agentId);
   }
 
   /** One change beats the heartbeat of every agent here and renews the leases of their tasks. */
@@ -704,13 +354,7 @@ export class Orchestrator {
           new Promise((r) => setTimeout(r, this.policies.killGraceSeconds * 1000 + KILL_WAIT_MS).unref()),
         ]),
       ];
-      for (const loop of this.loops.values()) {
-        const current = loop.running;
-        if (current?.run) {
-          if (!current.stopReason) current.stopReason = 'shutdown';
-          pending.push(current.run.stop('shutdown').then(() => current.run?.done));
-        }
-      }
+      for (const loop of this.loops.values()) pending.push(loop.shutdown());
       await Promise.allSettled(pending);
       // Let each finish() record the requeue before the agents are released; a claim still on
       // its way is followed by a run() that sees the stop and requeues too.

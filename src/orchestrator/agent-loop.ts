@@ -1,0 +1,371 @@
+/**
+ * One agent's loop, as the orchestrator drives it: the run of a claimed task through the agent's
+ * driver (its context, its tools, its checkpoints and progress), how the run ended recorded on the
+ * board, and the directives addressed to the agent. What it needs of the orchestrator is the narrow
+ * AgentLoopHost below; wake-ups, dispatch, heartbeat and stop stay in the orchestrator.
+ */
+import fs from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
+import type { Mail, Task } from '../../state/schemas.js';
+import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
+import type { AgentConfig } from '../config.js';
+import { DreamError, isRetryable } from '../errors.js';
+import { defaultAgentState } from '../mail.js';
+import type { Workspace } from '../workspace.js';
+import { CheckpointPacer } from './checkpoint-pacer.js';
+import type { OrchestratorEvent } from './events.js';
+import { type CheckpointInput, planAgentUpdate, planCheckpoint, planRequeue } from './plans.js';
+import type { Slot } from './scheduler.js';
+
+/** What an agent's loop needs of the orchestrator running it. */
+export interface AgentLoopHost {
+  readonly ws: Workspace;
+  /** True once the orchestrator is stopping: nothing new starts, a finished agent is recorded stopped. */
+  stopping(): boolean;
+  emit(event: OrchestratorEvent): void;
+  fail(error: unknown, agentId?: string): void;
+  /** The agent is free again: look for work. */
+  changed(): void;
+  /** A run failed: look for the same error again and again now (drift). */
+  checkFailures(): Promise<void>;
+}
+
+type StopReason = 'cancel' | 'shutdown' | 'restart';
+
+interface Running {
+  task: Task;
+  run: DriverRun | null;
+  stopReason: StopReason | null;
+  /** What stopped it, for the task's history. */
+  stopWhy?: string;
+  progress: number | null;
+  progressWritten: number;
+  delivered: string[];
+}
+
+/** The `dreamos` executable of this installation (from dist/ when bundled, from src/orchestrator/ in tests). */
+const DREAMOS_BIN =
+  ['../bin/dreamos.js', '../../bin/dreamos.js']
+    .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+    .find((path) => fs.existsSync(path)) ?? 'dreamos';
+const PROGRESS_EVERY_MS = 1000;
+
+export class AgentLoop {
+  running: Running | null = null;
+  claiming = false;
+  idleSince = Date.now();
+  freshContext = false;
+  recentTags = new Set<string>();
+  recentResources: string[] = [];
+
+  constructor(
+    readonly agent: AgentConfig,
+    readonly driver: AgentDriver,
+    private readonly host: AgentLoopHost,
+  ) {}
+
+  private get ws(): Workspace {
+    return this.host.ws;
+  }
+
+  private get policies() {
+    return this.ws.config.policies;
+  }
+
+  slot(): Slot {
+    return {
+      agent: this.agent,
+      accepts: (t) => this.driver.accepts(t),
+      idleSince: this.idleSince,
+      recentTags: this.recentTags,
+      recentResources: this.recentResources,
+    };
+  }
+
+  paused(): boolean {
+    return this.ws.view.agentState(this.agent.id)?.paused ?? false;
+  }
+
+  /** Run one claimed task through the agent's driver and record how it ended. */
+  run(task: Task): Promise<void> {
+    return this.runTask(task);
+  }
+
+  /** The orchestrator is shutting down: stop the program of the run in progress, and wait for it to end. */
+  async shutdown(): Promise<void> {
+    const current = this.running;
+    if (!current?.run) return; // between the claim and the start: the run sees the stop itself
+    if (!current.stopReason) current.stopReason = 'shutdown';
+    await current.run.stop('shutdown');
+    await current.run.done;
+  }
+
+  /** The running task was cancelled or taken away (its lease lost) meanwhile: stop its program. */
+  async checkLease(): Promise<void> {
+    const current = this.running;
+    if (!current || current.stopReason) return;
+    const task = this.ws.view.task(current.task.id);
+    if (task?.status !== 'working' || task.lease?.owner !== this.agent.id) {
+      current.stopReason = 'cancel';
+      await current.run?.stop('cancel');
+    }
+  }
+
+  /** A directive from the agent's mailbox. */
+  async obey(mail: Mail): Promise<void> {
+    const agentId = this.agent.id;
+    this.host.emit({ type: 'directive', agent: agentId, directive: mail.directive ?? '' });
+    const current = this.running;
+    switch (mail.directive) {
+      case 'cancel':
+        if (current && !current.stopReason) {
+          current.stopReason = 'cancel';
+          await this.ws.cancel(current.task.id, `cancelled by directive ${mail.id}`).catch(() => undefined);
+          await current.run?.stop('cancel');
+        }
+        break;
+      case 'restart':
+        if (current && !current.stopReason) {
+          current.stopReason = 'restart';
+          current.stopWhy = `${agentId} restarted by directive ${mail.id}`;
+          await current.run?.stop('restart');
+        }
+        break;
+      case 'reset-context': {
+        this.freshContext = true;
+        const state = this.ws.view.agentState(agentId) ?? defaultAgentState(agentId, new Date());
+        await this.ws.record((ctx) =>
+          planAgentUpdate(ctx, agentId, { contextResets: state.contextResets + 1 }),
+        );
+        break;
+      }
+      default:
+        break; // pause and resume act through the agent's state; the loop reads it before claiming
+    }
+  }
+
+  private remember(task: Task): void {
+    this.recentTags = new Set(task.tags);
+    this.recentResources = [...task.resources];
+    this.idleSince = Date.now();
+  }
+
+  private async runTask(task: Task): Promise<void> {
+    const agentId = this.agent.id;
+    const running: Running = {
+      task,
+      run: null,
+      stopReason: null,
+      progress: null,
+      progressWritten: 0,
+      delivered: [],
+    };
+    this.running = running;
+    this.host.emit({ type: 'claimed', agent: agentId, task });
+    const pacer = new CheckpointPacer<Omit<CheckpointInput, 'task'>>(
+      (cp) => this.checkpoint({ task: task.id, ...cp }),
+      (e) => this.host.fail(e, agentId),
+    );
+    let outcome: DriverOutcome;
+    try {
+      const checkpoint = this.freshContext ? null : resumeCheckpoint(this.ws.view, agentId, task.id);
+      this.freshContext = false;
+      const mailbox = this.ws.view.mailbox(agentId).filter((m) => m.type !== 'directive' && !m.ackedAt);
+      running.delivered = mailbox.map((m) => m.id);
+      await this.checkpoint({
+        task: task.id,
+        step: checkpoint ? 'resume' : 'start',
+        progress: checkpoint?.progress ?? 0,
+      });
+      await this.ws.record((ctx) =>
+        planAgentUpdate(ctx, agentId, { status: 'working', task: task.id, progress: 0, child: null }),
+      );
+      if (this.host.stopping()) {
+        // Stopped between the claim and the start: nothing is started (nobody would stop it), and
+        // finish() puts the task back to ready.
+        running.stopReason = 'shutdown';
+        throw new Error('stopped before the task started');
+      }
+      const logPath = this.ws.paths.log(agentId, task.id);
+      fs.mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
+      running.run = this.driver.start({
+        task,
+        agent: this.agent,
+        home: this.ws.home,
+        cwd: dirname(this.ws.home),
+        logPath,
+        checkpoint,
+        mailbox,
+        ...(task.timeout ? { timeoutSeconds: task.timeout } : {}),
+        // The drivers add DREAMOS_TASK_ID, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID, DREAMOS_HOME, DREAMOS_CHECKPOINT.
+        // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
+        env: { DREAMOS_BIN: DREAMOS_BIN },
+        secretEnv: this.ws.config.agents.flatMap((a) =>
+          a.driver.kind === 'llm' && a.driver.apiKeyEnv ? [a.driver.apiKeyEnv] : [],
+        ),
+        onLine: (line, stream) => {
+          this.host.emit({ type: 'line', agent: agentId, task: task.id, line, stream });
+        },
+        onProgress: (progress) => this.progress(running, progress),
+        onCheckpoint: (cp) => pacer.offer(cp),
+        onSpawn: ({ pid, pgid }) =>
+          void this.ws
+            .record((ctx) =>
+              planAgentUpdate(ctx, agentId, {
+                child: { pid, pgid, startedAt: new Date().toISOString(), task: task.id },
+              }),
+            )
+            .catch((e) => this.host.fail(e, agentId)),
+        tools: {
+          // What a model proposes is recorded as the agent's, and its sub-tasks wait for the
+          // operator: a prompt injected into one agent must not become another agent's command.
+          addSubtask: async (input) => {
+            const sub = await this.ws.addTask(
+              {
+                title: input.title,
+                ...(input.prompt ? { prompt: input.prompt } : {}),
+                ...(input.run ? { run: input.run } : {}),
+                ...(input.role ? { role: input.role } : {}),
+                ...(input.priority ? { priority: input.priority as Task['priority'] } : {}),
+                source: 'agent',
+                hold: !this.policies.autoApproveSubtasks,
+              },
+              agentId,
+            );
+            return { id: sub.id, status: sub.status };
+          },
+          sendMessage: async (to, body) => {
+            await this.ws.sendMail({ to, body }, agentId);
+          },
+        },
+      });
+      outcome = await running.run.done;
+    } catch (error) {
+      outcome = { ok: false, error: (error as Error).message, errorCode: 'E_DRIVER' };
+    }
+    // The last checkpoint the run reported is saved before its outcome.
+    await pacer.flush();
+    // A full disk must not wedge the agent with its task shown as working: the outcome is recorded
+    // again at each heartbeat until it goes through (on a stop, the next start resumes the task).
+    for (let retry = false; ; retry = true) {
+      try {
+        await this.finish(running, outcome, retry);
+        return;
+      } catch (error) {
+        this.host.fail(error, agentId);
+        if (this.host.stopping() || !isRetryable(error)) break;
+        await new Promise((r) => setTimeout(r, this.policies.heartbeatSeconds * 1000));
+      }
+    }
+    this.running = null;
+  }
+
+  private async finish(running: Running, outcome: DriverOutcome, retry = false): Promise<void> {
+    const agentId = this.agent.id;
+    const taskId = running.task.id;
+    if (!retry) {
+      const reason = running.stopReason;
+      const why =
+        running.stopWhy ?? (reason === 'cancel' ? 'the task was cancelled' : 'the orchestrator is stopping');
+      this.host.emit({
+        type: 'finished',
+        agent: agentId,
+        task: taskId,
+        outcome,
+        ...(reason ? { stopped: { reason, why } } : {}),
+      });
+    }
+    const logPath = this.ws.paths.log(agentId, taskId);
+    const log = logPath.slice(this.ws.home.length + 1);
+    const state = this.ws.view.agentState(agentId) ?? defaultAgentState(agentId, new Date());
+    // Why the run stopped, read before recording its outcome: that change wakes checkRunning(), which
+    // sees the task leave `working` and would mark this finished run as cancelled.
+    const stopReason = running.stopReason;
+    if (stopReason === 'shutdown' || stopReason === 'restart') {
+      await this.checkpoint({ task: taskId, step: 'interrupted', progress: running.progress });
+      const why = running.stopWhy ?? `shutdown of ${agentId}`;
+      await this.ws.record(
+        (ctx) => planRequeue(ctx, agentId, taskId, `${why}: back to ready, the attempt not counted`),
+        agentId,
+      );
+    } else if (stopReason !== 'cancel') {
+      const report = {
+        agent: agentId,
+        ...(outcome.summary !== undefined ? { summary: outcome.summary } : {}),
+        ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
+        ...(outcome.usage ? { usage: outcome.usage } : {}),
+        log,
+      };
+      try {
+        if (outcome.ok) await this.ws.complete(taskId, report);
+        else {
+          await this.ws.fail(taskId, {
+            ...report,
+            reason: outcome.error ?? 'failed',
+            ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+            ...(outcome.final ? { final: true } : {}),
+          });
+        }
+      } catch (error) {
+        if (!(error instanceof DreamError) || isRetryable(error)) throw error;
+        // An outcome the board refuses (a driver's bug, a hostile server's data) must not leave the
+        // task working for ever: it fails, saying why. Other refusals mean the operator cancelled
+        // or moved the task while it ran: nothing to report.
+        if (error.code === 'E_INVALID_INPUT') {
+          await this.ws
+            .fail(taskId, {
+              agent: agentId,
+              log,
+              reason: `the outcome of the run could not be recorded: ${error.message}`.slice(0, 2000),
+              errorCode: 'E_DRIVER',
+            })
+            .catch((again: unknown) => {
+              if (!(again instanceof DreamError) || isRetryable(again)) throw again;
+            });
+        }
+      }
+      await this.checkpoint({
+        task: taskId,
+        step: outcome.ok ? 'done' : 'failed',
+        progress: outcome.ok ? 1 : running.progress,
+      });
+    }
+    if (running.delivered.length > 0)
+      await this.ws.markMail(agentId, running.delivered, 'ack').catch(() => undefined);
+    const failures = outcome.ok ? 0 : stopReason ? state.failures : state.failures + 1;
+    await this.ws.record((ctx) =>
+      planAgentUpdate(ctx, agentId, {
+        status: this.host.stopping() ? 'stopped' : this.paused() ? 'paused' : 'idle',
+        task: null,
+        child: null,
+        progress: null,
+        failures,
+      }),
+    );
+    // The same error again and again: pause the agent before it claims another task.
+    if (!outcome.ok && !stopReason) await this.host.checkFailures();
+    this.remember(running.task);
+    this.running = null;
+    if (!this.host.stopping()) this.host.changed();
+  }
+
+  private progress(running: Running, progress: number): void {
+    const agentId = this.agent.id;
+    running.progress = Math.max(0, Math.min(1, progress));
+    const now = Date.now();
+    if (now - running.progressWritten < PROGRESS_EVERY_MS) return;
+    running.progressWritten = now;
+    void this.ws
+      .record((ctx) => planAgentUpdate(ctx, agentId, { progress: running.progress }))
+      .catch((e) => this.host.fail(e, agentId));
+  }
+
+  /** With the commit of the agent's working folder and its mailbox position; reported text held to the schema. */
+  private async checkpoint(input: CheckpointInput) {
+    const agentId = this.agent.id;
+    const full = boundCheckpoint(await withAgentContext(this.ws, this.ws.agent(agentId), input));
+    return this.ws.record((ctx) => planCheckpoint(ctx, agentId, full), agentId);
+  }
+}
