@@ -24,6 +24,8 @@ export interface AgentLoopHost {
   readonly ws: Workspace;
   /** True once the orchestrator is stopping: nothing new starts, a finished agent is recorded stopped. */
   stopping(): boolean;
+  /** Settles when the orchestrator starts stopping. */
+  readonly stopRequested: Promise<void>;
   emit(event: OrchestratorEvent): void;
   fail(error: unknown, agentId?: string): void;
   /** The agent is free again: look for work. */
@@ -59,6 +61,8 @@ export class AgentLoop {
   freshContext = false;
   recentTags = new Set<string>();
   recentResources: string[] = [];
+  /** Settles when the run in progress (if any) has recorded how it ended. */
+  private ended: Promise<void> = Promise.resolve();
 
   constructor(
     readonly agent: AgentConfig,
@@ -90,7 +94,14 @@ export class AgentLoop {
 
   /** Run one claimed task through the agent's driver and record how it ended. */
   run(task: Task): Promise<void> {
-    return this.runTask(task);
+    const done = this.runTask(task);
+    this.ended = done.catch(() => undefined);
+    return done;
+  }
+
+  /** Resolves once no run is in progress here (a run that just ended has recorded its outcome). */
+  whenIdle(): Promise<void> {
+    return this.ended;
   }
 
   /** The orchestrator is shutting down: stop the program of the run in progress, and wait for it to end. */
@@ -150,6 +161,18 @@ export class AgentLoop {
     this.recentTags = new Set(task.tags);
     this.recentResources = [...task.resources];
     this.idleSince = Date.now();
+  }
+
+  /** Wait before trying a write again; a stop cuts the wait short. */
+  private async pause(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, ms);
+      }),
+      this.host.stopRequested,
+    ]);
+    clearTimeout(timer);
   }
 
   private async runTask(task: Task): Promise<void> {
@@ -256,7 +279,7 @@ export class AgentLoop {
       } catch (error) {
         this.host.fail(error, agentId);
         if (this.host.stopping() || !isRetryable(error)) break;
-        await new Promise((r) => setTimeout(r, this.policies.heartbeatSeconds * 1000));
+        await this.pause(this.policies.heartbeatSeconds * 1000);
       }
     }
     this.running = null;

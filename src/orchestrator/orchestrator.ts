@@ -50,6 +50,7 @@ export class Orchestrator {
     this.resolveDone = resolve;
   });
 
+  private requestStop!: () => void;
   /** What each agent's loop may ask of this orchestrator. */
   private readonly loopHost: AgentLoopHost;
 
@@ -60,6 +61,9 @@ export class Orchestrator {
     this.loopHost = {
       ws,
       stopping: () => this.stopping !== null,
+      stopRequested: new Promise<void>((resolve) => {
+        this.requestStop = resolve;
+      }),
       emit: (event) => this.emit(event),
       fail: (error, agentId) => this.fail(error, agentId),
       changed: () => this.onChange(),
@@ -190,6 +194,8 @@ export class Orchestrator {
 
   private changing = false;
   private changedAgain = false;
+  /** The pass in progress (or the last one): stop() waits for its claims. */
+  private pass: Promise<void> = Promise.resolve();
 
   /** Every wake-up (journal change, timer) runs one pass; wake-ups during a pass coalesce into one more. */
   private onChange(): void {
@@ -199,7 +205,7 @@ export class Orchestrator {
       return;
     }
     this.changing = true;
-    void (async () => {
+    this.pass = (async () => {
       try {
         do {
           this.changedAgain = false;
@@ -339,6 +345,7 @@ export class Orchestrator {
   /** Stop every agent here: running tasks go back to ready with a checkpoint; no child survives. */
   stop(reason = 'shutdown'): Promise<void> {
     if (this.stopping) return this.stopping;
+    this.requestStop();
     this.stopping = (async () => {
       this.watcher?.close();
       if (this.heartbeat) clearInterval(this.heartbeat);
@@ -356,11 +363,11 @@ export class Orchestrator {
       ];
       for (const loop of this.loops.values()) pending.push(loop.shutdown());
       await Promise.allSettled(pending);
-      // Let each finish() record the requeue before the agents are released; a claim still on
-      // its way is followed by a run() that sees the stop and requeues too.
-      for (let i = 0; i < 200 && [...this.loops.values()].some((l) => l.running || l.claiming); i++) {
-        await new Promise((r) => setTimeout(r, 10));
-      }
+      // Each run records how it ended (its task requeued) before the agents are released. A claim
+      // still on its way belongs to the pass in progress; the run it starts sees the stop and
+      // requeues its task too.
+      await this.pass;
+      await Promise.allSettled([...this.loops.values()].map((loop) => loop.whenIdle()));
       await this.ws
         .record((ctx) => planReleaseAgents(ctx, [...this.loops.keys()]))
         .catch((e) => this.fail(e));
