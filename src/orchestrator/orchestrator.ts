@@ -192,33 +192,45 @@ export class Orchestrator {
     }
   }
 
-  private changing = false;
-  private changedAgain = false;
+  /**
+   * Every wake-up (a journal change, a timer, a run that ended) asks for one pass: take over orphaned
+   * agents, obey directives, stop runs whose task went away, dispatch. One pass runs at a time, in
+   * one of these modes:
+   * - `idle`: no pass runs; the next wake-up starts one.
+   * - `passing`: a pass runs, and nothing has woken us since it began.
+   * - `again`: a wake-up came during the pass; once it ends, one more pass runs. Any number of
+   *   wake-ups during a pass coalesce into that one more pass.
+   */
+  private passMode: 'idle' | 'passing' | 'again' = 'idle';
   /** The pass in progress (or the last one): stop() waits for its claims. */
   private pass: Promise<void> = Promise.resolve();
 
-  /** Every wake-up (journal change, timer) runs one pass; wake-ups during a pass coalesce into one more. */
+  /** Read through a call: the awaits of a pass may change the mode, which the compiler cannot see. */
+  private wokenDuringPass(): boolean {
+    return this.passMode === 'again';
+  }
+
   private onChange(): void {
     if (this.stopping) return;
-    if (this.changing) {
-      this.changedAgain = true;
+    if (this.passMode !== 'idle') {
+      this.passMode = 'again';
       return;
     }
-    this.changing = true;
+    this.passMode = 'passing';
     this.pass = (async () => {
       try {
         do {
-          this.changedAgain = false;
+          this.passMode = 'passing';
           // A take that fails (a lock timeout) is tried again at the next wake-up; our agents go on.
           await this.adopt().catch((error) => this.fail(error));
           await this.handleDirectives();
           await this.checkRunning();
           await this.dispatch();
-        } while (this.changedAgain && !this.stopping);
+        } while (this.wokenDuringPass() && !this.stopping);
       } catch (error) {
         this.fail(error);
       } finally {
-        this.changing = false;
+        this.passMode = 'idle';
       }
     })();
   }
