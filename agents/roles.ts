@@ -2,7 +2,7 @@
  * The eight default role agents (SPEC §4). `dreamos init` writes them into config.json, where the
  * operator may rename, add or remove agents and change their drivers.
  */
-import type { AgentConfig, Driver } from '../src/config.js';
+import type { Driver } from './drivers/config.js';
 
 interface RoleDefinition {
   id: string;
@@ -10,6 +10,12 @@ interface RoleDefinition {
   role: string;
   capabilities: string[];
   systemPrompt: string;
+}
+
+/** A role agent as config.json holds it (src/config.ts's AgentConfig validates it). */
+export interface RoleAgent extends RoleDefinition {
+  driver: Driver;
+  enabled: boolean;
 }
 
 export const ROLES: readonly RoleDefinition[] = [
@@ -87,7 +93,7 @@ export const ROLES: readonly RoleDefinition[] = [
 export function defaultAgents(
   driver: Driver = { kind: 'shell', shell: '/bin/sh' },
   promptDriver?: Driver,
-): AgentConfig[] {
+): RoleAgent[] {
   return ROLES.map((role) => ({
     ...role,
     driver: promptDriver && !role.capabilities.includes('shell') ? promptDriver : driver,

@@ -3,63 +3,18 @@
  * zod schema is written beside it (config.schema.json) for editors.
  */
 import * as z from 'zod';
+import { Driver } from '../agents/drivers/config.js';
 import { AgentId } from '../state/schemas.js';
 
+export { CommandDriver, Driver, LlmDriver, ShellDriver, SimDriver } from '../agents/drivers/config.js';
+
 const Seconds = z.number().positive();
-const EnvName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/);
-
-export const SimDriver = z.strictObject({
-  kind: z.literal('sim'),
-  /** Simulated work takes between these many seconds. */
-  minSeconds: Seconds.default(2),
-  maxSeconds: Seconds.default(6),
-  /** Share of tasks that fail, and share that hang (stall) — for demos and tests. */
-  failRate: z.number().min(0).max(1).default(0.1),
-  stallRate: z.number().min(0).max(1).default(0),
-});
-
-export const ShellDriver = z.strictObject({
-  kind: z.literal('shell'),
-  cwd: z.string().optional(),
-  shell: z.string().default('/bin/sh'),
-  /** Secret variables (API keys, which driven programs do not get) to pass on to the program. */
-  passEnv: z.array(EnvName).optional(),
-});
-
-export const CommandDriver = z.strictObject({
-  kind: z.literal('command'),
-  /** argv template: `{prompt}`, `{title}`, `{taskId}`, `{agentId}`, `{home}`, `{checkpoint}` are replaced inside elements. */
-  argv: z.array(z.string()).min(1),
-  cwd: z.string().optional(),
-  env: z.record(z.string(), z.string()).default({}),
-  /** Secret variables (API keys, which driven programs do not get) to pass on to the program. */
-  passEnv: z.array(EnvName).optional(),
-  worktree: z.boolean().default(false),
-});
-
-export const LlmDriver = z.strictObject({
-  kind: z.literal('llm'),
-  baseUrl: z.string().url(),
-  model: z.string().min(1),
-  /** Name of the environment variable holding the API key; the key itself is never stored. */
-  apiKeyEnv: z
-    .string()
-    .regex(/^[A-Z_][A-Z0-9_]*$/)
-    .optional(),
-  maxTokens: z.number().int().positive().optional(),
-  temperature: z.number().min(0).max(2).optional(),
-  requestTimeoutSeconds: Seconds.default(120),
-  contextBudgetTokens: z.number().int().positive().default(100_000),
-});
 
 /** USD per million tokens (see agents/drivers/prices.ts for the defaults). */
 export const Price = z.strictObject({
   inputPerMTok: z.number().nonnegative(),
   outputPerMTok: z.number().nonnegative(),
 });
-
-export const Driver = z.discriminatedUnion('kind', [SimDriver, ShellDriver, CommandDriver, LlmDriver]);
-export type Driver = z.infer<typeof Driver>;
 
 export const AgentConfig = z.strictObject({
   id: AgentId,

@@ -3,8 +3,9 @@
  * with it, and the attention inbox asks it to say why nobody can take a task (without loading the
  * drivers themselves).
  */
-import type { Driver } from '../../src/config.js';
+
 import type { Task } from '../../state/schemas.js';
+import type { Driver } from './config.js';
 
 export function driverAccepts(driver: Pick<Driver, 'kind'>, task: Task): boolean {
   switch (driver.kind) {

@@ -8,9 +8,10 @@
  * as `{title}` (a template may combine them). `{checkpoint}` is the last checkpoint as JSON (empty
  * when there is none), like DREAMOS_CHECKPOINT.
  */
-import type { Driver } from '../../src/config.js';
+
 import type { Task } from '../../state/schemas.js';
 import { driverAccepts } from './accepts.js';
+import type { Driver } from './config.js';
 import { checkpointJson, childEnv, runCwd } from './env.js';
 import { preparedRun, type SupervisorTuning, settledRun, supervise } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverRun } from './types.js';

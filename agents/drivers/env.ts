@@ -4,7 +4,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../../src/errors.js';
+import { errnoCode } from '../../state/errors.js';
 import { realFolder, writeAndClose } from '../../state/safe-files.js';
 import type { Task } from '../../state/schemas.js';
 import type { DriverContext } from './types.js';

@@ -2,8 +2,9 @@
  * The drivers (SPEC §4): one small interface (./types.ts), four kinds. `createDriver` turns an
  * agent's `driver` config into a driver; the orchestrator's loop does the rest.
  */
-import type { Driver } from '../../src/config.js';
+
 import { createCommandDriver } from './command.js';
+import type { Driver } from './config.js';
 import { createLlmDriver, type LlmOptions } from './llm.js';
 import { createShellDriver } from './shell.js';
 import { createSimDriver, type SimOptions } from './sim.js';

@@ -4,8 +4,8 @@
  * conversation is, and what a fresh context carries after a context reset (the summary).
  */
 
-import { cut } from '../../src/sanitize.js';
 import { PRIORITIES } from '../../state/schemas.js';
+import { cut } from '../../state/text.js';
 import type { ChatMessage } from './llm-http.js';
 import type { DriverContext } from './types.js';
 

@@ -11,9 +11,10 @@
  * (step `context-reset`), and the run continues on a fresh context carrying the system prompt, the
  * task and the summary.
  */
-import type { Driver } from '../../src/config.js';
+
 import { PRIORITIES, type Priority, type Task } from '../../state/schemas.js';
 import { driverAccepts } from './accepts.js';
+import type { Driver } from './config.js';
 import {
   CHARS_PER_TOKEN,
   ContextMeter,

@@ -6,7 +6,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { errnoCode } from '../../src/errors.js';
+import { errnoCode } from '../../state/errors.js';
 import { openAppend, realFolder } from '../../state/safe-files.js';
 import type { DriverContext } from './types.js';
 

@@ -3,9 +3,10 @@
  * The command is the operator's own text, so a shell is what they asked for; nothing else is ever
  * put through one.
  */
-import type { Driver } from '../../src/config.js';
+
 import type { Task } from '../../state/schemas.js';
 import { driverAccepts } from './accepts.js';
+import type { Driver } from './config.js';
 import { childEnv, runCwd } from './env.js';
 import { type SupervisorTuning, settledRun, supervise } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverRun } from './types.js';

@@ -5,9 +5,10 @@
  * "[simulated]" so it is never mistaken for real work. No process is started, so a task with a
  * `run` command is never taken: marking real work done without running it would be a lie.
  */
-import type { Driver } from '../../src/config.js';
+
 import type { Task } from '../../state/schemas.js';
 import { driverAccepts } from './accepts.js';
+import type { Driver } from './config.js';
 import { RunOutput } from './output.js';
 import { type StopReason, stoppedOutcome } from './supervise.js';
 import type { AgentDriver, DriverContext, DriverOutcome, DriverRun } from './types.js';

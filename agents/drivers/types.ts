@@ -3,8 +3,8 @@
  * stop it on request, and report how it ended. The orchestrator's loop does everything else
  * (claiming, leases, journaling the result).
  */
-import type { AgentConfig, Driver } from '../../src/config.js';
 import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
+import type { Driver } from './config.js';
 
 export interface Usage {
   inputTokens: number;
@@ -41,9 +41,16 @@ export interface DriverTools {
   sendMessage(to: string, body: string): Promise<void>;
 }
 
+/** What a driver knows of its agent: the rest of the agent's configuration is the orchestrator's. */
+export interface DriverAgent {
+  id: string;
+  /** The agent's role prompt (llm agents put it before the task). */
+  systemPrompt: string;
+}
+
 export interface DriverContext {
   task: Task;
-  agent: AgentConfig;
+  agent: DriverAgent;
   /** The `.dreamos` folder. */
   home: string;
   /** The agent's working folder (the workspace's parent folder unless the driver sets `cwd`). */
