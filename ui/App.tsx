@@ -30,7 +30,7 @@ import {
 import { keyEvents } from './input.js';
 import { Command, lookup, VIEW_TITLES } from './keymap.js';
 import { computeLayout, type Size } from './layout.js';
-import { type Action, type FlashLevel, initialState, reduce } from './state.js';
+import { type FlashLevel, initialState, reduce, type UiAction } from './model.js';
 import { type Theme, ThemeContext, themeFor } from './theme.js';
 
 export interface AppProps {
@@ -78,7 +78,7 @@ function Console(props: AppProps) {
 
   const stateRef = useRef(initialState());
   const [state, setState] = useState(stateRef.current);
-  const dispatch = useCallback((action: Action) => {
+  const dispatch = useCallback((action: UiAction) => {
     stateRef.current = reduce(stateRef.current, action);
     setState(stateRef.current);
   }, []);

@@ -9,7 +9,7 @@ import { Picker } from './dialogs/Picker.js';
 import { TaskForm } from './dialogs/TaskForm.js';
 import type { KeyContext } from './keymap.js';
 import type { Layout } from './layout.js';
-import type { UiState } from './state.js';
+import type { UiState } from './model.js';
 import { AgentDetail } from './views/AgentDetail.js';
 import { Attention } from './views/Attention.js';
 import { Board } from './views/Board.js';

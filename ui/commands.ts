@@ -10,8 +10,8 @@ import { type Env, flashWarning, perform, release, roles } from './effects.js';
 import { addForm, editForm } from './form.js';
 import { type KeyEvent, textOf } from './input.js';
 import { Command, disabledReason, lookup, scopesFor, type TopView } from './keymap.js';
+import { listKey, type UiAction } from './model.js';
 import { jumpToMatch } from './pager.js';
-import { type Action, listKey } from './state.js';
 
 const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message']);
 
@@ -77,7 +77,7 @@ const go =
   (env) =>
     env.dispatch({ type: 'go', view });
 const dialog =
-  (make: (env: Env) => Extract<Action, { type: 'dialog' }>['dialog']): Handler =>
+  (make: (env: Env) => Extract<UiAction, { type: 'dialog' }>['dialog']): Handler =>
   (env) =>
     env.dispatch({ type: 'dialog', dialog: make(env) });
 const confirm = (command: Command, target: string, title: string, detail: string) =>

@@ -8,7 +8,7 @@ import { type AttentionItem, attentionMatches } from './data/attention.js';
 import { type JournalRow, journalMatches } from './data/journal.js';
 import { type AgentRow, filterColumns, type Snapshot } from './data/snapshot.js';
 import type { KeyContext } from './keymap.js';
-import { cursorOf, listKey, type UiState } from './state.js';
+import { cursorOf, listKey, type UiState } from './model.js';
 
 export interface Lists {
   snapshot: Snapshot;

@@ -9,9 +9,9 @@ import { type Env, errorText, flashWarning, perform, release } from './effects.j
 import { formInput, formPatch, formProblem } from './form.js';
 import { helpLines } from './help.js';
 import { Command } from './keymap.js';
+import type { Dialog } from './model.js';
 import { jumpToMatch } from './pager.js';
 import { paletteItems } from './palette.js';
-import type { Dialog } from './state.js';
 
 type Confirm = Extract<Dialog, { kind: 'confirm' }>;
 

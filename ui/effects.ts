@@ -5,7 +5,7 @@
 import type { Workspace } from '../src/workspace.js';
 import type { Lists, Selection } from './derive.js';
 import type { KeyContext } from './keymap.js';
-import { type Action, listKey, type UiState } from './state.js';
+import { listKey, type UiAction, type UiState } from './model.js';
 
 export interface Env {
   ws: Workspace;
@@ -14,7 +14,7 @@ export interface Env {
   selection: Selection;
   ctx: KeyContext;
   pageSize: number;
-  dispatch: (action: Action) => void;
+  dispatch: (action: UiAction) => void;
   quit: () => void;
 }
 

@@ -4,7 +4,7 @@
  */
 import { Box, Text } from 'ink';
 import { memo, type ReactNode } from 'react';
-import type { Dialog, Flash } from '../state.js';
+import type { Dialog, Flash } from '../model.js';
 import { clean } from '../text.js';
 import { paint, useTheme } from '../theme.js';
 import { Prompt } from './Prompt.js';

@@ -1,6 +1,6 @@
 /** A dangerous action asks first; Cancel has the focus, so enter alone never does harm. */
 import { Box, Text } from 'ink';
-import type { Dialog } from '../state.js';
+import type { Dialog } from '../model.js';
 import { clean } from '../text.js';
 import { useTheme } from '../theme.js';
 import { DialogBox } from './DialogBox.js';

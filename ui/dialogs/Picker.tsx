@@ -1,6 +1,6 @@
 /** Choose one of a few options (the stage a task moves to). */
 import { Text } from 'ink';
-import type { Dialog } from '../state.js';
+import type { Dialog } from '../model.js';
 import { DialogBox } from './DialogBox.js';
 
 export function Picker(props: { dialog: Extract<Dialog, { kind: 'picker' }>; width: number }) {

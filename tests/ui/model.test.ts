@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'vitest';
 import { addForm } from '../../ui/form.js';
 import { Command } from '../../ui/keymap.js';
-import { cursorOf, initialState, listKey, reduce, type UiState } from '../../ui/state.js';
+import { cursorOf, initialState, listKey, reduce, type UiState } from '../../ui/model.js';
 
 const run = (state: UiState, ...actions: Parameters<typeof reduce>[1][]) => actions.reduce(reduce, state);
 

@@ -1,7 +1,7 @@
 /**
  * The console's own state (which view, cursors, filters, the open dialog, the flash message) and
  * its one pure reducer. Workspace data is not here: it comes from the live snapshot. Tested
- * without Ink (tests/ui/state.test.ts).
+ * without Ink (tests/ui/model.test.ts).
  */
 import { STATUSES } from '../state/schemas.js';
 import { type FormState, formCycle, formFocus, formType } from './form.js';
@@ -57,7 +57,7 @@ export interface UiState {
   flashSeq: number;
 }
 
-export type Action =
+export type UiAction =
   | { type: 'go'; view: TopView }
   | { type: 'cycle'; delta: 1 | -1 }
   | { type: 'open-agent'; id: string }
@@ -132,7 +132,7 @@ function withFilter(state: UiState, view: ViewId, text: string): UiState {
 const withText = (text: string, op: 'insert' | 'delete' | 'clear', insert = '') =>
   editText(text, op, insert, 500);
 
-function reduceDialog(dialog: Dialog, action: Action): Dialog {
+function reduceDialog(dialog: Dialog, action: UiAction): Dialog {
   switch (action.type) {
     case 'text': {
       if (dialog.kind === 'form') return { ...dialog, form: formType(dialog.form, action.op, action.text) };
@@ -167,7 +167,7 @@ function reduceDialog(dialog: Dialog, action: Action): Dialog {
   }
 }
 
-export function reduce(state: UiState, action: Action): UiState {
+export function reduce(state: UiState, action: UiAction): UiState {
   switch (action.type) {
     case 'go':
       return { ...state, view: action.view, back: [], dialog: null };
