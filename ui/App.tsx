@@ -1,5 +1,5 @@
 /**
- * The console's container: services and theme in contexts, the live snapshot, the UI state (held in
+ * The console's container: services and theme in contexts, the live console view, the UI state (held in
  * a ref so that key handlers never read a stale closure, published to React on every change), the
  * input dispatcher, and the frame: header, body, footer — or "too small" below the minimum size.
  */
@@ -21,9 +21,9 @@ import { helpBar } from './help.js';
 import {
   type Services,
   ServicesContext,
+  useConsoleView,
   useJournal,
   useServices,
-  useSnapshot,
   useTaskLog,
   useTerminalSize,
 } from './hooks.js';
@@ -72,9 +72,9 @@ function Console(props: AppProps) {
   const { ws } = useServices();
   const { exit } = useApp();
   const readOnly = Boolean(props.readOnly);
-  const snapshot = useSnapshot(ws);
+  const consoleView = useConsoleView(ws);
   const size = useTerminalSize(props.size);
-  const layout = computeLayout(size, snapshot.agents.length);
+  const layout = computeLayout(size, consoleView.agents.length);
 
   const stateRef = useRef(initialState());
   const [state, setState] = useState(stateRef.current);
@@ -83,11 +83,11 @@ function Console(props: AppProps) {
     setState(stateRef.current);
   }, []);
 
-  const journal = useJournal(state.view === 'journal', snapshot.seq);
-  const logLines = useTaskLog(state.view === 'log' ? state.logTaskId : null, snapshot.seq);
+  const journal = useJournal(state.view === 'journal', consoleView.seq);
+  const logLines = useTaskLog(state.view === 'log' ? state.logTaskId : null, consoleView.seq);
   const log = useMemo(() => ({ lines: logLines, rows: layout.list.rows }), [logLines, layout.list.rows]);
   const derive = useMemo(makeDeriver, []);
-  const lists = derive(snapshot, state, journal);
+  const lists = derive(consoleView, state, journal);
   const selection = selectionFor(state, lists, log);
   const ctx = keyContext(state, selection, readOnly);
   // The rows shown under cursors nobody has moved yet: the cursors stay on them from now on.
@@ -101,8 +101,8 @@ function Console(props: AppProps) {
     if (rowsMoved !== '{}') dispatch({ type: 'moved', cursors: JSON.parse(rowsMoved) });
   }, [rowsMoved, dispatch]);
 
-  const live = useRef({ snapshot, journal, layout, log });
-  live.current = { snapshot, journal, layout, log };
+  const live = useRef({ consoleView, journal, layout, log });
+  live.current = { consoleView, journal, layout, log };
   const quit = useCallback(() => {
     props.onQuit?.();
     exit();
@@ -116,7 +116,7 @@ function Console(props: AppProps) {
     }
     const envFor = (): Env => {
       const s = stateRef.current;
-      const l = derive(live.current.snapshot, s, live.current.journal);
+      const l = derive(live.current.consoleView, s, live.current.journal);
       const sel = selectionFor(s, l, live.current.log);
       const pageSize = s.view === 'board' ? live.current.layout.board.rows : live.current.layout.list.rows;
       return {
@@ -157,7 +157,7 @@ function Console(props: AppProps) {
           ? state.logTaskId
           : null;
   const where = relative(process.cwd(), ws.home);
-  const status = `${plural(snapshot.total, 'task')} · ${plural(snapshot.openAlerts, 'open alert')} · journal #${snapshot.seq} · ${where.length < ws.home.length ? where : ws.home}`;
+  const status = `${plural(consoleView.total, 'task')} · ${plural(consoleView.openAlerts, 'open alert')} · journal #${consoleView.seq} · ${where.length < ws.home.length ? where : ws.home}`;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height}>
       <Header
@@ -165,7 +165,7 @@ function Console(props: AppProps) {
         origin={state.back[0] ?? null}
         detail={detail ? `${VIEW_TITLES[state.view]} ${detail}` : null}
         mode={props.mode ?? 'attached'}
-        runners={snapshot.runners}
+        runners={consoleView.runners}
         readOnly={readOnly}
         width={layout.width}
       />

@@ -40,13 +40,13 @@ function Dialogs({ state, ctx, layout }: BodyProps): ReactNode {
 }
 
 function View({ state, lists, selection, layout }: BodyProps): ReactNode {
-  const { snapshot } = lists;
+  const { consoleView } = lists;
   const filter = state.filters[state.view] ?? '';
   switch (state.view) {
     case 'dashboard':
       return (
         <Dashboard
-          snapshot={snapshot}
+          consoleView={consoleView}
           attention={lists.attention}
           layout={layout}
           cursor={selection.cursor}
@@ -59,7 +59,7 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
           cursors={boardCursors(state, lists)}
           column={state.boardColumn}
           filter={filter}
-          total={snapshot.total}
+          total={consoleView.total}
           attention={lists.attention}
           layout={layout}
         />
@@ -69,10 +69,15 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
     case 'journal':
       return <Journal rows={lists.journal} cursor={selection.cursor} filter={filter} layout={layout} />;
     case 'metrics':
-      return <Metrics snapshot={snapshot} layout={layout} />;
+      return <Metrics consoleView={consoleView} layout={layout} />;
     case 'agent':
       return (
-        <AgentDetail agent={selection.agent} seq={snapshot.seq} layout={layout} scroll={selection.cursor} />
+        <AgentDetail
+          agent={selection.agent}
+          seq={consoleView.seq}
+          layout={layout}
+          scroll={selection.cursor}
+        />
       );
     case 'log':
       return (

@@ -1,26 +1,30 @@
 /**
- * What the views list, derived from the snapshot and the filters (memoised: a keypress that only
+ * What the views list, derived from the console view and the filters (memoised: a keypress that only
  * moves a cursor filters nothing again), and what the cursor is on. Key handlers and views read the
  * same derivation, so a command always acts on the row the operator sees.
  */
 import { STATUSES, type Status, type Task } from '../state/schemas.js';
 import { type AttentionItem, attentionMatches } from './data/attention.js';
+import { type AgentRow, type ConsoleView, filterColumns } from './data/console-view.js';
 import { type JournalRow, journalMatches } from './data/journal.js';
-import { type AgentRow, filterColumns, type Snapshot } from './data/snapshot.js';
 import type { KeyContext } from './keymap.js';
 import { cursorOf, listKey, type UiState } from './model.js';
 
 export interface Lists {
-  snapshot: Snapshot;
+  consoleView: ConsoleView;
   columns: Record<Status, Task[]>;
   attention: AttentionItem[];
   journal: readonly JournalRow[];
   task(id: string): Task | undefined;
 }
 
-export function makeDeriver(): (snapshot: Snapshot, state: UiState, journal: readonly JournalRow[]) => Lists {
+export function makeDeriver(): (
+  consoleView: ConsoleView,
+  state: UiState,
+  journal: readonly JournalRow[],
+) => Lists {
   let last: {
-    snapshot: Snapshot;
+    consoleView: ConsoleView;
     board: string;
     alerts: string;
     journalIn: readonly JournalRow[];
@@ -28,35 +32,37 @@ export function makeDeriver(): (snapshot: Snapshot, state: UiState, journal: rea
   } | null = null;
   let lists: Lists | null = null;
   let byId: Map<string, Task> | null = null;
-  return (snapshot, state, journal) => {
+  return (consoleView, state, journal) => {
     const board = state.filters.board ?? '';
     const alerts = state.filters.alerts ?? '';
     const j = state.filters.journal ?? '';
     if (
       lists &&
       last &&
-      last.snapshot === snapshot &&
+      last.consoleView === consoleView &&
       last.board === board &&
       last.alerts === alerts &&
       last.journalIn === journal &&
       last.j === j
     )
       return lists;
-    if (!last || last.snapshot !== snapshot) byId = null;
+    if (!last || last.consoleView !== consoleView) byId = null;
     const columns =
-      last?.snapshot === snapshot && last.board === board && lists
+      last?.consoleView === consoleView && last.board === board && lists
         ? lists.columns
-        : filterColumns(snapshot.columns, board);
-    last = { snapshot, board, alerts, journalIn: journal, j };
+        : filterColumns(consoleView.columns, board);
+    last = { consoleView, board, alerts, journalIn: journal, j };
     lists = {
-      snapshot,
+      consoleView,
       columns,
-      attention: alerts ? snapshot.attention.filter((i) => attentionMatches(i, alerts)) : snapshot.attention,
+      attention: alerts
+        ? consoleView.attention.filter((i) => attentionMatches(i, alerts))
+        : consoleView.attention,
       journal: j ? journal.filter((r) => journalMatches(r, j)) : journal,
       task(id) {
         if (!byId) {
           byId = new Map();
-          for (const column of Object.values(snapshot.columns)) for (const t of column) byId.set(t.id, t);
+          for (const column of Object.values(consoleView.columns)) for (const t of column) byId.set(t.id, t);
         }
         return byId.get(id);
       },
@@ -162,13 +168,13 @@ export function moved(state: UiState, lists: Lists): Record<string, number> {
 }
 
 export function selectionFor(state: UiState, lists: Lists, log: PagerLines = NO_LOG): Selection {
-  const { snapshot } = lists;
+  const { consoleView } = lists;
   const key = listKey(state);
   const pick = (size: number) => ({ size, cursor: cursorOf(state, key, size), lost: null });
   switch (state.view) {
     case 'dashboard': {
-      const { size, cursor } = pick(snapshot.agents.length);
-      const agent = snapshot.agents[cursor] ?? null;
+      const { size, cursor } = pick(consoleView.agents.length);
+      const agent = consoleView.agents[cursor] ?? null;
       return {
         size,
         cursor,
@@ -239,7 +245,7 @@ export function selectionFor(state: UiState, lists: Lists, log: PagerLines = NO_
       return { ...pick(size), task, agent: null, open: null, alerts: [], log };
     }
     case 'agent': {
-      const agent = snapshot.agents.find((a) => a.id === state.agentId) ?? null;
+      const agent = consoleView.agents.find((a) => a.id === state.agentId) ?? null;
       return { ...pick(200), task: agent?.task ?? null, agent, open: null, alerts: [] };
     }
     default:

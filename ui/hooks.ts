@@ -1,5 +1,5 @@
 /**
- * The console's hooks: the live snapshot (journal watcher, coalesced), log tails, the journal feed,
+ * The console's hooks: the live console view (journal watcher, coalesced), log tails, the journal feed,
  * and the terminal size. Services (workspace, log hub, journal feed) come from one context.
  */
 import { useStdout } from 'ink';
@@ -15,9 +15,9 @@ import {
 } from 'react';
 import { watchWorkspace } from '../src/watch.js';
 import type { Workspace } from '../src/workspace.js';
+import { buildConsoleView, type ConsoleView } from './data/console-view.js';
 import type { JournalFeed, JournalRow } from './data/journal.js';
 import { type LogHub, TaskLogReader } from './data/logs.js';
-import { buildSnapshot, type Snapshot } from './data/snapshot.js';
 import type { Size } from './layout.js';
 
 export interface Services {
@@ -38,7 +38,7 @@ export function useServices(): Services {
 const LOCK_LOOK_MS = 2000;
 
 /**
- * How often the snapshot is rebuilt with no journal change (ms): an orchestrator that dies or hangs,
+ * How often the console view is rebuilt with no journal change (ms): an orchestrator that dies or hangs,
  * a lease or heartbeat running out and the age of a stopped lock holder move no journal line.
  * Every heartbeat, between 1 and 5 s.
  */
@@ -50,9 +50,9 @@ const refreshMs = (heartbeatSeconds: number) => Math.min(5, Math.max(1, heartbea
  * other processes show within 200 ms; a burst of changes costs one rebuild per interval); and at
  * each heartbeat, for what changes with time alone.
  */
-export function useSnapshot(ws: Workspace, minMs = 100): Snapshot {
-  const [snapshot, setSnapshot] = useState(() => buildSnapshot(ws));
-  const latest = useRef(snapshot);
+export function useConsoleView(ws: Workspace, minMs = 100): ConsoleView {
+  const [consoleView, setConsoleView] = useState(() => buildConsoleView(ws));
+  const latest = useRef(consoleView);
   useEffect(() => {
     let last = 0;
     let timer: NodeJS.Timeout | null = null;
@@ -60,8 +60,8 @@ export function useSnapshot(ws: Workspace, minMs = 100): Snapshot {
       timer = null;
       last = Date.now();
       try {
-        latest.current = buildSnapshot(ws, latest.current);
-        setSnapshot(latest.current);
+        latest.current = buildConsoleView(ws, latest.current);
+        setConsoleView(latest.current);
       } catch {
         // a half-written state is caught up with by the next change
       }
@@ -92,7 +92,7 @@ export function useSnapshot(ws: Workspace, minMs = 100): Snapshot {
       if (timer) clearTimeout(timer);
     };
   }, [ws, minMs]);
-  return snapshot;
+  return consoleView;
 }
 
 const NO_LINES: readonly string[] = [];

@@ -1,13 +1,13 @@
 /**
  * "Journal lock held by a stopped process" is an attention item (issue 12): `attention`, `status`
- * and the console's snapshot name the stopped holder and what to do, read without waiting for the
+ * and the console's view name the stopped holder and what to do, read without waiting for the
  * lock; once the holder is resumed the item goes.
  */
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AttentionItem } from '../../src/attention.js';
 import { openWorkspace } from '../../src/workspace.js';
-import { buildSnapshot } from '../../ui/data/snapshot.js';
+import { buildConsoleView } from '../../ui/data/console-view.js';
 import { waitFor } from '../agents/helpers.js';
 import { holdLock, type LockHolderProcess } from '../helpers/busy-run.js';
 import { type Board, board, show } from './helpers.js';
@@ -62,7 +62,10 @@ describe('a journal lock held by a stopped process', () => {
 
     const ws = await openWorkspace({ home: b.dir });
     try {
-      expect(buildSnapshot(ws).attention[0]).toMatchObject({ reason: 'lock-stopped', subject: `pid ${pid}` });
+      expect(buildConsoleView(ws).attention[0]).toMatchObject({
+        reason: 'lock-stopped',
+        subject: `pid ${pid}`,
+      });
     } finally {
       await ws.close();
     }

@@ -4,10 +4,10 @@ import { afterEach, describe, expect, test } from 'vitest';
 import { costText } from '../../src/telemetry.js';
 import type { Task } from '../../state/schemas.js';
 import { attentionMatches, reasonWords } from '../../ui/data/attention.js';
+import { buildConsoleView, filterColumns } from '../../ui/data/console-view.js';
 import { JournalFeed } from '../../ui/data/journal.js';
 import { cleanLine, LogHub } from '../../ui/data/logs.js';
 import { bar, computeMetrics, sparkline } from '../../ui/data/metrics.js';
-import { buildSnapshot, filterColumns } from '../../ui/data/snapshot.js';
 import { fitCells } from '../../ui/text.js';
 import { cleanupAll, sleep, workspace } from './helpers.js';
 
@@ -21,14 +21,14 @@ const until = async (check: () => boolean, what: string) => {
   }
 };
 
-describe('the snapshot', () => {
+describe('the console view', () => {
   test('columns per stage, sorted by priority then id; agents joined with their state', async () => {
     const { ws } = await workspace();
     const low = await ws.addTask({ title: 'low one', priority: 'low' });
     const crit = await ws.addTask({ title: 'critical one', priority: 'critical' });
     const held = await ws.addTask({ title: 'held', hold: true });
     await ws.claim('agent-2');
-    const s = buildSnapshot(ws);
+    const s = buildConsoleView(ws);
     expect(s.total).toBe(3);
     expect(s.columns.backlog.map((t) => t.id)).toEqual([held.id]);
     expect(s.columns.working.map((t) => t.id)).toEqual([crit.id]);
@@ -39,7 +39,7 @@ describe('the snapshot', () => {
     expect(filterColumns(s.columns, 'LOW').ready).toHaveLength(1);
     // A change sorts only the columns it touched; the others keep their arrays (and memoised rows).
     await ws.addTask({ title: 'another held', hold: true });
-    const next = buildSnapshot(ws, s);
+    const next = buildConsoleView(ws, s);
     expect(next.columns.ready).toBe(s.columns.ready);
     expect(next.columns.working).toBe(s.columns.working);
     expect(next.columns.backlog).not.toBe(s.columns.backlog);
@@ -55,7 +55,7 @@ describe('the attention inbox', () => {
     const child = await ws.addTask({ title: 'child', run: 'true', dependsOn: [dep.id] });
     await ws.claim('agent-1', { taskId: dep.id });
     await ws.fail(dep.id, { reason: 'broke', agent: 'agent-1' });
-    const items = buildSnapshot(ws).attention;
+    const items = buildConsoleView(ws).attention;
     expect(items.map((i) => [i.reason, i.subject])).toEqual(
       expect.arrayContaining([
         ['failed', dep.id],

@@ -2,7 +2,7 @@
 import { Box, Text } from 'ink';
 import { useMemo } from 'react';
 import { Field } from '../components/Field.js';
-import type { AgentRow } from '../data/snapshot.js';
+import type { AgentRow } from '../data/console-view.js';
 import { useServices } from '../hooks.js';
 import type { Layout } from '../layout.js';
 import { clean, clock, percent, progressBar } from '../text.js';
@@ -15,7 +15,7 @@ export function AgentDetail(props: { agent: AgentRow | null; seq: number; layout
   const theme = useTheme();
   const { ws } = useServices();
   const lines = useAgentLog(agent);
-  // The view is as new as the snapshot that drew this (seq): no read of the journal here.
+  // The view is as new as the console view that drew this (seq): no read of the journal here.
   // biome-ignore lint/correctness/useExhaustiveDependencies: seq is the trigger to read again
   const { checkpoint, mail } = useMemo(() => {
     if (!agent) return { checkpoint: undefined, mail: [] };

@@ -7,7 +7,7 @@ import chalk from 'chalk';
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { Volatile } from '../components/Volatile.js';
-import type { AgentRow } from '../data/snapshot.js';
+import type { AgentRow } from '../data/console-view.js';
 import { useLogLines, useServices } from '../hooks.js';
 import { clean, percent, progressBar } from '../text.js';
 import { AGENT_GLYPH, paint, useTheme } from '../theme.js';

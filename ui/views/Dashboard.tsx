@@ -6,7 +6,7 @@ import { plural } from '../../src/output.js';
 import { STATUSES } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
 import { type AttentionItem, reasonWords } from '../data/attention.js';
-import type { Snapshot } from '../data/snapshot.js';
+import type { ConsoleView } from '../data/console-view.js';
 import { bindingOf, Command, showKeys } from '../keymap.js';
 import type { Layout } from '../layout.js';
 import { windowStart } from '../layout.js';
@@ -14,13 +14,13 @@ import { clean } from '../text.js';
 import { paint, SEVERITY_GLYPH, useTheme } from '../theme.js';
 import { AgentLine, AgentPane } from './AgentPane.js';
 
-export function BoardSummary({ snapshot, width }: { snapshot: Snapshot; width: number }) {
+export function BoardSummary({ consoleView, width }: { consoleView: ConsoleView; width: number }) {
   const theme = useTheme();
   // Counts and the journal number change all the time: one string, see Volatile.
   const text = [
     chalk.bold('Board '),
-    STATUSES.map((s) => paint(theme.stage[s], `${s} ${snapshot.columns[s].length}`)).join(' · '),
-    paint(theme.muted, `   (${plural(snapshot.total, 'task')}, journal #${snapshot.seq})`),
+    STATUSES.map((s) => paint(theme.stage[s], `${s} ${consoleView.columns[s].length}`)).join(' · '),
+    paint(theme.muted, `   (${plural(consoleView.total, 'task')}, journal #${consoleView.seq})`),
   ].join('');
   return (
     <Box height={1} overflowY="hidden">
@@ -52,14 +52,14 @@ export function AttentionLines({ items, rows }: { items: AttentionItem[]; rows: 
 }
 
 export function Dashboard(props: {
-  snapshot: Snapshot;
+  consoleView: ConsoleView;
   attention: AttentionItem[];
   layout: Layout;
   cursor: number;
 }) {
-  const { snapshot, layout, cursor } = props;
+  const { consoleView, layout, cursor } = props;
   const d = layout.dashboard;
-  const agents = snapshot.agents;
+  const agents = consoleView.agents;
   let panes: ReactNode;
   if (d.mode === 'grid') {
     const rows = Array.from({ length: d.gridRows }, (_, r) => agents.slice(r * d.across, (r + 1) * d.across));
@@ -91,7 +91,7 @@ export function Dashboard(props: {
       <Box flexDirection="column" flexGrow={1} overflowY="hidden">
         {agents.length ? panes : <Text>No agents are configured (edit .dreamos/config.json).</Text>}
       </Box>
-      <BoardSummary snapshot={snapshot} width={layout.width} />
+      <BoardSummary consoleView={consoleView} width={layout.width} />
       <AttentionLines items={props.attention} rows={d.alertRows} />
     </Box>
   );

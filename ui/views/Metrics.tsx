@@ -2,18 +2,18 @@
 import { Box, Text } from 'ink';
 import { useMemo } from 'react';
 import { costText } from '../../src/telemetry.js';
+import type { ConsoleView } from '../data/console-view.js';
 import { bar, computeMetrics, sparkline } from '../data/metrics.js';
-import type { Snapshot } from '../data/snapshot.js';
 import type { Layout } from '../layout.js';
 import { clean } from '../text.js';
 import { useTheme } from '../theme.js';
 
-export function Metrics(props: { snapshot: Snapshot; layout: Layout }) {
-  const { snapshot, layout } = props;
+export function Metrics(props: { consoleView: ConsoleView; layout: Layout }) {
+  const { consoleView, layout } = props;
   const theme = useTheme();
   const m = useMemo(
-    () => computeMetrics(Object.values(snapshot.columns).flat(), snapshot.agents, Date.now()),
-    [snapshot],
+    () => computeMetrics(Object.values(consoleView.columns).flat(), consoleView.agents, Date.now()),
+    [consoleView],
   );
   const window = `${(m.throughput.length * m.bucketSeconds) / 60} min, ${m.bucketSeconds} s per mark`;
   const barWidth = Math.max(10, Math.min(40, layout.width - 60));

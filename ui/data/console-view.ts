@@ -30,7 +30,7 @@ export interface AgentRow {
   contextResets: number;
 }
 
-export interface Snapshot {
+export interface ConsoleView {
   seq: number;
   agents: AgentRow[];
   /** One column per stage: open stages by priority then id, finished ones newest first. */
@@ -66,7 +66,7 @@ function signature(tasks: readonly Task[]): string {
  * `previous` lets an unchanged column keep its sorted array: a change to one task of a 10,000-task
  * board then sorts only the columns it touched, and views keep their memoised rows.
  */
-export function buildSnapshot(ws: Workspace, previous?: Snapshot): Snapshot {
+export function buildConsoleView(ws: Workspace, previous?: ConsoleView): ConsoleView {
   const view = ws.view;
   const columns = Object.fromEntries(STATUSES.map((s) => [s, [] as Task[]])) as Record<Status, Task[]>;
   let total = 0;
