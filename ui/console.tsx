@@ -9,7 +9,7 @@ import type { ReactElement } from 'react';
 import { openWorkspace, type Workspace } from '../src/workspace.js';
 import { App, type AppProps } from './App.js';
 import { Splash } from './components/Splash.js';
-import { superviseAgents } from './orchestrator.js';
+import { superviseAgents } from './run-agents.js';
 
 export interface ConsoleOptions {
   home?: string;

@@ -5,7 +5,8 @@
  */
 import type { Workspace } from '../src/workspace.js';
 
-export interface Orchestrator {
+/** The agents this console runs, as it sees them: it only ever stops them. */
+export interface AgentsHandle {
   stop(): Promise<void>;
 }
 
@@ -13,7 +14,7 @@ export interface Orchestrator {
 export type OrchestratorNote = { level: 'info' | 'warning' | 'error'; text: string };
 
 /** `retry`: the cause may pass (the journal lock busy), so trying again later may succeed. */
-export type Started = { orchestrator: Orchestrator } | { orchestrator: null; reason: string; retry: boolean };
+export type Started = { orchestrator: AgentsHandle } | { orchestrator: null; reason: string; retry: boolean };
 
 /** Failures to start that pass by themselves: another process holds the journal lock, a busy disk. */
 const PASSING = new Set(['E_LOCK_TIMEOUT', 'E_LOCK_COMPROMISED', 'E_IO']);
@@ -75,7 +76,7 @@ export function superviseAgents(
   onMode: (mode: 'running' | 'unavailable') => void,
 ): Agents {
   let stopping = false;
-  let orchestrator: Orchestrator | null = null;
+  let orchestrator: AgentsHandle | null = null;
   let wake: (() => void) | null = null;
   const seconds = ws.config.policies.heartbeatSeconds;
   const done = (async () => {
@@ -122,7 +123,7 @@ export function superviseAgents(
       stopping = true;
       (wake as (() => void) | null)?.();
       await done;
-      const running = orchestrator as Orchestrator | null;
+      const running = orchestrator as AgentsHandle | null;
       if (!running) return;
       saying?.();
       await running.stop();
