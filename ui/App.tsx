@@ -9,7 +9,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { plural } from '../src/output.js';
 import type { Workspace } from '../src/workspace.js';
 import { Body } from './Body.js';
-import { handleKeys } from './commands.js';
+import { handleKeys } from './dispatch.js';
 import { Footer } from './components/Footer.js';
 import { type AgentsMode, Header } from './components/Header.js';
 import { TooSmall } from './components/TooSmall.js';
