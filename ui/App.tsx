@@ -9,13 +9,13 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { plural } from '../src/output.js';
 import type { Workspace } from '../src/workspace.js';
 import { Body } from './Body.js';
-import { handleKeys } from './dispatch.js';
 import { Footer } from './components/Footer.js';
 import { type AgentsMode, Header } from './components/Header.js';
 import { TooSmall } from './components/TooSmall.js';
 import { JournalFeed } from './data/journal.js';
 import { LogHub } from './data/logs.js';
 import { keyContext, makeDeriver, moved, selectionFor, unpicked } from './derive.js';
+import { handleKeys } from './dispatch.js';
 import { type Env, errorText } from './effects.js';
 import { helpBar } from './help.js';
 import {
@@ -28,7 +28,7 @@ import {
   useTerminalSize,
 } from './hooks.js';
 import { keyEvents } from './input.js';
-import { Command, lookup, VIEW_TITLES } from './keymap.js';
+import { KeyCommand, lookup, VIEW_TITLES } from './keymap.js';
 import { computeLayout, type Size } from './layout.js';
 import { type FlashLevel, initialState, reduce, type UiAction } from './model.js';
 import { type Theme, ThemeContext, themeFor } from './theme.js';
@@ -111,7 +111,7 @@ function Console(props: AppProps) {
   useInput((input, key) => {
     const events = keyEvents(input, key);
     if (live.current.layout.tooSmall) {
-      if (events.some((e) => lookup(['global'], e.name)?.command === Command.Quit)) quit();
+      if (events.some((e) => lookup(['global'], e.name)?.command === KeyCommand.Quit)) quit();
       return;
     }
     const envFor = (): Env => {

@@ -8,7 +8,7 @@ import type { Status } from '../state/schemas.js';
 import { type Env, errorText, flashWarning, perform, release } from './effects.js';
 import { formInput, formPatch, formProblem } from './form.js';
 import { helpLines } from './help.js';
-import { Command } from './keymap.js';
+import { KeyCommand } from './keymap.js';
 import type { Dialog } from './model.js';
 import { jumpToMatch } from './pager.js';
 import { paletteItems } from './palette.js';
@@ -16,17 +16,17 @@ import { paletteItems } from './palette.js';
 type Confirm = Extract<Dialog, { kind: 'confirm' }>;
 
 /** `run` carries out a command chosen in the palette (the dispatcher's own runCommand). */
-export function runDialog(command: Command, dialog: Dialog, env: Env, run: RunCommand): void {
+export function runDialog(command: KeyCommand, dialog: Dialog, env: Env, run: RunCommand): void {
   const { dispatch } = env;
-  if (command === Command.DialogClose) {
+  if (command === KeyCommand.DialogClose) {
     dispatch(
       dialog.kind === 'filter' ? { type: 'filter-close', keep: false } : { type: 'dialog', dialog: null },
     );
-  } else if (command === Command.TextDelete) dispatch({ type: 'text', op: 'delete' });
-  else if (command === Command.TextClear) dispatch({ type: 'text', op: 'clear' });
-  else if (command === Command.DialogCycle || command === Command.DialogCycleBack) {
-    dispatch({ type: 'dialog-cycle', delta: command === Command.DialogCycle ? 1 : -1 });
-  } else if (command === Command.DialogNext || command === Command.DialogPrev) {
+  } else if (command === KeyCommand.TextDelete) dispatch({ type: 'text', op: 'delete' });
+  else if (command === KeyCommand.TextClear) dispatch({ type: 'text', op: 'clear' });
+  else if (command === KeyCommand.DialogCycle || command === KeyCommand.DialogCycleBack) {
+    dispatch({ type: 'dialog-cycle', delta: command === KeyCommand.DialogCycle ? 1 : -1 });
+  } else if (command === KeyCommand.DialogNext || command === KeyCommand.DialogPrev) {
     const size =
       dialog.kind === 'palette'
         ? paletteItems(env.ctx, dialog.query).length
@@ -35,13 +35,13 @@ export function runDialog(command: Command, dialog: Dialog, env: Env, run: RunCo
           : undefined;
     dispatch({
       type: 'dialog-move',
-      delta: command === Command.DialogNext ? 1 : -1,
+      delta: command === KeyCommand.DialogNext ? 1 : -1,
       ...(size ? { size } : {}),
     });
-  } else if (command === Command.DialogConfirm && dialog.kind === 'confirm') {
+  } else if (command === KeyCommand.DialogConfirm && dialog.kind === 'confirm') {
     dispatch({ type: 'dialog', dialog: null });
     runConfirmed(dialog, env);
-  } else if (command === Command.DialogSubmit) SUBMIT[dialog.kind]?.(dialog as never, env, run);
+  } else if (command === KeyCommand.DialogSubmit) SUBMIT[dialog.kind]?.(dialog as never, env, run);
 }
 
 /** A confirmed dangerous action (or a move to a final stage). */
@@ -53,19 +53,19 @@ function runConfirmed(dialog: Confirm, env: Env): void {
       await ws.directAgent(id, directive);
       return `${id}: ${done}`;
     });
-  if (dialog.command === Command.TaskCancel || dialog.command === Command.TaskMove) release(env);
-  if (dialog.command === Command.TaskCancel)
+  if (dialog.command === KeyCommand.TaskCancel || dialog.command === KeyCommand.TaskMove) release(env);
+  if (dialog.command === KeyCommand.TaskCancel)
     perform(env, async () => `${(await ws.cancel(id)).id} cancelled`);
-  if (dialog.command === Command.TaskMove)
+  if (dialog.command === KeyCommand.TaskMove)
     perform(env, async () => `${id} moved to ${(await ws.move(id, dialog.arg ?? '')).status}`);
-  if (dialog.command === Command.AgentRestart) direct('restart', 'restart requested');
-  if (dialog.command === Command.AgentResetContext) direct('reset-context', 'context reset requested');
-  if (dialog.command === Command.AgentStopTask) direct('cancel', 'asked to stop its task');
+  if (dialog.command === KeyCommand.AgentRestart) direct('restart', 'restart requested');
+  if (dialog.command === KeyCommand.AgentResetContext) direct('reset-context', 'context reset requested');
+  if (dialog.command === KeyCommand.AgentStopTask) direct('cancel', 'asked to stop its task');
 }
 
 const close = (env: Env) => env.dispatch({ type: 'dialog', dialog: null });
 
-type RunCommand = (command: Command, env: Env) => void;
+type RunCommand = (command: KeyCommand, env: Env) => void;
 type Submit<K extends Dialog['kind']> = (
   dialog: Extract<Dialog, { kind: K }>,
   env: Env,
@@ -97,7 +97,7 @@ const SUBMIT: { [K in Dialog['kind']]?: Submit<K> } = {
         type: 'dialog',
         dialog: {
           kind: 'confirm',
-          command: Command.TaskMove,
+          command: KeyCommand.TaskMove,
           target: dialog.taskId,
           title: `Move ${dialog.taskId} to ${to}?`,
           detail: 'A finished task leaves the open stages of the board.',

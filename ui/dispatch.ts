@@ -9,7 +9,7 @@ import { runDialog } from './dialog-actions.js';
 import { type Env, flashWarning, perform, release, roles } from './effects.js';
 import { addForm, editForm } from './form.js';
 import { type KeyEvent, textOf } from './input.js';
-import { Command, disabledReason, lookup, scopesFor, type TopView } from './keymap.js';
+import { disabledReason, KeyCommand, lookup, scopesFor, type TopView } from './keymap.js';
 import { listKey, type UiAction } from './model.js';
 import { jumpToMatch } from './pager.js';
 
@@ -55,7 +55,7 @@ export function handleKey(event: KeyEvent, env: Env): void {
   else runCommand(binding.command, env);
 }
 
-function runCommand(command: Command, env: Env): void {
+function runCommand(command: KeyCommand, env: Env): void {
   HANDLERS[command]?.(env);
 }
 
@@ -80,7 +80,7 @@ const dialog =
   (make: (env: Env) => Extract<UiAction, { type: 'dialog' }>['dialog']): Handler =>
   (env) =>
     env.dispatch({ type: 'dialog', dialog: make(env) });
-const confirm = (command: Command, target: string, title: string, detail: string) =>
+const confirm = (command: KeyCommand, target: string, title: string, detail: string) =>
   ({ kind: 'confirm', command, target, title, detail, focus: 'cancel' }) as const;
 
 /**
@@ -132,116 +132,116 @@ const alertsTo =
     });
   };
 
-const HANDLERS: Partial<Record<Command, Handler>> = {
-  [Command.Up]: cursor({ delta: -1 }),
-  [Command.Down]: cursor({ delta: 1 }),
-  [Command.PageUp]: cursor({ delta: -1 }, true),
-  [Command.PageDown]: cursor({ delta: 1 }, true),
-  [Command.Top]: cursor({ to: 'top' }),
-  [Command.Bottom]: cursor({ to: 'bottom' }),
-  [Command.Left]: (env) => env.dispatch({ type: 'column', delta: -1 }),
-  [Command.Right]: (env) => env.dispatch({ type: 'column', delta: 1 }),
-  [Command.Open]: (env) => {
+const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
+  [KeyCommand.Up]: cursor({ delta: -1 }),
+  [KeyCommand.Down]: cursor({ delta: 1 }),
+  [KeyCommand.PageUp]: cursor({ delta: -1 }, true),
+  [KeyCommand.PageDown]: cursor({ delta: 1 }, true),
+  [KeyCommand.Top]: cursor({ to: 'top' }),
+  [KeyCommand.Bottom]: cursor({ to: 'bottom' }),
+  [KeyCommand.Left]: (env) => env.dispatch({ type: 'column', delta: -1 }),
+  [KeyCommand.Right]: (env) => env.dispatch({ type: 'column', delta: 1 }),
+  [KeyCommand.Open]: (env) => {
     const open = env.selection.open;
     if (open)
       env.dispatch(
         open.kind === 'task' ? { type: 'open-task', id: open.id } : { type: 'open-agent', id: open.id },
       );
   },
-  [Command.OpenLog]: (env) => {
+  [KeyCommand.OpenLog]: (env) => {
     if (env.ctx.logTask) env.dispatch({ type: 'open-log', id: env.ctx.logTask });
   },
-  [Command.SearchNext]: (env) => jumpToMatch(env, 1),
-  [Command.SearchPrev]: (env) => jumpToMatch(env, -1),
-  [Command.Back]: (env) => env.dispatch({ type: 'back' }),
-  [Command.NextView]: (env) => env.dispatch({ type: 'cycle', delta: 1 }),
-  [Command.PrevView]: (env) => env.dispatch({ type: 'cycle', delta: -1 }),
-  [Command.ViewDashboard]: go('dashboard'),
-  [Command.ViewBoard]: go('board'),
-  [Command.ViewAlerts]: go('alerts'),
-  [Command.ViewJournal]: go('journal'),
-  [Command.ViewMetrics]: go('metrics'),
-  [Command.Filter]: dialog((env) => {
+  [KeyCommand.SearchNext]: (env) => jumpToMatch(env, 1),
+  [KeyCommand.SearchPrev]: (env) => jumpToMatch(env, -1),
+  [KeyCommand.Back]: (env) => env.dispatch({ type: 'back' }),
+  [KeyCommand.NextView]: (env) => env.dispatch({ type: 'cycle', delta: 1 }),
+  [KeyCommand.PrevView]: (env) => env.dispatch({ type: 'cycle', delta: -1 }),
+  [KeyCommand.ViewDashboard]: go('dashboard'),
+  [KeyCommand.ViewBoard]: go('board'),
+  [KeyCommand.ViewAlerts]: go('alerts'),
+  [KeyCommand.ViewJournal]: go('journal'),
+  [KeyCommand.ViewMetrics]: go('metrics'),
+  [KeyCommand.Filter]: dialog((env) => {
     const current = env.state.filters[env.state.view] ?? '';
     return { kind: 'filter', view: env.state.view, text: current, before: current };
   }),
-  [Command.Palette]: dialog(() => ({ kind: 'palette', query: '', index: 0 })),
-  [Command.Help]: dialog(() => ({ kind: 'help', scroll: 0 })),
-  [Command.Quit]: (env) => env.quit(),
-  [Command.TaskAdd]: dialog((env) => ({ kind: 'form', form: addForm(roles(env.ws)) })),
-  [Command.TaskEdit]: withTask((env, task) =>
+  [KeyCommand.Palette]: dialog(() => ({ kind: 'palette', query: '', index: 0 })),
+  [KeyCommand.Help]: dialog(() => ({ kind: 'help', scroll: 0 })),
+  [KeyCommand.Quit]: (env) => env.quit(),
+  [KeyCommand.TaskAdd]: dialog((env) => ({ kind: 'form', form: addForm(roles(env.ws)) })),
+  [KeyCommand.TaskEdit]: withTask((env, task) =>
     env.dispatch({ type: 'dialog', dialog: { kind: 'form', form: editForm(task, roles(env.ws)) } }),
   ),
-  [Command.TaskPromote]: withTask((env, task) => {
+  [KeyCommand.TaskPromote]: withTask((env, task) => {
     release(env);
     perform(env, async () => `${(await env.ws.promote(task.id)).id} promoted to ready`);
   }),
-  [Command.TaskMove]: withTask((env, task) => {
+  [KeyCommand.TaskMove]: withTask((env, task) => {
     const options = STATUSES.filter((s) => s !== task.status && s !== 'working');
     env.dispatch({
       type: 'dialog',
       dialog: { kind: 'picker', title: `Move ${task.id} to`, taskId: task.id, options, index: 0 },
     });
   }),
-  [Command.TaskRetry]: withTask((env, task) => {
+  [KeyCommand.TaskRetry]: withTask((env, task) => {
     release(env);
     perform(env, async () => `${task.id} retried (${(await env.ws.retry(task.id)).status})`);
   }),
-  [Command.TaskCancel]: withTask((env, task) =>
+  [KeyCommand.TaskCancel]: withTask((env, task) =>
     env.dispatch({
       type: 'dialog',
       dialog: confirm(
-        Command.TaskCancel,
+        KeyCommand.TaskCancel,
         task.id,
         `Cancel ${task.id}?`,
         `${task.title} (${task.status}). A working task's process is stopped.`,
       ),
     }),
   ),
-  [Command.TaskPriorityUp]: priority(1),
-  [Command.TaskPriorityDown]: priority(-1),
-  [Command.AgentPauseResume]: withAgent((env, agent) =>
+  [KeyCommand.TaskPriorityUp]: priority(1),
+  [KeyCommand.TaskPriorityDown]: priority(-1),
+  [KeyCommand.AgentPauseResume]: withAgent((env, agent) =>
     perform(env, async () => {
       await env.ws.directAgent(agent.id, agent.paused ? 'resume' : 'pause');
       return `${agent.name}: ${agent.paused ? 'resumed' : 'paused'}`;
     }),
   ),
-  [Command.AgentRestart]: withAgent((env, agent) =>
+  [KeyCommand.AgentRestart]: withAgent((env, agent) =>
     env.dispatch({
       type: 'dialog',
       dialog: confirm(
-        Command.AgentRestart,
+        KeyCommand.AgentRestart,
         agent.id,
         `Restart ${agent.name}?`,
         'Its current process is stopped and its task goes back to ready.',
       ),
     }),
   ),
-  [Command.AgentResetContext]: withAgent((env, agent) =>
+  [KeyCommand.AgentResetContext]: withAgent((env, agent) =>
     env.dispatch({
       type: 'dialog',
       dialog: confirm(
-        Command.AgentResetContext,
+        KeyCommand.AgentResetContext,
         agent.id,
         `Reset the context of ${agent.name}?`,
         'It starts its next step without its session history.',
       ),
     }),
   ),
-  [Command.AgentStopTask]: withAgent((env, agent) =>
+  [KeyCommand.AgentStopTask]: withAgent((env, agent) =>
     env.dispatch({
       type: 'dialog',
       dialog: confirm(
-        Command.AgentStopTask,
+        KeyCommand.AgentStopTask,
         agent.id,
         `Stop the task of ${agent.name}?`,
         `${agent.task?.id ?? ''} ${agent.task?.title ?? ''}`,
       ),
     }),
   ),
-  [Command.AlertAck]: alertsTo('acknowledged'),
-  [Command.AlertResolve]: alertsTo('resolved'),
-  [Command.AgentMessage]: withAgent((env, agent) =>
+  [KeyCommand.AlertAck]: alertsTo('acknowledged'),
+  [KeyCommand.AlertResolve]: alertsTo('resolved'),
+  [KeyCommand.AgentMessage]: withAgent((env, agent) =>
     env.dispatch({ type: 'dialog', dialog: { kind: 'message', agentId: agent.id, text: '' } }),
   ),
 };

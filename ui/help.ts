@@ -5,11 +5,11 @@
 import {
   BINDINGS,
   type Binding,
-  Command,
   commandsFor,
   disabledReason,
   GROUP_TITLES,
   type Group,
+  KeyCommand,
   type KeyContext,
   showKeys,
   VIEW_TITLES,
@@ -18,7 +18,7 @@ import {
 } from './keymap.js';
 
 /** Always at the end of the help bar, whatever else fits. */
-const BAR_TAIL = new Set<Command>([Command.Help, Command.Quit]);
+const BAR_TAIL = new Set<KeyCommand>([KeyCommand.Help, KeyCommand.Quit]);
 
 /** "j move  enter open  …  ? help  q quit": what is enabled now, cut to the width; help and quit always fit. */
 export function helpBar(ctx: KeyContext, width: number): string {

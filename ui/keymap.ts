@@ -6,7 +6,7 @@
  */
 import type { Status } from '../state/schemas.js';
 
-export enum Command {
+export enum KeyCommand {
   Up = 'up',
   Down = 'down',
   Left = 'left',
@@ -102,7 +102,7 @@ export interface KeyContext {
 }
 
 export interface Binding {
-  command: Command;
+  command: KeyCommand;
   keys: readonly string[];
   /** A word or two for the help bar. */
   label: string;
@@ -137,7 +137,7 @@ const needAgent =
 export const BINDINGS: readonly Binding[] = [
   // navigation
   {
-    command: Command.Up,
+    command: KeyCommand.Up,
     keys: ['k', 'up'],
     label: 'up',
     description: 'move up',
@@ -145,7 +145,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: LISTS,
   },
   {
-    command: Command.Down,
+    command: KeyCommand.Down,
     keys: ['j', 'down'],
     label: 'move',
     description: 'move down',
@@ -154,7 +154,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.Left,
+    command: KeyCommand.Left,
     keys: ['h', 'left'],
     label: 'column',
     description: 'previous column (board)',
@@ -163,7 +163,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.Right,
+    command: KeyCommand.Right,
     keys: ['l', 'right'],
     label: 'column',
     description: 'next column (board)',
@@ -171,7 +171,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['board'],
   },
   {
-    command: Command.PageUp,
+    command: KeyCommand.PageUp,
     keys: ['pageup', 'ctrl-b'],
     label: 'page up',
     description: 'one page up',
@@ -179,7 +179,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: LISTS,
   },
   {
-    command: Command.PageDown,
+    command: KeyCommand.PageDown,
     keys: ['pagedown', 'ctrl-f'],
     label: 'page down',
     description: 'one page down',
@@ -187,7 +187,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: LISTS,
   },
   {
-    command: Command.Top,
+    command: KeyCommand.Top,
     keys: ['g', 'home'],
     label: 'top',
     description: 'go to the first row',
@@ -195,7 +195,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: LISTS,
   },
   {
-    command: Command.Bottom,
+    command: KeyCommand.Bottom,
     keys: ['G', 'end'],
     label: 'bottom',
     description: 'go to the last row',
@@ -203,7 +203,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: LISTS,
   },
   {
-    command: Command.Open,
+    command: KeyCommand.Open,
     keys: ['enter'],
     label: 'open',
     description: 'open the selected agent, task or alert subject',
@@ -213,7 +213,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: (ctx) => (ctx.canOpen ? null : 'nothing to open here'),
   },
   {
-    command: Command.OpenLog,
+    command: KeyCommand.OpenLog,
     keys: ['L'],
     label: 'log',
     description: "read the task's whole log: scroll, search with /",
@@ -223,7 +223,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: (ctx) => (ctx.logTask ? null : 'no task here has a log'),
   },
   {
-    command: Command.Back,
+    command: KeyCommand.Back,
     keys: ['esc'],
     label: 'back',
     description: 'go back (or clear the filter)',
@@ -233,7 +233,7 @@ export const BINDINGS: readonly Binding[] = [
   },
   // views
   {
-    command: Command.NextView,
+    command: KeyCommand.NextView,
     keys: ['tab'],
     label: 'view',
     description: 'next view',
@@ -242,7 +242,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.PrevView,
+    command: KeyCommand.PrevView,
     keys: ['shift-tab'],
     label: 'prev view',
     description: 'previous view',
@@ -250,7 +250,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['global'],
   },
   {
-    command: Command.ViewDashboard,
+    command: KeyCommand.ViewDashboard,
     keys: ['1'],
     label: 'dashboard',
     description: 'dashboard: agents, board summary, alerts',
@@ -258,7 +258,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['global'],
   },
   {
-    command: Command.ViewBoard,
+    command: KeyCommand.ViewBoard,
     keys: ['2'],
     label: 'board',
     description: 'board: a column per stage',
@@ -266,7 +266,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['global'],
   },
   {
-    command: Command.ViewAlerts,
+    command: KeyCommand.ViewAlerts,
     keys: ['3'],
     label: 'attention',
     description: 'attention: alerts, failures, stalls, blocked tasks',
@@ -274,7 +274,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['global'],
   },
   {
-    command: Command.ViewJournal,
+    command: KeyCommand.ViewJournal,
     keys: ['4'],
     label: 'journal',
     description: 'journal: every state change',
@@ -282,7 +282,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['global'],
   },
   {
-    command: Command.ViewMetrics,
+    command: KeyCommand.ViewMetrics,
     keys: ['5'],
     label: 'metrics',
     description: 'metrics: throughput, success, utilisation',
@@ -291,7 +291,7 @@ export const BINDINGS: readonly Binding[] = [
   },
   // general
   {
-    command: Command.Filter,
+    command: KeyCommand.Filter,
     keys: ['/'],
     label: 'filter',
     description: 'filter the list',
@@ -300,7 +300,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.Filter,
+    command: KeyCommand.Filter,
     keys: ['/'],
     label: 'search',
     description: 'search the log (enter jumps to the first match)',
@@ -309,7 +309,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.SearchNext,
+    command: KeyCommand.SearchNext,
     keys: ['n'],
     label: 'next',
     description: 'next match of the search',
@@ -318,7 +318,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.SearchPrev,
+    command: KeyCommand.SearchPrev,
     keys: ['N'],
     label: 'previous',
     description: 'previous match of the search',
@@ -326,7 +326,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['log'],
   },
   {
-    command: Command.Palette,
+    command: KeyCommand.Palette,
     keys: [':'],
     label: 'commands',
     description: 'command palette',
@@ -335,7 +335,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.Help,
+    command: KeyCommand.Help,
     keys: ['?'],
     label: 'help',
     description: 'all keys',
@@ -344,7 +344,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.Quit,
+    command: KeyCommand.Quit,
     keys: ['q', 'ctrl-c'],
     label: 'quit',
     description: 'quit (stops the agents this console runs)',
@@ -354,7 +354,7 @@ export const BINDINGS: readonly Binding[] = [
   },
   // tasks
   {
-    command: Command.TaskAdd,
+    command: KeyCommand.TaskAdd,
     keys: ['a'],
     label: 'add',
     description: 'add a task',
@@ -364,7 +364,7 @@ export const BINDINGS: readonly Binding[] = [
     bar: true,
   },
   {
-    command: Command.TaskEdit,
+    command: KeyCommand.TaskEdit,
     keys: ['e'],
     label: 'edit',
     description: 'edit the task',
@@ -374,7 +374,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: open,
   },
   {
-    command: Command.TaskPromote,
+    command: KeyCommand.TaskPromote,
     keys: ['p'],
     label: 'promote',
     description: 'promote the task from backlog to ready',
@@ -387,7 +387,7 @@ export const BINDINGS: readonly Binding[] = [
     ),
   },
   {
-    command: Command.TaskMove,
+    command: KeyCommand.TaskMove,
     keys: ['m'],
     label: 'move',
     description: 'move the task to another stage',
@@ -398,7 +398,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: needTask((t) => (t.status === 'done' ? `${t.id} is done; done is final` : null)),
   },
   {
-    command: Command.TaskRetry,
+    command: KeyCommand.TaskRetry,
     keys: ['r'],
     label: 'retry',
     description: 'retry a failed or cancelled task',
@@ -413,7 +413,7 @@ export const BINDINGS: readonly Binding[] = [
     ),
   },
   {
-    command: Command.TaskCancel,
+    command: KeyCommand.TaskCancel,
     keys: ['x'],
     label: 'cancel',
     description: 'cancel the task (stops its process)',
@@ -425,7 +425,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: open,
   },
   {
-    command: Command.TaskPriorityUp,
+    command: KeyCommand.TaskPriorityUp,
     keys: ['+', '='],
     label: 'priority',
     description: 'raise the priority',
@@ -436,7 +436,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: (ctx) => open(ctx) ?? (ctx.task?.priority === 'critical' ? 'already critical' : null),
   },
   {
-    command: Command.TaskPriorityDown,
+    command: KeyCommand.TaskPriorityDown,
     keys: ['-'],
     label: 'priority down',
     description: 'lower the priority',
@@ -447,7 +447,7 @@ export const BINDINGS: readonly Binding[] = [
   },
   // agents
   {
-    command: Command.AgentPauseResume,
+    command: KeyCommand.AgentPauseResume,
     keys: ['P'],
     label: 'pause/resume',
     description: 'pause or resume the agent',
@@ -458,7 +458,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: needAgent(),
   },
   {
-    command: Command.AgentRestart,
+    command: KeyCommand.AgentRestart,
     keys: ['R'],
     label: 'restart',
     description: 'restart the agent (stops its current process)',
@@ -470,7 +470,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: needAgent(),
   },
   {
-    command: Command.AgentResetContext,
+    command: KeyCommand.AgentResetContext,
     keys: ['X'],
     label: 'reset ctx',
     description: "reset the agent's context (it forgets its session)",
@@ -481,7 +481,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: needAgent(),
   },
   {
-    command: Command.AgentStopTask,
+    command: KeyCommand.AgentStopTask,
     keys: ['C'],
     label: 'stop task',
     description: "stop the agent's current task",
@@ -492,7 +492,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: needAgent((a) => (a.task ? null : `${a.name} has no task running`)),
   },
   {
-    command: Command.AgentMessage,
+    command: KeyCommand.AgentMessage,
     keys: ['M'],
     label: 'message',
     description: 'send the agent a message',
@@ -504,7 +504,7 @@ export const BINDINGS: readonly Binding[] = [
   },
   // alerts
   {
-    command: Command.AlertAck,
+    command: KeyCommand.AlertAck,
     keys: ['A'],
     label: 'acknowledge',
     description: 'acknowledge the alerts of the row (seen, being handled)',
@@ -515,7 +515,7 @@ export const BINDINGS: readonly Binding[] = [
     enabledWhen: (ctx) => (ctx.alerts.length ? null : 'no open alert on this row'),
   },
   {
-    command: Command.AlertResolve,
+    command: KeyCommand.AlertResolve,
     keys: ['D'],
     label: 'resolve',
     description: 'resolve the alerts of the row (done; raised again if it happens anew)',
@@ -527,7 +527,7 @@ export const BINDINGS: readonly Binding[] = [
   },
   // dialogs
   {
-    command: Command.DialogNext,
+    command: KeyCommand.DialogNext,
     keys: ['tab', 'down'],
     label: 'next',
     description: 'next field or choice',
@@ -535,7 +535,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['form', 'palette', 'picker', 'confirm'],
   },
   {
-    command: Command.DialogPrev,
+    command: KeyCommand.DialogPrev,
     keys: ['shift-tab', 'up'],
     label: 'previous',
     description: 'previous field or choice',
@@ -543,7 +543,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['form', 'palette', 'picker', 'confirm'],
   },
   {
-    command: Command.DialogCycle,
+    command: KeyCommand.DialogCycle,
     keys: ['right'],
     label: 'change',
     description: 'next choice (priority, role) or button',
@@ -551,7 +551,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['form', 'confirm'],
   },
   {
-    command: Command.DialogCycleBack,
+    command: KeyCommand.DialogCycleBack,
     keys: ['left'],
     label: 'change',
     description: 'previous choice (priority, role) or button',
@@ -559,7 +559,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['form', 'confirm'],
   },
   {
-    command: Command.DialogSubmit,
+    command: KeyCommand.DialogSubmit,
     keys: ['enter'],
     label: 'ok',
     description: 'submit, run or choose',
@@ -567,7 +567,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['form', 'palette', 'picker', 'confirm', 'filter', 'message'],
   },
   {
-    command: Command.DialogConfirm,
+    command: KeyCommand.DialogConfirm,
     keys: ['y'],
     label: 'yes',
     description: 'confirm a dangerous action',
@@ -575,7 +575,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['confirm'],
   },
   {
-    command: Command.DialogClose,
+    command: KeyCommand.DialogClose,
     keys: ['esc'],
     label: 'close',
     description: 'close without doing anything',
@@ -583,7 +583,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['form', 'palette', 'picker', 'filter', 'message'],
   },
   {
-    command: Command.DialogClose,
+    command: KeyCommand.DialogClose,
     keys: ['esc', 'n'],
     label: 'cancel',
     description: 'cancel (the default)',
@@ -591,7 +591,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['confirm'],
   },
   {
-    command: Command.DialogClose,
+    command: KeyCommand.DialogClose,
     keys: ['esc', '?', 'q'],
     label: 'close',
     description: 'close the help',
@@ -599,7 +599,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['help'],
   },
   {
-    command: Command.DialogNext,
+    command: KeyCommand.DialogNext,
     keys: ['j', 'down'],
     label: 'scroll',
     description: 'scroll the help',
@@ -607,7 +607,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['help'],
   },
   {
-    command: Command.DialogPrev,
+    command: KeyCommand.DialogPrev,
     keys: ['k', 'up'],
     label: 'scroll',
     description: 'scroll the help',
@@ -615,7 +615,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['help'],
   },
   {
-    command: Command.TextDelete,
+    command: KeyCommand.TextDelete,
     keys: ['backspace'],
     label: 'delete',
     description: 'delete the last character',
@@ -623,7 +623,7 @@ export const BINDINGS: readonly Binding[] = [
     scopes: ['form', 'palette', 'filter', 'message'],
   },
   {
-    command: Command.TextClear,
+    command: KeyCommand.TextClear,
     keys: ['ctrl-u'],
     label: 'clear',
     description: 'clear the field',
@@ -656,13 +656,13 @@ export function scopesFor(view: ViewId, dialog: DialogKind | null): Scope[] {
 }
 
 /** A binding's primary entry for a command (the first one listed). */
-export function bindingOf(command: Command): Binding {
+export function bindingOf(command: KeyCommand): Binding {
   const binding = BINDINGS.find((b) => b.command === command);
   if (!binding) throw new Error(`no binding for ${command}`);
   return binding;
 }
 
-export const keysOf = (command: Command): readonly string[] => bindingOf(command).keys;
+export const keysOf = (command: KeyCommand): readonly string[] => bindingOf(command).keys;
 
 /** Read-only consoles hide every command that changes the workspace (dangerous ones included). */
 export const visible = (binding: Binding, readOnly: boolean) => !(readOnly && binding.mutates);
@@ -675,7 +675,7 @@ export function disabledReason(binding: Binding, ctx: KeyContext): string | null
 
 /** Commands of the current view and the global ones, as the palette and the help bar list them. */
 export function commandsFor(ctx: KeyContext): Binding[] {
-  const seen = new Set<Command>();
+  const seen = new Set<KeyCommand>();
   const out: Binding[] = [];
   for (const scope of scopesFor(ctx.view, null)) {
     for (const binding of BINDINGS) {

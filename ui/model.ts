@@ -5,7 +5,7 @@
  */
 import { STATUSES } from '../state/schemas.js';
 import { type FormState, formCycle, formFocus, formType } from './form.js';
-import { type Command, TOP_VIEWS, type TopView, type ViewId } from './keymap.js';
+import { type KeyCommand, TOP_VIEWS, type TopView, type ViewId } from './keymap.js';
 import { editText } from './text.js';
 
 export type FlashLevel = 'info' | 'warning' | 'error';
@@ -20,7 +20,7 @@ export type Dialog =
   | { kind: 'palette'; query: string; index: number }
   | {
       kind: 'confirm';
-      command: Command;
+      command: KeyCommand;
       title: string;
       detail: string;
       target: string;

@@ -1,5 +1,12 @@
 /** The `:` palette's entries: the keymap's commands for this view, narrowed by what is typed. */
-import { type Binding, Command, commandsFor, disabledReason, type Group, type KeyContext } from './keymap.js';
+import {
+  type Binding,
+  commandsFor,
+  disabledReason,
+  type Group,
+  KeyCommand,
+  type KeyContext,
+} from './keymap.js';
 import { hasWords } from './text.js';
 
 export interface PaletteItem {
@@ -9,7 +16,13 @@ export interface PaletteItem {
 
 /** Actions first, moving around last. */
 const GROUP_ORDER: Group[] = ['tasks', 'agents', 'alerts', 'general', 'views', 'navigation', 'dialogs'];
-const NOT_LISTED = new Set<Command>([Command.Palette, Command.Up, Command.Down, Command.Left, Command.Right]);
+const NOT_LISTED = new Set<KeyCommand>([
+  KeyCommand.Palette,
+  KeyCommand.Up,
+  KeyCommand.Down,
+  KeyCommand.Left,
+  KeyCommand.Right,
+]);
 
 export function paletteItems(ctx: KeyContext, query: string): PaletteItem[] {
   return commandsFor(ctx)

@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
-import { Command } from '../../ui/keymap.js';
+import { KeyCommand } from '../../ui/keymap.js';
 import { BIN } from '../helpers/workspace.js';
 import { cleanupAll, open } from './helpers.js';
 
@@ -13,7 +13,7 @@ const bin = process.env.DREAMOS_TEST_BIN ?? BIN;
 describe('keyboard flows', () => {
   test('add a task through the form', async () => {
     const h = await open();
-    await h.run(Command.TaskAdd);
+    await h.run(KeyCommand.TaskAdd);
     await h.waitFor((f) => f.includes('Add a task'), 'the form');
     await h.press('enter');
     await h.waitFor((f) => f.includes('error: a task needs a title'), 'the form refusing an empty title');
@@ -40,9 +40,9 @@ describe('keyboard flows', () => {
   test('edit a task through the form', async () => {
     const h = await open();
     const t = await h.ws.addTask({ title: 'Old title', tags: ['a'] });
-    await h.run(Command.ViewBoard);
+    await h.run(KeyCommand.ViewBoard);
     await h.waitFor((f) => f.includes(`ready 1/1 ${t.id}`), 'the task');
-    await h.run(Command.TaskEdit);
+    await h.run(KeyCommand.TaskEdit);
     await h.waitFor((f) => f.includes(`Edit ${t.id}`) && f.includes('Old title'), 'the filled form');
     await h.press('ctrl-u');
     await h.type('New title');
@@ -54,17 +54,17 @@ describe('keyboard flows', () => {
   test('promote, move and raise the priority of a task on the board', async () => {
     const h = await open();
     const held = await h.ws.addTask({ title: 'Held back', hold: true });
-    await h.run(Command.ViewBoard);
-    await h.run(Command.Left); // ready → backlog
+    await h.run(KeyCommand.ViewBoard);
+    await h.run(KeyCommand.Left); // ready → backlog
     await h.waitFor((f) => f.includes('backlog 1/1'), 'the backlog column');
-    await h.run(Command.TaskPriorityUp);
+    await h.run(KeyCommand.TaskPriorityUp);
     await h.waitFor((f) => f.includes('is now high'), 'the priority flash');
-    await h.run(Command.TaskPromote);
+    await h.run(KeyCommand.TaskPromote);
     await h.waitFor((f) => f.includes('promoted to ready'), 'the promote flash');
     expect(h.ws.getTask(held.id).status).toBe('ready');
-    await h.run(Command.Right);
+    await h.run(KeyCommand.Right);
     await h.waitFor((f) => f.includes(`ready 1/1 ${held.id}`), 'the ready column');
-    await h.run(Command.TaskMove);
+    await h.run(KeyCommand.TaskMove);
     await h.waitFor((f) => f.includes(`Move ${held.id} to`), 'the stage picker');
     await h.press('enter'); // the first choice: backlog
     await h.waitFor((f) => f.includes('moved to backlog'), 'the move flash');
@@ -74,15 +74,15 @@ describe('keyboard flows', () => {
   test('cancel asks first, with Cancel as the default', async () => {
     const h = await open();
     const t = await h.ws.addTask({ title: 'Maybe' });
-    await h.run(Command.ViewBoard);
+    await h.run(KeyCommand.ViewBoard);
     await h.waitFor((f) => f.includes(`ready 1/1 ${t.id}`), 'the task');
-    await h.run(Command.TaskCancel);
+    await h.run(KeyCommand.TaskCancel);
     let frame = await h.waitFor((f) => f.includes(`Cancel ${t.id}?`), 'the confirmation');
     expect(frame).toContain('▶[ Cancel ]');
     await h.press('enter'); // the default: Cancel
     await h.waitFor((f) => !f.includes(`Cancel ${t.id}?`), 'the dialog to close');
     expect(h.ws.getTask(t.id).status).toBe('ready');
-    await h.run(Command.TaskCancel);
+    await h.run(KeyCommand.TaskCancel);
     await h.waitFor((f) => f.includes(`Cancel ${t.id}?`), 'the confirmation again');
     await h.press('right');
     frame = await h.waitFor((f) => f.includes('▶[ Confirm ]'), 'Confirm focused');
@@ -94,16 +94,16 @@ describe('keyboard flows', () => {
   test('a move to a final stage asks first, and a refused move is a flash, not a crash', async () => {
     const h = await open();
     const t = await h.ws.addTask({ title: 'Not yet' });
-    await h.run(Command.ViewBoard);
+    await h.run(KeyCommand.ViewBoard);
     await h.waitFor((f) => f.includes(`ready 1/1 ${t.id}`), 'the task');
-    await h.run(Command.TaskMove);
+    await h.run(KeyCommand.TaskMove);
     await h.press('down'); // done
     await h.press('enter');
     await h.waitFor((f) => f.includes(`Move ${t.id} to done?`), 'the confirmation');
     await h.press('y');
     await h.waitFor((f) => f.includes(`error: cannot move ${t.id} from ready to done`), 'the refusal');
     expect(h.ws.getTask(t.id).status).toBe('ready');
-    await h.run(Command.TaskPromote);
+    await h.run(KeyCommand.TaskPromote);
     await h.waitFor(
       (f) => f.includes('warning: promote the task from backlog to ready: only a backlog task'),
       'why not',
@@ -112,11 +112,11 @@ describe('keyboard flows', () => {
 
   test('pause and resume an agent', async () => {
     const h = await open();
-    await h.run(Command.Down); // agent-2
-    await h.run(Command.AgentPauseResume);
+    await h.run(KeyCommand.Down); // agent-2
+    await h.run(KeyCommand.AgentPauseResume);
     await h.waitFor((f) => f.includes('Infrastructure: paused') && f.includes('‖ paused'), 'the pause');
     expect(h.ws.agentStates()[1]).toMatchObject({ paused: true, status: 'paused' });
-    await h.run(Command.AgentPauseResume);
+    await h.run(KeyCommand.AgentPauseResume);
     await h.waitFor((f) => f.includes('Infrastructure: resumed'), 'the resume');
     expect(h.ws.agentStates()[1]).toMatchObject({ paused: false, status: 'idle' });
     const directives = h.ws.mailbox('agent-2').map((m) => m.directive);
@@ -125,11 +125,11 @@ describe('keyboard flows', () => {
 
   test('restart and message an agent', async () => {
     const h = await open();
-    await h.run(Command.AgentRestart);
+    await h.run(KeyCommand.AgentRestart);
     await h.waitFor((f) => f.includes('Restart Captain?'), 'the confirmation');
     await h.press('y');
     await h.waitFor((f) => f.includes('restart requested'), 'the flash');
-    await h.run(Command.AgentMessage);
+    await h.run(KeyCommand.AgentMessage);
     await h.type('hi there');
     await h.waitFor((f) => f.includes('message to agent-1: hi there'), 'the prompt');
     await h.press('enter');
@@ -141,33 +141,33 @@ describe('keyboard flows', () => {
     const h = await open();
     await h.ws.addTask({ title: 'alpha task' });
     await h.ws.addTask({ title: 'beta task' });
-    await h.run(Command.ViewBoard);
+    await h.run(KeyCommand.ViewBoard);
     await h.waitFor((f) => f.includes('beta task'), 'the board');
-    await h.run(Command.Filter);
+    await h.run(KeyCommand.Filter);
     await h.type('alp');
     let frame = await h.waitFor((f) => f.includes('filter "alp": 1 of 2'), 'the filtered board');
     expect(frame).not.toContain('beta task');
     await h.press('enter');
     frame = await h.waitFor((f) => !f.includes('enter keeps the filter'), 'the filter kept');
     expect(frame).not.toContain('beta task');
-    await h.run(Command.Back);
+    await h.run(KeyCommand.Back);
     await h.waitFor((f) => f.includes('beta task'), 'the filter cleared');
   });
 
   test('the help overlay and the command palette', async () => {
     const h = await open();
     const t = await h.ws.addTask({ title: 'Later', hold: true });
-    await h.run(Command.Help);
+    await h.run(KeyCommand.Help);
     let frame = await h.waitFor((f) => f.includes('Keys'), 'the help');
     expect(frame).toContain('Move around');
     expect(frame).toContain('move down');
     await h.press('esc');
     await h.waitFor((f) => !f.includes('Move around'), 'the help to close');
 
-    await h.run(Command.ViewBoard);
-    await h.run(Command.Left);
+    await h.run(KeyCommand.ViewBoard);
+    await h.run(KeyCommand.Left);
     await h.waitFor((f) => f.includes(`backlog 1/1 ${t.id}`), 'the backlog');
-    await h.run(Command.Palette);
+    await h.run(KeyCommand.Palette);
     frame = await h.waitFor((f) => f.includes('Commands'), 'the palette');
     expect(frame).toContain('add a task');
     await h.type('promote');
@@ -206,20 +206,20 @@ describe('keyboard flows', () => {
       },
       result: undefined,
     }));
-    await h.run(Command.ViewAlerts);
+    await h.run(KeyCommand.ViewAlerts);
     await h.waitFor(
       (f) => f.includes('runs past its timeout') && f.includes('agent-3 is slow'),
       'the alerts',
     );
-    await h.run(Command.AlertAck);
+    await h.run(KeyCommand.AlertAck);
     await h.waitFor((f) => f.includes('acknowledged') && f.includes('Attention: 1 item'), 'the ack');
     await h.waitFor((f) => f.includes('· 1 open alert ·'), 'one open alert, in the singular');
-    await h.run(Command.AlertResolve);
+    await h.run(KeyCommand.AlertResolve);
     await h.waitFor((f) => f.includes('resolved'), 'the resolve flash');
     const statuses = h.ws.alerts().map((a) => a.status);
     expect(statuses.sort()).toEqual(['acknowledged', 'resolved']);
     await h.waitFor((f) => f.includes('Nothing needs you'), 'an empty list');
-    await h.run(Command.AlertAck);
+    await h.run(KeyCommand.AlertAck);
     await h.waitFor((f) => f.includes('no open alert on this row'), 'why not');
   });
 
@@ -227,9 +227,9 @@ describe('keyboard flows', () => {
     const h = await open({ readOnly: true });
     expect(h.frame()).toContain('[read-only]');
     expect(h.frame()).not.toMatch(/a add|P pause/);
-    await h.run(Command.TaskAdd);
+    await h.run(KeyCommand.TaskAdd);
     await h.waitFor((f) => f.includes('hidden in a read-only console'), 'the refusal');
-    await h.run(Command.Help);
+    await h.run(KeyCommand.Help);
     const frame = await h.waitFor((f) => f.includes('read-only: changes are hidden'), 'the help');
     expect(frame).toContain('move down');
     expect(frame).not.toMatch(/a {16} add a task/);
@@ -239,7 +239,7 @@ describe('keyboard flows', () => {
 
   test('changes made by another process show up live, and q quits', async () => {
     const h = await open();
-    await h.run(Command.ViewBoard);
+    await h.run(KeyCommand.ViewBoard);
     if (!fs.existsSync(bin)) throw new Error('build first: node scripts/build.mjs --no-types');
     const added = spawnSync(process.execPath, [bin, 'task', 'add', 'From outside', '--json'], {
       cwd: h.dir,
@@ -249,7 +249,7 @@ describe('keyboard flows', () => {
     const started = Date.now();
     await h.waitFor((f) => f.includes('From outside'), 'the task added from outside', 2000);
     expect(Date.now() - started).toBeLessThan(2000);
-    await h.run(Command.Quit);
+    await h.run(KeyCommand.Quit);
     expect(h.quitCalls).toBe(1);
   });
 });

@@ -7,7 +7,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import type { Task } from '../../state/schemas.js';
-import { Command } from '../../ui/keymap.js';
+import { KeyCommand } from '../../ui/keymap.js';
 import { BIN } from '../helpers/workspace.js';
 import { cleanupAll, type Harness, open } from './helpers.js';
 
@@ -28,8 +28,8 @@ async function backlog() {
   const h = await open();
   const ids: string[] = [];
   for (const title of ['First', 'Second', 'Third']) ids.push((await h.ws.addTask({ title, hold: true })).id);
-  await h.run(Command.ViewBoard);
-  await h.run(Command.Left);
+  await h.run(KeyCommand.ViewBoard);
+  await h.run(KeyCommand.Left);
   await h.waitFor((f) => f.includes(`backlog 1/3 ${ids[0]}`), 'the backlog column');
   return { h, ids: ids as [string, string, string] };
 }
@@ -37,14 +37,14 @@ async function backlog() {
 describe('the board cursor follows its task', () => {
   test('a task added above by another process: the keys act on the task that was highlighted', async () => {
     const { h, ids } = await backlog();
-    await h.run(Command.Down);
+    await h.run(KeyCommand.Down);
     await h.waitFor((f) => f.includes(`backlog 2/3 ${ids[1]}`), 'the second task selected');
     const urgent = outside(h, 'task', 'add', 'Urgent', '--hold', '--priority', 'critical');
     // The new task sorts first: the cursor moves down with the task it was on.
     await h.waitFor((f) => f.includes('Urgent') && f.includes(`backlog 3/4 ${ids[1]}`), 'the cursor on it');
-    await h.run(Command.TaskPriorityUp);
+    await h.run(KeyCommand.TaskPriorityUp);
     await h.waitFor((f) => f.includes(`${ids[1]} is now high`), 'the priority flash');
-    await h.run(Command.TaskPromote);
+    await h.run(KeyCommand.TaskPromote);
     await h.waitFor((f) => f.includes(`${ids[1]} promoted to ready`), 'the promote flash');
     expect(h.ws.getTask(ids[1]).status).toBe('ready');
     for (const id of [ids[0], ids[2], urgent.id]) expect(h.ws.getTask(id).status).toBe('backlog');
@@ -55,7 +55,7 @@ describe('the board cursor follows its task', () => {
     const { h, ids } = await backlog();
     outside(h, 'task', 'add', 'Urgent', '--hold', '--priority', 'critical');
     await h.waitFor((f) => f.includes('Urgent') && f.includes(`backlog 2/4 ${ids[0]}`), 'the cursor on it');
-    await h.run(Command.TaskPromote);
+    await h.run(KeyCommand.TaskPromote);
     await h.waitFor((f) => f.includes(`${ids[0]} promoted to ready`), 'the promote flash');
     expect(
       h.ws
@@ -67,20 +67,20 @@ describe('the board cursor follows its task', () => {
 
   test('its task taken out of the column: the cursor moves to a neighbour and the first key only says so', async () => {
     const { h, ids } = await backlog();
-    await h.run(Command.Down);
+    await h.run(KeyCommand.Down);
     await h.waitFor((f) => f.includes(`backlog 2/3 ${ids[1]}`), 'the second task selected');
     outside(h, 'task', 'promote', ids[1]);
     await h.waitFor(
       (f) => f.includes(`backlog 2/2 ${ids[2]}`) && f.includes(`${ids[1]} has left backlog`),
       'the neighbour, and why',
     );
-    await h.run(Command.TaskPriorityUp);
+    await h.run(KeyCommand.TaskPriorityUp);
     await h.waitFor(
       (f) => f.includes(`${ids[1]} has left this list (it is ready now); press again to act on ${ids[2]}`),
       'the warning',
     );
     expect(h.ws.getTask(ids[2]).priority).toBe('normal');
-    await h.run(Command.TaskPriorityUp);
+    await h.run(KeyCommand.TaskPriorityUp);
     await h.waitFor((f) => f.includes(`${ids[2]} is now high`), 'the priority flash');
   });
 
@@ -130,18 +130,18 @@ describe('the board cursor follows its task', () => {
       }));
     await raise(1, 'warning', 'first-thing');
     await raise(2, 'warning', 'second-thing');
-    await h.run(Command.ViewAlerts);
+    await h.run(KeyCommand.ViewAlerts);
     await h.waitFor(
       (f) => f.includes('first-thing is slow') && f.includes('second-thing is slow'),
       'two rows',
     );
     // The newest first: the last row is the first alert.
-    await h.run(Command.Bottom);
+    await h.run(KeyCommand.Bottom);
     await h.waitFor((f) => /▶.*first-thing/.test(f), 'the last row selected');
     // Another change ranks a critical alert first: the cursor stays on its row.
     await raise(3, 'critical', 'urgent-thing');
     await h.waitFor((f) => /▶.*first-thing/.test(f) && f.includes('urgent-thing'), 'the cursor on its row');
-    await h.run(Command.AlertAck);
+    await h.run(KeyCommand.AlertAck);
     await h.waitFor((f) => f.includes('A-00001 acknowledged'), 'the ack');
     expect(h.ws.alerts().map((a) => [a.id, a.status])).toEqual([
       ['A-00001', 'acknowledged'],

@@ -7,7 +7,7 @@ import type { AgentConfig } from '../../src/config.js';
 import { stripControl } from '../../src/sanitize.js';
 import { initWorkspace, type Workspace } from '../../src/workspace.js';
 import { App, type AppProps } from '../../ui/App.js';
-import { type Command, keysOf } from '../../ui/keymap.js';
+import { type KeyCommand, keysOf } from '../../ui/keymap.js';
 import { noColourTheme } from '../../ui/theme.js';
 import { tempDir } from '../helpers/workspace.js';
 
@@ -41,7 +41,7 @@ export interface Harness {
   /** One key (a name from the keymap, e.g. `j`, `enter`, `shift-tab`); waits for the next frame. */
   press(key: string): Promise<void>;
   /** The first key bound to a command. */
-  run(command: Command): Promise<void>;
+  run(command: KeyCommand): Promise<void>;
   /** Text, one character at a time. */
   type(text: string): Promise<void>;
   /** Several keys in ONE write, as a paste, a macro or fast typing over SSH sends them. */

@@ -2,9 +2,9 @@ import { describe, expect, test } from 'vitest';
 import { helpBar, helpLines, keyTable } from '../../ui/help.js';
 import {
   BINDINGS,
-  Command,
   commandsFor,
   disabledReason,
+  KeyCommand,
   type KeyContext,
   lookup,
   type Scope,
@@ -28,7 +28,7 @@ const ctx = (over: Partial<KeyContext> = {}): KeyContext => ({
 
 describe('the keymap', () => {
   test('every command has a binding with keys and a description', () => {
-    for (const command of Object.values(Command)) {
+    for (const command of Object.values(KeyCommand)) {
       const bindings = BINDINGS.filter((b) => b.command === command);
       expect(bindings.length, command).toBeGreaterThan(0);
       for (const b of bindings) {
@@ -46,7 +46,7 @@ describe('the keymap', () => {
       ),
     ];
     for (const chain of chains) {
-      const owner = new Map<string, Command>();
+      const owner = new Map<string, KeyCommand>();
       for (const scope of chain) {
         for (const b of BINDINGS.filter((x) => x.scopes.includes(scope))) {
           for (const key of b.keys) {
@@ -66,49 +66,49 @@ describe('the keymap', () => {
     const dangerous = BINDINGS.filter((b) => b.dangerous).map((b) => b.command);
     expect(dangerous).toEqual(
       expect.arrayContaining([
-        Command.TaskCancel,
-        Command.AgentRestart,
-        Command.AgentResetContext,
-        Command.AgentStopTask,
+        KeyCommand.TaskCancel,
+        KeyCommand.AgentRestart,
+        KeyCommand.AgentResetContext,
+        KeyCommand.AgentStopTask,
       ]),
     );
     for (const b of BINDINGS.filter((x) => x.dangerous)) expect(b.mutates).toBe(true);
     const readOnly = commandsFor(ctx({ readOnly: true })).map((b) => b.command);
-    expect(readOnly).not.toContain(Command.TaskCancel);
-    expect(readOnly).not.toContain(Command.TaskAdd);
-    expect(readOnly).toContain(Command.Quit);
+    expect(readOnly).not.toContain(KeyCommand.TaskCancel);
+    expect(readOnly).not.toContain(KeyCommand.TaskAdd);
+    expect(readOnly).toContain(KeyCommand.Quit);
   });
 
   test('SPEC §6 keys: j/k and arrows, tab and 1-5, enter, esc, /, :, ?, q', () => {
     const at = (key: string, view: ViewId = 'board') => lookup(scopesFor(view, null), key)?.command;
     expect([at('j'), at('down'), at('k'), at('up')]).toEqual([
-      Command.Down,
-      Command.Down,
-      Command.Up,
-      Command.Up,
+      KeyCommand.Down,
+      KeyCommand.Down,
+      KeyCommand.Up,
+      KeyCommand.Up,
     ]);
     expect([at('tab'), at('1'), at('2'), at('3'), at('4'), at('5')]).toEqual([
-      Command.NextView,
-      Command.ViewDashboard,
-      Command.ViewBoard,
-      Command.ViewAlerts,
-      Command.ViewJournal,
-      Command.ViewMetrics,
+      KeyCommand.NextView,
+      KeyCommand.ViewDashboard,
+      KeyCommand.ViewBoard,
+      KeyCommand.ViewAlerts,
+      KeyCommand.ViewJournal,
+      KeyCommand.ViewMetrics,
     ]);
     expect([at('enter'), at('esc'), at('/'), at(':'), at('?'), at('q')]).toEqual([
-      Command.Open,
-      Command.Back,
-      Command.Filter,
-      Command.Palette,
-      Command.Help,
-      Command.Quit,
+      KeyCommand.Open,
+      KeyCommand.Back,
+      KeyCommand.Filter,
+      KeyCommand.Palette,
+      KeyCommand.Help,
+      KeyCommand.Quit,
     ]);
-    expect(at('P', 'dashboard')).toBe(Command.AgentPauseResume);
+    expect(at('P', 'dashboard')).toBe(KeyCommand.AgentPauseResume);
     expect(at('P', 'board')).toBeUndefined();
   });
 
   test('enabled-when explains why a command cannot run now', () => {
-    const promote = BINDINGS.find((b) => b.command === Command.TaskPromote)!;
+    const promote = BINDINGS.find((b) => b.command === KeyCommand.TaskPromote)!;
     expect(disabledReason(promote, ctx())).toBeNull();
     expect(
       disabledReason(promote, ctx({ task: { id: 'T-00001', status: 'ready', priority: 'normal' } })),
@@ -130,7 +130,7 @@ describe('the keymap', () => {
     expect(helpLines(ctx({ readOnly: true })).some((l) => l.text.startsWith('cancel the task'))).toBe(false);
 
     const palette = paletteItems(ctx(), 'prom');
-    expect(palette.map((p) => p.binding.command)).toEqual([Command.TaskPromote]);
+    expect(palette.map((p) => p.binding.command)).toEqual([KeyCommand.TaskPromote]);
     const disabled = paletteItems(ctx({ task: null }), 'retry');
     expect(disabled[0]?.disabled).toBe('select a task first');
 

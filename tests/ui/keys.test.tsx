@@ -4,7 +4,7 @@
  * that arrived with the one that opened it.
  */
 import { afterEach, describe, expect, test } from 'vitest';
-import { Command } from '../../ui/keymap.js';
+import { KeyCommand } from '../../ui/keymap.js';
 import { cleanupAll, open } from './helpers.js';
 
 afterEach(cleanupAll);
@@ -13,7 +13,7 @@ async function board(count: number) {
   const h = await open();
   const ids: string[] = [];
   for (let i = 1; i <= count; i++) ids.push((await h.ws.addTask({ title: `Task ${i}` })).id);
-  await h.run(Command.ViewBoard);
+  await h.run(KeyCommand.ViewBoard);
   await h.waitFor((f) => f.includes(`ready 1/${count} ${ids[0]}`), 'the board');
   return { h, ids };
 }

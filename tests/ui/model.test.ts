@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest';
 import { addForm } from '../../ui/form.js';
-import { Command } from '../../ui/keymap.js';
+import { KeyCommand } from '../../ui/keymap.js';
 import { cursorOf, initialState, listKey, reduce, type UiState } from '../../ui/model.js';
 
 const run = (state: UiState, ...actions: Parameters<typeof reduce>[1][]) => actions.reduce(reduce, state);
@@ -82,7 +82,7 @@ describe('the UI reducer (pure, no Ink)', () => {
       type: 'dialog',
       dialog: {
         kind: 'confirm',
-        command: Command.TaskCancel,
+        command: KeyCommand.TaskCancel,
         target: 'T-00001',
         title: 't',
         detail: 'd',

@@ -1,6 +1,6 @@
 /** The console says when work waits for an agent that does not exist: dashboard, board, attention. */
 import { afterEach, expect, test } from 'vitest';
-import { Command } from '../../ui/keymap.js';
+import { KeyCommand } from '../../ui/keymap.js';
 import { cleanupAll, open, workspace } from './helpers.js';
 
 afterEach(cleanupAll);
@@ -13,12 +13,12 @@ test('a prompt task in a workspace of shell agents shows on the dashboard, the b
   expect(frame).not.toContain('nothing needs you');
   expect(frame).toMatch(new RegExp(`unassignable ${task.id}\\s+Write the docs: no agent takes prompt tasks`));
 
-  await h.run(Command.ViewBoard);
+  await h.run(KeyCommand.ViewBoard);
   frame = await h.waitFor((f) => f.includes('READY (1)'), 'the board');
   expect(frame).toContain(`ready 1/1 ${task.id}`);
   expect(frame).toContain('⚠ unassignable: Write the docs: no agent takes prompt tasks');
 
-  await h.run(Command.ViewAlerts);
+  await h.run(KeyCommand.ViewAlerts);
   frame = await h.waitFor((f) => f.includes('Attention: 1 item'), 'the attention list');
   expect(frame).toMatch(
     new RegExp(`unassignable\\s+${task.id}\\s.*Write the docs: no agent takes prompt tasks`),

@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
-import { Command } from '../../ui/keymap.js';
+import { KeyCommand } from '../../ui/keymap.js';
 import { waitFor } from '../agents/helpers.js';
 import { BIN } from '../helpers/workspace.js';
 import { cleanupAll, type Harness, open } from './helpers.js';
@@ -50,7 +50,7 @@ describe('a console that does not run the agents', () => {
     await exited;
     h.ws.refresh();
     const seq = h.ws.view.seq;
-    await h.run(Command.ViewAlerts);
+    await h.run(KeyCommand.ViewAlerts);
     const frame = await h.waitFor(
       (f) => /!!\s+stalled\s+agent-1/.test(f) && f.includes(`its orchestrator (pid ${child.pid}) died`),
       'the stalled agent',

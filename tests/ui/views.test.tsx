@@ -5,7 +5,7 @@ import { render } from 'ink-testing-library';
 import { afterEach, describe, expect, onTestFinished, test } from 'vitest';
 import { demoAgents } from '../../src/demo.js';
 import { App } from '../../ui/App.js';
-import { Command } from '../../ui/keymap.js';
+import { KeyCommand } from '../../ui/keymap.js';
 import { colourTheme, noColourTheme, themeFor } from '../../ui/theme.js';
 import { ROLE_NAMES } from '../helpers/workspace.js';
 import { cleanupAll, open, workspace } from './helpers.js';
@@ -36,18 +36,18 @@ describe('views', () => {
     const { ws, dir } = await workspace();
     await ws.importTasks(Array.from({ length: 10_000 }, (_, i) => ({ title: `bulk task ${i + 1}` })));
     const h = await open({ ws, dir });
-    await h.run(Command.ViewBoard);
+    await h.run(KeyCommand.ViewBoard);
     let frame = await h.waitFor((f) => f.includes('READY (10000)'), 'the board');
     expect(frame).toContain('BACKLOG (0)');
     expect(frame).toContain('WORKING (0)');
     expect(frame).toContain('ready 1/10000');
     expect(frame.split('\n').length).toBeLessThanOrEqual(40);
     expect((frame.match(/bulk task/g) ?? []).length).toBeLessThan(40);
-    await h.run(Command.Bottom);
+    await h.run(KeyCommand.Bottom);
     frame = await h.waitFor((f) => f.includes('ready 10000/10000'), 'the last row');
-    await h.run(Command.PageUp);
+    await h.run(KeyCommand.PageUp);
     await h.waitFor((f) => /ready 99\d\d\/10000/.test(f), 'a page up');
-    await h.run(Command.Right);
+    await h.run(KeyCommand.Right);
     await h.waitFor((f) => f.includes('working 0/0'), 'the next column');
   });
 
@@ -57,7 +57,7 @@ describe('views', () => {
     const h = await open({ ws, dir });
     let frame = await h.waitFor((f) => f.includes('(1 task, journal #'), 'the board summary');
     expect(frame).toContain('1 task · 0 open alerts');
-    await h.run(Command.ViewBoard);
+    await h.run(KeyCommand.ViewBoard);
     frame = await h.waitFor((f) => f.includes('ready 1/1'), 'the board');
     expect(frame).toMatch(/ready 1\/1 \S+ {3}1 task\b/);
     expect(frame).not.toMatch(/\b1 tasks\b/);
@@ -66,12 +66,12 @@ describe('views', () => {
   test('agent detail: state, checkpoint, mailbox and log', async () => {
     const h = await open();
     await h.ws.sendMail({ to: 'agent-1', body: 'hello captain' });
-    await h.run(Command.Open);
+    await h.run(KeyCommand.Open);
     const frame = await h.waitFor((f) => f.includes('Mailbox'), 'the agent view');
     expect(frame).toContain('agent-1 · captain');
     expect(frame).toContain('Checkpoint');
     await h.waitFor((f) => f.includes('hello captain'), 'the mail');
-    await h.run(Command.Back);
+    await h.run(KeyCommand.Back);
     await h.waitFor((f) => f.includes('Attention: nothing needs you'), 'the dashboard again');
   });
 
@@ -83,9 +83,9 @@ describe('views', () => {
     fs.writeFileSync(ws.paths.log('agent-1', t.id), 'it broke\n');
     await ws.fail(t.id, { reason: 'exit 1', agent: 'agent-1' });
     const h = await open({ ws, dir });
-    await h.run(Command.ViewAlerts);
+    await h.run(KeyCommand.ViewAlerts);
     await h.waitFor((f) => f.includes('failed') && f.includes(t.id), 'the attention row');
-    await h.run(Command.Open);
+    await h.run(KeyCommand.Open);
     const frame = await h.waitFor((f) => f.includes('History') && f.includes('it broke'), 'the task view');
     expect(frame).toContain('Doomed');
     expect(frame).toContain('ready → working');
@@ -95,9 +95,9 @@ describe('views', () => {
   test('journal and metrics', async () => {
     const h = await open();
     await h.ws.addTask({ title: 'Journaled' });
-    await h.run(Command.ViewJournal);
+    await h.run(KeyCommand.ViewJournal);
     await h.waitFor((f) => f.includes('Journal: the last') && f.includes('Journaled'), 'the journal');
-    await h.run(Command.ViewMetrics);
+    await h.run(KeyCommand.ViewMetrics);
     const frame = await h.waitFor((f) => f.includes('throughput'), 'the metrics');
     expect(frame).toContain('Utilisation');
     for (const name of ROLE_NAMES) expect(frame).toContain(name);
@@ -108,7 +108,7 @@ describe('views', () => {
     expect(h.frame()).toContain('the terminal is too small');
     expect(h.frame()).toContain('It is 70×20; the console needs at least 80×24');
     expect(h.frame()).not.toContain('Dashboard');
-    await h.run(Command.Quit);
+    await h.run(KeyCommand.Quit);
     expect(h.quitCalls).toBe(1);
   });
 

@@ -1,19 +1,19 @@
 /** The frame every dialog is drawn in, with a hint line generated from the keymap. */
 import { Box, Text } from 'ink';
 import type { ReactNode } from 'react';
-import { BINDINGS, Command, type DialogKind, showKey } from '../keymap.js';
+import { BINDINGS, type DialogKind, KeyCommand, showKey } from '../keymap.js';
 import { useTheme } from '../theme.js';
 
 const HINT_ORDER = [
-  Command.DialogSubmit,
-  Command.DialogConfirm,
-  Command.DialogClose,
-  Command.DialogCycle,
-  Command.DialogCycleBack,
-  Command.DialogNext,
-  Command.DialogPrev,
-  Command.TextDelete,
-  Command.TextClear,
+  KeyCommand.DialogSubmit,
+  KeyCommand.DialogConfirm,
+  KeyCommand.DialogClose,
+  KeyCommand.DialogCycle,
+  KeyCommand.DialogCycleBack,
+  KeyCommand.DialogNext,
+  KeyCommand.DialogPrev,
+  KeyCommand.TextDelete,
+  KeyCommand.TextClear,
 ];
 
 /** "enter ok · esc close · →/← change · …": the dialog's bindings, one entry per label, most used first. */

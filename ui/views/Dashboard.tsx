@@ -7,7 +7,7 @@ import { STATUSES } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
 import { type AttentionItem, reasonWords } from '../data/attention.js';
 import type { ConsoleView } from '../data/console-view.js';
-import { bindingOf, Command, showKeys } from '../keymap.js';
+import { bindingOf, KeyCommand, showKeys } from '../keymap.js';
 import type { Layout } from '../layout.js';
 import { windowStart } from '../layout.js';
 import { clean } from '../text.js';
@@ -36,7 +36,7 @@ export function AttentionLines({ items, rows }: { items: AttentionItem[]; rows: 
     <Box flexDirection="column" height={rows} overflowY="hidden">
       <Text bold wrap="truncate" color={items.length ? theme.status.warning : theme.muted}>
         {items.length
-          ? `Attention: ${items.length} (${showKeys(bindingOf(Command.ViewAlerts), 1)} for the list)`
+          ? `Attention: ${items.length} (${showKeys(bindingOf(KeyCommand.ViewAlerts), 1)} for the list)`
           : 'Attention: nothing needs you'}
       </Text>
       {shown.map((item) => (
