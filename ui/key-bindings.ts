@@ -1,0 +1,632 @@
+/**
+ * The console's key bindings, as data (after gemini-cli's keyBindings.ts): every command with its
+ * keys, its description, whether it is dangerous or changes state, and why it is disabled right now.
+ * ui/keymap.ts holds the lookups over it.
+ */
+import type { Status } from '../state/schemas.js';
+
+export enum KeyCommand {
+  Up = 'up',
+  Down = 'down',
+  Left = 'left',
+  Right = 'right',
+  PageUp = 'page-up',
+  PageDown = 'page-down',
+  Top = 'top',
+  Bottom = 'bottom',
+  Open = 'open',
+  OpenLog = 'open-log',
+  Back = 'back',
+  NextView = 'next-view',
+  PrevView = 'prev-view',
+  ViewDashboard = 'view-dashboard',
+  ViewBoard = 'view-board',
+  ViewAlerts = 'view-alerts',
+  ViewJournal = 'view-journal',
+  ViewMetrics = 'view-metrics',
+  Filter = 'filter',
+  SearchNext = 'search-next',
+  SearchPrev = 'search-prev',
+  Palette = 'palette',
+  Help = 'help',
+  Quit = 'quit',
+  TaskAdd = 'task-add',
+  TaskEdit = 'task-edit',
+  TaskPromote = 'task-promote',
+  TaskMove = 'task-move',
+  TaskRetry = 'task-retry',
+  TaskCancel = 'task-cancel',
+  TaskPriorityUp = 'task-priority-up',
+  TaskPriorityDown = 'task-priority-down',
+  AgentPauseResume = 'agent-pause-resume',
+  AgentRestart = 'agent-restart',
+  AgentResetContext = 'agent-reset-context',
+  AgentStopTask = 'agent-stop-task',
+  AgentMessage = 'agent-message',
+  AlertAck = 'alert-ack',
+  AlertResolve = 'alert-resolve',
+  // Inside dialogs (forms, pickers, confirmations, text prompts, the help overlay).
+  DialogNext = 'dialog-next',
+  DialogPrev = 'dialog-prev',
+  DialogCycle = 'dialog-cycle',
+  DialogCycleBack = 'dialog-cycle-back',
+  DialogSubmit = 'dialog-submit',
+  DialogClose = 'dialog-close',
+  DialogConfirm = 'dialog-confirm',
+  TextDelete = 'text-delete',
+  TextClear = 'text-clear',
+}
+
+export const TOP_VIEWS = ['dashboard', 'board', 'alerts', 'journal', 'metrics'] as const;
+export type TopView = (typeof TOP_VIEWS)[number];
+export type ViewId = TopView | 'agent' | 'task' | 'log';
+export const VIEW_TITLES: Record<ViewId, string> = {
+  dashboard: 'Dashboard',
+  board: 'Board',
+  alerts: 'Attention',
+  journal: 'Journal',
+  metrics: 'Metrics',
+  agent: 'Agent',
+  task: 'Task',
+  log: 'Log',
+};
+
+/** Dialogs capture every key: their bindings are looked up first and alone. */
+export type DialogKind = 'help' | 'palette' | 'confirm' | 'form' | 'filter' | 'picker' | 'message';
+export type Scope = 'global' | ViewId | DialogKind;
+
+export type Group = 'navigation' | 'views' | 'general' | 'tasks' | 'agents' | 'alerts' | 'dialogs';
+export const GROUP_TITLES: Record<Group, string> = {
+  navigation: 'Move around',
+  views: 'Views',
+  general: 'General',
+  tasks: 'Tasks',
+  agents: 'Agents',
+  alerts: 'Alerts',
+  dialogs: 'In dialogs and forms',
+};
+
+/** What a binding may look at to decide whether it is enabled right now. */
+export interface KeyContext {
+  view: ViewId;
+  readOnly: boolean;
+  task: { id: string; status: Status; priority: string } | null;
+  agent: { id: string; name: string; paused: boolean; task: string | null } | null;
+  /** The cursor is on something that `enter` can open. */
+  canOpen: boolean;
+  /** Open alerts of the attention row under the cursor. */
+  alerts: readonly string[];
+  /** The task whose log `L` opens (task view: the task; agent view: its current or last task). */
+  logTask: string | null;
+}
+
+export interface Binding {
+  command: KeyCommand;
+  keys: readonly string[];
+  /** A word or two for the help bar. */
+  label: string;
+  description: string;
+  group: Group;
+  scopes: readonly Scope[];
+  /** Asks for confirmation (Cancel is the default). */
+  dangerous?: boolean;
+  /** Changes the workspace: hidden in a read-only console. */
+  mutates?: boolean;
+  /** Shown in the help bar when enabled. */
+  bar?: boolean;
+  /** null when enabled, else why not (shown when pressed, in the palette and the help overlay). */
+  enabledWhen?: (ctx: KeyContext) => string | null;
+}
+
+const LISTS: Scope[] = ['dashboard', 'board', 'alerts', 'journal', 'metrics', 'agent', 'task', 'log'];
+const TASK_VIEWS: Scope[] = ['board', 'task'];
+const AGENT_VIEWS: Scope[] = ['dashboard', 'agent'];
+const FINISHED: readonly Status[] = ['done', 'failed', 'cancelled'];
+
+const needTask =
+  (check: (task: NonNullable<KeyContext['task']>) => string | null = () => null) =>
+  (ctx: KeyContext) =>
+    ctx.task ? check(ctx.task) : 'select a task first';
+const open = needTask((t) => (FINISHED.includes(t.status) ? `${t.id} is ${t.status}` : null));
+const needAgent =
+  (check: (agent: NonNullable<KeyContext['agent']>) => string | null = () => null) =>
+  (ctx: KeyContext) =>
+    ctx.agent ? check(ctx.agent) : 'select an agent first';
+
+export const BINDINGS: readonly Binding[] = [
+  // navigation
+  {
+    command: KeyCommand.Up,
+    keys: ['k', 'up'],
+    label: 'up',
+    description: 'move up',
+    group: 'navigation',
+    scopes: LISTS,
+  },
+  {
+    command: KeyCommand.Down,
+    keys: ['j', 'down'],
+    label: 'move',
+    description: 'move down',
+    group: 'navigation',
+    scopes: LISTS,
+    bar: true,
+  },
+  {
+    command: KeyCommand.Left,
+    keys: ['h', 'left'],
+    label: 'column',
+    description: 'previous column (board)',
+    group: 'navigation',
+    scopes: ['board'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.Right,
+    keys: ['l', 'right'],
+    label: 'column',
+    description: 'next column (board)',
+    group: 'navigation',
+    scopes: ['board'],
+  },
+  {
+    command: KeyCommand.PageUp,
+    keys: ['pageup', 'ctrl-b'],
+    label: 'page up',
+    description: 'one page up',
+    group: 'navigation',
+    scopes: LISTS,
+  },
+  {
+    command: KeyCommand.PageDown,
+    keys: ['pagedown', 'ctrl-f'],
+    label: 'page down',
+    description: 'one page down',
+    group: 'navigation',
+    scopes: LISTS,
+  },
+  {
+    command: KeyCommand.Top,
+    keys: ['g', 'home'],
+    label: 'top',
+    description: 'go to the first row',
+    group: 'navigation',
+    scopes: LISTS,
+  },
+  {
+    command: KeyCommand.Bottom,
+    keys: ['G', 'end'],
+    label: 'bottom',
+    description: 'go to the last row',
+    group: 'navigation',
+    scopes: LISTS,
+  },
+  {
+    command: KeyCommand.Open,
+    keys: ['enter'],
+    label: 'open',
+    description: 'open the selected agent, task or alert subject',
+    group: 'navigation',
+    scopes: ['dashboard', 'board', 'alerts', 'journal'],
+    bar: true,
+    enabledWhen: (ctx) => (ctx.canOpen ? null : 'nothing to open here'),
+  },
+  {
+    command: KeyCommand.OpenLog,
+    keys: ['L'],
+    label: 'log',
+    description: "read the task's whole log: scroll, search with /",
+    group: 'navigation',
+    scopes: ['task', 'agent'],
+    bar: true,
+    enabledWhen: (ctx) => (ctx.logTask ? null : 'no task here has a log'),
+  },
+  {
+    command: KeyCommand.Back,
+    keys: ['esc'],
+    label: 'back',
+    description: 'go back (or clear the filter)',
+    group: 'navigation',
+    scopes: ['global'],
+    bar: true,
+  },
+  // views
+  {
+    command: KeyCommand.NextView,
+    keys: ['tab'],
+    label: 'view',
+    description: 'next view',
+    group: 'views',
+    scopes: ['global'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.PrevView,
+    keys: ['shift-tab'],
+    label: 'prev view',
+    description: 'previous view',
+    group: 'views',
+    scopes: ['global'],
+  },
+  {
+    command: KeyCommand.ViewDashboard,
+    keys: ['1'],
+    label: 'dashboard',
+    description: 'dashboard: agents, board summary, alerts',
+    group: 'views',
+    scopes: ['global'],
+  },
+  {
+    command: KeyCommand.ViewBoard,
+    keys: ['2'],
+    label: 'board',
+    description: 'board: a column per stage',
+    group: 'views',
+    scopes: ['global'],
+  },
+  {
+    command: KeyCommand.ViewAlerts,
+    keys: ['3'],
+    label: 'attention',
+    description: 'attention: alerts, failures, stalls, blocked tasks',
+    group: 'views',
+    scopes: ['global'],
+  },
+  {
+    command: KeyCommand.ViewJournal,
+    keys: ['4'],
+    label: 'journal',
+    description: 'journal: every state change',
+    group: 'views',
+    scopes: ['global'],
+  },
+  {
+    command: KeyCommand.ViewMetrics,
+    keys: ['5'],
+    label: 'metrics',
+    description: 'metrics: throughput, success, utilisation',
+    group: 'views',
+    scopes: ['global'],
+  },
+  // general
+  {
+    command: KeyCommand.Filter,
+    keys: ['/'],
+    label: 'filter',
+    description: 'filter the list',
+    group: 'general',
+    scopes: ['board', 'alerts', 'journal'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.Filter,
+    keys: ['/'],
+    label: 'search',
+    description: 'search the log (enter jumps to the first match)',
+    group: 'general',
+    scopes: ['log'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.SearchNext,
+    keys: ['n'],
+    label: 'next',
+    description: 'next match of the search',
+    group: 'general',
+    scopes: ['log'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.SearchPrev,
+    keys: ['N'],
+    label: 'previous',
+    description: 'previous match of the search',
+    group: 'general',
+    scopes: ['log'],
+  },
+  {
+    command: KeyCommand.Palette,
+    keys: [':'],
+    label: 'commands',
+    description: 'command palette',
+    group: 'general',
+    scopes: ['global'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.Help,
+    keys: ['?'],
+    label: 'help',
+    description: 'all keys',
+    group: 'general',
+    scopes: ['global'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.Quit,
+    keys: ['q', 'ctrl-c'],
+    label: 'quit',
+    description: 'quit (stops the agents this console runs)',
+    group: 'general',
+    scopes: ['global'],
+    bar: true,
+  },
+  // tasks
+  {
+    command: KeyCommand.TaskAdd,
+    keys: ['a'],
+    label: 'add',
+    description: 'add a task',
+    group: 'tasks',
+    scopes: ['global'],
+    mutates: true,
+    bar: true,
+  },
+  {
+    command: KeyCommand.TaskEdit,
+    keys: ['e'],
+    label: 'edit',
+    description: 'edit the task',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    mutates: true,
+    enabledWhen: open,
+  },
+  {
+    command: KeyCommand.TaskPromote,
+    keys: ['p'],
+    label: 'promote',
+    description: 'promote the task from backlog to ready',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    mutates: true,
+    bar: true,
+    enabledWhen: needTask((t) =>
+      t.status === 'backlog' ? null : `only a backlog task can be promoted (${t.id} is ${t.status})`,
+    ),
+  },
+  {
+    command: KeyCommand.TaskMove,
+    keys: ['m'],
+    label: 'move',
+    description: 'move the task to another stage',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    mutates: true,
+    bar: true,
+    enabledWhen: needTask((t) => (t.status === 'done' ? `${t.id} is done; done is final` : null)),
+  },
+  {
+    command: KeyCommand.TaskRetry,
+    keys: ['r'],
+    label: 'retry',
+    description: 'retry a failed or cancelled task',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    mutates: true,
+    bar: true,
+    enabledWhen: needTask((t) =>
+      t.status === 'failed' || t.status === 'cancelled' || t.status === 'ready'
+        ? null
+        : `${t.id} is ${t.status}; only failed or cancelled tasks are retried`,
+    ),
+  },
+  {
+    command: KeyCommand.TaskCancel,
+    keys: ['x'],
+    label: 'cancel',
+    description: 'cancel the task (stops its process)',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    mutates: true,
+    dangerous: true,
+    bar: true,
+    enabledWhen: open,
+  },
+  {
+    command: KeyCommand.TaskPriorityUp,
+    keys: ['+', '='],
+    label: 'priority',
+    description: 'raise the priority',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    mutates: true,
+    bar: true,
+    enabledWhen: (ctx) => open(ctx) ?? (ctx.task?.priority === 'critical' ? 'already critical' : null),
+  },
+  {
+    command: KeyCommand.TaskPriorityDown,
+    keys: ['-'],
+    label: 'priority down',
+    description: 'lower the priority',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    mutates: true,
+    enabledWhen: (ctx) => open(ctx) ?? (ctx.task?.priority === 'low' ? 'already low' : null),
+  },
+  // agents
+  {
+    command: KeyCommand.AgentPauseResume,
+    keys: ['P'],
+    label: 'pause/resume',
+    description: 'pause or resume the agent',
+    group: 'agents',
+    scopes: AGENT_VIEWS,
+    mutates: true,
+    bar: true,
+    enabledWhen: needAgent(),
+  },
+  {
+    command: KeyCommand.AgentRestart,
+    keys: ['R'],
+    label: 'restart',
+    description: 'restart the agent (stops its current process)',
+    group: 'agents',
+    scopes: AGENT_VIEWS,
+    mutates: true,
+    dangerous: true,
+    bar: true,
+    enabledWhen: needAgent(),
+  },
+  {
+    command: KeyCommand.AgentResetContext,
+    keys: ['X'],
+    label: 'reset ctx',
+    description: "reset the agent's context (it forgets its session)",
+    group: 'agents',
+    scopes: AGENT_VIEWS,
+    mutates: true,
+    dangerous: true,
+    enabledWhen: needAgent(),
+  },
+  {
+    command: KeyCommand.AgentStopTask,
+    keys: ['C'],
+    label: 'stop task',
+    description: "stop the agent's current task",
+    group: 'agents',
+    scopes: AGENT_VIEWS,
+    mutates: true,
+    dangerous: true,
+    enabledWhen: needAgent((a) => (a.task ? null : `${a.name} has no task running`)),
+  },
+  {
+    command: KeyCommand.AgentMessage,
+    keys: ['M'],
+    label: 'message',
+    description: 'send the agent a message',
+    group: 'agents',
+    scopes: AGENT_VIEWS,
+    mutates: true,
+    bar: true,
+    enabledWhen: needAgent(),
+  },
+  // alerts
+  {
+    command: KeyCommand.AlertAck,
+    keys: ['A'],
+    label: 'acknowledge',
+    description: 'acknowledge the alerts of the row (seen, being handled)',
+    group: 'alerts',
+    scopes: ['alerts'],
+    mutates: true,
+    bar: true,
+    enabledWhen: (ctx) => (ctx.alerts.length ? null : 'no open alert on this row'),
+  },
+  {
+    command: KeyCommand.AlertResolve,
+    keys: ['D'],
+    label: 'resolve',
+    description: 'resolve the alerts of the row (done; raised again if it happens anew)',
+    group: 'alerts',
+    scopes: ['alerts'],
+    mutates: true,
+    bar: true,
+    enabledWhen: (ctx) => (ctx.alerts.length ? null : 'no open alert on this row'),
+  },
+  // dialogs
+  {
+    command: KeyCommand.DialogNext,
+    keys: ['tab', 'down'],
+    label: 'next',
+    description: 'next field or choice',
+    group: 'dialogs',
+    scopes: ['form', 'palette', 'picker', 'confirm'],
+  },
+  {
+    command: KeyCommand.DialogPrev,
+    keys: ['shift-tab', 'up'],
+    label: 'previous',
+    description: 'previous field or choice',
+    group: 'dialogs',
+    scopes: ['form', 'palette', 'picker', 'confirm'],
+  },
+  {
+    command: KeyCommand.DialogCycle,
+    keys: ['right'],
+    label: 'change',
+    description: 'next choice (priority, role) or button',
+    group: 'dialogs',
+    scopes: ['form', 'confirm'],
+  },
+  {
+    command: KeyCommand.DialogCycleBack,
+    keys: ['left'],
+    label: 'change',
+    description: 'previous choice (priority, role) or button',
+    group: 'dialogs',
+    scopes: ['form', 'confirm'],
+  },
+  {
+    command: KeyCommand.DialogSubmit,
+    keys: ['enter'],
+    label: 'ok',
+    description: 'submit, run or choose',
+    group: 'dialogs',
+    scopes: ['form', 'palette', 'picker', 'confirm', 'filter', 'message'],
+  },
+  {
+    command: KeyCommand.DialogConfirm,
+    keys: ['y'],
+    label: 'yes',
+    description: 'confirm a dangerous action',
+    group: 'dialogs',
+    scopes: ['confirm'],
+  },
+  {
+    command: KeyCommand.DialogClose,
+    keys: ['esc'],
+    label: 'close',
+    description: 'close without doing anything',
+    group: 'dialogs',
+    scopes: ['form', 'palette', 'picker', 'filter', 'message'],
+  },
+  {
+    command: KeyCommand.DialogClose,
+    keys: ['esc', 'n'],
+    label: 'cancel',
+    description: 'cancel (the default)',
+    group: 'dialogs',
+    scopes: ['confirm'],
+  },
+  {
+    command: KeyCommand.DialogClose,
+    keys: ['esc', '?', 'q'],
+    label: 'close',
+    description: 'close the help',
+    group: 'dialogs',
+    scopes: ['help'],
+  },
+  {
+    command: KeyCommand.DialogNext,
+    keys: ['j', 'down'],
+    label: 'scroll',
+    description: 'scroll the help',
+    group: 'dialogs',
+    scopes: ['help'],
+  },
+  {
+    command: KeyCommand.DialogPrev,
+    keys: ['k', 'up'],
+    label: 'scroll',
+    description: 'scroll the help',
+    group: 'dialogs',
+    scopes: ['help'],
+  },
+  {
+    command: KeyCommand.TextDelete,
+    keys: ['backspace'],
+    label: 'delete',
+    description: 'delete the last character',
+    group: 'dialogs',
+    scopes: ['form', 'palette', 'filter', 'message'],
+  },
+  {
+    command: KeyCommand.TextClear,
+    keys: ['ctrl-u'],
+    label: 'clear',
+    description: 'clear the field',
+    group: 'dialogs',
+    scopes: ['form', 'palette', 'filter', 'message'],
+  },
+];
