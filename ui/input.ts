@@ -6,10 +6,11 @@
  */
 import type { Key } from 'ink';
 import { stripControl } from '../src/sanitize.js';
+import type { NamedKey } from './key-names.js';
 
 export type KeyEvent = { name: string; text: string };
 
-const SPECIAL: Array<[keyof Key, string]> = [
+const SPECIAL: Array<[keyof Key, NamedKey]> = [
   ['upArrow', 'up'],
   ['downArrow', 'down'],
   ['leftArrow', 'left'],

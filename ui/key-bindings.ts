@@ -1,9 +1,11 @@
 /**
  * The console's key bindings, as data (after gemini-cli's keyBindings.ts): every command with its
  * keys, its description, whether it is dangerous or changes state, and why it is disabled right now.
- * ui/keymap.ts holds the lookups over it.
+ * The key names are checked when the table is defined (ui/key-names.ts), so a misspelt key fails at
+ * once instead of never matching. ui/keymap.ts holds the lookups over it.
  */
 import type { Status } from '../state/schemas.js';
+import { checkKeyNames } from './key-names.js';
 
 export enum KeyCommand {
   Up = 'up',
@@ -133,7 +135,7 @@ const needAgent =
   (ctx: KeyContext) =>
     ctx.agent ? check(ctx.agent) : 'select an agent first';
 
-export const BINDINGS: readonly Binding[] = [
+export const BINDINGS: readonly Binding[] = checkKeyNames([
   // navigation
   {
     command: KeyCommand.Up,
@@ -629,4 +631,4 @@ export const BINDINGS: readonly Binding[] = [
     group: 'dialogs',
     scopes: ['form', 'palette', 'filter', 'message'],
   },
-];
+]);
