@@ -11,7 +11,7 @@ import type { StateView } from '../state/db.js';
 import { describeHolder, type LockHolder } from '../state/lock/index.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR, type Policies } from './config.js';
-import { runLive } from './drift.js';
+import { runLive } from './drift/index.js';
 import { pausedIn, whyNobodyTakes } from './orchestrator/takers.js';
 import { plural } from './output.js';
 import { describeUnrun, liveRunners, runnerDied, unrun } from './runners.js';

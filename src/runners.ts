@@ -9,7 +9,7 @@ import type { StateView } from '../state/db.js';
 import { processAlive } from '../state/proc.js';
 import type { AgentState } from '../state/schemas.js';
 import type { AgentConfig, Policies } from './config.js';
-import { runLive } from './drift.js';
+import { runLive } from './drift/index.js';
 import { mayTake } from './lifecycle.js';
 import { HOST } from './orchestrator/plans.js';
 

@@ -119,7 +119,7 @@ export type Task = z.infer<typeof Task>;
 export type Status = z.infer<typeof Status>;
 export type Priority = z.infer<typeof Priority>;
 
-/** The drift kinds of SPEC §5 (rules in src/drift-rules*.ts). */
+/** The drift kinds of SPEC §5 (rules in src/drift/rules-*.ts). */
 export const DRIFT_KINDS = [
   'stall',
   'overrun',

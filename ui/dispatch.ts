@@ -3,7 +3,7 @@
  * key), else to the current view's bindings, then the global ones. A hidden or disabled binding
  * says why in a flash message. Each command's handler is one entry of a table.
  */
-import { planAlertStatus } from '../src/drift-plans.js';
+import { planAlertStatus } from '../src/drift/plans.js';
 import { STATUSES } from '../state/schemas.js';
 import { runDialog } from './dialog-actions.js';
 import { type Env, flashWarning, perform, release, roles } from './effects.js';

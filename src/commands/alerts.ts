@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { ALERT_STATUSES } from '../../state/schemas.js';
 import { attention } from '../attention.js';
-import { planAlertStatus } from '../drift-plans.js';
+import { planAlertStatus } from '../drift/plans.js';
 import { ExitCode, invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';

@@ -11,6 +11,7 @@ import { isAbsolute, join, relative } from 'node:path';
 import { agentFolder, runGit } from '../../agents/platform/git.js';
 import { groupAlive, isZombie, stopProcessGroup } from '../../agents/platform/process.js';
 import type { AgentState } from '../../state/schemas.js';
+import { attemptStartedAt } from '../drift/facts.js';
 import {
   clearedAlerts,
   DRIFT_KINDS,
@@ -18,15 +19,14 @@ import {
   evaluateDrift,
   judgedHere,
   staleAfterMs,
-} from '../drift.js';
-import { attemptStartedAt } from '../drift-facts.js';
+} from '../drift/index.js';
 import {
   type DriftScope,
   isNewOccurrence,
   type Observed,
   planDriftFinding,
   planResolveDrift,
-} from '../drift-plans.js';
+} from '../drift/plans.js';
 import type { Workspace } from '../workspace.js';
 import { HOST } from './plans.js';
 

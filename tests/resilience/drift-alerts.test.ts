@@ -7,13 +7,13 @@ import fs from 'node:fs';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attention } from '../../src/attention.js';
 import { Policies } from '../../src/config.js';
-import type { DriftKind } from '../../src/drift.js';
+import type { DriftKind } from '../../src/drift/index.js';
 import {
   type DriftScope,
   planAlertStatus,
   planDriftFinding,
   planResolveDrift,
-} from '../../src/drift-plans.js';
+} from '../../src/drift/plans.js';
 import { initWorkspace, type Workspace } from '../../src/index.js';
 import { defaultAgentState } from '../../src/mail.js';
 import { decodeLine, listSegments } from '../../state/journal.js';

@@ -1,7 +1,7 @@
 /** Hand-built states for the drift and attention unit tests: a Memory view with tasks, agents, alerts. */
 import { defaultAgents } from '../../agents/roles.js';
 import { type AgentConfig, Policies } from '../../src/config.js';
-import type { DriftInput } from '../../src/drift.js';
+import type { DriftInput } from '../../src/drift/index.js';
 import { defaultAgentState } from '../../src/mail.js';
 import { Memory } from '../../state/memory.js';
 import type { AgentState, Alert, Checkpoint, Mail, Task } from '../../state/schemas.js';

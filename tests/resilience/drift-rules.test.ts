@@ -1,13 +1,13 @@
 /** Each drift rule of SPEC §5 over hand-built states: when it fires, with what evidence and action. */
 import { describe, expect, it } from 'vitest';
+import { errorSignature, matchesGlob, workingSeconds } from '../../src/drift/facts.js';
 import {
   clearedAlerts,
   type DriftInput,
   type DriftKind,
   evaluateDrift,
   judgedHere,
-} from '../../src/drift.js';
-import { errorSignature, matchesGlob, workingSeconds } from '../../src/drift-facts.js';
+} from '../../src/drift/index.js';
 import {
   AGENTS,
   agentState,

@@ -1,17 +1,10 @@
 /**
  * The drift rules of SPEC §5 about a task's work — context drift, scope drift, budget — each a pure
- * function of the drift input (drift.ts).
+ * function of the drift input (index.ts).
  */
-import type { DriftRule, Finding } from './drift.js';
-import {
-  fingerprint,
-  held,
-  matchesAny,
-  reportedUsage,
-  secs,
-  stillWorking,
-  workingSeconds,
-} from './drift-facts.js';
+
+import { fingerprint, held, matchesAny, reportedUsage, secs, stillWorking, workingSeconds } from './facts.js';
+import type { DriftRule, Finding } from './index.js';
 
 // ---------------------------------------------------------------- context drift
 

@@ -3,8 +3,12 @@
  * and the corrective action of its policy, in one transaction. Each re-evaluates its rule on the
  * fresh state inside the transaction, so a condition that cleared meanwhile changes nothing.
  */
-import type { Change, Plan, StateView } from '../state/db.js';
-import { ALERT_ID_RE, type Alert, idOf, type Task } from '../state/schemas.js';
+import type { Change, Plan, StateView } from '../../state/db.js';
+import { ALERT_ID_RE, type Alert, idOf, type Task } from '../../state/schemas.js';
+import { invalidInput, invalidTransition, notFound } from '../errors.js';
+import { type Ctx, planCancel, planFail, transition, withFollowUps } from '../lifecycle.js';
+import { defaultAgentState, planDirective } from '../mail.js';
+import { cut } from '../sanitize.js';
 import {
   clearedAlerts,
   type DriftInput,
@@ -12,15 +16,11 @@ import {
   evaluateDrift,
   type Finding,
   judgedHere,
-} from './drift.js';
-import { invalidInput, invalidTransition, notFound } from './errors.js';
-import { type Ctx, planCancel, planFail, transition, withFollowUps } from './lifecycle.js';
-import { defaultAgentState, planDirective } from './mail.js';
-import { cut } from './sanitize.js';
+} from './index.js';
 
 export const alertIdOf = (n: number) => idOf('A', n);
 
-/** What the caller observed outside the state (drift.ts): the rest comes from the transaction. */
+/** What the caller observed outside the state (index.ts): the rest comes from the transaction. */
 export type Observed = Omit<DriftInput, 'view' | 'now' | 'policies'>;
 
 export interface DriftScope {

@@ -2,15 +2,15 @@
  * The drift engine (SPEC §5): each kind of drift is a rule, a pure function of the state (tasks,
  * agent states, checkpoints), the policies and `now`, plus what only the caller can observe (files
  * changed in a git folder, when a log was last written). A rule returns findings: evidence, the key
- * that de-duplicates its alert, and the corrective action of its policy. drift-plans.ts turns
+ * that de-duplicates its alert, and the corrective action of its policy. plans.ts turns
  * findings into journaled alerts and actions; the orchestrator gathers the inputs and runs them.
  */
-import type { StateView } from '../state/db.js';
-import type { AgentState, Alert } from '../state/schemas.js';
-import { DRIFT_KINDS } from '../state/schemas.js';
-import type { AgentConfig, DriftAction, Policies } from './config.js';
-import { staleAfterMs } from './drift-facts.js';
-import { RULES } from './drift-rules.js';
+import type { StateView } from '../../state/db.js';
+import type { AgentState, Alert } from '../../state/schemas.js';
+import { DRIFT_KINDS } from '../../state/schemas.js';
+import type { AgentConfig, DriftAction, Policies } from '../config.js';
+import { staleAfterMs } from './facts.js';
+import { RULES } from './rules-agents.js';
 
 export { DRIFT_KINDS };
 export type DriftKind = (typeof DRIFT_KINDS)[number];

@@ -1,9 +1,9 @@
 /**
  * The drift rules of SPEC §5 about agents and time — stall, overrun, repeated failure — each a pure
- * function of the drift input (drift.ts); the rules about a task's work are in drift-rules-work.ts.
+ * function of the drift input (index.ts); the rules about a task's work are in rules-work.ts.
  * Thresholds and actions come from `policies.drift` (config.ts, documented in the README).
  */
-import type { DriftRule, Finding } from './drift.js';
+
 import {
   errorSignature,
   held,
@@ -14,8 +14,9 @@ import {
   stillWorking,
   taskOf,
   usualDurations,
-} from './drift-facts.js';
-import { budget, contextDrift, scopeDrift } from './drift-rules-work.js';
+} from './facts.js';
+import type { DriftRule, Finding } from './index.js';
+import { budget, contextDrift, scopeDrift } from './rules-work.js';
 
 // ---------------------------------------------------------------- stall
 
