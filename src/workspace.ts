@@ -32,7 +32,7 @@ import {
   byId,
   type Checkpoint,
   type DIRECTIVES,
-  ERROR_CODE_RE,
+  isFailureCode,
   type Mail,
   STATUSES,
   type Status,
@@ -603,7 +603,7 @@ export class Workspace {
     fail: ({ id, input }, actor) => {
       if (input.agent !== undefined) this.agent(input.agent);
       if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
-      if (input.errorCode !== undefined && !ERROR_CODE_RE.test(input.errorCode)) {
+      if (input.errorCode !== undefined && !isFailureCode(input.errorCode)) {
         throw invalidInput(
           `not an error code: ${JSON.stringify(input.errorCode).slice(0, 60)} (codes look like E_TESTS)`,
         );

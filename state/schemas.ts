@@ -10,7 +10,14 @@ export const SCHEMA_VERSION = 1 as const;
 
 export const TASK_ID_RE = /^T-[0-9A-Z]{5,10}$/;
 export const AGENT_ID_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
-export const ERROR_CODE_RE = /^E_[A-Z0-9_]{1,60}$/;
+/**
+ * How a task's attempt failed (E_EXIT, E_TIMEOUT, E_SPAWN, E_STALLED, …), kept in `result.errorCode`.
+ * An open vocabulary of the task's own, told apart from DreamError's ErrorCode (state/errors.ts),
+ * which names why a command failed and maps to its exit status.
+ */
+export type FailureCode = `E_${string}`;
+export const FAILURE_CODE_RE = /^E_[A-Z0-9_]{1,60}$/;
+export const isFailureCode = (code: string): code is FailureCode => FAILURE_CODE_RE.test(code);
 export const ALERT_ID_RE = /^A-[0-9A-Z]{5,10}$/;
 /** A request made through a workspace's shared writer (state/writer.ts): process, instance, number. */
 export const REQUEST_ID_RE = /^[0-9]{1,10}-[0-9a-f]{8}-[0-9]{1,15}$/;
@@ -70,7 +77,7 @@ export const TaskResult = z.strictObject({
   usage: Usage.optional(),
   log: z.string().max(1000).optional(),
   error: z.string().max(20_000).optional(),
-  errorCode: z.string().regex(ERROR_CODE_RE, 'an error code looks like E_TIMEOUT').optional(),
+  errorCode: z.string().regex(FAILURE_CODE_RE, 'an error code looks like E_TIMEOUT').optional(),
 });
 
 export const HistoryEntry = z.strictObject({

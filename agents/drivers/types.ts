@@ -3,7 +3,7 @@
  * stop it on request, and report how it ended. The orchestrator's loop does everything else
  * (claiming, leases, journaling the result).
  */
-import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
+import type { Checkpoint, FailureCode, Mail, Task } from '../../state/schemas.js';
 import type { Driver } from './config.js';
 
 export interface Usage {
@@ -23,7 +23,7 @@ export interface DriverOutcome {
    * Typed failure: E_EXIT (non-zero exit), E_TIMEOUT, E_CANCELLED, E_CRASH (killed by a signal), E_SPAWN,
    * E_HTTP, E_LLM, E_STALLED, E_FAILED (the agent itself reported failure: llm fail_task, a sim failure).
    */
-  errorCode?: string;
+  errorCode?: FailureCode;
   usage?: Usage;
   /** The failure is not worth another attempt (E_BUDGET: it would be over its budget again). */
   final?: boolean;

@@ -6,7 +6,7 @@
  * findings into journaled alerts and actions; the orchestrator gathers the inputs and runs them.
  */
 import type { StateView } from '../../state/db.js';
-import type { AgentState, Alert } from '../../state/schemas.js';
+import type { AgentState, Alert, FailureCode } from '../../state/schemas.js';
 import { DRIFT_KINDS } from '../../state/schemas.js';
 import type { AgentConfig, DriftAction, Policies } from '../config.js';
 import { staleAfterMs } from './facts.js';
@@ -42,8 +42,8 @@ export interface Finding {
   message: string;
   evidence: Record<string, unknown>;
   action: DriftAction;
-  /** The error code a `stop` fails the attempt with. */
-  errorCode?: string;
+  /** The failure code a `stop` fails the attempt with. */
+  errorCode?: FailureCode;
   /** A `stop` fails the task for good (no retry): a retry would overspend its budget again. */
   final?: boolean;
 }
