@@ -24,6 +24,24 @@ export function matchesIn(lines: readonly string[], term: string): number[] {
   return out;
 }
 
+/**
+ * The log the task view shows: that of the task's agent, else of the last agent in its history that
+ * left one, else where its agent's log will be. Reads the file system, so it runs in an effect, not
+ * in a render.
+ */
+export function taskLogPath(
+  logPath: (agent: string, task: string) => string,
+  agents: readonly string[],
+  task: { id: string; agent: string | null; history: ReadonlyArray<{ by: string }> },
+): string | null {
+  const known = new Set(agents);
+  const candidates = [task.agent, ...task.history.map((h) => h.by).reverse()].filter(
+    (id): id is string => typeof id === 'string' && known.has(id),
+  );
+  for (const id of new Set(candidates)) if (fs.existsSync(logPath(id, task.id))) return logPath(id, task.id);
+  return candidates[0] ? logPath(candidates[0], task.id) : null;
+}
+
 /** Lines the pager keeps of one task's logs: the last ones when a log is longer. */
 export const PAGER_LINES = 50_000;
 const PAGER_LINE = 1000;

@@ -1,9 +1,9 @@
 /** One task: its fields, its history (scrolling) and the log of its last run. */
-import fs from 'node:fs';
 import { Box, Text } from 'ink';
-import { useMemo } from 'react';
+import { useEffect, useState } from 'react';
 import type { Task } from '../../state/schemas.js';
 import { Field } from '../components/Field.js';
+import { taskLogPath } from '../data/logs.js';
 import { useLogLines, useServices } from '../hooks.js';
 import { type Layout, windowStart } from '../layout.js';
 import { clean, clock } from '../text.js';
@@ -13,16 +13,12 @@ import { LogBox } from './LogBox.js';
 /** The log of the task's agent, else of the last agent in its history that left one. */
 function useTaskLogPath(task: Task | null): string | null {
   const { ws } = useServices();
-  return useMemo(() => {
-    if (!task) return null;
-    const known = new Set(ws.config.agents.map((a) => a.id));
-    const candidates = [task.agent, ...task.history.map((h) => h.by).reverse()].filter(
-      (id): id is string => typeof id === 'string' && known.has(id),
-    );
-    for (const id of new Set(candidates))
-      if (fs.existsSync(ws.paths.log(id, task.id))) return ws.paths.log(id, task.id);
-    return candidates[0] ? ws.paths.log(candidates[0], task.id) : null;
+  const [path, setPath] = useState<string | null>(null);
+  useEffect(() => {
+    const agents = ws.config.agents.map((a) => a.id);
+    setPath(task ? taskLogPath((agent, id) => ws.paths.log(agent, id), agents, task) : null);
   }, [ws, task]);
+  return path;
 }
 
 export function TaskDetail(props: {
