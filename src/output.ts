@@ -1,5 +1,5 @@
 /** How every command speaks: `--json` puts machine output on stdout and human messages on stderr. */
-import { DreamError } from './errors.js';
+import { DreamError, type ErrorCode } from './errors.js';
 import { jsonText, oneLine } from './sanitize.js';
 
 export interface OutputOptions {
@@ -27,8 +27,8 @@ export function reportError(error: unknown, json: boolean): number {
     return error.exitCode;
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (json)
-    process.stdout.write(`${JSON.stringify({ error: { code: 'E_INTERNAL', message, exitCode: 1 } })}\n`);
+  const code: ErrorCode = 'E_INTERNAL';
+  if (json) process.stdout.write(`${JSON.stringify({ error: { code, message, exitCode: 1 } })}\n`);
   process.stderr.write(`dreamos: ${oneLine(message, 1000)}\n`);
   if (process.env.DREAMOS_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
   return 1;

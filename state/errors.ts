@@ -31,7 +31,9 @@ export type ErrorCode =
   | 'E_LOCK_COMPROMISED'
   | 'E_CORRUPT'
   | 'E_UNTRUSTED'
-  | 'E_IO';
+  | 'E_IO'
+  /** Not a DreamError at all, which is a bug: reportError prints it with this code. */
+  | 'E_INTERNAL';
 
 const exitFor: Record<ErrorCode, ExitCode> = {
   E_USAGE: ExitCode.usage,
@@ -48,6 +50,7 @@ const exitFor: Record<ErrorCode, ExitCode> = {
   E_CORRUPT: ExitCode.corrupt,
   E_UNTRUSTED: ExitCode.error,
   E_IO: ExitCode.error,
+  E_INTERNAL: ExitCode.error,
 };
 
 const BRAND = Symbol.for('dreamos.DreamError');
