@@ -54,7 +54,8 @@ export const TaskInput = z.strictObject({
   timeout: z.union([z.number(), z.string()]).optional(),
   budget: Budget.optional(),
   tags: z.array(Line).default([]),
-  source: Source.default('cli'),
+  /** The CLI, the console and the orchestrator say who they are; a library caller that does not is 'api'. */
+  source: Source.default('api'),
   /** Keep the task in the backlog even when its dependencies are done (the operator promotes it). */
   hold: z.boolean().default(false),
   /** In an import: a name that other tasks of the same import can use in `dependsOn`. */

@@ -29,6 +29,11 @@ describe('task lifecycle through the library', () => {
     expect(ws.getTask(a.id).history.map((h) => h.to)).toEqual(['backlog', 'ready', 'working', 'done']);
   });
 
+  it('records a task added through the library without a source as from the api', async () => {
+    expect((await ws.addTask({ title: 'from code', run: 'true' })).source).toBe('api');
+    expect((await ws.addTask({ title: 'said', run: 'true', source: 'webhook' })).source).toBe('webhook');
+  });
+
   it('retries a failed attempt with backoff, then dead-letters it', async () => {
     const t = await ws.addTask({ title: 'flaky', run: 'false', maxAttempts: 2 });
     await ws.claim('agent-2');
