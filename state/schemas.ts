@@ -31,14 +31,19 @@ const ONE_LINE_RE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
 export const STATUSES = ['backlog', 'ready', 'working', 'done', 'failed', 'cancelled'] as const;
 export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
+/**
+ * Where a task came from. 'api' is a library caller that names no source. 'webhook', 'discord' and
+ * 'scout' are reserved: nothing produces them yet, and they are listed so that the integrations
+ * planned for them need no schema change.
+ */
 export const SOURCES = [
   'cli',
   'console',
   'agent',
   'api',
-  'webhook',
-  'discord',
-  'scout',
+  'webhook', // reserved
+  'discord', // reserved
+  'scout', // reserved
   'import',
   'demo',
 ] as const;
