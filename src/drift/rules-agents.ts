@@ -16,13 +16,12 @@ import {
   usualDurations,
 } from './facts.js';
 import type { DriftRule, Finding } from './index.js';
+import { rule } from './rule.js';
 import { budget, contextDrift, scopeDrift } from './rules-work.js';
 
 // ---------------------------------------------------------------- stall
 
-const stall: DriftRule = {
-  kind: 'stall',
-  enabled: (p) => p.drift.stall.enabled,
+const stall = rule('stall', {
   evaluate(input) {
     const policy = input.policies.drift.stall;
     const now = input.now.getTime();
@@ -88,13 +87,11 @@ const stall: DriftRule = {
     const agent = String(alert.evidence.agent ?? '');
     return !stillWorking(alert, input) || input.lastOutputAt?.has(agent) === true;
   },
-};
+});
 
 // ---------------------------------------------------------------- overrun
 
-const overrun: DriftRule = {
-  kind: 'overrun',
-  enabled: (p) => p.drift.overrun.enabled,
+const overrun = rule('overrun', {
   evaluate(input) {
     const policy = input.policies.drift.overrun;
     const now = input.now.getTime();
@@ -148,13 +145,11 @@ const overrun: DriftRule = {
     }
     return out;
   },
-};
+});
 
 // ---------------------------------------------------------------- repeated failure
 
-const repeatedFailure: DriftRule = {
-  kind: 'repeated-failure',
-  enabled: (p) => p.drift.repeatedFailure.enabled,
+const repeatedFailure = rule('repeated-failure', {
   evaluate(input) {
     const policy = input.policies.drift.repeatedFailure;
     const out: Finding[] = [];
@@ -180,7 +175,7 @@ const repeatedFailure: DriftRule = {
     }
     return out;
   },
-};
+});
 
 export const RULES: readonly DriftRule[] = [
   stall,

@@ -4,13 +4,12 @@
  */
 
 import { fingerprint, held, matchesAny, reportedUsage, secs, stillWorking, workingSeconds } from './facts.js';
-import type { DriftRule, Finding } from './index.js';
+import type { Finding } from './index.js';
+import { rule } from './rule.js';
 
 // ---------------------------------------------------------------- context drift
 
-export const contextDrift: DriftRule = {
-  kind: 'context-drift',
-  enabled: (p) => p.drift.contextDrift.enabled,
+export const contextDrift = rule('context-drift', {
   evaluate(input) {
     const policy = input.policies.drift.contextDrift;
     const out: Finding[] = [];
@@ -45,13 +44,11 @@ export const contextDrift: DriftRule = {
     }
     return out;
   },
-};
+});
 
 // ---------------------------------------------------------------- scope drift
 
-export const scopeDrift: DriftRule = {
-  kind: 'scope-drift',
-  enabled: (p) => p.drift.scopeDrift.enabled,
+export const scopeDrift = rule('scope-drift', {
   evaluate(input) {
     const policy = input.policies.drift.scopeDrift;
     const tasks = held(input.view);
@@ -85,13 +82,11 @@ export const scopeDrift: DriftRule = {
   },
   judges: (alert, input) =>
     stillWorking(alert, input) && input.changedFiles?.has(String(alert.evidence.agent ?? '')) === true,
-};
+});
 
 // ---------------------------------------------------------------- budget
 
-export const budget: DriftRule = {
-  kind: 'budget',
-  enabled: (p) => p.drift.budget.enabled,
+export const budget = rule('budget', {
   evaluate(input) {
     const policy = input.policies.drift.budget;
     const now = input.now.getTime();
@@ -128,4 +123,4 @@ export const budget: DriftRule = {
     return out;
   },
   judges: stillWorking,
-};
+});
