@@ -17,6 +17,7 @@ import {
   type StateBackend,
   type StateView,
 } from '../state/db.js';
+import { JournalHistory } from '../state/history.js';
 import { type LockHolder, lockHolder } from '../state/lock/index.js';
 import {
   STORES,
@@ -397,6 +398,18 @@ export class Workspace {
 
   get home(): string {
     return this.paths.home;
+  }
+
+  // ------------------------------------------------------------ history
+
+  /** The journal as entries, oldest first, for what shows or sums it up (state/history.ts). */
+  get history(): JournalHistory {
+    return new JournalHistory(this.paths);
+  }
+
+  /** The history of the workspace `options` names, without opening its state (`dreamos log`). */
+  static history(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): JournalHistory {
+    return new JournalHistory(workspacePaths(findWorkspace(options)));
   }
 
   /** What recovery did while opening (quarantined and rebuilt stores, torn journal tails). */

@@ -11,67 +11,19 @@
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { DreamError, errnoCode } from './errors.js';
+import { JournalCursor, type JournalDamage, SEGMENT_BYTES } from './journal-reader.js';
 import type { WorkspacePaths } from './paths.js';
-import { SEGMENT_RE } from './paths.js';
 import { openRead, quarantineCopy } from './safe-files.js';
-import { JournalEntry, type JournalPosition } from './schemas.js';
-import { describeZodError, fsyncDir } from './store.js';
+import type { JournalEntry, JournalPosition } from './schemas.js';
+import { fsyncDir } from './store.js';
 
-/** Start a new segment once the current one passes this size. */
-export const SEGMENT_BYTES = 64 * 1024 * 1024;
-const READ_CHUNK = 4 * 1024 * 1024;
-
-export interface JournalDamage {
-  segment: number;
-  offset: number;
-  length: number;
-  reason: string;
-}
+export { decodeLine, type JournalDamage, listSegments, SEGMENT_BYTES } from './journal-reader.js';
 
 export type EntryDraft = Omit<JournalEntry, 'seq' | 'crc' | 'schemaVersion'>;
 
-export function decodeLine(line: string): { entry: JournalEntry } | { error: string } {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(line);
-  } catch {
-    return { error: 'not valid JSON' };
-  }
-  const parsed = JournalEntry.safeParse(raw);
-  if (!parsed.success)
-    return { error: `does not match the entry schema (${describeZodError(parsed.error)})` };
-  // The checksum covers the entry as written, without its last field (the crc itself).
-  const at = line.lastIndexOf(',"crc":"');
-  if (
-    at < 0 ||
-    crc32(`${line.slice(0, at)}}`)
-      .toString(16)
-      .padStart(8, '0') !== (raw as JournalEntry).crc
-  ) {
-    return { error: 'checksum mismatch' };
-  }
-  return { entry: parsed.data };
-}
-
-export function listSegments(paths: WorkspacePaths): number[] {
-  let names: string[];
-  try {
-    names = fs.readdirSync(paths.journalDir);
-  } catch (error) {
-    if (errnoCode(error) === 'ENOENT') return [];
-    throw error;
-  }
-  return names
-    .map((name) => SEGMENT_RE.exec(name)?.[1])
-    .filter((n): n is string => n !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
-}
-
 export class Journal {
-  /** Where this process has read up to: the end of the last complete line it has seen. */
-  pos: JournalPosition;
-  lastSeq = 0;
+  /** Reads what any process appended; where it stands is where this process has read up to. */
+  private readonly cursor: JournalCursor;
   private fd: number | null = null;
   private fdSegment = 0;
   /** Bytes written by append(…, false) and not yet fdatasync'ed. */
@@ -86,10 +38,29 @@ export class Journal {
     private readonly paths: WorkspacePaths,
     start: JournalPosition = { segment: 1, offset: 0 },
   ) {
-    this.pos = { ...start };
+    this.cursor = new JournalCursor(paths, start);
+  }
+
+  /** Where this process has read up to: the end of the last complete line it has seen. */
+  get pos(): JournalPosition {
+    return this.cursor.pos;
+  }
+
+  set pos(pos: JournalPosition) {
+    this.cursor.pos = pos;
+  }
+
+  /** The sequence number of the last entry read or appended. */
+  get lastSeq(): number {
+    return this.cursor.lastSeq;
+  }
+
+  set lastSeq(seq: number) {
+    this.cursor.lastSeq = seq;
   }
 
   close(): void {
+    this.cursor.close();
     if (this.fd !== null) fs.closeSync(this.fd);
     this.fd = null;
   }
@@ -136,72 +107,7 @@ export class Journal {
    * (only a partial one, which no reader takes, is cut off).
    */
   readNew(apply: (entry: JournalEntry) => void, onDamage: (damage: JournalDamage) => void): number {
-    let count = 0;
-    for (;;) {
-      const size = this.segmentSize(this.pos.segment);
-      if (size === null) {
-        if (this.pos.offset === 0 && this.segmentSize(this.pos.segment + 1) === null) return count;
-        // The segment we were reading is gone: nothing more to read there.
-        return count;
-      }
-      if (size > this.pos.offset) {
-        count += this.readRange(this.pos.segment, size, apply, onDamage);
-      }
-      // A writer starts the next segment only once this one has passed SEGMENT_BYTES.
-      if (this.pos.offset < SEGMENT_BYTES || this.segmentSize(this.pos.segment + 1) === null) return count;
-      this.pos = { segment: this.pos.segment + 1, offset: 0 };
-    }
-  }
-
-  private readRange(
-    segment: number,
-    end: number,
-    apply: (entry: JournalEntry) => void,
-    onDamage: (damage: JournalDamage) => void,
-  ): number {
-    const fd = this.open(segment);
-    let count = 0;
-    let offset = this.pos.offset;
-    let carry = Buffer.alloc(0);
-    let carryStart = offset;
-    while (offset < end) {
-      const length = Math.min(READ_CHUNK, end - offset);
-      const chunk = Buffer.allocUnsafe(length);
-      const read = fs.readSync(fd, chunk, 0, length, offset);
-      if (read <= 0) break;
-      offset += read;
-      let buf = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, read)]) : chunk.subarray(0, read);
-      let lineStart = 0;
-      for (let nl = buf.indexOf(10, lineStart); nl !== -1; nl = buf.indexOf(10, lineStart)) {
-        const start = lineStart;
-        const lineOffset = carryStart + start;
-        const line = buf.toString('utf8', start, nl);
-        lineStart = nl + 1;
-        this.pos = { segment, offset: carryStart + lineStart };
-        if (line.trim() === '') continue;
-        const decoded = decodeLine(line);
-        if ('error' in decoded) {
-          onDamage({ segment, offset: lineOffset, length: nl - start, reason: decoded.error });
-          continue;
-        }
-        if (decoded.entry.seq <= this.lastSeq) {
-          onDamage({
-            segment,
-            offset: lineOffset,
-            length: nl - start,
-            reason: `sequence ${decoded.entry.seq} repeats or goes back (last was ${this.lastSeq})`,
-          });
-          continue;
-        }
-        this.lastSeq = decoded.entry.seq;
-        apply(decoded.entry);
-        count++;
-      }
-      carry = buf.subarray(lineStart);
-      carryStart += lineStart;
-      buf = Buffer.alloc(0);
-    }
-    return count;
+    return this.cursor.read({ onEntry: apply, onDamage });
   }
 
   /**
@@ -334,139 +240,3 @@ const flushError = (error: unknown) =>
     'E_IO',
     `the journal could not be flushed to disk (${(error as Error).message}); the change is recorded but may not survive a power cut`,
   );
-
-/**
- * Readers for `dreamos log`, which holds no lock and writes nothing: they open segments read-only,
- * take only complete lines, skip lines that do not decode (damage is reported by commands that
- * open the state), and hold one chunk and the longest line in memory, whatever the journal's size.
- */
-
-/** Where the last complete line of a segment ends (0 when it has none). */
-function completeEnd(fd: number, size: number, chunkBytes: number): number {
-  for (let pos = size; pos > 0; ) {
-    const length = Math.min(chunkBytes, pos);
-    pos -= length;
-    const chunk = readAt(fd, pos, length);
-    const nl = chunk.lastIndexOf(10);
-    if (nl !== -1) return pos + nl + 1;
-  }
-  return 0;
-}
-
-function readAt(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.allocUnsafe(length);
-  let read = 0;
-  while (read < length) {
-    const n = fs.readSync(fd, buf, read, length - read, position + read);
-    if (n <= 0) return buf.subarray(0, read);
-    read += n;
-  }
-  return buf;
-}
-
-/**
- * The last `limit` entries that `matches`, oldest first, read backwards from the end of the
- * journal: only the segments and chunks that hold them are read. Also returns where the journal's
- * complete lines ended, for a reader that follows it from there.
- */
-export function readJournalTail(
-  paths: WorkspacePaths,
-  limit: number,
-  matches: (entry: JournalEntry) => boolean = () => true,
-  chunkBytes = READ_CHUNK,
-): { entries: JournalEntry[]; end: JournalPosition } {
-  const segments = listSegments(paths);
-  const found: JournalEntry[] = [];
-  let end: JournalPosition = { segment: segments.at(-1) ?? 1, offset: 0 };
-  const take = (pieces: Buffer[]) => {
-    const text = (pieces.length === 1 ? pieces[0]! : Buffer.concat(pieces)).toString('utf8');
-    if (text.trim() === '') return;
-    const decoded = decodeLine(text);
-    if ('entry' in decoded && matches(decoded.entry)) found.push(decoded.entry);
-  };
-  for (let i = segments.length - 1; i >= 0 && found.length < limit; i--) {
-    const segment = segments[i]!;
-    const fd = fs.openSync(paths.journalSegment(segment), 'r');
-    try {
-      const complete = completeEnd(fd, fs.fstatSync(fd).size, chunkBytes);
-      if (i === segments.length - 1) end = { segment, offset: complete };
-      // Lines are read from the newline that ends the last one; `pieces` holds the end of a line
-      // whose start lies in an earlier chunk.
-      let pos = Math.max(0, complete - 1);
-      let pieces: Buffer[] = [];
-      while (pos > 0 && found.length < limit) {
-        const length = Math.min(chunkBytes, pos);
-        pos -= length;
-        const chunk = readAt(fd, pos, length);
-        let lineEnd = chunk.length;
-        while (found.length < limit) {
-          const nl = lineEnd > 0 ? chunk.lastIndexOf(10, lineEnd - 1) : -1;
-          if (nl === -1) {
-            pieces.unshift(chunk.subarray(0, lineEnd));
-            if (pos === 0) {
-              take(pieces);
-              pieces = [];
-            }
-            break;
-          }
-          take([chunk.subarray(nl + 1, lineEnd), ...pieces]);
-          pieces = [];
-          lineEnd = nl;
-        }
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-  return { entries: found.reverse(), end };
-}
-
-/**
- * Every entry after `from`, oldest first, to `onEntry`, in chunks. Returns where the complete lines
- * ended: the position to read from next time.
- */
-export function readJournalFrom(
-  paths: WorkspacePaths,
-  from: JournalPosition,
-  onEntry: (entry: JournalEntry) => void,
-  chunkBytes = READ_CHUNK,
-): JournalPosition {
-  let at = { ...from };
-  for (;;) {
-    let fd: number;
-    try {
-      fd = fs.openSync(paths.journalSegment(at.segment), 'r');
-    } catch (error) {
-      if (errnoCode(error) === 'ENOENT') return at;
-      throw error;
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      let offset = at.offset;
-      let pieces: Buffer[] = [];
-      let lineStart = offset;
-      while (offset < size) {
-        const chunk = readAt(fd, offset, Math.min(chunkBytes, size - offset));
-        if (chunk.length === 0) break;
-        let start = 0;
-        for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
-          pieces.push(chunk.subarray(start, nl));
-          const text = Buffer.concat(pieces).toString('utf8');
-          pieces = [];
-          start = nl + 1;
-          lineStart = offset + start;
-          if (text.trim() === '') continue;
-          const decoded = decodeLine(text);
-          if ('entry' in decoded) onEntry(decoded.entry);
-        }
-        pieces.push(chunk.subarray(start));
-        offset += chunk.length;
-      }
-      at = { segment: at.segment, offset: lineStart };
-    } finally {
-      fs.closeSync(fd);
-    }
-    if (!fs.existsSync(paths.journalSegment(at.segment + 1))) return at;
-    at = { segment: at.segment + 1, offset: 0 };
-  }
-}

@@ -1,11 +1,9 @@
 /** `dreamos init | status | doctor | log`. */
-import fs from 'node:fs';
 import { type Command, Option } from 'commander';
 import { defaultAgents } from '../../agents/roles.js';
-import { listSegments, readJournalFrom, readJournalTail } from '../../state/journal.js';
+import type { HistoryMark } from '../../state/history.js';
 import { describeHolder } from '../../state/lock/index.js';
-import { workspacePaths } from '../../state/paths.js';
-import type { JournalEntry, JournalPosition } from '../../state/schemas.js';
+import type { JournalEntry } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
 import { demoAgents, seedDemo } from '../demo.js';
 import { doctor } from '../doctor.js';
@@ -15,7 +13,7 @@ import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, plural, say } from '../output.js';
 import { describeRunners, describeUnrun, liveRunners, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
-import { findWorkspace, initWorkspace } from '../workspace.js';
+import { initWorkspace, Workspace } from '../workspace.js';
 import { globals, positiveInt, readWorkspace } from './common.js';
 
 const DRIVER_CHOICES = ['auto', 'shell', ...AGENT_CLIS.map((c) => c.name), 'openai', 'ollama'];
@@ -211,7 +209,7 @@ export function registerAdmin(program: Command): void {
     .option('--follow', 'keep printing new entries as they are written')
     .action(async (o, command: Command) => {
       const options = globals(command);
-      const paths = workspacePaths(findWorkspace(options.home ? { home: options.home } : {}));
+      const history = Workspace.history(options.home ? { home: options.home } : {});
       const matches = (e: JournalEntry) => !o.task || (e.tasks ?? []).some((p) => p.task.id === o.task);
       const line = (e: JournalEntry) => {
         if (options.json) return jsonText(e);
@@ -219,36 +217,35 @@ export function registerAdmin(program: Command): void {
         return `${String(e.seq).padStart(6)}  ${e.at}  ${oneLine(e.op, 24).padEnd(9)} by ${oneLine(e.by, 20).padEnd(10)} ${oneLine(tasks, 120)}${e.archived ? ` archived ${e.archived.length}` : ''}${e.alerts ? ` alerts ${e.alerts.map((a) => a.id).join(',')}` : ''}`;
       };
       // Read from the end for --limit, streamed otherwise: memory never holds the whole journal.
-      let at: JournalPosition;
+      let mark: HistoryMark;
       if (o.limit) {
-        const tail = readJournalTail(paths, o.limit, matches);
-        at = tail.end;
+        const tail = history.tail(o.limit, { matches });
+        mark = tail.mark;
         if (options.json && !o.follow) process.stdout.write(`${JSON.stringify(tail.entries, null, 2)}\n`);
         else for (const e of tail.entries) process.stdout.write(`${line(e)}\n`);
       } else if (options.json && !o.follow) {
         // The same output as JSON.stringify(entries, null, 2), written one entry at a time.
         let count = 0;
-        at = readJournalFrom(paths, { segment: listSegments(paths)[0] ?? 1, offset: 0 }, (e) => {
+        mark = history.forEach((e) => {
           if (!matches(e)) return;
           const item = JSON.stringify(e, null, 2).replace(/\n/g, '\n  ');
           process.stdout.write(`${count++ === 0 ? '[\n  ' : ',\n  '}${item}`);
         });
         process.stdout.write(count === 0 ? '[]\n' : '\n]\n');
       } else {
-        at = readJournalFrom(paths, { segment: listSegments(paths)[0] ?? 1, offset: 0 }, (e) => {
+        mark = history.forEach((e) => {
           if (matches(e)) process.stdout.write(`${line(e)}\n`);
         });
       }
       if (!o.follow) return;
       say('following the journal (ctrl-c to stop)');
+      const follower = history.follow(mark);
       await new Promise<void>((resolve) => {
-        const watcher = fs.watch(paths.journalDir, () => {
-          at = readJournalFrom(paths, at, (e) => {
-            if (matches(e)) process.stdout.write(`${line(e)}\n`);
-          });
+        const unwatch = history.watch(() => {
+          for (const e of follower.readNew()) if (matches(e)) process.stdout.write(`${line(e)}\n`);
         });
         const stop = () => {
-          watcher.close();
+          unwatch();
           resolve();
         };
         process.once('SIGINT', stop);
