@@ -1,13 +1,13 @@
 /**
- * Telemetry derived from the journal, the one record of everything that happened (SPEC §5): how many
+ * Telemetry derived from the journal, the one record of everything that happened: how many
  * tasks get done per hour, how often work succeeds, how long it takes per role and per agent, how
  * busy each agent is, the tokens and money spent, and the failures by typed error code.
  *
  * Every journal entry carries the whole new state of the tasks it changed, history included, so
  * each transition is seen once, in order, as history entries the previous state of the task did not
- * have. The journal is read segment by segment in chunks, never whole: memory grows with the number
- * of tasks, not with the size of the journal. Lines are only parsed (no schema or checksum check:
- * the store does that); an unreadable line is counted and skipped.
+ * have. The history is streamed, never held whole: memory grows with the number of tasks, not with
+ * the size of the journal. An entry the store would skip (unreadable, or repeated) is skipped here
+ * too; an unreadable one is counted.
  *
  * Definitions (all within the window `[since, until]`):
  * - done / failed / cancelled: tasks that reached that end (a task failed, retried, then done counts
@@ -19,16 +19,11 @@
  * - tokens and cost: the usage of each attempt that ended; failures: each attempt that ended with an
  *   error, by `result.errorCode`, and each lease expiry (E_STALLED).
  */
-import fs from 'node:fs';
-import { listSegments } from '../state/journal.js';
-import type { WorkspacePaths } from '../state/paths.js';
-
-const READ_CHUNK = 4 * 1024 * 1024;
+import type { EntryHead, JournalHistory } from '../state/history.js';
 
 /**
- * Changes that never move a task (leases renewed, agents' state, checkpoints): their lines are not
- * even parsed, which is most of the cost. Recognised by the head every entry starts with; a line that
- * does not look like that is parsed anyway.
+ * Changes that never move a task (leases renewed, agents' state, checkpoints): only their head is
+ * read, never the whole entry, which is most of the cost.
  */
 const NO_TRANSITION_OPS = new Set([
   'heartbeat',
@@ -38,19 +33,9 @@ const NO_TRANSITION_OPS = new Set([
   'agents-release',
   'checkpoint',
 ]);
-const ENTRY_HEAD_RE = /^\{"schemaVersion":\d+,"at":"([^"]*)","by":"(?:[^"\\]|\\.)*","op":"([^"\\]*)"/;
-const ENTRY_TAIL_RE = /"seq":(\d+),"crc":"[0-9a-f]{8}"\}$/;
 
-/**
- * The sequence number and time of a line that records no task transition, read without parsing it;
- * null when the line must be parsed (it may move a task, or does not look as expected).
- */
-export function skippable(line: string): { seq: number; at: string } | null {
-  const head = ENTRY_HEAD_RE.exec(line);
-  if (!head || (line.includes('"tasks":[') && !NO_TRANSITION_OPS.has(head[2]!))) return null;
-  const seq = ENTRY_TAIL_RE.exec(line.slice(-100))?.[1];
-  return seq === undefined ? null : { seq: Number(seq), at: head[1]! };
-}
+/** Whether telemetry needs the whole entry: it may move a task. */
+export const movesTasks = (head: EntryHead): boolean => head.hasTasks && !NO_TRANSITION_OPS.has(head.op);
 const HOUR_MS = 3_600_000;
 
 export interface Percentiles {
@@ -192,28 +177,6 @@ export class TelemetryBuilder {
   constructor(private readonly options: TelemetryOptions = {}) {
     this.since = options.since?.getTime() ?? Number.NEGATIVE_INFINITY;
     this.until = (options.until ?? new Date()).getTime();
-  }
-
-  /** One raw journal line. */
-  addLine(line: string): void {
-    if (line.trim() === '') return;
-    const skip = skippable(line);
-    if (skip) {
-      this.add(skip);
-      return;
-    }
-    let entry: EntryLike;
-    try {
-      entry = JSON.parse(line);
-    } catch {
-      this.unreadable++;
-      return;
-    }
-    if (typeof entry !== 'object' || entry === null || typeof entry.seq !== 'number') {
-      this.unreadable++;
-      return;
-    }
-    this.add(entry);
   }
 
   add(entry: EntryLike): void {
@@ -422,44 +385,19 @@ export class TelemetryBuilder {
 
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
-/** Feed every complete line of every journal segment to `onLine`, in order, a chunk at a time. */
-export function readJournalLines(paths: WorkspacePaths, onLine: (line: string) => void): void {
-  const buf = Buffer.allocUnsafe(READ_CHUNK);
-  for (const segment of listSegments(paths)) {
-    let fd: number;
-    try {
-      fd = fs.openSync(paths.journalSegment(segment), 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
-      throw error;
-    }
-    try {
-      // Bytes after the last newline wait for the next chunk: lines (and UTF-8 characters) stay whole.
-      let carry = Buffer.alloc(0);
-      let position = 0;
-      for (;;) {
-        const read = fs.readSync(fd, buf, 0, buf.length, position);
-        if (read <= 0) break;
-        position += read;
-        const chunk =
-          carry.length > 0 ? Buffer.concat([carry, buf.subarray(0, read)]) : buf.subarray(0, read);
-        const last = chunk.lastIndexOf(10);
-        if (last === -1) {
-          carry = Buffer.from(chunk);
-          continue;
-        }
-        for (const line of chunk.toString('utf8', 0, last).split('\n')) onLine(line);
-        carry = Buffer.from(chunk.subarray(last + 1));
-      }
-      // A last line without its newline is a write in progress (or torn): not an entry yet.
-    } finally {
-      fs.closeSync(fd);
-    }
-  }
-}
-
-export function collectTelemetry(paths: WorkspacePaths, options: TelemetryOptions = {}): Telemetry {
+/** Telemetry over the whole history, read once, in order, one entry at a time. */
+export function collectTelemetry(history: JournalHistory, options: TelemetryOptions = {}): Telemetry {
   const builder = new TelemetryBuilder(options);
-  readJournalLines(paths, (line) => builder.addLine(line));
+  history.forEach(
+    (entry) => {
+      builder.add(entry);
+    },
+    {
+      onUnreadable: () => {
+        builder.unreadable++;
+      },
+      heads: { decode: movesTasks, onHead: (head) => builder.add(head) },
+    },
+  );
   return builder.result();
 }
