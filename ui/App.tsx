@@ -54,7 +54,7 @@ export function App(props: AppProps) {
     () => ({
       ws: props.ws,
       logs: new LogHub(props.ws.paths.logsDir, { flushMs: LOG_FLUSH_MS }),
-      journal: new JournalFeed(props.ws.paths),
+      journal: new JournalFeed(props.ws.history),
     }),
     [props.ws],
   );

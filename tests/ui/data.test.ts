@@ -209,7 +209,7 @@ describe('the journal feed', () => {
   test('reads the tail, then only what was appended', async () => {
     const { ws } = await workspace();
     await ws.addTask({ title: 'first' });
-    const feed = new JournalFeed(ws.paths, 3);
+    const feed = new JournalFeed(ws.history, 3);
     expect(feed.update()).toBe(true);
     expect(feed.rows.at(-1)).toMatchObject({ op: 'add' });
     expect(feed.update()).toBe(false);

@@ -1,13 +1,11 @@
 /**
- * The journal view's feed: the last entries of the append-only journal, read from the end of the
- * newest segments (a workspace with a long history opens as fast as a new one), then followed from
- * where the last read stopped whenever the workspace watcher reports a change. Each entry becomes
+ * The journal view's feed: the last entries of the workspace's history, read from its end (a
+ * workspace with a long history opens as fast as a new one), then followed from where the last
+ * read stopped whenever the workspace watcher reports a change. Each entry becomes
  * one summary row; control sequences are stripped.
  */
-import fs from 'node:fs';
 import { oneLine } from '../../src/sanitize.js';
-import { decodeLine, listSegments } from '../../state/journal.js';
-import type { WorkspacePaths } from '../../state/paths.js';
+import type { Workspace } from '../../src/workspace.js';
 import type { JournalEntry } from '../../state/schemas.js';
 import { hasWords } from '../text.js';
 
@@ -20,7 +18,10 @@ export interface JournalRow {
   tasks: string[];
 }
 
+/** How far back from the end the first read looks, whatever the journal's size. */
 const TAIL_BYTES = 4 * 1024 * 1024;
+
+type History = Workspace['history'];
 
 export function summarise(entry: JournalEntry): JournalRow {
   const parts: string[] = [];
@@ -46,81 +47,26 @@ export function summarise(entry: JournalEntry): JournalRow {
 
 export class JournalFeed {
   rows: readonly JournalRow[] = [];
-  private segment = 0;
-  private offset = 0;
-  private loaded = false;
+  /** Follows the journal from where the last read stopped; none before the first read. */
+  private follower: ReturnType<History['follow']> | null = null;
 
   constructor(
-    private readonly paths: WorkspacePaths,
+    private readonly history: History,
     private readonly keep = 2000,
   ) {}
 
   /** Bring the rows up to date; returns whether anything was added. */
   update(): boolean {
-    const segments = listSegments(this.paths);
-    if (!segments.length) return false;
-    const fresh: JournalRow[] = [];
-    if (!this.loaded) {
-      this.loaded = true;
-      // Newest segments first, until enough bytes are read.
-      const picked: number[] = [];
-      let bytes = 0;
-      for (const s of [...segments].reverse()) {
-        picked.unshift(s);
-        bytes += this.size(s);
-        if (bytes >= TAIL_BYTES) break;
-      }
-      for (const s of picked) {
-        const size = this.size(s);
-        this.readRange(s, Math.max(0, size - TAIL_BYTES), fresh, size > TAIL_BYTES);
-      }
-    } else {
-      for (const s of segments.filter((n) => n >= this.segment)) {
-        this.readRange(s, s === this.segment ? this.offset : 0, fresh, false);
-      }
+    let fresh: JournalEntry[];
+    if (this.follower) fresh = this.follower.readNew();
+    else {
+      const tail = this.history.tail(this.keep, { maxBytes: TAIL_BYTES });
+      this.follower = this.history.follow(tail.mark);
+      fresh = tail.entries;
     }
     if (!fresh.length) return false;
-    this.rows = [...this.rows, ...fresh].slice(-this.keep);
+    this.rows = [...this.rows, ...fresh.map(summarise)].slice(-this.keep);
     return true;
-  }
-
-  private size(segment: number): number {
-    try {
-      return fs.statSync(this.paths.journalSegment(segment)).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  private readRange(segment: number, start: number, out: JournalRow[], skipFirst: boolean): void {
-    let fd: number;
-    try {
-      fd = fs.openSync(this.paths.journalSegment(segment), 'r');
-    } catch {
-      return;
-    }
-    try {
-      const size = fs.fstatSync(fd).size;
-      if (size <= start) {
-        this.segment = segment;
-        this.offset = Math.min(start, size);
-        return;
-      }
-      const buf = Buffer.alloc(size - start);
-      fs.readSync(fd, buf, 0, buf.length, start);
-      const end = buf.lastIndexOf(10) + 1;
-      this.segment = segment;
-      this.offset = start + end;
-      const lines = buf.toString('utf8', 0, end).split('\n');
-      if (skipFirst) lines.shift();
-      for (const line of lines) {
-        if (!line) continue;
-        const decoded = decodeLine(line);
-        if ('entry' in decoded) out.push(summarise(decoded.entry));
-      }
-    } finally {
-      fs.closeSync(fd);
-    }
   }
 }
 
