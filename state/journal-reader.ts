@@ -124,14 +124,18 @@ export function openSegment(paths: WorkspacePaths, segment: number): number | nu
 }
 
 export function readAt(fd: number, position: number, length: number): Buffer {
-  const buf = Buffer.allocUnsafe(length);
+  return readInto(fd, Buffer.allocUnsafe(length), position, length);
+}
+
+/** Read `length` bytes at `position` into the start of `buf`; returns the part that was read. */
+function readInto(fd: number, buf: Buffer, position: number, length: number): Buffer {
   let read = 0;
   while (read < length) {
     const n = fs.readSync(fd, buf, read, length - read, position + read);
-    if (n <= 0) return buf.subarray(0, read);
+    if (n <= 0) break;
     read += n;
   }
-  return buf;
+  return buf.subarray(0, read);
 }
 
 /**
@@ -215,26 +219,31 @@ export class JournalCursor {
     const segment = this.pos.segment;
     let count = 0;
     let offset = this.pos.offset;
-    // `carry` holds the start of a line whose end is in a later chunk; it begins at `carryStart`.
-    let carry = Buffer.alloc(0);
-    let carryStart = offset;
+    // One buffer for every chunk of this read: memory stays one chunk, however many are read.
+    const buffer = Buffer.allocUnsafe(Math.min(this.chunkBytes, end - offset));
+    // The start of a line whose end lies in a later chunk (copied out of the buffer), and its offset.
+    let pieces: Buffer[] = [];
+    let lineOffset = offset;
     while (offset < end) {
-      const chunk = readAt(fd, offset, Math.min(this.chunkBytes, end - offset));
+      const chunk = readInto(fd, buffer, offset, Math.min(buffer.length, end - offset));
       if (chunk.length === 0) break;
-      offset += chunk.length;
-      const buf = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
-      let lineStart = 0;
-      for (let nl = buf.indexOf(10); nl !== -1; nl = buf.indexOf(10, lineStart)) {
-        const start = lineStart;
-        lineStart = nl + 1;
-        this.pos = { segment, offset: carryStart + lineStart };
-        const line = buf.toString('utf8', start, nl);
+      let start = 0;
+      for (let nl = chunk.indexOf(10); nl !== -1; nl = chunk.indexOf(10, start)) {
+        const line =
+          pieces.length > 0
+            ? Buffer.concat([...pieces, chunk.subarray(start, nl)]).toString('utf8')
+            : chunk.toString('utf8', start, nl);
+        const length = offset + nl - lineOffset;
+        const where = { segment, offset: lineOffset, length };
+        pieces = [];
+        start = nl + 1;
+        lineOffset = offset + start;
+        this.pos = { segment, offset: lineOffset };
         if (line.trim() === '') continue;
-        if (this.take(line, { segment, offset: carryStart + start, length: nl - start }, handlers)) count++;
+        if (this.take(line, where, handlers)) count++;
       }
-      // A copy: the chunk's memory is not kept alive by a short remainder.
-      carry = Buffer.from(buf.subarray(lineStart));
-      carryStart += lineStart;
+      if (start < chunk.length) pieces.push(Buffer.from(chunk.subarray(start)));
+      offset += chunk.length;
     }
     return count;
   }
