@@ -141,8 +141,8 @@ function readInto(fd: number, buf: Buffer, position: number, length: number): Bu
 /**
  * When a cursor goes on from the segment it reads to the next one.
  * - WHEN_FULL: only once it has read past SEGMENT_BYTES, as the store does. A writer starts the next
- *   segment only then, so a segment that ends short of it was cut short, and what comes after it
- *   was never acknowledged in order; the store does not apply it.
+ *   segment only then (after making this one durable), so until then more entries may still come
+ *   in this one, and a shorter segment followed by another was damaged: what follows is not applied.
  * - WHEN_NEXT_EXISTS: as soon as a next segment exists. For readers that show the journal as it is
  *   on disk (`dreamos log`, the console, telemetry).
  */
