@@ -2,23 +2,14 @@
  * The library entry's core: find or create a workspace and run every operation through one state
  * backend. The CLI and (later) the console call these methods; nothing else touches state.
  */
-import { createHash } from 'node:crypto';
 import fs from 'node:fs';
-import os from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { Low } from 'lowdb';
-import * as z from 'zod';
+import { join, resolve } from 'node:path';
 import { defaultAgents } from '../agents/roles.js';
-import {
-  type Change,
-  JournalDb,
-  type Plan,
-  type RecoveryNotice,
-  type StateBackend,
-  type StateView,
-} from '../state/db.js';
+import type { StateBackend, WriterStatus } from '../state/backend.js';
+import { createBackend, openBackend } from '../state/backends.js';
+import type { Change, Plan, RecoveryNotice, StateView } from '../state/db.js';
 import { JournalHistory } from '../state/history.js';
-import { type LockHolder, lockHolder } from '../state/lock/index.js';
+import type { LockHolder } from '../state/lock/index.js';
 import {
   STORES,
   type StoreName,
@@ -33,16 +24,13 @@ import {
   byId,
   type Checkpoint,
   type DIRECTIVES,
-  isFailureCode,
   type Mail,
   STATUSES,
   type Status,
   storeOf,
-  Task,
+  type Task,
 } from '../state/schemas.js';
-import { REQUIRED_KINDS } from '../state/snapshots.js';
-import { CorruptFileError, ValidatedJsonFile, writeFileDurable } from '../state/store.js';
-import { type SharedChange, SharedWrites } from '../state/writer.js';
+import { writeFileDurable } from '../state/store.js';
 import { planRetryFromCheckpoint } from './checkpoints.js';
 import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
 import { DreamError, invalidInput, notFound } from './errors.js';
@@ -54,14 +42,10 @@ import {
   expireLeases,
   type FailInput,
   planCancel,
-  planClaim,
-  planComplete,
   planEdit,
-  planFail,
   planMove,
   planPriority,
   planPromote,
-  planRenew,
   planRetry,
   withFollowUps,
 } from './lifecycle.js';
@@ -73,8 +57,28 @@ import {
   planSend,
   type SendInput,
 } from './mail.js';
+import {
+  completeArgs,
+  failArgs,
+  type OpsHost,
+  resolveShared,
+  type SharedArgsOf,
+  type SharedOp,
+  sharedChange,
+} from './shared-ops.js';
 import { parseTaskInput, planAdd, type TaskInput } from './task-input.js';
-import { checkTrusted } from './trust.js';
+import {
+  agentFromEnv,
+  digestOfConfig,
+  findAgent,
+  findWorkspace,
+  prepareProject,
+  privateDir,
+  readConfig,
+  writeConfig,
+} from './workspace-home.js';
+
+export { findWorkspace } from './workspace-home.js';
 
 export interface OpenOptions {
   /** The folder holding `.dreamos/`, or the `.dreamos/` folder itself. Default: DREAMOS_HOME, then search upwards. */
@@ -97,76 +101,16 @@ export interface OpenOptions {
    * corrupt state file is reported and left for the next command that writes). Implies no sharing.
    */
   readOnly?: boolean;
-}
-
-/**
- * `home` may name the project folder or its `.dreamos`; returns the `.dreamos` path. A folder is a
- * workspace itself only when it has the workspace's own files: a project's config.json is not one.
- */
-function normaliseHome(home: string): string {
-  const abs = resolve(home);
-  if (abs.endsWith(`/${WORKSPACE_DIR}`) || isWorkspace(abs)) return abs;
-  const inside = join(abs, WORKSPACE_DIR);
-  if (!fs.existsSync(join(inside, 'config.json')) && fs.existsSync(join(abs, 'config.json'))) {
-    throw new DreamError(
-      'E_NO_WORKSPACE',
-      `${abs} is not a Dream.OS workspace (its config.json is not one, and it has no ${WORKSPACE_DIR}/); pass the folder that holds ${WORKSPACE_DIR}/, or run \`dreamos init\` there`,
-    );
-  }
-  return inside;
-}
-
-/** A workspace folder has its config.json and its journal/. */
-function isWorkspace(dir: string): boolean {
-  return fs.existsSync(join(dir, 'config.json')) && fs.existsSync(join(dir, 'journal'));
-}
-
-/**
- * The workspace named by --home or DREAMOS_HOME, else the nearest `.dreamos/` upwards from the current
- * folder, like git. The search stops at the user's home folder and where the file system changes, and
- * a workspace found either way must be the user's own (src/trust.ts). Returns the resolved path, the
- * only one to use from then on.
- */
-export function findWorkspace(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): string {
-  const explicit = options.home ?? process.env.DREAMOS_HOME;
-  if (explicit) {
-    const home = normaliseHome(explicit);
-    if (!fs.existsSync(join(home, 'config.json'))) {
-      throw new DreamError('E_NO_WORKSPACE', `no Dream.OS workspace at ${home} (run \`dreamos init\` there)`);
-    }
-    return checkTrusted(home);
-  }
-  const userHome = realOrSelf(os.homedir());
-  let dir = resolve(options.cwd ?? process.cwd());
-  const device = fs.statSync(dir).dev;
-  for (;;) {
-    const candidate = join(dir, WORKSPACE_DIR);
-    if (fs.existsSync(join(candidate, 'config.json'))) {
-      return checkTrusted(candidate);
-    }
-    const parent = dirname(dir);
-    if (parent === dir || realOrSelf(dir) === userHome || fs.statSync(parent).dev !== device) {
-      throw new DreamError(
-        'E_NO_WORKSPACE',
-        `no Dream.OS workspace here or in any parent folder up to ${dir} (run \`dreamos init\`, or pass --home)`,
-      );
-    }
-    dir = parent;
-  }
-}
-
-function realOrSelf(path: string): string {
-  try {
-    return fs.realpathSync(path);
-  } catch {
-    return path;
-  }
+  /** Where the state is kept (state/backends.ts). Default: the journaled JSON store. */
+  backend?: string;
 }
 
 export interface InitOptions {
   dir?: string;
   config?: Partial<Config>;
   agents?: AgentConfig[];
+  /** Where the state is kept (state/backends.ts). Default: the journaled JSON store. */
+  backend?: string;
 }
 
 /**
@@ -191,87 +135,10 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
     privateDir(dir);
   }
   writeFileDurable(paths.configSchema, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
-  const db = await JournalDb.open(paths);
-  await db.transact(() => ({ change: { op: 'init', by: OPERATOR, config }, result: undefined }));
-  for (const kind of REQUIRED_KINDS) db.markDirty(kind);
-  await db.flush();
+  const db = await createBackend(paths, { op: 'init', by: OPERATOR, config }, options.backend);
   // config.json is written last: its presence is what makes the folder a workspace.
   await writeConfig(paths, config);
   return new Workspace(paths, config, db, OPERATOR);
-}
-
-/** The folder a workspace goes in: an existing folder, or a new one whose parent exists. */
-function prepareProject(project: string): void {
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(project);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw cannotCreate(project, error);
-    const parent = dirname(project);
-    if (!fs.existsSync(parent)) {
-      throw notFound(
-        `cannot create ${project}: its parent folder ${parent} does not exist (create it first: mkdir -p ${project})`,
-      );
-    }
-    try {
-      fs.mkdirSync(project);
-    } catch (mkdirError) {
-      throw cannotCreate(project, mkdirError);
-    }
-    return;
-  }
-  if (!st.isDirectory()) throw invalidInput(`cannot create a workspace in ${project}: it is not a folder`);
-}
-
-/**
- * One folder of the workspace, mode 700 whatever the umask. Never `recursive`: Node's recursive mkdir
- * retries for ever where the kernel refuses with ENOENT (in /proc, say), deaf to signals.
- */
-function privateDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch (error) {
-    const exists = (error as NodeJS.ErrnoException).code === 'EEXIST' && fs.lstatSync(dir).isDirectory();
-    if (!exists) throw cannotCreate(dir, error);
-  }
-  fs.chmodSync(dir, 0o700);
-}
-
-function cannotCreate(path: string, error: unknown): DreamError {
-  const { code, message } = error as NodeJS.ErrnoException;
-  const why =
-    code === 'EACCES' || code === 'EPERM'
-      ? 'permission denied'
-      : code === 'EROFS'
-        ? 'the file system is read-only'
-        : code === 'ENOENT'
-          ? 'this file system does not allow new folders here'
-          : code === 'ENOTDIR'
-            ? 'a part of the path is not a folder'
-            : (message ?? String(error));
-  return new DreamError('E_IO', `cannot create ${path}: ${why}${code ? ` (${code})` : ''}`);
-}
-
-async function writeConfig(paths: WorkspacePaths, config: Config): Promise<void> {
-  const low = new Low(new ValidatedJsonFile(paths.config, Config), config);
-  low.data = config;
-  await low.write();
-}
-
-function readConfig(paths: WorkspacePaths): Config {
-  try {
-    const config = new ValidatedJsonFile(paths.config, Config).readSync();
-    if (!config) throw new DreamError('E_NO_WORKSPACE', `no config.json in ${paths.home}`);
-    return config;
-  } catch (error) {
-    if (error instanceof CorruptFileError) {
-      throw new DreamError(
-        'E_CORRUPT',
-        `${error.message}. Fix the file, or run \`dreamos doctor --repair\` to restore the last valid config`,
-      );
-    }
-    throw error;
-  }
 }
 
 export async function openWorkspace(options: OpenOptions = {}): Promise<Workspace> {
@@ -279,35 +146,18 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
   const paths = workspacePaths(home);
   const config = readConfig(paths);
   const actor = options.actor ?? agentFromEnv(config);
-  const db = await JournalDb.open(paths, {
+  const host: OpsHost = { agent: (id) => findAgent(config, id, 'no agent '), policies: config.policies };
+  const db = await openBackend(paths, {
+    ...(options.backend !== undefined ? { backend: options.backend } : {}),
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
+    share:
+      (options.share ?? true) && !options.readOnly
+        ? { config: digestOfConfig(config), resolve: (op, args, by) => resolveShared(host, op, args, by) }
+        : null,
   });
-  const share = (options.share ?? true) && !options.readOnly && process.platform !== 'win32';
-  return new Workspace(paths, config, db, actor, share);
-}
-
-/** A shared writer makes changes only for processes that read the same configuration. */
-function digestOfConfig(config: Config): string {
-  return createHash('sha256').update(JSON.stringify(config)).digest('hex').slice(0, 32);
-}
-
-/** DREAMOS_AGENT_ID (set for driven programs) names who makes the changes: it must be a known agent. */
-function agentFromEnv(config: Config): string {
-  const id = process.env.DREAMOS_AGENT_ID;
-  if (!id || id === OPERATOR) return OPERATOR;
-  return findAgent(config, id, 'DREAMOS_AGENT_ID names no agent: ').id;
-}
-
-/** The configured agent `id`, or a not-found error that lists the known ones. */
-function findAgent(config: Config, id: string, missing: string): AgentConfig {
-  const agent = config.agents.find((a) => a.id === id);
-  if (!agent)
-    throw notFound(
-      `${missing}${JSON.stringify(id).slice(0, 60)} (known: ${config.agents.map((a) => a.id).join(', ')})`,
-    );
-  return agent;
+  return new Workspace(paths, config, db, actor);
 }
 
 export interface TaskFilter {
@@ -327,73 +177,17 @@ export interface BoardSummary {
   agents: number;
 }
 
-/** The arguments of the changes a shared writer makes, as they travel between processes. */
-const Usage = z.strictObject({
-  inputTokens: z.number(),
-  outputTokens: z.number(),
-  usd: z.number().optional(),
-});
-const CompleteFields = {
-  agent: z.string().max(64).optional(),
-  summary: z.string().optional(),
-  exitCode: z.number().nullable().optional(),
-  usage: Usage.optional(),
-  log: z.string().optional(),
-};
-const SharedArgs = {
-  claim: z.strictObject({ agent: z.string().max(64), taskId: z.string().max(20).optional() }),
-  renew: z.strictObject({ id: z.string().max(20), agent: z.string().max(64) }),
-  complete: z.strictObject({ id: z.string().max(20), input: z.strictObject(CompleteFields) }),
-  fail: z.strictObject({
-    id: z.string().max(20),
-    input: z.strictObject({
-      ...CompleteFields,
-      reason: z.string(),
-      errorCode: z.string().optional(),
-      final: z.boolean().optional(),
-    }),
-  }),
-};
-type SharedOp = keyof typeof SharedArgs;
-type SharedArgsOf = { [K in SharedOp]: z.infer<(typeof SharedArgs)[K]> };
-const TaskOrNull = Task.nullable();
-
-/** Only the fields a change uses travel (callers may hand over richer objects). */
-function pick<T extends object>(input: T, keys: readonly (keyof T)[]): Partial<T> {
-  const out: Partial<T> = {};
-  for (const key of keys) if (input[key] !== undefined) out[key] = input[key];
-  return out;
-}
-const COMPLETE_KEYS = ['agent', 'summary', 'exitCode', 'usage', 'log'] as const;
-const FAIL_KEYS = [...COMPLETE_KEYS, 'reason', 'errorCode', 'final'] as const;
-
 export class Workspace {
-  /** The shared writer (state/writer.ts), unless this process writes only for itself. */
-  private readonly writes: SharedWrites | null;
-
   constructor(
     readonly paths: WorkspacePaths,
     readonly config: Config,
-    readonly db: StateBackend & JournalDb,
+    readonly db: StateBackend,
     readonly actor: string,
-    share = false,
-  ) {
-    this.writes = share
-      ? new SharedWrites({
-          address: paths.writerSocket,
-          electionLock: paths.writerLock,
-          workspace: fs.realpathSync(paths.home),
-          db,
-          config: digestOfConfig(config),
-          resolve: (op, args, actor) => this.shareable(op, args, actor),
-          timeoutMs: db.lockTimeoutMs,
-        })
-      : null;
-  }
+  ) {}
 
-  /** How this process takes part in the shared writer: its role and what it has done so far. */
-  get writer(): { role: 'writer' | 'client' | 'none'; stats: SharedWrites['stats'] } | null {
-    return this.writes ? { role: this.writes.role, stats: this.writes.stats } : null;
+  /** How this process takes part in shared writes: its role and what it has done so far. */
+  get writer(): WriterStatus | null {
+    return this.db.writer;
   }
 
   get home(): string {
@@ -419,18 +213,11 @@ export class Workspace {
 
   /**
    * The state as of this process's last change or refresh. A change another process made for this
-   * one (the shared writer) is not in it yet: the next look reads it from the journal first.
+   * one (a shared writer) is in it from the next look on.
    */
   get view(): StateView {
-    if (this.behind) {
-      this.behind = false;
-      this.db.refresh();
-    }
     return this.db.view;
   }
-
-  /** A shared writer in another process made a change for this one since the view was last read. */
-  private behind = false;
 
   agent(id: string): AgentConfig {
     return findAgent(this.config, id, 'no agent ');
@@ -448,7 +235,6 @@ export class Workspace {
   // ------------------------------------------------------------ reads
 
   refresh(): void {
-    this.behind = false;
     this.db.refresh();
   }
 
@@ -516,7 +302,7 @@ export class Workspace {
 
   /** Who holds the journal lock now, and whether it can let go (read without taking the lock). */
   journalLockHolder(): LockHolder | null {
-    return lockHolder(this.paths.journalLock);
+    return this.db.writeLockHolder();
   }
 
   // ------------------------------------------------------------ changes
@@ -567,67 +353,21 @@ export class Workspace {
   }
 
   complete(id: string, input: CompleteInput = {}): Promise<Task> {
-    return this.change('complete', { id, input: pick(input, COMPLETE_KEYS) }) as Promise<Task>;
+    return this.change('complete', completeArgs(id, input)) as Promise<Task>;
   }
 
   fail(id: string, input: FailInput): Promise<Task> {
-    return this.change('fail', { id, input: pick(input, FAIL_KEYS) as FailInput }) as Promise<Task>;
+    return this.change('fail', failArgs(id, input)) as Promise<Task>;
   }
 
-  /** A hot change: checked here, then made through the shared writer when there is one. */
-  private async change<K extends SharedOp>(op: K, args: SharedArgsOf[K]): Promise<Task | null> {
-    const local = this.shared[op](args, this.actor);
-    if (!this.writes) return this.db.transact(local.plan);
-    const result = await this.writes.run(op, args, this.actor, local);
-    if (this.writes.role !== 'writer') this.behind = true;
-    return result;
+  /** A hot change: checked here, then made by the backend (through its shared writer, when it has one). */
+  private change<K extends SharedOp>(op: K, args: SharedArgsOf[K]): Promise<Task | null> {
+    return this.db.hot({ op, args, actor: this.actor }, sharedChange(this.opsHost, op, args, this.actor));
   }
 
-  /** In the writer: a request from another process, whose arguments are parsed before anything else. */
-  private shareable(op: string, raw: unknown, actor: string): SharedChange<Task | null> {
-    if (!Object.hasOwn(SharedArgs, op)) throw invalidInput(`not a change the shared writer makes: ${op}`);
-    const parsed = SharedArgs[op as SharedOp].safeParse(raw);
-    if (!parsed.success) throw invalidInput(`bad arguments for ${op}: ${parsed.error.issues[0]?.message}`);
-    return this.shared[op as SharedOp](parsed.data as never, actor);
-  }
-
-  /**
-   * The changes a shared writer makes for other processes: each checked the same way in the asking
-   * process and again in the writer, then planned like any other change.
-   */
-  private readonly shared: {
-    [K in SharedOp]: (args: SharedArgsOf[K], actor: string) => SharedChange<Task | null>;
-  } = {
-    claim: ({ agent: agentId, taskId }) => {
-      const agent = this.agent(agentId);
-      if (taskId !== undefined) this.checkId(taskId);
-      return this.sharedChange(agentId, (ctx) => planClaim(ctx, agent, taskId));
-    },
-    renew: ({ id, agent }) => {
-      this.agent(agent);
-      this.checkId(id);
-      return this.sharedChange(agent, (ctx) => planRenew(ctx, id, agent));
-    },
-    complete: ({ id, input }, actor) => {
-      if (input.agent !== undefined) this.agent(input.agent);
-      this.checkId(id);
-      return this.sharedChange(input.agent ?? actor, (ctx) => planComplete(ctx, id, input));
-    },
-    fail: ({ id, input }, actor) => {
-      if (input.agent !== undefined) this.agent(input.agent);
-      if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
-      if (input.errorCode !== undefined && !isFailureCode(input.errorCode)) {
-        throw invalidInput(
-          `not an error code: ${JSON.stringify(input.errorCode).slice(0, 60)} (codes look like E_TESTS)`,
-        );
-      }
-      this.checkId(id);
-      return this.sharedChange(input.agent ?? actor, (ctx) => planFail(ctx, id, input));
-    },
-  };
-
-  private sharedChange(by: string, plan: (ctx: Ctx) => Plan<Task | null>): SharedChange<Task | null> {
-    return { plan: this.inContext(plan, by), check: (value) => TaskOrNull.parse(value) };
+  /** What the shared operations need of this workspace (src/shared-ops.ts). */
+  private get opsHost(): OpsHost {
+    return { agent: (id) => this.agent(id), policies: this.config.policies };
   }
 
   /** With `fromCheckpoint`, the next run starts from the task's last checkpoint, whichever agent takes it. */
@@ -722,7 +462,6 @@ export class Workspace {
   }
 
   async close(): Promise<void> {
-    await this.writes?.close();
     await this.db.close();
   }
 }

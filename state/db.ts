@@ -1,13 +1,14 @@
 /**
  * The state database: an in-memory view of the workspace (memory.ts), advanced from the journal
- * tail, with snapshot files (snapshots.ts) written from it. One narrow interface (`StateBackend`) so
- * that a PostgreSQL backend for multi-machine fleets can stand behind the same lifecycle code.
+ * tail, with snapshot files (snapshots.ts) written from it: the core of the JSON backend
+ * (json-backend.ts), behind the `StateBackend` seam (backend.ts).
  *
  * A transaction: in-process mutex → journal lock → catch up from the journal (re-read inside the
  * lock) → plan the change against the fresh state → validate → append + fdatasync → apply → unlock.
  * One journal line holds the whole change, so a task moving between two stores is atomic.
  */
 import fs from 'node:fs';
+import type { StateStore } from './backend.js';
 import { DreamError } from './errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
 import { acquireLock, KeptLock } from './lock/index.js';
@@ -79,17 +80,6 @@ export interface RecoveryNotice {
   message: string;
 }
 
-export interface StateBackend {
-  readonly view: StateView;
-  readonly notices: RecoveryNotice[];
-  /** Catch up with changes made by other processes. */
-  refresh(): void;
-  transact<T>(plan: (view: StateView, now: Date) => Plan<T>): Promise<T>;
-  /** Bring the snapshot files up to date. */
-  flush(): Promise<void>;
-  close(): Promise<void>;
-}
-
 export interface DbOptions {
   /** Write snapshots once this many entries have accumulated since the last. */
   snapshotEvery?: number;
@@ -129,7 +119,7 @@ const LATER = 'the next command that changes the workspace, or `dreamos doctor -
 const before = (a: JournalPosition, b: JournalPosition) =>
   a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
 
-export class JournalDb implements StateBackend {
+export class JournalDb implements StateStore {
   readonly notices: RecoveryNotice[] = [];
   private readonly mem = new Memory();
   private readonly journal: Journal;

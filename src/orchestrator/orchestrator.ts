@@ -336,11 +336,8 @@ export class Orchestrator {
       // An orchestrator that died writes nothing that would wake us: look for its agents here.
       if (this.wanted.length > this.loops.size && this.orphans().length > 0) this.onChange();
       await this.drift?.check();
-      // State files edited behind Dream.OS's back are found here, quarantined and rebuilt with an alert.
-      for (const notice of await this.ws.db.verifySnapshots())
-        this.emit({ type: 'error', message: notice.message });
-      // Keep the board files close to the journal for anyone reading them.
-      if (this.ws.db.dirtyStores.length > 0) await this.ws.db.flush();
+      // State changed behind the backend's back is found here and repaired, with an alert.
+      for (const notice of await this.ws.db.upkeep()) this.emit({ type: 'error', message: notice.message });
     } catch (error) {
       this.fail(error);
     }

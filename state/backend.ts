@@ -1,0 +1,140 @@
+/**
+ * The seam between the workspace and where its state is kept. Everything above `state/` (the
+ * workspace facade, the orchestrator, doctor, the console) reaches the state through `StateBackend`
+ * and opens one through `openBackend` (state/backends.ts). The journaled JSON store is the first
+ * implementation (state/json-backend.ts); a second one registers beside it. See
+ * docs/decisions/state-backend.md.
+ */
+import type { BatchItem, Change, Plan, RecoveryNotice, StateView } from './db.js';
+import type { LockHolder } from './lock/index.js';
+import type { WorkspacePaths } from './paths.js';
+
+export type { BatchItem, Change, Outcome, Plan, RecoveryNotice, StateView } from './db.js';
+
+/** A plan as a backend runs it: against the state as of the transaction, with its clock. */
+export type PlanFn<T> = (view: StateView, now: Date) => Plan<T>;
+
+/**
+ * One of the hot changes (claim, renew, complete, fail), which a backend may make for several
+ * processes together: its JSON arguments travel, and are planned the same way on both sides.
+ */
+export interface HotRequest {
+  op: string;
+  args: unknown;
+  actor: string;
+}
+
+/** The change a hot request stands for, as the asking process plans it, and how to check an answer. */
+export interface HotChange<T> {
+  plan: PlanFn<T>;
+  /** Validates a value another process answered (every read is validated). */
+  check: (value: unknown) => T;
+}
+
+/** Turns a hot request from another process into its change: checks its arguments, or throws. */
+export type ResolveHot = (op: string, args: unknown, actor: string) => HotChange<unknown>;
+
+/** How this process takes part in sharing writes with others: its role and what it has done so far. */
+export interface WriterStatus {
+  role: 'writer' | 'client' | 'none';
+  /**
+   * As the writer: requests served, batches made, requests refused because their asker had settled
+   * them already. As a client: requests asked, settled without the writer's answer, made itself.
+   */
+  stats: Readonly<Record<'served' | 'batches' | 'stale' | 'asked' | 'recovered' | 'direct', number>>;
+}
+
+/** Something a backend's own check found wrong with the stored state, and whether it was fixed. */
+export interface HealthProblem {
+  code:
+    | 'corrupt-file'
+    | 'config'
+    | 'duplicate'
+    | 'two-stores'
+    | 'journal-mismatch'
+    | 'journal-damage'
+    | 'stale-lock'
+    | 'expired-lease'
+    | 'stray-file'
+    | 'recovered';
+  message: string;
+  path?: string;
+  task?: string;
+  repaired?: boolean;
+}
+
+/** What a backend's check found (doctor shows it), and what it repaired. */
+export interface HealthReport {
+  problems: HealthProblem[];
+  repaired: string[];
+  /** A repair set stored state aside: opening the state again rebuilds it. */
+  reopen: boolean;
+}
+
+/** The part of a backend that makes and reads changes: the journaled store (state/db.ts) is one. */
+export interface StateStore {
+  /** The state as of this process's last change or refresh. */
+  readonly view: StateView;
+  /** What recovery found and handled (quarantined, rebuilt, repaired), for the user. */
+  readonly notices: readonly RecoveryNotice[];
+  /** Catch up with changes made by other processes. */
+  refresh(): void;
+  /** One change, planned against the state as of the transaction: recorded whole, or not at all. */
+  transact<T>(plan: PlanFn<T>): Promise<T>;
+  /**
+   * Several plans in one transaction, each planned against the state the ones before it left; a
+   * plan that throws records nothing and fails alone. `take` is called when the batch starts.
+   */
+  transactBatch(take: () => BatchItem[]): Promise<void>;
+  /** Make what has been recorded visible to readers that do not replay changes (cached files). */
+  flush(): Promise<void>;
+  /** Let go of everything (locks, connections), after bringing what readers see up to date. */
+  close(): Promise<void>;
+}
+
+export interface StateBackend extends StateStore {
+  /** The registered name this backend was opened by (state/backends.ts). */
+  readonly name: string;
+  /**
+   * Make a hot change: the backend may hand it to another process that writes for many (the JSON
+   * store's shared writer), or make it itself. The view shows it from the next look on.
+   */
+  hot<T>(request: HotRequest, local: HotChange<T>): Promise<T>;
+  /** This process's part in shared writes, or null when it writes only for itself. */
+  readonly writer: WriterStatus | null;
+  /** Who holds the lock every write needs, and whether it can let go; null when nobody does or there is none. */
+  writeLockHolder(): LockHolder | null;
+  /**
+   * For long-running processes, between their work: find and repair stored state changed behind
+   * the backend's back (returns what was found), and bring cached files up to date.
+   */
+  upkeep(): Promise<RecoveryNotice[]>;
+  /** doctor: check the stored state against itself; with `repair`, fix what can be fixed. */
+  check(options: { repair: boolean }): Promise<HealthReport>;
+}
+
+export interface BackendOptions {
+  lockTimeoutMs?: number;
+  /** How many changes between two rewrites of cached files (the JSON store's snapshots). */
+  snapshotEvery?: number;
+  /** Only read: nothing is written, not even recovery (what it would do is reported). */
+  readOnly?: boolean;
+  /**
+   * Share writes with the other long-lived processes on this workspace: only processes whose
+   * configuration has the same digest are served, and `resolve` plans what they ask.
+   */
+  share?: { config: string; resolve: ResolveHot } | null;
+}
+
+/** A kind of backend, as registered in state/backends.ts. */
+export interface BackendFactory {
+  /** Open the state of an existing workspace. */
+  open(paths: WorkspacePaths, options: BackendOptions): Promise<StateBackend>;
+  /** Create the state of a new workspace, whose first change is `first` (the initial configuration). */
+  create(paths: WorkspacePaths, first: Change): Promise<StateBackend>;
+  /**
+   * doctor, before the workspace is opened: problems that would stop it opening (stale locks),
+   * and the configuration the state last recorded, from which a broken config.json is restored.
+   */
+  inspect(paths: WorkspacePaths, options: { repair: boolean }): Promise<HealthReport & { config: unknown }>;
+}

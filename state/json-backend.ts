@@ -1,0 +1,138 @@
+/**
+ * The journaled JSON store as a `StateBackend`: the transactional core (JournalDb, state/db.ts),
+ * the shared writer that makes hot changes for other processes (state/writer.ts), and doctor's
+ * checks of the files (state/json-check.ts). Nothing above `state/` sees any of them.
+ */
+import fs from 'node:fs';
+import type {
+  BackendFactory,
+  BackendOptions,
+  HealthReport,
+  HotChange,
+  HotRequest,
+  PlanFn,
+  StateBackend,
+  WriterStatus,
+} from './backend.js';
+import { type BatchItem, type Change, JournalDb, type RecoveryNotice, type StateView } from './db.js';
+import { checkFiles, inspectFiles } from './json-check.js';
+import { type LockHolder, lockHolder } from './lock/index.js';
+import type { WorkspacePaths } from './paths.js';
+import { REQUIRED_KINDS } from './snapshots.js';
+import { SharedWrites } from './writer.js';
+
+export class JsonBackend implements StateBackend {
+  readonly name = 'json';
+  /** The shared writer, unless this process writes only for itself. */
+  private readonly writes: SharedWrites | null;
+  /** A shared writer in another process made a change for this one since the view was last read. */
+  private behind = false;
+
+  constructor(
+    readonly db: JournalDb,
+    share: BackendOptions['share'] = null,
+  ) {
+    const { paths } = db;
+    this.writes = share
+      ? new SharedWrites({
+          address: paths.writerSocket,
+          electionLock: paths.writerLock,
+          workspace: fs.realpathSync(paths.home),
+          db,
+          config: share.config,
+          resolve: share.resolve,
+          timeoutMs: db.lockTimeoutMs,
+        })
+      : null;
+  }
+
+  /**
+   * The state as of this process's last change or refresh. A change the shared writer made for this
+   * process is not in it yet: the next look reads it from the journal first.
+   */
+  get view(): StateView {
+    if (this.behind) this.refresh();
+    return this.db.view;
+  }
+
+  get notices(): readonly RecoveryNotice[] {
+    return this.db.notices;
+  }
+
+  get writer(): WriterStatus | null {
+    return this.writes ? { role: this.writes.role, stats: this.writes.stats } : null;
+  }
+
+  refresh(): void {
+    this.behind = false;
+    this.db.refresh();
+  }
+
+  transact<T>(plan: PlanFn<T>): Promise<T> {
+    return this.db.transact(plan);
+  }
+
+  transactBatch(take: () => BatchItem[]): Promise<void> {
+    return this.db.transactBatch(take);
+  }
+
+  async hot<T>(request: HotRequest, local: HotChange<T>): Promise<T> {
+    if (!this.writes) return this.db.transact(local.plan);
+    const result = await this.writes.run(request.op, request.args, request.actor, local);
+    if (this.writes.role !== 'writer') this.behind = true;
+    return result;
+  }
+
+  /** Resolves once every transaction asked for so far has ended (the shared writer's tests wait on it). */
+  idle(): Promise<void> {
+    return this.db.idle();
+  }
+
+  writeLockHolder(): LockHolder | null {
+    return lockHolder(this.db.paths.journalLock);
+  }
+
+  async upkeep(): Promise<RecoveryNotice[]> {
+    // State files edited behind Dream.OS's back are found here, quarantined and rebuilt with an alert.
+    const found = await this.db.verifySnapshots();
+    // Keep the board files close to the journal for anyone reading them.
+    if (this.db.dirtyStores.length > 0) await this.db.flush();
+    return found;
+  }
+
+  flush(): Promise<void> {
+    return this.db.flush();
+  }
+
+  check(options: { repair: boolean }): Promise<HealthReport> {
+    return checkFiles(this.db, options);
+  }
+
+  async close(): Promise<void> {
+    await this.writes?.close();
+    await this.db.close();
+  }
+}
+
+export const jsonBackend: BackendFactory = {
+  async open(paths: WorkspacePaths, options: BackendOptions) {
+    const db = await JournalDb.open(paths, {
+      ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
+      ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
+      ...(options.readOnly ? { readOnly: true } : {}),
+    });
+    // Every process writes for itself on Windows, and one that only reads shares nothing.
+    const share = options.readOnly || process.platform === 'win32' ? null : options.share;
+    return new JsonBackend(db, share);
+  },
+
+  async create(paths: WorkspacePaths, first: Change) {
+    const db = await JournalDb.open(paths);
+    await db.transact(() => ({ change: first, result: undefined }));
+    for (const kind of REQUIRED_KINDS) db.markDirty(kind);
+    await db.flush();
+    return new JsonBackend(db);
+  },
+
+  inspect: inspectFiles,
+};
