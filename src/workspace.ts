@@ -33,6 +33,7 @@ import {
 import { writeFileDurable } from '../state/store.js';
 import { planRetryFromCheckpoint } from './checkpoints.js';
 import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
+import { planAlertStatus } from './drift/plans.js';
 import { DreamError, invalidInput, notFound } from './errors.js';
 import {
   type CompleteInput,
@@ -57,6 +58,7 @@ import {
   planSend,
   type SendInput,
 } from './mail.js';
+import { type CheckpointInput, planCheckpoint } from './orchestrator/plans.js';
 import {
   completeArgs,
   failArgs,
@@ -454,6 +456,16 @@ export class Workspace {
     if (agentId !== OPERATOR) this.agent(agentId);
     this.refresh();
     return [...this.view.checkpoints(agentId)];
+  }
+
+  /** Acknowledge or resolve an alert. */
+  setAlertStatus(id: string, to: 'acknowledged' | 'resolved', why?: string): Promise<Alert> {
+    return this.run((ctx) => planAlertStatus(ctx, id, to, why));
+  }
+
+  /** Record an agent's checkpoint, made by that agent; returns it as recorded. */
+  saveCheckpoint(agentId: string, checkpoint: CheckpointInput): Promise<Checkpoint> {
+    return this.run((ctx) => planCheckpoint(ctx, agentId, checkpoint), agentId);
   }
 
   /** Record a change planned elsewhere (doctor, the orchestrator). */

@@ -3,7 +3,6 @@
  * key), else to the current view's bindings, then the global ones. A hidden or disabled binding
  * says why in a flash message. Each command's handler is one entry of a table.
  */
-import { planAlertStatus } from '../src/drift/plans.js';
 import { STATUSES } from '../state/schemas.js';
 import { runDialog } from './dialog-actions.js';
 import { type Env, flashWarning, perform, release, roles } from './effects.js';
@@ -127,7 +126,7 @@ const alertsTo =
     if (movedAway(env, `the alerts ${ids.join(', ')}`)) return;
     release(env);
     perform(env, async () => {
-      for (const id of ids) await env.ws.record((ctx) => planAlertStatus(ctx, id, to));
+      for (const id of ids) await env.ws.setAlertStatus(id, to);
       return `${ids.join(', ')} ${to}`;
     });
   };

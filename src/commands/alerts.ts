@@ -2,7 +2,6 @@
 import type { Command } from 'commander';
 import { ALERT_STATUSES } from '../../state/schemas.js';
 import { attention } from '../attention.js';
-import { planAlertStatus } from '../drift/plans.js';
 import { ExitCode, invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
@@ -51,7 +50,7 @@ export function registerAlerts(program: Command): void {
       .option('--why <text>', 'recorded with the alert')
       .action(async (id: string, o, command: Command) => {
         await withWorkspace(command, async (ws, options) => {
-          const next = await ws.record((ctx) => planAlertStatus(ctx, id, to, o.why));
+          const next = await ws.setAlertStatus(id, to, o.why);
           emit(options, next, () => `${next.id} ${next.status}: ${oneLine(next.message, 100)}`);
         });
       });

@@ -8,7 +8,6 @@ import { type Command, InvalidArgumentError } from 'commander';
 import { checkSaveInput, type SaveInput, withAgentContext } from '../checkpoints.js';
 import { OPERATOR } from '../config.js';
 import { DreamError, invalidInput } from '../errors.js';
-import { planCheckpoint } from '../orchestrator/plans.js';
 import { emit } from '../output.js';
 import type { Workspace } from '../workspace.js';
 import { withWorkspace } from './common.js';
@@ -53,7 +52,7 @@ export async function saveCheckpoint(ws: Workspace, agentId: string, input: Save
   checkSaveInput(input);
   if (input.task !== null) ws.getTask(input.task);
   const full = await withAgentContext(ws, agent, input);
-  const saved = await ws.record((ctx) => planCheckpoint(ctx, agentId, full), agentId);
+  const saved = await ws.saveCheckpoint(agentId, full);
   // As recorded (the journal stamps `rev`).
   return ws.view.checkpoints(agentId).find((c) => c.id === saved.id) ?? saved;
 }
