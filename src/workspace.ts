@@ -5,19 +5,18 @@
 import fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultAgents } from '../agents/roles.js';
-import type { StateBackend, WriterStatus } from '../state/backend.js';
+import type {
+  Change,
+  Plan,
+  RecoveryNotice,
+  StateBackend,
+  StateView,
+  WriterStatus,
+} from '../state/backend.js';
 import { createBackend, openBackend } from '../state/backends.js';
-import type { Change, Plan, RecoveryNotice, StateView } from '../state/db.js';
 import { JournalHistory } from '../state/history.js';
 import type { LockHolder } from '../state/lock/index.js';
-import {
-  STORES,
-  type StoreName,
-  WORKSPACE_DIR,
-  type WorkspacePaths,
-  workspaceFolders,
-  workspacePaths,
-} from '../state/paths.js';
+import { WORKSPACE_DIR, type WorkspacePaths, workspaceFolders, workspacePaths } from '../state/paths.js';
 import {
   type AgentState,
   type Alert,
@@ -27,10 +26,10 @@ import {
   type Mail,
   STATUSES,
   type Status,
-  storeOf,
   type Task,
 } from '../state/schemas.js';
 import { writeFileDurable } from '../state/store.js';
+import { type BoardSummary, filterTasks, summarise, type TaskFilter } from './board-queries.js';
 import { planRetryFromCheckpoint } from './checkpoints.js';
 import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
 import { planAlertStatus } from './drift/plans.js';
@@ -80,6 +79,7 @@ import {
   writeConfig,
 } from './workspace-home.js';
 
+export type { BoardSummary, TaskFilter } from './board-queries.js';
 export { findWorkspace } from './workspace-home.js';
 
 export interface OpenOptions {
@@ -162,23 +162,6 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
   return new Workspace(paths, config, db, actor);
 }
 
-export interface TaskFilter {
-  status?: Status | Status[];
-  store?: StoreName;
-  agent?: string;
-  tag?: string;
-  limit?: number;
-}
-
-export interface BoardSummary {
-  seq: number;
-  counts: Record<Status, number>;
-  stores: Record<StoreName, number>;
-  working: Array<Pick<Task, 'id' | 'title' | 'agent' | 'lease'>>;
-  openAlerts: number;
-  agents: number;
-}
-
 export class Workspace {
   constructor(
     readonly paths: WorkspacePaths,
@@ -255,27 +238,7 @@ export class Workspace {
 
   listTasks(filter: TaskFilter = {}): Task[] {
     this.refresh();
-    const statuses =
-      filter.status === undefined
-        ? undefined
-        : Array.isArray(filter.status)
-          ? filter.status
-          : [filter.status];
-    for (const s of statuses ?? [])
-      if (!STATUSES.includes(s))
-        throw invalidInput(`unknown status ${JSON.stringify(s)} (one of ${STATUSES.join(', ')})`);
-    const stores = statuses ? [...new Set(statuses.map(storeOf))] : filter.store ? [filter.store] : STORES;
-    const out: Task[] = [];
-    for (const store of stores) {
-      for (const task of this.view.inStore(store)) {
-        if (statuses && !statuses.includes(task.status)) continue;
-        if (filter.agent && task.agent !== filter.agent) continue;
-        if (filter.tag && !task.tags.includes(filter.tag)) continue;
-        out.push(task);
-      }
-    }
-    out.sort(byId);
-    return filter.limit ? out.slice(0, filter.limit) : out;
+    return filterTasks(this.view, filter);
   }
 
   alerts(status?: Alert['status']): Alert[] {
@@ -285,21 +248,7 @@ export class Workspace {
 
   summary(): BoardSummary {
     this.refresh();
-    const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
-    for (const store of STORES) for (const t of this.view.inStore(store)) counts[t.status] += 1;
-    return {
-      seq: this.view.seq,
-      counts,
-      stores: Object.fromEntries(STORES.map((s) => [s, this.view.storeSize(s)])) as Record<StoreName, number>,
-      working: [...this.view.inStore('working')].map(({ id, title, agent, lease }) => ({
-        id,
-        title,
-        agent,
-        lease,
-      })),
-      openAlerts: [...this.view.alerts()].filter((a) => a.status === 'open').length,
-      agents: this.config.agents.length,
-    };
+    return summarise(this.view, this.config.agents.length);
   }
 
   /** Who holds the journal lock now, and whether it can let go (read without taking the lock). */
