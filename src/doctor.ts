@@ -1,7 +1,8 @@
 /**
- * `dreamos doctor [--repair]`: check every store against its schema and against the journal, look
- * for duplicates, tasks in two stores, stale locks and expired leases; with repair, fix what can be
- * fixed and say what was done. Nothing is ever deleted: broken files go to quarantine/.
+ * `dreamos doctor [--repair]`: the state backend checks what it stores (for the JSON store: every
+ * file against its schema and the journal, duplicates, tasks in two stores, stale locks; see
+ * state/json-check.ts); doctor adds config.json, expired leases and the drivers. With repair, fix
+ * what can be fixed and say what was done. Nothing is ever deleted: broken files go to quarantine/.
  */
 import type { HealthProblem } from '../state/backend.js';
 import { backendFactory } from '../state/backends.js';
