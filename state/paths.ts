@@ -1,4 +1,4 @@
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DreamError } from './errors.js';
 
 /** The four lifecycle stores, named as in the original design (SPEC §2). */
@@ -28,6 +28,11 @@ function safe(name: string): string {
     );
   }
   return name;
+}
+
+/** The folder holding `.dreamos`: relative `cwd` settings are resolved against it. */
+export function workspaceRoot(home: string): string {
+  return dirname(resolve(home));
 }
 
 /** The one place that defines every path of a workspace. `home` is the `.dreamos` folder itself. */

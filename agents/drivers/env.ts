@@ -5,6 +5,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../state/errors.js';
+import { workspaceRoot } from '../../state/paths.js';
 import { realFolder, writeAndClose } from '../../state/safe-files.js';
 import type { Task } from '../../state/schemas.js';
 import type { DriverContext } from './types.js';
@@ -141,11 +142,6 @@ export function childEnv(ctx: DriverContext, driver: DriverEnvConfig = {}): Node
     if (!passed.has(name)) delete inherited[name];
   }
   return { ...inherited, ...ctx.env, ...driver.env, ...dreamosEnv(ctx) };
-}
-
-/** The folder holding `.dreamos`: relative `cwd` settings are resolved against it. */
-export function workspaceRoot(home: string): string {
-  return path.dirname(path.resolve(home));
 }
 
 /**

@@ -6,8 +6,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { workspaceRoot } from '../../state/paths.js';
 import { runGit } from '../platform/git.js';
-import { workspaceRoot } from './env.js';
 
 const GIT_TIMEOUT_MS = 60_000;
 

@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { workspaceRoot } from '../drivers/env.js';
+import { workspaceRoot } from '../../state/paths.js';
 
 /** child_process is loaded on the first run: the CLI imports this file, and most commands never run git. */
 const loadBuiltin = createRequire(import.meta.url);
