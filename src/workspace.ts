@@ -417,8 +417,8 @@ export class Workspace {
     return this.run((ctx) => planCheckpoint(ctx, agentId, checkpoint), agentId);
   }
 
-  /** Record a change planned elsewhere (doctor, the orchestrator). */
-  record<T>(plan: (ctx: Ctx) => { change: Change | null; result: T }, by?: string): Promise<T> {
+  /** Apply a change planned elsewhere (doctor, the orchestrator): run the plan in one transaction. */
+  apply<T>(plan: (ctx: Ctx) => { change: Change | null; result: T }, by?: string): Promise<T> {
     return this.run(plan, by);
   }
 

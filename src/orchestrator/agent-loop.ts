@@ -147,7 +147,7 @@ export class AgentLoop {
       case 'reset-context': {
         this.freshContext = true;
         const state = this.ws.view.agentState(agentId) ?? defaultAgentState(agentId, new Date());
-        await this.ws.record((ctx) =>
+        await this.ws.apply((ctx) =>
           planAgentUpdate(ctx, agentId, { contextResets: state.contextResets + 1 }),
         );
         break;
@@ -202,7 +202,7 @@ export class AgentLoop {
         step: checkpoint ? 'resume' : 'start',
         progress: checkpoint?.progress ?? 0,
       });
-      await this.ws.record((ctx) =>
+      await this.ws.apply((ctx) =>
         planAgentUpdate(ctx, agentId, { status: 'working', task: task.id, progress: 0, child: null }),
       );
       if (this.host.stopping()) {
@@ -235,7 +235,7 @@ export class AgentLoop {
         onCheckpoint: (cp) => pacer.offer(cp),
         onSpawn: ({ pid, pgid }) =>
           void this.ws
-            .record((ctx) =>
+            .apply((ctx) =>
               planAgentUpdate(ctx, agentId, {
                 child: { pid, pgid, startedAt: new Date().toISOString(), task: task.id },
               }),
@@ -309,7 +309,7 @@ export class AgentLoop {
     if (stopReason === 'shutdown' || stopReason === 'restart') {
       await this.checkpoint({ task: taskId, step: 'interrupted', progress: running.progress });
       const why = running.stopWhy ?? `shutdown of ${agentId}`;
-      await this.ws.record(
+      await this.ws.apply(
         (ctx) => planRequeue(ctx, agentId, taskId, `${why}: back to ready, the attempt not counted`),
         agentId,
       );
@@ -358,7 +358,7 @@ export class AgentLoop {
     if (running.delivered.length > 0)
       await this.ws.markMail(agentId, running.delivered, 'ack').catch(() => undefined);
     const failures = outcome.ok ? 0 : stopReason ? state.failures : state.failures + 1;
-    await this.ws.record((ctx) =>
+    await this.ws.apply((ctx) =>
       planAgentUpdate(ctx, agentId, {
         status: this.host.stopping() ? 'stopped' : this.paused() ? 'paused' : 'idle',
         task: null,
@@ -381,7 +381,7 @@ export class AgentLoop {
     if (now - running.progressWritten < PROGRESS_EVERY_MS) return;
     running.progressWritten = now;
     void this.ws
-      .record((ctx) => planAgentUpdate(ctx, agentId, { progress: running.progress }))
+      .apply((ctx) => planAgentUpdate(ctx, agentId, { progress: running.progress }))
       .catch((e) => this.host.fail(e, agentId));
   }
 
@@ -389,6 +389,6 @@ export class AgentLoop {
   private async checkpoint(input: CheckpointInput) {
     const agentId = this.agent.id;
     const full = boundCheckpoint(await withAgentContext(this.ws, this.ws.agent(agentId), input));
-    return this.ws.record((ctx) => planCheckpoint(ctx, agentId, full), agentId);
+    return this.ws.apply((ctx) => planCheckpoint(ctx, agentId, full), agentId);
   }
 }

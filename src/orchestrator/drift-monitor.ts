@@ -122,7 +122,7 @@ export class DriftMonitor {
       if (TASK_ACTIONS.has(f.action) && !mine.has(f.agent) && agent?.child && agent.runner?.host === HOST) {
         if (await this.stopChild(f.agent, agent.child)) scope.childStopped.add(f.agent);
       }
-      const record = await this.ws.record(
+      const record = await this.ws.apply(
         (ctx) => planDriftFinding(ctx, observed, f.kind, f.key, scope),
         'drift',
       );
@@ -139,7 +139,7 @@ export class DriftMonitor {
       });
     }
     if (clearedAlerts(state, findings, mine, kinds).length > 0) {
-      const resolved = await this.ws.record((ctx) => planResolveDrift(ctx, observed, scope, kinds), 'drift');
+      const resolved = await this.ws.apply((ctx) => planResolveDrift(ctx, observed, scope, kinds), 'drift');
       changed ||= resolved.length > 0;
     }
     this.schedule(mine);

@@ -93,7 +93,7 @@ export class Orchestrator {
     const wanted = this.options.agents ?? this.ws.config.agents.filter((a) => a.enabled).map((a) => a.id);
     for (const id of wanted) this.ws.agent(id);
     this.wanted = wanted;
-    const { taken, leftovers } = await this.ws.record((ctx) =>
+    const { taken, leftovers } = await this.ws.apply((ctx) =>
       planTakeAgents(ctx, wanted, this.staleMs, this.startedAt),
     );
     this.addLoops(taken);
@@ -162,7 +162,7 @@ export class Orchestrator {
     this.noteRunners();
     if (orphans.length === 0) return;
     const adopting = (async () => {
-      const { taken, leftovers } = await this.ws.record((ctx) =>
+      const { taken, leftovers } = await this.ws.apply((ctx) =>
         planTakeAgents(
           ctx,
           orphans.map((o) => o.id),
@@ -328,7 +328,7 @@ export class Orchestrator {
     try {
       // The heartbeat first: nothing slow may delay it, or other orchestrators would see us as stale.
       const running = new Map([...this.loops.values()].map((l) => [l.agent.id, l.running?.task.id ?? null]));
-      const tasks = await this.ws.record((ctx) => planHeartbeat(ctx, running));
+      const tasks = await this.ws.apply((ctx) => planHeartbeat(ctx, running));
       const lost = [...this.loops.values()].some(
         (l) => l.running && tasks.get(l.agent.id)?.status !== 'working',
       );
@@ -377,9 +377,7 @@ export class Orchestrator {
       // requeues its task too.
       await this.pass;
       await Promise.allSettled([...this.loops.values()].map((loop) => loop.whenIdle()));
-      await this.ws
-        .record((ctx) => planReleaseAgents(ctx, [...this.loops.keys()]))
-        .catch((e) => this.fail(e));
+      await this.ws.apply((ctx) => planReleaseAgents(ctx, [...this.loops.keys()])).catch((e) => this.fail(e));
       this.emit({ type: 'stopped', reason });
       this.resolveDone(reason);
     })();

@@ -14,7 +14,7 @@ const [home, signal, go] = process.argv.slice(2);
 const ws = await openWorkspace({ home });
 const cell = new Int32Array(new SharedArrayBuffer(4));
 const outcome = await ws
-  .record(() => {
+  .apply(() => {
     fs.writeFileSync(signal, String(process.pid));
     if (!go) {
       // Block inside the transaction (the journal lock is held) without burning a core.

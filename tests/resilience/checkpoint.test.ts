@@ -38,7 +38,7 @@ const agentIds = () => ws.config.agents.map((a) => a.id);
 
 /** What the loop records on its own, as the orchestrator would. */
 const loopStep = (agent: string, task: string, step: string, progress: number | null = null) =>
-  ws.record((ctx) => planCheckpoint(ctx, agent, { task, step, progress }), agent);
+  ws.apply((ctx) => planCheckpoint(ctx, agent, { task, step, progress }), agent);
 
 /** A task claimed by `agent` and failed for good. */
 async function failedTask(agent: string, title = 'work'): Promise<string> {
@@ -195,7 +195,7 @@ describe('retention and bounds', () => {
     expect(bounded.sessionId).toBeUndefined();
     expect(bounded.data).toBeUndefined();
     expect(bounded.progress).toBe(1);
-    const saved = await ws.record((ctx) => planCheckpoint(ctx, 'agent-1', bounded), 'agent-1');
+    const saved = await ws.apply((ctx) => planCheckpoint(ctx, 'agent-1', bounded), 'agent-1');
     expect(saved.step).toHaveLength(500);
     // Data too deep to serialise is left out, not thrown at the loop; data as deep as allowed stays.
     const nest = (levels: number) => {

@@ -45,7 +45,7 @@ const inbox = () =>
   attention(ws.view, { policies: ws.config.policies, agents: ws.config.agents, now: new Date() });
 
 function setAgent(id: string, patch: Partial<AgentState>) {
-  return ws.record((ctx) => ({
+  return ws.apply((ctx) => ({
     change: {
       op: 'test-agent',
       by: 'test',
@@ -63,9 +63,9 @@ function setAgent(id: string, patch: Partial<AgentState>) {
 }
 
 const record = (kind: DriftKind, key: string, mine: string[] = []) =>
-  ws.record((ctx) => planDriftFinding(ctx, observed(), kind, key, scope(mine)), 'drift');
+  ws.apply((ctx) => planDriftFinding(ctx, observed(), kind, key, scope(mine)), 'drift');
 const resolve = (mine: string[] = []) =>
-  ws.record((ctx) => planResolveDrift(ctx, observed(), scope(mine)), 'drift');
+  ws.apply((ctx) => planResolveDrift(ctx, observed(), scope(mine)), 'drift');
 
 function journal(): JournalEntry[] {
   const out: JournalEntry[] = [];
@@ -159,7 +159,7 @@ describe('repeated failure', () => {
     expect(journal().find((e) => e.op === 'drift-repeated-failure')?.mail).toHaveLength(1);
 
     // The operator acknowledges it and resumes the agent: it leaves the attention inbox.
-    const acked = await ws.record((ctx) => planAlertStatus(ctx, rec!.alert.id, 'acknowledged'));
+    const acked = await ws.apply((ctx) => planAlertStatus(ctx, rec!.alert.id, 'acknowledged'));
     expect(acked.status).toBe('acknowledged');
     expect(inbox().filter((i) => i.alerts.includes(rec!.alert.id))).toEqual([]);
     await ws.directAgent('agent-2', 'resume');
@@ -177,7 +177,7 @@ describe('repeated failure', () => {
     });
 
     // Resolved by the operator, it stays resolved until the condition happens anew.
-    await ws.record((ctx) => planAlertStatus(ctx, rec!.alert.id, 'resolved'));
+    await ws.apply((ctx) => planAlertStatus(ctx, rec!.alert.id, 'resolved'));
     expect(await record('repeated-failure', 'repeated-failure:agent-2', ['agent-2'])).toBeNull();
     expect(ws.alerts('resolved')).toHaveLength(1);
   });
@@ -220,18 +220,18 @@ describe('alert status changes', () => {
     await hungElsewhere(60);
     const rec = await record('stall', 'stall:agent-2');
     const id = rec!.alert.id;
-    await expect(ws.record((ctx) => planAlertStatus(ctx, 'nope', 'acknowledged'))).rejects.toMatchObject({
+    await expect(ws.apply((ctx) => planAlertStatus(ctx, 'nope', 'acknowledged'))).rejects.toMatchObject({
       code: 'E_INVALID_INPUT',
     });
-    await expect(ws.record((ctx) => planAlertStatus(ctx, 'A-ZZZZZ', 'resolved'))).rejects.toMatchObject({
+    await expect(ws.apply((ctx) => planAlertStatus(ctx, 'A-ZZZZZ', 'resolved'))).rejects.toMatchObject({
       code: 'E_NOT_FOUND',
     });
-    await ws.record((ctx) => planAlertStatus(ctx, id, 'acknowledged'));
+    await ws.apply((ctx) => planAlertStatus(ctx, id, 'acknowledged'));
     const seq = ws.view.seq;
-    await ws.record((ctx) => planAlertStatus(ctx, id, 'acknowledged'));
+    await ws.apply((ctx) => planAlertStatus(ctx, id, 'acknowledged'));
     expect(ws.view.seq).toBe(seq);
-    await ws.record((ctx) => planAlertStatus(ctx, id, 'resolved'));
-    await expect(ws.record((ctx) => planAlertStatus(ctx, id, 'acknowledged'))).rejects.toMatchObject({
+    await ws.apply((ctx) => planAlertStatus(ctx, id, 'resolved'));
+    await expect(ws.apply((ctx) => planAlertStatus(ctx, id, 'acknowledged'))).rejects.toMatchObject({
       code: 'E_INVALID_TRANSITION',
     });
   });

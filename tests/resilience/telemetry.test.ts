@@ -292,9 +292,9 @@ describe('dreamos stats', () => {
     try {
       const task = await ws.addTask({ title: 'held', run: 'true' });
       await ws.claim('agent-1', { taskId: task.id });
-      await ws.record((ctx) => planHeartbeat(ctx, new Map([['agent-1', task.id]])));
+      await ws.apply((ctx) => planHeartbeat(ctx, new Map([['agent-1', task.id]])));
       await ws.renew(task.id, 'agent-1');
-      await ws.record((ctx) => planCheckpoint(ctx, 'agent-1', { task: task.id, step: 'x' }), 'agent-1');
+      await ws.apply((ctx) => planCheckpoint(ctx, 'agent-1', { task: task.id, step: 'x' }), 'agent-1');
       await ws.complete(task.id, { agent: 'agent-1' });
     } finally {
       await ws.close();

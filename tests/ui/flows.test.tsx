@@ -183,7 +183,7 @@ describe('keyboard flows', () => {
     // Held: a ready task with nobody running the agents would be an attention item of its own.
     const t = await h.ws.addTask({ title: 'Slow one', run: 'true', hold: true });
     const at = new Date().toISOString();
-    await h.ws.record(() => ({
+    await h.ws.apply(() => ({
       change: {
         op: 'test-alert',
         by: 'test',

@@ -119,7 +119,7 @@ describe('the board cursor follows its task', () => {
       rev: 0,
     });
     const raise = (n: number, severity: 'warning' | 'critical', subject: string) =>
-      h.ws.record(() => ({
+      h.ws.apply(() => ({
         change: {
           op: 'test-alert',
           by: 'test',
