@@ -1,13 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Two projects. `unit` runs in-process tests (pure functions, the console through
+ * ink-testing-library, a workspace in a temporary folder) with every core. `system` drives real
+ * processes (the CLI, crash and concurrency campaigns, the writer, the console in tmux): it runs
+ * after `unit`, at two files at a time, so that its campaigns do not starve each other.
+ */
 export default defineConfig({
   test: {
-    include: ['tests/**/*.test.ts', 'tests/**/*.test.tsx'],
     setupFiles: ['tests/helpers/setup.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Crash and concurrency suites start many real processes: keep files from starving each other.
-    maxWorkers: 2,
     reporters: ['default', ['json', { outputFile: 'tests/.results.json' }]],
+    projects: [
+      {
+        extends: true,
+        test: { name: 'unit', include: ['tests/unit/**/*.test.{ts,tsx}'], sequence: { groupOrder: 0 } },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'system',
+          include: ['tests/system/**/*.test.{ts,tsx}'],
+          maxWorkers: 2,
+          sequence: { groupOrder: 1 },
+        },
+      },
+    ],
   },
 });

@@ -7,7 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { waitFor } from '../agents/helpers.js';
+import { waitFor } from './agents.js';
 import { BIN, cli, collectOutput, ROOT } from './workspace.js';
 
 export interface BusyRun {

@@ -3,7 +3,7 @@
  * sessions, and what their screens show. Tests that need tmux skip themselves when it is missing.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { processGone } from '../agents/helpers.js';
+import { processGone } from './agents.js';
 
 export const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 

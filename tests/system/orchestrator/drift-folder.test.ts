@@ -1,0 +1,75 @@
+/**
+ * Where scope drift looks for changed files: the agent's folder as the checkpoint sees it, in the
+ * repository of that folder. A worktree whose creation did not finish (a folder without `.git`) is
+ * not the agent's folder, and a GIT_DIR in the environment (as inside a git hook) does not send git
+ * to another repository.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, beforeEach, expect, it } from 'vitest';
+import { agentFolder } from '../../../agents/platform/git.js';
+import { AgentConfig } from '../../../src/config.js';
+import { DriftMonitor } from '../../../src/orchestrator/drift-monitor.js';
+import { initWorkspace, type Workspace } from '../../../src/workspace.js';
+import { gitInitWithCommit, tempDir } from '../../helpers/workspace.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let other: ReturnType<typeof tempDir>;
+let ws: Workspace;
+const saved = { GIT_DIR: process.env.GIT_DIR, GIT_WORK_TREE: process.env.GIT_WORK_TREE };
+
+const coder = AgentConfig.parse({
+  id: 'agent-1',
+  name: 'coder',
+  role: 'developer',
+  driver: { kind: 'command', argv: ['true'], worktree: true },
+});
+
+beforeEach(async () => {
+  tmp = tempDir('dreamos-drift-folder-');
+  other = tempDir('dreamos-other-repo-');
+  gitInitWithCommit(tmp.dir);
+  gitInitWithCommit(other.dir);
+  ws = await initWorkspace({ dir: tmp.dir, agents: [coder] });
+  fs.mkdirSync(path.join(tmp.dir, 'src'));
+});
+afterEach(async () => {
+  for (const [name, value] of Object.entries(saved)) {
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  await ws.close();
+  tmp.cleanup();
+  other.cleanup();
+});
+
+/** A task of agent-1 limited to src/**, which then writes README.md; the files scope drift reports. */
+async function driftedFiles(): Promise<unknown> {
+  const task = await ws.addTask({ title: 'edits src', run: 'true', resources: ['src/**'] });
+  await ws.claim('agent-1', { taskId: task.id });
+  fs.writeFileSync(path.join(tmp.dir, 'src', 'a.ts'), 'ok\n');
+  fs.writeFileSync(path.join(tmp.dir, 'README.md'), 'drift\n');
+  const monitor = new DriftMonitor(ws, {
+    mine: () => new Set(['agent-1']),
+    drives: () => false,
+    emit: () => {},
+    changed: () => {},
+  });
+  await monitor.check(['scope-drift']);
+  await monitor.close();
+  ws.refresh();
+  const alert = [...ws.view.alerts()].find((a) => a.kind === 'scope-drift' && a.subject === task.id);
+  return alert?.evidence.files ?? null;
+}
+
+it('a half-created worktree (a folder without .git) is not where the agent works', async () => {
+  fs.mkdirSync(path.join(ws.home, 'worktrees', 'agent-1'), { recursive: true });
+  expect(agentFolder(ws.home, coder)).toBe(tmp.dir);
+  expect(await driftedFiles()).toEqual(['README.md']);
+});
+
+it('looks in the agent’s repository even when GIT_DIR names another one, as in a git hook', async () => {
+  process.env.GIT_DIR = path.join(other.dir, '.git');
+  process.env.GIT_WORK_TREE = other.dir;
+  expect(await driftedFiles()).toEqual(['README.md']);
+});

@@ -1,0 +1,85 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { initWorkspace, openWorkspace, type Workspace } from '../../../src/index.js';
+import { tempDir } from '../../helpers/workspace.js';
+
+let tmp: ReturnType<typeof tempDir>;
+let ws: Workspace;
+
+beforeEach(async () => {
+  tmp = tempDir();
+  ws = await initWorkspace({ dir: tmp.dir });
+});
+afterEach(async () => {
+  await ws.close();
+  tmp.cleanup();
+});
+
+describe('task lifecycle through the library', () => {
+  it('adds, claims with a lease, completes, and promotes dependents in the same change', async () => {
+    const a = await ws.addTask({ title: 'build', run: 'true' });
+    const b = await ws.addTask({ title: 'test', run: 'true', dependsOn: [a.id] });
+    expect(a.status).toBe('ready');
+    expect(b.status).toBe('backlog');
+    const claimed = await ws.claim('agent-2');
+    expect(claimed?.id).toBe(a.id);
+    expect(claimed?.lease?.owner).toBe('agent-2');
+    expect(claimed?.attempts).toBe(1);
+    await ws.complete(a.id, { agent: 'agent-2', summary: 'built' });
+    expect(ws.getTask(b.id).status).toBe('ready');
+    expect(ws.getTask(a.id).history.map((h) => h.to)).toEqual(['backlog', 'ready', 'working', 'done']);
+  });
+
+  it('records a task added through the library without a source as from the api', async () => {
+    expect((await ws.addTask({ title: 'from code', run: 'true' })).source).toBe('api');
+    expect((await ws.addTask({ title: 'said', run: 'true', source: 'webhook' })).source).toBe('webhook');
+  });
+
+  it('retries a failed attempt with backoff, then dead-letters it', async () => {
+    const t = await ws.addTask({ title: 'flaky', run: 'false', maxAttempts: 2 });
+    await ws.claim('agent-2');
+    const retried = await ws.fail(t.id, { agent: 'agent-2', reason: 'exit 1' });
+    expect(retried.status).toBe('ready');
+    expect(Date.parse(retried.notBefore ?? '')).toBeGreaterThan(Date.now());
+    expect(await ws.claim('agent-2')).toBeNull(); // still backing off
+    await ws.retry(t.id); // operator: retry now
+    await ws.claim('agent-2');
+    const failed = await ws.fail(t.id, { agent: 'agent-2', reason: 'exit 1 again' });
+    expect(failed.status).toBe('failed');
+    expect(failed.result?.error).toBe('exit 1 again');
+  });
+
+  it('refuses a dependency cycle created by an edit', async () => {
+    const a = await ws.addTask({ title: 'a', hold: true });
+    const b = await ws.addTask({ title: 'b', dependsOn: [a.id] });
+    await expect(ws.edit(a.id, { dependsOn: [b.id] })).rejects.toMatchObject({ code: 'E_CYCLE' });
+    expect(ws.getTask(a.id).dependsOn).toEqual([]);
+  });
+
+  it('refuses invalid transitions with a conflict code', async () => {
+    const t = await ws.addTask({ title: 'x' });
+    await expect(ws.complete(t.id)).rejects.toMatchObject({ code: 'E_INVALID_TRANSITION', exitCode: 4 });
+    await ws.cancel(t.id);
+    await expect(ws.cancel(t.id)).rejects.toMatchObject({ exitCode: 4 });
+    await expect(ws.move(t.id, 'working')).rejects.toMatchObject({ exitCode: 4 });
+  });
+
+  it('never runs two tasks whose resources overlap', async () => {
+    await ws.addTask({ title: 'one', resources: ['src/**'] });
+    const two = await ws.addTask({ title: 'two', resources: ['src/state/db.ts'] });
+    const three = await ws.addTask({ title: 'three', resources: ['docs/**'] });
+    const first = await ws.claim('agent-5');
+    const second = await ws.claim('agent-5');
+    expect(first?.title).toBe('one');
+    expect(second?.id).toBe(three.id);
+    expect(await ws.claim('agent-5')).toBeNull();
+    await ws.complete(first!.id);
+    expect((await ws.claim('agent-5'))?.id).toBe(two.id);
+  });
+
+  it('survives reopening: state comes back from snapshots and journal', async () => {
+    const t = await ws.addTask({ title: 'persist me', priority: 'high', tags: ['x'] });
+    await ws.close();
+    ws = await openWorkspace({ home: tmp.dir });
+    expect(ws.getTask(t.id)).toMatchObject({ title: 'persist me', priority: 'high', status: 'ready' });
+  });
+});
