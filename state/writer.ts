@@ -35,7 +35,7 @@ import fs from 'node:fs';
 import net from 'node:net';
 import * as z from 'zod';
 import type { BatchItem, Change, JournalDb, Outcome, Plan, StateView, Transact } from './db.js';
-import { DreamError } from './errors.js';
+import { DreamError, ERROR_CODES, type ErrorCode } from './errors.js';
 import { acquireLock, type LockHandle } from './lock.js';
 import { AGENT_ID_RE, type JournalEntry, REQUEST_ID_RE } from './schemas.js';
 
@@ -82,7 +82,9 @@ const Reply = z.discriminatedUnion('t', [
   z.strictObject({
     t: z.literal('err'),
     id: z.string(),
-    error: z.strictObject({ code: z.string().max(40), message: z.string(), details: z.unknown() }),
+    // A code this version does not know (a peer of another version) makes the whole reply invalid:
+    // the request is then settled through the journal, as if the writer had vanished.
+    error: z.strictObject({ code: z.enum(ERROR_CODES), message: z.string(), details: z.unknown() }),
   }),
   /** Not taken (the writer is closing, or runs another configuration): make the change yourself. */
   z.strictObject({ t: z.literal('direct'), id: z.string() }),
@@ -92,18 +94,16 @@ type Reply = z.infer<typeof Reply>;
 /** What a request waiting for its answer learns: the answer, or that there will be none. */
 type Outcomes = Extract<Reply, { id: string }> | { t: 'lost'; bye: boolean } | { t: 'timeout' };
 
-function errorJson(error: unknown): { code: string; message: string; details: unknown } {
+type ErrorJson = { code: ErrorCode; message: string; details: unknown };
+
+function errorJson(error: unknown): ErrorJson {
   if (error instanceof DreamError)
     return { code: error.code, message: error.message, details: error.details ?? null };
   return { code: 'E_IO', message: error instanceof Error ? error.message : String(error), details: null };
 }
 
-function errorFrom(json: { code: string; message: string; details: unknown }): DreamError {
-  return new DreamError(
-    json.code as DreamError['code'],
-    json.message,
-    (json.details ?? undefined) as DreamError['details'],
-  );
+function errorFrom(json: ErrorJson): DreamError {
+  return new DreamError(json.code, json.message, json.details ?? undefined);
 }
 
 /** Call `onLine` for each complete line the socket delivers; `onTooLong` when a line passes MAX_LINE. */

@@ -297,6 +297,36 @@ describe('the shared writer', () => {
     expect((await writer.stats()).stats.served).toBe(0);
   });
 
+  it('refuses an answer with an error code it does not know, and settles the request through the journal', async () => {
+    addTasks(1);
+    // A writer of another version: it greets as this workspace's writer, and refuses every request
+    // with a code this version has no exit code for.
+    const paths = workspacePaths(home);
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.write(`${JSON.stringify({ t: 'hello', pid: process.pid, workspace: fs.realpathSync(home) })}\n`);
+      readline.createInterface({ input: socket }).on('line', (line) => {
+        const { id } = JSON.parse(line) as { id: string };
+        const error = { code: 'E_FROM_A_LATER_VERSION', message: 'refused', details: null };
+        socket.write(`${JSON.stringify({ t: 'err', id, error })}\n`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(paths.writerSocket, resolve));
+    try {
+      const client = await open('agent-2');
+      // Never an error whose exit code is unknown (it would exit 0): the asker makes the change itself.
+      expect(await client.value<Task>({ do: 'claim', agent: 'agent-2' })).toMatchObject({
+        status: 'working',
+        agent: 'agent-2',
+      });
+      expect(await client.stats()).toMatchObject({ role: 'none', stats: { asked: 1, recovered: 1 } });
+    } finally {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    }
+  });
+
   it('drops a connection that does not speak its protocol, and goes on serving', async () => {
     addTasks(2);
     const writer = await open('agent-1');
