@@ -51,7 +51,7 @@ export interface Change {
   checkpoints?: Checkpoint[];
   config?: unknown;
   counters?: Partial<Counters>;
-  /** Set by the shared writer: whose request this change answers (state/writer.ts). */
+  /** Set by the shared writer: whose request this change answers (docs/decisions/shared-writer.md). */
   req?: { id: string; task: string | null };
 }
 
@@ -90,6 +90,25 @@ export interface StateBackend {
   close(): Promise<void>;
 }
 
+/**
+ * Sees every entry this process reads from the journal or appends to it, in order: the shared
+ * writer's request log (state/writer/request-log.ts) follows requests this way, so that the db
+ * knows nothing of the writer's protocol.
+ */
+export interface EntryObserver {
+  onEntry(entry: JournalEntry): void;
+}
+
+/** What an observer may do to the db it watches (the narrow context it is given). */
+export interface ObservedDb {
+  /** Holding the journal lock: make the journal's last segment durable (entries a dead writer left). */
+  syncJournal(): void;
+  /** How long to keep the journal lock after a transaction when nobody waits for it (ms); null: the usual. */
+  setLinger(ms: number | null): void;
+  /** Write snapshots after `scale` times as many entries (this process writes for `scale` processes). */
+  setSnapshotScale(scale: number): void;
+}
+
 export interface DbOptions {
   /** Write snapshots once this many entries have accumulated since the last. */
   snapshotEvery?: number;
@@ -111,8 +130,6 @@ const LAG_BYTES = 64 * 1024;
 const HOLD_MS = 20;
 /** Let the journal lock go when this process has not come back for it within this long (ms). */
 const LINGER_MS = 1;
-/** The same, in a process making changes for others (the shared writer), whose batches come at their pace (ms). */
-const SERVING_LINGER_MS = 10;
 /** After handing the lock over, how long to leave it to the waiter before competing again (ms). */
 const HANDOVER_MS = 4;
 /** Keep the journal lock between transactions from the third acquisition on (not in one-shot commands). */
@@ -144,10 +161,10 @@ export class JournalDb implements StateBackend {
   private closed = false;
   /** Alerts to raise with the next write (recovery found something on open). */
   private pendingAlerts: AlertDraft[] = [];
-  /** Shared-writer requests whose entries this process is looking for, and the entry once read. */
-  private readonly awaited = new Map<string, JournalEntry | null>();
-  /** Request ids recorded in the journal lately, and when this process read them (state/writer.ts). */
-  private readonly recorded = new Map<string, number>();
+  /** Sees every entry read or written (the shared writer's request log), once one is attached. */
+  private observer: EntryObserver | null = null;
+  /** Snapshots are written after this many times `snapshotEvery` entries (see ObservedDb). */
+  private snapshotScale = 1;
 
   private constructor(
     readonly paths: WorkspacePaths,
@@ -285,7 +302,7 @@ export class JournalDb implements StateBackend {
     this.journal.readNew(
       (entry) => {
         this.mem.apply(entry);
-        if (entry.req) this.noteRequest(entry);
+        this.observer?.onEntry(entry);
       },
       (damage) => {
         if (!this.damage.some((d) => d.segment === damage.segment && d.offset === damage.offset)) {
@@ -334,60 +351,25 @@ export class JournalDb implements StateBackend {
     return this.enqueue(() => work((plan) => this.transactNow(plan)));
   }
 
-  /**
-   * This process makes changes for `clients` other processes (state/writer.ts): with clients, keep the lock
-   * between their batches, and write snapshots after as many entries as all of them would have
-   * written each on their own (`snapshotEvery` of each process's changes), not `clients` + 1 times as often.
-   */
-  serving(clients: number): void {
-    // Alone, it keeps the lock no longer than any process: one stopped (SIGSTOP, a debugger) between
-    // two transactions is then very unlikely to be stopped holding it.
-    this.journalLock.setLinger(clients > 0 ? SERVING_LINGER_MS : LINGER_MS);
-    this.snapshotScale = 1 + clients;
-  }
-
-  private snapshotScale = 1;
-
   /** Resolves once every transaction asked for so far has ended. */
   async idle(): Promise<void> {
     await this.queue;
   }
 
-  /** Look out for the entry a shared writer may have made for this request (read by catch-up from now on). */
-  awaitRequest(id: string): void {
-    this.awaited.set(id, null);
-  }
-
-  requestEntry(id: string): JournalEntry | null {
-    return this.awaited.get(id) ?? null;
-  }
-
-  forgetRequest(id: string): void {
-    this.awaited.delete(id);
-  }
-
-  /** Is a change for this request in the journal already (made by a writer, or settled by its asker)? */
-  requestRecorded(id: string): boolean {
-    return this.recorded.has(id);
-  }
-
-  private noteRequest(entry: JournalEntry): void {
-    const id = entry.req!.id;
-    if (this.awaited.has(id)) this.awaited.set(id, entry);
-    const now = Date.now();
-    this.recorded.set(id, now);
-    // A request is settled within seconds: an hour of ids is plenty, and keeps the map small.
-    if (this.recorded.size > 10_000) {
-      for (const [old, at] of this.recorded) {
-        if (now - at < 3_600_000) break;
-        this.recorded.delete(old);
-      }
-    }
-  }
-
-  /** Holding the journal lock: make the journal's last segment durable (entries a dead writer left). */
-  syncJournal(): void {
-    this.journal.syncCurrent();
+  /**
+   * Have `observer` see every entry this process reads or writes from now on (one observer per db),
+   * and give it the few knobs it may turn.
+   */
+  observe(observer: EntryObserver): ObservedDb {
+    if (this.observer) throw new Error('this state has an observer already');
+    this.observer = observer;
+    return {
+      syncJournal: () => this.journal.syncCurrent(),
+      setLinger: (ms) => this.journalLock.setLinger(ms ?? LINGER_MS),
+      setSnapshotScale: (scale) => {
+        this.snapshotScale = scale;
+      },
+    };
   }
 
   private async transactNow<T>(
@@ -603,7 +585,7 @@ export class JournalDb implements StateBackend {
     const entry = this.journal.append(body as Parameters<Journal['append']>[0], durable);
     this.journaled = true;
     this.mem.apply(entry);
-    if (entry.req) this.noteRequest(entry);
+    this.observer?.onEntry(entry);
     this.sinceSnapshot += 1;
   }
 

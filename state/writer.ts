@@ -38,6 +38,7 @@ import type { BatchItem, Change, JournalDb, Outcome, Plan, StateView, Transact }
 import { DreamError, ERROR_CODES, type ErrorCode } from './errors.js';
 import { acquireLock, type LockHandle } from './lock.js';
 import { AGENT_ID_RE, type JournalEntry, REQUEST_ID_RE } from './schemas.js';
+import { RequestLog } from './writer/request-log.js';
 
 /** A change any process may ask the writer to make: planned from JSON arguments, the same on both sides. */
 export interface SharedChange<T> {
@@ -192,7 +193,11 @@ export class SharedWrites {
    */
   readonly stats = { served: 0, batches: 0, stale: 0, asked: 0, recovered: 0, direct: 0 };
 
+  /** The requests in the journal: those this process waits for, and those recorded lately. */
+  private readonly log: RequestLog;
+
   constructor(private readonly options: SharedWritesOptions) {
+    this.log = new RequestLog((observer) => options.db.observe(observer));
     this.usable = Buffer.byteLength(options.address) <= MAX_SOCKET_PATH;
   }
 
@@ -261,7 +266,7 @@ export class SharedWrites {
     const id = `${process.pid}-${this.instance}-${this.count}`;
     this.stats.asked += 1;
     // From before the request is sent: a read by this process meanwhile may catch up past its entry.
-    this.options.db.awaitRequest(id);
+    this.log.awaitRequest(id);
     try {
       const reply = await this.exchange(connection, {
         t: 'req',
@@ -301,7 +306,7 @@ export class SharedWrites {
         throw this.unknownOutcome(id, error);
       });
     } finally {
-      this.options.db.forgetRequest(id);
+      this.log.forgetRequest(id);
     }
   }
 
@@ -338,12 +343,11 @@ export class SharedWrites {
     local: SharedChange<T>,
     transact: Transact,
   ): Promise<T> {
-    const db = this.options.db;
     let failure: { error: unknown } | null = null;
     const result = await transact((view, now) => {
-      const entry = db.requestEntry(id);
+      const entry = this.log.requestEntry(id);
       if (entry) {
-        db.syncJournal();
+        this.log.syncJournal();
         return { change: null, result: local.check(resultOf(entry)) };
       }
       const fence: Change = { op: 'settle-request', by: actor, req: { id, task: null } };
@@ -455,7 +459,7 @@ export class SharedWrites {
         server.unref();
         server.on('error', () => undefined);
         this.server = server;
-        this.options.db.serving(0);
+        this.log.serving(0);
         resolve();
       });
     });
@@ -467,12 +471,12 @@ export class SharedWrites {
       return;
     }
     this.clients.add(socket);
-    this.options.db.serving(this.clients.size);
+    this.log.serving(this.clients.size);
     socket.unref();
     socket.on('error', () => socket.destroy());
     socket.on('close', () => {
       this.clients.delete(socket);
-      this.options.db.serving(this.clients.size);
+      this.log.serving(this.clients.size);
     });
     send(socket, { t: 'hello', pid: process.pid, workspace: this.options.workspace });
     readLines(
@@ -502,12 +506,11 @@ export class SharedWrites {
       return;
     }
     this.stats.served += 1;
-    const db = this.options.db;
     this.join({
       plan: (view, now) => {
         if (FAILPOINT === 'before-commit') process.kill(process.pid, 'SIGKILL');
         // Its asker gave up waiting and settled it through the journal: it is not made twice.
-        if (db.requestRecorded(id)) {
+        if (this.log.requestRecorded(id)) {
           this.stats.stale += 1;
           throw new DreamError('E_CONFLICT', `request ${id} was settled by the process that made it`);
         }
