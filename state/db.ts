@@ -13,12 +13,12 @@ import { Journal, type JournalDamage, listSegments } from './journal.js';
 import { acquireLock, KeptLock } from './lock.js';
 import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';
 import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
+import { loadSnapshots, Recovery, type RecoveryNotice, readOrQuarantine } from './recovery.js';
 import { checkLayout } from './safe-files.js';
 import {
   type AgentState,
   type Alert,
   type Checkpoint,
-  idOf,
   JournalEntry,
   type JournalPosition,
   type Mail,
@@ -28,15 +28,15 @@ import {
 import {
   loadSnapshot,
   REQUIRED_KINDS,
-  readSnapshot,
   type Snapshot,
   snapshotKinds,
   snapshotPath,
   writeSnapshot,
 } from './snapshots.js';
-import { CorruptFileError, quarantineFile, writeFileDurable } from './store.js';
+import { writeFileDurable } from './store.js';
 
 export type { Counters, SnapshotKind, StateView } from './memory.js';
+export type { RecoveryNotice } from './recovery.js';
 export { digestOf } from './snapshots.js';
 
 /** What a transaction wants to record. Objects are whole new states; `rev` is filled in here. */
@@ -70,13 +70,6 @@ export interface BatchItem {
 export interface Plan<T> {
   change: Change | null;
   result: T;
-}
-
-/** A notice for the user: something was found wrong and handled (quarantined, rebuilt, repaired). */
-export interface RecoveryNotice {
-  kind: 'quarantined' | 'rebuilt' | 'torn-tail' | 'journal-damage' | 'missing-store' | 'left-for-repair';
-  path: string;
-  message: string;
 }
 
 export interface StateBackend {
@@ -122,8 +115,6 @@ export interface DbOptions {
   readOnly?: boolean;
 }
 
-type AlertDraft = Omit<Alert, 'id' | 'rev' | 'count' | 'createdAt' | 'updatedAt' | 'status'>;
-
 /** A snapshot this far behind the journal (bytes, and at least its own size) is rewritten at the next flush. */
 const LAG_BYTES = 64 * 1024;
 /** How long a process keeps the journal lock through a burst while another process waits for it (ms). */
@@ -139,9 +130,6 @@ const KEEP_AFTER = 3;
  * changes, and opening to record what recovery found (ms).
  */
 const CLOSE_FLUSH_WAIT_MS = 2000;
-
-/** Who repairs what a process that only reads found. */
-const LATER = 'the next command that changes the workspace, or `dreamos doctor --repair`,';
 
 const before = (a: JournalPosition, b: JournalPosition) =>
   a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
@@ -159,8 +147,15 @@ export class JournalDb implements StateBackend {
   private journaled = false;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
-  /** Alerts to raise with the next write (recovery found something on open). */
-  private pendingAlerts: AlertDraft[] = [];
+  /** What opening and writing do about damage they find (recovery.ts). */
+  private readonly recovery = new Recovery({
+    view: this.mem,
+    notices: this.notices,
+    damage: this.damage,
+    repairTornTail: () => this.journal.repairTornTail(),
+    quarantineDamage: (damage) => this.journal.quarantineDamage(damage),
+    commit: (change) => this.commit(change, new Date()),
+  });
   /** Sees every entry read or written (the shared writer's request log), once one is attached. */
   private observer: EntryObserver | null = null;
   /** Snapshots are written after this many times `snapshotEvery` entries (see ObservedDb). */
@@ -206,37 +201,15 @@ export class JournalDb implements StateBackend {
     const readOnly = options.readOnly ?? false;
     checkLayout(paths);
     const hasJournal = listSegments(paths).length > 0;
-    const notices: RecoveryNotice[] = [];
-    const loaded: Snapshot[] = [];
-    let fullReplay = options.fromJournalOnly ?? false;
-    if (!fullReplay) {
-      for (const kind of snapshotKinds(paths)) {
-        const snapshot = await readOrQuarantine(paths, kind, notices, readOnly);
-        if (snapshot) {
-          loaded.push(snapshot);
-          continue;
-        }
-        const path = snapshotPath(paths, kind);
-        if (!REQUIRED_KINDS.includes(kind) && !notices.some((n) => n.path === path)) continue;
-        if (hasJournal && !notices.some((n) => n.path === path)) {
-          notices.push({
-            kind: 'missing-store',
-            path,
-            message: readOnly
-              ? `${path} is missing; shown as rebuilt from the journal (${LATER} writes it again)`
-              : `${path} was missing; it is rebuilt from the journal`,
-          });
-        }
-        fullReplay = true;
-      }
-    }
+    const { loaded, notices, fullReplay } = options.fromJournalOnly
+      ? { loaded: [], notices: [], fullReplay: true }
+      : await loadSnapshots(paths, hasJournal, readOnly);
     const first = { segment: listSegments(paths)[0] ?? 1, offset: 0 };
     const start =
       fullReplay || loaded.length === 0
         ? first
         : loaded.reduce((min, s) => (before(s.journal, min) ? s.journal : min), loaded[0]!.journal);
     const db = new JournalDb(paths, start, options);
-    db.notices.push(...notices);
     if (!fullReplay && loaded.length > 0) {
       for (const snapshot of loaded) {
         loadSnapshot(db.mem, snapshot);
@@ -260,20 +233,11 @@ export class JournalDb implements StateBackend {
       if (tasks.length !== db.mem.storeSize(kind) || tasks.some((t) => db.mem.task(t.id)?.rev !== t.rev))
         db.mem.dirty.add(kind);
     }
-    for (const n of db.notices) db.pendingAlerts.push(db.recoveryAlert(n));
+    db.recovery.report(notices);
     // Damaged journal lines are copied to quarantine/ and alerted by the next write: make it now, so
     // that the command that found them tells the user, even one that only reads.
-    const alertKeys = new Set([...db.mem.alerts()].map((a) => a.key));
-    const unrecorded = db.damage.filter((d) => !alertKeys.has(`journal-damage:${d.segment}:${d.offset}`));
-    if (readOnly && !options.fromJournalOnly) {
-      for (const d of unrecorded) {
-        db.notices.push({
-          kind: 'left-for-repair',
-          path: paths.journalSegment(d.segment),
-          message: `a damaged journal line (${d.reason}) at segment ${d.segment} offset ${d.offset} was skipped; ${LATER} copies it to quarantine/`,
-        });
-      }
-    }
+    const unrecorded = db.recovery.unrecordedDamage();
+    if (readOnly && !options.fromJournalOnly) db.recovery.leaveForRepair(paths);
     if (((fullReplay && hasJournal) || unrecorded.length > 0) && !readOnly && !options.fromJournalOnly) {
       if (fullReplay) for (const kind of [...REQUIRED_KINDS, ...db.collectionKinds()]) db.mem.dirty.add(kind);
       // Opening is also how reads start: they never wait long for a lock held elsewhere. Left
@@ -479,15 +443,7 @@ export class JournalDb implements StateBackend {
   /** Inside the journal lock, before planning: catch up, cut a torn tail, record what recovery found. */
   private settleInLock(): void {
     this.catchUp();
-    const torn = this.journal.repairTornTail();
-    if (torn) {
-      this.notices.push({
-        kind: 'torn-tail',
-        path: torn,
-        message: `an unfinished journal line from a crashed writer was moved to ${torn}`,
-      });
-    }
-    this.recordDamageAndRecovery();
+    this.recovery.settle();
   }
 
   private checkLock(lock: { compromised: Error | null }): void {
@@ -497,51 +453,6 @@ export class JournalDb implements StateBackend {
         `the journal lock was taken over while held: ${lock.compromised.message}`,
       );
     }
-  }
-
-  private recordDamageAndRecovery(): void {
-    if (this.pendingAlerts.length === 0 && this.damage.length === 0) return;
-    const keys = new Set([...this.mem.alerts()].map((a) => a.key));
-    const alerts: Alert[] = [];
-    const now = new Date().toISOString();
-    let counter = this.mem.counters.alert;
-    const raise = (draft: AlertDraft) => {
-      if (keys.has(draft.key)) return;
-      keys.add(draft.key);
-      counter += 1;
-      alerts.push({
-        ...draft,
-        id: idOf('A', counter),
-        status: 'open',
-        count: 1,
-        createdAt: now,
-        updatedAt: now,
-        rev: 0,
-      });
-    };
-    for (const draft of this.pendingAlerts) raise(draft);
-    this.pendingAlerts = [];
-    for (const d of this.damage) {
-      const key = `journal-damage:${d.segment}:${d.offset}`;
-      if (keys.has(key)) continue;
-      const copy = this.journal.quarantineDamage(d);
-      this.notices.push({
-        kind: 'journal-damage',
-        path: copy,
-        message: `a damaged journal line (${d.reason}) was skipped; a copy is in ${copy}`,
-      });
-      raise({
-        kind: 'journal-damage',
-        severity: 'critical',
-        key,
-        subject: `journal segment ${d.segment}`,
-        message: `journal line at segment ${d.segment} offset ${d.offset} is damaged (${d.reason}) and was skipped`,
-        evidence: { ...d, copy },
-        action: 'skipped; a copy is in quarantine/. If it was written by hand, use the CLI instead.',
-      });
-    }
-    if (alerts.length > 0)
-      this.commit({ op: 'recovery', by: 'dreamos', alerts, counters: { alert: counter } }, new Date());
   }
 
   private commit(change: Change, now: Date, durable = true): void {
@@ -714,23 +625,10 @@ export class JournalDb implements StateBackend {
       if (signature !== null || REQUIRED_KINDS.includes(kind)) this.mem.dirty.add(kind);
     }
     if (found.length === 0) return found;
-    this.notices.push(...found);
-    for (const n of found) this.pendingAlerts.push(this.recoveryAlert(n));
+    this.recovery.report(found);
     await this.transactNow(() => ({ change: null, result: undefined }));
     await this.flushNow();
     return found;
-  }
-
-  private recoveryAlert(n: RecoveryNotice): AlertDraft {
-    return {
-      kind: n.kind === 'missing-store' ? 'missing-store' : 'corrupt-state',
-      severity: 'critical',
-      key: `${n.kind}:${n.path}:${this.mem.seq}`,
-      subject: n.path,
-      message: n.message,
-      evidence: { path: n.path },
-      action: 'quarantined and rebuilt from the journal; inspect quarantine/ and run `dreamos doctor`',
-    };
   }
 
   /** Have the next flush rewrite this snapshot even if nothing changed in it. */
@@ -770,47 +668,6 @@ export class JournalDb implements StateBackend {
       this.closed = true;
       this.journalLock.close();
       this.journal.close();
-    }
-  }
-}
-
-/** Read one snapshot; a corrupt one is re-checked under the snapshot lock, then quarantined. */
-async function readOrQuarantine(
-  paths: WorkspacePaths,
-  kind: SnapshotKind,
-  notices: RecoveryNotice[],
-  readOnly: boolean,
-): Promise<Snapshot | null> {
-  try {
-    return readSnapshot(paths, kind);
-  } catch (error) {
-    if (!(error instanceof CorruptFileError)) throw error;
-    if (readOnly) {
-      notices.push({
-        kind: 'left-for-repair',
-        path: error.path,
-        message: `${error.message}; shown as rebuilt from the journal (${LATER} moves it to quarantine/)`,
-      });
-      return null;
-    }
-    // A concurrent snapshot writer may have replaced it with a good file meanwhile.
-    const lock = await acquireLock(paths.snapshotLock);
-    try {
-      try {
-        return readSnapshot(paths, kind);
-      } catch (again) {
-        if (!(again instanceof CorruptFileError)) throw again;
-        const path = snapshotPath(paths, kind);
-        const moved = fs.existsSync(path) ? quarantineFile(path, paths) : path;
-        notices.push({
-          kind: 'quarantined',
-          path,
-          message: `${again.message}; moved to ${moved} and rebuilt from the journal`,
-        });
-        return null;
-      }
-    } finally {
-      await lock.release();
     }
   }
 }
