@@ -7,70 +7,22 @@
  * lock) → plan the change against the fresh state → validate → append + fdatasync → apply → unlock.
  * One journal line holds the whole change, so a task moving between two stores is atomic.
  */
-import fs from 'node:fs';
+import { type BatchItem, type Change, entryBody, type Outcome, type Plan, type Transact } from './change.js';
 import { DreamError } from './errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
-import { acquireLock, KeptLock } from './lock.js';
-import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';
+import { KeptLock } from './lock.js';
+import { Memory, type SnapshotKind, type StateView } from './memory.js';
 import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
-import { loadSnapshots, Recovery, type RecoveryNotice, readOrQuarantine } from './recovery.js';
+import { loadSnapshots, Recovery, type RecoveryNotice } from './recovery.js';
 import { checkLayout } from './safe-files.js';
-import {
-  type AgentState,
-  type Alert,
-  type Checkpoint,
-  JournalEntry,
-  type JournalPosition,
-  type Mail,
-  SCHEMA_VERSION,
-  type Task,
-} from './schemas.js';
-import {
-  loadSnapshot,
-  REQUIRED_KINDS,
-  type Snapshot,
-  snapshotKinds,
-  snapshotPath,
-  writeSnapshot,
-} from './snapshots.js';
-import { writeFileDurable } from './store.js';
+import type { JournalEntry, JournalPosition, Task } from './schemas.js';
+import { closeFailure, SnapshotSync } from './snapshot-sync.js';
+import { loadSnapshot, REQUIRED_KINDS } from './snapshots.js';
 
+export type { BatchItem, Change, Outcome, Plan, Transact } from './change.js';
 export type { Counters, SnapshotKind, StateView } from './memory.js';
 export type { RecoveryNotice } from './recovery.js';
 export { digestOf } from './snapshots.js';
-
-/** What a transaction wants to record. Objects are whole new states; `rev` is filled in here. */
-export interface Change {
-  op: string;
-  by: string;
-  tasks?: Task[];
-  archived?: string[];
-  alerts?: Alert[];
-  agents?: AgentState[];
-  mail?: Mail[];
-  checkpoints?: Checkpoint[];
-  config?: unknown;
-  counters?: Partial<Counters>;
-  /** Set by the shared writer: whose request this change answers (docs/decisions/shared-writer.md). */
-  req?: { id: string; task: string | null };
-}
-
-/** The outcome of one plan in a batch: its result, or why it was refused (nothing recorded for it). */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-/** A transaction, run inside a turn that JournalDb.exclusive() gave. */
-export type Transact = <U>(plan: (view: StateView, now: Date) => Plan<U>) => Promise<U>;
-
-/** One plan of a batch, and what to do with its outcome once the batch is durable. */
-export interface BatchItem {
-  plan: (view: StateView, now: Date) => Plan<unknown>;
-  settle: (outcome: Outcome<unknown>) => void;
-}
-
-export interface Plan<T> {
-  change: Change | null;
-  result: T;
-}
 
 export interface StateBackend {
   readonly view: StateView;
@@ -115,8 +67,6 @@ export interface DbOptions {
   readOnly?: boolean;
 }
 
-/** A snapshot this far behind the journal (bytes, and at least its own size) is rewritten at the next flush. */
-const LAG_BYTES = 64 * 1024;
 /** How long a process keeps the journal lock through a burst while another process waits for it (ms). */
 const HOLD_MS = 20;
 /** Let the journal lock go when this process has not come back for it within this long (ms). */
@@ -142,7 +92,6 @@ export class JournalDb implements StateBackend {
   private readonly snapshotEvery: number;
   readonly lockTimeoutMs: number;
   private readonly readOnly: boolean;
-  private sinceSnapshot = 0;
   /** This process has appended to the journal (what closing may then say was saved). */
   private journaled = false;
   private queue: Promise<unknown> = Promise.resolve();
@@ -158,8 +107,8 @@ export class JournalDb implements StateBackend {
   });
   /** Sees every entry read or written (the shared writer's request log), once one is attached. */
   private observer: EntryObserver | null = null;
-  /** Snapshots are written after this many times `snapshotEvery` entries (see ObservedDb). */
-  private snapshotScale = 1;
+  /** Snapshot upkeep (snapshot-sync.ts). */
+  private readonly snapshots: SnapshotSync;
 
   private constructor(
     readonly paths: WorkspacePaths,
@@ -178,6 +127,14 @@ export class JournalDb implements StateBackend {
       meanwhile: () => this.readAhead(),
     });
     this.readOnly = options.readOnly ?? false;
+    this.snapshots = new SnapshotSync({
+      paths,
+      mem: this.mem,
+      snapshotEvery: this.snapshotEvery,
+      end: () => this.journal.pos,
+      catchUp: () => this.catchUp(),
+      letGoOfJournalLock: () => this.journalLock.letGo(),
+    });
   }
 
   get view(): StateView {
@@ -213,7 +170,7 @@ export class JournalDb implements StateBackend {
     if (!fullReplay && loaded.length > 0) {
       for (const snapshot of loaded) {
         loadSnapshot(db.mem, snapshot);
-        db.written.set(snapshot.kind, { seq: snapshot.seq, pos: snapshot.journal });
+        db.snapshots.loaded(snapshot);
       }
       // Replay starts after the oldest snapshot; entries before it are in every snapshot already.
       const minSeq = Math.min(...loaded.map((s) => s.seq));
@@ -331,7 +288,7 @@ export class JournalDb implements StateBackend {
       syncJournal: () => this.journal.syncCurrent(),
       setLinger: (ms) => this.journalLock.setLinger(ms ?? LINGER_MS),
       setSnapshotScale: (scale) => {
-        this.snapshotScale = scale;
+        this.snapshots.scale = scale;
       },
     };
   }
@@ -347,7 +304,7 @@ export class JournalDb implements StateBackend {
       if (planned.change) this.commit(planned.change, now);
       return planned.result;
     }, lockWaitMs);
-    if (this.snapshotDue) await this.flushAfterCommit();
+    if (this.snapshots.due) await this.flushAfterCommit();
     return result;
   }
 
@@ -368,11 +325,6 @@ export class JournalDb implements StateBackend {
       if (ok) this.journalLock.done();
       else this.journalLock.letGo();
     }
-  }
-
-  /** Enough entries since the last snapshot (counted for every process this one writes for). */
-  private get snapshotDue(): boolean {
-    return this.sinceSnapshot >= this.snapshotEvery * this.snapshotScale;
   }
 
   /**
@@ -422,7 +374,7 @@ export class JournalDb implements StateBackend {
       this.journal.syncAppended();
       return all;
     });
-    if (this.snapshotDue) await this.flushAfterCommit();
+    if (this.snapshots.due) await this.flushAfterCommit();
     return outcomes;
   }
 
@@ -457,47 +409,12 @@ export class JournalDb implements StateBackend {
 
   private commit(change: Change, now: Date, durable = true): void {
     const seq = this.journal.lastSeq + 1;
-    // Planners build fresh objects and return some of them as their result: stamping `rev` on
-    // them in place means what a caller gets back is exactly what was recorded.
-    for (const items of [change.tasks, change.alerts, change.agents, change.mail, change.checkpoints]) {
-      for (const item of items ?? []) item.rev = seq;
-    }
-    const withRev = <O extends { rev: number }>(items: O[] | undefined) =>
-      items?.length ? items.map((item) => ({ ...item, rev: seq })) : undefined;
-    const counters = { ...this.mem.counters };
-    for (const [k, v] of Object.entries(change.counters ?? {}) as [keyof Counters, number][]) {
-      counters[k] = Math.max(counters[k], v);
-    }
-    const body = {
-      at: now.toISOString(),
-      by: change.by,
-      op: change.op,
-      ...(change.tasks?.length
-        ? { tasks: change.tasks.map((task) => ({ task: { ...task, rev: seq } })) }
-        : {}),
-      ...(change.archived?.length ? { archived: change.archived } : {}),
-      ...(change.alerts?.length ? { alerts: withRev(change.alerts) } : {}),
-      ...(change.agents?.length ? { agents: withRev(change.agents) } : {}),
-      ...(change.mail?.length ? { mail: withRev(change.mail) } : {}),
-      ...(change.checkpoints?.length ? { checkpoints: withRev(change.checkpoints) } : {}),
-      ...(change.config !== undefined ? { config: change.config } : {}),
-      ...(change.req ? { req: change.req } : {}),
-      counters,
-    };
-    // Every write is validated: a change that does not fit the schema is refused before it is journaled.
-    const checked = JournalEntry.safeParse({ schemaVersion: SCHEMA_VERSION, seq, ...body, crc: '00000000' });
-    if (!checked.success) {
-      const issue = checked.error.issues[0];
-      throw new DreamError(
-        'E_INVALID_INPUT',
-        `refused to record an invalid change: ${issue?.path.join('.')}: ${issue?.message}`,
-      );
-    }
+    const body = entryBody(change, seq, now, this.mem.counters);
     const entry = this.journal.append(body as Parameters<Journal['append']>[0], durable);
     this.journaled = true;
     this.mem.apply(entry);
     this.observer?.onEntry(entry);
-    this.sinceSnapshot += 1;
+    this.snapshots.counted();
   }
 
   flush(): Promise<void> {
@@ -505,86 +422,9 @@ export class JournalDb implements StateBackend {
     return this.enqueue(() => this.flushNow());
   }
 
-  /**
-   * Write the snapshot of everything that changed. Under the snapshot lock, the state is first
-   * brought to the journal's end under the journal lock, so a snapshot never runs ahead of what is
-   * durable and never goes back behind one written by another process.
-   */
+  /** Write the snapshot of everything that changed (SnapshotSync.write). */
   private async flushNow(lockWaitMs = this.lockTimeoutMs): Promise<void> {
-    if (this.closed) return;
-    // Locks are taken snapshot first, then journal: a journal lock kept from the last transaction
-    // is let go before waiting for the snapshot lock.
-    this.journalLock.letGo();
-    const snapLock = await acquireLock(this.paths.snapshotLock, { timeoutMs: lockWaitMs });
-    try {
-      const journalLock = await acquireLock(this.paths.journalLock, { timeoutMs: lockWaitMs });
-      try {
-        this.catchUp();
-      } finally {
-        await journalLock.release();
-      }
-      const pos = this.journal.pos;
-      // Archived tasks are written to archive/ before the board that no longer holds them.
-      for (const [seq, tasks] of this.mem.archivedPending) {
-        writeFileDurable(this.paths.archiveFile(seq), `${tasks.map((t) => JSON.stringify(t)).join('\n')}\n`);
-      }
-      this.mem.archivedPending.clear();
-      for (const kind of this.kindsToWrite()) {
-        writeSnapshot(this.paths, this.mem, kind, pos);
-        this.mem.dirty.delete(kind);
-        this.written.set(kind, { seq: this.mem.seq, pos });
-        const path = snapshotPath(this.paths, kind);
-        const signature = this.fileSignature(path);
-        if (signature) this.seenFiles.set(path, signature);
-      }
-      this.sinceSnapshot = 0;
-    } finally {
-      await snapLock.release();
-    }
-  }
-
-  /** The journal entry and position each snapshot file was last known to reflect. */
-  private readonly written = new Map<SnapshotKind, { seq: number; pos: JournalPosition }>();
-
-  /**
-   * Snapshots that changed, and those lagging far behind the journal even if unchanged: opening
-   * replays from the oldest snapshot, so none may stay behind, or every open would grow with history.
-   * "Far" is counted in entries, and in bytes: once the journal after a snapshot is longer than the
-   * snapshot itself, replaying it costs more than rewriting the file (one big import is one entry).
-   */
-  private kindsToWrite(): SnapshotKind[] {
-    const kinds = new Set(this.mem.dirty);
-    const end = this.journal.pos;
-    for (const [kind, { seq, pos }] of this.written) {
-      if (kinds.has(kind)) continue;
-      if (this.mem.seq - seq >= this.snapshotEvery) kinds.add(kind);
-      else if (this.mem.seq > seq) {
-        const behind = pos.segment === end.segment ? end.offset - pos.offset : Number.POSITIVE_INFINITY;
-        // The file's size is looked up only when the lag could pass it (one stat less per file).
-        if (behind >= LAG_BYTES && behind >= this.fileSize(snapshotPath(this.paths, kind))) kinds.add(kind);
-      }
-    }
-    return [...kinds];
-  }
-
-  private fileSize(path: string): number {
-    try {
-      return fs.statSync(path).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** Size and mtime of each snapshot file as this process last wrote or checked it. */
-  private readonly seenFiles = new Map<string, string>();
-
-  private fileSignature(path: string): string | null {
-    try {
-      const st = fs.statSync(path);
-      return `${st.mtimeMs}:${st.size}`;
-    } catch {
-      return null;
-    }
+    if (!this.closed) await this.snapshots.write(lockWaitMs);
   }
 
   /**
@@ -600,30 +440,7 @@ export class JournalDb implements StateBackend {
 
   private async verifyNow(): Promise<RecoveryNotice[]> {
     if (this.closed) return [];
-    const found: RecoveryNotice[] = [];
-    for (const kind of [...snapshotKinds(this.paths), ...REQUIRED_KINDS]) {
-      const path = snapshotPath(this.paths, kind);
-      const signature = this.fileSignature(path);
-      if (signature !== null && this.seenFiles.get(path) === signature) continue;
-      let snapshot: Snapshot | null = null;
-      if (signature !== null) {
-        const notices: RecoveryNotice[] = [];
-        snapshot = await readOrQuarantine(this.paths, kind, notices, false);
-        found.push(...notices);
-        if (snapshot) {
-          this.seenFiles.set(path, signature);
-          continue;
-        }
-      }
-      if (signature === null && REQUIRED_KINDS.includes(kind) && !found.some((n) => n.path === path)) {
-        found.push({
-          kind: 'missing-store',
-          path,
-          message: `${path} was removed; it is rewritten from the journal`,
-        });
-      }
-      if (signature !== null || REQUIRED_KINDS.includes(kind)) this.mem.dirty.add(kind);
-    }
+    const found = await this.snapshots.check();
     if (found.length === 0) return found;
     this.recovery.report(found);
     await this.transactNow(() => ({ change: null, result: undefined }));
@@ -652,18 +469,8 @@ export class JournalDb implements StateBackend {
       if (!this.readOnly && this.mem.dirty.size > 0)
         await this.flushNow(this.journaled ? Math.min(this.lockTimeoutMs, CLOSE_FLUSH_WAIT_MS) : 0);
     } catch (error) {
-      const busy = error instanceof DreamError && error.code === 'E_LOCK_TIMEOUT';
-      // What was journaled stays done (the snapshot files are only behind it): say so, not just "ENOSPC".
-      // A state too large to serialise (RangeError) is not fixed by trying again: say what shrinks it.
-      const next =
-        error instanceof RangeError
-          ? 'the state is too large to write: acknowledge mail (`dreamos mail ack --all --agent ID`) or cancel the tasks nobody needs (`dreamos task cancel ID`; finished tasks are archived) (docs/security.md, Limits on inputs)'
-          : 'a later command brings them up to date';
-      if (!busy && this.journaled)
-        throw new DreamError(
-          'E_IO',
-          `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); ${next}`,
-        );
+      const failure = closeFailure(error, this.journaled);
+      if (failure) throw failure;
     } finally {
       this.closed = true;
       this.journalLock.close();
