@@ -41,7 +41,7 @@ import {
 } from '../state/schemas.js';
 import { REQUIRED_KINDS } from '../state/snapshots.js';
 import { CorruptFileError, ValidatedJsonFile, writeFileDurable } from '../state/store.js';
-import { type SharedChange, SharedWrites } from '../state/writer.js';
+import { type SharedChange, SharedWrites } from '../state/writer/index.js';
 import { planRetryFromCheckpoint } from './checkpoints.js';
 import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
 import { DreamError, invalidInput, notFound } from './errors.js';

@@ -12,7 +12,7 @@ export const TASK_ID_RE = /^T-[0-9A-Z]{5,10}$/;
 export const AGENT_ID_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
 export const ERROR_CODE_RE = /^E_[A-Z0-9_]{1,60}$/;
 export const ALERT_ID_RE = /^A-[0-9A-Z]{5,10}$/;
-/** A request made through a workspace's shared writer (state/writer.ts): process, instance, number. */
+/** A request made through a workspace's shared writer (state/writer/): process, instance, number. */
 export const REQUEST_ID_RE = /^[0-9]{1,10}-[0-9a-f]{8}-[0-9]{1,15}$/;
 /** Ids (T-, A-, M-, C-) are zero-padded base 36 in capitals: plain string order is the order they were made in. */
 export const idOf = (kind: 'T' | 'A' | 'M' | 'C', n: number) =>
@@ -255,7 +255,7 @@ export const JournalEntry = z.strictObject({
   /** A copy of config.json, journaled on init and on every change made through Dream.OS. */
   config: z.unknown().optional(),
   /**
-   * Made by the workspace's shared writer for the process that asked (state/writer.ts): the
+   * Made by the workspace's shared writer for the process that asked (state/writer/): the
    * request's id and the task it returned, so that after a writer crash the asker can tell whether
    * its change was made, and what it returned.
    */

@@ -1,5 +1,5 @@
 /**
- * The shared writer (state/writer.ts): long-lived processes on one workspace send their claims,
+ * The shared writer (state/writer/): long-lived processes on one workspace send their claims,
  * renewals, completions and failures to one of them, which makes them in group-committed batches.
  * Real processes on a real workspace; the crash cases kill the writer at the two instants that
  * matter (a request read but not written, and written but not answered) with a test failpoint.
@@ -209,7 +209,7 @@ describe('the shared writer', () => {
   it('when killed with a request read but not written: the asker makes the change itself, once', async () => {
     const { client, task, claims } = await claimAsWriterDies('before-commit');
     expect(claims).toHaveLength(1);
-    // Made by the asker, in its own transaction, under its request's id (a fence: see state/writer.ts).
+    // Made by the asker, in its own transaction, under its request's id (a fence: see state/writer/).
     expect(claims[0]!.req?.task).toBe(task.id);
     expect((await client.stats()).stats).toMatchObject({ recovered: 1 });
     // The writer died holding the journal lock: the asker took it over.
