@@ -355,7 +355,7 @@ export class JournalDb implements StateBackend {
    * snapshot of) entries that a power cut could still take back. The fdatasync is made on this
    * thread: handing it to a background thread let the event loop read requests meanwhile, but waking
    * that thread and being woken by it cost more than it gained on a machine whose cores are busy with
-   * the writer's clients (measured: about a fifth fewer changes per second; README, Performance).
+   * the writer's clients (docs/decisions/shared-writer.md, Measured benefit).
    */
   private async batchNow(items: BatchItem[]): Promise<Outcome<unknown>[]> {
     if (this.readOnly) throw new DreamError('E_IO', 'this state was opened read-only');
