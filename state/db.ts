@@ -6,17 +6,20 @@
  * A transaction: in-process mutex → journal lock → catch up from the journal (re-read inside the
  * lock) → plan the change against the fresh state → validate → append + fdatasync → apply → unlock.
  * One journal line holds the whole change, so a task moving between two stores is atomic.
+ *
+ * Beside it: the change and its entry (change.ts), how the journal lock is held (journal-lock.ts),
+ * recovery from damage (recovery.ts) and snapshot upkeep (snapshot-sync.ts).
  */
 import { type BatchItem, type Change, entryBody, type Outcome, type Plan, type Transact } from './change.js';
 import { DreamError } from './errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
-import { KeptLock } from './lock.js';
+import { JournalLock } from './journal-lock.js';
 import { Memory, type SnapshotKind, type StateView } from './memory.js';
-import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
+import type { WorkspacePaths } from './paths.js';
 import { loadSnapshots, Recovery, type RecoveryNotice } from './recovery.js';
 import { checkLayout } from './safe-files.js';
-import type { JournalEntry, JournalPosition, Task } from './schemas.js';
-import { closeFailure, SnapshotSync } from './snapshot-sync.js';
+import type { JournalEntry, JournalPosition } from './schemas.js';
+import { boardsBehind, closeFailure, replayStart, SnapshotSync } from './snapshot-sync.js';
 import { loadSnapshot, REQUIRED_KINDS } from './snapshots.js';
 
 export type { BatchItem, Change, Outcome, Plan, Transact } from './change.js';
@@ -67,22 +70,11 @@ export interface DbOptions {
   readOnly?: boolean;
 }
 
-/** How long a process keeps the journal lock through a burst while another process waits for it (ms). */
-const HOLD_MS = 20;
-/** Let the journal lock go when this process has not come back for it within this long (ms). */
-const LINGER_MS = 1;
-/** After handing the lock over, how long to leave it to the waiter before competing again (ms). */
-const HANDOVER_MS = 4;
-/** Keep the journal lock between transactions from the third acquisition on (not in one-shot commands). */
-const KEEP_AFTER = 3;
 /**
  * How long closing waits for the locks to bring the snapshot files up to date after this process's
  * changes, and opening to record what recovery found (ms).
  */
 const CLOSE_FLUSH_WAIT_MS = 2000;
-
-const before = (a: JournalPosition, b: JournalPosition) =>
-  a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
 
 export class JournalDb implements StateBackend {
   readonly notices: RecoveryNotice[] = [];
@@ -118,14 +110,7 @@ export class JournalDb implements StateBackend {
     this.journal = new Journal(paths, start);
     this.snapshotEvery = options.snapshotEvery ?? 2000;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
-    this.journalLock = new KeptLock(paths.journalLock, {
-      timeoutMs: this.lockTimeoutMs,
-      holdMs: HOLD_MS,
-      lingerMs: LINGER_MS,
-      handoverMs: HANDOVER_MS,
-      keepAfter: KEEP_AFTER,
-      meanwhile: () => this.readAhead(),
-    });
+    this.journalLock = new JournalLock(paths.journalLock, this.lockTimeoutMs, () => this.readAhead());
     this.readOnly = options.readOnly ?? false;
     this.snapshots = new SnapshotSync({
       paths,
@@ -162,11 +147,7 @@ export class JournalDb implements StateBackend {
       ? { loaded: [], notices: [], fullReplay: true }
       : await loadSnapshots(paths, hasJournal, readOnly);
     const first = { segment: listSegments(paths)[0] ?? 1, offset: 0 };
-    const start =
-      fullReplay || loaded.length === 0
-        ? first
-        : loaded.reduce((min, s) => (before(s.journal, min) ? s.journal : min), loaded[0]!.journal);
-    const db = new JournalDb(paths, start, options);
+    const db = new JournalDb(paths, fullReplay ? first : replayStart(loaded, first), options);
     if (!fullReplay && loaded.length > 0) {
       for (const snapshot of loaded) {
         loadSnapshot(db.mem, snapshot);
@@ -181,15 +162,7 @@ export class JournalDb implements StateBackend {
     db.mem.sortReadyQueues();
     db.mem.dirty.clear();
     db.mem.archivedPending.clear();
-    // A writer killed between two snapshot writes leaves boards of different ages (a moved task on
-    // both). The journal settles the state; this process's next flush rewrites every board that disagrees.
-    for (const snapshot of fullReplay ? [] : loaded) {
-      if (!(STORES as readonly string[]).includes(snapshot.kind)) continue;
-      const kind = snapshot.kind as StoreName;
-      const tasks = snapshot.items as Task[];
-      if (tasks.length !== db.mem.storeSize(kind) || tasks.some((t) => db.mem.task(t.id)?.rev !== t.rev))
-        db.mem.dirty.add(kind);
-    }
+    for (const kind of fullReplay ? [] : boardsBehind(loaded, db.mem)) db.mem.dirty.add(kind);
     db.recovery.report(notices);
     // Damaged journal lines are copied to quarantine/ and alerted by the next write: make it now, so
     // that the command that found them tells the user, even one that only reads.
@@ -238,7 +211,7 @@ export class JournalDb implements StateBackend {
    * (see KeptLock). New entries are read without the lock before taking it and while waiting for
    * it, so that the catch-up left to do inside the lock is short.
    */
-  private readonly journalLock: KeptLock;
+  private readonly journalLock: JournalLock;
 
   private readAhead(): void {
     try {
@@ -286,7 +259,7 @@ export class JournalDb implements StateBackend {
     this.observer = observer;
     return {
       syncJournal: () => this.journal.syncCurrent(),
-      setLinger: (ms) => this.journalLock.setLinger(ms ?? LINGER_MS),
+      setLinger: (ms) => this.journalLock.setLinger(ms),
       setSnapshotScale: (scale) => {
         this.snapshots.scale = scale;
       },
@@ -308,23 +281,12 @@ export class JournalDb implements StateBackend {
     return result;
   }
 
-  /**
-   * `work` holding the journal lock, after catching up: the lock is kept for the next transaction
-   * when `work` succeeds and the lock was not taken over meanwhile, let go otherwise.
-   */
-  private async inJournalLock<T>(work: () => T | Promise<T>, lockWaitMs = this.lockTimeoutMs): Promise<T> {
-    const lock = await this.journalLock.take(lockWaitMs);
-    let ok = false;
-    try {
+  /** `work` holding the journal lock, after catching up and recording what recovery found. */
+  private inJournalLock<T>(work: () => T | Promise<T>, lockWaitMs = this.lockTimeoutMs): Promise<T> {
+    return this.journalLock.hold(() => {
       this.settleInLock();
-      const result = await work();
-      this.checkLock(lock);
-      ok = true;
-      return result;
-    } finally {
-      if (ok) this.journalLock.done();
-      else this.journalLock.letGo();
-    }
+      return work();
+    }, lockWaitMs);
   }
 
   /**
@@ -396,15 +358,6 @@ export class JournalDb implements StateBackend {
   private settleInLock(): void {
     this.catchUp();
     this.recovery.settle();
-  }
-
-  private checkLock(lock: { compromised: Error | null }): void {
-    if (lock.compromised) {
-      throw new DreamError(
-        'E_LOCK_COMPROMISED',
-        `the journal lock was taken over while held: ${lock.compromised.message}`,
-      );
-    }
   }
 
   private commit(change: Change, now: Date, durable = true): void {

@@ -6,10 +6,10 @@
 import fs from 'node:fs';
 import { DreamError } from './errors.js';
 import { acquireLock } from './lock.js';
-import type { Memory, SnapshotKind } from './memory.js';
-import type { WorkspacePaths } from './paths.js';
+import type { Memory, SnapshotKind, StateView } from './memory.js';
+import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
 import { type RecoveryNotice, readOrQuarantine } from './recovery.js';
-import type { JournalPosition } from './schemas.js';
+import type { JournalPosition, Task } from './schemas.js';
 import { REQUIRED_KINDS, type Snapshot, snapshotKinds, snapshotPath, writeSnapshot } from './snapshots.js';
 import { writeFileDurable } from './store.js';
 
@@ -169,6 +169,32 @@ export function closeFailure(error: unknown, journaled: boolean): DreamError | n
     'E_IO',
     `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); ${next}`,
   );
+}
+
+const before = (a: JournalPosition, b: JournalPosition) =>
+  a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
+
+/** Where replay starts: at the oldest loaded snapshot's position, or at `first` when none was loaded. */
+export function replayStart(loaded: readonly Snapshot[], first: JournalPosition): JournalPosition {
+  if (loaded.length === 0) return first;
+  return loaded.reduce((min, s) => (before(s.journal, min) ? s.journal : min), loaded[0]!.journal);
+}
+
+/**
+ * The boards that disagree with the replayed state. A writer killed between two snapshot writes
+ * leaves boards of different ages (a moved task on both); the journal settles the state, and the
+ * next flush rewrites every board that disagrees.
+ */
+export function boardsBehind(loaded: readonly Snapshot[], view: StateView): StoreName[] {
+  const behind: StoreName[] = [];
+  for (const snapshot of loaded) {
+    if (!(STORES as readonly string[]).includes(snapshot.kind)) continue;
+    const kind = snapshot.kind as StoreName;
+    const tasks = snapshot.items as Task[];
+    if (tasks.length !== view.storeSize(kind) || tasks.some((t) => view.task(t.id)?.rev !== t.rev))
+      behind.push(kind);
+  }
+  return behind;
 }
 
 function fileSize(path: string): number {
