@@ -91,7 +91,7 @@ export interface OpenOptions {
   lockTimeoutMs?: number;
   snapshotEvery?: number;
   /**
-   * Share one writer with the other long-lived processes on this workspace (state/writer.ts): claim,
+   * Share one writer with the other long-lived processes on this workspace (state/writer/): claim,
    * renew, complete and fail go through whichever of them is the writer, in group-committed batches.
    * Changes are planned with the writer's configuration: it serves only processes that opened the
    * same config.json (compared by digest). Default: on (Linux and macOS; on Windows every process

@@ -6,78 +6,45 @@
  * A transaction: in-process mutex → journal lock → catch up from the journal (re-read inside the
  * lock) → plan the change against the fresh state → validate → append + fdatasync → apply → unlock.
  * One journal line holds the whole change, so a task moving between two stores is atomic.
+ *
+ * Beside it: the change and its entry (change.ts), how the journal lock is held (journal-lock.ts),
+ * recovery from damage (recovery.ts) and snapshot upkeep (snapshot-sync.ts).
  */
-import fs from 'node:fs';
 import type { StateStore } from './backend.js';
+import { type BatchItem, type Change, entryBody, type Outcome, type Plan, type Transact } from './change.js';
 import { DreamError } from './errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
-import { acquireLock, KeptLock } from './lock/index.js';
-import { type Counters, Memory, type SnapshotKind, type StateView } from './memory.js';
-import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
+import { JournalLock } from './journal-lock.js';
+import { Memory, type SnapshotKind, type StateView } from './memory.js';
+import type { WorkspacePaths } from './paths.js';
+import { loadSnapshots, Recovery, type RecoveryNotice } from './recovery.js';
 import { checkLayout } from './safe-files.js';
-import {
-  type AgentState,
-  type Alert,
-  type Checkpoint,
-  idOf,
-  JournalEntry,
-  type JournalPosition,
-  type Mail,
-  SCHEMA_VERSION,
-  type Task,
-} from './schemas.js';
-import {
-  loadSnapshot,
-  REQUIRED_KINDS,
-  readSnapshot,
-  type Snapshot,
-  snapshotKinds,
-  snapshotPath,
-  writeSnapshot,
-} from './snapshots.js';
-import { CorruptFileError, quarantineFile, writeFileDurable } from './store.js';
+import type { JournalEntry, JournalPosition } from './schemas.js';
+import { boardsBehind, closeFailure, replayStart, SnapshotSync } from './snapshot-sync.js';
+import { loadSnapshot, REQUIRED_KINDS } from './snapshots.js';
 
+export type { BatchItem, Change, Outcome, Plan, Transact } from './change.js';
 export type { Counters, SnapshotKind, StateView } from './memory.js';
+export type { RecoveryNotice } from './recovery.js';
 export { digestOf } from './snapshots.js';
 
-/** What a transaction wants to record. Objects are whole new states; `rev` is filled in here. */
-export interface Change {
-  op: string;
-  by: string;
-  tasks?: Task[];
-  archived?: string[];
-  alerts?: Alert[];
-  agents?: AgentState[];
-  mail?: Mail[];
-  checkpoints?: Checkpoint[];
-  config?: unknown;
-  counters?: Partial<Counters>;
-  /** Set by the shared writer: whose request this change answers (state/writer.ts). */
-  req?: { id: string; task: string | null };
+/**
+ * Sees every entry this process reads from the journal or appends to it, in order: the shared
+ * writer's request log (state/writer/request-log.ts) follows requests this way, so that the db
+ * knows nothing of the writer's protocol.
+ */
+export interface EntryObserver {
+  onEntry(entry: JournalEntry): void;
 }
 
-/** The outcome of one plan in a batch: its result, or why it was refused (nothing recorded for it). */
-export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-/** A transaction, run inside a turn that JournalDb.exclusive() gave. */
-export type Transact = <U>(plan: (view: StateView, now: Date) => Plan<U>) => Promise<U>;
-
-/** One plan of a batch, and what to do with its outcome once the batch is durable. */
-export interface BatchItem {
-  plan: (view: StateView, now: Date) => Plan<unknown>;
-  settle: (outcome: Outcome<unknown>) => void;
-}
-
-export interface Plan<T> {
-  change: Change | null;
-  result: T;
-}
-
-/** A notice for the user: something was found wrong and handled (quarantined, rebuilt, repaired). */
-export interface RecoveryNotice {
-  kind: 'quarantined' | 'rebuilt' | 'torn-tail' | 'journal-damage' | 'missing-store' | 'left-for-repair';
-  path: string;
-  message: string;
+/** What an observer may do to the db it watches (the narrow context it is given). */
+export interface ObservedDb {
+  /** Holding the journal lock: make the journal's last segment durable (entries a dead writer left). */
+  syncJournal(): void;
+  /** How long to keep the journal lock after a transaction when nobody waits for it (ms); null: the usual. */
+  setLinger(ms: number | null): void;
+  /** Write snapshots after `scale` times as many entries (this process writes for `scale` processes). */
+  setSnapshotScale(scale: number): void;
 }
 
 export interface DbOptions {
@@ -93,31 +60,11 @@ export interface DbOptions {
   readOnly?: boolean;
 }
 
-type AlertDraft = Omit<Alert, 'id' | 'rev' | 'count' | 'createdAt' | 'updatedAt' | 'status'>;
-
-/** A snapshot this far behind the journal (bytes, and at least its own size) is rewritten at the next flush. */
-const LAG_BYTES = 64 * 1024;
-/** How long a process keeps the journal lock through a burst while another process waits for it (ms). */
-const HOLD_MS = 20;
-/** Let the journal lock go when this process has not come back for it within this long (ms). */
-const LINGER_MS = 1;
-/** The same, in a process making changes for others (the shared writer), whose batches come at their pace (ms). */
-const SERVING_LINGER_MS = 10;
-/** After handing the lock over, how long to leave it to the waiter before competing again (ms). */
-const HANDOVER_MS = 4;
-/** Keep the journal lock between transactions from the third acquisition on (not in one-shot commands). */
-const KEEP_AFTER = 3;
 /**
  * How long closing waits for the locks to bring the snapshot files up to date after this process's
  * changes, and opening to record what recovery found (ms).
  */
 const CLOSE_FLUSH_WAIT_MS = 2000;
-
-/** Who repairs what a process that only reads found. */
-const LATER = 'the next command that changes the workspace, or `dreamos doctor --repair`,';
-
-const before = (a: JournalPosition, b: JournalPosition) =>
-  a.segment < b.segment || (a.segment === b.segment && a.offset < b.offset);
 
 export class JournalDb implements StateStore {
   readonly notices: RecoveryNotice[] = [];
@@ -127,17 +74,23 @@ export class JournalDb implements StateStore {
   private readonly snapshotEvery: number;
   readonly lockTimeoutMs: number;
   private readonly readOnly: boolean;
-  private sinceSnapshot = 0;
   /** This process has appended to the journal (what closing may then say was saved). */
   private journaled = false;
   private queue: Promise<unknown> = Promise.resolve();
   private closed = false;
-  /** Alerts to raise with the next write (recovery found something on open). */
-  private pendingAlerts: AlertDraft[] = [];
-  /** Shared-writer requests whose entries this process is looking for, and the entry once read. */
-  private readonly awaited = new Map<string, JournalEntry | null>();
-  /** Request ids recorded in the journal lately, and when this process read them (state/writer.ts). */
-  private readonly recorded = new Map<string, number>();
+  /** What opening and writing do about damage they find (recovery.ts). */
+  private readonly recovery = new Recovery({
+    view: this.mem,
+    notices: this.notices,
+    damage: this.damage,
+    repairTornTail: () => this.journal.repairTornTail(),
+    quarantineDamage: (damage) => this.journal.quarantineDamage(damage),
+    commit: (change) => this.commit(change, new Date()),
+  });
+  /** Sees every entry read or written (the shared writer's request log), once one is attached. */
+  private observer: EntryObserver | null = null;
+  /** Snapshot upkeep (snapshot-sync.ts). */
+  private readonly snapshots: SnapshotSync;
 
   private constructor(
     readonly paths: WorkspacePaths,
@@ -147,15 +100,16 @@ export class JournalDb implements StateStore {
     this.journal = new Journal(paths, start);
     this.snapshotEvery = options.snapshotEvery ?? 2000;
     this.lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
-    this.journalLock = new KeptLock(paths.journalLock, {
-      timeoutMs: this.lockTimeoutMs,
-      holdMs: HOLD_MS,
-      lingerMs: LINGER_MS,
-      handoverMs: HANDOVER_MS,
-      keepAfter: KEEP_AFTER,
-      meanwhile: () => this.readAhead(),
-    });
+    this.journalLock = new JournalLock(paths.journalLock, this.lockTimeoutMs, () => this.readAhead());
     this.readOnly = options.readOnly ?? false;
+    this.snapshots = new SnapshotSync({
+      paths,
+      mem: this.mem,
+      snapshotEvery: this.snapshotEvery,
+      end: () => this.journal.pos,
+      catchUp: () => this.catchUp(),
+      letGoOfJournalLock: () => this.journalLock.letGo(),
+    });
   }
 
   get view(): StateView {
@@ -179,41 +133,15 @@ export class JournalDb implements StateStore {
     const readOnly = options.readOnly ?? false;
     checkLayout(paths);
     const hasJournal = listSegments(paths).length > 0;
-    const notices: RecoveryNotice[] = [];
-    const loaded: Snapshot[] = [];
-    let fullReplay = options.fromJournalOnly ?? false;
-    if (!fullReplay) {
-      for (const kind of snapshotKinds(paths)) {
-        const snapshot = await readOrQuarantine(paths, kind, notices, readOnly);
-        if (snapshot) {
-          loaded.push(snapshot);
-          continue;
-        }
-        const path = snapshotPath(paths, kind);
-        if (!REQUIRED_KINDS.includes(kind) && !notices.some((n) => n.path === path)) continue;
-        if (hasJournal && !notices.some((n) => n.path === path)) {
-          notices.push({
-            kind: 'missing-store',
-            path,
-            message: readOnly
-              ? `${path} is missing; shown as rebuilt from the journal (${LATER} writes it again)`
-              : `${path} was missing; it is rebuilt from the journal`,
-          });
-        }
-        fullReplay = true;
-      }
-    }
+    const { loaded, notices, fullReplay } = options.fromJournalOnly
+      ? { loaded: [], notices: [], fullReplay: true }
+      : await loadSnapshots(paths, hasJournal, readOnly);
     const first = { segment: listSegments(paths)[0] ?? 1, offset: 0 };
-    const start =
-      fullReplay || loaded.length === 0
-        ? first
-        : loaded.reduce((min, s) => (before(s.journal, min) ? s.journal : min), loaded[0]!.journal);
-    const db = new JournalDb(paths, start, options);
-    db.notices.push(...notices);
+    const db = new JournalDb(paths, fullReplay ? first : replayStart(loaded, first), options);
     if (!fullReplay && loaded.length > 0) {
       for (const snapshot of loaded) {
         loadSnapshot(db.mem, snapshot);
-        db.written.set(snapshot.kind, { seq: snapshot.seq, pos: snapshot.journal });
+        db.snapshots.loaded(snapshot);
       }
       // Replay starts after the oldest snapshot; entries before it are in every snapshot already.
       const minSeq = Math.min(...loaded.map((s) => s.seq));
@@ -224,29 +152,12 @@ export class JournalDb implements StateStore {
     db.mem.sortReadyQueues();
     db.mem.dirty.clear();
     db.mem.archivedPending.clear();
-    // A writer killed between two snapshot writes leaves boards of different ages (a moved task on
-    // both). The journal settles the state; this process's next flush rewrites every board that disagrees.
-    for (const snapshot of fullReplay ? [] : loaded) {
-      if (!(STORES as readonly string[]).includes(snapshot.kind)) continue;
-      const kind = snapshot.kind as StoreName;
-      const tasks = snapshot.items as Task[];
-      if (tasks.length !== db.mem.storeSize(kind) || tasks.some((t) => db.mem.task(t.id)?.rev !== t.rev))
-        db.mem.dirty.add(kind);
-    }
-    for (const n of db.notices) db.pendingAlerts.push(db.recoveryAlert(n));
+    for (const kind of fullReplay ? [] : boardsBehind(loaded, db.mem)) db.mem.dirty.add(kind);
+    db.recovery.report(notices);
     // Damaged journal lines are copied to quarantine/ and alerted by the next write: make it now, so
     // that the command that found them tells the user, even one that only reads.
-    const alertKeys = new Set([...db.mem.alerts()].map((a) => a.key));
-    const unrecorded = db.damage.filter((d) => !alertKeys.has(`journal-damage:${d.segment}:${d.offset}`));
-    if (readOnly && !options.fromJournalOnly) {
-      for (const d of unrecorded) {
-        db.notices.push({
-          kind: 'left-for-repair',
-          path: paths.journalSegment(d.segment),
-          message: `a damaged journal line (${d.reason}) at segment ${d.segment} offset ${d.offset} was skipped; ${LATER} copies it to quarantine/`,
-        });
-      }
-    }
+    const unrecorded = db.recovery.unrecordedDamage();
+    if (readOnly && !options.fromJournalOnly) db.recovery.leaveForRepair(paths);
     if (((fullReplay && hasJournal) || unrecorded.length > 0) && !readOnly && !options.fromJournalOnly) {
       if (fullReplay) for (const kind of [...REQUIRED_KINDS, ...db.collectionKinds()]) db.mem.dirty.add(kind);
       // Opening is also how reads start: they never wait long for a lock held elsewhere. Left
@@ -275,7 +186,7 @@ export class JournalDb implements StateStore {
     this.journal.readNew(
       (entry) => {
         this.mem.apply(entry);
-        if (entry.req) this.noteRequest(entry);
+        this.observer?.onEntry(entry);
       },
       (damage) => {
         if (!this.damage.some((d) => d.segment === damage.segment && d.offset === damage.offset)) {
@@ -290,7 +201,7 @@ export class JournalDb implements StateStore {
    * (see KeptLock). New entries are read without the lock before taking it and while waiting for
    * it, so that the catch-up left to do inside the lock is short.
    */
-  private readonly journalLock: KeptLock;
+  private readonly journalLock: JournalLock;
 
   private readAhead(): void {
     try {
@@ -324,60 +235,25 @@ export class JournalDb implements StateStore {
     return this.enqueue(() => work((plan) => this.transactNow(plan)));
   }
 
-  /**
-   * This process makes changes for `clients` other processes (state/writer.ts): with clients, keep the lock
-   * between their batches, and write snapshots after as many entries as all of them would have
-   * written each on their own (`snapshotEvery` of each process's changes), not `clients` + 1 times as often.
-   */
-  serving(clients: number): void {
-    // Alone, it keeps the lock no longer than any process: one stopped (SIGSTOP, a debugger) between
-    // two transactions is then very unlikely to be stopped holding it.
-    this.journalLock.setLinger(clients > 0 ? SERVING_LINGER_MS : LINGER_MS);
-    this.snapshotScale = 1 + clients;
-  }
-
-  private snapshotScale = 1;
-
   /** Resolves once every transaction asked for so far has ended. */
   async idle(): Promise<void> {
     await this.queue;
   }
 
-  /** Look out for the entry a shared writer may have made for this request (read by catch-up from now on). */
-  awaitRequest(id: string): void {
-    this.awaited.set(id, null);
-  }
-
-  requestEntry(id: string): JournalEntry | null {
-    return this.awaited.get(id) ?? null;
-  }
-
-  forgetRequest(id: string): void {
-    this.awaited.delete(id);
-  }
-
-  /** Is a change for this request in the journal already (made by a writer, or settled by its asker)? */
-  requestRecorded(id: string): boolean {
-    return this.recorded.has(id);
-  }
-
-  private noteRequest(entry: JournalEntry): void {
-    const id = entry.req!.id;
-    if (this.awaited.has(id)) this.awaited.set(id, entry);
-    const now = Date.now();
-    this.recorded.set(id, now);
-    // A request is settled within seconds: an hour of ids is plenty, and keeps the map small.
-    if (this.recorded.size > 10_000) {
-      for (const [old, at] of this.recorded) {
-        if (now - at < 3_600_000) break;
-        this.recorded.delete(old);
-      }
-    }
-  }
-
-  /** Holding the journal lock: make the journal's last segment durable (entries a dead writer left). */
-  syncJournal(): void {
-    this.journal.syncCurrent();
+  /**
+   * Have `observer` see every entry this process reads or writes from now on (one observer per db),
+   * and give it the few knobs it may turn.
+   */
+  observe(observer: EntryObserver): ObservedDb {
+    if (this.observer) throw new Error('this state has an observer already');
+    this.observer = observer;
+    return {
+      syncJournal: () => this.journal.syncCurrent(),
+      setLinger: (ms) => this.journalLock.setLinger(ms),
+      setSnapshotScale: (scale) => {
+        this.snapshots.scale = scale;
+      },
+    };
   }
 
   private async transactNow<T>(
@@ -391,32 +267,16 @@ export class JournalDb implements StateStore {
       if (planned.change) this.commit(planned.change, now);
       return planned.result;
     }, lockWaitMs);
-    if (this.snapshotDue) await this.flushAfterCommit();
+    if (this.snapshots.due) await this.flushAfterCommit();
     return result;
   }
 
-  /**
-   * `work` holding the journal lock, after catching up: the lock is kept for the next transaction
-   * when `work` succeeds and the lock was not taken over meanwhile, let go otherwise.
-   */
-  private async inJournalLock<T>(work: () => T | Promise<T>, lockWaitMs = this.lockTimeoutMs): Promise<T> {
-    const lock = await this.journalLock.take(lockWaitMs);
-    let ok = false;
-    try {
+  /** `work` holding the journal lock, after catching up and recording what recovery found. */
+  private inJournalLock<T>(work: () => T | Promise<T>, lockWaitMs = this.lockTimeoutMs): Promise<T> {
+    return this.journalLock.hold(() => {
       this.settleInLock();
-      const result = await work();
-      this.checkLock(lock);
-      ok = true;
-      return result;
-    } finally {
-      if (ok) this.journalLock.done();
-      else this.journalLock.letGo();
-    }
-  }
-
-  /** Enough entries since the last snapshot (counted for every process this one writes for). */
-  private get snapshotDue(): boolean {
-    return this.sinceSnapshot >= this.snapshotEvery * this.snapshotScale;
+      return work();
+    }, lockWaitMs);
   }
 
   /**
@@ -447,7 +307,7 @@ export class JournalDb implements StateStore {
    * snapshot of) entries that a power cut could still take back. The fdatasync is made on this
    * thread: handing it to a background thread let the event loop read requests meanwhile, but waking
    * that thread and being woken by it cost more than it gained on a machine whose cores are busy with
-   * the writer's clients (measured: about a fifth fewer changes per second; README, Performance).
+   * the writer's clients (docs/decisions/shared-writer.md, Measured benefit).
    */
   private async batchNow(items: BatchItem[]): Promise<Outcome<unknown>[]> {
     if (this.readOnly) throw new DreamError('E_IO', 'this state was opened read-only');
@@ -466,7 +326,7 @@ export class JournalDb implements StateStore {
       this.journal.syncAppended();
       return all;
     });
-    if (this.snapshotDue) await this.flushAfterCommit();
+    if (this.snapshots.due) await this.flushAfterCommit();
     return outcomes;
   }
 
@@ -487,114 +347,17 @@ export class JournalDb implements StateStore {
   /** Inside the journal lock, before planning: catch up, cut a torn tail, record what recovery found. */
   private settleInLock(): void {
     this.catchUp();
-    const torn = this.journal.repairTornTail();
-    if (torn) {
-      this.notices.push({
-        kind: 'torn-tail',
-        path: torn,
-        message: `an unfinished journal line from a crashed writer was moved to ${torn}`,
-      });
-    }
-    this.recordDamageAndRecovery();
-  }
-
-  private checkLock(lock: { compromised: Error | null }): void {
-    if (lock.compromised) {
-      throw new DreamError(
-        'E_LOCK_COMPROMISED',
-        `the journal lock was taken over while held: ${lock.compromised.message}`,
-      );
-    }
-  }
-
-  private recordDamageAndRecovery(): void {
-    if (this.pendingAlerts.length === 0 && this.damage.length === 0) return;
-    const keys = new Set([...this.mem.alerts()].map((a) => a.key));
-    const alerts: Alert[] = [];
-    const now = new Date().toISOString();
-    let counter = this.mem.counters.alert;
-    const raise = (draft: AlertDraft) => {
-      if (keys.has(draft.key)) return;
-      keys.add(draft.key);
-      counter += 1;
-      alerts.push({
-        ...draft,
-        id: idOf('A', counter),
-        status: 'open',
-        count: 1,
-        createdAt: now,
-        updatedAt: now,
-        rev: 0,
-      });
-    };
-    for (const draft of this.pendingAlerts) raise(draft);
-    this.pendingAlerts = [];
-    for (const d of this.damage) {
-      const key = `journal-damage:${d.segment}:${d.offset}`;
-      if (keys.has(key)) continue;
-      const copy = this.journal.quarantineDamage(d);
-      this.notices.push({
-        kind: 'journal-damage',
-        path: copy,
-        message: `a damaged journal line (${d.reason}) was skipped; a copy is in ${copy}`,
-      });
-      raise({
-        kind: 'journal-damage',
-        severity: 'critical',
-        key,
-        subject: `journal segment ${d.segment}`,
-        message: `journal line at segment ${d.segment} offset ${d.offset} is damaged (${d.reason}) and was skipped`,
-        evidence: { ...d, copy },
-        action: 'skipped; a copy is in quarantine/. If it was written by hand, use the CLI instead.',
-      });
-    }
-    if (alerts.length > 0)
-      this.commit({ op: 'recovery', by: 'dreamos', alerts, counters: { alert: counter } }, new Date());
+    this.recovery.settle();
   }
 
   private commit(change: Change, now: Date, durable = true): void {
     const seq = this.journal.lastSeq + 1;
-    // Planners build fresh objects and return some of them as their result: stamping `rev` on
-    // them in place means what a caller gets back is exactly what was recorded.
-    for (const items of [change.tasks, change.alerts, change.agents, change.mail, change.checkpoints]) {
-      for (const item of items ?? []) item.rev = seq;
-    }
-    const withRev = <O extends { rev: number }>(items: O[] | undefined) =>
-      items?.length ? items.map((item) => ({ ...item, rev: seq })) : undefined;
-    const counters = { ...this.mem.counters };
-    for (const [k, v] of Object.entries(change.counters ?? {}) as [keyof Counters, number][]) {
-      counters[k] = Math.max(counters[k], v);
-    }
-    const body = {
-      at: now.toISOString(),
-      by: change.by,
-      op: change.op,
-      ...(change.tasks?.length
-        ? { tasks: change.tasks.map((task) => ({ task: { ...task, rev: seq } })) }
-        : {}),
-      ...(change.archived?.length ? { archived: change.archived } : {}),
-      ...(change.alerts?.length ? { alerts: withRev(change.alerts) } : {}),
-      ...(change.agents?.length ? { agents: withRev(change.agents) } : {}),
-      ...(change.mail?.length ? { mail: withRev(change.mail) } : {}),
-      ...(change.checkpoints?.length ? { checkpoints: withRev(change.checkpoints) } : {}),
-      ...(change.config !== undefined ? { config: change.config } : {}),
-      ...(change.req ? { req: change.req } : {}),
-      counters,
-    };
-    // Every write is validated: a change that does not fit the schema is refused before it is journaled.
-    const checked = JournalEntry.safeParse({ schemaVersion: SCHEMA_VERSION, seq, ...body, crc: '00000000' });
-    if (!checked.success) {
-      const issue = checked.error.issues[0];
-      throw new DreamError(
-        'E_INVALID_INPUT',
-        `refused to record an invalid change: ${issue?.path.join('.')}: ${issue?.message}`,
-      );
-    }
+    const body = entryBody(change, seq, now, this.mem.counters);
     const entry = this.journal.append(body as Parameters<Journal['append']>[0], durable);
     this.journaled = true;
     this.mem.apply(entry);
-    if (entry.req) this.noteRequest(entry);
-    this.sinceSnapshot += 1;
+    this.observer?.onEntry(entry);
+    this.snapshots.counted();
   }
 
   flush(): Promise<void> {
@@ -602,86 +365,9 @@ export class JournalDb implements StateStore {
     return this.enqueue(() => this.flushNow());
   }
 
-  /**
-   * Write the snapshot of everything that changed. Under the snapshot lock, the state is first
-   * brought to the journal's end under the journal lock, so a snapshot never runs ahead of what is
-   * durable and never goes back behind one written by another process.
-   */
+  /** Write the snapshot of everything that changed (SnapshotSync.write). */
   private async flushNow(lockWaitMs = this.lockTimeoutMs): Promise<void> {
-    if (this.closed) return;
-    // Locks are taken snapshot first, then journal: a journal lock kept from the last transaction
-    // is let go before waiting for the snapshot lock.
-    this.journalLock.letGo();
-    const snapLock = await acquireLock(this.paths.snapshotLock, { timeoutMs: lockWaitMs });
-    try {
-      const journalLock = await acquireLock(this.paths.journalLock, { timeoutMs: lockWaitMs });
-      try {
-        this.catchUp();
-      } finally {
-        await journalLock.release();
-      }
-      const pos = this.journal.pos;
-      // Archived tasks are written to archive/ before the board that no longer holds them.
-      for (const [seq, tasks] of this.mem.archivedPending) {
-        writeFileDurable(this.paths.archiveFile(seq), `${tasks.map((t) => JSON.stringify(t)).join('\n')}\n`);
-      }
-      this.mem.archivedPending.clear();
-      for (const kind of this.kindsToWrite()) {
-        writeSnapshot(this.paths, this.mem, kind, pos);
-        this.mem.dirty.delete(kind);
-        this.written.set(kind, { seq: this.mem.seq, pos });
-        const path = snapshotPath(this.paths, kind);
-        const signature = this.fileSignature(path);
-        if (signature) this.seenFiles.set(path, signature);
-      }
-      this.sinceSnapshot = 0;
-    } finally {
-      await snapLock.release();
-    }
-  }
-
-  /** The journal entry and position each snapshot file was last known to reflect. */
-  private readonly written = new Map<SnapshotKind, { seq: number; pos: JournalPosition }>();
-
-  /**
-   * Snapshots that changed, and those lagging far behind the journal even if unchanged: opening
-   * replays from the oldest snapshot, so none may stay behind, or every open would grow with history.
-   * "Far" is counted in entries, and in bytes: once the journal after a snapshot is longer than the
-   * snapshot itself, replaying it costs more than rewriting the file (one big import is one entry).
-   */
-  private kindsToWrite(): SnapshotKind[] {
-    const kinds = new Set(this.mem.dirty);
-    const end = this.journal.pos;
-    for (const [kind, { seq, pos }] of this.written) {
-      if (kinds.has(kind)) continue;
-      if (this.mem.seq - seq >= this.snapshotEvery) kinds.add(kind);
-      else if (this.mem.seq > seq) {
-        const behind = pos.segment === end.segment ? end.offset - pos.offset : Number.POSITIVE_INFINITY;
-        // The file's size is looked up only when the lag could pass it (one stat less per file).
-        if (behind >= LAG_BYTES && behind >= this.fileSize(snapshotPath(this.paths, kind))) kinds.add(kind);
-      }
-    }
-    return [...kinds];
-  }
-
-  private fileSize(path: string): number {
-    try {
-      return fs.statSync(path).size;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** Size and mtime of each snapshot file as this process last wrote or checked it. */
-  private readonly seenFiles = new Map<string, string>();
-
-  private fileSignature(path: string): string | null {
-    try {
-      const st = fs.statSync(path);
-      return `${st.mtimeMs}:${st.size}`;
-    } catch {
-      return null;
-    }
+    if (!this.closed) await this.snapshots.write(lockWaitMs);
   }
 
   /**
@@ -697,48 +383,12 @@ export class JournalDb implements StateStore {
 
   private async verifyNow(): Promise<RecoveryNotice[]> {
     if (this.closed) return [];
-    const found: RecoveryNotice[] = [];
-    for (const kind of [...snapshotKinds(this.paths), ...REQUIRED_KINDS]) {
-      const path = snapshotPath(this.paths, kind);
-      const signature = this.fileSignature(path);
-      if (signature !== null && this.seenFiles.get(path) === signature) continue;
-      let snapshot: Snapshot | null = null;
-      if (signature !== null) {
-        const notices: RecoveryNotice[] = [];
-        snapshot = await readOrQuarantine(this.paths, kind, notices, false);
-        found.push(...notices);
-        if (snapshot) {
-          this.seenFiles.set(path, signature);
-          continue;
-        }
-      }
-      if (signature === null && REQUIRED_KINDS.includes(kind) && !found.some((n) => n.path === path)) {
-        found.push({
-          kind: 'missing-store',
-          path,
-          message: `${path} was removed; it is rewritten from the journal`,
-        });
-      }
-      if (signature !== null || REQUIRED_KINDS.includes(kind)) this.mem.dirty.add(kind);
-    }
+    const found = await this.snapshots.check();
     if (found.length === 0) return found;
-    this.notices.push(...found);
-    for (const n of found) this.pendingAlerts.push(this.recoveryAlert(n));
+    this.recovery.report(found);
     await this.transactNow(() => ({ change: null, result: undefined }));
     await this.flushNow();
     return found;
-  }
-
-  private recoveryAlert(n: RecoveryNotice): AlertDraft {
-    return {
-      kind: n.kind === 'missing-store' ? 'missing-store' : 'corrupt-state',
-      severity: 'critical',
-      key: `${n.kind}:${n.path}:${this.mem.seq}`,
-      subject: n.path,
-      message: n.message,
-      evidence: { path: n.path },
-      action: 'quarantined and rebuilt from the journal; inspect quarantine/ and run `dreamos doctor`',
-    };
   }
 
   /** Have the next flush rewrite this snapshot even if nothing changed in it. */
@@ -762,63 +412,12 @@ export class JournalDb implements StateStore {
       if (!this.readOnly && this.mem.dirty.size > 0)
         await this.flushNow(this.journaled ? Math.min(this.lockTimeoutMs, CLOSE_FLUSH_WAIT_MS) : 0);
     } catch (error) {
-      const busy = error instanceof DreamError && error.code === 'E_LOCK_TIMEOUT';
-      // What was journaled stays done (the snapshot files are only behind it): say so, not just "ENOSPC".
-      // A state too large to serialise (RangeError) is not fixed by trying again: say what shrinks it.
-      const next =
-        error instanceof RangeError
-          ? 'the state is too large to write: acknowledge mail (`dreamos mail ack --all --agent ID`) or cancel the tasks nobody needs (`dreamos task cancel ID`; finished tasks are archived) (docs/security.md, Limits on inputs)'
-          : 'a later command brings them up to date';
-      if (!busy && this.journaled)
-        throw new DreamError(
-          'E_IO',
-          `every change is saved in the journal, but the state files could not be rewritten (${(error as Error).message}); ${next}`,
-        );
+      const failure = closeFailure(error, this.journaled);
+      if (failure) throw failure;
     } finally {
       this.closed = true;
       this.journalLock.close();
       this.journal.close();
-    }
-  }
-}
-
-/** Read one snapshot; a corrupt one is re-checked under the snapshot lock, then quarantined. */
-async function readOrQuarantine(
-  paths: WorkspacePaths,
-  kind: SnapshotKind,
-  notices: RecoveryNotice[],
-  readOnly: boolean,
-): Promise<Snapshot | null> {
-  try {
-    return readSnapshot(paths, kind);
-  } catch (error) {
-    if (!(error instanceof CorruptFileError)) throw error;
-    if (readOnly) {
-      notices.push({
-        kind: 'left-for-repair',
-        path: error.path,
-        message: `${error.message}; shown as rebuilt from the journal (${LATER} moves it to quarantine/)`,
-      });
-      return null;
-    }
-    // A concurrent snapshot writer may have replaced it with a good file meanwhile.
-    const lock = await acquireLock(paths.snapshotLock);
-    try {
-      try {
-        return readSnapshot(paths, kind);
-      } catch (again) {
-        if (!(again instanceof CorruptFileError)) throw again;
-        const path = snapshotPath(paths, kind);
-        const moved = fs.existsSync(path) ? quarantineFile(path, paths) : path;
-        notices.push({
-          kind: 'quarantined',
-          path,
-          message: `${again.message}; moved to ${moved} and rebuilt from the journal`,
-        });
-        return null;
-      }
-    } finally {
-      await lock.release();
     }
   }
 }

@@ -17,23 +17,26 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
-export type ErrorCode =
-  | 'E_USAGE'
-  | 'E_INVALID_INPUT'
-  | 'E_NOT_FOUND'
-  | 'E_NO_WORKSPACE'
-  | 'E_NOTHING_TO_CLAIM'
-  | 'E_CONFLICT'
-  | 'E_INVALID_TRANSITION'
-  | 'E_CYCLE'
-  | 'E_LIMIT'
-  | 'E_LOCK_TIMEOUT'
-  | 'E_LOCK_COMPROMISED'
-  | 'E_CORRUPT'
-  | 'E_UNTRUSTED'
-  | 'E_IO'
+/** Every code a DreamError may carry; peers (the shared writer) are checked against this list. */
+export const ERROR_CODES = [
+  'E_USAGE',
+  'E_INVALID_INPUT',
+  'E_NOT_FOUND',
+  'E_NO_WORKSPACE',
+  'E_NOTHING_TO_CLAIM',
+  'E_CONFLICT',
+  'E_INVALID_TRANSITION',
+  'E_CYCLE',
+  'E_LIMIT',
+  'E_LOCK_TIMEOUT',
+  'E_LOCK_COMPROMISED',
+  'E_CORRUPT',
+  'E_UNTRUSTED',
+  'E_IO',
   /** Not a DreamError at all, which is a bug: reportError prints it with this code. */
-  | 'E_INTERNAL';
+  'E_INTERNAL',
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 const exitFor: Record<ErrorCode, ExitCode> = {
   E_USAGE: ExitCode.usage,

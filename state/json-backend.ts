@@ -1,6 +1,6 @@
 /**
  * The journaled JSON store as a `StateBackend`: the transactional core (JournalDb, state/db.ts),
- * the shared writer that makes hot changes for other processes (state/writer.ts), and doctor's
+ * the shared writer that makes hot changes for other processes (state/writer/), and doctor's
  * checks of the files (state/json-check.ts). Nothing above `state/` sees any of them.
  */
 import fs from 'node:fs';
@@ -19,7 +19,7 @@ import { checkFiles, inspectFiles } from './json-check.js';
 import { type LockHolder, lockHolder } from './lock/index.js';
 import type { WorkspacePaths } from './paths.js';
 import { REQUIRED_KINDS } from './snapshots.js';
-import { SharedWrites } from './writer.js';
+import { SharedWrites } from './writer/index.js';
 
 export class JsonBackend implements StateBackend {
   readonly name = 'json';

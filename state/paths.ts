@@ -63,7 +63,7 @@ export function workspacePaths(home: string) {
     journalLock: join(home, 'locks', 'journal'),
     /** Guards the snapshot files (boards, alerts) and quarantine moves. */
     snapshotLock: join(home, 'locks', 'snapshot'),
-    /** The shared writer's socket (state/writer.ts), and the lock its election is held under. */
+    /** The shared writer's socket (state/writer/), and the lock its election is held under. */
     writerSocket: join(home, 'locks', 'writer.sock'),
     writerLock: join(home, 'locks', 'writer'),
   };

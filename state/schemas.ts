@@ -19,7 +19,7 @@ export type FailureCode = `E_${string}`;
 export const FAILURE_CODE_RE = /^E_[A-Z0-9_]{1,60}$/;
 export const isFailureCode = (code: string): code is FailureCode => FAILURE_CODE_RE.test(code);
 export const ALERT_ID_RE = /^A-[0-9A-Z]{5,10}$/;
-/** A request made through a workspace's shared writer (state/writer.ts): process, instance, number. */
+/** A request made through a workspace's shared writer (state/writer/): process, instance, number. */
 export const REQUEST_ID_RE = /^[0-9]{1,10}-[0-9a-f]{8}-[0-9]{1,15}$/;
 /** Ids (T-, A-, M-, C-) are zero-padded base 36 in capitals: plain string order is the order they were made in. */
 export const idOf = (kind: 'T' | 'A' | 'M' | 'C', n: number) =>
@@ -267,7 +267,7 @@ export const JournalEntry = z.strictObject({
   /** A copy of config.json, journaled on init and on every change made through Dream.OS. */
   config: z.unknown().optional(),
   /**
-   * Made by the workspace's shared writer for the process that asked (state/writer.ts): the
+   * Made by the workspace's shared writer for the process that asked (state/writer/): the
    * request's id and the task it returned, so that after a writer crash the asker can tell whether
    * its change was made, and what it returned.
    */

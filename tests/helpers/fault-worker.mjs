@@ -46,7 +46,7 @@ async function open() {
   return openWorkspace({ home, actor: agent, snapshotEvery: 1_000_000_000 });
 }
 
-/** What the shared writer (state/writer.ts) did in this process, over every time it opened the workspace. */
+/** What the shared writer (state/writer/) did in this process, over every time it opened the workspace. */
 const shared = { served: 0, asked: 0, recovered: 0, direct: 0 };
 async function close() {
   for (const key of Object.keys(shared)) shared[key] += ws.writer?.stats[key] ?? 0;

@@ -39,7 +39,7 @@ describe('eight writer processes on one workspace', () => {
     expect(logs.done).toHaveLength(WORKERS);
     expect(logs.acks.length).toBeGreaterThanOrEqual(2000);
     // Both ways of writing were exercised: changes made by the shared writer for other processes
-    // (state/writer.ts), and transactions of each process's own.
+    // (state/writer/), and transactions of each process's own.
     const served = logs.done.reduce((n, d) => n + d.shared.served, 0);
     expect(served).toBeGreaterThan(100);
     // A real mix: every kind of transition happened, many times over.

@@ -106,7 +106,7 @@ describe('writers killed at random instants', () => {
       lostAcks.set(key, (lostAcks.get(key) ?? 0) + (rounds[r]?.agents.includes(entry.by) ? 1 : 100));
     }
     expect([...lostAcks].filter(([, n]) => n > 1)).toEqual([]);
-    // Writers killed while making changes for others were part of it (state/writer.ts).
+    // Writers killed while making changes for others were part of it (state/writer/).
     const served = check.entries.filter((e) => e.req).length;
     expect(served).toBeGreaterThan(0);
     // Leftovers of killed writers never pass for state: no snapshot was quarantined.

@@ -1,5 +1,5 @@
 /**
- * The shared writer (state/writer.ts): long-lived processes on one workspace send their claims,
+ * The shared writer (state/writer/): long-lived processes on one workspace send their claims,
  * renewals, completions and failures to one of them, which makes them in group-committed batches.
  * Real processes on a real workspace; the crash cases kill the writer at the two instants that
  * matter (a request read but not written, and written but not answered) with a test failpoint.
@@ -209,7 +209,7 @@ describe('the shared writer', () => {
   it('when killed with a request read but not written: the asker makes the change itself, once', async () => {
     const { client, task, claims } = await claimAsWriterDies('before-commit');
     expect(claims).toHaveLength(1);
-    // Made by the asker, in its own transaction, under its request's id (a fence: see state/writer.ts).
+    // Made by the asker, in its own transaction, under its request's id (a fence: see state/writer/).
     expect(claims[0]!.req?.task).toBe(task.id);
     expect((await client.stats()).stats).toMatchObject({ recovered: 1 });
     // The writer died holding the journal lock: the asker took it over.
@@ -295,6 +295,36 @@ describe('the shared writer', () => {
     expect(leaseMs).toBe(300_000);
     expect(await client.stats()).toMatchObject({ stats: { asked: 1, direct: 1 } });
     expect((await writer.stats()).stats.served).toBe(0);
+  });
+
+  it('refuses an answer with an error code it does not know, and settles the request through the journal', async () => {
+    addTasks(1);
+    // A writer of another version: it greets as this workspace's writer, and refuses every request
+    // with a code this version has no exit code for.
+    const paths = workspacePaths(home);
+    const sockets: net.Socket[] = [];
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.write(`${JSON.stringify({ t: 'hello', pid: process.pid, workspace: fs.realpathSync(home) })}\n`);
+      readline.createInterface({ input: socket }).on('line', (line) => {
+        const { id } = JSON.parse(line) as { id: string };
+        const error = { code: 'E_FROM_A_LATER_VERSION', message: 'refused', details: null };
+        socket.write(`${JSON.stringify({ t: 'err', id, error })}\n`);
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(paths.writerSocket, resolve));
+    try {
+      const client = await open('agent-2');
+      // Never an error whose exit code is unknown (it would exit 0): the asker makes the change itself.
+      expect(await client.value<Task>({ do: 'claim', agent: 'agent-2' })).toMatchObject({
+        status: 'working',
+        agent: 'agent-2',
+      });
+      expect(await client.stats()).toMatchObject({ role: 'none', stats: { asked: 1, recovered: 1 } });
+    } finally {
+      server.close();
+      for (const socket of sockets) socket.destroy();
+    }
   });
 
   it('drops a connection that does not speak its protocol, and goes on serving', async () => {

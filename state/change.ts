@@ -1,0 +1,91 @@
+/**
+ * What a transaction records: a change planned against the state, and how it becomes the body of
+ * one journal entry. One entry holds the whole change, so a task moving between two stores is atomic.
+ */
+import { DreamError } from './errors.js';
+import type { Counters, StateView } from './memory.js';
+import {
+  type AgentState,
+  type Alert,
+  type Checkpoint,
+  JournalEntry,
+  type Mail,
+  SCHEMA_VERSION,
+  type Task,
+} from './schemas.js';
+
+/** What a transaction wants to record. Objects are whole new states; `rev` is filled in here. */
+export interface Change {
+  op: string;
+  by: string;
+  tasks?: Task[];
+  archived?: string[];
+  alerts?: Alert[];
+  agents?: AgentState[];
+  mail?: Mail[];
+  checkpoints?: Checkpoint[];
+  config?: unknown;
+  counters?: Partial<Counters>;
+  /** Set by the shared writer: whose request this change answers (docs/decisions/shared-writer.md). */
+  req?: { id: string; task: string | null };
+}
+
+/** The outcome of one plan in a batch: its result, or why it was refused (nothing recorded for it). */
+export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A transaction, run inside a turn that JournalDb.exclusive() gave. */
+export type Transact = <U>(plan: (view: StateView, now: Date) => Plan<U>) => Promise<U>;
+
+/** One plan of a batch, and what to do with its outcome once the batch is durable. */
+export interface BatchItem {
+  plan: (view: StateView, now: Date) => Plan<unknown>;
+  settle: (outcome: Outcome<unknown>) => void;
+}
+
+export interface Plan<T> {
+  change: Change | null;
+  result: T;
+}
+
+/**
+ * The journal entry's body for `change` as entry `seq` (without its sequence number and crc): every
+ * object stamped with `rev` = `seq`, and counters never going back. A change that does not fit the
+ * schema is refused here, before it is journaled.
+ */
+export function entryBody(change: Change, seq: number, now: Date, current: Readonly<Counters>) {
+  // Planners build fresh objects and return some of them as their result: stamping `rev` on
+  // them in place means what a caller gets back is exactly what was recorded.
+  for (const items of [change.tasks, change.alerts, change.agents, change.mail, change.checkpoints]) {
+    for (const item of items ?? []) item.rev = seq;
+  }
+  const withRev = <O extends { rev: number }>(items: O[] | undefined) =>
+    items?.length ? items.map((item) => ({ ...item, rev: seq })) : undefined;
+  const counters = { ...current };
+  for (const [k, v] of Object.entries(change.counters ?? {}) as [keyof Counters, number][]) {
+    counters[k] = Math.max(counters[k], v);
+  }
+  const body = {
+    at: now.toISOString(),
+    by: change.by,
+    op: change.op,
+    ...(change.tasks?.length ? { tasks: change.tasks.map((task) => ({ task: { ...task, rev: seq } })) } : {}),
+    ...(change.archived?.length ? { archived: change.archived } : {}),
+    ...(change.alerts?.length ? { alerts: withRev(change.alerts) } : {}),
+    ...(change.agents?.length ? { agents: withRev(change.agents) } : {}),
+    ...(change.mail?.length ? { mail: withRev(change.mail) } : {}),
+    ...(change.checkpoints?.length ? { checkpoints: withRev(change.checkpoints) } : {}),
+    ...(change.config !== undefined ? { config: change.config } : {}),
+    ...(change.req ? { req: change.req } : {}),
+    counters,
+  };
+  // Every write is validated: a change that does not fit the schema is refused before it is journaled.
+  const checked = JournalEntry.safeParse({ schemaVersion: SCHEMA_VERSION, seq, ...body, crc: '00000000' });
+  if (!checked.success) {
+    const issue = checked.error.issues[0];
+    throw new DreamError(
+      'E_INVALID_INPUT',
+      `refused to record an invalid change: ${issue?.path.join('.')}: ${issue?.message}`,
+    );
+  }
+  return body;
+}

@@ -1,0 +1,122 @@
+/**
+ * The shared writer's wire protocol: one JSON object per line over a Unix socket. A client sends
+ * requests; the writer greets, answers each request by id, and says goodbye when it closes. Every
+ * line read is validated; a line that is not a message of this protocol ends the connection.
+ * See docs/decisions/shared-writer.md.
+ */
+import type net from 'node:net';
+import * as z from 'zod';
+import type { Plan, StateView } from '../db.js';
+import { DreamError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { AGENT_ID_RE, REQUEST_ID_RE } from '../schemas.js';
+
+/** A change any process may ask the writer to make: planned from JSON arguments, the same on both sides. */
+export interface SharedChange<T> {
+  plan: (view: StateView, now: Date) => Plan<T>;
+  /** Validates what the writer answered (every read is validated). */
+  check: (value: unknown) => T;
+}
+
+/** Turns a request into a change: checks the arguments as the asking process did, or throws. */
+export type Resolve = (op: string, args: unknown, actor: string) => SharedChange<unknown>;
+
+/**
+ * What this process did as the writer (requests served, batches, requests refused because their
+ * asker had settled them already) and as a client (asked, settled through the journal, made itself).
+ */
+export interface WriterStats {
+  served: number;
+  batches: number;
+  stale: number;
+  asked: number;
+  recovered: number;
+  direct: number;
+}
+
+/** A line longer than this is not a message of this protocol (a task with a 200 kB prompt is far smaller). */
+const MAX_LINE = 16 * 1024 * 1024;
+
+export const Request = z.strictObject({
+  t: z.literal('req'),
+  id: z.string().regex(REQUEST_ID_RE),
+  op: z.string().max(40),
+  args: z.unknown(),
+  actor: z.string().regex(AGENT_ID_RE),
+  config: z.string().max(64),
+});
+export type Request = z.infer<typeof Request>;
+
+export const Reply = z.discriminatedUnion('t', [
+  z.strictObject({
+    t: z.literal('hello'),
+    pid: z.number().int().positive(),
+    workspace: z.string().max(4096),
+  }),
+  z.strictObject({ t: z.literal('ok'), id: z.string(), value: z.unknown() }),
+  z.strictObject({
+    t: z.literal('err'),
+    id: z.string(),
+    // A code this version does not know (a peer of another version) makes the whole reply invalid:
+    // the request is then settled through the journal, as if the writer had vanished.
+    error: z.strictObject({ code: z.enum(ERROR_CODES), message: z.string(), details: z.unknown() }),
+  }),
+  /** Not taken (the writer is closing, or runs another configuration): make the change yourself. */
+  z.strictObject({ t: z.literal('direct'), id: z.string() }),
+  z.strictObject({ t: z.literal('bye') }),
+]);
+export type Reply = z.infer<typeof Reply>;
+
+type ErrorJson = { code: ErrorCode; message: string; details: unknown };
+
+/** A refusal as it travels: a DreamError keeps its code; anything else is an I/O error. */
+export function errorJson(error: unknown): ErrorJson {
+  if (error instanceof DreamError)
+    return { code: error.code, message: error.message, details: error.details ?? null };
+  return { code: 'E_IO', message: error instanceof Error ? error.message : String(error), details: null };
+}
+
+export function errorFrom(json: ErrorJson): DreamError {
+  return new DreamError(json.code, json.message, json.details ?? undefined);
+}
+
+/** Call `onLine` for each complete line the socket delivers; `onTooLong` when a line passes MAX_LINE. */
+export function readLines(socket: net.Socket, onLine: (line: string) => void, onTooLong: () => void): void {
+  let buffer = '';
+  socket.setEncoding('utf8');
+  socket.on('data', (chunk: string) => {
+    let start = buffer.length;
+    buffer += chunk;
+    let nl = buffer.indexOf('\n', start);
+    start = 0;
+    while (nl !== -1) {
+      const line = buffer.slice(start, nl);
+      start = nl + 1;
+      if (line.length > 0) onLine(line);
+      nl = buffer.indexOf('\n', start);
+    }
+    buffer = buffer.slice(start);
+    if (buffer.length > MAX_LINE) {
+      buffer = '';
+      onTooLong();
+    }
+  });
+}
+
+/** One line as a message of `schema`, or null when it is not one. */
+export function parseLine<S extends z.ZodType>(schema: S, line: string): z.infer<S> | null {
+  try {
+    const parsed = schema.safeParse(JSON.parse(line));
+    return parsed.success ? parsed.data : null;
+  } catch {
+    return null;
+  }
+}
+
+export function send(socket: net.Socket, message: Reply | Request): void {
+  if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(message)}\n`);
+}
+
+/** The task a shared change returned (hot changes return a task, or null for nothing to claim). */
+export function taskIdOf(result: unknown): string | null {
+  return typeof result === 'object' && result !== null && 'id' in result ? String(result.id) : null;
+}

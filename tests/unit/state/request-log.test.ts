@@ -1,0 +1,50 @@
+/**
+ * The shared writer's request log (state/writer/request-log.ts), driven with a fake of the narrow
+ * db context it is given: it follows requests through the entries it is shown, and turns only the
+ * db knobs that serving needs.
+ */
+import { describe, expect, it } from 'vitest';
+import type { EntryObserver, ObservedDb } from '../../../state/db.js';
+import type { JournalEntry } from '../../../state/schemas.js';
+import { RequestLog } from '../../../state/writer/request-log.js';
+
+function fakeDb() {
+  const calls: string[] = [];
+  let observer: EntryObserver | null = null;
+  const db: ObservedDb = {
+    syncJournal: () => calls.push('sync'),
+    setLinger: (ms) => calls.push(`linger ${ms}`),
+    setSnapshotScale: (scale) => calls.push(`scale ${scale}`),
+  };
+  const log = new RequestLog((o) => {
+    observer = o;
+    return db;
+  });
+  const show = (entry: Partial<JournalEntry>) => observer!.onEntry(entry as JournalEntry);
+  return { log, calls, show };
+}
+
+describe('the request log', () => {
+  it('keeps the entry made for an awaited request, and every request id it is shown', () => {
+    const { log, show } = fakeDb();
+    log.awaitRequest('1-a-1');
+    show({ seq: 1, op: 'add' });
+    expect(log.requestEntry('1-a-1')).toBeNull();
+    show({ seq: 2, op: 'claim', req: { id: '1-a-1', task: 'T-1' } });
+    show({ seq: 3, op: 'claim', req: { id: '2-b-1', task: null } });
+    expect(log.requestEntry('1-a-1')).toMatchObject({ seq: 2 });
+    expect(log.requestEntry('2-b-1')).toBeNull(); // not awaited here
+    expect(log.requestRecorded('2-b-1')).toBe(true);
+    expect(log.requestRecorded('3-c-1')).toBe(false);
+    log.forgetRequest('1-a-1');
+    expect(log.requestEntry('1-a-1')).toBeNull();
+  });
+
+  it('tells the db how many processes it writes for', () => {
+    const { log, calls } = fakeDb();
+    log.serving(0);
+    log.serving(3);
+    log.syncJournal();
+    expect(calls).toEqual(['linger null', 'scale 1', 'linger 10', 'scale 4', 'sync']);
+  });
+});
