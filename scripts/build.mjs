@@ -46,7 +46,7 @@ const result = await build({
 });
 
 /**
- * The CLI as one CommonJS file, which bin/dreamos.js runs through a V8 code cache (Node 20 has no
+ * The CLI as one CommonJS file, which the launcher runs through a V8 code cache (Node 20 has no
  * compile cache for ES modules): without it every start compiles the same JavaScript again. The
  * console stays the ES module above (ink needs top-level await) and is imported from here at run
  * time; it holds its own copy of the state code, and they share nothing but the files on disk.
@@ -55,7 +55,7 @@ const consoleByImport = {
   name: 'console-by-import',
   setup(b) {
     b.onResolve({ filter: /load-console\.js$/ }, () => ({ path: 'load-console', namespace: 'cjs-console' }));
-    // bin/dreamos.js lends its import(): code run from a V8 code cache cannot import() by itself.
+    // The launcher lends its import(): code run from a V8 code cache cannot import() by itself.
     b.onLoad({ filter: /.*/, namespace: 'cjs-console' }, () => ({
       loader: 'js',
       contents: `const url = require('node:url').pathToFileURL(require('node:path').join(__dirname, 'console.js')).href;
@@ -73,6 +73,13 @@ const cliCjs = await build({
   define: { 'process.env.NODE_ENV': '"production"', 'import.meta.url': '__dreamosImportMetaUrl' },
   banner: { js: "var __dreamosImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+/** `dreamos` itself, which bin/dreamos.js loads: the code cache (src/launcher.cts). Node built-ins only. */
+const launcher = await build({
+  ...common,
+  entryPoints: { launcher: 'src/launcher.cts' },
+  outExtension: { '.js': '.cjs' },
+  format: 'cjs',
+});
 // What the CLI bundle holds, for the bench's check that ink and react are not in it.
 const cliPackages = [
   ...new Set(
@@ -87,10 +94,13 @@ const entries = new Set([
   ...Object.keys(entryPoints).flatMap((name) => [`${name}.js`, `${name}.js.map`]),
   'cli.cjs',
   'cli.cjs.map',
+  'launcher.cjs',
+  'launcher.cjs.map',
 ]);
 const outputs = [
   ...result.outputFiles,
   ...cliCjs.outputFiles,
+  ...launcher.outputFiles,
   {
     path: join(process.cwd(), 'dist', 'cli.packages.json'),
     contents: Buffer.from(`${JSON.stringify(cliPackages)}\n`),

@@ -49,6 +49,7 @@ it('packs the files the installed command needs', () => {
     'bin/dreamos.js',
     'bin/package.json',
     'dist/cli.cjs',
+    'dist/launcher.cjs',
     'dist/console.js',
     'dist/index.js',
   ])

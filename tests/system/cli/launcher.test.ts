@@ -1,7 +1,8 @@
 /**
- * bin/dreamos.js runs the CLI through a V8 code cache kept in the user's cache folder. The cache is
- * an optimisation only: a first run writes it, later runs use it, and a damaged cache, an unsafe
- * folder or DREAMOS_NO_CODE_CACHE must never change what a command does.
+ * The launcher (bin/dreamos.js loads src/launcher.cts, built to dist/launcher.cjs) runs the CLI through
+ * a V8 code cache kept in the user's cache folder. The cache is an optimisation only: a first run
+ * writes it, later runs use it, and a damaged cache, an unsafe folder or DREAMOS_NO_CODE_CACHE must
+ * never change what a command does.
  */
 import fs from 'node:fs';
 import path from 'node:path';
