@@ -1,12 +1,13 @@
 /**
  * Compiled code kept between runs of `dreamos`: without it every start compiles the same JavaScript
- * again, most of a short command's time. Node 20 has no compile cache of its own, so the CLI's bundle
- * (CommonJS for that reason) runs through vm.Script with a V8 code cache this file keeps.
+ * again, most of a short command's time (docs/decisions/code-cache.md). Node 22.1 and later keep it
+ * themselves (module.enableCompileCache). Node 20 has no compile cache of its own, so there the CLI's
+ * bundle (CommonJS for that reason) runs through vm.Script with a V8 code cache this file keeps.
  *
  * The cache lives in the user's cache folder ($XDG_CACHE_HOME/dreamos or ~/.cache/dreamos, mode 700)
  * and is used only when that folder belongs to the user and nobody else may write in it, since what
- * is loaded from it runs as the user. It is one file per build of the CLI, named after a checksum of
- * its code, written at the end of the first run of that build. Any trouble with it, or
+ * is loaded from it runs as the user. On Node 20 it is one file per build of the CLI, named after a
+ * checksum of its code, written at the end of the first run of that build. Any trouble with it, or
  * DREAMOS_NO_CODE_CACHE=1: the code runs without it, only slower. DREAMOS_CODE_CACHE_REPORT=1 says on
  * stderr whether the cache was used.
  */
@@ -19,6 +20,15 @@ import zlib = require('node:zlib');
 
 /** The V8 caches of this many builds are kept (several installations may share the folder). */
 const KEEP_CACHES = 8;
+
+/**
+ * Node's own compile cache (22.1 and later), absent from Node 20's typings. It answers with the folder
+ * in use when the cache is on (also when NODE_COMPILE_CACHE turned it on first), and without one when
+ * it failed or NODE_DISABLE_COMPILE_CACHE is set.
+ */
+type EnableCompileCache = (directory: string) => { directory?: string };
+const enableCompileCache = (Module as unknown as { enableCompileCache?: EnableCompileCache })
+  .enableCompileCache;
 
 /** The user's cache folder for dreamos, or null when there is no safe one. */
 function cacheFolder(): string | null {
@@ -41,8 +51,24 @@ function report(state: string, where: string | null): void {
     process.stderr.write(`dreamos: code cache ${state}${where ? ` (${where})` : ''}\n`);
 }
 
+/**
+ * Turn on Node's own compile cache for every module loaded from now on; the folder it uses, or null
+ * on Node 20 (which has none) and when there is no safe folder for it.
+ */
+function enableNodeCompileCache(): string | null {
+  if (!enableCompileCache) return null;
+  const folder = cacheFolder();
+  return folder ? (enableCompileCache(path.join(folder, 'node')).directory ?? null) : null;
+}
+
 /** Run a CommonJS bundle as the program, with its compiled code cached (see above). */
 function runCached(file: string): void {
+  if (enableCompileCache) {
+    const directory = enableNodeCompileCache();
+    report(directory ? 'node' : 'off', directory);
+    require(file);
+    return;
+  }
   const source = fs.readFileSync(file, 'utf8');
   const folder = cacheFolder();
   const cache = folder ? path.join(folder, `cli-${cacheKey(source)}.v8cache`) : null;
