@@ -1,7 +1,8 @@
-// Bundles with esbuild so that headless commands start fast (SPEC §8): one file to load instead of
-// hundreds of modules. The library (dist/index.js) and the console (dist/console.js, ink and react)
-// are ES modules; the CLI is one CommonJS file (dist/cli.cjs, below) that never contains the console:
-// only `dreamos` (interactive) imports it, so ink and react never load for headless commands.
+// Bundles with esbuild so that headless commands start fast: one file to load instead of hundreds of
+// modules. The library (dist/index.js) and the console (dist/console.js, ink and react) are ES
+// modules; the CLI is one CommonJS file (dist/cli.cjs, below) that never contains the console. The
+// launcher (dist/launcher.cjs, which bin/dreamos.js loads) runs one or the other, never both, so ink and
+// react never load for headless commands and a process holds one copy of the engine.
 //
 // Files are replaced atomically (temp file + rename), chunks before the entry points that import
 // them, and old chunks are removed only once they are an hour old: a `dreamos` process that is
@@ -46,34 +47,22 @@ const result = await build({
 });
 
 /**
- * The CLI as one CommonJS file, which the launcher runs through a V8 code cache (Node 20 has no
- * compile cache for ES modules): without it every start compiles the same JavaScript again. The
- * console stays the ES module above (ink needs top-level await) and is imported from here at run
- * time; it holds its own copy of the state code, and they share nothing but the files on disk.
+ * The CLI as one CommonJS file, which the launcher runs through a V8 code cache on Node 20 (which has
+ * no compile cache for ES modules; docs/decisions/code-cache.md). The console stays the ES module above
+ * (ink needs top-level await).
  */
-const consoleByImport = {
-  name: 'console-by-import',
-  setup(b) {
-    b.onResolve({ filter: /load-console\.js$/ }, () => ({ path: 'load-console', namespace: 'cjs-console' }));
-    // The launcher lends its import(): code run from a V8 code cache cannot import() by itself.
-    b.onLoad({ filter: /.*/, namespace: 'cjs-console' }, () => ({
-      loader: 'js',
-      contents: `const url = require('node:url').pathToFileURL(require('node:path').join(__dirname, 'console.js')).href;
-exports.loadConsole = () => (globalThis.__dreamosImport ?? ((u) => import(u)))(url);`,
-    }));
-  },
-};
 const cliCjs = await build({
   ...common,
   entryPoints: { cli: 'src/cli.ts' },
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
-  plugins: [consoleByImport],
   metafile: true,
+  // A CommonJS file has no import.meta: code that finds files or loads built-ins next to itself gets
+  // the bundle's own URL.
   define: { 'process.env.NODE_ENV': '"production"', 'import.meta.url': '__dreamosImportMetaUrl' },
   banner: { js: "var __dreamosImportMetaUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
-/** `dreamos` itself, which bin/dreamos.js loads: the code cache (src/launcher.cts). Node built-ins only. */
+/** `dreamos` itself: which bundle to run, and the code cache (src/launcher.cts). Node built-ins only. */
 const launcher = await build({
   ...common,
   entryPoints: { launcher: 'src/launcher.cts' },

@@ -1,18 +1,20 @@
 /**
- * The `dreamos` command line (commander). Headless commands load only the engine; the console (ink,
- * react) is imported lazily by the interactive entry. Errors are one line on stderr with the exit
- * codes of SPEC §7; `--json` puts machine output on stdout.
+ * The `dreamos` command line (commander), built to dist/cli.cjs. It holds the engine and never the
+ * console (ink, react), which the launcher (src/launcher.cts) runs from its own bundle. Errors are one
+ * line on stderr with the exit codes of docs/cli.md; `--json` puts machine output on stdout.
  */
 import { Command, CommanderError } from 'commander';
 import pkg from '../package.json' with { type: 'json' };
 import { registerAdmin } from './commands/admin.js';
 import { registerAlerts } from './commands/alerts.js';
-import { CONSOLE_HINT, interactive, openConsole, registerConsole } from './commands/console.js';
+import { CONSOLE_HINT, consoleNotHere, interactive, registerConsole } from './commands/console.js';
 import { registerStats } from './commands/stats.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
+import { consoleRequest } from './console-request.js';
 import { DreamError, ExitCode } from './errors.js';
 import { reportError, say } from './output.js';
+import { exitWhenFlushed, guardOutput } from './process-end.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -38,24 +40,10 @@ export function buildProgram(): Command {
   return program;
 }
 
-/** The global options alone (`dreamos --home DIR`), or null when a command is named. */
-function onlyGlobals(argv: string[]): { home?: string } | null {
-  const found: { home?: string } = {};
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i]!;
-    if (arg === '--json') continue;
-    if (arg === '--home' && i + 1 < argv.length) found.home = argv[++i];
-    else if (arg.startsWith('--home=')) found.home = arg.slice('--home='.length);
-    else return null;
-  }
-  return found;
-}
-
 export async function main(argv: string[]): Promise<number> {
-  const bare = onlyGlobals(argv);
-  if (bare) {
-    // A bare `dreamos`: the console in a terminal; from a script, the status and a hint.
-    if (interactive()) return openConsole(bare).catch((error) => reportError(error, false));
+  if (consoleRequest(argv)?.bare) {
+    // A bare `dreamos` from a script: the status and a hint (in a terminal the launcher opened the console).
+    if (interactive()) throw consoleNotHere();
     say(CONSOLE_HINT);
     return main([...argv, 'status']);
   }
@@ -75,46 +63,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-// `dreamos task list --json | head`: a reader that stops early is not an error worth a stack trace.
-// Everything the command changed was journaled before it printed.
-process.stdout.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-  if (terminalGone(error)) return;
-  throw error;
-});
-process.stderr.on('error', (error: NodeJS.ErrnoException) => {
-  if (error.code !== 'EPIPE' && !terminalGone(error)) throw error;
-});
-
-/**
- * The terminal went away (its window closed, its tmux session killed: writes fail with EIO). Nothing
- * more can be shown, but `run` and the console must go on to their clean stop (SIGHUP starts it)
- * instead of dying half-way with their tasks still marked working.
- */
-function terminalGone(error: NodeJS.ErrnoException): boolean {
-  return error.code === 'EIO' || error.code === 'ERR_STREAM_DESTROYED';
-}
-
-/**
- * Exit as soon as stdout and stderr have taken everything written, instead of when the event loop
- * runs empty. At that point Node 20 can wait for ever for V8's background tasks
- * (NodePlatform::DrainTasks, nodejs/node#54918): a `dreamos task show` in this project's test suite
- * once never exited, and its SIGTERM handlers (the lock library's) could not run to end it. This
- * skips that wait; it does not make Node's shutdown immune to the bug (process.exit still joins
- * V8's worker threads). Every command has finished its work, closed its workspace and printed by now.
- */
-function exitWhenFlushed(code: number): void {
-  process.exitCode = code;
-  let pending = 2;
-  const flushed = () => {
-    pending -= 1;
-    if (pending === 0) process.exit(code);
-  };
-  process.stdout.write('', flushed);
-  process.stderr.write('', flushed);
-}
-
 // Only when run as the program (the library imports nothing from here).
+guardOutput();
 main(process.argv.slice(2)).then(exitWhenFlushed, (error) =>
   exitWhenFlushed(reportError(error, process.argv.includes('--json'))),
 );

@@ -121,4 +121,4 @@ function writeCache(cache: string, script: vm.Script): void {
   }
 }
 
-export = { runCached };
+export = { enableNodeCompileCache, runCached };

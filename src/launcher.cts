@@ -1,12 +1,33 @@
 /**
- * The `dreamos` command; bin/dreamos.js only loads this file, built to dist/launcher.cjs. It runs the
- * CLI's bundle, dist/cli.cjs, with its compiled code cached (src/code-cache.cts).
+ * The `dreamos` command; bin/dreamos.js only loads this file, built to dist/launcher.cjs.
+ *
+ * The console (ink, react: ES modules with top-level await) is its own bundle, dist/console.js; every
+ * other command runs the CLI's bundle, dist/cli.cjs, with its compiled code cached (src/code-cache.cts).
+ * Each bundle holds a copy of the engine, so a process loads exactly one of them: this file sends
+ * `dreamos` and `dreamos console` in a terminal straight to the console, before either is loaded.
+ * Without a terminal they go to the CLI, which prints the status or says the console needs one.
  */
 import path = require('node:path');
+import tty = require('node:tty');
+import url = require('node:url');
 import codeCache = require('./code-cache.cjs');
+import request = require('./console-request.js');
 
-// The console is an ES module: the CLI imports it through this file's import(), which works where
-// code compiled from a cache cannot import() by itself.
-(globalThis as { __dreamosImport?: (specifier: string) => Promise<unknown> }).__dreamosImport = (specifier) =>
-  import(specifier);
-codeCache.runCached(path.join(__dirname, 'cli.cjs'));
+type ConsoleModule = typeof import('../ui/console.js');
+
+const argv = process.argv.slice(2);
+const asked = request.consoleRequest(argv);
+if (asked && tty.isatty(0) && tty.isatty(1)) {
+  // Node 22.1 and later cache the console's compiled code too; Node 20 has no cache for ES modules.
+  codeCache.enableNodeCompileCache();
+  const consoleUrl = url.pathToFileURL(path.join(__dirname, 'console.js')).href;
+  (import(consoleUrl) as Promise<ConsoleModule>).then(
+    ({ startConsole }) => startConsole(asked),
+    (error: unknown) => {
+      process.stderr.write(`dreamos: cannot load the console: ${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+} else {
+  codeCache.runCached(path.join(__dirname, 'cli.cjs'));
+}

@@ -56,23 +56,12 @@ const exitFor: Record<ErrorCode, ExitCode> = {
   E_INTERNAL: ExitCode.error,
 };
 
-const BRAND = Symbol.for('dreamos.DreamError');
-
 export class DreamError extends Error {
   readonly code: ErrorCode;
   readonly details: unknown;
 
-  /**
-   * The CLI (dist/cli.cjs) and the console it imports (dist/console.js) each hold a copy of this
-   * class: \`instanceof\` goes by a brand, so an error from either copy is known to both.
-   */
-  static override [Symbol.hasInstance](value: unknown): boolean {
-    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
-  }
-
   constructor(code: ErrorCode, message: string, details?: unknown) {
     super(message);
-    (this as unknown as Record<symbol, unknown>)[BRAND] = true;
     this.name = 'DreamError';
     this.code = code;
     this.details = details;

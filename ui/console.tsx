@@ -1,11 +1,16 @@
 /**
- * The console's entry (a separate bundle chunk: headless commands never load ink or react).
- * `runConsole` draws at once, opens the workspace, runs the agents in this process unless attached,
- * and on quit stops them, closes the workspace and restores the terminal (alternate screen).
- * `mountConsole` does the drawing part on any streams (the benchmark); tests render <App> itself.
+ * The console's entry (its own bundle, dist/console.js: headless commands never load ink or react).
+ * `startConsole` is the console as a program: the launcher (src/launcher.cts) runs it for `dreamos`
+ * and `dreamos console` in a terminal. `runConsole` draws at once, opens the workspace, runs the
+ * agents in this process unless attached, and on quit stops them, closes the workspace and restores
+ * the terminal (alternate screen). `mountConsole` does the drawing part on any streams (the
+ * benchmark); tests render <App> itself.
  */
 import { type Instance, render } from 'ink';
 import type { ReactElement } from 'react';
+import type { ConsoleRequest } from '../src/console-request.js';
+import { reportError } from '../src/output.js';
+import { exitWhenFlushed, guardOutput } from '../src/process-end.js';
 import { openWorkspace, type Workspace } from '../src/workspace.js';
 import { App, type AppProps } from './App.js';
 import { Splash } from './components/Splash.js';
@@ -141,4 +146,13 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
     await ws.close();
   }
   return code;
+}
+
+/** The console as the process's program: run it, report a failure like any command, and exit. */
+export function startConsole(request: ConsoleRequest): void {
+  guardOutput();
+  const options = { attach: request.attach, readOnly: request.readOnly };
+  runConsole(request.home ? { ...options, home: request.home } : options).then(exitWhenFlushed, (error) =>
+    exitWhenFlushed(reportError(error, request.json)),
+  );
 }

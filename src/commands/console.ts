@@ -1,33 +1,24 @@
 /**
- * `dreamos console [--attach] [--read-only]`, and what a bare `dreamos` does: the console in a
- * terminal, else the status summary and a hint. The console (ink, react) is imported only here, and
- * only when it runs, so headless commands never load it.
+ * `dreamos console [--attach] [--read-only]`, and what a bare `dreamos` does without a terminal: the
+ * status summary and a hint. In a terminal the launcher (src/launcher.cts) sends both to the console's
+ * own bundle before this CLI is loaded, so headless commands never load ink or react and no process
+ * holds two copies of the engine. Here the command is only its help and its refusal without a terminal.
  */
 import type { Command } from 'commander';
 import { say } from '../output.js';
-import { globals } from './common.js';
-import { loadConsole } from './load-console.js';
-
-export interface ConsoleFlags {
-  home?: string;
-  attach?: boolean;
-  readOnly?: boolean;
-}
-
-export async function openConsole(flags: ConsoleFlags): Promise<number> {
-  // React's production build is selected at build time (scripts/build.mjs defines NODE_ENV).
-  const { runConsole } = await loadConsole();
-  return runConsole({
-    ...(flags.home ? { home: flags.home } : {}),
-    attach: Boolean(flags.attach),
-    readOnly: Boolean(flags.readOnly),
-  });
-}
 
 export const interactive = () => Boolean(process.stdin.isTTY && process.stdout.isTTY);
 
 export const CONSOLE_HINT =
   'dreamos: not a terminal, so this is the status; in a terminal `dreamos` opens the console (`dreamos --help` lists the commands)';
+
+/**
+ * The console asked of the CLI in a terminal: only when dist/cli.cjs runs without the launcher, which
+ * would have opened the console itself.
+ */
+export function consoleNotHere(): Error {
+  return new Error('the console opens through the `dreamos` command (bin/dreamos.js), not dist/cli.cjs');
+}
 
 export function registerConsole(program: Command): void {
   program
@@ -35,15 +26,9 @@ export function registerConsole(program: Command): void {
     .description('the interactive console: agents, board, alerts, all from the keyboard')
     .option('--attach', 'watch and steer only; the agents run elsewhere (`dreamos run`)')
     .option('--read-only', 'hide every command that changes the workspace (implies --attach)')
-    .action(async (o: { attach?: boolean; readOnly?: boolean }, command: Command) => {
-      if (!interactive()) {
-        say(
-          'dreamos: the console needs a terminal; use `dreamos status` or `dreamos task list` from scripts',
-        );
-        process.exitCode = 2;
-        return;
-      }
-      const options = globals(command);
-      process.exitCode = await openConsole({ ...o, ...(options.home ? { home: options.home } : {}) });
+    .action(() => {
+      if (interactive()) throw consoleNotHere();
+      say('dreamos: the console needs a terminal; use `dreamos status` or `dreamos task list` from scripts');
+      process.exitCode = 2;
     });
 }

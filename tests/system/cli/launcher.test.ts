@@ -1,14 +1,18 @@
 /**
- * The launcher (bin/dreamos.js loads src/launcher.cts, built to dist/launcher.cjs) runs the CLI through
- * a V8 code cache kept in the user's cache folder. The cache is an optimisation only: a first run
- * writes it, later runs use it, and a damaged cache, an unsafe folder or DREAMOS_NO_CODE_CACHE must
- * never change what a command does.
+ * The launcher (bin/dreamos.js, built from src/launcher.cts). It runs the CLI through a code cache kept
+ * in the user's cache folder: an optimisation only, so a first run writes it, later runs use it, and a
+ * damaged cache, an unsafe folder or DREAMOS_NO_CODE_CACHE must never change what a command does. It
+ * sends the console to its own bundle, so that no process holds two copies of the engine.
  */
 import fs from 'node:fs';
 import Module from 'node:module';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { cli, tempDir } from '../../helpers/workspace.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { pathToFileURL } from 'node:url';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { consoleRequest } from '../../../src/console-request.js';
+import { alive, hasTmux, tmuxServer } from '../../helpers/terminal.js';
+import { BIN, cli, tempDir } from '../../helpers/workspace.js';
 
 /** Node 22.1 and later keep the compile cache themselves; the launcher's own V8 cache is for Node 20. */
 const nodeCompileCache = 'enableCompileCache' in Module;
@@ -106,4 +110,159 @@ describe('the end of a command', () => {
     expect(missing.code).toBe(3); // not found
     expect(missing.stderr).toMatch(/T-99999/);
   });
+});
+
+describe('which command lines open the console', () => {
+  it('takes exactly the forms commander accepts for `dreamos` and `dreamos console`', () => {
+    const plain = { json: false, attach: false, readOnly: false };
+    expect(consoleRequest([])).toEqual({ bare: true, ...plain });
+    expect(consoleRequest(['--home', 'h', '--json'])).toEqual({
+      bare: true,
+      ...plain,
+      home: 'h',
+      json: true,
+    });
+    expect(consoleRequest(['console', '--home=h', '--read-only'])).toEqual({
+      bare: false,
+      ...plain,
+      home: 'h',
+      readOnly: true,
+    });
+    expect(consoleRequest(['--json', 'console', '--attach', '--attach', '--'])).toEqual({
+      bare: false,
+      ...plain,
+      json: true,
+      attach: true,
+    });
+    // The CLI answers these: help, usage errors, other commands.
+    for (const argv of [
+      ['--attach'],
+      ['--home'],
+      ['--help'],
+      ['console', '-h'],
+      ['console', 'x'],
+      ['console', '--', 'x'],
+      ['console', '--read-only=1'],
+      ['console', 'console'],
+      ['status'],
+      ['help', 'console'],
+    ])
+      expect(consoleRequest(argv), argv.join(' ')).toBeNull();
+  });
+});
+
+describe('one engine per process', () => {
+  const term = tmuxServer('dreamos-launcher');
+  afterAll(() => term.kill());
+  /** The files of the build that `dreamos` runs from. */
+  const dist = fs.realpathSync(path.join(path.dirname(BIN), '..', 'dist'));
+  /** Where the engine's code is: the one place that names the error class (minified or not). */
+  const ENGINE = /\.name\s*=\s*["']DreamError["']/;
+
+  /**
+   * A preload that writes down every file the process loads: ES modules through a loader hook,
+   * CommonJS modules from require.cache, and whatever is read to be compiled by hand (vm.Script).
+   */
+  function recorder(log: string): Record<string, string> {
+    const hooks = path.join(tmp.dir, 'record-hooks.mjs');
+    fs.writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';
+export async function load(url, context, nextLoad) {
+  appendFileSync(${JSON.stringify(log)}, url + '\\n');
+  return nextLoad(url, context);
+}
+`,
+    );
+    const preload = path.join(tmp.dir, 'record.cjs');
+    fs.writeFileSync(
+      preload,
+      `const fs = require('node:fs');
+const { pathToFileURL } = require('node:url');
+require('node:module').register(${JSON.stringify(pathToFileURL(hooks).href)});
+const read = fs.readFileSync;
+const files = new Set();
+fs.readFileSync = function (file, ...rest) {
+  if (typeof file === 'string') files.add(file);
+  return read.call(this, file, ...rest);
+};
+process.on('exit', () => {
+  const all = [...files, ...Object.keys(require.cache)].filter((f) => f.startsWith('/'));
+  fs.appendFileSync(${JSON.stringify(log)}, all.map((f) => pathToFileURL(f).href + '\\n').join(''));
+});
+`,
+    );
+    return { NODE_OPTIONS: `--require ${preload}`, DREAMOS_MODULE_LOG: log };
+  }
+
+  /** The files of the build a process loaded that hold a copy of the engine. */
+  function engines(log: string): string[] {
+    const loaded = new Set(
+      fs
+        .readFileSync(log, 'utf8')
+        .split('\n')
+        .filter((line) => line.startsWith('file:'))
+        .map((line) => new URL(line).pathname),
+    );
+    return [...loaded]
+      .filter((file) => path.dirname(file) === dist && ENGINE.test(fs.readFileSync(file, 'utf8')))
+      .map((file) => path.basename(file));
+  }
+
+  async function until(what: string, probe: () => boolean, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!probe()) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${term.screen()}`);
+      await sleep(100);
+    }
+  }
+
+  it('a headless command loads the CLI bundle only (the recorder sees it)', () => {
+    const log = path.join(tmp.dir, 'cli-modules.log');
+    const r = cli(['status', '--json'], { cwd: tmp.dir, env: recorder(log) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(engines(log)).toEqual(['cli.cjs']);
+  });
+
+  it.skipIf(!hasTmux)(
+    `the console loads one copy of the engine, not the CLI's as well${hasTmux ? '' : ' (SKIPPED: tmux is not installed)'}`,
+    async () => {
+      const log = path.join(tmp.dir, 'console-modules.log');
+      const env = Object.entries(recorder(log))
+        .map(([k, v]) => `${k}='${v}'`)
+        .join(' ');
+      const pid = term.open('main', tmp.dir, `exec env ${env} ${process.execPath} ${BIN} console --attach`);
+      await until('the console', () => term.screen().includes('Dashboard'));
+      term.tmux('send-keys', '-t', 'main', 'q');
+      await until('the console to exit', () => !alive(pid));
+      const found = engines(log);
+      expect(found).toHaveLength(1);
+      expect(found[0]).not.toBe('cli.cjs');
+    },
+  );
+
+  it.skipIf(!hasTmux)(
+    `an error of the console's engine is reported with its own exit code${hasTmux ? '' : ' (SKIPPED: tmux is not installed)'}`,
+    async () => {
+      // No workspace here: the console's engine refuses with a DreamError, which a second copy of the
+      // class would not recognise (it would exit 1, as for a bug).
+      const nowhere = tempDir('dreamos-launcher-nowhere-');
+      const code = path.join(tmp.dir, 'console-exit');
+      try {
+        term.open(
+          'nowhere',
+          nowhere.dir,
+          `env -u DREAMOS_HOME ${process.execPath} ${BIN} console --attach 2>${code}.err; echo $? >${code}`,
+        );
+        await until(
+          'the console to exit',
+          () => fs.existsSync(code) && fs.readFileSync(code, 'utf8').endsWith('\n'),
+        );
+      } finally {
+        nowhere.cleanup();
+      }
+      expect(fs.readFileSync(code, 'utf8').trim()).toBe('3');
+      expect(fs.readFileSync(`${code}.err`, 'utf8')).toMatch(/^dreamos: no Dream\.OS workspace here/);
+    },
+  );
 });
