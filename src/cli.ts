@@ -24,7 +24,8 @@ export function buildProgram(): Command {
     .version(pkg.version)
     .option('--home <dir>', 'the workspace (default: DREAMOS_HOME, else the nearest .dreamos/ upwards)')
     .option('--json', 'machine output on stdout (human messages stay on stderr)')
-    // main() reports usage errors itself: one line on stderr, and JSON on stdout with --json.
+    // main() reports usage errors itself: one line on stderr, and JSON on stdout with --json. Commands
+    // added below inherit both settings.
     .configureOutput({ outputError: () => {} })
     .exitOverride();
   registerAdmin(program);
@@ -33,10 +34,6 @@ export function buildProgram(): Command {
   registerSwarm(program);
   registerStats(program);
   registerAlerts(program);
-  program.commands.forEach(function exitOverride(c: Command) {
-    c.exitOverride();
-    c.commands.forEach(exitOverride);
-  });
   return program;
 }
 
