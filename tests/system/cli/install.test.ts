@@ -55,4 +55,8 @@ it('packs the files the installed command needs', () => {
   ])
     expect(files).toContain(needed);
   expect(files.filter((f) => f.startsWith('src/') || f.startsWith('tests/'))).toEqual([]);
+  // npm skips an entry of `files` that matches nothing: each must name something in the build.
+  const listed = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { files: string[] })
+    .files;
+  expect(listed.filter((entry) => !fs.existsSync(path.join(ROOT, entry)))).toEqual([]);
 });
