@@ -8,26 +8,30 @@
  * Without a terminal they go to the CLI, which prints the status or says the console needs one.
  */
 import path = require('node:path');
-import tty = require('node:tty');
-import url = require('node:url');
 import codeCache = require('./code-cache.cjs');
 import request = require('./console-request.js');
 
 type ConsoleModule = typeof import('../ui/console.js');
 
-const argv = process.argv.slice(2);
-const asked = request.consoleRequest(argv);
-if (asked && tty.isatty(0) && tty.isatty(1)) {
+/** Both ends of a terminal. node:tty is loaded only here: a headless command may never need it. */
+function inTerminal(): boolean {
+  const tty = require('node:tty') as typeof import('node:tty');
+  return tty.isatty(0) && tty.isatty(1);
+}
+
+function openConsole(asked: request.ConsoleRequest): void {
   // Node 22.1 and later cache the console's compiled code too; Node 20 has no cache for ES modules.
   codeCache.enableNodeCompileCache();
-  const consoleUrl = url.pathToFileURL(path.join(__dirname, 'console.js')).href;
-  (import(consoleUrl) as Promise<ConsoleModule>).then(
+  const url = require('node:url') as typeof import('node:url');
+  (import(url.pathToFileURL(path.join(__dirname, 'console.js')).href) as Promise<ConsoleModule>).then(
     ({ startConsole }) => startConsole(asked),
     (error: unknown) => {
       process.stderr.write(`dreamos: cannot load the console: ${String(error)}\n`);
       process.exit(1);
     },
   );
-} else {
-  codeCache.runCached(path.join(__dirname, 'cli.cjs'));
 }
+
+const asked = request.consoleRequest(process.argv.slice(2));
+if (asked && inTerminal()) openConsole(asked);
+else codeCache.runCached(path.join(__dirname, 'cli.cjs'));
