@@ -3,7 +3,6 @@
  * one journal entry. One entry holds the whole change, so a task moving between two stores is atomic.
  */
 import { DreamError } from './errors.js';
-import type { Counters, StateView } from './memory.js';
 import {
   type AgentState,
   type Alert,
@@ -13,6 +12,7 @@ import {
   SCHEMA_VERSION,
   type Task,
 } from './schemas.js';
+import type { Counters, StateView } from './state-index.js';
 
 /** What a transaction wants to record. Objects are whole new states; `rev` is filled in here. */
 export interface Change {

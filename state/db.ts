@@ -1,5 +1,5 @@
 /**
- * The state database: an in-memory view of the workspace (memory.ts), advanced from the journal
+ * The state database: an in-memory view of the workspace (state-index.ts), advanced from the journal
  * tail, with snapshot files (snapshots.ts) written from it: the core of the JSON backend
  * (json-backend.ts), behind the `StateBackend` seam (backend.ts).
  *
@@ -15,18 +15,18 @@ import { type BatchItem, type Change, entryBody, type Outcome, type Plan, type T
 import { DreamError } from './errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
 import { JournalLock } from './journal-lock.js';
-import { Memory, type SnapshotKind, type StateView } from './memory.js';
 import type { WorkspacePaths } from './paths.js';
 import { loadSnapshots, Recovery, type RecoveryNotice } from './recovery.js';
 import { checkLayout } from './safe-files.js';
 import type { JournalEntry, JournalPosition } from './schemas.js';
 import { boardsBehind, closeFailure, replayStart, SnapshotSync } from './snapshot-sync.js';
 import { loadSnapshot, REQUIRED_KINDS } from './snapshots.js';
+import { type SnapshotKind, StateIndex, type StateView } from './state-index.js';
 
 export type { BatchItem, Change, Outcome, Plan, Transact } from './change.js';
-export type { Counters, SnapshotKind, StateView } from './memory.js';
 export type { RecoveryNotice } from './recovery.js';
 export { digestOf } from './snapshots.js';
+export type { Counters, SnapshotKind, StateView } from './state-index.js';
 
 /**
  * Sees every entry this process reads from the journal or appends to it, in order: the shared
@@ -68,7 +68,7 @@ const CLOSE_FLUSH_WAIT_MS = 2000;
 
 export class JournalDb implements StateStore {
   readonly notices: RecoveryNotice[] = [];
-  private readonly mem = new Memory();
+  private readonly mem = new StateIndex();
   private readonly journal: Journal;
   private readonly damage: JournalDamage[] = [];
   private readonly snapshotEvery: number;

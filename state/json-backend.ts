@@ -19,12 +19,12 @@ import { checkFiles, inspectFiles } from './json-check.js';
 import { type LockHolder, lockHolder } from './lock/index.js';
 import type { WorkspacePaths } from './paths.js';
 import { REQUIRED_KINDS } from './snapshots.js';
-import { SharedWrites } from './writer/index.js';
+import { SharedWriter } from './writer/index.js';
 
 export class JsonBackend implements StateBackend {
   readonly name = 'json';
   /** The shared writer, unless this process writes only for itself. */
-  private readonly writes: SharedWrites | null;
+  private readonly writes: SharedWriter | null;
   /** A shared writer in another process made a change for this one since the view was last read. */
   private behind = false;
 
@@ -34,7 +34,7 @@ export class JsonBackend implements StateBackend {
   ) {
     const { paths } = db;
     this.writes = share
-      ? new SharedWrites({
+      ? new SharedWriter({
           address: paths.writerSocket,
           electionLock: paths.writerLock,
           workspace: fs.realpathSync(paths.home),

@@ -8,10 +8,10 @@ import fs from 'node:fs';
 import type { Change, StateView } from './db.js';
 import type { JournalDamage } from './journal.js';
 import { acquireLock } from './lock/index.js';
-import type { SnapshotKind } from './memory.js';
 import type { WorkspacePaths } from './paths.js';
 import { type Alert, idOf } from './schemas.js';
 import { REQUIRED_KINDS, readSnapshot, type Snapshot, snapshotKinds, snapshotPath } from './snapshots.js';
+import type { SnapshotKind } from './state-index.js';
 import { CorruptFileError, quarantineFile } from './store.js';
 
 /** A notice for the user: something was found wrong and handled (quarantined, rebuilt, repaired). */

@@ -6,11 +6,11 @@
 import fs from 'node:fs';
 import { DreamError } from './errors.js';
 import { acquireLock } from './lock/index.js';
-import type { Memory, SnapshotKind, StateView } from './memory.js';
 import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
 import { type RecoveryNotice, readOrQuarantine } from './recovery.js';
 import type { JournalPosition, Task } from './schemas.js';
 import { REQUIRED_KINDS, type Snapshot, snapshotKinds, snapshotPath, writeSnapshot } from './snapshots.js';
+import type { SnapshotKind, StateIndex, StateView } from './state-index.js';
 import { writeFileDurable } from './store.js';
 
 /** A snapshot this far behind the journal (bytes, and at least its own size) is rewritten at the next flush. */
@@ -20,7 +20,7 @@ const LAG_BYTES = 64 * 1024;
 export interface SnapshotSyncContext {
   readonly paths: WorkspacePaths;
   /** The state in memory, with what changed since the last write (`dirty`, `archivedPending`). */
-  readonly mem: Memory;
+  readonly mem: StateIndex;
   /** Write snapshots once this many entries have accumulated since the last. */
   readonly snapshotEvery: number;
   /** The journal's end, as far as this process has read it. */

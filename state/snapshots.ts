@@ -8,7 +8,6 @@ import fs from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { errnoCode } from './errors.js';
-import type { Counters, Memory, SnapshotKind } from './memory.js';
 import { isSafeName, STORES, type StoreName, type WorkspacePaths } from './paths.js';
 import {
   AgentState,
@@ -21,6 +20,7 @@ import {
   SCHEMA_VERSION,
   storeOf,
 } from './schemas.js';
+import type { Counters, SnapshotKind, StateIndex } from './state-index.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from './store.js';
 
 export const digestOf = (items: unknown[]) => crc32(JSON.stringify(items)).toString(16).padStart(8, '0');
@@ -142,16 +142,16 @@ export function readSnapshot(paths: WorkspacePaths, kind: SnapshotKind): Snapsho
 }
 
 /** Put a snapshot's objects into memory (each replaces an older revision only). */
-export function loadSnapshot(memory: Memory, snapshot: Snapshot): void {
+export function loadSnapshot(memory: StateIndex, snapshot: Snapshot): void {
   const { kind, items } = snapshot;
-  if (isStore(kind)) for (const t of items as Parameters<Memory['putTask']>[0][]) memory.putTask(t);
+  if (isStore(kind)) for (const t of items as Parameters<StateIndex['putTask']>[0][]) memory.putTask(t);
   else if (kind === 'alerts')
-    for (const a of items as Parameters<Memory['putAlert']>[0][]) memory.putAlert(a);
+    for (const a of items as Parameters<StateIndex['putAlert']>[0][]) memory.putAlert(a);
   else if (kind === 'agents')
-    for (const a of items as Parameters<Memory['putAgent']>[0][]) memory.putAgent(a);
+    for (const a of items as Parameters<StateIndex['putAgent']>[0][]) memory.putAgent(a);
   else if (kind.startsWith('mailbox:'))
-    for (const m of items as Parameters<Memory['putMail']>[0][]) memory.putMail(m);
-  else for (const c of items as Parameters<Memory['putCheckpoint']>[0][]) memory.putCheckpoint(c);
+    for (const m of items as Parameters<StateIndex['putMail']>[0][]) memory.putMail(m);
+  else for (const c of items as Parameters<StateIndex['putCheckpoint']>[0][]) memory.putCheckpoint(c);
   memory.mergeCounters(snapshot.counters);
 }
 
@@ -166,7 +166,7 @@ function notAFile(path: string): boolean {
 
 export function writeSnapshot(
   paths: WorkspacePaths,
-  memory: Memory,
+  memory: StateIndex,
   kind: SnapshotKind,
   pos: JournalPosition,
 ): void {

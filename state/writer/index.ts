@@ -18,7 +18,7 @@ export type { Resolve, SharedChange, WriterStats } from './protocol.js';
 /** The longest socket path every platform takes (macOS: 104 bytes with the terminating NUL). */
 const MAX_SOCKET_PATH = 103;
 
-export interface SharedWritesOptions {
+export interface SharedWriterOptions {
   /** The writer's socket, and the lock held while electing one. */
   address: string;
   electionLock: string;
@@ -32,7 +32,7 @@ export interface SharedWritesOptions {
   timeoutMs: number;
 }
 
-export class SharedWrites {
+export class SharedWriter {
   private server: Server | null = null;
   private connection: Connection | null = null;
   private connecting: Promise<void> | null = null;
@@ -44,7 +44,7 @@ export class SharedWrites {
   /** What this process did as the writer and as a client (see WriterStats). */
   readonly stats: WriterStats = { served: 0, batches: 0, stale: 0, asked: 0, recovered: 0, direct: 0 };
 
-  constructor(private readonly options: SharedWritesOptions) {
+  constructor(private readonly options: SharedWriterOptions) {
     this.usable = Buffer.byteLength(options.address) <= MAX_SOCKET_PATH;
     this.log = new RequestLog((observer) => options.db.observe(observer));
     this.client = new Client({

@@ -1,10 +1,10 @@
-/** Hand-built states for the drift and attention unit tests: a Memory view with tasks, agents, alerts. */
+/** Hand-built states for the drift and attention unit tests: a StateIndex view with tasks, agents, alerts. */
 import { defaultAgents } from '../../agents/roles.js';
 import { type AgentConfig, Policies } from '../../src/config.js';
 import type { DriftInput } from '../../src/drift/index.js';
 import { defaultAgentState } from '../../src/mail.js';
-import { Memory } from '../../state/memory.js';
 import type { AgentState, Alert, Checkpoint, Mail, Task } from '../../state/schemas.js';
+import { StateIndex } from '../../state/state-index.js';
 
 export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 /** The instant `s` seconds after T0. */
@@ -128,8 +128,8 @@ export interface Built {
   mail?: Mail[];
 }
 
-export function view(built: Built): Memory {
-  const mem = new Memory();
+export function view(built: Built): StateIndex {
+  const mem = new StateIndex();
   for (const t of built.tasks ?? []) mem.putTask(t);
   for (const a of built.agents ?? []) mem.putAgent(a);
   for (const a of built.alerts ?? []) mem.putAlert(a);

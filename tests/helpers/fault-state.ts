@@ -21,7 +21,7 @@ import {
   type Task,
 } from '../../state/schemas.js';
 import { readSnapshot, snapshotKinds } from '../../state/snapshots.js';
-import type { SharedWrites } from '../../state/writer/index.js';
+import type { SharedWriter } from '../../state/writer/index.js';
 import { ROOT, writePolicies } from './workspace.js';
 
 export const WORKER = path.join(ROOT, 'tests', 'helpers', 'fault-worker.mjs');
@@ -104,7 +104,7 @@ export interface WorkerLogs {
     refused: number;
     ops: number;
     /** What the shared writer did in that process (state/writer/). */
-    shared: Pick<SharedWrites['stats'], 'served' | 'asked' | 'recovered' | 'direct'>;
+    shared: Pick<SharedWriter['stats'], 'served' | 'asked' | 'recovered' | 'direct'>;
   }>;
 }
 

@@ -10,8 +10,8 @@ import { Policies } from '../../../src/config.js';
 import type { Ctx } from '../../../src/lifecycle.js';
 import { planAckBatch, planSend } from '../../../src/mail.js';
 import { parseTaskInput, planAdd } from '../../../src/task-input.js';
-import { Memory } from '../../../state/memory.js';
 import type { Mail } from '../../../state/schemas.js';
+import { StateIndex } from '../../../state/state-index.js';
 import {
   type Board,
   board,
@@ -150,7 +150,7 @@ describe('limits through the CLI', () => {
 
 describe('limits at their defaults (planners)', () => {
   const at = new Date('2026-12-06T00:00:00.000Z');
-  const ctx = (view: Memory): Ctx => ({ view, now: at, by: 'agent-5', policies: Policies.parse({}) });
+  const ctx = (view: StateIndex): Ctx => ({ view, now: at, by: 'agent-5', policies: Policies.parse({}) });
   const mail = (n: number, to: string, body: string, acked = false): Mail => ({
     id: `M-${String(n).padStart(5, '0')}`,
     to,
@@ -164,7 +164,7 @@ describe('limits at their defaults (planners)', () => {
   });
 
   it('a mailbox holds 1,000 unacknowledged messages; acknowledged ones do not count', () => {
-    const view = new Memory();
+    const view = new StateIndex();
     for (let n = 1; n <= 999; n++) view.putMail(mail(n, 'agent-3', 'hi'));
     for (let n = 1000; n <= 1100; n++) view.putMail(mail(n, 'agent-3', 'old', true));
     view.mergeCounters({ mail: 1100 });
@@ -176,7 +176,7 @@ describe('limits at their defaults (planners)', () => {
   });
 
   it('a mailbox holds 4 Mi characters of unacknowledged mail, the workspace 32 Mi', () => {
-    const view = new Memory();
+    const view = new StateIndex();
     const body = 'x'.repeat(20_000);
     // 209 messages of 20,000 characters are 4,180,000: one more passes 4 Mi (4,194,304).
     for (let n = 1; n <= 209; n++) view.putMail(mail(n, 'agent-3', body));
@@ -191,7 +191,7 @@ describe('limits at their defaults (planners)', () => {
   });
 
   it('`mail ack --all` goes in batches of at most 500 messages or 1 Mi characters', () => {
-    const view = new Memory();
+    const view = new StateIndex();
     for (let n = 1; n <= 1200; n++) view.putMail(mail(n, 'agent-3', n <= 600 ? 'short' : 'x'.repeat(10_000)));
     const sizes: number[] = [];
     for (let rev = 5000; ; rev++) {
@@ -205,7 +205,7 @@ describe('limits at their defaults (planners)', () => {
   });
 
   it('one add or import takes 16 Mi characters as stored, the boards 64 Mi', () => {
-    const view = new Memory();
+    const view = new StateIndex();
     const roles = new Set(AGENTS);
     const input = (i: number) => parseTaskInput({ title: `t${i}`, prompt: 'p'.repeat(200_000) });
     const size = JSON.stringify(planAdd(ctx(view), [input(0)], roles).result[0]).length;

@@ -18,8 +18,8 @@ import { saveCheckpoint } from '../../../src/commands/checkpoints.js';
 import { AgentConfig } from '../../../src/config.js';
 import { planCheckpoint } from '../../../src/orchestrator/plans.js';
 import { initWorkspace, openWorkspace, type Workspace } from '../../../src/workspace.js';
-import { KEEP_CHECKPOINTS } from '../../../state/memory.js';
 import type { Checkpoint } from '../../../state/schemas.js';
+import { KEEP_CHECKPOINTS } from '../../../state/state-index.js';
 import { cli, gitEmptyCommit, gitInitWithCommit, tempDir } from '../../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;

@@ -54,7 +54,7 @@ export interface StateView {
 
 const readySince = (task: Task) => task.history[task.history.length - 1]?.at ?? task.updatedAt;
 
-export class Memory implements StateView {
+export class StateIndex implements StateView {
   seq = 0;
   counters: Counters = { ...ZERO_COUNTERS };
   config: unknown = undefined;
