@@ -112,33 +112,26 @@ export function planAdd(
       if (!ctx.view.task(dep) && !ids.includes(dep))
         throw notFound(`dependency ${dep} of "${oneLine(input.title, 60)}" does not exist`);
     }
-    const task: Task = {
-      id: ids[i]!,
-      title: input.title,
-      ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
-      ...(input.run !== undefined ? { run: input.run } : {}),
-      ...(input.role !== undefined ? { role: input.role } : {}),
-      capabilities: input.capabilities,
-      priority: input.priority,
-      dependsOn,
-      resources: input.resources,
-      maxAttempts: input.maxAttempts,
-      ...(input.timeout !== undefined ? { timeout: parseDuration(input.timeout) } : {}),
-      ...(input.budget !== undefined ? { budget: input.budget } : {}),
-      tags: input.tags,
-      source: input.source,
-      status: 'backlog',
-      agent: null,
-      lease: null,
-      attempts: 0,
-      stalls: 0,
-      notBefore: null,
-      result: null,
-      history: [{ from: null, to: 'backlog', by: ctx.by, at, why: 'added' }],
-      createdAt: at,
-      updatedAt: at,
-      rev: 0,
-    };
+    const task = newTask(
+      ids[i]!,
+      {
+        title: input.title,
+        ...(input.prompt !== undefined ? { prompt: input.prompt } : {}),
+        ...(input.run !== undefined ? { run: input.run } : {}),
+        ...(input.role !== undefined ? { role: input.role } : {}),
+        capabilities: input.capabilities,
+        priority: input.priority,
+        dependsOn,
+        resources: input.resources,
+        maxAttempts: input.maxAttempts,
+        ...(input.timeout !== undefined ? { timeout: parseDuration(input.timeout) } : {}),
+        ...(input.budget !== undefined ? { budget: input.budget } : {}),
+        tags: input.tags,
+        source: input.source,
+      },
+      ctx.by,
+      at,
+    );
     const checked = Task.safeParse(task);
     if (!checked.success) {
       throw invalidInput(
@@ -181,5 +174,44 @@ export function planAdd(
       counters: { task: counter },
     },
     result: final,
+  };
+}
+
+/** What a task is given when it is added; everything else about it starts empty. */
+export type TaskFields = Omit<
+  Task,
+  | 'id'
+  | 'status'
+  | 'agent'
+  | 'lease'
+  | 'attempts'
+  | 'stalls'
+  | 'notBefore'
+  | 'result'
+  | 'history'
+  | 'createdAt'
+  | 'updatedAt'
+  | 'rev'
+>;
+
+/**
+ * The one constructor of a new task: in the backlog, never attempted, its history one "added"
+ * entry. `dreamos task add`, imports and the library all build tasks here (the tests too).
+ */
+export function newTask(id: string, fields: TaskFields, by: string, at: string): Task {
+  return {
+    id,
+    ...fields,
+    status: 'backlog',
+    agent: null,
+    lease: null,
+    attempts: 0,
+    stalls: 0,
+    notBefore: null,
+    result: null,
+    history: [{ from: null, to: 'backlog', by, at, why: 'added' }],
+    createdAt: at,
+    updatedAt: at,
+    rev: 0,
   };
 }
