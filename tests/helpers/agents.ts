@@ -2,33 +2,27 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { DriverContext } from '../../agents/drivers/types.js';
 import { AgentConfig, type Driver } from '../../src/config.js';
+import { newTask } from '../../src/task-input.js';
 import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
 
 export function makeTask(partial: Partial<Task> = {}): Task {
-  const now = new Date().toISOString();
-  return {
-    id: 'T-0000A',
-    title: 'a test task',
-    capabilities: [],
-    priority: 'normal',
-    dependsOn: [],
-    resources: [],
-    maxAttempts: 1,
-    tags: [],
-    source: 'cli',
-    status: 'working',
-    agent: 'agent-5',
-    lease: null,
-    attempts: 1,
-    stalls: 0,
-    notBefore: null,
-    result: null,
-    history: [],
-    createdAt: now,
-    updatedAt: now,
-    rev: 1,
-    ...partial,
-  };
+  const task = newTask(
+    'T-0000A',
+    {
+      title: 'a test task',
+      capabilities: [],
+      priority: 'normal',
+      dependsOn: [],
+      resources: [],
+      maxAttempts: 1,
+      tags: [],
+      source: 'cli',
+    },
+    'operator',
+    new Date().toISOString(),
+  );
+  // Taken by agent-5, as a driver sees it.
+  return { ...task, status: 'working', agent: 'agent-5', attempts: 1, history: [], rev: 1, ...partial };
 }
 
 export function makeAgent(driver: Driver, partial: Partial<AgentConfig> = {}): AgentConfig {

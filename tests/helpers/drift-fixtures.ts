@@ -3,6 +3,7 @@ import { defaultAgents } from '../../agents/roles.js';
 import { type AgentConfig, Policies } from '../../src/config.js';
 import type { DriftInput } from '../../src/drift/index.js';
 import { defaultAgentState } from '../../src/mail.js';
+import { newTask } from '../../src/task-input.js';
 import type { AgentState, Alert, Checkpoint, Mail, Task } from '../../state/schemas.js';
 import { StateIndex } from '../../state/state-index.js';
 
@@ -11,29 +12,29 @@ export const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 export const at = (s: number) => new Date(T0 + s * 1000).toISOString();
 
 export function task(id: string, patch: Partial<Task> = {}): Task {
-  return {
+  const added = newTask(
     id,
-    title: `task ${id}`,
-    capabilities: [],
-    priority: 'normal',
-    dependsOn: [],
-    resources: [],
-    maxAttempts: 3,
-    tags: [],
-    source: 'cli',
+    {
+      title: `task ${id}`,
+      capabilities: [],
+      priority: 'normal',
+      dependsOn: [],
+      resources: [],
+      maxAttempts: 3,
+      tags: [],
+      source: 'cli',
+    },
+    'operator',
+    at(0),
+  );
+  // Promoted to ready at T0.
+  return {
+    ...added,
     status: 'ready',
-    agent: null,
-    lease: null,
-    attempts: 0,
-    stalls: 0,
-    notBefore: null,
-    result: null,
     history: [
       { from: null, to: 'backlog', by: 'operator', at: at(0) },
       { from: 'backlog', to: 'ready', by: 'operator', at: at(0) },
     ],
-    createdAt: at(0),
-    updatedAt: at(0),
     rev: 1,
     ...patch,
   };
