@@ -1,5 +1,5 @@
 /**
- * The eight default role agents (SPEC §4). `dreamos init` writes them into config.json, where the
+ * The eight default role agents (docs/swarm.md). `dreamos init` writes them into config.json, where the
  * operator may rename, add or remove agents and change their drivers.
  */
 import type { Driver } from './drivers/config.js';

@@ -1,5 +1,5 @@
 /**
- * The attention inbox (SPEC §5): everything that needs the operator, in one ranked list, each with a
+ * The attention inbox (docs/drift.md): everything that needs the operator, in one ranked list, each with a
  * typed reason — open alerts, dead-lettered tasks, stalled agents and tasks, tasks blocked for good
  * by a failed or cancelled dependency, tasks no agent can take, tasks waiting for approval, messages
  * to the operator, and ready work while no orchestrator runs the agents. One item per subject (a

@@ -28,7 +28,7 @@ export const AgentConfig = z.strictObject({
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
 /**
- * Drift detection (SPEC §5): one rule per kind, each with thresholds and the corrective action taken
+ * Drift detection (docs/drift.md): one rule per kind, each with thresholds and the corrective action taken
  * when it fires. `escalate` raises the alert only; the other actions are journaled with it.
  */
 export const DRIFT_ACTIONS = ['requeue', 'stop', 'cancel', 'pause', 'reset-context', 'escalate'] as const;

@@ -1,5 +1,5 @@
 /**
- * Mailboxes (SPEC §4, issue 3): typed messages between the operator and agents, journaled like every
+ * Mailboxes (docs/swarm.md): typed messages between the operator and agents, journaled like every
  * other change. Recipients must exist in the registry; a `dedupeKey` makes a re-send (at-least-once
  * senders) deliver once; `ack` marks a message handled, and `read` only marks it seen.
  */

@@ -1,7 +1,7 @@
 import { dirname, join, resolve } from 'node:path';
 import { DreamError } from './errors.js';
 
-/** The four lifecycle stores, named as in the original design (SPEC §2). */
+/** The four lifecycle stores, with the board file names of the original design. */
 export const STORES = ['backlog', 'ready', 'working', 'completed'] as const;
 export type StoreName = (typeof STORES)[number];
 

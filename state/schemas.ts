@@ -131,7 +131,7 @@ export type Task = z.infer<typeof Task>;
 export type Status = z.infer<typeof Status>;
 export type Priority = z.infer<typeof Priority>;
 
-/** The drift kinds of SPEC §5 (rules in src/drift/rules-*.ts). */
+/** The drift kinds (rules in src/drift/rules-*.ts; docs/drift.md). */
 export const DRIFT_KINDS = [
   'stall',
   'overrun',

@@ -1,5 +1,5 @@
 /**
- * What every driven program learns about its task: the DREAMOS_* environment variables (SPEC §4),
+ * What every driven program learns about its task: the DREAMOS_* environment variables (docs/drivers.md),
  * and the working folder.
  */
 import fs from 'node:fs';

@@ -1,5 +1,5 @@
 /**
- * The drivers (SPEC §4): one small interface (./types.ts), four kinds. `createDriver` turns an
+ * The drivers (docs/drivers.md): one small interface (./types.ts), four kinds. `createDriver` turns an
  * agent's `driver` config into a driver; the orchestrator's loop does the rest.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Process supervision for the shell and command drivers (SPEC §4, §5): the program runs in its own
+ * Process supervision for the shell and command drivers (docs/drivers.md): the program runs in its own
  * process group, never through a shell unless the caller asks for one; its output is streamed line
  * by line to `onLine` and the log (capped); `::dreamos {json}` lines report progress and
  * checkpoints; a timeout or stop sends SIGTERM to the whole group and SIGKILL after a grace period.

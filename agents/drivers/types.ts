@@ -1,5 +1,5 @@
 /**
- * The one small interface every driver implements (SPEC §4): start a task, stream what it does,
+ * The one small interface every driver implements (docs/drivers.md): start a task, stream what it does,
  * stop it on request, and report how it ended. The orchestrator's loop does everything else
  * (claiming, leases, journaling the result).
  */

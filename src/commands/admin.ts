@@ -67,7 +67,7 @@ function describeSetup(setup: PromptSetup, prompted: AgentConfig[], total: numbe
       setup.asked === 'shell'
         ? "every agent has the shell driver (--driver shell): it runs a task's --run command with /bin/sh"
         : `found no agent CLI (${AGENT_CLIS.map((c) => c.name).join(', ')}) on the PATH, no OPENAI_API_KEY and no Ollama at ${ollamaHost()}: every agent has the shell driver, which runs only a task's --run command`,
-      `prompt tasks need a driver: set an agent's "driver" in .dreamos/config.json, e.g. ${JSON.stringify(EXAMPLE_DRIVER)} (README, Drivers), then check it with \`dreamos doctor\``,
+      `prompt tasks need a driver: set an agent's "driver" in .dreamos/config.json, e.g. ${JSON.stringify(EXAMPLE_DRIVER)} (docs/drivers.md), then check it with \`dreamos doctor\``,
     ];
   }
   return [

@@ -1,5 +1,5 @@
 /**
- * The drift engine (SPEC §5): each kind of drift is a rule, a pure function of the state (tasks,
+ * The drift engine (docs/drift.md): each kind of drift is a rule, a pure function of the state (tasks,
  * agent states, checkpoints), the policies and `now`, plus what only the caller can observe (files
  * changed in a git folder, when a log was last written). A rule returns findings: evidence, the key
  * that de-duplicates its alert, and the corrective action of its policy. plans.ts turns

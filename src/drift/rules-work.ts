@@ -1,5 +1,5 @@
 /**
- * The drift rules of SPEC §5 about a task's work — context drift, scope drift, budget — each a pure
+ * The drift rules (docs/drift.md) about a task's work — context drift, scope drift, budget — each a pure
  * function of the drift input (index.ts).
  */
 

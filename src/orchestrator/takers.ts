@@ -88,8 +88,8 @@ export function whyNobodyTakes(
         ? `${who} takes prompt tasks (the shell driver runs only a task's \`run\` command)`
         : `${who} has a driver that takes it (${plural(kinds.length, 'driver', 'drivers')} ${list(kinds)})`,
     action: prompt
-      ? `give an agent a command or llm driver in .dreamos/config.json (README, Drivers), or \`dreamos task edit ${task.id} --run CMD\``
-      : 'give an agent a driver that takes it in .dreamos/config.json (README, Drivers)',
+      ? `give an agent a command or llm driver in .dreamos/config.json (docs/drivers.md), or \`dreamos task edit ${task.id} --run CMD\``
+      : 'give an agent a driver that takes it in .dreamos/config.json (docs/drivers.md)',
     agents: [],
   };
 }
