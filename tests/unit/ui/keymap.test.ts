@@ -1,3 +1,5 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { helpBar, helpLines, keyTable } from '../../../ui/help.js';
 import {
@@ -137,5 +139,12 @@ describe('the keymap', () => {
     const table = keyTable();
     for (const b of BINDINGS) expect(table).toContain(b.description);
     expect(table).toContain('dangerous: asks first');
+  });
+
+  test('docs/console.md holds the current key table (node scripts/keys-table.mjs --write)', () => {
+    const doc = fs.readFileSync(path.join(import.meta.dirname, '../../../docs/console.md'), 'utf8');
+    const start = '<!-- keys:start -->';
+    const end = '<!-- keys:end -->';
+    expect(doc.slice(doc.indexOf(start) + start.length, doc.indexOf(end))).toBe(`\n${keyTable()}\n`);
   });
 });
