@@ -5,12 +5,10 @@
  * so they always look at the same folder of the same repository.
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import path from 'node:path';
 import { workspaceRoot } from '../../state/paths.js';
 
 /** child_process is loaded on the first run: the CLI imports this file, and most commands never run git. */
-const loadBuiltin = createRequire(import.meta.url);
 
 /** Variables that would point git at another repository than the folder's own. */
 const REPO_OVERRIDES = ['GIT_DIR', 'GIT_WORK_TREE', 'GIT_INDEX_FILE', 'GIT_COMMON_DIR'];
@@ -40,7 +38,7 @@ export function runGit(
 ): Promise<GitResult> {
   return new Promise((resolve) => {
     try {
-      (loadBuiltin('node:child_process') as typeof import('node:child_process')).execFile(
+      process.getBuiltinModule('node:child_process').execFile(
         'git',
         args,
         {

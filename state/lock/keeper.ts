@@ -3,14 +3,12 @@
  * shared cell's mode (the modes and their rules are in keeper-cell.ts).
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { LOCK_FS } from './acquire.js';
 import { CELL, CELL_SLOTS, MODE } from './keeper-cell.js';
 import { type KeeperData, keeperMain } from './keeper-thread.js';
 import { lockDir, recordFor, recordLine } from './owners.js';
 
 /** worker_threads is loaded when the first keeper starts: one-shot commands never need it. */
-const loadBuiltin = createRequire(import.meta.url);
 
 /** The worker's script: keeperMain's own source, called with its data and the worker's require. */
 const KEEPER_SCRIPT = `(${keeperMain.toString()})(require('node:worker_threads').workerData, require);`;
@@ -32,7 +30,7 @@ export class Keeper {
       recordPath: recordFor(target).path,
       idleRecord: recordLine('W'),
     };
-    const { Worker } = loadBuiltin('node:worker_threads') as typeof import('node:worker_threads');
+    const { Worker } = process.getBuiltinModule('node:worker_threads');
     this.worker = new Worker(KEEPER_SCRIPT, { eval: true, workerData });
     this.setLinger(lingerMs);
     this.worker.unref();
