@@ -7,7 +7,7 @@
  * Computed from the state view, and whether the orchestrators it names on this host are alive
  * (src/runners.ts).
  */
-import type { StateView } from '../state/db.js';
+import type { StateView } from '../state/backend.js';
 import { describeHolder, type LockHolder } from '../state/lock/index.js';
 import { type Alert, PRIORITIES, TASK_ID_RE, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR, type Policies } from './config.js';

@@ -13,7 +13,7 @@
  */
 
 import { agentCommit } from '../agents/platform/git.js';
-import type { Plan, StateView } from '../state/db.js';
+import type { Plan, StateView } from '../state/backend.js';
 import { Checkpoint, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR } from './config.js';
 import { invalidInput, notFound } from './errors.js';

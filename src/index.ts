@@ -1,7 +1,6 @@
 /** The library entry: `import { openWorkspace } from 'dreamos'`. */
 export { ROLES } from '../agents/roles.js';
-export type { StateBackend } from '../state/backend.js';
-export type { RecoveryNotice, StateView } from '../state/db.js';
+export type { RecoveryNotice, StateBackend, StateView } from '../state/backend.js';
 export type { Alert, Priority, Status, Task } from '../state/schemas.js';
 export { type AgentConfig, Config, type Driver, type Policies } from './config.js';
 export { type DoctorReport, doctor } from './doctor.js';

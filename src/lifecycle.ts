@@ -3,7 +3,7 @@
  * to record (whole new task states) and a result. They run inside a transaction, so what they read
  * is fresh and what they return is journaled atomically. No I/O here.
  */
-import type { Change, Plan, StateView } from '../state/db.js';
+import type { Change, Plan, StateView } from '../state/backend.js';
 import { idOf, PRIORITIES, type Priority, type Status, Task, TaskId } from '../state/schemas.js';
 import { describeZodError } from '../state/store.js';
 import type { AgentConfig, Policies } from './config.js';

@@ -4,7 +4,7 @@
  * (exit 4) and says what to do. Each check reads the current state, so it costs a pass over the
  * mailboxes or the tasks; it is made only when a change adds mail or makes tasks larger.
  */
-import type { StateView } from '../state/db.js';
+import type { StateView } from '../state/backend.js';
 import type { Mail, Task } from '../state/schemas.js';
 import { type Limits, OPERATOR } from './config.js';
 import { DreamError } from './errors.js';

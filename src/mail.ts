@@ -3,7 +3,7 @@
  * other change. Recipients must exist in the registry; a `dedupeKey` makes a re-send (at-least-once
  * senders) deliver once; `ack` marks a message handled, and `read` only marks it seen.
  */
-import type { Plan } from '../state/db.js';
+import type { Plan } from '../state/backend.js';
 import { type AgentState, DIRECTIVES, idOf, MAIL_TYPES, type Mail } from '../state/schemas.js';
 import { OPERATOR } from './config.js';
 import { invalidInput, notFound } from './errors.js';

@@ -5,7 +5,7 @@
  * stop) names none. Computed from the state view plus a signal-0 probe of local pids.
  */
 import { driverAccepts } from '../agents/drivers/accepts.js';
-import type { StateView } from '../state/db.js';
+import type { StateView } from '../state/backend.js';
 import { processAlive } from '../state/proc.js';
 import type { AgentState } from '../state/schemas.js';
 import type { AgentConfig, Policies } from './config.js';

@@ -5,8 +5,7 @@
  * request is checked the same way on both sides (docs/decisions/state-backend.md).
  */
 import * as z from 'zod';
-import type { HotChange } from '../state/backend.js';
-import type { Plan } from '../state/db.js';
+import type { HotChange, Plan } from '../state/backend.js';
 import { isFailureCode, Task } from '../state/schemas.js';
 import type { AgentConfig, Policies } from './config.js';
 import { invalidInput } from './errors.js';

@@ -3,7 +3,7 @@
  * refused), and the planner that turns it into new tasks.
  */
 import * as z from 'zod';
-import type { Plan } from '../state/db.js';
+import type { Plan } from '../state/backend.js';
 import { AgentId, Budget, Priority, Source, Task, TaskId } from '../state/schemas.js';
 import { describeZodError } from '../state/store.js';
 import { invalidInput, notFound } from './errors.js';

@@ -2,7 +2,7 @@
  * What the drift rules read from the state: when an attempt started, time spent working, the tasks
  * agents hold, resource globs, usage reported in checkpoints, an agent's last attempts. Pure.
  */
-import type { StateView } from '../../state/db.js';
+import type { StateView } from '../../state/backend.js';
 import type { Alert, Task } from '../../state/schemas.js';
 import type { Policies } from '../config.js';
 import type { DriftInput } from './index.js';

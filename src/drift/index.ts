@@ -5,7 +5,7 @@
  * that de-duplicates its alert, and the corrective action of its policy. plans.ts turns
  * findings into journaled alerts and actions; the orchestrator gathers the inputs and runs them.
  */
-import type { StateView } from '../../state/db.js';
+import type { StateView } from '../../state/backend.js';
 import type { AgentState, Alert, FailureCode } from '../../state/schemas.js';
 import { DRIFT_KINDS } from '../../state/schemas.js';
 import type { AgentConfig, DriftAction, Policies } from '../config.js';

@@ -3,7 +3,7 @@
  * and the corrective action of its policy, in one transaction. Each re-evaluates its rule on the
  * fresh state inside the transaction, so a condition that cleared meanwhile changes nothing.
  */
-import type { Change, Plan, StateView } from '../../state/db.js';
+import type { Change, Plan, StateView } from '../../state/backend.js';
 import { ALERT_ID_RE, type Alert, idOf, type Task } from '../../state/schemas.js';
 import { invalidInput, invalidTransition, notFound } from '../errors.js';
 import { type Ctx, planCancel, planFail, transition, withFollowUps } from '../lifecycle.js';

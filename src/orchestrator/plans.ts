@@ -3,7 +3,7 @@
  * checkpoints, and resuming or requeueing the task of an agent whose previous run died.
  */
 import { hostname } from 'node:os';
-import type { Plan } from '../../state/db.js';
+import type { Plan } from '../../state/backend.js';
 import { processAlive } from '../../state/proc.js';
 import { type AgentState, type Checkpoint, idOf, type Task } from '../../state/schemas.js';
 import { type Ctx, leaseFor, transition, withFollowUps } from '../lifecycle.js';

@@ -5,7 +5,7 @@
  * longest (fairness). Two tasks whose resources overlap never run at once. (Backlog tasks are
  * promoted in the same transaction that completes their last dependency, so nothing waits on a sweep.)
  */
-import type { StateView } from '../../state/db.js';
+import type { StateView } from '../../state/backend.js';
 import { PRIORITIES, type Task } from '../../state/schemas.js';
 import type { AgentConfig, Policies } from '../config.js';
 import { globsOverlap, mayTake, resourcesBusy } from '../lifecycle.js';

@@ -5,7 +5,7 @@
  * wait for ever is said out loud instead. Pure: the agents' paused flags are passed in.
  */
 import { driverAccepts } from '../../agents/drivers/accepts.js';
-import type { StateView } from '../../state/db.js';
+import type { StateView } from '../../state/backend.js';
 import type { Task } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
 import { mayTake } from '../lifecycle.js';
