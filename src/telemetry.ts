@@ -19,7 +19,7 @@
  * - tokens and cost: the usage of each attempt that ended; failures: each attempt that ended with an
  *   error, by `result.errorCode`, and each lease expiry (E_STALLED).
  */
-import type { EntryHead, JournalHistory } from '../state/history.js';
+import type { EntryHead, History } from '../state/backend.js';
 
 /**
  * Changes that never move a task (leases renewed, agents' state, checkpoints): only their head is
@@ -386,7 +386,7 @@ export class TelemetryBuilder {
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Telemetry over the whole history, read once, in order, one entry at a time. */
-export function collectTelemetry(history: JournalHistory, options: TelemetryOptions = {}): Telemetry {
+export function collectTelemetry(history: History, options: TelemetryOptions = {}): Telemetry {
   const builder = new TelemetryBuilder(options);
   history.forEach(
     (entry) => {

@@ -7,14 +7,14 @@ import { join, resolve } from 'node:path';
 import { defaultAgents } from '../agents/roles.js';
 import type {
   Change,
+  History,
   Plan,
   RecoveryNotice,
   StateBackend,
   StateView,
   WriterStatus,
 } from '../state/backend.js';
-import { createBackend, openBackend } from '../state/backends.js';
-import { JournalHistory } from '../state/history.js';
+import { backendFactory, createBackend, openBackend } from '../state/backends.js';
 import type { LockHolder } from '../state/lock/index.js';
 import { WORKSPACE_DIR, type WorkspacePaths, workspaceFolders, workspacePaths } from '../state/paths.js';
 import {
@@ -181,14 +181,14 @@ export class Workspace {
 
   // ------------------------------------------------------------ history
 
-  /** The journal as entries, oldest first, for what shows or sums it up (state/history.ts). */
-  get history(): JournalHistory {
-    return new JournalHistory(this.paths);
+  /** Every change, as entries, oldest first, for what shows or sums it up. */
+  get history(): History {
+    return this.db.history;
   }
 
   /** The history of the workspace `options` names, without opening its state (`dreamos log`). */
-  static history(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): JournalHistory {
-    return new JournalHistory(workspacePaths(findWorkspace(options)));
+  static history(options: Pick<OpenOptions, 'home' | 'cwd' | 'backend'> = {}): History {
+    return backendFactory(options.backend).history(workspacePaths(findWorkspace(options)));
   }
 
   /** What recovery did while opening (quarantined and rebuilt stores, torn journal tails). */

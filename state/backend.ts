@@ -8,6 +8,7 @@
 import type { BatchItem, Change, Plan, RecoveryNotice, StateView } from './db.js';
 import type { LockHolder } from './lock/index.js';
 import type { WorkspacePaths } from './paths.js';
+import type { JournalEntry } from './schemas.js';
 
 export type { BatchItem, Change, Outcome, Plan, RecoveryNotice, StateView } from './db.js';
 
@@ -92,9 +93,94 @@ export interface StateStore {
   close(): Promise<void>;
 }
 
+declare const opaque: unique symbol;
+
+/**
+ * How far a reader has read the history, to follow it from. Opaque: only the backend that made it
+ * knows what it holds (a position in the journal, a sequence number).
+ */
+export interface HistoryMark {
+  readonly [opaque]: 'HistoryMark';
+}
+
+/** What a reader learns of an entry without reading it whole: enough to decide whether to. */
+export interface EntryHead {
+  seq: number;
+  at: string;
+  op: string;
+  /** The entry carries tasks (their whole new state). */
+  hasTasks: boolean;
+}
+
+/**
+ * Entries a reader needs only the head of. Reading an entry whole is most of the cost of reading
+ * the history: a reader that sums it up skips that for the entries it does not look into.
+ */
+export interface HeadsOnly {
+  /** Whether to read this entry whole (and hand it to onEntry); otherwise its head goes to onHead. */
+  decode: (head: EntryHead) => boolean;
+  onHead: (head: EntryHead) => void;
+}
+
+export interface ForEachOptions {
+  /** Each entry that cannot be read, with the reason (it is skipped). */
+  onUnreadable?: (reason: string) => void;
+  heads?: HeadsOnly;
+}
+
+export interface TailOptions {
+  matches?: (entry: JournalEntry) => boolean;
+  /** A bound on how much of the history is looked through, in bytes; a backend may need less. */
+  maxBytes?: number;
+}
+
+/** Something that calls back until it is closed. */
+export interface Watching {
+  close(): void;
+}
+
+export interface WatchOptions {
+  /** Keep the process alive while watching (default true). */
+  persistent?: boolean;
+  /** Watching failed after it started; without it, the failure is thrown where it happens. */
+  onError?: (error: Error) => void;
+}
+
+/** The entries written after a mark, each time `readNew()` is called. */
+export interface HistoryFollower {
+  readNew(): JournalEntry[];
+  readonly mark: HistoryMark;
+}
+
+/**
+ * Every change ever made, as entries, oldest first, for what shows or sums it up (`dreamos log`,
+ * `dreamos stats`, the console's journal view). Reading takes no lock and changes nothing.
+ */
+export interface History {
+  /** Every entry, oldest first, streamed. Returns a mark at the end, to follow from. */
+  forEach(onEntry: (entry: JournalEntry) => void, options?: ForEachOptions): HistoryMark;
+  /** The last `limit` entries that match, oldest first, and a mark at the end of the history. */
+  tail(limit: number, options?: TailOptions): { entries: JournalEntry[]; mark: HistoryMark };
+  /** New entries after `mark` (default: from the start), as they are written. */
+  follow(mark?: HistoryMark): HistoryFollower;
+  /**
+   * Call `onMaybeChanged` whenever entries may have been added, by any process, until closed. It
+   * may be called when nothing was added, and a change may be missed where the backend cannot
+   * see it: readers that must not miss one check now and then as well.
+   */
+  watch(onMaybeChanged: () => void, options?: WatchOptions): Watching;
+}
+
 export interface StateBackend extends StateStore {
   /** The registered name this backend was opened by (state/backends.ts). */
   readonly name: string;
+  /** Every change made to this state, as entries. */
+  readonly history: History;
+  /**
+   * Call `onMaybeChanged` whenever any process may have changed the state, until closed (the same
+   * wake-up as the history's, whose entries every change adds to). The view catches up on refresh.
+   */
+  watch(onMaybeChanged: () => void, options?: WatchOptions): Watching;
   /**
    * Make a hot change: the backend may hand it to another process that writes for many (the JSON
    * store's shared writer), or make it itself. The view shows it from the next look on.
@@ -137,4 +223,6 @@ export interface BackendFactory {
    * and the configuration the state last recorded, from which a broken config.json is restored.
    */
   inspect(paths: WorkspacePaths, options: { repair: boolean }): Promise<HealthReport & { config: unknown }>;
+  /** The history of an existing workspace, read without opening its state (`dreamos log`). */
+  history(paths: WorkspacePaths): History;
 }

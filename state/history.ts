@@ -1,14 +1,23 @@
 /**
- * The journal as a history of entries, for what shows or sums it up (`dreamos log`, `dreamos stats`,
- * the console's journal view). They get JournalEntry values and an opaque mark of how far they have
- * read; segments, offsets and the line framing stay in journal-reader.ts. Reading takes no lock and
- * writes nothing, and damaged lines are skipped (the commands that open the state report them).
+ * The journal as a `History` (state/backend.ts): the JSON backend's history of entries, for what
+ * shows or sums it up (`dreamos log`, `dreamos stats`, the console's journal view). Readers get
+ * JournalEntry values and an opaque mark of how far they have read; segments, offsets and the line
+ * framing stay in journal-reader.ts. Reading takes no lock and writes nothing, and damaged lines are
+ * skipped (the commands that open the state report them).
  */
 import fs from 'node:fs';
+import type {
+  ForEachOptions,
+  History,
+  HistoryFollower,
+  HistoryMark,
+  TailOptions,
+  Watching,
+  WatchOptions,
+} from './backend.js';
+import { invalidInput } from './errors.js';
 import {
-  type EntryHead,
   forEachEntry,
-  type HeadsOnly,
   JournalCursor,
   type JournalDamage,
   journalStart,
@@ -19,42 +28,34 @@ import {
 import type { WorkspacePaths } from './paths.js';
 import type { JournalEntry } from './schemas.js';
 
-export type { EntryHead, HeadsOnly };
-
-/** How far a reader has read the history: what to follow it from. */
-export class HistoryMark {
+/** A mark of this history: where in the journal a reader stopped. */
+class JournalMark {
   readonly #at: ReadFrom;
 
-  constructor(at: ReadFrom) {
+  private constructor(at: ReadFrom) {
     this.#at = { pos: { ...at.pos }, lastSeq: at.lastSeq };
   }
 
+  /** The one place a journal position becomes an opaque mark. */
+  static of(at: ReadFrom): HistoryMark {
+    return new JournalMark(at) as unknown as HistoryMark;
+  }
+
   static at(mark: HistoryMark): ReadFrom {
+    if (!(mark instanceof JournalMark)) throw invalidInput('a history mark that is not from the journal');
     return mark.#at;
   }
 }
 
-export interface ForEachOptions {
-  /** Each line that cannot be read as an entry, with the reason. */
-  onUnreadable?: (reason: string) => void;
-  heads?: HeadsOnly;
-}
-
-export interface TailOptions {
-  matches?: (entry: JournalEntry) => boolean;
-  /** Look at most this many bytes back from the end. */
-  maxBytes?: number;
-}
-
 /** The entries written after a mark, each time `readNew()` is called. */
-export class HistoryFollower {
+class JournalFollower implements HistoryFollower {
   private at: ReadFrom;
 
   constructor(
     private readonly paths: WorkspacePaths,
     from: HistoryMark,
   ) {
-    this.at = HistoryMark.at(from);
+    this.at = JournalMark.at(from);
   }
 
   readNew(): JournalEntry[] {
@@ -70,14 +71,13 @@ export class HistoryFollower {
   }
 
   get mark(): HistoryMark {
-    return new HistoryMark(this.at);
+    return JournalMark.of(this.at);
   }
 }
 
-export class JournalHistory {
+export class JournalHistory implements History {
   constructor(private readonly paths: WorkspacePaths) {}
 
-  /** Every entry, oldest first, streamed. Returns a mark at the end, to follow from. */
   forEach(onEntry: (entry: JournalEntry) => void, options: ForEachOptions = {}): HistoryMark {
     const { onUnreadable, heads } = options;
     const end = forEachEntry(this.paths, {
@@ -88,27 +88,24 @@ export class JournalHistory {
         ? { onDamage: (d: JournalDamage) => (d.kind === 'unreadable' ? onUnreadable(d.reason) : undefined) }
         : {}),
     });
-    return new HistoryMark(end);
+    return JournalMark.of(end);
   }
 
-  /** The last `limit` entries that match, oldest first, and a mark at the end of the history. */
   tail(limit: number, options: TailOptions = {}): { entries: JournalEntry[]; mark: HistoryMark } {
     const { entries, end } = tailEntries(this.paths, { limit, ...options });
-    return { entries, mark: new HistoryMark(end) };
+    return { entries, mark: JournalMark.of(end) };
   }
 
-  /** New entries after `mark` (default: from the start), as they are written. */
-  follow(mark: HistoryMark = this.start()): HistoryFollower {
-    return new HistoryFollower(this.paths, mark);
+  follow(mark: HistoryMark = JournalMark.of(journalStart(this.paths))): HistoryFollower {
+    return new JournalFollower(this.paths, mark);
   }
 
-  /** Call `onChange` whenever new entries may have been written, until the returned stop is called. */
-  watch(onChange: () => void, options: { persistent?: boolean } = {}): () => void {
-    const watcher = fs.watch(this.paths.journalDir, { persistent: options.persistent ?? true }, onChange);
-    return () => watcher.close();
-  }
-
-  private start(): HistoryMark {
-    return new HistoryMark(journalStart(this.paths));
+  /** Every change of any process appends to the journal folder: watching it (inotify on Linux) sees them. */
+  watch(onMaybeChanged: () => void, options: WatchOptions = {}): Watching {
+    const watcher = fs.watch(this.paths.journalDir, { persistent: options.persistent ?? true }, () =>
+      onMaybeChanged(),
+    );
+    if (options.onError) watcher.on('error', options.onError);
+    return { close: () => watcher.close() };
   }
 }

@@ -1,8 +1,8 @@
 /**
  * The one reader of the journal's files. The framing lives here and nowhere else: numbered segments
  * (journal/NNNNNN.jsonl), one entry per line, each line sealed by a crc32 of what comes before it.
- * Everything above state/ sees JournalEntry values (through state/history.ts), never a segment,
- * an offset or a line.
+ * Everything above state/ sees JournalEntry values (through `History`, state/history.ts), never a
+ * segment, an offset or a line.
  *
  * Every reader streams: it holds one chunk and the longest line in memory, whatever the size of a
  * segment. It takes only complete lines (a line without its newline is an append in progress, or a
@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import { crc32 } from 'node:zlib';
+import type { EntryHead, HeadsOnly } from './backend.js';
 import { DreamError, errnoCode } from './errors.js';
 import type { WorkspacePaths } from './paths.js';
 import { SEGMENT_RE } from './paths.js';
@@ -31,25 +32,9 @@ export interface JournalDamage {
   kind: 'unreadable' | 'out-of-order';
 }
 
-/** What a reader learns of an entry from its first and last fields, without decoding the line. */
-export interface EntryHead {
-  seq: number;
-  at: string;
-  op: string;
-  /** The entry carries tasks (their whole new state). */
-  hasTasks: boolean;
-}
-
-/**
- * Entries a reader needs only the head of. Decoding (JSON, schema, crc) is most of the cost of
- * reading: a reader that summarises the journal skips it for the entries it does not look into.
- * Heads are not checked against their crc; a line that does not look like an entry is decoded.
- */
-export interface HeadsOnly {
-  /** Whether to decode this entry (and hand it to onEntry); otherwise its head goes to onHead. */
-  decode: (head: EntryHead) => boolean;
-  onHead: (head: EntryHead) => void;
-}
+// What a reader learns of an entry from its first and last fields, without decoding the line; heads
+// are not checked against their crc, and a line that does not look like an entry is decoded.
+export type { EntryHead, HeadsOnly };
 
 export interface ReadHandlers {
   onEntry: (entry: JournalEntry) => void;

@@ -1,7 +1,8 @@
 /**
  * The journaled JSON store as a `StateBackend`: the transactional core (JournalDb, state/db.ts),
- * the shared writer that makes hot changes for other processes (state/writer/), and doctor's
- * checks of the files (state/json-check.ts). Nothing above `state/` sees any of them.
+ * the shared writer that makes hot changes for other processes (state/writer/), doctor's checks
+ * of the files (state/json-check.ts) and the journal read as history (state/history.ts). Nothing
+ * above `state/` sees any of them.
  */
 import fs from 'node:fs';
 import type {
@@ -12,9 +13,12 @@ import type {
   HotRequest,
   PlanFn,
   StateBackend,
+  Watching,
+  WatchOptions,
   WriterStatus,
 } from './backend.js';
 import { type BatchItem, type Change, JournalDb, type RecoveryNotice, type StateView } from './db.js';
+import { JournalHistory } from './history.js';
 import { checkFiles, inspectFiles } from './json-check.js';
 import { type LockHolder, lockHolder } from './lock/index.js';
 import type { WorkspacePaths } from './paths.js';
@@ -23,6 +27,7 @@ import { SharedWriter } from './writer/index.js';
 
 export class JsonBackend implements StateBackend {
   readonly name = 'json';
+  readonly history: JournalHistory;
   /** The shared writer, unless this process writes only for itself. */
   private readonly writes: SharedWriter | null;
   /** A shared writer in another process made a change for this one since the view was last read. */
@@ -33,6 +38,7 @@ export class JsonBackend implements StateBackend {
     share: BackendOptions['share'] = null,
   ) {
     const { paths } = db;
+    this.history = new JournalHistory(paths);
     this.writes = share
       ? new SharedWriter({
           address: paths.writerSocket,
@@ -88,6 +94,11 @@ export class JsonBackend implements StateBackend {
     return this.db.idle();
   }
 
+  /** Every change appends to the journal, so the journal's watcher is the state's. */
+  watch(onMaybeChanged: () => void, options?: WatchOptions): Watching {
+    return this.history.watch(onMaybeChanged, options);
+  }
+
   writeLockHolder(): LockHolder | null {
     return lockHolder(this.db.paths.journalLock);
   }
@@ -135,4 +146,6 @@ export const jsonBackend: BackendFactory = {
   },
 
   inspect: inspectFiles,
+
+  history: (paths: WorkspacePaths) => new JournalHistory(paths),
 };

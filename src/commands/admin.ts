@@ -1,7 +1,7 @@
 /** `dreamos init | status | doctor | log`. */
 import { type Command, Option } from 'commander';
 import { defaultAgents } from '../../agents/roles.js';
-import type { HistoryMark } from '../../state/history.js';
+import type { HistoryMark } from '../../state/backend.js';
 import { describeHolder } from '../../state/lock/index.js';
 import type { JournalEntry } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
@@ -241,11 +241,11 @@ export function registerAdmin(program: Command): void {
       say('following the journal (ctrl-c to stop)');
       const follower = history.follow(mark);
       await new Promise<void>((resolve) => {
-        const unwatch = history.watch(() => {
+        const watching = history.watch(() => {
           for (const e of follower.readNew()) if (matches(e)) process.stdout.write(`${line(e)}\n`);
         });
         const stop = () => {
-          unwatch();
+          watching.close();
           resolve();
         };
         process.once('SIGINT', stop);

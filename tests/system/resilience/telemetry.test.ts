@@ -16,7 +16,7 @@ import {
   TelemetryBuilder,
 } from '../../../src/telemetry.js';
 import { initWorkspace, openWorkspace } from '../../../src/workspace.js';
-import type { EntryHead } from '../../../state/history.js';
+import type { EntryHead } from '../../../state/backend.js';
 import { cli, tempDir } from '../../helpers/workspace.js';
 
 const T0 = Date.parse('2025-01-01T00:00:00.000Z');
