@@ -1,9 +1,9 @@
 /**
- * Live updates without busy polling: the journal folder is watched (inotify on Linux), and every
- * change made by any process appends to it. The callback runs after the workspace has caught up.
- * A slow stat (every 2 s) backs the watcher up on file systems where events can be missed.
+ * Live updates without busy polling: the state backend says when any process may have changed the
+ * state (the JSON store watches its journal folder), and the callback runs once the workspace has
+ * caught up. A slow check (every 2 s) backs the backend's wake-up where it can miss a change.
  */
-import fs from 'node:fs';
+import type { Watching } from '../state/backend.js';
 import type { Workspace } from './workspace.js';
 
 export interface Watcher {
@@ -34,18 +34,18 @@ export function watchWorkspace(
     scheduled = true;
     setImmediate(check);
   };
-  let watcher: fs.FSWatcher | null = null;
+  let watching: Watching | null = null;
   try {
-    watcher = fs.watch(ws.paths.journalDir, { persistent: false }, schedule);
-    watcher.on('error', () => undefined);
+    // A wake-up that fails (now or later) leaves the slow check below to do its work.
+    watching = ws.db.watch(schedule, { persistent: false, onError: () => undefined });
   } catch {
-    watcher = null;
+    watching = null;
   }
   const timer = setInterval(schedule, options.fallbackMs ?? 2000);
   timer.unref();
   return {
     close() {
-      watcher?.close();
+      watching?.close();
       clearInterval(timer);
     },
   };
