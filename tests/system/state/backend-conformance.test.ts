@@ -1,14 +1,15 @@
 /**
  * What every state backend must do, whichever it is: the task lifecycle, leases, dependencies,
- * several real processes claiming from one board, and a process killed mid-transaction. Written
- * against the workspace API and `StateBackend` only (docs/decisions/state-backend.md), and run for
- * every backend in tests/helpers/backends.ts. Processes use the built library: build first.
+ * several real processes claiming from one board, a process killed mid-transaction, the history of
+ * changes and the wake-up when another process changes the state. Written against the workspace
+ * API and `StateBackend` only (docs/decisions/state-backend.md), and run for every backend in
+ * tests/helpers/backends.ts. Processes use the built library: build first.
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseTaskInput, planAdd } from '../../../src/task-input.js';
-import type { Workspace } from '../../../src/workspace.js';
+import { Workspace } from '../../../src/workspace.js';
 import type { BatchItem, Outcome } from '../../../state/backend.js';
 import {
   acksAtLeast,
@@ -22,6 +23,12 @@ import {
 import { tempDir } from '../../helpers/workspace.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits until `done()` holds, looking every 50 ms for at most `ms`; returns whether it held. */
+async function eventually(done: () => boolean, ms = 15_000): Promise<boolean> {
+  for (const end = Date.now() + ms; Date.now() < end; await sleep(50)) if (done()) return true;
+  return done();
+}
 
 describe('the invariant checks catch a misbehaving backend', () => {
   it('flags a double claim, a lost task and a claim of nothing added', () => {
@@ -213,6 +220,77 @@ describe.each(BACKENDS)('the $name backend', (backend) => {
       expect(ws.view.seq).toBe(seq);
       expect(ws.getTask(a.id).dependsOn).toEqual([]);
       expect([...ws.view.tasks()]).toHaveLength(2);
+    });
+  });
+
+  describe('history', () => {
+    it('lists every change in order, and a follower sees the changes made after its mark', async () => {
+      const ws = await openWs();
+      const a = await ws.addTask({ title: 'a' });
+      await ws.claim('agent-1', { taskId: a.id });
+      await ws.complete(a.id, { agent: 'agent-1' });
+      const seqs: number[] = [];
+      const touched: string[] = [];
+      ws.history.forEach((e) => {
+        seqs.push(e.seq);
+        touched.push(...(e.tasks ?? []).map((p) => `${p.task.id}:${p.task.status}`));
+      });
+      expect(seqs).toEqual([...seqs].sort((x, y) => x - y));
+      expect(new Set(seqs).size).toBe(seqs.length);
+      expect(seqs.at(-1)).toBe(ws.view.seq);
+      expect(touched.filter((t) => t.startsWith(`${a.id}:`))).toEqual([
+        `${a.id}:ready`,
+        `${a.id}:working`,
+        `${a.id}:done`,
+      ]);
+      // What `dreamos log` reads, without opening the state, is the same history.
+      const unopened: number[] = [];
+      Workspace.history({ home, backend: backend.name }).forEach((e) => {
+        unopened.push(e.seq);
+      });
+      expect(unopened).toEqual(seqs);
+
+      const { entries, mark } = ws.history.tail(2);
+      expect(entries.map((e) => e.seq)).toEqual(seqs.slice(-2));
+      const follower = ws.history.follow(mark);
+      expect(follower.readNew()).toEqual([]);
+      const other = await openWs('someone-else');
+      const b = await other.addTask({ title: 'b' });
+      await other.cancel(b.id);
+      const fresh = follower.readNew();
+      expect(fresh.map((e) => e.by)).toEqual(['someone-else', 'someone-else']);
+      expect(fresh.map((e) => e.seq)).toEqual([other.view.seq - 1, other.view.seq]);
+      expect(follower.readNew()).toEqual([]);
+      expect(ws.history.follow(follower.mark).readNew()).toEqual([]);
+    });
+
+    it('wakes a watcher when another process changes the state', async () => {
+      const ws = await openWs();
+      const task = await ws.addTask({ title: 'done elsewhere' });
+      let woken = false;
+      const watching = ws.db.watch(() => {
+        woken = true;
+      });
+      try {
+        const worker = startWorker({
+          home,
+          backend: backend.name,
+          agent: 'agent-1',
+          mode: 'drain',
+          acks: path.join(tmp.dir, 'acks.jsonl'),
+        });
+        expect((await worker.done).code).toBe(0);
+        // A wake-up may come early: the change counts only once a wake-up shows it.
+        const seen = await eventually(() => {
+          if (!woken) return false;
+          woken = false;
+          ws.refresh();
+          return ws.getTask(task.id).status === 'done';
+        });
+        expect(seen).toBe(true);
+      } finally {
+        watching.close();
+      }
     });
   });
 
