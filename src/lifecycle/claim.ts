@@ -1,0 +1,143 @@
+/**
+ * Claiming work: which ready task an agent may take (role, capabilities, resources, priority with
+ * aging), the lease it holds while working, and what happens when a lease runs out.
+ */
+import type { Plan, StateView } from '../../state/backend.js';
+import { PRIORITIES, type Task } from '../../state/schemas.js';
+import type { AgentConfig } from '../config.js';
+import { conflict, invalidTransition } from '../errors.js';
+import { type Ctx, iso, mustGet, rank, transition } from './context.js';
+import { withFollowUps } from './follow-ups.js';
+
+/** Conservative overlap of two file globs: the literal parts before the first wildcard are compared. */
+export function globsOverlap(a: string, b: string): boolean {
+  const literal = (g: string) => g.replace(/^\.\//, '').split(/[*?[{]/)[0] ?? '';
+  const la = literal(a);
+  const lb = literal(b);
+  const wild = (g: string) => /[*?[{]/.test(g);
+  if (!wild(a) && !wild(b)) return la === lb;
+  if (!wild(a)) return la.startsWith(lb);
+  if (!wild(b)) return lb.startsWith(la);
+  return la.startsWith(lb) || lb.startsWith(la);
+}
+
+export function resourcesBusy(view: StateView, task: Task): Task | undefined {
+  if (task.resources.length === 0) return undefined;
+  for (const other of view.inStore('working')) {
+    if (
+      other.id !== task.id &&
+      other.resources.some((r) => task.resources.some((mine) => globsOverlap(r, mine)))
+    ) {
+      return other;
+    }
+  }
+  return undefined;
+}
+
+export function mayTake(agent: AgentConfig, task: Task): boolean {
+  if (task.role && task.role !== agent.role && task.role !== agent.id) return false;
+  return task.capabilities.every((c) => agent.capabilities.includes(c));
+}
+
+/**
+ * The best ready task this agent may take now: by priority with aging (a task gains one level per
+ * `agingSecondsPerLevel` waited), then by age; never one whose resources overlap a running task.
+ */
+export function pickTask(
+  view: StateView,
+  agent: AgentConfig,
+  ctx: Ctx,
+  accept: (t: Task) => boolean = () => true,
+): Task | undefined {
+  let best: { task: Task; score: number; since: string } | undefined;
+  const now = ctx.now.getTime();
+  for (const priority of PRIORITIES) {
+    for (const task of view.readyByPriority(priority)) {
+      if (task.notBefore && Date.parse(task.notBefore) > now) continue;
+      if (!mayTake(agent, task) || !accept(task) || resourcesBusy(view, task)) continue;
+      const since = task.history[task.history.length - 1]?.at ?? task.updatedAt;
+      const waited = (now - Date.parse(since)) / 1000;
+      const score = rank(priority) - Math.floor(waited / ctx.policies.agingSecondsPerLevel);
+      if (!best || score < best.score || (score === best.score && since < best.since))
+        best = { task, score, since };
+      break; // queues are oldest first: later entries of this priority cannot score better
+    }
+  }
+  return best?.task;
+}
+
+export function leaseFor(agentId: string, ctx: Ctx) {
+  return { owner: agentId, expiresAt: iso(new Date(ctx.now.getTime() + ctx.policies.leaseSeconds * 1000)) };
+}
+
+/** Working tasks whose lease ran out go back to ready as a stall (or fail after too many stalls). */
+export function expireLeases(ctx: Ctx): Task[] {
+  const out: Task[] = [];
+  for (const task of ctx.view.inStore('working')) {
+    if (!task.lease || Date.parse(task.lease.expiresAt) > ctx.now.getTime()) continue;
+    const stalls = task.stalls + 1;
+    const why = `lease of ${task.lease.owner} expired at ${task.lease.expiresAt} (stall ${stalls})`;
+    out.push(
+      stalls >= ctx.policies.maxStalls
+        ? transition(task, 'failed', ctx, `${why}; too many stalls`, {
+            stalls,
+            lease: null,
+            result: { ok: false, error: why, errorCode: 'E_STALLED' },
+          })
+        : transition(task, 'ready', ctx, why, { stalls, lease: null, agent: null }),
+    );
+  }
+  return out;
+}
+
+export function planClaim(ctx: Ctx, agent: AgentConfig, taskId?: string): Plan<Task | null> {
+  const expired = expireLeases(ctx);
+  const expiredIds = new Map(expired.map((t) => [t.id, t]));
+  let chosen: Task | undefined;
+  if (taskId) {
+    const task = expiredIds.get(taskId) ?? mustGet(ctx.view, taskId);
+    if (task.status !== 'ready')
+      throw invalidTransition(`${taskId} is ${task.status}; only a ready task can be claimed`);
+    if (task.notBefore && Date.parse(task.notBefore) > ctx.now.getTime())
+      throw conflict(
+        `${taskId} waits to retry until ${task.notBefore} (\`dreamos task retry ${taskId}\` retries it now)`,
+      );
+    if (!mayTake(agent, task))
+      throw conflict(
+        `${agent.id} (${agent.role}) may not take ${taskId}: it needs ${task.role ? `role ${task.role}` : `capabilities ${task.capabilities.join(', ')}`}`,
+      );
+    const busy = resourcesBusy(ctx.view, task);
+    if (busy) throw conflict(`${taskId} touches resources that ${busy.id} is working on`);
+    chosen = task;
+  } else {
+    chosen = pickTask(ctx.view, agent, ctx);
+    // A task whose lease just expired is ready again, but is not in the view's ready queue yet.
+    if (!chosen) chosen = expired.find((t) => t.status === 'ready' && mayTake(agent, t));
+  }
+  if (!chosen) {
+    return { change: expired.length ? withFollowUps(ctx, 'expire', expired) : null, result: null };
+  }
+  const claimed = transition(chosen, 'working', ctx, `claimed by ${agent.id}`, {
+    agent: agent.id,
+    lease: leaseFor(agent.id, ctx),
+    attempts: chosen.attempts + 1,
+    notBefore: null,
+  });
+  const others = expired.filter((t) => t.id !== claimed.id);
+  return { change: withFollowUps(ctx, 'claim', [...others, claimed]), result: claimed };
+}
+
+export function assertHolder(task: Task, agentId: string | undefined, action: string): void {
+  if (task.status !== 'working')
+    throw invalidTransition(`${task.id} is ${task.status}; only a working task can be ${action}`);
+  if (agentId && task.lease?.owner !== agentId) {
+    throw conflict(`${task.id} is held by ${task.lease?.owner ?? 'nobody'}, not ${agentId}`);
+  }
+}
+
+export function planRenew(ctx: Ctx, id: string, agentId: string): Plan<Task> {
+  const task = mustGet(ctx.view, id);
+  assertHolder(task, agentId, 'renewed');
+  const next = { ...task, lease: leaseFor(agentId, ctx), updatedAt: iso(ctx.now) };
+  return { change: { op: 'renew', by: ctx.by, tasks: [next] }, result: next };
+}
