@@ -24,14 +24,9 @@ import {
   SUMMARY_REQUEST,
   TOOLS,
 } from './llm-context.js';
-import {
-  type ChatMessage,
-  chatTurn,
-  LlmError,
-  type ReadLimits,
-  StoppedError,
-  type ToolCall,
-} from './llm-http.js';
+import { LlmError, StoppedError } from './llm-errors.js';
+import { type ChatMessage, chatTurn } from './llm-http.js';
+import type { ReadLimits, ToolCall } from './llm-reply.js';
 import { RunOutput, TextLines } from './output.js';
 import { costUsd, DEFAULT_PRICES, type Price, priceOf } from './prices.js';
 import { type StopReason, settledRun, stoppedOutcome } from './supervise.js';
