@@ -17,7 +17,7 @@ import type { Plan, StateView } from '../state/backend.js';
 import { Checkpoint, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR } from './config.js';
 import { invalidInput, notFound } from './errors.js';
-import { type Ctx, planRetry } from './lifecycle.js';
+import { type Ctx, planRetry } from './lifecycle/index.js';
 import { type CheckpointInput, planCheckpoint } from './orchestrator/plans.js';
 import { cut, oneLine } from './sanitize.js';
 import type { Workspace } from './workspace.js';

@@ -7,7 +7,7 @@ import type { Plan } from '../state/backend.js';
 import { type AgentState, DIRECTIVES, idOf, MAIL_TYPES, type Mail } from '../state/schemas.js';
 import { OPERATOR } from './config.js';
 import { invalidInput, notFound } from './errors.js';
-import type { Ctx } from './lifecycle.js';
+import type { Ctx } from './lifecycle/index.js';
 import { checkMailLimits } from './limits.js';
 
 export const mailIdOf = (n: number) => idOf('M', n);

@@ -10,7 +10,7 @@ import { processAlive } from '../state/proc.js';
 import type { AgentState } from '../state/schemas.js';
 import type { AgentConfig, Policies } from './config.js';
 import { runLive } from './drift/index.js';
-import { mayTake } from './lifecycle.js';
+import { mayTake } from './lifecycle/index.js';
 import { HOST } from './orchestrator/plans.js';
 
 export interface Runner {

@@ -18,7 +18,7 @@ import {
   planComplete,
   planFail,
   planRenew,
-} from './lifecycle.js';
+} from './lifecycle/index.js';
 
 /** What the operations need of the workspace they run in. */
 export interface OpsHost {

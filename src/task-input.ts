@@ -7,7 +7,7 @@ import type { Plan } from '../state/backend.js';
 import { AgentId, Budget, Priority, Source, Task, TaskId } from '../state/schemas.js';
 import { describeZodError } from '../state/store.js';
 import { invalidInput, notFound } from './errors.js';
-import { assertNoCycle, type Ctx, depsDone, taskIdOf } from './lifecycle.js';
+import { assertNoCycle, type Ctx, depsDone, taskIdOf } from './lifecycle/index.js';
 import { checkTaskLimits } from './limits.js';
 import { invisibleIn, oneLine } from './sanitize.js';
 

@@ -48,7 +48,7 @@ import {
   planPromote,
   planRetry,
   withFollowUps,
-} from './lifecycle.js';
+} from './lifecycle/index.js';
 import {
   defaultAgentState,
   planAckBatch,

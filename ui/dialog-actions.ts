@@ -3,7 +3,7 @@
  * kind of dialog does (add or save a task, run a palette command, move a task, send a message,
  * carry out a confirmed dangerous action).
  */
-import { isTerminal } from '../src/lifecycle.js';
+import { isTerminal } from '../src/lifecycle/index.js';
 import type { Status } from '../state/schemas.js';
 import { type Env, errorText, flashWarning, perform, release } from './effects.js';
 import { formInput, formPatch, formProblem } from './form.js';

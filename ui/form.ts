@@ -3,7 +3,7 @@
  * TaskInput (add) or an EditPatch (edit); the engine validates it, and its message is shown in the form.
  */
 
-import type { EditPatch } from '../src/lifecycle.js';
+import type { EditPatch } from '../src/lifecycle/index.js';
 import type { TaskInput } from '../src/task-input.js';
 import { PRIORITIES, type Task } from '../state/schemas.js';
 import { editText } from './text.js';

@@ -4,7 +4,7 @@
  * can take is refused rather than waited on.
  */
 import { DreamError, notFound } from '../errors.js';
-import { isTerminal } from '../lifecycle.js';
+import { isTerminal } from '../lifecycle/index.js';
 import { pausedIn, whyNobodyTakes } from '../orchestrator/takers.js';
 import { emit, say } from '../output.js';
 import { cleanLogLine, readLines, shownPath, type TaskLog, taskLogs } from '../task-logs.js';

@@ -6,7 +6,7 @@
 import type { Change, Plan, StateView } from '../../state/backend.js';
 import { ALERT_ID_RE, type Alert, idOf, type Task } from '../../state/schemas.js';
 import { invalidInput, invalidTransition, notFound } from '../errors.js';
-import { type Ctx, planCancel, planFail, transition, withFollowUps } from '../lifecycle.js';
+import { type Ctx, planCancel, planFail, transition, withFollowUps } from '../lifecycle/index.js';
 import { defaultAgentState, planDirective } from '../mail.js';
 import { cut } from '../sanitize.js';
 import {

@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Plan } from '../../state/backend.js';
 import { processAlive } from '../../state/proc.js';
 import { type AgentState, type Checkpoint, idOf, type Task } from '../../state/schemas.js';
-import { type Ctx, leaseFor, transition, withFollowUps } from '../lifecycle.js';
+import { type Ctx, leaseFor, transition, withFollowUps } from '../lifecycle/index.js';
 import { defaultAgentState } from '../mail.js';
 
 export const HOST = hostname();

@@ -8,7 +8,7 @@
 import type { StateView } from '../../state/backend.js';
 import { PRIORITIES, type Task } from '../../state/schemas.js';
 import type { AgentConfig, Policies } from '../config.js';
-import { globsOverlap, mayTake, resourcesBusy } from '../lifecycle.js';
+import { globsOverlap, mayTake, resourcesBusy } from '../lifecycle/index.js';
 
 export interface Slot {
   agent: AgentConfig;

@@ -8,7 +8,7 @@ import { driverAccepts } from '../../agents/drivers/accepts.js';
 import type { StateView } from '../../state/backend.js';
 import type { Task } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
-import { mayTake } from '../lifecycle.js';
+import { mayTake } from '../lifecycle/index.js';
 
 export type NobodyTakesKind = 'role' | 'capability' | 'driver' | 'unavailable';
 

@@ -5,7 +5,7 @@
  */
 
 import { type AttentionItem, attention } from '../../src/attention.js';
-import { isTerminal } from '../../src/lifecycle.js';
+import { isTerminal } from '../../src/lifecycle/index.js';
 import { liveRunners, type Runner } from '../../src/runners.js';
 import type { Workspace } from '../../src/workspace.js';
 import { STORES } from '../../state/paths.js';

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { Policies } from '../../../src/config.js';
-import type { Ctx } from '../../../src/lifecycle.js';
+import type { Ctx } from '../../../src/lifecycle/index.js';
 import { planAckBatch, planSend } from '../../../src/mail.js';
 import { parseTaskInput, planAdd } from '../../../src/task-input.js';
 import type { Mail } from '../../../state/schemas.js';

@@ -17,22 +17,22 @@ export {
   planClaim,
   planRenew,
   resourcesBusy,
-} from './lifecycle/claim.js';
-export { type Ctx, checkTaskId, isTerminal, taskIdOf, transition } from './lifecycle/context.js';
+} from './claim.js';
+export { type Ctx, checkTaskId, isTerminal, taskIdOf, transition } from './context.js';
 export {
   backoffSeconds,
   type CompleteInput,
   type FailInput,
   planComplete,
   planFail,
-} from './lifecycle/finish.js';
+} from './finish.js';
 export {
   archivable,
   assertNoCycle,
   depsDone,
   promoteDependents,
   withFollowUps,
-} from './lifecycle/follow-ups.js';
+} from './follow-ups.js';
 export {
   type EditPatch,
   planCancel,
@@ -41,4 +41,4 @@ export {
   planPriority,
   planPromote,
   planRetry,
-} from './lifecycle/operator.js';
+} from './operator.js';
