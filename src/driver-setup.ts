@@ -8,7 +8,7 @@ import path from 'node:path';
 import type { AgentConfig, Driver } from './config.js';
 
 /**
- * Agent CLIs `init` looks for, in order of preference, with the README's copy-paste argv (`--`
+ * Agent CLIs `init` looks for, in order of preference, with the copy-paste argv of docs/drivers.md (`--`
  * before a positional prompt) and the provider keys each may authenticate with: driven programs
  * get no API key unless their driver passes it on (docs/decisions/secrets-in-driven-programs.md).
  */

@@ -1,6 +1,6 @@
 /**
  * Text generated from the keymap: the help bar (enabled commands of this view that fit the width),
- * the `?` overlay's lines, and the README key table (scripts/keys-table.mjs).
+ * the `?` overlay's lines, and the key table of docs/console.md (scripts/keys-table.mjs).
  */
 import {
   BINDINGS,
@@ -80,7 +80,7 @@ function dedupe(bindings: Binding[]): Binding[] {
   });
 }
 
-/** The README's key table, in Markdown. */
+/** The key table of docs/console.md, in Markdown. */
 export function keyTable(): string {
   const rows = ['| keys | command | where | notes |', '| --- | --- | --- | --- |'];
   for (const group of ORDER) {

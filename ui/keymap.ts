@@ -1,6 +1,6 @@
 /**
  * The one keymap (STYLE.md, after gemini-cli's keyBindings.ts): the help bar, the `?` overlay, the
- * `:` palette, the README key table and the tests all read it; components never compare literal
+ * `:` palette, the key table of docs/console.md and the tests all read it; components never compare literal
  * keys. The bindings themselves are data in ui/key-bindings.ts; this file looks keys up in them.
  * Pure: no ink, no react (scripts/keys-table.mjs bundles it alone).
  */

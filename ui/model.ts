@@ -1,7 +1,7 @@
 /**
  * The console's own state (which view, cursors, filters, the open dialog, the flash message) and
  * its one pure reducer. Workspace data is not here: it comes from the live snapshot. Tested
- * without Ink (tests/ui/model.test.ts).
+ * without Ink (tests/unit/ui/model.test.ts).
  */
 import { STATUSES } from '../state/schemas.js';
 import { type FormState, formCycle, formFocus, formType } from './form.js';

@@ -1,7 +1,7 @@
 /**
  * The drift rules (docs/drift.md) about agents and time — stall, overrun, repeated failure — each a pure
  * function of the drift input (index.ts); the rules about a task's work are in rules-work.ts.
- * Thresholds and actions come from `policies.drift` (config.ts, documented in the README).
+ * Thresholds and actions come from `policies.drift` (config.ts, documented in docs/drift.md).
  */
 
 import {

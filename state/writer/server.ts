@@ -21,7 +21,7 @@ import {
 import type { RequestLog } from './request-log.js';
 
 /**
- * Crash tests only (tests/state/writer.test.ts): the writer kills its own process with a request it
+ * Crash tests only (tests/system/state/writer.test.ts): the writer kills its own process with a request it
  * serves planned but not written ('before-commit'), or written and durable but not answered ('after-commit').
  */
 const FAILPOINT = process.env.DREAMOS_TEST_WRITER_FAILPOINT;

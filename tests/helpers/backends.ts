@@ -1,5 +1,5 @@
 /**
- * The state backends the conformance suite (tests/state/backend-conformance.test.ts) runs against,
+ * The state backends the conformance suite (tests/system/state/backend-conformance.test.ts) runs against,
  * and the invariants it checks, written against the workspace API and `StateBackend` only. A new
  * backend adds one entry to BACKENDS.
  */

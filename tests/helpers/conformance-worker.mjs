@@ -1,4 +1,4 @@
-// A worker process for the backend conformance suite (tests/state/backend-conformance.test.ts): it
+// A worker process for the backend conformance suite (tests/system/state/backend-conformance.test.ts): it
 // opens a workspace through the built library with the backend under test, and writes one
 // acknowledgement line per change once the change has returned (appendFileSync, before the next
 // one), so a SIGKILL at any instant leaves only acknowledgements of changes the backend made.

@@ -1,4 +1,4 @@
-// Seeds a workspace for the corruption suite (tests/state/corruption.test.ts) through the built
+// Seeds a workspace for the corruption suite (tests/system/state/corruption.test.ts) through the built
 // library: tasks in every store (backlog, ready, working, and done/failed/cancelled in completed).
 // Prints the tasks as JSON: [{ id, status }].
 //

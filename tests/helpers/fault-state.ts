@@ -1,5 +1,5 @@
 /**
- * Shared by the state fault suite (tests/state/): start writer processes (fault-worker.mjs), read
+ * Shared by the state fault suite (tests/system/state/): start writer processes (fault-worker.mjs), read
  * their acknowledgements, read the journal and the board files straight from disk, and check the
  * invariants that the system Dream.OS replaces used to break. Checks return a list of problems, so a
  * failing test prints every broken invariant at once.

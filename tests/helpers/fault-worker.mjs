@@ -1,4 +1,4 @@
-// A writer process for the state fault suite (tests/state/): it opens a workspace through the built
+// A writer process for the state fault suite (tests/system/state/): it opens a workspace through the built
 // library and makes random lifecycle transitions as one agent, racing the other workers. After each
 // awaited transaction it appends one acknowledgement line to its ack file (appendFileSync, before the
 // next operation), so a SIGKILL at any instant leaves only acknowledgements of durable changes.

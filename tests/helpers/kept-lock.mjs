@@ -1,5 +1,5 @@
 // Keeps the journal lock between transactions, as a busy process does, then does one thing with it
-// kept. Used by tests/state/kept-lock.test.ts.
+// kept. Used by tests/system/state/kept-lock.test.ts.
 //
 //   node kept-lock.mjs /path/to/.dreamos SIGNAL_FILE block|exit|kill|burst [STOP_FILE]
 //

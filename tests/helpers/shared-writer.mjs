@@ -1,4 +1,4 @@
-// One long-lived library process on a workspace, driven line by line (tests/state/writer.test.ts):
+// One long-lived library process on a workspace, driven line by line (tests/system/state/writer.test.ts):
 // each stdin line is a JSON command, each answer one stdout line (a JSON object).
 //
 //   node shared-writer.mjs /path/to/.dreamos agent-1      (TEST_LOCK_TIMEOUT_MS=… for a shorter wait)

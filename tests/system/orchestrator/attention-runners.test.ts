@@ -86,7 +86,7 @@ describe('attention and status about orchestrators', () => {
     await waitFor(() => fs.existsSync(pidFile) && fs.readFileSync(pidFile, 'utf8').trim() !== '', 30_000);
     first.kill('SIGKILL');
     await new Promise((r) => first.once('exit', r));
-    // Its program outlives it (the next orchestrator would stop it: tests/orchestrator/failover.test.ts).
+    // Its program outlives it (the next orchestrator would stop it: tests/system/orchestrator/failover.test.ts).
     const child = Number(fs.readFileSync(pidFile, 'utf8'));
     onTestFinished(() => {
       process.kill(-child, 'SIGKILL');

@@ -1,5 +1,5 @@
 /**
- * The fault suite (issue 4 item 6, SPEC §8 Reliability): a real `dreamos run` driving real shell
+ * The fault suite: a real `dreamos run` driving real shell
  * agents on real files, hit by real faults — SIGKILLs at random instants, an output flood, an agent
  * scribbling on a board file, a full disk. Every test asserts invariants (every task done exactly
  * once, every store valid, the journal whole, nothing left running), never timings.

@@ -1,5 +1,5 @@
 /**
- * Concurrent writers (SPEC §2, §8; issue 2 item 6): eight OS processes race on one workspace through
+ * Concurrent writers: eight OS processes race on one workspace through
  * the built library, every one of them adding, claiming, completing, failing, renewing, cancelling,
  * retrying, promoting, moving and editing tasks, flushing snapshots and reopening the workspace as
  * they go. Afterwards the files on disk must hold every acknowledged transition exactly once.

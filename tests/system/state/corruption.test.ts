@@ -1,5 +1,5 @@
 /**
- * Damaged state files (SPEC §2, §8; issue 2 item 6). The system Dream.OS replaces read a corrupt board
+ * Damaged state files. The system Dream.OS replaces read a corrupt board
  * as an empty list and then saved over it. Here every store is damaged in every way we could think of,
  * and the next CLI command must move the damaged file to quarantine/ (never delete it), rebuild it
  * from the journal, raise an alert, say so on stderr, and lose no task. The journal itself, the locks

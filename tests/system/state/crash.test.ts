@@ -1,5 +1,5 @@
 /**
- * Killed writers (SPEC §2, §8; issue 2 item 6): writer processes are SIGKILLed at random instants —
+ * Killed writers: writer processes are SIGKILLed at random instants —
  * while opening the workspace, inside a transaction, mid-append, mid-snapshot, while holding a lock —
  * in rounds of six at a time, restarting between rounds. Afterwards `doctor` is clean, every
  * acknowledged transition is there, and each killed process lost at most the one transaction it had

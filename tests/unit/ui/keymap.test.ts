@@ -81,7 +81,7 @@ describe('the keymap', () => {
     expect(readOnly).toContain(KeyCommand.Quit);
   });
 
-  test('SPEC §6 keys: j/k and arrows, tab and 1-5, enter, esc, /, :, ?, q', () => {
+  test('the documented keys: j/k and arrows, tab and 1-5, enter, esc, /, :, ?, q', () => {
     const at = (key: string, view: ViewId = 'board') => lookup(scopesFor(view, null), key)?.command;
     expect([at('j'), at('down'), at('k'), at('up')]).toEqual([
       KeyCommand.Down,
@@ -119,7 +119,7 @@ describe('the keymap', () => {
     expect(disabledReason(promote, ctx({ readOnly: true }))).toMatch(/read-only/);
   });
 
-  test('the help bar, the help overlay, the palette and the README table all come from it', () => {
+  test('the help bar, the help overlay, the palette and the docs/console.md table all come from it', () => {
     const bar = helpBar(ctx(), 200);
     expect(bar).toContain('p promote');
     expect(bar).toMatch(/\? help {2}q quit$/);

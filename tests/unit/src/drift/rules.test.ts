@@ -1,4 +1,4 @@
-/** Each drift rule of SPEC §5 over hand-built states: when it fires, with what evidence and action. */
+/** Each drift rule (docs/drift.md) over hand-built states: when it fires, with what evidence and action. */
 import { describe, expect, it } from 'vitest';
 import { errorSignature, matchesGlob, workingSeconds } from '../../../../src/drift/facts.js';
 import {
