@@ -7,7 +7,7 @@
 import type net from 'node:net';
 import * as z from 'zod';
 import type { Plan, StateView } from '../db.js';
-import { DreamError, ERROR_CODES, type ErrorCode } from '../errors.js';
+import { DreamError, ERROR_CODES, type ErrorCode, errnoCode } from '../errors.js';
 import { AGENT_ID_RE, REQUEST_ID_RE } from '../schemas.js';
 
 /** A change any process may ask the writer to make: planned from JSON arguments, the same on both sides. */
@@ -68,11 +68,15 @@ export type Reply = z.infer<typeof Reply>;
 
 type ErrorJson = { code: ErrorCode; message: string; details: unknown };
 
-/** A refusal as it travels: a DreamError keeps its code; anything else is an I/O error. */
+/**
+ * A refusal as it travels: a DreamError keeps its code; a system error (ENOSPC, EIO: it has an errno
+ * code) is E_IO, which the asking side may retry; anything else is a bug, E_INTERNAL, never retried.
+ */
 export function errorJson(error: unknown): ErrorJson {
   if (error instanceof DreamError)
     return { code: error.code, message: error.message, details: error.details ?? null };
-  return { code: 'E_IO', message: error instanceof Error ? error.message : String(error), details: null };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: errnoCode(error) === undefined ? 'E_INTERNAL' : 'E_IO', message, details: null };
 }
 
 export function errorFrom(json: ErrorJson): DreamError {

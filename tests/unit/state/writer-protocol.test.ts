@@ -4,7 +4,7 @@
  * carrying one is rejected, never turned into an error that would exit 0.
  */
 import { describe, expect, it } from 'vitest';
-import { DreamError, ERROR_CODES, ExitCode } from '../../../state/errors.js';
+import { DreamError, ERROR_CODES, ExitCode, isRetryable } from '../../../state/errors.js';
 import { errorFrom, errorJson, parseLine, Reply } from '../../../state/writer/protocol.js';
 
 const err = (code: string) =>
@@ -27,9 +27,14 @@ describe('the shared writer protocol', () => {
     }
   });
 
-  it('sends an error that is not a DreamError as E_IO, which a peer accepts', () => {
-    const json = errorJson(new Error('disk full'));
-    expect(json).toEqual({ code: 'E_IO', message: 'disk full', details: null });
-    expect(parseLine(Reply, JSON.stringify({ t: 'err', id: 'x', error: json }))).not.toBeNull();
+  it('sends a system error as E_IO (retryable) and any other error as E_INTERNAL (a bug, not retried)', () => {
+    const disk = errorJson(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
+    expect(disk).toEqual({ code: 'E_IO', message: 'no space left on device', details: null });
+    expect(isRetryable(errorFrom(disk))).toBe(true);
+    const bug = errorJson(new TypeError("Cannot read properties of undefined (reading 'id')"));
+    expect(bug.code).toBe('E_INTERNAL');
+    expect(isRetryable(errorFrom(bug))).toBe(false);
+    for (const json of [disk, bug])
+      expect(parseLine(Reply, JSON.stringify({ t: 'err', id: 'x', error: json }))).not.toBeNull();
   });
 });
