@@ -32,6 +32,14 @@ function openConsole(asked: request.ConsoleRequest): void {
   );
 }
 
+/** A clone where `npm install` (which builds dist/) has not run yet: say so, not a stack trace. */
+function built(file: string): boolean {
+  if (require('node:fs').existsSync(file)) return true;
+  process.stderr.write('dreamos: not built yet; run `npm install` or `npm run build` first\n');
+  process.exitCode = 1;
+  return false;
+}
+
 const asked = request.consoleRequest(process.argv.slice(2));
 if (asked && inTerminal()) openConsole(asked);
-else codeCache.runCached(path.join(__dirname, 'cli.cjs'));
+else if (built(path.join(__dirname, 'cli.cjs'))) codeCache.runCached(path.join(__dirname, 'cli.cjs'));

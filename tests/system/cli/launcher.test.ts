@@ -4,6 +4,8 @@
  * damaged cache, an unsafe folder or DREAMOS_NO_CODE_CACHE must never change what a command does. It
  * sends the console to its own bundle, so that no process holds two copies of the engine.
  */
+
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import Module from 'node:module';
 import path from 'node:path';
@@ -109,6 +111,28 @@ describe('the end of a command', () => {
     const missing = cli(['task', 'show', 'T-99999'], { cwd: tmp.dir, env });
     expect(missing.code).toBe(3); // not found
     expect(missing.stderr).toMatch(/T-99999/);
+  });
+});
+
+describe('a clone that was never built', () => {
+  it('says to run npm install instead of a stack trace', () => {
+    // bin/ and the launcher of this build, but no CLI bundle beside them.
+    const clone = path.join(tmp.dir, 'clone');
+    fs.mkdirSync(path.join(clone, 'bin'), { recursive: true });
+    fs.mkdirSync(path.join(clone, 'dist'));
+    fs.copyFileSync(BIN, path.join(clone, 'bin', 'dreamos.js'));
+    fs.copyFileSync(
+      path.join(path.dirname(BIN), '..', 'dist', 'launcher.cjs'),
+      path.join(clone, 'dist', 'launcher.cjs'),
+    );
+    const r = spawnSync(process.execPath, [path.join(clone, 'bin', 'dreamos.js'), 'status'], {
+      cwd: tmp.dir,
+      encoding: 'utf8',
+      timeout: 30_000,
+      killSignal: 'SIGKILL',
+    });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('dreamos: not built yet; run `npm install` or `npm run build` first\n');
   });
 });
 
