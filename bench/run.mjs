@@ -10,7 +10,7 @@
 // compiled, as in a long-running orchestrator, not of a process compiling as it goes. One more run by
 // fresh processes per case is reported as `cold`, for the record.
 // The Dream.OS processes open the workspace as any library user does: several of them share one
-// writer (state/writer.ts); BENCH_SHARE=0 makes each write for itself, for comparison. The process
+// writer (state/writer/); BENCH_SHARE=0 makes each write for itself, for comparison. The process
 // that was the writer during the warm-up starts the measured run first, so it is elected again and
 // the writer's code is compiled too (bench/workers.mjs); the others follow within milliseconds.
 // Reference: the same loop on SQLite (better-sqlite3, WAL, synchronous=FULL), run alternately with it.
@@ -298,7 +298,7 @@ async function runSqlite(board, processes, { warm }) {
   return { ...summarise(result), ...verifySqlite(file, board, result.done) };
 }
 
-/** How the workspace's shared writer (state/writer.ts) took part in a run, for the log. */
+/** How the workspace's shared writer (state/writer/) took part in a run, for the log. */
 function sharedSummary(run) {
   const writer = run.writer?.find((w) => w?.role === 'writer');
   if (!writer || writer.served === 0) return '';

@@ -54,7 +54,7 @@ try {
   });
   const c1 = process.cpuUsage(c0);
   const cpuMs = Math.round((c1.user + c1.system) / 1000);
-  // How this process took part in the shared writer (state/writer.ts): its role, requests served or asked.
+  // How this process took part in the shared writer (state/writer/): its role, requests served or asked.
   const writer = ws.writer && { role: ws.writer.role, ...ws.writer.stats, cpuMs };
   process.send({ type: 'result', ...result, writer });
   await nextMessage('close');

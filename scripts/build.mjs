@@ -23,7 +23,8 @@ const common = {
   bundle: true,
   platform: 'node',
   target: 'node20',
-  // Dependencies are bundled too: resolving zod's many modules alone took ~100 ms per start.
+  // Dependencies are bundled too: resolving zod's many modules at every start would be most of a
+  // short command's time (docs/decisions/code-cache.md).
   external: ['better-sqlite3', 'react-devtools-core'],
   sourcemap: 'linked',
   // Less source text to compile at every start; stack traces still map through the source maps.

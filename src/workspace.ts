@@ -1,6 +1,6 @@
 /**
  * The library entry's core: find or create a workspace and run every operation through one state
- * backend. The CLI and (later) the console call these methods; nothing else touches state.
+ * backend. The CLI, the console and library users call these methods; nothing else touches state.
  */
 import fs from 'node:fs';
 import { join, resolve } from 'node:path';
