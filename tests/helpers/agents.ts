@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { DriverContext } from '../../agents/drivers/types.js';
 import { AgentConfig, type Driver } from '../../src/config.js';
 import { newTask } from '../../src/task-input.js';
+import { processAlive } from '../../state/proc.js';
 import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
 
 export function makeTask(partial: Partial<Task> = {}): Task {
@@ -106,19 +107,7 @@ export function makeMail(partial: Partial<Mail> = {}): Mail {
 }
 
 /** True when no such process runs: gone (ESRCH), or exited and waiting to be reaped (a zombie). */
-export function processGone(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
-  }
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
+export const processGone = (pid: number): boolean => !processAlive(pid);
 
 /** Waits (generously) until every pid is gone; returns those still running. */
 export async function waitGone(pids: number[], timeoutMs = 15_000): Promise<number[]> {

@@ -7,6 +7,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
+import { procStat } from '../../state/proc.js';
 import { waitFor } from './agents.js';
 import { BIN, cli, collectOutput, ROOT } from './workspace.js';
 
@@ -67,7 +68,7 @@ export async function stopHoldingLock(run: BusyRun, home: string): Promise<void>
   for (let i = 0; i < 2000; i++) {
     run.child.kill('SIGSTOP');
     // The stop is delivered asynchronously: look once the process is stopped.
-    await waitFor(() => /\) T /.test(fs.readFileSync(`/proc/${run.pid}/stat`, 'utf8')), 5_000);
+    await waitFor(() => procStat(run.pid)?.state === 'T', 5_000);
     if (holds()) return;
     run.child.kill('SIGCONT');
     await new Promise((resolve) => setTimeout(resolve, 1 + (i % 7)));
