@@ -5,7 +5,7 @@
 import * as z from 'zod';
 import type { Plan } from '../state/backend.js';
 import { AgentId, Budget, Priority, Source, Task, TaskId } from '../state/schemas.js';
-import { describeZodError } from '../state/store.js';
+import { describeZodError } from '../state/zod-errors.js';
 import { invalidInput, notFound } from './errors.js';
 import { assertNoCycle, type Ctx, depsDone, taskIdOf } from './lifecycle/index.js';
 import { checkTaskLimits } from './limits.js';

@@ -17,7 +17,7 @@ import type { WorkspacePaths } from './paths.js';
 import { SEGMENT_RE } from './paths.js';
 import { openRead } from './safe-files.js';
 import { JournalEntry, type JournalPosition } from './schemas.js';
-import { describeZodError } from './store.js';
+import { describeZodError } from './zod-errors.js';
 
 /** A writer starts a new segment once the current one passes this size. */
 export const SEGMENT_BYTES = 64 * 1024 * 1024;

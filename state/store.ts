@@ -11,6 +11,7 @@ import { errnoCode } from './errors.js';
 import type { WorkspacePaths } from './paths.js';
 import { quarantineTarget, writeAndClose } from './safe-files.js';
 import { oneLine } from './text.js';
+import { describeZodError } from './zod-errors.js';
 
 export class CorruptFileError extends Error {
   constructor(
@@ -20,13 +21,6 @@ export class CorruptFileError extends Error {
     super(`${path} is corrupt: ${reason}`);
     this.name = 'CorruptFileError';
   }
-}
-
-export function describeZodError(error: z.ZodError): string {
-  return error.issues
-    .slice(0, 3)
-    .map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`)
-    .join('; ');
 }
 
 export function fsyncDir(dir: string): void {

@@ -4,7 +4,7 @@
  */
 import type { Plan } from '../../state/backend.js';
 import { PRIORITIES, type Status, Task } from '../../state/schemas.js';
-import { describeZodError } from '../../state/store.js';
+import { describeZodError } from '../../state/zod-errors.js';
 import { DreamError, invalidInput, invalidTransition } from '../errors.js';
 import { checkTaskLimits } from '../limits.js';
 import { invisibleIn } from '../sanitize.js';
