@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { Driver } from '../agents/drivers/config.js';
+import { DEFAULT_BACKEND } from '../state/backends.js';
 import { AgentId } from '../state/schemas.js';
 
 export { CommandDriver, Driver, LlmDriver, ShellDriver, SimDriver } from '../agents/drivers/config.js';
@@ -175,6 +176,11 @@ export const Config = z
     policies: Policies.prefault({}),
     /** Prices of llm models by model name, over the built-in table (a model without one has an unknown cost). */
     prices: z.record(z.string().min(1).max(200), Price).default({}),
+    /**
+     * Where the state is kept: the name of a backend registered in state/backends.ts, chosen at init
+     * and read on every open (docs/decisions/state-backend.md). A config.json without it is json's.
+     */
+    state: z.strictObject({ backend: z.string().min(1).max(60).default(DEFAULT_BACKEND) }).prefault({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

@@ -5,12 +5,12 @@
  * what can be fixed and say what was done. Nothing is ever deleted: broken files go to quarantine/.
  */
 import type { HealthProblem } from '../state/backend.js';
-import { backendFactory } from '../state/backends.js';
 import { type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
 import { Config } from './config.js';
 import { checkDrivers, type DriverCheck } from './driver-setup.js';
 import { findWorkspace, type OpenOptions, openWorkspace } from './workspace.js';
+import { backendNameOf, backendOf } from './workspace-home.js';
 
 export type DoctorProblem = HealthProblem;
 
@@ -56,7 +56,7 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
   const repaired: string[] = [];
 
   // What the backend checks before the state is opened, and the configuration the state last recorded.
-  const backend = backendFactory(options.backend);
+  const backend = backendOf(paths, backendNameOf(paths));
   const before = await backend.inspect(paths, { repair });
   problems.push(...before.problems);
   repaired.push(...before.repaired);

@@ -7,6 +7,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { Low } from 'lowdb';
+import * as z from 'zod';
+import type { BackendFactory } from '../state/backend.js';
+import { backendFactory, backendNames, DEFAULT_BACKEND } from '../state/backends.js';
 import { WORKSPACE_DIR, type WorkspacePaths } from '../state/paths.js';
 import { CorruptFileError, ValidatedJsonFile } from '../state/store.js';
 import { type AgentConfig, Config, OPERATOR } from './config.js';
@@ -149,6 +152,36 @@ export function readConfig(paths: WorkspacePaths): Config {
     }
     throw error;
   }
+}
+
+/** Of config.json, only the state backend it names: read alone, whatever the rest holds. */
+const BackendOnly = z.looseObject({ state: z.looseObject({ backend: z.string() }).optional() });
+
+/**
+ * The state backend config.json names, read without validating the rest of it: doctor restores a
+ * broken config.json from the state, and `dreamos log` reads the history, whatever else it holds.
+ * A file that cannot be read this way names the default backend, as one that predates the choice.
+ */
+export function backendNameOf(paths: WorkspacePaths): string {
+  try {
+    return new ValidatedJsonFile(paths.config, BackendOnly).readSync()?.state?.backend ?? DEFAULT_BACKEND;
+  } catch (error) {
+    if (error instanceof CorruptFileError) return DEFAULT_BACKEND;
+    throw error;
+  }
+}
+
+/**
+ * The kind of backend the workspace's state is kept in, by the name its config.json records. A name
+ * this Dream.OS does not know is the file's fault (a newer version's backend, or a typing mistake).
+ */
+export function backendOf(paths: WorkspacePaths, name: string): BackendFactory {
+  if (!backendNames().includes(name))
+    throw new DreamError(
+      'E_CORRUPT',
+      `${paths.config} names the state backend ${JSON.stringify(name).slice(0, 60)}, which this Dream.OS does not know (known: ${backendNames().join(', ')})`,
+    );
+  return backendFactory(name);
 }
 
 /** A shared writer makes changes only for processes that read the same configuration. */

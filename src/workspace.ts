@@ -14,7 +14,7 @@ import type {
   StateView,
   WriterStatus,
 } from '../state/backend.js';
-import { backendFactory, createBackend, openBackend } from '../state/backends.js';
+import { backendFactory, DEFAULT_BACKEND } from '../state/backends.js';
 import type { LockHolder } from '../state/lock/index.js';
 import { WORKSPACE_DIR, type WorkspacePaths, workspaceFolders, workspacePaths } from '../state/paths.js';
 import {
@@ -70,6 +70,8 @@ import {
 import { parseTaskInput, planAdd, type TaskInput } from './task-input.js';
 import {
   agentFromEnv,
+  backendNameOf,
+  backendOf,
   digestOfConfig,
   findAgent,
   findWorkspace,
@@ -103,15 +105,16 @@ export interface OpenOptions {
    * corrupt state file is reported and left for the next command that writes). Implies no sharing.
    */
   readOnly?: boolean;
-  /** Where the state is kept (state/backends.ts). Default: the journaled JSON store. */
-  backend?: string;
 }
 
 export interface InitOptions {
   dir?: string;
   config?: Partial<Config>;
   agents?: AgentConfig[];
-  /** Where the state is kept (state/backends.ts). Default: the journaled JSON store. */
+  /**
+   * Where the state is kept: a backend registered in state/backends.ts, recorded in config.json
+   * for every later open. Default: the journaled JSON store.
+   */
   backend?: string;
 }
 
@@ -127,17 +130,20 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
   if (fs.existsSync(paths.config)) {
     throw new DreamError('E_CONFLICT', `a workspace already exists at ${home}`);
   }
+  const backend = options.backend ?? options.config?.state?.backend ?? DEFAULT_BACKEND;
+  const factory = backendFactory(backend);
   const config = Config.parse({
     schemaVersion: 1,
     agents: options.agents ?? defaultAgents(),
     ...options.config,
+    state: { backend },
   });
   prepareProject(project);
   for (const dir of [home, ...workspaceFolders(paths)]) {
     privateDir(dir);
   }
   writeFileDurable(paths.configSchema, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
-  const db = await createBackend(paths, { op: 'init', by: OPERATOR, config }, options.backend);
+  const db = await factory.create(paths, { op: 'init', by: OPERATOR, config });
   // config.json is written last: its presence is what makes the folder a workspace.
   await writeConfig(paths, config);
   return new Workspace(paths, config, db, OPERATOR);
@@ -149,8 +155,7 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
   const config = readConfig(paths);
   const actor = options.actor ?? agentFromEnv(config);
   const host: OpsHost = { agent: (id) => findAgent(config, id, 'no agent '), policies: config.policies };
-  const db = await openBackend(paths, {
-    ...(options.backend !== undefined ? { backend: options.backend } : {}),
+  const db = await backendOf(paths, config.state.backend).open(paths, {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),
@@ -187,8 +192,9 @@ export class Workspace {
   }
 
   /** The history of the workspace `options` names, without opening its state (`dreamos log`). */
-  static history(options: Pick<OpenOptions, 'home' | 'cwd' | 'backend'> = {}): History {
-    return backendFactory(options.backend).history(workspacePaths(findWorkspace(options)));
+  static history(options: Pick<OpenOptions, 'home' | 'cwd'> = {}): History {
+    const paths = workspacePaths(findWorkspace(options));
+    return backendOf(paths, backendNameOf(paths)).history(paths);
   }
 
   /** What recovery did while opening (quarantined and rebuilt stores, torn journal tails). */

@@ -28,7 +28,7 @@ export const BACKENDS: BackendUnderTest[] = [
       if (policies) writePolicies(ws.home, policies);
       return ws.home;
     },
-    open: (home, options = {}) => openWorkspace({ home, backend: 'json', share: false, ...options }),
+    open: (home, options = {}) => openWorkspace({ home, share: false, ...options }),
   },
 ];
 

@@ -1,5 +1,5 @@
 // A worker process for the backend conformance suite (tests/system/state/backend-conformance.test.ts): it
-// opens a workspace through the built library with the backend under test, and writes one
+// opens a workspace through the built library (in the backend its config.json names), and writes one
 // acknowledgement line per change once the change has returned (appendFileSync, before the next
 // one), so a SIGKILL at any instant leaves only acknowledgements of changes the backend made.
 //
@@ -10,13 +10,13 @@
 import fs from 'node:fs';
 import { openWorkspace } from '../../dist/index.js';
 
-const { home, backend, agent, mode, acks } = JSON.parse(process.argv[2] ?? '{}');
+const { home, agent, mode, acks } = JSON.parse(process.argv[2] ?? '{}');
 
 function ack(op, task) {
   fs.appendFileSync(acks, `${JSON.stringify({ op, id: task.id, title: task.title, agent })}\n`);
 }
 
-const ws = await openWorkspace({ home, backend, actor: agent });
+const ws = await openWorkspace({ home, actor: agent });
 if (mode === 'drain') {
   for (;;) {
     const task = await ws.claim(agent);

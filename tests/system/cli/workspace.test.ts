@@ -233,3 +233,45 @@ describe('finding the workspace', () => {
     expect(fs.existsSync(missing)).toBe(false);
   });
 });
+
+describe('the state backend a workspace records', () => {
+  const configOf = (home: string) => path.join(home, '.dreamos', 'config.json');
+  const editConfig = (home: string, edit: (config: Record<string, unknown>) => void) => {
+    const config = JSON.parse(fs.readFileSync(configOf(home), 'utf8'));
+    edit(config);
+    fs.writeFileSync(configOf(home), `${JSON.stringify(config, null, 1)}\n`);
+  };
+
+  it('init records it in config.json, and config.schema.json describes it', () => {
+    expect(at(tmp.dir, ['init']).code).toBe(0);
+    const config = JSON.parse(fs.readFileSync(configOf(tmp.dir), 'utf8'));
+    expect(config.state).toEqual({ backend: 'json' });
+    const schema = JSON.parse(fs.readFileSync(path.join(tmp.dir, '.dreamos', 'config.schema.json'), 'utf8'));
+    expect(schema.properties.state.properties.backend.type).toBe('string');
+  });
+
+  it('refuses a config.json naming a backend it does not know (exit 6), listing the known ones', () => {
+    expect(at(tmp.dir, ['init']).code).toBe(0);
+    addIn(tmp.dir, 'before');
+    editConfig(tmp.dir, (config) => {
+      config.state = { backend: 'postgres' };
+    });
+    const unknown = /names the state backend "postgres", which this Dream\.OS does not know \(known: json\)/;
+    for (const args of [['task', 'list'], ['log'], ['status']]) {
+      expectJsonError(at(tmp.dir, [...args, '--json']), 6, 'E_CORRUPT', unknown);
+    }
+  });
+
+  it('opens a config.json written before the choice was recorded as json', () => {
+    expect(at(tmp.dir, ['init']).code).toBe(0);
+    addIn(tmp.dir, 'before');
+    editConfig(tmp.dir, (config) => {
+      delete config.state;
+    });
+    addIn(tmp.dir, 'after');
+    expect(titles(at(tmp.dir, ['task', 'list', '--json']))).toEqual(['before', 'after']);
+    const log = at(tmp.dir, ['log', '--json']);
+    expect(log.code, show(log)).toBe(0);
+    expect(at(tmp.dir, ['doctor']).code).toBe(0);
+  });
+});

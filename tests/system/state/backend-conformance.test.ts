@@ -245,7 +245,7 @@ describe.each(BACKENDS)('the $name backend', (backend) => {
       ]);
       // What `dreamos log` reads, without opening the state, is the same history.
       const unopened: number[] = [];
-      Workspace.history({ home, backend: backend.name }).forEach((e) => {
+      Workspace.history({ home }).forEach((e) => {
         unopened.push(e.seq);
       });
       expect(unopened).toEqual(seqs);
