@@ -10,7 +10,8 @@ import { Low } from 'lowdb';
 import * as z from 'zod';
 import type { BackendFactory } from '../state/backend.js';
 import { backendFactory, backendNames, DEFAULT_BACKEND } from '../state/backends.js';
-import { WORKSPACE_DIR, type WorkspacePaths } from '../state/paths.js';
+import { WORKSPACE_DIR, type WorkspacePaths, workspacePaths } from '../state/paths.js';
+import { cannotCreate } from '../state/safe-files.js';
 import { CorruptFileError, ValidatedJsonFile } from '../state/store.js';
 import { type AgentConfig, Config, OPERATOR } from './config.js';
 import { DreamError, invalidInput, notFound } from './errors.js';
@@ -33,9 +34,15 @@ function normaliseHome(home: string): string {
   return inside;
 }
 
-/** A workspace folder has its config.json and its journal/. */
+/**
+ * A workspace folder has its config.json and the state of the backend that names: a project's own
+ * config.json names none (so json's), and has no journal/ beside it.
+ */
 function isWorkspace(dir: string): boolean {
-  return fs.existsSync(join(dir, 'config.json')) && fs.existsSync(join(dir, 'journal'));
+  const paths = workspacePaths(dir);
+  if (!fs.existsSync(paths.config)) return false;
+  const name = backendNameOf(paths);
+  return backendNames().includes(name) && backendFactory(name).looksLikeWorkspace(paths);
 }
 
 /**
@@ -101,35 +108,6 @@ export function prepareProject(project: string): void {
     return;
   }
   if (!st.isDirectory()) throw invalidInput(`cannot create a workspace in ${project}: it is not a folder`);
-}
-
-/**
- * One folder of the workspace, mode 700 whatever the umask. Never `recursive`: Node's recursive mkdir
- * retries for ever where the kernel refuses with ENOENT (in /proc, say), deaf to signals.
- */
-export function privateDir(dir: string): void {
-  try {
-    fs.mkdirSync(dir, { mode: 0o700 });
-  } catch (error) {
-    const exists = (error as NodeJS.ErrnoException).code === 'EEXIST' && fs.lstatSync(dir).isDirectory();
-    if (!exists) throw cannotCreate(dir, error);
-  }
-  fs.chmodSync(dir, 0o700);
-}
-
-function cannotCreate(path: string, error: unknown): DreamError {
-  const { code, message } = error as NodeJS.ErrnoException;
-  const why =
-    code === 'EACCES' || code === 'EPERM'
-      ? 'permission denied'
-      : code === 'EROFS'
-        ? 'the file system is read-only'
-        : code === 'ENOENT'
-          ? 'this file system does not allow new folders here'
-          : code === 'ENOTDIR'
-            ? 'a part of the path is not a folder'
-            : (message ?? String(error));
-  return new DreamError('E_IO', `cannot create ${path}: ${why}${code ? ` (${code})` : ''}`);
 }
 
 export async function writeConfig(paths: WorkspacePaths, config: Config): Promise<void> {

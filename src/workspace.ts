@@ -16,7 +16,8 @@ import type {
 } from '../state/backend.js';
 import { backendFactory, DEFAULT_BACKEND } from '../state/backends.js';
 import type { LockHolder } from '../state/lock/index.js';
-import { WORKSPACE_DIR, type WorkspacePaths, workspaceFolders, workspacePaths } from '../state/paths.js';
+import { commonFolders, WORKSPACE_DIR, type WorkspacePaths, workspacePaths } from '../state/paths.js';
+import { privateDir } from '../state/safe-files.js';
 import {
   type AgentState,
   type Alert,
@@ -76,7 +77,6 @@ import {
   findAgent,
   findWorkspace,
   prepareProject,
-  privateDir,
   readConfig,
   writeConfig,
 } from './workspace-home.js';
@@ -139,9 +139,8 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
     state: { backend },
   });
   prepareProject(project);
-  for (const dir of [home, ...workspaceFolders(paths)]) {
-    privateDir(dir);
-  }
+  // The backend makes the folders of its own state; these are the ones every workspace has.
+  for (const dir of [home, ...commonFolders(paths)]) privateDir(dir);
   writeFileDurable(paths.configSchema, `${JSON.stringify(configJsonSchema(), null, 2)}\n`);
   const db = await factory.create(paths, { op: 'init', by: OPERATOR, config });
   // config.json is written last: its presence is what makes the folder a workspace.

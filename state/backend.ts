@@ -216,13 +216,21 @@ export interface BackendOptions {
 export interface BackendFactory {
   /** Open the state of an existing workspace. */
   open(paths: WorkspacePaths, options: BackendOptions): Promise<StateBackend>;
-  /** Create the state of a new workspace, whose first change is `first` (the initial configuration). */
+  /**
+   * Create the state of a new workspace (its folders, for one kept in files), whose first change is
+   * `first` (the initial configuration). The workspace folder itself exists already.
+   */
   create(paths: WorkspacePaths, first: Change): Promise<StateBackend>;
   /**
    * doctor, before the workspace is opened: problems that would stop it opening (stale locks),
    * and the configuration the state last recorded, from which a broken config.json is restored.
    */
   inspect(paths: WorkspacePaths, options: { repair: boolean }): Promise<HealthReport & { config: unknown }>;
+  /**
+   * Whether `paths.home`, whose config.json names this backend, holds its state: tells a workspace
+   * folder from a project's folder with a config.json of its own.
+   */
+  looksLikeWorkspace(paths: WorkspacePaths): boolean;
   /** The history of an existing workspace, read without opening its state (`dreamos log`). */
   history(paths: WorkspacePaths): History;
 }

@@ -21,7 +21,8 @@ import { type BatchItem, type Change, JournalDb, type RecoveryNotice, type State
 import { JournalHistory } from './history.js';
 import { checkFiles, inspectFiles } from './json-check.js';
 import { type LockHolder, lockHolder } from './lock/index.js';
-import type { WorkspacePaths } from './paths.js';
+import { jsonStoreFolders, type WorkspacePaths } from './paths.js';
+import { privateDir } from './safe-files.js';
 import { REQUIRED_KINDS } from './snapshots.js';
 import { SharedWriter } from './writer/index.js';
 
@@ -138,6 +139,7 @@ export const jsonBackend: BackendFactory = {
   },
 
   async create(paths: WorkspacePaths, first: Change) {
+    for (const dir of jsonStoreFolders(paths)) privateDir(dir);
     const db = await JournalDb.open(paths);
     await db.transact(() => ({ change: first, result: undefined }));
     for (const kind of REQUIRED_KINDS) db.markDirty(kind);
@@ -146,6 +148,9 @@ export const jsonBackend: BackendFactory = {
   },
 
   inspect: inspectFiles,
+
+  /** Every change is in the journal: a folder without journal/ holds no state of this store. */
+  looksLikeWorkspace: (paths: WorkspacePaths) => fs.existsSync(paths.journalDir),
 
   history: (paths: WorkspacePaths) => new JournalHistory(paths),
 };

@@ -70,16 +70,24 @@ export function workspacePaths(home: string) {
 }
 export type WorkspacePaths = ReturnType<typeof workspacePaths>;
 
-/** The workspace's own folders, below `home`: created by init, checked before every use. */
-export const workspaceFolders = (paths: WorkspacePaths): string[] => [
+/** The folders of the journaled JSON store, below `home`: created by its backend (state/json-backend.ts). */
+export const jsonStoreFolders = (paths: WorkspacePaths): string[] => [
   paths.boardsDir,
   paths.journalDir,
   paths.mailboxesDir,
   paths.checkpointsDir,
-  paths.logsDir,
   paths.quarantineDir,
   paths.archiveDir,
   paths.locksDir,
+];
+
+/** The folders every workspace has, whatever keeps its state: created by init. */
+export const commonFolders = (paths: WorkspacePaths): string[] => [paths.logsDir];
+
+/** The workspace's own folders, below `home`: checked before every use. */
+export const workspaceFolders = (paths: WorkspacePaths): string[] => [
+  ...jsonStoreFolders(paths),
+  ...commonFolders(paths),
 ];
 
 export const SEGMENT_RE = /^(\d{6})\.jsonl$/;

@@ -159,3 +159,32 @@ export function openAppend(path: string): number {
 export function openRead(path: string): number {
   return fs.openSync(path, fs.constants.O_RDONLY | O_NOFOLLOW);
 }
+
+/**
+ * One folder of the workspace, mode 700 whatever the umask. Never `recursive`: Node's recursive mkdir
+ * retries for ever where the kernel refuses with ENOENT (in /proc, say), deaf to signals.
+ */
+export function privateDir(dir: string): void {
+  try {
+    fs.mkdirSync(dir, { mode: 0o700 });
+  } catch (error) {
+    const exists = (error as NodeJS.ErrnoException).code === 'EEXIST' && fs.lstatSync(dir).isDirectory();
+    if (!exists) throw cannotCreate(dir, error);
+  }
+  fs.chmodSync(dir, 0o700);
+}
+
+export function cannotCreate(path: string, error: unknown): DreamError {
+  const { code, message } = error as NodeJS.ErrnoException;
+  const why =
+    code === 'EACCES' || code === 'EPERM'
+      ? 'permission denied'
+      : code === 'EROFS'
+        ? 'the file system is read-only'
+        : code === 'ENOENT'
+          ? 'this file system does not allow new folders here'
+          : code === 'ENOTDIR'
+            ? 'a part of the path is not a folder'
+            : (message ?? String(error));
+  return new DreamError('E_IO', `cannot create ${path}: ${why}${code ? ` (${code})` : ''}`);
+}
