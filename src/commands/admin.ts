@@ -2,6 +2,7 @@
 import { type Command, Option } from 'commander';
 import { defaultAgents } from '../../agents/roles.js';
 import type { HistoryMark } from '../../state/backend.js';
+import { backendNames, DEFAULT_BACKEND } from '../../state/backends.js';
 import { describeHolder } from '../../state/lock/index.js';
 import type { JournalEntry } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
@@ -107,12 +108,17 @@ export function registerAdmin(program: Command): void {
         .env('DREAMOS_INIT_DRIVER')
         .default('auto'),
     )
+    .addOption(
+      new Option('--backend <name>', 'where the state is kept (recorded in config.json)')
+        .choices(backendNames())
+        .default(DEFAULT_BACKEND),
+    )
     .action(async (o, command: Command) => {
       const options = globals(command);
       const dir = o.dir ?? options.home ?? process.cwd();
       const setup = o.demo ? null : await promptSetup(o.driver);
       const agents = o.demo ? demoAgents() : defaultAgents(undefined, setup?.chosen?.driver);
-      const ws = await initWorkspace({ dir, agents });
+      const ws = await initWorkspace({ dir, agents, backend: o.backend });
       try {
         const seeded = o.demo ? await seedDemo(ws) : [];
         const prompted = ws.config.agents.filter((a) => a.driver.kind !== 'shell');

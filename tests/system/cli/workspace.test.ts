@@ -242,8 +242,10 @@ describe('the state backend a workspace records', () => {
     fs.writeFileSync(configOf(home), `${JSON.stringify(config, null, 1)}\n`);
   };
 
-  it('init records it in config.json, and config.schema.json describes it', () => {
-    expect(at(tmp.dir, ['init']).code).toBe(0);
+  it('init records it in config.json (--backend, only known names), and config.schema.json describes it', () => {
+    expect(at(tmp.dir, ['init', '--backend', 'nosuch']).code).toBe(2);
+    expect(fs.existsSync(path.join(tmp.dir, '.dreamos'))).toBe(false);
+    expect(at(tmp.dir, ['init', '--backend', 'json']).code).toBe(0);
     const config = JSON.parse(fs.readFileSync(configOf(tmp.dir), 'utf8'));
     expect(config.state).toEqual({ backend: 'json' });
     const schema = JSON.parse(fs.readFileSync(path.join(tmp.dir, '.dreamos', 'config.schema.json'), 'utf8'));
