@@ -1,16 +1,20 @@
 /**
  * The seam between the workspace and where its state is kept. Everything above `state/` (the
  * workspace facade, the orchestrator, doctor, the console) reaches the state through `StateBackend`
- * and opens one through `openBackend` (state/backends.ts). The journaled JSON store is the first
- * implementation (state/json-backend.ts); a second one registers beside it. See
- * docs/decisions/state-backend.md.
+ * and opens the one config.json names through `backendFactory` (state/backends.ts). The journaled
+ * JSON store is the first implementation (state/json-backend.ts); a second one registers beside it.
+ * See docs/decisions/state-backend.md.
  */
-import type { BatchItem, Change, Plan, RecoveryNotice, StateView } from './db.js';
+import type { BatchItem, Change, Plan } from './change.js';
 import type { LockHolder } from './lock/index.js';
 import type { WorkspacePaths } from './paths.js';
+import type { RecoveryNotice } from './recovery.js';
 import type { JournalEntry } from './schemas.js';
+import type { StateView } from './state-index.js';
 
-export type { BatchItem, Change, Outcome, Plan, RecoveryNotice, StateView } from './db.js';
+export type { BatchItem, Change, Outcome, Plan } from './change.js';
+export type { RecoveryNotice } from './recovery.js';
+export type { StateView } from './state-index.js';
 
 /** A plan as a backend runs it: against the state as of the transaction, with its clock. */
 export type PlanFn<T> = (view: StateView, now: Date) => Plan<T>;
