@@ -1,4 +1,4 @@
-// The console's figures of SPEC §8, for `npm run bench` (bench/run.mjs calls benchConsole()) or alone:
+// The console's figures (docs/performance.md), for `npm run bench` (bench/run.mjs calls benchConsole()) or alone:
 // `node bench/console.mjs` prints one JSON document.
 //
 // - first frame: a fresh process imports the console bundle and mounts it on a workspace of 10,000

@@ -1,4 +1,4 @@
-// Dispatch figures of SPEC §8: a task added from another process starts on an idle agent within
+// Dispatch figures (docs/performance.md): a task added from another process starts on an idle agent within
 // 100 ms (median), and an idle orchestrator uses under 2 % of a core (no busy polling).
 // Latency = the journal time of the claim minus the journal time of the add (one clock, two processes).
 import { spawn, spawnSync } from 'node:child_process';

@@ -1,4 +1,4 @@
-// `npm run bench`: the figures of SPEC §8 (state and CLI), each beside its reference from the same run.
+// `npm run bench`: the figures of docs/performance.md (state and CLI), each beside its reference from the same run.
 // Progress goes to stderr; stdout gets one JSON document at the end.
 //
 // State: claim-then-complete cycles per second, every transition durable before it is acknowledged,
@@ -549,7 +549,7 @@ if (!ONLY || ONLY.includes('cli')) {
   log(`  ${cli.taskListJson.medianMs} ms vs ${cli.bareNode.medianMs} ms`);
 }
 
-// Dispatch (SPEC §8) and the console (issue 5), each from its own module.
+// Dispatch and the console, each from its own module.
 let dispatch = null;
 if (!ONLY || ONLY.includes('dispatch')) {
   log('dispatch: add-to-start latency and idle orchestrator CPU');
