@@ -6,9 +6,8 @@
 import type { Watching } from '../state/backend.js';
 import type { Workspace } from './workspace.js';
 
-export interface Watcher {
-  close(): void;
-}
+/** What watchWorkspace returns: the same handle as the backend's own watch. */
+export type Watcher = Watching;
 
 export function watchWorkspace(
   ws: Workspace,
