@@ -9,6 +9,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     setupFiles: ['tests/helpers/setup.ts'],
+    // Hands the PostgreSQL suites CI as the run started and prints their one "skipped" line.
+    globalSetup: ['tests/helpers/pg-run.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default', ['json', { outputFile: 'tests/.results.json' }]],

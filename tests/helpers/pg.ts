@@ -1,0 +1,165 @@
+/**
+ * PostgreSQL for the tests: where the test server is, whether it answers, and a schema of one's own.
+ *
+ * A suite that needs the server is declared with `describePg(name, fn)`. When the server answers, it
+ * runs. When it does not, a developer's run skips it and says so in one line on stderr, once per
+ * run (tests/helpers/pg-run.ts prints it); a CI run fails it instead, since a CI machine without its
+ * server would otherwise pass without testing the backend at all.
+ *
+ * Each suite works in a schema of its own (`freshSchema`, `suiteSchema`, `testSchema`), dropped
+ * with everything in it when the suite or test ends, failed or not.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, inject, it, onTestFinished } from 'vitest';
+import { notAnsweringLine, type PgSuiteMode, pgSuiteMode } from './pg-mode.js';
+
+export { notAnsweringLine, type PgSuiteMode, pgSuiteMode, redactUrl } from './pg-mode.js';
+
+/** The test database: DREAMOS_TEST_PG, else the local server's `test` database. */
+export const TEST_PG_URL = process.env.DREAMOS_TEST_PG || 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Whether a PostgreSQL server at `url` accepts a connection and answers `select 1` within `timeoutMs`. */
+export async function pgAvailable(url = TEST_PG_URL, timeoutMs = 2000): Promise<boolean> {
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: timeoutMs,
+    query_timeout: timeoutMs,
+  });
+  // A server that drops the connection later must not crash the test process.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+declare module 'vitest' {
+  interface ProvidedContext {
+    /** From tests/helpers/pg-run.ts: CI as the run started, and where files report skipped suites. */
+    dreamosPg?: { ci: string; reportDir: string };
+  }
+}
+
+/** What the run's global setup provides; absent when a config runs these helpers without it. */
+function provided(): { ci: string | undefined; reportDir: string | undefined } {
+  let context: { ci: string; reportDir: string } | undefined;
+  try {
+    context = inject('dreamosPg');
+  } catch {
+    context = undefined;
+  }
+  // tests/helpers/setup.ts unsets CI in the test processes, so it is read from the run's setup.
+  return { ci: context?.ci ?? process.env.CI, reportDir: context?.reportDir };
+}
+
+const run = provided();
+
+/** This test file's mode, decided once when the file is loaded. */
+export const PG_MODE: PgSuiteMode = pgSuiteMode(await pgAvailable(), { CI: run.ci });
+
+/** Say once per run that the suites were skipped: leave a note for the run's teardown, else print. */
+function reportSkipped(): void {
+  if (run.reportDir && fs.existsSync(run.reportDir)) {
+    fs.writeFileSync(path.join(run.reportDir, `${process.pid}-${Date.now()}`), `${TEST_PG_URL}\n`);
+    return;
+  }
+  process.stderr.write(`${notAnsweringLine(TEST_PG_URL, 'skip')}\n`);
+}
+
+/** `describe`, for a suite that needs the PostgreSQL server at TEST_PG_URL (see the top of this file). */
+export function describePg(name: string, fn: () => void): void {
+  if (PG_MODE === 'run') {
+    describe(name, fn);
+  } else if (PG_MODE === 'skip') {
+    reportSkipped();
+    describe.skip(name, fn);
+  } else {
+    describe(name, () => {
+      it('needs the PostgreSQL server', () => {
+        throw new Error(notAnsweringLine(TEST_PG_URL, 'fail'));
+      });
+    });
+  }
+}
+
+// ------------------------------------------------------------------ schemas
+
+export interface FreshSchema {
+  /** TEST_PG_URL with this schema first on the search path. */
+  url: string;
+  schema: string;
+  /** DROP SCHEMA … CASCADE; safe to call more than once. */
+  drop(): Promise<void>;
+}
+
+/** `url` with `schema` as its search path (a libpq `options` parameter, which node-postgres passes on). */
+export function urlWithSchema(url: string, schema: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('options', `-c search_path=${schema}`);
+  return parsed.toString();
+}
+
+/** Run one statement on its own connection. */
+async function execute(url: string, sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * A new schema in the test database, named `prefix` + this process's id + a random part (so that
+ * files running at once, and runs on one server, never share one).
+ */
+export async function freshSchema(prefix = 'dreamos_test', url = TEST_PG_URL): Promise<FreshSchema> {
+  const random = Math.random().toString(36).slice(2, 10);
+  const schema = `${prefix}_${process.pid}_${random}`.toLowerCase();
+  if (!/^[a-z_][a-z0-9_]*$/.test(schema) || schema.length > 63)
+    throw new Error(`freshSchema: "${schema}" is not a plain PostgreSQL identifier of at most 63 bytes`);
+  await execute(url, `CREATE SCHEMA "${schema}"`);
+  let dropped: Promise<void> | null = null;
+  return {
+    url: urlWithSchema(url, schema),
+    schema,
+    drop: () => {
+      dropped ??= execute(url, `DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      return dropped;
+    },
+  };
+}
+
+/**
+ * A schema for a whole `describe`: made before its first test, dropped after its last. Call it in the
+ * describe's body; the returned function gives the schema inside tests and hooks.
+ */
+export function suiteSchema(prefix?: string): () => FreshSchema {
+  let current: FreshSchema | undefined;
+  beforeAll(async () => {
+    current = await freshSchema(prefix);
+  });
+  afterAll(async () => {
+    await current?.drop();
+  });
+  return () => {
+    if (!current) throw new Error('suiteSchema: the schema is made in beforeAll; use it inside a test');
+    return current;
+  };
+}
+
+/** A schema for the current test only, dropped when it finishes, passed or failed. */
+export async function testSchema(prefix?: string): Promise<FreshSchema> {
+  const schema = await freshSchema(prefix);
+  onTestFinished(() => schema.drop());
+  return schema;
+}
