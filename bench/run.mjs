@@ -22,6 +22,10 @@
 // `node -e 0` (the bar), with the code cache bin/dreamos.js keeps (written by the first run, as for
 // any user) and, for the record, without it; and whether ink or react are bundled into the CLI or
 // loaded by it (recorded by a module hook).
+//
+// PostgreSQL (BENCH_ONLY=pg): the bare-SQL reference the PostgreSQL backend is to be compared to
+// (bench/pg-reference.mjs), with 1, 4 and 16 processes on 1,000 and 10,000 tasks, best of the
+// repeats; skipped, with one line, when the server does not answer.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -564,6 +568,50 @@ if (!ONLY || ONLY.includes('console')) {
   consoleFigures = await benchConsole({ root: APP });
 }
 
+// PostgreSQL: for now the reference only (bench/pg-reference.mjs), bare SQL by 1, 4 and 16 processes.
+let pgFigures = null;
+if (!ONLY || ONLY.includes('pg')) {
+  const { pgReference, pgServer, PG_BENCH_URL, PG_TASKS, PG_WORKERS, redactUrl } = await import(
+    './pg-reference.mjs'
+  );
+  const server = await pgServer();
+  if (!server) {
+    const line = `PostgreSQL at ${redactUrl(PG_BENCH_URL)} did not answer: pg figures skipped`;
+    log(`pg: ${line}`);
+    pgFigures = { skipped: line };
+  } else {
+    log(`pg: reference (bare SQL) on PostgreSQL ${server.version}, fsync ${server.fsync}`);
+    const pgCases = [];
+    for (const tasks of PG_TASKS) {
+      for (const workers of PG_WORKERS) {
+        const runs = [];
+        for (let r = 0; r < REPEATS; r++) {
+          runs.push(
+            await pgReference({ workers, tasks, seconds: CASE_SECONDS, warmupSeconds: WARMUP_SECONDS }),
+          );
+          log(
+            `  pg reference: ${tasks} tasks, ${workers} process(es), run ${r + 1}/${REPEATS}: ${runs.at(-1).rate}/s`,
+          );
+        }
+        const reference = combine(runs);
+        pgCases.push({
+          tasks,
+          workers,
+          referenceRate: reference.rate,
+          integrity: {
+            lost: reference.lost,
+            duplicated: reference.duplicated,
+            bar: 'lost = duplicated = 0',
+            pass: reference.lost === 0 && reference.duplicated === 0,
+          },
+          reference,
+        });
+      }
+    }
+    pgFigures = { server, url: redactUrl(PG_BENCH_URL), cases: pgCases };
+  }
+}
+
 const fsyncAfter = appendFsyncRate();
 const SLOW_FSYNC = 1000;
 const checks = [
@@ -584,6 +632,10 @@ const checks = [
         { figure: 'dispatch idle orchestrator CPU', pass: dispatch.idleOrchestratorCore.pass },
       ]
     : []),
+  ...(pgFigures?.cases ?? []).map((c) => ({
+    figure: `pg reference ${c.tasks}/${c.workers}p lost/duplicated`,
+    pass: c.integrity.pass,
+  })),
   ...Object.entries(consoleFigures ?? {})
     .filter(([, v]) => v && typeof v === 'object' && 'pass' in v)
     .map(([k, v]) => ({ figure: `console ${k}`, pass: v.pass })),
@@ -618,6 +670,7 @@ const document = {
   cli,
   dispatch,
   console: consoleFigures,
+  pg: pgFigures,
   failed: checks.filter((c) => !c.pass).map((c) => c.figure),
   pass: checks.every((c) => c.pass),
   benchSeconds: round((performance.now() - benchStarted) / 1000, 1),
