@@ -386,9 +386,9 @@ export class TelemetryBuilder {
 const round = (n: number, digits = 3) => Math.round(n * 10 ** digits) / 10 ** digits;
 
 /** Telemetry over the whole history, read once, in order, one entry at a time. */
-export function collectTelemetry(history: History, options: TelemetryOptions = {}): Telemetry {
+export async function collectTelemetry(history: History, options: TelemetryOptions = {}): Promise<Telemetry> {
   const builder = new TelemetryBuilder(options);
-  history.forEach(
+  await history.forEach(
     (entry) => {
       builder.add(entry);
     },

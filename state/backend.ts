@@ -150,22 +150,31 @@ export interface WatchOptions {
   onError?: (error: Error) => void;
 }
 
-/** The entries written after a mark, each time `readNew()` is called. */
+/**
+ * The entries written after a mark, each time `readNew()` is called. One read at a time: a caller
+ * awaits each `readNew()` before the next, or the entries of two reads may come out of order.
+ */
 export interface HistoryFollower {
-  readNew(): JournalEntry[];
+  /** The entries written since the last read, oldest first; the mark moves past them once they are read. */
+  readNew(): Promise<JournalEntry[]>;
   readonly mark: HistoryMark;
 }
 
 /**
  * Every change ever made, as entries, oldest first, for what shows or sums it up (`dreamos log`,
- * `dreamos stats`, the console's journal view). Reading takes no lock and changes nothing.
+ * `dreamos stats`, the console's journal view). Reading takes no lock and changes nothing. Reads
+ * are asynchronous, as a backend over the network must make them; the history object itself is
+ * made at once, and a backend that connects does so within its first read.
  */
 export interface History {
-  /** Every entry, oldest first, streamed. Returns a mark at the end, to follow from. */
-  forEach(onEntry: (entry: JournalEntry) => void, options?: ForEachOptions): HistoryMark;
+  /**
+   * Every entry, oldest first, streamed: `onEntry` is called as entries are read, never with the
+   * whole history held. Resolves, once the last has been handed over, to a mark at the end.
+   */
+  forEach(onEntry: (entry: JournalEntry) => void, options?: ForEachOptions): Promise<HistoryMark>;
   /** The last `limit` entries that match, oldest first, and a mark at the end of the history. */
-  tail(limit: number, options?: TailOptions): { entries: JournalEntry[]; mark: HistoryMark };
-  /** New entries after `mark` (default: from the start), as they are written. */
+  tail(limit: number, options?: TailOptions): Promise<{ entries: JournalEntry[]; mark: HistoryMark }>;
+  /** New entries after `mark` (default: from the start), as they are written. Reads nothing yet. */
   follow(mark?: HistoryMark): HistoryFollower;
   /**
    * Call `onMaybeChanged` whenever entries may have been added, by any process, until closed. It

@@ -3,7 +3,9 @@
  * shows or sums it up (`dreamos log`, `dreamos stats`, the console's journal view). Readers get
  * JournalEntry values and an opaque mark of how far they have read; segments, offsets and the line
  * framing stay in journal-reader.ts. Reading takes no lock and writes nothing, and damaged lines are
- * skipped (the commands that open the state report them).
+ * skipped (the commands that open the state report them). The journal is local files, read with
+ * synchronous calls inside the interface's asynchronous methods: `forEach` still streams, one
+ * entry at a time, and a follower's position moves only when a read succeeds.
  */
 import fs from 'node:fs';
 import type {
@@ -58,7 +60,7 @@ class JournalFollower implements HistoryFollower {
     this.at = JournalMark.at(from);
   }
 
-  readNew(): JournalEntry[] {
+  async readNew(): Promise<JournalEntry[]> {
     const cursor = new JournalCursor(this.paths, this.at.pos, this.at.lastSeq, SegmentModes.WHEN_NEXT_EXISTS);
     try {
       const entries = cursor.readNew();
@@ -78,7 +80,7 @@ class JournalFollower implements HistoryFollower {
 export class JournalHistory implements History {
   constructor(private readonly paths: WorkspacePaths) {}
 
-  forEach(onEntry: (entry: JournalEntry) => void, options: ForEachOptions = {}): HistoryMark {
+  async forEach(onEntry: (entry: JournalEntry) => void, options: ForEachOptions = {}): Promise<HistoryMark> {
     const { onUnreadable, heads } = options;
     const end = forEachEntry(this.paths, {
       onEntry,
@@ -91,7 +93,10 @@ export class JournalHistory implements History {
     return JournalMark.of(end);
   }
 
-  tail(limit: number, options: TailOptions = {}): { entries: JournalEntry[]; mark: HistoryMark } {
+  async tail(
+    limit: number,
+    options: TailOptions = {},
+  ): Promise<{ entries: JournalEntry[]; mark: HistoryMark }> {
     const { entries, end } = tailEntries(this.paths, { limit, ...options });
     return { entries, mark: JournalMark.of(end) };
   }

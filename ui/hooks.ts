@@ -143,11 +143,14 @@ export function useJournal(active: boolean, seq: number): readonly JournalRow[] 
   // biome-ignore lint/correctness/useExhaustiveDependencies: seq is the trigger to read further
   useEffect(() => {
     if (!active) return;
-    try {
-      if (journal.update()) setRows(journal.rows);
-    } catch {
-      // an unreadable segment: the rows read so far stay
-    }
+    // Each update shows the rows as they are when it ends, even one that ends after a newer one
+    // was asked for (updates end in the order they were asked).
+    journal.update().then(
+      () => setRows(journal.rows),
+      () => {
+        // an unreadable segment: the rows read so far stay
+      },
+    );
   }, [active, seq, journal]);
   return rows;
 }

@@ -10,6 +10,7 @@ import { demoAgents, seedDemo } from '../demo.js';
 import { doctor } from '../doctor.js';
 import { AGENT_CLIS, type DriverCheck, type FoundDriver, findDrivers, ollamaHost } from '../driver-setup.js';
 import { invalidInput } from '../errors.js';
+import { followHistory } from '../history-follow.js';
 import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, plural, say } from '../output.js';
 import { describeRunners, describeUnrun, liveRunners, unrun } from '../runners.js';
@@ -225,37 +226,37 @@ export function registerAdmin(program: Command): void {
       // Read from the end for --limit, streamed otherwise: memory never holds the whole journal.
       let mark: HistoryMark;
       if (o.limit) {
-        const tail = history.tail(o.limit, { matches });
+        const tail = await history.tail(o.limit, { matches });
         mark = tail.mark;
         if (options.json && !o.follow) process.stdout.write(`${JSON.stringify(tail.entries, null, 2)}\n`);
         else for (const e of tail.entries) process.stdout.write(`${line(e)}\n`);
       } else if (options.json && !o.follow) {
         // The same output as JSON.stringify(entries, null, 2), written one entry at a time.
         let count = 0;
-        mark = history.forEach((e) => {
+        mark = await history.forEach((e) => {
           if (!matches(e)) return;
           const item = JSON.stringify(e, null, 2).replace(/\n/g, '\n  ');
           process.stdout.write(`${count++ === 0 ? '[\n  ' : ',\n  '}${item}`);
         });
         process.stdout.write(count === 0 ? '[]\n' : '\n]\n');
       } else {
-        mark = history.forEach((e) => {
+        mark = await history.forEach((e) => {
           if (matches(e)) process.stdout.write(`${line(e)}\n`);
         });
       }
       if (!o.follow) return;
       say('following the journal (ctrl-c to stop)');
-      const follower = history.follow(mark);
-      await new Promise<void>((resolve) => {
-        const watching = history.watch(() => {
-          for (const e of follower.readNew()) if (matches(e)) process.stdout.write(`${line(e)}\n`);
-        });
-        const stop = () => {
-          watching.close();
-          resolve();
-        };
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+      const following = followHistory(history, mark, (e) => {
+        if (matches(e)) process.stdout.write(`${line(e)}\n`);
       });
+      const stop = () => following.close();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await following.done;
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
     });
 }

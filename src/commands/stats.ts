@@ -96,7 +96,7 @@ export function registerStats(program: Command): void {
         const until = new Date();
         const since = o.since !== undefined ? parseSince(String(o.since), until) : undefined;
         const roles = new Map(ws.config.agents.map((a) => [a.id, a.role]));
-        const telemetry = collectTelemetry(ws.history, { ...(since ? { since } : {}), until, roles });
+        const telemetry = await collectTelemetry(ws.history, { ...(since ? { since } : {}), until, roles });
         emit(options, telemetry, () => describeTelemetry(telemetry));
       });
     });

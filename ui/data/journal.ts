@@ -49,18 +49,30 @@ export class JournalFeed {
   rows: readonly JournalRow[] = [];
   /** Follows the journal from where the last read stopped; none before the first read. */
   private follower: ReturnType<History['follow']> | null = null;
+  /** The last update asked for: each waits for the one before, so no two read at once. */
+  private last: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly history: History,
     private readonly keep = 2000,
   ) {}
 
-  /** Bring the rows up to date; returns whether anything was added. */
-  update(): boolean {
+  /**
+   * Bring the rows up to date; resolves to whether anything was added. Updates run one after the
+   * other, in the order asked: two at once would both read the tail, or the same new entries.
+   */
+  update(): Promise<boolean> {
+    const next = this.last.then(() => this.read());
+    // A failed read rejects its own update only: the next reads again from where the last one stopped.
+    this.last = next.catch(() => undefined);
+    return next;
+  }
+
+  private async read(): Promise<boolean> {
     let fresh: JournalEntry[];
-    if (this.follower) fresh = this.follower.readNew();
+    if (this.follower) fresh = await this.follower.readNew();
     else {
-      const tail = this.history.tail(this.keep, { maxBytes: TAIL_BYTES });
+      const tail = await this.history.tail(this.keep, { maxBytes: TAIL_BYTES });
       this.follower = this.history.follow(tail.mark);
       fresh = tail.entries;
     }

@@ -303,7 +303,7 @@ describe('dreamos stats', () => {
     try {
       const decoded: string[] = [];
       const heads: EntryHead[] = [];
-      read.history.forEach(
+      await read.history.forEach(
         (entry) => {
           decoded.push(entry.op);
         },
@@ -313,9 +313,9 @@ describe('dreamos stats', () => {
       );
       expect(decoded).toEqual(['add', 'claim', 'complete']);
       expect(heads.map((h) => h.op)).toEqual(['init', 'heartbeat', 'renew', 'checkpoint']);
-      const all = read.history.tail(10).entries;
+      const all = (await read.history.tail(10)).entries;
       expect(heads[1]).toEqual({ seq: 4, at: all[3]!.at, op: 'heartbeat', hasTasks: true });
-      expect(collectTelemetry(read.history).entries).toBe(7);
+      expect((await collectTelemetry(read.history)).entries).toBe(7);
     } finally {
       await read.close();
     }
@@ -327,13 +327,13 @@ describe('dreamos stats', () => {
       const task = await ws.addTask({ title: 'one', run: 'true' });
       await ws.claim('agent-1', { taskId: task.id });
       await ws.complete(task.id, { agent: 'agent-1' });
-      const before = collectTelemetry(ws.history);
+      const before = await collectTelemetry(ws.history);
       expect(before.unreadable).toBe(0);
       const segment = path.join(ws.home, 'journal', '000001.jsonl');
       const lines = fs.readFileSync(segment, 'utf8').split('\n');
       // A line that is not JSON, and a copy of the completion whose crc no longer matches.
       fs.appendFileSync(segment, `{"seq": 3, not json\n${lines.at(-2)!.replace('"done"', '"ready"')}\n`);
-      const after = collectTelemetry(ws.history);
+      const after = await collectTelemetry(ws.history);
       expect(after.unreadable).toBe(2);
       expect(after.entries).toBe(before.entries);
       expect(after.success).toEqual(before.success);

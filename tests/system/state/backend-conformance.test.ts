@@ -231,7 +231,7 @@ describe.each(BACKENDS)('the $name backend', (backend) => {
       await ws.complete(a.id, { agent: 'agent-1' });
       const seqs: number[] = [];
       const touched: string[] = [];
-      ws.history.forEach((e) => {
+      await ws.history.forEach((e) => {
         seqs.push(e.seq);
         touched.push(...(e.tasks ?? []).map((p) => `${p.task.id}:${p.task.status}`));
       });
@@ -245,23 +245,23 @@ describe.each(BACKENDS)('the $name backend', (backend) => {
       ]);
       // What `dreamos log` reads, without opening the state, is the same history.
       const unopened: number[] = [];
-      Workspace.history({ home }).forEach((e) => {
+      await Workspace.history({ home }).forEach((e) => {
         unopened.push(e.seq);
       });
       expect(unopened).toEqual(seqs);
 
-      const { entries, mark } = ws.history.tail(2);
+      const { entries, mark } = await ws.history.tail(2);
       expect(entries.map((e) => e.seq)).toEqual(seqs.slice(-2));
       const follower = ws.history.follow(mark);
-      expect(follower.readNew()).toEqual([]);
+      expect(await follower.readNew()).toEqual([]);
       const other = await openWs('someone-else');
       const b = await other.addTask({ title: 'b' });
       await other.cancel(b.id);
-      const fresh = follower.readNew();
+      const fresh = await follower.readNew();
       expect(fresh.map((e) => e.by)).toEqual(['someone-else', 'someone-else']);
       expect(fresh.map((e) => e.seq)).toEqual([other.view.seq - 1, other.view.seq]);
-      expect(follower.readNew()).toEqual([]);
-      expect(ws.history.follow(follower.mark).readNew()).toEqual([]);
+      expect(await follower.readNew()).toEqual([]);
+      expect(await ws.history.follow(follower.mark).readNew()).toEqual([]);
     });
 
     it('wakes a watcher when another process changes the state', async () => {

@@ -226,20 +226,20 @@ describe('JournalCursor', () => {
 });
 
 describe('JournalHistory', () => {
-  it('follows from the mark of a tail across segments, with entries only', () => {
+  it('follows from the mark of a tail across segments, with entries only', async () => {
     write(9);
     const lines = splitInto([4, 3]);
     const history = new JournalHistory(paths);
-    const { entries, mark } = history.tail(2);
+    const { entries, mark } = await history.tail(2);
     expect(seqs(entries)).toEqual([6, 7]);
     const follower = history.follow(mark);
-    expect(follower.readNew()).toEqual([]);
+    expect(await follower.readNew()).toEqual([]);
     fs.writeFileSync(paths.journalSegment(3), `${lines.slice(7).join('\n')}\n`);
-    expect(seqs(follower.readNew())).toEqual([8, 9]);
-    expect(seqs(history.follow().readNew())).toEqual(range(1, 9));
+    expect(seqs(await follower.readNew())).toEqual([8, 9]);
+    expect(seqs(await history.follow().readNew())).toEqual(range(1, 9));
     const unreadable: string[] = [];
     fs.appendFileSync(paths.journalSegment(3), 'not json\n');
-    history.forEach(() => {}, { onUnreadable: (why) => unreadable.push(why) });
+    await history.forEach(() => {}, { onUnreadable: (why) => unreadable.push(why) });
     expect(unreadable).toEqual(['not valid JSON']);
   });
 });

@@ -210,11 +210,11 @@ describe('the journal feed', () => {
     const { ws } = await workspace();
     await ws.addTask({ title: 'first' });
     const feed = new JournalFeed(ws.history, 3);
-    expect(feed.update()).toBe(true);
+    expect(await feed.update()).toBe(true);
     expect(feed.rows.at(-1)).toMatchObject({ op: 'add' });
-    expect(feed.update()).toBe(false);
+    expect(await feed.update()).toBe(false);
     for (let i = 0; i < 4; i++) await ws.addTask({ title: `t${i}` });
-    expect(feed.update()).toBe(true);
+    expect(await feed.update()).toBe(true);
     expect(feed.rows).toHaveLength(3);
     expect(feed.rows.at(-1)!.summary).toContain('t3');
   });

@@ -1,0 +1,75 @@
+/**
+ * Following a history as it grows (`dreamos log --follow`): the entries after a mark are read at
+ * each wake-up of the history's watch, and once when following starts (for what was written
+ * before the watch began). Reads are asynchronous, so they are made one at a time, in one of two
+ * modes:
+ *
+ * - idle: no read under way; a wake-up starts one.
+ * - reading: a read is under way; a wake-up only asks for one more after it, however many come,
+ *   so every entry written before the last wake-up is read.
+ *
+ * No two reads overlap, so no entry is handed over twice or out of order. Closing, or a read or
+ * the watch failing, stops both; `done` settles then (rejected with the failure).
+ */
+import type { History, HistoryMark } from '../state/backend.js';
+import type { JournalEntry } from '../state/schemas.js';
+
+export interface Following {
+  /** Settles when following stops: resolved by `close()`, rejected by a failed read or watch. */
+  readonly done: Promise<void>;
+  close(): void;
+}
+
+export function followHistory(
+  history: History,
+  mark: HistoryMark,
+  onEntry: (entry: JournalEntry) => void,
+): Following {
+  const follower = history.follow(mark);
+  let mode: 'idle' | 'reading' = 'idle';
+  let again = false;
+  let stopped = false;
+  let settle: (error?: unknown) => void = () => undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    settle = (error) => (error === undefined ? resolve() : reject(error));
+  });
+
+  const stop = (error?: unknown) => {
+    if (stopped) return;
+    stopped = true;
+    watching.close();
+    settle(error);
+  };
+
+  const read = async () => {
+    do {
+      again = false;
+      for (const entry of await follower.readNew()) {
+        if (stopped) return;
+        onEntry(entry);
+      }
+    } while (again && !stopped);
+  };
+
+  const wake = () => {
+    if (stopped) return;
+    if (mode === 'reading') {
+      again = true;
+      return;
+    }
+    mode = 'reading';
+    read().then(
+      () => {
+        mode = 'idle';
+      },
+      (error: unknown) => {
+        mode = 'idle';
+        stop(error);
+      },
+    );
+  };
+
+  const watching = history.watch(wake, { onError: stop });
+  wake();
+  return { done, close: () => stop() };
+}
