@@ -220,6 +220,21 @@ describe('the journal feed', () => {
   });
 });
 
+describe('the journal feed, updated twice at once', () => {
+  test('reads each entry once, in order', async () => {
+    const { ws } = await workspace();
+    for (let i = 0; i < 3; i++) await ws.addTask({ title: `t${i}` });
+    const feed = new JournalFeed(ws.history);
+    // Two wake-ups before the first read ends: the second must not read the tail again.
+    expect(await Promise.all([feed.update(), feed.update()])).toEqual([true, false]);
+    const seqs = feed.rows.map((r) => r.seq);
+    expect(seqs).toEqual([...Array(ws.view.seq).keys()].map((i) => i + 1));
+    await ws.addTask({ title: 'later' });
+    await Promise.all([feed.update(), feed.update(), feed.update()]);
+    expect(feed.rows.map((r) => r.seq)).toEqual([...seqs, ws.view.seq]);
+  });
+});
+
 describe('fitCells', () => {
   test('cuts to a width in cells, counting wide characters as two and colour codes as none', () => {
     expect(fitCells('hello world', 5)).toBe('hell…');
