@@ -2,12 +2,14 @@
  * `dreamos status | log | doctor`, and the contract every command shares: exit codes, one-line errors
  * on stderr, JSON on stdout with --json, usage errors.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { BoardSummary } from '../../../src/workspace.js';
 import type { JournalEntry, Task } from '../../../state/schemas.js';
 import { type Board, board, expectError, expectJsonError, setPolicies, show } from '../../helpers/cli.js';
+import { BIN, collectOutput } from '../../helpers/workspace.js';
 
 // Each test starts dozens of real processes: a loaded machine is slow, not wrong.
 vi.setConfig({ testTimeout: 180_000 });
@@ -96,6 +98,40 @@ describe('log', () => {
       'complete',
     ]);
     expect(b.json<JournalEntry[]>('log', '--task', 'T-00ZZZ')).toEqual([]);
+  });
+
+  it('--follow prints each new entry once, in order, until ctrl-c', async () => {
+    const before = b.json<JournalEntry[]>('log').at(-1)!.seq;
+    const child = spawn(process.execPath, [BIN, 'log', '--follow', '--json'], { cwd: b.dir });
+    const out = collectOutput(child);
+    const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
+    const lines = () =>
+      out
+        .stdout()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as JournalEntry);
+    const deadline = Date.now() + 60_000;
+    const waitFor = async (what: string, probe: () => boolean) => {
+      while (!probe()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${out.stderr()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await waitFor('the follower', () => out.stderr().includes('following the journal'));
+    const t = b.add('followed');
+    b.json('task', 'claim', '--agent', 'agent-2', '--task', t.id);
+    b.json('task', 'complete', t.id);
+    await waitFor('three entries', () => lines().some((e) => e.op === 'complete'));
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    const followed = lines();
+    expect(followed.slice(0, before).map((e) => e.seq)).toEqual([...Array(before).keys()].map((i) => i + 1));
+    expect(followed.slice(before).map((e) => [e.seq, e.op])).toEqual([
+      [before + 1, 'add'],
+      [before + 2, 'claim'],
+      [before + 3, 'complete'],
+    ]);
   });
 
   it('prints one line per entry for people', () => {
