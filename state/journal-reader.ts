@@ -17,6 +17,10 @@ import type { WorkspacePaths } from './paths.js';
 import { SEGMENT_RE } from './paths.js';
 import { openRead } from './safe-files.js';
 import { JournalEntry, type JournalPosition } from './schemas.js';
+
+/** An entry as a transaction makes it, before it is numbered and sealed. */
+export type EntryDraft = Omit<JournalEntry, 'seq' | 'crc' | 'schemaVersion'>;
+
 import { describeZodError } from './zod-errors.js';
 
 /** A writer starts a new segment once the current one passes this size. */
@@ -40,6 +44,17 @@ export interface ReadHandlers {
   onEntry: (entry: JournalEntry) => void;
   onDamage?: (damage: JournalDamage) => void;
   heads?: HeadsOnly;
+}
+
+/**
+ * An entry draft sealed as entry `seq`: the entry, and its line (without the newline) as it is
+ * written, the crc covering everything before it. Every backend stores entries in this form.
+ */
+export function sealEntry(draft: EntryDraft, seq: number): { entry: JournalEntry; line: string } {
+  const unsealed = { schemaVersion: 1 as const, ...draft, seq };
+  const body = JSON.stringify(unsealed);
+  const crc = crc32(body).toString(16).padStart(8, '0');
+  return { entry: { ...unsealed, crc }, line: `${body.slice(0, -1)},"crc":"${crc}"}` };
 }
 
 export function decodeLine(line: string): { entry: JournalEntry } | { error: string } {

@@ -9,17 +9,21 @@
  * lock, moves those bytes to quarantine/ and truncates the segment back to its last complete line.
  */
 import fs from 'node:fs';
-import { crc32 } from 'node:zlib';
 import { DreamError, errnoCode } from './errors.js';
-import { JournalCursor, type JournalDamage, SEGMENT_BYTES } from './journal-reader.js';
+import {
+  type EntryDraft,
+  JournalCursor,
+  type JournalDamage,
+  SEGMENT_BYTES,
+  sealEntry,
+} from './journal-reader.js';
 import type { WorkspacePaths } from './paths.js';
 import { openRead, quarantineCopy } from './safe-files.js';
 import type { JournalEntry, JournalPosition } from './schemas.js';
 import { fsyncDir } from './store.js';
 
+export type { EntryDraft } from './journal-reader.js';
 export { decodeLine, type JournalDamage, listSegments, SEGMENT_BYTES } from './journal-reader.js';
-
-export type EntryDraft = Omit<JournalEntry, 'seq' | 'crc' | 'schemaVersion'>;
 
 export class Journal {
   /** Reads what any process appended; where it stands is where this process has read up to. */
@@ -145,12 +149,8 @@ export class Journal {
       this.open(this.pos.segment);
       fsyncDir(this.paths.journalDir);
     }
-    const unsealed = { schemaVersion: 1 as const, ...draft, seq: this.lastSeq + 1 };
-    const body = JSON.stringify(unsealed);
-    const crc = crc32(body).toString(16).padStart(8, '0');
-    const entry: JournalEntry = { ...unsealed, crc };
-    const line = `${body.slice(0, -1)},"crc":"${crc}"}\n`;
-    const buf = Buffer.from(line, 'utf8');
+    const { entry, line } = sealEntry(draft, this.lastSeq + 1);
+    const buf = Buffer.from(`${line}\n`, 'utf8');
     const fd = this.open(this.pos.segment);
     // The fence: the journal must end exactly where this process read it to, holding the lock. If
     // not, another process wrote meanwhile (the lock was taken over from this one): nothing is written.
