@@ -180,7 +180,25 @@ export const Config = z
      * Where the state is kept: the name of a backend registered in state/backends.ts, chosen at init
      * and read on every open (docs/decisions/state-backend.md). A config.json without it is json's.
      */
-    state: z.strictObject({ backend: z.string().min(1).max(60).default(DEFAULT_BACKEND) }).prefault({}),
+    state: z
+      .strictObject({
+        backend: z.string().min(1).max(60).default(DEFAULT_BACKEND),
+        /** The postgres backend's server, without a password (PGPASSWORD or ~/.pgpass hold it). */
+        url: z
+          .string()
+          .max(500)
+          .regex(/^postgres(ql)?:\/\//, 'a postgres:// address')
+          .refine((url) => !URL.canParse(url) || !new URL(url).password, {
+            message: 'no password here: keep it in PGPASSWORD or ~/.pgpass',
+          })
+          .optional(),
+        /** The postgres backend's schema: one per workspace (default dreamos). */
+        schema: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'a plain PostgreSQL name (lower-case letters, digits and _)')
+          .optional(),
+      })
+      .prefault({}),
   })
   .superRefine((config, ctx) => {
     const seen = new Set<string>();

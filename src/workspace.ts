@@ -14,7 +14,7 @@ import type {
   StateView,
   WriterStatus,
 } from '../state/backend.js';
-import { backendFactory, DEFAULT_BACKEND } from '../state/backends.js';
+import { backendFactory, backendFromEnv, DEFAULT_BACKEND } from '../state/backends.js';
 import type { LockHolder } from '../state/lock/index.js';
 import { commonFolders, WORKSPACE_DIR, type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { privateDir } from '../state/safe-files.js';
@@ -109,7 +109,7 @@ export interface OpenOptions {
 
 export interface InitOptions {
   dir?: string;
-  config?: Partial<Config>;
+  config?: Partial<Omit<Config, 'state'>> & { state?: Partial<Config['state']> };
   agents?: AgentConfig[];
   /**
    * Where the state is kept: a backend registered in state/backends.ts, recorded in config.json
@@ -130,13 +130,13 @@ export async function initWorkspace(options: InitOptions = {}): Promise<Workspac
   if (fs.existsSync(paths.config)) {
     throw new DreamError('E_CONFLICT', `a workspace already exists at ${home}`);
   }
-  const backend = options.backend ?? options.config?.state?.backend ?? DEFAULT_BACKEND;
+  const backend = options.backend ?? backendFromEnv() ?? options.config?.state?.backend ?? DEFAULT_BACKEND;
   const factory = backendFactory(backend);
   const config = Config.parse({
     schemaVersion: 1,
     agents: options.agents ?? defaultAgents(),
     ...options.config,
-    state: { backend },
+    state: { ...options.config?.state, backend },
   });
   prepareProject(project);
   // The backend makes the folders of its own state; these are the ones every workspace has.
@@ -154,7 +154,7 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
   const config = readConfig(paths);
   const actor = options.actor ?? agentFromEnv(config);
   const host: OpsHost = { agent: (id) => findAgent(config, id, 'no agent '), policies: config.policies };
-  const db = await backendOf(paths, config.state.backend).open(paths, {
+  const db = await backendOf(paths, backendFromEnv() ?? config.state.backend).open(paths, {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),

@@ -5,13 +5,24 @@
 import type { BackendFactory } from './backend.js';
 import { invalidInput } from './errors.js';
 import { jsonBackend } from './json-backend.js';
+import { isPostgresUrl } from './pg/connection.js';
+import { postgresBackend } from './pg/index.js';
 
 /** The registered backends; the first is the default. */
 const BACKENDS: Readonly<Record<string, BackendFactory>> = {
   json: jsonBackend,
+  postgres: postgresBackend,
 };
 
 export const DEFAULT_BACKEND = 'json';
+
+/**
+ * The backend `DREAMOS_STORE` names, when it holds an address (`postgres://…`): it wins over
+ * config.json, so one workspace folder can be pointed at a shared store from the environment.
+ */
+export function backendFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
+  return isPostgresUrl(env.DREAMOS_STORE) ? 'postgres' : null;
+}
 
 export function backendNames(): string[] {
   return Object.keys(BACKENDS);

@@ -110,16 +110,23 @@ export function registerAdmin(program: Command): void {
         .default('auto'),
     )
     .addOption(
-      new Option('--backend <name>', 'where the state is kept (recorded in config.json)')
-        .choices(backendNames())
-        .default(DEFAULT_BACKEND),
+      new Option(
+        '--backend <name>',
+        `where the state is kept (recorded in config.json; default ${DEFAULT_BACKEND}, or postgres when DREAMOS_STORE names a server)`,
+      ).choices(backendNames()),
     )
+    .option(
+      '--store <url>',
+      'postgres: the server, postgres://user@host:port/db (no password: PGPASSWORD or ~/.pgpass)',
+    )
+    .option('--schema <name>', 'postgres: the schema that holds this workspace (default dreamos)')
     .action(async (o, command: Command) => {
       const options = globals(command);
       const dir = o.dir ?? options.home ?? process.cwd();
       const setup = o.demo ? null : await promptSetup(o.driver);
       const agents = o.demo ? demoAgents() : defaultAgents(undefined, setup?.chosen?.driver);
-      const ws = await initWorkspace({ dir, agents, backend: o.backend });
+      const state = { ...(o.store ? { url: o.store } : {}), ...(o.schema ? { schema: o.schema } : {}) };
+      const ws = await initWorkspace({ dir, agents, backend: o.backend, config: { state } });
       try {
         const seeded = o.demo ? await seedDemo(ws) : [];
         const prompted = ws.config.agents.filter((a) => a.driver.kind !== 'shell');

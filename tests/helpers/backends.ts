@@ -9,6 +9,7 @@ import path from 'node:path';
 import { initWorkspace, type OpenOptions, openWorkspace, type Workspace } from '../../src/workspace.js';
 import { STORES } from '../../state/paths.js';
 import { type Status, storeOf, type Task } from '../../state/schemas.js';
+import { type FreshSchema, freshSchema, TEST_PG_URL } from './pg.js';
 import { writePolicies } from './workspace.js';
 
 export interface BackendUnderTest {
@@ -17,7 +18,14 @@ export interface BackendUnderTest {
   /** A fresh workspace in `dir` (which exists), with these policies; returns its home. */
   init(dir: string, policies?: Record<string, unknown>): Promise<string>;
   open(home: string, options?: Pick<OpenOptions, 'actor' | 'share'>): Promise<Workspace>;
+  /** A server the suite needs (it is skipped, or fails on CI, when that server does not answer). */
+  needs?: 'postgres';
+  /** Remove what init made outside the workspace folder (a database schema). */
+  cleanup?(): Promise<void>;
 }
+
+/** The schemas the postgres backend's workspaces were given, dropped by its cleanup. */
+const schemas: FreshSchema[] = [];
 
 export const BACKENDS: BackendUnderTest[] = [
   {
@@ -29,6 +37,26 @@ export const BACKENDS: BackendUnderTest[] = [
       return ws.home;
     },
     open: (home, options = {}) => openWorkspace({ home, share: false, ...options }),
+  },
+  {
+    name: 'postgres',
+    needs: 'postgres',
+    async init(dir, policies) {
+      const fresh = await freshSchema('dreamos_conf');
+      schemas.push(fresh);
+      const ws = await initWorkspace({
+        dir,
+        backend: 'postgres',
+        config: { state: { url: TEST_PG_URL, schema: fresh.schema } },
+      });
+      await ws.close();
+      if (policies) writePolicies(ws.home, policies);
+      return ws.home;
+    },
+    open: (home, options = {}) => openWorkspace({ home, share: false, ...options }),
+    async cleanup() {
+      for (const fresh of schemas.splice(0)) await fresh.drop();
+    },
   },
 ];
 

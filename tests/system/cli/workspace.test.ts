@@ -256,9 +256,10 @@ describe('the state backend a workspace records', () => {
     expect(at(tmp.dir, ['init']).code).toBe(0);
     addIn(tmp.dir, 'before');
     editConfig(tmp.dir, (config) => {
-      config.state = { backend: 'postgres' };
+      config.state = { backend: 'mongodb' };
     });
-    const unknown = /names the state backend "postgres", which this Dream\.OS does not know \(known: json\)/;
+    const unknown =
+      /names the state backend "mongodb", which this Dream\.OS does not know \(known: json, postgres\)/;
     for (const args of [['task', 'list'], ['log'], ['status']]) {
       expectJsonError(at(tmp.dir, [...args, '--json']), 6, 'E_CORRUPT', unknown);
     }

@@ -1,0 +1,180 @@
+/**
+ * Where a workspace's PostgreSQL state is, and the connections to it: the address comes from
+ * `DREAMOS_STORE` or config.json's `state.url`, the schema from `state.schema`. A password never sits
+ * in config.json (PGPASSWORD or ~/.pgpass hold it, as for every PostgreSQL client) and never appears
+ * in a message: addresses are shown without it. Every connection bounds its statements and idle
+ * transactions, so that one stuck client cannot hold back vacuum, or the board, for everyone.
+ */
+import fs from 'node:fs';
+import pg from 'pg';
+import { DreamError } from '../errors.js';
+import type { WorkspacePaths } from '../paths.js';
+
+export const DEFAULT_SCHEMA = 'dreamos';
+const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
+const STORE_RE = /^postgres(ql)?:\/\//;
+
+/** Is this `DREAMOS_STORE` value (or a `state.url`) the address of a PostgreSQL server? */
+export const isPostgresUrl = (value: string | undefined): value is string =>
+  value !== undefined && STORE_RE.test(value);
+
+export interface PgLocation {
+  url: string;
+  schema: string;
+}
+
+/** The address with no password in it: what messages show. */
+export function shownUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    u.search = '';
+    return u.toString();
+  } catch {
+    return 'postgres://…';
+  }
+}
+
+/** A schema name, checked: it is spliced into SQL as an identifier. */
+export function checkedSchema(name: string): string {
+  if (!SCHEMA_RE.test(name))
+    throw new DreamError(
+      'E_INVALID_INPUT',
+      `state.schema ${JSON.stringify(name).slice(0, 70)} is not a plain PostgreSQL name (lower-case letters, digits and _, at most 63)`,
+    );
+  return name;
+}
+
+/** A URL, checked: a PostgreSQL address, with no password when it comes from a file. */
+export function checkedUrl(url: string, from: 'config.json' | 'DREAMOS_STORE'): string {
+  if (!isPostgresUrl(url)) throw new DreamError('E_INVALID_INPUT', `${from} holds no postgres:// address`);
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new DreamError('E_INVALID_INPUT', `${from} holds an address that cannot be read: ${shownUrl(url)}`);
+  }
+  if (from === 'config.json' && parsed.password)
+    throw new DreamError(
+      'E_INVALID_INPUT',
+      `config.json's state.url holds a password: keep it in PGPASSWORD or ~/.pgpass instead (${shownUrl(url)})`,
+    );
+  return url;
+}
+
+/**
+ * The workspace's PostgreSQL location: `DREAMOS_STORE` wins over config.json's `state.url`; the
+ * schema is `state.schema`, else `dreamos`. config.json is read raw here (src/config.ts validates it),
+ * unless the caller has its `state` already (init, before config.json is written).
+ */
+export function locate(
+  paths: WorkspacePaths,
+  given?: { url?: unknown; schema?: unknown },
+  env: NodeJS.ProcessEnv = process.env,
+): PgLocation {
+  let state: { url?: unknown; schema?: unknown } = given ?? {};
+  if (!given) {
+    try {
+      const raw = JSON.parse(fs.readFileSync(paths.config, 'utf8')) as { state?: typeof state };
+      state = raw?.state ?? {};
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+  const fromEnv = env.DREAMOS_STORE;
+  let url: string;
+  if (isPostgresUrl(fromEnv)) url = checkedUrl(fromEnv, 'DREAMOS_STORE');
+  else if (typeof state.url === 'string') url = checkedUrl(state.url, 'config.json');
+  else
+    throw new DreamError(
+      'E_INVALID_INPUT',
+      'this workspace keeps its state in PostgreSQL, but neither DREAMOS_STORE nor config.json (state.url) says where',
+    );
+  const schema = checkedSchema(typeof state.schema === 'string' ? state.schema : DEFAULT_SCHEMA);
+  return { url, schema };
+}
+
+export interface ConnectOptions {
+  /** Bound on one statement (ms). */
+  statementTimeoutMs?: number;
+  /** What the connection is for, shown in pg_stat_activity. */
+  purpose: string;
+}
+
+/** How long one statement may run, and a transaction stay idle, before the server ends it (ms). */
+export const STATEMENT_TIMEOUT_MS = 30_000;
+export const IDLE_IN_TRANSACTION_MS = 30_000;
+
+/** A new client, connected, its search path set to the workspace's schema. */
+export async function connect(location: PgLocation, options: ConnectOptions): Promise<pg.Client> {
+  const client = new pg.Client({
+    connectionString: location.url,
+    application_name: `dreamos ${options.purpose}`.slice(0, 63),
+    statement_timeout: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+    idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+    options: `-c search_path=${location.schema}`,
+  });
+  // An error on an idle client (the server restarted) must not crash the process: the owner
+  // notices on its next query and reconnects.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (error) {
+    await client.end().catch(() => undefined);
+    throw pgError(error, location);
+  }
+  return client;
+}
+
+/** SQLSTATEs, and the codes of a connection that is gone. */
+const LOCK_NOT_AVAILABLE = '55P03';
+const QUERY_CANCELED = '57014';
+const UNDEFINED_TABLE = '42P01';
+const INVALID_SCHEMA = '3F000';
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+]);
+
+/** Is this the connection itself failing (the change may or may not have been made)? */
+export function isConnectionError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01'))
+    return true;
+  const message = (error as Error | null)?.message ?? '';
+  return /Connection terminated|connection is closed|Client has encountered a connection error|not queryable/i.test(
+    message,
+  );
+}
+
+/** A PostgreSQL or connection error as the DreamError the CLI reports (never with a password). */
+export function pgError(error: unknown, location: PgLocation): DreamError {
+  if (error instanceof DreamError) return error;
+  const code = (error as { code?: unknown } | null)?.code;
+  const message = ((error as Error | null)?.message ?? String(error)).replaceAll(
+    location.url,
+    shownUrl(location.url),
+  );
+  const where = `${shownUrl(location.url)} (schema ${location.schema})`;
+  if (code === LOCK_NOT_AVAILABLE)
+    return new DreamError(
+      'E_LOCK_TIMEOUT',
+      `the state at ${where} stayed locked by another client: ${message}`,
+    );
+  if (code === QUERY_CANCELED)
+    return new DreamError('E_LOCK_TIMEOUT', `PostgreSQL at ${where} did not answer in time: ${message}`);
+  if (code === UNDEFINED_TABLE || code === INVALID_SCHEMA)
+    return new DreamError(
+      'E_CORRUPT',
+      `no Dream.OS state in ${where} (${message}): run \`dreamos db migrate\`, or \`dreamos init --backend postgres\``,
+    );
+  if (isConnectionError(error))
+    return new DreamError('E_IO', `cannot reach PostgreSQL at ${where}: ${message}`);
+  return new DreamError('E_IO', `PostgreSQL at ${where} refused: ${message}`);
+}

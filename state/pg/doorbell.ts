@@ -1,0 +1,173 @@
+/**
+ * How processes on other hosts learn that the state changed, without polling: LISTEN/NOTIFY as a
+ * doorbell. A NOTIFY carries nothing and is sent after the commit, outside the writing transaction
+ * (NOTIFY takes a lock at commit that every notifying transaction shares), at most one in flight per
+ * process: changes made meanwhile ring once more when it returns. A listener that hears the bell
+ * reads the journal itself. A lost connection is made again, with a read on reconnecting, and a
+ * cheap periodic look at the journal's end covers a bell missed in between.
+ */
+import type { Socket } from 'node:net';
+import type pg from 'pg';
+import type { Watching, WatchOptions } from '../backend.js';
+import { connect, type PgLocation } from './connection.js';
+import { Session } from './session.js';
+
+/** How often a listener looks at the journal's end in case a bell was missed (ms). */
+export const FALLBACK_MS = 1000;
+const RECONNECT_MIN_MS = 50;
+const RECONNECT_MAX_MS = 2000;
+
+interface Subscriber {
+  onRing: () => void;
+  persistent: boolean;
+  onError?: (error: Error) => void;
+}
+
+export class Doorbell {
+  private readonly subscribers = new Set<Subscriber>();
+  private client: pg.Client | null = null;
+  private connecting = false;
+  private fallback: NodeJS.Timeout | null = null;
+  private retry: NodeJS.Timeout | null = null;
+  private retryMs = RECONNECT_MIN_MS;
+  private lastSeen = -1;
+  private readonly sender: Session;
+  private sending = false;
+  private again = false;
+  private closed = false;
+
+  constructor(
+    private readonly location: PgLocation,
+    /** The schema's channel: every process of one workspace listens on it. */
+    private readonly channel = `dreamos_${location.schema}`,
+  ) {
+    this.sender = new Session(location, 'doorbell', false);
+  }
+
+  /** Tell every listener the state changed. Never throws: a lost bell is covered by their fallback. */
+  ring(): void {
+    if (this.closed) return;
+    if (this.sending) {
+      this.again = true;
+      return;
+    }
+    this.sending = true;
+    this.again = false;
+    void this.sender
+      .query(`NOTIFY "${this.channel}"`)
+      .catch(() => undefined)
+      .finally(() => {
+        this.sending = false;
+        if (this.again) this.ring();
+      });
+  }
+
+  /** Call `onRing` whenever the bell rings, a reconnect may have missed it, or the journal moved. */
+  subscribe(onRing: () => void, options: WatchOptions = {}): Watching {
+    const subscriber: Subscriber = {
+      onRing,
+      persistent: options.persistent ?? true,
+      ...(options.onError ? { onError: options.onError } : {}),
+    };
+    this.subscribers.add(subscriber);
+    if (!this.client && !this.connecting) void this.listen();
+    this.holdProcess();
+    return {
+      close: () => {
+        this.subscribers.delete(subscriber);
+        if (this.subscribers.size === 0) this.stopListening();
+        else this.holdProcess();
+      },
+    };
+  }
+
+  private ringSubscribers(): void {
+    for (const subscriber of [...this.subscribers]) subscriber.onRing();
+  }
+
+  private async listen(): Promise<void> {
+    if (this.closed || this.subscribers.size === 0) return;
+    this.connecting = true;
+    try {
+      const client = await connect(this.location, { purpose: 'listener' });
+      if (this.closed || this.subscribers.size === 0) {
+        await client.end().catch(() => undefined);
+        return;
+      }
+      client.on('notification', () => this.ringSubscribers());
+      const lost = () => {
+        if (this.client !== client) return;
+        this.client = null;
+        void client.end().catch(() => undefined);
+        this.reconnectLater();
+      };
+      client.on('error', lost);
+      client.on('end', lost);
+      await client.query(`LISTEN "${this.channel}"`);
+      this.client = client;
+      this.retryMs = RECONNECT_MIN_MS;
+      this.holdProcess();
+      this.fallback ??= setInterval(() => void this.look(), FALLBACK_MS);
+      // Whatever changed while nobody listened (first start or a reconnect) is read now.
+      this.ringSubscribers();
+    } catch (error) {
+      for (const s of this.subscribers) s.onError?.(error as Error);
+      this.reconnectLater();
+    } finally {
+      this.connecting = false;
+    }
+  }
+
+  private reconnectLater(): void {
+    if (this.closed || this.subscribers.size === 0 || this.retry) return;
+    this.retry = setTimeout(() => {
+      this.retry = null;
+      void this.listen();
+    }, this.retryMs);
+    this.retryMs = Math.min(RECONNECT_MAX_MS, this.retryMs * 2);
+    this.holdProcess();
+  }
+
+  /** The fallback: a look at the journal's end; a move since the last look rings. */
+  private async look(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    try {
+      const { rows } = await client.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM journal');
+      const seq = Number(rows[0]?.seq ?? 0);
+      if (this.lastSeen >= 0 && seq !== this.lastSeen) this.ringSubscribers();
+      this.lastSeen = seq;
+    } catch {
+      // the connection's own error handler reconnects
+    }
+  }
+
+  /** Keep the process alive only while a persistent subscriber listens. */
+  private holdProcess(): void {
+    const persistent = [...this.subscribers].some((s) => s.persistent);
+    const socket = (this.client as unknown as { connection?: { stream?: Socket } } | null)?.connection
+      ?.stream;
+    for (const handle of [socket, this.fallback, this.retry]) {
+      if (!handle) continue;
+      if (persistent) handle.ref();
+      else handle.unref();
+    }
+  }
+
+  private stopListening(): void {
+    if (this.fallback) clearInterval(this.fallback);
+    if (this.retry) clearTimeout(this.retry);
+    this.fallback = null;
+    this.retry = null;
+    const client = this.client;
+    this.client = null;
+    if (client) void client.end().catch(() => undefined);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.subscribers.clear();
+    this.stopListening();
+    await this.sender.close();
+  }
+}

@@ -1,0 +1,161 @@
+/**
+ * The PostgreSQL backend's schema, as numbered migrations: each is applied once, in order, in one
+ * transaction that also records its number, so a schema is always at exactly one version. A
+ * workspace's state lives in its own PostgreSQL schema (config.json `state.schema`), so several
+ * workspaces share a database without meeting. `dreamos db migrate` applies what is missing; opening
+ * refuses a schema older or newer than this code knows (docs/decisions/postgres-backend.md).
+ */
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/**
+ * Documents are stored as `json`, not `jsonb`: the text is kept as written, so a task read back is
+ * the task that was recorded, key for key, and a journal entry keeps the crc it was sealed with.
+ */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'tables of the board, the journal and the leader',
+    sql: `
+CREATE TABLE journal (
+  seq bigint PRIMARY KEY,
+  at timestamptz NOT NULL,
+  op text NOT NULL,
+  by text NOT NULL,
+  has_tasks boolean NOT NULL,
+  -- The transaction that wrote it: after a lost connection, whether a commit happened is asked by it.
+  txn text NOT NULL,
+  entry json NOT NULL
+);
+CREATE TABLE tasks (
+  id text PRIMARY KEY,
+  status text NOT NULL,
+  rev bigint NOT NULL,
+  doc json NOT NULL
+);
+CREATE INDEX tasks_by_status ON tasks (status);
+CREATE TABLE archive (
+  id text PRIMARY KEY,
+  archived_seq bigint NOT NULL,
+  doc json NOT NULL
+);
+CREATE INDEX archive_by_seq ON archive (archived_seq);
+CREATE TABLE alerts (id text PRIMARY KEY, rev bigint NOT NULL, doc json NOT NULL);
+CREATE TABLE agents (id text PRIMARY KEY, rev bigint NOT NULL, doc json NOT NULL);
+CREATE TABLE mail (
+  id text PRIMARY KEY,
+  mailbox text NOT NULL,
+  acked boolean NOT NULL,
+  rev bigint NOT NULL,
+  doc json NOT NULL
+);
+CREATE INDEX mail_by_mailbox ON mail (mailbox, id);
+CREATE TABLE checkpoints (
+  id text PRIMARY KEY,
+  agent text NOT NULL,
+  rev bigint NOT NULL,
+  doc json NOT NULL
+);
+CREATE INDEX checkpoints_by_agent ON checkpoints (agent, id);
+-- The configuration last recorded (the journal has every copy; this one survives its retention).
+CREATE TABLE settings (
+  id int PRIMARY KEY CHECK (id = 1),
+  config json,
+  -- Entries before this one were removed by retention: the journal starts after it, without a gap.
+  journal_floor bigint NOT NULL DEFAULT 0
+);
+INSERT INTO settings (id) VALUES (1);
+-- Who runs the sweeps that one process does for all (lease expiry, drift over all agents), until when.
+CREATE TABLE leaders (
+  role text PRIMARY KEY,
+  holder text NOT NULL,
+  expires_at timestamptz NOT NULL
+);
+
+-- One change, as its journal entry: the entry appended and every object it carries written to its
+-- table, in the caller's transaction. Retention matches the in-memory index (state/state-index.ts):
+-- acknowledged mail past the newest KEEP_ACKED per mailbox, checkpoints past KEEP per agent.
+CREATE FUNCTION record_entry(e json, line text, txn text, keep_acked int, keep_checkpoints int)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  s bigint := (e->>'seq')::bigint;
+BEGIN
+  INSERT INTO journal (seq, at, op, by, has_tasks, txn, entry)
+  VALUES (s, (e->>'at')::timestamptz, e->>'op', e->>'by', e->'tasks' IS NOT NULL, txn, line::json);
+
+  INSERT INTO tasks (id, status, rev, doc)
+  SELECT p->'task'->>'id', p->'task'->>'status', s, p->'task'
+  FROM json_array_elements(coalesce(e->'tasks', '[]'::json)) AS p
+  ON CONFLICT (id) DO UPDATE SET status = excluded.status, rev = excluded.rev, doc = excluded.doc;
+
+  WITH moved AS (
+    DELETE FROM tasks WHERE id IN (SELECT json_array_elements_text(coalesce(e->'archived', '[]'::json)))
+    RETURNING id, doc
+  )
+  INSERT INTO archive (id, archived_seq, doc) SELECT id, s, doc FROM moved
+  ON CONFLICT (id) DO UPDATE SET archived_seq = excluded.archived_seq, doc = excluded.doc;
+
+  INSERT INTO alerts (id, rev, doc)
+  SELECT a->>'id', s, a FROM json_array_elements(coalesce(e->'alerts', '[]'::json)) AS a
+  ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
+
+  INSERT INTO agents (id, rev, doc)
+  SELECT a->>'id', s, a FROM json_array_elements(coalesce(e->'agents', '[]'::json)) AS a
+  ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
+
+  IF e->'mail' IS NOT NULL THEN
+    INSERT INTO mail (id, mailbox, acked, rev, doc)
+    SELECT m->>'id', m->>'to', m->>'ackedAt' IS NOT NULL, s, m FROM json_array_elements(e->'mail') AS m
+    ON CONFLICT (id) DO UPDATE SET mailbox = excluded.mailbox, acked = excluded.acked, rev = excluded.rev, doc = excluded.doc;
+    DELETE FROM mail d USING (
+      SELECT id, row_number() OVER (PARTITION BY mailbox ORDER BY id DESC) AS n
+      FROM mail
+      WHERE acked AND mailbox IN (SELECT DISTINCT m->>'to' FROM json_array_elements(e->'mail') AS m)
+    ) old
+    WHERE d.id = old.id AND old.n > keep_acked;
+  END IF;
+
+  IF e->'checkpoints' IS NOT NULL THEN
+    INSERT INTO checkpoints (id, agent, rev, doc)
+    SELECT c->>'id', c->>'agent', s, c FROM json_array_elements(e->'checkpoints') AS c
+    ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, rev = excluded.rev, doc = excluded.doc;
+    DELETE FROM checkpoints d USING (
+      SELECT id, row_number() OVER (PARTITION BY agent ORDER BY id DESC) AS n
+      FROM checkpoints
+      WHERE agent IN (SELECT DISTINCT c->>'agent' FROM json_array_elements(e->'checkpoints') AS c)
+    ) old
+    WHERE d.id = old.id AND old.n > keep_checkpoints;
+  END IF;
+
+  IF e->'config' IS NOT NULL THEN
+    UPDATE settings SET config = e->'config' WHERE id = 1;
+  END IF;
+END $$;
+
+CREATE FUNCTION record_entries(lines text[], txn text, keep_acked int, keep_checkpoints int)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  line text;
+BEGIN
+  FOREACH line IN ARRAY lines LOOP
+    PERFORM record_entry(line::json, line, txn, keep_acked, keep_checkpoints);
+  END LOOP;
+END $$;
+`,
+  },
+];
+
+/** The schema version this code reads and writes. */
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
+
+/** The table that records which migrations a schema has had. */
+export const VERSION_TABLE_SQL = `
+CREATE TABLE IF NOT EXISTS schema_version (
+  version int PRIMARY KEY,
+  name text NOT NULL,
+  applied_at timestamptz NOT NULL DEFAULT now()
+)`;

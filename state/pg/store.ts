@@ -1,0 +1,434 @@
+/**
+ * The PostgreSQL backend: the same state, lifecycle and journal as the JSON store, kept in tables of
+ * one schema, for fleets of processes on several hosts (docs/decisions/postgres-backend.md).
+ *
+ * Each process keeps the state in memory (the `StateIndex` the JSON store uses), loaded from the
+ * tables and advanced from the journal table. A transaction: take the schema's write lock (an
+ * advisory lock, so writers queue in the database and a dead client's lock dies with its
+ * connection) → read the entries written since this process last looked → plan against that state
+ * with the database's clock → record the entries and every object they carry (one call of
+ * `record_entries`) → commit. Numbers are handed out under the lock, so the committed journal is
+ * always a prefix without gaps: a reader that reads past its last number misses nothing.
+ *
+ * Hot changes (claim, renew, complete, fail) of this process's agents are gathered into one
+ * transaction while the previous one commits. Other processes hear of changes through the
+ * doorbell (state/pg/doorbell.ts) and read them from the journal.
+ */
+import { randomUUID } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type pg from 'pg';
+import type {
+  BackendOptions,
+  HealthReport,
+  HotChange,
+  HotRequest,
+  PlanFn,
+  StateBackend,
+  Watching,
+  WatchOptions,
+} from '../backend.js';
+import { type BatchItem, entryBody, type Outcome } from '../change.js';
+import { DreamError } from '../errors.js';
+import { decodeLine, sealEntry } from '../journal-reader.js';
+import type { LockHolder } from '../lock/index.js';
+import type { RecoveryNotice } from '../recovery.js';
+import { AgentState, Alert, Checkpoint, type JournalEntry, Mail, Task } from '../schemas.js';
+import { KEEP_ACKED_MAIL, KEEP_CHECKPOINTS, StateIndex, type StateView } from '../state-index.js';
+import { isConnectionError, type PgLocation, pgError } from './connection.js';
+import { Doorbell } from './doorbell.js';
+import { PgHistory } from './history.js';
+import { checkVersion, schemaVersion, writeLockSql } from './schema.js';
+import { Session } from './session.js';
+
+/** How many entries one read of the journal brings at most. */
+const PULL_PAGE = 5000;
+
+/** The tables of objects, their schemas, and how the in-memory state takes them. */
+const TABLES = [
+  { table: 'tasks', order: 'id', schema: Task, put: (m: StateIndex, o: unknown) => m.putTask(o as Task) },
+  { table: 'alerts', order: 'id', schema: Alert, put: (m: StateIndex, o: unknown) => m.putAlert(o as Alert) },
+  {
+    table: 'agents',
+    order: 'id',
+    schema: AgentState,
+    put: (m: StateIndex, o: unknown) => m.putAgent(o as AgentState),
+  },
+  { table: 'mail', order: 'id', schema: Mail, put: (m: StateIndex, o: unknown) => m.putMail(o as Mail) },
+  {
+    table: 'checkpoints',
+    order: 'id',
+    schema: Checkpoint,
+    put: (m: StateIndex, o: unknown) => m.putCheckpoint(o as Checkpoint),
+  },
+] as const;
+
+type Query = (sql: string, values?: unknown[]) => Promise<pg.QueryResult>;
+
+/** The whole state as the tables hold it, read inside the caller's transaction. */
+async function loadState(query: Query, location: PgLocation): Promise<StateIndex> {
+  const mem = new StateIndex();
+  const head = await query(
+    'SELECT (SELECT entry::text FROM journal ORDER BY seq DESC LIMIT 1) AS last, (SELECT config::text FROM settings WHERE id = 1) AS config',
+  );
+  const last = head.rows[0]?.last as string | null;
+  if (last) {
+    const decoded = decodeLine(last);
+    if ('error' in decoded)
+      throw new DreamError(
+        'E_CORRUPT',
+        `the last journal entry in schema ${location.schema} ${decoded.error}`,
+      );
+    mem.mergeCounters(decoded.entry.counters);
+    mem.seq = decoded.entry.seq;
+  }
+  const config = head.rows[0]?.config as string | null;
+  if (config) mem.config = JSON.parse(config);
+  for (const { table, order, schema, put } of TABLES) {
+    const { rows } = await query(`SELECT id, doc::text AS doc FROM ${table} ORDER BY ${order}`);
+    for (const row of rows as { id: string; doc: string }[]) {
+      const parsed = schema.safeParse(JSON.parse(row.doc));
+      if (!parsed.success)
+        throw new DreamError(
+          'E_CORRUPT',
+          `row ${row.id} of ${location.schema}.${table} is not a valid object (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}): \`dreamos doctor --repair\` rebuilds it from the journal`,
+        );
+      put(mem, parsed.data);
+    }
+  }
+  mem.sortReadyQueues();
+  mem.dirty.clear();
+  return mem;
+}
+
+export class PgBackend implements StateBackend {
+  readonly name = 'postgres';
+  readonly notices: RecoveryNotice[] = [];
+  readonly writer = null;
+  readonly history: PgHistory;
+  private mem = new StateIndex();
+  /** Transactions, one at a time. */
+  private readonly main: Session;
+  /** Reads outside transactions: the journal's new entries, the history. */
+  private readonly reads: Session;
+  private readonly bell: Doorbell;
+  private readonly lockTimeoutMs: number;
+  private readonly readOnly: boolean;
+  private queue: Promise<unknown> = Promise.resolve();
+  /** Entries read from the journal and not yet applied (refresh applies them). */
+  private fetched: JournalEntry[] = [];
+  private fetchedTo = 0;
+  private pulling: Promise<void> | null = null;
+  /** The in-memory state may hold a change whose commit failed: reloaded before the next plan. */
+  private stale = false;
+  private hotItems: BatchItem[] = [];
+  private hotQueued = false;
+  private closed = false;
+
+  private constructor(
+    readonly location: PgLocation,
+    options: BackendOptions,
+  ) {
+    this.lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
+    this.readOnly = options.readOnly ?? false;
+    this.main = new Session(location, 'state');
+    this.reads = new Session(location, 'reader', false);
+    this.bell = new Doorbell(location);
+    this.history = new PgHistory(this.reads, this.bell);
+  }
+
+  static async open(location: PgLocation, options: BackendOptions = {}): Promise<PgBackend> {
+    const backend = new PgBackend(location, options);
+    try {
+      await backend.main.use(async (client) => {
+        checkVersion(await schemaVersion((sql) => client.query(sql)), location);
+        await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+        try {
+          backend.mem = await loadState((sql, values) => client.query(sql, values), location);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      });
+    } catch (error) {
+      await backend.close();
+      throw error;
+    }
+    backend.fetchedTo = backend.mem.seq;
+    return backend;
+  }
+
+  get view(): StateView {
+    return this.mem;
+  }
+
+  /** Apply the entries read since the last look, then read more in the background. */
+  refresh(): void {
+    if (this.closed) return;
+    this.applyFetched();
+    void this.pull().catch(() => undefined);
+  }
+
+  private applyFetched(): void {
+    while (this.fetched.length > 0) {
+      const entry = this.fetched[0]!;
+      if (entry.seq > this.mem.seq + 1) {
+        // The state moved past where these were read from (a reload): read again from there.
+        this.fetched = [];
+        this.fetchedTo = this.mem.seq;
+        break;
+      }
+      this.fetched.shift();
+      if (entry.seq === this.mem.seq + 1) this.mem.apply(entry);
+    }
+    this.settleIndex();
+  }
+
+  /** Read the entries after what this process has seen, for the next refresh. */
+  private pull(): Promise<void> {
+    this.pulling ??= (async () => {
+      try {
+        const from = Math.max(this.mem.seq, this.fetchedTo);
+        const { rows } = await this.reads.query<{ line: string }>(
+          `SELECT entry::text AS line FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PULL_PAGE}`,
+          [from],
+        );
+        let expected = from + 1;
+        for (const { line } of rows) {
+          const decoded = decodeLine(line);
+          if ('error' in decoded || decoded.entry.seq !== expected) break;
+          this.fetched.push(decoded.entry);
+          this.fetchedTo = expected;
+          expected += 1;
+        }
+      } finally {
+        this.pulling = null;
+      }
+    })();
+    return this.pulling;
+  }
+
+  private settleIndex(): void {
+    // Snapshot files are the JSON store's; here the tables are written in the transaction.
+    this.mem.dirty.clear();
+    this.mem.archivedPending.clear();
+  }
+
+  private enqueue<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async transact<T>(plan: PlanFn<T>): Promise<T> {
+    const [outcome] = await this.enqueue(() => this.run([{ plan, settle: () => undefined }]));
+    if (!outcome!.ok) throw outcome!.error;
+    return outcome!.value as T;
+  }
+
+  transactBatch(take: () => BatchItem[]): Promise<void> {
+    return this.enqueue(async () => {
+      // Requests that arrive meanwhile join this batch.
+      await nextTurn();
+      const items = take();
+      if (items.length === 0) return;
+      let outcomes: Outcome<unknown>[];
+      try {
+        outcomes = await this.run(items);
+      } catch (error) {
+        outcomes = items.map(() => ({ ok: false, error }));
+      }
+      for (const [i, item] of items.entries()) item.settle(outcomes[i]!);
+    });
+  }
+
+  /** Hot changes of this process wait for the transaction before them, and go together. */
+  hot<T>(_request: HotRequest, local: HotChange<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.hotItems.push({
+        plan: local.plan,
+        settle: (outcome) => (outcome.ok ? resolve(outcome.value as T) : reject(outcome.error)),
+      });
+      if (this.hotQueued) return;
+      this.hotQueued = true;
+      void this.transactBatch(() => {
+        this.hotQueued = false;
+        return this.hotItems.splice(0);
+      });
+    });
+  }
+
+  /**
+   * One transaction: the write lock, the entries since the last look, the plans with the database's
+   * clock, their entries recorded, commit. Each plan's outcome, in order; throws when nothing was
+   * recorded for any of them.
+   */
+  private async run(items: readonly BatchItem[]): Promise<Outcome<unknown>[]> {
+    if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
+    if (this.readOnly) throw new DreamError('E_IO', 'this state was opened read-only');
+    const txn = randomUUID();
+    const lines: string[] = [];
+    let firstSeq = 0;
+    let outcomes: Outcome<unknown>[] = [];
+    try {
+      await this.main.use(async (client) => {
+        const query: Query = (sql, values) => client.query(sql, values);
+        await client.query(
+          `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; ${writeLockSql(this.location.schema)}`,
+        );
+        try {
+          const now = await this.catchUp(query);
+          firstSeq = this.mem.seq + 1;
+          outcomes = items.map((item): Outcome<unknown> => {
+            try {
+              const planned = item.plan(this.mem, now);
+              if (planned.change) {
+                const seq = this.mem.seq + 1;
+                const { entry, line } = sealEntry(
+                  entryBody(planned.change, seq, now, this.mem.counters),
+                  seq,
+                );
+                this.mem.apply(entry);
+                lines.push(line);
+              }
+              return { ok: true, value: planned.result };
+            } catch (error) {
+              return { ok: false, error };
+            }
+          });
+          if (lines.length > 0)
+            await client.query('SELECT record_entries($1::text[], $2, $3, $4)', [
+              lines,
+              txn,
+              KEEP_ACKED_MAIL,
+              KEEP_CHECKPOINTS,
+            ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          if (!isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+      }, true);
+    } catch (error) {
+      if (lines.length > 0) {
+        this.stale = true;
+        if (isConnectionError(error) && (await this.committed(firstSeq, txn))) {
+          this.stale = false;
+          return this.recorded(outcomes);
+        }
+        void this.enqueue(() => this.reload()).catch(() => undefined);
+      }
+      throw pgError(error, this.location);
+    }
+    return this.recorded(outcomes, lines.length > 0);
+  }
+
+  private recorded(outcomes: Outcome<unknown>[], changed = true): Outcome<unknown>[] {
+    this.settleIndex();
+    this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
+    if (changed) this.bell.ring();
+    return outcomes;
+  }
+
+  /**
+   * Inside the write lock: bring the in-memory state up to the journal (or reload it from the
+   * tables when the journal no longer reaches back to it, or a failed commit left it unsure), and
+   * read the database's clock, which every lease is judged by.
+   */
+  private async catchUp(query: Query): Promise<Date> {
+    const { rows } = await query(
+      `SELECT clock_timestamp() AS now, ARRAY(SELECT entry::text FROM journal WHERE seq > $1 ORDER BY seq) AS lines`,
+      [this.stale ? Number.MAX_SAFE_INTEGER : this.mem.seq],
+    );
+    const lines = rows[0]!.lines as string[];
+    let reload = this.stale;
+    const entries: JournalEntry[] = [];
+    for (const line of lines) {
+      const decoded = decodeLine(line);
+      if ('error' in decoded)
+        throw new DreamError(
+          'E_CORRUPT',
+          `a journal entry in schema ${this.location.schema} ${decoded.error}`,
+        );
+      entries.push(decoded.entry);
+    }
+    if (entries.length > 0 && entries[0]!.seq !== this.mem.seq + 1) reload = true;
+    if (reload) {
+      this.mem = await loadState(query, this.location);
+      this.stale = false;
+      this.fetched = [];
+      this.fetchedTo = this.mem.seq;
+    } else {
+      for (const entry of entries) this.mem.apply(entry);
+    }
+    return rows[0]!.now as Date;
+  }
+
+  /** After a connection lost during commit: was this transaction's first entry recorded? */
+  private async committed(seq: number, txn: string): Promise<boolean> {
+    for (let attempt = 0; attempt < 5; attempt++) {
+      try {
+        const { rows } = await this.reads.query('SELECT 1 FROM journal WHERE seq = $1 AND txn = $2', [
+          seq,
+          txn,
+        ]);
+        return rows.length > 0;
+      } catch {
+        await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
+      }
+    }
+    throw new DreamError(
+      'E_IO',
+      `PostgreSQL at ${this.location.schema} went away while a change was being committed, and could not be asked whether it was: check with \`dreamos log\``,
+    );
+  }
+
+  /** Reload the in-memory state from the tables (after a failed commit). */
+  private async reload(): Promise<void> {
+    await this.main.use(async (client) => {
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        this.mem = await loadState((sql, values) => client.query(sql, values), this.location);
+        await client.query('COMMIT');
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw error;
+      }
+    });
+    this.stale = false;
+    this.fetched = [];
+    this.fetchedTo = this.mem.seq;
+  }
+
+  /** Every change is in the journal table: the doorbell rings for it, then the view catches up. */
+  watch(onMaybeChanged: () => void, options?: WatchOptions): Watching {
+    return this.bell.subscribe(() => {
+      void this.pull().then(onMaybeChanged, onMaybeChanged);
+    }, options);
+  }
+
+  /** Writers queue in the database: there is no lock file a stopped process could be holding. */
+  writeLockHolder(): LockHolder | null {
+    return null;
+  }
+
+  async upkeep(): Promise<RecoveryNotice[]> {
+    return [];
+  }
+
+  /** What this process recorded is committed when its transaction returns: wait for those in flight. */
+  async flush(): Promise<void> {
+    await this.queue;
+  }
+
+  async check(_options: { repair: boolean }): Promise<HealthReport> {
+    return { problems: [], repaired: [], reopen: false };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.queue;
+    this.closed = true;
+    await Promise.all([this.main.close(), this.reads.close(), this.bell.close()]);
+  }
+}
