@@ -89,6 +89,9 @@ export class Session {
     this.closed = true;
     const client = this.client ?? (await this.connecting?.catch(() => null)) ?? null;
     this.client = null;
-    if (client) await client.end().catch(() => undefined);
+    if (!client) return;
+    // Held open until it has ended: an unreferenced socket would let the process exit mid-close.
+    socketOf(client)?.ref();
+    await client.end().catch(() => undefined);
   }
 }
