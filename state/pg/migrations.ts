@@ -136,6 +136,17 @@ BEGIN
   END IF;
 END $$;
 
+-- The start of every change, in one round trip: the schema's write lock, then (in a snapshot taken
+-- after the lock was had, as each statement of a volatile function has its own) the entries after
+-- the caller's last one and the database's clock, which leases are judged by.
+CREATE FUNCTION begin_write(lock_class int, after bigint, OUT now timestamptz, OUT lines text[])
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(lock_class, hashtext(current_schema()));
+  SELECT clock_timestamp(), ARRAY(SELECT entry::text FROM journal WHERE seq > after ORDER BY seq)
+  INTO now, lines;
+END $$;
+
 CREATE FUNCTION record_entries(lines text[], txn text, keep_acked int, keep_checkpoints int)
 RETURNS void LANGUAGE plpgsql AS $$
 DECLARE

@@ -8,7 +8,7 @@ import { connect, type PgLocation, pgError, shownUrl } from './connection.js';
 import { MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from './migrations.js';
 
 /** The first key of every advisory lock Dream.OS takes; the second is the schema's hash. */
-const LOCK_CLASS = 0x44524d53;
+export const LOCK_CLASS = 0x44524d53;
 
 /** SQL taking the schema's write lock for the rest of the transaction: every change holds it. */
 export const writeLockSql = (schema: string) =>

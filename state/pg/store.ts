@@ -37,8 +37,15 @@ import { KEEP_ACKED_MAIL, KEEP_CHECKPOINTS, StateIndex, type StateView } from '.
 import { isConnectionError, type PgLocation, pgError } from './connection.js';
 import { Doorbell } from './doorbell.js';
 import { PgHistory } from './history.js';
-import { checkVersion, schemaVersion, writeLockSql } from './schema.js';
+import { checkVersion, LOCK_CLASS, schemaVersion } from './schema.js';
 import { Session } from './session.js';
+
+/**
+ * Waits until everything committed so far is on disk: a transaction that writes to the log (a
+ * message no one reads) and commits durably, which flushes the log up to its own commit and so past
+ * every commit before it. Concurrent flushes from several processes share one disk write.
+ */
+const FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'dreamos', '')";
 
 /** How many entries one read of the journal brings at most. */
 const PULL_PAGE = 5000;
@@ -262,6 +269,12 @@ export class PgBackend implements StateBackend {
    * One transaction: the write lock, the entries since the last look, the plans with the database's
    * clock, their entries recorded, commit. Each plan's outcome, in order; throws when nothing was
    * recorded for any of them.
+   *
+   * Two round trips hold the lock: `begin_write` (lock, catch-up, clock), then the record and the
+   * commit. The commit does not wait for the disk while the lock is held (synchronous_commit off);
+   * the flush that follows, outside the lock, does, and only then is the change reported made. The
+   * next writer sees it at once; a crash before the flush takes back this change and nothing
+   * recorded after it, since the log is flushed in order (docs/decisions/postgres-backend.md).
    */
   private async run(items: readonly BatchItem[]): Promise<Outcome<unknown>[]> {
     if (this.closed) throw new DreamError('E_IO', 'the workspace is closed');
@@ -272,12 +285,8 @@ export class PgBackend implements StateBackend {
     let outcomes: Outcome<unknown>[] = [];
     try {
       await this.main.use(async (client) => {
-        const query: Query = (sql, values) => client.query(sql, values);
-        await client.query(
-          `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; ${writeLockSql(this.location.schema)}`,
-        );
         try {
-          const now = await this.catchUp(query);
+          const now = await this.catchUp(client);
           firstSeq = this.mem.seq + 1;
           outcomes = items.map((item): Outcome<unknown> => {
             try {
@@ -296,18 +305,15 @@ export class PgBackend implements StateBackend {
               return { ok: false, error };
             }
           });
-          if (lines.length > 0)
-            await client.query('SELECT record_entries($1::text[], $2, $3, $4)', [
-              lines,
-              txn,
-              KEEP_ACKED_MAIL,
-              KEEP_CHECKPOINTS,
-            ]);
-          await client.query('COMMIT');
+          const record = lines.length
+            ? `SELECT record_entries(ARRAY[${lines.map((l) => client.escapeLiteral(l)).join(',')}]::text[], '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}); `
+            : '';
+          await client.query(`${record}COMMIT`);
         } catch (error) {
           if (!isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
           throw error;
         }
+        if (lines.length) await client.query(FLUSH_SQL);
       }, true);
     } catch (error) {
       if (lines.length > 0) {
@@ -331,19 +337,19 @@ export class PgBackend implements StateBackend {
   }
 
   /**
-   * Inside the write lock: bring the in-memory state up to the journal (or reload it from the
-   * tables when the journal no longer reaches back to it, or a failed commit left it unsure), and
-   * read the database's clock, which every lease is judged by.
+   * Begin the transaction and take the write lock, then bring the in-memory state up to the journal
+   * (or reload it from the tables when the journal no longer reaches back to it, or a failed commit
+   * left it unsure), and read the database's clock, which every lease is judged by.
    */
-  private async catchUp(query: Query): Promise<Date> {
-    const { rows } = await query(
-      `SELECT clock_timestamp() AS now, ARRAY(SELECT entry::text FROM journal WHERE seq > $1 ORDER BY seq) AS lines`,
-      [this.stale ? Number.MAX_SAFE_INTEGER : this.mem.seq],
-    );
-    const lines = rows[0]!.lines as string[];
+  private async catchUp(client: pg.Client): Promise<Date> {
+    const after = this.stale ? Number.MAX_SAFE_INTEGER : this.mem.seq;
+    const results = (await client.query(
+      `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; SELECT now, lines FROM begin_write(${LOCK_CLASS}, ${after})`,
+    )) as unknown as pg.QueryResult[];
+    const row = results[results.length - 1]!.rows[0] as { now: Date; lines: string[] };
     let reload = this.stale;
     const entries: JournalEntry[] = [];
-    for (const line of lines) {
+    for (const line of row.lines) {
       const decoded = decodeLine(line);
       if ('error' in decoded)
         throw new DreamError(
@@ -354,14 +360,14 @@ export class PgBackend implements StateBackend {
     }
     if (entries.length > 0 && entries[0]!.seq !== this.mem.seq + 1) reload = true;
     if (reload) {
-      this.mem = await loadState(query, this.location);
+      this.mem = await loadState((sql, values) => client.query(sql, values), this.location);
       this.stale = false;
       this.fetched = [];
       this.fetchedTo = this.mem.seq;
     } else {
       for (const entry of entries) this.mem.apply(entry);
     }
-    return rows[0]!.now as Date;
+    return row.now;
   }
 
   /** After a connection lost during commit: was this transaction's first entry recorded? */
@@ -372,6 +378,8 @@ export class PgBackend implements StateBackend {
           seq,
           txn,
         ]);
+        // Committed, and perhaps not yet on disk: the flush is made before it is reported.
+        if (rows.length > 0) await this.reads.query(FLUSH_SQL);
         return rows.length > 0;
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
