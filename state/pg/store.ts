@@ -125,6 +125,7 @@ export class PgBackend implements StateBackend {
   private fetched: JournalEntry[] = [];
   private fetchedTo = 0;
   private pulling: Promise<void> | null = null;
+  private pullNext: Promise<void> | null = null;
   /** The in-memory state may hold a change whose commit failed: reloaded before the next plan. */
   private stale = false;
   private hotItems: BatchItem[] = [];
@@ -191,28 +192,47 @@ export class PgBackend implements StateBackend {
     this.settleIndex();
   }
 
-  /** Read the entries after what this process has seen, for the next refresh. */
+  /**
+   * Read the entries after what this process has seen, for the next refresh. The promise settles
+   * after a read that started after the call: a read already under way may have missed the change
+   * the caller heard of, so another follows it.
+   */
   private pull(): Promise<void> {
-    this.pulling ??= (async () => {
-      try {
-        const from = Math.max(this.mem.seq, this.fetchedTo);
-        const { rows } = await this.reads.query<{ line: string }>(
-          `SELECT entry::text AS line FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PULL_PAGE}`,
-          [from],
-        );
-        let expected = from + 1;
-        for (const { line } of rows) {
-          const decoded = decodeLine(line);
-          if ('error' in decoded || decoded.entry.seq !== expected) break;
-          this.fetched.push(decoded.entry);
-          this.fetchedTo = expected;
-          expected += 1;
-        }
-      } finally {
-        this.pulling = null;
+    if (this.pulling) {
+      this.pullNext ??= this.pulling.then(
+        () => this.startPull(),
+        () => this.startPull(),
+      );
+      return this.pullNext;
+    }
+    return this.startPull();
+  }
+
+  private startPull(): Promise<void> {
+    this.pullNext = null;
+    const read = this.pullOnce().finally(() => {
+      if (this.pulling === read) this.pulling = null;
+    });
+    this.pulling = read;
+    return read;
+  }
+
+  private async pullOnce(): Promise<void> {
+    const from = Math.max(this.mem.seq, this.fetchedTo);
+    const { rows } = await this.reads.query<{ line: string }>(
+      `SELECT entry::text AS line FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PULL_PAGE}`,
+      [from],
+    );
+    let expected = from + 1;
+    for (const { line } of rows) {
+      const decoded = decodeLine(line);
+      if ('error' in decoded || decoded.entry.seq !== expected) break;
+      if (expected > this.fetchedTo) {
+        this.fetched.push(decoded.entry);
+        this.fetchedTo = expected;
       }
-    })();
-    return this.pulling;
+      expected += 1;
+    }
   }
 
   private settleIndex(): void {
