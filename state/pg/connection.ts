@@ -6,9 +6,21 @@
  * transactions, so that one stuck client cannot hold back vacuum, or the board, for everyone.
  */
 import fs from 'node:fs';
-import pg from 'pg';
+import { createRequire } from 'node:module';
+import type pg from 'pg';
 import { DreamError } from '../errors.js';
 import type { WorkspacePaths } from '../paths.js';
+
+let loaded: typeof pg | undefined;
+
+/**
+ * node-postgres, loaded on first use: only workspaces kept in PostgreSQL need it, so it is left out
+ * of the CLI's bundle and the start of every other command.
+ */
+function pgModule(): typeof pg {
+  loaded ??= createRequire(import.meta.url)('pg') as typeof pg;
+  return loaded;
+}
 
 export const DEFAULT_SCHEMA = 'dreamos';
 const SCHEMA_RE = /^[a-z_][a-z0-9_]{0,62}$/;
@@ -107,7 +119,7 @@ export const IDLE_IN_TRANSACTION_MS = 30_000;
 
 /** A new client, connected, its search path set to the workspace's schema. */
 export async function connect(location: PgLocation, options: ConnectOptions): Promise<pg.Client> {
-  const client = new pg.Client({
+  const client = new (pgModule().Client)({
     connectionString: location.url,
     application_name: `dreamos ${options.purpose}`.slice(0, 63),
     statement_timeout: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
