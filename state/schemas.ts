@@ -93,7 +93,17 @@ export const HistoryEntry = z.strictObject({
   why: z.string().max(2000).optional(),
 });
 
-export const Lease = z.strictObject({ owner: AgentId, expiresAt: Iso });
+/**
+ * An agent's hold on a working task. `token` is the fencing token of the claim: different for every
+ * claim of the task and never going back (docs/decisions/lease-fencing.md); leases written before it
+ * existed have none.
+ */
+export const Lease = z.strictObject({
+  owner: AgentId,
+  expiresAt: Iso,
+  token: z.number().int().positive().optional(),
+});
+export type Lease = z.infer<typeof Lease>;
 
 export const Task = z.strictObject({
   id: TaskId,

@@ -29,7 +29,10 @@ export function describeTask(t: Task): string {
   if (t.resources.length) lines.push(`  resources  ${t.resources.join(', ')}`);
   if (t.tags.length) lines.push(`  tags       ${t.tags.join(', ')}`);
   if (t.timeout) lines.push(`  timeout    ${t.timeout} s`);
-  if (t.lease) lines.push(`  lease      ${t.lease.owner} until ${t.lease.expiresAt}`);
+  if (t.lease)
+    lines.push(
+      `  lease      ${t.lease.owner} until ${t.lease.expiresAt}${t.lease.token ? ` (token ${t.lease.token})` : ''}`,
+    );
   if (t.notBefore) lines.push(`  not before ${t.notBefore}`);
   if (t.run) lines.push(`  run        ${oneLine(t.run, 200)}`);
   if (t.prompt) lines.push(`  prompt     ${oneLine(t.prompt, 200)}`);
@@ -264,7 +267,10 @@ export function registerTask(program: Command): void {
         const claimed = await ws.claim(o.agent, o.task !== undefined ? { taskId: o.task } : {});
         if (!claimed) throw new DreamError('E_NOTHING_TO_CLAIM', `nothing ${o.agent} may claim right now`);
         emit(options, claimed, () =>
-          one(claimed, `claimed by ${o.agent}, lease until ${claimed.lease?.expiresAt}`),
+          one(
+            claimed,
+            `claimed by ${o.agent}, lease until ${claimed.lease?.expiresAt} (token ${claimed.lease?.token})`,
+          ),
         );
       });
     });

@@ -3,7 +3,7 @@
  * aging), the lease it holds while working, and what happens when a lease runs out.
  */
 import type { Plan, StateView } from '../../state/backend.js';
-import { PRIORITIES, type Task } from '../../state/schemas.js';
+import { type Lease, PRIORITIES, type Task } from '../../state/schemas.js';
 import type { AgentConfig } from '../config.js';
 import { conflict, invalidTransition } from '../errors.js';
 import { type Ctx, iso, mustGet, rank, transition } from './context.js';
@@ -66,15 +66,36 @@ export function pickTask(
   return best?.task;
 }
 
-export function leaseFor(agentId: string, ctx: Ctx) {
-  return { owner: agentId, expiresAt: iso(new Date(ctx.now.getTime() + ctx.policies.leaseSeconds * 1000)) };
+const leaseEnd = (ctx: Ctx) => iso(new Date(ctx.now.getTime() + ctx.policies.leaseSeconds * 1000));
+
+/**
+ * The fencing token of a new claim of `task`. `rev` is the sequence number of the last change
+ * recorded for the task, and every claim is such a change: a later claim always sees a `rev` at
+ * least that of the earlier claim's change, so its token is higher, whatever happened between
+ * (a retry, a stall, another agent, another process). See docs/decisions/lease-fencing.md.
+ */
+export function nextLeaseToken(task: Task): number {
+  return Math.max(task.rev, task.lease?.token ?? 0) + 1;
 }
+
+/** The lease of a new claim of `task` by `agentId`, with a fresh fencing token. */
+export function leaseFor(task: Task, agentId: string, ctx: Ctx): Lease {
+  return { owner: agentId, expiresAt: leaseEnd(ctx), token: nextLeaseToken(task) };
+}
+
+/** The same lease (owner and token) running again from now. */
+export function renewedLease(lease: Lease, ctx: Ctx): Lease {
+  return { ...lease, expiresAt: leaseEnd(ctx) };
+}
+
+/** Whether the lease has run out by the plan's clock (it holds while `expiresAt` is still ahead). */
+export const leaseExpired = (lease: Lease, ctx: Ctx) => Date.parse(lease.expiresAt) <= ctx.now.getTime();
 
 /** Working tasks whose lease ran out go back to ready as a stall (or fail after too many stalls). */
 export function expireLeases(ctx: Ctx): Task[] {
   const out: Task[] = [];
   for (const task of ctx.view.inStore('working')) {
-    if (!task.lease || Date.parse(task.lease.expiresAt) > ctx.now.getTime()) continue;
+    if (!task.lease || !leaseExpired(task.lease, ctx)) continue;
     const stalls = task.stalls + 1;
     const why = `lease of ${task.lease.owner} expired at ${task.lease.expiresAt} (stall ${stalls})`;
     out.push(
@@ -119,7 +140,7 @@ export function planClaim(ctx: Ctx, agent: AgentConfig, taskId?: string): Plan<T
   }
   const claimed = transition(chosen, 'working', ctx, `claimed by ${agent.id}`, {
     agent: agent.id,
-    lease: leaseFor(agent.id, ctx),
+    lease: leaseFor(chosen, agent.id, ctx),
     attempts: chosen.attempts + 1,
     notBefore: null,
   });
@@ -138,6 +159,7 @@ export function assertHolder(task: Task, agentId: string | undefined, action: st
 export function planRenew(ctx: Ctx, id: string, agentId: string): Plan<Task> {
   const task = mustGet(ctx.view, id);
   assertHolder(task, agentId, 'renewed');
-  const next = { ...task, lease: leaseFor(agentId, ctx), updatedAt: iso(ctx.now) };
+  // assertHolder has checked that the task has a lease held by this agent.
+  const next = { ...task, lease: renewedLease(task.lease!, ctx), updatedAt: iso(ctx.now) };
   return { change: { op: 'renew', by: ctx.by, tasks: [next] }, result: next };
 }

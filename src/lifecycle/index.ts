@@ -11,11 +11,14 @@
 export {
   expireLeases,
   globsOverlap,
+  leaseExpired,
   leaseFor,
   mayTake,
+  nextLeaseToken,
   pickTask,
   planClaim,
   planRenew,
+  renewedLease,
   resourcesBusy,
 } from './claim.js';
 export { type Ctx, checkTaskId, isTerminal, taskIdOf, transition } from './context.js';

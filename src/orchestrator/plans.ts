@@ -6,7 +6,7 @@ import { hostname } from 'node:os';
 import type { Plan } from '../../state/backend.js';
 import { processAlive } from '../../state/proc.js';
 import { type AgentState, type Checkpoint, idOf, type Task } from '../../state/schemas.js';
-import { type Ctx, leaseFor, transition, withFollowUps } from '../lifecycle/index.js';
+import { type Ctx, leaseFor, renewedLease, transition, withFollowUps } from '../lifecycle/index.js';
 import { defaultAgentState } from '../mail.js';
 
 export const HOST = hostname();
@@ -117,8 +117,8 @@ export function planHeartbeat(
     const current = ctx.view.agentState(agentId) ?? defaultAgentState(agentId, ctx.now);
     agents.push({ ...current, heartbeatAt: at, updatedAt: at });
     const task = taskId ? (ctx.view.task(taskId) ?? null) : null;
-    if (task && task.status === 'working' && task.lease?.owner === agentId) {
-      const renewed = { ...task, lease: leaseFor(agentId, ctx), updatedAt: at };
+    if (task?.status === 'working' && task.lease?.owner === agentId) {
+      const renewed = { ...task, lease: renewedLease(task.lease, ctx), updatedAt: at };
       tasks.push(renewed);
       result.set(agentId, renewed);
     } else {
@@ -191,7 +191,7 @@ export function planResume(ctx: Ctx, agentId: string, taskId: string): Plan<Task
   }
   const resumed = transition(task, 'working', ctx, 'resumed from its checkpoint after a restart', {
     attempts: task.attempts + 1,
-    lease: leaseFor(agentId, ctx),
+    lease: leaseFor(task, agentId, ctx),
   });
   return { change: { op: 'resume', by: agentId, tasks: [resumed] }, result: resumed };
 }

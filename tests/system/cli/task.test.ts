@@ -262,7 +262,9 @@ describe('task claim and renew', () => {
     const t = b.add('for people');
     const r = b.run('task', 'claim', '--agent', 'agent-2');
     expect(r.code, show(r)).toBe(0);
-    expect(r.stdout).toMatch(new RegExp(`^${t.id} claimed by agent-2, lease until \\S+ \\(working\\)\\n$`));
+    expect(r.stdout).toMatch(
+      new RegExp(`^${t.id} claimed by agent-2, lease until \\S+ \\(token \\d+\\) \\(working\\)\\n$`),
+    );
   });
 
   it('takes higher priority first, then the oldest', () => {

@@ -1,5 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initWorkspace, openWorkspace, type Workspace } from '../../../src/index.js';
+import { type Ctx, planClaim, planComplete, planFail, planRenew } from '../../../src/lifecycle/index.js';
+import type { Task } from '../../../state/schemas.js';
 import { tempDir } from '../../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -81,5 +83,30 @@ describe('task lifecycle through the library', () => {
     await ws.close();
     ws = await openWorkspace({ home: tmp.dir });
     expect(ws.getTask(t.id)).toMatchObject({ title: 'persist me', priority: 'high', status: 'ready' });
+  });
+});
+
+describe('lease fencing tokens', () => {
+  /** A planner's context at `now`, on the workspace's current state. */
+  const at = (now: Date, by = 'agent-2'): Ctx => ({ view: ws.view, now, by, policies: ws.config.policies });
+  /** Just after the lease of `task` runs out. */
+  const afterExpiry = (task: Task) => new Date(Date.parse(task.lease!.expiresAt) + 1);
+
+  it('gives every claim of a task a higher token, through a retry, a stall and another agent', async () => {
+    const t = await ws.addTask({ title: 'claimed again and again', run: 'true', maxAttempts: 5 });
+    const first = (await ws.claim('agent-2'))!;
+    expect(first.lease?.token).toBeGreaterThan(0);
+    await ws.fail(t.id, { agent: 'agent-2', reason: 'x', final: true });
+    await ws.retry(t.id);
+    const second = (await ws.claim('agent-2'))!;
+    // The lease runs out, and the next claim (by another agent) finds it expired and takes the task.
+    const third = await ws.apply((ctx) =>
+      planClaim({ ...ctx, now: afterExpiry(second) }, ws.agent('agent-3')),
+    );
+    expect(third?.stalls).toBe(1);
+    const tokens = [first, second, third!].map((c) => c.lease!.token!);
+    expect(tokens[1]).toBeGreaterThan(tokens[0]!);
+    expect(tokens[2]).toBeGreaterThan(tokens[1]!);
+    expect(ws.getTask(t.id).lease?.token).toBe(tokens[2]);
   });
 });
