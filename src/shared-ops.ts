@@ -32,15 +32,22 @@ const Usage = z.strictObject({
   outputTokens: z.number(),
   usd: z.number().optional(),
 });
+/** The fencing token of the lease an agent believes it holds (state/schemas.ts `Lease.token`). */
+const LeaseToken = z.number().int().positive();
 const CompleteFields = {
   agent: z.string().max(64).optional(),
+  leaseToken: LeaseToken.optional(),
   summary: z.string().optional(),
   exitCode: z.number().nullable().optional(),
   usage: Usage.optional(),
   log: z.string().optional(),
 };
 const ClaimArgs = z.strictObject({ agent: z.string().max(64), taskId: z.string().max(20).optional() });
-const RenewArgs = z.strictObject({ id: z.string().max(20), agent: z.string().max(64) });
+const RenewArgs = z.strictObject({
+  id: z.string().max(20),
+  agent: z.string().max(64),
+  leaseToken: LeaseToken.optional(),
+});
 const CompleteArgs = z.strictObject({ id: z.string().max(20), input: z.strictObject(CompleteFields) });
 const FailArgs = z.strictObject({
   id: z.string().max(20),
@@ -59,6 +66,16 @@ interface Operation<A> {
   /** Who the change is recorded as made by. */
   by(args: A, actor: string): string;
   plan(ctx: Ctx, host: OpsHost, args: A): Plan<Task | null>;
+}
+
+/** An agent reporting must be configured; a lease token belongs to an agent's report, never the operator's. */
+function checkReporter(
+  host: OpsHost,
+  input: { agent?: string | undefined; leaseToken?: number | undefined },
+) {
+  if (input.agent !== undefined) host.agent(input.agent);
+  else if (input.leaseToken !== undefined)
+    throw invalidInput('a lease token comes with the agent holding the lease');
 }
 
 type ClaimArgs = z.infer<typeof ClaimArgs>;
@@ -88,12 +105,12 @@ export const SHARED_OPS: {
       checkTaskId(id);
     },
     by: ({ agent }) => agent,
-    plan: (ctx, _host, { id, agent }) => planRenew(ctx, id, agent),
+    plan: (ctx, _host, { id, agent, leaseToken }) => planRenew(ctx, id, { agent, leaseToken }),
   },
   complete: {
     args: CompleteArgs,
     check(host, { id, input }) {
-      if (input.agent !== undefined) host.agent(input.agent);
+      checkReporter(host, input);
       checkTaskId(id);
     },
     by: ({ input }, actor) => input.agent ?? actor,
@@ -102,7 +119,7 @@ export const SHARED_OPS: {
   fail: {
     args: FailArgs,
     check(host, { id, input }) {
-      if (input.agent !== undefined) host.agent(input.agent);
+      checkReporter(host, input);
       if (!input.reason?.trim()) throw invalidInput('a failure needs a reason');
       if (input.errorCode !== undefined && !isFailureCode(input.errorCode)) {
         throw invalidInput(
@@ -157,7 +174,7 @@ function pick<T extends object>(input: T, keys: readonly (keyof T)[]): Partial<T
   for (const key of keys) if (input[key] !== undefined) out[key] = input[key];
   return out;
 }
-const COMPLETE_KEYS = ['agent', 'summary', 'exitCode', 'usage', 'log'] as const;
+const COMPLETE_KEYS = ['agent', 'leaseToken', 'summary', 'exitCode', 'usage', 'log'] as const;
 const FAIL_KEYS = [...COMPLETE_KEYS, 'reason', 'errorCode', 'final'] as const;
 
 export const completeArgs = (id: string, input: CompleteInput): CompleteArgs => ({

@@ -304,8 +304,13 @@ export class Workspace {
     return this.change('claim', { agent: agentId, taskId: options.taskId });
   }
 
-  renew(id: string, agentId: string): Promise<Task> {
-    return this.change('renew', { id, agent: agentId }) as Promise<Task>;
+  /** Extend the lease `agentId` holds on task `id`; `leaseToken` names the claim it believes it holds. */
+  renew(id: string, agentId: string, leaseToken?: number): Promise<Task> {
+    return this.change('renew', {
+      id,
+      agent: agentId,
+      ...(leaseToken !== undefined ? { leaseToken } : {}),
+    }) as Promise<Task>;
   }
 
   complete(id: string, input: CompleteInput = {}): Promise<Task> {

@@ -88,8 +88,12 @@ function writeCheckpointFile(ctx: Pick<DriverContext, 'checkpoint' | 'logPath'>)
 export function dreamosEnv(ctx: DriverContext): Record<string, string> {
   const { json: checkpoint, truncated } = boundedCheckpoint(ctx);
   const file = truncated ? writeCheckpointFile(ctx) : null;
+  const token = ctx.task.lease?.token;
   return {
     DREAMOS_TASK_ID: ctx.task.id,
+    // The fencing token of the claim: `dreamos task complete|fail|renew` sends it, so that a run
+    // whose lease was lost cannot report on the task (docs/decisions/lease-fencing.md).
+    ...(token !== undefined ? { DREAMOS_LEASE_TOKEN: String(token) } : {}),
     DREAMOS_TASK_JSON: taskJson(ctx.task),
     DREAMOS_AGENT_ID: ctx.agent.id,
     DREAMOS_HOME: ctx.home,

@@ -90,6 +90,34 @@ function holder(named: string | undefined): string | undefined {
   return self && self !== OPERATOR ? self : undefined;
 }
 
+/**
+ * The fencing token of the lease the reporting agent holds on task `id`: --lease-token, else a
+ * driven program's own (DREAMOS_LEASE_TOKEN, which goes with DREAMOS_TASK_ID: a report on another
+ * task does not carry it). The operator holds no lease: a token without an agent is refused.
+ */
+function leaseToken(
+  id: string,
+  agent: string | undefined,
+  named: number | undefined,
+): { leaseToken?: number } {
+  if (named !== undefined) {
+    if (agent === undefined)
+      throw new DreamError('E_USAGE', '--lease-token goes with the agent holding the lease: --agent ID');
+    return { leaseToken: named };
+  }
+  const env = process.env.DREAMOS_LEASE_TOKEN;
+  if (agent === undefined || !env || process.env.DREAMOS_TASK_ID !== id) return {};
+  const token = Number(env);
+  if (!Number.isSafeInteger(token) || token < 1)
+    throw invalidInput(
+      `DREAMOS_LEASE_TOKEN must be a positive whole number, got ${JSON.stringify(env).slice(0, 40)}`,
+    );
+  return { leaseToken: token };
+}
+
+const LEASE_TOKEN_HELP =
+  'the fencing token of the lease held (default: DREAMOS_LEASE_TOKEN for DREAMOS_TASK_ID)';
+
 /** Say on stderr which of the tasks just added nobody can take, and why, so that none waits in silence. */
 function warnUntakeable(ws: Workspace, tasks: readonly Task[]): void {
   for (const group of untakeable(tasks, ws.config.agents, ws.view)) {
@@ -280,11 +308,13 @@ export function registerTask(program: Command): void {
     .description("extend the lease of a working task (the agent's heartbeat)")
     .argument('<id>')
     .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID)')
+    .option('--lease-token <n>', LEASE_TOKEN_HELP, positiveInt('--lease-token'))
     .action((id: string, o, command: Command) => {
       const agent = holder(o.agent);
       if (agent === undefined)
         throw new DreamError('E_USAGE', 'name the agent holding the lease: --agent ID');
-      return changeOne(command, (ws) => ws.renew(id, agent), 'renewed');
+      const { leaseToken: token } = leaseToken(id, agent, o.leaseToken);
+      return changeOne(command, (ws) => ws.renew(id, agent, token), 'renewed');
     });
 
   task
@@ -292,6 +322,7 @@ export function registerTask(program: Command): void {
     .description('mark a working task done')
     .argument('<id>')
     .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID, else the operator)')
+    .option('--lease-token <n>', LEASE_TOKEN_HELP, positiveInt('--lease-token'))
     .option('--summary <text>', 'what was done')
     .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
     .action((id: string, o, command: Command) =>
@@ -300,6 +331,7 @@ export function registerTask(program: Command): void {
         (ws) =>
           ws.complete(id, {
             ...(holder(o.agent) !== undefined ? { agent: holder(o.agent) } : {}),
+            ...leaseToken(id, holder(o.agent), o.leaseToken),
             ...(o.summary !== undefined ? { summary: o.summary } : {}),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
           }),
@@ -313,6 +345,7 @@ export function registerTask(program: Command): void {
     .argument('<id>')
     .requiredOption('--reason <text>', 'what went wrong')
     .option('--agent <id>', 'the agent holding the lease (default: DREAMOS_AGENT_ID, else the operator)')
+    .option('--lease-token <n>', LEASE_TOKEN_HELP, positiveInt('--lease-token'))
     .option('--exit-code <n>', 'exit code of the work', Number.parseInt)
     .option('--final', 'do not retry')
     .option('--error-code <code>', 'a typed error code, e.g. E_TESTS (default E_REPORTED)')
@@ -324,6 +357,7 @@ export function registerTask(program: Command): void {
             reason: o.reason,
             ...(o.errorCode !== undefined ? { errorCode: o.errorCode } : {}),
             ...(holder(o.agent) !== undefined ? { agent: holder(o.agent) } : {}),
+            ...leaseToken(id, holder(o.agent), o.leaseToken),
             ...(o.exitCode !== undefined ? { exitCode: o.exitCode } : {}),
             final: Boolean(o.final),
           }),

@@ -148,17 +148,42 @@ export function planClaim(ctx: Ctx, agent: AgentConfig, taskId?: string): Plan<T
   return { change: withFollowUps(ctx, 'claim', [...others, claimed]), result: claimed };
 }
 
-export function assertHolder(task: Task, agentId: string | undefined, action: string): void {
+/** Who reports on a working task: an agent with the lease it believes it holds, or the operator (no agent). */
+export interface Holder {
+  agent?: string | undefined;
+  /** The fencing token of that agent's lease; callers from before fencing send none. */
+  leaseToken?: number | undefined;
+}
+
+/**
+ * Refuse a report on `task` from anyone but the agent holding its lease now: a lease of another
+ * claim (another token), of another agent, or one that ran out by the plan's clock, even if nobody
+ * has put the task back yet. The operator (no agent) may report on any working task.
+ */
+export function assertHolder(ctx: Ctx, task: Task, holder: Holder, action: string): void {
   if (task.status !== 'working')
     throw invalidTransition(`${task.id} is ${task.status}; only a working task can be ${action}`);
-  if (agentId && task.lease?.owner !== agentId) {
-    throw conflict(`${task.id} is held by ${task.lease?.owner ?? 'nobody'}, not ${agentId}`);
+  const { agent, leaseToken } = holder;
+  if (!agent) return;
+  const lease = task.lease;
+  if (leaseToken !== undefined && lease?.token !== leaseToken) {
+    throw conflict(
+      `${task.id} was claimed again${lease ? ` by ${lease.owner}${lease.token ? ` (lease ${lease.token})` : ''}` : ''}: lease ${leaseToken} of ${agent} is no longer held, so the task cannot be ${action} by it`,
+    );
+  }
+  if (lease?.owner !== agent) {
+    throw conflict(`${task.id} is held by ${lease?.owner ?? 'nobody'}, not ${agent}`);
+  }
+  if (leaseExpired(lease, ctx)) {
+    throw conflict(
+      `the lease of ${lease.owner} on ${task.id} expired at ${lease.expiresAt}: the task cannot be ${action} by it (it goes back to ready)`,
+    );
   }
 }
 
-export function planRenew(ctx: Ctx, id: string, agentId: string): Plan<Task> {
+export function planRenew(ctx: Ctx, id: string, holder: Holder & { agent: string }): Plan<Task> {
   const task = mustGet(ctx.view, id);
-  assertHolder(task, agentId, 'renewed');
+  assertHolder(ctx, task, holder, 'renewed');
   // assertHolder has checked that the task has a lease held by this agent.
   const next = { ...task, lease: renewedLease(task.lease!, ctx), updatedAt: iso(ctx.now) };
   return { change: { op: 'renew', by: ctx.by, tasks: [next] }, result: next };

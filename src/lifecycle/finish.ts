@@ -10,7 +10,10 @@ import { type Ctx, iso, mustGet, transition } from './context.js';
 import { withFollowUps } from './follow-ups.js';
 
 export interface CompleteInput {
+  /** The agent reporting, or none for the operator. */
   agent?: string;
+  /** The fencing token of the lease the agent believes it holds (its claim's `lease.token`). */
+  leaseToken?: number;
   summary?: string;
   exitCode?: number | null;
   usage?: { inputTokens: number; outputTokens: number; usd?: number };
@@ -19,7 +22,7 @@ export interface CompleteInput {
 
 export function planComplete(ctx: Ctx, id: string, input: CompleteInput): Plan<Task> {
   const task = mustGet(ctx.view, id);
-  assertHolder(task, input.agent, 'completed');
+  assertHolder(ctx, task, input, 'completed');
   const next = transition(task, 'done', ctx, input.summary ? input.summary.slice(0, 200) : 'completed', {
     lease: null,
     result: {
@@ -52,7 +55,7 @@ export function backoffSeconds(
 
 export function planFail(ctx: Ctx, id: string, input: FailInput): Plan<Task> {
   const task = mustGet(ctx.view, id);
-  assertHolder(task, input.agent, 'failed');
+  assertHolder(ctx, task, input, 'failed');
   const result = {
     ok: false,
     error: input.reason,

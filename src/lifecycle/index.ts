@@ -11,6 +11,7 @@
 export {
   expireLeases,
   globsOverlap,
+  type Holder,
   leaseExpired,
   leaseFor,
   mayTake,

@@ -233,6 +233,14 @@ describe('shell driver', () => {
     });
     expect((await run.done).summary).toBe('T-0000A agent-5 extra-value []');
   });
+
+  it("gives the program its claim's lease token, for its reports on the task", async () => {
+    const lease = { owner: 'agent-5', expiresAt: '2026-12-07T00:00:00.000Z', token: 41 };
+    const { ctx } = makeContext(dir, { task: makeTask({ run: 'echo "[$DREAMOS_LEASE_TOKEN]"', lease }) });
+    const run = shell.start(ctx);
+    runs.push(run);
+    expect((await run.done).summary).toBe('[41]');
+  });
 });
 
 describe('secrets in the environment of driven programs', () => {

@@ -365,6 +365,76 @@ describe('task claim and renew', () => {
   });
 });
 
+describe('lease fencing tokens', () => {
+  const literal = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+  it('refuses a late complete, fail or renew from a lease that ran out (exit 4), changing nothing', async () => {
+    setPolicies(b, { leaseSeconds: 0.001 });
+    const t = b.add('slow');
+    const c = claim('agent-2');
+    const token = String(c.lease!.token);
+    await new Promise((r) => setTimeout(r, 20));
+    const expired = new RegExp(`lease of agent-2 on ${t.id} expired at ${literal(c.lease!.expiresAt)}`);
+    const flags = ['--agent', 'agent-2', '--lease-token', token];
+    expectRefused(b, ['task', 'complete', t.id, ...flags], 4, expired);
+    expectRefused(b, ['task', 'fail', t.id, '--reason', 'late', ...flags], 4, expired);
+    expectRefused(b, ['task', 'renew', t.id, ...flags], 4, expired);
+    // A driven program's own lease, from the environment its driver set.
+    const driven = {
+      env: { DREAMOS_AGENT_ID: 'agent-2', DREAMOS_TASK_ID: t.id, DREAMOS_LEASE_TOKEN: token },
+    };
+    expectRefused(b, ['task', 'complete', t.id], 4, expired, driven);
+    const json = dreamos(['task', 'complete', t.id, ...flags, '--json'], { cwd: b.dir });
+    expectJsonError(json, 4, 'E_CONFLICT', expired);
+    expect(b.get(t.id)).toEqual(c);
+    // The operator may still complete it.
+    expect(b.json<Task>('task', 'complete', t.id).status).toBe('done');
+  });
+
+  it('refuses a report with the token of an earlier claim after a retry and a new claim', () => {
+    const t = b.add('twice', '--max-attempts', '3');
+    const first = claim('agent-2');
+    const old = String(first.lease!.token);
+    b.json('task', 'fail', t.id, '--agent', 'agent-2', '--lease-token', old, '--reason', 'flaky');
+    b.json('task', 'retry', t.id);
+    const second = claim('agent-2');
+    expect(second.lease!.token).toBeGreaterThan(first.lease!.token!);
+    const again = new RegExp(`${t.id} was claimed again by agent-2 \\(lease ${second.lease!.token}\\)`);
+    for (const args of [
+      ['task', 'complete', t.id],
+      ['task', 'fail', t.id, '--reason', 'late'],
+      ['task', 'renew', t.id],
+    ])
+      expectRefused(b, [...args, '--agent', 'agent-2', '--lease-token', old], 4, again);
+    const driven = { env: { DREAMOS_AGENT_ID: 'agent-2', DREAMOS_TASK_ID: t.id, DREAMOS_LEASE_TOKEN: old } };
+    expectRefused(b, ['task', 'complete', t.id], 4, again, driven);
+    expect(b.get(t.id)).toEqual(second);
+    const own = dreamos(['task', 'complete', t.id, '--json'], {
+      cwd: b.dir,
+      env: { ...driven.env, DREAMOS_LEASE_TOKEN: String(second.lease!.token) },
+    });
+    expect(own.code, show(own)).toBe(0);
+    expect(own.json<Task>()).toMatchObject({ status: 'done' });
+  });
+
+  it('refuses a lease token without the agent holding the lease, and a malformed one (exit 2)', () => {
+    const t = b.add('x');
+    claim('agent-2');
+    expectRefused(
+      b,
+      ['task', 'complete', t.id, '--lease-token', '1'],
+      2,
+      /--lease-token goes with the agent/,
+    );
+    expectRefused(
+      b,
+      ['task', 'complete', t.id, '--agent', 'agent-2', '--lease-token', 'x'],
+      2,
+      /--lease-token/,
+    );
+  });
+});
+
 describe('task complete', () => {
   it('marks a working task done with its summary and exit code', () => {
     const t = b.add('build');

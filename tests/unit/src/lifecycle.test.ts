@@ -96,7 +96,7 @@ describe('lease fencing tokens', () => {
     const t = await ws.addTask({ title: 'claimed again and again', run: 'true', maxAttempts: 5 });
     const first = (await ws.claim('agent-2'))!;
     expect(first.lease?.token).toBeGreaterThan(0);
-    await ws.fail(t.id, { agent: 'agent-2', reason: 'x', final: true });
+    await ws.fail(t.id, { agent: 'agent-2', leaseToken: first.lease!.token!, reason: 'x', final: true });
     await ws.retry(t.id);
     const second = (await ws.claim('agent-2'))!;
     // The lease runs out, and the next claim (by another agent) finds it expired and takes the task.
@@ -108,5 +108,51 @@ describe('lease fencing tokens', () => {
     expect(tokens[1]).toBeGreaterThan(tokens[0]!);
     expect(tokens[2]).toBeGreaterThan(tokens[1]!);
     expect(ws.getTask(t.id).lease?.token).toBe(tokens[2]);
+  });
+
+  it('refuses a completion, failure or renewal after the lease ran out, even before a sweep', async () => {
+    const t = await ws.addTask({ title: 'late', run: 'true' });
+    const c = (await ws.claim('agent-2'))!;
+    const holder = { agent: 'agent-2', leaseToken: c.lease!.token! };
+    const late = at(afterExpiry(c));
+    const expired = new RegExp(`lease of agent-2 on ${t.id} expired at ${c.lease!.expiresAt}`);
+    expect(() => planComplete(late, t.id, holder)).toThrow(expired);
+    expect(() => planFail(late, t.id, { ...holder, reason: 'x' })).toThrow(expired);
+    expect(() => planRenew(late, t.id, holder)).toThrow(expired);
+    expect(() => planComplete(late, t.id, holder)).toThrow(expect.objectContaining({ code: 'E_CONFLICT' }));
+    // The same report while the lease holds goes through.
+    expect(planComplete(at(new Date(Date.parse(c.lease!.expiresAt) - 1)), t.id, holder).result.status).toBe(
+      'done',
+    );
+  });
+
+  it('refuses a report with the token of an earlier claim of the task', async () => {
+    const t = await ws.addTask({ title: 'handed over', run: 'true', maxAttempts: 3 });
+    const old = (await ws.claim('agent-2'))!;
+    await ws.apply((ctx) => planClaim({ ...ctx, now: afterExpiry(old) }, ws.agent('agent-2')));
+    const current = ws.getTask(t.id);
+    expect(current.lease?.owner).toBe('agent-2'); // the same agent, a new claim
+    const stale = { agent: 'agent-2', leaseToken: old.lease!.token! };
+    await expect(ws.complete(t.id, stale)).rejects.toMatchObject({
+      code: 'E_CONFLICT',
+      message: expect.stringMatching(new RegExp(`${t.id} was claimed again by agent-2`)),
+    });
+    await expect(ws.fail(t.id, { ...stale, reason: 'x' })).rejects.toMatchObject({ code: 'E_CONFLICT' });
+    await expect(ws.renew(t.id, 'agent-2', stale.leaseToken)).rejects.toMatchObject({ code: 'E_CONFLICT' });
+    expect(ws.getTask(t.id)).toEqual(current);
+    const done = await ws.complete(t.id, { agent: 'agent-2', leaseToken: current.lease!.token! });
+    expect(done.status).toBe('done');
+  });
+
+  it('lets the operator complete or fail a task whatever its lease', async () => {
+    const a = await ws.addTask({ title: 'a', run: 'true' });
+    const b = await ws.addTask({ title: 'b', run: 'true' });
+    const ca = (await ws.claim('agent-2', { taskId: a.id }))!;
+    const cb = (await ws.claim('agent-2', { taskId: b.id }))!;
+    expect(planComplete(at(afterExpiry(ca), 'operator'), a.id, {}).result.status).toBe('done');
+    expect(planFail(at(afterExpiry(cb), 'operator'), b.id, { reason: 'no', final: true }).result.status).toBe(
+      'failed',
+    );
+    expect(() => ws.complete(a.id, { leaseToken: 1 })).toThrow(/a lease token comes with the agent/);
   });
 });
