@@ -16,7 +16,13 @@ import { defaultAgentState } from '../mail.js';
 import type { Workspace } from '../workspace.js';
 import { CheckpointPacer } from './checkpoint-pacer.js';
 import type { OrchestratorEvent } from './events.js';
-import { type CheckpointInput, planAgentUpdate, planCheckpoint, planRequeue } from './plans.js';
+import {
+  type CheckpointInput,
+  type HeldLease,
+  planAgentUpdate,
+  planCheckpoint,
+  planRequeue,
+} from './plans.js';
 import type { Slot } from './scheduler.js';
 
 /** What an agent's loop needs of the orchestrator running it. */
@@ -37,11 +43,14 @@ export interface AgentLoopHost {
 type StopReason = 'cancel' | 'shutdown' | 'restart';
 
 interface Running {
+  /** The task as claimed: its `lease.token` is the fencing token this run reports with. */
   task: Task;
   run: DriverRun | null;
   stopReason: StopReason | null;
   /** What stopped it, for the task's history. */
   stopWhy?: string;
+  /** Stopped because the lease was lost (claimed again, or run out): the task is not this run's any more. */
+  leaseLost?: boolean;
   progress: number | null;
   progressWritten: number;
   delivered: string[];
@@ -113,15 +122,39 @@ export class AgentLoop {
     await current.run.done;
   }
 
-  /** The running task was cancelled or taken away (its lease lost) meanwhile: stop its program. */
-  async checkLease(): Promise<void> {
+  /** The lease the run in progress holds, for the heartbeat that renews it; null when idle. */
+  held(): HeldLease | null {
+    const current = this.running;
+    return current ? { task: current.task.id, token: current.task.lease?.token } : null;
+  }
+
+  /**
+   * The running task was cancelled or taken away meanwhile: stop its program, and report nothing of
+   * the run. Taken away is another claim of the task (another token, another agent), or, when the
+   * heartbeat has just `refused` to renew the lease, a lease run out by the backend's clock.
+   */
+  async checkLease(refused = false): Promise<void> {
     const current = this.running;
     if (!current || current.stopReason) return;
     const task = this.ws.view.task(current.task.id);
-    if (task?.status !== 'working' || task.lease?.owner !== this.agent.id) {
-      current.stopReason = 'cancel';
-      await current.run?.stop('cancel');
+    if (task?.status === 'working') {
+      const lost = this.lostLease(current.task, task, refused);
+      if (!lost) return;
+      current.stopWhy = lost;
+      current.leaseLost = true;
     }
+    current.stopReason = 'cancel';
+    await current.run?.stop('cancel');
+  }
+
+  /** Why `claimed`'s lease is no longer held now that the task is `now` (working), or null while it is. */
+  private lostLease(claimed: Task, now: Task, refused: boolean): string | null {
+    const lease = now.lease;
+    const mine = claimed.lease;
+    if (lease?.owner !== this.agent.id || lease.token !== mine?.token)
+      return `${now.id} was claimed again${lease ? ` by ${lease.owner}` : ''}: the lease of ${this.agent.id} is lost`;
+    if (refused) return `the lease of ${this.agent.id} on ${now.id} expired at ${lease.expiresAt}`;
+    return null;
   }
 
   /** A directive from the agent's mailbox. */
@@ -222,7 +255,8 @@ export class AgentLoop {
         checkpoint,
         mailbox,
         ...(task.timeout ? { timeoutSeconds: task.timeout } : {}),
-        // The drivers add DREAMOS_TASK_ID, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID, DREAMOS_HOME, DREAMOS_CHECKPOINT.
+        // The drivers add DREAMOS_TASK_ID, DREAMOS_LEASE_TOKEN, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID,
+        // DREAMOS_HOME, DREAMOS_CHECKPOINT.
         // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
         env: { DREAMOS_BIN: DREAMOS_BIN },
         secretEnv: this.ws.config.agents.flatMap((a) =>
@@ -310,12 +344,21 @@ export class AgentLoop {
       await this.checkpoint({ task: taskId, step: 'interrupted', progress: running.progress });
       const why = running.stopWhy ?? `shutdown of ${agentId}`;
       await this.ws.apply(
-        (ctx) => planRequeue(ctx, agentId, taskId, `${why}: back to ready, the attempt not counted`),
+        (ctx) =>
+          planRequeue(
+            ctx,
+            agentId,
+            taskId,
+            `${why}: back to ready, the attempt not counted`,
+            running.task.lease?.token,
+          ),
         agentId,
       );
     } else if (stopReason !== 'cancel') {
+      const leaseToken = running.task.lease?.token;
       const report = {
         agent: agentId,
+        ...(leaseToken !== undefined ? { leaseToken } : {}),
         ...(outcome.summary !== undefined ? { summary: outcome.summary } : {}),
         ...(outcome.exitCode !== undefined ? { exitCode: outcome.exitCode } : {}),
         ...(outcome.usage ? { usage: outcome.usage } : {}),
@@ -334,12 +377,15 @@ export class AgentLoop {
       } catch (error) {
         if (!(error instanceof DreamError) || isRetryable(error)) throw error;
         // An outcome the board refuses (a driver's bug, a hostile server's data) must not leave the
-        // task working for ever: it fails, saying why. Other refusals mean the operator cancelled
-        // or moved the task while it ran: nothing to report.
+        // task working for ever: it fails, saying why. A conflict is a lease lost meanwhile (see
+        // below); other refusals mean the operator cancelled or moved the task while it ran:
+        // nothing to report.
+        if (error.code === 'E_CONFLICT') running.leaseLost = true;
         if (error.code === 'E_INVALID_INPUT') {
           await this.ws
             .fail(taskId, {
               agent: agentId,
+              ...(leaseToken !== undefined ? { leaseToken } : {}),
               log,
               reason: `the outcome of the run could not be recorded: ${error.message}`.slice(0, 2000),
               errorCode: 'E_DRIVER',
@@ -355,6 +401,9 @@ export class AgentLoop {
         progress: outcome.ok ? 1 : running.progress,
       });
     }
+    // A lease that ran out leaves the task working with nobody on it until a sweep puts it back to
+    // ready as a stall; this run knows, so it sweeps now rather than wait for the next claim.
+    if (running.leaseLost) await this.ws.sweep();
     if (running.delivered.length > 0)
       await this.ws.markMail(agentId, running.delivered, 'ack').catch(() => undefined);
     const failures = outcome.ok ? 0 : stopReason ? state.failures : state.failures + 1;

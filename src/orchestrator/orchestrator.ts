@@ -327,12 +327,17 @@ export class Orchestrator {
     if (this.stopping) return;
     try {
       // The heartbeat first: nothing slow may delay it, or other orchestrators would see us as stale.
-      const running = new Map([...this.loops.values()].map((l) => [l.agent.id, l.running?.task.id ?? null]));
-      const tasks = await this.ws.apply((ctx) => planHeartbeat(ctx, running));
-      const lost = [...this.loops.values()].some(
-        (l) => l.running && tasks.get(l.agent.id)?.status !== 'working',
+      const loops = [...this.loops.values()];
+      const runs = new Map(loops.map((l) => [l.agent.id, l.running]));
+      const beats = await this.ws.apply((ctx) =>
+        planHeartbeat(ctx, new Map(loops.map((l) => [l.agent.id, l.held()]))),
       );
-      if (lost) await this.checkRunning();
+      // A lease the heartbeat did not renew is lost (the task cancelled, claimed again, or its lease
+      // run out): the run that held it, if still running, stops.
+      for (const loop of loops) {
+        const run = runs.get(loop.agent.id);
+        if (run && loop.running === run && !beats.get(loop.agent.id)?.renewed) await loop.checkLease(true);
+      }
       // An orchestrator that died writes nothing that would wake us: look for its agents here.
       if (this.wanted.length > this.loops.size && this.orphans().length > 0) this.onChange();
       await this.drift?.check();

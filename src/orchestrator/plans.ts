@@ -6,7 +6,14 @@ import { hostname } from 'node:os';
 import type { Plan } from '../../state/backend.js';
 import { processAlive } from '../../state/proc.js';
 import { type AgentState, type Checkpoint, idOf, type Task } from '../../state/schemas.js';
-import { type Ctx, leaseFor, renewedLease, transition, withFollowUps } from '../lifecycle/index.js';
+import {
+  type Ctx,
+  leaseExpired,
+  leaseFor,
+  renewedLease,
+  transition,
+  withFollowUps,
+} from '../lifecycle/index.js';
 import { defaultAgentState } from '../mail.js';
 
 export const HOST = hostname();
@@ -100,29 +107,50 @@ export function planAgentUpdate(
   return { change: { op, by: ctx.by, agents: [next] }, result: next };
 }
 
+/** What an agent is running, as its heartbeat tells: the task and the fencing token of its claim. */
+export interface HeldLease {
+  task: string;
+  /** The claim's `lease.token` (none for a lease from before fencing). */
+  token: number | undefined;
+}
+
+/** An agent's task as its heartbeat left it, and whether the heartbeat renewed its lease. */
+export interface HeartbeatTask {
+  task: Task | null;
+  renewed: boolean;
+}
+
 /**
  * The heartbeat of every agent an orchestrator runs, in one change: each agent is alive, and the
- * lease of its task is renewed. Returns each agent's task as it is now, so the loop can see that it
+ * lease of its task is renewed, if it is still the lease of the agent's claim (same token) and has
+ * not run out (a late renewal must not revive a lease another process may already act on). Returns
+ * each agent's task as it is now and whether it was renewed, so the loop can stop a run whose task
  * was cancelled or taken away.
  */
 export function planHeartbeat(
   ctx: Ctx,
-  running: ReadonlyMap<string, string | null>,
-): Plan<Map<string, Task | null>> {
+  running: ReadonlyMap<string, HeldLease | null>,
+): Plan<Map<string, HeartbeatTask>> {
   const at = ctx.now.toISOString();
   const agents: AgentState[] = [];
   const tasks: Task[] = [];
-  const result = new Map<string, Task | null>();
-  for (const [agentId, taskId] of running) {
+  const result = new Map<string, HeartbeatTask>();
+  for (const [agentId, held] of running) {
     const current = ctx.view.agentState(agentId) ?? defaultAgentState(agentId, ctx.now);
     agents.push({ ...current, heartbeatAt: at, updatedAt: at });
-    const task = taskId ? (ctx.view.task(taskId) ?? null) : null;
-    if (task?.status === 'working' && task.lease?.owner === agentId) {
-      const renewed = { ...task, lease: renewedLease(task.lease, ctx), updatedAt: at };
+    const task = held ? (ctx.view.task(held.task) ?? null) : null;
+    const lease = task?.lease;
+    if (
+      task?.status === 'working' &&
+      lease?.owner === agentId &&
+      lease.token === held?.token &&
+      !leaseExpired(lease, ctx)
+    ) {
+      const renewed = { ...task, lease: renewedLease(lease, ctx), updatedAt: at };
       tasks.push(renewed);
-      result.set(agentId, renewed);
+      result.set(agentId, { task: renewed, renewed: true });
     } else {
-      result.set(agentId, task);
+      result.set(agentId, { task, renewed: false });
     }
   }
   return {
@@ -201,9 +229,17 @@ export function planResume(ctx: Ctx, agentId: string, taskId: string): Plan<Task
  * to ready (its checkpoint stays), counted neither as a stall nor as an attempt, for the task did not
  * fail: it was interrupted.
  */
-export function planRequeue(ctx: Ctx, agentId: string, taskId: string, why: string): Plan<Task | null> {
+export function planRequeue(
+  ctx: Ctx,
+  agentId: string,
+  taskId: string,
+  why: string,
+  token?: number,
+): Plan<Task | null> {
   const task = ctx.view.task(taskId);
   if (task?.status !== 'working' || task.lease?.owner !== agentId) return { change: null, result: null };
+  // Claimed again meanwhile (a newer lease): that claim is not this run's to put back.
+  if (token !== undefined && task.lease.token !== token) return { change: null, result: null };
   const next = transition(task, 'ready', ctx, why, {
     lease: null,
     agent: null,

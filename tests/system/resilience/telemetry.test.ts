@@ -291,8 +291,9 @@ describe('dreamos stats', () => {
     const ws = await initWorkspace({ dir: tmp.dir });
     try {
       const task = await ws.addTask({ title: 'held', run: 'true' });
-      await ws.claim('agent-1', { taskId: task.id });
-      await ws.apply((ctx) => planHeartbeat(ctx, new Map([['agent-1', task.id]])));
+      const claimed = await ws.claim('agent-1', { taskId: task.id });
+      const held = { task: task.id, token: claimed?.lease?.token };
+      await ws.apply((ctx) => planHeartbeat(ctx, new Map([['agent-1', held]])));
       await ws.renew(task.id, 'agent-1');
       await ws.apply((ctx) => planCheckpoint(ctx, 'agent-1', { task: task.id, step: 'x' }), 'agent-1');
       await ws.complete(task.id, { agent: 'agent-1' });

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { initWorkspace, openWorkspace, type Workspace } from '../../../src/index.js';
 import { type Ctx, planClaim, planComplete, planFail, planRenew } from '../../../src/lifecycle/index.js';
+import { planHeartbeat } from '../../../src/orchestrator/plans.js';
 import type { Task } from '../../../state/schemas.js';
 import { tempDir } from '../../helpers/workspace.js';
 
@@ -154,5 +155,19 @@ describe('lease fencing tokens', () => {
       'failed',
     );
     expect(() => ws.complete(a.id, { leaseToken: 1 })).toThrow(/a lease token comes with the agent/);
+  });
+
+  it('renews in the heartbeat only the lease of the claim the agent runs, and only while it holds', async () => {
+    const t = await ws.addTask({ title: 'beating', run: 'true' });
+    const c = (await ws.claim('agent-2'))!;
+    const held = new Map([['agent-2', { task: t.id, token: c.lease!.token }]]);
+    const now = new Date(Date.parse(c.lease!.expiresAt) - 1);
+    const beat = planHeartbeat(at(now, 'orchestrator'), held).result.get('agent-2')!;
+    expect(beat.renewed).toBe(true);
+    expect(beat.task?.lease).toMatchObject({ owner: 'agent-2', token: c.lease!.token });
+    const late = planHeartbeat(at(afterExpiry(c), 'orchestrator'), held).result.get('agent-2')!;
+    expect(late).toEqual({ task: ws.getTask(t.id), renewed: false });
+    const other = new Map([['agent-2', { task: t.id, token: c.lease!.token! + 1 }]]);
+    expect(planHeartbeat(at(now, 'orchestrator'), other).result.get('agent-2')?.renewed).toBe(false);
   });
 });
