@@ -192,6 +192,36 @@ for (const backend of BACKENDS)
         });
         expect(boardProblems(short.view)).toEqual([]);
       });
+
+      it('refuses a report from a lease that ran out or was given again, and changes nothing', async () => {
+        const config = JSON.parse(fs.readFileSync(path.join(home, 'config.json'), 'utf8'));
+        config.policies.leaseSeconds = 0.2;
+        fs.writeFileSync(path.join(home, 'config.json'), JSON.stringify(config));
+        const ws = await openWs();
+        const task = await ws.addTask({ title: 'fenced' });
+        const first = (await ws.claim('agent-1', { taskId: task.id }))!;
+        const token = first.lease!.token!;
+        while (Date.now() <= Date.parse(first.lease!.expiresAt)) await sleep(50);
+        // Run out but not yet swept: still working, and still refused.
+        await expect(ws.complete(task.id, { agent: 'agent-1', leaseToken: token })).rejects.toMatchObject({
+          code: 'E_CONFLICT',
+        });
+        await expect(ws.renew(task.id, 'agent-1', token)).rejects.toMatchObject({ code: 'E_CONFLICT' });
+        expect(ws.getTask(task.id)).toMatchObject({ status: 'working', lease: { token } });
+        // Given again to the same agent: the old attempt's token is refused, the new one is not.
+        await ws.sweep();
+        const second = (await ws.claim('agent-1', { taskId: task.id }))!;
+        expect(second.lease!.token).toBeGreaterThan(token);
+        await expect(ws.complete(task.id, { agent: 'agent-1', leaseToken: token })).rejects.toMatchObject({
+          code: 'E_CONFLICT',
+        });
+        expect(ws.getTask(task.id)).toMatchObject({ status: 'working', attempts: 2 });
+        expect(
+          await ws.complete(task.id, { agent: 'agent-1', leaseToken: second.lease!.token! }),
+        ).toMatchObject({
+          status: 'done',
+        });
+      });
     });
 
     describe('dependencies', () => {
