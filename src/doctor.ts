@@ -62,7 +62,14 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
   repaired.push(...before.repaired);
   checkConfig(paths, problems, repaired, repair, before.config);
 
-  const ws = await openWorkspace({ ...options, home });
+  let ws: Awaited<ReturnType<typeof openWorkspace>>;
+  try {
+    ws = await openWorkspace({ ...options, home });
+  } catch (error) {
+    // The state does not open, for a reason found before opening: that is the report.
+    if (!before.problems.some((p) => !p.repaired)) throw error;
+    return { ok: false, home, seq: 0, tasks: 0, problems, repaired, drivers: [] };
+  }
   let reopen = false;
   try {
     // The stored state against itself: recovery on open, damage, the files and the history.

@@ -61,7 +61,15 @@ export interface HealthProblem {
     | 'stale-lock'
     | 'expired-lease'
     | 'stray-file'
-    | 'recovered';
+    | 'recovered'
+    /** The stored state's layout is not the one this Dream.OS reads. */
+    | 'schema'
+    /** Entries are missing from the middle or the start of the journal. */
+    | 'journal-gap'
+    /** A stored object that disagrees with itself, or that the journal says should not be there. */
+    | 'orphan-row'
+    /** A stored object that does not fit its schema. */
+    | 'invalid-row';
   message: string;
   path?: string;
   task?: string;

@@ -5,6 +5,7 @@
  */
 import type { BackendFactory, BackendOptions, Change, HealthReport } from '../backend.js';
 import type { WorkspacePaths } from '../paths.js';
+import { invalidRows } from './check.js';
 import { locate, type PgLocation } from './connection.js';
 import { Doorbell } from './doorbell.js';
 import { PgHistory } from './history.js';
@@ -39,17 +40,21 @@ export const postgresBackend: BackendFactory = {
     return backend;
   },
 
-  /** No lock files to find: what doctor checks before opening is the schema's version and config. */
+  /**
+   * No lock files to find: what doctor checks before opening is the schema's version and config, and
+   * rows that are not valid objects (the state does not open with one), which a repair rebuilds.
+   */
   async inspect(
     paths: WorkspacePaths,
-    _options: { repair: boolean },
+    options: { repair: boolean },
   ): Promise<HealthReport & { config: unknown }> {
     const location = locate(paths);
     const session = new Session(location, 'doctor', false);
     try {
       checkVersion(await schemaVersion((sql) => session.query(sql)), location);
+      const invalid = await invalidRows(session, location, options.repair);
       const { rows } = await session.query<{ config: unknown }>('SELECT config FROM settings WHERE id = 1');
-      return { problems: [], repaired: [], reopen: false, config: rows[0]?.config ?? undefined };
+      return { ...invalid, config: rows[0]?.config ?? undefined };
     } finally {
       await session.close();
     }

@@ -34,6 +34,7 @@ import type { LockHolder } from '../lock/index.js';
 import type { RecoveryNotice } from '../recovery.js';
 import { AgentState, Alert, Checkpoint, type JournalEntry, Mail, Task } from '../schemas.js';
 import { KEEP_ACKED_MAIL, KEEP_CHECKPOINTS, StateIndex, type StateView } from '../state-index.js';
+import { checkSchema } from './check.js';
 import { isConnectionError, type PgLocation, pgError } from './connection.js';
 import { Doorbell } from './doorbell.js';
 import { PgHistory } from './history.js';
@@ -449,8 +450,16 @@ export class PgBackend implements StateBackend {
     await this.queue;
   }
 
-  async check(_options: { repair: boolean }): Promise<HealthReport> {
-    return { problems: [], repaired: [], reopen: false };
+  /** doctor: the schema, the journal and every row (state/pg/check.ts); a repair is a journal entry. */
+  async check(options: { repair: boolean }): Promise<HealthReport> {
+    const report = await checkSchema(this.main, this.location, options.repair);
+    if (report.repaired.length > 0) {
+      this.bell.ring();
+      // This process's view takes the repair as it takes any change.
+      await this.pull();
+      this.applyFetched();
+    }
+    return report;
   }
 
   async close(): Promise<void> {
