@@ -220,10 +220,15 @@ export class PgBackend implements StateBackend {
 
   private async pullOnce(): Promise<void> {
     const from = Math.max(this.mem.seq, this.fetchedTo);
-    const { rows } = await this.reads.query<{ line: string }>(
-      `SELECT entry::text AS line FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PULL_PAGE}`,
+    const { rows } = await this.reads.query<{ seq: string; line: string }>(
+      `SELECT seq, entry::text AS line FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PULL_PAGE}`,
       [from],
     );
+    if (rows.length > 0 && Number(rows[0]!.seq) > from + 1) {
+      // Retention deleted entries this process had not read: the tables have what they made.
+      await this.enqueue(() => this.reload());
+      return;
+    }
     let expected = from + 1;
     for (const { line } of rows) {
       const decoded = decodeLine(line);
