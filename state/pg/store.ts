@@ -38,6 +38,7 @@ import { checkSchema } from './check.js';
 import { isConnectionError, type PgLocation, pgError } from './connection.js';
 import { Doorbell } from './doorbell.js';
 import { PgHistory } from './history.js';
+import { RETENTION, type RetentionBounds, retain } from './retention.js';
 import { checkVersion, LOCK_CLASS, schemaVersion } from './schema.js';
 import { Session } from './session.js';
 
@@ -132,6 +133,9 @@ export class PgBackend implements StateBackend {
   private hotItems: BatchItem[] = [];
   private hotQueued = false;
   private closed = false;
+  /** When this process last ran retention, and the bounds it keeps (state/pg/retention.ts). */
+  private retainedAt = 0;
+  retention: RetentionBounds = { ...RETENTION };
 
   private constructor(
     readonly location: PgLocation,
@@ -446,7 +450,17 @@ export class PgBackend implements StateBackend {
     return null;
   }
 
+  /**
+   * Retention (state/pg/retention.ts), at most once per `retention.everyMs` in this process: old
+   * journal entries and old archived tasks are deleted in short batches. It repairs nothing, so it
+   * has nothing to tell.
+   */
   async upkeep(): Promise<RecoveryNotice[]> {
+    if (this.readOnly || this.closed) return [];
+    const now = Date.now();
+    if (now - this.retainedAt < this.retention.everyMs) return [];
+    this.retainedAt = now;
+    await retain(this.main, this.location, this.retention);
     return [];
   }
 
