@@ -299,35 +299,50 @@ async function run(
   onlyInvalid: boolean,
 ): Promise<HealthReport> {
   const report: HealthReport = { problems: [], repaired: [], reopen: false };
-  const query: Query = (sql, values) => session.query(sql, values);
-  const version = await schemaVersion((sql) => session.query(sql));
-  if (version !== SCHEMA_VERSION) {
+  // Everything is read from one snapshot: changes committed meanwhile are neither half seen nor blamed.
+  const read = await session.use(async (client) => {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      const query: Query = (sql, values) => client.query(sql, values);
+      const version = await schemaVersion((sql) => client.query(sql));
+      if (version !== SCHEMA_VERSION) {
+        await client.query('COMMIT');
+        return { version, facts: null, rebuilds: [], gaps: [] };
+      }
+      const facts = await scanJournal(query);
+      const rebuilds: Rebuild[] = [];
+      for (const spec of TABLES) rebuilds.push(...(await checkTable(query, spec, facts)));
+      const { rows } = await query(
+        'SELECT seq + 1 AS from, next - 1 AS to FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next FROM journal) s WHERE next > seq + 1 ORDER BY seq LIMIT 20',
+      );
+      await client.query('COMMIT');
+      const gaps = (rows as { from: string; to: string }[]).map((g) => ({
+        from: Number(g.from),
+        to: Number(g.to),
+      }));
+      return { version, facts, rebuilds, gaps };
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
+  });
+  const { facts, gaps } = read;
+  if (!facts) {
     report.problems.push({
       code: 'schema',
-      message: `schema ${location.schema} is at version ${version}, this Dream.OS reads version ${SCHEMA_VERSION}: run \`dreamos db migrate\``,
+      message: `schema ${location.schema} is at version ${read.version}, this Dream.OS reads version ${SCHEMA_VERSION}: run \`dreamos db migrate\``,
     });
     return report;
   }
-  const facts = await scanJournal(query);
-  let rebuilds: Rebuild[] = [];
-  for (const spec of TABLES) rebuilds.push(...(await checkTable(query, spec, facts)));
+  let rebuilds = read.rebuilds;
   if (onlyInvalid) rebuilds = rebuilds.filter((r) => r.problem.code === 'invalid-row');
   else {
-    const { rows } = await query(
-      'SELECT seq + 1 AS from, next - 1 AS to FROM (SELECT seq, lead(seq) OVER (ORDER BY seq) AS next FROM journal) s WHERE next > seq + 1 ORDER BY seq LIMIT 20',
-    );
-    const gaps = (rows as { from: string; to: string }[]).map((g) => ({
-      from: Number(g.from),
-      to: Number(g.to),
-    }));
     report.problems.push(...journalGaps(facts, gaps));
     if (repair && facts.count > 0 && facts.first > facts.floor + 1) {
-      await query('UPDATE settings SET journal_floor = $1 WHERE id = 1 AND journal_floor < $1', [
-        facts.first - 1,
-      ]);
+      const floor = await moveFloorToStart(session, location);
       const problem = report.problems.find((p) => p.code === 'journal-gap')!;
       problem.repaired = true;
-      report.repaired.push(`the journal's floor moved to entry ${facts.first - 1}, where the journal starts`);
+      report.repaired.push(`the journal's floor moved to entry ${floor}, where the journal starts`);
     }
   }
   for (const rebuild of rebuilds) {
@@ -345,6 +360,23 @@ async function run(
       );
   }
   return report;
+}
+
+/** A journal whose start is missing (nothing before it can be read again) starts at its floor + 1. */
+async function moveFloorToStart(session: Session, location: PgLocation): Promise<number> {
+  return session.use(async (client) => {
+    await client.query(`BEGIN; ${writeLockSql(location.schema)}`);
+    try {
+      const { rows } = await client.query(
+        'UPDATE settings SET journal_floor = greatest(journal_floor, (SELECT min(seq) - 1 FROM journal)) WHERE id = 1 RETURNING journal_floor AS floor',
+      );
+      await client.query('COMMIT');
+      return Number(rows[0]!.floor);
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw pgError(error, location);
+    }
+  });
 }
 
 /**
