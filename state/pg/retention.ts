@@ -131,16 +131,18 @@ async function batchOnce(
 }
 
 /**
- * Delete what is older than `bounds`, a batch per transaction, until nothing is left or the run has
- * made `maxBatches` batches.
+ * Delete what is older than `bounds`, a batch per transaction, until nothing is left, the run has
+ * made `maxBatches` batches, or the process is stopping.
  */
 export async function retain(
   session: Session,
   location: PgLocation,
   bounds: RetentionBounds = RETENTION,
+  /** Asked before each batch: the process is closing, the next run continues. */
+  stopping: () => boolean = () => false,
 ): Promise<RetentionResult> {
   const result: RetentionResult = { entries: 0, floor: 0, archived: 0, batches: 0, busy: false };
-  while (result.batches < bounds.maxBatches) {
+  while (result.batches < bounds.maxBatches && !stopping()) {
     if (result.batches > 0) await sleep(bounds.pauseMs);
     let done: Awaited<ReturnType<typeof batchOnce>>;
     try {

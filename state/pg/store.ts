@@ -119,6 +119,12 @@ export class PgBackend implements StateBackend {
   private readonly main: Session;
   /** Reads outside transactions: the journal's new entries, the history. */
   private readonly reads: Session;
+  /**
+   * doctor's checks and retention: their transactions are their own, beside this process's changes
+   * (a connection runs one transaction at a time), and run one at a time.
+   */
+  private readonly upkeepSession: Session;
+  private upkeeping: Promise<unknown> = Promise.resolve();
   private readonly bell: Doorbell;
   private readonly lockTimeoutMs: number;
   private readonly readOnly: boolean;
@@ -145,6 +151,7 @@ export class PgBackend implements StateBackend {
     this.readOnly = options.readOnly ?? false;
     this.main = new Session(location, 'state');
     this.reads = new Session(location, 'reader', false);
+    this.upkeepSession = new Session(location, 'upkeep', false);
     this.bell = new Doorbell(location);
     this.history = new PgHistory(this.reads, this.bell);
   }
@@ -460,8 +467,14 @@ export class PgBackend implements StateBackend {
     const now = Date.now();
     if (now - this.retainedAt < this.retention.everyMs) return [];
     this.retainedAt = now;
-    await retain(this.main, this.location, this.retention);
+    await this.upkeepTurn(() => retain(this.upkeepSession, this.location, this.retention, () => this.closed));
     return [];
+  }
+
+  private upkeepTurn<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.upkeeping.then(work);
+    this.upkeeping = run.catch(() => undefined);
+    return run;
   }
 
   /** What this process recorded is committed when its transaction returns: wait for those in flight. */
@@ -471,7 +484,9 @@ export class PgBackend implements StateBackend {
 
   /** doctor: the schema, the journal and every row (state/pg/check.ts); a repair is a journal entry. */
   async check(options: { repair: boolean }): Promise<HealthReport> {
-    const report = await checkSchema(this.main, this.location, options.repair);
+    const report = await this.upkeepTurn(() =>
+      checkSchema(this.upkeepSession, this.location, options.repair),
+    );
     if (report.repaired.length > 0) {
       this.bell.ring();
       // This process's view takes the repair as it takes any change.
@@ -485,6 +500,7 @@ export class PgBackend implements StateBackend {
     if (this.closed) return;
     await this.queue;
     this.closed = true;
-    await Promise.all([this.main.close(), this.reads.close(), this.bell.close()]);
+    await this.upkeeping;
+    await Promise.all([this.main.close(), this.reads.close(), this.upkeepSession.close(), this.bell.close()]);
   }
 }

@@ -148,6 +148,21 @@ describePg('retention on a PostgreSQL workspace', () => {
     expect((await doctor({ home })).problems).toEqual([]);
   });
 
+  it('trims while the same process makes changes, without mixing their transactions', async () => {
+    const ws = await openWs();
+    for (let i = 0; i < 60; i++) await ws.addTask({ title: `task ${i}` });
+    (ws.db as PgBackend).retention = { ...SMALL, batch: 5 };
+    const changes = Array.from({ length: 40 }, (_, i) => ws.addTask({ title: `meanwhile ${i}` }));
+    await Promise.all([ws.db.upkeep(), ...changes]);
+    const after = await journal();
+    expect(after.floor).toBeGreaterThan(0);
+    expect(after).toMatchObject({ first: after.floor + 1, count: after.last - after.floor });
+    const again = await openWs();
+    expect(board(again)).toHaveLength(100);
+    expect(board(again)).toEqual(board(ws));
+    expect((await doctor({ home })).problems).toEqual([]);
+  });
+
   it('keeps every entry of the last keepDays days, however many', async () => {
     const ws = await openWs();
     for (let i = 0; i < 40; i++) await ws.addTask({ title: `task ${i}` });
