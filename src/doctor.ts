@@ -5,6 +5,7 @@
  * what can be fixed and say what was done. Nothing is ever deleted: broken files go to quarantine/.
  */
 import type { HealthProblem } from '../state/backend.js';
+import { DreamError } from '../state/errors.js';
 import { type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
 import { Config } from './config.js';
@@ -66,8 +67,9 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
   try {
     ws = await openWorkspace({ ...options, home });
   } catch (error) {
-    // The state does not open, for a reason found before opening: that is the report.
-    if (!before.problems.some((p) => !p.repaired)) throw error;
+    // The state does not open because it is damaged in a way found before opening: that is the report.
+    const found = before.problems.some((p) => !p.repaired);
+    if (!found || !(error instanceof DreamError) || error.code !== 'E_CORRUPT') throw error;
     return { ok: false, home, seq: 0, tasks: 0, problems, repaired, drivers: [] };
   }
   let reopen = false;
