@@ -41,7 +41,8 @@ export interface JournalDamage {
 export type { EntryHead, HeadsOnly };
 
 export interface ReadHandlers {
-  onEntry: (entry: JournalEntry) => void;
+  /** Each entry, with its line as stored (without the newline): copying a journal keeps it whole. */
+  onEntry: (entry: JournalEntry, line: string) => void;
   onDamage?: (damage: JournalDamage) => void;
   heads?: HeadsOnly;
 }
@@ -275,7 +276,7 @@ export class JournalCursor {
       return false;
     }
     this.lastSeq = decoded.entry.seq;
-    onEntry(decoded.entry);
+    onEntry(decoded.entry, line);
     return true;
   }
 }
