@@ -12,10 +12,12 @@ import { PgHistory } from './history.js';
 import { checkVersion, type MigrateResult, migrate, schemaVersion } from './schema.js';
 import { Session } from './session.js';
 import { PgBackend } from './store.js';
+import { exportJson, importJson, type TransferResult } from './transfer.js';
 
 export { locate, type PgLocation } from './connection.js';
 export { type MigrateResult, migrate } from './schema.js';
 export { PgBackend } from './store.js';
+export type { TransferResult } from './transfer.js';
 
 export const postgresBackend: BackendFactory = {
   open: (paths: WorkspacePaths, options: BackendOptions) => PgBackend.open(locate(paths), options),
@@ -73,4 +75,21 @@ export const postgresBackend: BackendFactory = {
 export function migrateWorkspace(paths: WorkspacePaths): Promise<MigrateResult & { location: PgLocation }> {
   const location = locate(paths);
   return migrate(location).then((result) => ({ ...result, location }));
+}
+
+/**
+ * `dreamos db import`: the JSON workspace at `source` into this workspace's schema (migrated first).
+ * `state` is config.json's, for a workspace whose config.json is written only once the import is made.
+ */
+export function importWorkspace(
+  paths: WorkspacePaths,
+  source: WorkspacePaths,
+  state?: { url?: unknown; schema?: unknown },
+): Promise<TransferResult> {
+  return importJson(source, locate(paths, state));
+}
+
+/** `dreamos db export`: this workspace's state as a new JSON store at `target`. */
+export function exportWorkspace(paths: WorkspacePaths, target: WorkspacePaths): Promise<TransferResult> {
+  return exportJson(locate(paths), target);
 }
