@@ -8,6 +8,7 @@ import pkg from '../package.json' with { type: 'json' };
 import { registerAdmin } from './commands/admin.js';
 import { registerAlerts } from './commands/alerts.js';
 import { CONSOLE_HINT, consoleNotHere, interactive, registerConsole } from './commands/console.js';
+import { registerDb } from './commands/db.js';
 import { registerStats } from './commands/stats.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerSwarm(program);
   registerStats(program);
   registerAlerts(program);
+  registerDb(program);
   return program;
 }
 
