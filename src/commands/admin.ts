@@ -125,6 +125,10 @@ export function registerAdmin(program: Command): void {
       const dir = o.dir ?? options.home ?? process.cwd();
       const setup = o.demo ? null : await promptSetup(o.driver);
       const agents = o.demo ? demoAgents() : defaultAgents(undefined, setup?.chosen?.driver);
+      if (o.store && URL.canParse(o.store) && new URL(o.store).password)
+        throw invalidInput(
+          '--store holds a password, and config.json keeps no secrets: leave it out and put it in PGPASSWORD or ~/.pgpass, or give the whole address in DREAMOS_STORE instead',
+        );
       const state = { ...(o.store ? { url: o.store } : {}), ...(o.schema ? { schema: o.schema } : {}) };
       const ws = await initWorkspace({ dir, agents, backend: o.backend, config: { state } });
       try {
