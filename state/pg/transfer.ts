@@ -285,6 +285,7 @@ export async function exportJson(location: PgLocation, target: WorkspacePaths): 
     throw new DreamError('E_CONFLICT', `${target.home} exists already: export into a new folder`);
   const client = await connect(location, { purpose: 'export', statementTimeoutMs: TRANSFER_STATEMENT_MS });
   const query: Query = (sql, values) => client.query(sql, values);
+  let made = false;
   try {
     checkVersion(await schemaVersion((sql) => client.query(sql)), location);
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
@@ -301,7 +302,9 @@ export async function exportJson(location: PgLocation, target: WorkspacePaths): 
         `the journal in schema ${location.schema} starts at entry ${first}: the entries before it were removed by retention, and a JSON workspace cannot start without them; export is possible only from a journal kept whole`,
       );
     const stored = await digestPgState(query, location);
-    for (const dir of [target.home, ...jsonStoreFolders(target)]) privateDir(dir);
+    privateDir(target.home);
+    made = true;
+    for (const dir of jsonStoreFolders(target)) privateDir(dir);
     await writeSegments(query, target);
     await writeArchive(query, target);
     const kinds = await snapshotKinds(query);
@@ -327,6 +330,8 @@ export async function exportJson(location: PgLocation, target: WorkspacePaths): 
     return { location, counts: countsOf(stored) };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
+    // Half an export is no workspace: the folder it made goes (it had no config.json yet).
+    if (made) fs.rmSync(target.home, { recursive: true, force: true });
     throw pgError(error, location);
   } finally {
     await client.end().catch(() => undefined);
