@@ -7,6 +7,7 @@ import {
   exportWorkspace,
   importWorkspace,
   migrateWorkspace,
+  shownUrl,
   type TransferResult,
 } from '../../state/pg/index.js';
 import { privateDir } from '../../state/safe-files.js';
@@ -56,10 +57,9 @@ export function registerDb(program: Command): void {
       const options = globals(command);
       const paths = postgresWorkspace(command, 'migrate');
       const { from, to, applied, location } = await migrateWorkspace(paths);
-      const url = new URL(location.url);
-      url.password = '';
-      const where = `schema ${location.schema} at ${url.toString()}`;
-      emit(options, { schema: location.schema, url: url.toString(), from, to, applied }, () =>
+      const url = shownUrl(location.url);
+      const where = `schema ${location.schema} at ${url}`;
+      emit(options, { schema: location.schema, url, from, to, applied }, () =>
         applied.length === 0
           ? `${where}: already at version ${to}`
           : `${where}: version ${from} → ${to}, applied: ${applied.map((m) => `${m.version} (${m.name})`).join(', ')}`,

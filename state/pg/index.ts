@@ -14,7 +14,7 @@ import { Session } from './session.js';
 import { PgBackend } from './store.js';
 import { exportJson, importJson, type TransferResult } from './transfer.js';
 
-export { locate, type PgLocation } from './connection.js';
+export { locate, type PgLocation, shownUrl } from './connection.js';
 export { type MigrateResult, migrate } from './schema.js';
 export { PgBackend } from './store.js';
 export type { TransferResult } from './transfer.js';
