@@ -104,8 +104,16 @@ export function registerDb(program: Command): void {
         };
         const config = Config.parse({ ...readConfig(source), state });
         const paths = workspacePaths(home);
-        prepareProject(resolve(home, '..'));
-        result = await importWorkspace(paths, source, state);
+        const project = resolve(home, '..');
+        const existed = fs.existsSync(project);
+        prepareProject(project);
+        try {
+          result = await importWorkspace(paths, source, state);
+        } catch (error) {
+          // A refused import leaves behind no folder it made; rmdir removes only an empty one.
+          if (!existed) fs.rmdirSync(project);
+          throw error;
+        }
         await finishWorkspace(paths, config);
       }
       emit(
