@@ -133,6 +133,53 @@ describePg('dreamos db import and export', () => {
     expect(await sql(schema, 'SELECT seq, entry::text FROM journal ORDER BY seq')).toEqual(journal);
   });
 
+  it('imports into a PostgreSQL workspace whose schema is empty', async () => {
+    const { schema } = await testSchema('dreamos_db');
+    const empty = await testSchema('dreamos_db');
+    const pgHome = path.join(tmp.dir, 'pg-empty');
+    ok(['init', '--dir', pgHome, '--backend', 'postgres', '--store', TEST_PG_URL, '--schema', schema]);
+    const file = path.join(pgHome, '.dreamos', 'config.json');
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    config.state.schema = empty.schema;
+    fs.writeFileSync(file, JSON.stringify(config));
+    const again = run(['--home', pgHome, 'db', 'import', '--from', source, '--schema', empty.schema]);
+    expect(again.code, show(again)).toBe(2);
+    expect(again.stderr).toMatch(/its config\.json says where its state is/);
+    const r = ok(['--home', pgHome, 'db', 'import', '--from', path.join(source, '.dreamos')]);
+    expect(r.stdout).toMatch(new RegExp(`^imported .* into schema ${empty.schema}: \\d+ tasks, 11 archived`));
+    expect(tasksOf(pgHome)).toEqual(tasksOf(source));
+  });
+
+  it('leaves no folder behind when an import into a new one is refused', async () => {
+    const { schema } = await testSchema('dreamos_db');
+    ok([
+      'init',
+      '--dir',
+      path.join(tmp.dir, 'pg-taken'),
+      '--backend',
+      'postgres',
+      '--store',
+      TEST_PG_URL,
+      '--schema',
+      schema,
+    ]);
+    const target = path.join(tmp.dir, 'pg-new');
+    const r = run([
+      '--home',
+      target,
+      'db',
+      'import',
+      '--from',
+      source,
+      '--store',
+      TEST_PG_URL,
+      '--schema',
+      schema,
+    ]);
+    expect(r.code, show(r)).toBe(4);
+    expect(fs.existsSync(target)).toBe(false);
+  });
+
   it('refuses to import into a JSON workspace, or where no server is named', () => {
     const jsonHome = path.join(tmp.dir, 'json-target');
     ok(['init', '--dir', jsonHome]);
