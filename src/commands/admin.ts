@@ -16,7 +16,7 @@ import { emit, plural, say } from '../output.js';
 import { describeRunners, describeUnrun, liveRunners, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { initWorkspace, Workspace } from '../workspace.js';
-import { globals, positiveInt, readWorkspace } from './common.js';
+import { checkStoreOption, globals, positiveInt, readWorkspace } from './common.js';
 
 const DRIVER_CHOICES = ['auto', 'shell', ...AGENT_CLIS.map((c) => c.name), 'openai', 'ollama'];
 
@@ -125,10 +125,7 @@ export function registerAdmin(program: Command): void {
       const dir = o.dir ?? options.home ?? process.cwd();
       const setup = o.demo ? null : await promptSetup(o.driver);
       const agents = o.demo ? demoAgents() : defaultAgents(undefined, setup?.chosen?.driver);
-      if (o.store && URL.canParse(o.store) && new URL(o.store).password)
-        throw invalidInput(
-          '--store holds a password, and config.json keeps no secrets: leave it out and put it in PGPASSWORD or ~/.pgpass, or give the whole address in DREAMOS_STORE instead',
-        );
+      checkStoreOption(o.store);
       const state = { ...(o.store ? { url: o.store } : {}), ...(o.schema ? { schema: o.schema } : {}) };
       const ws = await initWorkspace({ dir, agents, backend: o.backend, config: { state } });
       try {

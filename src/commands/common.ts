@@ -1,4 +1,5 @@
 import { type Command, InvalidArgumentError } from 'commander';
+import { invalidInput } from '../errors.js';
 import { type OutputOptions, say } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { openWorkspace, type Workspace } from '../workspace.js';
@@ -68,3 +69,11 @@ export const readWorkspace = <T>(
   command: Command,
   fn: (ws: Workspace, options: GlobalOptions) => Promise<T>,
 ): Promise<T> => withWorkspace(command, fn, { readOnly: true });
+
+/** A `--store` address is written to config.json, which keeps no secrets: one with a password is refused. */
+export function checkStoreOption(store: string | undefined): void {
+  if (store && URL.canParse(store) && new URL(store).password)
+    throw invalidInput(
+      '--store holds a password, and config.json keeps no secrets: leave it out and put it in PGPASSWORD or ~/.pgpass, or give the whole address in DREAMOS_STORE instead',
+    );
+}

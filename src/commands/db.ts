@@ -16,7 +16,7 @@ import { Config, configJsonSchema } from '../config.js';
 import { DreamError } from '../errors.js';
 import { emit } from '../output.js';
 import { backendNameOf, findWorkspace, prepareProject, readConfig, writeConfig } from '../workspace-home.js';
-import { globals } from './common.js';
+import { checkStoreOption, globals } from './common.js';
 
 /** A folder as given: the project folder or its `.dreamos`; returns the `.dreamos` path. */
 const homeIn = (dir: string) => {
@@ -92,6 +92,7 @@ export function registerDb(program: Command): void {
         result = await importWorkspace(paths, source);
       } else {
         // A new workspace: the source's configuration, its state in PostgreSQL.
+        checkStoreOption(o.store);
         if (!o.store && !process.env.DREAMOS_STORE)
           throw new DreamError(
             'E_USAGE',

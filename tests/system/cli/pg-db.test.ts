@@ -190,6 +190,22 @@ describePg('dreamos db import and export', () => {
     expect(nowhere.code, show(nowhere)).toBe(2);
     expect(nowhere.stderr).toMatch(/--store/);
     expect(fs.existsSync(path.join(tmp.dir, 'nowhere'))).toBe(false);
+    const secret = new URL(TEST_PG_URL);
+    secret.password = 'Sesame-db-import';
+    const withPassword = run([
+      '--home',
+      path.join(tmp.dir, 'nowhere'),
+      'db',
+      'import',
+      '--from',
+      source,
+      '--store',
+      secret.toString(),
+    ]);
+    expect(withPassword.code, show(withPassword)).toBe(2);
+    expect(withPassword.stderr).toMatch(/--store holds a password/);
+    expect(withPassword.stdout + withPassword.stderr).not.toContain('Sesame-db-import');
+    expect(fs.existsSync(path.join(tmp.dir, 'nowhere'))).toBe(false);
   });
 
   it('refuses to export into a folder that has a workspace, or a journal trimmed by retention', async () => {
