@@ -218,6 +218,14 @@ export interface StateBackend extends StateStore {
   upkeep(): Promise<RecoveryNotice[]>;
   /** doctor: check the stored state against itself; with `repair`, fix what can be fixed. */
   check(options: { repair: boolean }): Promise<HealthReport>;
+  /**
+   * Whether `holder` leads `role` until `ttlMs` from now: claims the role when nobody holds it or
+   * its holder let it run out, renews it when `holder` has it, and answers false while another
+   * holder's term runs. The work one process does for all (the orchestrator's sweeps) runs only
+   * while this answers true (docs/decisions/sweep-leader.md). A holder that stops renewing loses
+   * the role once its term has run out, judged by the backend's one clock.
+   */
+  lead(role: string, holder: string, ttlMs: number): Promise<boolean>;
 }
 
 export interface BackendOptions {

@@ -20,6 +20,7 @@ import type {
 import { type BatchItem, type Change, JournalDb, type RecoveryNotice, type StateView } from './db.js';
 import { JournalHistory } from './history.js';
 import { checkFiles, inspectFiles } from './json-check.js';
+import { leadByFile } from './leader-file.js';
 import { type LockHolder, lockHolder } from './lock/index.js';
 import { jsonStoreFolders, type WorkspacePaths } from './paths.js';
 import { privateDir } from './safe-files.js';
@@ -118,6 +119,11 @@ export class JsonBackend implements StateBackend {
 
   check(options: { repair: boolean }): Promise<HealthReport> {
     return checkFiles(this.db, options);
+  }
+
+  /** A record under a lock in locks/ (state/leader-file.ts), judged by this machine's clock. */
+  lead(role: string, holder: string, ttlMs: number): Promise<boolean> {
+    return leadByFile(this.db.paths, role, holder, ttlMs, this.db.lockTimeoutMs);
   }
 
   async close(): Promise<void> {

@@ -496,6 +496,25 @@ export class PgBackend implements StateBackend {
     return report;
   }
 
+  /**
+   * One statement on the readers' session, outside any transaction: a row per role with its holder
+   * and the end of its term, claimed when free or run out and renewed by its holder. The term is
+   * set and judged by the database's clock only, so a host whose clock is off can neither steal the
+   * role early nor keep it late; and it is a row, not an advisory lock, so a holder whose
+   * connection drops and comes back keeps it, and one whose process hangs loses it when it runs out.
+   */
+  async lead(role: string, holder: string, ttlMs: number): Promise<boolean> {
+    const { rows } = await this.reads.query(
+      `INSERT INTO leaders (role, holder, expires_at)
+         VALUES ($1, $2, clock_timestamp() + make_interval(secs => $3::double precision / 1000))
+       ON CONFLICT (role) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+         WHERE leaders.holder = excluded.holder OR leaders.expires_at < clock_timestamp()
+       RETURNING holder`,
+      [role, holder, ttlMs],
+    );
+    return rows.length > 0;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     await this.queue;
