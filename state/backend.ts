@@ -223,7 +223,7 @@ export interface StateBackend extends StateStore {
    * its holder let it run out, renews it when `holder` has it, and answers false while another
    * holder's term runs. The work one process does for all (the orchestrator's sweeps) runs only
    * while this answers true (docs/decisions/sweep-leader.md). A holder that stops renewing loses
-   * the role once its term has run out, judged by the backend's one clock.
+   * the role once its term has run out, judged by the backend's one clock; a term of 0 gives it up.
    */
   lead(role: string, holder: string, ttlMs: number): Promise<boolean>;
 }

@@ -34,6 +34,8 @@ export function registerSwarm(program: Command): void {
           // neither is a failed attempt (the task's history says "not counted").
           const counts = { claimed: 0, done: 0, failed: 0, requeued: 0, cancelled: 0 };
           const worked = new Set<string>();
+          // Leading the sweeps is the rule for a lone orchestrator: only a change after a loss is told.
+          let sweepsLost = false;
           const orchestrator = await startOrchestrator(ws, {
             ...(o.agents
               ? {
@@ -79,7 +81,14 @@ export function registerSwarm(program: Command): void {
               else if (event.type === 'error')
                 say(`${event.agent ?? 'orchestrator'}  error: ${oneLine(event.message, 200)}`);
               else if (event.type === 'directive') say(`${event.agent}  directive ${event.directive}`);
-              else if (event.type === 'drift')
+              else if (event.type === 'sweeps' && (!event.leading || sweepsLost)) {
+                sweepsLost = !event.leading;
+                say(
+                  event.leading
+                    ? 'leading the sweeps of the whole board again'
+                    : 'no longer leading the sweeps of the whole board: another orchestrator does, or the state could not be reached',
+                );
+              } else if (event.type === 'drift')
                 say(
                   `${event.agent}  drift ${event.kind} (${event.alert}): ${oneLine(event.message, 160)}; ${event.action}`,
                 );

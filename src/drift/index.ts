@@ -78,11 +78,18 @@ export function runLive(state: AgentState | undefined, now: Date, policies: Poli
 }
 
 /**
- * Who acts on an agent's drift: the orchestrator running it, or anyone when no live orchestrator
- * does (it died or hung). Agents of other live orchestrators are theirs to judge.
+ * Who acts on an agent's drift: the orchestrator running it, or, when no live orchestrator does (it
+ * died or hung), the one that judges `others` (the leader of the sweeps). Agents of other live
+ * orchestrators are theirs to judge.
  */
-export function judgedHere(input: DriftInput, agentId: string, mine: ReadonlySet<string>): boolean {
-  return mine.has(agentId) || !runLive(input.view.agentState(agentId), input.now, input.policies);
+export function judgedHere(
+  input: DriftInput,
+  agentId: string,
+  mine: ReadonlySet<string>,
+  others = true,
+): boolean {
+  if (mine.has(agentId)) return true;
+  return others && !runLive(input.view.agentState(agentId), input.now, input.policies);
 }
 
 /** Alerts of drift kinds whose condition has cleared: not found now, and judged by their rule. */
@@ -91,6 +98,7 @@ export function clearedAlerts(
   findings: readonly Finding[],
   mine: ReadonlySet<string>,
   kinds: readonly DriftKind[] = DRIFT_KINDS,
+  others = true,
 ): Alert[] {
   const found = new Set(findings.map((f) => f.key));
   const out: Alert[] = [];
@@ -99,7 +107,7 @@ export function clearedAlerts(
     if (found.has(alert.key)) continue;
     const rule = RULES.find((r) => r.kind === alert.kind)!;
     const agent = typeof alert.evidence.agent === 'string' ? alert.evidence.agent : null;
-    if (agent && !judgedHere(input, agent, mine)) continue;
+    if (agent && !judgedHere(input, agent, mine, others)) continue;
     if (!rule.enabled(input.policies)) continue;
     if (rule.judges && !rule.judges(alert, input)) continue;
     out.push(alert);

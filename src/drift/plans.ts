@@ -26,6 +26,8 @@ export type Observed = Omit<DriftInput, 'view' | 'now' | 'policies'>;
 export interface DriftScope {
   /** Agents run by the caller. */
   mine: ReadonlySet<string>;
+  /** Whether the caller also judges agents no live orchestrator runs (default true). */
+  others?: boolean;
   /** Every configured agent (directives go only to known recipients). */
   agentIds: readonly string[];
   /** Set when the caller has stopped the recorded process of a stale agent. */
@@ -166,7 +168,7 @@ export function planDriftFinding(
 ): Plan<DriftRecord | null> {
   const state = input(ctx, observed);
   const f = evaluateDrift(state, [kind]).find((x) => x.key === key);
-  if (!f || !judgedHere(state, f.agent, scope.mine) || !isNewOccurrence(ctx.view, f))
+  if (!f || !judgedHere(state, f.agent, scope.mine, scope.others) || !isNewOccurrence(ctx.view, f))
     return { change: null, result: null };
   const act = planAction(ctx, f, scope);
   const at = ctx.now.toISOString();
@@ -198,7 +200,7 @@ export function planResolveDrift(
   kinds?: readonly DriftKind[],
 ): Plan<Alert[]> {
   const state = input(ctx, observed);
-  const cleared = clearedAlerts(state, evaluateDrift(state, kinds), scope.mine, kinds);
+  const cleared = clearedAlerts(state, evaluateDrift(state, kinds), scope.mine, kinds, scope.others);
   const at = ctx.now.toISOString();
   const resolved = cleared.map((a) => ({
     ...a,

@@ -1,8 +1,8 @@
 /**
  * Runs the drift engine for an orchestrator: gathers what only this process can observe (log
  * activity, files changed in git working folders), evaluates every rule over every agent in the
- * state, and records alerts and actions for the agents it runs and for agents no live orchestrator
- * runs (a hung or dead one's task returns to ready). Processes of its own agents stop through the
+ * state, and records alerts and actions for the agents it runs and, while it leads the sweeps
+ * (sweep-leader.ts), for agents no live orchestrator runs (a hung or dead one's task returns to ready). Processes of its own agents stop through the
  * orchestrator's usual path (a task that leaves `working` is stopped); a stale agent's recorded
  * process on this host is stopped here first, so that a task never runs twice at once.
  */
@@ -43,6 +43,8 @@ export interface DriftEvent {
 export interface DriftHooks {
   /** The agents this orchestrator runs. */
   mine(): ReadonlySet<string>;
+  /** Whether this orchestrator leads the board-wide sweeps: it judges agents no live orchestrator runs. */
+  leads(): boolean;
   /** Is this pid (still) a program driven for this agent of this workspace? Guards against pid reuse. */
   drives(agentId: string, pid: number): boolean;
   emit(event: DriftEvent | { type: 'error'; agent?: string; message: string }): void;
@@ -110,14 +112,16 @@ export class DriftMonitor {
     const view = this.ws.view;
     const state = { ...observed, view, now: new Date(), policies: this.policies };
     const findings = evaluateDrift(state, kinds);
+    const others = this.hooks.leads();
     const scope: DriftScope & { childStopped: Set<string> } = {
       mine,
+      others,
       agentIds: this.ws.config.agents.map((a) => a.id),
       childStopped: new Set(),
     };
     let changed = false;
     for (const f of findings) {
-      if (!judgedHere(state, f.agent, mine) || !isNewOccurrence(view, f)) continue;
+      if (!judgedHere(state, f.agent, mine, others) || !isNewOccurrence(view, f)) continue;
       const agent = view.agentState(f.agent);
       if (TASK_ACTIONS.has(f.action) && !mine.has(f.agent) && agent?.child && agent.runner?.host === HOST) {
         if (await this.stopChild(f.agent, agent.child)) scope.childStopped.add(f.agent);
@@ -138,11 +142,11 @@ export class DriftMonitor {
         message: record.alert.message,
       });
     }
-    if (clearedAlerts(state, findings, mine, kinds).length > 0) {
+    if (clearedAlerts(state, findings, mine, kinds, others).length > 0) {
       const resolved = await this.ws.apply((ctx) => planResolveDrift(ctx, observed, scope, kinds), 'drift');
       changed ||= resolved.length > 0;
     }
-    this.schedule(mine);
+    this.schedule(mine, others);
     if (changed) this.hooks.changed();
   }
 
@@ -160,13 +164,13 @@ export class DriftMonitor {
   }
 
   /**
-   * Wake up the moment an agent of another orchestrator would turn stale, so that a hung one is
-   * found two heartbeat intervals after its last beat, not up to one interval later.
+   * The leader of the sweeps wakes up the moment an agent of another orchestrator would turn stale,
+   * so that a hung one is found two heartbeat intervals after its last beat, not up to one later.
    */
-  private schedule(mine: ReadonlySet<string>): void {
+  private schedule(mine: ReadonlySet<string>, others: boolean): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
-    if (this.closed || !this.policies.drift.stall.enabled) return;
+    if (this.closed || !others || !this.policies.drift.stall.enabled) return;
     const limit = staleAfterMs(this.policies);
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;

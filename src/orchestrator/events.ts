@@ -20,6 +20,8 @@ export type OrchestratorEvent =
   | { type: 'leftover'; agent: string; pid: number; task: string | null }
   | { type: 'error'; agent?: string; message: string }
   | { type: 'idle' }
+  /** This orchestrator started (or stopped) leading the sweeps made for the whole board. */
+  | { type: 'sweeps'; leading: boolean; holder: string }
   | DriftEvent
   | { type: 'stopped'; reason: string };
 

@@ -18,8 +18,12 @@ import type { OrchestratorEvent, TakenFrom } from './events.js';
 import { type Leftover, type LeftoverContext, recoverLeftover } from './leftovers.js';
 import { planHeartbeat, planReleaseAgents, planTakeAgents, runnerGone } from './plans.js';
 import { assign, hasRunnableWork } from './scheduler.js';
+import { SweepLeader } from './sweep-leader.js';
 
 export { describeTakeover, type OrchestratorEvent, type TakenFrom } from './events.js';
+
+/** How many heartbeats a term of the lead of the sweeps lasts: renewed each one, it outlives a slow beat. */
+const LEAD_HEARTBEATS = 3;
 
 export interface OrchestratorOptions {
   /** Run only these agents (default: every enabled agent that is not running elsewhere). */
@@ -41,6 +45,8 @@ export class Orchestrator {
   private watcher: Watcher | null = null;
   private heartbeat: NodeJS.Timeout | null = null;
   private drift: DriftMonitor | null = null;
+  /** Whether the sweeps made for the whole board are this orchestrator's to run (sweep-leader.ts). */
+  private readonly leader: SweepLeader;
   private wakeTimer: NodeJS.Timeout | null = null;
   private stopping: Promise<void> | null = null;
   private readonly startedAt = new Date().toISOString();
@@ -71,6 +77,11 @@ export class Orchestrator {
         await this.drift?.check(['repeated-failure']);
       },
     };
+    this.leader = new SweepLeader(
+      ws.db,
+      () => this.policies.heartbeatSeconds * 1000 * LEAD_HEARTBEATS,
+      (leading) => this.emit({ type: 'sweeps', leading, holder: this.leader.holder }),
+    );
   }
 
   private emit(event: OrchestratorEvent): void {
@@ -99,8 +110,10 @@ export class Orchestrator {
     this.addLoops(taken);
     this.noteRunners();
     this.emit({ type: 'started', agents: taken, elsewhere: wanted.filter((id) => !taken.includes(id)) });
+    await this.renewLead();
     this.drift = new DriftMonitor(this.ws, {
       mine: () => new Set(this.loops.keys()),
+      leads: () => this.leader.leads(),
       drives: (agentId, pid) => belongsTo(pid, agentId, this.ws.home),
       emit: (event) => this.emit(event),
       changed: () => this.onChange(),
@@ -340,12 +353,20 @@ export class Orchestrator {
       }
       // An orchestrator that died writes nothing that would wake us: look for its agents here.
       if (this.wanted.length > this.loops.size && this.orphans().length > 0) this.onChange();
+      // The drift of our own agents is ours to judge; the rest of the board's, the leader's.
+      await this.renewLead();
       await this.drift?.check();
       // State changed behind the backend's back is found here and repaired, with an alert.
-      for (const notice of await this.ws.db.upkeep()) this.emit({ type: 'error', message: notice.message });
+      if (this.leader.leads())
+        for (const notice of await this.ws.db.upkeep()) this.emit({ type: 'error', message: notice.message });
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** Claim or renew the lead of the sweeps; a failure leaves them to another orchestrator. */
+  private async renewLead(): Promise<void> {
+    await this.leader.renew().catch((error) => this.fail(error));
   }
 
   private fail(error: unknown, agent?: string): void {
@@ -383,6 +404,8 @@ export class Orchestrator {
       await this.pass;
       await Promise.allSettled([...this.loops.values()].map((loop) => loop.whenIdle()));
       await this.ws.apply((ctx) => planReleaseAgents(ctx, [...this.loops.keys()])).catch((e) => this.fail(e));
+      // Another orchestrator leads the sweeps from its next heartbeat, not after our term.
+      await this.leader.resign().catch((e) => this.fail(e));
       this.emit({ type: 'stopped', reason });
       this.resolveDone(reason);
     })();

@@ -50,6 +50,7 @@ async function driftedFiles(): Promise<unknown> {
   fs.writeFileSync(path.join(tmp.dir, 'src', 'a.ts'), 'ok\n');
   fs.writeFileSync(path.join(tmp.dir, 'README.md'), 'drift\n');
   const monitor = new DriftMonitor(ws, {
+    leads: () => true,
     mine: () => new Set(['agent-1']),
     drives: () => false,
     emit: () => {},
