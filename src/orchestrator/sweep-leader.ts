@@ -12,7 +12,6 @@
  *   backend's end of it), has not run out. A renewal that answers false or fails ends it at once.
  */
 import { randomBytes } from 'node:crypto';
-import { performance } from 'node:perf_hooks';
 import { HOST } from './plans.js';
 
 export const SWEEPS_ROLE = 'sweeps';

@@ -129,6 +129,13 @@ describe('stall', () => {
     expect(judgedHere(live, 'agent-2', new Set(['agent-2']))).toBe(true);
     expect(judgedHere(input(holding(100), 200), 'agent-2', new Set())).toBe(true);
   });
+
+  it('leaves a stale agent to the leader of the sweeps: one that does not judge others leaves it', () => {
+    const stale = input(holding(100), 200);
+    expect(judgedHere(stale, 'agent-2', new Set(), false)).toBe(false);
+    expect(judgedHere(stale, 'agent-2', new Set(['agent-2']), false)).toBe(true);
+    expect(only('stall', stale)).toHaveLength(1);
+  });
 });
 
 const doneLike = (n: number, seconds: number, patch = {}) =>
