@@ -23,9 +23,13 @@
 // any user) and, for the record, without it; and whether ink or react are bundled into the CLI or
 // loaded by it (recorded by a module hook).
 //
-// PostgreSQL (BENCH_ONLY=pg): the bare-SQL reference the PostgreSQL backend is to be compared to
-// (bench/pg-reference.mjs), with 1, 4 and 16 processes on 1,000 and 10,000 tasks, best of the
-// repeats; skipped, with one line, when the server does not answer.
+// PostgreSQL (BENCH_ONLY=pg, or pg-cycles, pg-pickup, pg-recovery for one part): claim-then-complete
+// cycles through the library on a workspace whose state is in PostgreSQL, beside the bare-SQL
+// reference (bench/pg-reference.mjs), the two taking turns, with 1, 4 and 16 processes on 1,000 and
+// 10,000 tasks, best of the repeats, every run on fresh schemas checked for lost and duplicated
+// transitions; then the pickup latency from one host to another's `dreamos run`, and the time until a
+// killed host's leased tasks are claimed again (bench/pg-dreamos.mjs). Skipped, with one line, when
+// the server does not answer.
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -568,47 +572,108 @@ if (!ONLY || ONLY.includes('console')) {
   consoleFigures = await benchConsole({ root: APP });
 }
 
-// PostgreSQL: for now the reference only (bench/pg-reference.mjs), bare SQL by 1, 4 and 16 processes.
+// PostgreSQL: the backend through the library beside the bare-SQL reference (bench/pg-reference.mjs),
+// by 1, 4 and 16 processes, then pickup latency and recovery after a killed host (bench/pg-dreamos.mjs).
+const PG_BARS = { rate: 2000, ratioToReference: 0.7, pickupP50: 5, pickupP99: 20, recoveryAfterLease: 10 };
+const pgPart = (part) => !ONLY || ONLY.includes('pg') || ONLY.includes(`pg-${part}`);
 let pgFigures = null;
-if (!ONLY || ONLY.includes('pg')) {
+if (pgPart('cycles') || pgPart('pickup') || pgPart('recovery')) {
   const { pgReference, pgServer, PG_BENCH_URL, PG_TASKS, PG_WORKERS, redactUrl } = await import(
     './pg-reference.mjs'
   );
+  const { pgDreamosCycles, pgPickup, pgRecovery } = await import('./pg-dreamos.mjs');
   const server = await pgServer();
   if (!server) {
     const line = `PostgreSQL at ${redactUrl(PG_BENCH_URL)} did not answer: pg figures skipped`;
     log(`pg: ${line}`);
     pgFigures = { skipped: line };
   } else {
-    log(`pg: reference (bare SQL) on PostgreSQL ${server.version}, fsync ${server.fsync}`);
+    log(
+      `pg: PostgreSQL ${server.version}, fsync ${server.fsync}, synchronous_commit ${server.synchronousCommit}`,
+    );
     const pgCases = [];
-    for (const tasks of PG_TASKS) {
-      for (const workers of PG_WORKERS) {
-        const runs = [];
-        for (let r = 0; r < REPEATS; r++) {
-          runs.push(
-            await pgReference({ workers, tasks, seconds: CASE_SECONDS, warmupSeconds: WARMUP_SECONDS }),
-          );
-          log(
-            `  pg reference: ${tasks} tasks, ${workers} process(es), run ${r + 1}/${REPEATS}: ${runs.at(-1).rate}/s`,
-          );
+    if (pgPart('cycles')) {
+      for (const tasks of PG_TASKS) {
+        for (const workers of PG_WORKERS) {
+          const referenceRuns = [];
+          const dreamosRuns = [];
+          // The reference and the library take turns, run by run, so that their ratio is like for like.
+          for (let r = 0; r < REPEATS; r++) {
+            referenceRuns.push(
+              await pgReference({ workers, tasks, seconds: CASE_SECONDS, warmupSeconds: WARMUP_SECONDS }),
+            );
+            dreamosRuns.push(
+              await pgDreamosCycles({
+                lib: { initWorkspace },
+                distIndex: DIST_INDEX,
+                benchDir: join(ROOT, 'bench'),
+                tmpRoot,
+                taskInputs,
+                url: PG_BENCH_URL,
+                workers,
+                tasks,
+                seconds: CASE_SECONDS,
+                warmupSeconds: WARMUP_SECONDS,
+              }),
+            );
+            log(
+              `  pg ${tasks} tasks, ${workers} process(es), run ${r + 1}/${REPEATS}: Dream.OS ${dreamosRuns.at(-1).rate}/s, reference ${referenceRuns.at(-1).rate}/s (load ${os.loadavg()[0].toFixed(1)})`,
+            );
+          }
+          const reference = combine(referenceRuns);
+          const dreamos = combine(dreamosRuns);
+          const ratio = dreamos.rate / reference.rate;
+          pgCases.push({
+            tasks,
+            workers,
+            rate: dreamos.rate,
+            referenceRate: reference.rate,
+            rateBar: { bar: `>= ${PG_BARS.rate}`, pass: dreamos.rate >= PG_BARS.rate },
+            ratioToReference: {
+              value: round(ratio, 3),
+              bar: `>= ${PG_BARS.ratioToReference}`,
+              pass: ratio >= PG_BARS.ratioToReference,
+            },
+            integrity: {
+              lost: dreamos.lost,
+              duplicated: dreamos.duplicated,
+              referenceLost: reference.lost,
+              referenceDuplicated: reference.duplicated,
+              bar: 'lost = duplicated = 0',
+              pass:
+                dreamos.lost === 0 &&
+                dreamos.duplicated === 0 &&
+                reference.lost === 0 &&
+                reference.duplicated === 0,
+            },
+            dreamos,
+            reference,
+          });
         }
-        const reference = combine(runs);
-        pgCases.push({
-          tasks,
-          workers,
-          referenceRate: reference.rate,
-          integrity: {
-            lost: reference.lost,
-            duplicated: reference.duplicated,
-            bar: 'lost = duplicated = 0',
-            pass: reference.lost === 0 && reference.duplicated === 0,
-          },
-          reference,
-        });
       }
     }
-    pgFigures = { server, url: redactUrl(PG_BENCH_URL), cases: pgCases };
+    const hosts = { lib: { initWorkspace }, bin: BIN, tmpRoot, url: PG_BENCH_URL };
+    let pickup = null;
+    if (pgPart('pickup')) {
+      log('pg: pickup, a task added on host A → started by `dreamos run` on host B');
+      pickup = await pgPickup({ ...hosts, p50Bar: PG_BARS.pickupP50, p99Bar: PG_BARS.pickupP99 });
+      log(`  p50 ${pickup.p50Ms} ms, p99 ${pickup.p99Ms} ms over ${pickup.picked} tasks`);
+    }
+    let recovery = null;
+    if (pgPart('recovery')) {
+      log('pg: recovery, host A killed while holding leased tasks → claimed again by host B');
+      recovery = await pgRecovery({ ...hosts, afterLeaseBar: PG_BARS.recoveryAfterLease });
+      log(`  ${recovery.seconds} s (lease ${recovery.leaseSeconds} s)`);
+    }
+    pgFigures = {
+      server,
+      url: redactUrl(PG_BENCH_URL),
+      unit: 'claim-and-complete cycles per second',
+      cases: pgCases,
+      pickup,
+      recovery,
+      loadAverage: os.loadavg().map((l) => round(l, 2)),
+    };
   }
 }
 
@@ -632,10 +697,15 @@ const checks = [
         { figure: 'dispatch idle orchestrator CPU', pass: dispatch.idleOrchestratorCore.pass },
       ]
     : []),
-  ...(pgFigures?.cases ?? []).map((c) => ({
-    figure: `pg reference ${c.tasks}/${c.workers}p lost/duplicated`,
-    pass: c.integrity.pass,
-  })),
+  ...(pgFigures?.cases ?? []).flatMap((c) => [
+    { figure: `pg ${c.tasks}/${c.workers}p lost/duplicated`, pass: c.integrity.pass },
+    { figure: `pg ${c.tasks}/${c.workers}p rate`, pass: c.rateBar.pass },
+    { figure: `pg ${c.tasks}/${c.workers}p ratio to reference`, pass: c.ratioToReference.pass },
+  ]),
+  ...(pgFigures?.pickup ? [{ figure: 'pg pickup latency', pass: pgFigures.pickup.pass }] : []),
+  ...(pgFigures?.recovery
+    ? [{ figure: 'pg recovery after a killed host', pass: pgFigures.recovery.pass }]
+    : []),
   ...Object.entries(consoleFigures ?? {})
     .filter(([, v]) => v && typeof v === 'object' && 'pass' in v)
     .map(([k, v]) => ({ figure: `console ${k}`, pass: v.pass })),
