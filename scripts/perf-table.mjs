@@ -158,6 +158,53 @@ function figures(doc) {
       ),
     );
   }
+  const pgDoc = doc.pg;
+  if (pgDoc?.skipped) add('pg-skipped', 'PostgreSQL backend', '', pgDoc.skipped);
+  for (const c of pgDoc?.cases ?? []) {
+    if (c.rate === undefined) continue;
+    const procs = c.workers === 1 ? '1 process' : `${c.workers} processes`;
+    add(
+      `pg-${c.tasks}x${c.workers}`,
+      `PostgreSQL: claim+complete cycles/s, ${num(c.tasks)} tasks, ${procs}`,
+      '≥ 2,000, and ≥ 0.7 of bare SQL (SKIP LOCKED)',
+      cell(
+        `${num(c.rate)} vs bare SQL ${num(c.referenceRate)} → ${ratio(c.ratioToReference.value)}`,
+        c.rateBar.pass && c.ratioToReference.pass,
+      ),
+    );
+  }
+  const pgCases = (pgDoc?.cases ?? []).filter((c) => c.rate !== undefined);
+  if (pgCases.length > 0) {
+    const lost = pgCases.reduce((n, c) => n + c.integrity.lost, 0);
+    const duplicated = pgCases.reduce((n, c) => n + c.integrity.duplicated, 0);
+    add(
+      'pg-integrity',
+      'PostgreSQL: lost / duplicated transitions',
+      '0 / 0',
+      cell(
+        `${lost} / ${duplicated}`,
+        pgCases.every((c) => c.integrity.pass),
+      ),
+    );
+  }
+  if (pgDoc?.pickup) {
+    const p = pgDoc.pickup;
+    add(
+      'pg-pickup',
+      `PostgreSQL: task added on one host → started by \`dreamos run\` on another (${p.samples} tasks)`,
+      'p50 ≤ 5 ms, p99 ≤ 20 ms',
+      cell(`p50 ${num(p.p50Ms)} ms, p99 ${num(p.p99Ms)} ms${p.missed ? `, ${p.missed} missed` : ''}`, p.pass),
+    );
+  }
+  if (pgDoc?.recovery) {
+    const r = pgDoc.recovery;
+    add(
+      'pg-recovery',
+      `PostgreSQL: host killed → its leased tasks claimed by another host (lease ${r.leaseSeconds} s, heartbeat ${r.heartbeatSeconds} s)`,
+      '≤ lease + 10 s',
+      cell(r.reclaimed ? `${num(r.seconds, 1)} s` : 'not reclaimed', r.pass),
+    );
+  }
   return rows;
 }
 
