@@ -239,7 +239,8 @@ async function agentsRunning(client, schema, ids) {
 
 /**
  * Pickup latency: host B runs `dreamos run` (its agents idle); host A adds `samples` tasks one at a
- * time, `gapMs` apart plus a random part; each is a `true` command. Latency of each: the first claim's
+ * time, each once the one before was taken, after a random gap within `gapMs`; each is a `true`
+ * command. Latency of each: the first claim's
  * time minus the time it became ready, both stamped by the database's clock (millisecond resolution).
  */
 export async function pgPickup({
@@ -248,7 +249,7 @@ export async function pgPickup({
   tmpRoot,
   url,
   samples = 300,
-  gapMs = [40, 120],
+  gapMs = [10, 50],
   agents = 8,
   p50Bar = 5,
   p99Bar = 20,
@@ -275,9 +276,13 @@ export async function pgPickup({
       throw new Error(`host B's dreamos run did not start its agents: ${run.output().slice(-500)}`);
     await sleep(500);
     const ids = [];
+    const status = async (id) =>
+      (await client.query(`SELECT status FROM "${schema}".tasks WHERE id = $1`, [id])).rows[0]?.status;
     for (let i = 0; i < samples; i++) {
       const task = await hostA.ws.addTask({ title: `pickup ${i + 1}`, run: 'true' });
       ids.push(task.id);
+      // The next task is added once this one is taken: host B has idle agents whenever a task comes.
+      await until(async () => (await status(task.id)) !== 'ready', 10_000, 5);
       await sleep(gapMs[0] + Math.random() * (gapMs[1] - gapMs[0]));
     }
     const allDone = await until(
