@@ -139,12 +139,15 @@ END $$;
 -- The start of every change, in one round trip: the schema's write lock, then (in a snapshot taken
 -- after the lock was had, as each statement of a volatile function has its own) the entries after
 -- the caller's last one and the database's clock, which leases are judged by.
-CREATE FUNCTION begin_write(lock_class int, after bigint, OUT now timestamptz, OUT lines text[])
+-- Also the crc of the entry numbered after, which the caller's state is as of: a server that
+-- crashed may have lost a tail the caller had read, and then the caller reloads.
+CREATE FUNCTION begin_write(lock_class int, after bigint, OUT now timestamptz, OUT head text, OUT lines text[])
 LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock(lock_class, hashtext(current_schema()));
-  SELECT clock_timestamp(), ARRAY(SELECT entry::text FROM journal WHERE seq > after ORDER BY seq)
-  INTO now, lines;
+  SELECT clock_timestamp(), (SELECT entry->>'crc' FROM journal WHERE seq = after),
+    ARRAY(SELECT entry::text FROM journal WHERE seq > after ORDER BY seq)
+  INTO now, head, lines;
 END $$;
 
 CREATE FUNCTION record_entries(lines text[], txn text, keep_acked int, keep_checkpoints int)

@@ -35,11 +35,17 @@ import type { RecoveryNotice } from '../recovery.js';
 import { AgentState, Alert, Checkpoint, type JournalEntry, Mail, Task } from '../schemas.js';
 import { KEEP_ACKED_MAIL, KEEP_CHECKPOINTS, StateIndex, type StateView } from '../state-index.js';
 import { checkSchema } from './check.js';
-import { isConnectionError, type PgLocation, pgError } from './connection.js';
+import {
+  IDLE_IN_TRANSACTION_MS,
+  isConnectionError,
+  type PgLocation,
+  pgError,
+  shownUrl,
+} from './connection.js';
 import { Doorbell } from './doorbell.js';
 import { PgHistory } from './history.js';
 import { RETENTION, type RetentionBounds, retain } from './retention.js';
-import { checkVersion, LOCK_CLASS, schemaVersion } from './schema.js';
+import { checkVersion, LOCK_CLASS, schemaVersion, writeLockSql } from './schema.js';
 import { Session } from './session.js';
 
 /**
@@ -73,13 +79,20 @@ const TABLES = [
 
 type Query = (sql: string, values?: unknown[]) => Promise<pg.QueryResult>;
 
+/** The state as loaded, and the crc of the journal entry it is as of (null: an empty journal). */
+interface Loaded {
+  mem: StateIndex;
+  head: string | null;
+}
+
 /** The whole state as the tables hold it, read inside the caller's transaction. */
-async function loadState(query: Query, location: PgLocation): Promise<StateIndex> {
+async function loadState(query: Query, location: PgLocation): Promise<Loaded> {
   const mem = new StateIndex();
-  const head = await query(
+  let head: string | null = null;
+  const top = await query(
     'SELECT (SELECT entry::text FROM journal ORDER BY seq DESC LIMIT 1) AS last, (SELECT config::text FROM settings WHERE id = 1) AS config',
   );
-  const last = head.rows[0]?.last as string | null;
+  const last = top.rows[0]?.last as string | null;
   if (last) {
     const decoded = decodeLine(last);
     if ('error' in decoded)
@@ -89,8 +102,9 @@ async function loadState(query: Query, location: PgLocation): Promise<StateIndex
       );
     mem.mergeCounters(decoded.entry.counters);
     mem.seq = decoded.entry.seq;
+    head = decoded.entry.crc;
   }
-  const config = head.rows[0]?.config as string | null;
+  const config = top.rows[0]?.config as string | null;
   if (config) mem.config = JSON.parse(config);
   for (const { table, order, schema, put } of TABLES) {
     const { rows } = await query(`SELECT id, doc::text AS doc FROM ${table} ORDER BY ${order}`);
@@ -106,7 +120,7 @@ async function loadState(query: Query, location: PgLocation): Promise<StateIndex
   }
   mem.sortReadyQueues();
   mem.dirty.clear();
-  return mem;
+  return { mem, head };
 }
 
 export class PgBackend implements StateBackend {
@@ -115,6 +129,12 @@ export class PgBackend implements StateBackend {
   readonly writer = null;
   readonly history: PgHistory;
   private mem = new StateIndex();
+  /**
+   * The crc of the entry the in-memory state is as of. A commit is visible before it is on disk, so
+   * a server that crashed may have lost entries this process read: before each change the journal
+   * must still hold this entry at this number, else the state is reloaded.
+   */
+  private head: string | null = null;
   /** Transactions, one at a time. */
   private readonly main: Session;
   /** Reads outside transactions: the journal's new entries, the history. */
@@ -163,7 +183,7 @@ export class PgBackend implements StateBackend {
         checkVersion(await schemaVersion((sql) => client.query(sql)), location);
         await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
         try {
-          backend.mem = await loadState((sql, values) => client.query(sql, values), location);
+          backend.loaded(await loadState((sql, values) => client.query(sql, values), location));
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK').catch(() => undefined);
@@ -189,6 +209,20 @@ export class PgBackend implements StateBackend {
     void this.pull().catch(() => undefined);
   }
 
+  private applyEntry(entry: JournalEntry): void {
+    this.mem.apply(entry);
+    this.head = entry.crc;
+  }
+
+  /** The state as loaded from the tables replaces the one in memory. */
+  private loaded({ mem, head }: Loaded): void {
+    this.mem = mem;
+    this.head = head;
+    this.stale = false;
+    this.fetched = [];
+    this.fetchedTo = mem.seq;
+  }
+
   private applyFetched(): void {
     while (this.fetched.length > 0) {
       const entry = this.fetched[0]!;
@@ -199,7 +233,7 @@ export class PgBackend implements StateBackend {
         break;
       }
       this.fetched.shift();
-      if (entry.seq === this.mem.seq + 1) this.mem.apply(entry);
+      if (entry.seq === this.mem.seq + 1) this.applyEntry(entry);
     }
     this.settleIndex();
   }
@@ -320,6 +354,7 @@ export class PgBackend implements StateBackend {
     const lines: string[] = [];
     let firstSeq = 0;
     let outcomes: Outcome<unknown>[] = [];
+    let committed = false;
     try {
       await this.main.use(async (client) => {
         try {
@@ -334,7 +369,7 @@ export class PgBackend implements StateBackend {
                   entryBody(planned.change, seq, now, this.mem.counters),
                   seq,
                 );
-                this.mem.apply(entry);
+                this.applyEntry(entry);
                 lines.push(line);
               }
               return { ok: true, value: planned.result };
@@ -346,6 +381,7 @@ export class PgBackend implements StateBackend {
             ? `SELECT record_entries(ARRAY[${lines.map((l) => client.escapeLiteral(l)).join(',')}]::text[], '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}); `
             : '';
           await client.query(`${record}COMMIT`);
+          committed = true;
         } catch (error) {
           if (!isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
           throw error;
@@ -355,7 +391,9 @@ export class PgBackend implements StateBackend {
     } catch (error) {
       if (lines.length > 0) {
         this.stale = true;
-        if (isConnectionError(error) && (await this.committed(firstSeq, txn))) {
+        // Once COMMIT has answered, or if the connection went in the middle, only the journal can say
+        // whether the change was made: a flush that failed must not read as a change not made.
+        if ((committed || isConnectionError(error)) && (await this.committed(firstSeq, txn))) {
           this.stale = false;
           return this.recorded(outcomes);
         }
@@ -383,10 +421,12 @@ export class PgBackend implements StateBackend {
     if (!this.stale) this.applyFetched();
     const after = this.stale ? Number.MAX_SAFE_INTEGER : this.mem.seq;
     const results = (await client.query(
-      `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; SELECT now, lines FROM begin_write(${LOCK_CLASS}, ${after})`,
+      `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; SELECT now, head, lines FROM begin_write(${LOCK_CLASS}, ${after})`,
     )) as unknown as pg.QueryResult[];
-    const row = results[results.length - 1]!.rows[0] as { now: Date; lines: string[] };
-    let reload = this.stale;
+    const row = results[results.length - 1]!.rows[0] as { now: Date; head: string | null; lines: string[] };
+    // The journal no longer holds the entry this state is as of (a crash took back a tail this
+    // process had read, or retention went past it): the tables are read again.
+    let reload = this.stale || row.head !== this.head;
     const entries: JournalEntry[] = [];
     for (const line of row.lines) {
       const decoded = decodeLine(line);
@@ -399,34 +439,48 @@ export class PgBackend implements StateBackend {
     }
     if (entries.length > 0 && entries[0]!.seq !== this.mem.seq + 1) reload = true;
     if (reload) {
-      this.mem = await loadState((sql, values) => client.query(sql, values), this.location);
-      this.stale = false;
-      this.fetched = [];
-      this.fetchedTo = this.mem.seq;
+      this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
     } else {
-      for (const entry of entries) this.mem.apply(entry);
+      for (const entry of entries) this.applyEntry(entry);
     }
     return row.now;
   }
 
-  /** After a connection lost during commit: was this transaction's first entry recorded? */
+  /**
+   * After a commit whose answer was lost (or whose flush failed): was this transaction's first entry
+   * recorded? Asked holding the write lock, which the transaction holds until it has ended, so the
+   * answer cannot come while it may still commit (a transaction left open by a lost client is ended
+   * by the server's idle timeout). A recorded change is flushed before it is reported made.
+   */
   private async committed(seq: number, txn: string): Promise<boolean> {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
-        const { rows } = await this.reads.query('SELECT 1 FROM journal WHERE seq = $1 AND txn = $2', [
-          seq,
-          txn,
-        ]);
-        // Committed, and perhaps not yet on disk: the flush is made before it is reported.
-        if (rows.length > 0) await this.reads.query(FLUSH_SQL);
-        return rows.length > 0;
+        const found = await this.reads.use(async (client) => {
+          await client.query(
+            `BEGIN; SET LOCAL lock_timeout = '${IDLE_IN_TRANSACTION_MS + 10_000}ms'; SET LOCAL statement_timeout = '${IDLE_IN_TRANSACTION_MS + 15_000}ms'`,
+          );
+          try {
+            await client.query(writeLockSql(this.location.schema));
+            const { rows } = await client.query('SELECT 1 FROM journal WHERE seq = $1 AND txn = $2', [
+              seq,
+              txn,
+            ]);
+            await client.query('COMMIT');
+            return rows.length > 0;
+          } catch (error) {
+            await client.query('ROLLBACK').catch(() => undefined);
+            throw error;
+          }
+        });
+        if (found) await this.reads.query(FLUSH_SQL);
+        return found;
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));
       }
     }
     throw new DreamError(
       'E_IO',
-      `PostgreSQL at ${this.location.schema} went away while a change was being committed, and could not be asked whether it was: check with \`dreamos log\``,
+      `PostgreSQL at ${shownUrl(this.location.url)} (schema ${this.location.schema}) could not be asked whether a change was made after its commit went unanswered: check with \`dreamos log\``,
     );
   }
 
@@ -435,16 +489,13 @@ export class PgBackend implements StateBackend {
     await this.main.use(async (client) => {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       try {
-        this.mem = await loadState((sql, values) => client.query(sql, values), this.location);
+        this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
         await client.query('COMMIT');
       } catch (error) {
         await client.query('ROLLBACK').catch(() => undefined);
         throw error;
       }
     });
-    this.stale = false;
-    this.fetched = [];
-    this.fetchedTo = this.mem.seq;
   }
 
   /** Every change is in the journal table: the doorbell rings for it, then the view catches up. */
