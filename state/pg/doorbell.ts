@@ -88,17 +88,19 @@ export class Doorbell {
   private async listen(): Promise<void> {
     if (this.closed || this.subscribers.size === 0) return;
     this.connecting = true;
+    let client: pg.Client | null = null;
     try {
-      const client = await connect(this.location, { purpose: 'listener' });
+      client = await connect(this.location, { purpose: 'listener' });
       if (this.closed || this.subscribers.size === 0) {
         await client.end().catch(() => undefined);
         return;
       }
+      const listening = client;
       client.on('notification', () => this.ringSubscribers());
       const lost = () => {
-        if (this.client !== client) return;
+        if (this.client !== listening) return;
         this.client = null;
-        void client.end().catch(() => undefined);
+        void listening.end().catch(() => undefined);
         this.reconnectLater();
       };
       client.on('error', lost);
@@ -111,6 +113,8 @@ export class Doorbell {
       // Whatever changed while nobody listened (first start or a reconnect) is read now.
       this.ringSubscribers();
     } catch (error) {
+      // A connection made before LISTEN failed is ended here: nothing else holds it.
+      if (client && this.client !== client) void client.end().catch(() => undefined);
       for (const s of this.subscribers) s.onError?.(error as Error);
       this.reconnectLater();
     } finally {
