@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { errnoCode } from '../../state/errors.js';
 import { workspaceRoot } from '../../state/paths.js';
+import { withoutPassword } from '../../state/pg/connection.js';
 import { realFolder, writeAndClose } from '../../state/safe-files.js';
 import type { Task } from '../../state/schemas.js';
 import type { DriverContext } from './types.js';
@@ -124,6 +125,9 @@ export const WELL_KNOWN_SECRET_ENV: readonly string[] = [
   'COHERE_API_KEY',
   'PERPLEXITY_API_KEY',
   'HF_TOKEN',
+  // The PostgreSQL backend's password (docs/postgres.md): a driven program's own `dreamos` calls
+  // find it in ~/.pgpass, or the driver passes it on by name.
+  'PGPASSWORD',
 ];
 
 export interface DriverEnvConfig {
@@ -144,6 +148,12 @@ export function childEnv(ctx: DriverContext, driver: DriverEnvConfig = {}): Node
   const passed = new Set(driver.passEnv ?? []);
   for (const name of [...WELL_KNOWN_SECRET_ENV, ...(ctx.secretEnv ?? [])]) {
     if (!passed.has(name)) delete inherited[name];
+  }
+  // The shared store's address goes on, its password does not (unless passed on by name).
+  if (inherited.DREAMOS_STORE && !passed.has('DREAMOS_STORE')) {
+    const address = withoutPassword(inherited.DREAMOS_STORE);
+    if (address) inherited.DREAMOS_STORE = address;
+    else delete inherited.DREAMOS_STORE;
   }
   return { ...inherited, ...ctx.env, ...driver.env, ...dreamosEnv(ctx) };
 }

@@ -47,6 +47,22 @@ export function shownUrl(url: string): string {
   }
 }
 
+/**
+ * The address with its password taken out (in the user part or as a `password` parameter), every
+ * other part kept: what a driven program is handed, which finds the password in ~/.pgpass if it
+ * needs one. A value that cannot be read is dropped whole.
+ */
+export function withoutPassword(url: string): string | null {
+  try {
+    const u = new URL(url);
+    u.password = '';
+    u.searchParams.delete('password');
+    return u.toString();
+  } catch {
+    return null;
+  }
+}
+
 /** A schema name, checked: it is spliced into SQL as an identifier. */
 export function checkedSchema(name: string): string {
   if (!SCHEMA_RE.test(name))
@@ -66,7 +82,7 @@ export function checkedUrl(url: string, from: 'config.json' | 'DREAMOS_STORE'): 
   } catch {
     throw new DreamError('E_INVALID_INPUT', `${from} holds an address that cannot be read: ${shownUrl(url)}`);
   }
-  if (from === 'config.json' && parsed.password)
+  if (from === 'config.json' && (parsed.password || parsed.searchParams.has('password')))
     throw new DreamError(
       'E_INVALID_INPUT',
       `config.json's state.url holds a password: keep it in PGPASSWORD or ~/.pgpass instead (${shownUrl(url)})`,

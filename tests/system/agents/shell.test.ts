@@ -246,7 +246,14 @@ describe('shell driver', () => {
 describe('secrets in the environment of driven programs', () => {
   const saved = { ...process.env };
   afterEach(() => {
-    for (const name of ['OPENAI_API_KEY', 'MY_LLM_KEY', 'ANTHROPIC_API_KEY', 'CLAUDE_CODE_OAUTH_TOKEN']) {
+    for (const name of [
+      'OPENAI_API_KEY',
+      'MY_LLM_KEY',
+      'ANTHROPIC_API_KEY',
+      'CLAUDE_CODE_OAUTH_TOKEN',
+      'PGPASSWORD',
+      'DREAMOS_STORE',
+    ]) {
       if (saved[name] === undefined) delete process.env[name];
       else process.env[name] = saved[name];
     }
@@ -263,6 +270,16 @@ describe('secrets in the environment of driven programs', () => {
     expect(log).not.toContain('sk-well-known-secret');
     expect(log).not.toContain('sk-configured-secret');
     expect(log).not.toContain('sk-ant-oauth-secret');
+  });
+
+  it("keeps the PostgreSQL store's password from the program, and hands on its address", async () => {
+    process.env.PGPASSWORD = 'pg-secret-one';
+    process.env.DREAMOS_STORE = 'postgres://fleet:pg-secret-two@db.example:5432/board?sslmode=require';
+    const { run } = start('echo "[$PGPASSWORD][$DREAMOS_STORE]"');
+    expect((await run.done).summary).toBe('[][postgres://fleet@db.example:5432/board?sslmode=require]');
+    process.env.DREAMOS_STORE = 'postgres://fleet@db.example/board?password=pg-secret-three';
+    const again = start('echo "[$DREAMOS_STORE]"');
+    expect((await again.run.done).summary).toBe('[postgres://fleet@db.example/board]');
   });
 
   it('passes a secret on when the driver names it in passEnv, or sets it in env', async () => {
