@@ -188,9 +188,13 @@ export const Config = z
           .string()
           .max(500)
           .regex(/^postgres(ql)?:\/\//, 'a postgres:// address')
-          .refine((url) => !URL.canParse(url) || !new URL(url).password, {
-            message: 'no password here: keep it in PGPASSWORD or ~/.pgpass',
-          })
+          .refine(
+            (url) =>
+              !URL.canParse(url) || (!new URL(url).password && !new URL(url).searchParams.has('password')),
+            {
+              message: 'no password here: keep it in PGPASSWORD or ~/.pgpass',
+            },
+          )
           .optional(),
         /** The postgres backend's schema: one per workspace (default dreamos). */
         schema: z
