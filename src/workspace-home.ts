@@ -9,7 +9,7 @@ import { dirname, join, resolve } from 'node:path';
 import { Low } from 'lowdb';
 import * as z from 'zod';
 import type { BackendFactory } from '../state/backend.js';
-import { backendFactory, backendFromEnv, backendNames, DEFAULT_BACKEND } from '../state/backends.js';
+import { backendFactory, backendNames, DEFAULT_BACKEND } from '../state/backends.js';
 import { WORKSPACE_DIR, type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { cannotCreate } from '../state/safe-files.js';
 import { CorruptFileError, ValidatedJsonFile } from '../state/store.js';
@@ -142,13 +142,9 @@ const BackendOnly = z.looseObject({ state: z.looseObject({ backend: z.string() }
  */
 export function backendNameOf(paths: WorkspacePaths): string {
   try {
-    return (
-      backendFromEnv() ??
-      new ValidatedJsonFile(paths.config, BackendOnly).readSync()?.state?.backend ??
-      DEFAULT_BACKEND
-    );
+    return new ValidatedJsonFile(paths.config, BackendOnly).readSync()?.state?.backend ?? DEFAULT_BACKEND;
   } catch (error) {
-    if (error instanceof CorruptFileError) return backendFromEnv() ?? DEFAULT_BACKEND;
+    if (error instanceof CorruptFileError) return DEFAULT_BACKEND;
     throw error;
   }
 }

@@ -154,7 +154,7 @@ export async function openWorkspace(options: OpenOptions = {}): Promise<Workspac
   const config = readConfig(paths);
   const actor = options.actor ?? agentFromEnv(config);
   const host: OpsHost = { agent: (id) => findAgent(config, id, 'no agent '), policies: config.policies };
-  const db = await backendOf(paths, backendFromEnv() ?? config.state.backend).open(paths, {
+  const db = await backendOf(paths, config.state.backend).open(paths, {
     ...(options.lockTimeoutMs !== undefined ? { lockTimeoutMs: options.lockTimeoutMs } : {}),
     ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
     ...(options.readOnly ? { readOnly: true } : {}),

@@ -17,8 +17,9 @@ const BACKENDS: Readonly<Record<string, BackendFactory>> = {
 export const DEFAULT_BACKEND = 'json';
 
 /**
- * The backend `DREAMOS_STORE` names, when it holds an address (`postgres://…`): it wins over
- * config.json, so one workspace folder can be pointed at a shared store from the environment.
+ * The backend `DREAMOS_STORE` names, when it holds an address (`postgres://…`): what `init` makes
+ * when no backend is asked for. An existing workspace keeps the backend its config.json names, and
+ * takes from `DREAMOS_STORE` only where its PostgreSQL server is.
  */
 export function backendFromEnv(env: NodeJS.ProcessEnv = process.env): string | null {
   return isPostgresUrl(env.DREAMOS_STORE) ? 'postgres' : null;

@@ -265,6 +265,15 @@ describe('the state backend a workspace records', () => {
     }
   });
 
+  it('keeps a JSON workspace in its files when DREAMOS_STORE names a server for another', () => {
+    expect(at(tmp.dir, ['init']).code).toBe(0);
+    const elsewhere = { DREAMOS_STORE: 'postgres://nobody@127.0.0.1:1/other' };
+    const added = at(tmp.dir, ['task', 'add', 'stays here', '--json'], elsewhere);
+    expect(added.code).toBe(0);
+    const listed = at(tmp.dir, ['task', 'list', '--json'], elsewhere);
+    expect(JSON.parse(listed.stdout).map((t: { title: string }) => t.title)).toEqual(['stays here']);
+  });
+
   it('opens a config.json written before the choice was recorded as json', () => {
     expect(at(tmp.dir, ['init']).code).toBe(0);
     addIn(tmp.dir, 'before');
