@@ -34,7 +34,12 @@ export const postgresBackend: BackendFactory = {
     await migrate(location);
     const backend = await PgBackend.open(location);
     try {
-      await backend.transact(() => ({ change: first, result: undefined }));
+      // Joining a board that has a history already: the join is recorded, but the configuration
+      // the board last recorded (a fleet's first host's, or its last change through Dream.OS) stays.
+      await backend.transact((view) => ({
+        change: view.seq > 0 ? { op: 'join', by: first.by } : first,
+        result: undefined,
+      }));
     } catch (error) {
       await backend.close();
       throw error;
