@@ -42,6 +42,28 @@ export interface BatchItem {
   settle: (outcome: Outcome<unknown>) => void;
 }
 
+/**
+ * A batch in its turn: one turn of the event loop first (requests that have arrived meanwhile are
+ * read and join; a process could otherwise go from batch to batch on promises alone), then the
+ * items taken, run together, and each settled with its outcome; when the batch fails whole, every
+ * item fails with its error.
+ */
+export async function settleBatch(
+  take: () => BatchItem[],
+  run: (items: BatchItem[]) => Promise<Outcome<unknown>[]>,
+): Promise<void> {
+  await new Promise((resolve) => setImmediate(resolve));
+  const items = take();
+  if (items.length === 0) return;
+  let outcomes: Outcome<unknown>[];
+  try {
+    outcomes = await run(items);
+  } catch (error) {
+    outcomes = items.map(() => ({ ok: false, error }));
+  }
+  for (const [i, item] of items.entries()) item.settle(outcomes[i]!);
+}
+
 export interface Plan<T> {
   change: Change | null;
   result: T;

@@ -11,7 +11,15 @@
  * recovery from damage (recovery.ts) and snapshot upkeep (snapshot-sync.ts).
  */
 import type { StateStore } from './backend.js';
-import { type BatchItem, type Change, entryBody, type Outcome, type Plan, type Transact } from './change.js';
+import {
+  type BatchItem,
+  type Change,
+  entryBody,
+  type Outcome,
+  type Plan,
+  settleBatch,
+  type Transact,
+} from './change.js';
 import { DreamError } from './errors.js';
 import { Journal, type JournalDamage, listSegments } from './journal.js';
 import { JournalLock } from './journal-lock.js';
@@ -286,20 +294,7 @@ export class JournalDb implements StateStore {
    * The items are taken when the batch starts, so callers can join it while it waits its turn.
    */
   transactBatch(take: () => BatchItem[]): Promise<void> {
-    return this.enqueue(async () => {
-      // One turn of the event loop first: requests that have arrived meanwhile are read and join
-      // (a process that keeps the lock could otherwise go from batch to batch on promises alone).
-      await new Promise((resolve) => setImmediate(resolve));
-      const items = take();
-      if (items.length === 0) return;
-      let outcomes: Outcome<unknown>[];
-      try {
-        outcomes = await this.batchNow(items);
-      } catch (error) {
-        outcomes = items.map(() => ({ ok: false, error }));
-      }
-      for (const [i, item] of items.entries()) item.settle(outcomes[i]!);
-    });
+    return this.enqueue(() => settleBatch(take, (items) => this.batchNow(items)));
   }
 
   /**

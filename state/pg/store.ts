@@ -15,7 +15,6 @@
  * doorbell (state/pg/doorbell.ts) and read them from the journal.
  */
 import { randomUUID } from 'node:crypto';
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type pg from 'pg';
 import type {
   BackendOptions,
@@ -27,7 +26,7 @@ import type {
   Watching,
   WatchOptions,
 } from '../backend.js';
-import { type BatchItem, entryBody, type Outcome } from '../change.js';
+import { type BatchItem, entryBody, type Outcome, settleBatch } from '../change.js';
 import { DreamError } from '../errors.js';
 import { decodeLine, sealEntry } from '../journal-reader.js';
 import type { LockHolder } from '../lock/index.js';
@@ -305,19 +304,7 @@ export class PgBackend implements StateBackend {
   }
 
   transactBatch(take: () => BatchItem[]): Promise<void> {
-    return this.enqueue(async () => {
-      // Requests that arrive meanwhile join this batch.
-      await nextTurn();
-      const items = take();
-      if (items.length === 0) return;
-      let outcomes: Outcome<unknown>[];
-      try {
-        outcomes = await this.run(items);
-      } catch (error) {
-        outcomes = items.map(() => ({ ok: false, error }));
-      }
-      for (const [i, item] of items.entries()) item.settle(outcomes[i]!);
-    });
+    return this.enqueue(() => settleBatch(take, (items) => this.run(items)));
   }
 
   /** Hot changes of this process wait for the transaction before them, and go together. */
