@@ -1,0 +1,48 @@
+/**
+ * A PostgreSQL workspace whose write lock stayed held by another client past its lock timeout: the
+ * change is refused (E_LOCK_TIMEOUT), and the next change, once the lock is free, goes through on
+ * the same connection. The fleet test found a process whose every later change was refused: the
+ * timed-out transaction had been left open and aborted on its connection.
+ */
+import pg from 'pg';
+import { afterEach, expect, it } from 'vitest';
+import { initWorkspace, openWorkspace, type Workspace } from '../../../src/workspace.js';
+import { writeLockSql } from '../../../state/pg/schema.js';
+import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
+import { tempDir } from '../../helpers/workspace.js';
+
+describePg('a change that timed out waiting for the write lock', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('leaves the connection usable for the next change', async () => {
+    const { schema } = await testSchema('dreamos_locktimeout');
+    const { dir, cleanup } = tempDir();
+    cleanups.push(cleanup);
+    const made = await initWorkspace({
+      dir,
+      backend: 'postgres',
+      config: { state: { url: TEST_PG_URL, schema } },
+    });
+    await made.close();
+    const ws: Workspace = await openWorkspace({ home: made.home, share: false, lockTimeoutMs: 300 });
+    cleanups.push(() => ws.close());
+    await ws.addTask({ title: 'before' });
+
+    const holder = new pg.Client({ connectionString: TEST_PG_URL });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    cleanups.push(() => holder.end().catch(() => undefined));
+    await holder.query('BEGIN');
+    await holder.query(writeLockSql(schema));
+    await expect(ws.addTask({ title: 'while locked' })).rejects.toMatchObject({ code: 'E_LOCK_TIMEOUT' });
+    await holder.query('ROLLBACK');
+
+    const after = await ws.addTask({ title: 'after' });
+    expect(after.title).toBe('after');
+    ws.refresh();
+    expect([...ws.view.tasks()].map((t) => t.title).sort()).toEqual(['after', 'before']);
+  });
+});
