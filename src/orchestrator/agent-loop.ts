@@ -54,6 +54,11 @@ interface Running {
   progress: number | null;
   progressWritten: number;
   delivered: string[];
+  /**
+   * When the lease last ran from, by this host's monotonic clock (performance.now()): taken before the
+   * write that claimed or renewed it was sent, so never later than the database's start of the lease.
+   */
+  leaseFrom: number;
 }
 
 /** The `dreamos` executable of this installation (from dist/ when bundled, from src/orchestrator/ in tests). */
@@ -101,9 +106,12 @@ export class AgentLoop {
     return this.ws.view.agentState(this.agent.id)?.paused ?? false;
   }
 
-  /** Run one claimed task through the agent's driver and record how it ended. */
-  run(task: Task): Promise<void> {
-    const done = this.runTask(task);
+  /**
+   * Run one claimed task through the agent's driver and record how it ended. `leaseFrom` is when the
+   * write that claimed it was sent (performance.now()).
+   */
+  run(task: Task, leaseFrom: number): Promise<void> {
+    const done = this.runTask(task, leaseFrom);
     this.ended = done.catch(() => undefined);
     return done;
   }
@@ -157,6 +165,30 @@ export class AgentLoop {
     return null;
   }
 
+  /** The heartbeat sent at `sentAt` (performance.now()) renewed the lease of this agent's task `taskId`. */
+  leaseRenewed(taskId: string, sentAt: number): void {
+    const current = this.running;
+    if (current?.task.id === taskId) current.leaseFrom = Math.max(current.leaseFrom, sentAt);
+  }
+
+  /**
+   * The lease of the running task has not been renewed for as long as it lasts, by this host's own
+   * clock (the database may be out of reach): it may be someone else's task by now, so its program
+   * is stopped and nothing is reported for it. The host's clock only measures the time elapsed, so a
+   * host whose clock is set wrong stops its runs neither earlier nor later.
+   */
+  async checkLeaseLapse(now = performance.now()): Promise<void> {
+    const current = this.running;
+    if (!current || current.stopReason) return;
+    const leaseMs = this.policies.leaseSeconds * 1000;
+    if (now - current.leaseFrom < leaseMs) return;
+    current.stopReason = 'cancel';
+    // The task is not this run's any more: its end sweeps the lease back to ready, as for a lost one.
+    current.leaseLost = true;
+    current.stopWhy = `the lease of ${current.task.id} was not renewed for ${this.policies.leaseSeconds} s: it may have been given to another agent`;
+    await current.run?.stop('cancel');
+  }
+
   /** A directive from the agent's mailbox. */
   async obey(mail: Mail): Promise<void> {
     const agentId = this.agent.id;
@@ -208,7 +240,7 @@ export class AgentLoop {
     clearTimeout(timer);
   }
 
-  private async runTask(task: Task): Promise<void> {
+  private async runTask(task: Task, leaseFrom: number): Promise<void> {
     const agentId = this.agent.id;
     const running: Running = {
       task,
@@ -217,6 +249,7 @@ export class AgentLoop {
       progress: null,
       progressWritten: 0,
       delivered: [],
+      leaseFrom,
     };
     this.running = running;
     this.host.emit({ type: 'claimed', agent: agentId, task });
@@ -244,6 +277,8 @@ export class AgentLoop {
         running.stopReason = 'shutdown';
         throw new Error('stopped before the task started');
       }
+      // The lease ran out before the program could start: nothing is started.
+      if (running.stopReason) throw new Error('stopped before the task started');
       const logPath = this.ws.paths.log(agentId, task.id);
       fs.mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
       running.run = this.driver.start({

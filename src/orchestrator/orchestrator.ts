@@ -133,12 +133,14 @@ export class Orchestrator {
 
   /** Stop what a dead run of an agent left, and run its task again here. */
   private recover(leftover: Leftover): Promise<void> {
+    // Before the write that resumes the task: its lease runs from no earlier than this.
+    const leaseFrom = performance.now();
     const ctx: LeftoverContext = {
       ws: this.ws,
       emit: (event) => this.emit(event),
       resume: (agentId, task) => {
         const loop = this.loops.get(agentId);
-        if (loop) void loop.run(task);
+        if (loop) void loop.run(task, leaseFrom);
       },
     };
     return recoverLeftover(ctx, leftover);
@@ -293,8 +295,9 @@ export class Orchestrator {
         const loop = this.loops.get(agentId)!;
         loop.claiming = true;
         try {
+          const sentAt = performance.now();
           const claimed = await this.ws.claim(agentId, { taskId: task.id });
-          if (claimed) void loop.run(claimed);
+          if (claimed) void loop.run(claimed, sentAt);
         } catch (error) {
           // A write that failed (a full disk) is reported and not retried at once.
           if (!(error instanceof DreamError) || isRetryable(error)) this.fail(error, agentId);
@@ -335,16 +338,33 @@ export class Orchestrator {
     void this.stop('idle');
   }
 
+  /** Whether a working task's lease looks run out by this host's clock (a hint: the sweep decides). */
+  private leaseRanOut(): boolean {
+    const now = Date.now();
+    for (const task of this.ws.view.inStore('working'))
+      if (task.lease && Date.parse(task.lease.expiresAt) <= now) return true;
+    return false;
+  }
+
   /** One change beats the heartbeat of every agent here and renews the leases of their tasks. */
   private async beat(): Promise<void> {
     if (this.stopping) return;
+    // Before any write, which may wait long on a database out of reach: runs whose lease could not be
+    // renewed for a whole lease are stopped.
+    for (const loop of this.loops.values())
+      void loop.checkLeaseLapse().catch((error) => this.fail(error, loop.agent.id));
     try {
       // The heartbeat first: nothing slow may delay it, or other orchestrators would see us as stale.
       const loops = [...this.loops.values()];
       const runs = new Map(loops.map((l) => [l.agent.id, l.running]));
+      const sentAt = performance.now();
       const beats = await this.ws.apply((ctx) =>
         planHeartbeat(ctx, new Map(loops.map((l) => [l.agent.id, l.held()]))),
       );
+      for (const loop of loops) {
+        const beat = beats.get(loop.agent.id);
+        if (beat?.renewed && beat.task) loop.leaseRenewed(beat.task.id, sentAt);
+      }
       // A lease the heartbeat did not renew is lost (the task cancelled, claimed again, or its lease
       // run out): the run that held it, if still running, stops.
       for (const loop of loops) {
@@ -355,6 +375,10 @@ export class Orchestrator {
       if (this.wanted.length > this.loops.size && this.orphans().length > 0) this.onChange();
       // The drift of our own agents is ours to judge; the rest of the board's, the leader's.
       await this.renewLead();
+      // A lease that ran out leaves its task working with nobody on it; the claims of idle agents
+      // sweep it back to ready, but an orchestrator whose agents have nothing else to take never
+      // claims: the leader sweeps (the plan judges each lease by the backend's clock).
+      if (this.leader.leads() && this.leaseRanOut()) await this.ws.sweep();
       await this.drift?.check();
       // State changed behind the backend's back is found here and repaired, with an alert.
       if (this.leader.leads())
