@@ -132,6 +132,12 @@ export interface ConnectOptions {
 /** How long one statement may run, and a transaction stay idle, before the server ends it (ms). */
 export const STATEMENT_TIMEOUT_MS = 30_000;
 export const IDLE_IN_TRANSACTION_MS = 30_000;
+/**
+ * How long this side waits for any answer beyond the statement's own bound before it gives the
+ * connection up (ms). After a network cut the server may have forgotten a connection whose client
+ * still waits for a reply: nothing would ever arrive, and nothing would tell the client so.
+ */
+export const ANSWER_GRACE_MS = 10_000;
 
 /** A new client, connected, its search path set to the workspace's schema. */
 export async function connect(location: PgLocation, options: ConnectOptions): Promise<pg.Client> {
@@ -139,6 +145,7 @@ export async function connect(location: PgLocation, options: ConnectOptions): Pr
     connectionString: location.url,
     application_name: `dreamos ${options.purpose}`.slice(0, 63),
     statement_timeout: options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS,
+    query_timeout: (options.statementTimeoutMs ?? STATEMENT_TIMEOUT_MS) + ANSWER_GRACE_MS,
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
@@ -176,7 +183,7 @@ export function isConnectionError(error: unknown): boolean {
   if (typeof code === 'string' && (CONNECTION_CODES.has(code) || code.startsWith('08') || code === '57P01'))
     return true;
   const message = (error as Error | null)?.message ?? '';
-  return /Connection terminated|connection is closed|Client has encountered a connection error|not queryable/i.test(
+  return /Connection terminated|connection is closed|Client has encountered a connection error|not queryable|Query read timeout/i.test(
     message,
   );
 }

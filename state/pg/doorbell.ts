@@ -9,7 +9,7 @@
 import type { Socket } from 'node:net';
 import type pg from 'pg';
 import type { Watching, WatchOptions } from '../backend.js';
-import { connect, type PgLocation } from './connection.js';
+import { connect, isConnectionError, type PgLocation } from './connection.js';
 import { Session } from './session.js';
 
 /** How often a listener looks at the journal's end in case a bell was missed (ms). */
@@ -33,6 +33,7 @@ export class Doorbell {
   private lastSeen = -1;
   private readonly sender: Session;
   private sending = false;
+  private looking = false;
   private again = false;
   private closed = false;
 
@@ -135,14 +136,22 @@ export class Doorbell {
   /** The fallback: a look at the journal's end; a move since the last look rings. */
   private async look(): Promise<void> {
     const client = this.client;
-    if (!client) return;
+    if (!client || this.looking) return;
+    this.looking = true;
     try {
       const { rows } = await client.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM journal');
       const seq = Number(rows[0]?.seq ?? 0);
       if (this.lastSeen >= 0 && seq !== this.lastSeen) this.ringSubscribers();
       this.lastSeen = seq;
-    } catch {
-      // the connection's own error handler reconnects
+    } catch (error) {
+      // A lost connection's own error handler reconnects; one that stopped answering is given up here.
+      if (isConnectionError(error) && this.client === client) {
+        this.client = null;
+        void client.end().catch(() => undefined);
+        this.reconnectLater();
+      }
+    } finally {
+      this.looking = false;
     }
   }
 
