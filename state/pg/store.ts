@@ -444,7 +444,7 @@ export class PgBackend implements StateBackend {
       try {
         const found = await this.reads.use(async (client) => {
           await client.query(
-            `BEGIN; SET LOCAL lock_timeout = '${IDLE_IN_TRANSACTION_MS + 10_000}ms'; SET LOCAL statement_timeout = '${IDLE_IN_TRANSACTION_MS + 15_000}ms'`,
+            `BEGIN; SET LOCAL lock_timeout = '${IDLE_IN_TRANSACTION_MS + 5_000}ms'; SET LOCAL statement_timeout = '${IDLE_IN_TRANSACTION_MS + 8_000}ms'`,
           );
           try {
             await client.query(writeLockSql(this.location.schema));
