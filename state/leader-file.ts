@@ -7,7 +7,7 @@
  * (docs/decisions/sweep-leader.md).
  */
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { invalidInput } from './errors.js';
 import { acquireLock } from './lock/index.js';
 import type { WorkspacePaths } from './paths.js';
