@@ -10,6 +10,7 @@
  * with everything in it when the suite or test ends, failed or not.
  */
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject, it, onTestFinished } from 'vitest';
@@ -162,4 +163,54 @@ export async function testSchema(prefix?: string): Promise<FreshSchema> {
   const schema = await freshSchema(prefix);
   onTestFinished(() => schema.drop());
   return schema;
+}
+
+// ------------------------------------------------------------------ a relay to cut connections
+
+export interface PgRelay {
+  /** The server's address through the relay (no parameters). */
+  url: string;
+  /** A network cut: from now on nothing passes, on any connection, and nothing is closed. */
+  freeze(): void;
+  /** Every connection open now passes nothing, for good (the server forgot it); new ones pass. */
+  cut(): void;
+  close(): Promise<void>;
+}
+
+/** A TCP relay on 127.0.0.1 to `target`, which a test can freeze or cut (see PgRelay). */
+export async function pgRelay(target: URL): Promise<PgRelay> {
+  const sockets = new Set<net.Socket>();
+  const dead = new WeakSet<net.Socket>();
+  let frozen = false;
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => undefined);
+      s.on('close', () => sockets.delete(s));
+    }
+    const blocked = () => frozen || dead.has(client);
+    client.on('data', (d) => blocked() || upstream.write(d));
+    upstream.on('data', (d) => blocked() || client.write(d));
+    client.on('end', () => blocked() || upstream.end());
+    upstream.on('end', () => blocked() || client.end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target);
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as net.AddressInfo).port);
+  url.search = '';
+  return {
+    url: url.toString(),
+    freeze: () => {
+      frozen = true;
+    },
+    cut: () => {
+      for (const s of sockets) dead.add(s);
+    },
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
 }

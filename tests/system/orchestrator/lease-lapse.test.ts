@@ -7,43 +7,10 @@
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
-import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
+import { describePg, pgRelay, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { BIN, cliAsync, collectOutput, tempDir, writePolicies } from '../../helpers/workspace.js';
-
-/** A TCP relay to `target` that can be frozen: while frozen it passes nothing and closes nothing. */
-async function relay(target: URL): Promise<{ url: string; freeze(): void; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  let frozen = false;
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.on('data', (d) => frozen || upstream.write(d));
-    upstream.on('data', (d) => frozen || client.write(d));
-    client.on('end', () => frozen || upstream.end());
-    upstream.on('end', () => frozen || client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String((server.address() as net.AddressInfo).port);
-  return {
-    url: url.toString(),
-    freeze: () => {
-      frozen = true;
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 describePg('an orchestrator cut off from PostgreSQL', () => {
   const cleanups: Array<() => unknown> = [];
@@ -55,7 +22,7 @@ describePg('an orchestrator cut off from PostgreSQL', () => {
     const { schema } = await testSchema('dreamos_lapse');
     const tmp = tempDir();
     cleanups.push(tmp.cleanup);
-    const link = await relay(new URL(TEST_PG_URL));
+    const link = await pgRelay(new URL(TEST_PG_URL));
     cleanups.push(() => link.close());
     const store = new URL(link.url);
     store.search = '';

@@ -6,43 +6,9 @@
  * for good, and passes new ones: the orchestrator must give the dead connections up and go on.
  */
 import { spawn } from 'node:child_process';
-import net from 'node:net';
 import { afterEach, expect, it } from 'vitest';
-import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
+import { describePg, pgRelay, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { BIN, cliAsync, collectOutput, tempDir, writePolicies } from '../../helpers/workspace.js';
-
-/** A relay to `target`; `cut()` turns every connection open now into a black hole, for good. */
-async function relay(target: URL): Promise<{ url: string; cut(): void; close(): Promise<void> }> {
-  const sockets = new Set<net.Socket>();
-  const dead = new WeakSet<net.Socket>();
-  const server = net.createServer((client) => {
-    const upstream = net.connect(Number(target.port || 5432), target.hostname);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => undefined);
-      s.on('close', () => sockets.delete(s));
-    }
-    client.on('data', (d) => dead.has(client) || upstream.write(d));
-    upstream.on('data', (d) => dead.has(client) || client.write(d));
-    client.on('end', () => dead.has(client) || upstream.end());
-    upstream.on('end', () => dead.has(client) || client.end());
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = new URL(target);
-  url.hostname = '127.0.0.1';
-  url.port = String((server.address() as net.AddressInfo).port);
-  url.search = '';
-  return {
-    url: url.toString(),
-    cut: () => {
-      for (const s of sockets) dead.add(s);
-    },
-    close: async () => {
-      for (const s of sockets) s.destroy();
-      await new Promise((resolve) => server.close(resolve));
-    },
-  };
-}
 
 describePg('an orchestrator whose connections died silently', () => {
   const cleanups: Array<() => unknown> = [];
@@ -54,7 +20,7 @@ describePg('an orchestrator whose connections died silently', () => {
     const { schema } = await testSchema('dreamos_deadconn');
     const tmp = tempDir();
     cleanups.push(tmp.cleanup);
-    const link = await relay(new URL(TEST_PG_URL));
+    const link = await pgRelay(new URL(TEST_PG_URL));
     cleanups.push(() => link.close());
     // The relay runs in this process: the CLI must not block it (spawnSync would).
     const init = await cliAsync(['init', '--backend', 'postgres', '--store', link.url, '--schema', schema], {
