@@ -25,8 +25,18 @@ const common = {
   target: 'node20',
   // Dependencies are bundled too: resolving zod's many modules at every start would be most of a
   // short command's time (docs/decisions/code-cache.md).
-  // pg is loaded by the postgres backend when a workspace uses it (state/pg/connection.ts).
-  external: ['better-sqlite3', 'react-devtools-core', 'pg'],
+  // pg is loaded by the postgres backend when a workspace uses it (state/pg/connection.ts); the
+  // libraries of the network face (the HTTP API, metrics, MCP) by the commands that serve, through
+  // a dynamic import() of the code that uses them, so that no other command loads them.
+  external: [
+    'better-sqlite3',
+    'react-devtools-core',
+    'pg',
+    'hono',
+    '@hono/*',
+    'prom-client',
+    '@modelcontextprotocol/sdk',
+  ],
   sourcemap: 'linked',
   // Less source text to compile at every start; stack traces still map through the source maps.
   // DREAMOS_NO_MINIFY=1 keeps names readable in CPU profiles (node --cpu-prof).
