@@ -12,6 +12,7 @@ import { registerDb } from './commands/db.js';
 import { registerStats } from './commands/stats.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
+import { registerToken } from './commands/token.js';
 import { consoleRequest } from './console-request.js';
 import { DreamError, ExitCode } from './errors.js';
 import { reportError, say } from './output.js';
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerStats(program);
   registerAlerts(program);
   registerDb(program);
+  registerToken(program);
   return program;
 }
 
