@@ -6,6 +6,7 @@
 import { relative } from 'node:path';
 import { Box, useApp, useInput } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+import type { ServingStatus } from '../src/api/context.js';
 import { plural } from '../src/output.js';
 import type { Workspace } from '../src/workspace.js';
 import { Body } from './Body.js';
@@ -40,6 +41,8 @@ export interface AppProps {
   /** A fixed size (tests, benchmarks); otherwise the terminal's, following resizes. */
   size?: Size;
   theme?: Theme;
+  /** The HTTP API this process serves (`--serve`), shown in the header. */
+  serving?: ServingStatus;
   /** A message to show first (e.g. why the agents do not run here). */
   notice?: { level: FlashLevel; text: string };
   onQuit?: () => void;
@@ -48,6 +51,22 @@ export interface AppProps {
 const FLASH_MS: Record<FlashLevel, number> = { info: 4000, warning: 6000, error: 10_000 };
 /** Log panes take new lines five times a second: lively, and cheap with eight agents streaming. */
 const LOG_FLUSH_MS = 200;
+
+/** How often the count of clients is looked at: connections come and go without a change to the board. */
+const CLIENTS_LOOK_MS = 1000;
+
+/** `serving 127.0.0.1:7420, 2 clients`, kept current; null when this process does not serve. */
+function useServing(serving: ServingStatus | undefined): string | null {
+  const [clients, setClients] = useState(() => serving?.clients() ?? 0);
+  useEffect(() => {
+    if (!serving) return;
+    const timer = setInterval(() => setClients(serving.clients()), CLIENTS_LOOK_MS);
+    return () => clearInterval(timer);
+  }, [serving]);
+  if (!serving) return null;
+  const address = serving.url.replace(/^https?:\/\//, '').replace(/\/api\/v1$/, '');
+  return `serving ${address}, ${plural(clients, 'client')}`;
+}
 
 export function App(props: AppProps) {
   const services = useMemo<Services>(
@@ -83,6 +102,7 @@ function Console(props: AppProps) {
     setState(stateRef.current);
   }, []);
 
+  const serving = useServing(props.serving);
   const journal = useJournal(state.view === 'journal', consoleView.seq);
   const logLines = useTaskLog(state.view === 'log' ? state.logTaskId : null, consoleView.seq);
   const log = useMemo(() => ({ lines: logLines, rows: layout.list.rows }), [logLines, layout.list.rows]);
@@ -157,7 +177,7 @@ function Console(props: AppProps) {
           ? state.logTaskId
           : null;
   const where = relative(process.cwd(), ws.home);
-  const status = `${plural(consoleView.total, 'task')} · ${plural(consoleView.openAlerts, 'open alert')} · journal #${consoleView.seq} · ${where.length < ws.home.length ? where : ws.home}`;
+  const status = `${plural(consoleView.total, 'task')} · ${plural(consoleView.openAlerts, 'open alert')} · journal #${consoleView.seq}${serving ? ` · ${serving}` : ''} · ${where.length < ws.home.length ? where : ws.home}`;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height}>
       <Header

@@ -33,3 +33,11 @@ export interface TokenVerifier {
 export interface ApiEnv {
   Variables: { caller: Caller };
 }
+
+/** A server as the process that started it sees it: where it listens, and who is connected now. */
+export interface ServingStatus {
+  /** The API's base address, `http://127.0.0.1:7420/api/v1`. */
+  readonly url: string;
+  /** Open connections: event streams and requests under way. */
+  clients(): number;
+}
