@@ -9,6 +9,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerAlerts } from './commands/alerts.js';
 import { CONSOLE_HINT, consoleNotHere, interactive, registerConsole } from './commands/console.js';
 import { registerDb } from './commands/db.js';
+import { registerMcp } from './commands/mcp.js';
 import { registerStats } from './commands/stats.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
@@ -38,6 +39,7 @@ export function buildProgram(): Command {
   registerAlerts(program);
   registerDb(program);
   registerToken(program);
+  registerMcp(program);
   return program;
 }
 
