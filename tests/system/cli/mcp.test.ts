@@ -150,11 +150,9 @@ describe('dreamos mcp', () => {
       prompt: 'cover the parser',
       role: 'testing',
       priority: 'high',
-      afterCurrentTask: true,
     });
     expect(made.note).toMatch(/approve/);
-    const listed = b.list();
-    const sub = listed.find((t) => t.id === made.task.id)!;
+    const sub = b.list().find((t) => t.id === made.task.id)!;
     expect(sub).toMatchObject({
       title: 'write the tests',
       prompt: 'cover the parser',
@@ -162,10 +160,19 @@ describe('dreamos mcp', () => {
       priority: 'high',
       status: 'backlog',
       source: 'agent',
-      dependsOn: [parent.id],
+      dependsOn: [],
     });
     expect(sub.run).toBeUndefined();
-    expect(sub.history[0]!.by).toBe('agent-1');
+    expect(sub.history.map((h) => [h.to, h.by])).toEqual([['backlog', 'agent-1']]);
+    // A follow-up also waits for the task it came from.
+    const next = await data<{ task: Task }>(client, 'create_subtask', {
+      title: 'release it',
+      dependsOn: [sub.id],
+      afterCurrentTask: true,
+    });
+    expect(b.get(next.task.id).dependsOn).toEqual([sub.id, parent.id]);
+    // The server keeps the workspace open and writes as it is asked: it never keeps others out.
+    expect(b.add('added by the operator meanwhile').status).toBe('ready');
 
     // The workspace may approve sub-tasks itself: then one with nothing to wait for is ready at once.
     setPolicies(b, { autoApproveSubtasks: true });
