@@ -2,7 +2,7 @@
  * `dreamos mcp`: the board as an MCP server over stdio, for the agent programs Dream.OS drives
  * (Claude Code, Codex CLI, Gemini CLI). Loaded by the command through a dynamic import, so that no
  * other command loads the SDK. stdout carries the protocol and nothing else; the server stops when
- * its client closes stdin.
+ * its client closes stdin (or sends SIGTERM, as clients do when stdin is not enough).
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
@@ -35,14 +35,29 @@ export function buildServer(ws: Workspace, me: McpIdentity): McpServer {
   return server;
 }
 
-/** Serve the board on stdin and stdout until the client closes stdin. */
+/** What ends the server: its client closing stdin, or a signal to stop. */
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT', 'SIGHUP'] as const;
+
+/**
+ * Serve the board on stdin and stdout until the client closes stdin or asks the process to stop
+ * with a signal; then the caller closes the workspace, as after any command.
+ */
 export async function serveMcp(ws: Workspace): Promise<void> {
   const server = buildServer(ws, identityOf(ws));
-  const ended = new Promise<void>((resolve) => {
-    process.stdin.once('end', resolve);
-    process.stdin.once('close', resolve);
+  let stop = () => {};
+  const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
   });
-  await server.connect(new StdioServerTransport());
-  await ended;
-  await server.close();
+  process.stdin.once('end', stop);
+  process.stdin.once('close', stop);
+  for (const signal of STOP_SIGNALS) process.once(signal, stop);
+  try {
+    await server.connect(new StdioServerTransport());
+    await stopped;
+    await server.close();
+  } finally {
+    process.stdin.off('end', stop);
+    process.stdin.off('close', stop);
+    for (const signal of STOP_SIGNALS) process.off(signal, stop);
+  }
 }

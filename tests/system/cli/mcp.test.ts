@@ -10,7 +10,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { Checkpoint, Mail, Task } from '../../../state/schemas.js';
 import { type Board, board, setPolicies } from '../../helpers/cli.js';
-import { BIN, collectOutput } from '../../helpers/workspace.js';
+import { BIN, cli, collectOutput } from '../../helpers/workspace.js';
 
 vi.setConfig({ testTimeout: 120_000 });
 
@@ -85,6 +85,27 @@ async function refused(client: Client, name: string, args: Record<string, unknow
 function working(agent: string, title = 'the work'): Task {
   const task = b.add(title);
   return b.json<Task>('task', 'claim', '--agent', agent, '--task', task.id);
+}
+
+/** `dreamos mcp` as a bare child process, once it has answered the protocol's initialize request. */
+async function initialized() {
+  const child = spawn(process.execPath, [BIN, 'mcp'], { cwd: b.dir, env: env({}) });
+  const output = collectOutput(child);
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.on('exit', (code, signal) => resolve([code, signal])),
+  );
+  const initialize = {
+    jsonrpc: '2.0',
+    id: 1,
+    method: 'initialize',
+    params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
+  };
+  child.stdin.write(`${JSON.stringify(initialize)}\n`);
+  const deadline = Date.now() + 30_000;
+  while (!output.stdout().includes('\n') && child.exitCode === null && Date.now() < deadline)
+    await Promise.race([new Promise((resolve) => child.stdout.once('data', resolve)), exited]);
+  expect(output.stdout(), output.stderr()).toContain('\n');
+  return { child, exited, ...output };
 }
 
 describe('dreamos mcp', () => {
@@ -322,29 +343,26 @@ describe('dreamos mcp', () => {
     await expect(client.connect(transport)).rejects.toThrow();
     await client.close();
     expect(stderr).toMatch(/^dreamos: DREAMOS_AGENT_ID names no agent: "agent-99" \(known: agent-1/);
+    const r = cli(['mcp'], { cwd: b.dir, env: { DREAMOS_AGENT_ID: 'agent-99' }, input: '' });
+    expect([r.code, r.stdout]).toEqual([3, '']);
   });
 
   it('writes only the protocol on stdout, and exits by itself when stdin closes', async () => {
-    const child = spawn(process.execPath, [BIN, 'mcp'], { cwd: b.dir, env: env({}) });
-    const output = collectOutput(child);
-    const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
-      child.on('exit', (code, signal) => resolve([code, signal])),
-    );
-    const initialize = {
-      jsonrpc: '2.0',
-      id: 1,
-      method: 'initialize',
-      params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 't', version: '1' } },
-    };
-    child.stdin.write(`${JSON.stringify(initialize)}\n`);
-    const deadline = Date.now() + 30_000;
-    while (!output.stdout().includes('\n') && child.exitCode === null && Date.now() < deadline)
-      await Promise.race([new Promise((resolve) => child.stdout.once('data', resolve)), exited]);
-    child.stdin.end();
-    expect(await exited).toEqual([0, null]);
-    const lines = output.stdout().split('\n').filter(Boolean);
+    const server = await initialized();
+    server.child.stdin.end();
+    expect(await server.exited).toEqual([0, null]);
+    const lines = server.stdout().split('\n').filter(Boolean);
     expect(lines).toHaveLength(1);
     expect(JSON.parse(lines[0]!)).toMatchObject({ id: 1, result: { serverInfo: { name: 'dreamos' } } });
-    expect(output.stderr()).toBe('');
+    expect(server.stderr()).toBe('');
+  });
+
+  it('stops cleanly on SIGTERM, as a client that does not close stdin asks it to', async () => {
+    const server = await initialized();
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toEqual([0, null]);
+    expect(server.stderr()).toBe('');
+    // It let go of the workspace: the CLI writes at once.
+    expect(b.add('after the server').status).toBe('ready');
   });
 });
