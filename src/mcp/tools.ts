@@ -10,6 +10,7 @@ import { MAIL_TYPES, PRIORITIES, STATUSES, type Task } from '../../state/schemas
 import { saveCheckpoint } from '../commands/checkpoints.js';
 import { OPERATOR } from '../config.js';
 import { DreamError } from '../errors.js';
+import { reportError } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import type { Workspace } from '../workspace.js';
 
@@ -53,8 +54,13 @@ function ok(data: Record<string, unknown>): CallToolResult {
   return { content: [{ type: 'text', text: JSON.stringify(data) }], structuredContent: data };
 }
 
-/** A refusal as the model sees it: the code and the one-line message, never a stack. */
+/**
+ * A refusal as the model sees it: the code and the one-line message, never a stack. An error that
+ * is not a DreamError is a bug: it is also reported on stderr, where the operator can see it (with
+ * its stack under DREAMOS_DEBUG).
+ */
 export function toolError(error: unknown): CallToolResult {
+  if (!(error instanceof DreamError)) reportError(error, false);
   const code = error instanceof DreamError ? error.code : 'E_INTERNAL';
   const message = oneLine(error instanceof Error ? error.message : String(error), 1000);
   return {
