@@ -24,6 +24,8 @@ export function followHistory(
   history: History,
   mark: HistoryMark,
   onEntry: (entry: JournalEntry) => void,
+  /** After each read that found entries, once they have all been handed to `onEntry`. */
+  onRead?: (entries: readonly JournalEntry[]) => void,
 ): Following {
   const follower = history.follow(mark);
   let mode: 'idle' | 'reading' = 'idle';
@@ -44,10 +46,12 @@ export function followHistory(
   const read = async () => {
     do {
       again = false;
-      for (const entry of await follower.readNew()) {
+      const entries = await follower.readNew();
+      for (const entry of entries) {
         if (stopped) return;
         onEntry(entry);
       }
+      if (entries.length > 0) onRead?.(entries);
     } while (again && !stopped);
   };
 

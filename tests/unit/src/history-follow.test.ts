@@ -80,7 +80,17 @@ describe('followHistory', () => {
     await ws.addTask({ title: 'before the watch' });
     const slow = new SlowHistory(ws.history);
     const seen: number[] = [];
-    const following = followHistory(slow, mark, (e) => seen.push(e.seq));
+    // Each read that found entries is told of after they were all handed over.
+    const reads: number[][] = [];
+    const following = followHistory(
+      slow,
+      mark,
+      (e) => seen.push(e.seq),
+      (entries) => {
+        expect(seen.slice(-entries.length)).toEqual(entries.map((e) => e.seq));
+        reads.push(entries.map((e) => e.seq));
+      },
+    );
     // Before any wake-up: the entry written between the mark and the watch.
     await slow.answerAll();
     expect(seen).toEqual([start + 1]);
@@ -96,6 +106,7 @@ describe('followHistory', () => {
     await slow.answerAll();
     expect(ws.view.seq).toBe(start + 4);
     expect(seen).toEqual([start + 1, start + 2, start + 3, start + 4]);
+    expect(reads.flat()).toEqual(seen);
     following.close();
     await following.done;
   });
