@@ -8,6 +8,7 @@
  * its prompt), so that a webhook body stays small and says nothing the reader cannot ask for.
  */
 import type { AgentState, Alert, Checkpoint, JournalEntry, Mail, Task } from '../state/schemas.js';
+import type { AttentionItem } from './attention.js';
 import { invalidInput } from './errors.js';
 import { cut } from './sanitize.js';
 
@@ -76,6 +77,12 @@ export interface TaskBrief {
   result?: { ok: boolean; summary?: string; error?: string; errorCode?: string };
 }
 
+/** An item of the attention list, as `attention.changed` carries it. */
+export type AttentionBrief = Pick<
+  AttentionItem,
+  'key' | 'reason' | 'severity' | 'subject' | 'text' | 'task' | 'agent'
+>;
+
 export interface DreamEvent {
   /** The journal sequence number, as the event's id (what `Last-Event-ID` names). */
   id: string;
@@ -92,6 +99,8 @@ export interface DreamEvent {
   agents?: Pick<AgentState, 'id' | 'status' | 'paused' | 'task' | 'progress'>[];
   mail?: (Pick<Mail, 'id' | 'to' | 'from' | 'type'> & { task?: string; body: string })[];
   checkpoints?: (Pick<Checkpoint, 'id' | 'agent' | 'task' | 'progress'> & { step?: string })[];
+  /** `attention.changed`: the whole attention list, as the serving process computed it. */
+  attention?: AttentionBrief[];
 }
 
 const SUMMARY_MAX = 500;
@@ -173,13 +182,46 @@ export function eventOf(entry: JournalEntry): DreamEvent {
   return event;
 }
 
-/** The tasks an event is about: those it changed or archived, and those its mail and checkpoints name. */
+/**
+ * The event saying the attention list changed, as of the entry `seq` (by `by`): it is not made from
+ * an entry but computed from the state by the process that serves events, so it has no `op` of the
+ * journal (`attention`) and is never replayed.
+ */
+export function attentionEvent(
+  items: readonly AttentionItem[],
+  last: { seq: number; by: string },
+  at: Date,
+): DreamEvent {
+  return {
+    id: String(last.seq),
+    type: 'attention.changed',
+    seq: last.seq,
+    at: at.toISOString(),
+    by: last.by,
+    op: 'attention',
+    attention: items.map(({ key, reason, severity, subject, text, task, agent }) => ({
+      key,
+      reason,
+      severity,
+      subject,
+      text,
+      ...(task !== undefined ? { task } : {}),
+      ...(agent !== undefined ? { agent } : {}),
+    })),
+  };
+}
+
+/**
+ * The tasks an event is about: those it changed or archived, those its mail and checkpoints name,
+ * and those on the attention list it carries.
+ */
 export function tasksOf(event: DreamEvent): Set<string> {
   const ids = new Set<string>(event.archived ?? []);
   for (const t of event.tasks ?? []) ids.add(t.id);
   for (const m of event.mail ?? []) if (m.task) ids.add(m.task);
   for (const c of event.checkpoints ?? []) if (c.task) ids.add(c.task);
   for (const a of event.agents ?? []) if (a.task) ids.add(a.task);
+  for (const a of event.attention ?? []) if (a.task) ids.add(a.task);
   return ids;
 }
 

@@ -3,7 +3,7 @@
  * the entry's sequence number as its id, and short forms of what it changed.
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EVENT_TYPES, eventFilter, eventOf, tasksOf } from '../../../src/events.js';
+import { attentionEvent, EVENT_TYPES, eventFilter, eventOf, tasksOf } from '../../../src/events.js';
 import { initWorkspace, type Workspace } from '../../../src/index.js';
 import type { JournalEntry } from '../../../state/schemas.js';
 import { tempDir } from '../../helpers/workspace.js';
@@ -74,5 +74,43 @@ describe('eventFilter', () => {
     expect(eventFilter(['task.*'])('task.failed')).toBe(true);
     expect(() => eventFilter(['task.dun'])).toThrow(/unknown event type "task.dun"/);
     expect(EVENT_TYPES).toContain('attention.changed');
+  });
+});
+
+describe('attentionEvent', () => {
+  it('carries the list as of an entry, with that entry as its id, and the tasks it names', () => {
+    const item = {
+      key: 'task:T-00007',
+      reason: 'failed' as const,
+      severity: 'critical' as const,
+      subject: 'T-00007',
+      text: 'it broke',
+      action: 'retry it',
+      at: '2026-12-01T00:00:00.000Z',
+      task: 'T-00007',
+      alerts: [],
+      also: [],
+    };
+    const event = attentionEvent([item], { seq: 42, by: 'agent-2' }, new Date('2026-12-01T00:00:01.000Z'));
+    expect(event).toEqual({
+      id: '42',
+      type: 'attention.changed',
+      seq: 42,
+      at: '2026-12-01T00:00:01.000Z',
+      by: 'agent-2',
+      op: 'attention',
+      attention: [
+        {
+          key: 'task:T-00007',
+          reason: 'failed',
+          severity: 'critical',
+          subject: 'T-00007',
+          text: 'it broke',
+          task: 'T-00007',
+        },
+      ],
+    });
+    expect([...tasksOf(event)]).toEqual(['T-00007']);
+    expect(attentionEvent([], { seq: 43, by: 'operator' }, new Date()).attention).toEqual([]);
   });
 });
