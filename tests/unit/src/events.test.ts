@@ -2,11 +2,13 @@
  * Events made from journal entries (src/events.ts): one per entry, typed by its operation, with
  * the entry's sequence number as its id, and short forms of what it changed.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { attentionEvent, EVENT_TYPES, eventFilter, eventOf, tasksOf } from '../../../src/events.js';
 import { initWorkspace, type Workspace } from '../../../src/index.js';
 import type { JournalEntry } from '../../../state/schemas.js';
-import { tempDir } from '../../helpers/workspace.js';
+import { ROOT, tempDir } from '../../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
 let ws: Workspace;
@@ -112,5 +114,13 @@ describe('attentionEvent', () => {
     });
     expect([...tasksOf(event)]).toEqual(['T-00007']);
     expect(attentionEvent([], { seq: 43, by: 'operator' }, new Date()).attention).toEqual([]);
+  });
+});
+
+describe('docs/events.md', () => {
+  it('names every event type in its table', () => {
+    const doc = fs.readFileSync(path.join(ROOT, 'docs', 'events.md'), 'utf8');
+    const listed = [...doc.matchAll(/^\| `([a-z]+\.[a-z]+)` \|/gm)].map((m) => m[1]);
+    expect([...listed].sort()).toEqual([...EVENT_TYPES]);
   });
 });
