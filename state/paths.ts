@@ -66,6 +66,10 @@ export function workspacePaths(home: string) {
     /** The shared writer's socket (state/writer/), and the lock its election is held under. */
     writerSocket: join(home, 'locks', 'writer.sock'),
     writerLock: join(home, 'locks', 'writer'),
+    /** Outbound webhooks: the subscriptions with their outbox, and the delivery log. */
+    webhooksDir: join(home, 'webhooks'),
+    /** Secrets Dream.OS must use in the clear (webhook signing keys), one file of mode 600 each. */
+    secretsDir: join(home, 'secrets'),
   };
 }
 export type WorkspacePaths = ReturnType<typeof workspacePaths>;
