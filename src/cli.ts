@@ -14,6 +14,7 @@ import { registerStats } from './commands/stats.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
 import { registerToken } from './commands/token.js';
+import { registerWebhook } from './commands/webhook.js';
 import { consoleRequest } from './console-request.js';
 import { DreamError, ExitCode } from './errors.js';
 import { reportError, say } from './output.js';
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerDb(program);
   registerToken(program);
   registerMcp(program);
+  registerWebhook(program);
   return program;
 }
 
