@@ -2,7 +2,8 @@
  * The attention inbox (docs/drift.md): everything that needs the operator, in one ranked list, each with a
  * typed reason — open alerts, dead-lettered tasks, stalled agents and tasks, tasks blocked for good
  * by a failed or cancelled dependency, tasks no agent can take, tasks waiting for approval, messages
- * to the operator, and ready work while no orchestrator runs the agents. One item per subject (a
+ * to the operator, ready work while no orchestrator runs the agents, and outbound webhooks that
+ * fail or were disabled. One item per subject (a
  * task, an agent): what else applies to it is merged in. Tasks that are merely running never appear.
  * Computed from the state view, and whether the orchestrators it names on this host are alive
  * (src/runners.ts).
@@ -15,6 +16,7 @@ import { runLive } from './drift/index.js';
 import { pausedIn, whyNobodyTakes } from './orchestrator/takers.js';
 import { plural } from './output.js';
 import { describeUnrun, liveRunners, runnerDied, unrun } from './runners.js';
+import type { WebhookHealth } from './webhooks/manage.js';
 
 export const ATTENTION_REASONS = [
   'lock-stopped',
@@ -26,6 +28,7 @@ export const ATTENTION_REASONS = [
   'overrun',
   'context-drift',
   'state-damaged',
+  'webhook-failing',
   'unassignable',
   'blocked',
   'needs-approval',
@@ -58,6 +61,8 @@ export interface AttentionOptions {
   now: Date;
   /** Who holds the journal lock (lockHolder()): a stopped holder blocks every change. */
   journalLock?: LockHolder | null;
+  /** Webhooks failing or disabled by their receiver or their failures (webhookHealth()). */
+  webhooks?: readonly WebhookHealth[];
 }
 
 const REASON_OF: Record<Alert['kind'], AttentionReason> = {
@@ -132,6 +137,33 @@ const taskItem = (
   alerts: [],
   also: [],
 });
+
+/**
+ * A webhook that needs the operator. One disabled is a warning (events wait for it); one failing is
+ * information while retries go on, and a warning once several attempts in a row have failed.
+ */
+function webhookItem(hook: WebhookHealth): AttentionItem {
+  const enable = `\`dreamos webhook enable ${hook.id}\``;
+  const action =
+    hook.id === 'webhooks'
+      ? 'see `dreamos webhook list`; add the subscriptions again if the file was moved to quarantine/'
+      : hook.state === 'failing'
+        ? `retries go on; \`dreamos webhook deliveries ${hook.id}\` shows the attempts, \`dreamos webhook test ${hook.id}\` tries the receiver`
+        : hook.by === 'receiver'
+          ? `the receiver asked for no more: ${enable} when it wants them again, or \`dreamos webhook remove ${hook.id}\``
+          : `fix the receiver (\`dreamos webhook test ${hook.id}\`), then ${enable}: what it missed is delivered`;
+  return {
+    key: `webhook:${hook.id}`,
+    reason: 'webhook-failing',
+    severity: hook.state === 'disabled' || hook.failures >= 3 ? 'warning' : 'info',
+    subject: hook.id,
+    text: `${hook.url ? `${hook.url}: ` : ''}${hook.state === 'disabled' ? `disabled, ${hook.why}` : hook.why}${hook.pending ? `; ${plural(hook.pending, 'delivery waits', 'deliveries wait')}` : ''}`,
+    action,
+    at: hook.since,
+    alerts: [],
+    also: [],
+  };
+}
 
 export function attention(view: StateView, options: AttentionOptions): AttentionItem[] {
   const items = new Map<string, AttentionItem>();
@@ -298,6 +330,8 @@ export function attention(view: StateView, options: AttentionOptions): Attention
       also: [],
     });
   }
+
+  for (const hook of options.webhooks ?? []) add(webhookItem(hook));
 
   const priority = (i: AttentionItem) => {
     const p = i.task ? view.task(i.task)?.priority : undefined;

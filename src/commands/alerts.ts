@@ -5,6 +5,7 @@ import { attention } from '../attention.js';
 import { ExitCode, invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
+import { webhookHealth } from '../webhooks/manage.js';
 import { readWorkspace, withWorkspace } from './common.js';
 
 export function registerAlerts(program: Command): void {
@@ -73,6 +74,7 @@ export function registerAlerts(program: Command): void {
           now: new Date(),
           agents: ws.config.agents,
           journalLock: ws.journalLockHolder(),
+          webhooks: webhookHealth(ws.paths),
         });
         emit(options, items, () =>
           items.length === 0

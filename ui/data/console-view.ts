@@ -7,6 +7,7 @@
 import { type AttentionItem, attention } from '../../src/attention.js';
 import { isTerminal } from '../../src/lifecycle/index.js';
 import { liveRunners, type Runner } from '../../src/runners.js';
+import { webhookHealth } from '../../src/webhooks/manage.js';
 import type { Workspace } from '../../src/workspace.js';
 import { STORES } from '../../state/paths.js';
 import { type AgentState, PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
@@ -126,6 +127,7 @@ export function buildConsoleView(ws: Workspace, previous?: ConsoleView): Console
       now: new Date(),
       agents: ws.config.agents,
       journalLock: ws.journalLockHolder(),
+      webhooks: webhookHealth(ws.paths),
     }),
     runners: liveRunners(view, ws.config.policies, new Date()),
   };
