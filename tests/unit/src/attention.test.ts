@@ -170,6 +170,42 @@ describe('attention', () => {
     ]);
   });
 
+  it('lists webhooks that fail or were disabled, ranked with the other items', () => {
+    const built: Built = {
+      tasks: [
+        finished('T-0000A', 'agent-2', 0, 5, {}, 'boom'),
+        task('T-0000E', { status: 'backlog', dependsOn: ['T-0000A'] }),
+      ],
+    };
+    const at = new Date(T0).toISOString();
+    const hook = { url: 'https://example.com/hook', since: at, pending: 2 };
+    const items = attention(view(built), {
+      policies: policies(),
+      agents: TAKERS,
+      now: new Date(T0 + 100_000),
+      webhooks: [
+        { ...hook, id: 'W-FAILING1', state: 'failing', why: '1 failed attempt in a row', failures: 1 },
+        {
+          ...hook,
+          id: 'W-GONE0000',
+          state: 'disabled',
+          why: 'the receiver answered 410 Gone',
+          failures: 1,
+          by: 'receiver',
+        },
+      ],
+    });
+    expect(items.map((i) => [i.reason, i.subject, i.severity])).toEqual([
+      ['failed', 'T-0000A', 'warning'],
+      ['webhook-failing', 'W-GONE0000', 'warning'], // a disabled webhook: its events wait
+      ['webhook-failing', 'W-FAILING1', 'info'], // retries go on; events reach nobody meanwhile
+      ['blocked', 'T-0000E', 'info'],
+    ]);
+    expect(items[1]).toMatchObject({ key: 'webhook:W-GONE0000' });
+    expect(items[1]!.text).toContain('2 deliveries wait');
+    expect(items[1]!.action).toContain('dreamos webhook enable W-GONE0000');
+  });
+
   it('an agent whose orchestrator beats is not stalled', () => {
     const built: Built = {
       agents: [agentState('agent-3', { status: 'working', task: 'T-0000Z', ...runBy(95) })],
