@@ -41,10 +41,10 @@ interface Dispatcher {
   stdout: () => string;
 }
 
-function dispatch(): Dispatcher {
+function dispatch(scale = ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE): Dispatcher {
   const child = spawn(process.execPath, [BIN, 'webhook', 'run', '--json'], {
     cwd: b.dir,
-    env: { ...process.env, ...ENV },
+    env: { ...process.env, DREAMOS_WEBHOOK_SCHEDULE_SCALE: scale },
   });
   children.push(child);
   const output = collectOutput(child);
@@ -225,6 +225,39 @@ describe('dreamos webhook', () => {
     // The one left unanswered was sent again, with the same id.
     expect(r.received.filter((m) => m.id === r.received[0]!.id).length).toBeGreaterThanOrEqual(2);
     await waitFor(() => hook(sub.id)?.pending === 0, WAIT_MS);
+  });
+
+  it('disables a subscription whose message fails every attempt of the schedule', async () => {
+    const r = await receive(() => ({ status: 500 }));
+    const sub = subscribe(r.url, '--events', 'task');
+    r.secret = sub.secret;
+    b.add('one', '--run', 'true');
+    // Three days of retries in about three seconds.
+    dispatch('0.00001');
+    await waitFor(() => hook(sub.id)?.state === 'disabled', WAIT_MS);
+    expect(hook(sub.id)).toMatchObject({ pending: 0, disabled: { by: 'failures' } });
+    const attempts = log(sub.id);
+    expect(attempts.map((l) => l.attempt)).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+    expect(attempts.at(-1)!.outcome).toBe('failed');
+    expect(new Set(r.received.map((m) => m.id)).size).toBe(1);
+    const item = b.json<AttentionItem[]>('attention').find((i) => i.key === `webhook:${sub.id}`);
+    expect(item).toMatchObject({ reason: 'webhook-failing', severity: 'warning' });
+  });
+
+  it('delivers from one process at a time when several run', async () => {
+    const r = await receive();
+    const sub = subscribe(r.url, '--events', 'task.created');
+    r.secret = sub.secret;
+    for (const title of ['a', 'b', 'c']) b.add(title, '--run', 'true');
+    // A term of three seconds: long enough that a busy machine does not hand the role over.
+    const both = [dispatch('0.1'), dispatch('0.1')];
+    const expected = seqsOf('add').map((s) => `msg_${sub.id}_${s}`);
+    await waitFor(() => expected.every((id) => r.received.some((m) => m.id === id)), WAIT_MS);
+    const leading = both.filter((d) => d.stdout().includes('"leading":true'));
+    expect(leading).toHaveLength(1);
+    expect(r.received.map((m) => m.id).sort()).toEqual([...expected].sort());
+    for (const d of both) d.child.kill('SIGTERM');
+    expect(await Promise.all(both.map((d) => d.exited))).toEqual([0, 0]);
   });
 
   it('refuses hostile URLs and changes nothing; remove deletes the secret', async () => {
