@@ -92,6 +92,8 @@ export const commonFolders = (paths: WorkspacePaths): string[] => [paths.logsDir
 export const workspaceFolders = (paths: WorkspacePaths): string[] => [
   ...jsonStoreFolders(paths),
   ...commonFolders(paths),
+  paths.webhooksDir,
+  paths.secretsDir,
 ];
 
 export const SEGMENT_RE = /^(\d{6})\.jsonl$/;

@@ -284,5 +284,15 @@ describe('dreamos webhook', () => {
     expect(fs.readdirSync(secrets)).toEqual([]);
     expect(b.run('webhook', 'remove', sub.id).code).toBe(3);
     expect(b.run('webhook', 'test', 'W-NOPE0000').code).toBe(3);
+
+    // A link planted in place of a webhook folder (a cloned repository can hold one) is refused.
+    const elsewhere = path.join(b.dir, 'elsewhere');
+    fs.mkdirSync(elsewhere);
+    fs.rmSync(secrets, { recursive: true });
+    fs.symlinkSync(elsewhere, secrets);
+    const planted = b.run('webhook', 'add', 'https://example.com/hook');
+    expect(planted.code, show(planted)).toBe(6);
+    expect(planted.stderr).toContain('secrets');
+    expect(fs.readdirSync(elsewhere)).toEqual([]);
   });
 });
