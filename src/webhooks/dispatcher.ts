@@ -3,8 +3,8 @@
  * journal entries into messages for each subscription and delivers them, retrying for about three
  * days (docs/webhooks.md, docs/decisions/webhooks.md).
  *
- * Only one process delivers for a workspace: the one that leads the role `webhooks` in the state
- * backend, renewed every third of its term. Modes:
+ * Only one process delivers for a workspace folder: the one that leads its role (`webhooksRole`)
+ * in the state backend, renewed every third of its term. Modes:
  *
  * - following: another process leads, or the last renewal failed or answered false. Nothing is
  *   read or sent; the role is asked for again at each renewal.
@@ -18,7 +18,7 @@
  * A subscription whose cursor is behind what this process has read (added, enabled again, or
  * holding a full outbox) is caught up from the history itself.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { hostname } from 'node:os';
 import type { History, HistoryMark } from '../../state/backend.js';
@@ -40,7 +40,20 @@ import {
 } from './delivery.js';
 import { type PendingDelivery, type Subscriptions, WebhookStore, type WebhookSubscription } from './store.js';
 
-export const WEBHOOKS_ROLE = 'webhooks';
+/**
+ * The role whose holder delivers for this workspace folder. Subscriptions belong to the folder, and
+ * a PostgreSQL board may be shared by folders on several machines, each with its own: the role is
+ * named after the machine and the folder, so that each folder has its own deliverer.
+ */
+export function webhooksRole(paths: WorkspacePaths): string {
+  let folder = paths.home;
+  try {
+    folder = fs.realpathSync(paths.home);
+  } catch {
+    // not there (yet): its name as given
+  }
+  return `webhooks-${createHash('sha256').update(`${hostname()}\n${folder}`).digest('hex').slice(0, 16)}`;
+}
 
 /** A subscription's outbox holds at most this many deliveries; past it, its cursor waits. */
 export const OUTBOX_MAX = 10_000;
@@ -65,7 +78,7 @@ export interface WebhookOptions {
   timeoutMs?: number;
   /** Attempts in flight at once (default 8). */
   concurrency?: number;
-  /** The term of the `webhooks` role (ms, default 30 s, scaled). */
+  /** The term of the deliverer's role (ms, default 30 s, scaled). */
   leadTtlMs?: number;
   /** Each attempt's outcome (for metrics), with its log line. */
   onOutcome?: (outcome: DeliveryOutcome, record: DeliveryRecord) => void;
@@ -115,6 +128,7 @@ export async function startWebhooks(
   const ttlMs = Math.max(Math.round((options.leadTtlMs ?? 30_000) * scale), 200);
   const lookMs = Math.max(Math.round(BASE_LOOK_MS * scale), 50);
   const holder = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  const role = webhooksRole(ws.paths);
   const report = (error: unknown) => options.onError?.(error);
 
   let mode: DispatcherMode = 'following';
@@ -427,7 +441,7 @@ export async function startWebhooks(
     if (mode === 'closed') return;
     const asked = performance.now();
     try {
-      const won = await ws.db.lead(WEBHOOKS_ROLE, holder, ttlMs);
+      const won = await ws.db.lead(role, holder, ttlMs);
       if (!won) return await stopLeading();
       until = asked + ttlMs;
       if (mode === 'following') await startLeading();
@@ -476,7 +490,7 @@ export async function startWebhooks(
       mode = 'closed';
       watcher?.close();
       // Give the role up so that another process delivers from its next renewal.
-      if (held) await ws.db.lead(WEBHOOKS_ROLE, holder, 0).catch(report);
+      if (held) await ws.db.lead(role, holder, 0).catch(report);
     },
   };
 }

@@ -9,12 +9,12 @@ export {
 export {
   type DispatcherMode,
   startWebhooks,
-  WEBHOOKS_ROLE,
   type WebhookContext,
   type WebhookDispatcher,
   type WebhookOptions,
   type WebhookStatus,
   webhookOptionsFromEnv,
+  webhooksRole,
 } from './dispatcher.js';
 export {
   addWebhook,
