@@ -13,8 +13,9 @@ import type { DeliveryRecord, WebhookSummary } from '../../../src/webhooks/index
 import type { JournalEntry } from '../../../state/schemas.js';
 import { waitFor } from '../../helpers/agents.js';
 import { type Board, board, show } from '../../helpers/cli.js';
+import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { type Answer, type Received, type Receiver, startReceiver } from '../../helpers/webhook-receiver.js';
-import { BIN, cliAsync, collectOutput } from '../../helpers/workspace.js';
+import { BIN, cli, cliAsync, collectOutput } from '../../helpers/workspace.js';
 
 /** The retry schedule in milliseconds, and a lead term of a fraction of a second. */
 const ENV = { DREAMOS_WEBHOOK_SCHEDULE_SCALE: '0.001' };
@@ -41,10 +42,10 @@ interface Dispatcher {
   stdout: () => string;
 }
 
-function dispatch(scale = ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE): Dispatcher {
+function dispatch(scale = ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE, cwd = b.dir): Dispatcher {
   const child = spawn(process.execPath, [BIN, 'webhook', 'run', '--json'], {
-    cwd: b.dir,
-    env: { ...process.env, DREAMOS_WEBHOOK_SCHEDULE_SCALE: scale },
+    cwd,
+    env: { ...process.env, DREAMOS_WEBHOOK_SCHEDULE_SCALE: scale, DREAMOS_STORE: '' },
   });
   children.push(child);
   const output = collectOutput(child);
@@ -294,5 +295,31 @@ describe('dreamos webhook', () => {
     expect(planted.code, show(planted)).toBe(6);
     expect(planted.stderr).toContain('secrets');
     expect(fs.readdirSync(elsewhere)).toEqual([]);
+  });
+});
+
+describePg('dreamos webhook on a PostgreSQL workspace', () => {
+  it('delivers what the journal table holds, retrying a 503', async () => {
+    const { schema } = await testSchema('dreamos_webhooks');
+    const run = (...args: string[]) =>
+      cli(args, { cwd: b.dir, env: { DREAMOS_INIT_DRIVER: 'shell', DREAMOS_STORE: '' } });
+    fs.rmSync(path.join(b.dir, '.dreamos'), { recursive: true });
+    const init = run('init', '--backend', 'postgres', '--store', TEST_PG_URL, '--schema', schema);
+    expect(init.code, show(init)).toBe(0);
+    const r = await receive((m) => ({ status: m.n === 1 ? 503 : 200 }));
+    const added = run('webhook', 'add', r.url, '--events', 'task.created', '--json');
+    expect(added.code, show(added)).toBe(0);
+    const sub = added.json<{ webhook: WebhookSummary; secret: string }>();
+    r.secret = sub.secret;
+    for (const title of ['a', 'b']) expect(run('task', 'add', title, '--run', 'true').code).toBe(0);
+    const seqs = run('log', '--json')
+      .json<JournalEntry[]>()
+      .filter((e) => e.op === 'add')
+      .map((e) => `msg_${sub.webhook.id}_${e.seq}`);
+    const d = dispatch(ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE, b.dir);
+    await waitFor(() => seqs.every((id) => r.received.some((m) => m.id === id && m.n !== 1)), WAIT_MS);
+    expect(r.received.every((m) => m.verified && seqs.includes(m.id))).toBe(true);
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
   });
 });
