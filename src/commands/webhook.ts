@@ -181,6 +181,7 @@ export function registerWebhook(program: Command): void {
     .action(async (o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
         let done: () => void = () => undefined;
+        let stopping = false;
         const stopped = new Promise<void>((resolve) => {
           done = resolve;
         });
@@ -191,6 +192,7 @@ export function registerWebhook(program: Command): void {
             else if (!o.quiet) say(line(record));
           },
           onLeading: (leading) => {
+            if (stopping) return; // giving the role up on the way out is not news
             if (options.json) process.stdout.write(`${JSON.stringify({ kind: 'leading', leading })}\n`);
             else if (!o.quiet)
               say(leading ? 'delivering webhooks' : 'another process delivers the webhooks: waiting');
@@ -203,6 +205,7 @@ export function registerWebhook(program: Command): void {
         for (const signal of STOP_SIGNALS) process.once(signal, done);
         await stopped;
         for (const signal of STOP_SIGNALS) process.off(signal, done);
+        stopping = true;
         await dispatcher.close();
         if (!options.json && !o.quiet) say('stopped');
       });
