@@ -23,6 +23,7 @@ import fs from 'node:fs';
 import { hostname } from 'node:os';
 import type { History, HistoryMark } from '../../state/backend.js';
 import type { WorkspacePaths } from '../../state/paths.js';
+import { realFolder } from '../../state/safe-files.js';
 import type { JournalEntry } from '../../state/schemas.js';
 import { eventFilter, eventOf, typeOfOp } from '../events.js';
 import { type Following, followHistory } from '../history-follow.js';
@@ -453,9 +454,9 @@ export async function startWebhooks(
   };
 
   // Wake on changes to the subscriptions (an add, an enable) as well as on the fallback look.
+  realFolder(ws.paths.home, ws.paths.webhooksDir);
   let watcher: fs.FSWatcher | null = null;
   try {
-    fs.mkdirSync(ws.paths.webhooksDir, { recursive: true, mode: 0o700 });
     watcher = fs.watch(ws.paths.webhooksDir, { persistent: false }, () => wake());
     watcher.on('error', () => undefined);
   } catch {
