@@ -80,7 +80,7 @@ export interface TaskBrief {
 /** An item of the attention list, as `attention.changed` carries it. */
 export type AttentionBrief = Pick<
   AttentionItem,
-  'key' | 'reason' | 'severity' | 'subject' | 'text' | 'task' | 'agent'
+  'key' | 'reason' | 'severity' | 'subject' | 'text' | 'action' | 'task' | 'agent' | 'alerts'
 >;
 
 export interface DreamEvent {
@@ -199,12 +199,14 @@ export function attentionEvent(
     at: at.toISOString(),
     by: last.by,
     op: 'attention',
-    attention: items.map(({ key, reason, severity, subject, text, task, agent }) => ({
+    attention: items.map(({ key, reason, severity, subject, text, action, alerts, task, agent }) => ({
       key,
       reason,
       severity,
       subject,
       text,
+      action,
+      alerts,
       ...(task !== undefined ? { task } : {}),
       ...(agent !== undefined ? { agent } : {}),
     })),

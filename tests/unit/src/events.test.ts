@@ -108,6 +108,8 @@ describe('attentionEvent', () => {
           severity: 'critical',
           subject: 'T-00007',
           text: 'it broke',
+          action: 'retry it',
+          alerts: [],
           task: 'T-00007',
         },
       ],
