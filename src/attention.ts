@@ -30,6 +30,7 @@ export const ATTENTION_REASONS = [
   'state-damaged',
   'webhook-failing',
   'unassignable',
+  'plugin-off',
   'blocked',
   'needs-approval',
   'message',
@@ -75,6 +76,7 @@ const REASON_OF: Record<Alert['kind'], AttentionReason> = {
   'context-drift': 'context-drift',
   'scope-drift': 'scope-drift',
   budget: 'over-budget',
+  plugin: 'plugin-off',
 };
 const SEVERITY = { critical: 0, warning: 1, info: 2 } as const;
 
@@ -90,6 +92,7 @@ const HINT: Record<Alert['kind'], (subject: string) => string> = {
   'context-drift': () => 'its next task starts on a fresh context',
   'scope-drift': () => 'review the files it changed (`dreamos alert list --json` has them)',
   budget: (s) => `raise its budget (\`dreamos task edit ${s}\`) and retry it, or leave it`,
+  plugin: () => 'see why in `dreamos plugin list`; fix or remove it, then restart the process that loads it',
 };
 
 /** What to do about an agent whose orchestrator died: never "stop" a process that is gone. */

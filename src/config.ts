@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { Driver } from '../agents/drivers/config.js';
 import { DEFAULT_BACKEND } from '../state/backends.js';
 import { AgentId } from '../state/schemas.js';
+import { eventFilter } from './events.js';
 
 export { CommandDriver, Driver, LlmDriver, ShellDriver, SimDriver } from '../agents/drivers/config.js';
 
@@ -168,6 +169,38 @@ export const Policies = z.strictObject({
 });
 export type Policies = z.infer<typeof Policies>;
 
+/** An npm package name (`ntfy-notifier`, `@acme/dreamos-plugin`): a plugin the project installed. */
+const PackageName = z
+  .string()
+  .max(214)
+  .regex(/^(@[a-z0-9-~][a-z0-9-._~]*\/)?[a-z0-9-~][a-z0-9-._~]*$/, 'an npm package name, not a path');
+
+/**
+ * The notifiers built in (docs/notifiers.md). Secrets are never here: the Discord webhook URL
+ * comes from DREAMOS_DISCORD_WEBHOOK_URL or the file `urlFile` names.
+ */
+const Notifiers = z.strictObject({
+  discord: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      /** Filter words: event types, kinds or `*` (default: attention items, alerts, dead letters). */
+      events: z
+        .array(z.string().min(1).max(64))
+        .max(50)
+        .superRefine((words, ctx) => {
+          try {
+            eventFilter(words);
+          } catch (error) {
+            ctx.addIssue({ code: 'custom', message: (error as Error).message });
+          }
+        })
+        .optional(),
+      /** A file holding the webhook URL, relative to the workspace folder; mode 600. */
+      urlFile: z.string().min(1).max(1000).optional(),
+    })
+    .optional(),
+});
+
 export const Config = z
   .strictObject({
     schemaVersion: z.literal(1),
@@ -176,6 +209,9 @@ export const Config = z
     policies: Policies.prefault({}),
     /** Prices of llm models by model name, over the built-in table (a model without one has an unknown cost). */
     prices: z.record(z.string().min(1).max(200), Price).default({}),
+    /** Plugins installed as packages, loaded with those in .dreamos/plugins/ (docs/plugins.md). */
+    plugins: z.array(PackageName).max(50).default([]),
+    notifiers: Notifiers.prefault({}),
     /**
      * Where the state is kept: the name of a backend registered in state/backends.ts, chosen at init
      * and read on every open (docs/decisions/state-backend.md). A config.json without it is json's.

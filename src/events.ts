@@ -45,6 +45,7 @@ const TYPE_OF_OP = {
   checkpoint: 'checkpoint.saved',
   'alert-ack': 'alert.acknowledged',
   'alert-resolve': 'alert.resolved',
+  'plugin-off': 'alert.raised',
   init: 'workspace.created',
   join: 'workspace.joined',
   repair: 'workspace.repaired',

@@ -152,7 +152,14 @@ export const DRIFT_KINDS = [
 ] as const;
 
 /** Alerts: what recovery found in the state files, and every drift kind. */
-export const ALERT_KINDS = ['corrupt-state', 'missing-store', 'journal-damage', ...DRIFT_KINDS] as const;
+export const ALERT_KINDS = [
+  'corrupt-state',
+  'missing-store',
+  'journal-damage',
+  ...DRIFT_KINDS,
+  /** A plugin refused at start, or switched off after a call threw or hung (src/plugins/). */
+  'plugin',
+] as const;
 
 export const Alert = z.strictObject({
   id: z.string().regex(ALERT_ID_RE),

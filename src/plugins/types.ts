@@ -1,0 +1,149 @@
+/**
+ * What a plugin is (docs/plugins.md): a module whose default export is `definePlugin({ … })`. The
+ * types are what plugin authors import from `dreamos`; the zod schema below is what the loader
+ * checks a definition against, so a wrong one is refused with the path of what is wrong.
+ */
+import * as z from 'zod';
+import { type DreamEvent, eventFilter } from '../events.js';
+import type { Notifier } from '../notify/types.js';
+
+/** What a plugin's calls get besides their arguments. */
+export interface PluginCallContext {
+  /** Aborted when the call runs past its timeout: stop then, the plugin is being switched off. */
+  signal: AbortSignal;
+}
+
+/** One thing a source found: the scout may turn it into a task (docs/plugins.md#sources). */
+export interface SourceItem {
+  /** Stable for the same thing across runs (an issue's URL, a post's id): what deduplicates it. */
+  key: string;
+  title: string;
+  text?: string;
+  url?: string;
+  /** A number the scout's rules may require a minimum of (votes, stars, a relevance). */
+  score?: number;
+  /** When it was published, ISO 8601. */
+  at?: string;
+}
+
+/** Where outside work comes from: a function the scout calls on its interval. */
+export interface PluginSource {
+  /** Lower-case letters, digits, `.`, `_` and `-`; unique within the plugin. */
+  id: string;
+  description?: string;
+  /** How often it is worth asking, in seconds (the scout's own interval otherwise). */
+  intervalSeconds?: number;
+  /** What it has now; the scout keeps what it has seen, so returning old items again is fine. */
+  fetch(context: PluginCallContext): Promise<SourceItem[]> | SourceItem[];
+}
+
+/**
+ * A kind of driver a plugin offers. Checked and listed, not run: the agents' configuration accepts
+ * only the built-in kinds so far (docs/plugins.md#drivers).
+ */
+export interface PluginDriver {
+  kind: string;
+  description?: string;
+  create(config: unknown): unknown;
+}
+
+export interface DreamPlugin {
+  /** Lower-case letters, digits, `.`, `_` and `-`, at most 64: unique among the loaded plugins. */
+  name: string;
+  version: string;
+  description?: string;
+  notifiers?: Notifier[];
+  sources?: PluginSource[];
+  drivers?: PluginDriver[];
+  /** Every event, in order, one call at a time. */
+  onEvent?(event: DreamEvent, context: PluginCallContext): Promise<void> | void;
+}
+
+/** A plugin's definition, typed: `export default definePlugin({ name, version, … })`. */
+export function definePlugin<const P extends DreamPlugin>(plugin: P): P {
+  return plugin;
+}
+
+export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+const Name = z.string().regex(NAME_RE, 'lower-case letters, digits, ".", "_" and "-", at most 64');
+const Fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'a function');
+
+const EventWords = z
+  .array(z.string())
+  .max(50)
+  .superRefine((words, ctx) => {
+    try {
+      eventFilter(words);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });
+
+const unique =
+  <T>(key: (item: T) => string, what: string) =>
+  (items: T[], ctx: z.RefinementCtx) => {
+    const seen = new Set<string>();
+    for (const [i, item] of items.entries()) {
+      if (seen.has(key(item)))
+        ctx.addIssue({ code: 'custom', path: [i], message: `a second ${what} ${key(item)}` });
+      seen.add(key(item));
+    }
+  };
+
+/** A definition as the loader accepts it: unknown fields are refused, so a misspelt hook is not ignored. */
+export const PluginDefinition = z.strictObject({
+  name: Name,
+  version: z.string().min(1).max(64),
+  description: z.string().max(300).optional(),
+  notifiers: z
+    .array(z.looseObject({ name: Name, events: EventWords.optional(), notify: Fn }))
+    .max(20)
+    .superRefine(unique((n) => n.name, 'notifier named'))
+    .optional(),
+  sources: z
+    .array(
+      z.looseObject({
+        id: Name,
+        description: z.string().max(300).optional(),
+        intervalSeconds: z
+          .number()
+          .int()
+          .min(10)
+          .max(7 * 24 * 3600)
+          .optional(),
+        fetch: Fn,
+      }),
+    )
+    .max(20)
+    .superRefine(unique((s) => s.id, 'source with the id'))
+    .optional(),
+  drivers: z
+    .array(z.looseObject({ kind: Name, description: z.string().max(300).optional(), create: Fn }))
+    .max(20)
+    .optional(),
+  onEvent: Fn.optional(),
+});
+
+/** What a source's fetch must return. */
+export const SourceItems = z
+  .array(
+    z.strictObject({
+      key: z.string().min(1).max(500),
+      title: z.string().min(1).max(1000),
+      text: z.string().max(100_000).optional(),
+      url: z
+        .url({ protocol: /^https?$/ })
+        .max(2000)
+        .optional(),
+      score: z.number().finite().optional(),
+      at: z.iso.datetime({ offset: true }).optional(),
+    }),
+  )
+  .max(1000);
+
+/** The first problem zod found, as one line: where, and what. */
+export function firstIssue(error: z.ZodError): string {
+  const issue = error.issues[0]!;
+  const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
+  return `${where}${issue.message}`;
+}
