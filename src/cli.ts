@@ -10,6 +10,7 @@ import { registerAlerts } from './commands/alerts.js';
 import { CONSOLE_HINT, consoleNotHere, interactive, registerConsole } from './commands/console.js';
 import { registerDb } from './commands/db.js';
 import { registerMcp } from './commands/mcp.js';
+import { registerPlugin } from './commands/plugin.js';
 import { registerStats } from './commands/stats.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerToken(program);
   registerMcp(program);
   registerWebhook(program);
+  registerPlugin(program);
   return program;
 }
 
