@@ -30,6 +30,9 @@ export function registerSwarm(program: Command): void {
         command,
         async (ws, options) => {
           const { startOrchestrator, describeTakeover } = await import('../orchestrator/index.js');
+          // Plugins and notifiers hear of the run's changes from the journal (docs/plugins.md).
+          const { startPluginsOnJournal } = await import('../plugins/index.js');
+          const plugins = await startPluginsOnJournal(ws);
           // A run stopped for a shutdown or a restart goes back to ready, one cancelled ends there:
           // neither is a failed attempt (the task's history says "not counted").
           const counts = { claimed: 0, done: 0, failed: 0, requeued: 0, cancelled: 0 };
@@ -99,6 +102,8 @@ export function registerSwarm(program: Command): void {
           for (const signal of STOP_SIGNALS) process.once(signal, stop);
           const reason = await orchestrator.done;
           for (const signal of STOP_SIGNALS) process.off(signal, stop);
+          // What the last changes made is handed on first: best effort, for a few seconds at most.
+          await plugins?.close(5000);
           ws.refresh();
           // For CI: the tasks of this run that ended failed, and the work left that no agent can take.
           const failedTasks = [...worked].filter((id) => ws.view.task(id)?.status === 'failed');

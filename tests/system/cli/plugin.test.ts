@@ -1,8 +1,12 @@
 /**
  * Plugins as a user meets them: `dreamos plugin list` (which plugins loaded, and why the others did
- * not), and the shipped examples importing `definePlugin` from the `dreamos` package.
+ * not), the shipped examples importing `definePlugin` from the `dreamos` package, and `dreamos run`
+ * with a plugin that throws (the run goes on) and the Discord notifier posting to a fake Discord.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Board, board, show } from '../../helpers/cli.js';
@@ -122,5 +126,81 @@ describe('dreamos plugin list', () => {
       ['todo-source', 'on', null],
     ]);
     expect(reports[1]!.sources).toEqual(['todo']);
+  });
+});
+
+describe('dreamos run with plugins and the Discord notifier', () => {
+  it('goes on when a plugin throws, raises its alert, and posts the dead letter to Discord', async () => {
+    const posts: { url: string; body: { embeds: { title: string }[]; allowed_mentions: unknown } }[] = [];
+    const server = http.createServer((req, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        posts.push({ url: req.url ?? '', body: JSON.parse(body) });
+        res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const token = 'webhook-token-never-shown';
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/webhooks/42/${token}`;
+    try {
+      plugin(
+        'thrower.mjs',
+        `export default { name: 'thrower', version: '1.0.0', onEvent() { throw new Error('plugin bug'); } };`,
+      );
+      editConfig((c) => {
+        c.notifiers = { discord: { events: ['task.failed'] } };
+      });
+      b.add('fails', '--run', 'exit 3', '--role', 'agent-1', '--max-attempts', '1');
+      b.add('works', '--run', 'true', '--role', 'agent-1');
+      const run = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+        // Run asynchronously: the fake Discord answers from this process.
+        const child = spawn(
+          process.execPath,
+          [path.join(ROOT, 'bin', 'dreamos.js'), 'run', '--until-idle', '--agents', 'agent-1'],
+          {
+            cwd: b.dir,
+            env: { ...process.env, DREAMOS_DISCORD_WEBHOOK_URL: url },
+          },
+        );
+        let stdout = '';
+        let stderr = '';
+        child.stdout.on('data', (d) => {
+          stdout += d;
+        });
+        child.stderr.on('data', (d) => {
+          stderr += d;
+        });
+        const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+        child.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout, stderr });
+        });
+      });
+      expect(run.code, `${run.stdout}\n${run.stderr}`).toBe(7);
+      expect(run.stderr).toContain('dreamos: plugin thrower switched off: onEvent threw: plugin bug');
+      expect(run.stderr).toMatch(/stopped \(idle\): 1 done, 1 failed attempt/);
+      expect(run.stdout + run.stderr).not.toContain(token);
+
+      expect(posts).toHaveLength(1);
+      expect(posts[0]!.body.embeds.map((e) => e.title)).toEqual([
+        expect.stringMatching(/^T-\w+ failed: fails$/),
+      ]);
+      expect(posts[0]!.body.allowed_mentions).toEqual({ parse: [] });
+
+      const alerts = b.json<{ kind: string; subject: string; message: string }[]>('alert', 'list');
+      expect(alerts.filter((a) => a.kind === 'plugin')).toEqual([
+        expect.objectContaining({
+          subject: 'thrower',
+          message: 'plugin thrower switched off: onEvent threw: plugin bug',
+        }),
+      ]);
+      const config = fs.readFileSync(path.join(b.dir, '.dreamos', 'config.json'), 'utf8');
+      expect(config).not.toContain(token);
+    } finally {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
