@@ -115,18 +115,36 @@ describe('plugins', () => {
       'hanger.mjs',
       `export default { name: 'hanger', version: '1.0.0', onEvent() { (seen.events.hanger ??= []).push('x'); return new Promise(() => {}); } };`,
     );
+    // One that gives up only once told to stop, by failing: nothing is left to catch that.
+    plugin(
+      'late.mjs',
+      `export default { name: 'late', version: '1.0.0', onEvent(event, { signal }) {
+        return new Promise((_, reject) => signal.addEventListener('abort', () => setTimeout(() => {
+          (seen.events.late ??= []).push('rejected');
+          reject(new Error('too late'));
+        }, 5)));
+      } };`,
+    );
     plugin('recorder.mjs', recorder('recorder'));
     const running = await start();
     const ids = await happen(3);
     await running.idle();
     running.stop();
+    for (const deadline = Date.now() + 10_000; !seen().events.late && Date.now() < deadline; )
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(seen().events.late).toEqual(['rejected']);
+    expect(running.host.reports.find((r) => r.name === 'late')!.state).toBe('off');
     expect(seen().events.hanger).toEqual(['x']);
     expect(seen().events.recorder).toEqual(ids);
     expect(running.host.reports.find((r) => r.name === 'hanger')).toMatchObject({
       state: 'off',
       reason: 'onEvent ran past its 300 ms timeout',
     });
-    expect(pluginAlerts().map((a) => a.subject)).toEqual(['hanger']);
+    expect(
+      pluginAlerts()
+        .map((a) => a.subject)
+        .sort(),
+    ).toEqual(['hanger', 'late']);
   });
 
   it('refuses a bad definition with its reason and an alert, and loads the rest', async () => {
