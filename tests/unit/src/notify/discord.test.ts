@@ -218,14 +218,31 @@ describe('the Discord notifier', () => {
   });
 
   it("keeps a message within Discord's limits", async () => {
-    const start = ws.view.seq;
-    await deadLetters(12, (i) => `${'long title '.repeat(25)}${i}`);
+    // Ten alerts with long messages: ten embeds, far more than 6,000 characters before cutting.
+    const alerts: DreamEvent[] = Array.from({ length: 10 }, (_, i) => ({
+      id: String(i + 1),
+      seq: i + 1,
+      type: 'alert.raised',
+      at: new Date().toISOString(),
+      by: 'orchestrator',
+      op: 'drift-overrun',
+      alerts: [
+        {
+          id: `A-000${i}`,
+          kind: 'overrun',
+          severity: 'warning',
+          status: 'open',
+          message: `${'x'.repeat(1999)}${i}`,
+        },
+      ],
+    }));
     const { source, emit } = fakeSource();
     const run = startNotifiers(ws, source, [discordNotifier({ url: discord.url })], options());
-    emit(await eventsAfter(start));
+    emit(alerts);
     await run.idle();
     run.stop();
     const { embeds } = discord.posts[0]!.body;
+    expect(embeds).toHaveLength(10);
     const size = embeds.reduce(
       (n, e) =>
         n +
