@@ -99,8 +99,19 @@ export interface DiscordOptions {
   name?: string;
 }
 
+/** What this notifier has told: the last attention list, and the alerts and dead letters posted. */
+interface Told {
+  attention: Map<string, string>;
+  alerts: Set<string>;
+  deadLetters: Set<string>;
+}
+
+/** Attention reasons a dead letter's own post already covers. */
+const DEAD_LETTER_REASONS = new Set(['failed', 'over-budget', 'scope-drift']);
+
 /** The items of one batch, in order: what to say about each event. */
-function itemsOf(batch: readonly DreamEvent[], seen: Map<string, string>, posted: Set<string>): Item[] {
+function itemsOf(batch: readonly DreamEvent[], told: Told): Item[] {
+  const { attention: seen, alerts: posted } = told;
   const items: Item[] = [];
   for (const event of batch) {
     if (event.type === 'attention.changed' && event.attention) {
@@ -110,6 +121,7 @@ function itemsOf(batch: readonly DreamEvent[], seen: Map<string, string>, posted
         // about an alert this notifier already posted adds nothing.
         if (seen.get(a.key) === now.get(a.key)) continue;
         if (a.alerts.length > 0 && a.alerts.every((id) => posted.has(id))) continue;
+        if (a.task && told.deadLetters.has(a.task) && DEAD_LETTER_REASONS.has(a.reason)) continue;
         items.push({
           group: 'need attention',
           severity: a.severity,
@@ -142,6 +154,7 @@ function itemsOf(batch: readonly DreamEvent[], seen: Map<string, string>, posted
       // A failed attempt that will be retried is no news; a dead letter is.
       for (const task of event.tasks ?? []) {
         if (task.status !== 'failed') continue;
+        told.deadLetters.add(task.id);
         items.push({
           group: 'tasks failed for good',
           severity: task.priority === 'critical' ? 'critical' : 'warning',
@@ -275,9 +288,7 @@ export function discordNotifier(options: DiscordOptions): Notifier {
   const redact = (text: string) => redactWebhookUrl(text.split(secret).join(redactWebhookUrl(secret)));
   const events = options.events ?? DISCORD_DEFAULT_EVENTS;
   eventFilter(events);
-  // What the attention list held at the last attention event, and the alerts already posted.
-  const seen = new Map<string, string>();
-  const posted = new Set<string>();
+  const told: Told = { attention: new Map(), alerts: new Set(), deadLetters: new Set() };
   // A batch tried again is told the same way: its message is made once.
   const made = new WeakMap<readonly DreamEvent[], DiscordMessage | null>();
   let notBefore = 0;
@@ -288,7 +299,7 @@ export function discordNotifier(options: DiscordOptions): Notifier {
     async notify(batch: DreamEvent[], context: NotifyContext) {
       let message = made.get(batch);
       if (message === undefined) {
-        message = discordMessage(itemsOf(batch, seen, posted), context.workspace);
+        message = discordMessage(itemsOf(batch, told), context.workspace);
         made.set(batch, message);
       }
       if (!message) return;
