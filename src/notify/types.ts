@@ -39,7 +39,7 @@ export class RetryLater extends Error {
   }
 }
 
-/** Where events come from: the serving process's event hub, or the journal followed (./journal-events.ts). */
+/** Where events come from: the event hub of the process (src/api/event-hub.ts). */
 export interface EventSource {
   /** Call `onEvent` for every event from now on, in order; returns the unsubscribe. */
   subscribe(onEvent: (event: DreamEvent) => void): () => void;

@@ -5,8 +5,8 @@
  */
 import fs from 'node:fs';
 import { join } from 'node:path';
+import { EventHub } from '../api/event-hub.js';
 import { DISCORD_URL_ENV, discordFromConfig } from '../notify/discord.js';
-import { journalEvents } from '../notify/journal-events.js';
 import { type NotifierRun, type NotifierRunOptions, startNotifiers } from '../notify/runner.js';
 import type { EventSource, Notifier } from '../notify/types.js';
 import { oneLine } from '../sanitize.js';
@@ -112,8 +112,9 @@ export function wantsPlugins(ws: Workspace, env: NodeJS.ProcessEnv = process.env
 }
 
 /**
- * For a process that runs no event hub (`dreamos run`): plugins and notifiers fed from the journal
- * as it is written. Null when the workspace has none, so that nothing follows the journal for nothing.
+ * For a process that serves no event stream (`dreamos run`): plugins and notifiers fed by an event
+ * hub of their own, which follows the journal from its end. Null when the workspace has none, so
+ * that nothing follows the journal for nothing.
  */
 export async function startPluginsOnJournal(
   ws: Workspace,
@@ -121,9 +122,10 @@ export async function startPluginsOnJournal(
 ): Promise<PluginsOnJournal | null> {
   if (!wantsPlugins(ws)) return null;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
-  const events = await journalEvents(ws, (error) =>
-    log(`dreamos: plugins no longer see events: ${oneLine((error as Error).message, 300)}`),
-  );
+  const events = await EventHub.start(ws, {
+    onError: (error) =>
+      log(`dreamos: plugins do not see events for now: ${oneLine((error as Error).message, 300)}`),
+  });
   const running = await startPlugins(ws, events, { ...options, log });
   const stop = () => {
     running.stop();
