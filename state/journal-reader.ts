@@ -350,6 +350,8 @@ export function tailEntries(
     chunkBytes = READ_CHUNK,
   }: TailOptions,
 ): { entries: JournalEntry[]; end: ReadFrom } {
+  // No entries asked for is still a mark at the end, which the last entry tells (its place and seq).
+  if (limit < 1) return { entries: [], end: tailEntries(paths, { limit: 1, maxBytes, chunkBytes }).end };
   const segments = listSegments(paths);
   // Newest first; each holds a sequence number above those of the entries after it in `found`.
   const found: JournalEntry[] = [];

@@ -84,6 +84,17 @@ describe('tailEntries', () => {
     }
   });
 
+  it('gives the end of the journal for no entries at all, as for one', () => {
+    write(12);
+    splitInto([8, 4]);
+    for (const chunkBytes of CHUNKS) {
+      const none = tailEntries(paths, { limit: 0, chunkBytes });
+      expect(none.entries).toEqual([]);
+      expect(none.end).toEqual(tailEntries(paths, { limit: 1, chunkBytes }).end);
+      expect(none.end).toEqual({ pos: { segment: 2, offset: sizeOf(2) }, lastSeq: 12 });
+    }
+  });
+
   it('goes back across segments, skips damaged lines and a line still being written', () => {
     write(10);
     const lines = splitInto([6, 4]);
