@@ -32,6 +32,7 @@ export const ATTENTION_REASONS = [
   'unassignable',
   'plugin-off',
   'blocked',
+  'source-failing',
   'needs-approval',
   'message',
 ] as const;
@@ -77,6 +78,7 @@ const REASON_OF: Record<Alert['kind'], AttentionReason> = {
   'scope-drift': 'scope-drift',
   budget: 'over-budget',
   plugin: 'plugin-off',
+  'source-failing': 'source-failing',
 };
 const SEVERITY = { critical: 0, warning: 1, info: 2 } as const;
 
@@ -93,6 +95,8 @@ const HINT: Record<Alert['kind'], (subject: string) => string> = {
   'scope-drift': () => 'review the files it changed (`dreamos alert list --json` has them)',
   budget: (s) => `raise its budget (\`dreamos task edit ${s}\`) and retry it, or leave it`,
   plugin: () => 'see why in `dreamos plugin list`; fix or remove it, then restart the process that loads it',
+  'source-failing': (s) =>
+    `check the source's address and \`dreamos scout sources\`; it resolves itself once ${s} works again`,
 };
 
 /** What to do about an agent whose orchestrator died: never "stop" a process that is gone. */
@@ -276,6 +280,16 @@ export function attention(view: StateView, options: AttentionOptions): Attention
           'info',
           `${task.title}: depends on ${dead.id}, which ${dead.status === 'failed' ? 'failed' : 'was cancelled'}`,
           `\`dreamos task retry ${dead.id}\`, or edit the dependencies of ${task.id}`,
+        ),
+      );
+    } else if (task.approval?.status === 'pending') {
+      add(
+        taskItem(
+          task,
+          'needs-approval',
+          'info',
+          `${task.title}: from ${task.source}${task.dedupeKey ? ` (${task.dedupeKey})` : ''}, waits for approval`,
+          `\`dreamos task approve ${task.id}\` to let it run, or \`dreamos task cancel ${task.id}\``,
         ),
       );
     } else if (

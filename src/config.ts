@@ -143,6 +143,11 @@ const Limits = z
   }));
 export type Limits = z.infer<typeof Limits>;
 
+const ApprovalPolicy = z.enum(['operator', 'auto']).default('operator');
+/** The sources whose tasks wait for approval unless the policy says `auto`. */
+export const OUTSIDE_SOURCES = ['webhook', 'discord', 'scout', 'api'] as const;
+export type OutsideSource = (typeof OUTSIDE_SOURCES)[number];
+
 export const Policies = z.strictObject({
   /** A claim holds its task this long unless renewed by a heartbeat. */
   leaseSeconds: Seconds.default(60),
@@ -164,6 +169,19 @@ export const Policies = z.strictObject({
    * `task promote` (attention reason needs-approval); true lets them go straight to ready.
    */
   autoApproveSubtasks: z.boolean().default(false),
+  /**
+   * Who approves work from outside, per source (docs/decisions/outside-work-approval.md):
+   * `operator` (the default) keeps it in the backlog until someone runs `task approve`; `auto`
+   * lets it run at once. `api` applies to requests whose token lacks the tasks:approve scope.
+   */
+  approval: z
+    .strictObject({
+      webhook: ApprovalPolicy,
+      discord: ApprovalPolicy,
+      scout: ApprovalPolicy,
+      api: ApprovalPolicy,
+    })
+    .prefault({}),
   limits: Limits.prefault({}),
   drift: DriftPolicies.prefault({}),
 });

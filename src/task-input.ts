@@ -4,9 +4,18 @@
  */
 import * as z from 'zod';
 import type { Plan } from '../state/backend.js';
-import { AgentId, Budget, Priority, Source, Task, TaskId } from '../state/schemas.js';
+import {
+  AgentId,
+  type Approval,
+  Budget,
+  DedupeKey,
+  Priority,
+  Source,
+  Task,
+  TaskId,
+} from '../state/schemas.js';
 import { describeZodError } from '../state/zod-errors.js';
-import { invalidInput, notFound } from './errors.js';
+import { conflict, invalidInput, notFound } from './errors.js';
 import { assertNoCycle, type Ctx, depsDone, taskIdOf } from './lifecycle/index.js';
 import { checkTaskLimits } from './limits.js';
 import { invisibleIn, oneLine } from './sanitize.js';
@@ -56,6 +65,11 @@ export const TaskInput = z.strictObject({
   tags: z.array(Line).default([]),
   /** The CLI, the console and the orchestrator say who they are; a library caller that does not is 'api'. */
   source: Source.default('api'),
+  /**
+   * Adding a task whose key some task already has (on the board or archived) adds nothing: the
+   * first one stands (`gh:owner/repo#N`, `scout:<source>:<hash>`).
+   */
+  dedupeKey: DedupeKey.optional(),
   /** Keep the task in the backlog even when its dependencies are done (the operator promotes it). */
   hold: z.boolean().default(false),
   /** In an import: a name that other tasks of the same import can use in `dependsOn`. */
@@ -85,8 +99,25 @@ export function planAdd(
   ctx: Ctx,
   inputs: z.output<typeof TaskInput>[],
   knownAgentRoles: Set<string>,
+  approval?: ApprovalAtAdd,
 ): Plan<Task[]> {
   const at = ctx.now.toISOString();
+  const keys = new Set<string>();
+  for (const input of inputs) {
+    if (input.dedupeKey === undefined) continue;
+    const holder = ctx.view.dedupe(input.dedupeKey);
+    if (holder !== undefined || keys.has(input.dedupeKey))
+      throw conflict(
+        `dedupe key ${JSON.stringify(input.dedupeKey)} is already ${holder ? `${holder}'s` : 'used in this import'}: no task was added`,
+      );
+    keys.add(input.dedupeKey);
+  }
+  const approvalOf: Approval | undefined =
+    approval === 'pending'
+      ? { status: 'pending' }
+      : approval === 'policy'
+        ? { status: 'approved', by: 'policy', at }
+        : undefined;
   let counter = ctx.view.counters.task;
   const refs = new Map<string, string>();
   const ids = inputs.map((input) => {
@@ -128,10 +159,13 @@ export function planAdd(
         ...(input.budget !== undefined ? { budget: input.budget } : {}),
         tags: input.tags,
         source: input.source,
+        ...(input.dedupeKey !== undefined ? { dedupeKey: input.dedupeKey } : {}),
+        ...(approvalOf ? { approval: approvalOf } : {}),
       },
       ctx.by,
       at,
     );
+    if (approval === 'pending') task.history[0]!.why = 'added; waits for approval';
     const checked = Task.safeParse(task);
     if (!checked.success) {
       throw invalidInput(
@@ -147,6 +181,7 @@ export function planAdd(
   const final = drafts.map((task, i) => {
     const ready =
       !inputs[i]!.hold &&
+      approval !== 'pending' &&
       task.dependsOn.every((d) => (pending.get(d) ? false : depsDone(ctx.view, { dependsOn: [d] })));
     return ready
       ? {
@@ -175,6 +210,34 @@ export function planAdd(
     },
     result: final,
   };
+}
+
+/**
+ * How tasks from outside are added: `pending`, they wait in the backlog for approval; `policy`, the
+ * workspace's policy approved their source. Work the operator's own tools add has neither.
+ */
+export type ApprovalAtAdd = 'pending' | 'policy';
+
+/** What adding a keyed task did: made `task`, or found the task that already had the key. */
+export interface AddOutcome {
+  task: Task;
+  created: boolean;
+}
+
+/**
+ * Add one task unless its dedupe key is taken: then nothing changes, and the result names the task
+ * that has the key (`id`; the caller reads it, which may be archived).
+ */
+export function planAddOnce(
+  ctx: Ctx,
+  input: z.output<typeof TaskInput>,
+  knownAgentRoles: Set<string>,
+  approval?: ApprovalAtAdd,
+): Plan<{ task: Task } | { existing: string }> {
+  const existing = input.dedupeKey === undefined ? undefined : ctx.view.dedupe(input.dedupeKey);
+  if (existing !== undefined) return { change: null, result: { existing } };
+  const plan = planAdd(ctx, [input], knownAgentRoles, approval);
+  return { change: plan.change, result: { task: plan.result[0]! } };
 }
 
 /** What a task is given when it is added; everything else about it starts empty. */

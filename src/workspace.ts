@@ -32,9 +32,16 @@ import {
 import { writeFileDurable } from '../state/store.js';
 import { type BoardSummary, filterTasks, summarise, type TaskFilter } from './board-queries.js';
 import { planRetryFromCheckpoint } from './checkpoints.js';
-import { type AgentConfig, Config, configJsonSchema, OPERATOR } from './config.js';
+import {
+  type AgentConfig,
+  Config,
+  configJsonSchema,
+  OPERATOR,
+  OUTSIDE_SOURCES,
+  type OutsideSource,
+} from './config.js';
 import { planAlertStatus } from './drift/plans.js';
-import { DreamError, invalidInput, notFound } from './errors.js';
+import { conflict, DreamError, invalidInput, notFound } from './errors.js';
 import {
   type CompleteInput,
   type Ctx,
@@ -42,6 +49,7 @@ import {
   type EditPatch,
   expireLeases,
   type FailInput,
+  planApprove,
   planCancel,
   planEdit,
   planMove,
@@ -68,7 +76,14 @@ import {
   type SharedOp,
   sharedChange,
 } from './shared-ops.js';
-import { parseTaskInput, planAdd, type TaskInput } from './task-input.js';
+import {
+  type AddOutcome,
+  type ApprovalAtAdd,
+  parseTaskInput,
+  planAdd,
+  planAddOnce,
+  type TaskInput,
+} from './task-input.js';
 import {
   agentFromEnv,
   backendNameOf,
@@ -82,6 +97,17 @@ import {
 } from './workspace-home.js';
 
 export type { BoardSummary, TaskFilter } from './board-queries.js';
+export type { AddOutcome } from './task-input.js';
+
+/** How a task is added: see Workspace.addTaskOnce. */
+export interface AddOptions {
+  /**
+   * Whether it waits for approval before it may run. Default: tasks whose source is webhook,
+   * discord or scout do. The HTTP API asks it for a token without the tasks:approve scope. Either
+   * way policies.approval may approve the source at once (`auto`).
+   */
+  needsApproval?: boolean;
+}
 export { findWorkspace } from './workspace-home.js';
 
 export interface OpenOptions {
@@ -267,11 +293,52 @@ export class Workspace {
     return new Set(this.config.agents.flatMap((a) => [a.role, a.id]));
   }
 
-  /** `by`: who proposes it, when not this process's actor (an agent the orchestrator runs). */
-  async addTask(input: TaskInput, by = this.actor): Promise<Task> {
+  /**
+   * `by`: who proposes it, when not this process's actor (an agent the orchestrator runs). A task
+   * whose dedupe key is taken is not added: the task that has the key is returned (see addTaskOnce).
+   */
+  async addTask(input: TaskInput, by = this.actor, options: AddOptions = {}): Promise<Task> {
+    return (await this.addTaskOnce(input, { ...options, by })).task;
+  }
+
+  /**
+   * Add a task unless its dedupe key is taken, and say which happened: `created` false returns the
+   * task that has the key, unchanged (on the board or from the archive). Work from outside waits
+   * for approval as `options.needsApproval` and policies.approval decide.
+   */
+  async addTaskOnce(input: TaskInput, options: AddOptions & { by?: string } = {}): Promise<AddOutcome> {
     const parsed = parseTaskInput(input);
-    const [task] = await this.run((ctx) => planAdd(ctx, [parsed], this.roles()), by);
-    return task!;
+    const approval = this.approvalFor(parsed.source, options.needsApproval);
+    const result = await this.run(
+      (ctx) => planAddOnce(ctx, parsed, this.roles(), approval),
+      options.by ?? this.actor,
+    );
+    if ('task' in result) return { task: result.task, created: true };
+    const task = await this.db.dedupedTask(parsed.dedupeKey!);
+    if (!task)
+      throw conflict(
+        `dedupe key ${JSON.stringify(parsed.dedupeKey)} belongs to ${result.existing}, which is no longer kept: no task was added`,
+      );
+    return { task, created: false };
+  }
+
+  /**
+   * How a task from `source` is added: waiting for approval (`pending`), approved by the policy of
+   * its source, or neither (the operator's own tools, agents' proposals, which have their own rule).
+   */
+  private approvalFor(source: Task['source'], needsApproval: boolean | undefined): ApprovalAtAdd | undefined {
+    const outside = (OUTSIDE_SOURCES as readonly string[]).includes(source) && source !== 'api';
+    if (!(needsApproval ?? outside)) return undefined;
+    const policy = (OUTSIDE_SOURCES as readonly string[]).includes(source)
+      ? this.config.policies.approval[source as OutsideSource]
+      : 'operator';
+    return policy === 'auto' ? 'policy' : 'pending';
+  }
+
+  /** Let a task from outside run: recorded with who approved it (this process's actor, or `by`). */
+  approve(id: string, why?: string, by = this.actor): Promise<Task> {
+    this.checkId(id);
+    return this.run((ctx) => planApprove(ctx, id, why), by);
   }
 
   /** Many tasks in one transaction: all are added, or none. */

@@ -9,7 +9,7 @@ import type { BatchItem, Change, Plan } from './change.js';
 import type { LockHolder } from './lock/index.js';
 import type { WorkspacePaths } from './paths.js';
 import type { RecoveryNotice } from './recovery.js';
-import type { JournalEntry } from './schemas.js';
+import type { JournalEntry, Task } from './schemas.js';
 import type { StateView } from './state-index.js';
 
 export type { BatchItem, Change, Outcome, Plan } from './change.js';
@@ -226,6 +226,11 @@ export interface StateBackend extends StateStore {
    * the role once its term has run out, judged by the backend's one clock; a term of 0 gives it up.
    */
   lead(role: string, holder: string, ttlMs: number): Promise<boolean>;
+  /**
+   * The task that has this dedupe key, on the board or archived (`view.dedupe(key)` names it);
+   * null when no task has it, or its archived copy is no longer kept.
+   */
+  dedupedTask(key: string): Promise<Task | null>;
 }
 
 export interface BackendOptions {

@@ -10,6 +10,7 @@
  * Beside it: the change and its entry (change.ts), how the journal lock is held (journal-lock.ts),
  * recovery from damage (recovery.ts) and snapshot upkeep (snapshot-sync.ts).
  */
+import { loadArchiveKeys, readArchivedTask } from './archive-keys.js';
 import type { StateStore } from './backend.js';
 import {
   type BatchItem,
@@ -26,7 +27,7 @@ import { JournalLock } from './journal-lock.js';
 import type { WorkspacePaths } from './paths.js';
 import { loadSnapshots, Recovery, type RecoveryNotice } from './recovery.js';
 import { checkLayout } from './safe-files.js';
-import type { JournalEntry, JournalPosition } from './schemas.js';
+import type { JournalEntry, JournalPosition, Task } from './schemas.js';
 import { boardsBehind, closeFailure, replayStart, SnapshotSync } from './snapshot-sync.js';
 import { loadSnapshot, REQUIRED_KINDS } from './snapshots.js';
 import { type SnapshotKind, StateIndex, type StateView } from './state-index.js';
@@ -156,6 +157,7 @@ export class JournalDb implements StateStore {
       db.journal.lastSeq = minSeq;
       db.mem.seq = minSeq;
     }
+    loadArchiveKeys(paths, db.mem);
     db.catchUp();
     db.mem.sortReadyQueues();
     db.mem.dirty.clear();
@@ -181,6 +183,16 @@ export class JournalDb implements StateStore {
         });
     }
     return db;
+  }
+
+  /** The task with this dedupe key: on the board, or read from the archive file that holds it. */
+  dedupedTask(key: string): Task | null {
+    const id = this.mem.dedupe(key);
+    if (id === undefined) return null;
+    const live = this.mem.task(id);
+    if (live) return live;
+    const seq = this.mem.archivedKeyed.get(id);
+    return seq === undefined ? null : readArchivedTask(this.paths, id, seq);
   }
 
   private collectionKinds(): SnapshotKind[] {

@@ -24,6 +24,7 @@ import { leadByFile } from './leader-file.js';
 import { type LockHolder, lockHolder } from './lock/index.js';
 import { jsonStoreFolders, type WorkspacePaths } from './paths.js';
 import { privateDir } from './safe-files.js';
+import type { Task } from './schemas.js';
 import { REQUIRED_KINDS } from './snapshots.js';
 import { SharedWriter } from './writer/index.js';
 
@@ -124,6 +125,10 @@ export class JsonBackend implements StateBackend {
   /** A record under a lock in locks/ (state/leader-file.ts), judged by this machine's clock. */
   lead(role: string, holder: string, ttlMs: number): Promise<boolean> {
     return leadByFile(this.db.paths, role, holder, ttlMs, this.db.lockTimeoutMs);
+  }
+
+  async dedupedTask(key: string): Promise<Task | null> {
+    return this.db.dedupedTask(key);
   }
 
   async close(): Promise<void> {

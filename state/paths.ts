@@ -46,6 +46,9 @@ export function workspacePaths(home: string) {
     boardFileName: (store: StoreName) => boardFile[store],
     archiveDir: join(home, 'archive'),
     archiveFile: (seq: number) => join(home, 'archive', `completed-${String(seq).padStart(10, '0')}.jsonl`),
+    /** The dedupe keys of the keyed tasks in archiveFile(seq), so that opening need not read the archive. */
+    archiveKeysFile: (seq: number) =>
+      join(home, 'archive', `completed-${String(seq).padStart(10, '0')}.keys.json`),
     journalDir: join(home, 'journal'),
     journalSegment: (n: number) => join(home, 'journal', `${String(n).padStart(6, '0')}.jsonl`),
     mailboxesDir: join(home, 'mailboxes'),

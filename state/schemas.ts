@@ -32,18 +32,18 @@ export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
 export const STATUSES = ['backlog', 'ready', 'working', 'done', 'failed', 'cancelled'] as const;
 export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
 /**
- * Where a task came from. 'api' is a library caller that names no source. 'webhook', 'discord' and
- * 'scout' are reserved: nothing produces them yet, and they are listed so that the integrations
- * planned for them need no schema change.
+ * Where a task came from. 'api' is a library caller that names no source (or the HTTP API);
+ * 'webhook', 'discord' and 'scout' are work from outside, which waits for approval unless the
+ * workspace's policy says otherwise (docs/decisions/outside-work-approval.md).
  */
 export const SOURCES = [
   'cli',
   'console',
   'agent',
   'api',
-  'webhook', // reserved
-  'discord', // reserved
-  'scout', // reserved
+  'webhook',
+  'discord',
+  'scout',
   'import',
   'demo',
 ] as const;
@@ -105,6 +105,21 @@ export const Lease = z.strictObject({
 });
 export type Lease = z.infer<typeof Lease>;
 
+/**
+ * Whether a task from outside may run: `pending` keeps it in the backlog until someone approves it;
+ * `approved` names who did (an actor, or `policy` when the workspace approves that source itself).
+ */
+export const Approval = z.strictObject({
+  status: z.enum(['pending', 'approved']),
+  by: z.string().max(64).optional(),
+  at: Iso.optional(),
+});
+export type Approval = z.infer<typeof Approval>;
+
+/** The longest dedupe key (`gh:owner/repo#N`, `scout:<source>:<hash>`, …). */
+export const DEDUPE_KEY_MAX = 200;
+export const DedupeKey = OneLine(DEDUPE_KEY_MAX).min(1, 'a dedupe key cannot be empty');
+
 export const Task = z.strictObject({
   id: TaskId,
   title: OneLine(300).min(1, 'a task needs a title'),
@@ -124,6 +139,10 @@ export const Task = z.strictObject({
   budget: Budget.optional(),
   tags: z.array(OneLine(64).min(1)).max(64),
   source: Source,
+  /** Adding a task with a key some task (on the board or archived) already has adds nothing. */
+  dedupeKey: DedupeKey.optional(),
+  /** Absent for work the operator's own tools add; see Approval. */
+  approval: Approval.optional(),
   status: Status,
   agent: AgentId.nullable(),
   lease: Lease.nullable(),
@@ -151,7 +170,10 @@ export const DRIFT_KINDS = [
   'budget',
 ] as const;
 
-/** Alerts: what recovery found in the state files, and every drift kind. */
+/**
+ * Alerts: what recovery found in the state files, every drift kind, a plugin switched off, and a
+ * scout source that keeps failing (src/scout/).
+ */
 export const ALERT_KINDS = [
   'corrupt-state',
   'missing-store',
@@ -159,6 +181,7 @@ export const ALERT_KINDS = [
   ...DRIFT_KINDS,
   /** A plugin refused at start, or switched off after a call threw or hung (src/plugins/). */
   'plugin',
+  'source-failing',
 ] as const;
 
 export const Alert = z.strictObject({

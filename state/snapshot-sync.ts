@@ -3,7 +3,9 @@
  * of the journal, rewritten from memory when they changed or fell far behind, and checked in
  * long-running processes for edits made by anything but a snapshot writer.
  */
+
 import fs from 'node:fs';
+import { writeArchiveKeys } from './archive-keys.js';
 import { DreamError } from './errors.js';
 import { acquireLock } from './lock/index.js';
 import { STORES, type StoreName, type WorkspacePaths } from './paths.js';
@@ -80,6 +82,7 @@ export class SnapshotSync {
       // Archived tasks are written to archive/ before the board that no longer holds them.
       for (const [seq, tasks] of mem.archivedPending) {
         writeFileDurable(paths.archiveFile(seq), `${tasks.map((t) => JSON.stringify(t)).join('\n')}\n`);
+        writeArchiveKeys(paths, seq, tasks);
       }
       mem.archivedPending.clear();
       for (const kind of this.kindsToWrite()) {

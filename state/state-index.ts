@@ -42,6 +42,11 @@ export interface StateView {
   /** Ready tasks of one priority, oldest first. */
   readyByPriority(priority: Priority): Iterable<Task>;
   storeSize(store: StoreName): number;
+  /**
+   * The id of the task that has this dedupe key, on the board or archived: a key once used is never
+   * used again, whatever became of its task.
+   */
+  dedupe(key: string): string | undefined;
   alert(id: string): Alert | undefined;
   alerts(): Iterable<Alert>;
   agentState(id: string): AgentState | undefined;
@@ -69,6 +74,10 @@ export class StateIndex implements StateView {
   private readonly readyQueues = Object.fromEntries(
     PRIORITIES.map((p) => [p, new Map<string, Task>()]),
   ) as Record<Priority, Map<string, Task>>;
+  /** Dedupe key → task id, for every task ever seen: archiving a task leaves its key here. */
+  private readonly byDedupeKey = new Map<string, string>();
+  /** Archived task id → the archive entry's seq (where the JSON store wrote it), for keyed tasks. */
+  readonly archivedKeyed = new Map<string, number>();
   private readonly alertsById = new Map<string, Alert>();
   private readonly agentsById = new Map<string, AgentState>();
   private readonly mailById = new Map<string, Mail>();
@@ -89,6 +98,14 @@ export class StateIndex implements StateView {
   }
   storeSize(store: StoreName) {
     return this.stores[store].size;
+  }
+  dedupe(key: string) {
+    return this.byDedupeKey.get(key);
+  }
+  /** A keyed task known only from the archive (loaded on open): its key stays taken. */
+  rememberArchived(key: string, id: string, seq: number): void {
+    if (!this.byDedupeKey.has(key)) this.byDedupeKey.set(key, id);
+    if (!this.byId.has(id)) this.archivedKeyed.set(id, seq);
   }
   alert(id: string) {
     return this.alertsById.get(id);
@@ -132,6 +149,8 @@ export class StateIndex implements StateView {
     if (current) this.removeTask(current);
     const store = storeOf(task.status);
     this.byId.set(task.id, task);
+    if (task.dedupeKey !== undefined && !this.byDedupeKey.has(task.dedupeKey))
+      this.byDedupeKey.set(task.dedupeKey, task.id);
     this.stores[store].set(task.id, task);
     if (task.status === 'ready') this.readyQueues[task.priority].set(task.id, task);
     this.dirty.add(store);
@@ -141,6 +160,7 @@ export class StateIndex implements StateView {
     const current = this.byId.get(id);
     if (!current || current.rev >= seq) return;
     this.removeTask(current);
+    if (current.dedupeKey !== undefined) this.archivedKeyed.set(id, seq);
     const pending = this.archivedPending.get(seq) ?? [];
     pending.push(current);
     this.archivedPending.set(seq, pending);

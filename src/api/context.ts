@@ -8,7 +8,8 @@
  * `tasks:write`: task changes, mail and alerts; `agents:control`: pause, resume, restart and reset
  * agents; `admin`: all of these.
  */
-export const SCOPES = ['read', 'events', 'tasks:write', 'agents:control', 'admin'] as const;
+/** `tasks:approve`: tasks the token adds run without waiting for approval, and it may approve others. */
+export const SCOPES = ['read', 'events', 'tasks:write', 'tasks:approve', 'agents:control', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 /** The token a request came with, once it is found valid. */

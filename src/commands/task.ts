@@ -165,6 +165,7 @@ export function registerTask(program: Command): void {
     .option('--budget-usd <usd>', 'money budget in USD', Number.parseFloat)
     .option('--budget-seconds <duration>', 'time budget')
     .option('--hold', 'keep it in the backlog until promoted')
+    .option('--dedupe-key <key>', 'add nothing when a task (even archived) already has this key')
     .action(async (title: string, o, command: Command) => {
       const budget = {
         ...(o.budgetTokens ? { tokens: o.budgetTokens } : {}),
@@ -186,16 +187,22 @@ export function registerTask(program: Command): void {
         ...(Object.keys(budget).length ? { budget } : {}),
         source: process.env.DREAMOS_AGENT_ID ? 'agent' : 'cli',
         hold: Boolean(o.hold),
+        ...(o.dedupeKey !== undefined ? { dedupeKey: o.dedupeKey } : {}),
       };
-      await changeOne(
-        command,
-        async (ws) => {
-          const task = await ws.addTask(input);
-          warnUntakeable(ws, [task]);
-          return task;
-        },
-        'added',
-      );
+      await withWorkspace(command, async (ws, options) => {
+        const { task, created } = await ws.addTaskOnce(input);
+        if (created) warnUntakeable(ws, [task]);
+        // A repeat is not an error: the work is on the board once, as asked (exit 0).
+        if (!created && options.json)
+          say(
+            `dreamos: ${task.id} already has dedupe key ${oneLine(task.dedupeKey ?? '', 80)}: nothing added`,
+          );
+        emit(options, task, () =>
+          created
+            ? one(task, 'added')
+            : `${task.id} already has dedupe key ${oneLine(task.dedupeKey ?? '', 80)} (${task.status}): nothing added`,
+        );
+      });
     });
 
   task
@@ -273,6 +280,17 @@ export function registerTask(program: Command): void {
     .option('--why <text>', 'reason recorded in the history')
     .action((id: string, o, command: Command) =>
       changeOne(command, (ws) => ws.promote(id, o.why), 'promoted'),
+    );
+
+  task
+    .command('approve')
+    .description(
+      'let a task from outside (webhook, discord, scout, api) run: it waits in the backlog until then',
+    )
+    .argument('<id>')
+    .option('--why <text>', 'reason recorded in the history')
+    .action((id: string, o, command: Command) =>
+      changeOne(command, (ws) => ws.approve(id, o.why), 'approved'),
     );
 
   task

@@ -40,6 +40,8 @@ export function promoteDependents(view: StateView, changed: Map<string, Task>, c
   const promoted: Task[] = [];
   for (const task of view.inStore('backlog')) {
     if (changed.has(task.id) || !task.dependsOn.some((d) => doneNow.has(d))) continue;
+    // Work from outside runs only once approved, whatever it waits for besides.
+    if (task.approval?.status === 'pending') continue;
     if (task.dependsOn.every(isDone)) promoted.push(transition(task, 'ready', ctx, 'dependencies done'));
   }
   return promoted;

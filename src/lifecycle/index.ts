@@ -38,7 +38,9 @@ export {
   withFollowUps,
 } from './follow-ups.js';
 export {
+  awaitsApproval,
   type EditPatch,
+  planApprove,
   planCancel,
   planEdit,
   planMove,

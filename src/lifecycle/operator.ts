@@ -21,10 +21,43 @@ import {
 import { planComplete, planFail } from './finish.js';
 import { assertNoCycle, depsDone, withFollowUps } from './follow-ups.js';
 
+/** A task from outside that nobody has approved yet: it may not leave the backlog for ready. */
+export const awaitsApproval = (task: Pick<Task, 'approval'>) => task.approval?.status === 'pending';
+
+const approveFirst = (id: string) =>
+  invalidTransition(`${id} waits for approval: \`dreamos task approve ${id}\` lets it run`);
+
+/**
+ * Approve a task from outside: the approval names who gave it, and the task goes to ready when its
+ * dependencies are done (else it waits for them in the backlog, approved).
+ */
+export function planApprove(ctx: Ctx, id: string, why?: string): Plan<Task> {
+  const task = mustGet(ctx.view, id);
+  if (!awaitsApproval(task))
+    throw invalidTransition(
+      task.approval
+        ? `${id} is already approved (by ${task.approval.by ?? 'someone'})`
+        : `${id} does not wait for approval${task.status === 'backlog' ? ` (\`dreamos task promote ${id}\` moves it to ready)` : ''}`,
+    );
+  if (task.status !== 'backlog')
+    throw invalidTransition(`${id} is ${task.status}; only a task in the backlog can be approved`);
+  const approval = { status: 'approved' as const, by: ctx.by.slice(0, 64), at: iso(ctx.now) };
+  const to = depsDone(ctx.view, task) ? 'ready' : 'backlog';
+  const next = transition(
+    task,
+    to,
+    ctx,
+    why ?? (to === 'ready' ? `approved by ${ctx.by}` : `approved by ${ctx.by}; waits for its dependencies`),
+    { approval },
+  );
+  return { change: { op: 'approve', by: ctx.by, tasks: [next] }, result: next };
+}
+
 export function planPromote(ctx: Ctx, id: string, why?: string): Plan<Task> {
   const task = mustGet(ctx.view, id);
   if (task.status !== 'backlog')
     throw invalidTransition(`${id} is ${task.status}; only a backlog task can be promoted`);
+  if (awaitsApproval(task)) throw approveFirst(id);
   const next = transition(
     task,
     'ready',
@@ -46,7 +79,7 @@ export function planRetry(ctx: Ctx, id: string, why?: string): Plan<Task> {
       `${id} is ${task.status}; only a failed or cancelled task (or one waiting to retry) can be retried`,
     );
   }
-  const to = depsDone(ctx.view, task) ? 'ready' : 'backlog';
+  const to = depsDone(ctx.view, task) && !awaitsApproval(task) ? 'ready' : 'backlog';
   const next = transition(task, to, ctx, why ?? 'retried by the operator', FRESH_ATTEMPT);
   return { change: { op: 'retry', by: ctx.by, tasks: [next] }, result: next };
 }
@@ -65,6 +98,8 @@ export function planMove(ctx: Ctx, id: string, to: Status, why?: string): Plan<T
   if (from === to) throw invalidTransition(`${id} is already ${to}`);
   if (to === 'cancelled') return planCancel(ctx, id, why);
   if (from === 'backlog' && to === 'ready') return planPromote(ctx, id, why);
+  if ((from === 'failed' || from === 'cancelled') && to === 'ready' && awaitsApproval(task))
+    throw approveFirst(id);
   if ((from === 'failed' || from === 'cancelled') && (to === 'ready' || to === 'backlog')) {
     // Like a retry, but to the stage the operator named (the history must say where it went).
     const next = transition(task, to, ctx, why ?? `moved to ${to} by the operator`, FRESH_ATTEMPT);

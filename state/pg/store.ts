@@ -117,6 +117,12 @@ async function loadState(query: Query, location: PgLocation): Promise<Loaded> {
       put(mem, parsed.data);
     }
   }
+  // Archived tasks keep their dedupe keys taken (docs/decisions/outside-work-approval.md).
+  const { rows: keyed } = await query(
+    "SELECT id, archived_seq::text AS seq, doc->>'dedupeKey' AS key FROM archive WHERE doc->>'dedupeKey' IS NOT NULL",
+  );
+  for (const row of keyed as { id: string; seq: string; key: string }[])
+    mem.rememberArchived(row.key, row.id, Number(row.seq));
   mem.sortReadyQueues();
   mem.dirty.clear();
   return { mem, head };
@@ -553,6 +559,18 @@ export class PgBackend implements StateBackend {
       [role, holder, ttlMs],
     );
     return rows.length > 0;
+  }
+
+  async dedupedTask(key: string): Promise<Task | null> {
+    const id = this.mem.dedupe(key);
+    if (id === undefined) return null;
+    const live = this.mem.task(id);
+    if (live) return live;
+    const { rows } = await this.reads.query('SELECT doc::text AS doc FROM archive WHERE id = $1', [id]);
+    const doc = rows[0]?.doc as string | undefined;
+    if (doc === undefined) return null;
+    const parsed = Task.safeParse(JSON.parse(doc));
+    return parsed.success ? parsed.data : null;
   }
 
   async close(): Promise<void> {

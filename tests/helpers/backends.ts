@@ -17,7 +17,7 @@ export interface BackendUnderTest {
   name: string;
   /** A fresh workspace in `dir` (which exists), with these policies; returns its home. */
   init(dir: string, policies?: Record<string, unknown>): Promise<string>;
-  open(home: string, options?: Pick<OpenOptions, 'actor' | 'share'>): Promise<Workspace>;
+  open(home: string, options?: Pick<OpenOptions, 'actor' | 'share' | 'snapshotEvery'>): Promise<Workspace>;
   /** A server the suite needs (it is skipped, or fails on CI, when that server does not answer). */
   needs?: 'postgres';
   /** Remove what init made outside the workspace folder (a database schema). */
