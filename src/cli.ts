@@ -11,6 +11,7 @@ import { CONSOLE_HINT, consoleNotHere, interactive, registerConsole } from './co
 import { registerDb } from './commands/db.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerPlugin } from './commands/plugin.js';
+import { registerScout } from './commands/scout.js';
 import { registerStats } from './commands/stats.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
@@ -44,6 +45,7 @@ export function buildProgram(): Command {
   registerMcp(program);
   registerWebhook(program);
   registerPlugin(program);
+  registerScout(program);
   return program;
 }
 

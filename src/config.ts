@@ -7,6 +7,7 @@ import { Driver } from '../agents/drivers/config.js';
 import { DEFAULT_BACKEND } from '../state/backends.js';
 import { AgentId } from '../state/schemas.js';
 import { eventFilter } from './events.js';
+import { ScoutConfig } from './scout/config.js';
 
 export { CommandDriver, Driver, LlmDriver, ShellDriver, SimDriver } from '../agents/drivers/config.js';
 
@@ -230,6 +231,8 @@ export const Config = z
     /** Plugins installed as packages, loaded with those in .dreamos/plugins/ (docs/plugins.md). */
     plugins: z.array(PackageName).max(50).default([]),
     notifiers: Notifiers.prefault({}),
+    /** The sources the scout watches for work (docs/scout.md). */
+    scout: ScoutConfig,
     /**
      * Where the state is kept: the name of a backend registered in state/backends.ts, chosen at init
      * and read on every open (docs/decisions/state-backend.md). A config.json without it is json's.
@@ -272,6 +275,15 @@ export const Config = z
         });
       }
       seen.add(agent.id);
+    }
+    const roles = new Set(config.agents.flatMap((a) => [a.id, a.role]));
+    for (const [i, source] of config.scout.sources.entries()) {
+      if (source.role && !roles.has(source.role))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['scout', 'sources', i, 'role'],
+          message: `no agent has the role or id ${source.role}`,
+        });
     }
   });
 export type Config = z.infer<typeof Config>;

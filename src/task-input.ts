@@ -218,26 +218,48 @@ export function planAdd(
  */
 export type ApprovalAtAdd = 'pending' | 'policy';
 
-/** What adding a keyed task did: made `task`, or found the task that already had the key. */
-export interface AddOutcome {
-  task: Task;
-  created: boolean;
-}
+/**
+ * What adding a keyed task did: made `task`, or found task `id`, which already had the key (`task`
+ * is null only when that one was archived and its copy is no longer kept).
+ */
+export type AddOutcome =
+  | { id: string; created: true; task: Task }
+  | { id: string; created: false; task: Task | null };
 
 /**
- * Add one task unless its dedupe key is taken: then nothing changes, and the result names the task
- * that has the key (`id`; the caller reads it, which may be archived).
+ * Add tasks in one change, each unless its dedupe key is taken (by a task on the board, an archived
+ * one, or an earlier one of the same call): such a task changes nothing, and its result names the
+ * task that has the key (`existing`; the caller reads it, which may be archived).
  */
-export function planAddOnce(
+export function planAddEach(
   ctx: Ctx,
-  input: z.output<typeof TaskInput>,
+  inputs: z.output<typeof TaskInput>[],
   knownAgentRoles: Set<string>,
   approval?: ApprovalAtAdd,
-): Plan<{ task: Task } | { existing: string }> {
-  const existing = input.dedupeKey === undefined ? undefined : ctx.view.dedupe(input.dedupeKey);
-  if (existing !== undefined) return { change: null, result: { existing } };
-  const plan = planAdd(ctx, [input], knownAgentRoles, approval);
-  return { change: plan.change, result: { task: plan.result[0]! } };
+): Plan<({ task: Task } | { existing: string })[]> {
+  const firstOf = new Map<string, number>();
+  const fresh: z.output<typeof TaskInput>[] = [];
+  const slots = inputs.map((input, i) => {
+    const key = input.dedupeKey;
+    if (key === undefined) return fresh.push(input) - 1;
+    const holder = ctx.view.dedupe(key);
+    if (holder !== undefined) return holder;
+    const first = firstOf.get(key);
+    if (first !== undefined) return inputs[first]!;
+    firstOf.set(key, i);
+    return fresh.push(input) - 1;
+  });
+  if (fresh.length === 0) return { change: null, result: slots.map((s) => ({ existing: s as string })) };
+  const plan = planAdd(ctx, fresh, knownAgentRoles, approval);
+  const made = (i: number) => plan.result[i]!;
+  const result = slots.map((slot) =>
+    typeof slot === 'number'
+      ? { task: made(slot) }
+      : typeof slot === 'string'
+        ? { existing: slot }
+        : { existing: made(fresh.indexOf(slot)).id },
+  );
+  return { change: plan.change, result };
 }
 
 /** What a task is given when it is added; everything else about it starts empty. */

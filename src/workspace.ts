@@ -81,7 +81,7 @@ import {
   type ApprovalAtAdd,
   parseTaskInput,
   planAdd,
-  planAddOnce,
+  planAddEach,
   type TaskInput,
 } from './task-input.js';
 import {
@@ -306,20 +306,46 @@ export class Workspace {
    * task that has the key, unchanged (on the board or from the archive). Work from outside waits
    * for approval as `options.needsApproval` and policies.approval decide.
    */
-  async addTaskOnce(input: TaskInput, options: AddOptions & { by?: string } = {}): Promise<AddOutcome> {
-    const parsed = parseTaskInput(input);
-    const approval = this.approvalFor(parsed.source, options.needsApproval);
-    const result = await this.run(
-      (ctx) => planAddOnce(ctx, parsed, this.roles(), approval),
+  async addTaskOnce(
+    input: TaskInput,
+    options: AddOptions & { by?: string } = {},
+  ): Promise<AddOutcome & { task: Task }> {
+    const [outcome] = await this.addTasksOnce([input], options);
+    if (!outcome!.task)
+      throw conflict(
+        `dedupe key ${JSON.stringify(input.dedupeKey)} belongs to ${outcome!.id}, which is no longer kept: no task was added`,
+      );
+    return outcome as AddOutcome & { task: Task };
+  }
+
+  /**
+   * addTaskOnce for many tasks of one source, in one transaction (a scout's run): one outcome per
+   * input, in order.
+   */
+  async addTasksOnce(
+    inputs: readonly TaskInput[],
+    options: AddOptions & { by?: string } = {},
+  ): Promise<AddOutcome[]> {
+    const parsed = inputs.map((input) => parseTaskInput(input));
+    if (new Set(parsed.map((p) => p.source)).size > 1)
+      throw invalidInput('tasks added together come from one source');
+    const approval = parsed[0] ? this.approvalFor(parsed[0].source, options.needsApproval) : undefined;
+    const results = await this.run(
+      (ctx) => planAddEach(ctx, parsed, this.roles(), approval),
       options.by ?? this.actor,
     );
-    if ('task' in result) return { task: result.task, created: true };
-    const task = await this.db.dedupedTask(parsed.dedupeKey!);
-    if (!task)
-      throw conflict(
-        `dedupe key ${JSON.stringify(parsed.dedupeKey)} belongs to ${result.existing}, which is no longer kept: no task was added`,
-      );
-    return { task, created: false };
+    const made = new Map(results.flatMap((r) => ('task' in r ? [[r.task.id, r.task] as const] : [])));
+    const outcomes: AddOutcome[] = [];
+    for (const [i, result] of results.entries()) {
+      if ('task' in result) outcomes.push({ id: result.task.id, created: true, task: result.task });
+      else
+        outcomes.push({
+          id: result.existing,
+          created: false,
+          task: made.get(result.existing) ?? (await this.db.dedupedTask(parsed[i]!.dedupeKey!)),
+        });
+    }
+    return outcomes;
   }
 
   /**

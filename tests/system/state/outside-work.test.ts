@@ -104,7 +104,7 @@ for (const backend of BACKENDS)
         const first = await ws.addTaskOnce(input);
         expect(first.created).toBe(true);
         const again = await ws.addTaskOnce({ ...input, title: 'issue 7, edited' });
-        expect(again).toEqual({ created: false, task: first.task });
+        expect(again).toEqual({ id: first.task.id, created: false, task: first.task });
 
         await ws.claim('agent-2');
         await ws.complete(first.task.id, { agent: 'agent-2' });

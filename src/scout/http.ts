@@ -1,0 +1,106 @@
+/**
+ * The scout's one way to the network: a GET with global fetch, bounded in every direction a hostile
+ * or broken server could push it. Only http and https, each redirect followed by hand (so that each
+ * hop is checked, and their number bounded), one deadline for the whole exchange, the body streamed
+ * and dropped once it passes the size cap, and conditional requests (ETag, Last-Modified) so that an
+ * unchanged source costs a 304.
+ */
+
+export interface FetchLimits {
+  timeoutMs: number;
+  maxBytes: number;
+  maxRedirects: number;
+}
+
+/** What the last answer said about its content, sent back on the next request. */
+export interface Validators {
+  etag?: string;
+  lastModified?: string;
+}
+
+export type Fetched =
+  | { status: 'not-modified' }
+  | { status: 'ok'; body: string; url: string; validators: Validators };
+
+/** A request that did not give a usable answer: the message is one line, fit for the source's status. */
+export class FetchError extends Error {}
+
+const allowed = (url: URL) => url.protocol === 'http:' || url.protocol === 'https:';
+
+export async function fetchLimited(
+  address: string,
+  limits: FetchLimits,
+  options: { validators?: Validators; headers?: Record<string, string> } = {},
+): Promise<Fetched> {
+  const deadline = AbortSignal.timeout(limits.timeoutMs);
+  const headers: Record<string, string> = { 'user-agent': 'dreamos-scout', ...options.headers };
+  if (options.validators?.etag) headers['if-none-match'] = options.validators.etag;
+  if (options.validators?.lastModified) headers['if-modified-since'] = options.validators.lastModified;
+  let url = new URL(address);
+  try {
+    for (let hop = 0; ; hop++) {
+      if (!allowed(url))
+        throw new FetchError(`refused ${url.protocol} address: only http and https are fetched`);
+      const response = await fetch(url, { headers, redirect: 'manual', signal: deadline });
+      if (response.status >= 300 && response.status < 400 && response.status !== 304) {
+        await response.body?.cancel();
+        const location = response.headers.get('location');
+        if (!location) throw new FetchError(`HTTP ${response.status} without a Location`);
+        if (hop >= limits.maxRedirects) throw new FetchError(`more than ${limits.maxRedirects} redirects`);
+        url = new URL(location, url);
+        continue;
+      }
+      if (response.status === 304) {
+        await response.body?.cancel();
+        return { status: 'not-modified' };
+      }
+      if (!response.ok) {
+        await response.body?.cancel();
+        throw new FetchError(`HTTP ${response.status} from ${url.host}`);
+      }
+      const body = await readCapped(response, limits.maxBytes);
+      const etag = response.headers.get('etag');
+      const lastModified = response.headers.get('last-modified');
+      return {
+        status: 'ok',
+        body,
+        url: url.href,
+        validators: {
+          ...(etag ? { etag: etag.slice(0, 500) } : {}),
+          ...(lastModified ? { lastModified: lastModified.slice(0, 100) } : {}),
+        },
+      };
+    }
+  } catch (error) {
+    if (error instanceof FetchError) throw error;
+    if (deadline.aborted) throw new FetchError(`no complete answer within ${limits.timeoutMs / 1000} s`);
+    const cause = (error as { cause?: { code?: string; message?: string } }).cause;
+    throw new FetchError(
+      `cannot fetch ${url.host}: ${cause?.code ?? cause?.message ?? (error as Error).message}`,
+    );
+  }
+}
+
+/** The body as text, read until it passes `maxBytes`: then the connection is dropped and nothing kept. */
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length'));
+  if (declared > maxBytes) {
+    await response.body?.cancel();
+    throw new FetchError(`the answer is ${declared} bytes, over the cap of ${maxBytes}`);
+  }
+  if (!response.body) return '';
+  const reader = response.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      await reader.cancel();
+      throw new FetchError(`the answer passed the cap of ${maxBytes} bytes: not read further`);
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
