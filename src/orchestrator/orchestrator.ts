@@ -33,6 +33,11 @@ export interface OrchestratorOptions {
   onEvent?: (event: OrchestratorEvent) => void;
   /** The driver factory (tests inject their own). */
   createDriver: (driver: Driver) => AgentDriver;
+  /**
+   * Work looked for outside (the scout's sources that are due), run by the leader of the sweeps
+   * only, so that two orchestrators never both poll; one run at a time, beside the heartbeat.
+   */
+  scout?: () => Promise<unknown>;
 }
 
 export class Orchestrator {
@@ -48,6 +53,8 @@ export class Orchestrator {
   /** Whether the sweeps made for the whole board are this orchestrator's to run (sweep-leader.ts). */
   private readonly leader: SweepLeader;
   private wakeTimer: NodeJS.Timeout | null = null;
+  /** The scout's run in progress, if any. */
+  private scouting: Promise<void> | null = null;
   private stopping: Promise<void> | null = null;
   private readonly startedAt = new Date().toISOString();
   private resolveDone!: (reason: string) => void;
@@ -381,11 +388,27 @@ export class Orchestrator {
       if (this.leader.leads() && this.leaseRanOut()) await this.ws.sweep();
       await this.drift?.check();
       // State changed behind the backend's back is found here and repaired, with an alert.
-      if (this.leader.leads())
+      if (this.leader.leads()) {
+        this.startScout();
         for (const notice of await this.ws.db.upkeep()) this.emit({ type: 'error', message: notice.message });
+      }
     } catch (error) {
       this.fail(error);
     }
+  }
+
+  /** Start the scout's run unless one is running: it reads the network, so it never holds the heartbeat up. */
+  private startScout(): void {
+    const scout = this.options.scout;
+    if (!scout || this.scouting || this.stopping) return;
+    this.scouting = scout()
+      .then(
+        () => undefined,
+        (error) => this.fail(error),
+      )
+      .finally(() => {
+        this.scouting = null;
+      });
   }
 
   /** Claim or renew the lead of the sweeps; a failure leaves them to another orchestrator. */
@@ -421,6 +444,8 @@ export class Orchestrator {
         ]),
       ];
       for (const loop of this.loops.values()) pending.push(loop.shutdown());
+      // A scout run ends within its requests' timeouts; the workspace must stay open until then.
+      if (this.scouting) pending.push(this.scouting);
       await Promise.allSettled(pending);
       // Each run records how it ended (its task requeued) before the agents are released. A claim
       // still on its way belongs to the pass in progress; the run it starts sees the stop and
