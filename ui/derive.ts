@@ -260,7 +260,12 @@ export function keyContext(state: UiState, selection: Selection, readOnly: boole
     readOnly,
     task:
       task && (state.view === 'board' || state.view === 'task')
-        ? { id: task.id, status: task.status, priority: task.priority }
+        ? {
+            id: task.id,
+            status: task.status,
+            priority: task.priority,
+            awaitsApproval: task.approval?.status === 'pending',
+          }
         : null,
     agent: agent
       ? { id: agent.id, name: agent.name, paused: agent.paused, task: agent.task?.id ?? null }

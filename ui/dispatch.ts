@@ -175,6 +175,13 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
     release(env);
     perform(env, async () => `${(await env.ws.promote(task.id)).id} promoted to ready`);
   }),
+  [KeyCommand.TaskApprove]: withTask((env, task) => {
+    release(env);
+    perform(env, async () => {
+      const approved = await env.ws.approve(task.id);
+      return `${approved.id} approved${approved.status === 'ready' ? ': ready to run' : '; it waits for its dependencies'}`;
+    });
+  }),
   [KeyCommand.TaskMove]: withTask((env, task) => {
     const options = STATUSES.filter((s) => s !== task.status && s !== 'working');
     env.dispatch({

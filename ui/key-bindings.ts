@@ -35,6 +35,7 @@ export enum KeyCommand {
   TaskAdd = 'task-add',
   TaskEdit = 'task-edit',
   TaskPromote = 'task-promote',
+  TaskApprove = 'task-approve',
   TaskMove = 'task-move',
   TaskRetry = 'task-retry',
   TaskCancel = 'task-cancel',
@@ -92,7 +93,8 @@ export const GROUP_TITLES: Record<Group, string> = {
 export interface KeyContext {
   view: ViewId;
   readOnly: boolean;
-  task: { id: string; status: Status; priority: string } | null;
+  /** `awaitsApproval`: a task from outside that nobody has approved yet. */
+  task: { id: string; status: Status; priority: string; awaitsApproval?: boolean } | null;
   agent: { id: string; name: string; paused: boolean; task: string | null } | null;
   /** The cursor is on something that `enter` can open. */
   canOpen: boolean;
@@ -386,6 +388,17 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     enabledWhen: needTask((t) =>
       t.status === 'backlog' ? null : `only a backlog task can be promoted (${t.id} is ${t.status})`,
     ),
+  },
+  {
+    command: KeyCommand.TaskApprove,
+    keys: ['v'],
+    label: 'approve',
+    description: 'approve a task from outside (webhook, discord, scout, api): it may run',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    mutates: true,
+    bar: true,
+    enabledWhen: needTask((t) => (t.awaitsApproval ? null : `${t.id} does not wait for approval`)),
   },
   {
     command: KeyCommand.TaskMove,

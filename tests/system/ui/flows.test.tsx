@@ -71,6 +71,28 @@ describe('keyboard flows', () => {
     expect(h.ws.getTask(held.id).status).toBe('backlog');
   });
 
+  test('approve a task from outside on the board; promote is refused for it', async () => {
+    const h = await open();
+    const lead = await h.ws.addTask({
+      title: 'A lead',
+      run: 'true',
+      source: 'scout',
+      dedupeKey: 'scout:x:1',
+    });
+    await h.run(KeyCommand.ViewBoard);
+    await h.run(KeyCommand.Left); // ready → backlog
+    await h.waitFor((f) => f.includes(`backlog 1/1 ${lead.id}`), 'the backlog column');
+    await h.run(KeyCommand.TaskPromote);
+    await h.waitFor((f) => f.includes('waits for approval'), 'the refusal');
+    expect(h.ws.getTask(lead.id).status).toBe('backlog');
+    await h.run(KeyCommand.TaskApprove);
+    await h.waitFor((f) => f.includes(`${lead.id} approved: ready to run`), 'the approve flash');
+    expect(h.ws.getTask(lead.id)).toMatchObject({
+      status: 'ready',
+      approval: { status: 'approved', by: 'operator' },
+    });
+  });
+
   test('cancel asks first, with Cancel as the default', async () => {
     const h = await open();
     const t = await h.ws.addTask({ title: 'Maybe' });
