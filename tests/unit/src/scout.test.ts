@@ -1,0 +1,96 @@
+/** The scout's pure parts: its config section, the rules, item hashes and the seen-store's retention. */
+import { describe, expect, it } from 'vitest';
+import { Config } from '../../../src/config.js';
+import { ScoutConfig } from '../../../src/scout/config.js';
+import { belowScore, compileRules } from '../../../src/scout/rules.js';
+import { forgetOld, itemHash, type ScoutFile } from '../../../src/scout/store.js';
+
+const rules = (raw: unknown) =>
+  ScoutConfig.parse({ sources: [{ id: 's', kind: 'hn', query: 'q', rules: raw }] }).sources[0]!.rules;
+
+describe('scout config', () => {
+  it('reads intervals as durations and fills the defaults', () => {
+    const scout = ScoutConfig.parse({
+      sources: [
+        { id: 'a', kind: 'rss', url: 'https://example.com/feed', interval: '15m' },
+        { id: 'b', kind: 'github-issues', repo: 'o/r', interval: 90 },
+      ],
+    });
+    expect(scout.sources.map((s) => s.interval)).toEqual([900, 90]);
+    expect(scout.sources[0]).toMatchObject({ maxTasksPerRun: 10, enabled: true, priority: 'normal' });
+    expect(scout).toMatchObject({ maxBytes: 5 * 1024 * 1024, maxRedirects: 3, failuresBeforeAlert: 3 });
+  });
+
+  it('refuses a bad pattern, a non-http address, a duplicate id and a source role no agent has', () => {
+    const accepted = (scout: unknown) => ScoutConfig.safeParse(scout).success;
+    expect(accepted({ sources: [{ id: 'a', kind: 'hn', query: 'q', rules: { patterns: ['(x'] } }] })).toBe(
+      false,
+    );
+    expect(accepted({ sources: [{ id: 'a', kind: 'rss', url: 'file:///etc/passwd' }] })).toBe(false);
+    expect(accepted({ sources: [{ id: 'a', kind: 'rss', url: 'https://x/', interval: 'soon' }] })).toBe(
+      false,
+    );
+    expect(
+      accepted({
+        sources: [
+          { id: 'a', kind: 'hn', query: 'q' },
+          { id: 'a', kind: 'hn', query: 'r' },
+        ],
+      }),
+    ).toBe(false);
+    const config = Config.safeParse({
+      schemaVersion: 1,
+      agents: [],
+      scout: { sources: [{ id: 'a', kind: 'hn', query: 'q', role: 'ghost' }] },
+    });
+    expect(config.success).toBe(false);
+    expect(config.error?.issues[0]?.message).toBe('no agent has the role or id ghost');
+  });
+});
+
+describe('scout rules', () => {
+  it('matches keywords and patterns case-insensitively, and drops excluded items', () => {
+    const match = compileRules(
+      rules({ keywords: ['Rust'], patterns: ['cve-\\d{4}'], exclude: ['sponsored'] }),
+    );
+    expect(match({ title: 'RUST 2.0', text: '' })).toBe(true);
+    expect(match({ title: 'advisory', text: 'fixes CVE-2026 in libfoo' })).toBe(true);
+    expect(match({ title: 'rust jobs', text: 'Sponsored' })).toBe(false);
+    expect(match({ title: 'go 2.0', text: '' })).toBe(false);
+  });
+
+  it('takes every item without keywords or patterns, and looks at a bounded text only', () => {
+    expect(compileRules(rules({}))({ title: 'anything', text: '' })).toBe(true);
+    const far = compileRules(rules({ keywords: ['needle'] }));
+    expect(far({ title: 't', text: `${'x'.repeat(20_000)} needle` })).toBe(false);
+  });
+
+  it('holds back an item below the minimum score', () => {
+    const r = rules({ minScore: 10 });
+    expect(belowScore(r, { title: '', text: '', score: 9 })).toBe(true);
+    expect(belowScore(r, { title: '', text: '', score: 10 })).toBe(false);
+    expect(belowScore(rules({}), { title: '', text: '' })).toBe(false);
+  });
+});
+
+describe('the seen-store', () => {
+  it('hashes an item by its source and guid', () => {
+    expect(itemHash('a', 'g')).toMatch(/^[0-9a-f]{24}$/);
+    expect(itemHash('a', 'g')).toBe(itemHash('a', 'g'));
+    expect(itemHash('a', 'g')).not.toBe(itemHash('b', 'g'));
+  });
+
+  it('forgets items first seen before the retention period', () => {
+    const now = new Date('2026-06-30T00:00:00Z');
+    const file: ScoutFile = {
+      schemaVersion: 1,
+      sources: {},
+      seen: {
+        [itemHash('s', 'old')]: '2026-03-01T00:00:00.000Z',
+        [itemHash('s', 'new')]: '2026-06-29T00:00:00.000Z',
+      },
+    };
+    forgetOld(file, now, 90);
+    expect(Object.keys(file.seen)).toEqual([itemHash('s', 'new')]);
+  });
+});
