@@ -47,7 +47,10 @@ export async function fetchLimited(
         const location = response.headers.get('location');
         if (!location) throw new FetchError(`HTTP ${response.status} without a Location`);
         if (hop >= limits.maxRedirects) throw new FetchError(`more than ${limits.maxRedirects} redirects`);
-        url = new URL(location, url);
+        const next = new URL(location, url);
+        // A token is for the server it was given for: another origin never sees it (as fetch itself does).
+        if (next.origin !== url.origin) delete headers.authorization;
+        url = next;
         continue;
       }
       if (response.status === 304) {

@@ -17,8 +17,8 @@ export type Route =
 export interface FeedServer {
   url: string;
   routes: Map<string, Route>;
-  /** Requests per path, and the If-None-Match each came with. */
-  requests: { path: string; ifNoneMatch: string | null }[];
+  /** Requests per path, and the If-None-Match and Authorization each came with. */
+  requests: { path: string; ifNoneMatch: string | null; authorization: string | null }[];
   /** Bytes written by flood routes. */
   floodSent: number;
   close(): Promise<void>;
@@ -40,6 +40,7 @@ export async function startFeedServer(): Promise<FeedServer> {
     state.requests.push({
       path: url.pathname,
       ifNoneMatch: typeof ifNoneMatch === 'string' ? ifNoneMatch : null,
+      authorization: req.headers.authorization ?? null,
     });
     const route = routes.get(url.pathname);
     if (!route) {

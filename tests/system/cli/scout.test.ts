@@ -68,7 +68,10 @@ const feed = (id: string, route: string, extra: Record<string, unknown> = {}) =>
 
 /** `scout run ARGS --json`, the CLI as a child process (the fake answers meanwhile). */
 async function scoutRun(...args: string[]): Promise<{ code: number; run: ScoutRun; stderr: string }> {
-  const r = await cliAsync(['scout', 'run', ...args, '--json'], { cwd: b.dir });
+  const r = await cliAsync(['scout', 'run', ...args, '--json'], {
+    cwd: b.dir,
+    env: { GH_TEST_TOKEN: 'sekrit' },
+  });
   expect(r.stdout, show(r)).not.toBe('');
   return { code: r.code, run: r.json<ScoutRun>(), stderr: r.stderr };
 }
@@ -359,7 +362,23 @@ describe('dreamos scout run', () => {
     const first = (await scoutRun()).run.sources[0]!;
     expect(first.made.map((m) => m.dedupeKey)).toEqual(['gh:o/r#7']);
     expect((await scoutRun()).run.sources[0]!.status).toBe('not-modified');
-    expect(server.requests.at(-1)).toEqual({ path: '/repos/o/r/issues', ifNoneMatch: 'W/"abc"' });
+    expect(server.requests.at(-1)).toMatchObject({ path: '/repos/o/r/issues', ifNoneMatch: 'W/"abc"' });
+  });
+
+  it('sends a GitHub token from the environment to its server only, never across a redirect', async () => {
+    const elsewhere = await startFeedServer();
+    try {
+      elsewhere.routes.set('/moved', { kind: 'body', type: 'application/json', body: '[]' });
+      server.routes.set('/repos/o/r/issues', { kind: 'redirect', to: `${elsewhere.url}/moved` });
+      setScout({ sources: [{ id: 'gh', kind: 'github-issues', repo: 'o/r', tokenEnv: 'GH_TEST_TOKEN' }] });
+      const { code } = await scoutRun();
+      expect(code).toBe(0);
+      expect(server.requests.at(-1)!.authorization).toBe('Bearer sekrit');
+      expect(elsewhere.requests).toMatchObject([{ path: '/moved', authorization: null }]);
+      expect(fs.readFileSync(configFile(), 'utf8')).not.toContain('sekrit');
+    } finally {
+      await elsewhere.close();
+    }
   });
 
   it('lets a source policy of auto put its tasks straight on the ready queue', async () => {
