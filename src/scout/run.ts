@@ -9,11 +9,13 @@
  * short of their minimum score, are not: the next run looks at them again. A failing source is
  * reported in its own status and never stops the others.
  */
+
+import { alertByKey } from '../drift/plans.js';
 import { notFound } from '../errors.js';
 import { oneLine, stripControl } from '../sanitize.js';
 import type { TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
-import { planSourceFailing, planSourceRecovered } from './alerts.js';
+import { planSourceFailing, planSourceRecovered, sourceAlertKey } from './alerts.js';
 import type { ScoutSource } from './config.js';
 import { FetchError } from './http.js';
 import { belowScore, compileRules } from './rules.js';
@@ -292,6 +294,10 @@ async function settle(
     remember(file.seen);
     forgetOld(file, at, ws.config.scout.seenRetentionDays);
   });
+  // Most runs have no alert to resolve: the transaction is taken only when the view shows one.
+  ws.refresh();
+  const alert = alertByKey(ws.view, sourceAlertKey(source.id));
+  if (!alert || alert.status === 'resolved') return;
   const resolved = await ws.apply((ctx) => planSourceRecovered(ctx, source.id), `scout:${source.id}`);
   if (resolved) report.alert = 'resolved';
 }

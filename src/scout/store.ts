@@ -85,6 +85,7 @@ export class ScoutStore {
 
   /** Read, change and write the file under its lock; a damaged file is moved to quarantine/ first. */
   async change<T>(fn: (file: ScoutFile) => T): Promise<T> {
+    privateDir(this.paths.locksDir);
     privateDir(join(this.paths.home, 'scout'));
     const lock = await acquireLock(this.lockPath, { timeoutMs: 10_000 });
     try {
