@@ -11,9 +11,12 @@ export interface Matchable {
   score?: number;
 }
 
-/** Whether the item's score falls short of the rules' minimum (such an item may reach it later). */
+/**
+ * Whether the item's score falls short of the rules' minimum (such an item may reach it later). Only
+ * items that have a score (Hacker News stories) are held to it.
+ */
 export const belowScore = (rules: Rules, item: Matchable) =>
-  rules.minScore !== undefined && (item.score ?? 0) < rules.minScore;
+  rules.minScore !== undefined && item.score !== undefined && item.score < rules.minScore;
 
 export function compileRules(rules: Rules): (item: Matchable) => boolean {
   const keywords = rules.keywords.map((k) => k.toLowerCase());

@@ -65,11 +65,13 @@ describe('scout rules', () => {
     expect(far({ title: 't', text: `${'x'.repeat(20_000)} needle` })).toBe(false);
   });
 
-  it('holds back an item below the minimum score', () => {
+  it('holds back an item below the minimum score, and only items that have one', () => {
     const r = rules({ minScore: 10 });
     expect(belowScore(r, { title: '', text: '', score: 9 })).toBe(true);
     expect(belowScore(r, { title: '', text: '', score: 10 })).toBe(false);
     expect(belowScore(rules({}), { title: '', text: '' })).toBe(false);
+    // A feed item has no score: the minimum does not hold it back.
+    expect(belowScore(r, { title: '', text: '' })).toBe(false);
   });
 });
 
