@@ -5,9 +5,11 @@
  * the two states object by object before the copy counts: an import that does not match is rolled
  * back, an export that does not match is refused.
  */
+
 import { createHash, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import type pg from 'pg';
+import { writeArchiveKeys } from '../archive-keys.js';
 import { JournalDb, type RecoveryNotice, type SnapshotKind } from '../db.js';
 import { DreamError } from '../errors.js';
 import { decodeLine, forEachEntry, SEGMENT_BYTES } from '../journal-reader.js';
@@ -372,19 +374,23 @@ async function writeSegments(query: Query, target: WorkspacePaths): Promise<void
 }
 
 /**
- * Archived tasks, as the JSON store keeps them: one file per archiving entry, a task per line. The
- * store writes them only as it archives, never on a replay, so an export writes them itself.
+ * Archived tasks, as the JSON store keeps them: one file per archiving entry, a task per line, and
+ * beside it the dedupe keys of its keyed tasks. The store writes them only as it archives, never on
+ * a replay, so an export writes them itself.
  */
 async function writeArchive(query: Query, target: WorkspacePaths): Promise<void> {
   const { rows } = await query(
     'SELECT archived_seq, doc::text AS doc FROM archive ORDER BY archived_seq, id',
   );
-  const bySeq = new Map<number, string[]>();
+  const bySeq = new Map<number, Task[]>();
   for (const row of rows as { archived_seq: string; doc: string }[]) {
     const seq = Number(row.archived_seq);
-    bySeq.set(seq, [...(bySeq.get(seq) ?? []), JSON.stringify(Task.parse(JSON.parse(row.doc)))]);
+    bySeq.set(seq, [...(bySeq.get(seq) ?? []), Task.parse(JSON.parse(row.doc))]);
   }
-  for (const [seq, tasks] of bySeq) writeFileDurable(target.archiveFile(seq), `${tasks.join('\n')}\n`);
+  for (const [seq, tasks] of bySeq) {
+    writeFileDurable(target.archiveFile(seq), `${tasks.map((t) => JSON.stringify(t)).join('\n')}\n`);
+    writeArchiveKeys(target, seq, tasks);
+  }
 }
 
 /** Every snapshot file the exported state has: the boards, alerts, agents, each mailbox and checkpoint list. */

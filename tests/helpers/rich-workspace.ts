@@ -37,7 +37,8 @@ export function makeRichWorkspace(dir: string): void {
 
   // Finished tasks past keepCompleted (and its margin of ten) roll into the archive.
   for (const n of [1, 2]) {
-    const t = add(`done ${n}`, '--tag', 'finished');
+    // One from outside would carry a dedupe key, which outlives its task's archiving.
+    const t = add(`done ${n}`, '--tag', 'finished', ...(n === 1 ? ['--dedupe-key', 'rich:done-1'] : []));
     claim('agent-2', t.id);
     run('task', 'complete', t.id, '--agent', 'agent-2', '--summary', `did ${n}`);
   }
@@ -121,11 +122,26 @@ export function journalLines(home: string): string[] {
 export function archivedTasks(home: string): Record<string, unknown> {
   const dir = path.join(home, 'archive');
   const tasks: Record<string, unknown> = {};
-  for (const f of fs.readdirSync(dir).sort())
+  for (const f of fs
+    .readdirSync(dir)
+    .filter((name) => name.endsWith('.jsonl'))
+    .sort())
     for (const line of fs.readFileSync(path.join(dir, f), 'utf8').split('\n'))
       if (line) {
         const task = JSON.parse(line) as { id: string };
         tasks[task.id] = task;
       }
   return tasks;
+}
+
+/** The dedupe keys kept beside a JSON workspace's archive files: file name → its keys. */
+export function archiveKeys(home: string): Record<string, unknown> {
+  const dir = path.join(home, 'archive');
+  return Object.fromEntries(
+    fs
+      .readdirSync(dir)
+      .filter((name) => name.endsWith('.keys.json'))
+      .sort()
+      .map((name) => [name, JSON.parse(fs.readFileSync(path.join(dir, name), 'utf8'))]),
+  );
 }

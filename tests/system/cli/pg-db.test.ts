@@ -10,7 +10,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { Task } from '../../../state/schemas.js';
 import { show } from '../../helpers/cli.js';
 import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
-import { archivedTasks, journalLines, makeRichWorkspace } from '../../helpers/rich-workspace.js';
+import { archivedTasks, archiveKeys, journalLines, makeRichWorkspace } from '../../helpers/rich-workspace.js';
 import { type CliResult, cli, tempDir } from '../../helpers/workspace.js';
 
 const tmp = tempDir('dreamos-pg-db-');
@@ -98,6 +98,12 @@ describePg('dreamos db import and export', () => {
     expect(journalLines(outHome)).toEqual(journalLines(sourceHome));
     expect(tasksOf(out)).toEqual(before);
     expect(archivedTasks(outHome)).toEqual(archived);
+    // The dedupe key of an archived task stays taken in the export.
+    const keyed = Object.entries(archived).find(([, t]) => (t as Task).dedupeKey === 'rich:done-1');
+    expect(Object.values(archiveKeys(sourceHome))).toEqual([{ [keyed![0]]: 'rich:done-1' }]);
+    expect(archiveKeys(outHome)).toEqual(archiveKeys(sourceHome));
+    const again = ok(['--home', out, 'task', 'add', 'done 1 again', '--dedupe-key', 'rich:done-1', '--json']);
+    expect(again.json<Task>()).toMatchObject({ title: 'done 1', status: 'done', dedupeKey: 'rich:done-1' });
     for (const home of [source, out]) {
       const doctor = ok(['--home', home, 'doctor']);
       expect(doctor.stdout, show(doctor)).toMatch(/^ok: /);
