@@ -15,7 +15,8 @@ import { printTaskLog } from './task-log.js';
 
 function row(t: Task): string[] {
   const wait = t.notBefore && Date.parse(t.notBefore) > Date.now() ? ' (retry later)' : '';
-  return [t.id, t.status + wait, t.priority, t.agent ?? '-', oneLine(t.title, 70)];
+  const approval = t.approval?.status === 'pending' ? ' (needs approval)' : '';
+  return [t.id, t.status + wait + approval, t.priority, t.agent ?? '-', oneLine(t.title, 70)];
 }
 
 export function describeTask(t: Task): string {
@@ -23,6 +24,13 @@ export function describeTask(t: Task): string {
     `${t.id}  ${oneLine(t.title)}`,
     `  status     ${t.status}${t.agent ? ` (${t.agent})` : ''}   priority ${t.priority}   attempts ${t.attempts}/${t.maxAttempts}   stalls ${t.stalls}`,
   ];
+  if (t.approval)
+    lines.push(
+      t.approval.status === 'pending'
+        ? `  approval   waits for it (from ${t.source}): \`dreamos task approve ${t.id}\``
+        : `  approval   approved by ${oneLine(t.approval.by ?? '?', 64)}${t.approval.at ? ` at ${t.approval.at}` : ''}`,
+    );
+  if (t.dedupeKey) lines.push(`  dedupe key ${oneLine(t.dedupeKey, 200)}`);
   if (t.role) lines.push(`  role       ${t.role}`);
   if (t.capabilities.length) lines.push(`  needs      ${t.capabilities.join(', ')}`);
   if (t.dependsOn.length) lines.push(`  depends on ${t.dependsOn.join(', ')}`);

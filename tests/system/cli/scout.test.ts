@@ -115,6 +115,10 @@ describe('dreamos scout run', () => {
     expect(waiting.map((i) => i.task).sort()).toEqual(tasks.map((t) => t.id).sort());
 
     const one = tasks[0]!;
+    expect(b.run('task', 'list').stdout).toMatch(new RegExp(`${one.id} +backlog \\(needs approval\\)`));
+    expect(b.run('task', 'show', one.id).stdout).toContain(
+      `approval   waits for it (from scout): \`dreamos task approve ${one.id}\``,
+    );
     const approved = b.json<Task>('task', 'approve', one.id);
     expect(approved).toMatchObject({ status: 'ready', approval: { status: 'approved', by: 'operator' } });
     expect(b.json<Task>('task', 'claim', '--agent', 'agent-2').id).toBe(one.id);
