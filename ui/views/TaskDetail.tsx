@@ -65,7 +65,13 @@ export function TaskDetail(props: {
           {` ${clean(task.result.summary ?? task.result.error ?? '', 300)}`}
         </Field>
       ) : null}
-      <Field name="created">{`${clock(task.createdAt)} from ${task.source}, updated ${clock(task.updatedAt)}`}</Field>
+      <Field name="created">
+        {`${clock(task.createdAt)} from ${task.source}, updated ${clock(task.updatedAt)}`}
+        {task.approval?.status === 'pending' ? (
+          <Text color={theme.status.warning}>, waits for approval (v)</Text>
+        ) : null}
+        {task.approval?.status === 'approved' ? `, approved by ${clean(task.approval.by ?? '?', 40)}` : ''}
+      </Field>
       <Text bold>{`History (${task.history.length})`}</Text>
       {task.history.slice(start, start + historyRows).map((h, i) => (
         // biome-ignore lint/suspicious/noArrayIndexKey: history is append-only, its positions are stable

@@ -71,7 +71,7 @@ describe('keyboard flows', () => {
     expect(h.ws.getTask(held.id).status).toBe('backlog');
   });
 
-  test('approve a task from outside on the board; promote is refused for it', async () => {
+  test('approve a task from outside in its view; promote is refused for it', async () => {
     const h = await open();
     const lead = await h.ws.addTask({
       title: 'A lead',
@@ -85,8 +85,11 @@ describe('keyboard flows', () => {
     await h.run(KeyCommand.TaskPromote);
     await h.waitFor((f) => f.includes('waits for approval'), 'the refusal');
     expect(h.ws.getTask(lead.id).status).toBe('backlog');
+    await h.run(KeyCommand.Open);
+    await h.waitFor((f) => f.includes('from scout') && f.includes('waits for approval (v)'), 'the task view');
     await h.run(KeyCommand.TaskApprove);
     await h.waitFor((f) => f.includes(`${lead.id} approved: ready to run`), 'the approve flash');
+    await h.waitFor((f) => f.includes('approved by operator'), 'the task view after approval');
     expect(h.ws.getTask(lead.id)).toMatchObject({
       status: 'ready',
       approval: { status: 'approved', by: 'operator' },
