@@ -85,7 +85,10 @@ export const ScoutSource = z.discriminatedUnion('kind', [
   z.strictObject({
     ...common,
     kind: z.literal('github-issues'),
-    repo: z.string().regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, 'owner/name'),
+    repo: z
+      .string()
+      .regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, 'owner/name')
+      .refine((repo) => !repo.split('/').some((part) => part === '.' || part === '..'), 'owner/name'),
     /** Only issues with every one of these labels. */
     labels: z.array(z.string().min(1).max(100)).max(10).default([]),
     /** The environment variable holding a GitHub token (never the token itself). */

@@ -24,6 +24,9 @@ export type SourceRead =
   | { status: 'not-modified' }
   | { status: 'ok'; items: RawItem[]; validators: Validators };
 
+/** `path` under a base address that may have a path of its own (GitHub Enterprise's `/api/v3`). */
+const under = (base: string, path: string) => new URL(path, base.endsWith('/') ? base : `${base}/`);
+
 /** The address a source is read from. */
 export function sourceUrl(source: ScoutSource, config: ScoutConfig): string {
   switch (source.kind) {
@@ -31,14 +34,14 @@ export function sourceUrl(source: ScoutSource, config: ScoutConfig): string {
     case 'atom':
       return source.url;
     case 'hn': {
-      const url = new URL('/api/v1/search_by_date', config.hnBaseUrl);
+      const url = under(config.hnBaseUrl, 'api/v1/search_by_date');
       url.searchParams.set('tags', 'story');
       url.searchParams.set('query', source.query);
       url.searchParams.set('hitsPerPage', '100');
       return url.href;
     }
     case 'github-issues': {
-      const url = new URL(`/repos/${source.repo}/issues`, config.githubBaseUrl);
+      const url = under(config.githubBaseUrl, `repos/${source.repo}/issues`);
       url.searchParams.set('state', 'open');
       url.searchParams.set('per_page', '100');
       if (source.labels.length > 0) url.searchParams.set('labels', source.labels.join(','));

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Config } from '../../../src/config.js';
 import { ScoutConfig } from '../../../src/scout/config.js';
 import { belowScore, compileRules } from '../../../src/scout/rules.js';
+import { sourceUrl } from '../../../src/scout/sources.js';
 import { forgetOld, itemHash, type ScoutFile } from '../../../src/scout/store.js';
 
 const rules = (raw: unknown) =>
@@ -45,6 +46,28 @@ describe('scout config', () => {
     });
     expect(config.success).toBe(false);
     expect(config.error?.issues[0]?.message).toBe('no agent has the role or id ghost');
+  });
+});
+
+describe('scout addresses', () => {
+  it("puts the services' paths under their base addresses, path included", () => {
+    const scout = ScoutConfig.parse({
+      githubBaseUrl: 'https://ghe.example.com/api/v3',
+      hnBaseUrl: 'http://127.0.0.1:9/hn/',
+      sources: [
+        { id: 'gh', kind: 'github-issues', repo: 'o/r', labels: ['bug', 'help wanted'] },
+        { id: 'hn', kind: 'hn', query: 'type script' },
+      ],
+    });
+    expect(sourceUrl(scout.sources[0]!, scout)).toBe(
+      'https://ghe.example.com/api/v3/repos/o/r/issues?state=open&per_page=100&labels=bug%2Chelp+wanted',
+    );
+    expect(sourceUrl(scout.sources[1]!, scout)).toBe(
+      'http://127.0.0.1:9/hn/api/v1/search_by_date?tags=story&query=type+script&hitsPerPage=100',
+    );
+    expect(
+      ScoutConfig.safeParse({ sources: [{ id: 'gh', kind: 'github-issues', repo: 'o/..' }] }).success,
+    ).toBe(false);
   });
 });
 
