@@ -19,6 +19,8 @@ export {
 } from './plugins/types.js';
 export type { TaskInput } from './task-input.js';
 export {
+  type AddOptions,
+  type AddOutcome,
   findWorkspace,
   initWorkspace,
   type OpenOptions,
