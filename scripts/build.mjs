@@ -26,8 +26,8 @@ const common = {
   // Dependencies are bundled too: resolving zod's many modules at every start would be most of a
   // short command's time (docs/decisions/code-cache.md).
   // pg is loaded by the postgres backend when a workspace uses it (state/pg/connection.ts); the
-  // libraries of the network face (the HTTP API, metrics, MCP) by the commands that serve, through
-  // a dynamic import() of the code that uses them, so that no other command loads them.
+  // libraries of the network face (the HTTP API, metrics, MCP, the scout's feed parser) by the code
+  // that needs them, through a dynamic import(), so that no other command loads them.
   external: [
     'better-sqlite3',
     'react-devtools-core',
@@ -36,6 +36,7 @@ const common = {
     '@hono/*',
     'prom-client',
     '@modelcontextprotocol/sdk',
+    '@rowanmanning/feed-parser',
   ],
   sourcemap: 'linked',
   // Less source text to compile at every start; stack traces still map through the source maps.

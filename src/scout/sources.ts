@@ -3,6 +3,8 @@
  * are parsed with @rowanmanning/feed-parser, loaded when a feed is first read; the JSON services
  * (Hacker News search, GitHub issues) are checked with zod, reading only the fields used.
  */
+import { createRequire } from 'node:module';
+import type * as FeedParser from '@rowanmanning/feed-parser';
 import * as z from 'zod';
 import type { ScoutConfig, ScoutSource } from './config.js';
 import { FetchError, type FetchLimits, fetchLimited, type Validators } from './http.js';
@@ -141,8 +143,20 @@ function issueItems(body: string, repo: string): RawItem[] {
     }));
 }
 
+let feedParser: typeof FeedParser | undefined;
+
+/**
+ * The feed parser, loaded on first use and kept out of the bundles: only a workspace whose scout
+ * reads feeds needs it. It is required, not imported: the CLI may run as a script (its code cache)
+ * where import() is not available.
+ */
+function parser(): typeof FeedParser {
+  feedParser ??= createRequire(import.meta.url)('@rowanmanning/feed-parser') as typeof FeedParser;
+  return feedParser;
+}
+
 async function feedItems(body: string): Promise<RawItem[]> {
-  const { parseFeed } = await import('@rowanmanning/feed-parser');
+  const { parseFeed } = parser();
   let feed: ReturnType<typeof parseFeed>;
   try {
     feed = parseFeed(body);
