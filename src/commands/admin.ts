@@ -11,9 +11,10 @@ import { doctor } from '../doctor.js';
 import { AGENT_CLIS, type DriverCheck, type FoundDriver, findDrivers, ollamaHost } from '../driver-setup.js';
 import { invalidInput } from '../errors.js';
 import { followHistory } from '../history-follow.js';
-import { nobodyLine, untakeable } from '../orchestrator/takers.js';
+import { nobodyLine } from '../orchestrator/takers.js';
 import { emit, plural, say } from '../output.js';
-import { describeRunners, describeUnrun, liveRunners, unrun } from '../runners.js';
+import { statusReport } from '../reports.js';
+import { describeRunners, describeUnrun, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { initWorkspace, Workspace } from '../workspace.js';
 import { checkStoreOption, globals, positiveInt, readWorkspace } from './common.js';
@@ -164,15 +165,12 @@ export function registerAdmin(program: Command): void {
     .description('board counts, working tasks and open alerts')
     .action(async (_o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const s = ws.summary();
-        const runners = liveRunners(ws.view, ws.config.policies, new Date());
+        const report = statusReport(ws);
+        const { runners, unassignable: nobody, journalLock: lock, ...s } = report;
         const waiting = unrun(ws.view, ws.config.agents, runners);
         const n = waiting.tasks.length;
-        const queued = [...ws.view.inStore('ready'), ...ws.view.inStore('backlog')];
-        const nobody = untakeable(queued, ws.config.agents, ws.view);
-        const lock = ws.journalLockHolder();
         const stopped = lock?.state === 'stopped' ? lock : null;
-        emit(options, { ...s, runners, unassignable: nobody, journalLock: lock }, () =>
+        emit(options, report, () =>
           [
             `workspace ${ws.home}  (journal seq ${s.seq}, ${plural(s.agents, 'agent')})`,
             n === 0

@@ -1,11 +1,10 @@
 /** `dreamos alert list|ack|resolve` and `dreamos attention`: what needs the operator. */
 import type { Command } from 'commander';
 import { ALERT_STATUSES } from '../../state/schemas.js';
-import { attention } from '../attention.js';
 import { ExitCode, invalidInput } from '../errors.js';
 import { emit, table } from '../output.js';
+import { attentionNow } from '../reports.js';
 import { oneLine } from '../sanitize.js';
-import { webhookHealth } from '../webhooks/manage.js';
 import { readWorkspace, withWorkspace } from './common.js';
 
 export function registerAlerts(program: Command): void {
@@ -68,14 +67,7 @@ export function registerAlerts(program: Command): void {
     .option('--exit-code', `exit ${ExitCode.needsOperator} when something needs the operator (health checks)`)
     .action(async (o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        ws.refresh();
-        const items = attention(ws.view, {
-          policies: ws.config.policies,
-          now: new Date(),
-          agents: ws.config.agents,
-          journalLock: ws.journalLockHolder(),
-          webhooks: webhookHealth(ws.paths),
-        });
+        const items = attentionNow(ws);
         emit(options, items, () =>
           items.length === 0
             ? 'nothing needs you'
