@@ -1,0 +1,211 @@
+/**
+ * `/api/v1/tasks`: the task lifecycle over HTTP, as `dreamos task …` does it. Every change goes
+ * through the workspace's own method (the same validation, locks and journal); bodies are checked
+ * first with the schemas the CLI's input is checked with (src/task-input.ts).
+ */
+import * as z from 'zod';
+import { PRIORITIES, type Task, TaskId } from '../../state/schemas.js';
+import { invalidInput } from '../errors.js';
+import { parseDuration, TaskInput } from '../task-input.js';
+import type { Workspace } from '../workspace.js';
+import { intParam, listParam, type Route, route, Stage, TaskParams, Why, WhyBody } from './routes.js';
+
+/** A page holds at most this many tasks; the default is smaller. */
+export const MAX_PAGE = 1000;
+export const DEFAULT_PAGE = 50;
+/** An import holds at most this many tasks (Workspace.importTasks). */
+const MAX_IMPORT_TASKS = 50_000;
+
+const TaskQuery = z.strictObject({
+  status: listParam(Stage).optional(),
+  agent: z.string().min(1).max(64).optional(),
+  role: z.string().min(1).max(64).optional(),
+  tag: z.string().min(1).max(64).optional(),
+  priority: z.enum(PRIORITIES).optional(),
+  limit: intParam(1, MAX_PAGE).optional(),
+  offset: intParam(0, Number.MAX_SAFE_INTEGER).optional(),
+  /** The `nextCursor` of the previous page: the tasks after this id. */
+  cursor: TaskId.optional(),
+});
+
+/** What `POST /tasks` takes: a task as `dreamos task add` makes it (`ref` belongs to imports). */
+const AddBody = TaskInput.omit({ source: true, ref: true });
+
+/** What `POST /tasks/import` takes: the JSON array `dreamos task import` reads. */
+const ImportBody = z
+  .array(TaskInput.omit({ source: true }))
+  .min(1, 'the import holds no tasks')
+  .max(MAX_IMPORT_TASKS, `an import holds at most ${MAX_IMPORT_TASKS.toLocaleString('en-US')} tasks`);
+
+const shape = TaskInput.shape;
+/** What `PATCH /tasks/:id` may change, as `dreamos task edit` does; at least one field. */
+const EditBody = z.strictObject({
+  title: shape.title.optional(),
+  prompt: shape.prompt,
+  run: shape.run,
+  role: shape.role,
+  capabilities: shape.capabilities.unwrap().optional(),
+  priority: shape.priority.unwrap().optional(),
+  dependsOn: z.array(TaskId).max(256).optional(),
+  resources: shape.resources.unwrap().optional(),
+  tags: shape.tags.unwrap().optional(),
+  maxAttempts: shape.maxAttempts.unwrap().optional(),
+  timeout: shape.timeout,
+  budget: shape.budget,
+});
+
+const MoveBody = z.strictObject({ to: Stage, why: Why.optional() });
+const RetryBody = z.strictObject({
+  why: Why.optional(),
+  /** The next run starts from the task's last checkpoint, whichever agent takes it. */
+  fromCheckpoint: z.boolean().optional(),
+});
+
+/** One page of the tasks that pass the filters, by id. */
+export function pageOf(
+  tasks: readonly Task[],
+  { limit = DEFAULT_PAGE, offset, cursor }: { limit?: number; offset?: number; cursor?: string },
+) {
+  if (offset !== undefined && cursor !== undefined) throw invalidInput('give cursor or offset, not both');
+  let start = offset ?? 0;
+  if (cursor !== undefined) {
+    const after = tasks.findIndex((t) => t.id > cursor);
+    start = after === -1 ? tasks.length : after;
+  }
+  const items = tasks.slice(start, start + limit);
+  const more = start + items.length < tasks.length;
+  return {
+    items,
+    total: tasks.length,
+    limit,
+    offset: start,
+    nextCursor: more && items.length > 0 ? items[items.length - 1]!.id : null,
+  };
+}
+
+const withoutUndefined = <T extends object>(value: T): Partial<T> =>
+  Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
+
+export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
+  const tag = 'tasks';
+  return [
+    route({
+      method: 'get',
+      path: '/api/v1/tasks',
+      scope: 'read',
+      tag,
+      summary: 'List tasks, filtered and paged (by id)',
+      query: TaskQuery,
+      answer: 'TaskPage',
+      handle: ({ query }) => {
+        const tasks = ws
+          .listTasks({
+            ...(query.status ? { status: query.status } : {}),
+            ...(query.agent ? { agent: query.agent } : {}),
+            ...(query.tag ? { tag: query.tag } : {}),
+          })
+          .filter(
+            (t) =>
+              (query.role === undefined || t.role === query.role) &&
+              (query.priority === undefined || t.priority === query.priority),
+          );
+        return pageOf(tasks, query);
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/tasks',
+      scope: 'tasks:write',
+      tag,
+      summary: 'Add a task (it goes to ready when it has no unfinished dependency and is not held)',
+      body: AddBody,
+      status: 201,
+      answer: 'Task',
+      handle: ({ body }) => ws.addTask({ ...body, source: 'api' }),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/tasks/import',
+      scope: 'tasks:write',
+      tag,
+      summary: 'Add many tasks in one transaction, all or none (dependsOn may name the ref of another)',
+      body: ImportBody,
+      maxBodyBytes: maxImportBytes,
+      status: 201,
+      answer: 'Task[]',
+      handle: ({ body }) => ws.importTasks(body),
+    }),
+    route({
+      method: 'get',
+      path: '/api/v1/tasks/:id',
+      scope: 'read',
+      tag,
+      summary: 'One task with its history',
+      params: TaskParams,
+      answer: 'Task',
+      handle: ({ params }) => ws.getTask(params.id),
+    }),
+    route({
+      method: 'patch',
+      path: '/api/v1/tasks/:id',
+      scope: 'tasks:write',
+      tag,
+      summary: 'Change fields of a task that is not finished',
+      params: TaskParams,
+      body: EditBody,
+      answer: 'Task',
+      handle: ({ params, body }) => {
+        const { timeout, ...rest } = body;
+        return ws.edit(params.id, {
+          ...withoutUndefined(rest),
+          ...(timeout !== undefined ? { timeout: parseDuration(timeout) } : {}),
+        });
+      },
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/tasks/:id/promote',
+      scope: 'tasks:write',
+      tag,
+      summary: 'Move a backlog task to ready',
+      params: TaskParams,
+      body: WhyBody,
+      answer: 'Task',
+      handle: ({ params, body }) => ws.promote(params.id, body.why),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/tasks/:id/move',
+      scope: 'tasks:write',
+      tag,
+      summary: 'Move a task to another stage (only the moves the lifecycle allows)',
+      params: TaskParams,
+      body: MoveBody,
+      answer: 'Task',
+      handle: ({ params, body }) => ws.move(params.id, body.to, body.why),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/tasks/:id/retry',
+      scope: 'tasks:write',
+      tag,
+      summary: 'Send a failed or cancelled task back to ready (or retry a waiting one now)',
+      params: TaskParams,
+      body: RetryBody,
+      answer: 'Task',
+      handle: ({ params, body }) =>
+        ws.retry(params.id, body.why, { fromCheckpoint: Boolean(body.fromCheckpoint) }),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/tasks/:id/cancel',
+      scope: 'tasks:write',
+      tag,
+      summary: 'Cancel a task that is not finished',
+      params: TaskParams,
+      body: WhyBody,
+      answer: 'Task',
+      handle: ({ params, body }) => ws.cancel(params.id, body.why),
+    }),
+  ];
+}
