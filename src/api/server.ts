@@ -8,9 +8,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { isIPv4, isIPv6, type Socket } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { DreamError, errnoCode } from '../errors.js';
-import type { TokenVerifier } from './context.js';
-
-export const DEFAULT_LISTEN = '127.0.0.1:7420';
+import type { ServingStatus, TokenVerifier } from './context.js';
 
 /** Where the event stream is served: its open requests are the streams `streams()` counts. */
 const EVENTS_PATH = '/api/v1/events';
@@ -27,11 +25,15 @@ export interface ServerOptions {
   tokens: TokenVerifier;
 }
 
-export interface RunningServer {
-  /** `http://HOST:PORT`, with the port actually bound. */
-  url: string;
-  host: string;
-  port: number;
+export interface RunningServer extends ServingStatus {
+  /** The API's base address, `http://HOST:PORT/api/v1`, with the port actually bound. */
+  readonly url: string;
+  /** `http://HOST:PORT`. */
+  readonly origin: string;
+  readonly host: string;
+  readonly port: number;
+  /** Requests under way, event streams included. */
+  clients(): number;
   /** Open TCP connections (idle keep-alives included). */
   connections(): number;
   /** Clients of the event stream now. */
@@ -135,10 +137,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server.closeAllConnections();
     await closed;
   };
+  const origin = `http://${hostInUrl(bound.address)}:${bound.port}`;
   return {
-    url: `http://${hostInUrl(bound.address)}:${bound.port}`,
+    url: `${origin}/api/v1`,
+    origin,
     host: bound.address,
     port: bound.port,
+    clients: () => underWay.size,
     connections: () => sockets.size,
     streams: () => [...underWay.values()].filter(isStream).length,
     close: () => {

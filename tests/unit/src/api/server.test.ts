@@ -60,14 +60,14 @@ describe('a real server', () => {
       tokens,
     });
     try {
-      expect(server.url).toBe(`http://127.0.0.1:${server.port}`);
+      expect(server.url).toBe(`http://127.0.0.1:${server.port}/api/v1`);
       expect(server.port).toBeGreaterThan(0);
-      const ok = await fetch(`${server.url}/api/v1/status`, {
+      const ok = await fetch(`${server.origin}/api/v1/status`, {
         headers: { Authorization: `Bearer ${secret}` },
       });
       expect(ok.status).toBe(200);
       expect(await ok.json()).toMatchObject({ agents: 8 });
-      const refused = await fetch(`${server.url}/api/v1/status`);
+      const refused = await fetch(`${server.origin}/api/v1/status`);
       expect(refused.status).toBe(401);
       expect(refused.headers.get('content-type')).toBe('application/problem+json');
       expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
@@ -120,7 +120,7 @@ describe('a real server', () => {
     const agent = new Agent({ keepAlive: true });
     const get = (path: string) =>
       new Promise<{ status: number; ended: Promise<void>; first: Promise<string> }>((resolve, reject) => {
-        const req = httpRequest(`${server.url}${path}`, {
+        const req = httpRequest(`${server.origin}${path}`, {
           agent,
           headers: { Authorization: `Bearer ${secret}` },
         });
@@ -144,11 +144,12 @@ describe('a real server', () => {
     expect(status.status).toBe(200);
     await status.ended;
     await until(() => server.streams() === 1 && server.connections() === 2, 'a stream and a keep-alive');
+    expect(server.clients()).toBe(1);
     await server.close();
     await stream.ended;
     expect(server.connections()).toBe(0);
     expect(server.streams()).toBe(0);
-    await expect(fetch(`${server.url}/api/v1/status`)).rejects.toThrow();
+    await expect(fetch(`${server.origin}/api/v1/status`)).rejects.toThrow();
     agent.destroy();
   });
 });
