@@ -12,6 +12,7 @@ import { registerDb } from './commands/db.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerPlugin } from './commands/plugin.js';
 import { registerScout } from './commands/scout.js';
+import { registerServe } from './commands/serve.js';
 import { registerStats } from './commands/stats.js';
 import { registerSwarm } from './commands/swarm.js';
 import { registerTask } from './commands/task.js';
@@ -46,6 +47,7 @@ export function buildProgram(): Command {
   registerWebhook(program);
   registerPlugin(program);
   registerScout(program);
+  registerServe(program);
   return program;
 }
 

@@ -1,0 +1,73 @@
+/**
+ * `dreamos serve [--listen HOST:PORT]`: the HTTP API of the workspace (docs/api.md) until SIGINT or
+ * SIGTERM. hono and prom-client are loaded here only, through dynamic imports of src/api/, so that
+ * no other command loads them.
+ */
+import type { Command } from 'commander';
+import { plural, say } from '../output.js';
+import { oneLine } from '../sanitize.js';
+import { openTokenStore } from '../tokens.js';
+import { withWorkspace } from './common.js';
+
+export const DEFAULT_LISTEN = '127.0.0.1:7420';
+
+const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** Resolves at the first stop signal, and stops listening for them. */
+function stopSignal(): Promise<NodeJS.Signals> {
+  return new Promise((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      for (const s of STOP_SIGNALS) process.off(s, stop);
+      resolve(signal);
+    };
+    for (const s of STOP_SIGNALS) process.on(s, stop);
+  });
+}
+
+export function registerServe(program: Command): void {
+  program
+    .command('serve')
+    .description('serve the HTTP API of this workspace (docs/api.md) until stopped (SIGINT/SIGTERM)')
+    .option(
+      '--listen <host:port>',
+      'the address (anything but loopback needs a token: dreamos token create)',
+      DEFAULT_LISTEN,
+    )
+    .action(async (o: { listen: string }, command: Command) => {
+      await withWorkspace(
+        command,
+        async (ws, options) => {
+          const tokens = openTokenStore(ws.paths);
+          const [{ createApp }, { startServer }, { createMetrics }] = await Promise.all([
+            import('../api/app.js'),
+            import('../api/server.js'),
+            import('../api/metrics.js'),
+          ]);
+          const metrics = createMetrics(ws);
+          const app = createApp({ workspace: ws, tokens, metrics: (c) => metrics.handler(c) });
+          const server = await startServer({ app, listen: o.listen, tokens });
+          const stopped = stopSignal();
+          const usable = tokens.usable();
+          say(`dreamos: serving ${server.url} (${plural(usable, 'token')})`);
+          if (tokens.problem)
+            say(
+              `dreamos: warning: ${oneLine(tokens.problem, 500)}: every request is refused until it is mended`,
+            );
+          else if (usable === 0)
+            say(
+              'dreamos: warning: no usable token: every request is refused until `dreamos token create --scope read` (tokens are read live: no restart needed)',
+            );
+          if (options.json)
+            process.stdout.write(
+              `${JSON.stringify({ type: 'serving', url: server.url, origin: server.origin, host: server.host, port: server.port, tokens: usable })}\n`,
+            );
+          const signal = await stopped;
+          await server.close();
+          metrics.close();
+          if (options.json) process.stdout.write(`${JSON.stringify({ type: 'stopped', signal })}\n`);
+          else say(`dreamos: stopped serving (${signal})`);
+        },
+        { share: true },
+      );
+    });
+}

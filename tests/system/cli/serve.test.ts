@@ -1,0 +1,165 @@
+/**
+ * `dreamos serve` as a user runs it: a child process on 127.0.0.1 port 0, real requests with a
+ * token made by `dreamos token create`, changes seen both ways between the API and other `dreamos`
+ * processes, a revoked token refused at once, SIGTERM ending it with exit 0; an address beyond
+ * loopback refused while no token exists, an address in use named; and a change refused with 503
+ * and Retry-After while another process holds the journal lock.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../../src/api/app.js';
+import { openWorkspace, type Workspace } from '../../../src/index.js';
+import { openTokenStore } from '../../../src/tokens.js';
+import type { Task } from '../../../state/schemas.js';
+import { waitFor } from '../../helpers/agents.js';
+import { holdLock, type LockHolderProcess } from '../../helpers/busy-run.js';
+import { BIN, type CliResult, cli, collectOutput, tempDir } from '../../helpers/workspace.js';
+
+interface Serving {
+  child: ChildProcess;
+  url: string;
+  port: number;
+  output: ReturnType<typeof collectOutput>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+const children: ChildProcess[] = [];
+
+/** Start `dreamos serve --json` and wait for its first line, which names the address. */
+async function serve(cwd: string, listen: string): Promise<Serving> {
+  const child = spawn(process.execPath, [BIN, 'serve', '--listen', listen, '--json'], { cwd });
+  children.push(child);
+  const output = collectOutput(child);
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on('close', (code, signal) => resolve({ code, signal })),
+  );
+  await waitFor(() => output.stdout().includes('\n') || child.exitCode !== null, 30_000);
+  const line = output.stdout().split('\n')[0]!;
+  if (!line) throw new Error(`serve did not start: ${output.stderr()}`);
+  const first = JSON.parse(line) as { type: string; url: string; port: number };
+  expect(first.type).toBe('serving');
+  return { child, url: first.url, port: first.port, output, exited };
+}
+
+afterEach(() => {
+  for (const child of children.splice(0))
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+const show = (r: CliResult) => `exit ${r.code}\n${r.stdout}\n${r.stderr}`;
+
+describe('dreamos serve', () => {
+  const tmp = tempDir('dreamos-serve-');
+  afterAll(() => tmp.cleanup());
+  const run = (...args: string[]) => cli(args, { cwd: tmp.dir });
+
+  it('serves the API with a token, sees other processes, and stops on SIGTERM with exit 0', async () => {
+    expect(run('init').code).toBe(0);
+    const made = run('token', 'create', '--scope', 'read,tasks:write', '--name', 'test', '--json');
+    expect(made.code, show(made)).toBe(0);
+    const secret = made.json<{ token: string }>().token;
+    const auth = { Authorization: `Bearer ${secret}` };
+
+    const server = await serve(tmp.dir, '127.0.0.1:0');
+    expect(server.url).toBe(`http://127.0.0.1:${server.port}/api/v1`);
+    expect(server.output.stderr()).toContain(`dreamos: serving ${server.url} (1 token)`);
+    expect(server.output.stderr()).not.toContain(secret);
+
+    const refused = await fetch(`${server.url}/status`);
+    expect(refused.status).toBe(401);
+    expect(refused.headers.get('www-authenticate')).toMatch(/^Bearer/);
+    expect(await refused.json()).toMatchObject({ code: 'E_UNAUTHORIZED' });
+
+    const status = await fetch(`${server.url}/status`, { headers: auth });
+    expect(status.status).toBe(200);
+    expect(await status.json()).toMatchObject({ agents: 8 });
+
+    // A task added over HTTP is on the board every other process reads…
+    const added = await fetch(`${server.url}/tasks`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'from the API', tags: ['api'] }),
+    });
+    expect(added.status).toBe(201);
+    const task = (await added.json()) as Task;
+    const listed = run('task', 'list', '--tag', 'api', '--json');
+    expect(listed.json<Task[]>().map((t) => t.id)).toEqual([task.id]);
+
+    // …and a change made by another process is what the server answers next.
+    expect(run('task', 'cancel', task.id).code).toBe(0);
+    const shown = await fetch(`${server.url}/tasks/${task.id}`, { headers: auth });
+    expect(((await shown.json()) as Task).status).toBe('cancelled');
+
+    // A token revoked by another process is refused at its next request.
+    expect(run('token', 'revoke', 'test').code).toBe(0);
+    expect((await fetch(`${server.url}/status`, { headers: auth })).status).toBe(401);
+
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toEqual({ code: 0, signal: null });
+    expect(server.output.stdout()).toContain('{"type":"stopped","signal":"SIGTERM"}');
+    await expect(fetch(`${server.url}/status`)).rejects.toThrow();
+  });
+
+  it('refuses to listen beyond loopback while no token is usable, and names an address in use', async () => {
+    const fresh = tempDir('dreamos-serve-open-');
+    try {
+      expect(cli(['init'], { cwd: fresh.dir }).code).toBe(0);
+      const open = cli(['serve', '--listen', '0.0.0.0:0'], { cwd: fresh.dir });
+      expect(open.code, show(open)).toBe(2);
+      expect(open.stderr.trim().split('\n')).toEqual([
+        expect.stringMatching(/^dreamos: refusing to listen on 0\.0\.0\.0: .*no usable token exists/),
+      ]);
+      const bad = cli(['serve', '--listen', 'nowhere'], { cwd: fresh.dir });
+      expect(bad.code, show(bad)).toBe(2);
+      expect(bad.stderr).toContain('--listen takes HOST:PORT');
+
+      const first = await serve(fresh.dir, '127.0.0.1:0');
+      expect(first.output.stderr()).toContain('no usable token');
+      const second = cli(['serve', '--listen', `127.0.0.1:${first.port}`], { cwd: fresh.dir });
+      expect(second.code, show(second)).toBe(4);
+      expect(second.stderr).toContain(`127.0.0.1:${first.port} is already in use`);
+      first.child.kill('SIGINT');
+      expect((await first.exited).code).toBe(0);
+    } finally {
+      fresh.cleanup();
+    }
+  });
+});
+
+describe('a change while another process holds the journal lock', () => {
+  const tmp = tempDir('dreamos-serve-lock-');
+  let holder: LockHolderProcess | null = null;
+  let ws: Workspace | null = null;
+  beforeAll(() => {
+    expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
+  });
+  afterAll(async () => {
+    await holder?.kill();
+    await ws?.close();
+    tmp.cleanup();
+  });
+
+  it('is refused with 503 and Retry-After, and nothing is changed', async () => {
+    const home = path.join(tmp.dir, '.dreamos');
+    const secret = cli(['token', 'create', '--scope', 'admin', '--json'], { cwd: tmp.dir }).json<{
+      token: string;
+    }>().token;
+    ws = await openWorkspace({ home, lockTimeoutMs: 300, share: false });
+    const app = createApp({ workspace: ws, tokens: openTokenStore(ws.paths) });
+    holder = await holdLock(home, tmp.dir);
+    const res = await app.fetch(
+      new Request('http://localhost/api/v1/tasks', {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${secret}`, 'Content-Type': 'application/json' },
+        body: JSON.stringify({ title: 'blocked' }),
+      }),
+    );
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('2');
+    expect(await res.json()).toMatchObject({ code: 'E_LOCK_TIMEOUT', exitCode: 5 });
+    await holder.kill();
+    holder = null;
+    expect(ws.listTasks()).toEqual([]);
+  });
+});
