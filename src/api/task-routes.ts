@@ -98,18 +98,22 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
       query: TaskQuery,
       answer: 'TaskPage',
       handle: ({ query }) => {
-        const tasks = ws
-          .listTasks({
-            ...(query.status ? { status: query.status } : {}),
-            ...(query.agent ? { agent: query.agent } : {}),
-            ...(query.tag ? { tag: query.tag } : {}),
-          })
-          .filter(
-            (t) =>
-              (query.role === undefined || t.role === query.role) &&
-              (query.priority === undefined || t.priority === query.priority),
-          );
-        return pageOf(tasks, query);
+        const tasks = ws.listTasks({
+          ...(query.status ? { status: query.status } : {}),
+          ...(query.agent ? { agent: query.agent } : {}),
+          ...(query.tag ? { tag: query.tag } : {}),
+        });
+        // The board can hold tens of thousands of tasks: a second pass only when it filters.
+        const { role, priority } = query;
+        const kept =
+          role === undefined && priority === undefined
+            ? tasks
+            : tasks.filter(
+                (t) =>
+                  (role === undefined || t.role === role) &&
+                  (priority === undefined || t.priority === priority),
+              );
+        return pageOf(kept, query);
       },
     }),
     route({

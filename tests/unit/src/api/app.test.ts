@@ -168,6 +168,9 @@ describe('tasks', () => {
     const byOffset = await call('GET', '/api/v1/tasks?tag=paged&offset=5&limit=50');
     expect(byOffset.body.items.map((t: Task) => t.id)).toEqual(all.slice(5));
     expect(byOffset.body.nextCursor).toBeNull();
+    const mine = await addTask({ title: 'for agent-2 only', role: 'agent-2' });
+    const byRole = await call('GET', '/api/v1/tasks?role=agent-2');
+    expect(byRole.body.items.map((t: Task) => t.id)).toEqual([mine.id]);
     const high = await call('GET', '/api/v1/tasks?priority=high&status=ready,backlog');
     expect(high.body.items.every((t: Task) => t.priority === 'high')).toBe(true);
     expect(high.body.total).toBeGreaterThan(0);
