@@ -1,12 +1,15 @@
 /**
  * `dreamos serve [--listen HOST:PORT]`: the HTTP API of the workspace (docs/api.md) until SIGINT or
- * SIGTERM. hono and prom-client are loaded here only, through dynamic imports of src/api/, so that
- * no other command loads them.
+ * SIGTERM; `startServing` does the same for a process that also runs agents (`run --serve`). hono
+ * and prom-client are loaded here only, through dynamic imports of src/api/, so that no other
+ * command loads them.
  */
 import type { Command } from 'commander';
-import { plural, say } from '../output.js';
+import type { RunningServer } from '../api/server.js';
+import { type OutputOptions, plural, say } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { openTokenStore } from '../tokens.js';
+import type { Workspace } from '../workspace.js';
 import { withWorkspace } from './common.js';
 
 export const DEFAULT_LISTEN = '127.0.0.1:7420';
@@ -24,6 +27,54 @@ function stopSignal(): Promise<NodeJS.Signals> {
   });
 }
 
+/** The API served by this process, and how to stop serving it. */
+export interface Serving {
+  server: RunningServer;
+  /** Close the server (its streams end, requests under way finish) and drop the metrics. */
+  close(): Promise<void>;
+}
+
+/**
+ * Serve the API of an open workspace at `listen`, and say where: one line on stderr, a warning when
+ * no token can be used (tokens are read live), and a `serving` JSON line on stdout with --json.
+ */
+export async function startServing(ws: Workspace, listen: string, options: OutputOptions): Promise<Serving> {
+  const tokens = openTokenStore(ws.paths);
+  const [{ createApp }, { startServer }, { createMetrics }] = await Promise.all([
+    import('../api/app.js'),
+    import('../api/server.js'),
+    import('../api/metrics.js'),
+  ]);
+  const metrics = createMetrics(ws);
+  const app = createApp({ workspace: ws, tokens, metrics: (c) => metrics.handler(c) });
+  let server: RunningServer;
+  try {
+    server = await startServer({ app, listen, tokens });
+  } catch (error) {
+    metrics.close();
+    throw error;
+  }
+  const usable = tokens.usable();
+  say(`dreamos: serving ${server.url} (${plural(usable, 'token')})`);
+  if (tokens.problem)
+    say(`dreamos: warning: ${oneLine(tokens.problem, 500)}: every request is refused until it is mended`);
+  else if (usable === 0)
+    say(
+      'dreamos: warning: no usable token: every request is refused until `dreamos token create --scope read` (tokens are read live: no restart needed)',
+    );
+  if (options.json)
+    process.stdout.write(
+      `${JSON.stringify({ type: 'serving', url: server.url, origin: server.origin, host: server.host, port: server.port, tokens: usable })}\n`,
+    );
+  return {
+    server,
+    close: async () => {
+      await server.close();
+      metrics.close();
+    },
+  };
+}
+
 export function registerServe(program: Command): void {
   program
     .command('serve')
@@ -37,33 +88,9 @@ export function registerServe(program: Command): void {
       await withWorkspace(
         command,
         async (ws, options) => {
-          const tokens = openTokenStore(ws.paths);
-          const [{ createApp }, { startServer }, { createMetrics }] = await Promise.all([
-            import('../api/app.js'),
-            import('../api/server.js'),
-            import('../api/metrics.js'),
-          ]);
-          const metrics = createMetrics(ws);
-          const app = createApp({ workspace: ws, tokens, metrics: (c) => metrics.handler(c) });
-          const server = await startServer({ app, listen: o.listen, tokens });
-          const stopped = stopSignal();
-          const usable = tokens.usable();
-          say(`dreamos: serving ${server.url} (${plural(usable, 'token')})`);
-          if (tokens.problem)
-            say(
-              `dreamos: warning: ${oneLine(tokens.problem, 500)}: every request is refused until it is mended`,
-            );
-          else if (usable === 0)
-            say(
-              'dreamos: warning: no usable token: every request is refused until `dreamos token create --scope read` (tokens are read live: no restart needed)',
-            );
-          if (options.json)
-            process.stdout.write(
-              `${JSON.stringify({ type: 'serving', url: server.url, origin: server.origin, host: server.host, port: server.port, tokens: usable })}\n`,
-            );
-          const signal = await stopped;
-          await server.close();
-          metrics.close();
+          const serving = await startServing(ws, o.listen, options);
+          const signal = await stopSignal();
+          await serving.close();
           if (options.json) process.stdout.write(`${JSON.stringify({ type: 'stopped', signal })}\n`);
           else say(`dreamos: stopped serving (${signal})`);
         },

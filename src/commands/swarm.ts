@@ -9,6 +9,7 @@ import { describeUnrun, liveRunners, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
 import { registerCheckpointSave } from './checkpoints.js';
 import { readWorkspace, withWorkspace } from './common.js';
+import { DEFAULT_LISTEN, startServing } from './serve.js';
 
 /** Driven programs run the CLI with DREAMOS_AGENT_ID set: that is who they are. */
 const me = () => process.env.DREAMOS_AGENT_ID ?? OPERATOR;
@@ -25,10 +26,20 @@ export function registerSwarm(program: Command): void {
       `stop when no runnable work remains: exit 0, ${ExitCode.tasksFailed} if a task of the run failed, ${ExitCode.needsOperator} if work is left that nobody can take or that only agents nobody runs may take`,
     )
     .option('--quiet', 'print only the summary')
+    .option(
+      '--serve [host:port]',
+      `also serve the HTTP API (docs/api.md), on ${DEFAULT_LISTEN} unless an address is given`,
+    )
     .action(async (o, command: Command) => {
       await withWorkspace(
         command,
         async (ws, options) => {
+          // Served before the agents start: an address that cannot be had stops the run before any work.
+          // (On an error later the process ends, and the server with it.)
+          const serving =
+            o.serve === undefined
+              ? null
+              : await startServing(ws, o.serve === true ? DEFAULT_LISTEN : String(o.serve), options);
           const { startOrchestrator, describeTakeover } = await import('../orchestrator/index.js');
           // Plugins and notifiers hear of the run's changes from the journal (docs/plugins.md).
           const { startPluginsOnJournal } = await import('../plugins/index.js');
@@ -104,6 +115,7 @@ export function registerSwarm(program: Command): void {
           for (const signal of STOP_SIGNALS) process.off(signal, stop);
           // What the last changes made is handed on first: best effort, for a few seconds at most.
           await plugins?.close(5000);
+          await serving?.close();
           ws.refresh();
           // For CI: the tasks of this run that ended failed, and the work left that no agent can take.
           const failedTasks = [...worked].filter((id) => ws.view.task(id)?.status === 'failed');

@@ -6,6 +6,7 @@
  * and Retry-After while another process holds the journal lock.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../src/api/app.js';
@@ -26,9 +27,13 @@ interface Serving {
 
 const children: ChildProcess[] = [];
 
-/** Start `dreamos serve --json` and wait for its first line, which names the address. */
-async function serve(cwd: string, listen: string): Promise<Serving> {
-  const child = spawn(process.execPath, [BIN, 'serve', '--listen', listen, '--json'], { cwd });
+/** Start `dreamos serve --json` (or other arguments) and wait for its first line, which names the address. */
+async function serve(
+  cwd: string,
+  listen: string,
+  args = ['serve', '--listen', listen, '--json'],
+): Promise<Serving> {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd });
   children.push(child);
   const output = collectOutput(child);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
@@ -40,6 +45,15 @@ async function serve(cwd: string, listen: string): Promise<Serving> {
   const first = JSON.parse(line) as { type: string; url: string; port: number };
   expect(first.type).toBe('serving');
   return { child, url: first.url, port: first.port, output, exited };
+}
+
+/** Ask again until the answer is yes, up to a deadline (what is asked changes in another process). */
+async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 afterEach(() => {
@@ -124,6 +138,51 @@ describe('dreamos serve', () => {
     } finally {
       fresh.cleanup();
     }
+  });
+});
+
+describe('dreamos run --serve', () => {
+  const tmp = tempDir('dreamos-run-serve-');
+  afterAll(() => tmp.cleanup());
+
+  it('runs the agents and serves the API in one process: a task added over HTTP is run', async () => {
+    expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
+    const secret = cli(['token', 'create', '--scope', 'read,tasks:write', '--json'], { cwd: tmp.dir }).json<{
+      token: string;
+    }>().token;
+    const auth = { Authorization: `Bearer ${secret}` };
+    const run = await serve(tmp.dir, '', ['run', '--serve', '127.0.0.1:0', '--json']);
+    // The agents start once the server listens: their runner shows in the status soon after.
+    const runners = async () =>
+      (
+        (await (await fetch(`${run.url}/status`, { headers: auth })).json()) as {
+          runners: Array<{ pid: number }>;
+        }
+      ).runners;
+    await eventually(async () => (await runners()).some((r) => r.pid === run.child.pid), 'the runner');
+
+    const added = await fetch(`${run.url}/tasks`, {
+      method: 'POST',
+      headers: { ...auth, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ title: 'mark', run: 'echo done > ran' }),
+    });
+    expect(added.status).toBe(201);
+    const { id } = (await added.json()) as Task;
+    await waitFor(() => fs.existsSync(path.join(tmp.dir, 'ran')), 60_000);
+    const task = async () =>
+      (await (await fetch(`${run.url}/tasks/${id}`, { headers: auth })).json()) as Task;
+    await eventually(async () => (await task()).status === 'done', 'the task to be done');
+
+    run.child.kill('SIGTERM');
+    expect(await run.exited).toEqual({ code: 0, signal: null });
+    const lines = run.output
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
+    expect(lines[0]!.type).toBe('serving');
+    expect(lines.at(-1)!.type).toBe('summary');
+    await expect(fetch(`${run.url}/status`)).rejects.toThrow();
   });
 });
 
