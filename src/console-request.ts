@@ -13,6 +13,8 @@ export interface ConsoleRequest {
   json: boolean;
   attach: boolean;
   readOnly: boolean;
+  /** `--serve [HOST:PORT]`: also serve the HTTP API; `true` for the default address. */
+  serve?: string | true;
 }
 
 export function consoleRequest(argv: readonly string[]): ConsoleRequest | null {
@@ -25,6 +27,10 @@ export function consoleRequest(argv: readonly string[]): ConsoleRequest | null {
     else if (arg === 'console' && request.bare) request.bare = false;
     else if (arg === '--attach' && !request.bare) request.attach = true;
     else if (arg === '--read-only' && !request.bare) request.readOnly = true;
+    // An optional value, as commander reads one: the next word unless it is an option.
+    else if (arg === '--serve' && !request.bare)
+      request.serve = i + 1 < argv.length && !argv[i + 1]!.startsWith('-') ? argv[++i]! : true;
+    else if (arg.startsWith('--serve=') && !request.bare) request.serve = arg.slice('--serve='.length);
     // `dreamos console --` ends the options; the console takes no arguments after it.
     else if (arg === '--' && !request.bare && i === argv.length - 1) break;
     else return null;

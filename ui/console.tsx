@@ -8,7 +8,9 @@
  */
 import { type Instance, render } from 'ink';
 import type { ReactElement } from 'react';
+import type { Serving } from '../src/commands/serve.js';
 import type { ConsoleRequest } from '../src/console-request.js';
+import { DreamError } from '../src/errors.js';
 import { reportError } from '../src/output.js';
 import { exitWhenFlushed, guardOutput } from '../src/process-end.js';
 import { openWorkspace, type Workspace } from '../src/workspace.js';
@@ -22,6 +24,8 @@ export interface ConsoleOptions {
   attach?: boolean;
   /** Hide every command that changes the workspace; implies attach. */
   readOnly?: boolean;
+  /** Also serve the HTTP API (docs/api.md): at this address, or the default one for `true`. */
+  serve?: string | true;
 }
 
 export interface Streams {
@@ -103,6 +107,11 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
     );
     return 2;
   }
+  if (options.serve !== undefined && options.readOnly)
+    throw new DreamError(
+      'E_USAGE',
+      '--serve makes the changes its clients ask for and --read-only makes none: use one or the other',
+    );
   const attach = Boolean(options.attach || options.readOnly);
   let restored = false;
   const restore = () => {
@@ -124,6 +133,8 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
   const onSignal = () => instance.unmount();
   for (const signal of signals) process.on(signal, onSignal);
 
+  const serving = options.serve === undefined ? null : await serveHere(ws, options.serve, update);
+
   // The agents start after the first frames, so the console shows at once.
   const agents = attach
     ? null
@@ -142,16 +153,50 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
   } finally {
     for (const signal of signals) process.off(signal, onSignal);
     restore();
+    await serving?.close();
     await agents?.stop(() => process.stderr.write('dreamos: stopping the agents…\n'));
     await ws.close();
   }
   return code;
 }
 
+/**
+ * Serve the API from the console's process; the header shows where and to how many. An address
+ * that cannot be had is told in the flash, and the console goes on without serving.
+ */
+async function serveHere(
+  ws: Workspace,
+  listen: string | true,
+  update: Mounted['update'],
+): Promise<Serving | null> {
+  try {
+    const { DEFAULT_LISTEN, openServing, tokenWarning } = await import('../src/commands/serve.js');
+    const serving = await openServing(ws, listen === true ? DEFAULT_LISTEN : listen);
+    const warning = tokenWarning(serving);
+    update({
+      serving: serving.server,
+      ...(warning ? { notice: { level: 'warning', text: `serving ${serving.server.url}: ${warning}` } } : {}),
+    });
+    return serving;
+  } catch (error) {
+    update({
+      notice: {
+        level: 'error',
+        text: `not serving the API: ${error instanceof Error ? error.message : String(error)}`,
+      },
+    });
+    return null;
+  }
+}
+
 /** The console as the process's program: run it, report a failure like any command, and exit. */
 export function startConsole(request: ConsoleRequest): void {
   guardOutput();
-  const options = { attach: request.attach, readOnly: request.readOnly };
+  const options = {
+    attach: request.attach,
+    readOnly: request.readOnly,
+    ...(request.serve !== undefined ? { serve: request.serve } : {}),
+  };
   runConsole(request.home ? { ...options, home: request.home } : options).then(exitWhenFlushed, (error) =>
     exitWhenFlushed(reportError(error, request.json)),
   );

@@ -1,5 +1,5 @@
 /**
- * `dreamos console [--attach] [--read-only]`, and what a bare `dreamos` does without a terminal: the
+ * `dreamos console [--attach] [--read-only] [--serve [HOST:PORT]]`, and what a bare `dreamos` does without a terminal: the
  * status summary and a hint. In a terminal the launcher (src/launcher.cts) sends both to the console's
  * own bundle before this CLI is loaded, so headless commands never load ink or react and no process
  * holds two copies of the engine. Here the command is only its help and its refusal without a terminal.
@@ -26,6 +26,7 @@ export function registerConsole(program: Command): void {
     .description('the interactive console: agents, board, alerts, all from the keyboard')
     .option('--attach', 'watch and steer only; the agents run elsewhere (`dreamos run`)')
     .option('--read-only', 'hide every command that changes the workspace (implies --attach)')
+    .option('--serve [host:port]', 'also serve the HTTP API (docs/api.md), on 127.0.0.1:7420 unless given')
     .action(() => {
       if (interactive()) throw consoleNotHere();
       say('dreamos: the console needs a terminal; use `dreamos status` or `dreamos task list` from scripts');

@@ -30,15 +30,16 @@ function stopSignal(): Promise<NodeJS.Signals> {
 /** The API served by this process, and how to stop serving it. */
 export interface Serving {
   server: RunningServer;
+  /** Tokens that can be used now (they are read live: this is only what they were at the start). */
+  usable: number;
+  /** Why the token store could not be read, when it could not (every request is refused). */
+  problem: string | null;
   /** Close the server (its streams end, requests under way finish) and drop the metrics. */
   close(): Promise<void>;
 }
 
-/**
- * Serve the API of an open workspace at `listen`, and say where: one line on stderr, a warning when
- * no token can be used (tokens are read live), and a `serving` JSON line on stdout with --json.
- */
-export async function startServing(ws: Workspace, listen: string, options: OutputOptions): Promise<Serving> {
+/** Serve the API of an open workspace at `listen`, saying nothing (the console shows it itself). */
+export async function openServing(ws: Workspace, listen: string): Promise<Serving> {
   const tokens = openTokenStore(ws.paths);
   const [{ createApp }, { startServer }, { createMetrics }] = await Promise.all([
     import('../api/app.js'),
@@ -54,25 +55,40 @@ export async function startServing(ws: Workspace, listen: string, options: Outpu
     metrics.close();
     throw error;
   }
-  const usable = tokens.usable();
-  say(`dreamos: serving ${server.url} (${plural(usable, 'token')})`);
-  if (tokens.problem)
-    say(`dreamos: warning: ${oneLine(tokens.problem, 500)}: every request is refused until it is mended`);
-  else if (usable === 0)
-    say(
-      'dreamos: warning: no usable token: every request is refused until `dreamos token create --scope read` (tokens are read live: no restart needed)',
-    );
-  if (options.json)
-    process.stdout.write(
-      `${JSON.stringify({ type: 'serving', url: server.url, origin: server.origin, host: server.host, port: server.port, tokens: usable })}\n`,
-    );
   return {
     server,
+    usable: tokens.usable(),
+    problem: tokens.problem,
     close: async () => {
       await server.close();
       metrics.close();
     },
   };
+}
+
+/** What is wrong with the tokens, if anything: every request will be refused until it is mended. */
+export function tokenWarning(serving: Pick<Serving, 'usable' | 'problem'>): string | null {
+  if (serving.problem) return `${oneLine(serving.problem, 500)}: every request is refused until it is mended`;
+  if (serving.usable === 0)
+    return 'no usable token: every request is refused until `dreamos token create --scope read` (tokens are read live: no restart needed)';
+  return null;
+}
+
+/**
+ * Serve the API of an open workspace at `listen`, and say where: one line on stderr, a warning when
+ * no token can be used, and a `serving` JSON line on stdout with --json.
+ */
+export async function startServing(ws: Workspace, listen: string, options: OutputOptions): Promise<Serving> {
+  const serving = await openServing(ws, listen);
+  const { server, usable } = serving;
+  say(`dreamos: serving ${server.url} (${plural(usable, 'token')})`);
+  const warning = tokenWarning(serving);
+  if (warning) say(`dreamos: warning: ${warning}`);
+  if (options.json)
+    process.stdout.write(
+      `${JSON.stringify({ type: 'serving', url: server.url, origin: server.origin, host: server.host, port: server.port, tokens: usable })}\n`,
+    );
+  return serving;
 }
 
 export function registerServe(program: Command): void {

@@ -158,8 +158,28 @@ describe('which command lines open the console', () => {
       json: true,
       attach: true,
     });
+    // --serve takes an address when the next word is not an option, as commander reads it.
+    expect(consoleRequest(['console', '--serve'])).toEqual({ bare: false, ...plain, serve: true });
+    expect(consoleRequest(['console', '--serve', '--attach'])).toEqual({
+      bare: false,
+      ...plain,
+      attach: true,
+      serve: true,
+    });
+    expect(consoleRequest(['console', '--serve', '127.0.0.1:0'])).toEqual({
+      bare: false,
+      ...plain,
+      serve: '127.0.0.1:0',
+    });
+    expect(consoleRequest(['console', '--serve=[::1]:7420'])).toEqual({
+      bare: false,
+      ...plain,
+      serve: '[::1]:7420',
+    });
     // The CLI answers these: help, usage errors, other commands.
     for (const argv of [
+      ['--serve'],
+      ['console', '--serve', 'a', 'b'],
       ['--attach'],
       ['--home'],
       ['--help'],
