@@ -4,6 +4,7 @@
  */
 import * as z from 'zod';
 import { type DIRECTIVES, type MAIL_TYPES, TaskId } from '../../state/schemas.js';
+import type { AgentConfig } from '../config.js';
 import { notFound } from '../errors.js';
 import type { Workspace } from '../workspace.js';
 import { AgentParams, boolParam, type Route, route } from './routes.js';
@@ -40,11 +41,21 @@ const DIRECTIVE_ROUTES: Array<[string, (typeof DIRECTIVES)[number], string]> = [
   ['reset', 'reset-context', 'Start the next task with a fresh context (no checkpoint)'],
 ];
 
+/**
+ * An agent's definition as the API shows it: a command driver's environment is named but its
+ * values are not, since a token that may read the board need not see what a program is given.
+ */
+function shown(def: AgentConfig): AgentConfig {
+  if (!('env' in def.driver) || !def.driver.env) return def;
+  const env = Object.fromEntries(Object.keys(def.driver.env).map((name) => [name, '[redacted]']));
+  return { ...def, driver: { ...def.driver, env } };
+}
+
 export function swarmRoutes(ws: Workspace): Route[] {
   /** An agent as `dreamos agent list --json` shows it: its definition and its state. */
   const agents = () => {
     const states = ws.agentStates();
-    return ws.config.agents.map((a, i) => ({ ...a, state: states[i]! }));
+    return ws.config.agents.map((a, i) => ({ ...shown(a), state: states[i]! }));
   };
   return [
     route({
@@ -69,7 +80,7 @@ export function swarmRoutes(ws: Workspace): Route[] {
         const state = ws.agentStates().find((s) => s.id === def.id)!;
         const checkpoints = ws.checkpoints(def.id);
         return {
-          ...def,
+          ...shown(def),
           state,
           mailbox: ws.mailbox(def.id),
           checkpoint: checkpoints[checkpoints.length - 1] ?? null,

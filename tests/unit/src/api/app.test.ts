@@ -581,3 +581,38 @@ describe('bodies, routing and errors', () => {
     expect((await get('/metrics', REVOKED)).status).toBe(401);
   });
 });
+
+describe('what an agent shows', () => {
+  it("names a command driver's environment without its values", async () => {
+    const other = tempDir('dreamos-api-env-');
+    const home = await initWorkspace({
+      dir: other.dir,
+      agents: [
+        {
+          id: 'agent-1',
+          name: 'Coder',
+          role: 'coder',
+          capabilities: [],
+          systemPrompt: '',
+          enabled: true,
+          driver: { kind: 'command', argv: ['true'], env: { DEPLOY_KEY: 'sekrit-value' }, worktree: false },
+        },
+      ],
+    });
+    try {
+      const envApp = createApp({ workspace: home, tokens });
+      for (const path of ['/api/v1/agents', '/api/v1/agents/agent-1']) {
+        const res = await envApp.fetch(
+          new Request(`http://localhost${path}`, { headers: { Authorization: `Bearer ${READ}` } }),
+        );
+        const text = await res.text();
+        expect(res.status).toBe(200);
+        expect(text).toContain('"DEPLOY_KEY":"[redacted]"');
+        expect(text).not.toContain('sekrit-value');
+      }
+    } finally {
+      await home.close();
+      other.cleanup();
+    }
+  });
+});
