@@ -171,7 +171,15 @@ async function serveHere(
 ): Promise<Serving | null> {
   try {
     const { DEFAULT_LISTEN, openServing, tokenWarning } = await import('../src/commands/serve.js');
-    const serving = await openServing(ws, listen === true ? DEFAULT_LISTEN : listen);
+    // The terminal is the console's: a failed read of the event stream goes to the flash.
+    const serving = await openServing(ws, listen === true ? DEFAULT_LISTEN : listen, (error) =>
+      update({
+        notice: {
+          level: 'warning',
+          text: `the event stream could not read the history (it tries again): ${error instanceof Error ? error.message : String(error)}`,
+        },
+      }),
+    );
     const warning = tokenWarning(serving);
     update({
       serving: serving.server,

@@ -34,24 +34,46 @@ export interface Serving {
   usable: number;
   /** Why the token store could not be read, when it could not (every request is refused). */
   problem: string | null;
-  /** Close the server (its streams end, requests under way finish) and drop the metrics. */
+  /** End the event streams, close the server (requests under way finish) and drop the metrics. */
   close(): Promise<void>;
 }
 
-/** Serve the API of an open workspace at `listen`, saying nothing (the console shows it itself). */
-export async function openServing(ws: Workspace, listen: string): Promise<Serving> {
+/**
+ * Serve the API of an open workspace at `listen`, saying nothing (the console shows it itself): the
+ * routes, the event stream (one hub following the history, which also feeds the metrics) and the
+ * metrics. `onError`: a failed read of the history; the hub reads on after a pause.
+ */
+export async function openServing(
+  ws: Workspace,
+  listen: string,
+  onError: (error: unknown) => void = (error) =>
+    say(
+      `dreamos: the event stream could not read the history (it tries again): ${oneLine(String(error), 300)}`,
+    ),
+): Promise<Serving> {
   const tokens = openTokenStore(ws.paths);
-  const [{ createApp }, { startServer }, { createMetrics }] = await Promise.all([
-    import('../api/app.js'),
-    import('../api/server.js'),
-    import('../api/metrics.js'),
-  ]);
+  const [{ createApp }, { startServer }, { createMetrics }, { EventHub }, { eventsHandler }] =
+    await Promise.all([
+      import('../api/app.js'),
+      import('../api/server.js'),
+      import('../api/metrics.js'),
+      import('../api/event-hub.js'),
+      import('../api/events-route.js'),
+    ]);
   const metrics = createMetrics(ws);
-  const app = createApp({ workspace: ws, tokens, metrics: (c) => metrics.handler(c) });
+  const hub = await EventHub.start(ws, { onError });
+  hub.subscribe((event) => metrics.observe(event));
+  const app = createApp({
+    workspace: ws,
+    tokens,
+    events: eventsHandler(hub),
+    metrics: (c) => metrics.handler(c),
+  });
   let server: RunningServer;
   try {
     server = await startServer({ app, listen, tokens });
   } catch (error) {
+    hub.close();
     metrics.close();
     throw error;
   }
@@ -60,6 +82,8 @@ export async function openServing(ws: Workspace, listen: string): Promise<Servin
     usable: tokens.usable(),
     problem: tokens.problem,
     close: async () => {
+      // The streams end first, as their hub closes; then the server stops.
+      hub.close();
       await server.close();
       metrics.close();
     },

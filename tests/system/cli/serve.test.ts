@@ -20,6 +20,7 @@ import { BIN, type CliResult, cli, collectOutput, tempDir } from '../../helpers/
 interface Serving {
   child: ChildProcess;
   url: string;
+  origin: string;
   port: number;
   output: ReturnType<typeof collectOutput>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
@@ -42,9 +43,9 @@ async function serve(
   await waitFor(() => output.stdout().includes('\n') || child.exitCode !== null, 30_000);
   const line = output.stdout().split('\n')[0]!;
   if (!line) throw new Error(`serve did not start: ${output.stderr()}`);
-  const first = JSON.parse(line) as { type: string; url: string; port: number };
+  const first = JSON.parse(line) as { type: string; url: string; origin: string; port: number };
   expect(first.type).toBe('serving');
-  return { child, url: first.url, port: first.port, output, exited };
+  return { child, url: first.url, origin: first.origin, port: first.port, output, exited };
 }
 
 /** Ask again until the answer is yes, up to a deadline (what is asked changes in another process). */
@@ -70,7 +71,7 @@ describe('dreamos serve', () => {
 
   it('serves the API with a token, sees other processes, and stops on SIGTERM with exit 0', async () => {
     expect(run('init').code).toBe(0);
-    const made = run('token', 'create', '--scope', 'read,tasks:write', '--name', 'test', '--json');
+    const made = run('token', 'create', '--scope', 'read,tasks:write,events', '--name', 'test', '--json');
     expect(made.code, show(made)).toBe(0);
     const secret = made.json<{ token: string }>().token;
     const auth = { Authorization: `Bearer ${secret}` };
@@ -105,12 +106,47 @@ describe('dreamos serve', () => {
     const shown = await fetch(`${server.url}/tasks/${task.id}`, { headers: auth });
     expect(((await shown.json()) as Task).status).toBe('cancelled');
 
+    // The event stream tells a change made by another process; the metrics count the board.
+    const events = new AbortController();
+    const stream = await fetch(`${server.url}/events?types=task.created`, {
+      headers: auth,
+      signal: events.signal,
+    });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toContain('text/event-stream');
+    const added2 = run('task', 'add', 'told by the stream', '--json').json<Task>();
+    const reader = stream.body!.getReader();
+    let text = '';
+    while (!text.includes(added2.id)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text).toMatch(/event: task\.created\n/);
+    expect(text).toContain(added2.id);
+    events.abort();
+    const metrics = await fetch(`${server.origin}/metrics`, { headers: auth });
+    expect(metrics.status).toBe(200);
+    expect(await metrics.text()).toMatch(/dreamos_tasks\{stage="ready"\} \d+/);
+
+    // A stream still open when the server stops is ended, and does not hold it up.
+    const open = await fetch(`${server.url}/events`, { headers: auth });
+    expect(open.status).toBe(200);
+
     // A token revoked by another process is refused at its next request.
     expect(run('token', 'revoke', 'test').code).toBe(0);
     expect((await fetch(`${server.url}/status`, { headers: auth })).status).toBe(401);
 
     server.child.kill('SIGTERM');
     expect(await server.exited).toEqual({ code: 0, signal: null });
+    const openReader = open.body!.getReader();
+    const ended = async (): Promise<boolean> => {
+      for (;;) {
+        const { done } = await openReader.read();
+        if (done) return true;
+      }
+    };
+    expect(await ended().catch(() => true)).toBe(true);
     expect(server.output.stdout()).toContain('{"type":"stopped","signal":"SIGTERM"}');
     await expect(fetch(`${server.url}/status`)).rejects.toThrow();
   });
