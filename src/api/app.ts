@@ -121,6 +121,17 @@ export function apiRoutes(deps: AppDeps): Route[] {
       description:
         'Each event has the journal sequence number as its id; Last-Event-ID replays what was missed.',
       produces: 'text/event-stream',
+      query: z.strictObject({
+        since: z
+          .string()
+          .optional()
+          .describe('the id of the last event received (Last-Event-ID comes first)'),
+        types: z
+          .string()
+          .optional()
+          .describe('event types or kinds, comma separated (task.created, task, …)'),
+        task: z.string().optional().describe('only events about these tasks, comma separated'),
+      }),
       handler: deps.events,
     });
   if (deps.metrics)

@@ -102,9 +102,11 @@ function operation(route: Route): Json {
     'x-dreamos-scope': route.scope,
   };
   if (route.kind === 'raw') {
+    const query = parameters(route.query, 'query');
     return {
       ...base,
       description: route.description,
+      ...(query.length ? { parameters: query } : {}),
       responses: {
         '200': { description: route.summary, content: { [route.produces]: { schema: { type: 'string' } } } },
         ...refusals,

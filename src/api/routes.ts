@@ -63,6 +63,8 @@ export interface RawRoute extends Common {
   /** The media type it answers with, for the OpenAPI document. */
   produces: string;
   description: string;
+  /** The query it reads, for the OpenAPI document only: the handler checks it itself. */
+  query?: z.ZodType;
 }
 
 export type Route = JsonRoute | RawRoute;

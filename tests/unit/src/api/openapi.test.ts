@@ -81,6 +81,9 @@ it('describes each path parameter, the scope each route needs, and its refusals'
   expect(doc.paths['/api/v1/tasks']!.get!.security).toEqual([{ bearer: ['read'] }]);
   expect(doc.paths['/api/v1/tasks']!.post!.security).toEqual([{ bearer: ['tasks:write'] }]);
   expect(doc.paths['/api/v1/agents/{id}/pause']!.post!.security).toEqual([{ bearer: ['agents:control'] }]);
+  const events = (await documentOf(createApp({ workspace: ws, tokens, events: () => new Response('') })))
+    .paths['/api/v1/events']!.get!;
+  expect(events.parameters!.map((p) => p.name)).toEqual(['since', 'types', 'task']);
   const query = doc.paths['/api/v1/tasks']!.get!.parameters!.map((p) => p.name);
   expect(query).toEqual(
     expect.arrayContaining(['status', 'agent', 'role', 'tag', 'limit', 'offset', 'cursor']),
