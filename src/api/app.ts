@@ -191,6 +191,11 @@ export function createApp(deps: AppDeps): Hono<ApiEnv> {
         ),
     }),
   );
+  // Answers are about one workspace, for one token: no cache along the way may keep them.
+  app.use(async (c, next) => {
+    await next();
+    if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
+  });
   app.use(authenticate(deps.tokens));
   for (const r of apiRoutes(deps)) mount(app, r, maxBodyBytes);
   return app;

@@ -91,6 +91,7 @@ describe('tasks', () => {
     expect(task).toMatchObject({ status: 'ready', source: 'api', priority: 'high', timeout: 300 });
     const shown = await call<Task>('GET', `/api/v1/tasks/${task.id}`, { token: READ });
     expect(shown.status).toBe(200);
+    expect(shown.headers.get('Cache-Control')).toBe('no-store');
     expect(shown.body).toEqual(ws.getTask(task.id));
   });
 
@@ -432,6 +433,7 @@ describe('authentication and scopes', () => {
         const answer = await call(r.method.toUpperCase(), path, { token: null, headers });
         expectProblem(answer, 401, 'E_UNAUTHORIZED');
         expect(answer.headers.get('WWW-Authenticate')).toMatch(/^Bearer /);
+        expect(answer.headers.get('Cache-Control')).toBe('no-store');
       }
     }
   });
