@@ -86,8 +86,36 @@ export function pageOf(
 const withoutUndefined = <T extends object>(value: T): Partial<T> =>
   Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>;
 
+type ListFilter = Pick<z.output<typeof TaskQuery>, 'status' | 'agent' | 'tag' | 'role' | 'priority'>;
+
 export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
   const tag = 'tasks';
+  /**
+   * The last list made, by filter and journal sequence number: a client paging through a large
+   * board asks for the same list page after page, and it only changes with a new entry.
+   */
+  let last: { seq: number; key: string; tasks: Task[] } | null = null;
+  const listed = (filter: ListFilter): Task[] => {
+    const { status, agent, tag: tagged, role, priority } = filter;
+    ws.refresh();
+    const key = JSON.stringify([status, agent, tagged, role, priority]);
+    if (last && last.seq === ws.view.seq && last.key === key) return last.tasks;
+    const tasks = ws.listTasks({
+      ...(status ? { status } : {}),
+      ...(agent ? { agent } : {}),
+      ...(tagged ? { tag: tagged } : {}),
+    });
+    // The board can hold tens of thousands of tasks: a second pass only when it filters.
+    const kept =
+      role === undefined && priority === undefined
+        ? tasks
+        : tasks.filter(
+            (t) =>
+              (role === undefined || t.role === role) && (priority === undefined || t.priority === priority),
+          );
+    last = { seq: ws.view.seq, key, tasks: kept };
+    return kept;
+  };
   return [
     route({
       method: 'get',
@@ -97,24 +125,7 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
       summary: 'List tasks, filtered and paged (by id)',
       query: TaskQuery,
       answer: 'TaskPage',
-      handle: ({ query }) => {
-        const tasks = ws.listTasks({
-          ...(query.status ? { status: query.status } : {}),
-          ...(query.agent ? { agent: query.agent } : {}),
-          ...(query.tag ? { tag: query.tag } : {}),
-        });
-        // The board can hold tens of thousands of tasks: a second pass only when it filters.
-        const { role, priority } = query;
-        const kept =
-          role === undefined && priority === undefined
-            ? tasks
-            : tasks.filter(
-                (t) =>
-                  (role === undefined || t.role === role) &&
-                  (priority === undefined || t.priority === priority),
-              );
-        return pageOf(kept, query);
-      },
+      handle: ({ query }) => pageOf(listed(query), query),
     }),
     route({
       method: 'post',

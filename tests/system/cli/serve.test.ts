@@ -105,6 +105,15 @@ describe('dreamos serve', () => {
     expect(run('task', 'cancel', task.id).code).toBe(0);
     const shown = await fetch(`${server.url}/tasks/${task.id}`, { headers: auth });
     expect(((await shown.json()) as Task).status).toBe('cancelled');
+    const page = async (query: string) =>
+      (
+        (await (await fetch(`${server.url}/tasks?${query}`, { headers: auth })).json()) as { items: Task[] }
+      ).items.map((t) => t.id);
+    expect(await page('tag=api')).toEqual([task.id]);
+    expect(run('task', 'retry', task.id).code).toBe(0);
+    expect(await page('tag=api&status=ready')).toEqual([task.id]);
+    expect(run('task', 'cancel', task.id).code).toBe(0);
+    expect(await page('tag=api&status=ready')).toEqual([]);
 
     // The event stream tells a change made by another process; the metrics count the board.
     const events = new AbortController();

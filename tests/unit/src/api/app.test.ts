@@ -166,6 +166,15 @@ describe('tasks', () => {
     } while (cursor && pages < 10);
     expect(seen).toEqual(all);
     expect(pages).toBe(3);
+    // The same list asked again after a change is the new one.
+    await ws.cancel(all[0]!, 'gone');
+    const after = await call('GET', '/api/v1/tasks?tag=paged&status=ready,backlog&limit=50');
+    expect(after.body.items.map((t: Task) => t.id)).toEqual(all.slice(1));
+    const again = await call('GET', '/api/v1/tasks?tag=paged&status=ready,backlog&limit=50');
+    expect(again.body).toEqual(after.body);
+    await ws.retry(all[0]!);
+    const back = await call('GET', '/api/v1/tasks?tag=paged&status=ready,backlog&limit=50');
+    expect(back.body.items.map((t: Task) => t.id)).toEqual(all);
     const byOffset = await call('GET', '/api/v1/tasks?tag=paged&offset=5&limit=50');
     expect(byOffset.body.items.map((t: Task) => t.id)).toEqual(all.slice(5));
     expect(byOffset.body.nextCursor).toBeNull();
