@@ -5,6 +5,7 @@
  * command loads them.
  */
 import type { Command } from 'commander';
+import type { EventHub } from '../api/event-hub.js';
 import type { RunningServer } from '../api/server.js';
 import { type OutputOptions, plural, say } from '../output.js';
 import { oneLine } from '../sanitize.js';
@@ -30,6 +31,8 @@ function stopSignal(): Promise<NodeJS.Signals> {
 /** The API served by this process, and how to stop serving it. */
 export interface Serving {
   server: RunningServer;
+  /** The events of this process (the stream, the metrics): what else wants them subscribes here. */
+  hub: EventHub;
   /** Tokens that can be used now (they are read live: this is only what they were at the start). */
   usable: number;
   /** Why the token store could not be read, when it could not (every request is refused). */
@@ -79,6 +82,7 @@ export async function openServing(
   }
   return {
     server,
+    hub,
     usable: tokens.usable(),
     problem: tokens.problem,
     close: async () => {
