@@ -92,6 +92,13 @@ function operationId(route: Route): string {
 
 const problem = { $ref: '#/components/responses/Problem' };
 
+/** A body may be left out only when every field of it is optional. */
+function requestBody(body: z.ZodType): Json {
+  const schema = jsonSchema(body, 'input') as { type?: string; required?: string[] };
+  const required = schema.type !== 'object' || (schema.required ?? []).length > 0;
+  return { required, content: { 'application/json': { schema } } };
+}
+
 function operation(route: Route): Json {
   const refusals: Record<string, Json> = { '401': problem, '403': problem, '500': problem };
   const base: Json = {
@@ -128,14 +135,7 @@ function operation(route: Route): Json {
   return {
     ...base,
     ...(params.length ? { parameters: params } : {}),
-    ...(route.body
-      ? {
-          requestBody: {
-            required: false,
-            content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
-          },
-        }
-      : {}),
+    ...(route.body ? { requestBody: requestBody(route.body) } : {}),
     responses,
   };
 }

@@ -78,6 +78,11 @@ it('describes each path parameter, the scope each route needs, and its refusals'
       if (method !== 'get') expect(op.requestBody, `${method} ${path}`).toBeDefined();
     }
   }
+  const required = (path: string, method: string) =>
+    (doc.paths[path]![method]!.requestBody as { required: boolean }).required;
+  expect(required('/api/v1/tasks/{id}/move', 'post')).toBe(true);
+  expect(required('/api/v1/tasks/import', 'post')).toBe(true);
+  expect(required('/api/v1/tasks/{id}/promote', 'post')).toBe(false);
   expect(doc.paths['/api/v1/tasks']!.get!.security).toEqual([{ bearer: ['read'] }]);
   expect(doc.paths['/api/v1/tasks']!.post!.security).toEqual([{ bearer: ['tasks:write'] }]);
   expect(doc.paths['/api/v1/agents/{id}/pause']!.post!.security).toEqual([{ bearer: ['agents:control'] }]);
