@@ -23,6 +23,9 @@
 // any user) and, for the record, without it; and whether ink or react are bundled into the CLI or
 // loaded by it (recorded by a module hook).
 //
+// API reads (BENCH_ONLY=api): `GET /api/v1/tasks?limit=50` through `dreamos serve` on 10,000 tasks at
+// 50 connections, beside a bare node:http server doing the same work (bench/api.mjs).
+//
 // PostgreSQL (BENCH_ONLY=pg, or pg-cycles, pg-pickup, pg-recovery for one part): claim-then-complete
 // cycles through the library on a workspace whose state is in PostgreSQL, beside the bare-SQL
 // reference (bench/pg-reference.mjs), the two taking turns, with 1, 4 and 16 processes on 1,000 and
@@ -565,6 +568,20 @@ if (!ONLY || ONLY.includes('dispatch')) {
   dispatch = await benchDispatch({ root: APP });
   log(`  median ${dispatch.addToStartMs.median} ms, idle ${dispatch.idleOrchestratorCore.value} % of a core`);
 }
+// API reads through `dreamos serve`, beside a bare node:http server (bench/api.mjs).
+let apiFigures = null;
+if (!ONLY || ONLY.includes('api')) {
+  log('api: GET /api/v1/tasks?limit=50 on 10,000 tasks at 50 connections vs bare node:http');
+  const { benchApi } = await import('./api.mjs');
+  apiFigures = await benchApi({
+    root: APP,
+    repeats: REPEATS,
+    seconds: Number(process.env.BENCH_API_SECONDS ?? 5),
+  });
+  log(
+    `  ${Math.round(apiFigures.api.requestsPerSecond)} req/s (p99 ${apiFigures.api.p99Ms} ms) vs ${Math.round(apiFigures.bare.requestsPerSecond)} bare (${apiFigures.ratioToBare.value}), ${Math.round(apiFigures.static.requestsPerSecond)} static`,
+  );
+}
 let consoleFigures = null;
 if (!ONLY || ONLY.includes('console')) {
   log('console: first frame, keypress latency with 10,000 tasks and chatty agents, memory');
@@ -697,6 +714,12 @@ const checks = [
         { figure: 'dispatch idle orchestrator CPU', pass: dispatch.idleOrchestratorCore.pass },
       ]
     : []),
+  ...(apiFigures
+    ? [
+        { figure: 'api reads ratio to bare node:http', pass: apiFigures.ratioToBare.pass },
+        { figure: 'api reads p99', pass: apiFigures.p99.pass },
+      ]
+    : []),
   ...(pgFigures?.cases ?? []).flatMap((c) => [
     { figure: `pg ${c.tasks}/${c.workers}p lost/duplicated`, pass: c.integrity.pass },
     { figure: `pg ${c.tasks}/${c.workers}p rate`, pass: c.rateBar.pass },
@@ -739,6 +762,7 @@ const document = {
   state: { unit: 'claim-and-complete cycles per second', cases },
   cli,
   dispatch,
+  api: apiFigures,
   console: consoleFigures,
   pg: pgFigures,
   failed: checks.filter((c) => !c.pass).map((c) => c.figure),

@@ -126,6 +126,18 @@ function figures(doc) {
       cell(`${num(dispatch.idleOrchestratorCore.value, 1)} % of a core`, dispatch.idleOrchestratorCore.pass),
     );
   }
+  const api = doc.api;
+  if (api) {
+    add(
+      'api-reads',
+      '`GET /api/v1/tasks?limit=50`, 10,000 tasks, 50 connections (`dreamos serve`)',
+      '≥ 0.5 of bare node:http, p99 < 20 ms',
+      cell(
+        `${num(api.api.requestsPerSecond)} req/s vs bare ${num(api.bare.requestsPerSecond)} → ${ratio(api.ratioToBare.value)}, p99 ${num(api.api.p99Ms)} ms (static bytes: ${num(api.static.requestsPerSecond)} req/s)`,
+        api.ratioToBare.pass && api.p99.pass,
+      ),
+    );
+  }
   const con = doc.console;
   if (con) {
     add('frame', 'console first frame', '< 1 s', cell(`${num(con.firstFrame.ms)} ms`, con.firstFrame.pass));
