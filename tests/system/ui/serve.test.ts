@@ -10,10 +10,13 @@ import { BIN, cli, tempDir } from '../../helpers/workspace.js';
 
 const tmp = tempDir('dreamos-console-serve-');
 const term = tmuxServer('dreamos-console-serve');
+// A tmux server of its own: the first one exits with its last session, when the console quits.
+const term2 = tmuxServer('dreamos-console-serve-ro');
 const consoles: number[] = [];
 
 afterAll(async () => {
   term.kill();
+  term2.kill();
   await waitFor(() => consoles.every((pid) => !alive(pid)), 30_000).catch(() => undefined);
   tmp.cleanup();
 });
@@ -53,13 +56,13 @@ describe('dreamos console --serve', () => {
 
   it.skipIf(!hasTmux)('refuses --serve with --read-only, which changes nothing (exit 2)', async () => {
     // The shell stays after the console exits, so that the screen keeps what it printed.
-    term.open(
+    term2.open(
       'ro',
       tmp.dir,
       `sh -c '${process.execPath} ${BIN} console --read-only --serve; echo "exit=$?"; sleep 60'`,
     );
-    await waitFor(() => term.screen('ro').includes('exit='), 30_000);
-    const screen = term.screen('ro');
+    await waitFor(() => term2.screen('ro').includes('exit='), 30_000);
+    const screen = term2.screen('ro');
     expect(screen).toContain(
       'dreamos: --serve makes the changes its clients ask for and --read-only makes none',
     );
