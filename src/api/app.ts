@@ -72,6 +72,7 @@ function handlerOf(r: JsonRoute): Handler<ApiEnv> {
       },
       c,
     );
+    if (out instanceof Response) return out;
     return c.json(out as object, r.status ?? 200);
   };
 }

@@ -6,7 +6,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import { type ApiEnv, allows, type Scope, type TokenVerifier } from './context.js';
-import { problemResponse, refusal } from './problem.js';
+import { problemResponse, refusal, scopeProblem } from './problem.js';
 
 /** `WWW-Authenticate` on every 401 (RFC 6750): the scheme, and why when a token was sent. */
 const challenge = (error?: string) => ({
@@ -60,12 +60,7 @@ export function authenticate(tokens: TokenVerifier): MiddlewareHandler<ApiEnv> {
 export function requireScope(scope: Scope): MiddlewareHandler<ApiEnv> {
   return async (c, next) => {
     if (!allows(c.get('caller'), scope))
-      return problemResponse(
-        c,
-        refusal(403, 'E_FORBIDDEN', `this needs a token with the ${scope} scope (or admin)`, {
-          'WWW-Authenticate': `Bearer realm="dreamos", error="insufficient_scope", scope="${scope}"`,
-        }),
-      );
+      return problemResponse(c, scopeProblem(scope, `this needs a token with the ${scope} scope (or admin)`));
     await next();
   };
 }

@@ -9,6 +9,27 @@ import type { ContentfulStatusCode } from 'hono/utils/http-status';
 import * as z from 'zod';
 import { DreamError, type ErrorCode, ExitCode } from '../errors.js';
 import { oneLine } from '../sanitize.js';
+import type { Scope } from './context.js';
+
+/**
+ * A request its token's scopes do not allow, found by the handler rather than the route (an import
+ * needs `tasks:approve` as well as `tasks:write`): answered 403 like a route's own scope.
+ */
+export class ScopeRefusal extends Error {
+  constructor(
+    readonly scope: Scope,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ScopeRefusal';
+  }
+}
+
+/** The 403 of a missing scope, with the challenge RFC 6750 gives it. */
+export const scopeProblem = (scope: Scope, detail: string): ProblemParts =>
+  refusal(403, 'E_FORBIDDEN', detail, {
+    'WWW-Authenticate': `Bearer realm="dreamos", error="insufficient_scope", scope="${scope}"`,
+  });
 
 /** The codes of refusals the API makes before any workspace operation runs (auth, routing). */
 export type ProblemCode = ErrorCode | 'E_UNAUTHORIZED' | 'E_FORBIDDEN' | 'E_METHOD' | 'E_MEDIA_TYPE';
@@ -144,6 +165,7 @@ export function problemOf(error: unknown): ProblemParts & { internal?: unknown }
       ...(status === 503 ? { headers: { 'Retry-After': String(RETRY_AFTER_SECONDS) } } : {}),
     };
   }
+  if (error instanceof ScopeRefusal) return scopeProblem(error.scope, error.message);
   if (error instanceof HTTPException) {
     // hono's own refusals: a body past the cap, malformed JSON.
     if (error.status === 413)

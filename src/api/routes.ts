@@ -38,6 +38,7 @@ interface JsonSpec<P, Q, B> extends Common {
   /** 201 for what the call creates. */
   status?: 200 | 201;
   answer: Answer;
+  /** What to answer with `status`; a Response of its own when the status depends on the outcome. */
   handle(
     input: { params: Out<P>; query: Out<Q>; body: Out<B> },
     c: Context<ApiEnv>,

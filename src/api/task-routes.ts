@@ -8,6 +8,8 @@ import { PRIORITIES, type Task, TaskId } from '../../state/schemas.js';
 import { invalidInput } from '../errors.js';
 import { parseDuration, TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
+import { allows } from './context.js';
+import { ScopeRefusal } from './problem.js';
 import { intParam, listParam, type Route, route, Stage, TaskParams, Why, WhyBody } from './routes.js';
 
 /** A page holds at most this many tasks; the default is smaller. */
@@ -132,23 +134,38 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
       path: '/api/v1/tasks',
       scope: 'tasks:write',
       tag,
-      summary: 'Add a task (it goes to ready when it has no unfinished dependency and is not held)',
+      summary:
+        'Add a task (201); it waits for approval unless the token has tasks:approve; a taken dedupeKey answers its task (200)',
       body: AddBody,
       status: 201,
       answer: 'Task',
-      handle: ({ body }) => ws.addTask({ ...body, source: 'api' }),
+      handle: async ({ body }, c) => {
+        // Work from a token that may not approve waits for someone who may (policies.approval.api).
+        const needsApproval = !allows(c.get('caller'), 'tasks:approve');
+        const { task, created } = await ws.addTaskOnce({ ...body, source: 'api' }, { needsApproval });
+        return c.json(task, created ? 201 : 200);
+      },
     }),
     route({
       method: 'post',
       path: '/api/v1/tasks/import',
       scope: 'tasks:write',
       tag,
-      summary: 'Add many tasks in one transaction, all or none (dependsOn may name the ref of another)',
+      summary:
+        'Add many tasks in one transaction, all or none (dependsOn may name the ref of another); needs tasks:approve too',
       body: ImportBody,
       maxBodyBytes: maxImportBytes,
       status: 201,
       answer: 'Task[]',
-      handle: ({ body }) => ws.importTasks(body),
+      handle: ({ body }, c) => {
+        // Imported tasks run without waiting for approval, as an import from the command line does.
+        if (!allows(c.get('caller'), 'tasks:approve'))
+          throw new ScopeRefusal(
+            'tasks:approve',
+            'an import needs a token with the tasks:approve scope too (or admin): imported tasks run without approval; add them one by one to have them wait',
+          );
+        return ws.importTasks(body);
+      },
     }),
     route({
       method: 'get',
@@ -187,6 +204,17 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
       body: WhyBody,
       answer: 'Task',
       handle: ({ params, body }) => ws.promote(params.id, body.why),
+    }),
+    route({
+      method: 'post',
+      path: '/api/v1/tasks/:id/approve',
+      scope: 'tasks:approve',
+      tag,
+      summary: 'Let a task from outside run: it goes to ready once its dependencies are done',
+      params: TaskParams,
+      body: WhyBody,
+      answer: 'Task',
+      handle: ({ params, body }) => ws.approve(params.id, body.why),
     }),
     route({
       method: 'post',

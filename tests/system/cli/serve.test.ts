@@ -71,7 +71,15 @@ describe('dreamos serve', () => {
 
   it('serves the API with a token, sees other processes, and stops on SIGTERM with exit 0', async () => {
     expect(run('init').code).toBe(0);
-    const made = run('token', 'create', '--scope', 'read,tasks:write,events', '--name', 'test', '--json');
+    const made = run(
+      'token',
+      'create',
+      '--scope',
+      'read,tasks:write,tasks:approve,events',
+      '--name',
+      'test',
+      '--json',
+    );
     expect(made.code, show(made)).toBe(0);
     const secret = made.json<{ token: string }>().token;
     const auth = { Authorization: `Bearer ${secret}` };
@@ -192,7 +200,9 @@ describe('dreamos run --serve', () => {
 
   it('runs the agents and serves the API in one process: a task added over HTTP is run', async () => {
     expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
-    const secret = cli(['token', 'create', '--scope', 'read,tasks:write', '--json'], { cwd: tmp.dir }).json<{
+    const secret = cli(['token', 'create', '--scope', 'read,tasks:write,tasks:approve', '--json'], {
+      cwd: tmp.dir,
+    }).json<{
       token: string;
     }>().token;
     const auth = { Authorization: `Bearer ${secret}` };

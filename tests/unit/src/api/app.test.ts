@@ -20,6 +20,7 @@ const READ = tokens.add('read-secret', ['read']);
 const EVENTS = tokens.add('events-secret', ['events']);
 const WRITE = tokens.add('write-secret', ['tasks:write']);
 const CONTROL = tokens.add('control-secret', ['agents:control']);
+const APPROVE = tokens.add('approve-secret', ['tasks:write', 'tasks:approve']);
 const REVOKED = tokens.add('revoked-secret', ['admin'], { revoked: true });
 const EXPIRED = tokens.add('expired-secret', ['admin'], { expiresAt: Date.now() - 1000 });
 
@@ -118,6 +119,62 @@ describe('tasks', () => {
       404,
       'E_NOT_FOUND',
     );
+  });
+
+  it('holds a task from a token that may not approve until one that may approves it', async () => {
+    const added = await call<Task>('POST', '/api/v1/tasks', {
+      body: { title: 'from outside' },
+      token: WRITE,
+    });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ status: 'backlog', source: 'api', approval: { status: 'pending' } });
+    expectProblem(
+      await call('POST', `/api/v1/tasks/${added.body.id}/promote`, { token: WRITE }),
+      409,
+      'E_INVALID_TRANSITION',
+    );
+    const refused = await call('POST', `/api/v1/tasks/${added.body.id}/approve`, { token: WRITE });
+    expectProblem(refused, 403, 'E_FORBIDDEN');
+    expect(refused.body.detail).toContain('tasks:approve');
+    const approved = await call<Task>('POST', `/api/v1/tasks/${added.body.id}/approve`, {
+      body: { why: 'looked at it' },
+      token: APPROVE,
+    });
+    expect(approved.status).toBe(200);
+    expect(approved.body).toMatchObject({ status: 'ready', approval: { status: 'approved' } });
+    expectProblem(
+      await call('POST', '/api/v1/tasks/T-ZZZZZ/approve', { token: APPROVE }),
+      404,
+      'E_NOT_FOUND',
+    );
+    // A token that may approve adds work that runs at once.
+    const trusted = await call<Task>('POST', '/api/v1/tasks', { body: { title: 'trusted' }, token: APPROVE });
+    expect(trusted.body.status).toBe('ready');
+    expect(trusted.body.approval).toBeUndefined();
+  });
+
+  it('adds a task once per dedupe key: a repeat answers the task that has it', async () => {
+    const first = await call<Task>('POST', '/api/v1/tasks', {
+      body: { title: 'once', dedupeKey: 'issue-42' },
+    });
+    expect(first.status).toBe(201);
+    const again = await call<Task>('POST', '/api/v1/tasks', {
+      body: { title: 'twice', dedupeKey: 'issue-42' },
+    });
+    expect(again.status).toBe(200);
+    expect(again.body).toEqual(first.body);
+    expect(ws.listTasks().filter((t) => t.title === 'twice')).toEqual([]);
+  });
+
+  it('refuses an import to a token that may not approve, since imported tasks run at once', async () => {
+    const before = ws.listTasks().length;
+    const r = await call('POST', '/api/v1/tasks/import', { body: [{ title: 'sneaky' }], token: WRITE });
+    expectProblem(r, 403, 'E_FORBIDDEN');
+    expect(r.body.detail).toContain('tasks:approve');
+    expect(r.headers.get('WWW-Authenticate')).toContain('scope="tasks:approve"');
+    expect(ws.listTasks().length).toBe(before);
+    const ok = await call('POST', '/api/v1/tasks/import', { body: [{ title: 'allowed' }], token: APPROVE });
+    expect(ok.status).toBe(201);
   });
 
   it('imports many tasks in one transaction, with refs between them', async () => {
@@ -473,7 +530,7 @@ describe('authentication and scopes', () => {
 
   it('has a route for every scope but admin', () => {
     const used = new Set(apiRoutes({ workspace: ws, tokens, events: (c) => c.text('') }).map((r) => r.scope));
-    expect([...used].sort()).toEqual(['agents:control', 'events', 'read', 'tasks:write']);
+    expect([...used].sort()).toEqual(['agents:control', 'events', 'read', 'tasks:approve', 'tasks:write']);
   });
 });
 
