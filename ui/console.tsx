@@ -9,6 +9,7 @@
 import { type Instance, render } from 'ink';
 import type { ReactElement } from 'react';
 import type { Serving } from '../src/commands/serve.js';
+import { COMPANIONS_GRACE_MS, type Companions, startCompanions } from '../src/companions.js';
 import type { ConsoleRequest } from '../src/console-request.js';
 import { DreamError } from '../src/errors.js';
 import { reportError } from '../src/output.js';
@@ -134,6 +135,9 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
   for (const signal of signals) process.on(signal, onSignal);
 
   const serving = options.serve === undefined ? null : await serveHere(ws, options.serve, update);
+  // Webhooks, plugins and notifiers run here too, unless the console only watches; the agents do
+  // not wait for plugins to load.
+  const companions = options.readOnly ? null : companionsHere(ws, serving, update);
 
   // The agents start after the first frames, so the console shows at once.
   const agents = attach
@@ -153,6 +157,7 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
   } finally {
     for (const signal of signals) process.off(signal, onSignal);
     restore();
+    await (await companions)?.close(COMPANIONS_GRACE_MS);
     await serving?.close();
     await agents?.stop(() => process.stderr.write('dreamos: stopping the agents…\n'));
     await ws.close();
@@ -193,6 +198,25 @@ async function serveHere(
         text: `not serving the API: ${error instanceof Error ? error.message : String(error)}`,
       },
     });
+    return null;
+  }
+}
+
+/** The console's companions (src/companions.ts); what goes wrong with them is told in the flash. */
+async function companionsHere(
+  ws: Workspace,
+  serving: Serving | null,
+  update: Mounted['update'],
+): Promise<Companions | null> {
+  const log = (line: string) =>
+    update({ notice: { level: 'warning', text: line.replace(/^dreamos: /, '') } });
+  try {
+    return await startCompanions(ws, {
+      ...(serving ? { hub: serving.hub, onWebhookOutcome: serving.webhookOutcome } : {}),
+      log,
+    });
+  } catch (error) {
+    log(`no webhooks or plugins here: ${error instanceof Error ? error.message : String(error)}`);
     return null;
   }
 }

@@ -7,6 +7,7 @@
 import type { Command } from 'commander';
 import type { EventHub } from '../api/event-hub.js';
 import type { RunningServer } from '../api/server.js';
+import { COMPANIONS_GRACE_MS, startCompanions } from '../companions.js';
 import { type OutputOptions, plural, say } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { openTokenStore } from '../tokens.js';
@@ -37,6 +38,8 @@ export interface Serving {
   usable: number;
   /** Why the token store could not be read, when it could not (every request is refused). */
   problem: string | null;
+  /** Count a webhook delivery's outcome in the metrics this process serves. */
+  webhookOutcome(outcome: string): void;
   /** End the event streams, close the server (requests under way finish) and drop the metrics. */
   close(): Promise<void>;
 }
@@ -85,6 +88,7 @@ export async function openServing(
     hub,
     usable: tokens.usable(),
     problem: tokens.problem,
+    webhookOutcome: (outcome) => metrics.webhookOutcome(outcome),
     close: async () => {
       // The streams end first, as their hub closes; then the server stops.
       hub.close();
@@ -133,7 +137,13 @@ export function registerServe(program: Command): void {
         command,
         async (ws, options) => {
           const serving = await startServing(ws, o.listen, options);
+          const companions = await startCompanions(ws, {
+            hub: serving.hub,
+            onWebhookOutcome: serving.webhookOutcome,
+            log: say,
+          });
           const signal = await stopSignal();
+          await companions.close(COMPANIONS_GRACE_MS);
           await serving.close();
           if (options.json) process.stdout.write(`${JSON.stringify({ type: 'stopped', signal })}\n`);
           else say(`dreamos: stopped serving (${signal})`);

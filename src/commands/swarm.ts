@@ -1,6 +1,7 @@
 /** `dreamos run | agent … | mail … | checkpoint …`: the swarm from the command line. */
 import type { Command } from 'commander';
 import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
+import { COMPANIONS_GRACE_MS, startCompanions } from '../companions.js';
 import { OPERATOR } from '../config.js';
 import { DreamError, ExitCode, notFound } from '../errors.js';
 import { nobodyLine, untakeable } from '../orchestrator/takers.js';
@@ -41,9 +42,11 @@ export function registerSwarm(program: Command): void {
               ? null
               : await startServing(ws, o.serve === true ? DEFAULT_LISTEN : String(o.serve), options);
           const { startOrchestrator, describeTakeover } = await import('../orchestrator/index.js');
-          // Plugins and notifiers hear of the run's changes from the journal (docs/plugins.md).
-          const { startPluginsOnJournal } = await import('../plugins/index.js');
-          const plugins = await startPluginsOnJournal(ws);
+          // Webhooks, plugins and notifiers hear of the run's changes: from the served hub, if any.
+          const companions = await startCompanions(ws, {
+            ...(serving ? { hub: serving.hub, onWebhookOutcome: serving.webhookOutcome } : {}),
+            log: say,
+          });
           // A run stopped for a shutdown or a restart goes back to ready, one cancelled ends there:
           // neither is a failed attempt (the task's history says "not counted").
           const counts = { claimed: 0, done: 0, failed: 0, requeued: 0, cancelled: 0 };
@@ -114,7 +117,7 @@ export function registerSwarm(program: Command): void {
           const reason = await orchestrator.done;
           for (const signal of STOP_SIGNALS) process.off(signal, stop);
           // What the last changes made is handed on first: best effort, for a few seconds at most.
-          await plugins?.close(5000);
+          await companions.close(COMPANIONS_GRACE_MS);
           await serving?.close();
           ws.refresh();
           // For CI: the tasks of this run that ended failed, and the work left that no agent can take.

@@ -1,0 +1,83 @@
+/**
+ * What a long-running process of a workspace runs beside its own work (`run`, `serve`, the console):
+ * the webhook deliveries, of which one process of the folder makes at a time (docs/webhooks.md),
+ * and the plugins with their notifiers (docs/plugins.md). A process that serves feeds the plugins
+ * from the event hub it serves; another starts a hub for them when it has any. Either way, a
+ * webhook configured while only `dreamos run` runs is still delivered.
+ */
+import type { EventHub } from './api/event-hub.js';
+import { oneLine } from './sanitize.js';
+import type { DeliveryRecord } from './webhooks/index.js';
+import type { Workspace } from './workspace.js';
+
+/** How long webhooks and notifiers under way may take to finish when a process stops. */
+export const COMPANIONS_GRACE_MS = 5000;
+
+export interface CompanionOptions {
+  /** The event hub of a process that serves; without one, plugins get a hub of their own. */
+  hub?: EventHub;
+  /** Each webhook delivery attempt, by the metrics' name of its outcome (src/api/metrics.ts). */
+  onWebhookOutcome?: (outcome: string) => void;
+  /** Where the companions tell what went wrong (they go on). */
+  log: (line: string) => void;
+}
+
+export interface Companions {
+  /** Let what is under way finish, for at most `graceMs`, then stop. */
+  close(graceMs: number): Promise<void>;
+}
+
+/**
+ * The metrics' outcome of a delivery attempt: a retry after a 429 or 503 is the receiver asking to
+ * wait, a 410 is the receiver going away, a failure with no retry left is given up.
+ */
+export function metricOf(record: Pick<DeliveryRecord, 'outcome' | 'status'>): string {
+  switch (record.outcome) {
+    case 'delivered':
+      return 'delivered';
+    case 'retrying':
+      return record.status === 429 || record.status === 503 ? 'rate_limited' : 'failed';
+    case 'disabled':
+      return 'gone';
+    case 'failed':
+      return 'abandoned';
+  }
+}
+
+export async function startCompanions(ws: Workspace, options: CompanionOptions): Promise<Companions> {
+  const { log } = options;
+  const [{ startWebhooks, webhookOptionsFromEnv }, { startPlugins, startPluginsOnJournal, wantsPlugins }] =
+    await Promise.all([import('./webhooks/index.js'), import('./plugins/index.js')]);
+  const webhooks = await startWebhooks(ws, {
+    ...webhookOptionsFromEnv(),
+    ...(options.onWebhookOutcome
+      ? { onOutcome: (_, record) => options.onWebhookOutcome!(metricOf(record)) }
+      : {}),
+    onError: (error) => log(`dreamos: webhooks: ${oneLine((error as Error).message ?? String(error), 300)}`),
+  });
+  let plugins: { idle(): Promise<void>; stop(): void } | null = null;
+  try {
+    plugins = options.hub
+      ? wantsPlugins(ws)
+        ? await startPlugins(ws, options.hub, { log })
+        : null
+      : await startPluginsOnJournal(ws, { log });
+  } catch (error) {
+    await webhooks.close();
+    throw error;
+  }
+  return {
+    async close(graceMs) {
+      if (plugins) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          plugins.idle(),
+          new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
+        ]);
+        clearTimeout(timer);
+        plugins.stop();
+      }
+      await webhooks.close();
+    },
+  };
+}
