@@ -26,6 +26,9 @@
 // API reads (BENCH_ONLY=api): `GET /api/v1/tasks?limit=50` through `dreamos serve` on 10,000 tasks at
 // 50 connections, beside a bare node:http server doing the same work (bench/api.mjs).
 //
+// Events (BENCH_ONLY=events, or api): a change made by another process until its event arrives on the
+// event stream, and until its first webhook delivery attempt (bench/api-events.mjs).
+// Scout (BENCH_ONLY=scout): 10 RSS sources of 500 items through one `dreamos scout run` (bench/scout.mjs).
 // PostgreSQL (BENCH_ONLY=pg, or pg-cycles, pg-pickup, pg-recovery for one part): claim-then-complete
 // cycles through the library on a workspace whose state is in PostgreSQL, beside the bare-SQL
 // reference (bench/pg-reference.mjs), the two taking turns, with 1, 4 and 16 processes on 1,000 and
@@ -582,6 +585,24 @@ if (!ONLY || ONLY.includes('api')) {
     `  ${Math.round(apiFigures.api.requestsPerSecond)} req/s (p99 ${apiFigures.api.p99Ms} ms) vs ${Math.round(apiFigures.bare.requestsPerSecond)} bare (${apiFigures.ratioToBare.value}), ${Math.round(apiFigures.static.requestsPerSecond)} static`,
   );
 }
+// Events: a change by another process until its SSE event, and until its first webhook attempt.
+let eventFigures = null;
+if (!ONLY || ONLY.includes('api') || ONLY.includes('events')) {
+  log('events: change by another process → SSE event, → first webhook attempt');
+  const { benchEvents } = await import('./api-events.mjs');
+  eventFigures = await benchEvents({ root: APP });
+  log(
+    `  stream p50 ${eventFigures.stream.p50Ms} ms, p99 ${eventFigures.stream.p99Ms} ms; webhook p50 ${eventFigures.webhook.p50Ms} ms, p99 ${eventFigures.webhook.p99Ms} ms`,
+  );
+}
+// The scout: 10 feeds of 500 items through one `dreamos scout run` (bench/scout.mjs).
+let scoutFigures = null;
+if (!ONLY || ONLY.includes('scout')) {
+  log('scout: 10 RSS sources × 500 items into tasks');
+  const { scoutFigure } = await import('./scout.mjs');
+  scoutFigures = await scoutFigure({ bin: BIN, tmpRoot });
+  log(`  ${scoutFigures.wallSeconds} s, ${scoutFigures.itemsPerSecond} items/s`);
+}
 let consoleFigures = null;
 if (!ONLY || ONLY.includes('console')) {
   log('console: first frame, keypress latency with 10,000 tasks and chatty agents, memory');
@@ -720,6 +741,12 @@ const checks = [
         { figure: 'api reads p99', pass: apiFigures.p99.pass },
       ]
     : []),
+  ...(eventFigures
+    ? [
+        { figure: 'events: change → SSE event p99', pass: eventFigures.stream.pass },
+        { figure: 'events: change → first webhook attempt p99', pass: eventFigures.webhook.pass },
+      ]
+    : []),
   ...(pgFigures?.cases ?? []).flatMap((c) => [
     { figure: `pg ${c.tasks}/${c.workers}p lost/duplicated`, pass: c.integrity.pass },
     { figure: `pg ${c.tasks}/${c.workers}p rate`, pass: c.rateBar.pass },
@@ -764,6 +791,8 @@ const document = {
   dispatch,
   api: apiFigures,
   console: consoleFigures,
+  events: eventFigures,
+  scout: scoutFigures,
   pg: pgFigures,
   failed: checks.filter((c) => !c.pass).map((c) => c.figure),
   pass: checks.every((c) => c.pass),

@@ -138,6 +138,35 @@ function figures(doc) {
       ),
     );
   }
+  const ev = doc.events;
+  if (ev) {
+    add(
+      'events-stream',
+      'change by another process → its event on `GET /api/v1/events`',
+      'p99 ≤ 100 ms',
+      cell(
+        `p50 ${num(ev.stream.p50Ms)} ms, p99 ${num(ev.stream.p99Ms)} ms (${ev.stream.samples} events)`,
+        ev.stream.pass,
+      ),
+    );
+    add(
+      'events-webhook',
+      'change by another process → first webhook attempt',
+      'p99 ≤ 1 s',
+      cell(
+        `p50 ${num(ev.webhook.p50Ms)} ms, p99 ${num(ev.webhook.p99Ms)} ms (${ev.webhook.samples} events)`,
+        ev.webhook.pass,
+      ),
+    );
+  }
+  const scout = doc.scout;
+  if (scout)
+    add(
+      'scout',
+      'scout: 10 RSS sources × 500 items into tasks (`dreamos scout run`)',
+      '',
+      `${num(scout.wallSeconds, 2)} s, ${num(scout.itemsPerSecond)} items/s`,
+    );
   const con = doc.console;
   if (con) {
     add('frame', 'console first frame', '< 1 s', cell(`${num(con.firstFrame.ms)} ms`, con.firstFrame.pass));
