@@ -7,6 +7,7 @@ import { Driver } from '../agents/drivers/config.js';
 import { DEFAULT_BACKEND } from '../state/backends.js';
 import { AgentId } from '../state/schemas.js';
 import { eventFilter } from './events.js';
+import { GithubConfig } from './github/config.js';
 import { ScoutConfig } from './scout/config.js';
 
 export { CommandDriver, Driver, LlmDriver, ShellDriver, SimDriver } from '../agents/drivers/config.js';
@@ -233,6 +234,8 @@ export const Config = z
     notifiers: Notifiers.prefault({}),
     /** The sources the scout watches for work (docs/scout.md). */
     scout: ScoutConfig,
+    /** GitHub issues turned into tasks, by webhook and by polling (docs/github.md). */
+    github: GithubConfig.optional(),
     /**
      * Where the state is kept: the name of a backend registered in state/backends.ts, chosen at init
      * and read on every open (docs/decisions/state-backend.md). A config.json without it is json's.
@@ -285,6 +288,12 @@ export const Config = z
           message: `no agent has the role or id ${source.role}`,
         });
     }
+    if (config.github?.role && !roles.has(config.github.role))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['github', 'role'],
+        message: `no agent has the role or id ${config.github.role}`,
+      });
   });
 export type Config = z.infer<typeof Config>;
 

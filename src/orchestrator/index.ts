@@ -1,6 +1,6 @@
 /** Start the swarm on a workspace: `dreamos run`, the console, and tests use this. */
 import { createDriver } from '../../agents/drivers/index.js';
-import { runScout } from '../scout/run.js';
+import { runScout, scoutSources } from '../scout/run.js';
 import type { Workspace } from '../workspace.js';
 import { describeTakeover, Orchestrator, type OrchestratorOptions } from './orchestrator.js';
 
@@ -12,7 +12,7 @@ export async function startOrchestrator(
   options: Partial<OrchestratorOptions> = {},
 ): Promise<Orchestrator> {
   const prices = ws.config.prices;
-  const scouts = ws.config.scout.sources.some((source) => source.enabled);
+  const scouts = scoutSources(ws.config).some((source) => source.enabled);
   const orchestrator = new Orchestrator(ws, {
     createDriver: (driver) => createDriver(driver, { llm: { prices } }),
     ...(scouts ? { scout: () => runScout(ws, { onlyDue: true }) } : {}),

@@ -11,7 +11,7 @@ const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/;
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86400 } as const;
 
 /** "90s", "15m", "1h", "1d" or a number of seconds. */
-const Interval = z.union([z.number(), z.string()]).transform((value, ctx) => {
+export const Interval = z.union([z.number(), z.string()]).transform((value, ctx) => {
   const match = typeof value === 'string' ? DURATION_RE.exec(value.trim()) : null;
   const seconds =
     typeof value === 'number'
@@ -58,12 +58,18 @@ const Rules = z
 export type Rules = z.infer<typeof Rules>;
 
 const SOURCE_ID_RE = /^[a-z0-9][a-z0-9_-]{0,39}$/;
-const HttpUrl = z
+export const HttpUrl = z
   .string()
   .max(2000)
   .refine((url) => URL.canParse(url) && ['http:', 'https:'].includes(new URL(url).protocol), {
     message: 'an http:// or https:// address',
   });
+
+/** A GitHub repository, `owner/name`. */
+export const GithubRepo = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, 'owner/name')
+  .refine((repo) => !repo.split('/').some((part) => part === '.' || part === '..'), 'owner/name');
 
 const common = {
   id: z.string().regex(SOURCE_ID_RE, 'a source id is lowercase letters, digits, - and _ (max 40)'),
@@ -85,10 +91,7 @@ export const ScoutSource = z.discriminatedUnion('kind', [
   z.strictObject({
     ...common,
     kind: z.literal('github-issues'),
-    repo: z
-      .string()
-      .regex(/^[A-Za-z0-9_.-]{1,100}\/[A-Za-z0-9_.-]{1,100}$/, 'owner/name')
-      .refine((repo) => !repo.split('/').some((part) => part === '.' || part === '..'), 'owner/name'),
+    repo: GithubRepo,
     /** Only issues with every one of these labels. */
     labels: z.array(z.string().min(1).max(100)).max(10).default([]),
     /** The environment variable holding a GitHub token (never the token itself). */

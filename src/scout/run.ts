@@ -10,8 +10,10 @@
  * reported in its own status and never stops the others.
  */
 
+import type { Config } from '../config.js';
 import { alertByKey } from '../drift/plans.js';
 import { notFound } from '../errors.js';
+import { githubSources } from '../github/config.js';
 import { oneLine, stripControl } from '../sanitize.js';
 import type { TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
@@ -74,9 +76,14 @@ export interface ScoutRun {
   notices: string[];
 }
 
+/** Every source: scout.sources, and one per repository of the `github` section not polled there. */
+export function scoutSources(config: Pick<Config, 'scout' | 'github'>): ScoutSource[] {
+  return [...config.scout.sources, ...githubSources(config.github, config.scout)];
+}
+
 /** The sources a run covers; an unknown --source is refused before anything is read. */
 export function selectSources(ws: Workspace, id?: string): ScoutSource[] {
-  const sources = ws.config.scout.sources;
+  const sources = scoutSources(ws.config);
   if (id === undefined) return sources;
   const found = sources.find((s) => s.id === id);
   if (!found)
@@ -343,7 +350,7 @@ export function sourceStates(ws: Workspace): {
   const store = new ScoutStore(ws.paths);
   const file = store.read();
   return {
-    sources: ws.config.scout.sources.map((s) => ({
+    sources: scoutSources(ws.config).map((s) => ({
       id: s.id,
       kind: s.kind,
       interval: s.interval,
