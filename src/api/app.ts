@@ -35,6 +35,8 @@ export interface AppDeps {
   events?: Handler<ApiEnv>;
   /** Prometheus metrics, mounted at `GET /metrics` (scope `read`). */
   metrics?: Handler<ApiEnv>;
+  /** Receivers of other services' webhooks, mounted at `/hooks`: each checks its own signature, no token. */
+  hooks?: Hono;
 }
 
 /** A body must say it is JSON: any other media type would otherwise be read as an empty object. */
@@ -197,6 +199,8 @@ export function createApp(deps: AppDeps): Hono<ApiEnv> {
     await next();
     if (!c.res.headers.has('Cache-Control')) c.res.headers.set('Cache-Control', 'no-store');
   });
+  // Before the bearer check: a hook's signature is its authentication.
+  if (deps.hooks) app.route('/hooks', deps.hooks);
   app.use(authenticate(deps.tokens));
   for (const r of apiRoutes(deps)) mount(app, r, maxBodyBytes);
   return app;

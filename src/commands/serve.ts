@@ -8,6 +8,7 @@ import type { Command } from 'commander';
 import type { EventHub } from '../api/event-hub.js';
 import type { RunningServer } from '../api/server.js';
 import { COMPANIONS_GRACE_MS, startCompanions } from '../companions.js';
+import type { GithubConfig } from '../github/config.js';
 import { type OutputOptions, plural, say } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { openTokenStore } from '../tokens.js';
@@ -69,16 +70,19 @@ export async function openServing(
   const metrics = createMetrics(ws);
   const hub = await EventHub.start(ws, { onError });
   hub.subscribe((event) => metrics.observe(event));
+  const github = ws.config.github ? await openGithub(ws, ws.config.github, hub) : null;
   const app = createApp({
     workspace: ws,
     tokens,
     events: eventsHandler(hub),
     metrics: (c) => metrics.handler(c),
+    ...(github ? { hooks: github.hooks } : {}),
   });
   let server: RunningServer;
   try {
     server = await startServer({ app, listen, tokens });
   } catch (error) {
+    github?.comments?.stop();
     hub.close();
     metrics.close();
     throw error;
@@ -91,11 +95,36 @@ export async function openServing(
     webhookOutcome: (outcome) => metrics.webhookOutcome(outcome),
     close: async () => {
       // The streams end first, as their hub closes; then the server stops.
+      github?.comments?.stop();
       hub.close();
       await server.close();
       metrics.close();
     },
   };
+}
+
+/**
+ * The GitHub hook (`POST /hooks/github`) and the comment back fed by the hub, for a workspace whose
+ * config has a `github` section (docs/github.md). What they have to say goes to stderr.
+ */
+async function openGithub(ws: Workspace, config: GithubConfig, hub: EventHub) {
+  const [{ githubHook }, { startCommentBack }, { githubSecret }] = await Promise.all([
+    import('../github/hook.js'),
+    import('../github/comments.js'),
+    import('../github/secret.js'),
+  ]);
+  const log = (line: string) => say(`dreamos: ${line}`);
+  const secret = githubSecret(ws.paths.home, config);
+  if ('problem' in secret) log(`warning: ${secret.problem}: POST /hooks/github refuses every delivery`);
+  const hooks = githubHook({ workspace: ws, config, log });
+  const comments = startCommentBack({
+    workspace: ws,
+    hub,
+    config,
+    apiBaseUrl: config.apiBaseUrl ?? ws.config.scout.githubBaseUrl,
+    log,
+  });
+  return { hooks, comments };
 }
 
 /** What is wrong with the tokens, if anything: every request will be refused until it is mended. */

@@ -1,0 +1,186 @@
+/**
+ * The comment back (docs/github.md): when a task made from an issue (dedupe key `gh:owner/repo#N`,
+ * of a repository in github.repos) is done, the serving process posts one comment to the issue.
+ * It listens to the event hub, so it sees the tasks done while it serves.
+ *
+ * At most once per task: the task is written down in `.dreamos/github/comments.json` (under the
+ * lock `locks/github-comments`) before the comment is posted, and a failed post is recorded, not
+ * retried. A comment is a courtesy; the board is the record.
+ */
+import fs from 'node:fs';
+import { join } from 'node:path';
+import * as z from 'zod';
+import { acquireLock } from '../../state/lock/index.js';
+import type { WorkspacePaths } from '../../state/paths.js';
+import { privateDir } from '../../state/safe-files.js';
+import type { Task } from '../../state/schemas.js';
+import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../../state/store.js';
+import type { DreamEvent } from '../events.js';
+import { cut, oneLine, stripControl } from '../sanitize.js';
+import { configuredRepo, GITHUB_TOKEN_ENV, type GithubConfig } from './config.js';
+
+const KEY_RE = /^gh:([^#]+)#(\d+)$/;
+const MAX_SUMMARY = 2000;
+const TIMEOUT_MS = 20_000;
+/** Tasks remembered; the oldest go first (a task done long ago is not done again). */
+const MAX_REMEMBERED = 10_000;
+
+const CommentsFile = z.strictObject({
+  schemaVersion: z.literal(1),
+  /** Task id → what became of its comment. */
+  tasks: z.record(
+    z.string().max(64),
+    z.strictObject({
+      issue: z.string().max(300),
+      at: z.iso.datetime({ offset: true }),
+      status: z.enum(['posting', 'posted', 'failed']),
+      error: z.string().max(300).optional(),
+    }),
+  ),
+});
+type CommentsFile = z.infer<typeof CommentsFile>;
+
+/** What the comment back needs of the workspace. */
+export interface CommentWorkspace {
+  readonly paths: WorkspacePaths;
+  readonly view: { task(id: string): Task | undefined };
+  refresh(): void;
+}
+
+/** What the comment back needs of the event hub. */
+export interface EventSource {
+  subscribe(onEvent: (event: DreamEvent) => void, onClose?: () => void): () => void;
+}
+
+export interface CommentBackOptions {
+  workspace: CommentWorkspace;
+  hub: EventSource;
+  config: GithubConfig;
+  /** GitHub's API address (github.apiBaseUrl, else scout.githubBaseUrl). */
+  apiBaseUrl: string;
+  env?: NodeJS.ProcessEnv;
+  log?: (line: string) => void;
+}
+
+export interface CommentBack {
+  /** Resolves once every comment begun has been posted or has failed. */
+  idle(): Promise<void>;
+  stop(): void;
+}
+
+/** The issue a task was made from, when it is one of github.repos. */
+export function issueOf(config: GithubConfig, task: Task): { repo: string; number: number } | null {
+  const match = task.dedupeKey ? KEY_RE.exec(task.dedupeKey) : null;
+  if (!match) return null;
+  const repo = configuredRepo(config, match[1]!);
+  return repo ? { repo, number: Number(match[2]) } : null;
+}
+
+/** The comment: the task, and its summary when it has one. */
+export function commentText(task: Task): string {
+  const summary = task.result?.summary ? cut(stripControl(task.result.summary).trim(), MAX_SUMMARY) : '';
+  return [
+    `Dream.OS finished task ${task.id}: ${oneLine(task.title, 300)}`,
+    ...(summary ? ['', summary] : []),
+  ].join('\n');
+}
+
+/** Start posting comments; null (with a line in the log) when commentBack is off or no token is set. */
+export function startCommentBack(options: CommentBackOptions): CommentBack | null {
+  const { workspace: ws, config } = options;
+  const log = options.log ?? (() => undefined);
+  if (!config.commentBack) return null;
+  const token = (options.env ?? process.env)[GITHUB_TOKEN_ENV]?.trim();
+  if (!token) {
+    log(`github: commentBack is on but ${GITHUB_TOKEN_ENV} is not set: no comment is posted`);
+    return null;
+  }
+  const file = new ValidatedJsonFile(join(ws.paths.home, 'github', 'comments.json'), CommentsFile);
+  const lockPath = join(ws.paths.locksDir, 'github-comments');
+  const base = options.apiBaseUrl.endsWith('/') ? options.apiBaseUrl : `${options.apiBaseUrl}/`;
+
+  async function change<T>(fn: (current: CommentsFile) => T): Promise<T> {
+    privateDir(ws.paths.locksDir);
+    privateDir(join(ws.paths.home, 'github'));
+    const lock = await acquireLock(lockPath, { timeoutMs: 10_000 });
+    try {
+      let current: CommentsFile;
+      try {
+        current = file.readSync() ?? { schemaVersion: 1, tasks: {} };
+      } catch (error) {
+        if (!(error instanceof CorruptFileError)) throw error;
+        fs.mkdirSync(ws.paths.quarantineDir, { recursive: true, mode: 0o700 });
+        const moved = quarantineFile(file.path, ws.paths);
+        log(`github: ${error.message}; it was moved to ${moved}`);
+        current = { schemaVersion: 1, tasks: {} };
+      }
+      const result = fn(current);
+      const entries = Object.entries(current.tasks);
+      if (entries.length > MAX_REMEMBERED)
+        current.tasks = Object.fromEntries(
+          entries.sort((a, b) => (a[1].at < b[1].at ? -1 : 1)).slice(-MAX_REMEMBERED),
+        );
+      file.writeSync(current);
+      return result;
+    } finally {
+      await lock.release();
+    }
+  }
+
+  async function post(taskId: string): Promise<void> {
+    ws.refresh();
+    const task = ws.view.task(taskId);
+    if (task?.status !== 'done') return;
+    const issue = issueOf(config, task);
+    if (!issue) return;
+    const name = `${issue.repo}#${issue.number}`;
+    const claimed = await change((current) => {
+      if (current.tasks[taskId]) return false;
+      current.tasks[taskId] = { issue: name, at: new Date().toISOString(), status: 'posting' };
+      return true;
+    });
+    if (!claimed) return;
+    let error: string | undefined;
+    try {
+      const response = await fetch(new URL(`repos/${issue.repo}/issues/${issue.number}/comments`, base), {
+        method: 'POST',
+        headers: {
+          accept: 'application/vnd.github+json',
+          authorization: `Bearer ${token}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ body: commentText(task) }),
+        signal: AbortSignal.timeout(TIMEOUT_MS),
+      });
+      const text = await response.text().catch(() => '');
+      if (!response.ok) error = `GitHub answered ${response.status}: ${oneLine(text, 200)}`;
+    } catch (failure) {
+      error = oneLine(String((failure as Error).message ?? failure), 200);
+    }
+    if (error) log(`github: no comment on ${name} for ${taskId}: ${error}`);
+    await change((current) => {
+      current.tasks[taskId] = {
+        issue: name,
+        at: new Date().toISOString(),
+        status: error ? 'failed' : 'posted',
+        ...(error ? { error: cut(error, 300) } : {}),
+      };
+    });
+  }
+
+  // One comment at a time, in the order the tasks were done.
+  let queue: Promise<void> = Promise.resolve();
+  const unsubscribe = options.hub.subscribe((event) => {
+    if (event.type !== 'task.done') return;
+    for (const brief of event.tasks ?? [])
+      queue = queue.then(() =>
+        post(brief.id).catch((failure: unknown) =>
+          log(`github: comment back for ${brief.id} failed: ${oneLine(String(failure), 200)}`),
+        ),
+      );
+  });
+  return {
+    idle: () => queue,
+    stop: unsubscribe,
+  };
+}
