@@ -11,13 +11,14 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../../../src/api/app.js';
 import { EventHub } from '../../../../src/api/event-hub.js';
+import { Config } from '../../../../src/config.js';
 import type { DreamEvent } from '../../../../src/events.js';
 import { startCommentBack } from '../../../../src/github/comments.js';
 import { GithubConfig } from '../../../../src/github/config.js';
 import { githubHook } from '../../../../src/github/hook.js';
 import { signatureValid } from '../../../../src/github/secret.js';
 import { initWorkspace, type Workspace } from '../../../../src/index.js';
-import { runScout } from '../../../../src/scout/run.js';
+import { runScout, scoutSources } from '../../../../src/scout/run.js';
 import { delivery, type FakeGithub, issuesPayload, startFakeGithub } from '../../../helpers/github-fake.js';
 import { tempDir } from '../../../helpers/workspace.js';
 import { MemoryTokens } from '../api/memory-tokens.js';
@@ -78,6 +79,37 @@ const issue = (number: number, title = `issue ${number}`, labels: string[] = [])
   number,
   title,
   labels,
+});
+
+describe('the github section', () => {
+  const config = (github: unknown, scout: unknown = {}) =>
+    Config.safeParse({ schemaVersion: 1, agents: [], github, scout });
+
+  it('refuses no repository, a bad name, a role no agent has and a secret in the config', () => {
+    expect(config({ repos: [] }).success).toBe(false);
+    expect(config({ repos: ['acme/..'] }).success).toBe(false);
+    expect(config({ repos: [REPO], role: 'ghost' }).error?.issues[0]?.message).toBe(
+      'no agent has the role or id ghost',
+    );
+    expect(config({ repos: [REPO], secret: 'x' }).success).toBe(false);
+  });
+
+  it('adds a polling source for each repository the scout does not poll already', () => {
+    const parsed = config(
+      { repos: [REPO, 'acme/gadgets'], label: 'dreamos', pollInterval: '5m' },
+      { sources: [{ id: 'mine', kind: 'github-issues', repo: 'ACME/gadgets' }] },
+    );
+    const sources = scoutSources(parsed.data!);
+    expect(sources.map((s) => s.id)).toEqual(['mine', 'github-acme-widgets']);
+    expect(sources[1]).toMatchObject({
+      kind: 'github-issues',
+      repo: REPO,
+      labels: ['dreamos'],
+      interval: 300,
+      tokenEnv: 'DREAMOS_GITHUB_TOKEN',
+    });
+    expect(scoutSources(config({ repos: [REPO], poll: false }).data!)).toEqual([]);
+  });
 });
 
 describe('the signature', () => {
