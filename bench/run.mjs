@@ -28,6 +28,8 @@
 //
 // Events (BENCH_ONLY=events, or api): a change made by another process until its event arrives on the
 // event stream, and until its first webhook delivery attempt (bench/api-events.mjs).
+// GitHub (BENCH_ONLY=github): signed issue deliveries to `POST /hooks/github` until the 202, and
+// until the task is in the journal (bench/github.mjs).
 // Scout (BENCH_ONLY=scout): 10 RSS sources of 500 items through one `dreamos scout run` (bench/scout.mjs).
 // PostgreSQL (BENCH_ONLY=pg, or pg-cycles, pg-pickup, pg-recovery for one part): claim-then-complete
 // cycles through the library on a workspace whose state is in PostgreSQL, beside the bare-SQL
@@ -603,6 +605,16 @@ if (!ONLY || ONLY.includes('scout')) {
   scoutFigures = await scoutFigure({ bin: BIN, tmpRoot });
   log(`  ${scoutFigures.wallSeconds} s, ${scoutFigures.itemsPerSecond} items/s`);
 }
+// GitHub: signed deliveries through `dreamos serve` until the 202, and until the task is in the journal.
+let githubFigures = null;
+if (!ONLY || ONLY.includes('github')) {
+  log('github: signed issue deliveries → 202, → task in the journal');
+  const { githubFigure } = await import('./github.mjs');
+  githubFigures = await githubFigure({ root: APP, tmpRoot });
+  log(
+    `  202 p50 ${githubFigures.ackP50Ms} ms, p99 ${githubFigures.ackP99Ms} ms; task p99 ${githubFigures.toTaskP99Ms} ms`,
+  );
+}
 let consoleFigures = null;
 if (!ONLY || ONLY.includes('console')) {
   log('console: first frame, keypress latency with 10,000 tasks and chatty agents, memory');
@@ -747,6 +759,7 @@ const checks = [
         { figure: 'events: change → first webhook attempt p99', pass: eventFigures.webhook.pass },
       ]
     : []),
+  ...(githubFigures ? [{ figure: 'github delivery → 202 p99', pass: githubFigures.ackP99Ms <= 200 }] : []),
   ...(pgFigures?.cases ?? []).flatMap((c) => [
     { figure: `pg ${c.tasks}/${c.workers}p lost/duplicated`, pass: c.integrity.pass },
     { figure: `pg ${c.tasks}/${c.workers}p rate`, pass: c.rateBar.pass },
@@ -793,6 +806,7 @@ const document = {
   console: consoleFigures,
   events: eventFigures,
   scout: scoutFigures,
+  github: githubFigures,
   pg: pgFigures,
   failed: checks.filter((c) => !c.pass).map((c) => c.figure),
   pass: checks.every((c) => c.pass),

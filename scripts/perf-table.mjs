@@ -159,6 +159,17 @@ function figures(doc) {
       ),
     );
   }
+  const gh = doc.github;
+  if (gh)
+    add(
+      'github',
+      'signed GitHub delivery → 202, → task in the journal (`dreamos serve`)',
+      '202 p99 ≤ 200 ms',
+      cell(
+        `202 p50 ${num(gh.ackP50Ms, 1)} ms, p99 ${num(gh.ackP99Ms, 1)} ms; task p99 ${num(gh.toTaskP99Ms, 1)} ms (${gh.samples} deliveries)`,
+        gh.ackP99Ms <= 200,
+      ),
+    );
   const scout = doc.scout;
   if (scout)
     add(
