@@ -12,11 +12,11 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import fs from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { acquireLock } from '../state/lock/index.js';
 import type { WorkspacePaths } from '../state/paths.js';
-import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
+import { CorruptFileError } from '../state/store.js';
 import { type Caller, SCOPES, type Scope, type TokenVerifier } from './api/context.js';
 import { conflict, invalidInput, notFound } from './errors.js';
+import { LockedJsonFile } from './locked-file.js';
 import { oneLine } from './sanitize.js';
 
 export const TOKEN_PREFIX = 'dos_';
@@ -70,16 +70,25 @@ function stateOf(record: TokenRecord, now: number): TokenInfo['state'] {
 }
 
 export class TokenStore implements TokenVerifier {
-  private readonly file: ValidatedJsonFile<typeof TokensFile>;
-  private readonly lockPath: string;
+  private readonly file: LockedJsonFile<typeof TokensFile>;
   /** The file as last read, and what identified it then (a write replaces the file: a new inode). */
   private cached: { key: string; tokens: TokenRecord[] } | null = null;
   /** Why the file could not be read, when it could not: every token is refused until it is mended. */
   problem: string | null = null;
+  /** What was found damaged and moved aside by this store's changes, for the command to tell. */
+  readonly quarantined: string[] = [];
 
-  constructor(private readonly paths: WorkspacePaths) {
-    this.file = new ValidatedJsonFile(join(paths.home, 'tokens.json'), TokensFile);
-    this.lockPath = join(paths.locksDir, 'tokens');
+  constructor(paths: WorkspacePaths) {
+    this.file = new LockedJsonFile(paths, {
+      path: join(paths.home, 'tokens.json'),
+      lock: 'tokens',
+      schema: TokensFile,
+      empty: () => ({ schemaVersion: 1, tokens: [] }),
+      // Nothing can rebuild the hashes, so the tokens are gone, which refuses their holders rather
+      // than letting anyone in.
+      loss: 'the tokens it held no longer work: make new ones',
+      onQuarantine: (message) => this.quarantined.push(message),
+    });
   }
 
   get path(): string {
@@ -172,38 +181,11 @@ export class TokenStore implements TokenVerifier {
     });
   }
 
-  /**
-   * Read, change and write the file under its lock. A damaged file is moved to quarantine/ first,
-   * and `onQuarantine` is told: the tokens it held cannot be rebuilt from anything, so they are gone,
-   * which refuses their holders rather than letting anyone in.
-   */
   private async change<T>(fn: (file: TokensFile) => T): Promise<T> {
-    fs.mkdirSync(this.paths.locksDir, { recursive: true, mode: 0o700 });
-    const lock = await acquireLock(this.lockPath, { timeoutMs: 10_000 });
-    try {
-      let file: TokensFile;
-      try {
-        file = this.file.readSync() ?? { schemaVersion: 1, tokens: [] };
-      } catch (error) {
-        if (!(error instanceof CorruptFileError)) throw error;
-        fs.mkdirSync(this.paths.quarantineDir, { recursive: true, mode: 0o700 });
-        const moved = quarantineFile(this.file.path, this.paths);
-        this.quarantined.push(
-          `${error.message}; it was moved to ${moved}, and the tokens it held no longer work: make new ones`,
-        );
-        file = { schemaVersion: 1, tokens: [] };
-      }
-      const result = fn(file);
-      this.file.writeSync(file);
-      this.cached = null;
-      return result;
-    } finally {
-      await lock.release();
-    }
+    const result = await this.file.change(fn);
+    this.cached = null;
+    return result;
   }
-
-  /** What was found damaged and moved aside by this store's changes, for the command to tell. */
-  readonly quarantined: string[] = [];
 }
 
 function nextName(tokens: readonly TokenRecord[]): string {

@@ -9,13 +9,11 @@
  * from becoming two tasks. So a damaged file is moved to quarantine/ and started again, and the
  * hook says so in its log.
  */
-import fs from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { acquireLock } from '../../state/lock/index.js';
 import type { WorkspacePaths } from '../../state/paths.js';
-import { privateDir } from '../../state/safe-files.js';
-import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../../state/store.js';
+import { CorruptFileError } from '../../state/store.js';
+import { LockedJsonFile } from '../locked-file.js';
 
 /** GitHub lets a delivery of the last three days be sent again; a week covers it. */
 export const DELIVERY_RETENTION_MS = 7 * 86_400_000;
@@ -31,16 +29,21 @@ type DeliveriesFile = z.infer<typeof DeliveriesFile>;
 const empty = (): DeliveriesFile => ({ schemaVersion: 1, deliveries: {} });
 
 export class DeliveryStore {
-  private readonly file: ValidatedJsonFile<typeof DeliveriesFile>;
-  private readonly lockPath: string;
+  private readonly file: LockedJsonFile<typeof DeliveriesFile>;
 
   constructor(
-    private readonly paths: WorkspacePaths,
+    paths: WorkspacePaths,
     /** Told when a damaged file is set aside. */
-    private readonly notice: (text: string) => void = () => undefined,
+    notice: (text: string) => void = () => undefined,
   ) {
-    this.file = new ValidatedJsonFile(join(paths.home, 'github', 'deliveries.json'), DeliveriesFile);
-    this.lockPath = join(paths.locksDir, 'github-deliveries');
+    this.file = new LockedJsonFile(paths, {
+      path: join(paths.home, 'github', 'deliveries.json'),
+      lock: 'github-deliveries',
+      schema: DeliveriesFile,
+      empty,
+      loss: 'deliveries sent again are looked at again, and the dedupe keys of the tasks already made keep them from being made twice',
+      onQuarantine: notice,
+    });
   }
 
   /** Whether a delivery was handled already (a damaged file knows none: the next record sets it aside). */
@@ -55,28 +58,10 @@ export class DeliveryStore {
 
   /** Remember a delivery as handled, forgetting those past the retention period or the cap. */
   async record(id: string, now = new Date()): Promise<void> {
-    privateDir(this.paths.locksDir);
-    privateDir(join(this.paths.home, 'github'));
-    const lock = await acquireLock(this.lockPath, { timeoutMs: 10_000 });
-    try {
-      let file: DeliveriesFile;
-      try {
-        file = this.file.readSync() ?? empty();
-      } catch (error) {
-        if (!(error instanceof CorruptFileError)) throw error;
-        fs.mkdirSync(this.paths.quarantineDir, { recursive: true, mode: 0o700 });
-        const moved = quarantineFile(this.file.path, this.paths);
-        this.notice(
-          `${error.message}; it was moved to ${moved}: deliveries sent again are looked at again, and the dedupe keys of the tasks already made keep them from being made twice`,
-        );
-        file = empty();
-      }
+    await this.file.change((file) => {
       file.deliveries[id] = now.toISOString();
       prune(file, now);
-      this.file.writeSync(file);
-    } finally {
-      await lock.release();
-    }
+    });
   }
 }
 

@@ -9,13 +9,11 @@
  * task the scout made (`scout:<source>:<hash>`) keeps the same item from becoming a second task.
  */
 import { createHash } from 'node:crypto';
-import fs from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { acquireLock } from '../../state/lock/index.js';
 import type { WorkspacePaths } from '../../state/paths.js';
-import { privateDir } from '../../state/safe-files.js';
-import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../../state/store.js';
+import { CorruptFileError } from '../../state/store.js';
+import { LockedJsonFile } from '../locked-file.js';
 
 const Iso = z.iso.datetime({ offset: true });
 const Count = z.number().int().nonnegative();
@@ -58,14 +56,19 @@ export const itemHash = (sourceId: string, guid: string) =>
 const empty = (): ScoutFile => ({ schemaVersion: 1, sources: {}, seen: {} });
 
 export class ScoutStore {
-  private readonly file: ValidatedJsonFile<typeof ScoutFile>;
-  private readonly lockPath: string;
+  private readonly file: LockedJsonFile<typeof ScoutFile>;
   /** What was found damaged and moved aside, for the command to tell. */
   readonly quarantined: string[] = [];
 
-  constructor(private readonly paths: WorkspacePaths) {
-    this.file = new ValidatedJsonFile(join(paths.home, 'scout', 'state.json'), ScoutFile);
-    this.lockPath = join(paths.locksDir, 'scout');
+  constructor(paths: WorkspacePaths) {
+    this.file = new LockedJsonFile(paths, {
+      path: join(paths.home, 'scout', 'state.json'),
+      lock: 'scout',
+      schema: ScoutFile,
+      empty,
+      loss: 'items are looked at again, and the dedupe keys of the tasks already made keep them from being made twice',
+      onQuarantine: (message) => this.quarantined.push(message),
+    });
   }
 
   /**
@@ -84,29 +87,8 @@ export class ScoutStore {
   }
 
   /** Read, change and write the file under its lock; a damaged file is moved to quarantine/ first. */
-  async change<T>(fn: (file: ScoutFile) => T): Promise<T> {
-    privateDir(this.paths.locksDir);
-    privateDir(join(this.paths.home, 'scout'));
-    const lock = await acquireLock(this.lockPath, { timeoutMs: 10_000 });
-    try {
-      let file: ScoutFile;
-      try {
-        file = this.file.readSync() ?? empty();
-      } catch (error) {
-        if (!(error instanceof CorruptFileError)) throw error;
-        fs.mkdirSync(this.paths.quarantineDir, { recursive: true, mode: 0o700 });
-        const moved = quarantineFile(this.file.path, this.paths);
-        this.quarantined.push(
-          `${error.message}; it was moved to ${moved}: items are looked at again, and the dedupe keys of the tasks already made keep them from being made twice`,
-        );
-        file = empty();
-      }
-      const result = fn(file);
-      this.file.writeSync(file);
-      return result;
-    } finally {
-      await lock.release();
-    }
+  change<T>(fn: (file: ScoutFile) => T): Promise<T> {
+    return this.file.change(fn);
   }
 }
 
