@@ -6,7 +6,7 @@ import * as z from 'zod';
 import { Driver } from '../agents/drivers/config.js';
 import { DEFAULT_BACKEND } from '../state/backends.js';
 import { AgentId } from '../state/schemas.js';
-import { eventFilter } from './events.js';
+import { EventWords } from './events.js';
 import { GithubConfig } from './github/config.js';
 import { ScoutConfig } from './scout/config.js';
 
@@ -204,17 +204,7 @@ const Notifiers = z.strictObject({
     .strictObject({
       enabled: z.boolean().default(true),
       /** Filter words: event types, kinds or `*` (default: attention items, alerts, dead letters). */
-      events: z
-        .array(z.string().min(1).max(64))
-        .max(50)
-        .superRefine((words, ctx) => {
-          try {
-            eventFilter(words);
-          } catch (error) {
-            ctx.addIssue({ code: 'custom', message: (error as Error).message });
-          }
-        })
-        .optional(),
+      events: EventWords.optional(),
       /** A file holding the webhook URL, relative to the workspace folder; mode 600. */
       urlFile: z.string().min(1).max(1000).optional(),
     })

@@ -7,6 +7,8 @@
  * An event carries short forms of what the entry changed (a task's id, title and new stage, not
  * its prompt), so that a webhook body stays small and says nothing the reader cannot ask for.
  */
+
+import * as z from 'zod';
 import type { AgentState, Alert, Checkpoint, JournalEntry, Mail, Task } from '../state/schemas.js';
 import type { AttentionItem } from './attention.js';
 import { invalidInput } from './errors.js';
@@ -246,3 +248,15 @@ export function eventFilter(words: readonly string[]): (type: EventType) => bool
   }
   return (type) => types.has(type) || kinds.has(type.split('.')[0]!);
 }
+
+/** Filter words in a schema (config.json, a plugin's definition): checked as `eventFilter` reads them. */
+export const EventWords = z
+  .array(z.string().min(1).max(64))
+  .max(50)
+  .superRefine((words, ctx) => {
+    try {
+      eventFilter(words);
+    } catch (error) {
+      ctx.addIssue({ code: 'custom', message: (error as Error).message });
+    }
+  });

@@ -4,7 +4,7 @@
  * checks a definition against, so a wrong one is refused with the path of what is wrong.
  */
 import * as z from 'zod';
-import { type DreamEvent, eventFilter } from '../events.js';
+import { type DreamEvent, EventWords } from '../events.js';
 import type { Notifier } from '../notify/types.js';
 
 /** What a plugin's calls get besides their arguments. */
@@ -67,17 +67,6 @@ export function definePlugin<const P extends DreamPlugin>(plugin: P): P {
 export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const Name = z.string().regex(NAME_RE, 'lower-case letters, digits, ".", "_" and "-", at most 64');
 const Fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'a function');
-
-const EventWords = z
-  .array(z.string())
-  .max(50)
-  .superRefine((words, ctx) => {
-    try {
-      eventFilter(words);
-    } catch (error) {
-      ctx.addIssue({ code: 'custom', message: (error as Error).message });
-    }
-  });
 
 const unique =
   <T>(key: (item: T) => string, what: string) =>
