@@ -40,8 +40,10 @@ export function promoteDependents(view: StateView, changed: Map<string, Task>, c
   const promoted: Task[] = [];
   for (const task of view.inStore('backlog')) {
     if (changed.has(task.id) || !task.dependsOn.some((d) => doneNow.has(d))) continue;
-    // Work from outside runs only once approved, whatever it waits for besides.
+    // Work from outside runs only once approved, and an agent's proposal once the operator promotes
+    // it (docs/decisions/agent-subtask-approval.md), whatever else it waits for.
     if (task.approval?.status === 'pending') continue;
+    if (task.source === 'agent' && !ctx.policies.autoApproveSubtasks) continue;
     if (task.dependsOn.every(isDone)) promoted.push(transition(task, 'ready', ctx, 'dependencies done'));
   }
   return promoted;

@@ -32,6 +32,19 @@ describe('task lifecycle through the library', () => {
     expect(ws.getTask(a.id).history.map((h) => h.to)).toEqual(['backlog', 'ready', 'working', 'done']);
   });
 
+  it("keeps an agent's held proposal in the backlog when what it depends on is done", async () => {
+    const a = await ws.addTask({ title: 'build', run: 'true' });
+    const proposal = await ws.addTask(
+      { title: 'then deploy', prompt: 'deploy it', source: 'agent', hold: true, dependsOn: [a.id] },
+      'agent-3',
+    );
+    await ws.claim('agent-2', { taskId: a.id });
+    await ws.complete(a.id, { agent: 'agent-2' });
+    expect(ws.getTask(proposal.id).status).toBe('backlog');
+    // The operator's promote is what lets it run.
+    expect((await ws.promote(proposal.id)).status).toBe('ready');
+  });
+
   it('records a task added through the library without a source as from the api', async () => {
     expect((await ws.addTask({ title: 'from code', run: 'true' })).source).toBe('api');
     expect((await ws.addTask({ title: 'said', run: 'true', source: 'webhook' })).source).toBe('webhook');
