@@ -6,6 +6,8 @@
  * webhook configured while only `dreamos run` runs is still delivered.
  */
 import type { EventHub } from './api/event-hub.js';
+import type { HostedSource } from './plugins/host.js';
+import type { RunningPlugins } from './plugins/index.js';
 import { oneLine } from './sanitize.js';
 import type { DeliveryRecord } from './webhooks/index.js';
 import type { Workspace } from './workspace.js';
@@ -23,6 +25,8 @@ export interface CompanionOptions {
 }
 
 export interface Companions {
+  /** The loaded plugins' sources, for the scout of the process's orchestrator. */
+  sources: HostedSource[];
   /** Let what is under way finish, for at most `graceMs`, then stop. */
   close(graceMs: number): Promise<void>;
 }
@@ -55,7 +59,7 @@ export async function startCompanions(ws: Workspace, options: CompanionOptions):
       : {}),
     onError: (error) => log(`dreamos: webhooks: ${oneLine((error as Error).message ?? String(error), 300)}`),
   });
-  let plugins: { idle(): Promise<void>; stop(): void } | null = null;
+  let plugins: RunningPlugins | null = null;
   try {
     plugins = options.hub
       ? wantsPlugins(ws)
@@ -67,6 +71,7 @@ export async function startCompanions(ws: Workspace, options: CompanionOptions):
     throw error;
   }
   return {
+    sources: plugins?.host.sources() ?? [],
     async close(graceMs) {
       if (plugins) {
         let timer: NodeJS.Timeout | undefined;

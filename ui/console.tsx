@@ -13,6 +13,7 @@ import { COMPANIONS_GRACE_MS, type Companions, startCompanions } from '../src/co
 import type { ConsoleRequest } from '../src/console-request.js';
 import { DreamError } from '../src/errors.js';
 import { reportError } from '../src/output.js';
+import type { HostedSource } from '../src/plugins/host.js';
 import { exitWhenFlushed, guardOutput } from '../src/process-end.js';
 import { openWorkspace, type Workspace } from '../src/workspace.js';
 import { App, type AppProps } from './App.js';
@@ -138,6 +139,11 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
   // Webhooks, plugins and notifiers run here too, unless the console only watches; the agents do
   // not wait for plugins to load.
   const companions = options.readOnly ? null : companionsHere(ws, serving, update);
+  // The scout of the agents started here reads the plugins' sources once they are loaded.
+  let pluginSources: readonly HostedSource[] = [];
+  void companions?.then((c) => {
+    pluginSources = c?.sources ?? [];
+  });
 
   // The agents start after the first frames, so the console shows at once.
   const agents = attach
@@ -146,6 +152,7 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
         ws,
         (note) => update({ notice: note }),
         (mode) => update({ mode }),
+        companions ? () => pluginSources : undefined,
       );
 
   let code = 0;

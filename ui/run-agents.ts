@@ -3,6 +3,7 @@
  * itself; `--attach` and `--read-only` never load it. If it cannot load or start, the console still
  * watches and steers, and says why the agents do not run here.
  */
+import type { HostedSource } from '../src/plugins/host.js';
 import type { Workspace } from '../src/workspace.js';
 
 /** The agents this console runs, as it sees them: it only ever stops them. */
@@ -19,7 +20,11 @@ export type Started = { orchestrator: AgentsHandle } | { orchestrator: null; rea
 /** Failures to start that pass by themselves: another process holds the journal lock, a busy disk. */
 const PASSING = new Set(['E_LOCK_TIMEOUT', 'E_LOCK_COMPROMISED', 'E_IO']);
 
-export async function startAgents(ws: Workspace, onNote: (note: OrchestratorNote) => void): Promise<Started> {
+export async function startAgents(
+  ws: Workspace,
+  onNote: (note: OrchestratorNote) => void,
+  pluginSources?: () => readonly HostedSource[],
+): Promise<Started> {
   let mod: typeof import('../src/orchestrator/index.js');
   try {
     mod = await import('../src/orchestrator/index.js');
@@ -32,6 +37,7 @@ export async function startAgents(ws: Workspace, onNote: (note: OrchestratorNote
   }
   try {
     const orchestrator = await mod.startOrchestrator(ws, {
+      ...(pluginSources ? { pluginSources } : {}),
       onEvent: (event) => {
         if (event.type === 'error')
           onNote({ level: 'error', text: `${event.agent ?? 'orchestrator'}: ${event.message}` });
@@ -74,6 +80,8 @@ export function superviseAgents(
   ws: Workspace,
   onNote: (note: OrchestratorNote) => void,
   onMode: (mode: 'running' | 'unavailable') => void,
+  /** The plugins' sources, for the scout (the console's companions load them beside the agents). */
+  pluginSources?: () => readonly HostedSource[],
 ): Agents {
   let stopping = false;
   let orchestrator: AgentsHandle | null = null;
@@ -82,10 +90,14 @@ export function superviseAgents(
   const done = (async () => {
     for (let attempt = 0; !stopping; attempt++) {
       let noted = false;
-      const started = await startAgents(ws, (note) => {
-        noted = true;
-        onNote(note);
-      });
+      const started = await startAgents(
+        ws,
+        (note) => {
+          noted = true;
+          onNote(note);
+        },
+        pluginSources,
+      );
       if (started.orchestrator) {
         if (stopping) {
           await started.orchestrator.stop();

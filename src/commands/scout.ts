@@ -29,7 +29,9 @@ function describeReport(r: SourceReport, dryRun: boolean): string {
 }
 
 export function registerScout(program: Command): void {
-  const scout = program.command('scout').description('watch feeds, Hacker News and GitHub issues for work');
+  const scout = program
+    .command('scout')
+    .description("watch feeds, Hacker News, GitHub issues and the plugins' sources for work");
   scout
     .command('run')
     .description(
@@ -39,14 +41,18 @@ export function registerScout(program: Command): void {
     .option('--dry-run', 'show what would be made; change nothing')
     .action(async (o, command: Command) => {
       const body = async (ws: Workspace, options: GlobalOptions) => {
+        const { loadPluginSources } = await import('../plugins/index.js');
+        const plugins = await loadPluginSources(ws, { log: say, alerts: !o.dryRun });
         const run = await runScout(ws, {
           ...(o.source !== undefined ? { source: String(o.source) } : {}),
           dryRun: Boolean(o.dryRun),
+          plugins: plugins.sources,
         });
+        await plugins.settled();
         for (const notice of run.notices) say(`dreamos: scout: ${notice}`);
         emit(options, run, () =>
           run.sources.length === 0
-            ? 'no scout sources (add them to scout.sources in config.json; see docs/scout.md)'
+            ? 'no scout sources (add them to scout.sources in config.json, or a plugin with sources; see docs/scout.md)'
             : run.sources.map((r) => describeReport(r, run.dryRun)).join('\n'),
         );
         if (run.sources.some((r) => r.status === 'failed')) process.exitCode = ExitCode.error;
@@ -60,11 +66,13 @@ export function registerScout(program: Command): void {
     .description('the sources with their last run, items seen and tasks made')
     .action(async (_o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const { sources, notices } = sourceStates(ws);
+        const { loadPluginSources } = await import('../plugins/index.js');
+        const plugins = await loadPluginSources(ws, { log: say, alerts: false });
+        const { sources, notices } = sourceStates(ws, plugins.sources);
         for (const notice of notices) say(`dreamos: scout: ${notice}`);
         emit(options, sources, () =>
           sources.length === 0
-            ? 'no scout sources (add them to scout.sources in config.json; see docs/scout.md)'
+            ? 'no scout sources (add them to scout.sources in config.json, or a plugin with sources; see docs/scout.md)'
             : table([
                 ['ID', 'KIND', 'EVERY', 'LAST RUN', 'STATUS', 'SEEN', 'MADE', 'FAILURES'],
                 ...sources.map((s) => [

@@ -54,6 +54,7 @@ export function registerSwarm(program: Command): void {
           // Leading the sweeps is the rule for a lone orchestrator: only a change after a loss is told.
           let sweepsLost = false;
           const orchestrator = await startOrchestrator(ws, {
+            ...(companions.sources.length > 0 ? { pluginSources: () => companions.sources } : {}),
             ...(o.agents
               ? {
                   agents: String(o.agents)

@@ -12,7 +12,7 @@ import type { EventSource, Notifier } from '../notify/types.js';
 import { oneLine } from '../sanitize.js';
 import type { Workspace } from '../workspace.js';
 import { raisePluginAlert } from './alerts.js';
-import { PluginHost } from './host.js';
+import { type HostedSource, PluginHost } from './host.js';
 import { loadPlugins, PLUGIN_DIR } from './load.js';
 
 export { type HostedSource, PluginHost } from './host.js';
@@ -93,6 +93,32 @@ export async function startPlugins(
       notifiers.stop();
     },
   };
+}
+
+/**
+ * The plugins' sources for one command (`dreamos scout run|sources`): the plugins are loaded as a
+ * start loads them, a refused one is told on `log`; with `alerts`, a plugin switched off while the
+ * command runs raises its alert, which `settled` waits for.
+ */
+export async function loadPluginSources(
+  ws: Workspace,
+  options: { log: (line: string) => void; alerts: boolean; timeoutMs?: number },
+): Promise<{ sources: HostedSource[]; settled(): Promise<void> }> {
+  const { log } = options;
+  const timeouts = options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {};
+  const { reports, loaded } = await loadPlugins(ws, timeouts);
+  for (const report of reports)
+    if (report.state === 'refused') log(`dreamos: plugin ${report.from} not loaded: ${report.reason}`);
+  const writing: Promise<void>[] = [];
+  const host = new PluginHost(reports, loaded, {
+    ...timeouts,
+    log,
+    onSwitchedOff: (report, reason) => {
+      if (options.alerts)
+        writing.push(raisePluginAlert(ws, report, `plugin ${report.name} switched off: ${reason}`, log));
+    },
+  });
+  return { sources: host.sources(), settled: async () => void (await Promise.all(writing)) };
 }
 
 /** Whether the workspace has anything for startPlugins to run: plugin files or packages, or a notifier. */

@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { AgentId, PRIORITIES } from '../../state/schemas.js';
+import { NAME_RE } from '../plugins/types.js';
 
 const MiB = 1024 * 1024;
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/;
@@ -101,8 +102,18 @@ export const ScoutSource = z.discriminatedUnion('kind', [
       .optional(),
   }),
   z.strictObject({ ...common, kind: z.literal('hn'), query: z.string().min(1).max(200) }),
+  /** A source a plugin offers (docs/plugins.md#sources), given an id, rules and a role here. */
+  z.strictObject({
+    ...common,
+    kind: z.literal('plugin'),
+    plugin: z.string().regex(NAME_RE, "a plugin's name"),
+    source: z.string().regex(NAME_RE, "a plugin source's id"),
+  }),
 ]);
 export type ScoutSource = z.infer<typeof ScoutSource>;
+/** A source read over HTTP by the scout itself. */
+export type FetchedSource = Exclude<ScoutSource, { kind: 'plugin' }>;
+export type PluginScoutSource = Extract<ScoutSource, { kind: 'plugin' }>;
 
 export const ScoutConfig = z
   .strictObject({
@@ -126,6 +137,7 @@ export const ScoutConfig = z
   })
   .superRefine((scout, ctx) => {
     const seen = new Set<string>();
+    const named = new Set<string>();
     for (const [i, source] of scout.sources.entries()) {
       if (seen.has(source.id))
         ctx.addIssue({
@@ -134,6 +146,16 @@ export const ScoutConfig = z
           message: `duplicate source id ${source.id}`,
         });
       seen.add(source.id);
+      if (source.kind !== 'plugin') continue;
+      const name = `${source.plugin}/${source.source}`;
+      // One plugin source, one set of rules: two entries would read it twice under two ids.
+      if (named.has(name))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sources', i, 'source'],
+          message: `plugin source ${name} is named by two sources`,
+        });
+      named.add(name);
     }
   })
   .prefault({});

@@ -2,23 +2,31 @@
  * One run of the scout over its sources (docs/scout.md): each source is read (conditionally), its
  * new items are cleaned, matched against its rules, and at most its cap of them become tasks, in one
  * change per source. Tasks come from source `scout`, with the dedupe key `scout:<source>:<hash>`
- * (a GitHub issue: `gh:owner/repo#N`, the key its webhook delivery makes), and wait for approval
- * unless policies.approval.scout is `auto`.
+ * (a GitHub issue: `gh:owner/repo#N`, the key its webhook delivery makes; a plugin's item:
+ * `plugin:<plugin>:<source>:<key>`), and wait for approval unless policies.approval.scout is `auto`.
+ *
+ * Plugin sources (docs/plugins.md#sources) are the sources of the loaded plugins, handed in by the
+ * caller: each one config.json names (kind `plugin`) runs under that entry's id, rules and role;
+ * each one it does not name runs as `<plugin>/<source>`, with the defaults.
  *
  * What was looked at is remembered in the seen-store (store.ts); items past the cap, and items still
  * short of their minimum score, are not: the next run looks at them again. A failing source is
  * reported in its own status and never stops the others.
  */
 
+import { createHash } from 'node:crypto';
+import { DedupeKey } from '../../state/schemas.js';
 import type { Config } from '../config.js';
 import { alertByKey } from '../drift/plans.js';
 import { notFound } from '../errors.js';
 import { githubSources } from '../github/config.js';
+import type { HostedSource } from '../plugins/host.js';
+import type { SourceItem } from '../plugins/types.js';
 import { oneLine, stripControl } from '../sanitize.js';
 import type { TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
 import { planSourceFailing, planSourceRecovered, sourceAlertKey } from './alerts.js';
-import type { ScoutSource } from './config.js';
+import type { PluginScoutSource, ScoutSource } from './config.js';
 import { FetchError } from './http.js';
 import { belowScore, compileRules } from './rules.js';
 import { type RawItem, readSource } from './sources.js';
@@ -37,6 +45,8 @@ export interface ScoutRunOptions {
   dryRun?: boolean;
   /** Only the sources whose interval has passed since their last run (the orchestrator's runs). */
   onlyDue?: boolean;
+  /** The loaded plugins' sources (PluginHost.sources()); without them a `plugin` source fails. */
+  plugins?: readonly HostedSource[];
   now?: () => Date;
 }
 
@@ -76,14 +86,48 @@ export interface ScoutRun {
   notices: string[];
 }
 
-/** Every source: scout.sources, and one per repository of the `github` section not polled there. */
-export function scoutSources(config: Pick<Config, 'scout' | 'github'>): ScoutSource[] {
-  return [...config.scout.sources, ...githubSources(config.github, config.scout)];
+/** How often a plugin source config.json does not name is read, when its plugin does not say. */
+const PLUGIN_INTERVAL = 3600;
+const PLUGIN_MAX_TASKS = 10;
+
+/**
+ * Every source: scout.sources, one per repository of the `github` section not polled there, and one
+ * per plugin source scout.sources does not name, as `<plugin>/<source>` (an id no entry of
+ * config.json can take) with the defaults of an entry.
+ */
+export function scoutSources(
+  config: Pick<Config, 'scout' | 'github'>,
+  plugins: readonly HostedSource[] = [],
+): ScoutSource[] {
+  const named = new Set(
+    config.scout.sources.flatMap((s) => (s.kind === 'plugin' ? [`${s.plugin}/${s.source}`] : [])),
+  );
+  const unnamed = plugins
+    .filter((p) => !named.has(`${p.plugin}/${p.id}`))
+    .map(
+      (p): PluginScoutSource => ({
+        id: `${p.plugin}/${p.id}`,
+        kind: 'plugin',
+        plugin: p.plugin,
+        source: p.id,
+        interval: p.intervalSeconds ?? PLUGIN_INTERVAL,
+        rules: { keywords: [], patterns: [], exclude: [] },
+        priority: 'normal',
+        tags: [],
+        maxTasksPerRun: PLUGIN_MAX_TASKS,
+        enabled: true,
+      }),
+    );
+  return [...config.scout.sources, ...githubSources(config.github, config.scout), ...unnamed];
 }
 
 /** The sources a run covers; an unknown --source is refused before anything is read. */
-export function selectSources(ws: Workspace, id?: string): ScoutSource[] {
-  const sources = scoutSources(ws.config);
+export function selectSources(
+  ws: Workspace,
+  id?: string,
+  plugins: readonly HostedSource[] = [],
+): ScoutSource[] {
+  const sources = scoutSources(ws.config, plugins);
   if (id === undefined) return sources;
   const found = sources.find((s) => s.id === id);
   if (!found)
@@ -96,7 +140,7 @@ export function selectSources(ws: Workspace, id?: string): ScoutSource[] {
 export async function runScout(ws: Workspace, options: ScoutRunOptions = {}): Promise<ScoutRun> {
   const now = options.now ?? (() => new Date());
   const store = new ScoutStore(ws.paths);
-  const sources = selectSources(ws, options.source);
+  const sources = selectSources(ws, options.source, options.plugins);
   const reports: SourceReport[] = new Array(sources.length);
   let next = 0;
   const worker = async () => {
@@ -184,7 +228,10 @@ async function runSource(
   };
   let read: Awaited<ReturnType<typeof readSource>>;
   try {
-    read = await readSource(source, ws.config.scout, validators);
+    read =
+      source.kind === 'plugin'
+        ? await readPluginSource(source, options.plugins ?? [])
+        : await readSource(source, ws.config.scout, validators);
   } catch (error) {
     if (!(error instanceof FetchError)) throw error;
     return failed(ws, store, source, oneLine(error.message, 300), options, now);
@@ -278,6 +325,49 @@ async function runSource(
   return report;
 }
 
+/**
+ * The dedupe key of a plugin's item: its own key when the whole fits on one line within the limit,
+ * or else the first 24 hex digits of the key's SHA-256 after a `#`.
+ */
+export function pluginItemKey(plugin: string, source: string, key: string): string {
+  const plain = `plugin:${plugin}:${source}:${key}`;
+  if (DedupeKey.safeParse(plain).success) return plain;
+  return `plugin:${plugin}:${source}:#${createHash('sha256').update(key).digest('hex').slice(0, 24)}`;
+}
+
+const rawOf = (source: PluginScoutSource, item: SourceItem): RawItem => ({
+  guid: item.key,
+  title: item.title,
+  text: item.text ?? '',
+  link: item.url ?? null,
+  ...(item.score !== undefined ? { score: item.score } : {}),
+  key: pluginItemKey(source.plugin, source.source, item.key),
+});
+
+/**
+ * A plugin source's items, through its plugin's guard. Whatever the plugin throws fails this run of
+ * the source, as a failed request fails a feed's; a plugin not loaded, or switched off, fails it too.
+ */
+async function readPluginSource(
+  source: PluginScoutSource,
+  plugins: readonly HostedSource[],
+): Promise<Awaited<ReturnType<typeof readSource>>> {
+  const hosted = plugins.find((p) => p.plugin === source.plugin && p.id === source.source);
+  if (!hosted)
+    throw new FetchError(
+      `no plugin source ${source.plugin}/${source.source} is loaded (see dreamos plugin list)`,
+    );
+  let items: SourceItem[];
+  try {
+    items = await hosted.fetch();
+  } catch (error) {
+    throw new FetchError(
+      `plugin ${source.plugin}: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  }
+  return { status: 'ok', items: items.map((item) => rawOf(source, item)), validators: {} };
+}
+
 /** Record a run that worked: the source's state, what was seen, and its alert resolved. */
 async function settle(
   ws: Workspace,
@@ -343,14 +433,17 @@ async function failed(
 }
 
 /** What `scout sources` shows of each source: its config and its state. */
-export function sourceStates(ws: Workspace): {
+export function sourceStates(
+  ws: Workspace,
+  plugins: readonly HostedSource[] = [],
+): {
   sources: (SourceState & { id: string; kind: string; interval: number; enabled: boolean })[];
   notices: string[];
 } {
   const store = new ScoutStore(ws.paths);
   const file = store.read();
   return {
-    sources: scoutSources(ws.config).map((s) => ({
+    sources: scoutSources(ws.config, plugins).map((s) => ({
       id: s.id,
       kind: s.kind,
       interval: s.interval,

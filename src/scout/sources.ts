@@ -6,7 +6,7 @@
 import { createRequire } from 'node:module';
 import type * as FeedParser from '@rowanmanning/feed-parser';
 import * as z from 'zod';
-import type { ScoutConfig, ScoutSource } from './config.js';
+import type { FetchedSource, ScoutConfig } from './config.js';
 import { FetchError, type FetchLimits, fetchLimited, type Validators } from './http.js';
 
 /** One thing a source offers, as read (not yet cleaned: see run.ts). */
@@ -30,7 +30,7 @@ export type SourceRead =
 const under = (base: string, path: string) => new URL(path, base.endsWith('/') ? base : `${base}/`);
 
 /** The address a source is read from. */
-export function sourceUrl(source: ScoutSource, config: ScoutConfig): string {
+export function sourceUrl(source: FetchedSource, config: ScoutConfig): string {
   switch (source.kind) {
     case 'rss':
     case 'atom':
@@ -52,7 +52,7 @@ export function sourceUrl(source: ScoutSource, config: ScoutConfig): string {
   }
 }
 
-function headersOf(source: ScoutSource): Record<string, string> {
+function headersOf(source: FetchedSource): Record<string, string> {
   if (source.kind !== 'github-issues') return {};
   const token = source.tokenEnv ? process.env[source.tokenEnv] : undefined;
   return {
@@ -62,7 +62,7 @@ function headersOf(source: ScoutSource): Record<string, string> {
 }
 
 export async function readSource(
-  source: ScoutSource,
+  source: FetchedSource,
   config: ScoutConfig,
   validators: Validators,
 ): Promise<SourceRead> {

@@ -1,8 +1,9 @@
 /** The scout's pure parts: its config section, the rules, item hashes and the seen-store's retention. */
 import { describe, expect, it } from 'vitest';
 import { Config } from '../../../src/config.js';
-import { ScoutConfig } from '../../../src/scout/config.js';
+import { type FetchedSource, ScoutConfig } from '../../../src/scout/config.js';
 import { belowScore, compileRules } from '../../../src/scout/rules.js';
+import { pluginItemKey } from '../../../src/scout/run.js';
 import { sourceUrl } from '../../../src/scout/sources.js';
 import { forgetOld, itemHash, type ScoutFile } from '../../../src/scout/store.js';
 
@@ -59,10 +60,10 @@ describe('scout addresses', () => {
         { id: 'hn', kind: 'hn', query: 'type script' },
       ],
     });
-    expect(sourceUrl(scout.sources[0]!, scout)).toBe(
+    expect(sourceUrl(scout.sources[0] as FetchedSource, scout)).toBe(
       'https://ghe.example.com/api/v3/repos/o/r/issues?state=open&per_page=100&labels=bug%2Chelp+wanted',
     );
-    expect(sourceUrl(scout.sources[1]!, scout)).toBe(
+    expect(sourceUrl(scout.sources[1] as FetchedSource, scout)).toBe(
       'http://127.0.0.1:9/hn/api/v1/search_by_date?tags=story&query=type+script&hitsPerPage=100',
     );
     expect(
@@ -117,5 +118,30 @@ describe('the seen-store', () => {
     };
     forgetOld(file, now, 90);
     expect(Object.keys(file.seen)).toEqual([itemHash('s', 'new')]);
+  });
+});
+
+describe('plugin sources', () => {
+  it('are named in config.json by plugin and source, once each', () => {
+    const entry = { id: 'mine', kind: 'plugin', plugin: 'leads', source: 'news' };
+    expect(ScoutConfig.parse({ sources: [entry] }).sources[0]).toMatchObject({
+      ...entry,
+      interval: 3600,
+      maxTasksPerRun: 10,
+    });
+    const twice = ScoutConfig.safeParse({ sources: [entry, { ...entry, id: 'again' }] });
+    expect(twice.success).toBe(false);
+    expect(twice.error?.issues[0]?.message).toBe('plugin source leads/news is named by two sources');
+    expect(ScoutConfig.safeParse({ sources: [{ ...entry, plugin: 'Leads!' }] }).success).toBe(false);
+  });
+
+  it("keep an item's own key when it fits a dedupe key, and hash it when not", () => {
+    expect(pluginItemKey('leads', 'news', 'https://example.com/1')).toBe(
+      'plugin:leads:news:https://example.com/1',
+    );
+    const long = 'k'.repeat(300);
+    expect(pluginItemKey('leads', 'news', long)).toMatch(/^plugin:leads:news:#[0-9a-f]{24}$/);
+    expect(pluginItemKey('leads', 'news', long)).toBe(pluginItemKey('leads', 'news', long));
+    expect(pluginItemKey('leads', 'news', 'two\nlines')).toMatch(/^plugin:leads:news:#[0-9a-f]{24}$/);
   });
 });
