@@ -1,7 +1,8 @@
 /**
  * The scout inside the orchestrator: only the leader of the sweeps runs it, so two orchestrators on
  * one board never both poll the sources; when the leader stops, the other takes the scout over. And
- * an orchestrator started on a workspace with scout sources reads them on their interval.
+ * an orchestrator started on a workspace with scout sources reads them on their interval, the
+ * plugins' sources it is given among them.
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -93,5 +94,38 @@ describe('the scout in the orchestrator', () => {
     } finally {
       await server.close();
     }
+  }, 60_000);
+
+  it("reads the plugins' sources it is given, making their tasks once", async () => {
+    let fetched = 0;
+    const ws = await openWs();
+    const orchestrator = await startOrchestrator(ws, {
+      agents: ['agent-1'],
+      pluginSources: () => [
+        {
+          plugin: 'leads',
+          id: 'news',
+          intervalSeconds: 1,
+          fetch: async () => {
+            fetched += 1;
+            return [{ key: 'one', title: 'A lead from a plugin' }];
+          },
+        },
+      ],
+    });
+    try {
+      // Read again after its interval: the item is seen, so it stays one task.
+      await waitFor(() => fetched >= 2, 30_000);
+    } finally {
+      await orchestrator.stop();
+    }
+    expect(ws.listTasks().filter((t) => t.source === 'scout')).toMatchObject([
+      {
+        title: 'A lead from a plugin',
+        dedupeKey: 'plugin:leads:news:one',
+        status: 'backlog',
+        approval: { status: 'pending' },
+      },
+    ]);
   }, 60_000);
 });
