@@ -7,7 +7,11 @@
  *
  *   - [ ] Add a --since option to `dreamos log`
  *
- * is one item; its key is the line's text, so the same line is never offered twice.
+ * is one item; its key is the line's text, so the same line is never offered twice. The scout reads
+ * it as the source `todo-source/todo` (`dreamos scout run`, and `dreamos run` every 5 minutes), and
+ * its tasks wait for approval. To give it rules, a role or a cap, name it in config.json's
+ * scout.sources: { "id": "todo", "kind": "plugin", "plugin": "todo-source", "source": "todo", … }
+ * (docs/scout.md#plugin-sources).
  */
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
