@@ -1,15 +1,16 @@
 /**
  * The plugins' sources in `dreamos scout run|sources`: a plugin file in .dreamos/plugins/ whose
  * source offers the items of a JSON file the test writes, run by the CLI as a child process, beside
- * a configured feed on a fake feed server (tests/helpers/feed-server.ts).
+ * a configured feed on a fake feed server (tests/helpers/feed-server.ts), and by `dreamos run`.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Alert } from '../../../state/schemas.js';
 import { type Board, board, show } from '../../helpers/cli.js';
 import { type FeedServer, rss, startFeedServer } from '../../helpers/feed-server.js';
-import { cliAsync } from '../../helpers/workspace.js';
+import { cliAsync, ROOT } from '../../helpers/workspace.js';
 
 interface SourceReport {
   id: string;
@@ -42,7 +43,8 @@ beforeEach(() => {
 afterEach(() => b.cleanup());
 
 /** A plugin with one source, `news`, offering what .dreamos/leads.json holds, or throwing. */
-const LEADS = `import fs from 'node:fs';
+const LEADS = `import { spawn } from 'node:child_process';
+import fs from 'node:fs';
 export default {
   name: 'leads',
   version: '1.0.0',
@@ -207,4 +209,42 @@ describe('plugin sources in the scout', () => {
     expect(unknown.code, show(unknown)).toBe(3);
     expect(unknown.stderr).toContain('leads/news');
   });
+
+  it('are read by the orchestrator of dreamos run, from the plugins it loaded', async () => {
+    install();
+    offer(leads(2));
+    const child = spawn(
+      process.execPath,
+      [path.join(ROOT, 'bin', 'dreamos.js'), 'run', '--agents', 'agent-1'],
+      {
+        cwd: b.dir,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    try {
+      const deadline = Date.now() + 30_000;
+      while (scoutTasks().length < 2 && Date.now() < deadline)
+        await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      child.kill('SIGTERM');
+      await closed;
+    }
+    expect(
+      scoutTasks()
+        .map((t) => [t.dedupeKey, t.status, t.approval?.status])
+        .sort(),
+      output,
+    ).toEqual([
+      ['plugin:leads:news:lead-0', 'backlog', 'pending'],
+      ['plugin:leads:news:lead-1', 'backlog', 'pending'],
+    ]);
+  }, 60_000);
 });
