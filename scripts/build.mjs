@@ -26,8 +26,8 @@ const common = {
   // Dependencies are bundled too: resolving zod's many modules at every start would be most of a
   // short command's time (docs/decisions/code-cache.md).
   // pg is loaded by the postgres backend when a workspace uses it (state/pg/connection.ts); the
-  // libraries of the network face (the HTTP API, metrics, MCP, the scout's feed parser) by the code
-  // that needs them, through a dynamic import(), so that no other command loads them.
+  // libraries of the network face (the HTTP API, metrics, MCP, the scout's feed parser and pattern
+  // check) by the code that needs them, on first use, so that no other command loads them.
   external: [
     'better-sqlite3',
     'react-devtools-core',
@@ -37,6 +37,7 @@ const common = {
     'prom-client',
     '@modelcontextprotocol/sdk',
     '@rowanmanning/feed-parser',
+    'safe-regex2',
   ],
   sourcemap: 'linked',
   // Less source text to compile at every start; stack traces still map through the source maps.

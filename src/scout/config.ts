@@ -3,6 +3,8 @@
  * of every request it makes. Rules are checked here, once, so that a run never meets a pattern it
  * cannot compile.
  */
+import { createRequire } from 'node:module';
+import type SafeRegex from 'safe-regex2';
 import * as z from 'zod';
 import { AgentId, PRIORITIES } from '../../state/schemas.js';
 import { NAME_RE } from '../plugins/types.js';
@@ -27,6 +29,14 @@ export const Interval = z.union([z.number(), z.string()]).transform((value, ctx)
   return seconds;
 });
 
+let safeRegexModule: typeof SafeRegex | undefined;
+
+/** The check of a pattern's matching time, loaded when a config has patterns (not by every command). */
+const safeRegex = (source: string): boolean => {
+  safeRegexModule ??= createRequire(import.meta.url)('safe-regex2') as typeof SafeRegex;
+  return safeRegexModule(source);
+};
+
 /** The longest pattern a rule may hold, and the most text one is run against (title and text, cut). */
 export const MAX_PATTERN = 200;
 export const MAX_MATCHED_TEXT = 10_000;
@@ -40,7 +50,17 @@ const Pattern = z
       new RegExp(source, 'iu');
     } catch (error) {
       ctx.addIssue({ code: 'custom', message: `not a regular expression: ${(error as Error).message}` });
+      return;
     }
+    // The text a pattern runs against comes from outside: a pattern whose matching can take time
+    // exponential in the text's length (a quantified group that repeats, as in `(\w+\s?)+`) would let
+    // one hostile item stop the scout, and the orchestrator it runs in.
+    if (!safeRegex(source))
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          'a pattern with a repeated group inside a repetition (such as (a+)+) can take for ever on some texts: write it without the nesting',
+      });
   });
 
 /**

@@ -1,7 +1,7 @@
 /**
  * A source's rules as one test of an item. Patterns were checked when the config was read
- * (config.ts); each runs against a bounded text (the title and the start of the text), so that no
- * item, however long, makes a pattern run for long.
+ * (config.ts): valid, and without the nested repetition that makes matching take exponential time;
+ * each runs against a bounded text (the title and the start of the text).
  */
 import { MAX_MATCHED_TEXT, type Rules } from './config.js';
 

@@ -28,6 +28,17 @@ describe('scout config', () => {
     expect(accepted({ sources: [{ id: 'a', kind: 'hn', query: 'q', rules: { patterns: ['(x'] } }] })).toBe(
       false,
     );
+    // A nested repetition can take exponential time on a hostile item: refused with a clear reason.
+    const nested = ScoutConfig.safeParse({
+      sources: [{ id: 'a', kind: 'hn', query: 'q', rules: { patterns: ['(\\w+\\s?)+$'] } }],
+    });
+    expect(nested.success).toBe(false);
+    expect(JSON.stringify(nested.error?.issues)).toContain('repeated group inside a repetition');
+    expect(
+      accepted({
+        sources: [{ id: 'a', kind: 'hn', query: 'q', rules: { patterns: ['cve-\\d{4}', 'bug|crash'] } }],
+      }),
+    ).toBe(true);
     expect(accepted({ sources: [{ id: 'a', kind: 'rss', url: 'file:///etc/passwd' }] })).toBe(false);
     expect(accepted({ sources: [{ id: 'a', kind: 'rss', url: 'https://x/', interval: 'soon' }] })).toBe(
       false,
