@@ -6,6 +6,7 @@ import * as z from 'zod';
 import { Driver } from '../agents/drivers/config.js';
 import { DEFAULT_BACKEND } from '../state/backends.js';
 import { AgentId } from '../state/schemas.js';
+import { DiscordAppConfig } from './discord/config.js';
 import { EventWords } from './events.js';
 import { GithubConfig } from './github/config.js';
 import { ScoutConfig } from './scout/config.js';
@@ -226,6 +227,8 @@ export const Config = z
     scout: ScoutConfig,
     /** GitHub issues turned into tasks, by webhook and by polling (docs/github.md). */
     github: GithubConfig.optional(),
+    /** The Discord application whose slash commands reach this workspace (docs/discord.md). */
+    discord: DiscordAppConfig.optional(),
     /**
      * Where the state is kept: the name of a backend registered in state/backends.ts, chosen at init
      * and read on every open (docs/decisions/state-backend.md). A config.json without it is json's.
