@@ -71,12 +71,17 @@ export async function openServing(
   const hub = await EventHub.start(ws, { onError });
   hub.subscribe((event) => metrics.observe(event));
   const github = ws.config.github ? await openGithub(ws, ws.config.github, hub) : null;
+  const discord = ws.config.discord
+    ? (await import('../hooks/discord.js')).discordHook({ workspace: ws, config: ws.config.discord })
+    : null;
+  // One app under /hooks: each hook answers at its own path (/github, /discord).
+  const hooks = github && discord ? github.hooks.route('/', discord) : (github?.hooks ?? discord);
   const app = createApp({
     workspace: ws,
     tokens,
     events: eventsHandler(hub),
     metrics: (c) => metrics.handler(c),
-    ...(github ? { hooks: github.hooks } : {}),
+    ...(hooks ? { hooks } : {}),
   });
   let server: RunningServer;
   try {
