@@ -9,6 +9,7 @@ import { registerAdmin } from './commands/admin.js';
 import { registerAlerts } from './commands/alerts.js';
 import { CONSOLE_HINT, consoleNotHere, interactive, registerConsole } from './commands/console.js';
 import { registerDb } from './commands/db.js';
+import { registerDiscord } from './commands/discord.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerPlugin } from './commands/plugin.js';
 import { registerScout } from './commands/scout.js';
@@ -48,6 +49,7 @@ export function buildProgram(): Command {
   registerPlugin(program);
   registerScout(program);
   registerServe(program);
+  registerDiscord(program);
   return program;
 }
 
