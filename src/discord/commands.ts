@@ -95,7 +95,10 @@ function attentionText(ws: Workspace): string {
   if (items.length === 0) return 'Nothing needs attention.';
   const lines = items
     .slice(0, MAX_ITEMS)
-    .map((a) => `• [${a.severity}] ${a.reason}: ${oneLine(a.subject, 120)} → ${oneLine(a.action, 200)}`);
+    .map(
+      (a) =>
+        `• [${a.severity}] ${a.reason}: ${oneLine(a.subject, 60)} ${oneLine(a.text, 120)} → ${oneLine(a.action, 200)}`,
+    );
   if (items.length > MAX_ITEMS) lines.push(`… and ${items.length - MAX_ITEMS} more (dreamos attention)`);
   return lines.join('\n');
 }
