@@ -1,7 +1,8 @@
 /**
  * `POST /hooks/discord`: Discord's interactions endpoint (docs/discord.md). Every request must be
- * signed by the application's key and fresh (src/discord/verify.ts), else 401. PING is answered
- * with PONG; `/dreamos …` runs for the users the allow-list names, with the scopes it gives them.
+ * signed by the application's key, fresh (src/discord/verify.ts) and not seen before, else 401.
+ * PING is answered with PONG; `/dreamos …` runs for the users the allow-list names, with the scopes
+ * it gives them.
  *
  * Discord waits 3 seconds for an answer. Reads answer at once (type 4). Changes are checked at once
  * (a mistake is answered then, only to its author), then deferred (type 5: "thinking…") and run,
@@ -15,7 +16,7 @@ import type { Caller } from '../api/context.js';
 import { allows } from '../api/context.js';
 import { type Asker, invocationOf } from '../discord/commands.js';
 import type { DiscordAppConfig } from '../discord/config.js';
-import { discordPublicKey, signatureProblem } from '../discord/verify.js';
+import { discordPublicKey, MAX_AGE_SECONDS, MAX_SKEW_SECONDS, signatureProblem } from '../discord/verify.js';
 import { DreamError } from '../errors.js';
 import { say } from '../output.js';
 import { cut, oneLine, stripControl } from '../sanitize.js';
@@ -154,6 +155,22 @@ export function discordHook(options: DiscordHookOptions): Hono {
     return { type: DEFERRED_CHANNEL_MESSAGE_WITH_SOURCE };
   }
 
+  /**
+   * The interactions answered within the age a signature is taken for: Discord never sends one
+   * twice, so a second request with the same id is a replay of a captured one.
+   */
+  const seen = new Map<string, number>();
+  const firstTime = (id: string): boolean => {
+    const at = now();
+    for (const [old, when] of seen) {
+      if (at - when <= (MAX_AGE_SECONDS + MAX_SKEW_SECONDS) * 1000) break;
+      seen.delete(old);
+    }
+    if (seen.has(id)) return false;
+    seen.set(id, at);
+    return true;
+  };
+
   const app = new Hono();
   app.post(
     '/discord',
@@ -178,6 +195,8 @@ export function discordHook(options: DiscordHookOptions): Hono {
         return c.json({ error: 'the body is not an interaction' }, 400);
       }
       if (interaction.type === PING) return c.json({ type: PONG });
+      if (!firstTime(interaction.id))
+        return c.json({ error: 'invalid request: this interaction was answered already' }, 401);
       if (interaction.type !== APPLICATION_COMMAND)
         return c.json(answer('Dream.OS answers /dreamos commands only.', true));
       return c.json(await command(interaction));

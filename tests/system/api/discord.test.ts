@@ -197,6 +197,15 @@ describe('the Discord interactions endpoint', () => {
     expect((await post(unsigned)).status).toBe(401);
   });
 
+  it('refuses a signed command played a second time, changing nothing', async () => {
+    const before = tasks().length;
+    const request = signedRequest('http://local/discord', command(ADMIN, 'status'));
+    const again = request.clone();
+    expect((await post(request)).status).toBe(200);
+    expect((await post(again)).status).toBe(401);
+    expect(tasks()).toHaveLength(before);
+  });
+
   it('refuses a user the allow-list does not name, politely and only to them, changing nothing', async () => {
     const before = tasks().length;
     const answer = await ask('999', 'task add', { title: 'from a stranger' });
