@@ -396,7 +396,7 @@ describe('the Discord endpoint through dreamos serve', () => {
     tmp.cleanup();
   });
 
-  it('answers signed interactions on a real socket, without a token, and refuses unsigned ones', async () => {
+  it('answers signed interactions on a real socket beside the GitHub hook, and refuses unsigned ones', async () => {
     discord = await fakeDiscord();
     expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
     const file = path.join(tmp.dir, '.dreamos', 'config.json');
@@ -407,8 +407,13 @@ describe('the Discord endpoint through dreamos serve', () => {
       apiBase: discord.base,
       users: { [ADMIN]: ['admin'] },
     };
+    // The GitHub hook is served beside it, each at its own path.
+    config.github = { repos: ['owner/repo'], poll: false };
     fs.writeFileSync(file, JSON.stringify(config));
-    child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--json'], { cwd: tmp.dir });
+    child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--json'], {
+      cwd: tmp.dir,
+      env: { ...process.env, DREAMOS_GITHUB_WEBHOOK_SECRET: 'a secret' },
+    });
     const output = collectOutput(child);
     await waitFor(() => output.stdout().includes('\n') || child!.exitCode !== null, 30_000);
     const { origin } = JSON.parse(output.stdout().split('\n')[0]!) as { origin: string };
@@ -419,6 +424,13 @@ describe('the Discord endpoint through dreamos serve', () => {
     expect(await pong.json()).toEqual({ type: 1 });
     const unsigned = await fetch(url, { method: 'POST', body: '{"id":"1","type":1}' });
     expect(unsigned.status).toBe(401);
+    const github = await fetch(`${origin}/hooks/github`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-github-event': 'ping' },
+      body: '{}',
+    });
+    expect(github.status).toBe(401);
+    expect(await github.text()).toMatch(/X-Hub-Signature-256/);
 
     const payload = command(ADMIN, 'task add', { title: 'Over the socket' });
     const deferred = await fetch(signedRequest(url, payload));
