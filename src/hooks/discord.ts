@@ -138,7 +138,7 @@ export function discordHook(options: DiscordHookOptions): Hono {
       if (!sub.check) return answer(await sub.run(ws, args, asker));
       sub.check(ws, args, asker);
     } catch (error) {
-      return answer(`Cannot ${sub.path}: ${errorText(error, log)}`, true);
+      return answer(`Cannot run /dreamos ${sub.path}: ${errorText(error, log)}`, true);
     }
     const token = interaction.token;
     if (!token) return answer('Cannot answer later: the interaction carries no token.', true);
@@ -148,7 +148,7 @@ export function discordHook(options: DiscordHookOptions): Hono {
       try {
         content = await sub.run(ws, args, asker);
       } catch (error) {
-        content = `Could not ${sub.path}: ${errorText(error, log)}`;
+        content = `/dreamos ${sub.path} failed: ${errorText(error, log)}`;
       }
       await followUp(token, content);
     })();

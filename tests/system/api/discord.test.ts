@@ -270,7 +270,7 @@ describe('the Discord interactions endpoint', () => {
     // Cancelling what is already cancelled fails after the deferral, and says so.
     const twice = await ask(ADMIN, 'cancel', { id });
     expect(twice.deferred).toBe(true);
-    expect(twice.content).toMatch(/^Could not cancel:/);
+    expect(twice.content).toMatch(/^\/dreamos cancel failed: .*cancelled/);
   });
 
   it('answers an unknown task id at once, only to its author, for approve, retry and cancel', async () => {
@@ -278,7 +278,7 @@ describe('the Discord interactions endpoint', () => {
       const answer = await ask(ADMIN, sub, { id: 'T-99999' });
       expect(answer.deferred).toBe(false);
       expect(answer.flags).toBe(64);
-      expect(answer.content).toMatch(new RegExp(`^Cannot ${sub}: .*T-99999`));
+      expect(answer.content).toMatch(new RegExp(`^Cannot run /dreamos ${sub}: .*T-99999`));
     }
   });
 
