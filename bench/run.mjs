@@ -30,6 +30,8 @@
 // event stream, and until its first webhook delivery attempt (bench/api-events.mjs).
 // GitHub (BENCH_ONLY=github): signed issue deliveries to `POST /hooks/github` until the 202, and
 // until the task is in the journal (bench/github.mjs).
+// Discord (BENCH_ONLY=discord): signed interactions to `POST /hooks/discord` until acknowledged
+// (bench/discord.mjs).
 // Scout (BENCH_ONLY=scout): 10 RSS sources of 500 items through one `dreamos scout run` (bench/scout.mjs).
 // PostgreSQL (BENCH_ONLY=pg, or pg-cycles, pg-pickup, pg-recovery for one part): claim-then-complete
 // cycles through the library on a workspace whose state is in PostgreSQL, beside the bare-SQL
@@ -615,6 +617,14 @@ if (!ONLY || ONLY.includes('github')) {
     `  202 p50 ${githubFigures.ackP50Ms} ms, p99 ${githubFigures.ackP99Ms} ms; task p99 ${githubFigures.toTaskP99Ms} ms`,
   );
 }
+// Discord: signed interactions through `dreamos serve` until Discord would have its answer.
+let discordFigures = null;
+if (!ONLY || ONLY.includes('discord')) {
+  log('discord: signed interactions → acknowledgement');
+  const { discordFigure } = await import('./discord.mjs');
+  discordFigures = await discordFigure({ root: APP, tmpRoot });
+  log(`  p50 ${discordFigures.ackP50Ms} ms, p99 ${discordFigures.ackP99Ms} ms`);
+}
 let consoleFigures = null;
 if (!ONLY || ONLY.includes('console')) {
   log('console: first frame, keypress latency with 10,000 tasks and chatty agents, memory');
@@ -760,6 +770,9 @@ const checks = [
       ]
     : []),
   ...(githubFigures ? [{ figure: 'github delivery → 202 p99', pass: githubFigures.ackP99Ms <= 200 }] : []),
+  ...(discordFigures
+    ? [{ figure: 'discord interaction → acknowledged p99', pass: discordFigures.ackP99Ms <= 500 }]
+    : []),
   ...(pgFigures?.cases ?? []).flatMap((c) => [
     { figure: `pg ${c.tasks}/${c.workers}p lost/duplicated`, pass: c.integrity.pass },
     { figure: `pg ${c.tasks}/${c.workers}p rate`, pass: c.rateBar.pass },
@@ -807,6 +820,7 @@ const document = {
   events: eventFigures,
   scout: scoutFigures,
   github: githubFigures,
+  discord: discordFigures,
   pg: pgFigures,
   failed: checks.filter((c) => !c.pass).map((c) => c.figure),
   pass: checks.every((c) => c.pass),

@@ -170,6 +170,17 @@ function figures(doc) {
         gh.ackP99Ms <= 200,
       ),
     );
+  const dc = doc.discord;
+  if (dc)
+    add(
+      'discord',
+      'signed Discord interaction → acknowledged (`dreamos serve`)',
+      'p99 ≤ 500 ms',
+      cell(
+        `p50 ${num(dc.ackP50Ms, 1)} ms, p99 ${num(dc.ackP99Ms, 1)} ms (${dc.samples} interactions)`,
+        dc.ackP99Ms <= 500,
+      ),
+    );
   const scout = doc.scout;
   if (scout)
     add(
