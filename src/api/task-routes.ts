@@ -58,6 +58,9 @@ const EditBody = z.strictObject({
   budget: shape.budget,
 });
 
+/** How many pages are kept written out at once (each a few tens of kilobytes). */
+const MAX_CACHED_PAGES = 64;
+
 /** The fields of a task that say what it runs: changing one needs `tasks:approve`. */
 const CONTENT_FIELDS = ['prompt', 'run', 'role', 'capabilities'] as const;
 
@@ -105,6 +108,8 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
    * board asks for the same list page after page, and it only changes with a new entry.
    */
   let last: { seq: number; key: string; tasks: Task[] } | null = null;
+  /** The pages written out as JSON, by query, as of one journal sequence number. */
+  let pages: { seq: number; text: Map<string, string> } = { seq: -1, text: new Map() };
   const listed = (filter: ListFilter): Task[] => {
     const { status, agent, tag: tagged, role, priority } = filter;
     ws.refresh();
@@ -135,7 +140,21 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
       summary: 'List tasks, filtered and paged (by id)',
       query: TaskQuery,
       answer: 'TaskPage',
-      handle: ({ query }) => pageOf(listed(query), query),
+      handle: ({ query }, c) => {
+        // A page is written out once per journal entry: clients polling the board ask for the same
+        // pages again and again, and writing 50 tasks as JSON is most of an answer's cost.
+        const key = JSON.stringify(query);
+        ws.refresh();
+        const seq = ws.view.seq;
+        let text = pages.seq === seq ? pages.text.get(key) : undefined;
+        if (text === undefined) {
+          text = JSON.stringify(pageOf(listed(query), query));
+          if (pages.seq !== seq) pages = { seq, text: new Map() };
+          if (pages.text.size >= MAX_CACHED_PAGES) pages.text.clear();
+          pages.text.set(key, text);
+        }
+        return c.body(text, 200, { 'Content-Type': 'application/json' });
+      },
     }),
     route({
       method: 'post',

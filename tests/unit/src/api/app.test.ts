@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiRoutes, createApp } from '../../../../src/api/app.js';
 import { SCOPES, type Scope } from '../../../../src/api/context.js';
 import { DreamError } from '../../../../src/errors.js';
-import { initWorkspace, type Workspace } from '../../../../src/index.js';
+import { initWorkspace, openWorkspace, type Workspace } from '../../../../src/index.js';
 import type { Alert, Task } from '../../../../state/schemas.js';
 import { tempDir } from '../../../helpers/workspace.js';
 import { MemoryTokens } from './memory-tokens.js';
@@ -94,6 +94,22 @@ describe('tasks', () => {
     expect(shown.status).toBe(200);
     expect(shown.headers.get('Cache-Control')).toBe('no-store');
     expect(shown.body).toEqual(ws.getTask(task.id));
+  });
+
+  it("answers a page of the board as it is now, another process's changes included", async () => {
+    const first = await call<{ total: number; items: Task[] }>('GET', '/api/v1/tasks?limit=2', {
+      token: READ,
+    });
+    const again = await call<{ total: number }>('GET', '/api/v1/tasks?limit=2', { token: READ });
+    expect(again.body).toEqual(first.body);
+    const other = await openWorkspace({ home: ws.home });
+    try {
+      await other.addTask({ title: 'from another process', run: 'true' });
+    } finally {
+      await other.close();
+    }
+    const after = await call<{ total: number }>('GET', '/api/v1/tasks?limit=2', { token: READ });
+    expect(after.body.total).toBe(first.body.total + 1);
   });
 
   it('refuses an invalid task with a 400 naming the field, and adds nothing', async () => {
