@@ -5,10 +5,10 @@
 
 /**
  * What a token allows. `read`: every GET but the event stream; `events`: the event stream;
- * `tasks:write`: task changes, mail and alerts; `agents:control`: pause, resume, restart and reset
- * agents; `admin`: all of these.
+ * `tasks:write`: task changes, mail and alerts; `tasks:approve`: approving work from outside and
+ * agents' proposals, changing what a task runs, and adding tasks that run without waiting for
+ * approval; `agents:control`: pause, resume, restart and reset agents; `admin`: all of these.
  */
-/** `tasks:approve`: tasks the token adds run without waiting for approval, and it may approve others. */
 export const SCOPES = ['read', 'events', 'tasks:write', 'tasks:approve', 'agents:control', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
