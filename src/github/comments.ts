@@ -7,15 +7,12 @@
  * lock `locks/github-comments`) before the comment is posted, and a failed post is recorded, not
  * retried. A comment is a courtesy; the board is the record.
  */
-import fs from 'node:fs';
 import { join } from 'node:path';
 import * as z from 'zod';
-import { acquireLock } from '../../state/lock/index.js';
 import type { WorkspacePaths } from '../../state/paths.js';
-import { privateDir } from '../../state/safe-files.js';
 import type { Task } from '../../state/schemas.js';
-import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../../state/store.js';
 import type { DreamEvent } from '../events.js';
+import { LockedJsonFile } from '../locked-file.js';
 import { cut, oneLine, stripControl } from '../sanitize.js';
 import { configuredRepo, GITHUB_TOKEN_ENV, type GithubConfig } from './config.js';
 
@@ -95,37 +92,27 @@ export function startCommentBack(options: CommentBackOptions): CommentBack | nul
     log(`github: commentBack is on but ${GITHUB_TOKEN_ENV} is not set: no comment is posted`);
     return null;
   }
-  const file = new ValidatedJsonFile(join(ws.paths.home, 'github', 'comments.json'), CommentsFile);
-  const lockPath = join(ws.paths.locksDir, 'github-comments');
+  const file = new LockedJsonFile(ws.paths, {
+    path: join(ws.paths.home, 'github', 'comments.json'),
+    lock: 'github-comments',
+    schema: CommentsFile,
+    empty: () => ({ schemaVersion: 1 as const, tasks: {} }),
+    loss: 'the tasks already commented on are forgotten; a comment is posted when a task is done, which happens once, so none is posted twice',
+    onQuarantine: (message) => log(`github: ${message}`),
+  });
   const base = options.apiBaseUrl.endsWith('/') ? options.apiBaseUrl : `${options.apiBaseUrl}/`;
 
-  async function change<T>(fn: (current: CommentsFile) => T): Promise<T> {
-    privateDir(ws.paths.locksDir);
-    privateDir(join(ws.paths.home, 'github'));
-    const lock = await acquireLock(lockPath, { timeoutMs: 10_000 });
-    try {
-      let current: CommentsFile;
-      try {
-        current = file.readSync() ?? { schemaVersion: 1, tasks: {} };
-      } catch (error) {
-        if (!(error instanceof CorruptFileError)) throw error;
-        fs.mkdirSync(ws.paths.quarantineDir, { recursive: true, mode: 0o700 });
-        const moved = quarantineFile(file.path, ws.paths);
-        log(`github: ${error.message}; it was moved to ${moved}`);
-        current = { schemaVersion: 1, tasks: {} };
-      }
+  /** Change the record of comments, keeping it to the last MAX_REMEMBERED tasks. */
+  const change = <T>(fn: (current: CommentsFile) => T): Promise<T> =>
+    file.change((current) => {
       const result = fn(current);
       const entries = Object.entries(current.tasks);
       if (entries.length > MAX_REMEMBERED)
         current.tasks = Object.fromEntries(
           entries.sort((a, b) => (a[1].at < b[1].at ? -1 : 1)).slice(-MAX_REMEMBERED),
         );
-      file.writeSync(current);
       return result;
-    } finally {
-      await lock.release();
-    }
-  }
+    });
 
   async function post(taskId: string): Promise<void> {
     ws.refresh();
