@@ -73,9 +73,10 @@ export function issueOf(config: GithubConfig, task: Task): { repo: string; numbe
   return repo ? { repo, number: Number(match[2]) } : null;
 }
 
-/** The comment: the task, and its summary when it has one. */
-export function commentText(task: Task): string {
-  const summary = task.result?.summary ? cut(stripControl(task.result.summary).trim(), MAX_SUMMARY) : '';
+/** The comment: the task, and, when asked for (`commentBack: "summary"`), its summary. */
+export function commentText(task: Task, withSummary: boolean): string {
+  const summary =
+    withSummary && task.result?.summary ? cut(stripControl(task.result.summary).trim(), MAX_SUMMARY) : '';
   return [
     `Dream.OS finished task ${task.id}: ${oneLine(task.title, 300)}`,
     ...(summary ? ['', summary] : []),
@@ -136,7 +137,7 @@ export function startCommentBack(options: CommentBackOptions): CommentBack | nul
           authorization: `Bearer ${token}`,
           'content-type': 'application/json',
         },
-        body: JSON.stringify({ body: commentText(task) }),
+        body: JSON.stringify({ body: commentText(task, config.commentBack === 'summary') }),
         signal: AbortSignal.timeout(TIMEOUT_MS),
       });
       const text = await response.text().catch(() => '');

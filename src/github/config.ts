@@ -23,8 +23,12 @@ export const GithubConfig = z.strictObject({
   /** Who may take the tasks (an agent role or id). */
   role: AgentId.optional(),
   priority: z.enum(PRIORITIES).default('normal'),
-  /** Post a comment to the issue when its task is done (needs DREAMOS_GITHUB_TOKEN). */
-  commentBack: z.boolean().default(false),
+  /**
+   * Post a comment to the issue when its task is done (needs DREAMOS_GITHUB_TOKEN): `true` names the
+   * task; `"summary"` adds the summary its agent reported, which everyone reads on a public
+   * repository, so it is asked for by name.
+   */
+  commentBack: z.union([z.boolean(), z.literal('summary')]).default(false),
   /** GitHub's API (GitHub Enterprise's `https://host/api/v3`, a fake in tests); default scout.githubBaseUrl. */
   apiBaseUrl: HttpUrl.optional(),
   /** A file holding the webhook secret, relative to the workspace folder; yours, mode 600. */

@@ -44,6 +44,7 @@ describe('POST /hooks/github through dreamos serve', () => {
     const configFile = path.join(tmp.dir, '.dreamos', 'config.json');
     const config = JSON.parse(fs.readFileSync(configFile, 'utf8'));
     config.github = { repos: [REPO], commentBack: true, apiBaseUrl: fake.url };
+    // `true` names the task only: the agent's summary goes to the issue when asked for by name.
     fs.writeFileSync(configFile, JSON.stringify(config, null, 2));
 
     const child = spawn(process.execPath, [BIN, 'serve', '--listen', '127.0.0.1:0', '--json'], {
@@ -85,7 +86,7 @@ describe('POST /hooks/github through dreamos serve', () => {
       {
         path: `/repos/${REPO}/issues/4/comments`,
         authorization: 'Bearer gh-serve-token',
-        body: `Dream.OS finished task ${id}: Make it faster\n\nmade it faster`,
+        body: `Dream.OS finished task ${id}: Make it faster`,
       },
     ]);
     expect(output.stderr()).not.toContain(SECRET);

@@ -355,7 +355,7 @@ async function eventually(check: () => boolean, what: string): Promise<void> {
 
 describe('the comment back', () => {
   it('posts one comment to the issue when its task is done, and never a second', async () => {
-    const { ws, send } = await setup({ commentBack: true });
+    const { ws, send } = await setup({ commentBack: 'summary' });
     const config = ws.config.github!;
     const hub = await EventHub.start(ws);
     const comments = startCommentBack({
