@@ -74,15 +74,26 @@ export async function startCompanions(ws: Workspace, options: CompanionOptions):
     sources: plugins?.host.sources() ?? [],
     async close(graceMs) {
       if (plugins) {
-        let timer: NodeJS.Timeout | undefined;
-        await Promise.race([
-          plugins.idle(),
-          new Promise((resolve) => (timer = setTimeout(resolve, graceMs))),
-        ]);
-        clearTimeout(timer);
+        await within(plugins.idle(), graceMs);
         plugins.stop();
       }
-      await webhooks.close();
+      // A state backend that does not answer (its renewal of the delivering role under way) must not
+      // hold the process past its grace: what was not delivered is in the outbox for the next one.
+      if (!(await within(webhooks.close(), graceMs)))
+        log('dreamos: webhooks did not stop in time; what they had not delivered waits in their outbox');
     },
   };
+}
+
+/** Whether `work` settled within `ms` (it is left to go on, or not, when it did not). */
+async function within(work: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+  });
+  try {
+    return await Promise.race([work.then(() => true), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
