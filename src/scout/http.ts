@@ -3,8 +3,12 @@
  * or broken server could push it. Only http and https, each redirect followed by hand (so that each
  * hop is checked, and their number bounded), one deadline for the whole exchange, the body streamed
  * and dropped once it passes the size cap, and conditional requests (ETag, Last-Modified) so that an
- * unchanged source costs a 304.
+ * unchanged source costs a 304. A redirect from a source on the network never leads inside the
+ * machine or its private network (loopback, private and link-local addresses, a cloud's metadata
+ * service): a feed's server does not get to point the scout at what only the machine can reach.
  */
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
 
 export interface FetchLimits {
   timeoutMs: number;
@@ -27,6 +31,39 @@ export class FetchError extends Error {}
 
 const allowed = (url: URL) => url.protocol === 'http:' || url.protocol === 'https:';
 
+/** Addresses of this machine and of private networks. */
+const LOCAL = new BlockList();
+for (const [net, bits] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const)
+  LOCAL.addSubnet(net, bits, 'ipv4');
+for (const [net, bits] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const)
+  LOCAL.addSubnet(net, bits, 'ipv6');
+
+/** Whether a host is, or has a name for, an address of this machine or of a private network. */
+export async function isLocalHost(host: string): Promise<boolean> {
+  const bare = host.replace(/^\[|\]$/g, '');
+  const found = isIP(bare)
+    ? [{ address: bare, family: isIP(bare) }]
+    : await lookup(bare, { all: true }).catch(() => []);
+  return found.some(({ address, family }) => {
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+    if (mapped) return LOCAL.check(mapped[1]!, 'ipv4');
+    return LOCAL.check(address, family === 6 ? 'ipv6' : 'ipv4');
+  });
+}
+
 export async function fetchLimited(
   address: string,
   limits: FetchLimits,
@@ -37,6 +74,8 @@ export async function fetchLimited(
   if (options.validators?.etag) headers['if-none-match'] = options.validators.etag;
   if (options.validators?.lastModified) headers['if-modified-since'] = options.validators.lastModified;
   let url = new URL(address);
+  /** Whether the configured address is local itself: then its redirects may stay local. */
+  let startsLocal: boolean | undefined;
   try {
     for (let hop = 0; ; hop++) {
       if (!allowed(url))
@@ -48,6 +87,13 @@ export async function fetchLimited(
         if (!location) throw new FetchError(`HTTP ${response.status} without a Location`);
         if (hop >= limits.maxRedirects) throw new FetchError(`more than ${limits.maxRedirects} redirects`);
         const next = new URL(location, url);
+        if (next.hostname !== url.hostname) {
+          startsLocal ??= await isLocalHost(new URL(address).hostname);
+          if (!startsLocal && (await isLocalHost(next.hostname)))
+            throw new FetchError(
+              `refused a redirect to ${next.host}, an address of this machine or its private network`,
+            );
+        }
         // A token is for the server it was given for: another origin never sees it (as fetch itself does).
         if (next.origin !== url.origin) delete headers.authorization;
         url = next;

@@ -1,7 +1,9 @@
 /** The scout's pure parts: its config section, the rules, item hashes and the seen-store's retention. */
+
 import { describe, expect, it } from 'vitest';
 import { Config } from '../../../src/config.js';
 import { type FetchedSource, ScoutConfig } from '../../../src/scout/config.js';
+import { isLocalHost } from '../../../src/scout/http.js';
 import { belowScore, compileRules } from '../../../src/scout/rules.js';
 import { pluginItemKey } from '../../../src/scout/run.js';
 import { sourceUrl } from '../../../src/scout/sources.js';
@@ -154,5 +156,23 @@ describe('plugin sources', () => {
     expect(pluginItemKey('leads', 'news', long)).toMatch(/^plugin:leads:news:#[0-9a-f]{24}$/);
     expect(pluginItemKey('leads', 'news', long)).toBe(pluginItemKey('leads', 'news', long));
     expect(pluginItemKey('leads', 'news', 'two\nlines')).toMatch(/^plugin:leads:news:#[0-9a-f]{24}$/);
+  });
+});
+
+describe('isLocalHost', () => {
+  it('knows the addresses of this machine and of private networks, by address or by name', async () => {
+    for (const host of [
+      '127.0.0.1',
+      '10.1.2.3',
+      '172.20.0.1',
+      '192.168.1.1',
+      '169.254.169.254',
+      '[::1]',
+      '::ffff:127.0.0.1',
+      'localhost',
+    ])
+      expect(await isLocalHost(host), host).toBe(true);
+    for (const host of ['93.184.216.34', '8.8.8.8', '[2606:4700::1111]'])
+      expect(await isLocalHost(host), host).toBe(false);
   });
 });
