@@ -159,6 +159,13 @@ export function githubHook(options: GithubHookOptions): Hono {
     async (c, next) => {
       if ('problem' in found)
         return problem(c, 503, `${found.problem}: GitHub deliveries are refused until it is set`);
+      // Nor is a request without a signature read: only a signed one is worth hashing.
+      if (!/^sha256=[0-9a-f]{64}$/i.test(c.req.header('X-Hub-Signature-256') ?? ''))
+        return problem(
+          c,
+          401,
+          'no X-Hub-Signature-256 of the form sha256=<64 hex digits>: set the webhook secret on GitHub',
+        );
       await next();
     },
     bodyLimit({
@@ -168,9 +175,7 @@ export function githubHook(options: GithubHookOptions): Hono {
     async (c) => {
       const secret = (found as { secret: string }).secret;
       const body = new Uint8Array(await c.req.arrayBuffer());
-      const signature = c.req.header('X-Hub-Signature-256');
-      if (signature === undefined)
-        return problem(c, 401, 'no X-Hub-Signature-256: set the webhook secret on GitHub');
+      const signature = c.req.header('X-Hub-Signature-256')!;
       if (!signatureValid(secret, body, signature))
         return problem(c, 401, 'X-Hub-Signature-256 does not match the body and the webhook secret');
       const delivery = c.req.header('X-GitHub-Delivery')?.trim() ?? '';

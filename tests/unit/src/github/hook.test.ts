@@ -186,6 +186,9 @@ describe('POST /hooks/github', () => {
     const missing = await send({ body: good.body, headers: unsigned });
     expect(missing.status).toBe(401);
     expect(missing.body.detail).toMatch(/X-Hub-Signature-256/);
+    // An unsigned request is refused before its body is read, however large it is.
+    const unsignedBig = await send({ body: 'x'.repeat(3 * 1024 * 1024), headers: unsigned });
+    expect(unsignedBig.status).toBe(401);
     expect(tasks()).toEqual([]);
     // The same delivery, signed, still goes through: the refusals did not record its id.
     expect((await send(good)).body).toMatchObject({ outcome: 'created' });
