@@ -157,6 +157,15 @@ export function problemOf(error: unknown): ProblemParts & { internal?: unknown }
   if (error instanceof DreamError) {
     const status = STATUS_OF[error.code];
     if (!TOLD.has(error.code)) return { ...internalProblem(), internal: error };
+    // What is damaged, and where on the serving machine, is for its operator (doctor), not the caller.
+    if (error.code === 'E_CORRUPT')
+      return {
+        status,
+        code: error.code,
+        detail: 'the workspace state is damaged: its operator can see what with `dreamos doctor`',
+        exitCode: error.exitCode,
+        internal: error,
+      };
     return {
       status,
       code: error.code,

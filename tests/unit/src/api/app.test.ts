@@ -683,10 +683,10 @@ describe('bodies, routing and errors', () => {
         new DreamError('E_CORRUPT', 'boards/working_tasks.json is corrupt'),
       ).fetch(new Request('http://localhost/api/v1/status', { headers }));
       expect(corrupt.status).toBe(500);
-      expect(await corrupt.json()).toMatchObject({
-        code: 'E_CORRUPT',
-        detail: 'boards/working_tasks.json is corrupt',
-      });
+      // What is damaged and where is the serving machine's business: told in its log, not to the caller.
+      const told = await corrupt.json();
+      expect(told).toMatchObject({ code: 'E_CORRUPT', detail: expect.stringContaining('dreamos doctor') });
+      expect(JSON.stringify(told)).not.toContain('working_tasks.json');
       const bug = await failing(new TypeError(`cannot read secret ${'s'.repeat(40)}`)).fetch(
         new Request('http://localhost/api/v1/status', { headers }),
       );
@@ -698,6 +698,7 @@ describe('bodies, routing and errors', () => {
       process.stderr.write = write;
     }
     expect(stderr.join('')).toContain('GET /api/v1/status failed: TypeError: cannot read secret [redacted]');
+    expect(stderr.join('')).toContain('boards/working_tasks.json is corrupt');
   });
 
   it('mounts the event stream and metrics behind their scopes when given', async () => {
