@@ -37,7 +37,7 @@ export interface OrchestratorOptions {
    * Work looked for outside (the scout's sources that are due), run by the leader of the sweeps
    * only, so that two orchestrators never both poll; one run at a time, beside the heartbeat.
    */
-  scout?: () => Promise<unknown>;
+  scout?: () => Promise<{ notices?: readonly string[] } | undefined | void>;
 }
 
 export class Orchestrator {
@@ -403,7 +403,10 @@ export class Orchestrator {
     if (!scout || this.scouting || this.stopping) return;
     this.scouting = scout()
       .then(
-        () => undefined,
+        // What the run found damaged and set aside (its seen-store) is told, as `scout run` tells it.
+        (run) => {
+          for (const notice of run?.notices ?? []) this.emit({ type: 'error', message: `scout: ${notice}` });
+        },
         (error) => this.fail(error),
       )
       .finally(() => {

@@ -36,6 +36,24 @@ const openWs = async () => {
 };
 
 describe('the scout in the orchestrator', () => {
+  it("tells what the scout's run found damaged, as scout run does", async () => {
+    const ws = await openWs();
+    const errors: string[] = [];
+    const orchestrator = await startOrchestrator(ws, {
+      agents: ['agent-1'],
+      scout: async () => ({ notices: ['scout/state.json is not valid JSON; it was moved to quarantine/x'] }),
+      onEvent: (event) => {
+        if (event.type === 'error') errors.push(event.message);
+      },
+    });
+    try {
+      await waitFor(() => errors.length > 0, 30_000);
+      expect(errors[0]).toBe('scout: scout/state.json is not valid JSON; it was moved to quarantine/x');
+    } finally {
+      await orchestrator.stop();
+    }
+  });
+
   it('runs only in the leader of the sweeps, and moves with the lead', async () => {
     const calls = [0, 0];
     const [a, b] = [await openWs(), await openWs()];
