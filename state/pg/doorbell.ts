@@ -107,6 +107,9 @@ export class Doorbell {
       client.on('error', lost);
       client.on('end', lost);
       await client.query(`LISTEN "${this.channel}"`);
+      // The end of the journal as listening starts is what the fallback's first look compares with:
+      // a change made after this without a bell (its process ended before it rang) is still seen.
+      this.lastSeen = await journalEnd(client);
       this.client = client;
       this.retryMs = RECONNECT_MIN_MS;
       this.holdProcess();
@@ -139,8 +142,7 @@ export class Doorbell {
     if (!client || this.looking) return;
     this.looking = true;
     try {
-      const { rows } = await client.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM journal');
-      const seq = Number(rows[0]?.seq ?? 0);
+      const seq = await journalEnd(client);
       if (this.lastSeen >= 0 && seq !== this.lastSeen) this.ringSubscribers();
       this.lastSeen = seq;
     } catch (error) {
@@ -183,4 +185,10 @@ export class Doorbell {
     this.stopListening();
     await this.sender.close();
   }
+}
+
+/** The sequence number of the journal's last entry (0 when it has none). */
+async function journalEnd(client: pg.Client): Promise<number> {
+  const { rows } = await client.query<{ seq: string | null }>('SELECT max(seq) AS seq FROM journal');
+  return Number(rows[0]?.seq ?? 0);
 }
