@@ -4,7 +4,7 @@
 //   time (one clock, so the difference is the delay);
 // - webhooks: the same, until the first delivery attempt reaches a receiver on loopback that answers
 //   200 at once.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
@@ -12,40 +12,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import { EventSourceParserStream } from 'eventsource-parser/stream';
+import { serve, spread, stop } from './serving.mjs';
 
 const BARS = { eventP99Ms: 100, webhookP99Ms: 1000 };
 const GAP_MS = 20;
-
-const percentile = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))];
-function spread(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return { p50Ms: percentile(sorted, 0.5), p99Ms: percentile(sorted, 0.99), samples: sorted.length };
-}
-
-async function serve(bin, cwd) {
-  const child = spawn(process.execPath, [bin, 'serve', '--listen', '127.0.0.1:0', '--json'], { cwd });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const first = await new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const end = out.indexOf('\n');
-      if (end >= 0) resolve(JSON.parse(out.slice(0, end)));
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${stderr.slice(0, 400)}`)));
-  });
-  return { child, url: first.url };
-}
-
-async function stop(child) {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  child.kill('SIGTERM');
-  await exited;
-}
 
 /** Tasks added through the library, from this process (not the server's), one every GAP_MS. */
 async function addTasks(root, home, count, tag) {

@@ -6,7 +6,6 @@
 //
 // `node bench/discord.mjs` prints the figure as JSON; bench/run.mjs may call discordFigure().
 
-import { spawn } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -14,44 +13,12 @@ import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { ms, percentile, run, serve, stop } from './serving.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const APP_ID = '100000000000000001';
 const USER = '200000000000000002';
 const WARMUP = 10;
-
-const percentile = (sorted, p) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-const ms = (value) => Number(value.toFixed(2));
-
-function run(bin, args, cwd) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
-/** `dreamos serve --json` in `dir`; resolves with its origin and the child once it listens. */
-function serve(bin, dir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'serve', '--listen', '127.0.0.1:0', '--json'], { cwd: dir });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      if (stdout.includes('\n')) resolve({ child, origin: JSON.parse(stdout.split('\n')[0]).origin });
-    });
-    child.on('close', (code) => reject(new Error(`serve exited ${code}: ${stderr.trim().slice(0, 300)}`)));
-  });
-}
 
 /** A fake Discord API: resolves the waiter of each follow-up's interaction token. */
 async function fakeDiscord() {
@@ -164,13 +131,7 @@ export async function discordFigure({ root = ROOT, interactions = 200, tmpRoot =
     acks.sort((a, b) => a - b);
     return { ackP50Ms: ms(percentile(acks, 50)), ackP99Ms: ms(percentile(acks, 99)), samples: acks.length };
   } finally {
-    if (serving) {
-      // The listener that turned an early exit into an error goes first.
-      serving.child.removeAllListeners('close');
-      const closed = new Promise((resolve) => serving.child.once('close', resolve));
-      serving.child.kill('SIGTERM');
-      await closed;
-    }
+    if (serving) await stop(serving.child);
     await discord.close();
     fs.rmSync(dir, { recursive: true, force: true });
   }

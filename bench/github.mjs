@@ -5,55 +5,18 @@
 //
 // `node bench/github.mjs` prints the figures as JSON; bench/run.mjs may call githubFigure().
 
-import { spawn } from 'node:child_process';
 import { createHmac, randomUUID } from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ms, percentile, run, serve, stop } from './serving.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const SECRET = 'bench secret';
 const REPO = 'bench/repo';
 const WARMUP = 10;
-
-const percentile = (sorted, p) =>
-  sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
-const ms = (value) => Number(value.toFixed(2));
-
-function run(bin, args, cwd, env = process.env) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, ...args], { cwd, env });
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stderr }));
-  });
-}
-
-/** `dreamos serve --json` in `dir`; resolves with its origin and the child once it listens. */
-function serve(bin, dir) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bin, 'serve', '--listen', '127.0.0.1:0', '--json'], {
-      cwd: dir,
-      env: { ...process.env, DREAMOS_GITHUB_WEBHOOK_SECRET: SECRET },
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-    });
-    child.stdout.on('data', (d) => {
-      stdout += d;
-      const line = stdout.split('\n')[0];
-      if (stdout.includes('\n')) resolve({ child, origin: JSON.parse(line).origin });
-    });
-    child.on('close', (code) => reject(new Error(`serve exited ${code}: ${stderr.trim().slice(0, 300)}`)));
-  });
-}
 
 function signedDelivery(number) {
   const body = JSON.stringify({
@@ -95,7 +58,7 @@ export async function githubFigure({ root = ROOT, deliveries = 200, tmpRoot = os
     const config = JSON.parse(fs.readFileSync(file, 'utf8'));
     config.github = { repos: [REPO], poll: false };
     fs.writeFileSync(file, JSON.stringify(config, null, 2));
-    serving = await serve(bin, dir);
+    serving = await serve(bin, dir, { ...process.env, DREAMOS_GITHUB_WEBHOOK_SECRET: SECRET });
     reader = await openWorkspace({ home: join(dir, '.dreamos'), readOnly: true });
 
     const acks = [];
@@ -130,13 +93,7 @@ export async function githubFigure({ root = ROOT, deliveries = 200, tmpRoot = os
     };
   } finally {
     await reader?.close();
-    if (serving) {
-      // The listener that turned an early exit into an error goes first.
-      serving.child.removeAllListeners('close');
-      const closed = new Promise((resolve) => serving.child.once('close', resolve));
-      serving.child.kill('SIGTERM');
-      await closed;
-    }
+    if (serving) await stop(serving.child);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
