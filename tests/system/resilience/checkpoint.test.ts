@@ -76,6 +76,9 @@ describe('which checkpoint a run starts from', () => {
     await ws.fail(id, { agent: 'agent-2', reason: 'boom', errorCode: 'E_EXIT' });
     await loopStep('agent-2', id, 'failed', 0.5);
 
+    // A restart and the checkpoints are ordered by their times, to the millisecond: the retry comes
+    // in a later one, as an operator's does.
+    for (const at = Date.now(); Date.now() === at; ) await new Promise((resolve) => setImmediate(resolve));
     await ws.retry(id);
     expect(resumeCheckpoint(ws.view, 'agent-2', id)).toBeNull();
 
