@@ -9,8 +9,11 @@ import type { EventHub } from './api/event-hub.js';
 import type { HostedSource } from './plugins/host.js';
 import type { RunningPlugins } from './plugins/index.js';
 import { oneLine } from './sanitize.js';
-import type { DeliveryRecord } from './webhooks/index.js';
+import type { DeliveryRecord, WebhookDispatcher } from './webhooks/index.js';
 import type { Workspace } from './workspace.js';
+
+/** How often a process without webhooks looks whether one was added. */
+const SUBSCRIPTIONS_LOOK_MS = 5000;
 
 /** How long webhooks and notifiers under way may take to finish when a process stops. */
 export const COMPANIONS_GRACE_MS = 5000;
@@ -50,15 +53,29 @@ export function metricOf(record: Pick<DeliveryRecord, 'outcome' | 'status'>): st
 
 export async function startCompanions(ws: Workspace, options: CompanionOptions): Promise<Companions> {
   const { log } = options;
-  const [{ startWebhooks, webhookOptionsFromEnv }, { startPlugins, startPluginsOnJournal, wantsPlugins }] =
-    await Promise.all([import('./webhooks/index.js'), import('./plugins/index.js')]);
-  const webhooks = await startWebhooks(ws, {
-    ...webhookOptionsFromEnv(),
-    ...(options.onWebhookOutcome
-      ? { onOutcome: (_, record) => options.onWebhookOutcome!(metricOf(record)) }
-      : {}),
-    onError: (error) => log(`dreamos: webhooks: ${oneLine((error as Error).message ?? String(error), 300)}`),
-  });
+  const [
+    { listWebhooks, startWebhooks, webhookOptionsFromEnv },
+    { startPlugins, startPluginsOnJournal, wantsPlugins },
+  ] = await Promise.all([import('./webhooks/index.js'), import('./plugins/index.js')]);
+  const logError = (error: unknown) =>
+    log(`dreamos: webhooks: ${oneLine((error as Error).message ?? String(error), 300)}`);
+  // The dispatcher starts once the workspace has a subscription: until then it would only follow
+  // the journal and renew a role for nothing. A subscription added later is seen within a look.
+  let webhooks: WebhookDispatcher | null = null;
+  let closed = false;
+  const startIfSubscribed = async () => {
+    if (webhooks || closed || !hasSubscriptions(ws, listWebhooks)) return;
+    webhooks = await startWebhooks(ws, {
+      ...webhookOptionsFromEnv(),
+      ...(options.onWebhookOutcome
+        ? { onOutcome: (_, record) => options.onWebhookOutcome!(metricOf(record)) }
+        : {}),
+      onError: logError,
+    });
+  };
+  await startIfSubscribed();
+  const looking = setInterval(() => void startIfSubscribed().catch(logError), SUBSCRIPTIONS_LOOK_MS);
+  looking.unref();
   let plugins: RunningPlugins | null = null;
   try {
     plugins = options.hub
@@ -67,7 +84,8 @@ export async function startCompanions(ws: Workspace, options: CompanionOptions):
         : null
       : await startPluginsOnJournal(ws, { log });
   } catch (error) {
-    await webhooks.close();
+    clearInterval(looking);
+    await (webhooks as WebhookDispatcher | null)?.close();
     throw error;
   }
   return {
@@ -77,12 +95,23 @@ export async function startCompanions(ws: Workspace, options: CompanionOptions):
         await within(plugins.idle(), graceMs);
         plugins.stop();
       }
+      closed = true;
+      clearInterval(looking);
       // A state backend that does not answer (its renewal of the delivering role under way) must not
       // hold the process past its grace: what was not delivered is in the outbox for the next one.
-      if (!(await within(webhooks.close(), graceMs)))
+      if (webhooks && !(await within(webhooks.close(), graceMs)))
         log('dreamos: webhooks did not stop in time; what they had not delivered waits in their outbox');
     },
   };
+}
+
+/** Whether the workspace has a webhook; a damaged file counts as one, for the dispatcher to report. */
+function hasSubscriptions(ws: Workspace, list: (paths: Workspace['paths']) => readonly unknown[]): boolean {
+  try {
+    return list(ws.paths).length > 0;
+  } catch {
+    return true;
+  }
 }
 
 /** Whether `work` settled within `ms` (it is left to go on, or not, when it did not). */

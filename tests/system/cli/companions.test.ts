@@ -79,3 +79,27 @@ it('dreamos serve delivers webhooks and counts their outcomes in its metrics', a
   serve.child.kill('SIGTERM');
   expect(await serve.exited).toBe(0);
 });
+
+it('dreamos run started before the first webhook delivers it once it is added', async () => {
+  for (const hook of b.json<WebhookSummary[]>('webhook', 'list')) b.run('webhook', 'remove', hook.id);
+  const run = start('run');
+  await waitFor(() => run.output.stderr().includes('running'), WAIT_MS);
+  const added = b.json<{ webhook: WebhookSummary; secret: string }>(
+    'webhook',
+    'add',
+    `${receiver.url}?late`,
+    '--events',
+    'task.done',
+  );
+  receiver.secret = added.secret;
+  const task = b.add('after the webhook', '--run', 'true');
+  await waitFor(
+    () => receiver.received.some((m) => m.type === 'task.done' && m.path.endsWith('?late')),
+    WAIT_MS,
+  );
+  const done = receiver.received.find((m) => m.path.endsWith('?late'))!;
+  expect(done.verified).toBe(true);
+  expect(JSON.parse(done.body).data.tasks[0]).toMatchObject({ id: task.id });
+  run.child.kill('SIGTERM');
+  expect(await run.exited).toBe(0);
+});
