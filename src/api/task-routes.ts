@@ -5,6 +5,7 @@
  */
 import * as z from 'zod';
 import { PRIORITIES, type Task, TaskId } from '../../state/schemas.js';
+import { filterTasks } from '../board-queries.js';
 import { conflict, invalidInput } from '../errors.js';
 import { parseDuration, TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
@@ -110,12 +111,12 @@ export function taskRoutes(ws: Workspace, maxImportBytes: number): Route[] {
   let last: { seq: number; key: string; tasks: Task[] } | null = null;
   /** The pages written out as JSON, by query, as of one journal sequence number. */
   let pages: { seq: number; text: Map<string, string> } = { seq: -1, text: new Map() };
+  /** The tasks a filter keeps, of the view as last refreshed (the caller refreshes it). */
   const listed = (filter: ListFilter): Task[] => {
     const { status, agent, tag: tagged, role, priority } = filter;
-    ws.refresh();
     const key = JSON.stringify([status, agent, tagged, role, priority]);
     if (last && last.seq === ws.view.seq && last.key === key) return last.tasks;
-    const tasks = ws.listTasks({
+    const tasks = filterTasks(ws.view, {
       ...(status ? { status } : {}),
       ...(agent ? { agent } : {}),
       ...(tagged ? { tag: tagged } : {}),
