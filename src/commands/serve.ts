@@ -121,7 +121,13 @@ async function openGithub(ws: Workspace, config: GithubConfig, hub: EventHub) {
   const log = (line: string) => say(`dreamos: ${line}`);
   const secret = githubSecret(ws.paths.home, config);
   if ('problem' in secret) log(`warning: ${secret.problem}: POST /hooks/github refuses every delivery`);
-  const hooks = githubHook({ workspace: ws, config, log });
+  // The secret found here is the hook's: it is not looked up (and its file read) a second time.
+  const hooks = githubHook({
+    workspace: ws,
+    config,
+    log,
+    ...('secret' in secret ? { secret: secret.secret } : {}),
+  });
   const comments = startCommentBack({
     workspace: ws,
     hub,
