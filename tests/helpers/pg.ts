@@ -14,7 +14,9 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject, it, onTestFinished } from 'vitest';
+import { initWorkspace } from '../../src/workspace.js';
 import { notAnsweringLine, type PgSuiteMode, pgSuiteMode } from './pg-mode.js';
+import { tempDir } from './workspace.js';
 
 export { notAnsweringLine, type PgSuiteMode, pgSuiteMode, redactUrl } from './pg-mode.js';
 
@@ -213,4 +215,25 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
       await new Promise((resolve) => server.close(resolve));
     },
   };
+}
+
+/**
+ * A new workspace kept in PostgreSQL, on a schema of its own (dropped with the suite), in a temporary
+ * folder whose removal goes on `cleanups`. Returns its `.dreamos` folder, to open as each test needs,
+ * and its schema.
+ */
+export async function postgresWorkspace(
+  prefix: string,
+  cleanups: Array<() => unknown>,
+): Promise<{ home: string; schema: string }> {
+  const { schema } = await testSchema(prefix);
+  const { dir, cleanup } = tempDir();
+  cleanups.push(cleanup);
+  const made = await initWorkspace({
+    dir,
+    backend: 'postgres',
+    config: { state: { url: TEST_PG_URL, schema } },
+  });
+  await made.close();
+  return { home: made.home, schema };
 }

@@ -6,10 +6,9 @@
  */
 import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
-import { initWorkspace, openWorkspace, type Workspace } from '../../../src/workspace.js';
+import { openWorkspace, type Workspace } from '../../../src/workspace.js';
 import { writeLockSql } from '../../../state/pg/schema.js';
-import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
-import { tempDir } from '../../helpers/workspace.js';
+import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
 
 describePg('a change that timed out waiting for the write lock', () => {
   const cleanups: Array<() => unknown> = [];
@@ -18,16 +17,8 @@ describePg('a change that timed out waiting for the write lock', () => {
   });
 
   it('leaves the connection usable for the next change', async () => {
-    const { schema } = await testSchema('dreamos_locktimeout');
-    const { dir, cleanup } = tempDir();
-    cleanups.push(cleanup);
-    const made = await initWorkspace({
-      dir,
-      backend: 'postgres',
-      config: { state: { url: TEST_PG_URL, schema } },
-    });
-    await made.close();
-    const ws: Workspace = await openWorkspace({ home: made.home, share: false, lockTimeoutMs: 300 });
+    const { home, schema } = await postgresWorkspace('dreamos_locktimeout', cleanups);
+    const ws: Workspace = await openWorkspace({ home: home, share: false, lockTimeoutMs: 300 });
     cleanups.push(() => ws.close());
     await ws.addTask({ title: 'before' });
 

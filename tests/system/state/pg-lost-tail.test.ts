@@ -7,9 +7,8 @@
  */
 import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
-import { initWorkspace, openWorkspace, type Workspace } from '../../../src/workspace.js';
-import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
-import { tempDir } from '../../helpers/workspace.js';
+import { openWorkspace, type Workspace } from '../../../src/workspace.js';
+import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
 
 describePg('a journal tail lost by the server after a process read it', () => {
   const cleanups: Array<() => unknown> = [];
@@ -18,18 +17,10 @@ describePg('a journal tail lost by the server after a process read it', () => {
   });
 
   it('is noticed before the next change: no gap, no task brought back', async () => {
-    const { schema } = await testSchema('dreamos_losttail');
-    const { dir, cleanup } = tempDir();
-    cleanups.push(cleanup);
-    const made = await initWorkspace({
-      dir,
-      backend: 'postgres',
-      config: { state: { url: TEST_PG_URL, schema } },
-    });
-    await made.close();
-    const a: Workspace = await openWorkspace({ home: made.home, share: false });
+    const { home, schema } = await postgresWorkspace('dreamos_losttail', cleanups);
+    const a: Workspace = await openWorkspace({ home: home, share: false });
     cleanups.push(() => a.close());
-    const b: Workspace = await openWorkspace({ home: made.home, share: false });
+    const b: Workspace = await openWorkspace({ home: home, share: false });
     cleanups.push(() => b.close());
 
     await a.addTask({ title: 'kept' });
