@@ -5,6 +5,7 @@
  * from the event hub it serves; another starts a hub for them when it has any. Either way, a
  * webhook configured while only `dreamos run` runs is still delivered.
  */
+import type { DriverKind } from '../agents/drivers/registry.js';
 import type { EventHub } from './api/event-hub.js';
 import type { HostedSource } from './plugins/host.js';
 import type { RunningPlugins } from './plugins/index.js';
@@ -30,6 +31,8 @@ export interface CompanionOptions {
 export interface Companions {
   /** The loaded plugins' sources, for the scout of the process's orchestrator. */
   sources: HostedSource[];
+  /** The loaded plugins' driver kinds, for the driver registry of the process's orchestrator. */
+  drivers: DriverKind[];
   /** Let what is under way finish, for at most `graceMs`, then stop. */
   close(graceMs: number): Promise<void>;
 }
@@ -90,6 +93,7 @@ export async function startCompanions(ws: Workspace, options: CompanionOptions):
   }
   return {
     sources: plugins?.host.sources() ?? [],
+    drivers: plugins?.host.driverKinds() ?? [],
     async close(graceMs) {
       if (plugins) {
         await within(plugins.idle(), graceMs);

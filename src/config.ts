@@ -11,7 +11,16 @@ import { EventWords } from './events.js';
 import { GithubConfig } from './github/config.js';
 import { ScoutConfig } from './scout/config.js';
 
-export { CommandDriver, Driver, LlmDriver, ShellDriver, SimDriver } from '../agents/drivers/config.js';
+export {
+  BuiltInDriver,
+  CommandDriver,
+  Driver,
+  isBuiltIn,
+  LlmDriver,
+  PluginDriverConfig,
+  ShellDriver,
+  SimDriver,
+} from '../agents/drivers/config.js';
 
 const Seconds = z.number().positive();
 

@@ -8,8 +8,8 @@ import type { HealthProblem } from '../state/backend.js';
 import { DreamError } from '../state/errors.js';
 import { type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
-import { Config } from './config.js';
-import { checkDrivers, type DriverCheck } from './driver-setup.js';
+import { Config, isBuiltIn } from './config.js';
+import { checkDrivers, type DriverCheck, type PluginKinds } from './driver-setup.js';
 import { findWorkspace, type OpenOptions, openWorkspace } from './workspace.js';
 import { backendNameOf, backendOf } from './workspace-home.js';
 
@@ -47,6 +47,29 @@ function checkConfig(
       repaired.push(`config.json restored from the journal; the broken file is ${moved}`);
     }
   }
+}
+
+/**
+ * The driver kinds the workspace's plugins provide, when an enabled agent uses a kind that is not
+ * built in: the plugins are loaded as a start loads them (their code runs), and nothing else.
+ */
+async function pluginKinds(ws: Awaited<ReturnType<typeof openWorkspace>>): Promise<PluginKinds | undefined> {
+  if (ws.config.agents.every((a) => !a.enabled || isBuiltIn(a.driver))) return undefined;
+  const { loadPlugins } = await import('./plugins/load.js');
+  const { reports } = await loadPlugins(ws);
+  const from = new Map<string, string>();
+  for (const r of reports)
+    if (r.state === 'on') for (const kind of r.drivers) from.set(kind, `plugin ${r.name}`);
+  const refused = reports.filter((r) => r.state !== 'on').length;
+  return (kind) => {
+    const plugin = from.get(kind);
+    if (plugin) return { ok: true, from: plugin };
+    const why = `no loaded plugin provides the driver kind ${kind}, so the agent does not run`;
+    return {
+      ok: false,
+      why: refused ? `${why} (${refused} plugin(s) not loaded: dreamos plugin list)` : why,
+    };
+  };
 }
 
 export async function doctor(options: OpenOptions & { repair?: boolean } = {}): Promise<DoctorReport> {
@@ -97,7 +120,7 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       const changed = await ws.sweep();
       repaired.push(`returned ${changed.length} task(s) with expired leases to ready`);
     }
-    const drivers = await checkDrivers(ws.config.agents);
+    const drivers = await checkDrivers(ws.config.agents, process.env, await pluginKinds(ws));
     const report: DoctorReport = {
       // Problems that recovery already handled on open are reported but do not make the workspace unwell.
       ok: problems.every((p) => p.code === 'recovered' || (repair && p.repaired === true)),

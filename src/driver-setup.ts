@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import type { AgentConfig, Driver } from './config.js';
+import { type AgentConfig, type BuiltInDriver, isBuiltIn } from './config.js';
 
 /**
  * Agent CLIs `init` looks for, in order of preference, with the copy-paste argv of docs/drivers.md (`--`
@@ -49,7 +49,7 @@ export interface FoundDriver {
   label: string;
   /** Where it was found: a path, an environment variable, an endpoint. */
   where: string;
-  driver: Driver;
+  driver: BuiltInDriver;
 }
 
 type Env = Record<string, string | undefined>;
@@ -140,7 +140,7 @@ export async function findDrivers(env: Env = process.env): Promise<FoundDriver[]
   return found;
 }
 
-function llm(baseUrl: string, model: string, apiKeyEnv?: string): Driver {
+function llm(baseUrl: string, model: string, apiKeyEnv?: string): BuiltInDriver {
   return {
     kind: 'llm',
     baseUrl,
@@ -153,18 +153,23 @@ function llm(baseUrl: string, model: string, apiKeyEnv?: string): Driver {
 
 export interface DriverCheck {
   agent: string;
-  kind: Driver['kind'];
+  kind: string;
   ok: boolean;
   message: string;
 }
 
+/** The driver kinds the workspace's plugins provide, or why a kind is not to be had. */
+export type PluginKinds = (kind: string) => { ok: true; from: string } | { ok: false; why: string };
+
 /**
  * Can each enabled agent's driver work here: its program on the PATH (shell, command), its API key
- * variable set and its endpoint answering (llm). One probe per endpoint.
+ * variable set and its endpoint answering (llm), a loaded plugin providing its kind. One probe per
+ * endpoint.
  */
 export async function checkDrivers(
   agents: readonly AgentConfig[],
   env: Env = process.env,
+  pluginKinds?: PluginKinds,
 ): Promise<DriverCheck[]> {
   const probes = new Map<string, ReturnType<typeof probe>>();
   const checks: DriverCheck[] = [];
@@ -173,7 +178,10 @@ export async function checkDrivers(
     const d = agent.driver;
     const check = (ok: boolean, message: string) =>
       checks.push({ agent: agent.id, kind: d.kind, ok, message: `${agent.id} (${d.kind}): ${message}` });
-    if (d.kind === 'sim') check(true, 'simulated work, nothing to check');
+    if (!isBuiltIn(d)) {
+      const found = pluginKinds?.(d.kind) ?? { ok: false, why: 'no plugin is loaded' };
+      check(found.ok, found.ok ? `provided by ${found.from}` : found.why);
+    } else if (d.kind === 'sim') check(true, 'simulated work, nothing to check');
     else if (d.kind === 'shell' || d.kind === 'command') {
       const program = d.kind === 'shell' ? d.shell : d.argv[0]!;
       const where = findProgram(program, env);

@@ -153,6 +153,7 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
         (note) => update({ notice: note }),
         (mode) => update({ mode }),
         companions ? () => pluginSources : undefined,
+        companions ? async () => (await companions)?.drivers ?? [] : undefined,
       );
 
   let code = 0;

@@ -3,6 +3,7 @@
  * itself; `--attach` and `--read-only` never load it. If it cannot load or start, the console still
  * watches and steers, and says why the agents do not run here.
  */
+import type { DriverKind } from '../src/orchestrator/index.js';
 import type { HostedSource } from '../src/plugins/host.js';
 import type { Workspace } from '../src/workspace.js';
 
@@ -24,6 +25,7 @@ export async function startAgents(
   ws: Workspace,
   onNote: (note: OrchestratorNote) => void,
   pluginSources?: () => readonly HostedSource[],
+  pluginDrivers?: () => Promise<readonly DriverKind[]>,
 ): Promise<Started> {
   let mod: typeof import('../src/orchestrator/index.js');
   try {
@@ -38,6 +40,7 @@ export async function startAgents(
   try {
     const orchestrator = await mod.startOrchestrator(ws, {
       ...(pluginSources ? { pluginSources } : {}),
+      ...(pluginDrivers ? { pluginDrivers } : {}),
       onEvent: (event) => {
         if (event.type === 'error')
           onNote({ level: 'error', text: `${event.agent ?? 'orchestrator'}: ${event.message}` });
@@ -82,6 +85,8 @@ export function superviseAgents(
   onMode: (mode: 'running' | 'unavailable') => void,
   /** The plugins' sources, for the scout (the console's companions load them beside the agents). */
   pluginSources?: () => readonly HostedSource[],
+  /** The plugins' driver kinds, once loaded (waited for only by agents that use one). */
+  pluginDrivers?: () => Promise<readonly DriverKind[]>,
 ): Agents {
   let stopping = false;
   let orchestrator: AgentsHandle | null = null;
@@ -97,6 +102,7 @@ export function superviseAgents(
           onNote(note);
         },
         pluginSources,
+        pluginDrivers,
       );
       if (started.orchestrator) {
         if (stopping) {

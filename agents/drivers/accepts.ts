@@ -5,10 +5,12 @@
  */
 
 import type { Task } from '../../state/schemas.js';
-import type { Driver } from './config.js';
+import { BUILT_IN_KINDS, type BuiltInDriver } from './config.js';
 
-export function driverAccepts(driver: Pick<Driver, 'kind'>, task: Task): boolean {
-  switch (driver.kind) {
+/** A plugin's kind answers at run time (its `accepts`): from the configuration alone, it may take any. */
+export function driverAccepts(driver: { kind: string }, task: Task): boolean {
+  if (!BUILT_IN_KINDS.includes(driver.kind)) return true;
+  switch (driver.kind as BuiltInDriver['kind']) {
     case 'shell':
       // A shell driver runs the task's own command; a prompt alone gives it nothing to run.
       return typeof task.run === 'string' && task.run.trim() !== '';

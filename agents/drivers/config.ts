@@ -1,7 +1,9 @@
 /**
  * The configuration of each driver kind, as config.json's `driver` field holds it. The drivers own
  * these schemas so that adding a driver touches only this folder; src/config.ts builds each agent's
- * configuration from the `Driver` union.
+ * configuration from the `Driver` union. A kind that is not built in is a plugin's
+ * (docs/plugins.md#drivers): its other fields are kept as they are, for the plugin's own schema to
+ * check when the orchestrator starts the agent.
  */
 import * as z from 'zod';
 
@@ -52,5 +54,35 @@ export const LlmDriver = z.strictObject({
   contextBudgetTokens: z.number().int().positive().default(100_000),
 });
 
-export const Driver = z.discriminatedUnion('kind', [SimDriver, ShellDriver, CommandDriver, LlmDriver]);
-export type Driver = z.infer<typeof Driver>;
+export const BuiltInDriver = z.discriminatedUnion('kind', [SimDriver, ShellDriver, CommandDriver, LlmDriver]);
+export type BuiltInDriver = z.infer<typeof BuiltInDriver>;
+
+export const BUILT_IN_KINDS: readonly string[] = [
+  'sim',
+  'shell',
+  'command',
+  'llm',
+] satisfies BuiltInDriver['kind'][];
+
+/** How a plugin's driver kind is spelt: as a plugin's name. */
+export const PLUGIN_KIND_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** A driver of a kind a plugin provides: `kind` and the plugin's options, plain JSON. */
+export const PluginDriverConfig = z.looseObject({
+  kind: z
+    .string()
+    .regex(PLUGIN_KIND_RE, 'lower-case letters, digits, ".", "_" and "-", at most 64')
+    .refine((kind) => !BUILT_IN_KINDS.includes(kind), 'a built-in kind'),
+});
+export type PluginDriverConfig = z.infer<typeof PluginDriverConfig> & { kind: PluginKind };
+
+/** A kind that is not built in (the type keeps the built-in kinds' fields from being read off it). */
+export type PluginKind = string & { readonly pluginKind?: never };
+
+/** A driver: a built-in kind, checked by its own schema, or a plugin's kind with its options. */
+export const Driver = z.union([BuiltInDriver, PluginDriverConfig]);
+export type Driver = BuiltInDriver | PluginDriverConfig;
+
+export function isBuiltIn(driver: Driver): driver is BuiltInDriver {
+  return BUILT_IN_KINDS.includes(driver.kind);
+}

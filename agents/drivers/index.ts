@@ -1,23 +1,33 @@
 /**
- * The drivers (docs/drivers.md): one small interface (./types.ts), four kinds. `createDriver` turns an
- * agent's `driver` config into a driver; the orchestrator's loop does the rest.
+ * The drivers (docs/drivers.md): one small interface (./types.ts), four built-in kinds and those the
+ * registry holds (./registry.ts). `createDriver` turns an agent's `driver` config into a driver; the
+ * orchestrator's loop does the rest.
  */
 
 import { createCommandDriver } from './command.js';
-import type { Driver } from './config.js';
+import { type Driver, isBuiltIn } from './config.js';
 import { createLlmDriver, type LlmOptions } from './llm.js';
+import { type DriverRegistry, missingKind } from './registry.js';
 import { createShellDriver } from './shell.js';
 import { createSimDriver, type SimOptions } from './sim.js';
 import type { SupervisorTuning } from './supervise.js';
-import type { AgentDriver } from './types.js';
+import type { AgentDriver, DriverAgent } from './types.js';
 
 export interface DriverOptions {
   supervisor?: SupervisorTuning;
   llm?: LlmOptions;
   sim?: SimOptions;
+  /** The kinds plugins provide. */
+  registry?: DriverRegistry;
 }
 
-export function createDriver(config: Driver, options: DriverOptions = {}): AgentDriver {
+/** The driver of one agent; throws, saying why, when its kind is a plugin's that is not loaded. */
+export function createDriver(config: Driver, options: DriverOptions = {}, agent?: DriverAgent): AgentDriver {
+  if (!isBuiltIn(config)) {
+    const kind = options.registry?.get(config.kind);
+    if (!kind) throw new Error(missingKind(config.kind, options.registry));
+    return kind.create(config, agent ?? { id: '?', systemPrompt: '' });
+  }
   switch (config.kind) {
     case 'shell':
       return createShellDriver(config, options.supervisor);
@@ -31,4 +41,5 @@ export function createDriver(config: Driver, options: DriverOptions = {}): Agent
 }
 
 export { killAllGroupsSync, stopProcessGroup } from '../platform/process.js';
+export { type DriverKind, DriverRegistry } from './registry.js';
 export type { AgentDriver, DriverContext, DriverOutcome, DriverRun, DriverTools, Usage } from './types.js';

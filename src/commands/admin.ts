@@ -13,6 +13,7 @@ import { invalidInput } from '../errors.js';
 import { followHistory } from '../history-follow.js';
 import { nobodyLine } from '../orchestrator/takers.js';
 import { emit, plural, say } from '../output.js';
+import { agentDriverAlert } from '../plugins/alerts.js';
 import { statusReport } from '../reports.js';
 import { describeRunners, describeUnrun, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
@@ -181,6 +182,10 @@ export function registerAdmin(program: Command): void {
             `backlog ${s.counts.backlog}  ready ${s.counts.ready}  working ${s.counts.working}  done ${s.counts.done}  failed ${s.counts.failed}  cancelled ${s.counts.cancelled}`,
             ...s.working.map((t) => `  ${t.id}  ${t.agent ?? '-'}  ${oneLine(t.title, 60)}`),
             ...nobody.map((g) => `${nobodyLine(g)} (dreamos attention)`),
+            ...ws.config.agents.flatMap((a) => {
+              const alert = a.enabled ? agentDriverAlert(ws.view, a.id) : null;
+              return alert ? [`${oneLine(alert.message, 300)} (alert ${alert.id})`] : [];
+            }),
             `open alerts: ${s.openAlerts}${s.openAlerts ? ' (dreamos doctor, dreamos alert list)' : ''}`,
             ...(stopped
               ? [`journal lock held by a stopped process: ${oneLine(describeHolder(stopped), 300)}`]

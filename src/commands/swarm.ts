@@ -2,12 +2,14 @@
 import type { Command } from 'commander';
 import type { DIRECTIVES, MAIL_TYPES } from '../../state/schemas.js';
 import { COMPANIONS_GRACE_MS, startCompanions } from '../companions.js';
-import { OPERATOR } from '../config.js';
+import { type AgentConfig, isBuiltIn, OPERATOR } from '../config.js';
 import { DreamError, ExitCode, notFound } from '../errors.js';
 import { nobodyLine, untakeable } from '../orchestrator/takers.js';
 import { emit, plural, say, table } from '../output.js';
+import { agentDriverAlert } from '../plugins/alerts.js';
 import { describeUnrun, liveRunners, unrun } from '../runners.js';
 import { jsonText, oneLine } from '../sanitize.js';
+import type { Workspace } from '../workspace.js';
 import { registerCheckpointSave } from './checkpoints.js';
 import { readWorkspace, withWorkspace } from './common.js';
 import { DEFAULT_LISTEN, startServing } from './serve.js';
@@ -16,6 +18,14 @@ import { DEFAULT_LISTEN, startServing } from './serve.js';
 const me = () => process.env.DREAMOS_AGENT_ID ?? OPERATOR;
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** An agent's driver as `agent list|show` say it: a plugin's kind says so, and that the agent does not run. */
+function driverLabel(ws: Workspace, def: AgentConfig): string {
+  if (def.driver.kind === 'sim') return 'sim (simulated)';
+  if (isBuiltIn(def.driver)) return def.driver.kind;
+  const alert = agentDriverAlert(ws.view, def.id);
+  return `${def.driver.kind} (plugin${alert ? `; not run, see alert ${alert.id}` : ''})`;
+}
 
 export function registerSwarm(program: Command): void {
   program
@@ -55,6 +65,7 @@ export function registerSwarm(program: Command): void {
           let sweepsLost = false;
           const orchestrator = await startOrchestrator(ws, {
             ...(companions.sources.length > 0 ? { pluginSources: () => companions.sources } : {}),
+            pluginDrivers: () => companions.drivers,
             ...(o.agents
               ? {
                   agents: String(o.agents)
@@ -178,7 +189,7 @@ export function registerSwarm(program: Command): void {
               r.id,
               r.name,
               r.role,
-              r.driver.kind === 'sim' ? 'sim (simulated)' : r.driver.kind,
+              driverLabel(ws, r),
               r.state.paused && r.state.status !== 'paused' ? `${r.state.status} (pausing)` : r.state.status,
               r.state.task ?? '-',
             ]),
@@ -199,7 +210,7 @@ export function registerSwarm(program: Command): void {
         const data = { ...def, state, mailbox, checkpoint: checkpoints[checkpoints.length - 1] ?? null };
         emit(options, data, () =>
           [
-            `${def.id}  ${def.name} (${def.role})  driver ${def.driver.kind}${def.driver.kind === 'sim' ? ' (simulated)' : ''}`,
+            `${def.id}  ${def.name} (${def.role})  driver ${driverLabel(ws, def)}`,
             `  status   ${state.status}${state.paused ? ' (paused)' : ''}   task ${state.task ?? '-'}   failures in a row ${state.failures}`,
             `  heartbeat ${state.heartbeatAt ?? 'never'}   runner ${state.runner ? `pid ${state.runner.pid} on ${state.runner.host}` : '-'}`,
             `  capabilities ${def.capabilities.join(', ') || '-'}`,

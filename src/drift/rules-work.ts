@@ -3,6 +3,7 @@
  * function of the drift input (index.ts).
  */
 
+import { isBuiltIn } from '../config.js';
 import { fingerprint, held, matchesAny, reportedUsage, secs, stillWorking, workingSeconds } from './facts.js';
 import type { Finding } from './index.js';
 import { rule } from './rule.js';
@@ -15,7 +16,7 @@ export const contextDrift = rule('context-drift', {
     const out: Finding[] = [];
     for (const h of held(input.view)) {
       const driver = input.agents.find((a) => a.id === h.agent)?.driver;
-      if (driver?.kind !== 'llm') continue;
+      if (!driver || !isBuiltIn(driver) || driver.kind !== 'llm') continue;
       const limit = Math.floor(driver.contextBudgetTokens * policy.budgetShare);
       const context = reportedUsage(input.view, h).context;
       const session = input.now.getTime() - h.startedAt;

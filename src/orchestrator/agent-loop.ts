@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
 import type { Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
-import type { AgentConfig } from '../config.js';
+import { type AgentConfig, isBuiltIn } from '../config.js';
 import { DreamError, isRetryable } from '../errors.js';
 import { defaultAgentState } from '../mail.js';
 import type { Workspace } from '../workspace.js';
@@ -295,7 +295,7 @@ export class AgentLoop {
         // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
         env: { DREAMOS_BIN: DREAMOS_BIN },
         secretEnv: this.ws.config.agents.flatMap((a) =>
-          a.driver.kind === 'llm' && a.driver.apiKeyEnv ? [a.driver.apiKeyEnv] : [],
+          isBuiltIn(a.driver) && a.driver.kind === 'llm' && a.driver.apiKeyEnv ? [a.driver.apiKeyEnv] : [],
         ),
         onLine: (line, stream) => {
           this.host.emit({ type: 'line', agent: agentId, task: task.id, line, stream });

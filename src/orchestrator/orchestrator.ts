@@ -6,10 +6,12 @@
  * and leaves no child process behind. Leftovers of a previous run that died are found and stopped
  * (leftovers.ts) before their tasks are handed out again.
  */
-import type { AgentDriver } from '../../agents/drivers/types.js';
+import type { AgentDriver, DriverAgent } from '../../agents/drivers/types.js';
 import { belongsTo, KILL_WAIT_MS } from '../../agents/platform/process.js';
 import type { Driver } from '../config.js';
 import { DreamError, isRetryable } from '../errors.js';
+import { agentDriverAlert, planAgentDriverMade, raiseAgentDriverAlert } from '../plugins/alerts.js';
+import { oneLine } from '../sanitize.js';
 import { type Watcher, watchWorkspace } from '../watch.js';
 import type { Workspace } from '../workspace.js';
 import { AgentLoop, type AgentLoopHost } from './agent-loop.js';
@@ -31,8 +33,8 @@ export interface OrchestratorOptions {
   /** Stop when no runnable work remains. */
   untilIdle?: boolean;
   onEvent?: (event: OrchestratorEvent) => void;
-  /** The driver factory (tests inject their own). */
-  createDriver: (driver: Driver) => AgentDriver;
+  /** The driver factory (tests inject their own); throws, saying why, when it cannot make one. */
+  createDriver: (driver: Driver, agent: DriverAgent) => AgentDriver;
   /**
    * Work looked for outside (the scout's sources that are due), run by the leader of the sweeps
    * only, so that two orchestrators never both poll; one run at a time, beside the heartbeat.
@@ -42,6 +44,8 @@ export interface OrchestratorOptions {
 
 export class Orchestrator {
   private readonly loops = new Map<string, AgentLoop>();
+  /** Each wanted agent's driver, made at the start. */
+  private readonly drivers = new Map<string, AgentDriver>();
   /** The agents this orchestrator should run; those another one holds are taken over when it goes. */
   private wanted: string[] = [];
   /** The pid last seen running each wanted agent held elsewhere (a clean stop clears the record). */
@@ -110,13 +114,13 @@ export class Orchestrator {
   async start(): Promise<void> {
     const wanted = this.options.agents ?? this.ws.config.agents.filter((a) => a.enabled).map((a) => a.id);
     for (const id of wanted) this.ws.agent(id);
-    this.wanted = wanted;
+    this.wanted = await this.makeDrivers(wanted);
     const { taken, leftovers } = await this.ws.apply((ctx) =>
-      planTakeAgents(ctx, wanted, this.staleMs, this.startedAt),
+      planTakeAgents(ctx, this.wanted, this.staleMs, this.startedAt),
     );
     this.addLoops(taken);
     this.noteRunners();
-    this.emit({ type: 'started', agents: taken, elsewhere: wanted.filter((id) => !taken.includes(id)) });
+    this.emit({ type: 'started', agents: taken, elsewhere: this.wanted.filter((id) => !taken.includes(id)) });
     await this.renewLead();
     this.drift = new DriftMonitor(this.ws, {
       mine: () => new Set(this.loops.keys()),
@@ -131,10 +135,37 @@ export class Orchestrator {
     this.onChange();
   }
 
+  /**
+   * Make the driver of each agent; an agent whose driver cannot be made (a plugin's kind that no
+   * loaded plugin provides, options its plugin refuses) does not run, with an error and an alert,
+   * and the others do. Returns the agents that can run.
+   */
+  private async makeDrivers(ids: readonly string[]): Promise<string[]> {
+    const ok: string[] = [];
+    for (const id of ids) {
+      const agent = this.ws.agent(id);
+      try {
+        this.drivers.set(id, this.options.createDriver(agent.driver, agent));
+      } catch (error) {
+        const message = `${id} does not run: ${oneLine((error as Error).message, 500)}`;
+        this.emit({ type: 'error', agent: id, message });
+        await raiseAgentDriverAlert(this.ws, id, message, (line) =>
+          this.emit({ type: 'error', agent: id, message: line }),
+        );
+        continue;
+      }
+      ok.push(id);
+      if (agentDriverAlert(this.ws.view, id))
+        await this.ws.apply((ctx) => planAgentDriverMade(ctx, id)).catch((error) => this.fail(error, id));
+    }
+    return ok;
+  }
+
   private addLoops(ids: readonly string[]): void {
     for (const id of ids) {
       const agent = this.ws.agent(id);
-      this.loops.set(id, new AgentLoop(agent, this.options.createDriver(agent.driver), this.loopHost));
+      const driver = this.drivers.get(id) ?? this.options.createDriver(agent.driver, agent);
+      this.loops.set(id, new AgentLoop(agent, driver, this.loopHost));
     }
   }
 

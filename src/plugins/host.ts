@@ -9,12 +9,17 @@
  * - a source's `fetch`: throwing is a failed run, told to its caller; running past the timeout,
  *   or returning what is not a list of items, switches the plugin off.
  *
+ * - a driver's `run`: throwing, returning what is not a result, or not ending within the timeout
+ *   once asked to stop, switches the plugin off and fails the attempt (drivers.ts).
+ *
  * A switched-off plugin is called no more until the process restarts. Errors a plugin throws from
  * its own timers, outside any call, are beyond this guard (docs/plugins.md#what-a-plugin-can-break).
  */
+import type { DriverKind } from '../../agents/drivers/registry.js';
 import type { DreamEvent } from '../events.js';
 import type { EventSource, Notifier, NotifyContext } from '../notify/types.js';
 import { oneLine } from '../sanitize.js';
+import { hostedDriverKind } from './drivers.js';
 import { DEFAULT_PLUGIN_TIMEOUT_MS, type LoadedPlugin, type PluginReport } from './load.js';
 import { firstIssue, type PluginCallContext, type SourceItem, SourceItems } from './types.js';
 
@@ -192,6 +197,23 @@ export class PluginHost {
           return parsed.data;
         },
       })),
+    );
+  }
+
+  // ------------------------------------------------------------ drivers
+
+  /** The plugins' driver kinds, for the driver registry: each run guarded (drivers.ts). */
+  driverKinds(): DriverKind[] {
+    return this.hosted.flatMap((h) =>
+      (h.loaded.plugin.drivers ?? []).map((d) =>
+        hostedDriverKind(d, {
+          plugin: h.name,
+          on: () => h.on,
+          why: () => h.loaded.report.reason,
+          switchOff: (reason) => this.switchOff(h, reason),
+          timeoutMs: this.timeoutMs,
+        }),
+      ),
     );
   }
 }

@@ -9,6 +9,7 @@ import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import { basename, dirname, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { BUILT_IN_KINDS } from '../../agents/drivers/config.js';
 import { oneLine } from '../sanitize.js';
 import { type DreamPlugin, firstIssue, PluginDefinition } from './types.js';
 
@@ -142,6 +143,7 @@ async function loadOne(
   locate: () => string,
   timeoutMs: number,
   taken: Map<string, string>,
+  kinds: Map<string, string>,
 ): Promise<LoadedPlugin | null> {
   let module: { default?: unknown };
   try {
@@ -169,17 +171,30 @@ async function loadOne(
     report.reason = `another plugin is named ${plugin.name} (${other})`;
     return null;
   }
+  const kindProblem = driverKindProblem(plugin, kinds);
+  if (kindProblem) {
+    report.reason = kindProblem;
+    return null;
+  }
   taken.set(plugin.name, report.from);
+  for (const d of plugin.drivers ?? []) kinds.set(d.kind, plugin.name);
   report.state = 'on';
   report.notifiers = (plugin.notifiers ?? []).map((n) => n.name);
   report.sources = (plugin.sources ?? []).map((s) => s.id);
   report.drivers = (plugin.drivers ?? []).map((d) => d.kind);
   report.onEvent = typeof plugin.onEvent === 'function';
-  if (report.drivers.length)
-    report.notes.push(
-      `drivers ${report.drivers.join(', ')}: not supported yet (agents may use only the built-in driver kinds)`,
-    );
   return { report, plugin };
+}
+
+/** Why a plugin's driver kinds cannot be had: one is built in, or another plugin loaded first has it. */
+function driverKindProblem(plugin: DreamPlugin, kinds: Map<string, string>): string | null {
+  for (const { kind } of plugin.drivers ?? []) {
+    if (BUILT_IN_KINDS.includes(kind))
+      return `its driver kind ${kind} is built in: a plugin may not replace it`;
+    const other = kinds.get(kind);
+    if (other) return `its driver kind ${kind} is already provided by plugin ${other}`;
+  }
+  return null;
 }
 
 /**
@@ -195,9 +210,10 @@ export async function loadPlugins(
   const reports: PluginReport[] = [];
   const loaded: LoadedPlugin[] = [];
   const taken = new Map<string, string>();
+  const kinds = new Map<string, string>();
   const add = async (report: PluginReport, locate: () => string) => {
     reports.push(report);
-    const one = await loadOne(report, locate, timeoutMs, taken);
+    const one = await loadOne(report, locate, timeoutMs, taken, kinds);
     if (one) loaded.push(one);
   };
   for (const file of pluginFiles(workspace.home))

@@ -4,6 +4,7 @@
  * checks a definition against, so a wrong one is refused with the path of what is wrong.
  */
 import * as z from 'zod';
+import type { Task } from '../../state/schemas.js';
 import { type DreamEvent, EventWords } from '../events.js';
 import type { Notifier } from '../notify/types.js';
 
@@ -38,13 +39,61 @@ export interface PluginSource {
 }
 
 /**
- * A kind of driver a plugin offers. Checked and listed, not run: the agents' configuration accepts
- * only the built-in kinds so far (docs/plugins.md#drivers).
+ * What checks an agent's driver options: a zod schema, or anything with zod's `safeParse`. It gets
+ * the agent's `driver` without `kind`; what it returns (`data`) is what `run` gets as `options`.
  */
-export interface PluginDriver {
+export interface DriverOptionsSchema<O> {
+  safeParse(
+    value: unknown,
+  ):
+    | { success: true; data: O }
+    | { success: false; error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } };
+}
+
+/** What a plugin driver's `run` gets besides the task. */
+export interface PluginDriverContext<O = Record<string, unknown>> {
+  /** Aborted when the run is to stop (the task cancelled or timed out, the agent stopping): stop then. */
+  signal: AbortSignal;
+  /** The agent's driver options, as the driver's `options` schema returned them. */
+  options: O;
+  agent: { id: string; systemPrompt: string };
+  /** The agent's working folder, and the workspace's `.dreamos` folder. */
+  cwd: string;
+  home: string;
+  /** The last checkpoint of this agent for this task, when the task is resumed. */
+  checkpoint: { step?: string; progress?: number; summary?: string; data?: Record<string, unknown> } | null;
+  /** One line of output: into the task's log, and to whoever watches the run. */
+  log(line: string): void;
+  /** How far the work is, from 0 to 1. */
+  progress(fraction: number): void;
+}
+
+/** How a run ended. Returning nothing means it succeeded; throwing is a bug, which switches the plugin off. */
+export interface PluginDriverResult {
+  ok: boolean;
+  /** One line for the task's result. */
+  summary?: string;
+  /** Why it failed, in one line. */
+  error?: string;
+  usage?: { inputTokens: number; outputTokens: number; usd?: number };
+}
+
+/** A kind of driver a plugin provides: agents whose `driver.kind` is this run their tasks through `run`. */
+export interface PluginDriver<O = Record<string, unknown>> {
+  /** Lower-case letters, digits, `.`, `_` and `-`; not a built-in kind, nor another plugin's. */
   kind: string;
   description?: string;
-  create(config: unknown): unknown;
+  /**
+   * Checks each agent's driver options when the orchestrator starts it: a zod schema, or a function
+   * that returns the options or throws saying what is wrong (none: any options).
+   */
+  options?: DriverOptionsSchema<O> | ((value: Record<string, unknown>) => O);
+  /** Whether the driver can work on a task (default: any task). Called often: keep it quick. */
+  accepts?(task: Task): boolean;
+  run(
+    task: Task,
+    context: PluginDriverContext<O>,
+  ): Promise<PluginDriverResult | undefined> | PluginDriverResult | undefined;
 }
 
 export interface DreamPlugin {
@@ -54,7 +103,8 @@ export interface DreamPlugin {
   description?: string;
   notifiers?: Notifier[];
   sources?: PluginSource[];
-  drivers?: PluginDriver[];
+  // biome-ignore lint/suspicious/noExplicitAny: each driver has options of its own type
+  drivers?: PluginDriver<any>[];
   /** Every event, in order, one call at a time. */
   onEvent?(event: DreamEvent, context: PluginCallContext): Promise<void> | void;
 }
@@ -107,8 +157,24 @@ export const PluginDefinition = z.strictObject({
     .superRefine(unique((s) => s.id, 'source with the id'))
     .optional(),
   drivers: z
-    .array(z.looseObject({ kind: Name, description: z.string().max(300).optional(), create: Fn }))
+    .array(
+      z.looseObject({
+        kind: Name,
+        description: z.string().max(300).optional(),
+        options: z
+          .custom<unknown>(
+            (v) =>
+              typeof v === 'function' ||
+              typeof (v as { safeParse?: unknown } | null)?.safeParse === 'function',
+            'a schema with safeParse (a zod schema), or a function',
+          )
+          .optional(),
+        accepts: Fn.optional(),
+        run: Fn,
+      }),
+    )
     .max(20)
+    .superRefine(unique((d) => d.kind, 'driver of the kind'))
     .optional(),
   onEvent: Fn.optional(),
 });
@@ -129,6 +195,22 @@ export const SourceItems = z
     }),
   )
   .max(1000);
+
+/** What a plugin driver's `run` may return. */
+export const DriverResult = z
+  .strictObject({
+    ok: z.boolean(),
+    summary: z.string().max(10_000).optional(),
+    error: z.string().max(10_000).optional(),
+    usage: z
+      .strictObject({
+        inputTokens: z.number().int().nonnegative(),
+        outputTokens: z.number().int().nonnegative(),
+        usd: z.number().nonnegative().optional(),
+      })
+      .optional(),
+  })
+  .optional();
 
 /** The first problem zod found, as one line: where, and what. */
 export function firstIssue(error: z.ZodError): string {
