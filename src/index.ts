@@ -11,9 +11,12 @@ export { type EventSource, type Notifier, type NotifyContext, RetryLater } from 
 export { loadPlugins, type PluginReport, type RunningPlugins, startPlugins } from './plugins/index.js';
 export {
   type DreamPlugin,
+  type DriverOptionsSchema,
   definePlugin,
   type PluginCallContext,
   type PluginDriver,
+  type PluginDriverContext,
+  type PluginDriverResult,
   type PluginSource,
   type SourceItem,
 } from './plugins/types.js';

@@ -122,10 +122,12 @@ describe('dreamos plugin list', () => {
     expect(r.code, show(r)).toBe(0);
     const reports = JSON.parse(r.stdout) as Report[];
     expect(reports.map((x) => [x.name, x.state, x.reason])).toEqual([
+      ['http-driver', 'on', null],
       ['ntfy-notifier', 'on', null],
       ['todo-source', 'on', null],
     ]);
-    expect(reports[1]!.sources).toEqual(['todo']);
+    expect(reports[0]!.drivers).toEqual(['http']);
+    expect(reports[2]!.sources).toEqual(['todo']);
   });
 });
 
