@@ -5,14 +5,21 @@
 import type { z } from 'zod';
 
 /**
- * The issues of the union's one branch whose discriminator matched (the branch with no issue about
- * `kind`: a shell driver with a misspelt field, not "not a plugin's kind"), else the union's own.
+ * What a union's failure says: the issues of its one branch whose discriminator matched (no issue
+ * about `kind`: a shell driver's misspelt field, not "not a plugin's kind"); else of its one branch
+ * that is not a union itself (a kind that is no name says what a name is); else the union's own.
  */
 function unionBranch(issue: z.core.$ZodIssue): z.core.$ZodIssue[] {
   if (issue.code !== 'invalid_union') return [issue];
-  const matched = issue.errors.filter((branch) => branch.every((i) => i.path[0] !== 'kind'));
-  if (matched.length !== 1) return [issue];
-  return matched[0]!.flatMap(unionBranch).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
+  const pick = (keep: (branch: z.core.$ZodIssue[]) => boolean) => {
+    const kept = issue.errors.filter(keep);
+    return kept.length === 1 ? kept[0]! : null;
+  };
+  const branch =
+    pick((b) => b.every((i) => i.path[0] !== 'kind')) ??
+    pick((b) => b.every((i) => i.code !== 'invalid_union'));
+  if (!branch) return [issue];
+  return branch.flatMap(unionBranch).map((i) => ({ ...i, path: [...issue.path, ...i.path] }));
 }
 
 export function describeZodError(error: z.ZodError): string {
