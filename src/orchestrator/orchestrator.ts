@@ -10,12 +10,11 @@ import type { AgentDriver, DriverAgent } from '../../agents/drivers/types.js';
 import { belongsTo, KILL_WAIT_MS } from '../../agents/platform/process.js';
 import type { Driver } from '../config.js';
 import { DreamError, isRetryable } from '../errors.js';
-import { agentDriverAlert, planAgentDriverMade, raiseAgentDriverAlert } from '../plugins/alerts.js';
-import { oneLine } from '../sanitize.js';
 import { type Watcher, watchWorkspace } from '../watch.js';
 import type { Workspace } from '../workspace.js';
 import { AgentLoop, type AgentLoopHost } from './agent-loop.js';
 import { DriftMonitor } from './drift-monitor.js';
+import { makeDrivers } from './drivers.js';
 import type { OrchestratorEvent, TakenFrom } from './events.js';
 import { type Leftover, type LeftoverContext, recoverLeftover } from './leftovers.js';
 import { planHeartbeat, planReleaseAgents, planTakeAgents, runnerGone } from './plans.js';
@@ -114,7 +113,12 @@ export class Orchestrator {
   async start(): Promise<void> {
     const wanted = this.options.agents ?? this.ws.config.agents.filter((a) => a.enabled).map((a) => a.id);
     for (const id of wanted) this.ws.agent(id);
-    this.wanted = await this.makeDrivers(wanted);
+    // An agent whose driver cannot be made does not run (drivers.ts).
+    for (const [id, driver] of await makeDrivers(this.ws, wanted, this.options.createDriver, (event) =>
+      this.emit(event),
+    ))
+      this.drivers.set(id, driver);
+    this.wanted = wanted.filter((id) => this.drivers.has(id));
     const { taken, leftovers } = await this.ws.apply((ctx) =>
       planTakeAgents(ctx, this.wanted, this.staleMs, this.startedAt),
     );
@@ -133,32 +137,6 @@ export class Orchestrator {
     this.watcher = watchWorkspace(this.ws, () => this.onChange());
     this.heartbeat = setInterval(() => void this.beat(), this.policies.heartbeatSeconds * 1000);
     this.onChange();
-  }
-
-  /**
-   * Make the driver of each agent; an agent whose driver cannot be made (a plugin's kind that no
-   * loaded plugin provides, options its plugin refuses) does not run, with an error and an alert,
-   * and the others do. Returns the agents that can run.
-   */
-  private async makeDrivers(ids: readonly string[]): Promise<string[]> {
-    const ok: string[] = [];
-    for (const id of ids) {
-      const agent = this.ws.agent(id);
-      try {
-        this.drivers.set(id, this.options.createDriver(agent.driver, agent));
-      } catch (error) {
-        const message = `${id} does not run: ${oneLine((error as Error).message, 500)}`;
-        this.emit({ type: 'error', agent: id, message });
-        await raiseAgentDriverAlert(this.ws, id, message, (line) =>
-          this.emit({ type: 'error', agent: id, message: line }),
-        );
-        continue;
-      }
-      ok.push(id);
-      if (agentDriverAlert(this.ws.view, id))
-        await this.ws.apply((ctx) => planAgentDriverMade(ctx, id)).catch((error) => this.fail(error, id));
-    }
-    return ok;
   }
 
   private addLoops(ids: readonly string[]): void {
