@@ -12,6 +12,7 @@ export { loadPlugins, type PluginReport, type RunningPlugins, startPlugins } fro
 export {
   type DreamPlugin,
   type DriverOptionsSchema,
+  defineDriver,
   definePlugin,
   type PluginCallContext,
   type PluginDriver,

@@ -109,6 +109,11 @@ export interface DreamPlugin {
   onEvent?(event: DreamEvent, context: PluginCallContext): Promise<void> | void;
 }
 
+/** A driver kind, typed: `run` gets the options its `options` schema returns. */
+export function defineDriver<O>(driver: PluginDriver<O>): PluginDriver<O> {
+  return driver;
+}
+
 /** A plugin's definition, typed: `export default definePlugin({ name, version, … })`. */
 export function definePlugin<const P extends DreamPlugin>(plugin: P): P {
   return plugin;

@@ -11,7 +11,7 @@ import { createDriver, DriverRegistry } from '../../../../agents/drivers/index.j
 import { AgentConfig } from '../../../../src/config.js';
 import { PluginHost } from '../../../../src/plugins/host.js';
 import type { LoadedPlugin, PluginReport } from '../../../../src/plugins/load.js';
-import type { DreamPlugin, PluginDriver } from '../../../../src/plugins/types.js';
+import { type DreamPlugin, defineDriver, type PluginDriver } from '../../../../src/plugins/types.js';
 import { describeZodError } from '../../../../state/zod-errors.js';
 import { makeContext, makeTask } from '../../../helpers/agents.js';
 import { tempDir } from '../../../helpers/workspace.js';
@@ -78,14 +78,14 @@ describe("a plugin driver's options", () => {
   it('are checked by its zod schema, and run gets what the schema returns', async () => {
     let got: unknown;
     const { registry } = host([
-      {
+      defineDriver({
         kind: 'echo',
         options: z.strictObject({ level: z.number().default(1) }),
         run: (_task, { options }) => {
-          got = options;
+          got = options.level satisfies number;
           return undefined;
         },
-      },
+      }),
     ]);
     expect(() => createDriver({ kind: 'echo', level: 'high' }, { registry }, agent)).toThrow(
       /^its echo driver options are wrong: level: /,
@@ -96,7 +96,7 @@ describe("a plugin driver's options", () => {
     const driver = createDriver({ kind: 'echo' }, { registry }, agent);
     const { ctx } = makeContext(tmp.dir);
     expect(await driver.start(ctx).done).toEqual({ ok: true });
-    expect(got).toEqual({ level: 1 });
+    expect(got).toBe(1);
   });
 
   it('are checked by its function, whose error is the reason', () => {
