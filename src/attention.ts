@@ -99,6 +99,10 @@ const HINT: Record<Alert['kind'], (subject: string) => string> = {
     `check the source's address and \`dreamos scout sources\`; it resolves itself once ${s} works again`,
 };
 
+/** What to do about an agent whose driver could not be made (docs/plugins.md#drivers). */
+const DRIVER_HINT =
+  'give it a driver kind a loaded plugin provides (`dreamos plugin list`) and options its plugin accepts, then restart the process that runs it';
+
 /** What to do about an agent whose orchestrator died: never "stop" a process that is gone. */
 function afterDeath(agent: string, someoneRuns: boolean): string {
   return someoneRuns
@@ -110,7 +114,11 @@ function alertItem(view: StateView, alert: Alert, someoneRuns: boolean): Attenti
   const task = TASK_ID_RE.test(alert.subject) ? alert.subject : undefined;
   const agent = !task && view.agentState(alert.subject) ? alert.subject : undefined;
   const died = alert.kind === 'stall' && agent !== undefined && runnerDied(view.agentState(agent));
-  const hint = died ? afterDeath(agent, someoneRuns) : HINT[alert.kind](alert.subject);
+  const hint = died
+    ? afterDeath(agent, someoneRuns)
+    : alert.key?.startsWith('driver:')
+      ? DRIVER_HINT
+      : HINT[alert.kind](alert.subject);
   return {
     key: task ? `task:${task}` : agent ? `agent:${agent}` : `alert:${alert.id}`,
     reason: REASON_OF[alert.kind],

@@ -295,6 +295,11 @@ describe('plugin driver kinds refused', () => {
     expect(b.run('status').stdout).toContain(
       `agent-2 does not run: its mine driver options are wrong: level: a number (alert ${alertOf('agent-2')})`,
     );
+    const attention = b.json<{ subject: string; reason: string; action: string }[]>('attention');
+    expect(attention.find((i) => i.subject === 'agent-1')).toMatchObject({
+      reason: 'plugin-off',
+      action: expect.stringMatching(/^give it a driver kind a loaded plugin provides/),
+    });
     const doctor = b.json<{ drivers: { agent: string; ok: boolean; message: string }[] }>('doctor');
     expect(doctor.drivers.filter((d) => ['agent-1', 'agent-3'].includes(d.agent))).toEqual([
       {
