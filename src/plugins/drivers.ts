@@ -73,11 +73,10 @@ function taskLog(path: string): { write(line: string): void; close(): void } {
   return {
     write(line) {
       if (fd === null || bytes > MAX_LOG_BYTES) return;
-      const text =
-        bytes + line.length >= MAX_LOG_BYTES
-          ? '[dreamos] the rest of the output is not logged\n'
-          : `${line}\n`;
-      bytes += Buffer.byteLength(text);
+      const full = bytes + Buffer.byteLength(line) + 1 > MAX_LOG_BYTES;
+      const text = full ? '[dreamos] the rest of the output is not logged\n' : `${line}\n`;
+      // Past the cap, the note is written once and nothing after it.
+      bytes = full ? MAX_LOG_BYTES + 1 : bytes + Buffer.byteLength(text);
       try {
         fs.writeSync(fd, text);
       } catch {

@@ -139,6 +139,28 @@ describe('the guard around a plugin driver', () => {
     expect(off).toEqual([]);
   });
 
+  it("caps what a run writes to the task's log, saying so once; whoever watches still gets every line", async () => {
+    const mb = 'x'.repeat(1024 * 1024);
+    const { registry } = host([
+      {
+        kind: 'echo',
+        run: (_task, { log }) => {
+          for (let i = 0; i < 7; i++) log(mb);
+          return undefined;
+        },
+      },
+    ]);
+    const { ctx, rec } = makeContext(tmp.dir);
+    fs.mkdirSync(ctx.logPath.replace(/\/[^/]+$/, ''), { recursive: true });
+    expect(await createDriver({ kind: 'echo' }, { registry }, agent).start(ctx).done).toEqual({ ok: true });
+    expect(rec.lines).toHaveLength(7);
+    const lines = fs.readFileSync(ctx.logPath, 'utf8').split('\n');
+    expect(lines.filter((l) => l === mb)).toHaveLength(4);
+    expect(lines.filter((l) => l.startsWith('[dreamos]'))).toEqual([
+      '[dreamos] the rest of the output is not logged',
+    ]);
+  });
+
   it('switches the plugin off when run returns what is not a result, and starts nothing more', async () => {
     const { registry, off, report } = host([{ kind: 'echo', run: () => 'done!' as never }]);
     const driver = createDriver({ kind: 'echo' }, { registry }, agent);
