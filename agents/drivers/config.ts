@@ -74,10 +74,7 @@ export const PluginDriverConfig = z.looseObject({
     .regex(PLUGIN_KIND_RE, 'lower-case letters, digits, ".", "_" and "-", at most 64')
     .refine((kind) => !BUILT_IN_KINDS.includes(kind), 'a built-in kind'),
 });
-export type PluginDriverConfig = z.infer<typeof PluginDriverConfig> & { kind: PluginKind };
-
-/** A kind that is not built in (the type keeps the built-in kinds' fields from being read off it). */
-export type PluginKind = string & { readonly pluginKind?: never };
+export type PluginDriverConfig = z.infer<typeof PluginDriverConfig>;
 
 /** A driver: a built-in kind, checked by its own schema, or a plugin's kind with its options. */
 export const Driver = z.union([BuiltInDriver, PluginDriverConfig]);

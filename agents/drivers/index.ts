@@ -11,7 +11,7 @@ import { type DriverRegistry, missingKind } from './registry.js';
 import { createShellDriver } from './shell.js';
 import { createSimDriver, type SimOptions } from './sim.js';
 import type { SupervisorTuning } from './supervise.js';
-import type { AgentDriver, DriverAgent } from './types.js';
+import type { AgentDriver } from './types.js';
 
 export interface DriverOptions {
   supervisor?: SupervisorTuning;
@@ -22,11 +22,11 @@ export interface DriverOptions {
 }
 
 /** The driver of one agent; throws, saying why, when its kind is a plugin's that is not loaded. */
-export function createDriver(config: Driver, options: DriverOptions = {}, agent?: DriverAgent): AgentDriver {
+export function createDriver(config: Driver, options: DriverOptions = {}): AgentDriver {
   if (!isBuiltIn(config)) {
     const kind = options.registry?.get(config.kind);
     if (!kind) throw new Error(missingKind(config.kind, options.registry));
-    return kind.create(config, agent ?? { id: '?', systemPrompt: '' });
+    return kind.create(config);
   }
   switch (config.kind) {
     case 'shell':

@@ -4,14 +4,14 @@
  * folder knows nothing of plugins: a kind here is only a name and a way to make a driver.
  */
 import { BUILT_IN_KINDS, type PluginDriverConfig } from './config.js';
-import type { AgentDriver, DriverAgent } from './types.js';
+import type { AgentDriver } from './types.js';
 
 export interface DriverKind {
   kind: string;
   /** Who provides it, as messages name it: `plugin NAME`. */
   from: string;
   /** The driver for one agent; throws, saying why, when the agent's driver options are wrong. */
-  create(config: PluginDriverConfig, agent: DriverAgent): AgentDriver;
+  create(config: PluginDriverConfig): AgentDriver;
 }
 
 export class DriverRegistry {

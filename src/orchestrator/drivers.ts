@@ -4,7 +4,7 @@
  * not run, with an error event and an alert about it, and the others do. The alert is resolved at
  * the start that makes its driver.
  */
-import type { AgentDriver, DriverAgent } from '../../agents/drivers/types.js';
+import type { AgentDriver } from '../../agents/drivers/types.js';
 import type { Driver } from '../config.js';
 import { agentDriverAlert, planAgentDriverMade, raiseAgentDriverAlert } from '../plugins/alerts.js';
 import { oneLine } from '../sanitize.js';
@@ -14,15 +14,14 @@ import type { OrchestratorEvent } from './events.js';
 export async function makeDrivers(
   ws: Workspace,
   ids: readonly string[],
-  create: (driver: Driver, agent: DriverAgent) => AgentDriver,
+  create: (driver: Driver) => AgentDriver,
   emit: (event: OrchestratorEvent) => void,
 ): Promise<Map<string, AgentDriver>> {
   const made = new Map<string, AgentDriver>();
   for (const id of ids) {
-    const agent = ws.agent(id);
     const error = (message: string) => emit({ type: 'error', agent: id, message });
     try {
-      made.set(id, create(agent.driver, agent));
+      made.set(id, create(ws.agent(id).driver));
     } catch (e) {
       const message = `${id} does not run: ${oneLine((e as Error).message, 500)}`;
       error(message);

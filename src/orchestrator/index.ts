@@ -38,7 +38,7 @@ export async function startOrchestrator(ws: Workspace, options: StartOptions = {
   const prices = ws.config.prices;
   const scouts = pluginSources !== undefined || scoutSources(ws.config).some((source) => source.enabled);
   const orchestrator = new Orchestrator(ws, {
-    createDriver: (driver, agent) => createDriver(driver, { llm: { prices }, registry }, agent),
+    createDriver: (driver) => createDriver(driver, { llm: { prices }, registry }),
     ...(scouts ? { scout: () => runScout(ws, { onlyDue: true, plugins: pluginSources?.() ?? [] }) } : {}),
     ...rest,
   });

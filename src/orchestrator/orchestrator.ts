@@ -6,7 +6,7 @@
  * and leaves no child process behind. Leftovers of a previous run that died are found and stopped
  * (leftovers.ts) before their tasks are handed out again.
  */
-import type { AgentDriver, DriverAgent } from '../../agents/drivers/types.js';
+import type { AgentDriver } from '../../agents/drivers/types.js';
 import { belongsTo, KILL_WAIT_MS } from '../../agents/platform/process.js';
 import type { Driver } from '../config.js';
 import { DreamError, isRetryable } from '../errors.js';
@@ -33,7 +33,7 @@ export interface OrchestratorOptions {
   untilIdle?: boolean;
   onEvent?: (event: OrchestratorEvent) => void;
   /** The driver factory (tests inject their own); throws, saying why, when it cannot make one. */
-  createDriver: (driver: Driver, agent: DriverAgent) => AgentDriver;
+  createDriver: (driver: Driver) => AgentDriver;
   /**
    * Work looked for outside (the scout's sources that are due), run by the leader of the sweeps
    * only, so that two orchestrators never both poll; one run at a time, beside the heartbeat.
@@ -142,7 +142,7 @@ export class Orchestrator {
   private addLoops(ids: readonly string[]): void {
     for (const id of ids) {
       const agent = this.ws.agent(id);
-      const driver = this.drivers.get(id) ?? this.options.createDriver(agent.driver, agent);
+      const driver = this.drivers.get(id) ?? this.options.createDriver(agent.driver);
       this.loops.set(id, new AgentLoop(agent, driver, this.loopHost));
     }
   }

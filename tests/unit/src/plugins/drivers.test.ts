@@ -54,8 +54,6 @@ function host(drivers: PluginDriver<any>[]) {
   return { registry, off, report: loaded.report };
 }
 
-const agent = { id: 'agent-5', systemPrompt: '' };
-
 describe('the driver registry', () => {
   it('refuses a built-in kind and a kind already provided', () => {
     const registry = new DriverRegistry();
@@ -68,7 +66,7 @@ describe('the driver registry', () => {
 
   it('says which kinds there are when an agent names one nobody provides', () => {
     const { registry } = host([{ kind: 'echo', run: () => undefined }]);
-    expect(() => createDriver({ kind: 'nope' }, { registry }, agent)).toThrow(
+    expect(() => createDriver({ kind: 'nope' }, { registry })).toThrow(
       'no loaded plugin provides the driver kind nope (built in: sim, shell, command, llm; from plugins: echo): see `dreamos plugin list`',
     );
   });
@@ -87,13 +85,13 @@ describe("a plugin driver's options", () => {
         },
       }),
     ]);
-    expect(() => createDriver({ kind: 'echo', level: 'high' }, { registry }, agent)).toThrow(
+    expect(() => createDriver({ kind: 'echo', level: 'high' }, { registry })).toThrow(
       /^its echo driver options are wrong: level: /,
     );
-    expect(() => createDriver({ kind: 'echo', other: 1 }, { registry }, agent)).toThrow(
+    expect(() => createDriver({ kind: 'echo', other: 1 }, { registry })).toThrow(
       /^its echo driver options are wrong: /,
     );
-    const driver = createDriver({ kind: 'echo' }, { registry }, agent);
+    const driver = createDriver({ kind: 'echo' }, { registry });
     const { ctx } = makeContext(tmp.dir);
     expect(await driver.start(ctx).done).toEqual({ ok: true });
     expect(got).toBe(1);
@@ -110,10 +108,10 @@ describe("a plugin driver's options", () => {
         run: () => undefined,
       },
     ]);
-    expect(() => createDriver({ kind: 'echo' }, { registry }, agent)).toThrow(
+    expect(() => createDriver({ kind: 'echo' }, { registry })).toThrow(
       'its echo driver options are wrong: url: required',
     );
-    expect(createDriver({ kind: 'echo', url: 'x' }, { registry }, agent).kind).toBe('echo');
+    expect(createDriver({ kind: 'echo', url: 'x' }, { registry }).kind).toBe('echo');
   });
 });
 
@@ -131,7 +129,7 @@ describe('the guard around a plugin driver', () => {
     ]);
     const { ctx, rec } = makeContext(tmp.dir);
     fs.mkdirSync(ctx.logPath.replace(/\/[^/]+$/, ''), { recursive: true });
-    const outcome = await createDriver({ kind: 'echo' }, { registry }, agent).start(ctx).done;
+    const outcome = await createDriver({ kind: 'echo' }, { registry }).start(ctx).done;
     expect(outcome).toEqual({ ok: false, errorCode: 'E_FAILED', error: 'the service said no' });
     expect(rec.lines.map((l) => l.line)).toEqual(['one', 'two a test task']);
     expect(rec.progress).toEqual([1]);
@@ -152,7 +150,7 @@ describe('the guard around a plugin driver', () => {
     ]);
     const { ctx, rec } = makeContext(tmp.dir);
     fs.mkdirSync(ctx.logPath.replace(/\/[^/]+$/, ''), { recursive: true });
-    expect(await createDriver({ kind: 'echo' }, { registry }, agent).start(ctx).done).toEqual({ ok: true });
+    expect(await createDriver({ kind: 'echo' }, { registry }).start(ctx).done).toEqual({ ok: true });
     expect(rec.lines).toHaveLength(7);
     const lines = fs.readFileSync(ctx.logPath, 'utf8').split('\n');
     expect(lines.filter((l) => l === mb)).toHaveLength(4);
@@ -163,7 +161,7 @@ describe('the guard around a plugin driver', () => {
 
   it('switches the plugin off when run returns what is not a result, and starts nothing more', async () => {
     const { registry, off, report } = host([{ kind: 'echo', run: () => 'done!' as never }]);
-    const driver = createDriver({ kind: 'echo' }, { registry }, agent);
+    const driver = createDriver({ kind: 'echo' }, { registry });
     const { ctx } = makeContext(tmp.dir);
     const outcome = await driver.start(ctx).done;
     expect(outcome).toMatchObject({ ok: false, errorCode: 'E_DRIVER' });
@@ -188,11 +186,11 @@ describe('the guard around a plugin driver', () => {
         run: () => undefined,
       },
     ]);
-    expect(createDriver({ kind: 'echo' }, thrower, agent).accepts(makeTask())).toBe(false);
+    expect(createDriver({ kind: 'echo' }, thrower).accepts(makeTask())).toBe(false);
     expect(thrower.off).toEqual(['driver echo accepts threw: accepts bug']);
 
     const vague = host([{ kind: 'echo', accepts: () => 'yes' as never, run: () => undefined }]);
-    expect(createDriver({ kind: 'echo' }, vague, agent).accepts(makeTask())).toBe(false);
+    expect(createDriver({ kind: 'echo' }, vague).accepts(makeTask())).toBe(false);
     expect(vague.off).toEqual(['driver echo accepts returned string, not true or false']);
   });
 });
