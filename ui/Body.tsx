@@ -67,7 +67,17 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
     case 'alerts':
       return <Attention items={lists.attention} cursor={selection.cursor} filter={filter} layout={layout} />;
     case 'journal':
-      return <Journal rows={lists.journal} cursor={selection.cursor} filter={filter} layout={layout} />;
+      return (
+        <Journal
+          rows={lists.journal}
+          cursor={selection.cursor}
+          filter={filter}
+          layout={layout}
+          following={state.cursors.journal === undefined}
+          hidden={lists.journalHidden}
+          noise={state.journalNoise}
+        />
+      );
     case 'metrics':
       return <Metrics consoleView={consoleView} layout={layout} />;
     case 'agent':

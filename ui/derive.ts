@@ -6,7 +6,7 @@
 import { STATUSES, type Status, type Task } from '../state/schemas.js';
 import { type AttentionItem, attentionMatches } from './data/attention.js';
 import { type AgentRow, type ConsoleView, filterColumns } from './data/console-view.js';
-import { type JournalRow, journalMatches } from './data/journal.js';
+import { isNoise, type JournalRow, journalRows } from './data/journal.js';
 import type { KeyContext } from './keymap.js';
 import { cursorOf, listKey, type UiState } from './model.js';
 
@@ -15,6 +15,8 @@ export interface Lists {
   columns: Record<Status, Task[]>;
   attention: AttentionItem[];
   journal: readonly JournalRow[];
+  /** Heartbeats and renewals left out of `journal` (shown with `.`). */
+  journalHidden: number;
   task(id: string): Task | undefined;
 }
 
@@ -29,6 +31,7 @@ export function makeDeriver(): (
     alerts: string;
     journalIn: readonly JournalRow[];
     j: string;
+    noise: boolean;
   } | null = null;
   let lists: Lists | null = null;
   let byId: Map<string, Task> | null = null;
@@ -36,6 +39,7 @@ export function makeDeriver(): (
     const board = state.filters.board ?? '';
     const alerts = state.filters.alerts ?? '';
     const j = state.filters.journal ?? '';
+    const noise = state.journalNoise;
     if (
       lists &&
       last &&
@@ -43,7 +47,8 @@ export function makeDeriver(): (
       last.board === board &&
       last.alerts === alerts &&
       last.journalIn === journal &&
-      last.j === j
+      last.j === j &&
+      last.noise === noise
     )
       return lists;
     if (!last || last.consoleView !== consoleView) byId = null;
@@ -51,14 +56,19 @@ export function makeDeriver(): (
       last?.consoleView === consoleView && last.board === board && lists
         ? lists.columns
         : filterColumns(consoleView.columns, board);
-    last = { consoleView, board, alerts, journalIn: journal, j };
+    const journalChanged = !last || last.journalIn !== journal || last.j !== j || last.noise !== noise;
+    const journalShown = journalChanged || !lists ? journalRows(journal, j, noise) : lists.journal;
+    const journalHidden =
+      journalChanged || !lists ? (noise ? 0 : journal.filter(isNoise).length) : lists.journalHidden;
+    last = { consoleView, board, alerts, journalIn: journal, j, noise };
     lists = {
       consoleView,
       columns,
       attention: alerts
         ? consoleView.attention.filter((i) => attentionMatches(i, alerts))
         : consoleView.attention,
-      journal: j ? journal.filter((r) => journalMatches(r, j)) : journal,
+      journal: journalShown,
+      journalHidden,
       task(id) {
         if (!byId) {
           byId = new Map();
@@ -222,11 +232,17 @@ export function selectionFor(state: UiState, lists: Lists, log: PagerLines = NO_
       };
     }
     case 'journal': {
-      const { size, cursor } = pick(lists.journal.length);
-      const id = lists.journal[cursor]?.tasks[0];
+      // Following (no stored cursor): on the newest row; paused: on its row, wherever it is now.
+      const rows = lists.journal;
+      const { cursor } =
+        state.cursors.journal === undefined
+          ? pick(rows.length)
+          : follow(state, key, rows, (r) => String(r.seq));
+      const id = rows[cursor]?.tasks[0];
       return {
-        size,
+        size: rows.length,
         cursor,
+        idAt: (i) => (rows[i] ? String(rows[i].seq) : undefined),
         lost: null,
         task: null,
         agent: null,

@@ -250,4 +250,16 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
   [KeyCommand.AgentMessage]: withAgent((env, agent) =>
     env.dispatch({ type: 'dialog', dialog: { kind: 'message', agentId: agent.id, text: '' } }),
   ),
+  // the journal's calm view; long text in an editor
+  [KeyCommand.JournalNoise]: (env) => env.dispatch({ type: 'journal-noise' }),
+  [KeyCommand.JournalFollow]: (env) => {
+    const { cursor, idAt } = env.selection;
+    const following = env.state.cursors.journal === undefined;
+    const id = idAt?.(cursor);
+    env.dispatch(
+      following && id !== undefined
+        ? { type: 'follow', key: 'journal', on: false, at: cursor, id }
+        : { type: 'follow', key: 'journal', on: true },
+    );
+  },
 };

@@ -58,6 +58,9 @@ export enum KeyCommand {
   DialogConfirm = 'dialog-confirm',
   TextDelete = 'text-delete',
   TextClear = 'text-clear',
+  // The journal's calm view; long text in an editor.
+  JournalNoise = 'journal-noise',
+  JournalFollow = 'journal-follow',
 }
 
 export const TOP_VIEWS = ['dashboard', 'board', 'alerts', 'journal', 'metrics'] as const;
@@ -643,5 +646,24 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     description: 'clear the field',
     group: 'dialogs',
     scopes: ['form', 'palette', 'filter', 'message'],
+  },
+  // the journal's calm view; long text in an editor
+  {
+    command: KeyCommand.JournalNoise,
+    keys: ['.'],
+    label: 'heartbeats',
+    description: 'show or hide heartbeats and lease renewals',
+    group: 'general',
+    scopes: ['journal'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.JournalFollow,
+    keys: ['f'],
+    label: 'follow',
+    description: 'follow new changes, or stay where the cursor is',
+    group: 'general',
+    scopes: ['journal'],
+    bar: true,
   },
 ]);

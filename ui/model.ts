@@ -52,6 +52,8 @@ export interface UiState {
   released: Record<string, string>;
   boardColumn: number;
   filters: Partial<Record<ViewId, string>>;
+  /** The journal view shows heartbeats and lease renewals too. */
+  journalNoise: boolean;
   dialog: Dialog | null;
   flash: Flash | null;
   flashSeq: number;
@@ -88,7 +90,10 @@ export type UiAction =
   | { type: 'form-error'; error: string }
   | { type: 'filter-close'; keep: boolean }
   | { type: 'flash'; level: FlashLevel; text: string }
-  | { type: 'flash-clear'; id: number };
+  | { type: 'flash-clear'; id: number }
+  | { type: 'journal-noise' }
+  /** A tail list (the journal) follows its newest row, or stays on the row `id` at `at`. */
+  | { type: 'follow'; key: string; on: boolean; at?: number; id?: string };
 
 export const initialState = (view: ViewId = 'dashboard'): UiState => ({
   view,
@@ -102,6 +107,7 @@ export const initialState = (view: ViewId = 'dashboard'): UiState => ({
   released: {},
   boardColumn: STATUSES.indexOf('ready'),
   filters: {},
+  journalNoise: false,
   dialog: null,
   flash: null,
   flashSeq: 0,
@@ -222,9 +228,10 @@ export function reduce(state: UiState, action: UiAction): UiState {
       const cursor = clamp(next, 0, Math.max(0, action.size - 1));
       const cursors = { ...state.cursors, [key]: cursor };
       // On the last row of a tail list, the cursor follows new rows.
-      if (TAILS.has(key) && cursor === action.size - 1) delete cursors[key];
+      const following = TAILS.has(key) && cursor === action.size - 1;
+      if (following) delete cursors[key];
       const picks = { ...state.picks };
-      const id = action.idAt?.(cursor);
+      const id = following ? undefined : action.idAt?.(cursor);
       if (id === undefined) delete picks[key];
       else picks[key] = id;
       const { [key]: _, ...released } = state.released;
@@ -268,6 +275,19 @@ export function reduce(state: UiState, action: UiAction): UiState {
       };
     case 'flash-clear':
       return state.flash?.id === action.id ? { ...state, flash: null } : state;
+    case 'journal-noise':
+      return { ...state, journalNoise: !state.journalNoise };
+    case 'follow': {
+      const { [action.key]: _c, ...cursors } = state.cursors;
+      const { [action.key]: _p, ...picks } = state.picks;
+      if (action.on) return { ...state, cursors, picks };
+      if (action.at === undefined || action.id === undefined) return state;
+      return {
+        ...state,
+        cursors: { ...cursors, [action.key]: action.at },
+        picks: { ...picks, [action.key]: action.id },
+      };
+    }
     default: {
       if (!state.dialog) return state;
       const dialog = reduceDialog(state.dialog, action);

@@ -26,7 +26,9 @@ export const Footer = memo(function Footer(props: {
     const hint =
       dialog.view === 'log'
         ? 'enter goes to the first match · esc clears it'
-        : 'enter keeps the filter · esc clears it';
+        : dialog.view === 'journal'
+          ? 'words, task:ID agent:ID kind:OP · enter keeps the filter · esc clears it'
+          : 'enter keeps the filter · esc clears it';
     line = <Prompt prefix="/ " text={dialog.text} hint={hint} />;
   } else if (dialog?.kind === 'message') {
     line = (

@@ -1,4 +1,7 @@
-/** The journal: every state change, newest at the bottom, windowed around the cursor. */
+/**
+ * The journal: every state change, newest at the bottom, windowed around the cursor. Heartbeats and
+ * renewals are hidden unless asked for; the title says so, and whether the view follows new changes.
+ */
 import { Box, Text } from 'ink';
 import type { JournalRow } from '../data/journal.js';
 import { type Layout, windowStart } from '../layout.js';
@@ -10,8 +13,21 @@ export function Journal(props: {
   cursor: number;
   filter: string;
   layout: Layout;
+  following: boolean;
+  /** Heartbeats and renewals hidden (0: shown, or none). */
+  hidden: number;
+  noise: boolean;
 }) {
   const { rows, cursor, layout } = props;
+  const below = rows.length - 1 - cursor;
+  const follow = props.following
+    ? 'following (f stays)'
+    : `paused${below > 0 ? `, ${below} newer below` : ''} (f follows)`;
+  const noise = props.noise
+    ? 'heartbeats shown (. hides)'
+    : props.hidden
+      ? `${props.hidden} heartbeats hidden (. shows)`
+      : 'heartbeats hidden (. shows)';
   const theme = useTheme();
   const visible = layout.list.rows;
   const start = windowStart(cursor, rows.length, visible);
@@ -20,6 +36,7 @@ export function Journal(props: {
       <Text bold wrap="truncate">
         {`Journal: the last ${rows.length} changes`}
         {props.filter ? <Text color={theme.muted}>{`  (filter "${props.filter}")`}</Text> : null}
+        <Text color={theme.muted}>{`  · ${follow} · ${noise}`}</Text>
       </Text>
       <Text color={theme.muted} wrap="truncate">
         {'     seq  time      op            by          change'}
