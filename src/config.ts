@@ -221,6 +221,18 @@ const Notifiers = z.strictObject({
     .optional(),
 });
 
+/**
+ * The console (docs/console.md, "Being told"): when the attention inbox gains an item, ring the
+ * terminal bell and send a desktop notification through the terminal (OSC 9 and OSC 777). A
+ * read-only console does neither.
+ */
+const ConsoleSettings = z.strictObject({
+  bell: z.boolean().default(true),
+  desktop: z.boolean().default(true),
+  /** Notifications closer together than this are gathered into one. */
+  quietSeconds: z.number().nonnegative().max(3600).default(10),
+});
+
 export const Config = z
   .strictObject({
     schemaVersion: z.literal(1),
@@ -232,6 +244,7 @@ export const Config = z
     /** Plugins installed as packages, loaded with those in .dreamos/plugins/ (docs/plugins.md). */
     plugins: z.array(PackageName).max(50).default([]),
     notifiers: Notifiers.prefault({}),
+    console: ConsoleSettings.prefault({}),
     /** The sources the scout watches for work (docs/scout.md). */
     scout: ScoutConfig,
     /** GitHub issues turned into tasks, by webhook and by polling (docs/github.md). */

@@ -4,7 +4,7 @@
  * input dispatcher, and the frame: header, body, footer — or "too small" below the minimum size.
  */
 import { relative } from 'node:path';
-import { Box, useApp, useInput } from 'ink';
+import { Box, useApp, useInput, useStdout } from 'ink';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import type { ServingStatus } from '../src/api/context.js';
 import { plural } from '../src/output.js';
@@ -33,6 +33,7 @@ import { KeyCommand, lookup, VIEW_TITLES } from './keymap.js';
 import { computeLayout, type Size } from './layout.js';
 import { type FlashLevel, initialState, reduce, type UiAction } from './model.js';
 import { type Theme, ThemeContext, themeFor } from './theme.js';
+import { type InboxOptions, useInbox } from './use-inbox.js';
 
 export interface AppProps {
   ws: Workspace;
@@ -46,6 +47,8 @@ export interface AppProps {
   /** A message to show first (e.g. why the agents do not run here). */
   notice?: { level: FlashLevel; text: string };
   onQuit?: () => void;
+  /** Where the bell and desktop notifications are written; the terminal by default. */
+  terminal?: { write(bytes: string): unknown };
 }
 
 const FLASH_MS: Record<FlashLevel, number> = { info: 4000, warning: 6000, error: 10_000 };
@@ -103,6 +106,21 @@ function Console(props: AppProps) {
   }, []);
 
   const serving = useServing(props.serving);
+  const { stdout } = useStdout();
+  const terminal = props.terminal ?? stdout;
+  const inboxOptions = useMemo<InboxOptions | null>(
+    () =>
+      readOnly
+        ? null
+        : {
+            ...ws.config.console,
+            tmux: Boolean(process.env.TMUX),
+            name: ws.config.name,
+            write: (bytes) => terminal.write(bytes),
+          },
+    [readOnly, ws, terminal],
+  );
+  const unseen = useInbox(consoleView.attention, state.view === 'alerts', inboxOptions);
   const journal = useJournal(state.view === 'journal', consoleView.seq);
   const logLines = useTaskLog(state.view === 'log' ? state.logTaskId : null, consoleView.seq);
   const log = useMemo(() => ({ lines: logLines, rows: layout.list.rows }), [logLines, layout.list.rows]);
@@ -187,6 +205,7 @@ function Console(props: AppProps) {
         mode={props.mode ?? 'attached'}
         runners={consoleView.runners}
         readOnly={readOnly}
+        unseen={unseen}
         width={layout.width}
       />
       <Body state={state} lists={lists} selection={selection} ctx={ctx} layout={layout} />

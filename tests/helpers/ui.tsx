@@ -48,6 +48,8 @@ export interface Harness {
   write(raw: string): Promise<void>;
   waitFor(predicate: (frame: string) => boolean, what?: string, timeoutMs?: number): Promise<string>;
   quitCalls: number;
+  /** What the console wrote to the terminal beside its frames: the bell and desktop notifications. */
+  rung: string[];
   close(): Promise<void>;
 }
 
@@ -72,6 +74,7 @@ export async function open(
     ws,
     dir,
     quitCalls: 0,
+    rung: [],
     frame: () => '',
     press: async () => undefined,
     run: async () => undefined,
@@ -89,6 +92,7 @@ export async function open(
       onQuit={() => {
         h.quitCalls += 1;
       }}
+      terminal={{ write: (bytes: string) => h.rung.push(bytes) }}
       {...props}
     />,
   );

@@ -1,4 +1,7 @@
-/** The top line: the product, the views with their number keys, who runs the agents, read-only mode. */
+/**
+ * The top line: the product, the views with their number keys (attention with the count of items not
+ * seen yet), who runs the agents, read-only mode.
+ */
 import { Box, Text } from 'ink';
 import { memo } from 'react';
 import type { Runner } from '../../src/runners.js';
@@ -23,6 +26,8 @@ export const Header = memo(function Header(props: {
   mode: AgentsMode;
   runners: readonly Runner[];
   readOnly: boolean;
+  /** Attention items that came since the attention view was last open. */
+  unseen?: number;
   width: number;
 }) {
   const theme = useTheme();
@@ -34,7 +39,10 @@ export const Header = memo(function Header(props: {
       </Text>
       {TOP_VIEWS.map((view, i) => (
         <Text key={view} inverse={view === active} bold={view === active}>
-          {` ${i + 1} ${VIEW_TITLES[view]} `}
+          {` ${i + 1} ${VIEW_TITLES[view]}`}
+          {view === 'alerts' && props.unseen ? (
+            <Text color={theme.status.warning}>{` ${props.unseen} new`}</Text>
+          ) : null}{' '}
         </Text>
       ))}
       {props.detail ? <Text bold>{` › ${props.detail}`}</Text> : null}
