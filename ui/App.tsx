@@ -33,6 +33,7 @@ import { KeyCommand, lookup, VIEW_TITLES } from './keymap.js';
 import { computeLayout, type Size } from './layout.js';
 import { type FlashLevel, initialState, reduce, type UiAction } from './model.js';
 import { type Theme, ThemeContext, themeFor } from './theme.js';
+import { useHandover } from './use-handover.js';
 import { type InboxOptions, useInbox } from './use-inbox.js';
 
 export interface AppProps {
@@ -121,6 +122,14 @@ function Console(props: AppProps) {
     [readOnly, ws, terminal],
   );
   const unseen = useInbox(consoleView.attention, state.view === 'alerts', inboxOptions);
+  // Back from an editor the screen is blank, yet Ink believes it shows the last frame (drawn while
+  // away, not written): one empty frame, then the console, makes it write the console in full.
+  const [blank, setBlank] = useState(false);
+  const redraw = useCallback(() => setBlank(true), []);
+  useEffect(() => {
+    if (blank) setBlank(false);
+  }, [blank]);
+  const handover = useHandover(redraw);
   const journal = useJournal(state.view === 'journal', consoleView.seq);
   const logLines = useTaskLog(state.view === 'log' ? state.logTaskId : null, consoleView.seq);
   const log = useMemo(() => ({ lines: logLines, rows: layout.list.rows }), [logLines, layout.list.rows]);
@@ -166,6 +175,7 @@ function Console(props: AppProps) {
         pageSize,
         dispatch,
         quit,
+        handover,
       };
     };
     try {
@@ -185,6 +195,7 @@ function Console(props: AppProps) {
     return () => clearTimeout(timer);
   }, [flash, dispatch]);
 
+  if (blank) return <Box width={layout.width} height={layout.height} />;
   if (layout.tooSmall) return <TooSmall size={layout.size} />;
   const detail =
     state.view === 'agent'

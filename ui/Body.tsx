@@ -7,6 +7,7 @@ import { Help } from './dialogs/Help.js';
 import { Palette } from './dialogs/Palette.js';
 import { Picker } from './dialogs/Picker.js';
 import { TaskForm } from './dialogs/TaskForm.js';
+import { TextEditor } from './dialogs/TextEditor.js';
 import type { KeyContext } from './keymap.js';
 import type { Layout } from './layout.js';
 import type { UiState } from './model.js';
@@ -36,6 +37,7 @@ function Dialogs({ state, ctx, layout }: BodyProps): ReactNode {
   if (d?.kind === 'confirm') return <Confirm dialog={d} width={width} />;
   if (d?.kind === 'form') return <TaskForm form={d.form} width={width} />;
   if (d?.kind === 'picker') return <Picker dialog={d} width={width} />;
+  if (d?.kind === 'editor') return <TextEditor dialog={d} width={width} rows={rows} />;
   return null;
 }
 

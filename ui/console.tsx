@@ -18,6 +18,7 @@ import { exitWhenFlushed, guardOutput } from '../src/process-end.js';
 import { openWorkspace, type Workspace } from '../src/workspace.js';
 import { App, type AppProps } from './App.js';
 import { Splash } from './components/Splash.js';
+import { editorRunning } from './editor.js';
 import { superviseAgents } from './run-agents.js';
 
 export interface ConsoleOptions {
@@ -132,7 +133,11 @@ export async function runConsole(options: ConsoleOptions = {}): Promise<number> 
   }
   const { ws, instance, update } = mounted;
   const signals = ['SIGTERM', 'SIGHUP', 'SIGINT'] as const;
-  const onSignal = () => instance.unmount();
+  // While an editor has the terminal, ctrl-c is the editor's (as git does it).
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (signal === 'SIGINT' && editorRunning()) return;
+    instance.unmount();
+  };
   for (const signal of signals) process.on(signal, onSignal);
 
   const serving = options.serve === undefined ? null : await serveHere(ws, options.serve, update);

@@ -9,6 +9,7 @@ import { type Env, errorText, flashWarning, perform, release } from './effects.j
 import { formInput, formPatch, formProblem } from './form.js';
 import { helpLines } from './help.js';
 import { KeyCommand } from './keymap.js';
+import { runLongText } from './long-text.js';
 import type { Dialog } from './model.js';
 import { jumpToMatch } from './pager.js';
 import { paletteItems } from './palette.js';
@@ -18,6 +19,7 @@ type Confirm = Extract<Dialog, { kind: 'confirm' }>;
 /** `run` carries out a command chosen in the palette (the dispatcher's own runCommand). */
 export function runDialog(command: KeyCommand, dialog: Dialog, env: Env, run: RunCommand): void {
   const { dispatch } = env;
+  if (runLongText(command, dialog, env)) return;
   if (command === KeyCommand.DialogClose) {
     dispatch(
       dialog.kind === 'filter' ? { type: 'filter-close', keep: false } : { type: 'dialog', dialog: null },
@@ -50,14 +52,14 @@ function runConfirmed(dialog: Confirm, env: Env): void {
   const id = dialog.target;
   const direct = (directive: 'restart' | 'reset-context' | 'cancel', done: string) =>
     perform(env, async () => {
-      await ws.directAgent(id, directive);
+      await ws.directAgent(id, directive, dialog.note);
       return `${id}: ${done}`;
     });
   if (dialog.command === KeyCommand.TaskCancel || dialog.command === KeyCommand.TaskMove) release(env);
   if (dialog.command === KeyCommand.TaskCancel)
-    perform(env, async () => `${(await ws.cancel(id)).id} cancelled`);
+    perform(env, async () => `${(await ws.cancel(id, dialog.note)).id} cancelled`);
   if (dialog.command === KeyCommand.TaskMove)
-    perform(env, async () => `${id} moved to ${(await ws.move(id, dialog.arg ?? '')).status}`);
+    perform(env, async () => `${id} moved to ${(await ws.move(id, dialog.arg ?? '', dialog.note)).status}`);
   if (dialog.command === KeyCommand.AgentRestart) direct('restart', 'restart requested');
   if (dialog.command === KeyCommand.AgentResetContext) direct('reset-context', 'context reset requested');
   if (dialog.command === KeyCommand.AgentStopTask) direct('cancel', 'asked to stop its task');

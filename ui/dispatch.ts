@@ -3,6 +3,7 @@
  * key), else to the current view's bindings, then the global ones. A hidden or disabled binding
  * says why in a flash message. Each command's handler is one entry of a table.
  */
+import { stripControl } from '../src/sanitize.js';
 import { STATUSES } from '../state/schemas.js';
 import { runDialog } from './dialog-actions.js';
 import { type Env, flashWarning, perform, release, roles } from './effects.js';
@@ -12,7 +13,7 @@ import { disabledReason, KeyCommand, lookup, scopesFor, type TopView } from './k
 import { listKey, type UiAction } from './model.js';
 import { jumpToMatch } from './pager.js';
 
-const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message']);
+const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message', 'editor']);
 
 /**
  * The keys of one write, each handled against the state the previous one left (`envFor` reads it
@@ -26,12 +27,12 @@ export function handleKeys(events: ReadonlyArray<KeyEvent & { raw: string }>, en
     const dialog = env.state.dialog?.kind;
     if (i > 0 && dialog === 'confirm') return;
     if (events.length > 1 && dialog && TEXT_DIALOGS.has(dialog)) {
-      const text = textOf(
-        events
-          .slice(i)
-          .map((e) => e.raw)
-          .join(''),
-      );
+      const raw = events
+        .slice(i)
+        .map((e) => e.raw)
+        .join('');
+      // The multi-line editor keeps the line breaks of a paste.
+      const text = dialog === 'editor' ? stripControl(raw.replace(/\r\n?/g, '\n')) : textOf(raw);
       if (text) env.dispatch({ type: 'text', op: 'insert', text });
       return;
     }

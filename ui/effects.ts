@@ -4,6 +4,7 @@
  */
 import type { Workspace } from '../src/workspace.js';
 import type { Lists, Selection } from './derive.js';
+import type { Handover } from './editor.js';
 import type { KeyContext } from './keymap.js';
 import { listKey, type UiAction, type UiState } from './model.js';
 
@@ -16,6 +17,8 @@ export interface Env {
   pageSize: number;
   dispatch: (action: UiAction) => void;
   quit: () => void;
+  /** Gives the terminal to an editor and takes it back. */
+  handover: Handover;
 }
 
 export const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -61,6 +61,9 @@ export enum KeyCommand {
   // The journal's calm view; long text in an editor.
   JournalNoise = 'journal-noise',
   JournalFollow = 'journal-follow',
+  TextEditor = 'text-editor',
+  EditorNewline = 'editor-newline',
+  EditorSave = 'editor-save',
 }
 
 export const TOP_VIEWS = ['dashboard', 'board', 'alerts', 'journal', 'metrics'] as const;
@@ -78,7 +81,7 @@ export const VIEW_TITLES: Record<ViewId, string> = {
 };
 
 /** Dialogs capture every key: their bindings are looked up first and alone. */
-export type DialogKind = 'help' | 'palette' | 'confirm' | 'form' | 'filter' | 'picker' | 'message';
+export type DialogKind = 'help' | 'palette' | 'confirm' | 'form' | 'filter' | 'picker' | 'message' | 'editor';
 export type Scope = 'global' | ViewId | DialogKind;
 
 export type Group = 'navigation' | 'views' | 'general' | 'tasks' | 'agents' | 'alerts' | 'dialogs';
@@ -665,5 +668,54 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     group: 'general',
     scopes: ['journal'],
     bar: true,
+  },
+  {
+    command: KeyCommand.TextEditor,
+    keys: ['ctrl-e'],
+    label: 'editor',
+    description:
+      'write the prompt, the message or a note (why) in $VISUAL or $EDITOR, else a multi-line editor',
+    group: 'dialogs',
+    scopes: ['form', 'message', 'confirm'],
+  },
+  {
+    command: KeyCommand.EditorSave,
+    keys: ['ctrl-s', 'ctrl-d'],
+    label: 'save',
+    description: 'keep the text written',
+    group: 'dialogs',
+    scopes: ['editor'],
+  },
+  {
+    command: KeyCommand.EditorNewline,
+    keys: ['enter'],
+    label: 'new line',
+    description: 'start a new line',
+    group: 'dialogs',
+    scopes: ['editor'],
+  },
+  {
+    command: KeyCommand.DialogClose,
+    keys: ['esc'],
+    label: 'cancel',
+    description: 'leave the editor without a change',
+    group: 'dialogs',
+    scopes: ['editor'],
+  },
+  {
+    command: KeyCommand.TextDelete,
+    keys: ['backspace'],
+    label: 'delete',
+    description: 'delete the last character',
+    group: 'dialogs',
+    scopes: ['editor'],
+  },
+  {
+    command: KeyCommand.TextClear,
+    keys: ['ctrl-u'],
+    label: 'clear',
+    description: 'clear all the text',
+    group: 'dialogs',
+    scopes: ['editor'],
   },
 ]);

@@ -25,12 +25,16 @@ export type Dialog =
       detail: string;
       target: string;
       arg?: string;
+      /** Why, written with ctrl-e: recorded with the change. */
+      note?: string;
       focus: 'cancel' | 'confirm';
     }
   | { kind: 'form'; form: FormState }
   | { kind: 'filter'; view: ViewId; text: string; before: string }
   | { kind: 'picker'; title: string; taskId: string; options: string[]; index: number }
-  | { kind: 'message'; agentId: string; text: string };
+  | { kind: 'message'; agentId: string; text: string }
+  /** The multi-line editor (no $VISUAL or $EDITOR): its text goes back into `back` when saved. */
+  | { kind: 'editor'; title: string; text: string; back: Dialog };
 
 export interface UiState {
   view: ViewId;
@@ -135,6 +139,9 @@ function withFilter(state: UiState, view: ViewId, text: string): UiState {
   return { ...state, filters: { ...state.filters, [view]: text }, picks };
 }
 
+/** A prompt may be this long (the task schema's bound). */
+export const MAX_LONG_TEXT = 200_000;
+
 const withText = (text: string, op: 'insert' | 'delete' | 'clear', insert = '') =>
   editText(text, op, insert, 500);
 
@@ -146,6 +153,8 @@ function reduceDialog(dialog: Dialog, action: UiAction): Dialog {
         return { ...dialog, query: withText(dialog.query, action.op, action.text), index: 0 };
       if (dialog.kind === 'filter' || dialog.kind === 'message')
         return { ...dialog, text: withText(dialog.text, action.op, action.text) };
+      if (dialog.kind === 'editor')
+        return { ...dialog, text: editText(dialog.text, action.op, action.text ?? '', MAX_LONG_TEXT) };
       return dialog;
     }
     case 'dialog-move': {

@@ -4,6 +4,7 @@
  */
 import { Box, Text } from 'ink';
 import { memo, type ReactNode } from 'react';
+import { firstLine } from '../long-text.js';
 import type { Dialog, Flash } from '../model.js';
 import { clean } from '../text.js';
 import { paint, useTheme } from '../theme.js';
@@ -32,7 +33,11 @@ export const Footer = memo(function Footer(props: {
     line = <Prompt prefix="/ " text={dialog.text} hint={hint} />;
   } else if (dialog?.kind === 'message') {
     line = (
-      <Prompt prefix={`message to ${dialog.agentId}: `} text={dialog.text} hint="enter sends · esc cancels" />
+      <Prompt
+        prefix={`message to ${dialog.agentId}: `}
+        text={firstLine(dialog.text)}
+        hint="enter sends · ctrl-e editor · esc cancels"
+      />
     );
   } else if (flash) {
     const colour =

@@ -19,6 +19,9 @@ export function Confirm(props: { dialog: Extract<Dialog, { kind: 'confirm' }>; w
   return (
     <DialogBox title={clean(dialog.title)} kind="confirm" width={Math.min(props.width, 72)}>
       <Text wrap="wrap">{clean(dialog.detail, 400)}</Text>
+      {dialog.note ? (
+        <Text wrap="truncate" color={theme.muted}>{`note: ${clean(dialog.note, 200)}`}</Text>
+      ) : null}
       <Text> </Text>
       <Box gap={2}>
         {button('cancel', 'Cancel')}

@@ -1,6 +1,7 @@
 /** The add/edit task form: one line per field, the focused one marked; the engine's refusal shows in red. */
 import { Text } from 'ink';
 import type { FormState } from '../form.js';
+import { firstLine } from '../long-text.js';
 import { clean } from '../text.js';
 import { useTheme } from '../theme.js';
 import { DialogBox } from './DialogBox.js';
@@ -25,9 +26,10 @@ export function TaskForm(props: { form: FormState; width: number }) {
               <Text inverse={focused}>{`‹ ${field.value} ›`}</Text>
             ) : (
               <Text>
-                {field.value.length > props.width - 20
-                  ? `…${field.value.slice(-(props.width - 21))}`
-                  : field.value}
+                {(() => {
+                  const value = firstLine(field.value);
+                  return value.length > props.width - 20 ? `…${value.slice(-(props.width - 21))}` : value;
+                })()}
                 {focused ? <Text inverse> </Text> : null}
               </Text>
             )}
@@ -39,7 +41,9 @@ export function TaskForm(props: { form: FormState; width: number }) {
       {form.error ? (
         <Text color={theme.status.error} wrap="truncate">{`error: ${clean(form.error, 300)}`}</Text>
       ) : (
-        <Text color={theme.muted}>{form.mode === 'add' ? 'enter adds the task' : 'enter saves'}</Text>
+        <Text color={theme.muted}>
+          {`${form.mode === 'add' ? 'enter adds the task' : 'enter saves'} · ctrl-e writes the prompt in an editor`}
+        </Text>
       )}
     </DialogBox>
   );

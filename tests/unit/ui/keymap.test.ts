@@ -43,7 +43,7 @@ describe('the keymap', () => {
   test('no key means two things in one place (a view with the global keys, or a dialog)', () => {
     const chains: Scope[][] = [
       ...VIEWS.map((v) => scopesFor(v, null)),
-      ...(['help', 'palette', 'confirm', 'form', 'filter', 'picker', 'message'] as const).map((d) =>
+      ...(['help', 'palette', 'confirm', 'form', 'filter', 'picker', 'message', 'editor'] as const).map((d) =>
         scopesFor('board', d),
       ),
     ];
