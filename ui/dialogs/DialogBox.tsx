@@ -5,6 +5,7 @@ import { BINDINGS, type DialogKind, KeyCommand, showKey } from '../keymap.js';
 import { useTheme } from '../theme.js';
 
 const HINT_ORDER = [
+  KeyCommand.EditorSave,
   KeyCommand.DialogSubmit,
   KeyCommand.DialogConfirm,
   KeyCommand.DialogClose,
@@ -14,6 +15,8 @@ const HINT_ORDER = [
   KeyCommand.DialogPrev,
   KeyCommand.TextDelete,
   KeyCommand.TextClear,
+  KeyCommand.EditorNewline,
+  KeyCommand.TextEditor,
 ];
 
 /** "enter ok · esc close · →/← change · …": the dialog's bindings, one entry per label, most used first. */
