@@ -15,6 +15,7 @@ import { type AgentsMode, Header } from './components/Header.js';
 import { TooSmall } from './components/TooSmall.js';
 import { JournalFeed } from './data/journal.js';
 import { LogHub } from './data/logs.js';
+import { taskText, wrapLines } from './data/task-text.js';
 import { keyContext, makeDeriver, moved, selectionFor, unpicked } from './derive.js';
 import { handleKeys } from './dispatch.js';
 import { type Env, errorText } from './effects.js';
@@ -131,10 +132,19 @@ function Console(props: AppProps) {
   }, [blank]);
   const handover = useHandover(redraw);
   const journal = useJournal(state.view === 'journal', consoleView.seq);
-  const logLines = useTaskLog(state.view === 'log' ? state.logTaskId : null, consoleView.seq);
-  const log = useMemo(() => ({ lines: logLines, rows: layout.list.rows }), [logLines, layout.list.rows]);
+  const pagerTask = state.view === 'log' ? state.logTaskId : null;
+  const logLines = useTaskLog(state.logWhat === 'log' ? pagerTask : null, consoleView.seq);
   const derive = useMemo(makeDeriver, []);
   const lists = derive(consoleView, state, journal);
+  const textTask = pagerTask && state.logWhat === 'text' ? lists.task(pagerTask) : undefined;
+  const textLines = useMemo(
+    () => (textTask ? wrapLines(taskText(textTask), layout.width - 3) : null),
+    [textTask, layout.width],
+  );
+  const log = useMemo(
+    () => ({ lines: textLines ?? logLines, rows: layout.list.rows }),
+    [textLines, logLines, layout.list.rows],
+  );
   const selection = selectionFor(state, lists, log);
   const ctx = keyContext(state, selection, readOnly);
   // The rows shown under cursors nobody has moved yet: the cursors stay on them from now on.
@@ -212,7 +222,11 @@ function Console(props: AppProps) {
       <Header
         view={state.view}
         origin={state.back[0] ?? null}
-        detail={detail ? `${VIEW_TITLES[state.view]} ${detail}` : null}
+        detail={
+          detail
+            ? `${state.view === 'log' && state.logWhat === 'text' ? 'Text' : VIEW_TITLES[state.view]} ${detail}`
+            : null
+        }
         mode={props.mode ?? 'attached'}
         runners={consoleView.runners}
         readOnly={readOnly}

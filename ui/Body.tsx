@@ -95,6 +95,7 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
       return (
         <LogPager
           taskId={state.logTaskId ?? ''}
+          what={state.logWhat}
           task={selection.task}
           lines={selection.log?.lines ?? []}
           top={selection.cursor}

@@ -253,6 +253,9 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
   ),
   // the journal's calm view; long text in an editor
   [KeyCommand.JournalNoise]: (env) => env.dispatch({ type: 'journal-noise' }),
+  [KeyCommand.OpenText]: (env) => {
+    if (env.ctx.logTask) env.dispatch({ type: 'open-log', id: env.ctx.logTask, what: 'text' });
+  },
   [KeyCommand.JournalFollow]: (env) => {
     const { cursor, idAt } = env.selection;
     const following = env.state.cursors.journal === undefined;

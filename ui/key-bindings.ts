@@ -64,6 +64,7 @@ export enum KeyCommand {
   TextEditor = 'text-editor',
   EditorNewline = 'editor-newline',
   EditorSave = 'editor-save',
+  OpenText = 'open-text',
 }
 
 export const TOP_VIEWS = ['dashboard', 'board', 'alerts', 'journal', 'metrics'] as const;
@@ -668,6 +669,16 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     group: 'general',
     scopes: ['journal'],
     bar: true,
+  },
+  {
+    command: KeyCommand.OpenText,
+    keys: ['V'],
+    label: 'text',
+    description: "read the task's prompt, summary, error and notes in full: scroll, search with /",
+    group: 'navigation',
+    scopes: ['task', 'agent'],
+    bar: true,
+    enabledWhen: (ctx) => (ctx.logTask ? null : 'no task here'),
   },
   {
     command: KeyCommand.TextEditor,

@@ -45,6 +45,8 @@ export interface UiState {
   /** The task whose log the pager shows, and the line of the current search match. */
   logTaskId: string | null;
   logMatch: number | null;
+  /** What the pager shows of that task: its log, or its long text (prompt, summary, result). */
+  logWhat: 'log' | 'text';
   /** Cursor per list: a view, or `board:<stage>` for a board column. */
   cursors: Record<string, number>;
   /**
@@ -68,7 +70,7 @@ export type UiAction =
   | { type: 'cycle'; delta: 1 | -1 }
   | { type: 'open-agent'; id: string }
   | { type: 'open-task'; id: string }
-  | { type: 'open-log'; id: string }
+  | { type: 'open-log'; id: string; what?: 'log' | 'text' }
   | { type: 'log-match'; line: number | null }
   | { type: 'back' }
   | {
@@ -106,6 +108,7 @@ export const initialState = (view: ViewId = 'dashboard'): UiState => ({
   taskId: null,
   logTaskId: null,
   logMatch: null,
+  logWhat: 'log',
   cursors: {},
   picks: {},
   released: {},
@@ -209,13 +212,15 @@ export function reduce(state: UiState, action: UiAction): UiState {
         cursors: { ...state.cursors, task: 0 },
       };
     case 'open-log': {
-      // The pager opens at the end of the log, following it, with no search.
-      const { log: _, ...cursors } = state.cursors;
+      // The pager opens at the end of the log, following it, with no search; a text at its top.
+      const { log: _, ...rest } = state.cursors;
+      const cursors = action.what === 'text' ? { ...rest, log: 0 } : rest;
       return {
         ...state,
         view: 'log',
         logTaskId: action.id,
         logMatch: null,
+        logWhat: action.what ?? 'log',
         back: [...state.back, state.view],
         cursors,
         filters: { ...state.filters, log: '' },

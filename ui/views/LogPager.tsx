@@ -14,6 +14,8 @@ import { paint, useTheme } from '../theme.js';
 
 export function LogPager(props: {
   taskId: string;
+  /** The task's log, or its long text (prompt, summary, error, notes). */
+  what?: 'log' | 'text';
   task: Task | null;
   lines: readonly string[];
   top: number;
@@ -28,8 +30,10 @@ export function LogPager(props: {
   const matches = useMemo(() => new Set(matchesIn(lines, search)), [lines, search]);
   const shown = lines.slice(top, top + rows);
   const range = lines.length ? `lines ${top + 1}-${top + shown.length} of ${lines.length}` : 'no output yet';
-  const cut = lines.length >= PAGER_LINES ? ` (the last ones; all: dreamos task log ${props.taskId})` : '';
-  const where = props.following ? 'following new output' : 'G follows new output';
+  const text = props.what === 'text';
+  const cut =
+    !text && lines.length >= PAGER_LINES ? ` (the last ones; all: dreamos task log ${props.taskId})` : '';
+  const where = text ? '' : props.following ? ' · following new output' : ' · G follows new output';
   const found = !search
     ? '/ search'
     : matches.size
@@ -38,15 +42,17 @@ export function LogPager(props: {
   return (
     <Box flexDirection="column" height={layout.body.height} overflowY="hidden">
       <Text bold wrap="truncate">
-        {`Log of ${props.taskId}${props.task ? ` ${clean(props.task.title, 80)}` : ''}`}
-        <Text color={theme.muted}>{`  ${range}${cut} · ${where}`}</Text>
+        {`${text ? 'Text' : 'Log'} of ${props.taskId}${props.task ? ` ${clean(props.task.title, 80)}` : ''}`}
+        <Text color={theme.muted}>{`  ${range}${cut}${where}`}</Text>
       </Text>
       <Box flexDirection="column" height={rows} overflowY="hidden">
         {lines.length === 0 ? (
           <Text color={theme.muted}>
-            {props.task?.status === 'working' || props.task?.status === 'ready'
-              ? '(no output yet: new lines show as they are written)'
-              : '(this task has no log)'}
+            {text
+              ? '(this task has no prompt, command, result or note)'
+              : props.task?.status === 'working' || props.task?.status === 'ready'
+                ? '(no output yet: new lines show as they are written)'
+                : '(this task has no log)'}
           </Text>
         ) : null}
         {shown.map((line, i) => {
