@@ -13,6 +13,7 @@ import path from 'node:path';
 
 /** How the console gives its terminal to another program and takes it back. */
 export interface Handover {
+  /** Take the terminal from the console; called again, it stops reading again if a read began. */
   suspend(): void;
   resume(): void;
 }
@@ -51,10 +52,14 @@ export async function editInEditor(
   const file = path.join(dir, `${options.name.replace(/[^a-z0-9-]/gi, '-')}.md`);
   try {
     fs.writeFileSync(file, initial ? `${initial}\n` : '', { mode: 0o600, flag: 'wx' });
-    options.handover.suspend();
-    running += 1;
     let exit: Awaited<ReturnType<typeof exitOf>>;
+    running += 1;
     try {
+      // At once (keys typed from now on wait in the terminal for the editor), and again once the
+      // read of the key that asked for the editor is done: that read starts reading the terminal again.
+      options.handover.suspend();
+      await new Promise((resolve) => setImmediate(resolve));
+      options.handover.suspend();
       exit = await exitOf(options.editor, file);
     } finally {
       running -= 1;

@@ -107,3 +107,29 @@ describe('$EDITOR from the real console', () => {
     },
   );
 });
+
+describe('the bell from the real console', () => {
+  test.skipIf(!hasTmux)(
+    `a new attention item rings the bell of the console's tmux window${hasTmux ? '' : ' (SKIPPED: tmux is not installed)'}`,
+    async () => {
+      expect(fs.existsSync(path.join(ROOT, 'dist', 'console.js')), 'build first').toBe(true);
+      const pid = term.open('bell', tmp.dir, `exec ${process.execPath} ${bin} console --attach`);
+      await until('the console', () => screen('bell').includes('Board backlog'));
+      // Another window in front: tmux flags the console's window when its bell rings.
+      tmux('new-window', '-t', 'bell', 'sleep 600');
+      const flag = () => tmux('display', '-p', '-t', 'bell:0', '#{window_bell_flag}').trim();
+      expect(flag()).toBe('0');
+      const sent = dreamos('mail', 'send', '--to', 'operator', 'Come and look');
+      expect(sent.status, sent.stderr).toBe(0);
+      await until('the bell flag', () => flag() === '1');
+      await until('the unseen count', () => screen('bell:0').includes(' 3 Attention 1 new'));
+      tmux('send-keys', '-t', 'bell:0', '3');
+      await until(
+        'seen',
+        () => !screen('bell:0').includes('1 new') && screen('bell:0').includes('Come and look'),
+      );
+      tmux('send-keys', '-t', 'bell:0', 'q');
+      await until('the console to exit', () => !alive(pid), 20_000);
+    },
+  );
+});
