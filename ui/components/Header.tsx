@@ -41,7 +41,10 @@ export const Header = memo(function Header(props: {
         <Text key={view} inverse={view === active} bold={view === active}>
           {` ${i + 1} ${VIEW_TITLES[view]}`}
           {view === 'alerts' && props.unseen ? (
-            <Text color={theme.status.warning}>{` ${props.unseen} new`}</Text>
+            // Narrow terminals get the short form: the tabs already fill 80 columns.
+            <Text color={theme.status.warning}>
+              {props.width >= 100 ? ` ${props.unseen} new` : ` +${props.unseen}`}
+            </Text>
           ) : null}{' '}
         </Text>
       ))}
