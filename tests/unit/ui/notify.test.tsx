@@ -7,8 +7,9 @@
 import fs from 'node:fs';
 import { afterEach, describe, expect, test } from 'vitest';
 import { openWorkspace, type Workspace } from '../../../src/workspace.js';
+import type { AttentionItem } from '../../../ui/data/attention.js';
 import { KeyCommand } from '../../../ui/keymap.js';
-import { noticeBytes, noticeText } from '../../../ui/notify.js';
+import { inboxStep, noticeBytes, noticeFor, noticeText } from '../../../ui/notify.js';
 import { cleanupAll, open, sleep, workspace } from '../../helpers/ui.js';
 
 afterEach(cleanupAll);
@@ -45,6 +46,49 @@ describe('notification bytes', () => {
       `${BEL}${ESC}]9`,
     );
     expect(noticeBytes({ title: 't', body: 'b' }, { bell: true, desktop: false, tmux: false })).toBe(BEL);
+  });
+});
+
+describe('what is new and what is seen', () => {
+  const item = (key: string): AttentionItem => ({
+    key,
+    reason: 'failed',
+    severity: 'critical',
+    subject: key,
+    text: `${key} failed`,
+    action: 'retry it',
+    at: '2026-01-01T00:00:00.000Z',
+    alerts: [],
+    also: [],
+  });
+
+  test('items there at the first look are neither new nor unseen; one that comes back is new again', () => {
+    let step = inboxStep(null, [item('task:A')], false);
+    expect(step.fresh).toEqual([]);
+    expect(step.marks.unseen.size).toBe(0);
+    step = inboxStep(step.marks, [item('task:A'), item('task:B'), item('task:C')], false);
+    expect(step.fresh.map((i) => i.key)).toEqual(['task:B', 'task:C']);
+    expect([...step.marks.unseen]).toEqual(['task:B', 'task:C']);
+    // C leaves: no longer unseen; it comes back: new again.
+    step = inboxStep(step.marks, [item('task:A'), item('task:B')], false);
+    expect(step.fresh).toEqual([]);
+    expect([...step.marks.unseen]).toEqual(['task:B']);
+    step = inboxStep(step.marks, [item('task:A'), item('task:B'), item('task:C')], false);
+    expect(step.fresh.map((i) => i.key)).toEqual(['task:C']);
+    // Looking at the inbox sees everything on it; a new item is still rung for.
+    step = inboxStep(step.marks, [item('task:A'), item('task:B'), item('task:C'), item('task:D')], true);
+    expect(step.fresh.map((i) => i.key)).toEqual(['task:D']);
+    expect(step.marks.unseen.size).toBe(0);
+  });
+
+  test('one notice for several items names the first two and counts the rest', () => {
+    const notice = noticeFor([item('task:A'), item('task:B'), item('task:C')], 'night');
+    expect(notice.title).toBe('Dream.OS night: 3 new items need you');
+    expect(notice.body).toBe('task:A (failed): task:A failed · task:B (failed): task:B failed and 1 more');
+    expect(noticeFor([item('task:A')], 'night')).toEqual({
+      title: 'Dream.OS night: failed',
+      body: 'task:A: task:A failed',
+    });
   });
 });
 
