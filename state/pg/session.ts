@@ -2,6 +2,12 @@
  * One connection to the workspace's PostgreSQL schema, made when first needed and made again after
  * it is lost. A session that does not keep its process alive (a reader's) holds the process open
  * only while a query is in flight, so that a command ends when its work does.
+ *
+ * Its users take turns: a connection runs one statement and one transaction at a time, so a user's
+ * `work` (several statements, a transaction perhaps) has the connection to itself until it ends.
+ * Without turns, a statement of one user (a role's renewal, a pull of the journal) would run inside
+ * another's transaction, and be rolled back or held with it. A user must not call `use` on the same
+ * session from inside its own `work`: it would wait for itself.
  */
 import type { Socket } from 'node:net';
 import type pg from 'pg';
@@ -16,6 +22,8 @@ export class Session {
   private connecting: Promise<pg.Client> | null = null;
   private busy = 0;
   private closed = false;
+  /** Settles when the last user to ask has had its turn. */
+  private turns: Promise<void> = Promise.resolve();
 
   constructor(
     readonly location: PgLocation,
@@ -53,10 +61,25 @@ export class Session {
   }
 
   /**
-   * `work` with the connection. A connection that failed under it is dropped (the next use makes a
-   * new one); errors come out as DreamErrors, unless `raw` (the caller decides what they mean).
+   * `work` with the connection, once the users before it have ended. A connection that failed under
+   * it is dropped (the next use makes a new one); errors come out as DreamErrors, unless `raw` (the
+   * caller decides what they mean).
    */
   async use<T>(work: (client: pg.Client) => Promise<T>, raw = false): Promise<T> {
+    const before = this.turns;
+    let done!: () => void;
+    this.turns = new Promise<void>((resolve) => {
+      done = resolve;
+    });
+    try {
+      await before;
+      return await this.turn(work, raw);
+    } finally {
+      done();
+    }
+  }
+
+  private async turn<T>(work: (client: pg.Client) => Promise<T>, raw: boolean): Promise<T> {
     const client = await this.get();
     this.busy += 1;
     if (!this.keepsAlive) socketOf(client)?.ref();
