@@ -11,7 +11,7 @@
  * No two reads overlap, so no entry is handed over twice or out of order. Closing, or a read or
  * the watch failing, stops both; `done` settles then (rejected with the failure).
  */
-import type { History, HistoryMark } from '../state/backend.js';
+import type { History, HistoryMark, LostEntries } from '../state/backend.js';
 import type { JournalEntry } from '../state/schemas.js';
 
 export interface Following {
@@ -26,8 +26,11 @@ export function followHistory(
   onEntry: (entry: JournalEntry) => void,
   /** After each read that found entries, once they have all been handed to `onEntry`. */
   onRead?: (entries: readonly JournalEntry[]) => void,
+  /** Entries deleted (by retention) before they were read, told before the entries after them. */
+  onLost?: (lost: LostEntries) => void,
 ): Following {
-  const follower = history.follow(mark);
+  const lostSoFar: LostEntries[] = [];
+  const follower = history.follow(mark, { onLost: (lost) => lostSoFar.push(lost) });
   let mode: 'idle' | 'reading' = 'idle';
   let again = false;
   let stopped = false;
@@ -47,6 +50,7 @@ export function followHistory(
     do {
       again = false;
       const entries = await follower.readNew();
+      for (const lost of lostSoFar.splice(0)) if (!stopped) onLost?.(lost);
       for (const entry of entries) {
         if (stopped) return;
         onEntry(entry);

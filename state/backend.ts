@@ -158,6 +158,22 @@ export interface WatchOptions {
   onError?: (error: Error) => void;
 }
 
+/** Entries a follower will never see: deleted (by the journal's retention) before it read them. */
+export interface LostEntries {
+  /** The first and last sequence number lost. */
+  from: number;
+  to: number;
+}
+
+export interface FollowOptions {
+  /**
+   * Called, before the entries that follow them, when entries after the mark were deleted before
+   * they were read: the follower goes on from the first entry that is left. A backend whose journal
+   * is never trimmed never calls it.
+   */
+  onLost?: (lost: LostEntries) => void;
+}
+
 /**
  * The entries written after a mark, each time `readNew()` is called. One read at a time: a caller
  * awaits each `readNew()` before the next, or the entries of two reads may come out of order.
@@ -183,7 +199,7 @@ export interface History {
   /** The last `limit` entries that match, oldest first, and a mark at the end of the history. */
   tail(limit: number, options?: TailOptions): Promise<{ entries: JournalEntry[]; mark: HistoryMark }>;
   /** New entries after `mark` (default: from the start), as they are written. Reads nothing yet. */
-  follow(mark?: HistoryMark): HistoryFollower;
+  follow(mark?: HistoryMark, options?: FollowOptions): HistoryFollower;
   /**
    * Call `onMaybeChanged` whenever entries may have been added, by any process, until closed. It
    * may be called when nothing was added, and a change may be missed where the backend cannot

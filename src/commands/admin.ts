@@ -1,7 +1,7 @@
 /** `dreamos init | status | doctor | log`. */
 import { type Command, Option } from 'commander';
 import { defaultAgents } from '../../agents/roles.js';
-import type { HistoryMark } from '../../state/backend.js';
+import type { HistoryMark, LostEntries } from '../../state/backend.js';
 import { backendNames, DEFAULT_BACKEND } from '../../state/backends.js';
 import { describeHolder } from '../../state/lock/index.js';
 import type { JournalEntry } from '../../state/schemas.js';
@@ -257,9 +257,20 @@ export function registerAdmin(program: Command): void {
       }
       if (!o.follow) return;
       say('following the journal (ctrl-c to stop)');
-      const following = followHistory(history, mark, (e) => {
-        if (matches(e)) process.stdout.write(`${line(e)}\n`);
-      });
+      // Retention may delete entries before they are read: the gap is said where the entries go.
+      const lostLine = ({ from, to }: LostEntries) =>
+        options.json
+          ? JSON.stringify({ event: 'entries-lost', from, to, reason: 'retention' })
+          : `-- entries ${from} to ${to} were deleted by the journal's retention before they were read; continuing from entry ${to + 1}`;
+      const following = followHistory(
+        history,
+        mark,
+        (e) => {
+          if (matches(e)) process.stdout.write(`${line(e)}\n`);
+        },
+        undefined,
+        (lost) => process.stdout.write(`${lostLine(lost)}\n`),
+      );
       const stop = () => following.close();
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);

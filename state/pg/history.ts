@@ -6,6 +6,7 @@
  */
 import type {
   EntryHead,
+  FollowOptions,
   ForEachOptions,
   History,
   HistoryFollower,
@@ -115,8 +116,15 @@ export class PgHistory implements History {
     return { entries: found.reverse(), mark: SeqMark.of(end) };
   }
 
-  follow(mark?: HistoryMark): HistoryFollower {
+  /**
+   * From `mark`, or from the first entry there is. Retention deletes entries from the journal's
+   * start: when the first entry after the mark is past the next number, the ones between were
+   * deleted before this follower read them, and `onLost` is told which.
+   */
+  follow(mark?: HistoryMark, options: FollowOptions = {}): HistoryFollower {
     let at = mark ? SeqMark.seq(mark) : 0;
+    // Without a mark, the journal starts wherever retention left it: nothing was lost to this reader.
+    let fromStart = mark === undefined;
     const rows = (after: number) =>
       this.rows(`SELECT ${COLUMNS} FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PAGE}`, [after]);
     return {
@@ -126,17 +134,24 @@ export class PgHistory implements History {
       // The position moves only once every page has arrived: a failed read is read again whole.
       readNew: async () => {
         const out: JournalEntry[] = [];
+        let lost: { from: number; to: number } | null = null;
+        let skipGap = fromStart;
         let to = at;
         for (;;) {
           const page = await rows(to);
           for (const row of page) {
-            to = Number(row.seq);
+            const seq = Number(row.seq);
+            if (seq > to + 1 && !skipGap) lost ??= { from: to + 1, to: seq - 1 };
+            skipGap = false;
+            to = seq;
             const decoded = decodeLine(row.line);
             if (!('error' in decoded)) out.push(decoded.entry);
           }
           if (page.length < PAGE) break;
         }
         at = to;
+        if (to > 0) fromStart = false;
+        if (lost) options.onLost?.(lost);
         return out;
       },
     };
