@@ -14,7 +14,7 @@ import { privateDir } from '../../state/safe-files.js';
 import { writeFileDurable } from '../../state/store.js';
 import { Config, configJsonSchema } from '../config.js';
 import { DreamError } from '../errors.js';
-import { emit } from '../output.js';
+import { emit, plural } from '../output.js';
 import { backendNameOf, findWorkspace, prepareProject, readConfig, writeConfig } from '../workspace-home.js';
 import { checkStoreOption, globals } from './common.js';
 
@@ -138,10 +138,16 @@ export function registerDb(program: Command): void {
       prepareProject(resolve(target.home, '..'));
       const result = await exportWorkspace(paths, target);
       await finishWorkspace(target, config);
+      const pruned = result.pruned ?? [];
       emit(
         options,
-        { to: target.home, schema: result.location.schema, counts: result.counts },
-        () => `exported schema ${result.location.schema} to ${target.home}: ${describeCounts(result.counts)}`,
+        { to: target.home, schema: result.location.schema, counts: result.counts, pruned },
+        () =>
+          `exported schema ${result.location.schema} to ${target.home}: ${describeCounts(result.counts)}${
+            pruned.length > 0
+              ? `; ${plural(pruned.length, 'archived task')} deleted by archive retention before the export ${pruned.length === 1 ? 'is' : 'are'} not in it (the journal keeps ${pruned.length === 1 ? 'its' : 'their'} history)`
+              : ''
+          }`,
       );
     });
 }

@@ -41,6 +41,11 @@ export interface TransferResult {
   location: PgLocation;
   /** How many of each were copied (journal: entries). */
   counts: Record<Kind | 'journal', number>;
+  /**
+   * Export only: archived tasks the journal records but which archive retention had deleted, so the
+   * export holds their history and not the tasks (docs/decisions/export-after-archive-retention.md).
+   */
+  pruned?: string[];
 }
 
 /** Lines recorded by one call of record_entries. */
@@ -280,7 +285,8 @@ const countsOf = (d: StateDigest): TransferResult['counts'] => ({
  * and archive from it, as after any full replay; the two states are compared before this returns.
  *
  * A journal that no longer starts at entry 1 (retention removed the oldest entries) is refused: a
- * JSON workspace is its journal, and one that starts later could not be opened.
+ * JSON workspace is its journal, and one that starts later could not be opened. Archived tasks that
+ * archive retention deleted are not in the export; `pruned` names them.
  */
 export async function exportJson(location: PgLocation, target: WorkspacePaths): Promise<TransferResult> {
   if (fs.existsSync(target.home))
@@ -323,13 +329,20 @@ export async function exportJson(location: PgLocation, target: WorkspacePaths): 
         'E_CORRUPT',
         `the export at ${target.home} does not open cleanly: ${written.notices.map((n) => n.message).join('; ')}`,
       );
+    // Archive retention deletes archived tasks whose archiving the journal still holds: the export
+    // holds what the archive holds, and the tasks it lacks are named, not counted as differences.
+    // Only tasks the journal archived can be missing this way; any other difference still refuses.
+    const pruned = [...written.digest.objects.archive.keys()]
+      .filter((id) => !stored.objects.archive.has(id))
+      .sort();
+    for (const id of pruned) written.digest.objects.archive.delete(id);
     const found = differences(stored, written.digest, [`schema ${location.schema}`, target.home]);
     if (found.length > 0)
       throw new DreamError(
         'E_CORRUPT',
         `the export at ${target.home} does not match schema ${location.schema}: ${found.join('; ')}`,
       );
-    return { location, counts: countsOf(stored) };
+    return { location, counts: countsOf(stored), pruned };
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     // Half an export is no workspace: the folder it made goes (it had no config.json yet).

@@ -7,11 +7,14 @@ import fs from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { openWorkspace } from '../../../src/workspace.js';
+import { retain } from '../../../state/pg/retention.js';
+import { Session } from '../../../state/pg/session.js';
 import type { Task } from '../../../state/schemas.js';
 import { show } from '../../helpers/cli.js';
 import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { archivedTasks, archiveKeys, journalLines, makeRichWorkspace } from '../../helpers/rich-workspace.js';
-import { type CliResult, cli, tempDir } from '../../helpers/workspace.js';
+import { type CliResult, cli, tempDir, writePolicies } from '../../helpers/workspace.js';
 
 const tmp = tempDir('dreamos-pg-db-');
 const source = path.join(tmp.dir, 'source');
@@ -231,5 +234,60 @@ describePg('dreamos db import and export', () => {
     expect(trimmed.code, show(trimmed)).toBe(4);
     expect(trimmed.stderr).toMatch(/starts at entry 2: the entries before it were removed by retention/);
     expect(fs.existsSync(path.join(out, '.dreamos'))).toBe(false);
+  });
+
+  it('exports a board whose archive retention deleted archived tasks, and names them', async () => {
+    const { schema } = await testSchema('dreamos_db');
+    const pgHome = path.join(tmp.dir, 'pg-pruned');
+    ok(['init', '--dir', pgHome, '--backend', 'postgres', '--store', TEST_PG_URL, '--schema', schema]);
+    writePolicies(path.join(pgHome, '.dreamos'), { keepCompleted: 1 });
+    const ws = await openWorkspace({ home: path.join(pgHome, '.dreamos'), share: false });
+    try {
+      for (let i = 0; i < 14; i++)
+        await ws.cancel((await ws.addTask({ title: `old ${i}` })).id, 'not needed');
+    } finally {
+      await ws.close();
+    }
+    const where = { url: TEST_PG_URL, schema };
+    const session = new Session(where, 'test', false);
+    const archivedIds = async () =>
+      ((await sql(schema, 'SELECT id FROM archive ORDER BY id')) as { id: string }[]).map((r) => r.id);
+    const all = await archivedIds();
+    expect(all.length).toBeGreaterThan(2);
+    try {
+      // Archive retention by age, two tasks' worth: the journal still records archiving them all.
+      const bounds = {
+        keepEntries: 1_000,
+        keepDays: 0,
+        archiveKeepDays: 0,
+        batch: 2,
+        pauseMs: 1,
+        everyMs: 0,
+      };
+      expect((await retain(session, where, { ...bounds, maxBatches: 1 })).archived).toBe(2);
+    } finally {
+      await session.close();
+    }
+    const kept = await archivedIds();
+    const pruned = all.filter((id) => !kept.includes(id));
+    expect(pruned).toHaveLength(2);
+
+    const out = path.join(tmp.dir, 'json-pruned');
+    const exported = run(['--home', pgHome, 'db', 'export', '--to', out, '--json']);
+    expect(exported.code, show(exported)).toBe(0);
+    expect(exported.json<{ pruned: string[]; counts: { archive: number } }>()).toMatchObject({
+      pruned,
+      counts: { archive: kept.length },
+    });
+    const outHome = path.join(out, '.dreamos');
+    expect(Object.keys(archivedTasks(outHome)).sort()).toEqual(kept);
+    expect(tasksOf(out)).toEqual(tasksOf(pgHome));
+    const doctor = ok(['--home', out, 'doctor']);
+    expect(doctor.stdout, show(doctor)).toMatch(/^ok: /);
+
+    const text = ok(['--home', pgHome, 'db', 'export', '--to', path.join(tmp.dir, 'json-pruned-2')]);
+    expect(text.stdout).toContain(
+      '; 2 archived tasks deleted by archive retention before the export are not in it (the journal keeps their history)',
+    );
   });
 });
