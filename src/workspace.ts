@@ -289,8 +289,15 @@ export class Workspace {
 
   // ------------------------------------------------------------ changes
 
-  private roles(): Set<string> {
-    return new Set(this.config.agents.flatMap((a) => [a.role, a.id]));
+  /**
+   * The roles and ids a task may name: those of this host's agents (config.json), and on a board
+   * that several hosts share (PostgreSQL), those of the configuration the board records, whose
+   * agents other hosts run (docs/postgres.md).
+   */
+  private roles(view: StateView): Set<string> {
+    const agents: { id: unknown; role?: unknown }[] = [...this.config.agents];
+    if (this.db.name === 'postgres') agents.push(...recordedAgents(view.config));
+    return new Set(agents.flatMap((a) => [a.role, a.id]).filter((n): n is string => typeof n === 'string'));
   }
 
   /**
@@ -331,7 +338,7 @@ export class Workspace {
       throw invalidInput('tasks added together come from one source');
     const approval = parsed[0] ? this.approvalFor(parsed[0].source, options.needsApproval) : undefined;
     const results = await this.run(
-      (ctx) => planAddEach(ctx, parsed, this.roles(), approval),
+      (ctx) => planAddEach(ctx, parsed, this.roles(ctx.view), approval),
       options.by ?? this.actor,
     );
     const made = new Map(results.flatMap((r) => ('task' in r ? [[r.task.id, r.task] as const] : [])));
@@ -377,7 +384,7 @@ export class Workspace {
         throw invalidInput(`task #${i + 1} of the import is not a JSON object`);
       return parseTaskInput({ source: 'import', ...raw }, `task #${i + 1}`);
     });
-    return this.run((ctx) => planAdd(ctx, parsed, this.roles()));
+    return this.run((ctx) => planAdd(ctx, parsed, this.roles(ctx.view)));
   }
 
   promote(id: string, why?: string): Promise<Task> {
@@ -528,4 +535,12 @@ export class Workspace {
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/** The agents of a configuration as the journal recorded it (its shape is not checked there). */
+function recordedAgents(config: unknown): { id: unknown; role?: unknown }[] {
+  const agents = (config as { agents?: unknown } | null | undefined)?.agents;
+  return Array.isArray(agents)
+    ? agents.filter((a): a is { id: unknown; role?: unknown } => typeof a === 'object' && a !== null)
+    : [];
 }
