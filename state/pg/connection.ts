@@ -127,11 +127,36 @@ export interface ConnectOptions {
   statementTimeoutMs?: number;
   /** What the connection is for, shown in pg_stat_activity. */
   purpose: string;
+  /**
+   * The connection takes the schema's write lock: the server gives up on its client as soon as it
+   * stops acknowledging or answering probes (WRITER_TCP), so that a host cut off in the middle of a
+   * transaction holds the board's lock for seconds (see also WRITER_IDLE_MS).
+   */
+  writer?: boolean;
 }
 
 /** How long one statement may run, and a transaction stay idle, before the server ends it (ms). */
 export const STATEMENT_TIMEOUT_MS = 30_000;
 export const IDLE_IN_TRANSACTION_MS = 30_000;
+/**
+ * The same bound in a transaction that holds the schema's write lock: its statements follow each
+ * other at once, so a longer pause means its client is gone (a host cut off mid-transaction), and
+ * every writer of the board waits for the server to end it. The longest pause a live client makes
+ * there is the planning of one change (an import of many tasks), well under this.
+ */
+export const WRITER_IDLE_MS = 10_000;
+export const WRITER_IDLE_SQL = `SET LOCAL idle_in_transaction_session_timeout = '${WRITER_IDLE_MS}ms'`;
+/**
+ * A writer's connection as the server keeps it: data sent and not acknowledged for 10 s ends it
+ * (tcp_user_timeout), and an idle one is probed after 5 s, every 2 s, 3 times (the keepalives).
+ * Settings of the server's socket, as PostgreSQL lets each session set them (ignored on a Unix socket).
+ */
+export const WRITER_TCP = {
+  tcp_user_timeout: 10_000,
+  tcp_keepalives_idle: 5,
+  tcp_keepalives_interval: 2,
+  tcp_keepalives_count: 3,
+} as const;
 /**
  * How long this side waits for any answer beyond the statement's own bound before it gives the
  * connection up (ms). After a network cut the server may have forgotten a connection whose client
@@ -149,7 +174,11 @@ export async function connect(location: PgLocation, options: ConnectOptions): Pr
     idle_in_transaction_session_timeout: IDLE_IN_TRANSACTION_MS,
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
-    options: `-c search_path=${location.schema}`,
+    keepAliveInitialDelayMillis: 10_000,
+    options: [
+      `-c search_path=${location.schema}`,
+      ...(options.writer ? Object.entries(WRITER_TCP).map(([name, value]) => `-c ${name}=${value}`) : []),
+    ].join(' '),
   });
   // An error on an idle client (the server restarted) must not crash the process: the owner
   // notices on its next query and reconnects.

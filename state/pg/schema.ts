@@ -4,15 +4,18 @@
  * refuses a schema older or newer than this code, with what to do about it.
  */
 import { DreamError } from '../errors.js';
-import { connect, type PgLocation, pgError, shownUrl } from './connection.js';
+import { connect, type PgLocation, pgError, shownUrl, WRITER_IDLE_SQL } from './connection.js';
 import { MIGRATIONS, SCHEMA_VERSION, VERSION_TABLE_SQL } from './migrations.js';
 
 /** The first key of every advisory lock Dream.OS takes; the second is the schema's hash. */
 export const LOCK_CLASS = 0x44524d53;
 
-/** SQL taking the schema's write lock for the rest of the transaction: every change holds it. */
+/**
+ * SQL taking the schema's write lock for the rest of the transaction: every change holds it. The
+ * transaction is ended by the server once it waits WRITER_IDLE_MS for its client, which is gone then.
+ */
 export const writeLockSql = (schema: string) =>
-  `SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext('${schema}'))`;
+  `${WRITER_IDLE_SQL}; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext('${schema}'))`;
 
 export interface MigrateResult {
   from: number;

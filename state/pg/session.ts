@@ -30,6 +30,8 @@ export class Session {
     private readonly purpose: string,
     /** Whether the open connection keeps the process alive while idle. */
     private readonly keepsAlive = true,
+    /** Whether it takes the write lock (ConnectOptions.writer). */
+    private readonly writer = false,
   ) {}
 
   private async get(): Promise<pg.Client> {
@@ -37,7 +39,7 @@ export class Session {
       throw pgError(new Error('Connection terminated: the workspace is closed'), this.location);
     if (this.client) return this.client;
     if (!this.connecting) {
-      this.connecting = connect(this.location, { purpose: this.purpose }).then(
+      this.connecting = connect(this.location, { purpose: this.purpose, writer: this.writer }).then(
         (client) => {
           this.connecting = null;
           if (this.closed) {

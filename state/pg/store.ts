@@ -40,6 +40,7 @@ import {
   type PgLocation,
   pgError,
   shownUrl,
+  WRITER_IDLE_SQL,
 } from './connection.js';
 import { Doorbell } from './doorbell.js';
 import { PgHistory } from './history.js';
@@ -174,9 +175,9 @@ export class PgBackend implements StateBackend {
   ) {
     this.lockTimeoutMs = options.lockTimeoutMs ?? 15_000;
     this.readOnly = options.readOnly ?? false;
-    this.main = new Session(location, 'state');
+    this.main = new Session(location, 'state', true, true);
     this.reads = new Session(location, 'reader', false);
-    this.upkeepSession = new Session(location, 'upkeep', false);
+    this.upkeepSession = new Session(location, 'upkeep', false, true);
     this.bell = new Doorbell(location);
     this.history = new PgHistory(this.reads, this.bell);
   }
@@ -414,7 +415,7 @@ export class PgBackend implements StateBackend {
     if (!this.stale) this.applyFetched();
     const after = this.stale ? Number.MAX_SAFE_INTEGER : this.mem.seq;
     const results = (await client.query(
-      `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; SELECT now, head, lines FROM begin_write(${LOCK_CLASS}, ${after})`,
+      `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; ${WRITER_IDLE_SQL}; SELECT now, head, lines FROM begin_write(${LOCK_CLASS}, ${after})`,
     )) as unknown as pg.QueryResult[];
     const row = results[results.length - 1]!.rows[0] as { now: Date; head: string | null; lines: string[] };
     // The journal no longer holds the entry this state is as of (a crash took back a tail this

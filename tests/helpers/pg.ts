@@ -176,6 +176,11 @@ export interface PgRelay {
   freeze(): void;
   /** Every connection open now passes nothing, for good (the server forgot it); new ones pass. */
   cut(): void;
+  /**
+   * A network cut right after the server has been sent `marker` (a piece of SQL): that message goes
+   * through, then nothing passes, on any connection, and nothing is closed.
+   */
+  freezeAfter(marker: string): void;
   close(): Promise<void>;
 }
 
@@ -184,6 +189,7 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
   const sockets = new Set<net.Socket>();
   const dead = new WeakSet<net.Socket>();
   let frozen = false;
+  let freezeMarker: string | null = null;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     for (const s of [client, upstream]) {
@@ -192,7 +198,11 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
       s.on('close', () => sockets.delete(s));
     }
     const blocked = () => frozen || dead.has(client);
-    client.on('data', (d) => blocked() || upstream.write(d));
+    client.on('data', (d: Buffer) => {
+      if (blocked()) return;
+      upstream.write(d);
+      if (freezeMarker !== null && d.includes(freezeMarker)) frozen = true;
+    });
     upstream.on('data', (d) => blocked() || client.write(d));
     client.on('end', () => blocked() || upstream.end());
     upstream.on('end', () => blocked() || client.end());
@@ -209,6 +219,9 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
     },
     cut: () => {
       for (const s of sockets) dead.add(s);
+    },
+    freezeAfter: (marker) => {
+      freezeMarker = marker;
     },
     close: async () => {
       for (const s of sockets) s.destroy();

@@ -1,0 +1,89 @@
+/**
+ * A host cut off from the server in the middle of a transaction that holds the board's write lock:
+ * the server ends that transaction once it has waited for its client a short while (the writer's
+ * idle bound), long before its general idle bound, so the other hosts' writers go on. Here a TCP
+ * relay between the process and the server passes the transaction's first statements (the lock is
+ * taken), then nothing more. The writer's connections also ask the server to give up on a client that
+ * stops acknowledging (tcp_user_timeout, keepalives).
+ */
+import path from 'node:path';
+import pg from 'pg';
+import { afterEach, expect, it } from 'vitest';
+import { initWorkspace } from '../../../src/workspace.js';
+import { IDLE_IN_TRANSACTION_MS, WRITER_IDLE_MS, WRITER_TCP } from '../../../state/pg/connection.js';
+import { LOCK_CLASS } from '../../../state/pg/schema.js';
+import { Session } from '../../../state/pg/session.js';
+import { describePg, pgRelay, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
+import { tempDir } from '../../helpers/workspace.js';
+
+describePg('a writer cut off in the middle of a transaction', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  it('holds the write lock only until the writer idle bound ends its transaction', async () => {
+    const { schema } = await testSchema('dreamos_writercut');
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const link = await pgRelay(new URL(TEST_PG_URL));
+    const ws = await initWorkspace({
+      dir: path.join(tmp.dir, 'host'),
+      backend: 'postgres',
+      config: { state: { url: link.url, schema } },
+    });
+    // Closing the relay first ends the process's connections, so that its close does not wait.
+    cleanups.push(() => ws.close().catch(() => undefined));
+    cleanups.push(() => link.close());
+    await ws.addTask({ title: 'before the cut' });
+
+    const sql = new pg.Client({ connectionString: TEST_PG_URL });
+    sql.on('error', () => undefined);
+    await sql.connect();
+    cleanups.push(() => sql.end().catch(() => undefined));
+    link.freezeAfter('begin_write(');
+    const cut = ws.addTask({ title: 'cut off' });
+    cut.catch(() => undefined);
+    const holder = async () =>
+      (
+        await sql.query<{ app: string; state: string }>(
+          `SELECT a.application_name AS app, a.state FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+           WHERE l.locktype = 'advisory' AND l.granted AND l.classid = ${LOCK_CLASS} AND l.objid = hashtext($1)::oid`,
+          [schema],
+        )
+      ).rows;
+    for (let i = 0; i < 100 && (await holder()).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 50));
+    expect(await holder()).toEqual([{ app: 'dreamos state', state: 'idle in transaction' }]);
+
+    // Another host's writer waits for the lock less long than the general idle bound, and gets it.
+    expect(WRITER_IDLE_MS + 5_000).toBeLessThan(IDLE_IN_TRANSACTION_MS);
+    await sql.query(`BEGIN; SET LOCAL lock_timeout = '${WRITER_IDLE_MS + 5_000}ms'`);
+    await sql.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
+    await sql.query('ROLLBACK');
+    expect(await holder()).toEqual([]);
+  }, 60_000);
+
+  it("sets the server's TCP bounds on a writer's connection only", async () => {
+    const { schema } = await testSchema('dreamos_writercut');
+    const where = { url: TEST_PG_URL, schema };
+    const show = async (writer: boolean) => {
+      const session = new Session(where, 'test', false, writer);
+      try {
+        const out: Record<string, string> = {};
+        for (const name of Object.keys(WRITER_TCP))
+          out[name] = (await session.query(`SHOW ${name}`)).rows[0]?.[name];
+        return out;
+      } finally {
+        await session.close();
+      }
+    };
+    expect(await show(true)).toEqual({
+      tcp_user_timeout: '10000',
+      tcp_keepalives_idle: '5',
+      tcp_keepalives_interval: '2',
+      tcp_keepalives_count: '3',
+    });
+    expect(await show(false)).not.toEqual(await show(true));
+  });
+});
