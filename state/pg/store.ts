@@ -58,6 +58,13 @@ const FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'dreamos', '')";
 /** How many entries one read of the journal brings at most. */
 const PULL_PAGE = 5000;
 
+/**
+ * Entries a transaction applies at most under the write lock, and how many times it lets the lock
+ * go to catch up outside it before it catches up under it whatever the length (see catchUp).
+ */
+const CATCH_UP_IN_LOCK = 500;
+const CATCH_UP_TRIES = 3;
+
 /** The tables of objects, their schemas, and how the in-memory state takes them. */
 const TABLES = [
   { table: 'tasks', order: 'id', schema: Task, put: (m: StateIndex, o: unknown) => m.putTask(o as Task) },
@@ -168,6 +175,10 @@ export class PgBackend implements StateBackend {
   /** When this process last ran retention, and the bounds it keeps (state/pg/retention.ts). */
   private retainedAt = 0;
   retention: RetentionBounds = { ...RETENTION };
+  /** Entries a transaction applies at most while it holds the write lock (see catchUp). */
+  catchUpInLock = CATCH_UP_IN_LOCK;
+  /** The most entries one transaction of this process applied while holding the write lock. */
+  lockedCatchUp = 0;
 
   private constructor(
     readonly location: PgLocation,
@@ -406,38 +417,73 @@ export class PgBackend implements StateBackend {
   }
 
   /**
-   * Begin the transaction and take the write lock, then bring the in-memory state up to the journal
-   * (or reload it from the tables when the journal no longer reaches back to it, or a failed commit
-   * left it unsure), and read the database's clock, which every lease is judged by.
+   * Begin the transaction and take the write lock, then bring the in-memory state up to the journal,
+   * and read the database's clock, which every lease is judged by.
+   *
+   * What can be done without the lock is done before it: a state that may be wrong (a failed commit)
+   * is loaded again from the tables, and what the doorbell has read is applied. Under the lock at
+   * most `catchUpInLock` entries are applied: a process further behind (or whose state the journal
+   * no longer reaches back to: a crash took back a tail it had read, or retention went past it)
+   * lets the lock go, reads the journal (or loads the tables) outside it, and takes the lock again.
+   * After CATCH_UP_TRIES such turns, a process that still finds itself behind (the board writes
+   * faster than it reads) catches up under the lock, whatever the length: it must make progress.
    */
   private async catchUp(client: pg.Client): Promise<Date> {
-    // What the doorbell has read already is applied before the lock: less to read while holding it.
-    if (!this.stale) this.applyFetched();
-    const after = this.stale ? Number.MAX_SAFE_INTEGER : this.mem.seq;
-    const results = (await client.query(
-      `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; ${WRITER_IDLE_SQL}; SELECT now, head, lines FROM begin_write(${LOCK_CLASS}, ${after})`,
-    )) as unknown as pg.QueryResult[];
-    const row = results[results.length - 1]!.rows[0] as { now: Date; head: string | null; lines: string[] };
-    // The journal no longer holds the entry this state is as of (a crash took back a tail this
-    // process had read, or retention went past it): the tables are read again.
-    let reload = this.stale || row.head !== this.head;
-    const entries: JournalEntry[] = [];
-    for (const line of row.lines) {
-      const decoded = decodeLine(line);
-      if ('error' in decoded)
-        throw new DreamError(
-          'E_CORRUPT',
-          `a journal entry in schema ${this.location.schema} ${decoded.error}`,
-        );
-      entries.push(decoded.entry);
+    for (let turn = 1; ; turn++) {
+      if (this.stale) await this.loadOn(client);
+      else this.applyFetched();
+      const capped = turn <= CATCH_UP_TRIES;
+      const after = this.mem.seq;
+      // Each statement of the string sees what was committed before it: the last one, what was
+      // committed before the lock was had.
+      const results = (await client.query(
+        `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; ${WRITER_IDLE_SQL}; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext(current_schema())); SELECT clock_timestamp() AS now, (SELECT entry->>'crc' FROM journal WHERE seq = ${after}) AS head, ARRAY(SELECT entry::text FROM journal WHERE seq > ${after} ORDER BY seq${capped ? ` LIMIT ${this.catchUpInLock + 1}` : ''}) AS lines`,
+      )) as unknown as pg.QueryResult[];
+      const row = results[results.length - 1]!.rows[0] as { now: Date; head: string | null; lines: string[] };
+      const entries = row.lines.map((line) => this.decoded(line));
+      const lost = row.head !== this.head || (entries.length > 0 && entries[0]!.seq !== after + 1);
+      if (capped && (lost || entries.length > this.catchUpInLock)) {
+        await client.query('ROLLBACK');
+        if (lost) this.stale = true;
+        else await this.readAhead(client);
+        continue;
+      }
+      if (lost) this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
+      else for (const entry of entries) this.applyEntry(entry);
+      this.lockedCatchUp = Math.max(this.lockedCatchUp, lost ? this.mem.seq - after : entries.length);
+      return row.now;
     }
-    if (entries.length > 0 && entries[0]!.seq !== this.mem.seq + 1) reload = true;
-    if (reload) {
-      this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
-    } else {
-      for (const entry of entries) this.applyEntry(entry);
+  }
+
+  private decoded(line: string): JournalEntry {
+    const decoded = decodeLine(line);
+    if ('error' in decoded)
+      throw new DreamError('E_CORRUPT', `a journal entry in schema ${this.location.schema} ${decoded.error}`);
+    return decoded.entry;
+  }
+
+  /**
+   * The journal after this process's state, read on the transactions' connection outside any
+   * transaction and applied, page by page. Entries that do not follow on (retention went past this
+   * state) leave the state to be loaded again from the tables.
+   */
+  private async readAhead(client: pg.Client): Promise<void> {
+    for (;;) {
+      const { rows } = await client.query<{ line: string }>(
+        `SELECT entry::text AS line FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PULL_PAGE}`,
+        [this.mem.seq],
+      );
+      for (const { line } of rows) {
+        const entry = this.decoded(line);
+        if (entry.seq !== this.mem.seq + 1) {
+          this.stale = true;
+          return;
+        }
+        this.applyEntry(entry);
+      }
+      this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
+      if (rows.length < PULL_PAGE) return;
     }
-    return row.now;
   }
 
   /**
@@ -480,16 +526,19 @@ export class PgBackend implements StateBackend {
 
   /** Reload the in-memory state from the tables (after a failed commit). */
   private async reload(): Promise<void> {
-    await this.main.use(async (client) => {
-      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      try {
-        this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
-        await client.query('COMMIT');
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw error;
-      }
-    });
+    await this.main.use((client) => this.loadOn(client));
+  }
+
+  /** The state loaded from the tables, in a snapshot of its own on `client`. */
+  private async loadOn(client: pg.Client): Promise<void> {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    try {
+      this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    }
   }
 
   /** Every change is in the journal table: the doorbell rings for it, then the view catches up. */

@@ -41,7 +41,7 @@ describePg('a writer cut off in the middle of a transaction', () => {
     sql.on('error', () => undefined);
     await sql.connect();
     cleanups.push(() => sql.end().catch(() => undefined));
-    link.freezeAfter('begin_write(');
+    link.freezeAfter('synchronous_commit = off');
     const cut = ws.addTask({ title: 'cut off' });
     cut.catch(() => undefined);
     const holder = async () =>

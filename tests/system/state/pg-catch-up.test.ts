@@ -1,0 +1,83 @@
+/**
+ * A process far behind the journal catches up outside the write lock: under the lock it applies at
+ * most `catchUpInLock` entries, so one lagging process cannot hold every writer of the board up for
+ * long. A process whose state the journal no longer reaches (retention went past it) loads the tables
+ * outside the lock too. Either way its change lands after every entry before it.
+ */
+import { afterEach, expect, it } from 'vitest';
+import { openWorkspace, type Workspace } from '../../../src/workspace.js';
+import type { PgBackend } from '../../../state/pg/index.js';
+import { retain } from '../../../state/pg/retention.js';
+import { Session } from '../../../state/pg/session.js';
+import { boardProblems } from '../../helpers/backends.js';
+import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
+
+describePg('a process far behind the journal', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function two(prefix: string) {
+    const { home, schema } = await postgresWorkspace(prefix, cleanups);
+    const open = async () => {
+      const ws = await openWorkspace({ home, share: false });
+      cleanups.push(() => ws.close());
+      return ws;
+    };
+    return { schema, open, writer: await open(), lagging: await open() };
+  }
+
+  const titles = (ws: Workspace) => [...ws.view.tasks()].map((t) => t.title).sort();
+
+  it('reads what it missed outside the lock, and applies little under it', async () => {
+    const { open, writer, lagging } = await two('dreamos_catchup');
+    const backend = lagging.db as PgBackend;
+    backend.catchUpInLock = 10;
+    const start = lagging.view.seq;
+    for (let i = 0; i < 60; i++) await writer.addTask({ title: `meanwhile ${i}` });
+
+    const mine = await lagging.addTask({ title: 'from the lagging one' });
+    expect(backend.lockedCatchUp).toBeLessThanOrEqual(10);
+    expect(lagging.view.seq).toBe(start + 61);
+    expect(lagging.view.task(mine.id)?.title).toBe('from the lagging one');
+    await writer.addTask({ title: 'last' });
+    await lagging.addTask({ title: 'after the last' });
+    // Its state is the tables' state, as a process that opens now loads it.
+    expect(titles(lagging)).toEqual(titles(await open()));
+    expect(titles(lagging)).toHaveLength(63);
+    expect(boardProblems(lagging.view)).toEqual([]);
+  });
+
+  it('loads the tables outside the lock when retention went past its state', async () => {
+    const { schema, open, writer, lagging } = await two('dreamos_catchup');
+    const backend = lagging.db as PgBackend;
+    backend.catchUpInLock = 10;
+    for (let i = 0; i < 60; i++) await writer.addTask({ title: `meanwhile ${i}` });
+    const session = new Session({ url: TEST_PG_URL, schema }, 'test', false);
+    cleanups.push(() => session.close());
+    const trimmed = await retain(
+      session,
+      { url: TEST_PG_URL, schema },
+      {
+        keepEntries: 5,
+        keepDays: 0,
+        archiveKeepDays: 365,
+        batch: 1000,
+        pauseMs: 1,
+        maxBatches: 5,
+        everyMs: 0,
+      },
+    );
+    expect(trimmed.floor).toBeGreaterThan(lagging.view.seq);
+
+    await lagging.addTask({ title: 'from the lagging one' });
+    expect(backend.lockedCatchUp).toBeLessThanOrEqual(10);
+    expect(titles(lagging)).toHaveLength(61);
+    await writer.addTask({ title: 'last' });
+    await lagging.addTask({ title: 'after the last' });
+    expect(titles(lagging)).toEqual(titles(await open()));
+    expect(titles(lagging)).toHaveLength(63);
+    expect(boardProblems(lagging.view)).toEqual([]);
+  });
+});
