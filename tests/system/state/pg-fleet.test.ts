@@ -263,6 +263,23 @@ function suite(): void {
         fleet.restartServer();
         await db.end().catch(() => undefined);
         db = await fleet.client();
+        // The board may be nearly done by now: give each host a task of its own, so that each has
+        // something to finish after the restart.
+        for (const h of fleet.hosts) {
+          const added = JSON.parse(
+            fleet.dreamos(h, [
+              '--json',
+              'task',
+              'add',
+              `after the restart on ${h.namespace}`,
+              '--role',
+              h.agents[0]!,
+              '--run',
+              'true',
+            ]),
+          ) as { id: string };
+          ids.add(added.id);
+        }
         await until('every host to write after the restart', 120, async () => {
           const { rows } = await db.query(
             `SELECT DISTINCT t->'task'->>'agent' AS agent FROM journal, json_array_elements(entry->'tasks') t
