@@ -43,6 +43,8 @@ import {
 import { planAlertStatus } from './drift/plans.js';
 import { conflict, DreamError, invalidInput, notFound } from './errors.js';
 import {
+  type BulkAction,
+  type BulkOutcome,
   type CompleteInput,
   type Ctx,
   checkTaskId,
@@ -50,6 +52,7 @@ import {
   expireLeases,
   type FailInput,
   planApprove,
+  planBulk,
   planCancel,
   planEdit,
   planMove,
@@ -97,6 +100,7 @@ import {
 } from './workspace-home.js';
 
 export type { BoardSummary, TaskFilter } from './board-queries.js';
+export type { BulkAction, BulkOutcome } from './lifecycle/index.js';
 export type { AddOutcome } from './task-input.js';
 
 /** How a task is added: see Workspace.addTaskOnce. */
@@ -447,6 +451,18 @@ export class Workspace {
   edit(id: string, patch: EditPatch): Promise<Task> {
     this.checkId(id);
     return this.run((ctx) => planEdit(ctx, id, patch));
+  }
+
+  /**
+   * One action on many tasks, recorded as one change (docs/decisions/bulk-actions-one-change.md):
+   * the tasks that cannot take it are in `refused`, with why; the others change together or not at all.
+   */
+  bulk(ids: readonly string[], action: BulkAction, why?: string): Promise<BulkOutcome> {
+    if (ids.length === 0) throw invalidInput('no task to act on');
+    for (const id of ids) this.checkId(id);
+    if (action.kind === 'move' && !STATUSES.includes(action.to))
+      throw invalidInput(`unknown stage ${JSON.stringify(action.to)} (one of ${STATUSES.join(', ')})`);
+    return this.run((ctx) => planBulk(ctx, ids, action, why));
   }
 
   bumpPriority(id: string, delta: -1 | 1): Promise<Task> {

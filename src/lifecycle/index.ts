@@ -8,6 +8,8 @@
  * (claim.ts), completing and failing with retry backoff (finish.ts), and the operator's moves and
  * edits (operator.ts).
  */
+
+export { type BulkAction, type BulkOutcome, planBulk } from './bulk.js';
 export {
   expireLeases,
   globsOverlap,
