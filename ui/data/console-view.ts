@@ -11,7 +11,7 @@ import { webhookHealth } from '../../src/webhooks/manage.js';
 import type { Workspace } from '../../src/workspace.js';
 import { STORES } from '../../state/paths.js';
 import { type AgentState, PRIORITIES, STATUSES, type Status, type Task } from '../../state/schemas.js';
-import { hasWords } from '../text.js';
+import { taskMatcher } from '../task-query.js';
 
 export interface AgentRow {
   id: string;
@@ -134,23 +134,9 @@ export function buildConsoleView(ws: Workspace, previous?: ConsoleView): Console
 }
 
 /** Does a task match a filter? Words must all appear in its id, title, status, priority, agent, role or tags. */
-export function taskMatches(task: Task, filter: string): boolean {
-  const hay = [
-    task.id,
-    task.title,
-    task.status,
-    task.priority,
-    task.agent ?? '',
-    task.role ?? '',
-    ...task.tags,
-  ];
-  return hasWords(hay.join(' '), filter);
-}
-
-/** Columns with a filter applied; the same arrays when there is no filter. */
+/** Columns with a filter (the task query language, ui/task-query.ts) applied; the same arrays when there is none. */
 export function filterColumns(columns: Record<Status, Task[]>, filter: string): Record<Status, Task[]> {
   if (!filter.trim()) return columns;
-  return Object.fromEntries(
-    STATUSES.map((s) => [s, columns[s].filter((t) => taskMatches(t, filter))]),
-  ) as Record<Status, Task[]>;
+  const { match } = taskMatcher(filter);
+  return Object.fromEntries(STATUSES.map((s) => [s, columns[s].filter(match)])) as Record<Status, Task[]>;
 }
