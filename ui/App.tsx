@@ -33,6 +33,7 @@ import { keyEvents } from './input.js';
 import { KeyCommand, lookup, VIEW_TITLES } from './keymap.js';
 import { computeLayout, type Size } from './layout.js';
 import { type FlashLevel, initialState, reduce, type UiAction } from './model.js';
+import { useRunning } from './running.js';
 import { type Theme, ThemeContext, themeFor } from './theme.js';
 import { useHandover } from './use-handover.js';
 import { type InboxOptions, useInbox } from './use-inbox.js';
@@ -131,6 +132,7 @@ function Console(props: AppProps) {
     if (blank) setBlank(false);
   }, [blank]);
   const handover = useHandover(redraw);
+  const progress = useRunning(state.running);
   const journal = useJournal(state.view === 'journal', consoleView.seq);
   const pagerTask = state.view === 'log' ? state.logTaskId : null;
   const logLines = useTaskLog(state.logWhat === 'log' ? pagerTask : null, consoleView.seq);
@@ -240,6 +242,7 @@ function Console(props: AppProps) {
         status={status}
         help={helpBar(ctx, layout.width)}
         width={layout.width}
+        progress={progress}
       />
     </Box>
   );

@@ -28,12 +28,22 @@ export interface BodyProps {
   layout: Layout;
 }
 
-function Dialogs({ state, ctx, layout }: BodyProps): ReactNode {
+function Dialogs({ state, ctx, layout, lists }: BodyProps): ReactNode {
   const d = state.dialog;
   const { width, rows } = layout.dialog;
   if (d?.kind === 'help') return <Help ctx={ctx} scroll={d.scroll} width={width} rows={rows} />;
   if (d?.kind === 'palette')
-    return <Palette ctx={ctx} query={d.query} index={d.index} width={width} rows={rows} />;
+    return (
+      <Palette
+        ctx={ctx}
+        query={d.query}
+        index={d.index}
+        error={d.error}
+        view={lists.consoleView}
+        width={width}
+        rows={rows}
+      />
+    );
   if (d?.kind === 'confirm') return <Confirm dialog={d} width={width} />;
   if (d?.kind === 'form') return <TaskForm form={d.form} width={width} />;
   if (d?.kind === 'picker') return <Picker dialog={d} width={width} />;
@@ -64,6 +74,8 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
           total={consoleView.total}
           attention={lists.attention}
           layout={layout}
+          marked={state.marked}
+          sort={state.sort}
         />
       );
     case 'alerts':

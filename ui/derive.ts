@@ -9,6 +9,12 @@ import { type AgentRow, type ConsoleView, filterColumns } from './data/console-v
 import { isNoise, type JournalRow, journalRows } from './data/journal.js';
 import type { KeyContext } from './keymap.js';
 import { cursorOf, listKey, type UiState } from './model.js';
+import { type BoardSort, sortTasks } from './selection.js';
+
+const sortColumns = (columns: Record<Status, Task[]>, sort: BoardSort) =>
+  sort === 'priority'
+    ? columns
+    : (Object.fromEntries(STATUSES.map((s) => [s, sortTasks(columns[s], sort)])) as Record<Status, Task[]>);
 
 export interface Lists {
   consoleView: ConsoleView;
@@ -28,6 +34,7 @@ export function makeDeriver(): (
   let last: {
     consoleView: ConsoleView;
     board: string;
+    sort: BoardSort;
     alerts: string;
     journalIn: readonly JournalRow[];
     j: string;
@@ -37,6 +44,7 @@ export function makeDeriver(): (
   let byId: Map<string, Task> | null = null;
   return (consoleView, state, journal) => {
     const board = state.filters.board ?? '';
+    const sort = state.sort;
     const alerts = state.filters.alerts ?? '';
     const j = state.filters.journal ?? '';
     const noise = state.journalNoise;
@@ -45,6 +53,7 @@ export function makeDeriver(): (
       last &&
       last.consoleView === consoleView &&
       last.board === board &&
+      last.sort === sort &&
       last.alerts === alerts &&
       last.journalIn === journal &&
       last.j === j &&
@@ -53,14 +62,14 @@ export function makeDeriver(): (
       return lists;
     if (!last || last.consoleView !== consoleView) byId = null;
     const columns =
-      last?.consoleView === consoleView && last.board === board && lists
+      last?.consoleView === consoleView && last.board === board && last.sort === sort && lists
         ? lists.columns
-        : filterColumns(consoleView.columns, board);
+        : sortColumns(filterColumns(consoleView.columns, board), sort);
     const journalChanged = !last || last.journalIn !== journal || last.j !== j || last.noise !== noise;
     const journalShown = journalChanged || !lists ? journalRows(journal, j, noise) : lists.journal;
     const journalHidden =
       journalChanged || !lists ? (noise ? 0 : journal.filter(isNoise).length) : lists.journalHidden;
-    last = { consoleView, board, alerts, journalIn: journal, j, noise };
+    last = { consoleView, board, sort, alerts, journalIn: journal, j, noise };
     lists = {
       consoleView,
       columns,
@@ -287,6 +296,7 @@ export function keyContext(state: UiState, selection: Selection, readOnly: boole
       ? { id: agent.id, name: agent.name, paused: agent.paused, task: agent.task?.id ?? null }
       : null,
     canOpen: selection.open !== null,
+    marked: state.marked.size,
     alerts: selection.alerts,
     logTask:
       state.view === 'task'

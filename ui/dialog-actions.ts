@@ -5,7 +5,10 @@
  */
 import { isTerminal } from '../src/lifecycle/index.js';
 import type { Status } from '../state/schemas.js';
-import { type Env, errorText, flashWarning, perform, release } from './effects.js';
+import { confirmBulk, runBulk } from './bulk.js';
+import { runTyped, typedLine } from './commands.js';
+import { applyCompletion, type CompletionData, completions } from './completion.js';
+import { type Env, errorText, flashWarning, perform, release, roles } from './effects.js';
 import { formInput, formPatch, formProblem } from './form.js';
 import { helpLines } from './help.js';
 import { KeyCommand } from './keymap.js';
@@ -28,10 +31,12 @@ export function runDialog(command: KeyCommand, dialog: Dialog, env: Env, run: Ru
   else if (command === KeyCommand.TextClear) dispatch({ type: 'text', op: 'clear' });
   else if (command === KeyCommand.DialogCycle || command === KeyCommand.DialogCycleBack) {
     dispatch({ type: 'dialog-cycle', delta: command === KeyCommand.DialogCycle ? 1 : -1 });
+  } else if (command === KeyCommand.PaletteComplete && dialog.kind === 'palette') {
+    complete(dialog, env);
   } else if (command === KeyCommand.DialogNext || command === KeyCommand.DialogPrev) {
     const size =
       dialog.kind === 'palette'
-        ? paletteItems(env.ctx, dialog.query).length
+        ? paletteSize(dialog.query, env)
         : dialog.kind === 'help'
           ? helpLines(env.ctx).length
           : undefined;
@@ -46,9 +51,48 @@ export function runDialog(command: KeyCommand, dialog: Dialog, env: Env, run: Ru
   } else if (command === KeyCommand.DialogSubmit) SUBMIT[dialog.kind]?.(dialog as never, env, run);
 }
 
+type Palette = Extract<Dialog, { kind: 'palette' }>;
+
+export const completionData = (env: Env): CompletionData => ({
+  view: env.lists.consoleView,
+  roles: roles(env.ws),
+  readOnly: env.ctx.readOnly,
+});
+
+/** Rows of the palette: completions once a typed command has begun, else the commands. */
+function paletteSize(query: string, env: Env): number {
+  return typedLine(query, env.ctx.readOnly)
+    ? completions(query, completionData(env)).items.length
+    : paletteItems(env.ctx, query).length;
+}
+
+/** `tab`: the chosen completion of the word being typed; else the chosen command's typed name; else down. */
+function complete(dialog: Palette, env: Env): void {
+  const at = completions(dialog.query, completionData(env));
+  let query: string | null = null;
+  if (typedLine(dialog.query, env.ctx.readOnly)) {
+    const item = at.items[dialog.index] ?? at.items[0];
+    if (item) query = applyCompletion(dialog.query, at, item);
+  } else if (dialog.query.trim()) {
+    const chosen = paletteItems(env.ctx, dialog.query)[dialog.index]?.binding.typed?.names[0];
+    const item = chosen ?? at.items[0];
+    if (item) query = applyCompletion(dialog.query, { ...at, start: 0 }, item);
+  }
+  if (query === null) {
+    env.dispatch({ type: 'dialog-move', delta: 1, size: paletteSize(dialog.query, env) });
+    return;
+  }
+  env.dispatch({ type: 'text', op: 'clear' });
+  env.dispatch({ type: 'text', op: 'insert', text: query });
+}
+
 /** A confirmed dangerous action (or a move to a final stage). */
 function runConfirmed(dialog: Confirm, env: Env): void {
   const { ws } = env;
+  if (dialog.bulk) {
+    runBulk(env, dialog.bulk);
+    return;
+  }
   const id = dialog.target;
   const direct = (directive: 'restart' | 'reset-context' | 'cancel', done: string) =>
     perform(env, async () => {
@@ -85,6 +129,14 @@ const SUBMIT: { [K in Dialog['kind']]?: Submit<K> } = {
     if (env.state.view === 'log') jumpToMatch({ ...env, state: { ...env.state, logMatch: null } }, 1, true);
   },
   palette: (dialog, env, run) => {
+    const typed = typedLine(dialog.query, env.ctx.readOnly);
+    if (typed) {
+      // The command may open a dialog of its own (a confirmation): the palette closes first.
+      close(env);
+      const error = runTyped({ ...env, state: { ...env.state, dialog: null } }, typed);
+      if (error) env.dispatch({ type: 'dialog', dialog: { ...dialog, error } });
+      return;
+    }
     const item = paletteItems(env.ctx, dialog.query)[dialog.index];
     close(env);
     if (item?.disabled) flashWarning(env, `${item.binding.description}: ${item.disabled}`);
@@ -94,6 +146,10 @@ const SUBMIT: { [K in Dialog['kind']]?: Submit<K> } = {
     const to = dialog.options[dialog.index];
     close(env);
     if (!to) return;
+    if (dialog.bulk) {
+      confirmBulk(env, dialog.bulk, { kind: 'move', to: to as Status }, `move to ${to}`);
+      return;
+    }
     if (isTerminal(to as Status)) {
       env.dispatch({
         type: 'dialog',

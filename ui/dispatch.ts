@@ -5,6 +5,7 @@
  */
 import { stripControl } from '../src/sanitize.js';
 import { STATUSES } from '../state/schemas.js';
+import { confirmBulk, orMarked, pickBulkMove } from './bulk.js';
 import { runDialog } from './dialog-actions.js';
 import { type Env, flashWarning, perform, release, roles } from './effects.js';
 import { addForm, editForm } from './form.js';
@@ -12,6 +13,7 @@ import { type KeyEvent, textOf } from './input.js';
 import { disabledReason, KeyCommand, lookup, scopesFor, type TopView } from './keymap.js';
 import { listKey, type UiAction } from './model.js';
 import { jumpToMatch } from './pager.js';
+import { SELECTION_HANDLERS } from './selection-keys.js';
 
 const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message', 'editor']);
 
@@ -113,11 +115,20 @@ const withAgent =
     if (env.selection.agent) fn(env, env.selection.agent);
   };
 const priority = (delta: 1 | -1) =>
-  withTask((env, task) =>
-    perform(env, async () => {
-      const next = await env.ws.bumpPriority(task.id, delta);
-      return `${next.id} is now ${next.priority}`;
-    }),
+  orMarked(
+    (env, ids) =>
+      confirmBulk(
+        env,
+        ids,
+        { kind: 'priority', to: delta === 1 ? 'up' : 'down' },
+        `priority ${delta === 1 ? 'up' : 'down'}`,
+      ),
+    withTask((env, task) =>
+      perform(env, async () => {
+        const next = await env.ws.bumpPriority(task.id, delta);
+        return `${next.id} is now ${next.priority}`;
+      }),
+    ),
   );
 
 const alertsTo =
@@ -172,10 +183,13 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
   [KeyCommand.TaskEdit]: withTask((env, task) =>
     env.dispatch({ type: 'dialog', dialog: { kind: 'form', form: editForm(task, roles(env.ws)) } }),
   ),
-  [KeyCommand.TaskPromote]: withTask((env, task) => {
-    release(env);
-    perform(env, async () => `${(await env.ws.promote(task.id)).id} promoted to ready`);
-  }),
+  [KeyCommand.TaskPromote]: orMarked(
+    (env, ids) => confirmBulk(env, ids, { kind: 'promote' }, 'promote'),
+    withTask((env, task) => {
+      release(env);
+      perform(env, async () => `${(await env.ws.promote(task.id)).id} promoted to ready`);
+    }),
+  ),
   [KeyCommand.TaskApprove]: withTask((env, task) => {
     release(env);
     perform(env, async () => {
@@ -183,27 +197,36 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
       return `${approved.id} approved${approved.status === 'ready' ? ': ready to run' : '; it waits for its dependencies'}`;
     });
   }),
-  [KeyCommand.TaskMove]: withTask((env, task) => {
-    const options = STATUSES.filter((s) => s !== task.status && s !== 'working');
-    env.dispatch({
-      type: 'dialog',
-      dialog: { kind: 'picker', title: `Move ${task.id} to`, taskId: task.id, options, index: 0 },
-    });
-  }),
-  [KeyCommand.TaskRetry]: withTask((env, task) => {
-    release(env);
-    perform(env, async () => `${task.id} retried (${(await env.ws.retry(task.id)).status})`);
-  }),
-  [KeyCommand.TaskCancel]: withTask((env, task) =>
-    env.dispatch({
-      type: 'dialog',
-      dialog: confirm(
-        KeyCommand.TaskCancel,
-        task.id,
-        `Cancel ${task.id}?`,
-        `${task.title} (${task.status}). A working task's process is stopped.`,
-      ),
+  [KeyCommand.TaskMove]: orMarked(
+    pickBulkMove,
+    withTask((env, task) => {
+      const options = STATUSES.filter((s) => s !== task.status && s !== 'working');
+      env.dispatch({
+        type: 'dialog',
+        dialog: { kind: 'picker', title: `Move ${task.id} to`, taskId: task.id, options, index: 0 },
+      });
     }),
+  ),
+  [KeyCommand.TaskRetry]: orMarked(
+    (env, ids) => confirmBulk(env, ids, { kind: 'retry' }, 'retry'),
+    withTask((env, task) => {
+      release(env);
+      perform(env, async () => `${task.id} retried (${(await env.ws.retry(task.id)).status})`);
+    }),
+  ),
+  [KeyCommand.TaskCancel]: orMarked(
+    (env, ids) => confirmBulk(env, ids, { kind: 'cancel' }, 'cancel'),
+    withTask((env, task) =>
+      env.dispatch({
+        type: 'dialog',
+        dialog: confirm(
+          KeyCommand.TaskCancel,
+          task.id,
+          `Cancel ${task.id}?`,
+          `${task.title} (${task.status}). A working task's process is stopped.`,
+        ),
+      }),
+    ),
   ),
   [KeyCommand.TaskPriorityUp]: priority(1),
   [KeyCommand.TaskPriorityDown]: priority(-1),
@@ -266,4 +289,5 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
         : { type: 'follow', key: 'journal', on: true },
     );
   },
+  ...SELECTION_HANDLERS,
 };

@@ -43,6 +43,8 @@ export interface HelpLine {
   kind: 'group' | 'key';
   keys: string;
   text: string;
+  /** How it is typed in the `:` palette, when it is a typed command too. */
+  typed?: string | null;
   dangerous: boolean;
   disabled: string | null;
 }
@@ -62,6 +64,7 @@ export function helpLines(ctx: KeyContext): HelpLine[] {
         kind: 'key',
         keys: showKeys(b, 3),
         text: b.description,
+        typed: b.typed ? `:${b.typed.usage}` : null,
         dangerous: Boolean(b.dangerous),
         disabled: applies ? (b.enabledWhen?.(ctx) ?? null) : 'not in this view',
       });
@@ -92,7 +95,11 @@ export function keyTable(): string {
         : views.length === Object.keys(VIEW_TITLES).length
           ? 'every view'
           : b.scopes.map((x) => (x in VIEW_TITLES ? VIEW_TITLES[x as ViewId].toLowerCase() : x)).join(', ');
-      const notes = [b.dangerous ? 'dangerous: asks first' : '', b.mutates ? 'hidden with --read-only' : '']
+      const notes = [
+        b.typed ? `typed: \`:${b.typed.usage.replace(/\|/g, '\\|')}\`` : '',
+        b.dangerous ? 'dangerous: asks first' : '',
+        b.mutates ? 'hidden with --read-only' : '',
+      ]
         .filter(Boolean)
         .join('; ');
       rows.push(`| ${keys} | ${b.description.replace(/\|/g, '\\|')} | ${where} | ${notes} |`);

@@ -65,6 +65,15 @@ export enum KeyCommand {
   EditorNewline = 'editor-newline',
   EditorSave = 'editor-save',
   OpenText = 'open-text',
+  // Marking tasks for bulk actions, sorting, jumping, and typed commands in the palette.
+  TaskMark = 'task-mark',
+  MarkMatching = 'mark-matching',
+  MarkClear = 'mark-clear',
+  SortNext = 'sort',
+  JumpAgent = 'jump-agent',
+  MatchNext = 'match-next',
+  MatchPrev = 'match-prev',
+  PaletteComplete = 'palette-complete',
 }
 
 export const TOP_VIEWS = ['dashboard', 'board', 'alerts', 'journal', 'metrics'] as const;
@@ -109,10 +118,26 @@ export interface KeyContext {
   alerts: readonly string[];
   /** The task whose log `L` opens (task view: the task; agent view: its current or last task). */
   logTask: string | null;
+  /** Tasks marked for a bulk action: task commands act on them instead of the one under the cursor. */
+  marked?: number;
+}
+
+/** What a typed argument is, for completion from live data (ui/commands.ts). */
+export type ArgKind = 'query' | 'agent' | 'stage' | 'priority' | 'sort' | 'title';
+
+/** How a command is typed in the `:` palette: `retry failed`, `pause agent-3`. */
+export interface Typed {
+  /** The names it is typed as (`pause`, `resume`). */
+  names: readonly string[];
+  /** Shown in the palette and the help: `retry [QUERY]`. */
+  usage: string;
+  args: readonly ArgKind[];
 }
 
 export interface Binding {
   command: KeyCommand;
+  /** Also a typed command of the palette. */
+  typed?: Typed;
   keys: readonly string[];
   /** A word or two for the help bar. */
   label: string;
@@ -139,6 +164,11 @@ const needTask =
   (ctx: KeyContext) =>
     ctx.task ? check(ctx.task) : 'select a task first';
 const open = needTask((t) => (FINISHED.includes(t.status) ? `${t.id} is ${t.status}` : null));
+/** Task commands that also act on the marked tasks, all at once (ui/bulk.ts). */
+const taskOrMarked =
+  (check: (ctx: KeyContext) => string | null) =>
+  (ctx: KeyContext): string | null =>
+    ctx.marked ? null : check(ctx);
 const needAgent =
   (check: (agent: NonNullable<KeyContext['agent']>) => string | null = () => null) =>
   (ctx: KeyContext) =>
@@ -307,6 +337,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     description: 'filter the list',
     group: 'general',
     scopes: ['board', 'alerts', 'journal'],
+    typed: { names: ['filter'], usage: 'filter QUERY', args: ['query'] },
     bar: true,
   },
   {
@@ -370,6 +401,11 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     description: 'add a task',
     group: 'tasks',
     scopes: ['global'],
+    typed: {
+      names: ['add'],
+      usage: 'add "TITLE" [--role ROLE] [--priority LEVEL] [--tag TAG] [--run CMD] [--prompt TEXT]',
+      args: ['title'],
+    },
     mutates: true,
     bar: true,
   },
@@ -392,8 +428,11 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     scopes: TASK_VIEWS,
     mutates: true,
     bar: true,
-    enabledWhen: needTask((t) =>
-      t.status === 'backlog' ? null : `only a backlog task can be promoted (${t.id} is ${t.status})`,
+    typed: { names: ['promote'], usage: 'promote [QUERY]', args: ['query'] },
+    enabledWhen: taskOrMarked(
+      needTask((t) =>
+        t.status === 'backlog' ? null : `only a backlog task can be promoted (${t.id} is ${t.status})`,
+      ),
     ),
   },
   {
@@ -416,7 +455,10 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     scopes: TASK_VIEWS,
     mutates: true,
     bar: true,
-    enabledWhen: needTask((t) => (t.status === 'done' ? `${t.id} is done; done is final` : null)),
+    typed: { names: ['move'], usage: 'move STAGE [QUERY]', args: ['stage', 'query'] },
+    enabledWhen: taskOrMarked(
+      needTask((t) => (t.status === 'done' ? `${t.id} is done; done is final` : null)),
+    ),
   },
   {
     command: KeyCommand.TaskRetry,
@@ -427,10 +469,13 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     scopes: TASK_VIEWS,
     mutates: true,
     bar: true,
-    enabledWhen: needTask((t) =>
-      t.status === 'failed' || t.status === 'cancelled' || t.status === 'ready'
-        ? null
-        : `${t.id} is ${t.status}; only failed or cancelled tasks are retried`,
+    typed: { names: ['retry'], usage: 'retry [QUERY]', args: ['query'] },
+    enabledWhen: taskOrMarked(
+      needTask((t) =>
+        t.status === 'failed' || t.status === 'cancelled' || t.status === 'ready'
+          ? null
+          : `${t.id} is ${t.status}; only failed or cancelled tasks are retried`,
+      ),
     ),
   },
   {
@@ -443,7 +488,8 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     mutates: true,
     dangerous: true,
     bar: true,
-    enabledWhen: open,
+    typed: { names: ['cancel'], usage: 'cancel [QUERY]', args: ['query'] },
+    enabledWhen: taskOrMarked(open),
   },
   {
     command: KeyCommand.TaskPriorityUp,
@@ -454,7 +500,10 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     scopes: TASK_VIEWS,
     mutates: true,
     bar: true,
-    enabledWhen: (ctx) => open(ctx) ?? (ctx.task?.priority === 'critical' ? 'already critical' : null),
+    typed: { names: ['priority'], usage: 'priority LEVEL|up|down [QUERY]', args: ['priority', 'query'] },
+    enabledWhen: taskOrMarked(
+      (ctx) => open(ctx) ?? (ctx.task?.priority === 'critical' ? 'already critical' : null),
+    ),
   },
   {
     command: KeyCommand.TaskPriorityDown,
@@ -464,7 +513,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     group: 'tasks',
     scopes: TASK_VIEWS,
     mutates: true,
-    enabledWhen: (ctx) => open(ctx) ?? (ctx.task?.priority === 'low' ? 'already low' : null),
+    enabledWhen: taskOrMarked((ctx) => open(ctx) ?? (ctx.task?.priority === 'low' ? 'already low' : null)),
   },
   // agents
   {
@@ -476,6 +525,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     scopes: AGENT_VIEWS,
     mutates: true,
     bar: true,
+    typed: { names: ['pause', 'resume'], usage: 'pause|resume [AGENT]', args: ['agent'] },
     enabledWhen: needAgent(),
   },
   {
@@ -488,6 +538,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     mutates: true,
     dangerous: true,
     bar: true,
+    typed: { names: ['restart'], usage: 'restart [AGENT]', args: ['agent'] },
     enabledWhen: needAgent(),
   },
   {
@@ -553,7 +604,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     label: 'next',
     description: 'next field or choice',
     group: 'dialogs',
-    scopes: ['form', 'palette', 'picker', 'confirm'],
+    scopes: ['form', 'picker', 'confirm'],
   },
   {
     command: KeyCommand.DialogPrev,
@@ -728,5 +779,85 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     description: 'clear all the text',
     group: 'dialogs',
     scopes: ['editor'],
+  },
+  // marking tasks, sorting, jumping, and completing typed commands
+  {
+    command: KeyCommand.TaskMark,
+    keys: ['space'],
+    label: 'mark',
+    description: 'mark or unmark the task: task commands then act on every marked task at once',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    typed: { names: ['mark'], usage: 'mark [QUERY]', args: ['query'] },
+    bar: true,
+    enabledWhen: needTask(),
+  },
+  {
+    command: KeyCommand.MarkMatching,
+    keys: ['*'],
+    label: 'mark all',
+    description: 'mark every task the filter shows (all of them without a filter)',
+    group: 'tasks',
+    scopes: ['board'],
+  },
+  {
+    command: KeyCommand.MarkClear,
+    keys: ['u'],
+    label: 'unmark',
+    description: 'unmark every task',
+    group: 'tasks',
+    scopes: TASK_VIEWS,
+    typed: { names: ['unmark'], usage: 'unmark', args: [] },
+    enabledWhen: (ctx) => (ctx.marked ? null : 'no task is marked'),
+  },
+  {
+    command: KeyCommand.SortNext,
+    keys: ['s'],
+    label: 'sort',
+    description: 'sort the board: priority, age, attempts, agent',
+    group: 'general',
+    scopes: ['board'],
+    typed: { names: ['sort'], usage: 'sort priority|age|attempts|agent', args: ['sort'] },
+  },
+  {
+    command: KeyCommand.JumpAgent,
+    keys: ['@'],
+    label: 'agent N',
+    description: 'go to an agent by its number or id (type it, then enter)',
+    group: 'navigation',
+    scopes: ['global'],
+    typed: { names: ['agent'], usage: 'agent N|ID', args: ['agent'] },
+  },
+  {
+    command: KeyCommand.MatchNext,
+    keys: ['n'],
+    label: 'next match',
+    description: 'next task the filter shows, on to the next stage',
+    group: 'navigation',
+    scopes: ['board'],
+  },
+  {
+    command: KeyCommand.MatchPrev,
+    keys: ['N'],
+    label: 'previous match',
+    description: 'previous task the filter shows, back to the previous stage',
+    group: 'navigation',
+    scopes: ['board'],
+  },
+  {
+    command: KeyCommand.PaletteComplete,
+    keys: ['tab'],
+    label: 'complete',
+    description: 'complete the word being typed (else the next command)',
+    group: 'dialogs',
+    scopes: ['palette'],
+  },
+  {
+    command: KeyCommand.DialogNext,
+    keys: ['down'],
+    label: 'next',
+    description: 'next command or completion',
+    group: 'dialogs',
+    scopes: ['palette'],
   },
 ]);

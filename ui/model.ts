@@ -6,6 +6,13 @@
 import { STATUSES } from '../state/schemas.js';
 import { type FormState, formCycle, formFocus, formType } from './form.js';
 import { type KeyCommand, TOP_VIEWS, type TopView, type ViewId } from './keymap.js';
+import {
+  type BulkDialog,
+  initialSelection,
+  reduceSelection,
+  type SelectionAction,
+  type SelectionState,
+} from './selection.js';
 import { editText } from './text.js';
 
 export type FlashLevel = 'info' | 'warning' | 'error';
@@ -17,7 +24,8 @@ export interface Flash {
 
 export type Dialog =
   | { kind: 'help'; scroll: number }
-  | { kind: 'palette'; query: string; index: number }
+  /** `error`: why the typed command last submitted did not run (cleared when the text changes). */
+  | { kind: 'palette'; query: string; index: number; error?: string }
   | {
       kind: 'confirm';
       command: KeyCommand;
@@ -27,16 +35,26 @@ export type Dialog =
       arg?: string;
       /** Why, written with ctrl-e: recorded with the change. */
       note?: string;
+      /** A bulk action on the marked tasks (ui/bulk.ts), carried out when confirmed. */
+      bulk?: BulkDialog;
       focus: 'cancel' | 'confirm';
     }
   | { kind: 'form'; form: FormState }
   | { kind: 'filter'; view: ViewId; text: string; before: string }
-  | { kind: 'picker'; title: string; taskId: string; options: string[]; index: number }
+  | {
+      kind: 'picker';
+      title: string;
+      taskId: string;
+      options: string[];
+      index: number;
+      /** Moving the marked tasks: their ids. */
+      bulk?: readonly string[];
+    }
   | { kind: 'message'; agentId: string; text: string }
   /** The multi-line editor (no $VISUAL or $EDITOR): its text goes back into `back` when saved. */
   | { kind: 'editor'; title: string; text: string; back: Dialog };
 
-export interface UiState {
+export interface UiState extends SelectionState {
   view: ViewId;
   /** Where `esc` goes back to. */
   back: ViewId[];
@@ -99,7 +117,8 @@ export type UiAction =
   | { type: 'flash-clear'; id: number }
   | { type: 'journal-noise' }
   /** A tail list (the journal) follows its newest row, or stays on the row `id` at `at`. */
-  | { type: 'follow'; key: string; on: boolean; at?: number; id?: string };
+  | { type: 'follow'; key: string; on: boolean; at?: number; id?: string }
+  | SelectionAction;
 
 export const initialState = (view: ViewId = 'dashboard'): UiState => ({
   view,
@@ -118,6 +137,7 @@ export const initialState = (view: ViewId = 'dashboard'): UiState => ({
   dialog: null,
   flash: null,
   flashSeq: 0,
+  ...initialSelection(),
 });
 
 const clamp = (n: number, lo: number, hi: number) => Math.max(lo, Math.min(hi, n));
@@ -153,7 +173,7 @@ function reduceDialog(dialog: Dialog, action: UiAction): Dialog {
     case 'text': {
       if (dialog.kind === 'form') return { ...dialog, form: formType(dialog.form, action.op, action.text) };
       if (dialog.kind === 'palette')
-        return { ...dialog, query: withText(dialog.query, action.op, action.text), index: 0 };
+        return { kind: 'palette', query: withText(dialog.query, action.op, action.text), index: 0 };
       if (dialog.kind === 'filter' || dialog.kind === 'message')
         return { ...dialog, text: withText(dialog.text, action.op, action.text) };
       if (dialog.kind === 'editor')
@@ -302,6 +322,11 @@ export function reduce(state: UiState, action: UiAction): UiState {
         picks: { ...picks, [action.key]: action.id },
       };
     }
+    case 'mark':
+    case 'mark-clear':
+    case 'sort':
+    case 'running':
+      return reduceSelection(state, action);
     default: {
       if (!state.dialog) return state;
       const dialog = reduceDialog(state.dialog, action);

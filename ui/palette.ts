@@ -27,7 +27,12 @@ const NOT_LISTED = new Set<KeyCommand>([
 export function paletteItems(ctx: KeyContext, query: string): PaletteItem[] {
   return commandsFor(ctx)
     .filter((b) => !NOT_LISTED.has(b.command))
-    .filter((b) => hasWords(`${b.command} ${b.description} ${b.label} ${b.keys.join(' ')}`, query))
+    .filter((b) =>
+      hasWords(
+        `${b.command} ${b.description} ${b.label} ${b.keys.join(' ')} ${b.typed?.names.join(' ') ?? ''}`,
+        query,
+      ),
+    )
     .map((binding) => ({ binding, disabled: disabledReason(binding, ctx) }))
     .sort(
       (a, b) =>

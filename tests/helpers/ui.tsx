@@ -38,6 +38,8 @@ export interface Harness {
   ws: Workspace;
   dir: string;
   frame(): string;
+  /** Every frame drawn so far, oldest first. */
+  frames(): string[];
   /** One key (a name from the keymap, e.g. `j`, `enter`, `shift-tab`); waits for the next frame. */
   press(key: string): Promise<void>;
   /** The first key bound to a command. */
@@ -76,6 +78,7 @@ export async function open(
     quitCalls: 0,
     rung: [],
     frame: () => '',
+    frames: () => [],
     press: async () => undefined,
     run: async () => undefined,
     type: async () => undefined,
@@ -97,6 +100,7 @@ export async function open(
     />,
   );
   h.frame = () => stripControl(r.lastFrame() ?? '');
+  h.frames = () => r.frames.map((f) => stripControl(f));
   h.waitFor = async (predicate, what = 'the expected frame', timeoutMs = 5000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

@@ -19,6 +19,8 @@ export const Footer = memo(function Footer(props: {
   status: string;
   help: string;
   width: number;
+  /** A bulk action under way (ui/bulk.ts): shown before anything but a prompt. */
+  progress?: string | null;
 }) {
   const theme = useTheme();
   const { dialog, flash } = props;
@@ -39,6 +41,8 @@ export const Footer = memo(function Footer(props: {
         hint="enter sends · ctrl-e editor · esc cancels"
       />
     );
+  } else if (props.progress) {
+    line = <Text color={theme.status.info}>{`⏳ ${props.progress}`}</Text>;
   } else if (flash) {
     const colour =
       flash.level === 'error'

@@ -25,6 +25,7 @@ export function Help(props: { ctx: KeyContext; scroll: number; width: number; ro
         ) : (
           <Text key={`key:${line.keys}:${line.text}`} wrap="truncate" dimColor={line.disabled !== null}>
             {`  ${line.keys.padEnd(16)} ${line.text}`}
+            {line.typed ? <Text color={theme.accent}>{`   ${line.typed}`}</Text> : null}
             {line.dangerous ? <Text color={theme.status.warning}> (asks first)</Text> : null}
             {line.disabled ? <Text color={theme.muted}>{` — ${line.disabled}`}</Text> : null}
           </Text>

@@ -11,16 +11,23 @@ import { Volatile } from '../components/Volatile.js';
 import { type AttentionItem, reasonWords } from '../data/attention.js';
 import type { Followed } from '../derive.js';
 import { type Layout, windowStart } from '../layout.js';
+import { type BoardSort, sortWords } from '../selection.js';
 import { clean, PRIORITY_MARK } from '../text.js';
 import { paint, useTheme } from '../theme.js';
 
-const TaskRow = memo(function TaskRow(props: { task: Task; selected: boolean; focused: boolean }) {
-  const { task, selected, focused } = props;
+const TaskRow = memo(function TaskRow(props: {
+  task: Task;
+  selected: boolean;
+  focused: boolean;
+  marked: boolean;
+}) {
+  const { task, selected, focused, marked } = props;
   const theme = useTheme();
   const agent = task.agent && task.status === 'working' ? ` @${task.agent}` : '';
   return (
     <Text wrap="truncate" inverse={selected && focused} underline={selected && !focused}>
-      {selected && focused ? '▶ ' : '  '}
+      {selected && focused ? '▶' : ' '}
+      {marked ? <Text color={theme.accent}>✓</Text> : ' '}
       <Text color={theme.muted}>{`${task.id} `}</Text>
       <Text
         color={task.priority === 'critical' || task.priority === 'high' ? theme.status.warning : theme.muted}
@@ -40,8 +47,9 @@ const Column = memo(function Column(props: {
   focused: boolean;
   width: number;
   rows: number;
+  marked: ReadonlySet<string>;
 }) {
-  const { stage, tasks, cursor, focused, rows } = props;
+  const { stage, tasks, cursor, focused, rows, marked } = props;
   const theme = useTheme();
   const start = windowStart(cursor, tasks.length, rows);
   const visible = tasks.slice(start, start + rows);
@@ -52,7 +60,13 @@ const Column = memo(function Column(props: {
         {`${focused ? '▸' : ' '}${stage.toUpperCase()} (${tasks.length})${more}`}
       </Text>
       {visible.map((task, i) => (
-        <TaskRow key={task.id} task={task} selected={start + i === cursor} focused={focused} />
+        <TaskRow
+          key={task.id}
+          task={task}
+          selected={start + i === cursor}
+          focused={focused}
+          marked={marked.has(task.id)}
+        />
       ))}
       {tasks.length === 0 ? <Text color={theme.muted}> (empty)</Text> : null}
     </Box>
@@ -68,6 +82,9 @@ export function Board(props: {
   /** What needs the operator: the selected task's item is shown in the status line. */
   attention: AttentionItem[];
   layout: Layout;
+  /** Tasks marked for a bulk action, and the order of the columns. */
+  marked: ReadonlySet<string>;
+  sort: BoardSort;
 }) {
   const { columns, layout, column } = props;
   const theme = useTheme();
@@ -101,6 +118,7 @@ export function Board(props: {
             focused={s === stage}
             width={columnWidth}
             rows={rows}
+            marked={props.marked}
           />
         ))}
       </Box>
@@ -113,6 +131,8 @@ export function Board(props: {
             (props.filter
               ? `   filter "${props.filter}": ${matching} of ${props.total}`
               : `   ${plural(props.total, 'task')}`) +
+            (props.marked.size ? `   ${props.marked.size} marked` : '') +
+            (props.sort !== 'priority' ? `   sorted ${sortWords[props.sort]}` : '') +
             (needs ? `   ⚠ ${reasonWords(needs.reason)}: ${clean(needs.text, 300)}` : '') +
             (hidden ? `   ${hidden}` : ''),
         )}
