@@ -631,6 +631,12 @@ if (!ONLY || ONLY.includes('console')) {
   const { benchConsole } = await import('./console.mjs');
   consoleFigures = await benchConsole({ root: APP });
 }
+let consoleBulkFigures = null;
+if (!ONLY || ONLY.includes('console') || ONLY.includes('console-bulk')) {
+  log('console: keys with 500 of 10,000 tasks marked, a bulk retry of 1,000 failed tasks');
+  const { benchConsoleBulk } = await import('./console-bulk.mjs');
+  consoleBulkFigures = await benchConsoleBulk({ root: APP });
+}
 
 // PostgreSQL: the backend through the library beside the bare-SQL reference (bench/pg-reference.mjs),
 // by 1, 4 and 16 processes, then pickup latency and recovery after a killed host (bench/pg-dreamos.mjs).
@@ -785,6 +791,9 @@ const checks = [
   ...Object.entries(consoleFigures ?? {})
     .filter(([, v]) => v && typeof v === 'object' && 'pass' in v)
     .map(([k, v]) => ({ figure: `console ${k}`, pass: v.pass })),
+  ...Object.entries(consoleBulkFigures ?? {})
+    .filter(([, v]) => v && typeof v === 'object' && 'pass' in v)
+    .map(([k, v]) => ({ figure: `console ${k}`, pass: v.pass })),
 ];
 
 const document = {
@@ -817,6 +826,7 @@ const document = {
   dispatch,
   api: apiFigures,
   console: consoleFigures,
+  consoleBulk: consoleBulkFigures,
   events: eventFigures,
   scout: scoutFigures,
   github: githubFigures,

@@ -15,7 +15,7 @@ import type { BulkDialog } from './selection.js';
  * How long the progress line has to reach the terminal before the change starts: planning many
  * tasks holds the event loop, and Ink writes frames at most 30 times a second.
  */
-const SHOW_PROGRESS_MS = 50;
+const SHOW_PROGRESS_MS = 80;
 
 /** How many refused tasks the outcome names (the rest are counted). */
 const NAMED = 3;
