@@ -12,6 +12,7 @@ import { type AttentionItem, reasonWords } from '../data/attention.js';
 import type { Followed } from '../derive.js';
 import { type Layout, windowStart } from '../layout.js';
 import { type BoardSort, sortWords } from '../selection.js';
+import { taskMatcher } from '../task-query.js';
 import { clean, PRIORITY_MARK } from '../text.js';
 import { paint, useTheme } from '../theme.js';
 
@@ -73,6 +74,12 @@ const Column = memo(function Column(props: {
   );
 });
 
+/** Why a filter matches nothing because it is not a query (`status:limbo`), else null. */
+const filterError = (filter: string) => {
+  const { error } = taskMatcher(filter);
+  return error ? `error: ${error}` : null;
+};
+
 export function Board(props: {
   columns: Record<Status, Task[]>;
   cursors: Record<Status, Followed>;
@@ -129,7 +136,7 @@ export function Board(props: {
           `${stage} ${list.length ? `${cursor + 1}/${list.length}` : '0/0'}${list[cursor] ? ` ${list[cursor]!.id}` : ''}` +
             (lost ? `   ${lost} has left ${stage}` : '') +
             (props.filter
-              ? `   filter "${props.filter}": ${matching} of ${props.total}`
+              ? `   filter "${props.filter}": ${filterError(props.filter) ?? `${matching} of ${props.total}`}`
               : `   ${plural(props.total, 'task')}`) +
             (props.marked.size ? `   ${props.marked.size} marked` : '') +
             (props.sort !== 'priority' ? `   sorted ${sortWords[props.sort]}` : '') +

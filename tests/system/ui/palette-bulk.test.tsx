@@ -217,3 +217,17 @@ describe('sorting and jumping', () => {
     await h.waitFor((f) => f.includes(`${name} agent-3 ·`), 'agent 3');
   });
 });
+
+describe('the board filter', () => {
+  test('a filter that is not a query says why on the board', async () => {
+    const h = await open();
+    await h.ws.addTask({ title: 'alpha' });
+    await h.run(KeyCommand.ViewBoard);
+    await h.run(KeyCommand.Filter);
+    await h.type('status:limbo');
+    await h.waitFor((f) => f.includes('error: unknown stage "limbo"'), 'the error on the board');
+    await h.press('ctrl-u');
+    await h.type('status:ready alpha');
+    await h.waitFor((f) => f.includes('filter "status:ready alpha": 1 of 1'), 'the query applied');
+  });
+});
