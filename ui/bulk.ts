@@ -7,7 +7,7 @@
 import { plural } from '../src/output.js';
 import type { BulkAction } from '../src/workspace.js';
 import { STATUSES } from '../state/schemas.js';
-import { type Env, errorText } from './effects.js';
+import { type Env, errorText, release } from './effects.js';
 import { KeyCommand } from './keymap.js';
 import type { BulkDialog } from './selection.js';
 
@@ -81,6 +81,9 @@ export function pickBulkMove(env: Env, ids: readonly string[]): void {
 export function runBulk(env: Env, bulk: BulkDialog): void {
   const { dispatch } = env;
   const label = `${bulk.verb}: ${plural(bulk.ids.length, 'task')}`;
+  // The operator's own change takes the cursor's task away: the cursor stays at its place, unflagged.
+  const here = env.selection.task?.id;
+  if (here && bulk.ids.includes(here)) release(env);
   dispatch({ type: 'running', running: { label, count: bulk.ids.length, startedAt: Date.now() } });
   (async () => {
     await new Promise((resolve) => setTimeout(resolve, SHOW_PROGRESS_MS));

@@ -231,3 +231,22 @@ describe('the board filter', () => {
     await h.waitFor((f) => f.includes('filter "status:ready alpha": 1 of 1'), 'the query applied');
   });
 });
+
+describe('the cursor after a bulk change', () => {
+  test('stays at its place without saying its task left, when the change took it away', async () => {
+    const h = await open();
+    const a = await h.ws.addTask({ title: 'one' });
+    const b = await h.ws.addTask({ title: 'two' });
+    await h.run(KeyCommand.ViewBoard);
+    await h.waitFor((f) => f.includes(`ready 1/2 ${a.id}`), 'the ready column');
+    await h.press('space');
+    await h.press('space');
+    await h.waitFor((f) => f.includes(`ready 2/2 ${b.id}`) && f.includes('2 marked'), 'both marked');
+    await h.run(KeyCommand.TaskCancel);
+    await h.waitFor((f) => f.includes('Cancel: 2 tasks?'), 'the confirmation');
+    await h.press('y');
+    await h.waitFor((f) => f.includes('cancel: 2 tasks changed in one step'), 'the outcome');
+    const frame = await h.waitFor((f) => f.includes('READY (0)'), 'the column emptied');
+    expect(frame).not.toContain('has left');
+  });
+});
