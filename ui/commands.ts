@@ -115,7 +115,9 @@ function addTask(env: Env, line: TypedLine): string | null {
   try {
     parsed = parseArgs({ args: line.args, options: ADD_OPTIONS, allowPositionals: true, strict: true });
   } catch (error) {
-    return (error as Error).message.split('\n')[0] ?? 'bad option';
+    // Node's message goes on about `--` for positionals: the first sentence is what the operator needs.
+    const first = (error as Error).message.split(/\.\s|\n/)[0] ?? 'bad option';
+    return `add: ${first.replace(/^Unknown option/, 'unknown option')} (${ADD_FLAGS.join(', ')})`;
   }
   const { values, positionals } = parsed;
   const title = positionals.join(' ').trim();

@@ -74,6 +74,13 @@ describe('typed commands', () => {
     await h.press('enter');
     await h.waitFor((f) => f.includes('error: unknown priority "urgent"'), 'the priority error');
     await h.press('ctrl-u');
+    await h.type('add "x" --colour red');
+    await h.press('enter');
+    await h.waitFor(
+      (f) => f.includes("error: add: unknown option '--colour' (--role, --priority, --tag, --run, --prompt)"),
+      'the option error',
+    );
+    await h.press('ctrl-u');
     await h.type('pause agent-99');
     await h.press('enter');
     await h.waitFor((f) => f.includes('error: no agent agent-99'), 'the agent error');
