@@ -259,6 +259,23 @@ for (const backend of BACKENDS)
     });
 
     describe('history', () => {
+      it('records a bulk change as one entry, refusing the tasks that cannot take it', async () => {
+        const ws = await openWs();
+        const a = await ws.addTask({ title: 'a' });
+        const b = await ws.addTask({ title: 'b' });
+        await ws.cancel(a.id);
+        await ws.cancel(b.id);
+        const ready = await ws.addTask({ title: 'c' });
+        const before = ws.view.seq;
+        const outcome = await ws.bulk([a.id, b.id, ready.id], { kind: 'retry' });
+        expect(outcome.changed.map((t) => t.status)).toEqual(['ready', 'ready']);
+        expect(outcome.refused.map((r) => r.id)).toEqual([ready.id]);
+        const { entries } = await ws.history.tail(5);
+        const after = entries.filter((e) => e.seq > before);
+        expect(after.map((e) => [e.op, e.tasks?.length])).toEqual([['retry', 2]]);
+        expect(ws.view.seq).toBe(before + 1);
+      });
+
       it('lists every change in order, and a follower sees the changes made after its mark', async () => {
         const ws = await openWs();
         const a = await ws.addTask({ title: 'a' });
