@@ -53,7 +53,7 @@ export function runDialog(command: KeyCommand, dialog: Dialog, env: Env, run: Ru
 
 type Palette = Extract<Dialog, { kind: 'palette' }>;
 
-export const completionData = (env: Env): CompletionData => ({
+const completionData = (env: Env): CompletionData => ({
   view: env.lists.consoleView,
   roles: roles(env.ws),
   readOnly: env.ctx.readOnly,
