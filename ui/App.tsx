@@ -218,7 +218,9 @@ function Console(props: AppProps) {
           ? state.logTaskId
           : null;
   const where = relative(process.cwd(), ws.home);
-  const status = `${plural(consoleView.total, 'task')} · ${plural(consoleView.openAlerts, 'open alert')} · journal #${consoleView.seq}${serving ? ` · ${serving}` : ''} · ${where.length < ws.home.length ? where : ws.home}`;
+  // Marked tasks are what the task keys act on, in every view: the count is always in sight.
+  const marked = state.marked.size ? ` · ${state.marked.size} marked` : '';
+  const status = `${plural(consoleView.total, 'task')}${marked} · ${plural(consoleView.openAlerts, 'open alert')} · journal #${consoleView.seq}${serving ? ` · ${serving}` : ''} · ${where.length < ws.home.length ? where : ws.home}`;
   return (
     <Box flexDirection="column" width={layout.width} height={layout.height}>
       <Header

@@ -41,6 +41,11 @@ export const SELECTION_HANDLERS: Partial<Record<KeyCommand, Handler>> = {
     const task = env.selection.task;
     if (!task) return;
     env.dispatch({ type: 'mark', ids: [task.id], on: 'toggle' });
+    if (env.state.view !== 'board') {
+      const on = !env.state.marked.has(task.id);
+      const count = env.state.marked.size + (on ? 1 : -1);
+      info(env, `${task.id} ${on ? 'marked' : 'unmarked'} (${count} marked)`);
+    }
     // On to the next row, so that a run of tasks is marked by holding the key.
     if (env.state.view === 'board' && env.selection.cursor + 1 < env.selection.size) jump(env, 1);
   },

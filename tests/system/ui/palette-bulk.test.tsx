@@ -136,6 +136,7 @@ describe('marked tasks', () => {
     await h.press('space');
     await h.press('space');
     await h.waitFor((f) => f.includes('2 marked') && f.includes(`✓${a.id}`), 'two marks');
+    expect(h.frame()).toContain('2 tasks · 2 marked · 0 open alerts');
     await h.run(KeyCommand.TaskRetry);
     await h.waitFor((f) => f.includes('Retry: 2 tasks?'), 'the confirmation');
     const before = h.ws.view.seq;
@@ -217,6 +218,11 @@ describe('sorting and jumping', () => {
     await h.waitFor((f) => f.includes(`backlog 1/1 ${held.id}`), 'the next stage with a match');
     await h.run(KeyCommand.MatchPrev);
     await h.waitFor((f) => f.includes(`ready 2/2 ${urgent.id}`), 'back to the last ready task');
+    // In the task view, space marks the task shown and says so.
+    await h.run(KeyCommand.Open);
+    await h.waitFor((f) => f.includes(`${urgent.id}  new urgent`), 'the task view');
+    await h.press('space');
+    await h.waitFor((f) => f.includes(`${urgent.id} marked (1 marked)`), 'the mark said');
     await h.run(KeyCommand.JumpAgent);
     await h.type('3');
     await h.press('enter');
