@@ -38,6 +38,10 @@ const common = {
     '@modelcontextprotocol/sdk',
     '@rowanmanning/feed-parser',
     'safe-regex2',
+    // Live sessions (the pty driver, attach, peek, send): a native addon and the headless terminal.
+    '@lydell/node-pty',
+    '@xterm/headless',
+    '@xterm/addon-serialize',
   ],
   sourcemap: 'linked',
   // Less source text to compile at every start; stack traces still map through the source maps.

@@ -182,7 +182,7 @@ export async function checkDrivers(
       const found = pluginKinds?.(d.kind) ?? { ok: false, why: 'no plugin is loaded' };
       check(found.ok, found.ok ? `provided by ${found.from}` : found.why);
     } else if (d.kind === 'sim') check(true, 'simulated work, nothing to check');
-    else if (d.kind === 'shell' || d.kind === 'command') {
+    else if (d.kind === 'shell' || d.kind === 'command' || d.kind === 'pty') {
       const program = d.kind === 'shell' ? d.shell : d.argv[0]!;
       const where = findProgram(program, env);
       check(

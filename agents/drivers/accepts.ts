@@ -17,6 +17,7 @@ export function driverAccepts(driver: { kind: string }, task: Task): boolean {
     case 'llm':
       return task.title.trim() !== '';
     case 'command':
+    case 'pty':
       return true;
     case 'sim':
       // Simulated work starts no process: a task with a `run` command would be marked done unrun.

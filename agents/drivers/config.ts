@@ -39,6 +39,46 @@ export const CommandDriver = z.strictObject({
   worktree: z.boolean().default(false),
 });
 
+export const PtyDriver = z.strictObject({
+  kind: z.literal('pty'),
+  /**
+   * argv template, as for `command` (the prompt is an argument, never typed), plus `{sessionId}`: a
+   * new id (a UUID) for the run's conversation, for programs that take one (`claude --session-id`).
+   */
+  argv: z.array(z.string()).min(1),
+  /**
+   * argv template of a run that resumes a conversation: used instead of `argv` when the task's
+   * checkpoint holds a session id, which `{sessionId}` is (`["claude", "--resume", "{sessionId}"]`).
+   */
+  resume: z.array(z.string()).min(1).optional(),
+  /**
+   * For programs that choose their session id themselves: a regular expression whose first group is
+   * the id, looked for in the lines of the screen (`"session id: ([0-9a-f-]{36})"`).
+   */
+  sessionIdPattern: z
+    .string()
+    .min(1)
+    .refine(
+      (source) => {
+        try {
+          return RegExp(source) instanceof RegExp;
+        } catch {
+          return false;
+        }
+      },
+      { message: 'not a valid regular expression' },
+    )
+    .optional(),
+  /** The terminal's size until a client resizes it. */
+  cols: z.number().int().min(20).max(1000).default(120),
+  rows: z.number().int().min(5).max(500).default(40),
+  cwd: z.string().optional(),
+  env: z.record(z.string(), z.string()).default({}),
+  /** Secret variables (API keys, which driven programs do not get) to pass on to the program. */
+  passEnv: z.array(EnvName).optional(),
+  worktree: z.boolean().default(false),
+});
+
 export const LlmDriver = z.strictObject({
   kind: z.literal('llm'),
   baseUrl: z.string().url(),
@@ -54,13 +94,20 @@ export const LlmDriver = z.strictObject({
   contextBudgetTokens: z.number().int().positive().default(100_000),
 });
 
-export const BuiltInDriver = z.discriminatedUnion('kind', [SimDriver, ShellDriver, CommandDriver, LlmDriver]);
+export const BuiltInDriver = z.discriminatedUnion('kind', [
+  SimDriver,
+  ShellDriver,
+  CommandDriver,
+  PtyDriver,
+  LlmDriver,
+]);
 export type BuiltInDriver = z.infer<typeof BuiltInDriver>;
 
 export const BUILT_IN_KINDS: readonly string[] = [
   'sim',
   'shell',
   'command',
+  'pty',
   'llm',
 ] satisfies BuiltInDriver['kind'][];
 

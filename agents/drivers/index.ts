@@ -1,5 +1,5 @@
 /**
- * The drivers (docs/drivers.md): one small interface (./types.ts), four built-in kinds and those the
+ * The drivers (docs/drivers.md): one small interface (./types.ts), five built-in kinds and those the
  * registry holds (./registry.ts). `createDriver` turns an agent's `driver` config into a driver; the
  * orchestrator's loop does the rest.
  */
@@ -7,6 +7,7 @@
 import { createCommandDriver } from './command.js';
 import { type Driver, isBuiltIn } from './config.js';
 import { createLlmDriver, type LlmOptions } from './llm.js';
+import { createPtyDriver } from './pty.js';
 import { type DriverRegistry, missingKind } from './registry.js';
 import { createShellDriver } from './shell.js';
 import { createSimDriver, type SimOptions } from './sim.js';
@@ -33,6 +34,8 @@ export function createDriver(config: Driver, options: DriverOptions = {}): Agent
       return createShellDriver(config, options.supervisor);
     case 'command':
       return createCommandDriver(config, options.supervisor);
+    case 'pty':
+      return createPtyDriver(config, options.supervisor);
     case 'llm':
       return createLlmDriver(config, options.llm);
     case 'sim':

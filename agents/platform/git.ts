@@ -70,18 +70,21 @@ export interface FolderAgent {
 }
 
 /**
- * Where the agent works: its git worktree when the command driver uses one and it exists (a folder
+ * Where the agent works: its git worktree when the command or pty driver uses one and it exists (a folder
  * without `.git` is a worktree whose creation did not finish), else the driver's `cwd` (relative to
  * the folder holding `.dreamos`), else that folder.
  */
 export function agentFolder(home: string, agent: FolderAgent): string {
   const root = workspaceRoot(home);
   const driver = agent.driver;
-  if (driver.kind === 'command' && driver.worktree) {
+  if ((driver.kind === 'command' || driver.kind === 'pty') && driver.worktree) {
     const tree = path.join(path.resolve(home), 'worktrees', agent.id);
     if (fs.existsSync(path.join(tree, '.git'))) return tree;
   }
-  if ((driver.kind === 'command' || driver.kind === 'shell') && driver.cwd !== undefined)
+  if (
+    (driver.kind === 'command' || driver.kind === 'shell' || driver.kind === 'pty') &&
+    driver.cwd !== undefined
+  )
     return path.resolve(root, driver.cwd);
   return root;
 }

@@ -269,7 +269,7 @@ describe('plugin driver kinds refused', () => {
     const run = await dreamos(['run', '--until-idle', '--agents', 'agent-1,agent-2,agent-3,agent-4']);
     expect(run.code, output(run)).toBe(8);
     expect(run.stderr).toContain(
-      'agent-1  error: agent-1 does not run: no loaded plugin provides the driver kind nowhere (built in: sim, shell, command, llm; from plugins: mine): see `dreamos plugin list`',
+      'agent-1  error: agent-1 does not run: no loaded plugin provides the driver kind nowhere (built in: sim, shell, command, pty, llm; from plugins: mine): see `dreamos plugin list`',
     );
     expect(run.stderr).toContain(
       'agent-2  error: agent-2 does not run: its mine driver options are wrong: level: a number',

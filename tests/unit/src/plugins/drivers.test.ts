@@ -67,7 +67,7 @@ describe('the driver registry', () => {
   it('says which kinds there are when an agent names one nobody provides', () => {
     const { registry } = host([{ kind: 'echo', run: () => undefined }]);
     expect(() => createDriver({ kind: 'nope' }, { registry })).toThrow(
-      'no loaded plugin provides the driver kind nope (built in: sim, shell, command, llm; from plugins: echo): see `dreamos plugin list`',
+      'no loaded plugin provides the driver kind nope (built in: sim, shell, command, pty, llm; from plugins: echo): see `dreamos plugin list`',
     );
   });
 });
