@@ -99,13 +99,15 @@ export class TerminalFilter {
           return c === 'Z' ? '' : `${ESC}${c}`; // ESC Z asks for the device attributes
         }
         return '';
-      case 'escape-intermediate':
+      case 'escape-intermediate': {
         if (code >= 0x20 && code <= 0x2f) {
           this.sequence += c;
           return '';
         }
+        const intermediates = this.sequence;
         this.enter('ground');
-        return `${ESC}${this.sequence}${c}`;
+        return `${ESC}${intermediates}${c}`;
+      }
       case 'csi':
         this.sequence += c;
         if (code < 0x40 || code > 0x7e) return '';
