@@ -21,6 +21,26 @@ export {
   type PluginSource,
   type SourceItem,
 } from './plugins/types.js';
+export {
+  type ConnectOptions,
+  connectSession,
+  DEFAULT_DETACH_KEY,
+  DETACH_RESET,
+  type DetachKey,
+  findDetachKey,
+  openSession,
+  parseDetachKey,
+  type ScreenSnapshot,
+  type SessionClient,
+  type SessionEvent,
+  type SessionInfo,
+  type SessionMode,
+  type SessionStream,
+  SessionUnavailable,
+  sessionSocketPath,
+  TerminalFilter,
+  typeLine,
+} from './sessions.js';
 export type { TaskInput } from './task-input.js';
 export {
   type AddOptions,

@@ -68,11 +68,19 @@ export class SessionUnavailable extends Error {
   }
 }
 
-/** Connect to the session listening on `socketPath`. */
+/** Events kept for the first subscriber (a raw stream's output before it subscribed). */
+const MAX_EARLY_EVENTS = 10_000;
+
+/**
+ * Connect to the session listening on `socketPath`. Events that arrive before the first
+ * `subscribe` (the first screen comes with the welcome) are kept for that subscriber.
+ */
 export function connectSession(socketPath: string, options: ConnectOptions): Promise<SessionClient> {
   const socket = net.createConnection(socketPath);
   socket.setEncoding('utf8');
   const listeners = new Set<(event: SessionEvent) => void>();
+  /** Events that came before anyone listened (the first screen arrives with the welcome). */
+  let early: SessionEvent[] | null = [];
   const waiting = new Map<number, (screen: ScreenSnapshot) => void>();
   let nextId = 1;
   let info: SessionInfo | null = null;
@@ -82,6 +90,10 @@ export function connectSession(socketPath: string, options: ConnectOptions): Pro
     markClosed = resolve;
   });
   const tell = (event: SessionEvent) => {
+    if (early !== null) {
+      if (early.length < MAX_EARLY_EVENTS) early.push(event);
+      return;
+    }
     for (const listener of [...listeners]) listener(event);
   };
   const send = (message: object) => {
@@ -108,6 +120,9 @@ export function connectSession(socketPath: string, options: ConnectOptions): Pro
       },
       subscribe(listener) {
         listeners.add(listener);
+        const queued = early;
+        early = null;
+        for (const event of queued ?? []) listener(event);
         return () => listeners.delete(listener);
       },
       write(data) {

@@ -13,6 +13,7 @@ import type { Workspace } from '../workspace.js';
 import { registerCheckpointSave } from './checkpoints.js';
 import { readWorkspace, withWorkspace } from './common.js';
 import { DEFAULT_LISTEN, startServing } from './serve.js';
+import { registerSessionCommands } from './sessions.js';
 
 /** Driven programs run the CLI with DREAMOS_AGENT_ID set: that is who they are. */
 const me = () => process.env.DREAMOS_AGENT_ID ?? OPERATOR;
@@ -248,6 +249,7 @@ export function registerSwarm(program: Command): void {
   directive('resume', 'resume', 'claim tasks again');
   directive('restart', 'restart', 'stop the current task (back to ready) and start the loop afresh');
   directive('reset', 'reset-context', 'start the next task with a fresh context (no checkpoint)');
+  registerSessionCommands(agent);
 
   const mail = program.command('mail').description('mailboxes: messages between the operator and agents');
   mail
