@@ -32,6 +32,8 @@
 // until the task is in the journal (bench/github.mjs).
 // Discord (BENCH_ONLY=discord): signed interactions to `POST /hooks/discord` until acknowledged
 // (bench/discord.mjs).
+// Live sessions (BENCH_ONLY=pty): a keystroke from an attached client until the program's echo is
+// back on its stream (bench/pty.mjs).
 // Scout (BENCH_ONLY=scout): 10 RSS sources of 500 items through one `dreamos scout run` (bench/scout.mjs).
 // PostgreSQL (BENCH_ONLY=pg, or pg-cycles, pg-pickup, pg-recovery for one part): claim-then-complete
 // cycles through the library on a workspace whose state is in PostgreSQL, beside the bare-SQL
@@ -625,6 +627,14 @@ if (!ONLY || ONLY.includes('discord')) {
   discordFigures = await discordFigure({ root: APP, tmpRoot });
   log(`  p50 ${discordFigures.ackP50Ms} ms, p99 ${discordFigures.ackP99Ms} ms`);
 }
+// Live sessions: a keystroke from an attached client until its echo is back on that client's stream.
+let ptyFigures = null;
+if (!ONLY || ONLY.includes('pty')) {
+  log('pty: keystroke → echoed on the attached screen');
+  const { ptyFigure } = await import('./pty.mjs');
+  ptyFigures = await ptyFigure({ root: APP, tmpRoot });
+  log(`  p50 ${ptyFigures.p50Ms} ms, p95 ${ptyFigures.p95Ms} ms, p99 ${ptyFigures.p99Ms} ms`);
+}
 let consoleFigures = null;
 if (!ONLY || ONLY.includes('console')) {
   log('console: first frame, keypress latency with 10,000 tasks and chatty agents, memory');
@@ -788,6 +798,7 @@ const checks = [
   ...(pgFigures?.recovery
     ? [{ figure: 'pg recovery after a killed host', pass: pgFigures.recovery.pass }]
     : []),
+  ...(ptyFigures ? [{ figure: 'pty keystroke → echo p95', pass: ptyFigures.pass }] : []),
   ...Object.entries(consoleFigures ?? {})
     .filter(([, v]) => v && typeof v === 'object' && 'pass' in v)
     .map(([k, v]) => ({ figure: `console ${k}`, pass: v.pass })),
@@ -831,6 +842,7 @@ const document = {
   scout: scoutFigures,
   github: githubFigures,
   discord: discordFigures,
+  pty: ptyFigures,
   pg: pgFigures,
   failed: checks.filter((c) => !c.pass).map((c) => c.figure),
   pass: checks.every((c) => c.pass),
