@@ -1,7 +1,7 @@
 /**
  * The attention inbox (docs/drift.md): everything that needs the operator, in one ranked list, each with a
- * typed reason — open alerts, dead-lettered tasks, stalled agents and tasks, tasks blocked for good
- * by a failed or cancelled dependency, tasks no agent can take, tasks waiting for approval, messages
+ * typed reason — open alerts, dead-lettered tasks, agents whose program waits for input, stalled
+ * agents and tasks, tasks blocked for good by a failed or cancelled dependency, tasks no agent can take, tasks waiting for approval, messages
  * to the operator, ready work while no orchestrator runs the agents, and outbound webhooks that
  * fail or were disabled. One item per subject (a
  * task, an agent): what else applies to it is merged in. Tasks that are merely running never appear.
@@ -23,6 +23,7 @@ export const ATTENTION_REASONS = [
   'no-orchestrator',
   'stalled',
   'failed',
+  'needs-input',
   'over-budget',
   'scope-drift',
   'overrun',
@@ -270,6 +271,25 @@ export function attention(view: StateView, options: AttentionOptions): Attention
         'it returns to ready at the next claim; `dreamos run` does that now',
       ),
     );
+  }
+
+  // A pty agent's program waits for the operator: a permission, a question, its turn ended.
+  for (const state of view.agentStates()) {
+    const waiting = state.waiting;
+    if (!waiting || state.task !== waiting.task || state.status !== 'working') continue;
+    const task = view.task(waiting.task);
+    if (task?.status !== 'working') continue;
+    add({
+      ...taskItem(
+        task,
+        'needs-input',
+        'warning',
+        `${state.id} waits for input (${waiting.kind.replace('-', ' ')}): ${waiting.text}`,
+        `\`dreamos agent attach ${state.id}\`, or \`dreamos agent send ${state.id} TEXT\`; \`dreamos agent peek ${state.id}\` shows its screen`,
+      ),
+      at: waiting.since,
+      agent: state.id,
+    });
   }
 
   // Failed (dead letter) and the tasks they block.

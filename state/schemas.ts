@@ -214,6 +214,9 @@ const Counters = z.strictObject({
 export const AGENT_STATUSES = ['idle', 'working', 'paused', 'stale', 'stopped'] as const;
 
 /** What an agent is doing now. Written by the orchestrator that runs it (one at a time). */
+/** What an agent's program may wait for the operator for. */
+export const NEEDS_INPUT_KINDS = ['permission', 'question', 'turn-ended', 'prompt'] as const;
+
 export const AgentState = z.strictObject({
   id: AgentId,
   status: z.enum(AGENT_STATUSES),
@@ -234,6 +237,20 @@ export const AgentState = z.strictObject({
     })
     .nullable(),
   progress: z.number().min(0).max(1).nullable(),
+  /**
+   * The agent's program waits for the operator (a `pty` agent: a permission prompt, a question, its
+   * turn ended, an empty prompt), as its screen or its hooks say; null or absent when it does not.
+   */
+  waiting: z
+    .strictObject({
+      kind: z.enum(NEEDS_INPUT_KINDS),
+      /** What is asked: the lines of the screen that show it, or the tool a permission is for. */
+      text: z.string().max(2000),
+      task: TaskId,
+      since: Iso,
+    })
+    .nullable()
+    .optional(),
   /** Consecutive failed attempts (for repeated-failure drift). */
   failures: Count,
   contextResets: Count,

@@ -12,11 +12,12 @@ import path from 'node:path';
 import type { IPty } from '@lydell/node-pty';
 import { groupAlive, signalGroup, stopProcessGroup, trackGroup, untrackGroup } from '../platform/process.js';
 import { loadPty } from '../sessions/native.js';
+import { readNeedsInput } from '../sessions/needs-input.js';
 import { SessionScreen } from '../sessions/screen.js';
 import { SessionServer } from '../sessions/server.js';
 import { DEFAULT_MAX_LINE_BYTES, RunOutput } from './output.js';
 import { applyDirective, type StopReason, settledRun, stoppedOutcome } from './supervise.js';
-import type { DriverContext, DriverOutcome, DriverRun } from './types.js';
+import type { DriverContext, DriverOutcome, DriverRun, NeedsInput } from './types.js';
 
 export interface PtyRunOptions {
   file: string;
@@ -41,6 +42,10 @@ export interface PtyRunOptions {
 
 const DIRECTIVE = '::dreamos';
 const MAX_NOTES = 5;
+/** The screen is read for a question once the program has been quiet this long. */
+const QUIET_MS = 800;
+/** After the operator types, this long passes before the screen may say it waits again. */
+const TYPING_MS = 5000;
 /** How often the screen is searched for the session id until it is found. */
 const SESSION_SCAN_MS = 500;
 /** Variables of the operator's terminal that would mislead the program about its own. */
@@ -237,10 +242,30 @@ export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun 
     killTimer = setTimeout(() => signalGroup(pgid, 'SIGKILL'), graceMs);
   };
 
+  // Whether the program waits for the operator: read from the screen once it is quiet.
+  let waiting: NeedsInput | null = null;
+  let quietTimer: NodeJS.Timeout | undefined;
+  let typedAt = Number.NEGATIVE_INFINITY;
+  const tellWaiting = (now: NeedsInput | null) => {
+    if (now?.kind === waiting?.kind && now?.text === waiting?.text) return;
+    waiting = now;
+    safely(() => ctx.onNeedsInput?.(now));
+  };
+  const lookLater = (ms: number) => {
+    clearTimeout(quietTimer);
+    quietTimer = setTimeout(() => {
+      if (exited) return;
+      const typing = TYPING_MS - (Date.now() - typedAt);
+      if (typing > 0) lookLater(typing);
+      else tellWaiting(readNeedsInput(screen.snapshot().lines));
+    }, ms);
+  };
+
   child.onData((data) => {
     screen.write(data, (switched) => {
       server?.output(data, switched);
       if (options.sessionIdPattern && !sessionId) scheduleScan();
+      if (ctx.onNeedsInput) lookLater(QUIET_MS);
     });
   });
   const scheduleScan = () => {
@@ -257,7 +282,11 @@ export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun 
     pid,
     screen,
     input: (data: string) => {
-      if (!exited) child.write(data);
+      if (exited) return;
+      child.write(data);
+      // Input arrived: whatever the program waited for is being answered.
+      typedAt = Date.now();
+      if (waiting) tellWaiting(null);
     },
     resize: (cols: number, rows: number) => {
       if (exited || (cols === screen.cols && rows === screen.rows)) return;
@@ -311,6 +340,7 @@ export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun 
     exited = true;
     clearTimeout(timeoutTimer);
     clearTimeout(scanTimer);
+    clearTimeout(quietTimer);
     if (groupAlive(pgid)) {
       if (stopReason === null && reportedDone === null)
         output.note('stopping processes the task left running');

@@ -3,7 +3,7 @@
  * stop it on request, and report how it ended. The orchestrator's loop does everything else
  * (claiming, leases, journaling the result).
  */
-import type { Checkpoint, FailureCode, Mail, Task } from '../../state/schemas.js';
+import type { Checkpoint, FailureCode, Mail, NEEDS_INPUT_KINDS, Task } from '../../state/schemas.js';
 import type { Driver } from './config.js';
 
 export interface Usage {
@@ -77,9 +77,20 @@ export interface DriverContext {
     sessionId?: string;
     data?: Record<string, unknown>;
   }): void;
+  /**
+   * The program waits for the operator (what it asks), or no longer does (null). Drivers that run
+   * interactive programs call it (`pty`); the others never do.
+   */
+  onNeedsInput?(waiting: NeedsInput | null): void;
   /** The driven process started (for honest status: pid and process group are recorded). */
   onSpawn(child: { pid: number; pgid: number }): void;
   tools: DriverTools;
+}
+
+/** What an interactive program waits for: the kind, and the lines of its screen that show it. */
+export interface NeedsInput {
+  kind: (typeof NEEDS_INPUT_KINDS)[number];
+  text: string;
 }
 
 export interface DriverRun {

@@ -302,6 +302,15 @@ export class AgentLoop {
         },
         onProgress: (progress) => this.progress(running, progress),
         onCheckpoint: (cp) => pacer.offer(cp),
+        // A pty agent's program waits for the operator (the attention inbox shows it), or no longer does.
+        onNeedsInput: (waiting) =>
+          void this.ws
+            .apply((ctx) =>
+              planAgentUpdate(ctx, agentId, {
+                waiting: waiting && { ...waiting, task: task.id, since: ctx.now.toISOString() },
+              }),
+            )
+            .catch((e) => this.host.fail(e, agentId)),
         onSpawn: ({ pid, pgid }) =>
           void this.ws
             .apply((ctx) =>
@@ -447,6 +456,7 @@ export class AgentLoop {
         status: this.host.stopping() ? 'stopped' : this.paused() ? 'paused' : 'idle',
         task: null,
         child: null,
+        waiting: null,
         progress: null,
         failures,
       }),

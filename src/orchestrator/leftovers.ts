@@ -35,7 +35,9 @@ export async function recoverLeftover(ctx: LeftoverContext, leftover: Leftover):
     ctx.emit({ type: 'leftover', agent: leftover.agent, pid, task: leftover.task });
     await stopProcessGroup(pgid, { graceMs: ws.config.policies.killGraceSeconds * 1000 });
   }
-  await ws.apply((c) => planAgentUpdate(c, leftover.agent, { child: null, task: null, status: 'idle' }));
+  await ws.apply((c) =>
+    planAgentUpdate(c, leftover.agent, { child: null, task: null, waiting: null, status: 'idle' }),
+  );
   const taskId = leftover.task;
   if (!taskId) return;
   const resumed = await ws.apply((c) => planResume(c, leftover.agent, taskId), leftover.agent);

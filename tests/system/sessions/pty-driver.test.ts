@@ -13,7 +13,7 @@ import type { DriverRun } from '../../../agents/drivers/types.js';
 import { typeLine } from '../../../agents/sessions/client.js';
 import { sessionSocketPath } from '../../../agents/sessions/server.js';
 import type { Driver } from '../../../src/config.js';
-import { makeCheckpoint, makeContext } from '../../helpers/agents.js';
+import { makeCheckpoint, makeContext, waitFor } from '../../helpers/agents.js';
 import { waitForScreen, waitForSession } from '../../helpers/sessions.js';
 import { tempDir } from '../../helpers/workspace.js';
 
@@ -178,6 +178,18 @@ describe('pty driver', () => {
     expect(await ended).toMatchObject({ type: 'exit' });
     expect(() => process.kill(-rec.spawns[0]!.pgid, 0)).toThrow();
     expect(fs.existsSync(sessionSocketPath(ctx.home, 'agent-5'))).toBe(false);
+  });
+
+  it('says when the program waits for input, never while it redraws, and when the input came', async () => {
+    const waits: Array<{ kind: string; text: string } | null> = [];
+    const { run, ctx } = start([node, SPINNER, '30', '--ask'], {}, { onNeedsInput: (w) => waits.push(w) });
+    const client = await waitForSession(ctx.home, 'agent-5', { mode: 'write' });
+    await waitForScreen(client, (s) => s.includes('Shall I go on?'));
+    await waitFor(() => waits.length > 0);
+    expect(waits).toEqual([{ kind: 'question', text: expect.stringContaining('Shall I go on?') }]);
+    client.write('\r');
+    expect((await run.done).ok).toBe(true);
+    expect(waits).toEqual([expect.objectContaining({ kind: 'question' }), null]);
   });
 
   it('refuses a program it cannot find before starting anything', async () => {

@@ -68,6 +68,16 @@ describe('agent peek and send', () => {
       alternate: false,
     });
 
+    // The question is in the attention inbox, right after failures, with what it asks.
+    type Item = { reason: string; agent?: string; task?: string; text: string };
+    const inbox = () => run(['attention', '--json']).json<Item[]>();
+    await waitFor(() => inbox().some((i) => i.reason === 'needs-input'), 30_000);
+    expect(inbox().find((i) => i.reason === 'needs-input')).toMatchObject({
+      agent: 'agent-1',
+      task: task.id,
+      text: expect.stringMatching(/agent-1 waits for input \(question\): .*Proceed with the change\?/),
+    });
+
     const sent = run(['agent', 'send', 'agent-1', 'yes, go ahead']);
     expect(sent.code).toBe(0);
     expect(sent.stdout).toContain('agent-1: sent');
@@ -76,6 +86,7 @@ describe('agent peek and send', () => {
     expect(log).toContain('answer: yes, go ahead');
     expect(log).not.toContain('[paste refused]');
     expect(log).not.toMatch(/\x1b|pwned/);
+    expect(inbox().some((i) => i.reason === 'needs-input')).toBe(false);
   });
 
   it('says clearly when there is no session, and refuses a text with control characters', () => {

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { TerminalFilter } from '../../../agents/sessions/filter.js';
 import { findDetachKey, parseDetachKey } from '../../../agents/sessions/keys.js';
+import { readNeedsInput } from '../../../agents/sessions/needs-input.js';
 import { parseClientMessage } from '../../../agents/sessions/protocol.js';
 
 const filtered = (...chunks: string[]) => {
@@ -85,5 +86,28 @@ describe('session protocol', () => {
     expect(parseClientMessage('{"type":"input"}')).toMatch(/input needs/);
     expect(parseClientMessage('[1]')).toBe('not a JSON object');
     expect(parseClientMessage('nope')).toBe('not JSON');
+  });
+});
+
+describe('what the bottom of a screen asks', () => {
+  it.each([
+    ['permission', ['Edit file src/a.ts', 'Do you want to make this edit to a.ts?', '❯ 1. Yes', '  2. No']],
+    ['permission', ['Run `rm -rf build`? (y/n)']],
+    ['permission', ['Allow the tool Bash to run `make`?']],
+    ['question', ['I found two configs.', 'Which one should I change?', '']],
+    ['prompt', ['Done: 3 files changed.', '╭────────╮', '│ >      │', '╰────────╯']],
+    ['prompt', ['All tests pass.', '>']],
+  ])('reads %s', (kind, lines) => {
+    expect(readNeedsInput(lines)).toMatchObject({ kind });
+  });
+
+  it('reads nothing in work going on or a hint line', () => {
+    for (const lines of [
+      ['Reading files…', '⠋ Thinking (esc to interrupt)'],
+      ['? for shortcuts'],
+      [],
+      ['', '  '],
+    ])
+      expect(readNeedsInput(lines)).toBeNull();
   });
 });
