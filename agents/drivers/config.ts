@@ -69,6 +69,12 @@ export const PtyDriver = z.strictObject({
       { message: 'not a valid regular expression' },
     )
     .optional(),
+  /**
+   * `"claude"`: write Claude Code settings that report its hook events (permission requests,
+   * notifications, the end of its turn) to the session; `{hookSettings}` in the argv is their file
+   * (`"--settings", "{hookSettings}"`).
+   */
+  hooks: z.enum(['claude']).optional(),
   /** The terminal's size until a client resizes it. */
   cols: z.number().int().min(20).max(1000).default(120),
   rows: z.number().int().min(5).max(500).default(40),

@@ -12,7 +12,8 @@ import path from 'node:path';
 import type { IPty } from '@lydell/node-pty';
 import { groupAlive, signalGroup, stopProcessGroup, trackGroup, untrackGroup } from '../platform/process.js';
 import { loadPty } from '../sessions/native.js';
-import { readNeedsInput } from '../sessions/needs-input.js';
+import { hookNeedsInput, readNeedsInput } from '../sessions/needs-input.js';
+import type { HookEvent } from '../sessions/protocol.js';
 import { SessionScreen } from '../sessions/screen.js';
 import { SessionServer } from '../sessions/server.js';
 import { DEFAULT_MAX_LINE_BYTES, RunOutput } from './output.js';
@@ -244,6 +245,8 @@ export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun 
 
   // Whether the program waits for the operator: read from the screen once it is quiet.
   let waiting: NeedsInput | null = null;
+  /** The state came from a hook: the screen confirms it or, showing nothing to answer, clears it. */
+  let fromHook = false;
   let quietTimer: NodeJS.Timeout | undefined;
   let typedAt = Number.NEGATIVE_INFINITY;
   const tellWaiting = (now: NeedsInput | null) => {
@@ -256,8 +259,11 @@ export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun 
     quietTimer = setTimeout(() => {
       if (exited) return;
       const typing = TYPING_MS - (Date.now() - typedAt);
-      if (typing > 0) lookLater(typing);
-      else tellWaiting(readNeedsInput(screen.snapshot().lines));
+      if (typing > 0) return lookLater(typing);
+      const seen = readNeedsInput(screen.snapshot().lines);
+      if (fromHook && seen) return;
+      fromHook = false;
+      tellWaiting(seen);
     }, ms);
   };
 
@@ -286,7 +292,16 @@ export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun 
       child.write(data);
       // Input arrived: whatever the program waited for is being answered.
       typedAt = Date.now();
+      fromHook = false;
       if (waiting) tellWaiting(null);
+    },
+    hook: (event: HookEvent) => {
+      if (exited) return;
+      if (event.session_id && !sessionId) foundSession(event.session_id);
+      const said = hookNeedsInput(event);
+      if (said === undefined) return;
+      fromHook = said !== null;
+      tellWaiting(said);
     },
     resize: (cols: number, rows: number) => {
       if (exited || (cols === screen.cols && rows === screen.rows)) return;

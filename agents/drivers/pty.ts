@@ -6,10 +6,15 @@
  * (the `resume` template) where the program supports that.
  *
  * Placeholders are the command driver's, plus `{sessionId}`: in `argv`, a new UUID for the run's
- * conversation; in `resume`, the id the last checkpoint holds.
+ * conversation; in `resume`, the id the last checkpoint holds; and `{hookSettings}`, the file of
+ * the Claude Code settings that report its hooks (`"hooks": "claude"`).
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { realFolder, writeAndClose } from '../../state/safe-files.js';
 import type { Task } from '../../state/schemas.js';
+import { claudeHookSettings } from '../sessions/needs-input.js';
 import { driverAccepts } from './accepts.js';
 import { expandArgv, optionLikeArgument, oversizedArgument, placeholderValues } from './command.js';
 import type { Driver } from './config.js';
@@ -22,12 +27,39 @@ import { agentWorktree } from './worktree.js';
 type PtyConfig = Extract<Driver, { kind: 'pty' }>;
 
 const SESSION = '{sessionId}';
+const HOOK_SETTINGS = '{hookSettings}';
+
+/** Where a run's hook settings are written: beside its log. */
+export const hookSettingsPath = (logPath: string) => `${logPath.replace(/\.log$/, '')}.hooks.json`;
+
+/**
+ * Writes the run's Claude Code hook settings (mode 600, never through a link); null when the
+ * `dreamos` command to report with is unknown (DREAMOS_BIN) or the file cannot be written.
+ */
+function writeHookSettings(ctx: DriverContext): string | null {
+  const bin = ctx.env.DREAMOS_BIN;
+  if (!bin) return null;
+  const file = hookSettingsPath(ctx.logPath);
+  try {
+    const agentDir = path.dirname(file);
+    realFolder(ctx.home, path.dirname(agentDir));
+    realFolder(ctx.home, agentDir);
+    fs.rmSync(file, { force: true });
+    const { O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW } = fs.constants;
+    const fd = fs.openSync(file, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600);
+    writeAndClose(fd, Buffer.from(JSON.stringify(claudeHookSettings(process.execPath, bin), null, 2)));
+    return file;
+  } catch {
+    return null;
+  }
+}
 
 /** The argv of a run, and the conversation it is in: resumed from the checkpoint, or new. */
 export function ptyArgv(
   config: Pick<PtyConfig, 'argv' | 'resume'>,
   ctx: DriverContext,
   newId: () => string = randomUUID,
+  hookSettings?: string,
 ): { template: readonly string[]; argv: string[]; sessionId?: string; fresh: boolean } {
   const resumed = ctx.checkpoint?.sessionId;
   const template = resumed && config.resume ? config.resume : config.argv;
@@ -35,7 +67,9 @@ export function ptyArgv(
   const sessionId = resumed && config.resume ? resumed : usesId ? newId() : undefined;
   // The id first: it holds no braces, so the one pass of the other placeholders cannot expand it.
   const withId = sessionId === undefined ? template : template.map((e) => e.split(SESSION).join(sessionId));
-  const argv = expandArgv(withId, placeholderValues(ctx));
+  const withHooks =
+    hookSettings === undefined ? withId : withId.map((e) => e.split(HOOK_SETTINGS).join(hookSettings));
+  const argv = expandArgv(withHooks, placeholderValues(ctx));
   return { template, argv, ...(sessionId ? { sessionId } : {}), fresh: !(resumed && config.resume) };
 }
 
@@ -45,7 +79,15 @@ export function createPtyDriver(config: PtyConfig, tuning: SupervisorTuning = {}
     kind: 'pty',
     accepts: (task: Task) => driverAccepts(config, task),
     start(ctx: DriverContext): DriverRun {
-      const { template, argv, sessionId, fresh } = ptyArgv(config, ctx);
+      const hooks = config.hooks === 'claude' ? writeHookSettings(ctx) : undefined;
+      if (hooks === null)
+        return settledRun({
+          ok: false,
+          errorCode: 'E_SPAWN',
+          error:
+            'the hook settings could not be written (the `dreamos` command is unknown, or the logs folder refused them)',
+        });
+      const { template, argv, sessionId, fresh } = ptyArgv(config, ctx, randomUUID, hooks);
       const [file, ...args] = argv;
       if (file === undefined || file === '')
         return settledRun({ ok: false, errorCode: 'E_SPAWN', error: 'the argv template names no program' });

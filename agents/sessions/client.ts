@@ -6,6 +6,7 @@
  */
 import net from 'node:net';
 import {
+  type ClientMessage,
   MessageLines,
   PROTOCOL_VERSION,
   type ScreenSnapshot,
@@ -53,6 +54,8 @@ export interface SessionClient {
   write(data: string): void;
   /** The program's terminal size. Throws on a read-only connection. */
   resize(cols: number, rows: number): void;
+  /** Any other protocol message (a `hook` event). The server checks it against the connection's mode. */
+  send(message: ClientMessage): void;
   close(): void;
   /** Settles when the connection is closed. */
   readonly closed: Promise<void>;
@@ -132,6 +135,9 @@ export function connectSession(socketPath: string, options: ConnectOptions): Pro
       resize(cols, rows) {
         if (options.mode !== 'write') throw new Error('a read-only session connection cannot resize');
         send({ type: 'resize', cols, rows });
+      },
+      send(message) {
+        send(message);
       },
       close() {
         socket.end();

@@ -10,6 +10,8 @@
  * - `{"type":"snapshot","id":N,"ansi":bool}`: the screen now, answered by a `screen` with that `id`.
  * - `{"type":"input","data":"…"}`: keys for the program, as a terminal sends them (`write` only).
  * - `{"type":"resize","cols":N,"rows":N}`: the program's terminal size (`write` only).
+ * - `{"type":"hook","event":{…}}`: an event of the program's own hooks (Claude Code's
+ *   `hook_event_name`, `message`, `tool_name`, `session_id`), sent by `dreamos agent hook` (`write` only).
  *
  * Server → client.
  * - `{"type":"welcome","protocol":1,"agent","task","pid","mode","cols","rows"}`: the answer to `hello`.
@@ -58,7 +60,16 @@ export type ClientMessage =
   | { type: 'hello'; protocol: number; mode: SessionMode; stream: SessionStream }
   | { type: 'snapshot'; id: number; ansi?: boolean }
   | { type: 'input'; data: string }
-  | { type: 'resize'; cols: number; rows: number };
+  | { type: 'resize'; cols: number; rows: number }
+  | { type: 'hook'; event: HookEvent };
+
+/** What a CLI's hook reports, as Claude Code names it (other CLIs' hooks are mapped to these names). */
+export interface HookEvent {
+  hook_event_name: string;
+  message?: string;
+  tool_name?: string;
+  session_id?: string;
+}
 
 export type ServerMessage =
   | ({ type: 'welcome'; protocol: number } & SessionInfo)
@@ -103,6 +114,18 @@ export function parseClientMessage(line: string): ClientMessage | string {
       if (!isSize(m.cols, MAX_COLS) || !isSize(m.rows, MAX_ROWS))
         return `resize needs "cols" (1–${MAX_COLS}) and "rows" (1–${MAX_ROWS})`;
       return { type: 'resize', cols: m.cols, rows: m.rows };
+    case 'hook': {
+      const e = m.event as Record<string, unknown> | null;
+      if (typeof e !== 'object' || e === null || typeof e.hook_event_name !== 'string')
+        return 'hook needs an "event" with "hook_event_name"';
+      const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, 2000) : undefined);
+      const event: HookEvent = { hook_event_name: e.hook_event_name.slice(0, 100) };
+      for (const key of ['message', 'tool_name', 'session_id'] as const) {
+        const value = text(e[key]);
+        if (value !== undefined) event[key] = value;
+      }
+      return { type: 'hook', event };
+    }
     default:
       return `unknown message type ${JSON.stringify(m.type)}`;
   }

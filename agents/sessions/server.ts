@@ -12,6 +12,7 @@ import { realFolder } from '../../state/safe-files.js';
 import { TerminalFilter } from './filter.js';
 import {
   type ClientMessage,
+  type HookEvent,
   MAX_CLIENT_LINE,
   MessageLines,
   PROTOCOL_VERSION,
@@ -46,6 +47,8 @@ export interface SessionHost {
   input(data: string): void;
   /** A `write` client's terminal size. */
   resize(cols: number, rows: number): void;
+  /** An event of the program's own hooks. */
+  hook(event: HookEvent): void;
 }
 
 interface Client {
@@ -190,6 +193,7 @@ export class SessionServer {
         return;
       case 'input':
       case 'resize':
+      case 'hook':
         if (client.mode !== 'write') {
           this.send(client, {
             type: 'error',
@@ -199,6 +203,7 @@ export class SessionServer {
           return;
         }
         if (message.type === 'input') this.host.input(message.data);
+        else if (message.type === 'hook') this.host.hook(message.event);
         else this.host.resize(message.cols, message.rows);
         return;
     }

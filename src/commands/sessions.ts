@@ -3,12 +3,31 @@ import type { Command } from 'commander';
 import { DreamError } from '../errors.js';
 import { emit, say } from '../output.js';
 import { stripControl } from '../sanitize.js';
-import { DEFAULT_DETACH_KEY, openSession, parseDetachKey, typeLine } from '../sessions.js';
+import {
+  connectSession,
+  DEFAULT_DETACH_KEY,
+  openSession,
+  parseDetachKey,
+  sessionSocketPath,
+  typeLine,
+} from '../sessions.js';
 import { attachTerminal } from './attach.js';
 import { readWorkspace } from './common.js';
 
 /** A control character in text to type: only Tab is kept (Enter is what `send` adds, once). */
 const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
+
+/** A hook's event on stdin is small; more is not one. */
+const MAX_HOOK_INPUT = 1024 * 1024;
+
+async function readStdin(max: number): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) {
+    text += String(chunk);
+    if (text.length > max) break;
+  }
+  return text;
+}
 
 export function registerSessionCommands(agent: Command): void {
   agent
@@ -65,6 +84,33 @@ export function registerSessionCommands(agent: Command): void {
           client.close();
         }
       });
+    });
+  agent
+    .command('hook', { hidden: true })
+    .description(
+      "report an event of a pty agent's CLI hooks to its session (run by the CLI, with the event on stdin)",
+    )
+    .action(async () => {
+      // Run by the agent's CLI as its hook: it must never fail the CLI's action (Claude Code takes
+      // exit code 2 as "block"), so nothing here is an error; what went wrong goes to stderr.
+      try {
+        const home = process.env.DREAMOS_HOME;
+        const agentId = process.env.DREAMOS_AGENT_ID;
+        if (!home || !agentId) throw new Error('DREAMOS_HOME and DREAMOS_AGENT_ID are not set');
+        const event: unknown = JSON.parse(await readStdin(MAX_HOOK_INPUT));
+        const client = await connectSession(sessionSocketPath(home, agentId), {
+          mode: 'write',
+          timeoutMs: 2000,
+        });
+        try {
+          client.send({ type: 'hook', event: event as { hook_event_name: string } });
+          await client.snapshot(); // answered once the event was handled
+        } finally {
+          client.close();
+        }
+      } catch (error) {
+        say(`dreamos agent hook: ${(error as Error).message}`);
+      }
     });
   agent
     .command('send')

@@ -20,6 +20,7 @@ import { tempDir } from '../../helpers/workspace.js';
 const helpers = fileURLToPath(new URL('../../helpers/', import.meta.url));
 const QUESTION = path.join(helpers, 'pty-question.mjs');
 const SPINNER = path.join(helpers, 'pty-spinner.mjs');
+const HOOKS = path.join(helpers, 'pty-hooks.mjs');
 const node = process.execPath;
 
 let dir: string;
@@ -190,6 +191,32 @@ describe('pty driver', () => {
     client.write('\r');
     expect((await run.done).ok).toBe(true);
     expect(waits).toEqual([expect.objectContaining({ kind: 'question' }), null]);
+  });
+
+  it('hears the hooks of the program: a permission asked, answered, its turn ended', async () => {
+    const waits: Array<{ kind: string; text: string } | null> = [];
+    const bin = fileURLToPath(new URL('../../../bin/dreamos.js', import.meta.url));
+    const { run, ctx, rec } = start(
+      [node, HOOKS, '--settings', '{hookSettings}'],
+      { hooks: 'claude' },
+      { env: { DREAMOS_BIN: bin }, onNeedsInput: (w) => waits.push(w) },
+    );
+    const client = await waitForSession(ctx.home, 'agent-5', { mode: 'write' });
+    await waitFor(() => waits.length > 0);
+    expect(waits).toEqual([{ kind: 'permission', text: 'Claude needs your permission to use Bash' }]);
+    await waitForScreen(client, (s) => s.includes('[allow]'));
+    await typeLine(client, 'yes');
+    await waitFor(() => waits.some((w) => w?.kind === 'turn-ended'));
+    expect(waits).toEqual([
+      expect.objectContaining({ kind: 'permission' }),
+      null,
+      { kind: 'turn-ended', text: 'its turn ended' },
+    ]);
+    client.write('\r');
+    expect((await run.done).ok).toBe(true);
+    expect(waits.at(-1)).toBeNull();
+    // The program's session id came with its hooks.
+    expect(rec.checkpoints.find((c) => c.step === 'session')?.sessionId).toBe('hook-session-1');
   });
 
   it('refuses a program it cannot find before starting anything', async () => {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { TerminalFilter } from '../../../agents/sessions/filter.js';
 import { findDetachKey, parseDetachKey } from '../../../agents/sessions/keys.js';
-import { readNeedsInput } from '../../../agents/sessions/needs-input.js';
+import { claudeHookSettings, hookNeedsInput, readNeedsInput } from '../../../agents/sessions/needs-input.js';
 import { parseClientMessage } from '../../../agents/sessions/protocol.js';
 
 const filtered = (...chunks: string[]) => {
@@ -109,5 +109,34 @@ describe('what the bottom of a screen asks', () => {
       ['', '  '],
     ])
       expect(readNeedsInput(lines)).toBeNull();
+  });
+});
+
+describe('what a hook says', () => {
+  it.each([
+    [{ hook_event_name: 'Notification', message: 'Claude needs your permission to use Bash' }, 'permission'],
+    [{ hook_event_name: 'Notification', message: 'Claude is waiting for your input' }, 'prompt'],
+    [{ hook_event_name: 'PermissionRequest', tool_name: 'Edit' }, 'permission'],
+    [{ hook_event_name: 'Stop' }, 'turn-ended'],
+  ])('reads %j as %s', (event, kind) => {
+    expect(hookNeedsInput(event)).toMatchObject({ kind });
+  });
+
+  it('reads work going on again as nothing waiting, and other events as saying nothing', () => {
+    expect(hookNeedsInput({ hook_event_name: 'PreToolUse', tool_name: 'Bash' })).toBeNull();
+    expect(hookNeedsInput({ hook_event_name: 'UserPromptSubmit' })).toBeNull();
+    expect(hookNeedsInput({ hook_event_name: 'SessionStart' })).toBeUndefined();
+  });
+
+  it('writes settings whose hooks report through the dreamos command, quoted for a shell', () => {
+    const settings = claudeHookSettings('/usr/bin/node', "/opt/it's/dreamos.js") as {
+      hooks: Record<string, Array<{ hooks: Array<{ command: string }> }>>;
+    };
+    expect(Object.keys(settings.hooks)).toEqual(
+      expect.arrayContaining(['Notification', 'Stop', 'PreToolUse']),
+    );
+    expect(settings.hooks.Stop![0]!.hooks[0]!.command).toBe(
+      "'/usr/bin/node' '/opt/it'\\''s/dreamos.js' agent hook",
+    );
   });
 });
