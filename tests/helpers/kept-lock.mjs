@@ -26,7 +26,11 @@ if (!kept) {
   console.error('the lock was never kept');
   process.exit(3);
 }
-const tell = () => fs.writeFileSync(signal, JSON.stringify({ pid: process.pid, added }));
+// Written whole, then renamed: the test reads the file as soon as it exists.
+const tell = () => {
+  fs.writeFileSync(`${signal}.tmp`, JSON.stringify({ pid: process.pid, added }));
+  fs.renameSync(`${signal}.tmp`, signal);
+};
 if (action === 'block') {
   tell();
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
