@@ -15,6 +15,7 @@ import { type AgentConfig, OPERATOR, type Policies } from './config.js';
 import { runLive } from './drift/index.js';
 import { pausedIn, whyNobodyTakes } from './orchestrator/takers.js';
 import { plural } from './output.js';
+import { reviewAttention } from './review/attention.js';
 import { describeUnrun, liveRunners, runnerDied, unrun } from './runners.js';
 import type { WebhookHealth } from './webhooks/manage.js';
 
@@ -24,6 +25,8 @@ export const ATTENTION_REASONS = [
   'stalled',
   'failed',
   'needs-input',
+  'merge-conflict',
+  'gate-failed',
   'over-budget',
   'scope-drift',
   'overrun',
@@ -35,6 +38,7 @@ export const ATTENTION_REASONS = [
   'blocked',
   'source-failing',
   'needs-approval',
+  'waiting-review',
   'message',
 ] as const;
 export type AttentionReason = (typeof ATTENTION_REASONS)[number];
@@ -349,6 +353,9 @@ export function attention(view: StateView, options: AttentionOptions): Attention
       ),
     );
   }
+
+  for (const item of reviewAttention(view))
+    add(taskItem(item.task, item.reason, item.severity, item.text, item.action));
 
   // Work that would wait for ever: no agent may take it, or only paused or disabled ones.
   const paused = pausedIn(view);

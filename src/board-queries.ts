@@ -52,12 +52,14 @@ export function summarise(view: StateView, agents: number): BoardSummary {
     seq: view.seq,
     counts,
     stores: Object.fromEntries(STORES.map((s) => [s, view.storeSize(s)])) as Record<StoreName, number>,
-    working: [...view.inStore('working')].map(({ id, title, agent, lease }) => ({
-      id,
-      title,
-      agent,
-      lease,
-    })),
+    working: [...view.inStore('working')]
+      .filter((t) => t.status === 'working')
+      .map(({ id, title, agent, lease }) => ({
+        id,
+        title,
+        agent,
+        lease,
+      })),
     openAlerts: [...view.alerts()].filter((a) => a.status === 'open').length,
     agents,
   };

@@ -38,6 +38,8 @@ export const AgentConfig = z.strictObject({
   systemPrompt: z.string().max(20_000).default(''),
   driver: Driver,
   enabled: z.boolean().default(true),
+  /** Run this agent's tasks on their own branch and worktree (default: command and llm agents). */
+  code: z.boolean().optional(),
 });
 export type AgentConfig = z.infer<typeof AgentConfig>;
 
@@ -160,6 +162,33 @@ const ApprovalPolicy = z.enum(['operator', 'auto']).default('operator');
 export const OUTSIDE_SOURCES = ['webhook', 'discord', 'scout', 'api'] as const;
 export type OutsideSource = (typeof OUTSIDE_SOURCES)[number];
 
+/**
+ * Code tasks: a branch and worktree per task, review, and the merge queue (docs/review.md,
+ * docs/decisions/review-and-merge.md).
+ */
+export const ReviewPolicies = z.strictObject({
+  /** Give code tasks their own branch and worktree (agents of the `command` and `llm` kinds). */
+  worktrees: z.boolean().default(true),
+  /** The branch code tasks start from and merge into; default: the one checked out in the repository. */
+  base: z.string().min(1).max(250).optional(),
+  /** `operator`: a reviewer approves each task; `auto`: approved at once (the gate still runs). */
+  policy: z.enum(['operator', 'auto']).default('operator'),
+  /** Roles whose agents may approve or reject (the operator always may). */
+  reviewers: z.array(AgentId).max(32).default(['captain']),
+  /** How the queue brings a branch onto the current base. */
+  strategy: z.enum(['rebase', 'merge']).default('rebase'),
+  /** The gate: a shell command run in the merged tree as a task of `gateRole`; none passes at once. */
+  gate: z.string().max(20_000).optional(),
+  gateRole: AgentId.default('testing'),
+  gateTimeoutSeconds: Seconds.default(1800),
+  /** `pr`: push the branch and open a pull request with `gh` instead of moving the base. */
+  mode: z.enum(['merge', 'pr']).default('merge'),
+  remote: z.string().min(1).max(100).default('origin'),
+  /** A merged or dropped task's branch is kept this long, then `worktree prune` deletes it. */
+  keepBranchDays: z.number().nonnegative().default(14),
+});
+export type ReviewPolicies = z.infer<typeof ReviewPolicies>;
+
 export const Policies = z.strictObject({
   /** A claim holds its task this long unless renewed by a heartbeat. */
   leaseSeconds: Seconds.default(60),
@@ -196,6 +225,7 @@ export const Policies = z.strictObject({
     .prefault({}),
   limits: Limits.prefault({}),
   drift: DriftPolicies.prefault({}),
+  review: ReviewPolicies.prefault({}),
 });
 export type Policies = z.infer<typeof Policies>;
 

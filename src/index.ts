@@ -1,7 +1,19 @@
 /** The library entry: `import { openWorkspace } from 'dreamos'`. */
+
+export type { FileChange } from '../agents/platform/task-git.js';
 export { ROLES } from '../agents/roles.js';
 export type { RecoveryNotice, StateBackend, StateView } from '../state/backend.js';
-export type { Alert, Priority, Status, Task } from '../state/schemas.js';
+export {
+  type Alert,
+  CODE_STAGES,
+  type CodeBounce,
+  type CodeStage,
+  type Priority,
+  STATUSES,
+  type Status,
+  type Task,
+  type TaskCode,
+} from '../state/schemas.js';
 export { type AgentConfig, Config, type Driver, type Policies } from './config.js';
 export { type DoctorReport, doctor } from './doctor.js';
 export { DreamError, ExitCode } from './errors.js';
@@ -21,6 +33,24 @@ export {
   type PluginSource,
   type SourceItem,
 } from './plugins/types.js';
+export {
+  type MergeOutcome,
+  type MergeOutcomeKind,
+  type MergeRunOptions,
+  type MergeStatus,
+  mergeStatus,
+  type PruneResult,
+  type ReviewItem,
+  reviewApprove,
+  reviewDiff,
+  reviewList,
+  reviewReject,
+  runMergeQueue,
+  type TaskDiff,
+  type WorktreeInfo,
+  worktreeList,
+  worktreePrune,
+} from './review/index.js';
 export {
   type ConnectOptions,
   connectSession,

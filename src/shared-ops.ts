@@ -41,6 +41,11 @@ const CompleteFields = {
   exitCode: z.number().nullable().optional(),
   usage: Usage.optional(),
   log: z.string().optional(),
+  codeHead: z
+    .string()
+    .regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/)
+    .nullable()
+    .optional(),
 };
 const ClaimArgs = z.strictObject({ agent: z.string().max(64), taskId: z.string().max(20).optional() });
 const RenewArgs = z.strictObject({
@@ -174,8 +179,9 @@ function pick<T extends object>(input: T, keys: readonly (keyof T)[]): Partial<T
   for (const key of keys) if (input[key] !== undefined) out[key] = input[key];
   return out;
 }
-const COMPLETE_KEYS = ['agent', 'leaseToken', 'summary', 'exitCode', 'usage', 'log'] as const;
-const FAIL_KEYS = [...COMPLETE_KEYS, 'reason', 'errorCode', 'final'] as const;
+const REPORT_KEYS = ['agent', 'leaseToken', 'summary', 'exitCode', 'usage', 'log'] as const;
+const COMPLETE_KEYS = [...REPORT_KEYS, 'codeHead'] as const;
+const FAIL_KEYS = [...REPORT_KEYS, 'reason', 'errorCode', 'final'] as const;
 
 export const completeArgs = (id: string, input: CompleteInput): CompleteArgs => ({
   id,

@@ -29,7 +29,8 @@ export const byId = (a: { id: string }, b: { id: string }) => (a.id < b.id ? -1 
 const ONE_LINE_RE = /^[^\u0000-\u001f\u007f-\u009f]*$/;
 
 export const PRIORITIES = ['critical', 'high', 'normal', 'low'] as const;
-export const STATUSES = ['backlog', 'ready', 'working', 'done', 'failed', 'cancelled'] as const;
+/** `review`: an attempt on a code task ended well; its branch waits for review and the merge queue. */
+export const STATUSES = ['backlog', 'ready', 'working', 'review', 'done', 'failed', 'cancelled'] as const;
 export const ALERT_STATUSES = ['open', 'acknowledged', 'resolved'] as const;
 /**
  * Where a task came from. 'api' is a library caller that names no source (or the HTTP API);
@@ -120,6 +121,75 @@ export type Approval = z.infer<typeof Approval>;
 export const DEDUPE_KEY_MAX = 200;
 export const DedupeKey = OneLine(DEDUPE_KEY_MAX).min(1, 'a dedupe key cannot be empty');
 
+const Sha = z.string().regex(/^[0-9a-f]{40}(?:[0-9a-f]{24})?$/, 'a full commit id');
+
+/** Where a code task's branch stands (docs/decisions/review-and-merge.md). */
+export const CODE_STAGES = [
+  /** On its branch, being worked on (ready or working). */
+  'open',
+  /** The attempt ended with changes: waits for a reviewer. */
+  'waiting',
+  /** Approved: in the merge queue. */
+  'approved',
+  /** The merge queue is merging it (`merge` says how far it got). */
+  'merging',
+  /** On the base branch. */
+  'merged',
+  /** Pushed, with a pull request open (the queue's `--pr` mode). */
+  'pr-opened',
+  /** The attempt changed nothing: done without a merge. */
+  'no-changes',
+] as const;
+export const CodeStage = z.enum(CODE_STAGES);
+export type CodeStage = z.infer<typeof CodeStage>;
+
+/** Why a code task came back from review or the queue, for its next attempt and the attention inbox. */
+export const CodeBounce = z.strictObject({
+  reason: z.enum(['rejected', 'merge-conflict', 'gate-failed']),
+  /** The reviewer's note, the conflict's description or the gate's failing output (stripped). */
+  text: z.string().max(20_000),
+  /** The conflicting files. */
+  files: z.array(z.string().max(1000)).max(500).optional(),
+  by: z.string().max(64),
+  at: Iso,
+});
+export type CodeBounce = z.infer<typeof CodeBounce>;
+
+/**
+ * The code work of a task: its branch `dreamos/<task id>` and worktree `.dreamos/worktrees/<task id>`
+ * (named by id only), the base it started from, and its place in review and the merge queue.
+ */
+export const TaskCode = z.strictObject({
+  branch: z.string().regex(/^dreamos\/T-[0-9A-Z]{5,10}$/),
+  /** The base branch it merges into. */
+  base: z.string().min(1).max(250),
+  /** The commit of the base the branch started from: its changes are the diff since. */
+  baseCommit: Sha,
+  /** The branch's commit when its last attempt ended. */
+  head: Sha.optional(),
+  stage: CodeStage,
+  approvedBy: z.string().max(64).optional(),
+  approvedAt: Iso.optional(),
+  /** The merge in progress: journaled step by step, so that a restarted queue resumes it. */
+  merge: z
+    .strictObject({
+      step: z.enum(['rebase', 'gate', 'update']),
+      /** The base's commit the merge started on: the compare-and-swap's expected value. */
+      onto: Sha,
+      /** The rebased (or merged) commit: what the base moves to. */
+      result: Sha.optional(),
+      /** The gate's task (role testing). */
+      gate: z.string().regex(TASK_ID_RE).optional(),
+      startedAt: Iso,
+    })
+    .optional(),
+  /** The base's commit after the merge. */
+  merged: Sha.optional(),
+  pr: z.string().max(500).optional(),
+  last: CodeBounce.optional(),
+});
+export type TaskCode = z.infer<typeof TaskCode>;
+
 export const Task = z.strictObject({
   id: TaskId,
   title: OneLine(300).min(1, 'a task needs a title'),
@@ -155,6 +225,8 @@ export const Task = z.strictObject({
   updatedAt: Iso,
   /** Journal sequence number of the last change to this task. */
   rev: z.number().int().nonnegative(),
+  /** Its code work, for a task run on its own branch (absent for any other). */
+  code: TaskCode.optional(),
 });
 export type Task = z.infer<typeof Task>;
 export type Status = z.infer<typeof Status>;
@@ -375,7 +447,10 @@ export const CollectionFile = z.strictObject({
 });
 export type CollectionFile = z.infer<typeof CollectionFile>;
 
+/** A task in review is kept with the working ones: active, not finished. */
 export const storeOf = (status: Status) =>
   status === 'done' || status === 'failed' || status === 'cancelled'
     ? ('completed' as const)
-    : (status as 'backlog' | 'ready' | 'working');
+    : status === 'review'
+      ? ('working' as const)
+      : (status as 'backlog' | 'ready' | 'working');

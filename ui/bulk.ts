@@ -62,6 +62,12 @@ export function confirmBulk(env: Env, ids: readonly string[], action: BulkAction
   });
 }
 
+/**
+ * The stages a task can be moved to: working and review are entered by the lifecycle only (a claim,
+ * the end of an attempt on a code task), never by a move.
+ */
+export const MOVE_STAGES = STATUSES.filter((s) => s !== 'working' && s !== 'review');
+
 /** Moving the marked tasks: pick the stage, then confirm. */
 export function pickBulkMove(env: Env, ids: readonly string[]): void {
   env.dispatch({
@@ -70,7 +76,7 @@ export function pickBulkMove(env: Env, ids: readonly string[]): void {
       kind: 'picker',
       title: `Move ${plural(ids.length, 'marked task')} to`,
       taskId: '',
-      options: STATUSES.filter((s) => s !== 'working'),
+      options: [...MOVE_STAGES],
       index: 0,
       bulk: ids,
     },

@@ -10,7 +10,7 @@ import type { TaskInput } from '../src/task-input.js';
 import type { BulkAction } from '../src/workspace.js';
 import { PRIORITIES, type Priority, STATUSES, type Status, type Task } from '../state/schemas.js';
 import { splitArgs } from './argv.js';
-import { confirmBulk, markedIds } from './bulk.js';
+import { confirmBulk, MOVE_STAGES, markedIds } from './bulk.js';
 import type { AgentRow, ConsoleView } from './data/console-view.js';
 import { type Env, perform } from './effects.js';
 import { BINDINGS, type Binding, KeyCommand, visible } from './keymap.js';
@@ -88,8 +88,9 @@ function priorityAction(args: string[]): BulkAction | string {
 
 function moveAction(args: string[]): BulkAction | string {
   const to = args[0];
-  if (!to) return `move: give a stage (${STATUSES.filter((s) => s !== 'working').join(', ')})`;
+  if (!to) return `move: give a stage (${MOVE_STAGES.join(', ')})`;
   if (to === 'working') return 'a task starts working only when an agent claims it';
+  if (to === 'review') return 'a task waits for review only when an attempt on its branch ends well';
   if (!(STATUSES as readonly string[]).includes(to))
     return `unknown stage "${to}" (one of ${STATUSES.join(', ')})`;
   return { kind: 'move', to: to as Status };

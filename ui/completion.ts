@@ -4,6 +4,7 @@
  */
 import { PRIORITIES, STATUSES } from '../state/schemas.js';
 import { splitArgs } from './argv.js';
+import { MOVE_STAGES } from './bulk.js';
 import { ADD_FLAGS, typedLine } from './commands.js';
 import type { ConsoleView } from './data/console-view.js';
 import { type ArgKind, BINDINGS, KeyCommand, visible } from './keymap.js';
@@ -24,8 +25,6 @@ export interface Completions {
   start: number;
   items: string[];
 }
-
-const STAGES = STATUSES.filter((s) => s !== 'working');
 
 function taskIds(view: ConsoleView, prefix: string): string[] {
   const out: string[] = [];
@@ -88,7 +87,7 @@ function argWords(kind: ArgKind, word: string, data: CompletionData): string[] {
     case 'agent':
       return data.view.agents.flatMap((a, i) => [a.id, String(i + 1)]);
     case 'stage':
-      return [...STAGES];
+      return [...MOVE_STAGES];
     case 'priority':
       return [...PRIORITIES, 'up', 'down'];
     case 'sort':

@@ -4,8 +4,7 @@
  * says why in a flash message. Each command's handler is one entry of a table.
  */
 import { stripControl } from '../src/sanitize.js';
-import { STATUSES } from '../state/schemas.js';
-import { confirmBulk, orMarked, pickBulkMove } from './bulk.js';
+import { confirmBulk, MOVE_STAGES, orMarked, pickBulkMove } from './bulk.js';
 import { runDialog } from './dialog-actions.js';
 import { type Env, flashWarning, perform, release, roles } from './effects.js';
 import { addForm, editForm } from './form.js';
@@ -200,7 +199,7 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
   [KeyCommand.TaskMove]: orMarked(
     pickBulkMove,
     withTask((env, task) => {
-      const options = STATUSES.filter((s) => s !== task.status && s !== 'working');
+      const options = MOVE_STAGES.filter((s) => s !== task.status);
       env.dispatch({
         type: 'dialog',
         dialog: { kind: 'picker', title: `Move ${task.id} to`, taskId: task.id, options, index: 0 },

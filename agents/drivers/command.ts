@@ -103,7 +103,7 @@ export function createCommandDriver(config: CommandConfig, tuning: SupervisorTun
       if (optionLike) return settledRun({ ok: false, errorCode: 'E_SPAWN', error: optionLike });
       const cwd = runCwd(ctx, config.cwd);
       const env = childEnv(ctx, config);
-      if (!config.worktree) return supervise(ctx, { ...tuning, file, args, cwd, env });
+      if (!config.worktree || ctx.worktree) return supervise(ctx, { ...tuning, file, args, cwd, env });
       return preparedRun(async () => {
         const plan = await agentWorktree(ctx.home, ctx.agent.id, cwd);
         return () => supervise(ctx, { ...tuning, file, args, cwd: plan.cwd, env, notes: [plan.note] });

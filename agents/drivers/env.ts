@@ -162,6 +162,24 @@ export function childEnv(ctx: DriverContext, driver: DriverEnvConfig = {}): Node
  * The working folder of a run: the driver's `cwd` resolved against the workspace's parent folder,
  * else the context's (which the orchestrator sets to that folder).
  */
-export function runCwd(ctx: Pick<DriverContext, 'home' | 'cwd'>, driverCwd: string | undefined): string {
-  return driverCwd === undefined ? ctx.cwd : path.resolve(workspaceRoot(ctx.home), driverCwd);
+export function runCwd(
+  ctx: Pick<DriverContext, 'home' | 'cwd' | 'worktree'>,
+  driverCwd: string | undefined,
+): string {
+  const cwd = driverCwd === undefined ? ctx.cwd : path.resolve(workspaceRoot(ctx.home), driverCwd);
+  return ctx.worktree ? intoTree(ctx.worktree, cwd) : cwd;
+}
+
+/** `cwd`'s place inside the checkout `tree` of `repo` (the tree's top when `cwd` is outside it). */
+export function intoTree(worktree: { tree: string; repo: string }, cwd: string): string {
+  let real = cwd;
+  try {
+    real = fs.realpathSync(cwd);
+  } catch {
+    // a missing folder is reported by the supervisor
+  }
+  const rel = path.relative(worktree.repo, real);
+  const inside = rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+  // The workspace's own folder is inside the repository but never inside a checkout of it.
+  return inside && !rel.split(path.sep).includes('.dreamos') ? path.join(worktree.tree, rel) : worktree.tree;
 }

@@ -55,6 +55,11 @@ export interface DriverContext {
   home: string;
   /** The agent's working folder (the workspace's parent folder unless the driver sets `cwd`). */
   cwd: string;
+  /**
+   * The task's own checkout (a code task's worktree, or the merge queue's tree for a gate): the
+   * driver runs there, at the place of `cwd` inside the repository `repo`.
+   */
+  worktree?: { tree: string; repo: string };
   /** Where output goes: logs/<agent>/<task>.log (the driver's supervisor caps its size). */
   logPath: string;
   /** The last checkpoint of this agent for this task, when resuming. */

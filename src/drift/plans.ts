@@ -81,7 +81,9 @@ export function planStaleAgent(
   const state = ctx.view.agentState(agentId) ?? defaultAgentState(agentId, ctx.now);
   const task =
     heldBy(ctx.view, state.task, agentId) ??
-    [...ctx.view.inStore('working')].find((t) => (t.lease?.owner ?? t.agent) === agentId);
+    [...ctx.view.inStore('working')].find(
+      (t) => t.status === 'working' && (t.lease?.owner ?? t.agent) === agentId,
+    );
   const next = task ? requeueAsStall(ctx, task, why) : null;
   const change: Change = next ? withFollowUps(ctx, 'agent-stale', [next]) : { op: 'agent-stale', by: ctx.by };
   const agent = {

@@ -24,7 +24,9 @@ export function globsOverlap(a: string, b: string): boolean {
 export function resourcesBusy(view: StateView, task: Task): Task | undefined {
   if (task.resources.length === 0) return undefined;
   for (const other of view.inStore('working')) {
+    // A task in review holds no resources: nobody works on it, and it may wait long.
     if (
+      other.status === 'working' &&
       other.id !== task.id &&
       other.resources.some((r) => task.resources.some((mine) => globsOverlap(r, mine)))
     ) {

@@ -8,6 +8,7 @@ import type { Policies } from '../config.js';
 import { assertHolder } from './claim.js';
 import { type Ctx, iso, mustGet, transition } from './context.js';
 import { withFollowUps } from './follow-ups.js';
+import { codeAfterAttempt } from './review.js';
 
 export interface CompleteInput {
   /** The agent reporting, or none for the operator. */
@@ -18,13 +19,23 @@ export interface CompleteInput {
   exitCode?: number | null;
   usage?: { inputTokens: number; outputTokens: number; usd?: number };
   log?: string;
+  /**
+   * For a task on its own branch (`task.code`): the branch's commit when it changed something since
+   * its base commit (the task goes to review), or null when it changed nothing (the task is done).
+   */
+  codeHead?: string | null;
 }
 
 export function planComplete(ctx: Ctx, id: string, input: CompleteInput): Plan<Task> {
   const task = mustGet(ctx.view, id);
   assertHolder(ctx, task, input, 'completed');
-  const next = transition(task, 'done', ctx, input.summary ? input.summary.slice(0, 200) : 'completed', {
+  const code =
+    task.code && input.codeHead !== undefined ? codeAfterAttempt(ctx, task.code, input.codeHead) : undefined;
+  const to = code && (code.stage === 'waiting' || code.stage === 'approved') ? 'review' : 'done';
+  const why = input.summary ? input.summary.slice(0, 200) : 'completed';
+  const next = transition(task, to, ctx, to === 'review' ? `waits for review: ${why}` : why, {
     lease: null,
+    ...(code ? { code } : {}),
     result: {
       ok: true,
       ...(input.summary !== undefined ? { summary: input.summary } : {}),

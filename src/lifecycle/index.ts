@@ -50,3 +50,12 @@ export {
   planPromote,
   planRetry,
 } from './operator.js';
+export {
+  branchOf,
+  codeAfterAttempt,
+  planBounce,
+  planCodeOpen,
+  planMerged,
+  planMergeStep,
+  planReviewApprove,
+} from './review.js';

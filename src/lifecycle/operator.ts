@@ -113,6 +113,16 @@ export function planMove(ctx: Ctx, id: string, to: Status, why?: string): Plan<T
     const next = transition(task, to, ctx, why ?? 'requeued by the operator', { lease: null, agent: null });
     return { change: { op: 'move', by: ctx.by, tasks: [next] }, result: next };
   }
+  if (from === 'review' && (to === 'ready' || to === 'backlog')) {
+    if (task.code?.stage === 'merging')
+      throw invalidTransition(`${id} is being merged; it cannot leave review now`);
+    const next = transition(task, to, ctx, why ?? 'taken back from review by the operator', {
+      ...(task.code ? { code: { ...task.code, stage: 'open' as const } } : {}),
+      lease: null,
+      agent: null,
+    });
+    return { change: { op: 'move', by: ctx.by, tasks: [next] }, result: next };
+  }
   if (from === 'working' && to === 'done')
     return planComplete(ctx, id, { summary: why ?? 'marked done by the operator' });
   if (from === 'working' && to === 'failed')
@@ -123,7 +133,11 @@ export function planMove(ctx: Ctx, id: string, to: Status, why?: string): Plan<T
         ? ': done is final (add a new task instead)'
         : to === 'working'
           ? ': a task starts working only when an agent claims it'
-          : ''),
+          : from === 'review'
+            ? `: \`dreamos review approve ${id}\` puts it in the merge queue`
+            : to === 'review'
+              ? ': a task waits for review only when an attempt on its branch ends well'
+              : ''),
   );
 }
 

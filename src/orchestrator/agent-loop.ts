@@ -13,6 +13,7 @@ import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoi
 import { type AgentConfig, isBuiltIn } from '../config.js';
 import { DreamError, isRetryable } from '../errors.js';
 import { defaultAgentState } from '../mail.js';
+import { endCodeWork, openCodeWork } from '../review/code-work.js';
 import type { Workspace } from '../workspace.js';
 import { CheckpointPacer } from './checkpoint-pacer.js';
 import type { OrchestratorEvent } from './events.js';
@@ -281,6 +282,7 @@ export class AgentLoop {
       if (running.stopReason) throw new Error('stopped before the task started');
       const logPath = this.ws.paths.log(agentId, task.id);
       fs.mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
+      const work = await openCodeWork(this.ws, this.agent, task);
       running.run = this.driver.start({
         task,
         agent: this.agent,
@@ -293,7 +295,8 @@ export class AgentLoop {
         // The drivers add DREAMOS_TASK_ID, DREAMOS_LEASE_TOKEN, DREAMOS_TASK_JSON, DREAMOS_AGENT_ID,
         // DREAMOS_HOME, DREAMOS_CHECKPOINT.
         // Driven programs call the CLI through DREAMOS_BIN (`node "$DREAMOS_BIN" task add …`).
-        env: { DREAMOS_BIN: DREAMOS_BIN },
+        env: { DREAMOS_BIN: DREAMOS_BIN, ...work?.env },
+        ...(work ? { worktree: { tree: work.tree, repo: work.repo } } : {}),
         secretEnv: this.ws.config.agents.flatMap((a) =>
           isBuiltIn(a.driver) && a.driver.kind === 'llm' && a.driver.apiKeyEnv ? [a.driver.apiKeyEnv] : [],
         ),
@@ -409,7 +412,9 @@ export class AgentLoop {
         log,
       };
       try {
-        if (outcome.ok) await this.ws.complete(taskId, report);
+        const code = outcome.ok ? await endCodeWork(this.ws, agentId, taskId, outcome.summary) : {};
+        if ('error' in code) outcome = { ok: false, error: code.error, errorCode: 'E_GIT' };
+        if (outcome.ok) await this.ws.complete(taskId, { ...report, ...code });
         else {
           await this.ws.fail(taskId, {
             ...report,

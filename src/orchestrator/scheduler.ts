@@ -83,7 +83,9 @@ export function assign(
  * when one of those completes, so it adds nothing on its own.
  */
 export function hasRunnableWork(view: StateView, slots: readonly Slot[]): boolean {
-  if (view.storeSize('working') > 0) return true;
+  // The working store also holds the tasks in review, which no agent works on.
+  if (view.storeSize('working') > 0)
+    for (const task of view.inStore('working')) if (task.status === 'working') return true;
   for (const priority of PRIORITIES) {
     for (const task of view.readyByPriority(priority)) {
       if (slots.some((s) => mayTake(s.agent, task) && s.accepts(task))) return true;

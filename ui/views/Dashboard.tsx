@@ -19,7 +19,10 @@ export function BoardSummary({ consoleView, width }: { consoleView: ConsoleView;
   // Counts and the journal number change all the time: one string, see Volatile.
   const text = [
     chalk.bold('Board '),
-    STATUSES.map((s) => paint(theme.stage[s], `${s} ${consoleView.columns[s].length}`)).join(' · '),
+    // `review` is counted only when some task is in it: most boards have no code tasks.
+    STATUSES.filter((s) => s !== 'review' || consoleView.columns.review.length > 0)
+      .map((s) => paint(theme.stage[s], `${s} ${consoleView.columns[s].length}`))
+      .join(' · '),
     paint(theme.muted, `   (${plural(consoleView.total, 'task')}, journal #${consoleView.seq})`),
   ].join('');
   return (

@@ -125,7 +125,7 @@ describe('dreamos mcp', () => {
     expect(schema('report_progress').required).toEqual(['progress']);
     expect(schema('report_progress').properties?.progress).toMatchObject({ minimum: 0, maximum: 1 });
     expect(schema('list_tasks').properties?.stage).toMatchObject({
-      items: { enum: ['backlog', 'ready', 'working', 'done', 'failed', 'cancelled'] },
+      items: { enum: ['backlog', 'ready', 'working', 'review', 'done', 'failed', 'cancelled'] },
     });
   });
 

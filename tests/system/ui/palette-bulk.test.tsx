@@ -130,6 +130,7 @@ describe('marked tasks', () => {
     const b = await failed(h.ws, 'second');
     await h.run(KeyCommand.ViewBoard);
     await h.run(KeyCommand.Right); // ready → working
+    await h.run(KeyCommand.Right); // → review
     await h.run(KeyCommand.Right); // → done
     await h.run(KeyCommand.Right); // → failed
     await h.waitFor((f) => f.includes('failed 1/2'), 'the failed column');
@@ -145,9 +146,7 @@ describe('marked tasks', () => {
     expect(h.ws.view.seq).toBe(before);
     // A task that cannot take the change is reported, and stays marked.
     const ready = await h.ws.addTask({ title: 'ready one' });
-    await h.run(KeyCommand.Left);
-    await h.run(KeyCommand.Left);
-    await h.run(KeyCommand.Left); // → ready
+    for (let i = 0; i < 4; i++) await h.run(KeyCommand.Left); // failed → done → review → working → ready
     await h.waitFor((f) => f.includes(`ready 1/1 ${ready.id}`), 'the ready column');
     await h.press('space');
     await h.waitFor((f) => f.includes('3 marked'), 'three marks');

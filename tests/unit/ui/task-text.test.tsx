@@ -18,7 +18,7 @@ describe('the task text pager', () => {
     await h.ws.claim('agent-1', { taskId: t.id });
     await h.ws.complete(t.id, { agent: 'agent-1', summary: 'All done.\nSecond line of the summary.' });
     await h.run(KeyCommand.ViewBoard);
-    for (let i = 0; i < 2; i++) await h.run(KeyCommand.Right);
+    for (let i = 0; i < 3; i++) await h.run(KeyCommand.Right); // ready → working → review → done
     await h.waitFor((f) => f.includes(`done 1/1 ${t.id}`), 'the done column');
     await h.run(KeyCommand.Open);
     await h.waitFor((f) => f.includes('History'), 'the task view');

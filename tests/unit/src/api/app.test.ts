@@ -509,6 +509,7 @@ describe('status, alerts, attention, stats', () => {
       'backlog',
       'ready',
       'working',
+      'review',
       'done',
       'failed',
       'cancelled',

@@ -164,6 +164,7 @@ describe('GET /metrics', () => {
       'stage=backlog': 1,
       'stage=ready': 0,
       'stage=working': 1,
+      'stage=review': 0,
       'stage=done': 1,
       'stage=failed': 1,
       'stage=cancelled': 1,
