@@ -12,6 +12,7 @@ import { registerDb } from './commands/db.js';
 import { registerDiscord } from './commands/discord.js';
 import { registerMcp } from './commands/mcp.js';
 import { registerPlugin } from './commands/plugin.js';
+import { registerReview } from './commands/review.js';
 import { registerScout } from './commands/scout.js';
 import { registerServe } from './commands/serve.js';
 import { registerStats } from './commands/stats.js';
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerSwarm(program);
   registerStats(program);
   registerAlerts(program);
+  registerReview(program);
   registerDb(program);
   registerToken(program);
   registerMcp(program);

@@ -10,7 +10,8 @@ import { type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
 import { Config, isBuiltIn } from './config.js';
 import { checkDrivers, type DriverCheck, type PluginKinds } from './driver-setup.js';
-import { findWorkspace, type OpenOptions, openWorkspace } from './workspace.js';
+import { worktreeList, worktreePrune } from './review/worktrees.js';
+import { findWorkspace, type OpenOptions, openWorkspace, type Workspace } from './workspace.js';
 import { backendNameOf, backendOf } from './workspace-home.js';
 
 export type DoctorProblem = HealthProblem;
@@ -72,6 +73,28 @@ async function pluginKinds(ws: Awaited<ReturnType<typeof openWorkspace>>): Promi
   };
 }
 
+/** Worktrees no task, merge or agent needs; repair removes those Dream.OS made. */
+async function checkWorktrees(
+  ws: Workspace,
+  problems: DoctorProblem[],
+  repaired: string[],
+  repair: boolean,
+): Promise<void> {
+  const leftovers = worktreeList(ws, { sizes: false }).filter((w) => w.leftover);
+  if (leftovers.length === 0) return;
+  const pruned = repair ? new Set((await worktreePrune(ws)).removed.map((w) => w.path)) : new Set<string>();
+  for (const w of leftovers) {
+    problems.push({
+      code: 'leftover-worktree',
+      message: `worktree ${w.path} is left over: ${w.why ?? 'nothing needs it'} (\`dreamos worktree prune\` removes it)`,
+      path: w.path,
+      ...(w.kind === 'task' ? { task: w.owner } : {}),
+      ...(pruned.has(w.path) ? { repaired: true } : {}),
+    });
+  }
+  if (pruned.size > 0) repaired.push(`removed ${pruned.size} leftover worktree(s)`);
+}
+
 export async function doctor(options: OpenOptions & { repair?: boolean } = {}): Promise<DoctorReport> {
   const repair = options.repair ?? false;
   const home = findWorkspace(options);
@@ -120,6 +143,7 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       const changed = await ws.sweep();
       repaired.push(`returned ${changed.length} task(s) with expired leases to ready`);
     }
+    await checkWorktrees(ws, problems, repaired, repair);
     const drivers = await checkDrivers(ws.config.agents, process.env, await pluginKinds(ws));
     const report: DoctorReport = {
       // Problems that recovery already handled on open are reported but do not make the workspace unwell.

@@ -69,7 +69,9 @@ export interface HealthProblem {
     /** A stored object that disagrees with itself, or that the journal says should not be there. */
     | 'orphan-row'
     /** A stored object that does not fit its schema. */
-    | 'invalid-row';
+    | 'invalid-row'
+    /** A git worktree in `.dreamos` that no task, merge or agent needs (doctor's own check). */
+    | 'leftover-worktree';
   message: string;
   path?: string;
   task?: string;

@@ -179,7 +179,7 @@ export function registerAdmin(program: Command): void {
               : runners.length === 0
                 ? `${describeRunners(runners)}: ${n === 1 ? '1 ready task waits' : `${n} ready tasks wait`}; start \`dreamos run\``
                 : `${describeRunners(runners)}; ${describeUnrun(waiting).text}; ${describeUnrun(waiting).action}`,
-            `backlog ${s.counts.backlog}  ready ${s.counts.ready}  working ${s.counts.working}  done ${s.counts.done}  failed ${s.counts.failed}  cancelled ${s.counts.cancelled}`,
+            `backlog ${s.counts.backlog}  ready ${s.counts.ready}  working ${s.counts.working}${s.counts.review ? `  review ${s.counts.review}` : ''}  done ${s.counts.done}  failed ${s.counts.failed}  cancelled ${s.counts.cancelled}`,
             ...s.working.map((t) => `  ${t.id}  ${t.agent ?? '-'}  ${oneLine(t.title, 60)}`),
             ...nobody.map((g) => `${nobodyLine(g)} (dreamos attention)`),
             ...ws.config.agents.flatMap((a) => {

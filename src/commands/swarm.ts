@@ -158,8 +158,10 @@ export function registerSwarm(program: Command): void {
           };
           if (options.json) process.stdout.write(`${JSON.stringify({ type: 'summary', ...summary })}\n`);
           else {
+            // A good attempt on a code task ends in review, not done.
+            const inReview = [...worked].filter((id) => ws.view.task(id)?.status === 'review').length;
             say(
-              `stopped (${reason}): ${counts.done} done, ${plural(counts.failed, 'failed attempt')}${counts.requeued ? `, ${counts.requeued} requeued` : ''}${counts.cancelled ? `, ${counts.cancelled} cancelled` : ''}${failedTasks.length ? `; failed: ${failedTasks.slice(0, 5).join(', ')}${failedTasks.length > 5 ? ', …' : ''}` : ''}`,
+              `stopped (${reason}): ${Math.max(0, counts.done - inReview)} done${inReview ? `, ${inReview} waiting for review` : ''}, ${plural(counts.failed, 'failed attempt')}${counts.requeued ? `, ${counts.requeued} requeued` : ''}${counts.cancelled ? `, ${counts.cancelled} cancelled` : ''}${failedTasks.length ? `; failed: ${failedTasks.slice(0, 5).join(', ')}${failedTasks.length > 5 ? ', …' : ''}` : ''}`,
             );
             for (const g of unassignable) say(`${nobodyLine(g)}; see \`dreamos attention\``);
             if (unrunWork.tasks.length) {
