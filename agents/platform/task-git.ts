@@ -68,16 +68,20 @@ export async function ensureTaskTree(
   const tree = taskTree(home, id);
   if (hasGit(tree)) return { tree, created: false };
   const branch = taskBranch(id);
+  // Made beside its place and moved there whole: a process killed half-way through a checkout
+  // never leaves a tree that looks ready (with files missing, which the attempt's commit would delete).
+  const making = `${tree}.new`;
+  for (const folder of [tree, making]) fs.rmSync(folder, { recursive: true, force: true });
   // A folder deleted by hand (or a creation cut short) leaves metadata that blocks `worktree add`.
-  fs.rmSync(tree, { recursive: true, force: true });
   await git(['worktree', 'prune'], repo);
   const exists = await commitOf(repo, `refs/heads/${branch}`);
   await gitOk(
     exists
-      ? ['worktree', 'add', '--quiet', tree, branch]
-      : ['worktree', 'add', '--quiet', '-b', branch, tree, startAt],
+      ? ['worktree', 'add', '--quiet', making, branch]
+      : ['worktree', 'add', '--quiet', '-b', branch, making, startAt],
     repo,
   );
+  await gitOk(['worktree', 'move', making, tree], repo);
   return { tree, created: true };
 }
 

@@ -147,6 +147,15 @@ export async function runGate(ws: Workspace, gate: Task, tree: string, repo: str
         task: gate.id,
         output: `no enabled agent has the gate role ${ws.config.policies.review.gateRole}`,
       };
+    // Working, held by an agent no live orchestrator runs: the queue that ran it here was killed
+    // (one queue at a time holds the lock), so it goes back to ready and runs again.
+    const holder = now.lease?.owner;
+    if (now.status === 'working' && holder && agents.idle.some((a) => a.id === holder)) {
+      await ws
+        .move(now.id, 'ready', 'the merge queue running this gate stopped: run again')
+        .catch(() => undefined);
+      continue;
+    }
     if (now.status === 'working') await ws.sweep();
     await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }

@@ -103,6 +103,8 @@ export async function runMergeQueue(ws: Workspace, options: MergeRunOptions = {}
       const outcome = await mergeOne(ws, repo, task, options);
       outcomes.push(outcome);
       options.onStep?.({ id: task.id, step: 'done', text: outcome.outcome });
+      // The same task would come first again: the operator has to look (its text says why).
+      if (outcome.outcome === 'error') break;
     }
   } finally {
     await lock.release();
@@ -138,7 +140,10 @@ async function mergeOne(
     const onto = await commitOf(repo, baseRef);
     if (!onto) return { id: task.id, outcome: 'error', text: `the base branch ${code.base} is gone` };
     // A merge that reached the base before the queue was killed: record it, never merge it again.
-    if (merge?.result && (await isAncestor(repo, merge.result, onto))) return finish(ws, repo, task, onto);
+    if (merge?.result && (await isAncestor(repo, merge.result, onto))) {
+      await syncCheckout(repo, code.base, merge.onto, merge.result);
+      return finish(ws, repo, task, onto);
+    }
     if (!merge?.result || merge.onto !== onto) {
       tell('rebase', `bringing ${code.branch} onto ${code.base}`);
       merge = { step: 'rebase', onto, startedAt: iso(new Date()) };
@@ -189,15 +194,31 @@ async function mergeOne(
       await syncCheckout(repo, code.base, onto, result);
       return finish(ws, repo, task, result);
     }
-    // The base moved meanwhile (someone pushed): start over on the new base.
+    // The base moved meanwhile (someone pushed): start over on the new base. If it did not move,
+    // git could not update it (a lock file left by a killed git, permissions): say so.
+    if ((await commitOf(repo, baseRef)) === onto)
+      return { id: task.id, outcome: 'error', text: `could not move ${code.base}: ${moved.stderr}` };
   }
 }
 
-/** The scratch worktree at `commit`, made afresh unless it is already there. */
-async function ensureScratch(ws: Workspace, repo: string, id: string, commit: string): Promise<string> {
+/**
+ * The scratch worktree at `commit`: made afresh for a rebase, reused for the gate only when it is
+ * there whole (a queue killed while making it leaves a tree that is not).
+ */
+async function ensureScratch(
+  ws: Workspace,
+  repo: string,
+  id: string,
+  commit: string,
+  fresh = false,
+): Promise<string> {
   const scratch = scratchTree(ws.home, id);
-  const at = await git(['rev-parse', 'HEAD'], scratch);
-  if (at.ok && at.stdout.trim() === commit) return scratch;
+  if (!fresh) {
+    const at = await git(['rev-parse', 'HEAD'], scratch);
+    const status =
+      at.ok && at.stdout.trim() === commit ? await git(['status', '--porcelain'], scratch) : null;
+    if (status?.ok && status.stdout === '') return scratch;
+  }
   await removeTree(repo, scratch);
   privateDir(join(ws.home, 'merge'));
   await gitOk(['worktree', 'add', '--quiet', '--detach', scratch, commit], repo);
@@ -214,7 +235,7 @@ async function bringOnto(
   const head = (await commitOf(repo, `refs/heads/${task.code.branch}`)) ?? task.code.head;
   if (!head) throw new Error(`the branch ${task.code.branch} is gone`);
   const rebase = ws.config.policies.review.strategy === 'rebase';
-  const scratch = await ensureScratch(ws, repo, task.id, rebase ? head : onto);
+  const scratch = await ensureScratch(ws, repo, task.id, rebase ? head : onto, true);
   const args = rebase
     ? [...COMMITTER, 'rebase', '--quiet', '--no-autostash', onto]
     : [

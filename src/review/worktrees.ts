@@ -45,7 +45,10 @@ export function worktreeList(ws: Workspace, options: { sizes?: boolean } = {}): 
   const agents = new Set(ws.config.agents.map((a) => a.id));
   for (const name of folders(worktreesDir(ws.home))) {
     const p = path.join(worktreesDir(ws.home), name);
-    if (TASK_ID_RE.test(name)) {
+    if (name.endsWith('.new') && TASK_ID_RE.test(name.slice(0, -4))) {
+      const why = 'a worktree whose creation was cut short';
+      out.push({ path: p, kind: 'task', owner: name.slice(0, -4), bytes: size(p), leftover: true, why });
+    } else if (TASK_ID_RE.test(name)) {
       const task = ws.view.task(name);
       const done = !task || isTerminal(task.status);
       out.push({

@@ -17,7 +17,8 @@ export interface CodeRepo {
   /** The environment every command runs with (a test may add to it). */
   env: Record<string, string>;
   git(...args: string[]): string;
-  run(...args: string[]): CliResult;
+  /** Run a command; a last argument `{ input }` is its stdin. */
+  run(...args: (string | { input: string })[]): CliResult;
   /** Run with --json and parse stdout, whatever the exit code. */
   json<T = unknown>(...args: string[]): T;
   add(title: string, script: string, ...flags: string[]): Task;
@@ -48,7 +49,12 @@ export function codeRepo(
   git('add', '--all');
   git('commit', '-q', '-m', 'first');
   const env: Record<string, string> = { GIT_CONFIG_GLOBAL: '/dev/null' };
-  const run = (...args: string[]) => cli(args, { cwd: dir, env });
+  const run = (...args: (string | { input: string })[]) => {
+    const last = args.at(-1);
+    const input = typeof last === 'object' ? last.input : undefined;
+    const argv = args.filter((a): a is string => typeof a === 'string');
+    return cli(argv, { cwd: dir, env, ...(input !== undefined ? { input } : {}) });
+  };
   const init = run('init', '--driver', 'shell');
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`);
   const home = path.join(dir, '.dreamos');
