@@ -152,6 +152,20 @@ export function unifiedDiff(repo: string, base: string, head: string): Promise<s
   return gitOk(['diff', '--no-color', '--no-ext-diff', '--no-renames', base, head, '--'], repo);
 }
 
+/**
+ * What a task's worktree changed since its base commit: committed, staged, unstaged and new files
+ * (relative to the tree's top); null when the tree is not a checkout.
+ */
+export async function changedSinceBase(tree: string, baseCommit: string): Promise<string[] | null> {
+  const [diff, untracked] = await Promise.all([
+    git(['diff', '--name-only', '-z', '--no-renames', baseCommit, '--'], tree),
+    git(['ls-files', '--others', '--exclude-standard', '-z'], tree),
+  ]);
+  if (!diff.ok || !untracked.ok) return null;
+  const files = [...diff.stdout.split('\0'), ...untracked.stdout.split('\0')].filter((f) => f !== '');
+  return [...new Set(files)];
+}
+
 /** The unmerged files of an interrupted rebase or merge in `tree`. */
 export async function conflictedFiles(tree: string): Promise<string[]> {
   const out = await git(['diff', '--name-only', '-z', '--diff-filter=U'], tree);

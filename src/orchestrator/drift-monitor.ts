@@ -10,6 +10,7 @@ import fs from 'node:fs';
 import { isAbsolute, join, relative } from 'node:path';
 import { agentFolder, runGit } from '../../agents/platform/git.js';
 import { groupAlive, isZombie, stopProcessGroup } from '../../agents/platform/process.js';
+import { changedSinceBase, taskTree } from '../../agents/platform/task-git.js';
 import type { AgentState } from '../../state/schemas.js';
 import { attemptStartedAt } from '../drift/facts.js';
 import {
@@ -208,6 +209,12 @@ export class DriftMonitor {
         if (!agent || !mine.has(agent.id) || task.resources.length === 0) continue;
         const attempt = `${task.id}:${task.attempts}`;
         live.add(attempt);
+        // A task on its own branch: everything its branch changed since its base commit.
+        if (task.code) {
+          const changed = await changedSinceBase(taskTree(this.ws.home, task.id), task.code.baseCommit);
+          if (changed) changedFiles.set(agent.id, changed);
+          continue;
+        }
         const files = await this.changedSince(
           agentFolder(this.ws.home, agent),
           attemptStartedAt(task),

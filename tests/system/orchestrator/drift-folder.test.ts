@@ -4,13 +4,16 @@
  * not the agent's folder, and a GIT_DIR in the environment (as inside a git hook) does not send git
  * to another repository.
  */
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { agentFolder } from '../../../agents/platform/git.js';
 import { AgentConfig } from '../../../src/config.js';
 import { DriftMonitor } from '../../../src/orchestrator/drift-monitor.js';
+import { openCodeWork } from '../../../src/review/code-work.js';
 import { initWorkspace, type Workspace } from '../../../src/workspace.js';
+import { GIT_ID } from '../../helpers/code-repo.js';
 import { gitInitWithCommit, tempDir } from '../../helpers/workspace.js';
 
 let tmp: ReturnType<typeof tempDir>;
@@ -73,4 +76,32 @@ it('looks in the agent’s repository even when GIT_DIR names another one, as in
   process.env.GIT_DIR = path.join(other.dir, '.git');
   process.env.GIT_WORK_TREE = other.dir;
   expect(await driftedFiles()).toEqual(['README.md']);
+});
+
+it('looks at a code task’s own branch: what it changed since its base commit, committed or not', async () => {
+  const task = await ws.addTask({ title: 'edits src on its branch', run: 'true', resources: ['src/**'] });
+  const claimed = await ws.claim('agent-1', { taskId: task.id });
+  const work = await openCodeWork(ws, coder, claimed!);
+  expect(work?.tree).toBe(path.join(ws.home, 'worktrees', task.id));
+  const tree = work!.tree;
+  fs.mkdirSync(path.join(tree, 'src'));
+  fs.writeFileSync(path.join(tree, 'src', 'a.ts'), 'ok\n');
+  fs.writeFileSync(path.join(tree, 'NOTES.md'), 'drift, committed\n');
+  execFileSync('git', [...GIT_ID, 'add', 'NOTES.md'], { cwd: tree });
+  execFileSync('git', [...GIT_ID, 'commit', '-q', '-m', 'notes'], { cwd: tree });
+  fs.writeFileSync(path.join(tree, 'README.md'), 'drift, not committed\n');
+  // A change in the main checkout is not this task's.
+  fs.writeFileSync(path.join(tmp.dir, 'OTHER.md'), 'someone else\n');
+  const monitor = new DriftMonitor(ws, {
+    leads: () => true,
+    mine: () => new Set(['agent-1']),
+    drives: () => false,
+    emit: () => {},
+    changed: () => {},
+  });
+  await monitor.check(['scope-drift']);
+  await monitor.close();
+  ws.refresh();
+  const alert = [...ws.view.alerts()].find((a) => a.kind === 'scope-drift' && a.subject === task.id);
+  expect(alert?.evidence.files).toEqual(['NOTES.md', 'README.md']);
 });
