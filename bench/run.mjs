@@ -35,6 +35,8 @@
 // Live sessions (BENCH_ONLY=pty): a keystroke from an attached client until the program's echo is
 // back on its stream (bench/pty.mjs).
 // Scout (BENCH_ONLY=scout): 10 RSS sources of 500 items through one `dreamos scout run` (bench/scout.mjs).
+// Merge (BENCH_ONLY=merge): 20 code tasks approved by policy, merged by one `dreamos merge run` with a
+// trivial gate: merges per minute and the queue's own time per merge, gate excluded (bench/merge.mjs).
 // PostgreSQL (BENCH_ONLY=pg, or pg-cycles, pg-pickup, pg-recovery for one part): claim-then-complete
 // cycles through the library on a workspace whose state is in PostgreSQL, beside the bare-SQL
 // reference (bench/pg-reference.mjs), the two taking turns, with 1, 4 and 16 processes on 1,000 and
@@ -609,6 +611,16 @@ if (!ONLY || ONLY.includes('scout')) {
   scoutFigures = await scoutFigure({ bin: BIN, tmpRoot });
   log(`  ${scoutFigures.wallSeconds} s, ${scoutFigures.itemsPerSecond} items/s`);
 }
+// The merge queue: 20 code tasks merged end to end by one `dreamos merge run` (bench/merge.mjs).
+let mergeFigures = null;
+if (!ONLY || ONLY.includes('merge')) {
+  log('merge: 20 code tasks, policy auto, gate `true`, through one `dreamos merge run`');
+  const { mergeFigure } = await import('./merge.mjs');
+  mergeFigures = await mergeFigure({ bin: BIN, tmpRoot });
+  log(
+    `  ${mergeFigures.mergesPerMinute} merges/min, queue ${mergeFigures.queueSecondsPerMerge.value} s per merge (bar < ${mergeFigures.queueSecondsPerMerge.bar} s)`,
+  );
+}
 // GitHub: signed deliveries through `dreamos serve` until the 202, and until the task is in the journal.
 let githubFigures = null;
 if (!ONLY || ONLY.includes('github')) {
@@ -785,6 +797,9 @@ const checks = [
         { figure: 'events: change → first webhook attempt p99', pass: eventFigures.webhook.pass },
       ]
     : []),
+  ...(mergeFigures
+    ? [{ figure: 'merge queue time per merge', pass: mergeFigures.queueSecondsPerMerge.pass }]
+    : []),
   ...(githubFigures ? [{ figure: 'github delivery → 202 p99', pass: githubFigures.ackP99Ms <= 200 }] : []),
   ...(discordFigures
     ? [{ figure: 'discord interaction → acknowledged p99', pass: discordFigures.ackP99Ms <= 500 }]
@@ -840,6 +855,7 @@ const document = {
   consoleBulk: consoleBulkFigures,
   events: eventFigures,
   scout: scoutFigures,
+  merge: mergeFigures,
   github: githubFigures,
   discord: discordFigures,
   pty: ptyFigures,

@@ -119,7 +119,9 @@ export async function differs(repo: string, base: string, head: string): Promise
 
 /** Removes a worktree (its branch stays). Never throws: a tree already gone is fine. */
 export async function removeTree(repo: string, tree: string): Promise<void> {
-  if (hasGit(tree)) await git(['worktree', 'remove', '--force', tree], repo);
+  const removed = hasGit(tree) && (await git(['worktree', 'remove', '--force', tree], repo)).ok;
+  if (removed) return;
+  // Not a worktree git knows (any more): the folder goes, and so does what git kept about it.
   fs.rmSync(tree, { recursive: true, force: true });
   await git(['worktree', 'prune'], repo);
 }
