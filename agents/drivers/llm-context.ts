@@ -33,6 +33,16 @@ export function taskPrompt(ctx: Pick<DriverContext, 'task' | 'checkpoint' | 'mai
   parts.push(`(${facts.join('; ')})`);
   if (task.prompt) parts.push('', task.prompt);
   if (task.run) parts.push('', `The task's command: ${task.run}`);
+  const back = task.code?.last;
+  if (back) {
+    const why =
+      back.reason === 'rejected'
+        ? `A reviewer (${back.by}) rejected your last work on ${task.code?.branch} and asks:`
+        : back.reason === 'merge-conflict'
+          ? `Your branch ${task.code?.branch} conflicts with ${task.code?.base}; bring it up to date and resolve:`
+          : `The merge gate failed on your branch ${task.code?.branch}:`;
+    parts.push('', why, back.text);
+  }
   if (checkpoint) {
     const cp = [
       checkpoint.step ? `step: ${checkpoint.step}` : '',

@@ -7,6 +7,7 @@ import { OPERATOR } from '../config.js';
 import { DreamError, invalidInput, notFound } from '../errors.js';
 import { untakeable } from '../orchestrator/takers.js';
 import { emit, plural, say, table } from '../output.js';
+import { cleanWorktrees } from '../review/worktrees.js';
 import { oneLine } from '../sanitize.js';
 import { MAX_ATTEMPTS, parseDuration, type TaskInput } from '../task-input.js';
 import type { Workspace } from '../workspace.js';
@@ -414,7 +415,16 @@ export function registerTask(program: Command): void {
     .argument('<id>')
     .option('--why <text>', 'reason recorded in the history')
     .action((id: string, o, command: Command) =>
-      changeOne(command, (ws) => ws.cancel(id, o.why), 'cancelled'),
+      changeOne(
+        command,
+        async (ws) => {
+          const task = await ws.cancel(id, o.why);
+          // Its worktree goes with it (its branch stays for policies.review.keepBranchDays).
+          if (task.code) await cleanWorktrees(ws);
+          return task;
+        },
+        'cancelled',
+      ),
     );
 
   task

@@ -142,14 +142,14 @@ function checkReviewer(ws: Workspace, task: Task, by: string): void {
 }
 
 /** Approve a task waiting for review: it joins the merge queue. */
-export function reviewApprove(ws: Workspace, id: string, by = ws.actor): Promise<Task> {
+export async function reviewApprove(ws: Workspace, id: string, by = ws.actor): Promise<Task> {
   const task = codeTask(ws, id);
   checkReviewer(ws, task, by);
   return ws.apply((ctx) => planReviewApprove(ctx, id), by);
 }
 
 /** Send a task back to ready on the same branch, the note in its context for the next attempt. */
-export function reviewReject(ws: Workspace, id: string, note: string, by = ws.actor): Promise<Task> {
+export async function reviewReject(ws: Workspace, id: string, note: string, by = ws.actor): Promise<Task> {
   const text = stripControl(note).trim();
   if (text === '') throw invalidInput('a rejection needs a note: say what to change');
   const task = codeTask(ws, id);

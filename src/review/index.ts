@@ -20,4 +20,10 @@ export {
   mergeStatus,
   runMergeQueue,
 } from './queue.js';
-export { type PruneResult, type WorktreeInfo, worktreeList, worktreePrune } from './worktrees.js';
+export {
+  cleanWorktrees,
+  type PruneResult,
+  type WorktreeInfo,
+  worktreeList,
+  worktreePrune,
+} from './worktrees.js';

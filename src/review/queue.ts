@@ -27,6 +27,7 @@ import type { Workspace } from '../workspace.js';
 import { type ReviewItem, reviewList } from './api.js';
 import { gateTask, runGate } from './gate.js';
 import { openPullRequest } from './pull-request.js';
+import { cleanWorktrees } from './worktrees.js';
 
 type CodeTask = Task & { code: TaskCode };
 type Merge = NonNullable<TaskCode['merge']>;
@@ -94,6 +95,8 @@ export async function runMergeQueue(ws: Workspace, options: MergeRunOptions = {}
   const lock = await acquireLock(join(ws.paths.locksDir, 'merge-queue'), { timeoutMs: QUEUE_LOCK_WAIT_MS });
   const outcomes: MergeOutcome[] = [];
   try {
+    // The worktrees of tasks cancelled or archived since the last run go first.
+    await cleanWorktrees(ws);
     for (;;) {
       if (options.max !== undefined && outcomes.length >= options.max) break;
       const next = mergeStatus(ws);

@@ -99,6 +99,20 @@ export function worktreeList(ws: Workspace, options: { sizes?: boolean } = {}): 
   return out;
 }
 
+/**
+ * Removes the worktrees of tasks that finished, were cancelled or left the board, and scratch
+ * trees no merge uses (their branches stay); returns how many went.
+ */
+export async function cleanWorktrees(ws: Workspace): Promise<number> {
+  const repo = await repoOf(workspaceRoot(ws.home));
+  if (!repo) return 0;
+  const leftovers = worktreeList(ws, { sizes: false }).filter(
+    (w) => w.leftover && (w.kind === 'task' || w.kind === 'scratch'),
+  );
+  for (const w of leftovers) await removeTree(repo, w.path);
+  return leftovers.length;
+}
+
 export interface PruneResult {
   removed: WorktreeInfo[];
   /** Branches `dreamos/<task id>` deleted: their task finished more than keepBranchDays ago. */

@@ -211,4 +211,29 @@ describe('review and the merge queue', () => {
     expect(repo.git('rev-parse', 'main')).toBe(before);
     expect(repo.task(task.id)).toMatchObject({ status: 'done', code: { stage: 'pr-opened' } });
   });
+
+  it('removes a cancelled task’s worktree, prunes old branches, and has doctor report leftovers', () => {
+    repo = codeRepo({ review: { keepBranchDays: 0 } });
+    const task = repo.add('Dropped', 'echo gone > gone.txt');
+    runAgents(repo);
+    expect(taskTrees(repo)).toEqual([task.id]);
+    expect(repo.run('task', 'cancel', task.id).code).toBe(0);
+    expect(taskTrees(repo)).toEqual([]);
+    expect(repo.git('branch', '--list', `dreamos/${task.id}`)).toContain(task.id);
+    // A worktree nothing needs: a task id that is not on the board.
+    repo.git('worktree', 'add', '-q', '--detach', path.join(repo.home, 'worktrees', 'T-00777'), 'main');
+    const doctor = repo.run('doctor', '--json');
+    expect(doctor.code).not.toBe(0);
+    expect(JSON.parse(doctor.stdout).problems).toContainEqual(
+      expect.objectContaining({ code: 'leftover-worktree', task: 'T-00777' }),
+    );
+    const listed = repo.json<{ owner: string; leftover: boolean; bytes: number }[]>('worktree', 'list');
+    expect(listed).toEqual([expect.objectContaining({ owner: 'T-00777', leftover: true })]);
+    expect(listed[0]!.bytes).toBeGreaterThan(0);
+    const pruned = repo.json<{ removed: { owner: string }[]; branches: string[] }>('worktree', 'prune');
+    expect(pruned.removed.map((w) => w.owner)).toEqual(['T-00777']);
+    expect(pruned.branches).toEqual([`dreamos/${task.id}`]);
+    expect(repo.git('branch', '--list', 'dreamos/*')).toBe('');
+    expect(repo.run('doctor').code).toBe(0);
+  });
 });
