@@ -12,7 +12,8 @@
  *   agent takes the task next.
  */
 
-import { agentCommit } from '../agents/platform/git.js';
+import { agentCommit, gitHead } from '../agents/platform/git.js';
+import { taskTree } from '../agents/platform/task-git.js';
 import type { Plan, StateView } from '../state/backend.js';
 import { Checkpoint, type Task } from '../state/schemas.js';
 import { type AgentConfig, OPERATOR } from './config.js';
@@ -157,12 +158,14 @@ export function boundCheckpoint(input: CheckpointInput): CheckpointInput {
  * A checkpoint with what its agent's context adds where the caller did not say: the commit of the
  * agent's working folder and the last mail it had (its mailbox position).
  */
-export async function withAgentContext<I extends { gitCommit?: string; mailboxPosition?: string }>(
-  ws: Workspace,
-  agent: AgentConfig,
-  input: I,
-): Promise<I> {
-  const gitCommit = input.gitCommit ?? (await agentCommit(ws.home, agent));
+export async function withAgentContext<
+  I extends { gitCommit?: string; mailboxPosition?: string; task?: string | null },
+>(ws: Workspace, agent: AgentConfig, input: I): Promise<I> {
+  // A task on its own branch: the commit of its worktree says where its work stands.
+  const code = input.task ? ws.view.task(input.task)?.code : undefined;
+  const gitCommit =
+    input.gitCommit ??
+    (code ? await gitHead(taskTree(ws.home, input.task!)) : await agentCommit(ws.home, agent));
   const mailboxPosition = input.mailboxPosition ?? ws.view.mailbox(agent.id).at(-1)?.id;
   return {
     ...input,

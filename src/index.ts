@@ -34,6 +34,7 @@ export {
   type SourceItem,
 } from './plugins/types.js';
 export {
+  cleanWorktrees,
   type MergeOutcome,
   type MergeOutcomeKind,
   type MergeRunOptions,

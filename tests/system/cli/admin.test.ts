@@ -46,11 +46,27 @@ function everyStage(): Record<string, Task> {
 describe('status', () => {
   it('counts every stage, lists the working tasks and the journal position', () => {
     const fresh = b.json<BoardSummary>('status');
-    expect(fresh.counts).toEqual({ backlog: 0, ready: 0, working: 0, done: 0, failed: 0, cancelled: 0 });
+    expect(fresh.counts).toEqual({
+      backlog: 0,
+      ready: 0,
+      working: 0,
+      review: 0,
+      done: 0,
+      failed: 0,
+      cancelled: 0,
+    });
     expect(fresh.agents).toBe(8);
     const t = everyStage();
     const s = b.json<BoardSummary>('status');
-    expect(s.counts).toEqual({ backlog: 1, ready: 1, working: 1, done: 1, failed: 1, cancelled: 1 });
+    expect(s.counts).toEqual({
+      backlog: 1,
+      ready: 1,
+      working: 1,
+      review: 0,
+      done: 1,
+      failed: 1,
+      cancelled: 1,
+    });
     expect(s.stores).toEqual({ backlog: 1, ready: 1, working: 1, completed: 3 });
     expect(s.working.map((w) => [w.id, w.agent])).toEqual([[t.working!.id, 'agent-3']]);
     expect(s.seq).toBeGreaterThan(fresh.seq);

@@ -87,6 +87,9 @@ function useAgents(script: string, ids: string[]) {
     .map((a: Record<string, unknown>) => ({
       ...a,
       driver: { kind: 'command', argv: [process.execPath, script] },
+      // In the workspace's own folder, not on a branch of the task (docs/review.md): the program
+      // keeps its notes beside the workspace, where this test reads them.
+      code: false,
     }));
   config.policies = { ...config.policies, heartbeatSeconds: 1, killGraceSeconds: 1 };
   fs.writeFileSync(file, JSON.stringify(config, null, 2));
