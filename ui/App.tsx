@@ -35,6 +35,7 @@ import { computeLayout, type Size } from './layout.js';
 import { type FlashLevel, initialState, reduce, type UiAction } from './model.js';
 import { useRunning } from './running.js';
 import { type Theme, ThemeContext, themeFor } from './theme.js';
+import { useAttach } from './use-attach.js';
 import { useHandover } from './use-handover.js';
 import { type InboxOptions, useInbox } from './use-inbox.js';
 
@@ -108,6 +109,7 @@ function Console(props: AppProps) {
     setState(stateRef.current);
   }, []);
 
+  const attach = useAttach(ws, (level, text) => dispatch({ type: 'flash', level, text }));
   const serving = useServing(props.serving);
   const { stdout } = useStdout();
   const terminal = props.terminal ?? stdout;
@@ -168,6 +170,8 @@ function Console(props: AppProps) {
   }, [exit, props.onQuit]);
 
   useInput((input, key) => {
+    // An attach has the keys (ui/attach.ts reads them as the terminal sends them).
+    if (attach.activeRef.current) return;
     const events = keyEvents(input, key);
     if (live.current.layout.tooSmall) {
       if (events.some((e) => lookup(['global'], e.name)?.command === KeyCommand.Quit)) quit();
@@ -188,6 +192,7 @@ function Console(props: AppProps) {
         dispatch,
         quit,
         handover,
+        attach: attach.open,
       };
     };
     try {
@@ -207,6 +212,8 @@ function Console(props: AppProps) {
     return () => clearTimeout(timer);
   }, [flash, dispatch]);
 
+  // An empty frame while an attach has the terminal.
+  if (attach.active) return null;
   if (blank) return <Box width={layout.width} height={layout.height} />;
   if (layout.tooSmall) return <TooSmall size={layout.size} />;
   const detail =

@@ -7,6 +7,7 @@ import { STATUSES, type Status, type Task } from '../state/schemas.js';
 import { type AttentionItem, attentionMatches } from './data/attention.js';
 import { type AgentRow, type ConsoleView, filterColumns } from './data/console-view.js';
 import { isNoise, type JournalRow, journalRows } from './data/journal.js';
+import { hasSession } from './data/sessions.js';
 import type { KeyContext } from './keymap.js';
 import { cursorOf, listKey, type UiState } from './model.js';
 import { type BoardSort, sortTasks } from './selection.js';
@@ -293,7 +294,13 @@ export function keyContext(state: UiState, selection: Selection, readOnly: boole
           }
         : null,
     agent: agent
-      ? { id: agent.id, name: agent.name, paused: agent.paused, task: agent.task?.id ?? null }
+      ? {
+          id: agent.id,
+          name: agent.name,
+          paused: agent.paused,
+          task: agent.task?.id ?? null,
+          session: hasSession(agent),
+        }
       : null,
     canOpen: selection.open !== null,
     marked: state.marked.size,

@@ -153,7 +153,10 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
   [KeyCommand.Right]: (env) => env.dispatch({ type: 'column', delta: 1 }),
   [KeyCommand.Open]: (env) => {
     const open = env.selection.open;
-    if (open)
+    // Enter on a pty agent's pane attaches to its terminal; a read-only console opens the agent.
+    if (env.state.view === 'dashboard' && env.ctx.agent?.session && !env.ctx.readOnly && env.attach)
+      env.attach(env.ctx.agent.id);
+    else if (open)
       env.dispatch(
         open.kind === 'task' ? { type: 'open-task', id: open.id } : { type: 'open-agent', id: open.id },
       );
@@ -268,6 +271,7 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
       ),
     }),
   ),
+  [KeyCommand.AgentAttach]: withAgent((env, agent) => env.attach?.(agent.id)),
   [KeyCommand.AlertAck]: alertsTo('acknowledged'),
   [KeyCommand.AlertResolve]: alertsTo('resolved'),
   [KeyCommand.AgentMessage]: withAgent((env, agent) =>

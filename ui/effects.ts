@@ -19,6 +19,8 @@ export interface Env {
   quit: () => void;
   /** Gives the terminal to an editor and takes it back. */
   handover: Handover;
+  /** Attach to an agent's live session, full screen (ui/use-attach.ts); absent where there is no terminal. */
+  attach?: (agentId: string) => void;
 }
 
 export const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));

@@ -46,6 +46,8 @@ export enum KeyCommand {
   AgentResetContext = 'agent-reset-context',
   AgentStopTask = 'agent-stop-task',
   AgentMessage = 'agent-message',
+  // Live sessions of pty agents (docs/console.md#live-sessions).
+  AgentAttach = 'agent-attach',
   AlertAck = 'alert-ack',
   AlertResolve = 'alert-resolve',
   // Inside dialogs (forms, pickers, confirmations, text prompts, the help overlay).
@@ -111,7 +113,14 @@ export interface KeyContext {
   readOnly: boolean;
   /** `awaitsApproval`: a task from outside that nobody has approved yet. */
   task: { id: string; status: Status; priority: string; awaitsApproval?: boolean } | null;
-  agent: { id: string; name: string; paused: boolean; task: string | null } | null;
+  agent: {
+    id: string;
+    name: string;
+    paused: boolean;
+    task: string | null;
+    /** A `pty` agent running a task: it has a live session to look at and attach to. */
+    session?: boolean;
+  } | null;
   /** The cursor is on something that `enter` can open. */
   canOpen: boolean;
   /** Open alerts of the attention row under the cursor. */
@@ -573,6 +582,20 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     mutates: true,
     bar: true,
     enabledWhen: needAgent(),
+  },
+  // live sessions
+  {
+    command: KeyCommand.AgentAttach,
+    keys: ['t'],
+    label: 'attach',
+    description: 'attach to its live terminal',
+    group: 'agents',
+    scopes: AGENT_VIEWS,
+    bar: true,
+    enabledWhen: (ctx) =>
+      needAgent((a) => (a.session ? null : `${a.name}: no live terminal (a running pty agent has one)`))(
+        ctx,
+      ) ?? (ctx.readOnly ? 'read-only: this console can look, never type' : null),
   },
   // alerts
   {

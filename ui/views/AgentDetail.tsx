@@ -3,11 +3,14 @@ import { Box, Text } from 'ink';
 import { useMemo } from 'react';
 import { Field } from '../components/Field.js';
 import type { AgentRow } from '../data/console-view.js';
+import { hasSession } from '../data/sessions.js';
 import { useServices } from '../hooks.js';
+import { bindingOf, KeyCommand, showKeys } from '../keymap.js';
 import type { Layout } from '../layout.js';
 import { clean, clock, percent, progressBar } from '../text.js';
 import { AGENT_GLYPH, useTheme } from '../theme.js';
 import { useAgentLog } from './AgentPane.js';
+import { LiveScreen } from './LiveScreen.js';
 import { LogBox } from './LogBox.js';
 
 export function AgentDetail(props: { agent: AgentRow | null; seq: number; layout: Layout; scroll: number }) {
@@ -63,7 +66,23 @@ export function AgentDetail(props: { agent: AgentRow | null; seq: number; layout
       ))}
     </Box>
   );
-  const log = (
+  const log = hasSession(agent) ? (
+    <Box
+      flexDirection="column"
+      width={d.mainWidth}
+      borderStyle="single"
+      borderColor={theme.border}
+      overflowY="hidden"
+    >
+      <Text bold wrap="truncate">
+        {`Terminal of ${task!.id}`}
+        <Text
+          color={theme.muted}
+        >{` (live; ${showKeys(bindingOf(KeyCommand.AgentAttach), 1)} attaches)`}</Text>
+      </Text>
+      <LiveScreen agentId={agent.id} task={task!.id} rows={d.logLines - 1} width={d.mainWidth - 2} />
+    </Box>
+  ) : (
     <LogBox
       title={task ? `Log of ${task.id}` : agent.lastTask ? `Log of ${agent.lastTask.id} (last task)` : 'Log'}
       lines={lines}

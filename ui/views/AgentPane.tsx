@@ -8,9 +8,11 @@ import { Box, Text } from 'ink';
 import { memo } from 'react';
 import { Volatile } from '../components/Volatile.js';
 import type { AgentRow } from '../data/console-view.js';
+import { hasSession } from '../data/sessions.js';
 import { useLogLines, useServices } from '../hooks.js';
 import { clean, percent, progressBar } from '../text.js';
 import { AGENT_GLYPH, paint, useTheme } from '../theme.js';
+import { LiveScreen } from './LiveScreen.js';
 
 /** The log the pane follows: the current task's, else the last finished one's (none without an agent). */
 export function useAgentLog(agent: AgentRow | null): readonly string[] {
@@ -65,7 +67,9 @@ export const AgentPane = memo(function AgentPane(props: {
           {task ? <Text>{` ${task.id} ${clean(task.title, 80)}`}</Text> : null}
         </Text>
       </Box>
-      {lines.length === 0 ? (
+      {hasSession(agent) ? (
+        <LiveScreen agentId={agent.id} task={task!.id} rows={props.logLines} width={props.width - 2} />
+      ) : lines.length === 0 ? (
         <Text color={theme.muted} wrap="truncate">
           {task ? '(no output yet)' : agent.lastTask ? `(idle; last: ${agent.lastTask.id})` : '(idle)'}
         </Text>
