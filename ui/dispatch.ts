@@ -272,6 +272,7 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
     }),
   ),
   [KeyCommand.AgentAttach]: withAgent((env, agent) => env.attach?.(agent.id)),
+  [KeyCommand.AgentView]: withAgent((env, agent) => env.dispatch({ type: 'open-agent', id: agent.id })),
   [KeyCommand.AlertAck]: alertsTo('acknowledged'),
   [KeyCommand.AlertResolve]: alertsTo('resolved'),
   [KeyCommand.AgentMessage]: withAgent((env, agent) =>

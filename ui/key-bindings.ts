@@ -48,6 +48,7 @@ export enum KeyCommand {
   AgentMessage = 'agent-message',
   // Live sessions of pty agents (docs/console.md#live-sessions).
   AgentAttach = 'agent-attach',
+  AgentView = 'agent-view',
   AlertAck = 'alert-ack',
   AlertResolve = 'alert-resolve',
   // Inside dialogs (forms, pickers, confirmations, text prompts, the help overlay).
@@ -596,6 +597,15 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
       needAgent((a) => (a.session ? null : `${a.name}: no live terminal (a running pty agent has one)`))(
         ctx,
       ) ?? (ctx.readOnly ? 'read-only: this console can look, never type' : null),
+  },
+  {
+    command: KeyCommand.AgentView,
+    keys: ['o'],
+    label: 'agent view',
+    description: 'open the agent view (enter attaches to a pty agent)',
+    group: 'agents',
+    scopes: ['dashboard'],
+    enabledWhen: needAgent(),
   },
   // alerts
   {

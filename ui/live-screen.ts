@@ -6,8 +6,28 @@
 import { useEffect, useState } from 'react';
 import { connectSession, type ScreenSnapshot, sessionSocketPath } from '../src/sessions.js';
 
-/** A pane is drawn at most this often (ms): the session sends at most every 50 ms, eight panes add up. */
-const PANE_FLUSH_MS = 100;
+/**
+ * Panes take new screens five times a second, all on one tick (as the log panes take new lines):
+ * the sessions send up to twenty a second each, and eight panes drawn apart would be forty frames.
+ */
+const PANE_FLUSH_MS = 200;
+const pending = new Set<() => void>();
+let tick: NodeJS.Timeout | null = null;
+function onTick(draw: () => void): () => void {
+  pending.add(draw);
+  tick ??= setInterval(() => {
+    if (pending.size === 0 && tick) {
+      clearInterval(tick);
+      tick = null;
+    }
+    const due = [...pending];
+    pending.clear();
+    for (const fn of due) fn();
+  }, PANE_FLUSH_MS);
+  return () => {
+    pending.delete(draw);
+  };
+}
 /** How long to wait before looking for a session again (the task has just started, or it restarted). */
 const RETRY_MS = 500;
 
@@ -29,10 +49,9 @@ export function useLiveScreen(home: string, agentId: string, task: string | null
     let stopped = false;
     let close: (() => void) | null = null;
     let retry: NodeJS.Timeout | null = null;
-    let flush: NodeJS.Timeout | null = null;
+    let cancelDraw: () => void = () => undefined;
     let latest: ScreenSnapshot | null = null;
     const show = () => {
-      flush = null;
       if (!stopped && latest) setLive({ state: 'live', screen: latest });
     };
     const connect = () => {
@@ -51,7 +70,7 @@ export function useLiveScreen(home: string, agentId: string, task: string | null
           client.subscribe((event) => {
             if (event.type === 'screen') {
               latest = event.screen;
-              flush ??= setTimeout(show, PANE_FLUSH_MS);
+              cancelDraw = onTick(show);
             } else if (event.type === 'closed') {
               close = null;
               if (stopped) return;
@@ -69,7 +88,7 @@ export function useLiveScreen(home: string, agentId: string, task: string | null
     return () => {
       stopped = true;
       if (retry) clearTimeout(retry);
-      if (flush) clearTimeout(flush);
+      cancelDraw();
       close?.();
     };
   }, [home, agentId, task]);

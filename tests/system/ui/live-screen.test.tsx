@@ -71,6 +71,9 @@ describe("a pty agent's pane", () => {
     expect(frame).not.toContain('to be cut at the');
     // The agent's escape sequences never reach the console's output (it asked for the title, the clipboard).
     expect(h.frame()).not.toContain('pwned');
+    // `o` opens the agent view, its live terminal in place of the log.
+    await h.run(KeyCommand.AgentView);
+    await h.waitFor((f) => f.includes('Terminal of T-') && f.includes('answer: second'), 'the agent view');
   });
 
   test('a read-only console looks at the live screen but cannot attach, and says why', async () => {
