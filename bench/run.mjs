@@ -34,6 +34,8 @@
 // (bench/discord.mjs).
 // Live sessions (BENCH_ONLY=pty): a keystroke from an attached client until the program's echo is
 // back on its stream (bench/pty.mjs).
+// The console with live sessions (BENCH_ONLY=console-pty): 8 `pty` agents printing 200 lines/s each
+// on the dashboard's panes; keypress → frame, and the console's RSS over the run (bench/console-pty.mjs).
 // Scout (BENCH_ONLY=scout): 10 RSS sources of 500 items through one `dreamos scout run` (bench/scout.mjs).
 // Merge (BENCH_ONLY=merge): 20 code tasks approved by policy, merged by one `dreamos merge run` with a
 // trivial gate: merges per minute and the queue's own time per merge, gate excluded (bench/merge.mjs).
@@ -647,6 +649,15 @@ if (!ONLY || ONLY.includes('pty')) {
   ptyFigures = await ptyFigure({ root: APP, tmpRoot });
   log(`  p50 ${ptyFigures.p50Ms} ms, p95 ${ptyFigures.p95Ms} ms, p99 ${ptyFigures.p99Ms} ms`);
 }
+// The console with eight live screens: keypress → frame, and its memory over the run.
+let consolePtyFigures = null;
+if (!ONLY || ONLY.includes('console-pty')) {
+  log('console-pty: keypress → frame with 8 pty agents at 200 lines/s each on the dashboard, memory');
+  const { consolePtyFigure } = await import('./console-pty.mjs');
+  consolePtyFigures = await consolePtyFigure({ root: APP, tmpRoot });
+  const { keyToFrame: k, rss } = consolePtyFigures;
+  log(`  p50 ${k.p50Ms} ms, p95 ${k.p95Ms} ms; RSS ${rss.startMB} → ${rss.endMB} MB (peak ${rss.peakMB})`);
+}
 let consoleFigures = null;
 if (!ONLY || ONLY.includes('console')) {
   log('console: first frame, keypress latency with 10,000 tasks and chatty agents, memory');
@@ -814,6 +825,12 @@ const checks = [
     ? [{ figure: 'pg recovery after a killed host', pass: pgFigures.recovery.pass }]
     : []),
   ...(ptyFigures ? [{ figure: 'pty keystroke → echo p95', pass: ptyFigures.pass }] : []),
+  ...(consolePtyFigures
+    ? [
+        { figure: 'console-pty keypress → frame p95', pass: consolePtyFigures.keyToFrame.pass },
+        { figure: 'console-pty RSS flat', pass: consolePtyFigures.rss.pass },
+      ]
+    : []),
   ...Object.entries(consoleFigures ?? {})
     .filter(([, v]) => v && typeof v === 'object' && 'pass' in v)
     .map(([k, v]) => ({ figure: `console ${k}`, pass: v.pass })),
@@ -859,6 +876,7 @@ const document = {
   github: githubFigures,
   discord: discordFigures,
   pty: ptyFigures,
+  consolePty: consolePtyFigures,
   pg: pgFigures,
   failed: checks.filter((c) => !c.pass).map((c) => c.figure),
   pass: checks.every((c) => c.pass),
