@@ -6,10 +6,12 @@
 import chalk from 'chalk';
 import { Box, Text } from 'ink';
 import { memo } from 'react';
+import { stripControl } from '../../src/sanitize.js';
 import { Volatile } from '../components/Volatile.js';
 import type { AgentRow } from '../data/console-view.js';
 import { hasSession } from '../data/sessions.js';
 import { useLogLines, useServices } from '../hooks.js';
+import { useLiveScreen } from '../live-screen.js';
 import { clean, percent, progressBar } from '../text.js';
 import { AGENT_GLYPH, paint, useTheme } from '../theme.js';
 import { LiveScreen } from './LiveScreen.js';
@@ -90,7 +92,13 @@ export const AgentLine = memo(function AgentLine(props: {
 }) {
   const { agent, selected } = props;
   const theme = useTheme();
-  const last = useAgentLog(agent).at(-1) ?? '';
+  const { ws } = useServices();
+  // A pty agent's line ends with the last text of its live screen, not of its log.
+  const live = useLiveScreen(ws.home, agent.id, hasSession(agent) ? agent.task!.id : null);
+  const screenLast =
+    live.state === 'live' ? live.screen.lines.filter((l) => l.trim() !== '').at(-1) : undefined;
+  const logLast = useAgentLog(agent).at(-1) ?? '';
+  const last = screenLast === undefined ? logLast : stripControl(screenLast);
   const status = agent.paused && agent.status !== 'paused' ? `${agent.status} (pausing)` : agent.status;
   // One string (the last log line changes all the time: see Volatile).
   const text = [

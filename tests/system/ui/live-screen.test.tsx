@@ -32,7 +32,9 @@ afterEach(async () => {
 const PROMPT = 'rename every module of the billing service and its tests, then run them all';
 
 /** A workspace whose agent-1 runs the question stand-in (`--loop`) under `dreamos run`; the console on it. */
-async function consoleWithPtyAgent(props: { readOnly?: boolean } = {}): Promise<Harness> {
+async function consoleWithPtyAgent(
+  props: { readOnly?: boolean; size?: { columns: number; rows: number } } = {},
+): Promise<Harness> {
   tmp = tempDir('dreamos-live-');
   const run = (args: string[]) => cli(args, { cwd: tmp!.dir });
   expect(run(['init']).code).toBe(0);
@@ -45,8 +47,8 @@ async function consoleWithPtyAgent(props: { readOnly?: boolean } = {}): Promise<
   return open({ ws, dir: tmp.dir, mode: 'attached', ...props });
 }
 
-const send = (text: string) => {
-  const r = cli(['agent', 'send', 'agent-1', text], { cwd: tmp!.dir });
+const send = (text: string, ...flags: string[]) => {
+  const r = cli(['agent', 'send', 'agent-1', text, ...flags], { cwd: tmp!.dir });
   expect(r.code, r.stderr).toBe(0);
 };
 
@@ -88,6 +90,18 @@ describe("a pty agent's pane", () => {
       "the agent's live terminal in its detail",
       15_000,
     );
+  });
+
+  test("on a short terminal, the agent's line ends with the last text of its live screen", async () => {
+    const h = await consoleWithPtyAgent({ size: { columns: 100, rows: 24 } });
+    // Typed, not yet entered: it shows on the screen's last line only, never in the log.
+    send('short', '--no-enter');
+    const frame = await h.waitFor(
+      (f) => /Captain[^\n]*│ Proceed with the change\? answer: short/.test(f),
+      'the compact line',
+      15_000,
+    );
+    expect(frame).not.toContain('╭');
   });
 
   test('an agent without a live terminal cannot be attached to', async () => {
