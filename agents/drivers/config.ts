@@ -75,6 +75,12 @@ export const PtyDriver = z.strictObject({
    * (`"--settings", "{hookSettings}"`).
    */
   hooks: z.enum(['claude']).optional(),
+  /**
+   * Where the terminal is: `"pty"` (default), in the orchestrator, ending with it; `"tmux"`, in a
+   * tmux server of its own on a private socket of the workspace, which a restarted orchestrator
+   * adopts (docs/sessions.md).
+   */
+  backend: z.enum(['pty', 'tmux']).optional(),
   /** The terminal's size until a client resizes it. */
   cols: z.number().int().min(20).max(1000).default(120),
   rows: z.number().int().min(5).max(500).default(40),

@@ -9,13 +9,13 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import type { IPty } from '@lydell/node-pty';
 import { groupAlive, signalGroup, stopProcessGroup, trackGroup, untrackGroup } from '../platform/process.js';
 import { loadPty } from '../sessions/native.js';
 import { hookNeedsInput, readNeedsInput } from '../sessions/needs-input.js';
 import type { HookEvent } from '../sessions/protocol.js';
 import { SessionScreen } from '../sessions/screen.js';
 import { SessionServer } from '../sessions/server.js';
+import { type SessionTerminal, startTmux, TmuxTerminal, tmuxPane, tmuxSocketPath } from '../sessions/tmux.js';
 import { DEFAULT_MAX_LINE_BYTES, RunOutput } from './output.js';
 import { applyDirective, type StopReason, settledRun, stoppedOutcome } from './supervise.js';
 import type { DriverContext, DriverOutcome, DriverRun, NeedsInput } from './types.js';
@@ -39,6 +39,11 @@ export interface PtyRunOptions {
   maxLogBytes?: number;
   maxLineBytes?: number;
   notes?: readonly string[];
+  /**
+   * The program runs in a tmux server of its own (sessions/tmux.ts), which outlives the
+   * orchestrator; `adopt`: the pid of a program already running there, taken over after a restart.
+   */
+  tmux?: { adopt?: number };
 }
 
 const DIRECTIVE = '::dreamos';
@@ -94,9 +99,45 @@ function terminalEnv(env: NodeJS.ProcessEnv, term: string): Record<string, strin
 }
 
 const signalName = (signal: number | undefined): string | null =>
-  signal
-    ? (Object.entries(os.constants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`)
-    : null;
+  signal && signal < 0
+    ? 'a signal'
+    : signal
+      ? (Object.entries(os.constants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`)
+      : null;
+
+function spawnPty(options: PtyRunOptions, program: string, env: Record<string, string>): SessionTerminal {
+  return loadPty().spawn(program, [...options.args], {
+    name: env.TERM!,
+    cols: options.cols,
+    rows: options.rows,
+    cwd: options.cwd,
+    env,
+  });
+}
+
+/** The program in its tmux server: started there, or adopted from a run whose orchestrator died. */
+function tmuxTerminal(
+  ctx: DriverContext,
+  options: PtyRunOptions,
+  program: string,
+  env: Record<string, string>,
+): SessionTerminal {
+  const socket = tmuxSocketPath(ctx.home, ctx.agent.id);
+  const adopted = options.tmux?.adopt;
+  if (adopted) return new TmuxTerminal(socket, adopted, true);
+  startTmux(ctx.home, {
+    socket,
+    program,
+    args: options.args,
+    cwd: options.cwd,
+    env,
+    cols: options.cols,
+    rows: options.rows,
+  });
+  const pane = tmuxPane(socket);
+  if (pane === null) throw new Error('tmux started no program');
+  return new TmuxTerminal(socket, pane.pid, false);
+}
 
 export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun {
   try {
@@ -113,7 +154,9 @@ export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun 
       error: `the working folder ${options.cwd} does not exist`,
     });
   }
-  const program = findExecutable(options.file, options.cwd, options.env.PATH);
+  const program = options.tmux?.adopt
+    ? options.file
+    : findExecutable(options.file, options.cwd, options.env.PATH);
   if (program === null) {
     const where = options.file.includes('/') ? 'no such executable file' : 'not found on PATH';
     return settledRun({
@@ -122,21 +165,16 @@ export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun 
       error: `cannot start "${options.file}": ${where} (ENOENT)`,
     });
   }
-  const env = terminalEnv(options.env, options.term ?? 'xterm-256color');
-  let child: IPty;
+  const env = terminalEnv(options.env, options.term ?? (options.tmux ? 'tmux-256color' : 'xterm-256color'));
+  let child: SessionTerminal;
   let screen: SessionScreen;
   try {
     screen = new SessionScreen(options.cols, options.rows, {
       onLine: (line) => handleLine(line),
-      onReply: (data) => child.write(data),
+      // tmux answers the program's queries itself: the headless terminal's answers would be a second.
+      onReply: (data) => (options.tmux ? undefined : child.write(data)),
     });
-    child = loadPty().spawn(program, [...options.args], {
-      name: env.TERM!,
-      cols: options.cols,
-      rows: options.rows,
-      cwd: options.cwd,
-      env,
-    });
+    child = options.tmux ? tmuxTerminal(ctx, options, program, env) : spawnPty(options, program, env);
   } catch (error) {
     return settledRun({
       ok: false,

@@ -14,7 +14,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { realFolder, writeAndClose } from '../../state/safe-files.js';
 import type { Task } from '../../state/schemas.js';
+import { environOf } from '../platform/process.js';
 import { claudeHookSettings } from '../sessions/needs-input.js';
+import { tmuxPane, tmuxSocketPath } from '../sessions/tmux.js';
 import { driverAccepts } from './accepts.js';
 import { expandArgv, optionLikeArgument, oversizedArgument, placeholderValues } from './command.js';
 import type { Driver } from './config.js';
@@ -73,6 +75,17 @@ export function ptyArgv(
   return { template, argv, ...(sessionId ? { sessionId } : {}), fresh: !(resumed && config.resume) };
 }
 
+/** Whether the program `pid` was started for this agent's run of this task in this workspace. */
+function runsTask(pid: number, ctx: DriverContext): boolean {
+  const env = environOf(pid) ?? [];
+  const marks = [
+    `DREAMOS_AGENT_ID=${ctx.agent.id}`,
+    `DREAMOS_HOME=${ctx.home}`,
+    `DREAMOS_TASK_ID=${ctx.task.id}`,
+  ];
+  return marks.every((mark) => env.includes(mark));
+}
+
 export function createPtyDriver(config: PtyConfig, tuning: SupervisorTuning = {}): AgentDriver {
   const pattern = config.sessionIdPattern ? new RegExp(config.sessionIdPattern) : undefined;
   return {
@@ -111,6 +124,7 @@ export function createPtyDriver(config: PtyConfig, tuning: SupervisorTuning = {}
         ...(config.env.TERM ? { term: config.env.TERM } : {}),
         ...(sessionId ? { sessionId, announceSession: fresh } : {}),
         ...(pattern ? { sessionIdPattern: pattern } : {}),
+        ...(config.backend === 'tmux' ? { tmux: {} } : {}),
       };
       const cwd = runCwd(ctx, config.cwd);
       if (!config.worktree) return runInPty(ctx, { ...options, cwd, notes });
@@ -118,6 +132,25 @@ export function createPtyDriver(config: PtyConfig, tuning: SupervisorTuning = {}
         const plan = await agentWorktree(ctx.home, ctx.agent.id, cwd);
         return () => runInPty(ctx, { ...options, cwd: plan.cwd, notes: [plan.note, ...notes] });
       }, ctx.timeoutSeconds);
+    },
+    adopt(ctx: DriverContext): DriverRun | null {
+      if (config.backend !== 'tmux') return null;
+      const pane = tmuxPane(tmuxSocketPath(ctx.home, ctx.agent.id));
+      if (!pane || pane.dead || !runsTask(pane.pid, ctx)) return null;
+      const sessionId = ctx.checkpoint?.sessionId;
+      return runInPty(ctx, {
+        ...tuning,
+        file: 'tmux',
+        args: [],
+        cwd: ctx.cwd,
+        env: childEnv(ctx, config),
+        cols: pane.cols,
+        rows: pane.rows,
+        ...(sessionId ? { sessionId, announceSession: false } : {}),
+        ...(pattern ? { sessionIdPattern: pattern } : {}),
+        tmux: { adopt: pane.pid },
+        notes: [`adopted the live session in tmux: the program (pid ${pane.pid}) runs on`],
+      });
     },
   };
 }

@@ -110,4 +110,9 @@ export interface AgentDriver {
   /** True when this driver can work on the task (a shell driver needs `run`, others a prompt or title). */
   accepts(task: Task): boolean;
   start(context: DriverContext): DriverRun;
+  /**
+   * Take over the program a dead orchestrator's run of this task left running (a `pty` driver's
+   * tmux backend): null when there is none to take over.
+   */
+  adopt?(context: DriverContext): DriverRun | null;
 }
