@@ -1,15 +1,18 @@
 /**
  * `dreamos doctor [--repair]`: the state backend checks what it stores (for the JSON store: every
  * file against its schema and the journal, duplicates, tasks in two stores, stale locks; see
- * state/json-check.ts); doctor adds config.json, expired leases and the drivers. With repair, fix
- * what can be fixed and say what was done. Nothing is ever deleted: broken files go to quarantine/.
+ * state/json-check.ts); doctor adds config.json, expired leases, leftover tmux servers of sessions
+ * and the drivers. With repair, fix what can be fixed and say what was done. Nothing is ever
+ * deleted: broken files go to quarantine/ (a leftover tmux server is stopped).
  */
+import { stopTmux } from '../agents/sessions/tmux.js';
 import type { HealthProblem } from '../state/backend.js';
 import { DreamError } from '../state/errors.js';
 import { type WorkspacePaths, workspacePaths } from '../state/paths.js';
 import { CorruptFileError, quarantineFile, ValidatedJsonFile } from '../state/store.js';
 import { Config, isBuiltIn } from './config.js';
 import { checkDrivers, type DriverCheck, type PluginKinds } from './driver-setup.js';
+import { leftoverTmux } from './orchestrator/leftovers.js';
 import { worktreeList, worktreePrune } from './review/worktrees.js';
 import { findWorkspace, type OpenOptions, openWorkspace, type Workspace } from './workspace.js';
 import { backendNameOf, backendOf } from './workspace-home.js';
@@ -144,6 +147,19 @@ export async function doctor(options: OpenOptions & { repair?: boolean } = {}): 
       repaired.push(`returned ${changed.length} task(s) with expired leases to ready`);
     }
     await checkWorktrees(ws, problems, repaired, repair);
+    // A session's tmux server that runs no working task of its agent: stopped by --repair.
+    for (const { agent, socket, pid } of leftoverTmux(ws)) {
+      problems.push({
+        code: 'leftover-session',
+        message: `the tmux server ${pid} of ${agent}'s session (${socket}) runs no task of the agent`,
+        path: socket,
+        ...(repair ? { repaired: true } : {}),
+      });
+      if (repair) {
+        stopTmux(socket);
+        repaired.push(`stopped the tmux server ${pid} left by ${agent}`);
+      }
+    }
     const drivers = await checkDrivers(ws.config.agents, process.env, await pluginKinds(ws));
     const report: DoctorReport = {
       // Problems that recovery already handled on open are reported but do not make the workspace unwell.

@@ -71,7 +71,9 @@ export interface HealthProblem {
     /** A stored object that does not fit its schema. */
     | 'invalid-row'
     /** A git worktree in `.dreamos` that no task, merge or agent needs (doctor's own check). */
-    | 'leftover-worktree';
+    | 'leftover-worktree'
+    /** A tmux server of a `pty` agent's session left with no task of the agent to run. */
+    | 'leftover-session';
   message: string;
   path?: string;
   task?: string;

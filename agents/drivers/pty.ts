@@ -14,9 +14,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { realFolder, writeAndClose } from '../../state/safe-files.js';
 import type { Task } from '../../state/schemas.js';
-import { environOf } from '../platform/process.js';
 import { claudeHookSettings } from '../sessions/needs-input.js';
-import { tmuxPane, tmuxSocketPath } from '../sessions/tmux.js';
+import { tmuxHolds, tmuxPane, tmuxSocketPath } from '../sessions/tmux.js';
 import { driverAccepts } from './accepts.js';
 import { expandArgv, optionLikeArgument, oversizedArgument, placeholderValues } from './command.js';
 import type { Driver } from './config.js';
@@ -75,15 +74,30 @@ export function ptyArgv(
   return { template, argv, ...(sessionId ? { sessionId } : {}), fresh: !(resumed && config.resume) };
 }
 
-/** Whether the program `pid` was started for this agent's run of this task in this workspace. */
-function runsTask(pid: number, ctx: DriverContext): boolean {
-  const env = environOf(pid) ?? [];
-  const marks = [
-    `DREAMOS_AGENT_ID=${ctx.agent.id}`,
-    `DREAMOS_HOME=${ctx.home}`,
-    `DREAMOS_TASK_ID=${ctx.task.id}`,
-  ];
-  return marks.every((mark) => env.includes(mark));
+/** The run of this task a dead orchestrator left in its tmux server, followed again; null when there is none. */
+function adoptTmux(
+  config: PtyConfig,
+  ctx: DriverContext,
+  tuning: SupervisorTuning,
+  pattern: RegExp | undefined,
+): DriverRun | null {
+  const socket = tmuxSocketPath(ctx.home, ctx.agent.id);
+  const pane = tmuxHolds(socket, ctx.agent.id, ctx.home, ctx.task.id) ? tmuxPane(socket) : null;
+  if (!pane) return null;
+  const sessionId = ctx.checkpoint?.sessionId;
+  return runInPty(ctx, {
+    ...tuning,
+    file: 'tmux',
+    args: [],
+    cwd: ctx.cwd,
+    env: childEnv(ctx, config),
+    cols: pane.cols,
+    rows: pane.rows,
+    ...(sessionId ? { sessionId, announceSession: false } : {}),
+    ...(pattern ? { sessionIdPattern: pattern } : {}),
+    tmux: { adopt: pane.pid },
+    notes: [`adopted the live session in tmux: its program (pid ${pane.pid}) goes on`],
+  });
 }
 
 export function createPtyDriver(config: PtyConfig, tuning: SupervisorTuning = {}): AgentDriver {
@@ -133,24 +147,9 @@ export function createPtyDriver(config: PtyConfig, tuning: SupervisorTuning = {}
         return () => runInPty(ctx, { ...options, cwd: plan.cwd, notes: [plan.note, ...notes] });
       }, ctx.timeoutSeconds);
     },
-    adopt(ctx: DriverContext): DriverRun | null {
-      if (config.backend !== 'tmux') return null;
-      const pane = tmuxPane(tmuxSocketPath(ctx.home, ctx.agent.id));
-      if (!pane || pane.dead || !runsTask(pane.pid, ctx)) return null;
-      const sessionId = ctx.checkpoint?.sessionId;
-      return runInPty(ctx, {
-        ...tuning,
-        file: 'tmux',
-        args: [],
-        cwd: ctx.cwd,
-        env: childEnv(ctx, config),
-        cols: pane.cols,
-        rows: pane.rows,
-        ...(sessionId ? { sessionId, announceSession: false } : {}),
-        ...(pattern ? { sessionIdPattern: pattern } : {}),
-        tmux: { adopt: pane.pid },
-        notes: [`adopted the live session in tmux: the program (pid ${pane.pid}) runs on`],
-      });
-    },
+    // A tmux session outlives its orchestrator: the next one takes it over.
+    ...(config.backend === 'tmux'
+      ? { adopt: (ctx: DriverContext) => adoptTmux(config, ctx, tuning, pattern) }
+      : {}),
   };
 }

@@ -12,12 +12,33 @@ import path from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import { processAlive } from '../../state/proc.js';
 import { realFolder } from '../../state/safe-files.js';
+import { environOf } from '../platform/process.js';
 import { sessionsDir } from './server.js';
 
 /** The one tmux session of a socket. */
 const SESSION = 'dreamos';
 /** How often the pane's program is looked at for its exit. */
 const EXIT_POLL_MS = 200;
+/** How many times (40 ms apart) tmux is asked whether it has read an ended program's terminal to the end. */
+const DEAD_TRIES = 50;
+/**
+ * The program runs under this shell, which writes its exit status to the file named first: tmux
+ * 3.3 does not always keep a pane's status (`pane_dead_status`). Signals reach both (one group).
+ */
+const WRAPPER = ['/bin/sh', '-c', 'f=$1; shift; "$@"; echo $? > "$f"', 'dreamos-session'];
+
+/** Where the wrapper of the program on `socket` writes its exit status. */
+const statusPath = (socket: string) => socket.replace(/\.sock$/, '.status');
+
+/** The exit status the wrapper wrote; null when it wrote none (it was killed). */
+function readStatus(socket: string): number | null {
+  try {
+    const text = fs.readFileSync(statusPath(socket), 'utf8').trim();
+    return /^\d+$/.test(text) ? Number(text) : null;
+  } catch {
+    return null;
+  }
+}
 
 export const tmuxSocketPath = (home: string, agentId: string) =>
   path.join(sessionsDir(home), `tmux-${agentId}.sock`);
@@ -49,8 +70,25 @@ export function tmuxPane(socket: string): { pid: number; dead: boolean; cols: nu
   return pid! > 1 ? { pid: pid!, dead: dead === 1, cols: cols!, rows: rows! } : null;
 }
 
-/** Whether a tmux server answers on `socket`. */
-export const tmuxAnswers = (socket: string) => tmux(socket, ['list-sessions']).ok;
+/**
+ * Whether the tmux server on `socket` was started for this agent's run of `task` in the workspace
+ * `home` (its environment, which the program inherits, says so), with the program's pane still there.
+ */
+export function tmuxHolds(socket: string, agentId: string, home: string, task: string): boolean {
+  const pid = tmuxServer(socket);
+  if (pid === null) return false;
+  const env = environOf(pid) ?? [];
+  return [`DREAMOS_AGENT_ID=${agentId}`, `DREAMOS_HOME=${home}`, `DREAMOS_TASK_ID=${task}`].every((mark) =>
+    env.includes(mark),
+  );
+}
+
+/** The pid of the tmux server answering on `socket`; null when none does. */
+export function tmuxServer(socket: string): number | null {
+  const shown = tmux(socket, ['display-message', '-p', '#{pid}']);
+  const pid = Number(shown.stdout.trim());
+  return shown.ok && pid > 1 ? pid : null;
+}
 
 /** Stop the tmux server of `socket` (and so its program), and remove the socket. */
 export function stopTmux(socket: string): void {
@@ -60,6 +98,7 @@ export function stopTmux(socket: string): void {
   } catch {
     // Already gone.
   }
+  fs.rmSync(statusPath(socket), { force: true });
 }
 
 export interface TmuxStart {
@@ -79,15 +118,15 @@ export function startTmux(home: string, start: TmuxStart): void {
   fs.chmodSync(dir, 0o700);
   stopTmux(start.socket); // a server left on the socket by a dead run is not this run's
   const { TERM: term = 'tmux-256color', ...env } = start.env;
-  // The options before the session take effect for it; remain-on-exit keeps the pane (and its exit
-  // status) after the program ends, so that the end is read, not raced.
+  // The options before the session take effect for it; remain-on-exit keeps the pane after the
+  // program ends, so that its last output is read, not raced.
   const started = tmux(
     start.socket,
     [
       ...['start-server', ';', 'set', '-g', 'default-terminal', term, ';'],
       ...['set', '-g', 'remain-on-exit', 'on', ';', 'set', '-g', 'status', 'off', ';'],
       ...['new-session', '-d', '-s', SESSION, '-x', `${start.cols}`, '-y', `${start.rows}`],
-      ...['-c', start.cwd, '--', start.program, ...start.args, ';'],
+      ...['-c', start.cwd, '--', ...WRAPPER, statusPath(start.socket), start.program, ...start.args, ';'],
       ...['set', '-gw', 'window-size', 'manual'],
     ],
     env,
@@ -137,7 +176,7 @@ export function keyCommands(data: string): string[] {
 /**
  * A control-mode client of the session on `socket`: the pane's output from the screen as it stands
  * (`adopted`) or from its start, keys and resizes sent, the program's exit noticed (its pid polled,
- * then its status read from the kept pane) and the server stopped then.
+ * its last output read from the kept pane, its status from its wrapper) and the server stopped then.
  */
 export class TmuxTerminal implements SessionTerminal {
   private readonly client: ChildProcess;
@@ -240,32 +279,32 @@ export class TmuxTerminal implements SessionTerminal {
   private async programEnded(): Promise<void> {
     if (this.exited) return;
     clearInterval(this.poll);
-    // The pane is kept (remain-on-exit): its status is read once tmux has seen the end.
-    let status: string | undefined;
-    for (let i = 0; i < 25 && status === undefined; i++) {
-      const shown = await this.command(`display-message -p -t ${SESSION} '#{pane_dead} #{pane_dead_status}'`);
-      if (shown === null) break;
-      const [dead, code] = (shown[0] ?? '').split(' ');
-      if (dead === '1') status = code ?? '';
-      else await new Promise((resolve) => setTimeout(resolve, 40));
+    // The pane is kept (remain-on-exit): once tmux has read its terminal to the end, the reply to
+    // one more question comes after the last of the output.
+    for (let i = 0; i < DEAD_TRIES; i++) {
+      const shown = await this.command(`display-message -p -t ${SESSION} '#{pane_dead}'`);
+      if (shown === null || shown[0] === '1') break;
+      await new Promise((resolve) => setTimeout(resolve, 40));
     }
-    this.finish(status);
+    this.finish();
   }
 
   /** The control client went away (the server died with its program, or was stopped). */
   private ended(): void {
-    if (!this.exited) this.finish(undefined);
+    if (!this.exited) this.finish();
   }
 
-  private finish(status: string | undefined): void {
+  private finish(): void {
     if (this.exited) return;
     this.exited = true;
     clearInterval(this.poll);
     for (const waiting of this.replies.splice(0)) waiting(null);
+    const status = readStatus(this.socket);
     stopTmux(this.socket);
     this.client.kill();
-    const code = status === undefined || status === '' ? null : Number(status);
-    // No status: the program was killed by a signal, which tmux does not say (-1: unknown).
-    this.exitListener(code === null ? { exitCode: 0, signal: -1 } : { exitCode: code });
+    // No status: the program was stopped with its wrapper, by a signal (-1: which one is unknown).
+    if (status === null) this.exitListener({ exitCode: 0, signal: -1 });
+    else if (status > 128) this.exitListener({ exitCode: status, signal: status - 128 });
+    else this.exitListener({ exitCode: status });
   }
 }

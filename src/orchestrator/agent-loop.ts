@@ -7,7 +7,7 @@
 import fs from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { AgentDriver, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
+import type { AgentDriver, DriverContext, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
 import type { Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
 import { type AgentConfig, isBuiltIn } from '../config.js';
@@ -109,10 +109,11 @@ export class AgentLoop {
 
   /**
    * Run one claimed task through the agent's driver and record how it ended. `leaseFrom` is when the
-   * write that claimed it was sent (performance.now()).
+   * write that claimed it was sent (performance.now()). `adopt`: the program a dead orchestrator's run
+   * left running is followed (the driver's `adopt`) rather than a new one started.
    */
-  run(task: Task, leaseFrom: number): Promise<void> {
-    const done = this.runTask(task, leaseFrom);
+  run(task: Task, leaseFrom: number, adopt = false): Promise<void> {
+    const done = this.runTask(task, leaseFrom, adopt);
     this.ended = done.catch(() => undefined);
     return done;
   }
@@ -241,7 +242,7 @@ export class AgentLoop {
     clearTimeout(timer);
   }
 
-  private async runTask(task: Task, leaseFrom: number): Promise<void> {
+  private async runTask(task: Task, leaseFrom: number, adopt: boolean): Promise<void> {
     const agentId = this.agent.id;
     const running: Running = {
       task,
@@ -266,7 +267,7 @@ export class AgentLoop {
       running.delivered = mailbox.map((m) => m.id);
       await this.checkpoint({
         task: task.id,
-        step: checkpoint ? 'resume' : 'start',
+        step: adopt ? 'adopted' : checkpoint ? 'resume' : 'start',
         progress: checkpoint?.progress ?? 0,
       });
       await this.ws.apply((ctx) =>
@@ -283,7 +284,7 @@ export class AgentLoop {
       const logPath = this.ws.paths.log(agentId, task.id);
       fs.mkdirSync(dirname(logPath), { recursive: true, mode: 0o700 });
       const work = await openCodeWork(this.ws, this.agent, task);
-      running.run = this.driver.start({
+      const context: DriverContext = {
         task,
         agent: this.agent,
         home: this.ws.home,
@@ -344,7 +345,9 @@ export class AgentLoop {
             await this.ws.sendMail({ to, body }, agentId);
           },
         },
-      });
+      };
+      running.run = adopt ? (this.driver.adopt?.(context) ?? null) : this.driver.start(context);
+      if (running.run === null) throw new Error('the live session to adopt has gone');
       outcome = await running.run.done;
     } catch (error) {
       outcome = { ok: false, error: (error as Error).message, errorCode: 'E_DRIVER' };

@@ -16,7 +16,7 @@ import { AgentLoop, type AgentLoopHost } from './agent-loop.js';
 import { DriftMonitor } from './drift-monitor.js';
 import { makeDrivers } from './drivers.js';
 import type { OrchestratorEvent, TakenFrom } from './events.js';
-import { type Leftover, type LeftoverContext, recoverLeftover } from './leftovers.js';
+import { type Leftover, type LeftoverContext, recoverLeftover, stopLeftoverTmux } from './leftovers.js';
 import { planHeartbeat, planReleaseAgents, planTakeAgents, runnerGone } from './plans.js';
 import { assign, hasRunnableWork } from './scheduler.js';
 import { SweepLeader } from './sweep-leader.js';
@@ -134,6 +134,7 @@ export class Orchestrator {
       changed: () => this.onChange(),
     });
     for (const leftover of leftovers) await this.recover(leftover);
+    stopLeftoverTmux(this.ws, taken, (event) => this.emit(event));
     this.watcher = watchWorkspace(this.ws, () => this.onChange());
     this.heartbeat = setInterval(() => void this.beat(), this.policies.heartbeatSeconds * 1000);
     this.onChange();
@@ -147,7 +148,7 @@ export class Orchestrator {
     }
   }
 
-  /** Stop what a dead run of an agent left, and run its task again here. */
+  /** Adopt or stop what a dead run of an agent left, and run its task again here. */
   private recover(leftover: Leftover): Promise<void> {
     // Before the write that resumes the task: its lease runs from no earlier than this.
     const leaseFrom = performance.now();
@@ -157,6 +158,11 @@ export class Orchestrator {
       resume: (agentId, task) => {
         const loop = this.loops.get(agentId);
         if (loop) void loop.run(task, leaseFrom);
+      },
+      canAdopt: (agentId) => this.loops.get(agentId)?.driver.adopt !== undefined,
+      adopt: (agentId, task) => {
+        const loop = this.loops.get(agentId);
+        if (loop) void loop.run(task, leaseFrom, true);
       },
     };
     return recoverLeftover(ctx, leftover);
@@ -214,6 +220,7 @@ export class Orchestrator {
       }
       this.emit({ type: 'took-over', agents: taken, from });
       for (const leftover of leftovers) await this.recover(leftover);
+      stopLeftoverTmux(this.ws, taken, (event) => this.emit(event));
     })();
     this.adopting = adopting;
     try {

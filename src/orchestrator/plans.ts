@@ -225,6 +225,22 @@ export function planResume(ctx: Ctx, agentId: string, taskId: string): Plan<Task
 }
 
 /**
+ * The live session of a dead orchestrator's run (a tmux backend) is taken over: the task stays with
+ * the same lease, its token unchanged (the program reports with it), renewed from now. Only while
+ * that lease still holds: one that ran out may already have been acted on (lease-fencing.md).
+ */
+export function planAdopt(ctx: Ctx, agentId: string, taskId: string): Plan<Task | null> {
+  const task = ctx.view.task(taskId);
+  const lease = task?.lease;
+  if (task?.status !== 'working' || !lease || lease.owner !== agentId || leaseExpired(lease, ctx))
+    return { change: null, result: null };
+  const adopted = transition(task, 'working', ctx, 'its live session adopted after a restart', {
+    lease: renewedLease(lease, ctx),
+  });
+  return { change: { op: 'resume', by: agentId, tasks: [adopted] }, result: adopted };
+}
+
+/**
  * A stop asked for (the orchestrator shutting down, the agent restarted): the running task goes back
  * to ready (its checkpoint stays), counted neither as a stall nor as an attempt, for the task did not
  * fail: it was interrupted.

@@ -87,3 +87,72 @@ describe('the tmux backend', () => {
     await waitFor(() => tmux(socket, 'list-sessions').status !== 0, 30_000);
   });
 });
+
+describe('a restarted orchestrator with the tmux backend', () => {
+  it('adopts the live session of a SIGKILLed one: the same program goes on and completes the task', async () => {
+    usePtyAgent(tmp.dir, [], { backend: 'tmux' });
+    const task = run(['task', 'add', 'long talk', '--prompt', 'talk to me', '--json']).json<Task>();
+    const first = orchestrate();
+    await peekUntil('Proceed with the change?');
+    const socket = socketOf('agent-1');
+    const paneOf = () => tmux(socket, 'display-message', '-p', '-t', 'dreamos', '#{pane_pid}').stdout.trim();
+    const program = Number(paneOf());
+    expect(program).toBeGreaterThan(1);
+    const token = taskOf(task.id).lease?.token;
+
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    expect(alive(program)).toBe(true);
+
+    orchestrate();
+    // The new orchestrator serves the same program's screen again.
+    await waitFor(
+      () =>
+        run(['task', 'show', task.id, '--json'])
+          .json<Task>()
+          .history.some((h) => /adopted/.test(h.why ?? '')),
+      30_000,
+    );
+    await peekUntil('Proceed with the change?');
+    expect(Number(paneOf())).toBe(program);
+    expect(taskOf(task.id).lease?.token).toBe(token);
+
+    expect(run(['agent', 'send', 'agent-1', 'welcome back']).code).toBe(0);
+    await waitFor(() => taskOf(task.id).status === 'done', 30_000);
+    const done = taskOf(task.id);
+    expect(done.attempts).toBe(1);
+    const log = logOf(task.id);
+    expect(log).toContain('adopted the live session in tmux');
+    expect(log).toContain('answer: welcome back');
+    // One run of the program: it showed its prompt once.
+    expect(log.match(/prompt: talk to me/g)).toHaveLength(1);
+    await waitFor(() => !alive(program), 10_000);
+  });
+
+  it("stops a tmux server left for an agent without a task, and never the operator's own", async () => {
+    usePtyAgent(tmp.dir, [], { backend: 'tmux' });
+    const sessions = path.join(tmp.dir, '.dreamos', 'sessions');
+    fs.mkdirSync(sessions, { recursive: true, mode: 0o700 });
+    const left = socketOf('agent-1');
+    const operator = `dreamos-operator-${process.pid}`;
+    const operatorTmux = (...args: string[]) =>
+      spawnSync('tmux', ['-L', operator, '-f', '/dev/null', ...args], { encoding: 'utf8' });
+    try {
+      expect(tmux(left, 'new-session', '-d', '-s', 'dreamos', 'sleep 600').status).toBe(0);
+      expect(operatorTmux('new-session', '-d', '-s', 'dreamos', 'sleep 600').status).toBe(0);
+
+      const doctor = run(['doctor', '--json']);
+      expect(doctor.stdout).toContain('leftover-session');
+      expect(tmux(left, 'list-sessions').status).toBe(0);
+
+      const orchestrator = orchestrate('--until-idle');
+      await new Promise((resolve) => orchestrator.once('exit', resolve));
+      expect(tmux(left, 'list-sessions').status).not.toBe(0);
+      expect(fs.existsSync(left)).toBe(false);
+      expect(operatorTmux('list-sessions').status).toBe(0);
+      expect(run(['doctor', '--json']).stdout).not.toContain('leftover-session');
+    } finally {
+      operatorTmux('kill-server');
+    }
+  });
+});
