@@ -2,8 +2,10 @@
  * config.json: agents, drivers and policies, validated with zod. A JSON Schema generated from the same
  * zod schema is written beside it (config.schema.json) for editors.
  */
+
 import * as z from 'zod';
 import { Driver } from '../agents/drivers/config.js';
+import { parseDetachKey } from '../agents/sessions/keys.js';
 import { DEFAULT_BACKEND } from '../state/backends.js';
 import { AgentId } from '../state/schemas.js';
 import { DiscordAppConfig } from './discord/config.js';
@@ -261,6 +263,18 @@ const ConsoleSettings = z.strictObject({
   desktop: z.boolean().default(true),
   /** Notifications closer together than this are gathered into one. */
   quietSeconds: z.number().nonnegative().max(3600).default(10),
+  /**
+   * The key that detaches from an attached session (`ctrl-]` unless set): `dreamos agent attach`'s
+   * `--detach-key` and DREAMOS_DETACH_KEY win over it.
+   */
+  detachKey: z
+    .string()
+    .max(20)
+    .refine(
+      (spec) => parseDetachKey(spec) !== null,
+      'not a Ctrl key a terminal sends as one byte (ctrl-], ctrl-b, ctrl-q, …)',
+    )
+    .optional(),
 });
 
 export const Config = z

@@ -38,15 +38,16 @@ export function registerSessionCommands(agent: Command): void {
     .argument('<id>')
     .option(
       '--detach-key <key>',
-      `the key that gives the terminal back (ctrl-LETTER, ctrl-], …; default DREAMOS_DETACH_KEY, else ${DEFAULT_DETACH_KEY})`,
+      `the key that gives the terminal back (ctrl-LETTER, ctrl-], …; default DREAMOS_DETACH_KEY, else console.detachKey in config.json, else ${DEFAULT_DETACH_KEY})`,
     )
     .action(async (id: string, o, command: Command) => {
-      const spec = String(o.detachKey ?? process.env.DREAMOS_DETACH_KEY ?? DEFAULT_DETACH_KEY);
-      const key = parseDetachKey(spec);
-      if (!key)
+      // The option, then the environment, then config.json's console.detachKey (checked when loaded).
+      const given = o.detachKey ?? process.env.DREAMOS_DETACH_KEY;
+      const chosen = given === undefined ? undefined : parseDetachKey(String(given));
+      if (chosen === null)
         throw new DreamError(
           'E_USAGE',
-          `--detach-key ${spec}: not a Ctrl key a terminal sends as one byte (ctrl-], ctrl-b, ctrl-q, …)`,
+          `${o.detachKey === undefined ? 'DREAMOS_DETACH_KEY=' : '--detach-key '}${given}: not a Ctrl key a terminal sends as one byte (ctrl-], ctrl-b, ctrl-q, …)`,
         );
       if (!process.stdin.isTTY || !process.stdout.isTTY)
         throw new DreamError(
@@ -55,6 +56,7 @@ export function registerSessionCommands(agent: Command): void {
         );
       await readWorkspace(command, async (ws) => {
         ws.agent(id);
+        const key = chosen ?? parseDetachKey(ws.config.console.detachKey ?? DEFAULT_DETACH_KEY)!;
         const client = await openSession(ws.home, id, { mode: 'write', stream: 'raw' });
         const end = await attachTerminal(client, key);
         if (end.how === 'detached') say(`detached from ${id} (${key.name}); it goes on working`);

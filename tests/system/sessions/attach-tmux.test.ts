@@ -4,6 +4,8 @@
  * program's modes reset, and hostile output kept from the terminal, attached or not.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { waitFor } from '../../helpers/agents.js';
 import { usePtyAgent } from '../../helpers/sessions.js';
@@ -114,5 +116,29 @@ describe.skipIf(!hasTmux)('agent attach', () => {
     expect(shown).toContain('answer: remember me');
     server.tmux('send-keys', '-t', 'main', 'C-b');
     await screenUntil('main', (s) => s.includes('detached from agent-1 (ctrl-b)'));
+  });
+
+  it("detaches with config.json's console.detachKey, and refuses one a terminal cannot send", async () => {
+    usePtyAgent(tmp.dir, ['--loop']);
+    const file = path.join(tmp.dir, '.dreamos', 'config.json');
+    const config = JSON.parse(fs.readFileSync(file, 'utf8'));
+    fs.writeFileSync(file, JSON.stringify({ ...config, console: { detachKey: 'ctrl-[' } }));
+    const refused = run(['agent', 'peek', 'agent-1']);
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/detachKey.*not a Ctrl key a terminal sends as one byte/s);
+    fs.writeFileSync(file, JSON.stringify({ ...config, console: { detachKey: 'ctrl-q' } }));
+
+    run(['task', 'add', 'talk', '--prompt', 'configured key']);
+    orchestrator = spawn(process.execPath, [BIN, 'run', '--agents', 'agent-1'], { cwd: tmp.dir });
+    collectOutput(orchestrator);
+    await waitFor(() => peek().includes('Proceed with the change?'), 30_000);
+    const attach = `env -u DREAMOS_DETACH_KEY ${JSON.stringify(process.execPath)} ${JSON.stringify(BIN)} agent attach agent-1`;
+    server.open('main', tmp.dir, `sh -c '${attach}; sleep 600'`);
+    await screenUntil('main', (s) => s.includes('Proceed with the change?'));
+    server.tmux('send-keys', '-t', 'main', 'C-]');
+    await waitFor(() => peek().includes('[key 1d]'), 30_000);
+    server.tmux('send-keys', '-t', 'main', 'C-q');
+    await screenUntil('main', (s) => s.includes('detached from agent-1 (ctrl-q)'));
+    expect(peek()).not.toContain('[key 11]');
   });
 });
