@@ -119,12 +119,13 @@ export function startTmux(home: string, start: TmuxStart): void {
   stopTmux(start.socket); // a server left on the socket by a dead run is not this run's
   const { TERM: term = 'tmux-256color', ...env } = start.env;
   // The options before the session take effect for it; remain-on-exit keeps the pane after the
-  // program ends, so that its last output is read, not raced.
+  // program ends, so that its last output is read, not raced (and draws nothing on it).
   const started = tmux(
     start.socket,
     [
       ...['start-server', ';', 'set', '-g', 'default-terminal', term, ';'],
-      ...['set', '-g', 'remain-on-exit', 'on', ';', 'set', '-g', 'status', 'off', ';'],
+      ...['set', '-g', 'remain-on-exit', 'on', ';', 'set', '-g', 'remain-on-exit-format', '', ';'],
+      ...['set', '-g', 'status', 'off', ';'],
       ...['new-session', '-d', '-s', SESSION, '-x', `${start.cols}`, '-y', `${start.rows}`],
       ...['-c', start.cwd, '--', ...WRAPPER, statusPath(start.socket), start.program, ...start.args, ';'],
       ...['set', '-gw', 'window-size', 'manual'],

@@ -129,6 +129,34 @@ describe('a restarted orchestrator with the tmux backend', () => {
     await waitFor(() => !alive(program), 10_000);
   });
 
+  it('notices at the adoption a program that ended while no orchestrator followed it', async () => {
+    usePtyAgent(tmp.dir, [], { backend: 'tmux' });
+    const task = run(['task', 'add', 'quick talk', '--prompt', 'answer alone', '--json']).json<Task>();
+    const first = orchestrate();
+    await peekUntil('Proceed with the change?');
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+    // The operator answers inside the agent's own tmux server while no orchestrator runs.
+    const socket = socketOf('agent-1');
+    expect(tmux(socket, 'send-keys', '-t', 'dreamos', '-l', 'alone').status).toBe(0);
+    await waitFor(() => tmux(socket, 'capture-pane', '-p', '-t', 'dreamos').stdout.includes('alone'), 10_000);
+    expect(tmux(socket, 'send-keys', '-t', 'dreamos', 'Enter').status).toBe(0);
+    await waitFor(
+      () => tmux(socket, 'display-message', '-p', '-t', 'dreamos', '#{pane_dead}').stdout.trim() === '1',
+      10_000,
+    );
+
+    const second = orchestrate('--until-idle');
+    await new Promise((resolve) => second.once('exit', resolve));
+    const done = taskOf(task.id);
+    expect(done.status).toBe('done');
+    expect(done.attempts).toBe(1);
+    expect(done.result).toMatchObject({ ok: true, exitCode: 0 });
+    expect(logOf(task.id)).toContain('answer: alone');
+    expect(logOf(task.id)).not.toContain('Pane is dead');
+    expect(tmux(socket, 'list-sessions').status).not.toBe(0);
+  });
+
   it("stops a tmux server left for an agent without a task, and never the operator's own", async () => {
     usePtyAgent(tmp.dir, [], { backend: 'tmux' });
     const sessions = path.join(tmp.dir, '.dreamos', 'sessions');
