@@ -4,19 +4,19 @@
  * once everything of it is gone. What differs is the output: a headless terminal keeps the screen
  * (agents/sessions/screen.ts), the log gets each line as it scrolls off the screen's top (never a
  * spinner's frames), `::dreamos` lines are read from those lines, and the session is served on a
- * socket for attach, peek and send (agents/sessions/server.ts).
+ * socket for attach, peek and send (agents/sessions/server.ts). The terminal is the orchestrator's
+ * own, or a tmux server's that outlives it (./pty-terminal.ts).
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
 import { groupAlive, signalGroup, stopProcessGroup, trackGroup, untrackGroup } from '../platform/process.js';
-import { loadPty } from '../sessions/native.js';
 import { hookNeedsInput, readNeedsInput } from '../sessions/needs-input.js';
 import type { HookEvent } from '../sessions/protocol.js';
 import { SessionScreen } from '../sessions/screen.js';
 import { SessionServer } from '../sessions/server.js';
-import { type SessionTerminal, startTmux, TmuxTerminal, tmuxPane, tmuxSocketPath } from '../sessions/tmux.js';
+import type { SessionTerminal } from '../sessions/tmux.js';
 import { DEFAULT_MAX_LINE_BYTES, RunOutput } from './output.js';
+import { findExecutable, spawnPty, terminalEnv, tmuxTerminal } from './pty-terminal.js';
 import { applyDirective, type StopReason, settledRun, stoppedOutcome } from './supervise.js';
 import type { DriverContext, DriverOutcome, DriverRun, NeedsInput } from './types.js';
 
@@ -54,49 +54,7 @@ const QUIET_MS = 800;
 const TYPING_MS = 5000;
 /** How often the screen is searched for the session id until it is found. */
 const SESSION_SCAN_MS = 500;
-/** Variables of the operator's terminal that would mislead the program about its own. */
-const TERMINAL_ENV = [
-  'TMUX',
-  'TMUX_PANE',
-  'STY',
-  'TERM_PROGRAM',
-  'TERM_PROGRAM_VERSION',
-  'KITTY_WINDOW_ID',
-  'KITTY_PID',
-  'WT_SESSION',
-  'VTE_VERSION',
-  'ITERM_SESSION_ID',
-  'COLUMNS',
-  'LINES',
-];
-
 const cutText = (text: string, max: number) => (text.length > max ? `${text.slice(0, max)}…` : text);
-
-/** The program's path, as execvp would find it; null when there is none to run. */
-export function findExecutable(file: string, cwd: string, pathVar: string | undefined): string | null {
-  const candidates = file.includes('/')
-    ? [path.resolve(cwd, file)]
-    : (pathVar ?? '').split(':').map((dir) => path.join(dir || '.', file));
-  for (const candidate of candidates) {
-    try {
-      fs.accessSync(candidate, fs.constants.X_OK);
-      if (fs.statSync(candidate).isFile()) return candidate;
-    } catch {
-      // Not here.
-    }
-  }
-  return null;
-}
-
-/** The program's environment: the operator's terminal left out, the session's own terminal named. */
-function terminalEnv(env: NodeJS.ProcessEnv, term: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) if (value !== undefined) out[name] = value;
-  for (const name of TERMINAL_ENV) delete out[name];
-  out.TERM = term;
-  out.COLORTERM = 'truecolor';
-  return out;
-}
 
 const signalName = (signal: number | undefined): string | null =>
   signal && signal < 0
@@ -104,40 +62,6 @@ const signalName = (signal: number | undefined): string | null =>
     : signal
       ? (Object.entries(os.constants.signals).find(([, n]) => n === signal)?.[0] ?? `signal ${signal}`)
       : null;
-
-function spawnPty(options: PtyRunOptions, program: string, env: Record<string, string>): SessionTerminal {
-  return loadPty().spawn(program, [...options.args], {
-    name: env.TERM!,
-    cols: options.cols,
-    rows: options.rows,
-    cwd: options.cwd,
-    env,
-  });
-}
-
-/** The program in its tmux server: started there, or adopted from a run whose orchestrator died. */
-function tmuxTerminal(
-  ctx: DriverContext,
-  options: PtyRunOptions,
-  program: string,
-  env: Record<string, string>,
-): SessionTerminal {
-  const socket = tmuxSocketPath(ctx.home, ctx.agent.id);
-  const adopted = options.tmux?.adopt;
-  if (adopted) return new TmuxTerminal(socket, adopted, true);
-  startTmux(ctx.home, {
-    socket,
-    program,
-    args: options.args,
-    cwd: options.cwd,
-    env,
-    cols: options.cols,
-    rows: options.rows,
-  });
-  const pane = tmuxPane(socket);
-  if (pane === null) throw new Error('tmux started no program');
-  return new TmuxTerminal(socket, pane.pid, false);
-}
 
 export function runInPty(ctx: DriverContext, options: PtyRunOptions): DriverRun {
   try {
