@@ -75,16 +75,24 @@ it(`survives ${KILLS} SIGKILLs of the merge queue at random instants`, async () 
   const first = repo.git('rev-parse', 'main');
   const commit = `git ${GIT_ID.join(' ')} commit -q -m "part 1 of $DREAMOS_TASK_ID"`;
   const script = `echo 1 > "f-$DREAMOS_TASK_ID.txt" && git add --all && ${commit} && echo 2 >> "f-$DREAMOS_TASK_ID.txt"`;
-  const inputs = Array.from({ length: TASKS }, () => ({ title: 'Change', prompt: script, role: 'coder' }));
-  const imported = repo.run('task', 'import', '-', '--json', { input: JSON.stringify(inputs) });
-  const ids = (JSON.parse(imported.stdout) as Task[]).map((t) => t.id);
-  expect(ids).toHaveLength(TASKS);
-  const run = repo.run('run', '--until-idle');
-  expect(run.code, run.stderr).toBe(0);
-  expect(repo.json<unknown[]>('review', 'list')).toHaveLength(TASKS);
+  const ids: string[] = [];
+  /** Another TASKS code tasks, worked by the agents until each waits for review. */
+  const batch = (r: CodeRepo) => {
+    const inputs = Array.from({ length: TASKS }, () => ({ title: 'Change', prompt: script, role: 'coder' }));
+    const imported = r.run('task', 'import', '-', '--json', { input: JSON.stringify(inputs) });
+    const added = (JSON.parse(imported.stdout) as Task[]).map((t) => t.id);
+    expect(added).toHaveLength(TASKS);
+    const run = r.run('run', '--until-idle');
+    expect(run.code, run.stderr).toBe(0);
+    expect(r.json<unknown[]>('review', 'list')).toHaveLength(TASKS);
+    ids.push(...added);
+  };
+  batch(repo);
 
   let kills = 0;
-  for (let round = 0; kills < KILLS && round < KILLS * 3; round++) {
+  for (let round = 0; kills < KILLS && round < KILLS * 6; round++) {
+    // A fast queue can merge every task before the kills are done: then there is more work.
+    if (checkBase(repo, first, ids).length === ids.length) batch(repo);
     const { child, exited, working } = startQueue(repo);
     // A random instant once the queue works: in a rebase, a gate or a ref update.
     const delay = random() * 600;
@@ -105,7 +113,6 @@ it(`survives ${KILLS} SIGKILLs of the merge queue at random instants`, async () 
       expect(['review', 'done'], `${id} lost (seed ${seed})`).toContain(task?.status);
       if (task!.status === 'done') expect(merged, `seed ${seed}`).toContain(id);
     }
-    if (merged.length === TASKS && ended !== 'timer') break;
   }
   expect(kills, `seed ${seed}`).toBeGreaterThanOrEqual(KILLS);
 
@@ -114,7 +121,7 @@ it(`survives ${KILLS} SIGKILLs of the merge queue at random instants`, async () 
   expect(last.code, `${last.stderr} (seed ${seed})`).toBe(0);
   expect(checkBase(repo, first, ids).sort()).toEqual([...ids].sort());
   const done = repo.json<Task[]>('task', 'list', '--status', 'done').filter((t) => ids.includes(t.id));
-  expect(done).toHaveLength(TASKS);
+  expect(done).toHaveLength(ids.length);
   expect(done.every((t) => t.code?.stage === 'merged')).toBe(true);
   expect(repo.json<{ queued: unknown[]; merging: unknown }>('merge', 'status')).toMatchObject({
     queued: [],
