@@ -13,6 +13,7 @@ import { Body } from './Body.js';
 import { Footer } from './components/Footer.js';
 import { type AgentsMode, Header } from './components/Header.js';
 import { TooSmall } from './components/TooSmall.js';
+import { useTaskDiff } from './data/diff.js';
 import { JournalFeed } from './data/journal.js';
 import { LogHub } from './data/logs.js';
 import { taskText, wrapLines } from './data/task-text.js';
@@ -149,7 +150,16 @@ function Console(props: AppProps) {
     () => ({ lines: textLines ?? logLines, rows: layout.list.rows }),
     [textLines, logLines, layout.list.rows],
   );
-  const selection = selectionFor(state, lists, log);
+  const diffCode = state.view === 'diff' && state.diffTaskId ? lists.task(state.diffTaskId)?.code : undefined;
+  const diffState = useTaskDiff(
+    state.view === 'diff' ? state.diffTaskId : null,
+    `${diffCode?.head ?? ''}:${diffCode?.merged ?? ''}`,
+  );
+  const diff = useMemo(
+    () => ({ parsed: diffState.parsed, error: diffState.error, rows: layout.list.rows }),
+    [diffState, layout.list.rows],
+  );
+  const selection = selectionFor(state, lists, log, diff);
   const ctx = keyContext(state, selection, readOnly);
   // The rows shown under cursors nobody has moved yet: the cursors stay on them from now on.
   const shown = JSON.stringify(unpicked(state, lists));
@@ -162,8 +172,8 @@ function Console(props: AppProps) {
     if (rowsMoved !== '{}') dispatch({ type: 'moved', cursors: JSON.parse(rowsMoved) });
   }, [rowsMoved, dispatch]);
 
-  const live = useRef({ consoleView, journal, layout, log });
-  live.current = { consoleView, journal, layout, log };
+  const live = useRef({ consoleView, journal, layout, log, diff });
+  live.current = { consoleView, journal, layout, log, diff };
   const quit = useCallback(() => {
     props.onQuit?.();
     exit();
@@ -180,7 +190,7 @@ function Console(props: AppProps) {
     const envFor = (): Env => {
       const s = stateRef.current;
       const l = derive(live.current.consoleView, s, live.current.journal);
-      const sel = selectionFor(s, l, live.current.log);
+      const sel = selectionFor(s, l, live.current.log, live.current.diff);
       const pageSize = s.view === 'board' ? live.current.layout.board.rows : live.current.layout.list.rows;
       return {
         ws,
@@ -223,7 +233,9 @@ function Console(props: AppProps) {
         ? state.taskId
         : state.view === 'log'
           ? state.logTaskId
-          : null;
+          : state.view === 'diff'
+            ? state.diffTaskId
+            : null;
   const where = relative(process.cwd(), ws.home);
   // Marked tasks are what the task keys act on, in every view: the count is always in sight.
   const marked = state.marked.size ? ` · ${state.marked.size} marked` : '';

@@ -1,9 +1,11 @@
 /** The area between header and footer: the open dialog, else the current view. */
 import { Box, Text } from 'ink';
 import { Component, type ReactNode } from 'react';
+import { reviewRows } from './data/review.js';
 import { boardCursors, type Lists, type Selection } from './derive.js';
 import { Confirm } from './dialogs/Confirm.js';
 import { Help } from './dialogs/Help.js';
+import { NoteForm } from './dialogs/NoteForm.js';
 import { Palette } from './dialogs/Palette.js';
 import { Picker } from './dialogs/Picker.js';
 import { TaskForm } from './dialogs/TaskForm.js';
@@ -15,9 +17,11 @@ import { AgentDetail } from './views/AgentDetail.js';
 import { Attention } from './views/Attention.js';
 import { Board } from './views/Board.js';
 import { Dashboard } from './views/Dashboard.js';
+import { Diff } from './views/Diff.js';
 import { Journal } from './views/Journal.js';
 import { LogPager } from './views/LogPager.js';
 import { Metrics } from './views/Metrics.js';
+import { Review } from './views/Review.js';
 import { TaskDetail } from './views/TaskDetail.js';
 
 export interface BodyProps {
@@ -48,6 +52,7 @@ function Dialogs({ state, ctx, layout, lists }: BodyProps): ReactNode {
   if (d?.kind === 'form') return <TaskForm form={d.form} width={width} />;
   if (d?.kind === 'picker') return <Picker dialog={d} width={width} />;
   if (d?.kind === 'editor') return <TextEditor dialog={d} width={width} rows={rows} />;
+  if (d?.kind === 'note') return <NoteForm dialog={d} width={width} />;
   return null;
 }
 
@@ -120,6 +125,25 @@ function View({ state, lists, selection, layout }: BodyProps): ReactNode {
     case 'task':
       return (
         <TaskDetail task={selection.task} layout={layout} scroll={selection.cursor} lookup={lists.task} />
+      );
+    case 'review':
+      return (
+        <Review
+          rows={reviewRows(consoleView.columns.review)}
+          cursor={selection.cursor}
+          lookup={lists.task}
+          layout={layout}
+        />
+      );
+    case 'diff':
+      return (
+        <Diff
+          taskId={state.diffTaskId ?? ''}
+          task={selection.task}
+          page={selection.diff ?? { parsed: null, error: null, rows: layout.list.rows }}
+          top={selection.cursor}
+          layout={layout}
+        />
       );
     default:
       return null;

@@ -17,6 +17,8 @@ const sortColumns = (columns: Record<Status, Task[]>, sort: BoardSort) =>
     ? columns
     : (Object.fromEntries(STATUSES.map((s) => [s, sortTasks(columns[s], sort)])) as Record<Status, Task[]>);
 
+import { type DiffPage, diffSelection, NO_DIFF, reviewContext, reviewSelection } from './review-select.js';
+
 export interface Lists {
   consoleView: ConsoleView;
   columns: Record<Status, Task[]>;
@@ -107,6 +109,8 @@ export interface Selection {
   alerts: readonly string[];
   /** The pager's lines (the log view; `cursor` is its first visible line). */
   log?: PagerLines;
+  /** The diff view's lines (`cursor` is its first visible line). */
+  diff?: DiffPage;
 }
 
 export interface PagerLines {
@@ -187,7 +191,12 @@ export function moved(state: UiState, lists: Lists): Record<string, number> {
   return out;
 }
 
-export function selectionFor(state: UiState, lists: Lists, log: PagerLines = NO_LOG): Selection {
+export function selectionFor(
+  state: UiState,
+  lists: Lists,
+  log: PagerLines = NO_LOG,
+  diff: DiffPage = NO_DIFF,
+): Selection {
   const { consoleView } = lists;
   const key = listKey(state);
   const pick = (size: number) => ({ size, cursor: cursorOf(state, key, size), lost: null });
@@ -274,6 +283,10 @@ export function selectionFor(state: UiState, lists: Lists, log: PagerLines = NO_
       const agent = consoleView.agents.find((a) => a.id === state.agentId) ?? null;
       return { ...pick(200), task: agent?.task ?? null, agent, open: null, alerts: [] };
     }
+    case 'review':
+      return reviewSelection(state, lists);
+    case 'diff':
+      return diffSelection(state, lists, diff);
     default:
       return { size: 0, cursor: 0, lost: null, task: null, agent: null, open: null, alerts: [] };
   }
@@ -311,5 +324,6 @@ export function keyContext(state: UiState, selection: Selection, readOnly: boole
         : state.view === 'agent'
           ? (agent?.task?.id ?? agent?.lastTask?.id ?? null)
           : null,
+    review: reviewContext(state, selection),
   };
 }

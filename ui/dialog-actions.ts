@@ -16,6 +16,7 @@ import { runLongText } from './long-text.js';
 import type { Dialog } from './model.js';
 import { jumpToMatch } from './pager.js';
 import { paletteItems } from './palette.js';
+import { submitNote } from './review-actions.js';
 
 type Confirm = Extract<Dialog, { kind: 'confirm' }>;
 
@@ -119,6 +120,7 @@ type Submit<K extends Dialog['kind']> = (
 ) => void;
 
 const SUBMIT: { [K in Dialog['kind']]?: Submit<K> } = {
+  note: submitNote,
   confirm: (dialog, env) => {
     close(env);
     if (dialog.focus === 'confirm') runConfirmed(dialog, env);

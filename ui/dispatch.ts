@@ -12,9 +12,10 @@ import { type KeyEvent, textOf } from './input.js';
 import { disabledReason, KeyCommand, lookup, scopesFor, type TopView } from './keymap.js';
 import { listKey, type UiAction } from './model.js';
 import { jumpToMatch } from './pager.js';
+import { REVIEW_HANDLERS } from './review-actions.js';
 import { SELECTION_HANDLERS } from './selection-keys.js';
 
-const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message', 'editor']);
+const TEXT_DIALOGS = new Set(['form', 'palette', 'filter', 'message', 'editor', 'note']);
 
 /**
  * The keys of one write, each handled against the state the previous one left (`envFor` reads it
@@ -294,4 +295,5 @@ const HANDLERS: Partial<Record<KeyCommand, Handler>> = {
     );
   },
   ...SELECTION_HANDLERS,
+  ...REVIEW_HANDLERS,
 };

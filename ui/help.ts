@@ -49,7 +49,7 @@ export interface HelpLine {
   disabled: string | null;
 }
 
-const ORDER: Group[] = ['navigation', 'views', 'general', 'tasks', 'agents', 'alerts', 'dialogs'];
+const ORDER: Group[] = ['navigation', 'views', 'general', 'tasks', 'review', 'agents', 'alerts', 'dialogs'];
 
 /** Every binding grouped (dialog bindings merged by command), without those a read-only console hides. */
 export function helpLines(ctx: KeyContext): HelpLine[] {

@@ -51,6 +51,13 @@ export enum KeyCommand {
   AgentView = 'agent-view',
   AlertAck = 'alert-ack',
   AlertResolve = 'alert-resolve',
+  // Review and diff (docs/console.md, "Review and diff").
+  ViewReview = 'view-review',
+  ReviewDiff = 'review-diff',
+  ReviewApprove = 'review-approve',
+  ReviewReject = 'review-reject',
+  DiffNextFile = 'diff-next-file',
+  DiffPrevFile = 'diff-prev-file',
   // Inside dialogs (forms, pickers, confirmations, text prompts, the help overlay).
   DialogNext = 'dialog-next',
   DialogPrev = 'dialog-prev',
@@ -79,30 +86,42 @@ export enum KeyCommand {
   PaletteComplete = 'palette-complete',
 }
 
-export const TOP_VIEWS = ['dashboard', 'board', 'alerts', 'journal', 'metrics'] as const;
+export const TOP_VIEWS = ['dashboard', 'board', 'alerts', 'journal', 'metrics', 'review'] as const;
 export type TopView = (typeof TOP_VIEWS)[number];
-export type ViewId = TopView | 'agent' | 'task' | 'log';
+export type ViewId = TopView | 'agent' | 'task' | 'log' | 'diff';
 export const VIEW_TITLES: Record<ViewId, string> = {
   dashboard: 'Dashboard',
   board: 'Board',
   alerts: 'Attention',
   journal: 'Journal',
   metrics: 'Metrics',
+  review: 'Review',
   agent: 'Agent',
   task: 'Task',
   log: 'Log',
+  diff: 'Diff',
 };
 
 /** Dialogs capture every key: their bindings are looked up first and alone. */
-export type DialogKind = 'help' | 'palette' | 'confirm' | 'form' | 'filter' | 'picker' | 'message' | 'editor';
+export type DialogKind =
+  | 'help'
+  | 'palette'
+  | 'confirm'
+  | 'form'
+  | 'filter'
+  | 'picker'
+  | 'message'
+  | 'editor'
+  | 'note';
 export type Scope = 'global' | ViewId | DialogKind;
 
-export type Group = 'navigation' | 'views' | 'general' | 'tasks' | 'agents' | 'alerts' | 'dialogs';
+export type Group = 'navigation' | 'views' | 'general' | 'tasks' | 'review' | 'agents' | 'alerts' | 'dialogs';
 export const GROUP_TITLES: Record<Group, string> = {
   navigation: 'Move around',
   views: 'Views',
   general: 'General',
   tasks: 'Tasks',
+  review: 'Review and diff',
   agents: 'Agents',
   alerts: 'Alerts',
   dialogs: 'In dialogs and forms',
@@ -130,6 +149,8 @@ export interface KeyContext {
   logTask: string | null;
   /** Tasks marked for a bulk action: task commands act on them instead of the one under the cursor. */
   marked?: number;
+  /** The code task under the cursor (review, diff and task views): what `d`, `A` and `X` act on. */
+  review?: { id: string; stage: string; status: Status } | null;
 }
 
 /** What a typed argument is, for completion from live data (ui/commands.ts). */
@@ -164,7 +185,18 @@ export interface Binding {
   enabledWhen?: (ctx: KeyContext) => string | null;
 }
 
-const LISTS: Scope[] = ['dashboard', 'board', 'alerts', 'journal', 'metrics', 'agent', 'task', 'log'];
+const LISTS: Scope[] = [
+  'dashboard',
+  'board',
+  'alerts',
+  'journal',
+  'metrics',
+  'agent',
+  'task',
+  'log',
+  'review',
+  'diff',
+];
 const TASK_VIEWS: Scope[] = ['board', 'task'];
 const AGENT_VIEWS: Scope[] = ['dashboard', 'agent'];
 const FINISHED: readonly Status[] = ['done', 'failed', 'cancelled'];
@@ -179,6 +211,17 @@ const taskOrMarked =
   (check: (ctx: KeyContext) => string | null) =>
   (ctx: KeyContext): string | null =>
     ctx.marked ? null : check(ctx);
+/** Review commands act on the code task under the cursor (review, diff and task views). */
+const needReview =
+  (check: (r: NonNullable<KeyContext['review']>) => string | null = () => null) =>
+  (ctx: KeyContext) =>
+    ctx.review
+      ? check(ctx.review)
+      : ctx.view === 'task'
+        ? 'this task does not work on code'
+        : 'select a task first';
+const inReview = (r: NonNullable<KeyContext['review']>) =>
+  r.status !== 'review' ? `${r.id} is ${r.status}, not in review` : null;
 const needAgent =
   (check: (agent: NonNullable<KeyContext['agent']>) => string | null = () => null) =>
   (ctx: KeyContext) =>
@@ -630,6 +673,76 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     bar: true,
     enabledWhen: (ctx) => (ctx.alerts.length ? null : 'no open alert on this row'),
   },
+  // review and diff
+  {
+    command: KeyCommand.ViewReview,
+    keys: ['6'],
+    label: 'review',
+    description: 'review: code tasks waiting for review and in the merge queue',
+    group: 'views',
+    scopes: ['global'],
+  },
+  {
+    command: KeyCommand.ReviewDiff,
+    keys: ['enter', 'd'],
+    label: 'diff',
+    description: "show the task's diff: changed files, then the unified diff",
+    group: 'review',
+    scopes: ['review'],
+    bar: true,
+    enabledWhen: needReview(),
+  },
+  {
+    command: KeyCommand.ReviewDiff,
+    keys: ['d'],
+    label: 'diff',
+    description: "show the task's diff: changed files, then the unified diff",
+    group: 'review',
+    scopes: ['task'],
+    bar: true,
+    enabledWhen: needReview(),
+  },
+  {
+    command: KeyCommand.ReviewApprove,
+    keys: ['A'],
+    label: 'approve',
+    description: 'approve the code task: it joins the merge queue',
+    group: 'review',
+    scopes: ['review', 'diff', 'task'],
+    mutates: true,
+    bar: true,
+    enabledWhen: needReview(
+      (r) => inReview(r) ?? (r.stage === 'waiting' ? null : `${r.id} is ${r.stage}, not waiting for review`),
+    ),
+  },
+  {
+    command: KeyCommand.ReviewReject,
+    keys: ['X'],
+    label: 'reject',
+    description: 'reject the code task with a note: back to ready on its branch',
+    group: 'review',
+    scopes: ['review', 'diff', 'task'],
+    mutates: true,
+    bar: true,
+    enabledWhen: needReview((r) => inReview(r) ?? (r.stage === 'merging' ? `${r.id} is being merged` : null)),
+  },
+  {
+    command: KeyCommand.DiffNextFile,
+    keys: [']'],
+    label: 'file',
+    description: 'next file of the diff',
+    group: 'review',
+    scopes: ['diff'],
+    bar: true,
+  },
+  {
+    command: KeyCommand.DiffPrevFile,
+    keys: ['['],
+    label: 'prev file',
+    description: 'previous file of the diff',
+    group: 'review',
+    scopes: ['diff'],
+  },
   // dialogs
   {
     command: KeyCommand.DialogNext,
@@ -669,7 +782,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     label: 'ok',
     description: 'submit, run or choose',
     group: 'dialogs',
-    scopes: ['form', 'palette', 'picker', 'confirm', 'filter', 'message'],
+    scopes: ['form', 'palette', 'picker', 'confirm', 'filter', 'message', 'note'],
   },
   {
     command: KeyCommand.DialogConfirm,
@@ -685,7 +798,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     label: 'close',
     description: 'close without doing anything',
     group: 'dialogs',
-    scopes: ['form', 'palette', 'picker', 'filter', 'message'],
+    scopes: ['form', 'palette', 'picker', 'filter', 'message', 'note'],
   },
   {
     command: KeyCommand.DialogClose,
@@ -725,7 +838,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     label: 'delete',
     description: 'delete the last character',
     group: 'dialogs',
-    scopes: ['form', 'palette', 'filter', 'message'],
+    scopes: ['form', 'palette', 'filter', 'message', 'note'],
   },
   {
     command: KeyCommand.TextClear,
@@ -733,7 +846,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
     label: 'clear',
     description: 'clear the field',
     group: 'dialogs',
-    scopes: ['form', 'palette', 'filter', 'message'],
+    scopes: ['form', 'palette', 'filter', 'message', 'note'],
   },
   // the journal's calm view; long text in an editor
   {

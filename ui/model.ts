@@ -52,7 +52,9 @@ export type Dialog =
     }
   | { kind: 'message'; agentId: string; text: string }
   /** The multi-line editor (no $VISUAL or $EDITOR): its text goes back into `back` when saved. */
-  | { kind: 'editor'; title: string; text: string; back: Dialog };
+  | { kind: 'editor'; title: string; text: string; back: Dialog }
+  /** A reviewer's note for a rejection (required). */
+  | { kind: 'note'; taskId: string; text: string; error: string | null };
 
 export interface UiState extends SelectionState {
   view: ViewId;
@@ -65,6 +67,8 @@ export interface UiState extends SelectionState {
   logMatch: number | null;
   /** What the pager shows of that task: its log, or its long text (prompt, summary, result). */
   logWhat: 'log' | 'text';
+  /** The task whose diff the diff view shows (its cursor, `diff`, is the first line shown). */
+  diffTaskId: string | null;
   /** Cursor per list: a view, or `board:<stage>` for a board column. */
   cursors: Record<string, number>;
   /**
@@ -90,6 +94,7 @@ export type UiAction =
   | { type: 'open-task'; id: string }
   | { type: 'open-log'; id: string; what?: 'log' | 'text' }
   | { type: 'log-match'; line: number | null }
+  | { type: 'open-diff'; id: string }
   | { type: 'back' }
   | {
       type: 'cursor';
@@ -128,6 +133,7 @@ export const initialState = (view: ViewId = 'dashboard'): UiState => ({
   logTaskId: null,
   logMatch: null,
   logWhat: 'log',
+  diffTaskId: null,
   cursors: {},
   picks: {},
   released: {},
@@ -178,6 +184,8 @@ function reduceDialog(dialog: Dialog, action: UiAction): Dialog {
         return { ...dialog, text: withText(dialog.text, action.op, action.text) };
       if (dialog.kind === 'editor')
         return { ...dialog, text: editText(dialog.text, action.op, action.text ?? '', MAX_LONG_TEXT) };
+      if (dialog.kind === 'note')
+        return { ...dialog, text: editText(dialog.text, action.op, action.text ?? '', 4000), error: null };
       return dialog;
     }
     case 'dialog-move': {
@@ -199,6 +207,7 @@ function reduceDialog(dialog: Dialog, action: UiAction): Dialog {
         return { ...dialog, focus: dialog.focus === 'cancel' ? 'confirm' : 'cancel' };
       return dialog;
     case 'form-error':
+      if (dialog.kind === 'note') return { ...dialog, error: action.error };
       return dialog.kind === 'form' ? { ...dialog, form: { ...dialog.form, error: action.error } } : dialog;
     default:
       return dialog;
@@ -245,6 +254,11 @@ export function reduce(state: UiState, action: UiAction): UiState {
         cursors,
         filters: { ...state.filters, log: '' },
       };
+    }
+    case 'open-diff': {
+      // The diff opens at its first line.
+      const { diff: _, ...cursors } = state.cursors;
+      return { ...state, view: 'diff', diffTaskId: action.id, back: [...state.back, state.view], cursors };
     }
     case 'log-match':
       return { ...state, logMatch: action.line };

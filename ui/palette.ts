@@ -15,7 +15,16 @@ export interface PaletteItem {
 }
 
 /** Actions first, moving around last. */
-const GROUP_ORDER: Group[] = ['tasks', 'agents', 'alerts', 'general', 'views', 'navigation', 'dialogs'];
+const GROUP_ORDER: Group[] = [
+  'tasks',
+  'review',
+  'agents',
+  'alerts',
+  'general',
+  'views',
+  'navigation',
+  'dialogs',
+];
 const NOT_LISTED = new Set<KeyCommand>([
   KeyCommand.Palette,
   KeyCommand.Up,

@@ -8,6 +8,9 @@ import type { Runner } from '../../src/runners.js';
 import { TOP_VIEWS, VIEW_TITLES, type ViewId } from '../keymap.js';
 import { useTheme } from '../theme.js';
 
+/** From this width every view's title fits in the header beside who runs the agents. */
+const WIDE = 120;
+
 export type AgentsMode = 'running' | 'attached' | 'starting' | 'unavailable';
 
 /** Who runs the agents, whatever this console's mode: this process, other ones (by pid), or nobody. */
@@ -31,7 +34,9 @@ export const Header = memo(function Header(props: {
   width: number;
 }) {
   const theme = useTheme();
-  const active = props.view === 'agent' || props.view === 'task' ? props.origin : props.view;
+  const active = (TOP_VIEWS as readonly ViewId[]).includes(props.view) ? props.view : props.origin;
+  // Narrow terminals name only the view shown; the others keep their number key.
+  const named = (view: ViewId) => props.width >= WIDE || view === active;
   return (
     <Box width={props.width} height={1} overflowY="hidden">
       <Text bold color={theme.accent}>
@@ -39,7 +44,7 @@ export const Header = memo(function Header(props: {
       </Text>
       {TOP_VIEWS.map((view, i) => (
         <Text key={view} inverse={view === active} bold={view === active}>
-          {` ${i + 1} ${VIEW_TITLES[view]}`}
+          {named(view) ? ` ${i + 1} ${VIEW_TITLES[view]}` : ` ${i + 1}`}
           {view === 'alerts' && props.unseen ? (
             // Narrow terminals get the short form: the tabs already fill 80 columns.
             <Text color={theme.status.warning}>

@@ -44,7 +44,7 @@ describe('the UI reducer (pure, no Ink)', () => {
     s = run(s, { type: 'cycle', delta: 1 });
     expect(s.view).toBe('board');
     s = run(s, { type: 'cycle', delta: -1 }, { type: 'cycle', delta: -1 });
-    expect(s.view).toBe('metrics');
+    expect(s.view).toBe('review');
     s = run(s, { type: 'go', view: 'board' }, { type: 'open-task', id: 'T-00001' });
     expect([s.view, s.taskId, s.back]).toEqual(['task', 'T-00001', ['board']]);
     s = run(s, { type: 'back' });
