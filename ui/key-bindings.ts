@@ -684,7 +684,7 @@ export const BINDINGS: readonly Binding[] = checkKeyNames([
   },
   {
     command: KeyCommand.ReviewDiff,
-    keys: ['enter', 'd'],
+    keys: ['d', 'enter'],
     label: 'diff',
     description: "show the task's diff: changed files, then the unified diff",
     group: 'review',

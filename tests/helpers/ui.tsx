@@ -40,6 +40,8 @@ export interface Harness {
   frame(): string;
   /** Every frame drawn so far, oldest first. */
   frames(): string[];
+  /** The last frame as written to the terminal, escape sequences and all. */
+  raw(): string;
   /** One key (a name from the keymap, e.g. `j`, `enter`, `shift-tab`); waits for the next frame. */
   press(key: string): Promise<void>;
   /** The first key bound to a command. */
@@ -79,6 +81,7 @@ export async function open(
     rung: [],
     frame: () => '',
     frames: () => [],
+    raw: () => '',
     press: async () => undefined,
     run: async () => undefined,
     type: async () => undefined,
@@ -101,6 +104,7 @@ export async function open(
   );
   h.frame = () => stripControl(r.lastFrame() ?? '');
   h.frames = () => r.frames.map((f) => stripControl(f));
+  h.raw = () => r.lastFrame() ?? '';
   h.waitFor = async (predicate, what = 'the expected frame', timeoutMs = 5000) => {
     const deadline = Date.now() + timeoutMs;
     for (;;) {

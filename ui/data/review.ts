@@ -71,3 +71,51 @@ export function reviewState(item: ReviewItem, lookup: (id: string) => Task | und
       : `gate ${gate.id} ${gate.status}`;
   return `${since}: ${state}`;
 }
+
+/** What an agent's pane says of its code work that waits: for a reviewer, the queue, or a fix. */
+export interface AgentReviewNote {
+  taskId: string;
+  words: string;
+  level: 'info' | 'warning';
+  at: string;
+}
+
+/** The agent that last worked on a task: its last claim's author. */
+function lastWorker(task: Task): string | null {
+  for (let i = task.history.length - 1; i >= 0; i--)
+    if (task.history[i]!.to === 'working') return task.history[i]!.by;
+  return null;
+}
+
+const NOTE_WORDS: Record<string, string> = {
+  waiting: 'waiting for review',
+  approved: 'approved, queued for merge',
+  merging: 'merging',
+};
+
+/**
+ * Per agent, its most recent code task in review or sent back by the queue (merge conflict, failed
+ * gate): the dashboard's panes show it while the agent has no task running.
+ */
+export function agentReviewNotes(
+  review: readonly Task[],
+  ready: readonly Task[],
+): Map<string, AgentReviewNote> {
+  const notes = new Map<string, AgentReviewNote>();
+  const note = (agent: string | null, n: AgentReviewNote) => {
+    const seen = agent ? notes.get(agent) : undefined;
+    if (agent && (!seen || seen.at < n.at)) notes.set(agent, n);
+  };
+  for (const task of review) {
+    const stage = task.code?.stage ?? 'waiting';
+    const words = NOTE_WORDS[stage] ?? stage;
+    note(task.agent ?? lastWorker(task), { taskId: task.id, words, level: 'info', at: task.updatedAt });
+  }
+  for (const task of ready) {
+    const last = task.code?.last;
+    if (!last || last.reason === 'rejected') continue;
+    const words = last.reason === 'merge-conflict' ? 'merge conflict' : 'merge gate failed';
+    note(lastWorker(task), { taskId: task.id, words, level: 'warning', at: task.updatedAt });
+  }
+  return notes;
+}

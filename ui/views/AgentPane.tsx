@@ -9,6 +9,7 @@ import { memo } from 'react';
 import { stripControl } from '../../src/sanitize.js';
 import { Volatile } from '../components/Volatile.js';
 import type { AgentRow } from '../data/console-view.js';
+import type { AgentReviewNote } from '../data/review.js';
 import { hasSession } from '../data/sessions.js';
 import { useLogLines, useServices } from '../hooks.js';
 import { useLiveScreen } from '../live-screen.js';
@@ -35,6 +36,8 @@ export const AgentPane = memo(function AgentPane(props: {
   height: number;
   logLines: number;
   selected: boolean;
+  /** Its code work waiting for review or sent back by the merge queue (shown while it has no task). */
+  review?: AgentReviewNote | null;
 }) {
   const { agent, selected } = props;
   const theme = useTheme();
@@ -67,6 +70,11 @@ export const AgentPane = memo(function AgentPane(props: {
             >{` ${percent(agent.progress)} ${progressBar(agent.progress, 6)}`}</Text>
           ) : null}
           {task ? <Text>{` ${task.id} ${clean(task.title, 80)}`}</Text> : null}
+          {!task && props.review ? (
+            <Text
+              color={props.review.level === 'warning' ? theme.status.warning : theme.accent}
+            >{` · ${props.review.taskId} ${props.review.words}`}</Text>
+          ) : null}
         </Text>
       </Box>
       {hasSession(agent) ? (
@@ -89,9 +97,11 @@ export const AgentLine = memo(function AgentLine(props: {
   agent: AgentRow;
   width: number;
   selected: boolean;
+  review?: AgentReviewNote | null;
 }) {
   const { agent, selected } = props;
   const theme = useTheme();
+  const note = !agent.task && props.review ? props.review : null;
   const { ws } = useServices();
   // A pty agent's line ends with the last text of its live screen, not of its log.
   const live = useLiveScreen(ws.home, agent.id, hasSession(agent) ? agent.task!.id : null);
@@ -106,6 +116,9 @@ export const AgentLine = memo(function AgentLine(props: {
     agent.simulated ? paint(theme.simulated, ' sim ') : '     ',
     paint(theme.agent[agent.status], `${AGENT_GLYPH[agent.status]} ${status}`),
     ` ${agent.task ? `${agent.task.id} ${clean(agent.task.title, 40)}` : ''} ${percent(agent.progress)}`,
+    note
+      ? paint(note.level === 'warning' ? theme.status.warning : theme.accent, `${note.taskId} ${note.words}`)
+      : '',
     last ? paint(theme.muted, ` │ ${last}`) : '',
   ].join('');
   return (

@@ -1,12 +1,13 @@
 /** The dashboard: a pane per agent, the board summary, and the top of the attention list. */
 import chalk from 'chalk';
 import { Box, Text } from 'ink';
-import type { ReactNode } from 'react';
+import { type ReactNode, useMemo } from 'react';
 import { plural } from '../../src/output.js';
 import { STATUSES } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
 import { type AttentionItem, reasonWords } from '../data/attention.js';
 import type { ConsoleView } from '../data/console-view.js';
+import { agentReviewNotes } from '../data/review.js';
 import { bindingOf, KeyCommand, showKeys } from '../keymap.js';
 import type { Layout } from '../layout.js';
 import { windowStart } from '../layout.js';
@@ -63,6 +64,8 @@ export function Dashboard(props: {
   const { consoleView, layout, cursor } = props;
   const d = layout.dashboard;
   const agents = consoleView.agents;
+  const { review, ready } = consoleView.columns;
+  const notes = useMemo(() => agentReviewNotes(review, ready), [review, ready]);
   let panes: ReactNode;
   if (d.mode === 'grid') {
     const rows = Array.from({ length: d.gridRows }, (_, r) => agents.slice(r * d.across, (r + 1) * d.across));
@@ -77,6 +80,7 @@ export function Dashboard(props: {
             height={d.paneHeight}
             logLines={d.logLines}
             selected={r * d.across + c === cursor}
+            review={notes.get(agent.id) ?? null}
           />
         ))}
       </Box>
@@ -86,7 +90,13 @@ export function Dashboard(props: {
     panes = agents
       .slice(start, start + d.gridRows)
       .map((agent, i) => (
-        <AgentLine key={agent.id} agent={agent} width={layout.width} selected={start + i === cursor} />
+        <AgentLine
+          key={agent.id}
+          agent={agent}
+          width={layout.width}
+          selected={start + i === cursor}
+          review={notes.get(agent.id) ?? null}
+        />
       ));
   }
   return (
