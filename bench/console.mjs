@@ -14,6 +14,9 @@
 //   (BENCH_CONSOLE_SECONDS, default 60). Bar: "flat", taken as heap growth under 16 MB and RSS
 //   growth under 64 MB.
 //
+// - diff view: the first frame of a task's diff of 5,000 lines, from `d` (bench/console-diff.mjs).
+//   Bar: under 200 ms (issue 14).
+//
 // Each part runs in its own child process (`--expose-gc`), so the bench process's own memory and
 // event loop do not blur the figures.
 
@@ -22,6 +25,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { benchDiffView } from './console-diff.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const BARS = {
@@ -76,7 +80,10 @@ const median = (xs) => {
 export async function benchConsole(options = {}) {
   const own = options.root ? null : snapshotBuild();
   try {
-    return await measure({ ...options, root: options.root ?? own });
+    const figures = await measure({ ...options, root: options.root ?? own });
+    process.stderr.write('bench: console: the diff view on a 5,000-line diff\n');
+    // It runs the CLI too: the build's folder with bin/ (run.mjs's copy, else this repository).
+    return { ...figures, diffView: await benchDiffView({ root: options.root ?? ROOT }) };
   } finally {
     if (own) fs.rmSync(dirname(own), { recursive: true, force: true });
   }

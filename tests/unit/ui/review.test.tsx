@@ -47,7 +47,7 @@ describe('review and diff in the console', () => {
     const { first, second } = await twoInReview();
     const h = await open({ ws: ws!, dir: repo!.dir });
     // The dashboard's pane and the attention lines say the work waits for review.
-    await h.waitFor((f) => f.includes('waiting for review'), 'the pane saying waiting for review');
+    await h.waitFor((f) => f.includes(`· ${second.id} waiting for review`), 'the pane saying so');
     expect(h.frame()).toMatch(/waiting review/);
 
     await h.run(KeyCommand.ViewReview);
