@@ -56,20 +56,20 @@ function gateStart(gate: Task): string {
  * runs it, its progress); or what it waits for.
  */
 export function reviewState(item: ReviewItem, lookup: (id: string) => Task | undefined, now: number): string {
-  if (item.stage === 'waiting') return `waiting for review for ${duration(now - Date.parse(item.updatedAt))}`;
+  if (item.stage === 'waiting') return `waiting for review ${duration(now - Date.parse(item.updatedAt))}`;
   if (item.stage === 'approved') return `queued${item.approvedBy ? `, approved by ${item.approvedBy}` : ''}`;
   const merge = item.merge;
   if (item.stage !== 'merging' || !merge) return item.stage;
-  const since = `merging for ${duration(now - Date.parse(merge.startedAt))}`;
-  if (merge.step !== 'gate') return `${since}: ${STEP_WORDS[merge.step]}`;
+  const since = `merging ${duration(now - Date.parse(merge.startedAt))}`;
+  if (merge.step !== 'gate') return `${since} · ${STEP_WORDS[merge.step]}`;
   const gate = merge.gate ? lookup(merge.gate) : undefined;
-  if (!gate) return `${since}: ${STEP_WORDS.gate}`;
+  if (!gate) return `${since} · ${STEP_WORDS.gate}`;
   const who = gate.agent ? ` by ${gate.agent}` : '';
   const state =
     gate.status === 'working'
-      ? `gate ${gate.id} running${who} for ${duration(now - Date.parse(gateStart(gate)))}`
+      ? `gate ${gate.id} running ${duration(now - Date.parse(gateStart(gate)))}${who}`
       : `gate ${gate.id} ${gate.status}`;
-  return `${since}: ${state}`;
+  return `${since} · ${state}`;
 }
 
 /** What an agent's pane says of its code work that waits: for a reviewer, the queue, or a fix. */

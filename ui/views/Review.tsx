@@ -4,12 +4,18 @@
  * queue's settings. Windowed: only the rows on screen are drawn.
  */
 import { Box, Text } from 'ink';
+import { useEffect, useState } from 'react';
 import type { Task } from '../../state/schemas.js';
 import { duration, type ReviewItem, reviewState } from '../data/review.js';
 import { useServices } from '../hooks.js';
 import { type Layout, windowStart } from '../layout.js';
 import { clean } from '../text.js';
 import { useTheme } from '../theme.js';
+
+/** While a merge runs, its durations are drawn again every second (no journal line moves them). */
+const TICK_MS = 1000;
+/** The width of the "where it stands" column. */
+const WHERE = 50;
 
 const STAGE_WORDS: Record<string, string> = { waiting: 'waiting', approved: 'queued', merging: 'merging' };
 
@@ -22,6 +28,13 @@ export function Review(props: {
   const { rows, cursor, layout } = props;
   const theme = useTheme();
   const policy = useServices().ws.config.policies.review;
+  const merging = rows.some((r) => r.stage === 'merging');
+  const [, setTick] = useState(0);
+  useEffect(() => {
+    if (!merging) return;
+    const timer = setInterval(() => setTick((t) => t + 1), TICK_MS);
+    return () => clearInterval(timer);
+  }, [merging]);
   const now = Date.now();
   const visible = Math.max(1, layout.list.rows - 1);
   const start = windowStart(cursor, rows.length, visible);
@@ -36,7 +49,7 @@ export function Review(props: {
         <Text color={theme.muted}>{`   ${policy.mode} by ${policy.strategy}, ${gate}`}</Text>
       </Text>
       <Text color={theme.muted} wrap="truncate">
-        {'  stage    task     agent        title                          where it stands'}
+        {`  stage    task     agent      ${'where it stands'.padEnd(WHERE)} title`}
       </Text>
       {rows.length === 0 ? <Text color={theme.muted}> No code task waits for review or a merge.</Text> : null}
       {rows.slice(start, start + visible).map((row, i) => {
@@ -54,10 +67,11 @@ export function Review(props: {
           <Text key={row.id} wrap="truncate" inverse={selected}>
             {selected ? '▶ ' : '  '}
             <Text color={colour}>{(STAGE_WORDS[row.stage] ?? row.stage).padEnd(8)}</Text>
-            {` ${row.id} ${clean(row.agent ?? '-', 12).padEnd(12)} ${clean(row.title, 30).padEnd(30)} `}
+            {` ${row.id} ${clean(row.agent ?? '-', 10).padEnd(10)} `}
             <Text color={row.stage === 'merging' ? theme.status.warning : theme.muted}>
-              {reviewState(row, props.lookup, now)}
+              {clean(reviewState(row, props.lookup, now), WHERE).padEnd(WHERE)}
             </Text>
+            {` ${clean(row.title, 200)}`}
             <Text color={theme.muted}>{back}</Text>
           </Text>
         );

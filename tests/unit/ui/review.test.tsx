@@ -3,12 +3,14 @@
  * in a temporary folder: scripted agents change files on their tasks' branches (`dreamos run
  * --until-idle`), then the operator reads the review list and the diffs, approves and rejects.
  */
+import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, test } from 'vitest';
 import { openWorkspace, type Workspace } from '../../../src/workspace.js';
 import type { Task } from '../../../state/schemas.js';
 import { KeyCommand } from '../../../ui/keymap.js';
 import { type CodeRepo, codeRepo } from '../../helpers/code-repo.js';
 import { cleanupAll, open } from '../../helpers/ui.js';
+import { BIN } from '../../helpers/workspace.js';
 
 let repo: CodeRepo | undefined;
 let ws: Workspace | undefined;
@@ -144,4 +146,38 @@ describe('review and diff in the console', () => {
     await ro.waitFor((f) => f.includes('hidden in a read-only console'), 'the refusal');
     expect(repo!.task(first.id).status).toBe('ready');
   });
+
+  test('a long merge shows its step and gate; a conflict shows on the pane and in the inbox', async () => {
+    repo = codeRepo({ review: { gate: 'sleep 3' } });
+    const first = repo.add('Say one', 'printf "one\\n" > same.txt');
+    const second = repo.add('Say two', 'printf "two\\n" > same.txt');
+    expect(repo.run('run', '--until-idle').code).toBe(0);
+    for (const t of [first, second]) expect(repo.run('review', 'approve', t.id).code).toBe(0);
+    ws = await openWorkspace({ home: repo.home });
+    const h = await open({ ws, dir: repo.dir });
+    await h.run(KeyCommand.ViewReview);
+    await h.waitFor((f) => f.includes('0 merging · 2 queued · 0 waiting'), 'the queue');
+
+    const queue = spawn(process.execPath, [BIN, 'merge', 'run'], {
+      cwd: repo.dir,
+      env: { ...process.env, ...repo.env },
+      stdio: 'ignore',
+    });
+    const exited = new Promise<number | null>((resolve) => queue.on('exit', (code) => resolve(code)));
+    // The durations are drawn again every second: the gate shows as running for some seconds.
+    const frame = await h.waitFor(
+      (f) => /merging [1-9]\d*s · gate T-\w+ running [1-9]\d*s by tester/.test(f),
+      'the gate in progress',
+      20_000,
+    );
+    expect(frame).toContain('1 merging · 1 queued');
+    // The second conflicts with the first once the first is merged: `merge run` exits 4.
+    expect(await exited).toBe(4);
+    await h.run(KeyCommand.ViewDashboard);
+    const dashboard = await h.waitFor(
+      (f) => f.includes(`· ${second.id} merge conflict`),
+      'the pane saying merge conflict',
+    );
+    expect(dashboard).toMatch(/merge conflict\s+T-\w+\s+Say two: its branch conflicts with main: same\.txt/);
+  }, 60_000);
 });
