@@ -98,10 +98,14 @@ describe('review and diff in the console', () => {
     expect(frame).toMatch(/queued\s+T-\w+/);
   });
 
-  test('reject with a note (required) from the review view: back to ready, the note in its context', async () => {
+  test('reject with a note (required) from the review view, opened from the palette: back to ready, the note in its context', async () => {
     const { second } = await twoInReview();
     const h = await open({ ws: ws!, dir: repo!.dir });
-    await h.run(KeyCommand.ViewReview);
+    // The view is in the palette too.
+    await h.run(KeyCommand.Palette);
+    await h.type('review');
+    await h.waitFor((f) => f.includes('review: code tasks waiting for review'), 'the palette entry');
+    await h.press('enter');
     await h.waitFor((f) => f.includes('2 waiting'), 'the review view');
     await h.run(KeyCommand.Down);
     await h.run(KeyCommand.ReviewReject);
