@@ -9,6 +9,7 @@ import { type Layout, windowStart } from '../layout.js';
 import { clean, clock } from '../text.js';
 import { useTheme } from '../theme.js';
 import { LogBox } from './LogBox.js';
+import { TaskCode } from './TaskCode.js';
 
 /** The log of the task's agent, else of the last agent in its history that left one. */
 function useTaskLogPath(task: Task | null): string | null {
@@ -54,6 +55,7 @@ export function TaskDetail(props: {
         <Field name="lease">{`${task.lease.owner} until ${clock(task.lease.expiresAt)}`}</Field>
       ) : null}
       {task.notBefore ? <Field name="retry at">{clock(task.notBefore)}</Field> : null}
+      <TaskCode task={task} />
       {task.run ? <Field name="run">{clean(task.run, 300)}</Field> : null}
       {task.prompt ? <Field name="prompt">{clean(task.prompt, 300)}</Field> : null}
       {task.result ? (

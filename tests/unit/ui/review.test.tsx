@@ -131,7 +131,8 @@ describe('review and diff in the console', () => {
     await h.run(KeyCommand.Right);
     await h.waitFor((f) => f.includes('review 1/2'), 'the review column');
     await h.press('enter');
-    await h.waitFor((f) => f.includes(`${first.id}  Five files`), 'the task detail');
+    const detail = await h.waitFor((f) => f.includes(`${first.id}  Five files`), 'the task detail');
+    expect(detail).toMatch(/branch\s+dreamos\/T-\w+ → main\s+waiting for review/);
     await h.run(KeyCommand.ReviewDiff);
     await h.waitFor((f) => f.includes(`Diff of ${first.id}`) && f.includes('5 files changed'), 'its diff');
     await h.run(KeyCommand.Back);
@@ -141,6 +142,7 @@ describe('review and diff in the console', () => {
     await h.press('enter');
     await h.waitFor((f) => f.includes(`${first.id} rejected`), 'the rejection');
     expect(repo!.task(first.id).code?.last?.text).toBe('split it');
+    await h.waitFor((f) => /came back\s+rejected \S+ by operator: split it/.test(f), 'why, in the detail');
     await h.close();
 
     const ro = await open({ ws: ws!, dir: repo!.dir, readOnly: true });
