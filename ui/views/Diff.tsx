@@ -3,14 +3,27 @@
  * removed, hunk headers, file headers), a page at a time. Only the lines on screen are drawn, each
  * as one string (Volatile), so a 5,000-line diff costs what a page costs.
  */
+import chalk from 'chalk';
 import { Box, Text } from 'ink';
 import type { Task } from '../../state/schemas.js';
 import { Volatile } from '../components/Volatile.js';
 import { type DiffLineKind, fileAt } from '../diff-model.js';
+import { bindingOf, KeyCommand, showKeys } from '../keymap.js';
 import type { Layout } from '../layout.js';
 import type { DiffPage } from '../review-select.js';
 import { clean } from '../text.js';
 import { paint, type Theme, useTheme } from '../theme.js';
+
+/** `] file · [ prev file · A approve · …`, from the keymap. */
+const HINT = [
+  KeyCommand.DiffNextFile,
+  KeyCommand.DiffPrevFile,
+  KeyCommand.ReviewApprove,
+  KeyCommand.ReviewReject,
+  KeyCommand.Back,
+]
+  .map((command) => `${showKeys(bindingOf(command), 1)} ${bindingOf(command).label}`)
+  .join(' · ');
 
 function colourOf(theme: Theme, kind: DiffLineKind): string | undefined {
   switch (kind) {
@@ -70,20 +83,12 @@ export function Diff(props: {
       <Box flexDirection="column" height={rows} overflowY="hidden">
         {shown.map((line, i) => {
           const text =
-            line.kind === 'file'
-              ? `\u001b[1m${line.text}\u001b[22m`
-              : paint(colourOf(theme, line.kind), line.text);
+            line.kind === 'file' ? chalk.bold(line.text) : paint(colourOf(theme, line.kind), line.text);
           // biome-ignore lint/suspicious/noArrayIndexKey: diff lines are positional
           return <Volatile key={i} text={text} width={layout.width} />;
         })}
       </Box>
-      <Volatile
-        text={paint(
-          theme.muted,
-          '] next file · [ previous file · A approve · X reject with a note · esc back',
-        )}
-        width={layout.width}
-      />
+      <Volatile text={paint(theme.muted, HINT)} width={layout.width} />
     </Box>
   );
 }
