@@ -9,7 +9,7 @@
  */
 
 import * as z from 'zod';
-import type { AgentState, Alert, Checkpoint, JournalEntry, Mail, Task } from '../state/schemas.js';
+import type { AgentState, Alert, Checkpoint, JournalEntry, Mail, Task, TaskCode } from '../state/schemas.js';
 import type { AttentionItem } from './attention.js';
 import { invalidInput } from './errors.js';
 import { cut } from './sanitize.js';
@@ -32,6 +32,15 @@ const TYPE_OF_OP = {
   cancel: 'task.cancelled',
   edit: 'task.edited',
   priority: 'task.edited',
+  approve: 'task.approved',
+  'code-open': 'task.branched',
+  review: 'task.review',
+  'review-approve': 'task.review-approved',
+  'review-reject': 'task.review-rejected',
+  'merge-step': 'task.merging',
+  merged: 'task.merged',
+  'merge-conflict': 'task.bounced',
+  'gate-failed': 'task.bounced',
   heartbeat: 'agent.heartbeat',
   'agents-take': 'agent.status',
   'agents-release': 'agent.status',
@@ -78,6 +87,30 @@ export interface TaskBrief {
   tags: string[];
   /** How its last attempt ended, in short, once it has ended. */
   result?: { ok: boolean; summary?: string; error?: string; errorCode?: string };
+  /** A code task's branch and its place in review and the merge queue (docs/review.md). */
+  code?: CodeBrief;
+}
+
+export interface CodeBrief {
+  branch: string;
+  base: string;
+  stage: TaskCode['stage'];
+  /** The branch's commit when its last attempt ended. */
+  head?: string;
+  /** The step of the merge in progress (`task.merging`). */
+  step?: NonNullable<TaskCode['merge']>['step'];
+  /** The base's commit after the merge (`task.merged`). */
+  merged?: string;
+  /** The pull request opened instead of a merge. */
+  pr?: string;
+  /** Why it last came back from review or the queue (`task.review-rejected`, `task.bounced`). */
+  last?: {
+    reason: NonNullable<TaskCode['last']>['reason'];
+    by: string;
+    at: string;
+    text: string;
+    files?: string[];
+  };
 }
 
 /** An item of the attention list, as `attention.changed` carries it. */
@@ -134,7 +167,32 @@ function briefTask(task: Task): TaskBrief {
       ...(errorCode !== undefined ? { errorCode } : {}),
     };
   }
+  if (task.code) brief.code = briefCode(task.code);
   return brief;
+}
+
+function briefCode(code: TaskCode): CodeBrief {
+  const { branch, base, stage, head, merge, merged, pr, last } = code;
+  return {
+    branch,
+    base,
+    stage,
+    ...(head ? { head } : {}),
+    ...(merge ? { step: merge.step } : {}),
+    ...(merged ? { merged } : {}),
+    ...(pr ? { pr } : {}),
+    ...(last
+      ? {
+          last: {
+            reason: last.reason,
+            by: last.by,
+            at: last.at,
+            text: cut(last.text, SUMMARY_MAX),
+            ...(last.files?.length ? { files: last.files.slice(0, 20) } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 /** The event a journal entry makes. */

@@ -17,7 +17,7 @@ export {
 export { type AgentConfig, Config, type Driver, type Policies } from './config.js';
 export { type DoctorReport, doctor } from './doctor.js';
 export { DreamError, ExitCode } from './errors.js';
-export type { DreamEvent, EventType, TaskBrief } from './events.js';
+export type { CodeBrief, DreamEvent, EventType, TaskBrief } from './events.js';
 export { type NotifierRun, type NotifierRunOptions, startNotifiers } from './notify/runner.js';
 export { type EventSource, type Notifier, type NotifyContext, RetryLater } from './notify/types.js';
 export { loadPlugins, type PluginReport, type RunningPlugins, startPlugins } from './plugins/index.js';

@@ -44,7 +44,8 @@ export function planComplete(ctx: Ctx, id: string, input: CompleteInput): Plan<T
       ...(input.log ? { log: input.log } : {}),
     },
   });
-  return { change: withFollowUps(ctx, 'complete', [next]), result: next };
+  // An attempt that ends in review is not the task's end: its own operation, so its event says so.
+  return { change: withFollowUps(ctx, to === 'review' ? 'review' : 'complete', [next]), result: next };
 }
 
 export interface FailInput extends CompleteInput {
