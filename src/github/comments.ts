@@ -1,6 +1,7 @@
 /**
  * The comment back (docs/github.md): when a task made from an issue (dedupe key `gh:owner/repo#N`,
- * of a repository in github.repos) is done, the serving process posts one comment to the issue.
+ * of a repository in github.repos) is done, or for a code task merged (docs/review.md), the serving
+ * process posts one comment to the issue.
  * It listens to the event hub, so it sees the tasks done while it serves.
  *
  * At most once per task: the task is written down in `.dreamos/github/comments.json` (under the
@@ -73,14 +74,30 @@ export function issueOf(config: GithubConfig, task: Task): { repo: string; numbe
   return repo ? { repo, number: Number(match[2]) } : null;
 }
 
-/** The comment: the task, and, when asked for (`commentBack: "summary"`), its summary. */
+/**
+ * The comment: what became of the task (finished; or, for a code task, merged with its commit, or
+ * its pull request opened), and, when asked for (`commentBack: "summary"`), its summary.
+ */
 export function commentText(task: Task, withSummary: boolean): string {
   const summary =
     withSummary && task.result?.summary ? cut(stripControl(task.result.summary).trim(), MAX_SUMMARY) : '';
-  return [
-    `Dream.OS finished task ${task.id}: ${oneLine(task.title, 300)}`,
-    ...(summary ? ['', summary] : []),
-  ].join('\n');
+  const title = oneLine(task.title, 300);
+  const code = task.code;
+  const head =
+    code?.stage === 'merged'
+      ? [
+          `Dream.OS merged task ${task.id}: ${title}`,
+          '',
+          `Branch \`${code.branch}\` was merged into \`${oneLine(code.base, 250).replaceAll('`', '')}\`${code.merged ? ` at ${code.merged}` : ''}.`,
+        ]
+      : code?.stage === 'pr-opened'
+        ? [
+            `Dream.OS opened a pull request for task ${task.id}: ${title}`,
+            '',
+            `Branch \`${code.branch}\`: ${oneLine(code.pr ?? '', 500)}`,
+          ]
+        : [`Dream.OS finished task ${task.id}: ${title}`];
+  return [...head, ...(summary ? ['', summary] : [])].join('\n');
 }
 
 /** Start posting comments; null (with a line in the log) when commentBack is off or no token is set. */
@@ -159,7 +176,8 @@ export function startCommentBack(options: CommentBackOptions): CommentBack | nul
   // One comment at a time, in the order the tasks were done.
   let queue: Promise<void> = Promise.resolve();
   const unsubscribe = options.hub.subscribe((event) => {
-    if (event.type !== 'task.done') return;
+    // A code task ends with its merge (task.merged), any other with task.done: one comment either way.
+    if (event.type !== 'task.done' && event.type !== 'task.merged') return;
     for (const brief of event.tasks ?? [])
       queue = queue.then(() =>
         post(brief.id).catch((failure: unknown) =>
