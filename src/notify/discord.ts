@@ -13,7 +13,7 @@
 import fs from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import pkg from '../../package.json' with { type: 'json' };
-import { type DreamEvent, EVENT_TYPES, type EventType, eventFilter } from '../events.js';
+import { type DreamEvent, eventFilter } from '../events.js';
 import { cut, stripControl } from '../sanitize.js';
 import type { Notifier, NotifyContext } from './types.js';
 import { RetryLater } from './types.js';
@@ -28,12 +28,15 @@ const COLOUR = { critical: 0xd93f3f, warning: 0xe8a33d, info: 0x3b82c4 } as cons
 type Severity = keyof typeof COLOUR;
 const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
-/** The events it posts about unless the config names others. */
+/**
+ * The events it posts about unless the config names others: attention items (a merge conflict or a
+ * failed gate is one), alerts, dead letters, merges.
+ */
 export const DISCORD_DEFAULT_EVENTS: readonly string[] = [
   'attention.changed',
   'alert.raised',
   'task.failed',
-  ...(EVENT_TYPES.includes('task.merged' as EventType) ? ['task.merged'] : []),
+  'task.merged',
 ];
 
 export interface DiscordEmbed {
@@ -94,7 +97,7 @@ export function redactWebhookUrl(url: string): string {
 
 export interface DiscordOptions {
   url: string;
-  /** Filter words (default: attention items, alerts, dead letters). */
+  /** Filter words (default: attention items, alerts, dead letters, merges). */
   events?: readonly string[];
   name?: string;
 }
@@ -164,6 +167,25 @@ function itemsOf(batch: readonly DreamEvent[], told: Told): Item[] {
           agent: task.agent,
           reason: task.result?.errorCode ?? 'failed',
           command: `dreamos task retry ${task.id} (its log: dreamos task log ${task.id})`,
+          at: event.at,
+        });
+      }
+    } else if (event.type === 'task.merged') {
+      // The entry also carries the dependents the merge let go: only the merged task is news.
+      for (const task of event.tasks ?? []) {
+        const code = task.code;
+        if (task.status !== 'done' || !code) continue;
+        const where =
+          code.stage === 'pr-opened'
+            ? `${code.branch}: pull request ${code.pr ?? ''}`
+            : `${code.branch} into ${code.base}${code.merged ? ` at ${code.merged.slice(0, 12)}` : ''}`;
+        items.push({
+          group: 'tasks merged',
+          severity: 'info',
+          title: `${task.id} ${code.stage === 'pr-opened' ? 'pull request opened' : 'merged'}: ${task.title}`,
+          text: task.result?.summary ? `${where}\n${task.result.summary}` : where,
+          task: task.id,
+          agent: task.agent,
           at: event.at,
         });
       }

@@ -7,8 +7,16 @@ import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { EventHub } from '../../../../src/api/event-hub.js';
 import { type DreamEvent, eventOf } from '../../../../src/events.js';
 import { initWorkspace, type Workspace } from '../../../../src/index.js';
+import {
+  planBounce,
+  planCodeOpen,
+  planMerged,
+  planMergeStep,
+  planReviewApprove,
+} from '../../../../src/lifecycle/review.js';
 import { discordFromConfig, discordNotifier } from '../../../../src/notify/discord.js';
 import { startNotifiers } from '../../../../src/notify/runner.js';
 import type { EventSource } from '../../../../src/notify/types.js';
@@ -116,7 +124,85 @@ async function deadLetters(n: number, title = (i: number) => `job ${i}`) {
   }
 }
 
+const sha = (c: string) => c.repeat(40);
+
+/**
+ * A code task through its lifecycle with the planners the merge queue uses (no repository: the
+ * commits are made up): claimed, its branch opened, its attempt ended with changes, approved, and
+ * then merged at `end.merged`, or sent back with a conflict.
+ */
+async function codeTask(title: string, end: { merged: string } | 'conflict') {
+  const task = await ws.addTask({ title, role: 'agent-1' });
+  await ws.claim('agent-1', { taskId: task.id });
+  await ws.apply((ctx) => planCodeOpen(ctx, task.id, { base: 'main', baseCommit: sha('a') }), 'agent-1');
+  await ws.complete(task.id, { agent: 'agent-1', summary: `did ${title}`, codeHead: sha('b') });
+  await ws.apply((ctx) => planReviewApprove(ctx, task.id));
+  const step = { step: 'rebase' as const, onto: sha('a'), startedAt: new Date().toISOString() };
+  await ws.apply((ctx) => planMergeStep(ctx, task.id, step), 'merge-queue');
+  if (end === 'conflict')
+    await ws.apply(
+      (ctx) =>
+        planBounce(
+          ctx,
+          task.id,
+          { reason: 'merge-conflict', text: 'CONFLICT', files: ['x.txt'] },
+          'merge-conflict',
+        ),
+      'merge-queue',
+    );
+  else await ws.apply((ctx) => planMerged(ctx, task.id, end), 'merge-queue');
+  return task;
+}
+
 describe('the Discord notifier', () => {
+  it('posts a merge by default, an embed per merged task with its branch and commit, and sums up a burst', async () => {
+    const start = ws.view.seq;
+    const one = await codeTask('Add one', { merged: sha('c') });
+    const two = await codeTask('Add two', { merged: sha('d') });
+    const { source, emit } = fakeSource();
+    const run = startNotifiers(ws, source, [discordNotifier({ url: discord.url })], options());
+    emit(await eventsAfter(start));
+    await run.idle();
+    expect(discord.posts).toHaveLength(1);
+    const embeds = discord.posts[0]!.body.embeds;
+    // Only the merges: entering review, approval and the queue's steps are not news on Discord.
+    expect(embeds.map((e) => e.title)).toEqual([`${one.id} merged: Add one`, `${two.id} merged: Add two`]);
+    expect(embeds[0]!.description).toBe(`dreamos/${one.id} into main at cccccccccccc\ndid Add one`);
+    expect(embeds[0]!.fields).toContainEqual({ name: 'task', value: one.id, inline: true });
+
+    const burst = ws.view.seq;
+    for (let i = 0; i < 12; i++) await codeTask(`burst ${i}`, { merged: sha('e') });
+    emit(await eventsAfter(burst));
+    await run.idle();
+    run.stop();
+    expect(discord.posts).toHaveLength(2);
+    expect(discord.posts[1]!.body.embeds.map((e) => e.title)).toEqual(['12 tasks merged']);
+  });
+
+  it('tells a merge conflict as an attention item, from the event stream of the workspace', async () => {
+    const hub = await EventHub.start(ws);
+    const run = startNotifiers(ws, hub, [discordNotifier({ url: discord.url })], options());
+    try {
+      const task = await codeTask('Clash', 'conflict');
+      const titles = () => discord.posts.flatMap((p) => p.body.embeds.map((e) => e.title));
+      const deadline = Date.now() + 20_000;
+      while (!titles().some((t) => t.startsWith('merge-conflict')) && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await run.idle();
+      }
+      const embed = discord.posts
+        .flatMap((p) => p.body.embeds)
+        .find((e) => e.title.startsWith('merge-conflict'));
+      expect(embed, JSON.stringify(titles())).toBeDefined();
+      expect(embed!.title).toContain(task.id);
+      expect(embed!.description).toContain('x.txt');
+      expect(embed!.color).toBe(0xe8a33d);
+    } finally {
+      run.stop();
+      hub.close();
+    }
+  });
+
   it('posts one message per batch, an embed per dead letter, with no mentions and no control characters', async () => {
     const start = ws.view.seq;
     await deadLetters(2);
