@@ -70,6 +70,11 @@ export const TaskInput = z.strictObject({
    * first one stands (`gh:owner/repo#N`, `scout:<source>:<hash>`).
    */
   dedupeKey: DedupeKey.optional(),
+  /**
+   * Run it on a branch of its own, with review and the merge queue (true), or in place (false);
+   * absent, the agent that takes it decides (docs/review.md).
+   */
+  branch: z.boolean().optional(),
   /** Keep the task in the backlog even when its dependencies are done (the operator promotes it). */
   hold: z.boolean().default(false),
   /** In an import: a name that other tasks of the same import can use in `dependsOn`. */
@@ -160,6 +165,7 @@ export function planAdd(
         tags: input.tags,
         source: input.source,
         ...(input.dedupeKey !== undefined ? { dedupeKey: input.dedupeKey } : {}),
+        ...(input.branch !== undefined ? { branch: input.branch } : {}),
         ...(approvalOf ? { approval: approvalOf } : {}),
       },
       ctx.by,

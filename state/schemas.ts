@@ -225,6 +225,11 @@ export const Task = z.strictObject({
   updatedAt: Iso,
   /** Journal sequence number of the last change to this task. */
   rev: z.number().int().nonnegative(),
+  /**
+   * Whether it runs on a branch of its own (docs/review.md): false never, true whenever the
+   * workspace's policy allows it; absent, its agent decides.
+   */
+  branch: z.boolean().optional(),
   /** Its code work, for a task run on its own branch (absent for any other). */
   code: TaskCode.optional(),
 });

@@ -32,6 +32,10 @@ export function describeTask(t: Task): string {
         : `  approval   approved by ${oneLine(t.approval.by ?? '?', 64)}${t.approval.at ? ` at ${t.approval.at}` : ''}`,
     );
   if (t.dedupeKey) lines.push(`  dedupe key ${oneLine(t.dedupeKey, 200)}`);
+  if (t.branch !== undefined && !t.code)
+    lines.push(
+      `  branch     ${t.branch ? 'its own, once an agent takes it (--branch)' : 'none: runs in place (--no-branch)'}`,
+    );
   if (t.role) lines.push(`  role       ${t.role}`);
   if (t.capabilities.length) lines.push(`  needs      ${t.capabilities.join(', ')}`);
   if (t.dependsOn.length) lines.push(`  depends on ${t.dependsOn.join(', ')}`);
@@ -174,6 +178,8 @@ export function registerTask(program: Command): void {
     .option('--budget-usd <usd>', 'money budget in USD', Number.parseFloat)
     .option('--budget-seconds <duration>', 'time budget')
     .option('--hold', 'keep it in the backlog until promoted')
+    .option('--branch', 'run it on a branch of its own, with review (default: as its agent does)')
+    .option('--no-branch', 'run it in place: no branch, no review')
     .option('--dedupe-key <key>', 'add nothing when a task (even archived) already has this key')
     .action(async (title: string, o, command: Command) => {
       const budget = {
@@ -196,6 +202,7 @@ export function registerTask(program: Command): void {
         ...(Object.keys(budget).length ? { budget } : {}),
         source: process.env.DREAMOS_AGENT_ID ? 'agent' : 'cli',
         hold: Boolean(o.hold),
+        ...(o.branch !== undefined ? { branch: Boolean(o.branch) } : {}),
         ...(o.dedupeKey !== undefined ? { dedupeKey: o.dedupeKey } : {}),
       };
       await withWorkspace(command, async (ws, options) => {

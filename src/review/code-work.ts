@@ -30,9 +30,13 @@ export function gatedTask(task: Pick<Task, 'dedupeKey'>): string | undefined {
   return key.slice(GATE_KEY.length).split(':')[0];
 }
 
-/** Whether this agent runs its tasks on their own branches (command and llm agents by default). */
-export function worksOnCode(ws: Workspace, agent: AgentConfig): boolean {
+/**
+ * Whether this agent runs this task on its own branch: never when the workspace's policy says no,
+ * else as the task says (`branch`), else as the agent does (command and llm agents by default).
+ */
+export function worksOnCode(ws: Workspace, agent: AgentConfig, task?: Pick<Task, 'branch'>): boolean {
   if (!ws.config.policies.review.worktrees) return false;
+  if (task?.branch !== undefined) return task.branch;
   return agent.code ?? (agent.driver.kind === 'command' || agent.driver.kind === 'llm');
 }
 
@@ -60,7 +64,7 @@ export async function openCodeWork(
   task: Task,
 ): Promise<CodeWork | undefined> {
   const gated = gatedTask(task);
-  if (!gated && !task.code && !worksOnCode(ws, agent)) return undefined;
+  if (!gated && !task.code && !worksOnCode(ws, agent, task)) return undefined;
   const repo = await repoOf(workspaceRoot(ws.home));
   if (!repo) return undefined;
   if (gated) return { tree: scratchTree(ws.home, gated), repo, env: {} };

@@ -96,6 +96,16 @@ describe('tasks', () => {
     expect(shown.body).toEqual(ws.getTask(task.id));
   });
 
+  it('takes whether a task runs on its own branch, and refuses anything but true or false', async () => {
+    const inPlace = await addTask({ title: 'no branch', branch: false });
+    expect(inPlace.branch).toBe(false);
+    expect(ws.getTask(inPlace.id)?.branch).toBe(false);
+    expect((await addTask({ title: 'as its agent does' })).branch).toBeUndefined();
+    const bad = await call('POST', '/api/v1/tasks', { body: { title: 'x', branch: 'no' } });
+    expectProblem(bad, 400, 'E_INVALID_INPUT');
+    expect(bad.body.errors.map((e: { field: string }) => e.field)).toEqual(['branch']);
+  });
+
   it("answers a page of the board as it is now, another process's changes included", async () => {
     const first = await call<{ total: number; items: Task[] }>('GET', '/api/v1/tasks?limit=2', {
       token: READ,
