@@ -111,6 +111,18 @@ export async function commitAll(tree: string, author: string, message: string): 
   return (await gitOk(['rev-parse', 'HEAD'], tree)).trim();
 }
 
+/**
+ * Where `head` forks from the base branch now: their merge-base. It is the task's base commit until
+ * its branch is brought up to date with a newer base (after a conflict); from then on the base's own
+ * changes are not the task's. `fallback` (the base commit) when the base branch is gone or shares
+ * no history with `head`. `cwd` is the repository or any worktree of it.
+ */
+export async function forkPoint(cwd: string, base: string, head: string, fallback: string): Promise<string> {
+  const r = await git(['merge-base', `refs/heads/${base}`, head], cwd);
+  const commit = r.stdout.trim();
+  return r.ok && /^[0-9a-f]{40,64}$/.test(commit) ? commit : fallback;
+}
+
 /** Whether `head`'s tree differs from `base`'s. */
 export async function differs(repo: string, base: string, head: string): Promise<boolean> {
   const r = await git(['diff', '--quiet', base, head], repo);
@@ -155,12 +167,17 @@ export function unifiedDiff(repo: string, base: string, head: string): Promise<s
 }
 
 /**
- * What a task's worktree changed since its base commit: committed, staged, unstaged and new files
- * (relative to the tree's top); null when the tree is not a checkout.
+ * What a task's worktree changed since it forked from its base (`forkPoint`, else its base commit):
+ * committed, staged, unstaged and new files (relative to the tree's top); null when the tree is not
+ * a checkout.
  */
-export async function changedSinceBase(tree: string, baseCommit: string): Promise<string[] | null> {
+export async function changedSinceBase(
+  tree: string,
+  code: { base: string; baseCommit: string },
+): Promise<string[] | null> {
+  const from = await forkPoint(tree, code.base, 'HEAD', code.baseCommit);
   const [diff, untracked] = await Promise.all([
-    git(['diff', '--name-only', '-z', '--no-renames', baseCommit, '--'], tree),
+    git(['diff', '--name-only', '-z', '--no-renames', from, '--'], tree),
     git(['ls-files', '--others', '--exclude-standard', '-z'], tree),
   ]);
   if (!diff.ok || !untracked.ok) return null;

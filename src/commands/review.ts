@@ -80,7 +80,7 @@ export function registerReview(program: Command): void {
       await readWorkspace(command, async (ws, options) => {
         const diff = await reviewDiff(ws, id, { stat: o.stat === true });
         emit(options, diff, () => {
-          const head = `${diff.id} ${diff.branch} → ${diff.base} (${short(diff.baseCommit)}..${short(diff.head)}): ${plural(diff.files.length, 'file')}, +${diff.added} −${diff.removed}`;
+          const head = `${diff.id} ${diff.branch} → ${diff.base} (${short(diff.from)}..${short(diff.head)}): ${plural(diff.files.length, 'file')}, +${diff.added} −${diff.removed}`;
           const files = diff.files.map(
             (f) =>
               `  ${f.added === null ? 'bin' : `+${f.added}`}\t${f.removed === null ? '' : `−${f.removed}`}\t${f.path}`,

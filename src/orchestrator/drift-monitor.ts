@@ -209,9 +209,9 @@ export class DriftMonitor {
         if (!agent || !mine.has(agent.id) || task.resources.length === 0) continue;
         const attempt = `${task.id}:${task.attempts}`;
         live.add(attempt);
-        // A task on its own branch: everything its branch changed since its base commit.
+        // A task on its own branch: everything its branch changed since it forked from its base.
         if (task.code) {
-          const changed = await changedSinceBase(taskTree(this.ws.home, task.id), task.code.baseCommit);
+          const changed = await changedSinceBase(taskTree(this.ws.home, task.id), task.code);
           if (changed) changedFiles.set(agent.id, changed);
           continue;
         }

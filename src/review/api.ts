@@ -7,6 +7,7 @@ import {
   changedFiles,
   commitOf,
   type FileChange,
+  forkPoint,
   repoOf,
   unifiedDiff,
 } from '../../agents/platform/task-git.js';
@@ -90,6 +91,8 @@ export interface TaskDiff {
   branch: string;
   base: string;
   baseCommit: string;
+  /** The commit the diff is from: where the branch forks from its base now (else its base commit). */
+  from: string;
   /** The commit shown: the branch's head (its last attempt's commit, or the branch as it is now). */
   head: string;
   files: FileChange[];
@@ -99,7 +102,7 @@ export interface TaskDiff {
   text?: string;
 }
 
-/** The changes of a task's branch since its base commit. */
+/** The changes of a task's branch since it forked from its base. */
 export async function reviewDiff(
   ws: Workspace,
   id: string,
@@ -111,7 +114,11 @@ export async function reviewDiff(
   const code = task.code;
   const head = code.merged ?? (await commitOf(repo, `refs/heads/${code.branch}`)) ?? code.head;
   if (!head) throw notFound(`the branch ${code.branch} of ${id} is gone`);
-  const files = (await changedFiles(repo, code.baseCommit, head)).map((f) => ({
+  // What the branch changed since it forked from its base: after the branch was brought up to date
+  // with a newer base, that base's own changes are not the task's. A merged task's head is on the
+  // base, so it keeps its base commit.
+  const from = code.merged ? code.baseCommit : await forkPoint(repo, code.base, head, code.baseCommit);
+  const files = (await changedFiles(repo, from, head)).map((f) => ({
     ...f,
     path: oneLine(stripControl(f.path)),
   }));
@@ -120,12 +127,13 @@ export async function reviewDiff(
     branch: code.branch,
     base: code.base,
     baseCommit: code.baseCommit,
+    from,
     head,
     files,
     added: files.reduce((n, f) => n + (f.added ?? 0), 0),
     removed: files.reduce((n, f) => n + (f.removed ?? 0), 0),
   };
-  if (!options.stat) diff.text = stripControl(await unifiedDiff(repo, code.baseCommit, head));
+  if (!options.stat) diff.text = stripControl(await unifiedDiff(repo, from, head));
   return diff;
 }
 

@@ -9,6 +9,7 @@ import {
   currentBranch,
   differs,
   ensureTaskTree,
+  forkPoint,
   repoOf,
   scratchTree,
   taskTree,
@@ -106,7 +107,8 @@ export async function endCodeWork(
   const message = `${task.id}: ${oneLine(task.title).slice(0, 200)}${summary ? `\n\n${summary.slice(0, 4000)}` : ''}`;
   try {
     const head = await commitAll(tree, agentId, message);
-    return { codeHead: (await differs(repo, task.code.baseCommit, head)) ? head : null };
+    const from = await forkPoint(repo, task.code.base, head, task.code.baseCommit);
+    return { codeHead: (await differs(repo, from, head)) ? head : null };
   } catch (error) {
     return { error: `could not commit the work of ${task.id}: ${(error as Error).message}` };
   }
