@@ -221,6 +221,68 @@ function figures(doc) {
       ),
     );
   }
+  if (con?.diffView)
+    add(
+      'diff-view',
+      `diff view's first frame, ${num(con.diffView.lines)}-line diff (\`d\` → frame)`,
+      '< 200 ms',
+      cell(`${num(con.diffView.ms)} ms`, con.diffView.pass),
+    );
+  const bulk = doc.consoleBulk;
+  if (bulk) {
+    add(
+      'bulk-keys',
+      `keypress → frame, ${num(bulk.board)} tasks, ${num(bulk.marked)} marked`,
+      'p95 < 50 ms',
+      cell(
+        `p50 ${num(bulk.keyToFrameWhileMarked.p50Ms)} ms, p95 ${num(bulk.keyToFrameWhileMarked.p95Ms)} ms`,
+        bulk.keyToFrameWhileMarked.pass,
+      ),
+    );
+    add(
+      'bulk-retry',
+      `bulk retry of ${num(bulk.bulkRetry.tasks)} failed tasks, confirmed → done`,
+      '< 2 s, progress shown',
+      cell(
+        `${num(bulk.bulkRetry.ms)} ms (progress at ${num(bulk.bulkRetry.progressShownAtMs)} ms, ${bulk.bulkRetry.journalEntries} journal entry)`,
+        bulk.bulkRetry.pass,
+      ),
+    );
+  }
+  const merge = doc.merge;
+  if (merge)
+    add(
+      'merge',
+      `merge queue, ${merge.tasks} code tasks (\`dreamos merge run\`): own time per merge`,
+      '< 1 s',
+      cell(
+        `${num(merge.queueSecondsPerMerge.value, 3)} s (${num(merge.mergesPerMinute)} merges/min)`,
+        merge.queueSecondsPerMerge.pass,
+      ),
+    );
+  const pty = doc.pty;
+  if (pty)
+    add(
+      'pty-echo',
+      'keystroke → echoed on an attached `pty` session',
+      'p95 < 30 ms',
+      cell(`p50 ${num(pty.p50Ms, 1)} ms, p95 ${num(pty.p95Ms, 1)} ms`, pty.pass),
+    );
+  const cp = doc.consolePty;
+  if (cp) {
+    add(
+      'pty-keys',
+      `keypress → frame, ${cp.agents} \`pty\` agents × ${num(cp.linesPerSecondPerAgent)} lines/s`,
+      'p95 < 50 ms',
+      cell(`p50 ${num(cp.keyToFrame.p50Ms)} ms, p95 ${num(cp.keyToFrame.p95Ms)} ms`, cp.keyToFrame.pass),
+    );
+    add(
+      'pty-memory',
+      `console RSS over ${cp.seconds} s with live screens (start → end, peak)`,
+      'RSS < +64 MB',
+      cell(`${num(cp.rss.startMB)} → ${num(cp.rss.endMB)} MB, peak ${num(cp.rss.peakMB)} MB`, cp.rss.pass),
+    );
+  }
   const pgDoc = doc.pg;
   if (pgDoc?.skipped) add('pg-skipped', 'PostgreSQL backend', '', pgDoc.skipped);
   for (const c of pgDoc?.cases ?? []) {
