@@ -12,12 +12,16 @@
 // The console runs in a child process (the worker mode of this file), so the bench process's own
 // event loop does not blur the figures.
 import { spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Keyboard, press, quantile, Screen } from './ink-terminal.mjs';
+
+/** Keys on a 10,000-task board with 500 marks: 5 s before giving up. */
+const pressKey = (screen, keyboard, key, expect, timeoutMs = 5000) =>
+  press(screen, keyboard, key, expect, timeoutMs);
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const BARS = { keyToFrameP95Ms: 50, bulkRetryMs: 2000 };
@@ -27,63 +31,6 @@ const MARKED = 500;
 const KEYS = 300;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-};
-
-/** A terminal for Ink: a TTY-like output that records frames, and an input that takes keys. */
-class Screen extends EventEmitter {
-  isTTY = true;
-  columns = 160;
-  rows = 48;
-  write(chunk, encoding, callback) {
-    this.emit('frame', String(chunk));
-    (typeof encoding === 'function' ? encoding : callback)?.();
-    return true;
-  }
-}
-class Keyboard extends EventEmitter {
-  isTTY = true;
-  data = null;
-  write(data) {
-    this.data = data;
-    this.emit('readable');
-    this.emit('data', data);
-  }
-  read = () => {
-    const data = this.data;
-    this.data = null;
-    return data;
-  };
-  setEncoding() {}
-  setRawMode() {}
-  resume() {}
-  pause() {}
-  ref() {}
-  unref() {}
-}
-
-/** Write one key; resolve with the time until a frame matches `expect`. */
-function press(screen, keyboard, key, expect, timeoutMs = 5000) {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const cpu = process.cpuUsage();
-    const timer = setTimeout(() => {
-      screen.off('frame', onFrame);
-      reject(new Error(`no frame for key ${JSON.stringify(key)} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onFrame = (frame) => {
-      if (!expect(frame)) return;
-      clearTimeout(timer);
-      screen.off('frame', onFrame);
-      const used = process.cpuUsage(cpu);
-      resolve({ ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000 });
-    };
-    screen.on('frame', onFrame);
-    keyboard.write(key);
-  });
-}
 
 async function type(keyboard, text) {
   for (const ch of text) {
@@ -140,7 +87,7 @@ async function work(root) {
     });
     const { ws, instance } = await mountConsole({ home, attach: true, stdin, stdout, stderr: new Screen() });
     await full;
-    await press(stdout, stdin, '2', (f) => f.includes('READY ('));
+    await pressKey(stdout, stdin, '2', (f) => f.includes('READY ('));
     const position = (frame) => Number(/ready (\d+)\/\d+/.exec(frame)?.[1] ?? Number.NaN);
     let row = 1;
     /** j/k down the ready column: the latencies after a warm-up. */
@@ -149,7 +96,7 @@ async function work(root) {
       for (let i = 0; i < count; i++) {
         const down = row < 3 || Math.random() < 0.7;
         row += down ? 1 : -1;
-        const sample = await press(stdout, stdin, down ? 'j' : 'k', (f) => position(f) === row);
+        const sample = await pressKey(stdout, stdin, down ? 'j' : 'k', (f) => position(f) === row);
         if (i >= 20) out.push(sample);
         await sleep(20 + Math.random() * 30);
       }
@@ -157,14 +104,14 @@ async function work(root) {
     };
     // The same keys with nothing marked, for comparison, then with 500 marked.
     const unmarked = await keys(KEYS / 2);
-    await press(stdout, stdin, ':', (f) => f.includes('Commands'));
+    await pressKey(stdout, stdin, ':', (f) => f.includes('Commands'));
     await type(stdin, 'mark tag:picked');
-    await press(stdout, stdin, '\r', (f) => f.includes(`${MARKED} marked`));
+    await pressKey(stdout, stdin, '\r', (f) => f.includes(`${MARKED} marked`));
     const latencies = await keys(KEYS);
 
-    await press(stdout, stdin, ':', (f) => f.includes('Commands'));
+    await pressKey(stdout, stdin, ':', (f) => f.includes('Commands'));
     await type(stdin, 'retry failed');
-    await press(stdout, stdin, '\r', (f) => f.includes(`Retry: ${FAILED} tasks?`));
+    await pressKey(stdout, stdin, '\r', (f) => f.includes(`Retry: ${FAILED} tasks?`));
     const seqBefore = ws.view.seq;
     let progressAt = null;
     const start = performance.now();
@@ -173,7 +120,7 @@ async function work(root) {
         progressAt = performance.now() - start;
     };
     stdout.on('frame', onProgress);
-    const { ms: bulkMs } = await press(
+    const { ms: bulkMs } = await pressKey(
       stdout,
       stdin,
       'y',

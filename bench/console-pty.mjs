@@ -9,12 +9,12 @@
 // `node bench/console-pty.mjs` prints the figure as JSON; bench/run.mjs calls consolePtyFigure().
 
 import { spawn, spawnSync } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Keyboard, press, quantile, Screen } from './ink-terminal.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const AGENTS = 8;
@@ -32,10 +32,6 @@ setInterval(() => {
 }, 100);`;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-};
 const r1 = (n) => Number(n.toFixed(1));
 const mb = (bytes) => r1(bytes / 2 ** 20);
 
@@ -99,58 +95,6 @@ function worker(root, home, seconds) {
         reject(new Error(`console-pty worker printed no result: ${error.message}`));
       }
     });
-  });
-}
-
-/** A terminal for Ink: a TTY-like output that records frames, and an input that takes keys. */
-class Screen extends EventEmitter {
-  isTTY = true;
-  columns = 160;
-  rows = 48;
-  write(chunk, encoding, callback) {
-    this.emit('frame', String(chunk));
-    (typeof encoding === 'function' ? encoding : callback)?.();
-    return true;
-  }
-}
-class Keyboard extends EventEmitter {
-  isTTY = true;
-  data = null;
-  write(data) {
-    this.data = data;
-    this.emit('readable');
-    this.emit('data', data);
-  }
-  read = () => {
-    const data = this.data;
-    this.data = null;
-    return data;
-  };
-  setEncoding() {}
-  setRawMode() {}
-  resume() {}
-  pause() {}
-  ref() {}
-  unref() {}
-}
-
-function press(screen, keyboard, key, expect, timeoutMs = 2000) {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const cpu = process.cpuUsage();
-    const timer = setTimeout(() => {
-      screen.off('frame', onFrame);
-      reject(new Error(`no frame for key ${JSON.stringify(key)} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onFrame = (frame) => {
-      if (!expect(frame)) return;
-      clearTimeout(timer);
-      screen.off('frame', onFrame);
-      const used = process.cpuUsage(cpu);
-      resolve({ ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000 });
-    };
-    screen.on('frame', onFrame);
-    keyboard.write(key);
   });
 }
 

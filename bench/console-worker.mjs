@@ -5,12 +5,12 @@
 //   run HOME SECONDS L   keypress-to-frame latencies and memory over a long run with chatty agents
 //   cleanup DIR
 import { spawn } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Keyboard, press, quantile, Screen } from './ink-terminal.mjs';
 
 const root = process.env.DREAMOS_BENCH_ROOT;
 const dist = (name) => pathToFileURL(join(root, 'dist', name)).href;
@@ -20,40 +20,6 @@ const done = (result) => {
   process.exit(0);
 };
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A terminal for Ink: a TTY-like output that records frames, and an input that takes keys. */
-class Screen extends EventEmitter {
-  isTTY = true;
-  columns = 160;
-  rows = 48;
-  last = '';
-  write(chunk, encoding, callback) {
-    this.last = String(chunk);
-    this.emit('frame', this.last);
-    (typeof encoding === 'function' ? encoding : callback)?.();
-    return true;
-  }
-}
-class Keyboard extends EventEmitter {
-  isTTY = true;
-  data = null;
-  write(data) {
-    this.data = data;
-    this.emit('readable');
-    this.emit('data', data);
-  }
-  read = () => {
-    const data = this.data;
-    this.data = null;
-    return data;
-  };
-  setEncoding() {}
-  setRawMode() {}
-  resume() {}
-  pause() {}
-  ref() {}
-  unref() {}
-}
 
 /** Mount the console as `dreamos console --attach` does; resolve with when its first frames came. */
 async function render(home) {
@@ -76,38 +42,12 @@ async function render(home) {
   return { ws, stdout, stdin, instance, firstFrameAt: await first, fullFrameAt: await full };
 }
 
-/** Write one key; resolve with the time until a frame matches `expect`, and the CPU time used meanwhile. */
-function press(screen, keyboard, key, expect, timeoutMs = 2000) {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    const cpu = process.cpuUsage();
-    const timer = setTimeout(() => {
-      screen.off('frame', onFrame);
-      reject(new Error(`no frame for key ${JSON.stringify(key)} within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onFrame = (frame) => {
-      if (!expect(frame)) return;
-      clearTimeout(timer);
-      screen.off('frame', onFrame);
-      const used = process.cpuUsage(cpu);
-      resolve({ ms: performance.now() - start, cpuMs: (used.user + used.system) / 1000 });
-    };
-    screen.on('frame', onFrame);
-    keyboard.write(key);
-  });
-}
-
 function memory() {
   globalThis.gc?.();
   globalThis.gc?.();
   const { rss, heapUsed } = process.memoryUsage();
   return { rss, heapUsed };
 }
-
-const quantile = (xs, q) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-};
 
 if (mode === 'prepare') {
   const { initWorkspace } = await import(dist('index.js'));
