@@ -177,9 +177,14 @@ export function readRecords(target: string): FoundRecord[] {
       if (!(error instanceof SyntaxError) && errnoCode(error) !== 'ENOENT') throw error;
       // Being created, read while its owner rewrites it, or removed meanwhile: it may belong to the
       // holder, so it counts as a live attempt (the stale period still frees a lock it really
-      // belongs to).
+      // belongs to). Its name says whose it is: one of a process of this machine that is gone (killed
+      // between creating its record and writing it) holds nothing, and keeps nobody waiting.
       const pid = Number(name.slice(name.lastIndexOf('.') + 1));
-      out.push({ file: join(dir, name), record: { pid, host: '?', start: '0', state: 'A' } });
+      const local = name === `${prefix}${HOST}.${MACHINE || 'x'}.${pid}`;
+      const record: OwnerRecord = local
+        ? { pid, host: HOST, machine: MACHINE, start: '0', state: 'A' }
+        : { pid, host: '?', start: '0', state: 'A' };
+      out.push({ file: join(dir, name), record });
     }
   }
   return out;
