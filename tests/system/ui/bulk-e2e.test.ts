@@ -56,7 +56,12 @@ test.skipIf(!hasTmux)(
     term.tmux('send-keys', '-t', 'main', ':');
     await until('the palette', () => term.screen().includes('Commands'));
     for (const ch of 'retry failed') term.tmux('send-keys', '-t', 'main', '-l', ch);
-    await until('the typed command', () => term.screen().includes(':retry [QUERY]'));
+    // Enter only once the whole command is on the screen: keys that reach the console in one write
+    // are a paste there, and a paste's line break is a space, not enter.
+    await until('the typed command', () => {
+      const s = term.screen();
+      return s.includes(': retry failed') && s.includes(':retry [QUERY]') && !s.includes('tab completes');
+    });
     term.tmux('send-keys', '-t', 'main', 'Enter');
     await until('the confirmation', () => term.screen().includes('Retry: 3 tasks?'));
     term.tmux('send-keys', '-t', 'main', '-l', 'y');
