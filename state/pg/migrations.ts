@@ -161,6 +161,41 @@ BEGIN
 END $$;
 `,
   },
+  {
+    version: 2,
+    name: 'a change recorded in one round trip if planned on the latest entry',
+    sql: `
+-- A change planned outside the write lock, against the state as of entry number "after" (whose crc
+-- is "head") with the clock "planned", recorded in one call: the write lock, then (each statement in
+-- a snapshot of its own, taken after the lock was had) the checks, then the record. Nothing is
+-- recorded unless every check holds; "status" says which did not:
+--   behind  entries were recorded after "after": they come back (at most "cap"), to plan again on
+--   lost    the entry at "after" is not the one planned on (a crash took back a tail the caller read)
+--   clock   "planned" is more than "slack_ms" from the database's clock, which leases are judged by,
+--           or before the entry at "after" (the journal's times go forward)
+-- "db_now" is the database's clock, for the caller's next plan.
+CREATE FUNCTION record_if_latest(lock_class int, after bigint, head text, lines text[], txn text,
+  keep_acked int, keep_checkpoints int, planned timestamptz, slack_ms int, cap int,
+  OUT status text, OUT db_now timestamptz, OUT missed text[])
+LANGUAGE plpgsql VOLATILE AS $$
+BEGIN
+  PERFORM pg_advisory_xact_lock(lock_class, hashtext(current_schema()));
+  db_now := clock_timestamp();
+  IF EXISTS (SELECT 1 FROM journal WHERE seq > after) THEN
+    status := 'behind';
+    missed := ARRAY(SELECT entry::text FROM journal WHERE seq > after ORDER BY seq LIMIT cap);
+  ELSIF (SELECT entry->>'crc' FROM journal WHERE seq = after) IS DISTINCT FROM head THEN
+    status := 'lost';
+  ELSIF abs(extract(epoch FROM db_now - planned)) * 1000 > slack_ms
+    OR planned < (SELECT at FROM journal WHERE seq = after) THEN
+    status := 'clock';
+  ELSE
+    PERFORM record_entries(lines, txn, keep_acked, keep_checkpoints);
+    status := 'ok';
+  END IF;
+END $$;
+`,
+  },
 ];
 
 /** The schema version this code reads and writes. */

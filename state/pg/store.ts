@@ -26,7 +26,7 @@ import type {
   Watching,
   WatchOptions,
 } from '../backend.js';
-import { type BatchItem, entryBody, type Outcome, settleBatch } from '../change.js';
+import { type BatchItem, entryBody, type Outcome, type Plan, settleBatch } from '../change.js';
 import { DreamError } from '../errors.js';
 import { decodeLine, sealEntry } from '../journal-reader.js';
 import type { LockHolder } from '../lock/index.js';
@@ -65,6 +65,19 @@ const PULL_PAGE = 5000;
 const CATCH_UP_IN_LOCK = 500;
 const CATCH_UP_TRIES = 3;
 
+/**
+ * A hot change planned outside the lock is recorded only if its clock is within this of the
+ * database's when the lock is had (ms): leases are judged by the database's clock, and this host's
+ * only carries it between two readings.
+ */
+const PLANNED_CLOCK_SLACK_MS = 25;
+/**
+ * Above this share of recent one-round-trip tries that found entries after their plan's (a moving
+ * average), hot changes take the write lock at once, but for one in PROBE_EVERY.
+ */
+const CONTENDED = 0.5;
+const PROBE_EVERY = 8;
+
 /** The tables of objects, their schemas, and how the in-memory state takes them. */
 const TABLES = [
   { table: 'tasks', order: 'id', schema: Task, put: (m: StateIndex, o: unknown) => m.putTask(o as Task) },
@@ -90,12 +103,15 @@ type Query = (sql: string, values?: unknown[]) => Promise<pg.QueryResult>;
 interface Loaded {
   mem: StateIndex;
   head: string | null;
+  /** When that entry was recorded (ms; 0: an empty journal). */
+  headAt: number;
 }
 
 /** The whole state as the tables hold it, read inside the caller's transaction. */
 async function loadState(query: Query, location: PgLocation): Promise<Loaded> {
   const mem = new StateIndex();
   let head: string | null = null;
+  let headAt = 0;
   const top = await query(
     'SELECT (SELECT entry::text FROM journal ORDER BY seq DESC LIMIT 1) AS last, (SELECT config::text FROM settings WHERE id = 1) AS config',
   );
@@ -110,6 +126,7 @@ async function loadState(query: Query, location: PgLocation): Promise<Loaded> {
     mem.mergeCounters(decoded.entry.counters);
     mem.seq = decoded.entry.seq;
     head = decoded.entry.crc;
+    headAt = Date.parse(decoded.entry.at);
   }
   const config = top.rows[0]?.config as string | null;
   if (config) mem.config = JSON.parse(config);
@@ -133,7 +150,7 @@ async function loadState(query: Query, location: PgLocation): Promise<Loaded> {
     mem.rememberArchived(row.key, row.id, Number(row.seq));
   mem.sortReadyQueues();
   mem.dirty.clear();
-  return { mem, head };
+  return { mem, head, headAt };
 }
 
 export class PgBackend implements StateBackend {
@@ -148,6 +165,8 @@ export class PgBackend implements StateBackend {
    * must still hold this entry at this number, else the state is reloaded.
    */
   private head: string | null = null;
+  /** When that entry was recorded, by the database's clock (ms). */
+  private headAt = 0;
   /** Transactions, one at a time. */
   private readonly main: Session;
   /** Reads outside transactions: the journal's new entries, the history. */
@@ -179,6 +198,16 @@ export class PgBackend implements StateBackend {
   catchUpInLock = CATCH_UP_IN_LOCK;
   /** The most entries one transaction of this process applied while holding the write lock. */
   lockedCatchUp = 0;
+  /** The database's clock minus this host's, as last read (ms); null until read once. */
+  private clockOffset: number | null = null;
+  private fastestTrip = Number.POSITIVE_INFINITY;
+  /**
+   * Hot changes recorded in one round trip (`latest`), the tries that found entries after their
+   * plan's or a clock too far off (`again`), and the changes that took the write lock for their plan.
+   */
+  readonly hotStats = { latest: 0, again: 0, locked: 0 };
+  private contention = 0;
+  private probes = 0;
 
   private constructor(
     readonly location: PgLocation,
@@ -229,12 +258,14 @@ export class PgBackend implements StateBackend {
   private applyEntry(entry: JournalEntry): void {
     this.mem.apply(entry);
     this.head = entry.crc;
+    this.headAt = Date.parse(entry.at);
   }
 
   /** The state as loaded from the tables replaces the one in memory. */
-  private loaded({ mem, head }: Loaded): void {
+  private loaded({ mem, head, headAt }: Loaded): void {
     this.mem = mem;
     this.head = head;
+    this.headAt = headAt;
     this.stale = false;
     this.fetched = [];
     this.fetchedTo = mem.seq;
@@ -325,7 +356,10 @@ export class PgBackend implements StateBackend {
     return this.enqueue(() => settleBatch(take, (items) => this.run(items)));
   }
 
-  /** Hot changes of this process wait for the transaction before them, and go together. */
+  /**
+   * Hot changes of this process wait for the transaction before them, and go together. One alone
+   * is first planned outside the write lock and recorded in one round trip (recordIfLatest).
+   */
   hot<T>(_request: HotRequest, local: HotChange<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.hotItems.push({
@@ -334,11 +368,127 @@ export class PgBackend implements StateBackend {
       });
       if (this.hotQueued) return;
       this.hotQueued = true;
-      void this.transactBatch(() => {
-        this.hotQueued = false;
-        return this.hotItems.splice(0);
-      });
+      void this.enqueue(() =>
+        settleBatch(
+          () => {
+            this.hotQueued = false;
+            return this.hotItems.splice(0);
+          },
+          (items) => this.runHot(items),
+        ),
+      );
     });
+  }
+
+  private async runHot(items: readonly BatchItem[]): Promise<Outcome<unknown>[]> {
+    // While other processes write as fast, a plan made outside the lock is mostly out of date by the
+    // time it is sent: the lock is taken at once then, and the one-round-trip path tried now and then.
+    const contended = this.contention >= CONTENDED && ++this.probes % PROBE_EVERY !== 0;
+    if (items.length === 1 && !this.readOnly && !this.closed && !contended) {
+      const outcome = await this.recordIfLatest(items[0]!);
+      this.contention = this.contention * 0.8 + (outcome === 'again' ? 0.2 : 0);
+      if (outcome === 'again') this.hotStats.again += 1;
+      else if (outcome !== 'lock') {
+        this.hotStats.latest += 1;
+        return [outcome];
+      }
+    }
+    this.hotStats.locked += 1;
+    return this.run(items);
+  }
+
+  /**
+   * One hot change in one round trip: planned against the state in memory with the database's
+   * clock as last read (carried by this host's), then recorded by `record_if_latest`, which takes
+   * the write lock and records only if no entry came after the one the plan was made on and the
+   * clock is within PLANNED_CLOCK_SLACK_MS of the database's. So a recorded change was planned on the
+   * latest state, as under the lock, which is held on the server only. Entries recorded meanwhile
+   * come back and are applied ('again': the change is then planned under the write lock, on a state
+   * that needs little catching up). 'lock': plan it under the write lock (run) at once: the state may
+   * be wrong, or the plan found nothing to do or refused, which only the latest state may say.
+   */
+  private async recordIfLatest(item: BatchItem): Promise<Outcome<unknown> | 'again' | 'lock'> {
+    if (this.stale || this.clockOffset === null) return 'lock';
+    this.applyFetched();
+    const after = this.mem.seq;
+    // Never before the entry it follows: the journal's times go forward, as under the lock.
+    const now = new Date(Math.max(Date.now() + this.clockOffset, this.headAt));
+    let planned: Plan<unknown>;
+    let sealed: { entry: JournalEntry; line: string };
+    try {
+      planned = item.plan(this.mem, now);
+      if (!planned.change) return 'lock';
+      sealed = sealEntry(entryBody(planned.change, after + 1, now, this.mem.counters), after + 1);
+    } catch {
+      return 'lock';
+    }
+    const txn = randomUUID();
+    let sent = 0;
+    let answer: { status: 'ok' | 'behind' | 'lost' | 'clock'; db_now: Date; missed: string[] | null };
+    try {
+      answer = await this.main.use(async (client) => {
+        const head = this.head === null ? 'NULL' : client.escapeLiteral(this.head);
+        sent = Date.now();
+        let results: pg.QueryResult[];
+        try {
+          results = (await client.query(
+            `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; ${WRITER_IDLE_SQL}; SELECT status, db_now, missed FROM record_if_latest(${LOCK_CLASS}, ${after}, ${head}, ARRAY[${client.escapeLiteral(sealed.line)}]::text[], '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${client.escapeLiteral(now.toISOString())}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock}); COMMIT`,
+          )) as unknown as pg.QueryResult[];
+        } catch (error) {
+          if (!isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
+          throw error;
+        }
+        const row = results[results.length - 2]!.rows[0] as typeof answer;
+        this.readClock(row.db_now, sent, Date.now());
+        // As in run: the change is reported made once the log is on disk past its commit.
+        if (row.status === 'ok') await client.query(FLUSH_SQL);
+        return row;
+      }, true);
+    } catch (error) {
+      // Once the query went out, only the journal can say whether the change was made.
+      if (sent > 0 && (await this.committed(after + 1, txn))) {
+        this.applyRecorded(after, sealed.entry);
+        return { ok: true, value: planned.result };
+      }
+      throw pgError(error, this.location);
+    }
+    if (answer.status === 'ok') {
+      this.applyRecorded(after, sealed.entry);
+      return { ok: true, value: planned.result };
+    }
+    if (answer.status === 'lost') this.stale = true;
+    if (answer.status === 'behind') {
+      for (const line of answer.missed ?? []) {
+        const entry = this.decoded(line);
+        if (entry.seq <= this.mem.seq) continue; // a refresh meanwhile applied it
+        if (entry.seq !== this.mem.seq + 1) {
+          // Retention went past this state: the tables have what those entries made.
+          this.stale = true;
+          return 'lock';
+        }
+        this.applyEntry(entry);
+      }
+      this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
+      this.settleIndex();
+    }
+    return answer.status === 'lost' ? 'lock' : 'again';
+  }
+
+  /** This process's entry, recorded on top of entry `after`: into the state, and rung. */
+  private applyRecorded(after: number, entry: JournalEntry): void {
+    // A refresh meanwhile may have applied it already, read back from the journal.
+    if (this.mem.seq === after) this.applyEntry(entry);
+    this.recorded([]);
+  }
+
+  /**
+   * The database's clock, read between `sent` and `answered` (this host's): its offset from ours. It
+   * is read after the write lock was had, near the end of the round trip, so the read is placed half
+   * the fastest round trip before the answer: a wait for the lock does not skew it.
+   */
+  private readClock(dbNow: Date, sent: number, answered: number): void {
+    this.fastestTrip = Math.min(this.fastestTrip, answered - sent);
+    this.clockOffset = dbNow.getTime() - (answered - this.fastestTrip / 2);
   }
 
   /**
@@ -436,10 +586,12 @@ export class PgBackend implements StateBackend {
       const after = this.mem.seq;
       // Each statement of the string sees what was committed before it: the last one, what was
       // committed before the lock was had.
+      const sent = Date.now();
       const results = (await client.query(
         `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; ${WRITER_IDLE_SQL}; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext(current_schema())); SELECT clock_timestamp() AS now, (SELECT entry->>'crc' FROM journal WHERE seq = ${after}) AS head, ARRAY(SELECT entry::text FROM journal WHERE seq > ${after} ORDER BY seq${capped ? ` LIMIT ${this.catchUpInLock + 1}` : ''}) AS lines`,
       )) as unknown as pg.QueryResult[];
       const row = results[results.length - 1]!.rows[0] as { now: Date; head: string | null; lines: string[] };
+      this.readClock(row.now, sent, Date.now());
       const entries = row.lines.map((line) => this.decoded(line));
       const lost = row.head !== this.head || (entries.length > 0 && entries[0]!.seq !== after + 1);
       if (capped && (lost || entries.length > this.catchUpInLock)) {

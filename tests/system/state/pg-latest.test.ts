@@ -1,0 +1,110 @@
+/**
+ * A lone hot change (claim, renew, complete, fail) on PostgreSQL is planned outside the write lock
+ * and recorded in one round trip, only if no entry came after the one it was planned on and its
+ * clock is the database's (record_if_latest). Each case uses two workspaces on one schema, each with
+ * connections of its own, as two processes would: a plan made on a state that another has since
+ * moved on is made again on the latest, under the write lock, so nothing the lock guarded is lost
+ * (the priority order, a dependant both completions release, the database's clock for leases).
+ */
+import pg from 'pg';
+import { afterEach, expect, it, vi } from 'vitest';
+import { openWorkspace, type Workspace } from '../../../src/workspace.js';
+import type { PgBackend } from '../../../state/pg/index.js';
+import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describePg('a hot change recorded in one round trip', () => {
+  const cleanups: Array<() => unknown> = [];
+  afterEach(async () => {
+    vi.restoreAllMocks();
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  async function two(prefix: string) {
+    const { home, schema } = await postgresWorkspace(prefix, cleanups);
+    const open = async () => {
+      const ws = await openWorkspace({ home, share: false });
+      cleanups.push(() => ws.close());
+      return ws;
+    };
+    return { schema, a: await open(), b: await open() };
+  }
+
+  const stats = (ws: Workspace) => (ws.db as PgBackend).hotStats;
+
+  /** One hot change made, so that the workspace has read the database's clock. */
+  async function warm(ws: Workspace, agent: string) {
+    const t = await ws.addTask({ title: `warm-up for ${agent}`, run: 'true' });
+    await ws.claim(agent, { taskId: t.id });
+    await ws.complete(t.id, { agent });
+    expect(stats(ws).latest).toBeGreaterThan(0);
+  }
+
+  it('plans again on the entries recorded since its plan, and takes the task they made best', async () => {
+    const { a, b } = await two('dreamos_latest');
+    await warm(b, 'agent-2');
+    const plain = await b.addTask({ title: 'plain', run: 'true' });
+    // Any read of b's started before now has finished: b's state stops at its own add.
+    await pause(200);
+    const urgent = await a.addTask({ title: 'urgent', run: 'true', priority: 'critical' });
+    expect(b.view.task(urgent.id)).toBeUndefined();
+
+    const before = { ...stats(b) };
+    const claimed = await b.claim('agent-2');
+    expect(claimed?.id).toBe(urgent.id);
+    // Its one-round-trip try came back with a's entry, and it planned again under the lock.
+    expect(stats(b).again).toBe(before.again + 1);
+    expect(stats(b).locked).toBe(before.locked + 1);
+    expect(b.view.task(plain.id)?.status).toBe('ready');
+    // Its state is at its own entry, which follows a's add.
+    expect(b.view.seq).toBe(b.view.task(urgent.id)!.rev);
+    expect(b.view.task(urgent.id)!.rev).toBeGreaterThan(urgent.rev);
+  });
+
+  it('releases a task whose two dependencies are completed at once by two processes', async () => {
+    const { a, b, schema } = await two('dreamos_latest');
+    const client = new pg.Client({ connectionString: TEST_PG_URL });
+    await client.connect();
+    cleanups.push(() => client.end());
+    const stored = async (id: string) =>
+      (await client.query(`SELECT status FROM "${schema}".tasks WHERE id = $1`, [id])).rows[0]?.status;
+    await warm(a, 'agent-1');
+    await warm(b, 'agent-2');
+    for (let round = 0; round < 15; round++) {
+      const x = await a.addTask({ title: `x ${round}`, run: 'true' });
+      const y = await a.addTask({ title: `y ${round}`, run: 'true' });
+      const both = await a.addTask({ title: `after x and y ${round}`, run: 'true', dependsOn: [x.id, y.id] });
+      await a.claim('agent-1', { taskId: x.id });
+      await b.claim('agent-2', { taskId: y.id });
+      // Planned at once, each on a state where the other is not done yet.
+      await Promise.all([a.complete(x.id, { agent: 'agent-1' }), b.complete(y.id, { agent: 'agent-2' })]);
+      expect(await stored(both.id), `round ${round}`).toBe('ready');
+    }
+    // The first round's two completions were both planned outside the lock on an older state.
+    expect(stats(a).again + stats(b).again).toBeGreaterThan(0);
+  });
+
+  it('judges leases by the database clock on a host whose clock is ten minutes ahead', async () => {
+    const { a, schema } = await two('dreamos_latest');
+    const real = Date.now.bind(Date);
+    vi.spyOn(Date, 'now').mockImplementation(() => real() + 10 * 60_000);
+    await warm(a, 'agent-1');
+    const t = await a.addTask({ title: 'leased', run: 'true' });
+    const before = stats(a).latest;
+    const claimed = await a.claim('agent-1', { taskId: t.id });
+    expect(stats(a).latest).toBe(before + 1);
+    const client = new pg.Client({ connectionString: TEST_PG_URL });
+    await client.connect();
+    const { rows } = await client
+      .query(
+        `SELECT (entry->>'at')::timestamptz AS at, clock_timestamp() AS db FROM "${schema}".journal ORDER BY seq DESC LIMIT 1`,
+      )
+      .finally(() => client.end());
+    const { at, db } = rows[0] as { at: Date; db: Date };
+    // Stamped with the database's clock, not this host's ten minutes ahead.
+    expect(Math.abs(db.getTime() - at.getTime())).toBeLessThan(60_000);
+    const leaseEnd = Date.parse(claimed!.lease!.expiresAt);
+    expect(Math.abs(leaseEnd - (at.getTime() + 60_000))).toBeLessThan(1000);
+  });
+});
