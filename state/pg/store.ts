@@ -11,8 +11,10 @@
  * always a prefix without gaps: a reader that reads past its last number misses nothing.
  *
  * Hot changes (claim, renew, complete, fail) of this process's agents are gathered into one
- * transaction while the previous one commits. Other processes hear of changes through the
- * doorbell (state/pg/doorbell.ts) and read them from the journal.
+ * transaction while the previous one commits; one alone is planned before the lock and recorded in
+ * one round trip if nothing came after the entry it was planned on (recordIfLatest). Other
+ * processes hear of changes through the doorbell (state/pg/doorbell.ts) and read them from the
+ * journal. The state is loaded from the tables by state/pg/load.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -31,9 +33,10 @@ import { DreamError } from '../errors.js';
 import { decodeLine, sealEntry } from '../journal-reader.js';
 import type { LockHolder } from '../lock/index.js';
 import type { RecoveryNotice } from '../recovery.js';
-import { AgentState, Alert, Checkpoint, type JournalEntry, Mail, Task } from '../schemas.js';
+import { type JournalEntry, Task } from '../schemas.js';
 import { KEEP_ACKED_MAIL, KEEP_CHECKPOINTS, StateIndex, type StateView } from '../state-index.js';
 import { checkSchema } from './check.js';
+import { DbClock } from './clock.js';
 import {
   IDLE_IN_TRANSACTION_MS,
   isConnectionError,
@@ -44,6 +47,7 @@ import {
 } from './connection.js';
 import { Doorbell } from './doorbell.js';
 import { PgHistory } from './history.js';
+import { type Loaded, loadState } from './load.js';
 import { RETENTION, type RetentionBounds, retain } from './retention.js';
 import { checkVersion, LOCK_CLASS, schemaVersion, writeLockSql } from './schema.js';
 import { Session } from './session.js';
@@ -77,81 +81,6 @@ const PLANNED_CLOCK_SLACK_MS = 25;
  */
 const CONTENDED = 0.5;
 const PROBE_EVERY = 8;
-
-/** The tables of objects, their schemas, and how the in-memory state takes them. */
-const TABLES = [
-  { table: 'tasks', order: 'id', schema: Task, put: (m: StateIndex, o: unknown) => m.putTask(o as Task) },
-  { table: 'alerts', order: 'id', schema: Alert, put: (m: StateIndex, o: unknown) => m.putAlert(o as Alert) },
-  {
-    table: 'agents',
-    order: 'id',
-    schema: AgentState,
-    put: (m: StateIndex, o: unknown) => m.putAgent(o as AgentState),
-  },
-  { table: 'mail', order: 'id', schema: Mail, put: (m: StateIndex, o: unknown) => m.putMail(o as Mail) },
-  {
-    table: 'checkpoints',
-    order: 'id',
-    schema: Checkpoint,
-    put: (m: StateIndex, o: unknown) => m.putCheckpoint(o as Checkpoint),
-  },
-] as const;
-
-type Query = (sql: string, values?: unknown[]) => Promise<pg.QueryResult>;
-
-/** The state as loaded, and the crc of the journal entry it is as of (null: an empty journal). */
-interface Loaded {
-  mem: StateIndex;
-  head: string | null;
-  /** When that entry was recorded (ms; 0: an empty journal). */
-  headAt: number;
-}
-
-/** The whole state as the tables hold it, read inside the caller's transaction. */
-async function loadState(query: Query, location: PgLocation): Promise<Loaded> {
-  const mem = new StateIndex();
-  let head: string | null = null;
-  let headAt = 0;
-  const top = await query(
-    'SELECT (SELECT entry::text FROM journal ORDER BY seq DESC LIMIT 1) AS last, (SELECT config::text FROM settings WHERE id = 1) AS config',
-  );
-  const last = top.rows[0]?.last as string | null;
-  if (last) {
-    const decoded = decodeLine(last);
-    if ('error' in decoded)
-      throw new DreamError(
-        'E_CORRUPT',
-        `the last journal entry in schema ${location.schema} ${decoded.error}`,
-      );
-    mem.mergeCounters(decoded.entry.counters);
-    mem.seq = decoded.entry.seq;
-    head = decoded.entry.crc;
-    headAt = Date.parse(decoded.entry.at);
-  }
-  const config = top.rows[0]?.config as string | null;
-  if (config) mem.config = JSON.parse(config);
-  for (const { table, order, schema, put } of TABLES) {
-    const { rows } = await query(`SELECT id, doc::text AS doc FROM ${table} ORDER BY ${order}`);
-    for (const row of rows as { id: string; doc: string }[]) {
-      const parsed = schema.safeParse(JSON.parse(row.doc));
-      if (!parsed.success)
-        throw new DreamError(
-          'E_CORRUPT',
-          `row ${row.id} of ${location.schema}.${table} is not a valid object (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}): \`dreamos doctor --repair\` rebuilds it from the journal`,
-        );
-      put(mem, parsed.data);
-    }
-  }
-  // Archived tasks keep their dedupe keys taken (docs/decisions/outside-work-approval.md).
-  const { rows: keyed } = await query(
-    "SELECT id, archived_seq::text AS seq, doc->>'dedupeKey' AS key FROM archive WHERE doc->>'dedupeKey' IS NOT NULL",
-  );
-  for (const row of keyed as { id: string; seq: string; key: string }[])
-    mem.rememberArchived(row.key, row.id, Number(row.seq));
-  mem.sortReadyQueues();
-  mem.dirty.clear();
-  return { mem, head, headAt };
-}
 
 export class PgBackend implements StateBackend {
   readonly name = 'postgres';
@@ -198,9 +127,7 @@ export class PgBackend implements StateBackend {
   catchUpInLock = CATCH_UP_IN_LOCK;
   /** The most entries one transaction of this process applied while holding the write lock. */
   lockedCatchUp = 0;
-  /** The database's clock minus this host's, as last read (ms); null until read once. */
-  private clockOffset: number | null = null;
-  private fastestTrip = Number.POSITIVE_INFINITY;
+  private readonly clock = new DbClock();
   /**
    * Hot changes recorded in one round trip (`latest`), the tries that found entries after their
    * plan's or a clock too far off (`again`), and the changes that took the write lock for their plan.
@@ -408,11 +335,12 @@ export class PgBackend implements StateBackend {
    * be wrong, or the plan found nothing to do or refused, which only the latest state may say.
    */
   private async recordIfLatest(item: BatchItem): Promise<Outcome<unknown> | 'again' | 'lock'> {
-    if (this.stale || this.clockOffset === null) return 'lock';
+    if (this.stale) return 'lock';
     this.applyFetched();
     const after = this.mem.seq;
     // Never before the entry it follows: the journal's times go forward, as under the lock.
-    const now = new Date(Math.max(Date.now() + this.clockOffset, this.headAt));
+    const now = this.clock.now(this.headAt);
+    if (now === null) return 'lock';
     let planned: Plan<unknown>;
     let sealed: { entry: JournalEntry; line: string };
     try {
@@ -439,7 +367,7 @@ export class PgBackend implements StateBackend {
           throw error;
         }
         const row = results[results.length - 2]!.rows[0] as typeof answer;
-        this.readClock(row.db_now, sent, Date.now());
+        this.clock.read(row.db_now, sent, Date.now());
         // As in run: the change is reported made once the log is on disk past its commit.
         if (row.status === 'ok') await client.query(FLUSH_SQL);
         return row;
@@ -479,16 +407,6 @@ export class PgBackend implements StateBackend {
     // A refresh meanwhile may have applied it already, read back from the journal.
     if (this.mem.seq === after) this.applyEntry(entry);
     this.recorded([]);
-  }
-
-  /**
-   * The database's clock, read between `sent` and `answered` (this host's): its offset from ours. It
-   * is read after the write lock was had, near the end of the round trip, so the read is placed half
-   * the fastest round trip before the answer: a wait for the lock does not skew it.
-   */
-  private readClock(dbNow: Date, sent: number, answered: number): void {
-    this.fastestTrip = Math.min(this.fastestTrip, answered - sent);
-    this.clockOffset = dbNow.getTime() - (answered - this.fastestTrip / 2);
   }
 
   /**
@@ -591,7 +509,7 @@ export class PgBackend implements StateBackend {
         `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; ${WRITER_IDLE_SQL}; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext(current_schema())); SELECT clock_timestamp() AS now, (SELECT entry->>'crc' FROM journal WHERE seq = ${after}) AS head, ARRAY(SELECT entry::text FROM journal WHERE seq > ${after} ORDER BY seq${capped ? ` LIMIT ${this.catchUpInLock + 1}` : ''}) AS lines`,
       )) as unknown as pg.QueryResult[];
       const row = results[results.length - 1]!.rows[0] as { now: Date; head: string | null; lines: string[] };
-      this.readClock(row.now, sent, Date.now());
+      this.clock.read(row.now, sent, Date.now());
       const entries = row.lines.map((line) => this.decoded(line));
       const lost = row.head !== this.head || (entries.length > 0 && entries[0]!.seq !== after + 1);
       if (capped && (lost || entries.length > this.catchUpInLock)) {

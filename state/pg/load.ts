@@ -1,0 +1,86 @@
+/**
+ * The PostgreSQL backend's state loaded from its tables into memory (the `StateIndex` the JSON store
+ * uses): at open, and whenever a process's state cannot be brought forward from the journal (a failed
+ * commit, retention past it, a crash that took back a tail it had read).
+ */
+import type pg from 'pg';
+import { DreamError } from '../errors.js';
+import { decodeLine } from '../journal-reader.js';
+import { AgentState, Alert, Checkpoint, Mail, Task } from '../schemas.js';
+import { StateIndex } from '../state-index.js';
+import type { PgLocation } from './connection.js';
+
+/** The tables of objects, their schemas, and how the in-memory state takes them. */
+const TABLES = [
+  { table: 'tasks', order: 'id', schema: Task, put: (m: StateIndex, o: unknown) => m.putTask(o as Task) },
+  { table: 'alerts', order: 'id', schema: Alert, put: (m: StateIndex, o: unknown) => m.putAlert(o as Alert) },
+  {
+    table: 'agents',
+    order: 'id',
+    schema: AgentState,
+    put: (m: StateIndex, o: unknown) => m.putAgent(o as AgentState),
+  },
+  { table: 'mail', order: 'id', schema: Mail, put: (m: StateIndex, o: unknown) => m.putMail(o as Mail) },
+  {
+    table: 'checkpoints',
+    order: 'id',
+    schema: Checkpoint,
+    put: (m: StateIndex, o: unknown) => m.putCheckpoint(o as Checkpoint),
+  },
+] as const;
+
+export type Query = (sql: string, values?: unknown[]) => Promise<pg.QueryResult>;
+
+/** The state as loaded, and the crc of the journal entry it is as of (null: an empty journal). */
+export interface Loaded {
+  mem: StateIndex;
+  head: string | null;
+  /** When that entry was recorded (ms; 0: an empty journal). */
+  headAt: number;
+}
+
+/** The whole state as the tables hold it, read inside the caller's transaction. */
+export async function loadState(query: Query, location: PgLocation): Promise<Loaded> {
+  const mem = new StateIndex();
+  let head: string | null = null;
+  let headAt = 0;
+  const top = await query(
+    'SELECT (SELECT entry::text FROM journal ORDER BY seq DESC LIMIT 1) AS last, (SELECT config::text FROM settings WHERE id = 1) AS config',
+  );
+  const last = top.rows[0]?.last as string | null;
+  if (last) {
+    const decoded = decodeLine(last);
+    if ('error' in decoded)
+      throw new DreamError(
+        'E_CORRUPT',
+        `the last journal entry in schema ${location.schema} ${decoded.error}`,
+      );
+    mem.mergeCounters(decoded.entry.counters);
+    mem.seq = decoded.entry.seq;
+    head = decoded.entry.crc;
+    headAt = Date.parse(decoded.entry.at);
+  }
+  const config = top.rows[0]?.config as string | null;
+  if (config) mem.config = JSON.parse(config);
+  for (const { table, order, schema, put } of TABLES) {
+    const { rows } = await query(`SELECT id, doc::text AS doc FROM ${table} ORDER BY ${order}`);
+    for (const row of rows as { id: string; doc: string }[]) {
+      const parsed = schema.safeParse(JSON.parse(row.doc));
+      if (!parsed.success)
+        throw new DreamError(
+          'E_CORRUPT',
+          `row ${row.id} of ${location.schema}.${table} is not a valid object (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}): \`dreamos doctor --repair\` rebuilds it from the journal`,
+        );
+      put(mem, parsed.data);
+    }
+  }
+  // Archived tasks keep their dedupe keys taken (docs/decisions/outside-work-approval.md).
+  const { rows: keyed } = await query(
+    "SELECT id, archived_seq::text AS seq, doc->>'dedupeKey' AS key FROM archive WHERE doc->>'dedupeKey' IS NOT NULL",
+  );
+  for (const row of keyed as { id: string; seq: string; key: string }[])
+    mem.rememberArchived(row.key, row.id, Number(row.seq));
+  mem.sortReadyQueues();
+  mem.dirty.clear();
+  return { mem, head, headAt };
+}
