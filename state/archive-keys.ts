@@ -16,7 +16,11 @@ const KEYS_FILE_RE = /^completed-(\d{10})\.keys\.json$/;
 const KeysFile = z.record(TaskId, DedupeKey);
 
 /** Beside the archive file of entry `seq`: the keys of its keyed tasks (nothing when none has one). */
-export function writeArchiveKeys(paths: WorkspacePaths, seq: number, tasks: readonly Task[]): void {
+export function writeArchiveKeys(
+  paths: WorkspacePaths,
+  seq: number,
+  tasks: readonly Pick<Task, 'id' | 'dedupeKey'>[],
+): void {
   const keyed = tasks.filter((t) => t.dedupeKey !== undefined);
   if (keyed.length === 0) return;
   writeFileDurable(

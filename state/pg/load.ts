@@ -76,7 +76,7 @@ export async function loadState(query: Query, location: PgLocation): Promise<Loa
   }
   // Archived tasks keep their dedupe keys taken (docs/decisions/outside-work-approval.md).
   const { rows: keyed } = await query(
-    "SELECT id, archived_seq::text AS seq, doc->>'dedupeKey' AS key FROM archive WHERE doc->>'dedupeKey' IS NOT NULL",
+    "SELECT id, archived_seq::text AS seq, doc->>'dedupeKey' AS key FROM archive WHERE doc->>'dedupeKey' IS NOT NULL UNION ALL SELECT id, archived_seq::text, key FROM dedupe_keys",
   );
   for (const row of keyed as { id: string; seq: string; key: string }[])
     mem.rememberArchived(row.key, row.id, Number(row.seq));

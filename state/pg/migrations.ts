@@ -196,6 +196,19 @@ BEGIN
 END $$;
 `,
   },
+  {
+    version: 3,
+    name: 'dedupe keys of archived tasks kept after retention',
+    sql: `
+-- The dedupe keys of archived tasks that retention deleted: a key once used is never used again
+-- (src/task-input.ts), also after its task is gone. Small rows, as the JSON store's keys files.
+CREATE TABLE dedupe_keys (
+  key text PRIMARY KEY,
+  id text NOT NULL,
+  archived_seq bigint NOT NULL
+);
+`,
+  },
 ];
 
 /** The schema version this code reads and writes. */

@@ -4,7 +4,8 @@
  * days, whichever keeps more; older entries are deleted from its start, a batch per transaction, and
  * `settings.journal_floor` moves with them in the same transaction, so the journal always runs
  * without a gap from the floor + 1 to its end. Archived tasks whose last change is older than
- * `archiveKeepDays` are deleted in batches too. The other tables hold the live state (mail and
+ * `archiveKeepDays` are deleted in batches too; the dedupe key of a deleted task is kept (a row of
+ * `dedupe_keys`), as a key once used is never used again. The other tables hold the live state (mail and
  * checkpoints are pruned as they are written, by `record_entry`).
  *
  * A mirror that has not read as far as the new floor reloads from the tables (state/pg/store.ts),
@@ -112,16 +113,23 @@ async function batchOnce(
       entries = (await client.query('DELETE FROM journal WHERE seq <= $1', [upto])).rowCount ?? 0;
       await client.query('UPDATE settings SET journal_floor = $1 WHERE id = 1', [upto]);
     }
-    const archived =
-      (
-        await client.query(
-          `DELETE FROM archive WHERE id IN (
-             SELECT id FROM archive
-             WHERE (doc->>'updatedAt')::timestamptz < clock_timestamp() - $1 * interval '1 day'
-             ORDER BY archived_seq LIMIT $2)`,
-          [bounds.archiveKeepDays, bounds.batch],
-        )
-      ).rowCount ?? 0;
+    // A deleted task's dedupe key stays taken (dedupe_keys).
+    const { rows: gone } = await client.query<{ n: number }>(
+      `WITH gone AS (
+         DELETE FROM archive WHERE id IN (
+           SELECT id FROM archive
+           WHERE (doc->>'updatedAt')::timestamptz < clock_timestamp() - $1 * interval '1 day'
+           ORDER BY archived_seq LIMIT $2)
+         RETURNING id, archived_seq, doc->>'dedupeKey' AS key
+       ), kept AS (
+         INSERT INTO dedupe_keys (key, id, archived_seq)
+         SELECT key, id, archived_seq FROM gone WHERE key IS NOT NULL
+         ON CONFLICT (key) DO NOTHING
+       )
+       SELECT count(*)::int AS n FROM gone`,
+      [bounds.archiveKeepDays, bounds.batch],
+    );
+    const archived = gone[0]?.n ?? 0;
     await client.query('COMMIT');
     return { entries, archived, floor: Math.max(floor, upto) };
   } catch (error) {

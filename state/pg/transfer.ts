@@ -388,8 +388,8 @@ async function writeSegments(query: Query, target: WorkspacePaths): Promise<void
 
 /**
  * Archived tasks, as the JSON store keeps them: one file per archiving entry, a task per line, and
- * beside it the dedupe keys of its keyed tasks. The store writes them only as it archives, never on
- * a replay, so an export writes them itself.
+ * beside it the dedupe keys of its keyed tasks, those retention deleted included. The store writes
+ * them only as it archives, never on a replay, so an export writes them itself.
  */
 async function writeArchive(query: Query, target: WorkspacePaths): Promise<void> {
   const { rows } = await query(
@@ -400,10 +400,20 @@ async function writeArchive(query: Query, target: WorkspacePaths): Promise<void>
     const seq = Number(row.archived_seq);
     bySeq.set(seq, [...(bySeq.get(seq) ?? []), Task.parse(JSON.parse(row.doc))]);
   }
-  for (const [seq, tasks] of bySeq) {
+  for (const [seq, tasks] of bySeq)
     writeFileDurable(target.archiveFile(seq), `${tasks.map((t) => JSON.stringify(t)).join('\n')}\n`);
-    writeArchiveKeys(target, seq, tasks);
+  // The keys of tasks that retention deleted stay taken in the JSON store too.
+  const keys = new Map<number, Pick<Task, 'id' | 'dedupeKey'>[]>(
+    [...bySeq].map(([seq, tasks]) => [seq, [...tasks]]),
+  );
+  const { rows: kept } = await query(
+    'SELECT key, id, archived_seq FROM dedupe_keys ORDER BY archived_seq, id',
+  );
+  for (const row of kept as { key: string; id: string; archived_seq: string }[]) {
+    const seq = Number(row.archived_seq);
+    keys.set(seq, [...(keys.get(seq) ?? []), { id: row.id, dedupeKey: row.key }]);
   }
+  for (const [seq, keyed] of keys) writeArchiveKeys(target, seq, keyed);
 }
 
 /** Every snapshot file the exported state has: the boards, alerts, agents, each mailbox and checkpoint list. */

@@ -167,12 +167,12 @@ describePg('a PostgreSQL workspace through the CLI', () => {
       const r = run(args);
       expect(r.code, show(r)).toBe(6);
       expect(r.stderr).toMatch(
-        /schema version 99, newer than this Dream\.OS knows \(2\): upgrade Dream\.OS on this host/,
+        /schema version 99, newer than this Dream\.OS knows \(3\): upgrade Dream\.OS on this host/,
       );
     }
   });
 
-  it('brings a board of schema version 1 to version 2 with db migrate, every task kept', async () => {
+  it('brings a board of schema version 1 to the current version with db migrate, every task kept', async () => {
     const { schema } = await testSchema('dreamos_cli');
     const { run } = folder();
     expect(run(['init', '--backend', 'postgres', '--store', TEST_PG_URL, '--schema', schema]).code).toBe(0);
@@ -180,8 +180,9 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     expect(added.code, show(added)).toBe(0);
     const task = added.json<Task>();
     // The schema as version 1 left it.
+    await sql(schema, 'DROP TABLE dedupe_keys');
     await sql(schema, 'DROP FUNCTION record_if_latest');
-    await sql(schema, 'DELETE FROM schema_version WHERE version = 2');
+    await sql(schema, 'DELETE FROM schema_version WHERE version > 1');
 
     const before = run(['task', 'list']);
     expect(before.code, show(before)).toBe(6);
@@ -189,7 +190,7 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     const migrated = run(['db', 'migrate']);
     expect(migrated.code, show(migrated)).toBe(0);
     expect(migrated.stdout).toBe(
-      `schema ${schema} at ${TEST_PG_URL}: version 1 → 2, applied: 2 (a change recorded in one round trip if planned on the latest entry)\n`,
+      `schema ${schema} at ${TEST_PG_URL}: version 1 → 3, applied: 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention)\n`,
     );
     const listed = run(['task', 'list', '--json']);
     expect(listed.code, show(listed)).toBe(0);
@@ -216,11 +217,11 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     const migrated = run(['db', 'migrate']);
     expect(migrated.code, show(migrated)).toBe(0);
     expect(migrated.stdout).toBe(
-      `schema ${empty.schema} at ${TEST_PG_URL}: version 0 → 2, applied: 1 (tables of the board, the journal and the leader), 2 (a change recorded in one round trip if planned on the latest entry)\n`,
+      `schema ${empty.schema} at ${TEST_PG_URL}: version 0 → 3, applied: 1 (tables of the board, the journal and the leader), 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention)\n`,
     );
     const again = run(['db', 'migrate', '--json']);
     expect(again.code, show(again)).toBe(0);
-    expect(again.json()).toEqual({ schema: empty.schema, url: TEST_PG_URL, from: 2, to: 2, applied: [] });
+    expect(again.json()).toEqual({ schema: empty.schema, url: TEST_PG_URL, from: 3, to: 3, applied: [] });
     const after = run(['task', 'list', '--json']);
     expect(after.code, show(after)).toBe(0);
     expect(after.json()).toEqual([]);

@@ -196,6 +196,52 @@ describePg('retention on a PostgreSQL workspace', () => {
     expect((await doctor({ home })).problems).toEqual([]);
   });
 
+  it('keeps the dedupe keys of the archived tasks it deletes taken, also in an export', async () => {
+    writePolicies(home, { keepCompleted: 1 });
+    const ws = await openWs();
+    const keyed: Array<{ id: string; key: string }> = [];
+    for (let i = 0; i < 12; i++) {
+      const key = `github:example/repo#${i}`;
+      const task = await ws.addTask({ title: `issue ${i}`, dedupeKey: key });
+      await ws.cancel(task.id, 'not needed');
+      keyed.push({ id: task.id, key });
+    }
+    const where = { url: TEST_PG_URL, schema: fresh.schema };
+    const done = await retain(session(), where, { ...SMALL, keepEntries: 1_000, batch: 5 });
+    expect(done.archived).toBeGreaterThan(5);
+    const left = new Set((await sql.query('SELECT id FROM archive')).rows.map((r: { id: string }) => r.id));
+    const deleted = keyed.filter((k) => !left.has(k.id) && !ws.view.task(k.id));
+    expect(deleted.length).toBe(done.archived);
+    // A process that opens now, with those tasks gone from the tables, still refuses their keys.
+    const fresher = await openWs();
+    for (const { id, key } of deleted) {
+      const again = await fresher.addTask({ title: 'the same issue again', dedupeKey: key }).then(
+        () => null,
+        (error: { code?: string; message?: string }) => error,
+      );
+      expect(again?.code, key).toBe('E_CONFLICT');
+      expect(again?.message).toContain(`belongs to ${id}`);
+    }
+    expect((await doctor({ home })).problems).toEqual([]);
+    // The export writes them as the JSON store keeps them: a JSON workspace refuses them too.
+    const out = tempDir();
+    try {
+      const exported = cli(['db', 'export', '--to', out.dir, '--json'], { cwd: temp.dir });
+      expect(exported.code, exported.stderr).toBe(0);
+      const json = await openWorkspace({ cwd: out.dir, share: false });
+      try {
+        const { key } = deleted[0]!;
+        await expect(json.addTask({ title: 'again, in JSON', dedupeKey: key })).rejects.toMatchObject({
+          code: 'E_CONFLICT',
+        });
+      } finally {
+        await json.close();
+      }
+    } finally {
+      out.cleanup();
+    }
+  });
+
   it('trims nothing while another process holds retention', async () => {
     const ws = await openWs();
     for (let i = 0; i < 40; i++) await ws.addTask({ title: `task ${i}` });
