@@ -6,8 +6,6 @@
  */
 import type { Command } from 'commander';
 import pkg from '../../package.json' with { type: 'json' };
-import { botToken } from '../discord/bot-token.js';
-import { commandDefinitions, SUBCOMMANDS } from '../discord/commands.js';
 import { DreamError, invalidInput } from '../errors.js';
 import { emit, say } from '../output.js';
 import { cut, oneLine, stripControl } from '../sanitize.js';
@@ -41,6 +39,9 @@ export function registerDiscord(program: Command): void {
     .option('--guild <id>', 'in one server only (at once), instead of everywhere (may take up to an hour)')
     .action(async (o: { guild?: string }, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
+        // The slash command's definitions: loaded by this command only, not at every start.
+        const { botToken } = await import('../discord/bot-token.js');
+        const { commandDefinitions, SUBCOMMANDS } = await import('../discord/commands.js');
         const config = ws.config.discord;
         if (!config)
           throw invalidInput(

@@ -5,20 +5,12 @@
 import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { emit, plural, say, table } from '../output.js';
-import {
-  type MergeOutcome,
-  mergeStatus,
-  type ReviewItem,
-  reviewApprove,
-  reviewDiff,
-  reviewList,
-  reviewReject,
-  runMergeQueue,
-  worktreeList,
-  worktreePrune,
-} from '../review/index.js';
+import type { MergeOutcome, ReviewItem } from '../review/index.js';
 import { oneLine } from '../sanitize.js';
 import { readWorkspace, withWorkspace } from './common.js';
+
+/** The review engine (git, gates, the merge queue): loaded by these commands only, not at every start. */
+const engine = () => import('../review/index.js');
 
 const short = (sha?: string) => sha?.slice(0, 12) ?? '';
 
@@ -67,7 +59,7 @@ export function registerReview(program: Command): void {
     .description('tasks in review: waiting for a reviewer, approved (queued) or being merged')
     .action(async (_o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const items = reviewList(ws);
+        const items = (await engine()).reviewList(ws);
         emit(options, items, () => (items.length === 0 ? 'nothing in review' : itemRows(items)));
       });
     });
@@ -78,7 +70,7 @@ export function registerReview(program: Command): void {
     .option('--stat', 'only the files and their counts')
     .action(async (id: string, o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const diff = await reviewDiff(ws, id, { stat: o.stat === true });
+        const diff = await (await engine()).reviewDiff(ws, id, { stat: o.stat === true });
         emit(options, diff, () => {
           const head = `${diff.id} ${diff.branch} → ${diff.base} (${short(diff.from)}..${short(diff.head)}): ${plural(diff.files.length, 'file')}, +${diff.added} −${diff.removed}`;
           const files = diff.files.map(
@@ -95,7 +87,7 @@ export function registerReview(program: Command): void {
     .argument('<id>', 'the task (T-…)')
     .action(async (id: string, _o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
-        const task = await reviewApprove(ws, id);
+        const task = await (await engine()).reviewApprove(ws, id);
         emit(
           options,
           task,
@@ -110,7 +102,7 @@ export function registerReview(program: Command): void {
     .requiredOption('--note <text>', 'what to change (the next attempt gets it)')
     .action(async (id: string, o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
-        const task = await reviewReject(ws, id, o.note);
+        const task = await (await engine()).reviewReject(ws, id, o.note);
         emit(options, task, () => `${task.id} rejected: back to ready on ${task.code?.branch}`);
       });
     });
@@ -121,7 +113,7 @@ export function registerReview(program: Command): void {
     .description('the task being merged, the queue, and the tasks waiting for review')
     .action(async (_o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const status = mergeStatus(ws);
+        const status = (await engine()).mergeStatus(ws);
         emit(options, status, () => {
           const lines = [
             `mode ${status.mode}, ${status.strategy}, gate ${status.gate ? `\`${oneLine(status.gate, 80)}\`` : 'none'}`,
@@ -141,7 +133,7 @@ export function registerReview(program: Command): void {
     .option('--pr', 'push each branch and open a pull request with gh instead of merging')
     .action(async (o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
-        const outcomes = await runMergeQueue(ws, {
+        const outcomes = await (await engine()).runMergeQueue(ws, {
           ...(o.pr ? { pr: true } : {}),
           onStep: ({ id, step, text }) => {
             if (!options.json && step !== 'done') say(`${id} ${step}: ${oneLine(text, 160)}`);
@@ -164,7 +156,7 @@ export function registerReview(program: Command): void {
     .description('every worktree in .dreamos, its size, and whether it is left over')
     .action(async (_o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const list = worktreeList(ws);
+        const list = (await engine()).worktreeList(ws);
         emit(options, list, () =>
           list.length === 0
             ? 'no worktrees'
@@ -188,7 +180,7 @@ export function registerReview(program: Command): void {
     .option('--dry-run', 'say what would go, remove nothing')
     .action(async (o, command: Command) => {
       await withWorkspace(command, async (ws, options) => {
-        const result = await worktreePrune(ws, { dryRun: o.dryRun === true });
+        const result = await (await engine()).worktreePrune(ws, { dryRun: o.dryRun === true });
         const verb = o.dryRun ? 'would remove' : 'removed';
         emit(options, result, () =>
           [

@@ -3,9 +3,12 @@ import type { Command } from 'commander';
 import { ExitCode } from '../errors.js';
 import { emit, plural, say, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
-import { runScout, type SourceReport, sourceStates } from '../scout/run.js';
+import type { SourceReport } from '../scout/run.js';
 import type { Workspace } from '../workspace.js';
 import { type GlobalOptions, readWorkspace, withWorkspace } from './common.js';
+
+/** The scout (sources, rules, HTTP): loaded by these commands only, not at every start. */
+const scouting = () => import('../scout/run.js');
 
 function describeReport(r: SourceReport, dryRun: boolean): string {
   if (r.status === 'failed')
@@ -43,7 +46,7 @@ export function registerScout(program: Command): void {
       const body = async (ws: Workspace, options: GlobalOptions) => {
         const { loadPluginSources } = await import('../plugins/index.js');
         const plugins = await loadPluginSources(ws, { log: say, alerts: !o.dryRun });
-        const run = await runScout(ws, {
+        const run = await (await scouting()).runScout(ws, {
           ...(o.source !== undefined ? { source: String(o.source) } : {}),
           dryRun: Boolean(o.dryRun),
           plugins: plugins.sources,
@@ -68,7 +71,7 @@ export function registerScout(program: Command): void {
       await readWorkspace(command, async (ws, options) => {
         const { loadPluginSources } = await import('../plugins/index.js');
         const plugins = await loadPluginSources(ws, { log: say, alerts: false });
-        const { sources, notices } = sourceStates(ws, plugins.sources);
+        const { sources, notices } = (await scouting()).sourceStates(ws, plugins.sources);
         for (const notice of notices) say(`dreamos: scout: ${notice}`);
         emit(options, sources, () =>
           sources.length === 0

@@ -11,7 +11,6 @@ import { COMPANIONS_GRACE_MS, startCompanions } from '../companions.js';
 import type { GithubConfig } from '../github/config.js';
 import { type OutputOptions, plural, say } from '../output.js';
 import { oneLine } from '../sanitize.js';
-import { openTokenStore } from '../tokens.js';
 import type { Workspace } from '../workspace.js';
 import { withWorkspace } from './common.js';
 
@@ -58,6 +57,7 @@ export async function openServing(
       `dreamos: the event stream could not read the history (it tries again): ${oneLine(String(error), 300)}`,
     ),
 ): Promise<Serving> {
+  const { openTokenStore } = await import('../tokens.js');
   const tokens = openTokenStore(ws.paths);
   const [{ createApp }, { startServer }, { createMetrics }, { EventHub }, { eventsHandler }] =
     await Promise.all([

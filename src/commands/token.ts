@@ -8,12 +8,15 @@ import { SCOPES } from '../api/context.js';
 import { emit, say, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import { parseDuration } from '../task-input.js';
-import { openTokenStore, type TokenStore } from '../tokens.js';
+import type { TokenStore } from '../tokens.js';
 import { findWorkspace } from '../workspace-home.js';
 import { collect, type GlobalOptions, globals } from './common.js';
 
-function storeFor(options: GlobalOptions): TokenStore {
-  return openTokenStore(workspacePaths(findWorkspace(options.home ? { home: options.home } : {})));
+async function storeFor(options: GlobalOptions): Promise<TokenStore> {
+  const paths = workspacePaths(findWorkspace(options.home ? { home: options.home } : {}));
+  // The token store (its schemas, hashing): loaded by these commands and the server only, not at every start.
+  const { openTokenStore } = await import('../tokens.js');
+  return openTokenStore(paths);
 }
 
 /** Tell what the store found damaged and moved aside while changing it. */
@@ -36,7 +39,7 @@ export function registerToken(program: Command): void {
     .option('--expires <duration>', 'how long it works: 30d, 12h, … or never', '90d')
     .action(async (o, command: Command) => {
       const options = globals(command);
-      const store = storeFor(options);
+      const store = await storeFor(options);
       const made = await store.create({
         scopes: o.scope,
         ...(o.name !== undefined ? { name: o.name } : {}),
@@ -54,7 +57,7 @@ export function registerToken(program: Command): void {
     .description('the tokens, without their secrets')
     .action(async (_o, command: Command) => {
       const options = globals(command);
-      const store = storeFor(options);
+      const store = await storeFor(options);
       const tokens = store.list();
       if (store.problem) say(`dreamos: ${oneLine(store.problem, 1000)}: no token works until it is mended`);
       emit(options, tokens, () =>
@@ -79,7 +82,7 @@ export function registerToken(program: Command): void {
     .argument('<token>', 'its id (tok-…) or name')
     .action(async (which: string, _o, command: Command) => {
       const options = globals(command);
-      const store = storeFor(options);
+      const store = await storeFor(options);
       const revoked = await store.revoke(which);
       tellQuarantined(store);
       emit(options, revoked, () => `${revoked.id} (${revoked.name}) revoked`);

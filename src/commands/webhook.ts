@@ -4,20 +4,10 @@ import { ExitCode } from '../errors.js';
 import { emit, plural, say, table } from '../output.js';
 import { oneLine } from '../sanitize.js';
 import type { DeliveryRecord, SendReport, WebhookSummary } from '../webhooks/index.js';
-import {
-  addWebhook,
-  deliveries,
-  disableWebhook,
-  enableWebhook,
-  listWebhooks,
-  readSecretFile,
-  redeliver,
-  removeWebhook,
-  startWebhooks,
-  testWebhook,
-  webhookOptionsFromEnv,
-} from '../webhooks/index.js';
 import { positiveInt, readWorkspace, withWorkspace } from './common.js';
+
+/** The webhooks' engine (store, deliveries, dispatcher): loaded by these commands only, not at every start. */
+const webhooks = () => import('../webhooks/index.js');
 
 const STOP_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
 
@@ -54,6 +44,7 @@ export function registerWebhook(program: Command): void {
     .option('--secret-file <file>', 'sign with this whsec_ secret instead of a new one')
     .action(async (url: string, o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
+        const { addWebhook, readSecretFile } = await webhooks();
         const secret = o.secretFile !== undefined ? readSecretFile(String(o.secretFile)) : undefined;
         const added = await addWebhook(ws, {
           url,
@@ -75,7 +66,7 @@ export function registerWebhook(program: Command): void {
     .description('the subscriptions (never their secrets)')
     .action(async (_o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const hooks = listWebhooks(ws.paths);
+        const hooks = (await webhooks()).listWebhooks(ws.paths);
         emit(options, hooks, () =>
           hooks.length === 0
             ? 'no webhooks'
@@ -101,7 +92,7 @@ export function registerWebhook(program: Command): void {
     .argument('<id>', 'the webhook (W-…)')
     .action(async (id: string, _o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const report = await testWebhook(ws.paths, id);
+        const report = await (await webhooks()).testWebhook(ws.paths, id);
         emit(options, report, () => sent(report));
         if (!report.ok) process.exitCode = ExitCode.error;
       });
@@ -114,7 +105,7 @@ export function registerWebhook(program: Command): void {
     .option('--limit <n>', 'only the last n attempts', positiveInt('--limit'), 50)
     .action(async (id: string | undefined, o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const records = deliveries(ws.paths, id).slice(-o.limit);
+        const records = (await webhooks()).deliveries(ws.paths, id).slice(-o.limit);
         emit(options, records, () => (records.length === 0 ? 'no deliveries' : records.map(line).join('\n')));
       });
     });
@@ -127,7 +118,7 @@ export function registerWebhook(program: Command): void {
     .argument('<delivery>', 'the delivery (msg_…, from `webhook deliveries`)')
     .action(async (delivery: string, _o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const report = await redeliver(ws, delivery);
+        const report = await (await webhooks()).redeliver(ws, delivery);
         emit(options, report, () => sent(report));
         if (!report.ok) process.exitCode = ExitCode.error;
       });
@@ -140,7 +131,7 @@ export function registerWebhook(program: Command): void {
     .option('--from-now', 'drop what waits and start at the next event')
     .action(async (id: string, o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const hook = await enableWebhook(ws, id, { fromNow: Boolean(o.fromNow) });
+        const hook = await (await webhooks()).enableWebhook(ws, id, { fromNow: Boolean(o.fromNow) });
         emit(
           options,
           hook,
@@ -156,7 +147,7 @@ export function registerWebhook(program: Command): void {
     .option('--why <text>', 'recorded with it')
     .action(async (id: string, o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const hook = await disableWebhook(ws.paths, id, o.why);
+        const hook = await (await webhooks()).disableWebhook(ws.paths, id, o.why);
         emit(options, hook, () => `${hook.id} disabled`);
       });
     });
@@ -167,7 +158,7 @@ export function registerWebhook(program: Command): void {
     .argument('<id>', 'the webhook (W-…)')
     .action(async (id: string, _o, command: Command) => {
       await readWorkspace(command, async (ws, options) => {
-        const hook = await removeWebhook(ws.paths, id);
+        const hook = await (await webhooks()).removeWebhook(ws.paths, id);
         emit(options, hook, () => `${hook.id} removed`);
       });
     });
@@ -185,6 +176,7 @@ export function registerWebhook(program: Command): void {
         const stopped = new Promise<void>((resolve) => {
           done = resolve;
         });
+        const { startWebhooks, webhookOptionsFromEnv } = await webhooks();
         const dispatcher = await startWebhooks(ws, {
           ...webhookOptionsFromEnv(),
           onOutcome: (_outcome, record) => {
