@@ -7,6 +7,7 @@ import * as z from 'zod';
 import type { Task } from '../../state/schemas.js';
 import { type DreamEvent, EventWords } from '../events.js';
 import type { Notifier } from '../notify/types.js';
+import { NAME_RE } from './names.js';
 
 /** What a plugin's calls get besides their arguments. */
 export interface PluginCallContext {
@@ -119,7 +120,6 @@ export function definePlugin<const P extends DreamPlugin>(plugin: P): P {
   return plugin;
 }
 
-export const NAME_RE = /^[a-z0-9][a-z0-9._-]{0,63}$/;
 const Name = z.string().regex(NAME_RE, 'lower-case letters, digits, ".", "_" and "-", at most 64');
 const Fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'a function');
 

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import type SafeRegex from 'safe-regex2';
 import * as z from 'zod';
 import { AgentId, PRIORITIES } from '../../state/schemas.js';
-import { NAME_RE } from '../plugins/types.js';
+import { NAME_RE } from '../plugins/names.js';
 
 const MiB = 1024 * 1024;
 const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(s|m|h|d)?$/;
