@@ -9,7 +9,16 @@
 // running while a build happens keeps working.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, join } from 'node:path';
 import { build } from 'esbuild';
 
@@ -65,6 +74,38 @@ const result = await build({
 });
 
 /**
+ * In a CommonJS bundle esbuild gives every `import fs from 'node:fs'` a copy of the built-in's
+ * exports of its own (__toESM: an object with one getter per export, about a hundred for node:fs),
+ * made when the importing module is first evaluated. The CLI has some 75 such imports, and making the
+ * copies cost a short command several milliseconds at every start. A default import of a built-in is
+ * its module object, so for the CLI each one imports a one-line module instead, shared by all of
+ * them, whose default export is that object: the importers read the same functions, through one
+ * reference. Named imports (`import { join } from 'node:path'`) already compile to a plain require().
+ */
+const sharedBuiltins = {
+  name: 'shared-builtins',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (args) => {
+      if (args.path.includes('/node_modules/')) return undefined;
+      const source = readFileSync(args.path, 'utf8');
+      const contents = source.replace(
+        /^import (\w+) from '(node:[\w/]+)';$/gm,
+        "import $1 from 'shared-builtin:$2';",
+      );
+      return contents === source ? undefined : { contents, loader: 'ts' };
+    });
+    b.onResolve({ filter: /^shared-builtin:/ }, (args) => ({
+      path: args.path.slice('shared-builtin:'.length),
+      namespace: 'shared-builtin',
+    }));
+    b.onLoad({ filter: /.*/, namespace: 'shared-builtin' }, (args) => ({
+      contents: `export default require(${JSON.stringify(args.path)});`,
+      loader: 'js',
+    }));
+  },
+};
+
+/**
  * The CLI as one CommonJS file, which the launcher runs through a V8 code cache on Node 20 (which has
  * no compile cache for ES modules; docs/decisions/code-cache.md). The console stays the ES module above
  * (ink needs top-level await).
@@ -75,6 +116,7 @@ const cliCjs = await build({
   outExtension: { '.js': '.cjs' },
   format: 'cjs',
   metafile: true,
+  plugins: [sharedBuiltins],
   // A CommonJS file has no import.meta: code that finds files or loads built-ins next to itself gets
   // the bundle's own URL.
   define: { 'process.env.NODE_ENV': '"production"', 'import.meta.url': '__dreamosImportMetaUrl' },
