@@ -118,7 +118,7 @@ export async function writeConfig(paths: WorkspacePaths, config: Config): Promis
 
 export function readConfig(paths: WorkspacePaths): Config {
   try {
-    const config = new ValidatedJsonFile(paths.config, Config).readSync();
+    const config = new ValidatedJsonFile(paths.config, Config, { jitless: true }).readSync();
     if (!config) throw new DreamError('E_NO_WORKSPACE', `no config.json in ${paths.home}`);
     return config;
   } catch (error) {

@@ -69,6 +69,13 @@ export class ValidatedJsonFile<S extends z.ZodType> implements Adapter<z.infer<S
   constructor(
     readonly path: string,
     private readonly schema: S,
+    /**
+     * Read without zod's generated parsers: on its first parse of an object shape zod writes and
+     * compiles a parser for it, which pays off for many objects of one shape (a board's tasks) but
+     * not for a file of many shapes read once per process (config.json: about 10 ms of every
+     * command's start). The result is the same either way.
+     */
+    private readonly readOptions: { jitless?: boolean } = {},
   ) {}
 
   async read(): Promise<z.infer<S> | null> {
@@ -103,7 +110,7 @@ export class ValidatedJsonFile<S extends z.ZodType> implements Adapter<z.infer<S
       // The parser quotes the file, which may hold anything (terminal escapes, newlines): keep it one clean line.
       throw new CorruptFileError(this.path, `not valid JSON (${oneLine((error as Error).message, 160)})`);
     }
-    const parsed = this.schema.safeParse(raw);
+    const parsed = this.schema.safeParse(raw, this.readOptions.jitless ? { jitless: true } : undefined);
     if (!parsed.success)
       throw new CorruptFileError(this.path, `does not match its schema (${describeZodError(parsed.error)})`);
     return parsed.data;
