@@ -169,10 +169,10 @@ END $$;
 -- is "head") with the clock "planned", recorded in one call: the write lock, then (each statement in
 -- a snapshot of its own, taken after the lock was had) the checks, then the record. Nothing is
 -- recorded unless every check holds; "status" says which did not:
---   behind  entries were recorded after "after": they come back (at most "cap"), to plan again on
 --   lost    the entry at "after" is not the one planned on (a crash took back a tail the caller read)
---   clock   "planned" is more than "slack_ms" from the database's clock, which leases are judged by,
---           or before the entry at "after" (the journal's times go forward)
+--   behind  entries were recorded after "after": they come back (at most "cap"), to plan again on
+--   clock   "planned" is ahead of the database's clock, which leases are judged by, more than
+--           "slack_ms" behind it, or before the entry at "after" (the journal's times go forward)
 -- "db_now" is the database's clock, for the caller's next plan.
 CREATE FUNCTION record_if_latest(lock_class int, after bigint, head text, lines text[], txn text,
   keep_acked int, keep_checkpoints int, planned timestamptz, slack_ms int, cap int,
@@ -181,12 +181,12 @@ LANGUAGE plpgsql VOLATILE AS $$
 BEGIN
   PERFORM pg_advisory_xact_lock(lock_class, hashtext(current_schema()));
   db_now := clock_timestamp();
-  IF EXISTS (SELECT 1 FROM journal WHERE seq > after) THEN
+  IF (SELECT entry->>'crc' FROM journal WHERE seq = after) IS DISTINCT FROM head THEN
+    status := 'lost';
+  ELSIF EXISTS (SELECT 1 FROM journal WHERE seq > after) THEN
     status := 'behind';
     missed := ARRAY(SELECT entry::text FROM journal WHERE seq > after ORDER BY seq LIMIT cap);
-  ELSIF (SELECT entry->>'crc' FROM journal WHERE seq = after) IS DISTINCT FROM head THEN
-    status := 'lost';
-  ELSIF abs(extract(epoch FROM db_now - planned)) * 1000 > slack_ms
+  ELSIF planned > db_now OR db_now - planned > slack_ms * interval '1 millisecond'
     OR planned < (SELECT at FROM journal WHERE seq = after) THEN
     status := 'clock';
   ELSE

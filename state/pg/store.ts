@@ -70,9 +70,9 @@ const CATCH_UP_IN_LOCK = 500;
 const CATCH_UP_TRIES = 3;
 
 /**
- * A hot change planned outside the lock is recorded only if its clock is within this of the
- * database's when the lock is had (ms): leases are judged by the database's clock, and this host's
- * only carries it between two readings.
+ * A hot change planned outside the lock is recorded only if its clock is not ahead of the database's
+ * when the lock is had, nor more than this behind it (ms): leases are judged by the database's clock,
+ * and this host's only carries it between two readings.
  */
 const PLANNED_CLOCK_SLACK_MS = 25;
 /**
@@ -240,17 +240,23 @@ export class PgBackend implements StateBackend {
 
   private async pullOnce(): Promise<void> {
     const from = Math.max(this.mem.seq, this.fetchedTo);
-    const { rows } = await this.reads.query<{ seq: string; line: string }>(
-      `SELECT seq, entry::text AS line FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PULL_PAGE}`,
+    // What the state is as of, when the read starts from there: the journal must still hold it.
+    const mine = from === this.mem.seq ? this.head : undefined;
+    const { rows } = await this.reads.query<{ head: string | null; lines: string[] }>(
+      `SELECT (SELECT entry->>'crc' FROM journal WHERE seq = $1) AS head, ARRAY(SELECT entry::text FROM journal WHERE seq > $1 ORDER BY seq LIMIT ${PULL_PAGE}) AS lines`,
       [from],
     );
-    if (rows.length > 0 && Number(rows[0]!.seq) > from + 1) {
-      // Retention deleted entries this process had not read: the tables have what they made.
+    const { head, lines } = rows[0]!;
+    const first = lines[0] === undefined ? null : decodeLine(lines[0]);
+    const gap = first !== null && !('error' in first) && first.entry.seq > from + 1;
+    // Retention deleted entries this process had not read, or a server crash took back entries it
+    // had read (others were written at their numbers since): the tables have what is true now.
+    if (gap || (mine !== undefined && head !== mine)) {
       await this.enqueue(() => this.reload());
       return;
     }
     let expected = from + 1;
-    for (const { line } of rows) {
+    for (const line of lines) {
       const decoded = decodeLine(line);
       if ('error' in decoded || decoded.entry.seq !== expected) break;
       if (expected > this.fetchedTo) {
@@ -313,7 +319,7 @@ export class PgBackend implements StateBackend {
     const contended = this.contention >= CONTENDED && ++this.probes % PROBE_EVERY !== 0;
     if (items.length === 1 && !this.readOnly && !this.closed && !contended) {
       const outcome = await this.recordIfLatest(items[0]!);
-      this.contention = this.contention * 0.8 + (outcome === 'again' ? 0.2 : 0);
+      if (outcome !== 'lock') this.contention = this.contention * 0.8 + (outcome === 'again' ? 0.2 : 0);
       if (outcome === 'again') this.hotStats.again += 1;
       else if (outcome !== 'lock') {
         this.hotStats.latest += 1;
@@ -327,8 +333,9 @@ export class PgBackend implements StateBackend {
   /**
    * One hot change in one round trip: planned against the state in memory with the database's
    * clock as last read (carried by this host's), then recorded by `record_if_latest`, which takes
-   * the write lock and records only if no entry came after the one the plan was made on and the
-   * clock is within PLANNED_CLOCK_SLACK_MS of the database's. So a recorded change was planned on the
+   * the write lock and records only if the journal still ends at the entry the plan was made on and
+   * the clock is not ahead of the database's nor more than PLANNED_CLOCK_SLACK_MS behind it. So a
+   * recorded change was planned on the
    * latest state, as under the lock, which is held on the server only. Entries recorded meanwhile
    * come back and are applied ('again': the change is then planned under the write lock, on a state
    * that needs little catching up). 'lock': plan it under the write lock (run) at once: the state may
@@ -351,30 +358,37 @@ export class PgBackend implements StateBackend {
       return 'lock';
     }
     const txn = randomUUID();
-    let sent = 0;
+    // Set while the change may have been committed without this process knowing: a connection lost
+    // after the call went out, or a flush that failed after the commit.
+    let unsure = false;
     let answer: { status: 'ok' | 'behind' | 'lost' | 'clock'; db_now: Date; missed: string[] | null };
     try {
       answer = await this.main.use(async (client) => {
         const head = this.head === null ? 'NULL' : client.escapeLiteral(this.head);
-        sent = Date.now();
         let results: pg.QueryResult[];
         try {
           results = (await client.query(
             `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; ${WRITER_IDLE_SQL}; SELECT status, db_now, missed FROM record_if_latest(${LOCK_CLASS}, ${after}, ${head}, ARRAY[${client.escapeLiteral(sealed.line)}]::text[], '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${client.escapeLiteral(now.toISOString())}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock}); COMMIT`,
           )) as unknown as pg.QueryResult[];
         } catch (error) {
-          if (!isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
+          // A failed statement ends the string there: its transaction recorded nothing.
+          if (isConnectionError(error)) unsure = true;
+          else await client.query('ROLLBACK').catch(() => undefined);
           throw error;
         }
         const row = results[results.length - 2]!.rows[0] as typeof answer;
-        this.clock.read(row.db_now, sent, Date.now());
+        this.clock.read(row.db_now, DbClock.mark());
         // As in run: the change is reported made once the log is on disk past its commit.
-        if (row.status === 'ok') await client.query(FLUSH_SQL);
+        if (row.status === 'ok') {
+          unsure = true;
+          await client.query(FLUSH_SQL);
+          unsure = false;
+        }
         return row;
       }, true);
     } catch (error) {
-      // Once the query went out, only the journal can say whether the change was made.
-      if (sent > 0 && (await this.committed(after + 1, txn))) {
+      // Only the journal can say whether the change was made then.
+      if (unsure && (await this.committed(after + 1, txn))) {
         this.applyRecorded(after, sealed.entry);
         return { ok: true, value: planned.result };
       }
@@ -504,12 +518,11 @@ export class PgBackend implements StateBackend {
       const after = this.mem.seq;
       // Each statement of the string sees what was committed before it: the last one, what was
       // committed before the lock was had.
-      const sent = Date.now();
       const results = (await client.query(
         `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = off; ${WRITER_IDLE_SQL}; SELECT pg_advisory_xact_lock(${LOCK_CLASS}, hashtext(current_schema())); SELECT clock_timestamp() AS now, (SELECT entry->>'crc' FROM journal WHERE seq = ${after}) AS head, ARRAY(SELECT entry::text FROM journal WHERE seq > ${after} ORDER BY seq${capped ? ` LIMIT ${this.catchUpInLock + 1}` : ''}) AS lines`,
       )) as unknown as pg.QueryResult[];
       const row = results[results.length - 1]!.rows[0] as { now: Date; head: string | null; lines: string[] };
-      this.clock.read(row.now, sent, Date.now());
+      this.clock.read(row.now, DbClock.mark());
       const entries = row.lines.map((line) => this.decoded(line));
       const lost = row.head !== this.head || (entries.length > 0 && entries[0]!.seq !== after + 1);
       if (capped && (lost || entries.length > this.catchUpInLock)) {

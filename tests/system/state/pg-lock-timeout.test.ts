@@ -36,4 +36,29 @@ describePg('a change that timed out waiting for the write lock', () => {
     ws.refresh();
     expect([...ws.view.tasks()].map((t) => t.title).sort()).toEqual(['after', 'before']);
   });
+
+  it('refuses a hot change planned outside the lock as soon as its own wait ends', async () => {
+    const { home, schema } = await postgresWorkspace('dreamos_locktimeout', cleanups);
+    const ws: Workspace = await openWorkspace({ home: home, share: false, lockTimeoutMs: 300 });
+    cleanups.push(() => ws.close());
+    const warm = await ws.addTask({ title: 'warm-up', run: 'true' });
+    await ws.claim('agent-1', { taskId: warm.id });
+    const task = await ws.addTask({ title: 'to claim', run: 'true' });
+
+    const holder = new pg.Client({ connectionString: TEST_PG_URL });
+    holder.on('error', () => undefined);
+    await holder.connect();
+    cleanups.push(() => holder.end().catch(() => undefined));
+    await holder.query('BEGIN');
+    await holder.query(writeLockSql(schema));
+    // Refused while the other client still holds the lock: nothing waits for it to let go.
+    await expect(ws.complete(warm.id, { agent: 'agent-1' })).rejects.toMatchObject({
+      code: 'E_LOCK_TIMEOUT',
+    });
+    await holder.query('ROLLBACK');
+
+    const claimed = await ws.claim('agent-1', { taskId: task.id });
+    expect(claimed?.status).toBe('working');
+    expect(ws.view.task(warm.id)?.status).toBe('working');
+  });
 });

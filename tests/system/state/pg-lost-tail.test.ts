@@ -8,6 +8,7 @@
 import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
 import { openWorkspace, type Workspace } from '../../../src/workspace.js';
+import type { PgBackend } from '../../../state/pg/index.js';
 import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
 
 describePg('a journal tail lost by the server after a process read it', () => {
@@ -48,5 +49,70 @@ describePg('a journal tail lost by the server after a process read it', () => {
     expect(tasks.rows.map((r) => r.id)).toContain(next.id);
     const report = await b.db.check({ repair: false });
     expect(report.problems).toEqual([]);
+  });
+
+  /**
+   * B has read a task that the crash took back; then C, which never saw it, wrote two entries at
+   * those numbers (one adds another task under the lost one's id). B's next change must not take
+   * C's entries for the ones it read.
+   */
+  async function afterTakenBack(prefix: string) {
+    const { home, schema } = await postgresWorkspace(prefix, cleanups);
+    const open = async () => {
+      const ws = await openWorkspace({ home, share: false });
+      cleanups.push(() => ws.close());
+      return ws;
+    };
+    const a = await open();
+    const b = await open();
+    // B makes one hot change first, so that it knows the database's clock.
+    const warm = await b.addTask({ title: 'warm-up', run: 'true' });
+    await b.claim('agent-1', { taskId: warm.id });
+    await b.complete(warm.id, { agent: 'agent-1' });
+    const lost = await a.addTask({ title: 'lost in the crash', run: 'true' });
+    await b.db.transact(() => ({ change: null, result: undefined }));
+    expect(b.view.task(lost.id)?.title).toBe('lost in the crash');
+
+    const sql = new pg.Client({ connectionString: TEST_PG_URL });
+    await sql.connect();
+    cleanups.push(() => sql.end());
+    const { rows } = await sql.query(`SELECT max(seq) AS seq FROM "${schema}".journal`);
+    await sql.query(`DELETE FROM "${schema}".journal WHERE seq = $1`, [rows[0].seq]);
+    await sql.query(`DELETE FROM "${schema}".tasks WHERE id = $1`, [lost.id]);
+    const c = await open();
+    const other = await c.addTask({ title: 'written after the crash', run: 'true' });
+    expect(other.id).toBe(lost.id);
+    await c.addTask({ title: 'and one more', run: 'true' });
+    const stored = async () =>
+      (await sql.query(`SELECT id, doc->>'title' AS title, status FROM "${schema}".tasks ORDER BY id`)).rows;
+    return { b, lost, other, stored };
+  }
+
+  it('is noticed by a change planned outside the lock: the task written since stays as written', async () => {
+    const { b, other, stored } = await afterTakenBack('dreamos_losttail');
+    const before = { ...(b.db as PgBackend).hotStats };
+    const claimed = await b.claim('agent-1', { taskId: other.id });
+    expect((b.db as PgBackend).hotStats.latest + (b.db as PgBackend).hotStats.locked).toBeGreaterThan(
+      before.latest + before.locked,
+    );
+    expect(claimed?.title).toBe('written after the crash');
+    const row = (await stored()).find((r) => r.id === other.id);
+    expect(row).toMatchObject({ title: 'written after the crash', status: 'working' });
+    expect(b.view.task(other.id)?.title).toBe('written after the crash');
+    expect((await b.db.check({ repair: false })).problems).toEqual([]);
+  });
+
+  it('is noticed by a read of what others wrote: the view is loaded again', async () => {
+    const { b, other } = await afterTakenBack('dreamos_losttail');
+    for (let i = 0; i < 100 && b.view.task(other.id)?.title !== 'written after the crash'; i++) {
+      b.refresh();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(b.view.task(other.id)?.title).toBe('written after the crash');
+    expect([...b.view.tasks()].map((t) => t.title).sort()).toEqual([
+      'and one more',
+      'warm-up',
+      'written after the crash',
+    ]);
   });
 });
