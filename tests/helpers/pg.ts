@@ -14,7 +14,7 @@ import net from 'node:net';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject, it, onTestFinished } from 'vitest';
-import { initWorkspace } from '../../src/workspace.js';
+import { initWorkspace, openWorkspace, type Workspace } from '../../src/workspace.js';
 import { notAnsweringLine, type PgSuiteMode, pgSuiteMode } from './pg-mode.js';
 import { tempDir } from './workspace.js';
 
@@ -249,4 +249,21 @@ export async function postgresWorkspace(
   });
   await made.close();
   return { home: made.home, schema };
+}
+
+/**
+ * A PostgreSQL workspace (postgresWorkspace), and `open` to open it as one more process would: with
+ * connections of its own, closed at cleanup.
+ */
+export async function postgresOpener(
+  prefix: string,
+  cleanups: Array<() => unknown>,
+): Promise<{ home: string; schema: string; open: () => Promise<Workspace> }> {
+  const { home, schema } = await postgresWorkspace(prefix, cleanups);
+  const open = async () => {
+    const ws = await openWorkspace({ home, share: false });
+    cleanups.push(() => ws.close());
+    return ws;
+  };
+  return { home, schema, open };
 }

@@ -5,12 +5,12 @@
  * outside the lock too. Either way its change lands after every entry before it.
  */
 import { afterEach, expect, it } from 'vitest';
-import { openWorkspace, type Workspace } from '../../../src/workspace.js';
+import type { Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
 import { retain } from '../../../state/pg/retention.js';
 import { Session } from '../../../state/pg/session.js';
 import { boardProblems } from '../../helpers/backends.js';
-import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
+import { describePg, postgresOpener, TEST_PG_URL } from '../../helpers/pg.js';
 
 describePg('a process far behind the journal', () => {
   const cleanups: Array<() => unknown> = [];
@@ -19,12 +19,7 @@ describePg('a process far behind the journal', () => {
   });
 
   async function two(prefix: string) {
-    const { home, schema } = await postgresWorkspace(prefix, cleanups);
-    const open = async () => {
-      const ws = await openWorkspace({ home, share: false });
-      cleanups.push(() => ws.close());
-      return ws;
-    };
+    const { schema, open } = await postgresOpener(prefix, cleanups);
     return { schema, open, writer: await open(), lagging: await open() };
   }
 

@@ -8,9 +8,9 @@
  */
 import pg from 'pg';
 import { afterEach, expect, it, vi } from 'vitest';
-import { openWorkspace, type Workspace } from '../../../src/workspace.js';
+import type { Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
-import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
+import { describePg, postgresOpener, TEST_PG_URL } from '../../helpers/pg.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -22,12 +22,7 @@ describePg('a hot change recorded in one round trip', () => {
   });
 
   async function two(prefix: string) {
-    const { home, schema } = await postgresWorkspace(prefix, cleanups);
-    const open = async () => {
-      const ws = await openWorkspace({ home, share: false });
-      cleanups.push(() => ws.close());
-      return ws;
-    };
+    const { schema, open } = await postgresOpener(prefix, cleanups);
     return { schema, a: await open(), b: await open() };
   }
 

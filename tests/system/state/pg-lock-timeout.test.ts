@@ -16,18 +16,24 @@ describePg('a change that timed out waiting for the write lock', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it('leaves the connection usable for the next change', async () => {
-    const { home, schema } = await postgresWorkspace('dreamos_locktimeout', cleanups);
-    const ws: Workspace = await openWorkspace({ home: home, share: false, lockTimeoutMs: 300 });
-    cleanups.push(() => ws.close());
-    await ws.addTask({ title: 'before' });
-
+  /** Another client, in a transaction that holds the schema's write lock until it rolls back. */
+  async function holdWriteLock(schema: string): Promise<pg.Client> {
     const holder = new pg.Client({ connectionString: TEST_PG_URL });
     holder.on('error', () => undefined);
     await holder.connect();
     cleanups.push(() => holder.end().catch(() => undefined));
     await holder.query('BEGIN');
     await holder.query(writeLockSql(schema));
+    return holder;
+  }
+
+  it('leaves the connection usable for the next change', async () => {
+    const { home, schema } = await postgresWorkspace('dreamos_locktimeout', cleanups);
+    const ws: Workspace = await openWorkspace({ home: home, share: false, lockTimeoutMs: 300 });
+    cleanups.push(() => ws.close());
+    await ws.addTask({ title: 'before' });
+
+    const holder = await holdWriteLock(schema);
     await expect(ws.addTask({ title: 'while locked' })).rejects.toMatchObject({ code: 'E_LOCK_TIMEOUT' });
     await holder.query('ROLLBACK');
 
@@ -45,12 +51,7 @@ describePg('a change that timed out waiting for the write lock', () => {
     await ws.claim('agent-1', { taskId: warm.id });
     const task = await ws.addTask({ title: 'to claim', run: 'true' });
 
-    const holder = new pg.Client({ connectionString: TEST_PG_URL });
-    holder.on('error', () => undefined);
-    await holder.connect();
-    cleanups.push(() => holder.end().catch(() => undefined));
-    await holder.query('BEGIN');
-    await holder.query(writeLockSql(schema));
+    const holder = await holdWriteLock(schema);
     // Refused while the other client still holds the lock: nothing waits for it to let go.
     await expect(ws.complete(warm.id, { agent: 'agent-1' })).rejects.toMatchObject({
       code: 'E_LOCK_TIMEOUT',

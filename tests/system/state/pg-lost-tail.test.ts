@@ -9,13 +9,24 @@ import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
 import { openWorkspace, type Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
-import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
+import { describePg, postgresOpener, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
 
 describePg('a journal tail lost by the server after a process read it', () => {
   const cleanups: Array<() => unknown> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
+
+  /** The crash: the last entry, and the task it added, gone as recovery would leave them. */
+  async function takeBack(schema: string, id: string): Promise<pg.Client> {
+    const sql = new pg.Client({ connectionString: TEST_PG_URL });
+    await sql.connect();
+    cleanups.push(() => sql.end());
+    const { rows } = await sql.query(`SELECT max(seq) AS seq FROM "${schema}".journal`);
+    await sql.query(`DELETE FROM "${schema}".journal WHERE seq = $1`, [rows[0].seq]);
+    await sql.query(`DELETE FROM "${schema}".tasks WHERE id = $1`, [id]);
+    return sql;
+  }
 
   it('is noticed before the next change: no gap, no task brought back', async () => {
     const { home, schema } = await postgresWorkspace('dreamos_losttail', cleanups);
@@ -30,12 +41,7 @@ describePg('a journal tail lost by the server after a process read it', () => {
     await b.db.transact(() => ({ change: null, result: undefined }));
     expect(b.view.task(lost.id)?.title).toBe('lost in the crash');
 
-    const sql = new pg.Client({ connectionString: TEST_PG_URL });
-    await sql.connect();
-    cleanups.push(() => sql.end());
-    const { rows } = await sql.query(`SELECT max(seq) AS seq FROM "${schema}".journal`);
-    await sql.query(`DELETE FROM "${schema}".journal WHERE seq = $1`, [rows[0].seq]);
-    await sql.query(`DELETE FROM "${schema}".tasks WHERE id = $1`, [lost.id]);
+    const sql = await takeBack(schema, lost.id);
 
     const next = await b.addTask({ title: 'after the crash' });
     // The lost task's number is handed out again, as the counters the journal kept say.
@@ -57,12 +63,7 @@ describePg('a journal tail lost by the server after a process read it', () => {
    * C's entries for the ones it read.
    */
   async function afterTakenBack(prefix: string) {
-    const { home, schema } = await postgresWorkspace(prefix, cleanups);
-    const open = async () => {
-      const ws = await openWorkspace({ home, share: false });
-      cleanups.push(() => ws.close());
-      return ws;
-    };
+    const { schema, open } = await postgresOpener(prefix, cleanups);
     const a = await open();
     const b = await open();
     // B makes one hot change first, so that it knows the database's clock.
@@ -73,12 +74,7 @@ describePg('a journal tail lost by the server after a process read it', () => {
     await b.db.transact(() => ({ change: null, result: undefined }));
     expect(b.view.task(lost.id)?.title).toBe('lost in the crash');
 
-    const sql = new pg.Client({ connectionString: TEST_PG_URL });
-    await sql.connect();
-    cleanups.push(() => sql.end());
-    const { rows } = await sql.query(`SELECT max(seq) AS seq FROM "${schema}".journal`);
-    await sql.query(`DELETE FROM "${schema}".journal WHERE seq = $1`, [rows[0].seq]);
-    await sql.query(`DELETE FROM "${schema}".tasks WHERE id = $1`, [lost.id]);
+    const sql = await takeBack(schema, lost.id);
     const c = await open();
     const other = await c.addTask({ title: 'written after the crash', run: 'true' });
     expect(other.id).toBe(lost.id);
