@@ -50,11 +50,14 @@ export function followHistory(
     do {
       again = false;
       const entries = await follower.readNew();
-      for (const lost of lostSoFar.splice(0)) if (!stopped) onLost?.(lost);
+      // Each run of lost entries in its place: after the entries before it, before those after it.
+      const lost = lostSoFar.splice(0).sort((a, b) => a.from - b.from);
       for (const entry of entries) {
+        while (lost[0] && lost[0].to < entry.seq && !stopped) onLost?.(lost.shift()!);
         if (stopped) return;
         onEntry(entry);
       }
+      for (const run of lost) if (!stopped) onLost?.(run);
       if (entries.length > 0) onRead?.(entries);
     } while (again && !stopped);
   };

@@ -19,8 +19,10 @@
  * - ENDED: the reader went away, or the hub closed.
  *
  * A reader whose id is older than the oldest entry the history still holds (the PostgreSQL
- * backend's retention deletes old entries) is told so first (`lost`), then gets what is left.
+ * backend's retention deletes old entries) is told so first (`lost`), then gets what is left; so is
+ * a live reader when the hub itself fell behind retention, in the place of what was lost.
  */
+import type { LostEntries } from '../../state/backend.js';
 import { type DreamEvent, eventOf } from '../events.js';
 import type { EventHub } from './event-hub.js';
 
@@ -48,7 +50,11 @@ export type FeedItem =
 /** Why a feed ended: its queue overflowed, the hub closed, or the reader closed it. */
 export type FeedEnd = 'overflow' | 'hub-closed' | 'closed';
 
-type Queued = { kind: 'event'; event: DreamEvent; json: string; bytes: number };
+type QueuedEvent = { kind: 'event'; event: DreamEvent; json: string; bytes: number };
+type Queued = QueuedEvent | { kind: 'lost'; after: number; oldest: number; bytes: number };
+
+/** Where a queued item stands in the journal: an event's entry, or the last entry of a lost run. */
+const seqOf = (item: Queued) => (item.kind === 'event' ? item.event.seq : item.oldest - 1);
 
 export const FEED_DEFAULTS = { maxQueue: 5000, maxQueueBytes: 4 * 1024 * 1024 } as const;
 
@@ -59,7 +65,7 @@ export class EventFeed {
   /** REPLAYING: live events after `target`; LIVE: events waiting for the reader. */
   #queue: Queued[] = [];
   #bytes = 0;
-  #attention: Queued | null = null;
+  #attention: QueuedEvent | null = null;
   #wake: (() => void) | null = null;
   readonly #unsubscribe: () => void;
   readonly #run: AsyncGenerator<FeedItem, void>;
@@ -84,6 +90,7 @@ export class EventFeed {
     this.#unsubscribe = hub.subscribe(
       (event, json) => this.#onEvent(event, json),
       () => this.#stop('hub-closed'),
+      (lost) => this.#onLost(lost),
     );
     // Nothing to read from the history: live from the start, so the queue's bound holds at once.
     if (this.#after === null || this.#after >= this.#target) this.#handOver(this.#after ?? this.#target);
@@ -118,8 +125,19 @@ export class EventFeed {
     this.#onEnd?.(end);
   }
 
-  #queued(event: DreamEvent, json: string): Queued {
+  #queued(event: DreamEvent, json: string): QueuedEvent {
     return { kind: 'event', event, json, bytes: Buffer.byteLength(json) };
+  }
+
+  /**
+   * Entries the hub could not read (retention deleted them first): said in their place. While
+   * replaying, only a run past the target matters (the history read says the rest itself).
+   */
+  #onLost(lost: LostEntries): void {
+    if (this.#mode === 'overflowed' || this.#mode === 'ended') return;
+    if (this.#mode === 'replaying' && lost.to <= this.#target) return;
+    this.#queue.push({ kind: 'lost', after: lost.from - 1, oldest: lost.to + 1, bytes: 0 });
+    if (this.#mode === 'live') this.#wake?.();
   }
 
   #full(): boolean {
@@ -176,7 +194,9 @@ export class EventFeed {
       const item = this.#queue.shift();
       if (item) {
         this.#bytes -= item.bytes;
-        yield { kind: 'event', event: item.event, json: item.json };
+        yield item.kind === 'event'
+          ? { kind: 'event', event: item.event, json: item.json }
+          : { kind: 'lost', after: item.after, oldest: item.oldest };
         continue;
       }
       if (this.#mode !== 'live') return;
@@ -190,11 +210,11 @@ export class EventFeed {
   /** From REPLAYING to LIVE: what waited is queued for the reader, after what it was sent. */
   #handOver(sent: number): void {
     if (this.#mode !== 'replaying') return;
-    const queue = this.#queue.filter((item) => item.event.seq > sent);
+    const queue = this.#queue.filter((item) => seqOf(item) > sent);
     const attention = this.#attention;
     if (attention && this.#wants(attention.event)) {
       // A snapshot of the list as of its entry: it goes right after that entry.
-      const at = queue.findIndex((item) => item.event.seq > attention.event.seq);
+      const at = queue.findIndex((item) => seqOf(item) > attention.event.seq);
       queue.splice(at === -1 ? queue.length : at, 0, attention);
     }
     this.#queue = queue;
@@ -207,8 +227,8 @@ export class EventFeed {
    * The next entries after `sent`, up to the target, as many as the queue's bounds allow, and the
    * sequence number of the oldest entry the history holds.
    */
-  async #chunk(sent: number): Promise<{ items: Queued[]; oldest: number | null }> {
-    const items: Queued[] = [];
+  async #chunk(sent: number): Promise<{ items: QueuedEvent[]; oldest: number | null }> {
+    const items: QueuedEvent[] = [];
     let bytes = 0;
     let oldest: number | null = null;
     const room = () => items.length < this.#maxQueue && bytes < this.#maxBytes;

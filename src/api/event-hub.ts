@@ -12,6 +12,7 @@
  * on from the entry after the last one it handed over, so its subscribers see neither a gap nor a
  * repeat, only a pause.
  */
+import type { LostEntries } from '../../state/backend.js';
 import type { JournalEntry } from '../../state/schemas.js';
 import { attention } from '../attention.js';
 import { attentionEvent, type DreamEvent, eventOf } from '../events.js';
@@ -36,6 +37,7 @@ export interface EventHubOptions {
 interface Subscriber {
   onEvent: EventListener;
   onClose: (() => void) | undefined;
+  onLost: ((lost: LostEntries) => void) | undefined;
 }
 
 const MAX_RETRY_MS = 30_000;
@@ -130,9 +132,10 @@ export class EventHub {
   /**
    * Every event from now on, in order, until the returned function is called; `onClose` is called
    * if the hub closes first. `onEvent` is called synchronously as the hub reads: it must not block.
+   * `onLost`: entries the history deleted (retention) before the hub read them, told in their place.
    */
-  subscribe(onEvent: EventListener, onClose?: () => void): () => void {
-    const subscriber: Subscriber = { onEvent, onClose };
+  subscribe(onEvent: EventListener, onClose?: () => void, onLost?: (lost: LostEntries) => void): () => void {
+    const subscriber: Subscriber = { onEvent, onClose, onLost };
     if (this.#closed) {
       onClose?.();
       return () => undefined;
@@ -162,6 +165,7 @@ export class EventHub {
       mark,
       (entry) => this.#entry(entry),
       () => this.#read(),
+      (lost) => this.#lost(lost),
     );
     this.#following = following;
     following.done.catch((error: unknown) => {
@@ -199,6 +203,13 @@ export class EventHub {
       this.#onError(error);
       this.#resumeLater();
     }
+  }
+
+  /** Entries gone before they were read (a hub that fell behind retention): every subscriber is told. */
+  #lost(lost: LostEntries): void {
+    if (lost.to <= this.#lastSeq) return;
+    this.#lastSeq = lost.to;
+    for (const s of [...this.#subscribers]) s.onLost?.(lost);
   }
 
   /** Hand over the event of an entry after the last one; returns whether it was new. */

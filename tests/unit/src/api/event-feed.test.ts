@@ -73,6 +73,33 @@ function historyWithHook(inner: History, before: () => Promise<void>): History {
   };
 }
 
+/** A history whose follower never gets entries `from`..`to`: retention deleted them first. */
+function historyLosing(inner: History, from: number, to: number): History {
+  return {
+    forEach: (onEntry, options) => inner.forEach(onEntry, options),
+    tail: (limit, options) => inner.tail(limit, options),
+    follow: (mark, options) => {
+      const follower = inner.follow(mark, options);
+      let told = false;
+      return {
+        get mark() {
+          return follower.mark;
+        },
+        async readNew() {
+          const entries = await follower.readNew();
+          const kept = entries.filter((e) => e.seq < from || e.seq > to);
+          if (!told && kept.length < entries.length) {
+            told = true;
+            options?.onLost?.({ from, to });
+          }
+          return kept;
+        },
+      };
+    },
+    watch: (onMaybeChanged, options) => inner.watch(onMaybeChanged, options),
+  };
+}
+
 async function until(check: () => boolean, what: string): Promise<void> {
   const deadline = Date.now() + 20_000;
   while (!check()) {
@@ -175,6 +202,28 @@ describe('EventFeed', () => {
     const items = await take(feed, 2);
     expect(items[0]).toEqual({ kind: 'lost', after: 1, oldest: kept });
     expect(seqsOf(items)).toEqual([kept, kept + 1]);
+  });
+
+  it('tells a live reader of entries the hub itself could not read, in their place', async () => {
+    const ws = await jsonWorkspace();
+    const start = ws.view.seq;
+    const hub = await startHub(withHistory(ws, historyLosing(ws.history, start + 2, start + 3)));
+    const feed = new EventFeed(hub, { after: null });
+    cleanups.push(() => feed.close());
+    for (let i = 0; i < 4; i++) await ws.addTask({ title: `task ${i}` });
+    const items = await take(feed, 2);
+    const shown = items.flatMap((i) =>
+      i.kind === 'lost'
+        ? [`lost after ${i.after}, from ${i.oldest}`]
+        : i.event.type === 'attention.changed'
+          ? []
+          : [`event ${i.event.seq}`],
+    );
+    expect(shown).toEqual([
+      `event ${start + 1}`,
+      `lost after ${start + 1}, from ${start + 4}`,
+      `event ${start + 4}`,
+    ]);
   });
 
   it('ends with overflow when its reader stops taking, and says so at once', async () => {
