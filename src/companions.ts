@@ -51,6 +51,8 @@ export function metricOf(record: Pick<DeliveryRecord, 'outcome' | 'status'>): st
       return 'gone';
     case 'failed':
       return 'abandoned';
+    case 'lost':
+      return 'other'; // not an attempt: the dispatcher never reports it as one
   }
 }
 

@@ -137,7 +137,11 @@ export function nextAttemptDelay(
   return Math.round(Math.max(jittered, retryAfterMs ?? 0));
 }
 
-export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'disabled';
+/**
+ * What came of an attempt; `lost` is no attempt: entries that retention deleted from the history
+ * before they were turned into deliveries (PostgreSQL), recorded so that the gap is seen.
+ */
+export type DeliveryOutcome = 'delivered' | 'retrying' | 'failed' | 'disabled' | 'lost';
 
 /** One line of the delivery log: one attempt and what came of it. */
 export interface DeliveryRecord {

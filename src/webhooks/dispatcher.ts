@@ -211,15 +211,41 @@ export async function startWebhooks(
     cursorsWrittenAt = Date.now();
   };
 
+  /**
+   * Entries `from`..`to` are gone from the history (retention deleted them before they were read):
+   * each subscription that had not got past them says so in the delivery log, once per run.
+   */
+  const recordLost = (subs: readonly WebhookSubscription[], from: number, to: number) => {
+    const at = new Date().toISOString();
+    for (const sub of subs) {
+      const first = Math.max(from, cursorOf(sub) + 1);
+      if (sub.disabled || first > to) continue;
+      appendDelivery(store, {
+        at,
+        delivery: `lost_${sub.id}_${first}_${to}`,
+        subscription: sub.id,
+        seq: to,
+        type: 'events-lost',
+        attempt: 0,
+        outcome: 'lost',
+        error: `journal entries ${first}–${to} were deleted by retention before they were delivered; whichever of them this subscription wanted were not sent`,
+        durationMs: 0,
+      });
+    }
+  };
+
   /** Read the history again for subscriptions behind what this process has read. */
   const catchUp = async (behind: WebhookSubscription[]) => {
     const from = Math.min(...behind.map(cursorOf));
     const filters = behind.map(wants);
     const entries: JournalEntry[] = [];
     let upTo = from;
+    /** The first entry after `from` the history still holds: one past it means retention went past. */
+    let first = Number.POSITIVE_INFINITY;
     const mark = await ws.history.forEach(
       (entry) => {
         upTo = Math.max(upTo, entry.seq);
+        if (entry.seq > from) first = Math.min(first, entry.seq);
         if (entries.length < OUTBOX_MAX * behind.length) entries.push(entry);
       },
       {
@@ -227,10 +253,12 @@ export async function startWebhooks(
           decode: (head) => head.seq > from && filters.some((f) => f(typeOfOp(head.op))),
           onHead: (head) => {
             upTo = Math.max(upTo, head.seq);
+            if (head.seq > from) first = Math.min(first, head.seq);
           },
         },
       },
     );
+    if (Number.isFinite(first) && first > from + 1) recordLost(behind, from + 1, first - 1);
     // Entries left out above the cap are read again at the next catch-up: the cursor stops before them.
     const complete = entries.length < OUTBOX_MAX * behind.length;
     await enqueue(entries, complete ? upTo : (entries.at(-1)?.seq ?? from), new Set(behind.map((s) => s.id)));
@@ -415,10 +443,16 @@ export async function startWebhooks(
       mark = end.mark;
       seen = end.entries.at(-1)?.seq ?? 0;
     }
-    following = followHistory(ws.history, mark, (entry) => {
-      queue.push(entry);
-      wake();
-    });
+    following = followHistory(
+      ws.history,
+      mark,
+      (entry) => {
+        queue.push(entry);
+        wake();
+      },
+      undefined,
+      (lost) => recordLost(store.read().subscriptions, lost.from, lost.to),
+    );
     following.done.catch((error: unknown) => {
       report(error);
       void stopLeading();

@@ -10,6 +10,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AttentionItem } from '../../../src/attention.js';
 import type { DeliveryRecord, WebhookSummary } from '../../../src/webhooks/index.js';
+import { retain } from '../../../state/pg/retention.js';
+import { Session } from '../../../state/pg/session.js';
 import type { JournalEntry } from '../../../state/schemas.js';
 import { waitFor } from '../../helpers/agents.js';
 import { type Board, board, show } from '../../helpers/cli.js';
@@ -319,6 +321,53 @@ describePg('dreamos webhook on a PostgreSQL workspace', () => {
     const d = dispatch(ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE, b.dir);
     await waitFor(() => seqs.every((id) => r.received.some((m) => m.id === id && m.n !== 1)), WAIT_MS);
     expect(r.received.every((m) => m.verified && seqs.includes(m.id))).toBe(true);
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+  });
+
+  it('says in the delivery log which entries retention deleted before it delivered them', async () => {
+    const { schema } = await testSchema('dreamos_webhooks');
+    const run = (...args: string[]) =>
+      cli(args, { cwd: b.dir, env: { DREAMOS_INIT_DRIVER: 'shell', DREAMOS_STORE: '' } });
+    fs.rmSync(path.join(b.dir, '.dreamos'), { recursive: true });
+    expect(run('init', '--backend', 'postgres', '--store', TEST_PG_URL, '--schema', schema).code).toBe(0);
+    const r = await receive();
+    const added = run('webhook', 'add', r.url, '--events', 'task.created', '--json');
+    expect(added.code, show(added)).toBe(0);
+    const sub = added.json<{ webhook: WebhookSummary; secret: string }>();
+    r.secret = sub.secret;
+    for (let i = 0; i < 20; i++) expect(run('task', 'add', `task ${i}`, '--run', 'true').code).toBe(0);
+    // The dispatcher was not running; meanwhile retention kept the last 5 entries only.
+    const session = new Session({ url: TEST_PG_URL, schema }, 'test');
+    const trimmed = await retain(
+      session,
+      { url: TEST_PG_URL, schema },
+      {
+        keepEntries: 5,
+        keepDays: 0,
+        archiveKeepDays: 10_000,
+        batch: 1000,
+        pauseMs: 1,
+        maxBatches: 10,
+        everyMs: 0,
+      },
+    ).finally(() => session.close());
+    expect(trimmed.entries).toBeGreaterThan(0);
+    const left = run('log', '--json').json<JournalEntry[]>();
+    const oldest = Math.min(...left.map((e) => e.seq));
+    const kept = left.filter((e) => e.op === 'add').map((e) => `msg_${sub.webhook.id}_${e.seq}`);
+    expect(kept.length).toBeGreaterThan(0);
+
+    const d = dispatch(ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE, b.dir);
+    await waitFor(() => kept.every((id) => r.received.some((m) => m.id === id)), WAIT_MS);
+    const lost = run('webhook', 'deliveries', sub.webhook.id, '--json')
+      .json<DeliveryRecord[]>()
+      .filter((l) => l.outcome === 'lost');
+    expect(lost).toHaveLength(1);
+    expect(lost[0]).toMatchObject({ type: 'events-lost', seq: oldest - 1, attempt: 0 });
+    expect(lost[0]!.error).toMatch(
+      new RegExp(`journal entries \\d+–${oldest - 1} were deleted by retention`),
+    );
     d.child.kill('SIGTERM');
     expect(await d.exited).toBe(0);
   });
