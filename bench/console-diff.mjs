@@ -84,39 +84,10 @@ function child(root, home, id) {
 
 /** In the child: mount the console, open the review view, time `d` until the diff shows. */
 async function open(root, home, id) {
-  const { EventEmitter } = await import('node:events');
+  const { Keyboard, Screen } = await import('./ink-terminal.mjs');
   const { performance } = await import('node:perf_hooks');
   const { pathToFileURL } = await import('node:url');
   const { mountConsole } = await import(pathToFileURL(join(root, 'dist', 'console.js')).href);
-  class Screen extends EventEmitter {
-    isTTY = true;
-    columns = 160;
-    rows = 48;
-    write(chunk, encoding, callback) {
-      this.emit('frame', String(chunk));
-      (typeof encoding === 'function' ? encoding : callback)?.();
-      return true;
-    }
-  }
-  class Keyboard extends EventEmitter {
-    isTTY = true;
-    data = null;
-    write(data) {
-      this.data = data;
-      this.emit('readable');
-    }
-    read = () => {
-      const data = this.data;
-      this.data = null;
-      return data;
-    };
-    setEncoding() {}
-    setRawMode() {}
-    resume() {}
-    pause() {}
-    ref() {}
-    unref() {}
-  }
   const stdout = new Screen();
   const stdin = new Keyboard();
   const press = (key, text) =>
