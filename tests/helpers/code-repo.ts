@@ -11,6 +11,18 @@ import { type CliResult, cli, tempDir } from './workspace.js';
 
 export const GIT_ID = ['-c', 'user.name=tester', '-c', 'user.email=tester@example.com'];
 
+/**
+ * A task's command that writes B into shared.txt, and when its branch is sent back with a merge
+ * conflict, rebases on main and resolves it as AB: an agent that resolves its own conflict.
+ */
+export const RESOLVES_CONFLICT = [
+  'if [ "$DREAMOS_REVIEW_REASON" = merge-conflict ]; then',
+  `  git ${GIT_ID.join(' ')} rebase main >/dev/null 2>&1;`,
+  '  echo AB > shared.txt && git add shared.txt &&',
+  `  GIT_EDITOR=true git ${GIT_ID.join(' ')} rebase --continue >/dev/null;`,
+  'else echo B > shared.txt; fi',
+].join('\n');
+
 export interface CodeRepo {
   dir: string;
   home: string;

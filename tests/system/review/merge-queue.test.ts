@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Task } from '../../../state/schemas.js';
-import { type CodeRepo, codeRepo, GIT_ID } from '../../helpers/code-repo.js';
+import { type CodeRepo, codeRepo, RESOLVES_CONFLICT } from '../../helpers/code-repo.js';
 
 let repo: CodeRepo | undefined;
 afterEach(() => {
@@ -68,14 +68,7 @@ describe('review and the merge queue', () => {
   it('sends a conflicting task back with the file named, and merges it once an agent resolved it', () => {
     repo = codeRepo({ files: { 'shared.txt': 'x\n' } });
     const first = repo.add('First', 'echo A > shared.txt');
-    const resolve = [
-      'if [ "$DREAMOS_REVIEW_REASON" = merge-conflict ]; then',
-      `  git ${GIT_ID.join(' ')} rebase main >/dev/null 2>&1;`,
-      '  echo AB > shared.txt && git add shared.txt &&',
-      `  GIT_EDITOR=true git ${GIT_ID.join(' ')} rebase --continue >/dev/null;`,
-      'else echo B > shared.txt; fi',
-    ].join('\n');
-    const second = repo.add('Second', resolve);
+    const second = repo.add('Second', RESOLVES_CONFLICT);
     runAgents(repo);
     repo.run('review', 'approve', first.id);
     repo.run('review', 'approve', second.id);

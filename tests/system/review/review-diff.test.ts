@@ -4,7 +4,7 @@
  * those the base gained meanwhile.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { type CodeRepo, codeRepo, GIT_ID } from '../../helpers/code-repo.js';
+import { type CodeRepo, codeRepo, RESOLVES_CONFLICT } from '../../helpers/code-repo.js';
 
 let repo: CodeRepo | undefined;
 afterEach(() => {
@@ -23,14 +23,7 @@ describe('review show after a rebase', () => {
   it("diffs from where the branch forks from its base now, so the base's own changes are not shown", () => {
     repo = codeRepo({ files: { 'shared.txt': 'x\n' } });
     const first = repo.add('First', 'echo A > shared.txt; echo one > one.txt');
-    const resolve = [
-      'if [ "$DREAMOS_REVIEW_REASON" = merge-conflict ]; then',
-      `  git ${GIT_ID.join(' ')} rebase main >/dev/null 2>&1;`,
-      '  echo AB > shared.txt && git add shared.txt &&',
-      `  GIT_EDITOR=true git ${GIT_ID.join(' ')} rebase --continue >/dev/null;`,
-      'else echo B > shared.txt; fi',
-    ].join('\n');
-    const second = repo.add('Second', resolve);
+    const second = repo.add('Second', RESOLVES_CONFLICT);
     expect(repo.run('run', '--until-idle').code).toBe(0);
     repo.run('review', 'approve', first.id);
     repo.run('review', 'approve', second.id);
