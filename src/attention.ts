@@ -2,8 +2,8 @@
  * The attention inbox (docs/drift.md): everything that needs the operator, in one ranked list, each with a
  * typed reason — open alerts, dead-lettered tasks, agents whose program waits for input, stalled
  * agents and tasks, tasks blocked for good by a failed or cancelled dependency, tasks no agent can take, tasks waiting for approval, messages
- * to the operator, ready work while no orchestrator runs the agents, and outbound webhooks that
- * fail or were disabled. One item per subject (a
+ * to the operator, ready work while no orchestrator runs the agents, outbound webhooks that
+ * fail or were disabled, and those that missed events retention deleted. One item per subject (a
  * task, an agent): what else applies to it is merged in. Tasks that are merely running never appear.
  * Computed from the state view, and whether the orchestrators it names on this host are alive
  * (src/runners.ts).
@@ -33,6 +33,7 @@ export const ATTENTION_REASONS = [
   'context-drift',
   'state-damaged',
   'webhook-failing',
+  'webhook-lost',
   'unassignable',
   'plugin-off',
   'blocked',
@@ -84,12 +85,13 @@ const REASON_OF: Record<Alert['kind'], AttentionReason> = {
   budget: 'over-budget',
   plugin: 'plugin-off',
   'source-failing': 'source-failing',
+  'webhook-lost': 'webhook-lost',
 };
 const SEVERITY = { critical: 0, warning: 1, info: 2 } as const;
 
 const rank = (i: AttentionItem) => SEVERITY[i.severity] * 100 + ATTENTION_REASONS.indexOf(i.reason);
 
-const HINT: Record<Alert['kind'], (subject: string) => string> = {
+const HINT: Record<Alert['kind'], (subject: string, id: string) => string> = {
   'corrupt-state': () => 'see `dreamos doctor`',
   'missing-store': () => 'see `dreamos doctor`',
   'journal-damage': () => 'see `dreamos doctor`',
@@ -102,6 +104,8 @@ const HINT: Record<Alert['kind'], (subject: string) => string> = {
   plugin: () => 'see why in `dreamos plugin list`; fix or remove it, then restart the process that loads it',
   'source-failing': (s) =>
     `check the source's address and \`dreamos scout sources\`; it resolves itself once ${s} works again`,
+  'webhook-lost': (s, id) =>
+    `the receiver of ${s} missed those events: bring it up to date from the API or \`dreamos task list --json\`, then \`dreamos alert resolve ${id}\``,
 };
 
 /** What to do about an agent whose driver could not be made (docs/plugins.md#drivers). */
@@ -123,7 +127,7 @@ function alertItem(view: StateView, alert: Alert, someoneRuns: boolean): Attenti
     ? afterDeath(agent, someoneRuns)
     : alert.key?.startsWith('driver:')
       ? DRIVER_HINT
-      : HINT[alert.kind](alert.subject);
+      : HINT[alert.kind](alert.subject, alert.id);
   return {
     key: task ? `task:${task}` : agent ? `agent:${agent}` : `alert:${alert.id}`,
     reason: REASON_OF[alert.kind],

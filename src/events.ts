@@ -57,6 +57,7 @@ const TYPE_OF_OP = {
   'alert-ack': 'alert.acknowledged',
   'alert-resolve': 'alert.resolved',
   'plugin-off': 'alert.raised',
+  'webhook-lost': 'alert.raised',
   init: 'workspace.created',
   join: 'workspace.joined',
   repair: 'workspace.repaired',

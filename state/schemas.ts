@@ -248,8 +248,9 @@ export const DRIFT_KINDS = [
 ] as const;
 
 /**
- * Alerts: what recovery found in the state files, every drift kind, a plugin switched off, and a
- * scout source that keeps failing (src/scout/).
+ * Alerts: what recovery found in the state files, every drift kind, a plugin switched off, a
+ * scout source that keeps failing (src/scout/), and journal entries retention deleted before a
+ * webhook delivered them (src/webhooks/lost.ts).
  */
 export const ALERT_KINDS = [
   'corrupt-state',
@@ -259,6 +260,7 @@ export const ALERT_KINDS = [
   /** A plugin refused at start, or switched off after a call threw or hung (src/plugins/). */
   'plugin',
   'source-failing',
+  'webhook-lost',
 ] as const;
 
 export const Alert = z.strictObject({

@@ -21,12 +21,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import { hostname } from 'node:os';
-import type { History, HistoryMark } from '../../state/backend.js';
+import type { History, HistoryMark, Plan } from '../../state/backend.js';
 import type { WorkspacePaths } from '../../state/paths.js';
 import { realFolder } from '../../state/safe-files.js';
 import type { JournalEntry } from '../../state/schemas.js';
 import { eventFilter, eventOf, typeOfOp } from '../events.js';
 import { type Following, followHistory } from '../history-follow.js';
+import type { Ctx } from '../lifecycle/index.js';
 import {
   type AttemptResult,
   appendDelivery,
@@ -39,6 +40,7 @@ import {
   nextAttemptDelay,
   RETRY_SCHEDULE_MS,
 } from './delivery.js';
+import { planWebhookLost } from './lost.js';
 import { type PendingDelivery, type Subscriptions, WebhookStore, type WebhookSubscription } from './store.js';
 
 /**
@@ -64,6 +66,8 @@ export interface WebhookContext {
   readonly paths: WorkspacePaths;
   readonly history: History;
   readonly db: { lead(role: string, holder: string, ttlMs: number): Promise<boolean> };
+  /** Run a plan in one journaled transaction (the alert of lost entries). */
+  apply<T>(plan: (ctx: Ctx) => Plan<T>, by?: string): Promise<T>;
 }
 
 export interface WebhookOptions {
@@ -145,6 +149,8 @@ export async function startWebhooks(
   /** Deliveries whose last result could not be recorded, held back until then (epoch ms). */
   const held = new Map<string, number>();
   let last: Subscriptions = { version: 1, subscriptions: [] };
+  /** Alerts of lost entries being written: close waits for them. */
+  const alerting = new Set<Promise<void>>();
 
   const leads = () => mode === 'leading' && performance.now() < until;
   const cursorOf = (sub: WebhookSubscription) => Math.max(sub.cursor, looked.get(sub.id) ?? 0);
@@ -213,7 +219,9 @@ export async function startWebhooks(
 
   /**
    * Entries `from`..`to` are gone from the history (retention deleted them before they were read):
-   * each subscription that had not got past them says so in the delivery log, once per run.
+   * each subscription that had not got past them says so in the delivery log, once per run, and
+   * raises (or bumps) its `webhook-lost` alert (src/webhooks/lost.ts). Delivering does not wait for
+   * the alert's write (close does); one that fails is reported, and the log line stays.
    */
   const recordLost = (subs: readonly WebhookSubscription[], from: number, to: number) => {
     const at = new Date().toISOString();
@@ -231,6 +239,11 @@ export async function startWebhooks(
         error: `journal entries ${first}–${to} were deleted by retention before they were delivered; whichever of them this subscription wanted were not sent`,
         durationMs: 0,
       });
+      const loss = { subscription: sub.id, url: sub.url, from: first, to };
+      const raise = async () => ws.apply((ctx) => planWebhookLost(ctx, loss), 'webhooks');
+      const raising = raise().then(() => undefined, report);
+      alerting.add(raising);
+      void raising.finally(() => alerting.delete(raising));
     }
   };
 
@@ -522,6 +535,7 @@ export async function startWebhooks(
       await renewing;
       const held = mode === 'leading';
       await stopLeading();
+      await Promise.all(alerting);
       mode = 'closed';
       watcher?.close();
       // Give the role up so that another process delivers from its next renewal.

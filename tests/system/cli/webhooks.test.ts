@@ -12,7 +12,7 @@ import type { AttentionItem } from '../../../src/attention.js';
 import type { DeliveryRecord, WebhookSummary } from '../../../src/webhooks/index.js';
 import { retain } from '../../../state/pg/retention.js';
 import { Session } from '../../../state/pg/session.js';
-import type { JournalEntry } from '../../../state/schemas.js';
+import type { Alert, JournalEntry } from '../../../state/schemas.js';
 import { waitFor } from '../../helpers/agents.js';
 import { type Board, board, show } from '../../helpers/cli.js';
 import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
@@ -325,49 +325,111 @@ describePg('dreamos webhook on a PostgreSQL workspace', () => {
     expect(await d.exited).toBe(0);
   });
 
-  it('says in the delivery log which entries retention deleted before it delivered them', async () => {
+  it('says in the delivery log and with one alert which entries retention deleted before delivery', async () => {
     const { schema } = await testSchema('dreamos_webhooks');
     const run = (...args: string[]) =>
       cli(args, { cwd: b.dir, env: { DREAMOS_INIT_DRIVER: 'shell', DREAMOS_STORE: '' } });
+    const json = <T>(...args: string[]) => {
+      const r = run(...args, '--json');
+      expect(r.code, show(r)).toBe(0);
+      return r.json<T>();
+    };
     fs.rmSync(path.join(b.dir, '.dreamos'), { recursive: true });
     expect(run('init', '--backend', 'postgres', '--store', TEST_PG_URL, '--schema', schema).code).toBe(0);
     const r = await receive();
-    const added = run('webhook', 'add', r.url, '--events', 'task.created', '--json');
+    // The query stands for a token in the URL: the alert names the host only.
+    const added = run('webhook', 'add', `${r.url}?token=kept-out`, '--events', 'task.created', '--json');
     expect(added.code, show(added)).toBe(0);
     const sub = added.json<{ webhook: WebhookSummary; secret: string }>();
     r.secret = sub.secret;
-    for (let i = 0; i < 20; i++) expect(run('task', 'add', `task ${i}`, '--run', 'true').code).toBe(0);
-    // The dispatcher was not running; meanwhile retention kept the last 5 entries only.
-    const session = new Session({ url: TEST_PG_URL, schema }, 'test');
-    const trimmed = await retain(
-      session,
-      { url: TEST_PG_URL, schema },
-      {
-        keepEntries: 5,
-        keepDays: 0,
-        archiveKeepDays: 10_000,
-        batch: 1000,
-        pauseMs: 1,
-        maxBatches: 10,
-        everyMs: 0,
-      },
-    ).finally(() => session.close());
-    expect(trimmed.entries).toBeGreaterThan(0);
-    const left = run('log', '--json').json<JournalEntry[]>();
-    const oldest = Math.min(...left.map((e) => e.seq));
-    const kept = left.filter((e) => e.op === 'add').map((e) => `msg_${sub.webhook.id}_${e.seq}`);
-    expect(kept.length).toBeGreaterThan(0);
+    /** 20 tasks added while the dispatcher is not running; meanwhile retention keeps the last 5 entries. */
+    const addAndTrim = async () => {
+      for (let i = 0; i < 20; i++) expect(run('task', 'add', `task ${i}`, '--run', 'true').code).toBe(0);
+      const session = new Session({ url: TEST_PG_URL, schema }, 'test');
+      const trimmed = await retain(
+        session,
+        { url: TEST_PG_URL, schema },
+        {
+          keepEntries: 5,
+          keepDays: 0,
+          archiveKeepDays: 10_000,
+          batch: 1000,
+          pauseMs: 1,
+          maxBatches: 10,
+          everyMs: 0,
+        },
+      ).finally(() => session.close());
+      expect(trimmed.entries).toBeGreaterThan(0);
+      const left = json<JournalEntry[]>('log');
+      const kept = left.filter((e) => e.op === 'add').map((e) => `msg_${sub.webhook.id}_${e.seq}`);
+      expect(kept.length).toBeGreaterThan(0);
+      return { oldest: Math.min(...left.map((e) => e.seq)), kept };
+    };
+    const lostLines = () =>
+      json<DeliveryRecord[]>('webhook', 'deliveries', sub.webhook.id).filter((l) => l.outcome === 'lost');
+    const lostAlerts = () => json<Alert[]>('alert', 'list', '--kind', 'webhook-lost');
+    const listed = () =>
+      json<AttentionItem[]>('attention').filter(
+        (i) => i.reason === 'webhook-lost' && i.subject === sub.webhook.id,
+      );
 
-    const d = dispatch(ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE, b.dir);
-    await waitFor(() => kept.every((id) => r.received.some((m) => m.id === id)), WAIT_MS);
-    const lost = run('webhook', 'deliveries', sub.webhook.id, '--json')
-      .json<DeliveryRecord[]>()
-      .filter((l) => l.outcome === 'lost');
+    const first = await addAndTrim();
+    let d = dispatch(ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE, b.dir);
+    await waitFor(() => first.kept.every((id) => r.received.some((m) => m.id === id)), WAIT_MS);
+    const lost = lostLines();
     expect(lost).toHaveLength(1);
-    expect(lost[0]).toMatchObject({ type: 'events-lost', seq: oldest - 1, attempt: 0 });
+    expect(lost[0]).toMatchObject({ type: 'events-lost', seq: first.oldest - 1, attempt: 0 });
     expect(lost[0]!.error).toMatch(
-      new RegExp(`journal entries \\d+–${oldest - 1} were deleted by retention`),
+      new RegExp(`journal entries \\d+–${first.oldest - 1} were deleted by retention`),
     );
+    const from = Number(/entries (\d+)–/.exec(lost[0]!.error!)![1]);
+
+    // One alert, in the attention list, naming the subscription, its host and the entries lost.
+    await waitFor(() => lostAlerts().length > 0, WAIT_MS);
+    const [alert, ...others] = lostAlerts();
+    expect(others).toEqual([]);
+    const host = new URL(r.url).host;
+    expect(alert).toMatchObject({
+      kind: 'webhook-lost',
+      severity: 'warning',
+      status: 'open',
+      count: 1,
+      key: `webhook-lost:${sub.webhook.id}`,
+      subject: sub.webhook.id,
+      evidence: { subscription: sub.webhook.id, host, from, to: first.oldest - 1 },
+    });
+    expect(alert!.message).toContain(
+      `webhook ${sub.webhook.id} (${host}) missed journal entries ${from}–${first.oldest - 1}`,
+    );
+    expect(listed()).toHaveLength(1);
+    expect(listed()[0]).toMatchObject({ severity: 'warning', alerts: [alert!.id] });
+    expect(listed()[0]!.action).toContain(`dreamos alert resolve ${alert!.id}`);
+    for (const text of [JSON.stringify(lostAlerts()), run('attention').stdout])
+      expect(text).not.toContain('kept-out');
+    d.child.kill('SIGTERM');
+    expect(await d.exited).toBe(0);
+
+    // Acknowledged, it leaves the list; a further loss bumps it (open again, the range wider).
+    expect(run('alert', 'ack', alert!.id).code).toBe(0);
+    expect(listed()).toEqual([]);
+    const second = await addAndTrim();
+    d = dispatch(ENV.DREAMOS_WEBHOOK_SCHEDULE_SCALE, b.dir);
+    await waitFor(() => second.kept.every((id) => r.received.some((m) => m.id === id)), WAIT_MS);
+    expect(lostLines()).toHaveLength(2);
+    await waitFor(() => lostAlerts()[0]?.count === 2, WAIT_MS);
+    expect(lostAlerts()).toHaveLength(1);
+    expect(lostAlerts()[0]).toMatchObject({
+      id: alert!.id,
+      status: 'open',
+      evidence: { from, to: second.oldest - 1 },
+    });
+    expect(listed()).toHaveLength(1);
+
+    // Resolved, it is gone from the attention list.
+    const resolved = run('alert', 'resolve', alert!.id, '--json');
+    expect(resolved.code, show(resolved)).toBe(0);
+    expect(listed()).toEqual([]);
+    expect(lostAlerts()[0]).toMatchObject({ id: alert!.id, status: 'resolved', count: 2 });
     d.child.kill('SIGTERM');
     expect(await d.exited).toBe(0);
   });
