@@ -378,8 +378,9 @@ export class PgBackend implements StateBackend {
         }
         const row = results[results.length - 2]!.rows[0] as typeof answer;
         this.clock.read(row.db_now, DbClock.mark());
-        // As in run: the change is reported made once the log is on disk past its commit.
+        // As in run: others hear of it at once, and it is reported made once the log is on disk.
         if (row.status === 'ok') {
+          this.bell.ring();
           unsure = true;
           await client.query(FLUSH_SQL);
           unsure = false;
@@ -395,7 +396,7 @@ export class PgBackend implements StateBackend {
       throw pgError(error, this.location);
     }
     if (answer.status === 'ok') {
-      this.applyRecorded(after, sealed.entry);
+      this.applyRecorded(after, sealed.entry, false);
       return { ok: true, value: planned.result };
     }
     if (answer.status === 'lost') this.stale = true;
@@ -416,11 +417,11 @@ export class PgBackend implements StateBackend {
     return answer.status === 'lost' ? 'lock' : 'again';
   }
 
-  /** This process's entry, recorded on top of entry `after`: into the state, and rung. */
-  private applyRecorded(after: number, entry: JournalEntry): void {
+  /** This process's entry, recorded on top of entry `after`: into the state, and rung unless it was. */
+  private applyRecorded(after: number, entry: JournalEntry, ring = true): void {
     // A refresh meanwhile may have applied it already, read back from the journal.
     if (this.mem.seq === after) this.applyEntry(entry);
-    this.recorded([]);
+    this.recorded([], ring);
   }
 
   /**
@@ -469,6 +470,8 @@ export class PgBackend implements StateBackend {
             : '';
           await client.query(`${record}COMMIT`);
           committed = true;
+          // Others may read it now, as the next writer does: the bell need not wait for the disk.
+          if (lines.length) this.bell.ring();
         } catch (error) {
           if (!isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
           throw error;
@@ -488,13 +491,14 @@ export class PgBackend implements StateBackend {
       }
       throw pgError(error, this.location);
     }
-    return this.recorded(outcomes, lines.length > 0);
+    return this.recorded(outcomes, false);
   }
 
-  private recorded(outcomes: Outcome<unknown>[], changed = true): Outcome<unknown>[] {
+  /** What this process recorded is in its state; `ring` when the bell has not rung for it yet. */
+  private recorded(outcomes: Outcome<unknown>[], ring = true): Outcome<unknown>[] {
     this.settleIndex();
     this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
-    if (changed) this.bell.ring();
+    if (ring) this.bell.ring();
     return outcomes;
   }
 
