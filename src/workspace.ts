@@ -6,8 +6,10 @@ import fs from 'node:fs';
 import { join, resolve } from 'node:path';
 import { defaultAgents } from '../agents/roles.js';
 import type {
+  BatchItem,
   Change,
   History,
+  Outcome,
   Plan,
   RecoveryNotice,
   StateBackend,
@@ -548,9 +550,39 @@ export class Workspace {
     return this.run(plan, by);
   }
 
+  /**
+   * Two plans in one transaction, the second made on the state the first left: one write where two
+   * follow each other anyway (an agent's checkpoint and its state as a run starts or ends). Each
+   * settles alone: one that throws fails, and the other is still recorded.
+   */
+  async applyTogether<A, B>(first: Applied<A>, second: Applied<B>): Promise<[A, B]> {
+    const settled: Promise<unknown>[] = [];
+    const items = [first, second].map((applied): BatchItem => {
+      let settle: (outcome: Outcome<unknown>) => void = () => undefined;
+      settled.push(
+        new Promise((resolve, reject) => {
+          settle = (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error));
+        }),
+      );
+      return {
+        plan: this.inContext(applied.plan as (ctx: Ctx) => Plan<unknown>, applied.by ?? this.actor),
+        settle,
+      };
+    });
+    await this.db.transactBatch(() => items);
+    const [a, b] = await Promise.all(settled);
+    return [a as A, b as B];
+  }
+
   async close(): Promise<void> {
     await this.db.close();
   }
+}
+
+/** A plan for applyTogether, and who makes it (the workspace's actor when not said). */
+export interface Applied<T> {
+  plan: (ctx: Ctx) => Plan<T>;
+  by?: string;
 }
 
 /** The agents of a configuration as the journal recorded it (its shape is not checked there). */

@@ -8,13 +8,14 @@ import fs from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { AgentDriver, DriverContext, DriverOutcome, DriverRun } from '../../agents/drivers/types.js';
-import type { Mail, Task } from '../../state/schemas.js';
+import type { Checkpoint, Mail, Task } from '../../state/schemas.js';
 import { boundCheckpoint, resumeCheckpoint, withAgentContext } from '../checkpoints.js';
 import { type AgentConfig, isBuiltIn } from '../config.js';
 import { DreamError, isRetryable } from '../errors.js';
+import type { Ctx } from '../lifecycle/index.js';
 import { defaultAgentState } from '../mail.js';
 import { endCodeWork, openCodeWork } from '../review/code-work.js';
-import type { Workspace } from '../workspace.js';
+import type { Applied, Workspace } from '../workspace.js';
 import { CheckpointPacer } from './checkpoint-pacer.js';
 import type { OrchestratorEvent } from './events.js';
 import {
@@ -265,13 +266,17 @@ export class AgentLoop {
       this.freshContext = false;
       const mailbox = this.ws.view.mailbox(agentId).filter((m) => m.type !== 'directive' && !m.ackedAt);
       running.delivered = mailbox.map((m) => m.id);
-      await this.checkpoint({
-        task: task.id,
-        step: adopt ? 'adopted' : checkpoint ? 'resume' : 'start',
-        progress: checkpoint?.progress ?? 0,
-      });
-      await this.ws.apply((ctx) =>
-        planAgentUpdate(ctx, agentId, { status: 'working', task: task.id, progress: 0, child: null }),
+      // The start's checkpoint and the agent's state in one write: the task is taken sooner after it.
+      await this.ws.applyTogether(
+        await this.checkpointPlan({
+          task: task.id,
+          step: adopt ? 'adopted' : checkpoint ? 'resume' : 'start',
+          progress: checkpoint?.progress ?? 0,
+        }),
+        {
+          plan: (ctx) =>
+            planAgentUpdate(ctx, agentId, { status: 'working', task: task.id, progress: 0, child: null }),
+        },
       );
       if (this.host.stopping()) {
         // Stopped between the claim and the start: nothing is started (nobody would stop it), and
@@ -390,6 +395,8 @@ export class AgentLoop {
     // Why the run stopped, read before recording its outcome: that change wakes checkRunning(), which
     // sees the task leave `working` and would mark this finished run as cancelled.
     const stopReason = running.stopReason;
+    /** The checkpoint of the run's outcome, written with the agent's state below. */
+    let last: CheckpointInput | null = null;
     if (stopReason === 'shutdown' || stopReason === 'restart') {
       await this.checkpoint({ task: taskId, step: 'interrupted', progress: running.progress });
       const why = running.stopWhy ?? `shutdown of ${agentId}`;
@@ -447,11 +454,11 @@ export class AgentLoop {
             });
         }
       }
-      await this.checkpoint({
+      last = {
         task: taskId,
         step: outcome.ok ? 'done' : 'failed',
         progress: outcome.ok ? 1 : running.progress,
-      });
+      };
     }
     // A lease that ran out leaves the task working with nobody on it until a sweep puts it back to
     // ready as a stall; this run knows, so it sweeps now rather than wait for the next claim.
@@ -459,16 +466,20 @@ export class AgentLoop {
     if (running.delivered.length > 0)
       await this.ws.markMail(agentId, running.delivered, 'ack').catch(() => undefined);
     const failures = outcome.ok ? 0 : stopReason ? state.failures : state.failures + 1;
-    await this.ws.apply((ctx) =>
-      planAgentUpdate(ctx, agentId, {
-        status: this.host.stopping() ? 'stopped' : this.paused() ? 'paused' : 'idle',
-        task: null,
-        child: null,
-        waiting: null,
-        progress: null,
-        failures,
-      }),
-    );
+    const idle = {
+      plan: (ctx: Ctx) =>
+        planAgentUpdate(ctx, agentId, {
+          status: this.host.stopping() ? 'stopped' : this.paused() ? 'paused' : 'idle',
+          task: null,
+          child: null,
+          waiting: null,
+          progress: null,
+          failures,
+        }),
+    };
+    // The outcome's checkpoint and the agent's state in one write, as at the start.
+    if (last) await this.ws.applyTogether(await this.checkpointPlan(last), idle);
+    else await this.ws.apply(idle.plan);
     // The same error again and again: pause the agent before it claims another task.
     if (!outcome.ok && !stopReason) await this.host.checkFailures();
     this.remember(running.task);
@@ -489,8 +500,14 @@ export class AgentLoop {
 
   /** With the commit of the agent's working folder and its mailbox position; reported text held to the schema. */
   private async checkpoint(input: CheckpointInput) {
+    const { plan, by } = await this.checkpointPlan(input);
+    return this.ws.apply(plan, by);
+  }
+
+  /** A checkpoint's plan, made by the agent, to apply alone or together with another. */
+  private async checkpointPlan(input: CheckpointInput): Promise<Applied<Checkpoint>> {
     const agentId = this.agent.id;
     const full = boundCheckpoint(await withAgentContext(this.ws, this.ws.agent(agentId), input));
-    return this.ws.apply((ctx) => planCheckpoint(ctx, agentId, full), agentId);
+    return { plan: (ctx) => planCheckpoint(ctx, agentId, full), by: agentId };
   }
 }
