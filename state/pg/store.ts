@@ -279,8 +279,9 @@ export class PgBackend implements StateBackend {
     return run;
   }
 
+  /** A lone change: tried in one round trip as a hot one is (runHot), else under the write lock. */
   async transact<T>(plan: PlanFn<T>): Promise<T> {
-    const [outcome] = await this.enqueue(() => this.run([{ plan, settle: () => undefined }]));
+    const [outcome] = await this.enqueue(() => this.runHot([{ plan, settle: () => undefined }]));
     if (!outcome!.ok) throw outcome!.error;
     return outcome!.value as T;
   }

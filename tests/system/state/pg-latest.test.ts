@@ -62,6 +62,15 @@ describePg('a hot change recorded in one round trip', () => {
     expect(b.view.task(urgent.id)!.rev).toBeGreaterThan(urgent.rev);
   });
 
+  it('records a lone change of any kind in one round trip, not only claims and completions', async () => {
+    const { b } = await two('dreamos_latest');
+    await warm(b, 'agent-2');
+    const before = stats(b).latest;
+    // A try refused for its clock (the machine paused) is made under the lock: try a few.
+    for (let i = 0; i < 5 && stats(b).latest === before; i++) await b.addTask({ title: `lone ${i}` });
+    expect(stats(b).latest).toBeGreaterThan(before);
+  });
+
   it('releases a task whose two dependencies are completed at once by two processes', async () => {
     const { a, b, schema } = await two('dreamos_latest');
     const client = new pg.Client({ connectionString: TEST_PG_URL });
