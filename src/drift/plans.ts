@@ -34,6 +34,26 @@ export interface DriftScope {
   childStopped?: ReadonlySet<string>;
 }
 
+/** What an alert says: all but its id, count, creation and revision, which raising it sets. */
+export type AlertFields = Omit<Alert, 'id' | 'count' | 'createdAt' | 'rev'>;
+
+/**
+ * An alert raised, or the one with its key (`existing`) bumped: its count up and its fields new, so
+ * a trouble that comes back is one alert, not one per time.
+ */
+export function planRaise(
+  ctx: Ctx,
+  existing: Alert | undefined,
+  fields: AlertFields,
+  op: string,
+): Plan<Alert> {
+  let counter = ctx.view.counters.alert;
+  const alert: Alert = existing
+    ? { ...existing, ...fields, count: existing.count + 1 }
+    : { ...fields, id: alertIdOf(++counter), count: 1, createdAt: ctx.now.toISOString(), rev: 0 };
+  return { change: { op, by: ctx.by, alerts: [alert], counters: { alert: counter } }, result: alert };
+}
+
 export function alertByKey(view: StateView, key: string): Alert | undefined {
   for (const alert of view.alerts()) if (alert.key === key) return alert;
   return undefined;

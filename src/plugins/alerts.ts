@@ -6,7 +6,7 @@
  */
 import type { Plan } from '../../state/backend.js';
 import type { Alert } from '../../state/schemas.js';
-import { alertByKey, alertIdOf } from '../drift/plans.js';
+import { alertByKey, planRaise } from '../drift/plans.js';
 import type { Ctx } from '../lifecycle/index.js';
 import { cut } from '../sanitize.js';
 import type { Workspace } from '../workspace.js';
@@ -43,16 +43,10 @@ function planAlert(ctx: Ctx, what: AlertFields): Plan<Alert> {
     message: cut(what.message, 2000),
     evidence: what.evidence,
     action: cut(what.action, 500),
+    status: 'open' as const,
     updatedAt: at,
   };
-  let counter = ctx.view.counters.alert;
-  const alert: Alert = existing
-    ? { ...existing, ...fields, count: existing.count + 1, status: 'open' }
-    : { ...fields, id: alertIdOf(++counter), status: 'open', count: 1, createdAt: at, rev: 0 };
-  return {
-    change: { op: PLUGIN_ALERT_OP, by: ctx.by, alerts: [alert], counters: { alert: counter } },
-    result: alert,
-  };
+  return planRaise(ctx, existing, fields, PLUGIN_ALERT_OP);
 }
 
 /** An agent that does not run because its driver cannot be made (docs/plugins.md#drivers). */

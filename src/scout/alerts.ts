@@ -5,7 +5,7 @@
  */
 import type { Plan } from '../../state/backend.js';
 import type { Alert } from '../../state/schemas.js';
-import { alertByKey, alertIdOf } from '../drift/plans.js';
+import { alertByKey, planRaise } from '../drift/plans.js';
 import type { Ctx } from '../lifecycle/index.js';
 import { cut } from '../sanitize.js';
 
@@ -31,14 +31,7 @@ export function planSourceFailing(
     status: 'open' as const,
     updatedAt: at,
   };
-  let counter = ctx.view.counters.alert;
-  const alert: Alert = existing
-    ? { ...existing, ...fields, count: existing.count + 1 }
-    : { ...fields, id: alertIdOf(++counter), count: 1, createdAt: at, rev: 0 };
-  return {
-    change: { op: 'scout-failing', by: ctx.by, alerts: [alert], counters: { alert: counter } },
-    result: alert,
-  };
+  return planRaise(ctx, existing, fields, 'scout-failing');
 }
 
 export function planSourceRecovered(ctx: Ctx, sourceId: string): Plan<Alert | null> {

@@ -6,7 +6,7 @@
  */
 import type { Plan } from '../../state/backend.js';
 import type { Alert } from '../../state/schemas.js';
-import { alertByKey, alertIdOf } from '../drift/plans.js';
+import { alertByKey, planRaise } from '../drift/plans.js';
 import type { Ctx } from '../lifecycle/index.js';
 import { cut } from '../sanitize.js';
 
@@ -48,12 +48,5 @@ export function planWebhookLost(ctx: Ctx, loss: Loss): Plan<Alert> {
     status: 'open' as const,
     updatedAt: at,
   };
-  let counter = ctx.view.counters.alert;
-  const alert: Alert = existing
-    ? { ...existing, ...fields, count: existing.count + 1 }
-    : { ...fields, id: alertIdOf(++counter), count: 1, createdAt: at, rev: 0 };
-  return {
-    change: { op: 'webhook-lost', by: ctx.by, alerts: [alert], counters: { alert: counter } },
-    result: alert,
-  };
+  return planRaise(ctx, existing, fields, 'webhook-lost');
 }
