@@ -379,9 +379,8 @@ export class PgBackend implements StateBackend {
         }
         const row = results[results.length - 2]!.rows[0] as typeof answer;
         this.clock.read(row.db_now, DbClock.mark());
-        // As in run: others hear of it at once, and it is reported made once the log is on disk.
+        // As in run: the change is reported made once the log is on disk past its commit.
         if (row.status === 'ok') {
-          this.bell.ring();
           unsure = true;
           await client.query(FLUSH_SQL);
           unsure = false;
@@ -397,7 +396,7 @@ export class PgBackend implements StateBackend {
       throw pgError(error, this.location);
     }
     if (answer.status === 'ok') {
-      this.applyRecorded(after, sealed.entry, false);
+      this.applyRecorded(after, sealed.entry);
       return { ok: true, value: planned.result };
     }
     if (answer.status === 'lost') this.stale = true;
@@ -418,11 +417,11 @@ export class PgBackend implements StateBackend {
     return answer.status === 'lost' ? 'lock' : 'again';
   }
 
-  /** This process's entry, recorded on top of entry `after`: into the state, and rung unless it was. */
-  private applyRecorded(after: number, entry: JournalEntry, ring = true): void {
+  /** This process's entry, recorded on top of entry `after`: into the state, and rung. */
+  private applyRecorded(after: number, entry: JournalEntry): void {
     // A refresh meanwhile may have applied it already, read back from the journal.
     if (this.mem.seq === after) this.applyEntry(entry);
-    this.recorded([], ring);
+    this.recorded([]);
   }
 
   /**
@@ -471,8 +470,6 @@ export class PgBackend implements StateBackend {
             : '';
           await client.query(`${record}COMMIT`);
           committed = true;
-          // Others may read it now, as the next writer does: the bell need not wait for the disk.
-          if (lines.length) this.bell.ring();
         } catch (error) {
           if (!isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
           throw error;
@@ -492,14 +489,13 @@ export class PgBackend implements StateBackend {
       }
       throw pgError(error, this.location);
     }
-    return this.recorded(outcomes, false);
+    return this.recorded(outcomes, lines.length > 0);
   }
 
-  /** What this process recorded is in its state; `ring` when the bell has not rung for it yet. */
-  private recorded(outcomes: Outcome<unknown>[], ring = true): Outcome<unknown>[] {
+  private recorded(outcomes: Outcome<unknown>[], changed = true): Outcome<unknown>[] {
     this.settleIndex();
     this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
-    if (ring) this.bell.ring();
+    if (changed) this.bell.ring();
     return outcomes;
   }
 
