@@ -351,6 +351,7 @@ export class PgBackend implements StateBackend {
     if (now === null) return 'lock';
     let planned: Plan<unknown>;
     let sealed: { entry: JournalEntry; line: string };
+    const started = DbClock.mark();
     try {
       planned = item.plan(this.mem, now);
       if (!planned.change) return 'lock';
@@ -358,6 +359,9 @@ export class PgBackend implements StateBackend {
     } catch {
       return 'lock';
     }
+    // A change that took longer to plan than the clock's slack (an import of many tasks) would be
+    // refused for its clock: it is not sent, and is planned under the lock, as before this path.
+    if (DbClock.mark() - started > PLANNED_CLOCK_SLACK_MS / 2) return 'lock';
     const txn = randomUUID();
     // Set while the change may have been committed without this process knowing: a connection lost
     // after the call went out, or a flush that failed after the commit.

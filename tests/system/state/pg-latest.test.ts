@@ -71,6 +71,17 @@ describePg('a hot change recorded in one round trip', () => {
     expect(stats(b).latest).toBeGreaterThan(before);
   });
 
+  it('does not send a change that took longer to plan than the clock allows, and plans it under the lock', async () => {
+    const { b } = await two('dreamos_latest');
+    await warm(b, 'agent-2');
+    const before = { ...stats(b) };
+    const inputs = Array.from({ length: 5000 }, (_, i) => ({ title: `imported ${i}` }));
+    expect(await b.importTasks(inputs)).toHaveLength(5000);
+    // Not refused for its clock after a long upload (counted as contention): made under the lock.
+    expect(stats(b).again).toBe(before.again);
+    expect(stats(b).locked).toBe(before.locked + 1);
+  });
+
   it('releases a task whose two dependencies are completed at once by two processes', async () => {
     const { a, b, schema } = await two('dreamos_latest');
     const client = new pg.Client({ connectionString: TEST_PG_URL });
