@@ -11,8 +11,9 @@
  * always a prefix without gaps: a reader that reads past its last number misses nothing.
  *
  * Hot changes (claim, renew, complete, fail) of this process's agents are gathered into one
- * transaction while the previous one commits; one alone is planned before the lock and recorded in
- * one round trip if nothing came after the entry it was planned on (recordIfLatest). Other
+ * transaction while the previous one commits; a change alone (hot or not) is planned before the
+ * lock and recorded in one round trip if nothing came after the entry it was planned on
+ * (recordIfLatest). Other
  * processes hear of changes through the doorbell (state/pg/doorbell.ts) and read them from the
  * journal. The state is loaded from the tables by state/pg/load.ts.
  */
@@ -70,7 +71,7 @@ const CATCH_UP_IN_LOCK = 500;
 const CATCH_UP_TRIES = 3;
 
 /**
- * A hot change planned outside the lock is recorded only if its clock is not ahead of the database's
+ * A change planned outside the lock is recorded only if its clock is not ahead of the database's
  * when the lock is had, nor more than this behind it (ms): leases are judged by the database's clock,
  * and this host's only carries it between two readings.
  */
@@ -129,8 +130,9 @@ export class PgBackend implements StateBackend {
   lockedCatchUp = 0;
   private readonly clock = new DbClock();
   /**
-   * Hot changes recorded in one round trip (`latest`), the tries that found entries after their
-   * plan's or a clock too far off (`again`), and the changes that took the write lock for their plan.
+   * Lone changes (hot or not) recorded in one round trip (`latest`), the tries that found entries
+   * after their plan's or a clock too far off (`again`), and the changes and batches that took the
+   * write lock for their plan (also a plan that found nothing to do, made again there).
    */
   readonly hotStats = { latest: 0, again: 0, locked: 0 };
   private contention = 0;
