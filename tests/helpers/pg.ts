@@ -15,6 +15,8 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject, it, onTestFinished } from 'vitest';
 import { initWorkspace, openWorkspace, type Workspace } from '../../src/workspace.js';
+import { type RetentionResult, retain } from '../../state/pg/retention.js';
+import { Session } from '../../state/pg/session.js';
 import { notAnsweringLine, type PgSuiteMode, pgSuiteMode } from './pg-mode.js';
 import { tempDir } from './workspace.js';
 
@@ -266,4 +268,30 @@ export async function postgresOpener(
     return ws;
   };
   return { home, schema, open };
+}
+
+/**
+ * One retention run on `schema` now, keeping only the journal's last `keepEntries` entries (no age
+ * bound), as a test that needs entries gone before a reader got to them.
+ */
+export async function trimJournal(
+  schema: string,
+  keepEntries: number,
+  bounds: { archiveKeepDays?: number; maxBatches?: number } = {},
+): Promise<RetentionResult> {
+  const where = { url: TEST_PG_URL, schema };
+  const session = new Session(where, 'test', false);
+  try {
+    return await retain(session, where, {
+      keepEntries,
+      keepDays: 0,
+      archiveKeepDays: bounds.archiveKeepDays ?? 365,
+      batch: 1000,
+      pauseMs: 1,
+      maxBatches: bounds.maxBatches ?? 10,
+      everyMs: 0,
+    });
+  } finally {
+    await session.close();
+  }
 }

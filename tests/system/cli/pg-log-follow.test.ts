@@ -8,9 +8,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { openWorkspace, type Workspace } from '../../../src/workspace.js';
-import { retain } from '../../../state/pg/retention.js';
-import { Session } from '../../../state/pg/session.js';
-import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
+import { describePg, postgresWorkspace, trimJournal } from '../../helpers/pg.js';
 import { BIN, collectOutput } from '../../helpers/workspace.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -61,21 +59,7 @@ describePg('log --follow after retention deleted entries it had not read', () =>
     json.child.kill('SIGSTOP');
     text.child.kill('SIGSTOP');
     for (let i = 0; i < 20; i++) await ws.addTask({ title: `while stopped ${i}` });
-    const session = new Session({ url: TEST_PG_URL, schema }, 'test', false);
-    cleanups.push(() => session.close());
-    const trimmed = await retain(
-      session,
-      { url: TEST_PG_URL, schema },
-      {
-        keepEntries: 5,
-        keepDays: 0,
-        archiveKeepDays: 365,
-        batch: 1000,
-        pauseMs: 1,
-        maxBatches: 10,
-        everyMs: 0,
-      },
-    );
+    const trimmed = await trimJournal(schema, 5);
     const floor = trimmed.floor;
     expect(floor).toBe(start + 20 - 5);
     json.child.kill('SIGCONT');

@@ -10,12 +10,10 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { AttentionItem } from '../../../src/attention.js';
 import type { DeliveryRecord, WebhookSummary } from '../../../src/webhooks/index.js';
-import { retain } from '../../../state/pg/retention.js';
-import { Session } from '../../../state/pg/session.js';
 import type { Alert, JournalEntry } from '../../../state/schemas.js';
 import { waitFor } from '../../helpers/agents.js';
 import { type Board, board, show } from '../../helpers/cli.js';
-import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
+import { describePg, TEST_PG_URL, testSchema, trimJournal } from '../../helpers/pg.js';
 import { type Answer, type Received, type Receiver, startReceiver } from '../../helpers/webhook-receiver.js';
 import { BIN, cli, cliAsync, collectOutput } from '../../helpers/workspace.js';
 
@@ -345,20 +343,7 @@ describePg('dreamos webhook on a PostgreSQL workspace', () => {
     /** 20 tasks added while the dispatcher is not running; meanwhile retention keeps the last 5 entries. */
     const addAndTrim = async () => {
       for (let i = 0; i < 20; i++) expect(run('task', 'add', `task ${i}`, '--run', 'true').code).toBe(0);
-      const session = new Session({ url: TEST_PG_URL, schema }, 'test');
-      const trimmed = await retain(
-        session,
-        { url: TEST_PG_URL, schema },
-        {
-          keepEntries: 5,
-          keepDays: 0,
-          archiveKeepDays: 10_000,
-          batch: 1000,
-          pauseMs: 1,
-          maxBatches: 10,
-          everyMs: 0,
-        },
-      ).finally(() => session.close());
+      const trimmed = await trimJournal(schema, 5, { archiveKeepDays: 10_000 });
       expect(trimmed.entries).toBeGreaterThan(0);
       const left = json<JournalEntry[]>('log');
       const kept = left.filter((e) => e.op === 'add').map((e) => `msg_${sub.webhook.id}_${e.seq}`);

@@ -7,10 +7,8 @@
 import { afterEach, expect, it } from 'vitest';
 import type { Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
-import { retain } from '../../../state/pg/retention.js';
-import { Session } from '../../../state/pg/session.js';
 import { boardProblems } from '../../helpers/backends.js';
-import { describePg, postgresOpener, TEST_PG_URL } from '../../helpers/pg.js';
+import { describePg, postgresOpener, trimJournal } from '../../helpers/pg.js';
 
 describePg('a process far behind the journal', () => {
   const cleanups: Array<() => unknown> = [];
@@ -49,21 +47,7 @@ describePg('a process far behind the journal', () => {
     const backend = lagging.db as PgBackend;
     backend.catchUpInLock = 10;
     for (let i = 0; i < 60; i++) await writer.addTask({ title: `meanwhile ${i}` });
-    const session = new Session({ url: TEST_PG_URL, schema }, 'test', false);
-    cleanups.push(() => session.close());
-    const trimmed = await retain(
-      session,
-      { url: TEST_PG_URL, schema },
-      {
-        keepEntries: 5,
-        keepDays: 0,
-        archiveKeepDays: 365,
-        batch: 1000,
-        pauseMs: 1,
-        maxBatches: 5,
-        everyMs: 0,
-      },
-    );
+    const trimmed = await trimJournal(schema, 5, { maxBatches: 5 });
     expect(trimmed.floor).toBeGreaterThan(lagging.view.seq);
 
     await lagging.addTask({ title: 'from the lagging one' });
