@@ -194,7 +194,6 @@ export function planDriftFinding(
     return { change: null, result: null };
   const act = planAction(ctx, f, scope);
   const at = ctx.now.toISOString();
-  const existing = alertByKey(ctx.view, f.key);
   const fields = {
     kind: f.kind,
     severity: f.severity,
@@ -203,15 +202,15 @@ export function planDriftFinding(
     message: cut(f.message, 2000),
     evidence: { ...f.evidence, agent: f.agent, task: f.task, occurrence: f.occurrence },
     action: cut(`${f.action}: ${act.done}`, 500),
+    // A new occurrence is news even after an acknowledgement: the ack covered what was seen then.
+    status: 'open' as const,
     updatedAt: at,
   };
-  let counter = ctx.view.counters.alert;
-  // A new occurrence is news even after an acknowledgement: the ack covered what was seen then.
-  const alert: Alert = existing
-    ? { ...existing, ...fields, count: existing.count + 1, status: 'open' }
-    : { ...fields, id: alertIdOf(++counter), status: 'open', count: 1, createdAt: at, rev: 0 };
-  const base: Change = { op: `drift-${f.kind}`, by: ctx.by, alerts: [alert], counters: { alert: counter } };
-  return { change: merge(base, act.change), result: { alert, finding: f, done: act.done } };
+  const raised = planRaise(ctx, alertByKey(ctx.view, f.key), fields, `drift-${f.kind}`);
+  return {
+    change: merge(raised.change!, act.change),
+    result: { alert: raised.result, finding: f, done: act.done },
+  };
 }
 
 /** Resolve the drift alerts whose condition has cleared (re-checked on the fresh state). */
