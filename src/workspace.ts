@@ -9,7 +9,6 @@ import type {
   BatchItem,
   Change,
   History,
-  Outcome,
   Plan,
   RecoveryNotice,
   StateBackend,
@@ -556,19 +555,16 @@ export class Workspace {
    * settles alone: one that throws fails, and the other is still recorded.
    */
   async applyTogether<A, B>(first: Applied<A>, second: Applied<B>): Promise<[A, B]> {
-    const settled: Promise<unknown>[] = [];
-    const items = [first, second].map((applied): BatchItem => {
-      let settle: (outcome: Outcome<unknown>) => void = () => undefined;
-      settled.push(
-        new Promise((resolve, reject) => {
-          settle = (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error));
-        }),
-      );
-      return {
-        plan: this.inContext(applied.plan as (ctx: Ctx) => Plan<unknown>, applied.by ?? this.actor),
-        settle,
-      };
-    });
+    const items: BatchItem[] = [];
+    const settled = [first, second].map(
+      (applied) =>
+        new Promise<unknown>((resolve, reject) =>
+          items.push({
+            plan: this.inContext(applied.plan as (ctx: Ctx) => Plan<unknown>, applied.by ?? this.actor),
+            settle: (outcome) => (outcome.ok ? resolve(outcome.value) : reject(outcome.error)),
+          }),
+        ),
+    );
     await this.db.transactBatch(() => items);
     const [a, b] = await Promise.all(settled);
     return [a as A, b as B];

@@ -10,14 +10,14 @@ import { alertByKey, planRaise } from '../drift/plans.js';
 import type { Ctx } from '../lifecycle/index.js';
 import { cut } from '../sanitize.js';
 
-export const lostAlertKey = (subscription: string) => `webhook-lost:${subscription}`;
+const lostAlertKey = (subscription: string) => `webhook-lost:${subscription}`;
 
 /** The host (and port) of a receiver's URL: never its path or query, which may carry a token. */
-export function hostOf(url: string): string {
+function hostOf(url: string): string {
   return URL.canParse(url) ? new URL(url).host : 'an unreadable address';
 }
 
-export interface Loss {
+interface Loss {
   subscription: string;
   url: string;
   /** The first and last journal entries lost. */
