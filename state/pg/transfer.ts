@@ -396,24 +396,26 @@ async function writeArchive(query: Query, target: WorkspacePaths): Promise<void>
     'SELECT archived_seq, doc::text AS doc FROM archive ORDER BY archived_seq, id',
   );
   const bySeq = new Map<number, Task[]>();
-  for (const row of rows as { archived_seq: string; doc: string }[]) {
-    const seq = Number(row.archived_seq);
-    bySeq.set(seq, [...(bySeq.get(seq) ?? []), Task.parse(JSON.parse(row.doc))]);
-  }
+  for (const row of rows as { archived_seq: string; doc: string }[])
+    listAt(bySeq, Number(row.archived_seq)).push(Task.parse(JSON.parse(row.doc)));
   for (const [seq, tasks] of bySeq)
     writeFileDurable(target.archiveFile(seq), `${tasks.map((t) => JSON.stringify(t)).join('\n')}\n`);
-  // The keys of tasks that retention deleted stay taken in the JSON store too.
-  const keys = new Map<number, Pick<Task, 'id' | 'dedupeKey'>[]>(
-    [...bySeq].map(([seq, tasks]) => [seq, [...tasks]]),
-  );
+  // The keys of tasks that retention deleted stay taken in the JSON store too: the archive's tasks
+  // are not needed after their files are written, so their lists take the kept keys as they are.
+  const keys: Map<number, Pick<Task, 'id' | 'dedupeKey'>[]> = bySeq;
   const { rows: kept } = await query(
     'SELECT key, id, archived_seq FROM dedupe_keys ORDER BY archived_seq, id',
   );
-  for (const row of kept as { key: string; id: string; archived_seq: string }[]) {
-    const seq = Number(row.archived_seq);
-    keys.set(seq, [...(keys.get(seq) ?? []), { id: row.id, dedupeKey: row.key }]);
-  }
+  for (const row of kept as { key: string; id: string; archived_seq: string }[])
+    listAt(keys, Number(row.archived_seq)).push({ id: row.id, dedupeKey: row.key });
   for (const [seq, keyed] of keys) writeArchiveKeys(target, seq, keyed);
+}
+
+/** The list `map` holds at `seq`, made empty there first if it has none. */
+function listAt<T>(map: Map<number, T[]>, seq: number): T[] {
+  const list = map.get(seq) ?? [];
+  if (list.length === 0) map.set(seq, list);
+  return list;
 }
 
 /** Every snapshot file the exported state has: the boards, alerts, agents, each mailbox and checkpoint list. */
