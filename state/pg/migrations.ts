@@ -209,6 +209,126 @@ CREATE TABLE dedupe_keys (
 );
 `,
   },
+  {
+    version: 4,
+    name: 'entries parsed once when recorded, and the next entry looked up by its number',
+    sql: `
+-- One change, as its journal line: the entry appended and every object it carries written to its
+-- table, in the caller's transaction (as version 1's record_entry, which each reference to a field
+-- of its json argument parsed again: the line is now parsed once, into its parts). Retention matches
+-- the in-memory index (state/state-index.ts): acknowledged mail past the newest KEEP_ACKED per
+-- mailbox, checkpoints past KEEP per agent.
+CREATE FUNCTION record_line(line text, txn text, keep_acked int, keep_checkpoints int)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  j json := line::json;
+  e record;
+BEGIN
+  SELECT * INTO e FROM json_to_record(j) AS x(seq bigint, at timestamptz, op text, "by" text,
+    tasks json, archived json, alerts json, agents json, mail json, checkpoints json, config json);
+
+  INSERT INTO journal (seq, at, op, by, has_tasks, txn, entry)
+  VALUES (e.seq, e.at, e.op, e."by", e.tasks IS NOT NULL, txn, j);
+
+  IF e.tasks IS NOT NULL THEN
+    INSERT INTO tasks (id, status, rev, doc)
+    SELECT p.task->>'id', p.task->>'status', e.seq, p.task FROM json_to_recordset(e.tasks) AS p(task json)
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, rev = excluded.rev, doc = excluded.doc;
+  END IF;
+
+  IF e.archived IS NOT NULL THEN
+    WITH moved AS (
+      DELETE FROM tasks WHERE id IN (SELECT json_array_elements_text(e.archived))
+      RETURNING id, doc
+    )
+    INSERT INTO archive (id, archived_seq, doc) SELECT id, e.seq, doc FROM moved
+    ON CONFLICT (id) DO UPDATE SET archived_seq = excluded.archived_seq, doc = excluded.doc;
+  END IF;
+
+  IF e.alerts IS NOT NULL THEN
+    INSERT INTO alerts (id, rev, doc)
+    SELECT a->>'id', e.seq, a FROM json_array_elements(e.alerts) AS a
+    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
+  END IF;
+
+  IF e.agents IS NOT NULL THEN
+    INSERT INTO agents (id, rev, doc)
+    SELECT a->>'id', e.seq, a FROM json_array_elements(e.agents) AS a
+    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
+  END IF;
+
+  IF e.mail IS NOT NULL THEN
+    INSERT INTO mail (id, mailbox, acked, rev, doc)
+    SELECT m->>'id', m->>'to', m->>'ackedAt' IS NOT NULL, e.seq, m FROM json_array_elements(e.mail) AS m
+    ON CONFLICT (id) DO UPDATE SET mailbox = excluded.mailbox, acked = excluded.acked, rev = excluded.rev, doc = excluded.doc;
+    DELETE FROM mail d USING (
+      SELECT id, row_number() OVER (PARTITION BY mailbox ORDER BY id DESC) AS n
+      FROM mail
+      WHERE acked AND mailbox IN (SELECT DISTINCT m->>'to' FROM json_array_elements(e.mail) AS m)
+    ) old
+    WHERE d.id = old.id AND old.n > keep_acked;
+  END IF;
+
+  IF e.checkpoints IS NOT NULL THEN
+    INSERT INTO checkpoints (id, agent, rev, doc)
+    SELECT c->>'id', c->>'agent', e.seq, c FROM json_array_elements(e.checkpoints) AS c
+    ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, rev = excluded.rev, doc = excluded.doc;
+    DELETE FROM checkpoints d USING (
+      SELECT id, row_number() OVER (PARTITION BY agent ORDER BY id DESC) AS n
+      FROM checkpoints
+      WHERE agent IN (SELECT DISTINCT c->>'agent' FROM json_array_elements(e.checkpoints) AS c)
+    ) old
+    WHERE d.id = old.id AND old.n > keep_checkpoints;
+  END IF;
+
+  IF e.config IS NOT NULL THEN
+    UPDATE settings SET config = e.config WHERE id = 1;
+  END IF;
+END $$;
+
+CREATE OR REPLACE FUNCTION record_entries(lines text[], txn text, keep_acked int, keep_checkpoints int)
+RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  line text;
+BEGIN
+  FOREACH line IN ARRAY lines LOOP
+    PERFORM record_line(line, txn, keep_acked, keep_checkpoints);
+  END LOOP;
+END $$;
+
+-- As version 2's, but for the test of entries after "after": the journal has no gaps, so there is one
+-- exactly when the entry numbered after + 1 is there, which the primary key finds. ("seq > after",
+-- as written before, was read with a scan of the whole journal whenever the planner's statistics of
+-- the table were missing or old, as on a new board: a cost that grew with every entry.)
+CREATE OR REPLACE FUNCTION record_if_latest(lock_class int, after bigint, head text, lines text[], txn text,
+  keep_acked int, keep_checkpoints int, planned timestamptz, slack_ms int, cap int,
+  OUT status text, OUT db_now timestamptz, OUT missed text[])
+LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  last_crc text;
+  last_at timestamptz;
+BEGIN
+  PERFORM pg_advisory_xact_lock(lock_class, hashtext(current_schema()));
+  db_now := clock_timestamp();
+  SELECT entry->>'crc', at INTO last_crc, last_at FROM journal WHERE seq = after;
+  IF last_crc IS DISTINCT FROM head THEN
+    status := 'lost';
+  ELSIF EXISTS (SELECT 1 FROM journal WHERE seq = after + 1) THEN
+    status := 'behind';
+    missed := ARRAY(SELECT entry::text FROM journal WHERE seq > after ORDER BY seq LIMIT cap);
+  ELSIF planned > db_now OR db_now - planned > slack_ms * interval '1 millisecond' OR planned < last_at THEN
+    status := 'clock';
+  ELSE
+    PERFORM record_entries(lines, txn, keep_acked, keep_checkpoints);
+    status := 'ok';
+  END IF;
+END $$;
+
+-- No longer called: version 1's start of a change in one call, and its record_entry.
+DROP FUNCTION IF EXISTS begin_write(int, bigint);
+DROP FUNCTION IF EXISTS record_entry(json, text, text, int, int);
+`,
+  },
 ];
 
 /** The schema version this code reads and writes. */

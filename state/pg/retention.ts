@@ -6,7 +6,7 @@
  * without a gap from the floor + 1 to its end. Archived tasks whose last change is older than
  * `archiveKeepDays` are deleted in batches too; the dedupe key of a deleted task is kept (a row of
  * `dedupe_keys`), as a key once used is never used again. The other tables hold the live state (mail and
- * checkpoints are pruned as they are written, by `record_entry`).
+ * checkpoints are pruned as they are written, by `record_line`).
  *
  * A mirror that has not read as far as the new floor reloads from the tables (state/pg/store.ts),
  * so nothing a running process still needs is lost with the entries.

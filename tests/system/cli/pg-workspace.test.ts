@@ -167,7 +167,7 @@ describePg('a PostgreSQL workspace through the CLI', () => {
       const r = run(args);
       expect(r.code, show(r)).toBe(6);
       expect(r.stderr).toMatch(
-        /schema version 99, newer than this Dream\.OS knows \(3\): upgrade Dream\.OS on this host/,
+        /schema version 99, newer than this Dream\.OS knows \(4\): upgrade Dream\.OS on this host/,
       );
     }
   });
@@ -182,6 +182,7 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     // The schema as version 1 left it.
     await sql(schema, 'DROP TABLE dedupe_keys');
     await sql(schema, 'DROP FUNCTION record_if_latest');
+    await sql(schema, 'DROP FUNCTION record_line');
     await sql(schema, 'DELETE FROM schema_version WHERE version > 1');
 
     const before = run(['task', 'list']);
@@ -190,7 +191,7 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     const migrated = run(['db', 'migrate']);
     expect(migrated.code, show(migrated)).toBe(0);
     expect(migrated.stdout).toBe(
-      `schema ${schema} at ${TEST_PG_URL}: version 1 → 3, applied: 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention)\n`,
+      `schema ${schema} at ${TEST_PG_URL}: version 1 → 4, applied: 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention), 4 (entries parsed once when recorded, and the next entry looked up by its number)\n`,
     );
     const listed = run(['task', 'list', '--json']);
     expect(listed.code, show(listed)).toBe(0);
@@ -217,11 +218,11 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     const migrated = run(['db', 'migrate']);
     expect(migrated.code, show(migrated)).toBe(0);
     expect(migrated.stdout).toBe(
-      `schema ${empty.schema} at ${TEST_PG_URL}: version 0 → 3, applied: 1 (tables of the board, the journal and the leader), 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention)\n`,
+      `schema ${empty.schema} at ${TEST_PG_URL}: version 0 → 4, applied: 1 (tables of the board, the journal and the leader), 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention), 4 (entries parsed once when recorded, and the next entry looked up by its number)\n`,
     );
     const again = run(['db', 'migrate', '--json']);
     expect(again.code, show(again)).toBe(0);
-    expect(again.json()).toEqual({ schema: empty.schema, url: TEST_PG_URL, from: 3, to: 3, applied: [] });
+    expect(again.json()).toEqual({ schema: empty.schema, url: TEST_PG_URL, from: 4, to: 4, applied: [] });
     const after = run(['task', 'list', '--json']);
     expect(after.code, show(after)).toBe(0);
     expect(after.json()).toEqual([]);
