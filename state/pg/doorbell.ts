@@ -1,9 +1,10 @@
 /**
  * How processes on other hosts learn that the state changed, without polling: LISTEN/NOTIFY as a
  * doorbell. A NOTIFY carries nothing and is sent after the commit, outside the writing transaction
- * (NOTIFY takes a lock at commit that every notifying transaction shares), at most one in flight per
- * process: changes made meanwhile ring once more when it returns. A listener that hears the bell
- * reads the journal itself. A lost connection is made again, with a read on reconnecting, and a
+ * (NOTIFY takes a lock at commit that every notifying transaction shares), at most one per tick per
+ * process: a change rings at once when the last bell was a tick ago or more, else at the end of the
+ * tick, once for every change made meanwhile. A listener that hears the bell reads the journal
+ * itself. A lost connection is made again, with a read on reconnecting, and a
  * cheap periodic look at the journal's end covers a bell missed in between.
  */
 import type { Socket } from 'node:net';
@@ -14,6 +15,12 @@ import { Session } from './session.js';
 
 /** How often a listener looks at the journal's end in case a bell was missed (ms). */
 export const FALLBACK_MS = 1000;
+/**
+ * The shortest time between two bells of one process (ms). A process that writes continuously would
+ * otherwise ring once per change (a NOTIFY costs the server a round trip and its shared lock, about
+ * as much as the change); a change made alone still rings at once.
+ */
+export const BELL_TICK_MS = 5;
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2000;
 
@@ -32,7 +39,11 @@ export class Doorbell {
   private retryMs = RECONNECT_MIN_MS;
   private lastSeen = -1;
   private readonly sender: Session;
-  private sending = false;
+  private sending: Promise<void> | null = null;
+  /** The bell at the end of the tick, for the changes made since the last one. */
+  private later: NodeJS.Timeout | null = null;
+  /** When the last bell was sent (performance.now()). */
+  private rangAt = Number.NEGATIVE_INFINITY;
   private looking = false;
   private again = false;
   private closed = false;
@@ -41,24 +52,43 @@ export class Doorbell {
     private readonly location: PgLocation,
     /** The schema's channel: every process of one workspace listens on it. */
     private readonly channel = `dreamos_${location.schema}`,
+    private readonly tickMs = BELL_TICK_MS,
   ) {
     this.sender = new Session(location, 'doorbell', false);
   }
 
   /** Tell every listener the state changed. Never throws: a lost bell is covered by their fallback. */
   ring(): void {
-    if (this.closed) return;
+    if (this.closed || this.later) return;
     if (this.sending) {
       this.again = true;
       return;
     }
-    this.sending = true;
+    const wait = this.rangAt + this.tickMs - performance.now();
+    if (wait > 0) {
+      this.later = setTimeout(() => {
+        this.later = null;
+        this.send();
+      }, wait);
+      // A process that closes its state sends it then (close); one that exits without closing leaves
+      // it to the listeners' fallback look, as a bell lost with its connection.
+      this.later.unref();
+      return;
+    }
+    this.send();
+  }
+
+  private send(): void {
     this.again = false;
-    void this.sender
+    this.rangAt = performance.now();
+    this.sending = this.sender
       .query(`NOTIFY "${this.channel}"`)
-      .catch(() => undefined)
+      .then(
+        () => undefined,
+        () => undefined,
+      )
       .finally(() => {
-        this.sending = false;
+        this.sending = null;
         if (this.again) this.ring();
       });
   }
@@ -180,6 +210,14 @@ export class Doorbell {
   }
 
   async close(): Promise<void> {
+    // A bell still owed for this process's last changes goes now, after any in flight.
+    await this.sending;
+    if (this.later || this.again) {
+      if (this.later) clearTimeout(this.later);
+      this.later = null;
+      this.send();
+      await this.sending;
+    }
     this.closed = true;
     this.subscribers.clear();
     this.stopListening();
