@@ -82,12 +82,6 @@ const PLANNED_CLOCK_SLACK_MS = 25;
  */
 const CONTENDED = 0.5;
 const PROBE_EVERY = 8;
-/**
- * Below this share, this process writes alone (no other writer came between its last several
- * tries): its one-round-trip changes commit durably while holding the lock, which saves the flush's
- * round trip, rather than holding up writers that are not there.
- */
-const ALONE = 0.05;
 
 export class PgBackend implements StateBackend {
   readonly name = 'postgres';
@@ -326,14 +320,24 @@ export class PgBackend implements StateBackend {
     // While other processes write as fast, a plan made outside the lock is mostly out of date by the
     // time it is sent: the lock is taken at once then, and the one-round-trip path tried now and then.
     const contended = this.contention >= CONTENDED && ++this.probes % PROBE_EVERY !== 0;
-    if (items.length === 1 && !this.readOnly && !this.closed && !contended) {
+    // A refused try brings back what was recorded since the plan's entry: a process that had not
+    // looked for a while (it does not watch the journal) is then up to date, and tries once more.
+    for (
+      let tries = 0;
+      tries < 2 && items.length === 1 && !this.readOnly && !this.closed && !contended;
+      tries++
+    ) {
       const outcome = await this.recordIfLatest(items[0]!);
-      if (outcome !== 'lock') this.contention = this.contention * 0.8 + (outcome === 'again' ? 0.2 : 0);
-      if (outcome === 'again') this.hotStats.again += 1;
-      else if (outcome !== 'lock') {
+      if (outcome === 'lock') break;
+      if (outcome !== 'again') {
+        this.contention *= 0.8;
         this.hotStats.latest += 1;
         return [outcome];
       }
+      this.hotStats.again += 1;
+      // Only a second refusal, of a plan made on what the first brought back, says that others
+      // write as fast: the first may only say that this process had not looked for a while.
+      if (tries === 1) this.contention = this.contention * 0.8 + 0.2;
     }
     this.hotStats.locked += 1;
     return this.run(items);
@@ -371,9 +375,10 @@ export class PgBackend implements StateBackend {
     // refused for its clock: it is not sent, and is planned under the lock, as before this path.
     if (DbClock.mark() - started > PLANNED_CLOCK_SLACK_MS / 2) return 'lock';
     const txn = randomUUID();
-    // Alone, the commit waits for the disk in the same round trip; else it does not, and the flush
-    // that follows waits outside the lock, so that the next writer does not wait for this one's disk.
-    const durable = this.contention < ALONE;
+    // Below the contention at which changes take the lock at once, the commit waits for the disk in
+    // the same round trip (another writer waits for it seldom). Else (a probe) it does not, and the
+    // flush that follows waits outside the lock, so that the next writer does not wait for this disk.
+    const durable = this.contention < CONTENDED;
     // Set while the change may have been committed without this process knowing: a connection lost
     // after the call went out, or a flush that failed after the commit.
     let unsure = false;
