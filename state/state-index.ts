@@ -257,3 +257,103 @@ export class StateIndex implements StateView {
     return [...this.stores[kind as StoreName].values()];
   }
 }
+
+/** Whether a view with `entry` pending (PendingView) can show what it makes. */
+export const pendable = (entry: JournalEntry): boolean =>
+  !entry.tasks?.length && !entry.archived?.length && !entry.mail?.length && entry.config === undefined;
+
+/**
+ * The state with entries that change only agents, alerts and checkpoints (see `pendable`) applied on
+ * top, without applying them to the state: what a change planned after them sees, before they are
+ * recorded. Objects appear as `StateIndex.apply` would leave them: replaced in place or added at the
+ * end, and an agent's checkpoints kept to the newest KEEP_CHECKPOINTS.
+ */
+export class PendingView implements StateView {
+  private readonly agentsById = new Map<string, AgentState>();
+  private readonly alertsById = new Map<string, Alert>();
+  private readonly checkpointsByAgent = new Map<string, Checkpoint[]>();
+  seq: number;
+  counters: Readonly<Counters>;
+
+  constructor(private readonly base: StateView) {
+    this.seq = base.seq;
+    this.counters = base.counters;
+  }
+
+  /** `entry` shown on top; throws for one that is not `pendable`. */
+  add(entry: JournalEntry): void {
+    if (!pendable(entry)) throw new Error('only entries of agents, alerts and checkpoints can be pending');
+    for (const agent of entry.agents ?? []) this.agentsById.set(agent.id, agent);
+    for (const alert of entry.alerts ?? []) this.alertsById.set(alert.id, alert);
+    for (const checkpoint of entry.checkpoints ?? []) {
+      const list = this.checkpoints(checkpoint.agent);
+      this.checkpointsByAgent.set(
+        checkpoint.agent,
+        [...list.filter((c) => c.id !== checkpoint.id), checkpoint].sort(byId).slice(-KEEP_CHECKPOINTS),
+      );
+    }
+    const c = entry.counters;
+    this.counters = {
+      task: Math.max(this.counters.task, c.task),
+      alert: Math.max(this.counters.alert, c.alert),
+      mail: Math.max(this.counters.mail, c.mail),
+      checkpoint: Math.max(this.counters.checkpoint, c.checkpoint),
+    };
+    this.seq = Math.max(this.seq, entry.seq);
+  }
+
+  get config() {
+    return this.base.config;
+  }
+  task(id: string) {
+    return this.base.task(id);
+  }
+  tasks() {
+    return this.base.tasks();
+  }
+  inStore(store: StoreName) {
+    return this.base.inStore(store);
+  }
+  readyByPriority(priority: Priority) {
+    return this.base.readyByPriority(priority);
+  }
+  storeSize(store: StoreName) {
+    return this.base.storeSize(store);
+  }
+  dedupe(key: string) {
+    return this.base.dedupe(key);
+  }
+  mailbox(id: string) {
+    return this.base.mailbox(id);
+  }
+  mail(id: string) {
+    return this.base.mail(id);
+  }
+  alert(id: string) {
+    return this.alertsById.get(id) ?? this.base.alert(id);
+  }
+  alerts() {
+    return overlaid(this.base.alerts(), this.alertsById);
+  }
+  agentState(id: string) {
+    return this.agentsById.get(id) ?? this.base.agentState(id);
+  }
+  agentStates() {
+    return overlaid(this.base.agentStates(), this.agentsById);
+  }
+  checkpoints(agentId: string): readonly Checkpoint[] {
+    return this.checkpointsByAgent.get(agentId) ?? this.base.checkpoints(agentId);
+  }
+}
+
+/** `items` with those in `newer` put in their place, and the new ones after. */
+function overlaid<T extends { id: string }>(items: Iterable<T>, newer: ReadonlyMap<string, T>): T[] {
+  const seen = new Set<string>();
+  const out: T[] = [];
+  for (const item of items) {
+    seen.add(item.id);
+    out.push(newer.get(item.id) ?? item);
+  }
+  for (const [id, item] of newer) if (!seen.has(id)) out.push(item);
+  return out;
+}

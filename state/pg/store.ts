@@ -29,13 +29,20 @@ import type {
   Watching,
   WatchOptions,
 } from '../backend.js';
-import { type BatchItem, entryBody, type Outcome, type Plan, settleBatch } from '../change.js';
+import { type BatchItem, entryBody, type Outcome, settleBatch } from '../change.js';
 import { DreamError } from '../errors.js';
 import { decodeLine, sealEntry } from '../journal-reader.js';
 import type { LockHolder } from '../lock/index.js';
 import type { RecoveryNotice } from '../recovery.js';
 import { type JournalEntry, Task } from '../schemas.js';
-import { KEEP_ACKED_MAIL, KEEP_CHECKPOINTS, StateIndex, type StateView } from '../state-index.js';
+import {
+  KEEP_ACKED_MAIL,
+  KEEP_CHECKPOINTS,
+  PendingView,
+  pendable,
+  StateIndex,
+  type StateView,
+} from '../state-index.js';
 import { checkSchema } from './check.js';
 import { DbClock } from './clock.js';
 import {
@@ -301,8 +308,9 @@ export class PgBackend implements StateBackend {
     return outcome!.value as T;
   }
 
+  /** Changes that go together: tried in one round trip as a lone change is (runHot), else under the lock. */
   transactBatch(take: () => BatchItem[]): Promise<void> {
-    return this.enqueue(() => settleBatch(take, (items) => this.run(items)));
+    return this.enqueue(() => settleBatch(take, (items) => this.runHot(items)));
   }
 
   /**
@@ -335,17 +343,13 @@ export class PgBackend implements StateBackend {
     const contended = this.contention >= CONTENDED && ++this.probes % PROBE_EVERY !== 0;
     // A refused try brings back what was recorded since the plan's entry: a process that had not
     // looked for a while (it does not watch the journal) is then up to date, and tries once more.
-    for (
-      let tries = 0;
-      tries < 2 && items.length === 1 && !this.readOnly && !this.closed && !contended;
-      tries++
-    ) {
-      const outcome = await this.recordIfLatest(items[0]!);
+    for (let tries = 0; tries < 2 && !this.readOnly && !this.closed && !contended; tries++) {
+      const outcome = await this.recordIfLatest(items);
       if (outcome === 'lock') break;
       if (outcome !== 'again') {
         this.contention *= 0.8;
         this.hotStats.latest += 1;
-        return [outcome];
+        return outcome;
       }
       this.hotStats.again += 1;
       // Only a second refusal, of a plan made on what the first brought back, says that others
@@ -357,30 +361,45 @@ export class PgBackend implements StateBackend {
   }
 
   /**
-   * One hot change in one round trip: planned against the state in memory with the database's
-   * clock as last read (carried by this host's), then recorded by `record_if_latest`, which takes
-   * the write lock and records only if the journal still ends at the entry the plan was made on and
-   * the clock is not ahead of the database's nor more than PLANNED_CLOCK_SLACK_MS behind it. So a
-   * recorded change was planned on the
-   * latest state, as under the lock, which is held on the server only. Entries recorded meanwhile
-   * come back and are applied ('again': the change is then planned under the write lock, on a state
-   * that needs little catching up). 'lock': plan it under the write lock (run) at once: the state may
-   * be wrong, or the plan found nothing to do or refused, which only the latest state may say.
+   * A change (or changes that go together) in one round trip: planned against the state in memory
+   * with the database's clock as last read (carried by this host's), then recorded by
+   * `record_if_latest`, which takes the write lock and records only if the journal still ends at the
+   * entry the plan was made on and the clock is not ahead of the database's nor more than
+   * PLANNED_CLOCK_SLACK_MS behind it. So a recorded change was planned on the latest state, as under
+   * the lock, which is held on the server only. Entries recorded meanwhile come back and are applied
+   * ('again': the caller plans again, once more so, then under the write lock). 'lock': plan it under
+   * the write lock (run) at once: the state may be wrong, or a plan found nothing to do or refused,
+   * which only the latest state may say, or changes that go together cannot be planned one on
+   * another outside the state (see PendingView).
    */
-  private async recordIfLatest(item: BatchItem): Promise<Outcome<unknown> | 'again' | 'lock'> {
+  private async recordIfLatest(items: readonly BatchItem[]): Promise<Outcome<unknown>[] | 'again' | 'lock'> {
     if (this.stale) return 'lock';
     this.applyFetched();
     const after = this.mem.seq;
     // Never before the entry it follows: the journal's times go forward, as under the lock.
     const now = this.clock.now(this.headAt);
     if (now === null) return 'lock';
-    let planned: Plan<unknown>;
-    let sealed: { entry: JournalEntry; line: string };
+    const values: unknown[] = [];
+    const sealed: { entry: JournalEntry; line: string }[] = [];
     const started = DbClock.mark();
+    // Each change is planned on the state with the ones before it on top, which are not applied
+    // until they are recorded: only changes of agents, alerts and checkpoints can be shown so (an
+    // agent's checkpoint with its state); a batch with others before its last takes the lock.
+    let view: StateView = this.mem;
     try {
-      planned = item.plan(this.mem, now);
-      if (!planned.change) return 'lock';
-      sealed = sealEntry(entryBody(planned.change, after + 1, now, this.mem.counters), after + 1);
+      for (const [i, item] of items.entries()) {
+        if (i > 0) {
+          const previous = sealed[i - 1]!.entry;
+          if (!pendable(previous)) return 'lock';
+          if (!(view instanceof PendingView)) view = new PendingView(this.mem);
+          (view as PendingView).add(previous);
+        }
+        const planned = item.plan(view, now);
+        if (!planned.change) return 'lock';
+        const seq = after + 1 + i;
+        sealed.push(sealEntry(entryBody(planned.change, seq, now, view.counters), seq));
+        values.push(planned.result);
+      }
     } catch {
       return 'lock';
     }
@@ -402,7 +421,7 @@ export class PgBackend implements StateBackend {
         let results: pg.QueryResult[];
         try {
           results = (await client.query(
-            `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = ${durable ? 'on' : 'off'}; ${WRITER_IDLE_SQL}; SELECT status, db_now, missed FROM record_if_latest(${LOCK_CLASS}, ${after}, ${head}, ARRAY[${client.escapeLiteral(sealed.line)}]::text[], '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${client.escapeLiteral(now.toISOString())}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock}); COMMIT`,
+            `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = ${durable ? 'on' : 'off'}; ${WRITER_IDLE_SQL}; SELECT status, db_now, missed FROM record_if_latest(${LOCK_CLASS}, ${after}, ${head}, ARRAY[${sealed.map((s) => client.escapeLiteral(s.line)).join(',')}]::text[], '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${client.escapeLiteral(now.toISOString())}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock}); COMMIT`,
           )) as unknown as pg.QueryResult[];
         } catch (error) {
           // A failed statement ends the string there: its transaction recorded nothing.
@@ -422,16 +441,10 @@ export class PgBackend implements StateBackend {
       }, true);
     } catch (error) {
       // Only the journal can say whether the change was made then.
-      if (unsure && (await this.committed(after + 1, txn))) {
-        this.applyRecorded(after, sealed.entry);
-        return { ok: true, value: planned.result };
-      }
+      if (unsure && (await this.committed(after + 1, txn))) return this.applyRecorded(sealed, values);
       throw pgError(error, this.location);
     }
-    if (answer.status === 'ok') {
-      this.applyRecorded(after, sealed.entry);
-      return { ok: true, value: planned.result };
-    }
+    if (answer.status === 'ok') return this.applyRecorded(sealed, values);
     if (answer.status === 'lost') this.stale = true;
     if (answer.status === 'behind') {
       for (const line of splitLines(answer.missed)) {
@@ -450,11 +463,11 @@ export class PgBackend implements StateBackend {
     return answer.status === 'lost' ? 'lock' : 'again';
   }
 
-  /** This process's entry, recorded on top of entry `after`: into the state, and rung. */
-  private applyRecorded(after: number, entry: JournalEntry): void {
-    // A refresh meanwhile may have applied it already, read back from the journal.
-    if (this.mem.seq === after) this.applyEntry(entry);
-    this.recorded([]);
+  /** This process's entries, recorded: into the state, and rung; each plan's outcome. */
+  private applyRecorded(sealed: readonly { entry: JournalEntry }[], values: unknown[]): Outcome<unknown>[] {
+    // A refresh meanwhile may have applied them already, read back from the journal.
+    for (const { entry } of sealed) if (this.mem.seq === entry.seq - 1) this.applyEntry(entry);
+    return this.recorded(values.map((value) => ({ ok: true, value })));
   }
 
   /**

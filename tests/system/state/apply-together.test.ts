@@ -2,12 +2,12 @@
  * Two plans in one write (Workspace.applyTogether): an agent's run records its start checkpoint with
  * its state (working), and its outcome's checkpoint with its state (idle), each pair in one
  * transaction: two writes fewer per task, so a task that arrives meanwhile is taken sooner (the
- * pickup latency in `npm run bench`). Each plan still settles alone.
+ * pickup latency in `npm run bench`). Each plan still settles alone, and each is planned on the
+ * state the one before it left (the backend conformance suite, for every backend).
  */
 import pg from 'pg';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, expect, it } from 'vitest';
 import { AgentConfig } from '../../../src/config.js';
-import { planAgentUpdate } from '../../../src/orchestrator/plans.js';
 import { initWorkspace } from '../../../src/workspace.js';
 import type { JournalEntry } from '../../../state/schemas.js';
 import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
@@ -23,37 +23,6 @@ const SHELL = AgentConfig.parse({
 const cleanups: Array<() => unknown> = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-describe('two plans applied together', () => {
-  it('records both, and one that throws fails alone', async () => {
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const ws = await initWorkspace({ dir: tmp.dir, agents: [SHELL] });
-    cleanups.push(() => ws.close());
-    const before = ws.view.seq;
-    const [a, b] = await ws.applyTogether(
-      { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { progress: 0.25 }) },
-      { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { failures: 2 }), by: 'agent-1' },
-    );
-    // The second was made on the state the first left.
-    expect(a.progress).toBe(0.25);
-    expect(b).toMatchObject({ progress: 0.25, failures: 2 });
-    expect(ws.view.seq).toBe(before + 2);
-
-    const refused = ws.applyTogether(
-      {
-        plan: () => {
-          throw new Error('refused plan');
-        },
-      },
-      { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { failures: 3 }) },
-    );
-    await expect(refused).rejects.toThrow('refused plan');
-    ws.refresh();
-    expect(ws.view.seq).toBe(before + 3);
-    expect(ws.view.agentState('agent-1')?.failures).toBe(3);
-  });
 });
 
 describePg('an agent run on a PostgreSQL board', () => {

@@ -8,6 +8,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { planAgentUpdate } from '../../../src/orchestrator/plans.js';
 import { parseTaskInput, planAdd } from '../../../src/task-input.js';
 import { Workspace } from '../../../src/workspace.js';
 import type { BatchItem, Outcome } from '../../../state/backend.js';
@@ -155,6 +156,28 @@ for (const backend of BACKENDS)
         ws.refresh();
         expect([...ws.view.tasks()].map((t) => t.title).sort()).toEqual(['first', 'third']);
         expect(boardProblems(ws.view)).toEqual([]);
+      });
+
+      it('plans each change of a batch on the state the ones before it leave', async () => {
+        const ws = await openWs();
+        const before = ws.view.seq;
+        const [a, b] = await ws.applyTogether(
+          { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { progress: 0.25 }) },
+          { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { failures: 2 }) },
+        );
+        expect(a.progress).toBe(0.25);
+        expect(b).toMatchObject({ progress: 0.25, failures: 2 });
+        expect(ws.view.seq).toBe(before + 2);
+        const refused = ws.applyTogether(
+          {
+            plan: () => {
+              throw new Error('refused plan');
+            },
+          },
+          { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { failures: 3 }) },
+        );
+        await expect(refused).rejects.toThrow('refused plan');
+        expect(ws.view.agentState('agent-1')).toMatchObject({ progress: 0.25, failures: 3 });
       });
     });
 

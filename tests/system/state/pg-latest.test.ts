@@ -8,6 +8,7 @@
  */
 import pg from 'pg';
 import { afterEach, expect, it, vi } from 'vitest';
+import { planCheckpoint } from '../../../src/orchestrator/plans.js';
 import type { Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
 import { describePg, postgresOpener, TEST_PG_URL } from '../../helpers/pg.js';
@@ -27,6 +28,9 @@ describePg('a hot change recorded in one round trip', () => {
   }
 
   const stats = (ws: Workspace) => (ws.db as PgBackend).hotStats;
+  const checkpointOf = (step: string) => ({
+    plan: (ctx: Parameters<typeof planCheckpoint>[0]) => planCheckpoint(ctx, 'agent-2', { task: null, step }),
+  });
 
   /**
    * Hot changes until one was recorded in one round trip: the workspace has read the database's
@@ -72,6 +76,31 @@ describePg('a hot change recorded in one round trip', () => {
     // A try refused for its clock (the machine paused) is made under the lock: try a few.
     for (let i = 0; i < 5 && stats(b).latest === before; i++) await b.addTask({ title: `lone ${i}` });
     expect(stats(b).latest).toBeGreaterThan(before);
+  });
+
+  it('records changes that go together in one round trip, each planned on the ones before it', async () => {
+    const { b } = await two('dreamos_latest');
+    await warm(b, 'agent-2');
+    // A full list of checkpoints: the next one drops the oldest.
+    for (let i = 0; i < 20; i++) await b.applyTogether(checkpointOf(`fill ${i}`), checkpointOf(`fill ${i}'`));
+    const prior = b.view.checkpoints('agent-2').map((c) => c.id);
+    expect(prior).toHaveLength(20);
+    const before = { ...stats(b) };
+    let seen: string[] = [];
+    const [first, second] = await b.applyTogether(checkpointOf('one'), {
+      plan: (ctx) => {
+        seen = ctx.view.checkpoints('agent-2').map((c) => c.id);
+        return planCheckpoint(ctx, 'agent-2', { task: null, step: 'two' });
+      },
+    });
+    // The second was planned on the state the first left: its list, and the next number.
+    expect(seen).toEqual([...prior.slice(1), first.id]);
+    expect(second.id > first.id).toBe(true);
+    expect(b.view.checkpoints('agent-2').map((c) => c.id)).toEqual([...prior.slice(2), first.id, second.id]);
+    // In one round trip, unless both tries were refused for their clock (a machine that paused).
+    const locked = stats(b).locked - before.locked;
+    if (locked === 0) expect(stats(b).latest - before.latest).toBe(1);
+    else expect(stats(b).again - before.again).toBe(2);
   });
 
   it('does not send a change that took longer to plan than the clock allows, and plans it under the lock', async () => {

@@ -10,6 +10,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
 import { planAgentUpdate } from '../../../src/orchestrator/plans.js';
+import { parseTaskInput, planAdd } from '../../../src/task-input.js';
 import { initWorkspace } from '../../../src/workspace.js';
 import { IDLE_IN_TRANSACTION_MS, WRITER_IDLE_MS, WRITER_TCP } from '../../../state/pg/connection.js';
 import { LOCK_CLASS } from '../../../state/pg/schema.js';
@@ -43,10 +44,10 @@ describePg('a writer cut off in the middle of a transaction', () => {
     await sql.connect();
     cleanups.push(() => sql.end().catch(() => undefined));
     link.freezeAfter('synchronous_commit = off');
-    // Two changes in one transaction take the write lock first, then record: a lone change may be
-    // recorded in one round trip, with nothing in between to cut.
+    // Changes that go together, the first a task's, take the write lock first, then record: a lone
+    // change, or changes of agents only, may be recorded in one round trip, with nothing to cut.
     const cut = ws.applyTogether(
-      { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { progress: 0.5 }) },
+      { plan: (ctx) => planAdd(ctx, [parseTaskInput({ title: 'cut off' })], new Set()) },
       { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { progress: 0.75 }) },
     );
     cut.catch(() => undefined);
