@@ -101,6 +101,12 @@ const PLANNED_CLOCK_SLACK_MS = 25;
  */
 const CONTENDED = 0.5;
 const PROBE_EVERY = 8;
+/**
+ * Below this share, this process writes alone (no other writer came between its last several
+ * tries): its one-round-trip changes commit durably while holding the lock, which saves the flush's
+ * round trip, rather than holding up writers that are not there.
+ */
+const ALONE = 0.05;
 
 export class PgBackend implements StateBackend {
   readonly name = 'postgres';
@@ -407,10 +413,9 @@ export class PgBackend implements StateBackend {
     // refused for its clock: it is not sent, and is planned under the lock, as before this path.
     if (DbClock.mark() - started > PLANNED_CLOCK_SLACK_MS / 2) return 'lock';
     const txn = randomUUID();
-    // Below the contention at which changes take the lock at once, the commit waits for the disk in
-    // the same round trip (another writer waits for it seldom). Else (a probe) it does not, and the
-    // flush that follows waits outside the lock, so that the next writer does not wait for this disk.
-    const durable = this.contention < CONTENDED;
+    // Alone, the commit waits for the disk in the same round trip; else it does not, and the flush
+    // that follows waits outside the lock, so that the next writer does not wait for this one's disk.
+    const durable = this.contention < ALONE;
     // Set while the change may have been committed without this process knowing: a connection lost
     // after the call went out, or a flush that failed after the commit.
     let unsure = false;
