@@ -210,8 +210,9 @@ export class Doorbell {
   }
 
   async close(): Promise<void> {
-    // A bell still owed for this process's last changes goes now, after any in flight.
-    await this.sending;
+    // A bell still owed for this process's last changes goes now, after any in flight (one that
+    // ends may send the next at once, if its tick has passed).
+    while (this.sending) await this.sending;
     if (this.later || this.again) {
       if (this.later) clearTimeout(this.later);
       this.later = null;
