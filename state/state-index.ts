@@ -258,8 +258,13 @@ export class StateIndex implements StateView {
   }
 }
 
-/** Whether a view with `entry` pending (PendingView) can show what it makes. */
-export const pendable = (entry: JournalEntry): boolean =>
+/** Whether a view with `entry` (or the change it records) pending can show what it makes (PendingView). */
+export const pendable = (entry: {
+  tasks?: readonly unknown[];
+  archived?: readonly unknown[];
+  mail?: readonly unknown[];
+  config?: unknown;
+}): boolean =>
   !entry.tasks?.length && !entry.archived?.length && !entry.mail?.length && entry.config === undefined;
 
 /**

@@ -155,11 +155,12 @@ export class PgBackend implements StateBackend {
   lockedCatchUp = 0;
   private readonly clock = new DbClock();
   /**
-   * Lone changes (hot or not) recorded in one round trip (`latest`), the tries that found entries
-   * after their plan's or a clock too far off (`again`), and the changes and batches that took the
+   * Changes (alone, or that go together) recorded in one round trip (`latest`), the tries that found
+   * entries after their plan's or a clock too far off (`again`), those not sent because their
+   * planning took longer than the clock allows (`slow`), and the changes and batches that took the
    * write lock for their plan (also a plan that found nothing to do, made again there).
    */
-  readonly hotStats = { latest: 0, again: 0, locked: 0 };
+  readonly hotStats = { latest: 0, again: 0, slow: 0, locked: 0 };
   private contention = 0;
   private probes = 0;
 
@@ -395,13 +396,11 @@ export class PgBackend implements StateBackend {
     try {
       for (const [i, item] of items.entries()) {
         if (i > 0) {
-          const previous = sealed[i - 1]!.entry;
-          if (!pendable(previous)) return 'lock';
           if (!(view instanceof PendingView)) view = new PendingView(this.mem);
-          (view as PendingView).add(previous);
+          (view as PendingView).add(sealed[i - 1]!.entry);
         }
         const planned = item.plan(view, now);
-        if (!planned.change) return 'lock';
+        if (!planned.change || (i < items.length - 1 && !pendable(planned.change))) return 'lock';
         const seq = after + 1 + i;
         sealed.push(sealEntry(entryBody(planned.change, seq, now, view.counters), seq));
         values.push(planned.result);
@@ -411,7 +410,10 @@ export class PgBackend implements StateBackend {
     }
     // A change that took longer to plan than the clock's slack (an import of many tasks) would be
     // refused for its clock: it is not sent, and is planned under the lock, as before this path.
-    if (DbClock.mark() - started > PLANNED_CLOCK_SLACK_MS / 2) return 'lock';
+    if (DbClock.mark() - started > PLANNED_CLOCK_SLACK_MS / 2) {
+      this.hotStats.slow += 1;
+      return 'lock';
+    }
     const txn = randomUUID();
     // Alone, the commit waits for the disk in the same round trip; else it does not, and the flush
     // that follows waits outside the lock, so that the next writer does not wait for this one's disk.

@@ -28,6 +28,16 @@ describePg('a hot change recorded in one round trip', () => {
   }
 
   const stats = (ws: Workspace) => (ws.db as PgBackend).hotStats;
+  /** What each of a workspace's counts gained since `before`. */
+  const since = (before: PgBackend['hotStats'], ws: Workspace) => {
+    const now = stats(ws);
+    return {
+      latest: now.latest - before.latest,
+      again: now.again - before.again,
+      slow: now.slow - before.slow,
+      locked: now.locked - before.locked,
+    };
+  };
   const checkpointOf = (step: string) => ({
     plan: (ctx: Parameters<typeof planCheckpoint>[0]) => planCheckpoint(ctx, 'agent-2', { task: null, step }),
   });
@@ -58,11 +68,11 @@ describePg('a hot change recorded in one round trip', () => {
     const claimed = await b.claim('agent-2');
     expect(claimed?.id).toBe(urgent.id);
     // Its one-round-trip try came back with a's entry, and it planned again on it and tried once
-    // more in one round trip (made under the lock only if that try too was refused, for its clock
-    // on a machine that paused it).
-    const locked = stats(b).locked - before.locked;
-    expect(stats(b).latest - before.latest + locked).toBe(1);
-    expect(stats(b).again - before.again).toBe(1 + locked);
+    // more in one round trip (made under the lock only if a machine that paused made a try's clock
+    // too old, or its planning too slow to be sent).
+    const d = since(before, b);
+    expect(d.latest + d.locked).toBe(1);
+    expect(d.latest + d.again >= 2 || d.slow >= 1).toBe(true);
     expect(b.view.task(plain.id)?.status).toBe('ready');
     // Its state is at its own entry, which follows a's add.
     expect(b.view.seq).toBe(b.view.task(urgent.id)!.rev);
@@ -79,12 +89,17 @@ describePg('a hot change recorded in one round trip', () => {
   });
 
   it('records changes that go together in one round trip, each planned on the ones before it', async () => {
-    const { b } = await two('dreamos_latest');
+    const { a, b } = await two('dreamos_latest');
     await warm(b, 'agent-2');
     // A full list of checkpoints: the next one drops the oldest.
     for (let i = 0; i < 20; i++) await b.applyTogether(checkpointOf(`fill ${i}`), checkpointOf(`fill ${i}'`));
     const prior = b.view.checkpoints('agent-2').map((c) => c.id);
     expect(prior).toHaveLength(20);
+    // Another process's change that b has not read (any read of b's started before now has
+    // finished): b's first try is refused and brings it back.
+    await pause(200);
+    const other = await a.addTask({ title: 'from a' });
+    expect(b.view.task(other.id)).toBeUndefined();
     const before = { ...stats(b) };
     let seen: string[] = [];
     const [first, second] = await b.applyTogether(checkpointOf('one'), {
@@ -97,10 +112,16 @@ describePg('a hot change recorded in one round trip', () => {
     expect(seen).toEqual([...prior.slice(1), first.id]);
     expect(second.id > first.id).toBe(true);
     expect(b.view.checkpoints('agent-2').map((c) => c.id)).toEqual([...prior.slice(2), first.id, second.id]);
-    // In one round trip, unless both tries were refused for their clock (a machine that paused).
-    const locked = stats(b).locked - before.locked;
-    if (locked === 0) expect(stats(b).latest - before.latest).toBe(1);
-    else expect(stats(b).again - before.again).toBe(2);
+    // The refused try left nothing in b's state: a's entry, then b's two, in order.
+    expect(b.view.task(other.id)?.rev).toBe(first.rev - 1);
+    expect(second.rev).toBe(first.rev + 1);
+    expect(b.view.seq).toBe(second.rev);
+    // In one round trip (the second try), unless a machine that paused made a try's clock too old
+    // or its planning too slow to be sent.
+    const d = since(before, b);
+    expect(d.latest + d.locked).toBe(1);
+    expect(d.again).toBeGreaterThanOrEqual(1);
+    if (d.locked === 1) expect(d.again === 2 || d.slow >= 1).toBe(true);
   });
 
   it('does not send a change that took longer to plan than the clock allows, and plans it under the lock', async () => {
@@ -111,6 +132,7 @@ describePg('a hot change recorded in one round trip', () => {
     expect(await b.importTasks(inputs)).toHaveLength(5000);
     // Not refused for its clock after a long upload (counted as contention): made under the lock.
     expect(stats(b).again).toBe(before.again);
+    expect(stats(b).slow).toBe(before.slow + 1);
     expect(stats(b).locked).toBe(before.locked + 1);
   });
 
