@@ -11,11 +11,10 @@
  * always a prefix without gaps: a reader that reads past its last number misses nothing.
  *
  * Hot changes (claim, renew, complete, fail) of this process's agents are gathered into one
- * transaction while the previous one commits; a change alone (hot or not) is planned before the
- * lock and recorded in one round trip if nothing came after the entry it was planned on
- * (recordIfLatest). Other
- * processes hear of changes through the doorbell (state/pg/doorbell.ts) and read them from the
- * journal. The state is loaded from the tables by state/pg/load.ts.
+ * transaction while the previous one commits; a change alone (hot or not), or changes of agents
+ * that go together, are planned before the lock and recorded in one round trip if nothing came after
+ * the entry they were planned on (recordIfLatest). Other processes hear of changes through the
+ * doorbell (state/pg/doorbell.ts) and read them from the journal. The state is loaded from the tables by state/pg/load.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -96,8 +95,8 @@ const CATCH_UP_TRIES = 3;
  */
 const PLANNED_CLOCK_SLACK_MS = 25;
 /**
- * Above this share of recent one-round-trip tries that found entries after their plan's (a moving
- * average), hot changes take the write lock at once, but for one in PROBE_EVERY.
+ * Above this share of recent changes whose second one-round-trip try too found entries after its
+ * plan's (a moving average), changes take the write lock at once, but for one in PROBE_EVERY.
  */
 const CONTENDED = 0.5;
 const PROBE_EVERY = 8;
@@ -482,7 +481,7 @@ export class PgBackend implements StateBackend {
    * clock, their entries recorded, commit. Each plan's outcome, in order; throws when nothing was
    * recorded for any of them.
    *
-   * Two round trips hold the lock: `begin_write` (lock, catch-up, clock), then the record and the
+   * Two round trips hold the lock: the lock with the catch-up and the clock, then the record and the
    * commit. The commit does not wait for the disk while the lock is held (synchronous_commit off);
    * the flush that follows, outside the lock, does, and only then is the change reported made. The
    * next writer sees it at once; a crash before the flush takes back this change and nothing

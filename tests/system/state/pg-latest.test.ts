@@ -1,10 +1,11 @@
 /**
- * A lone hot change (claim, renew, complete, fail) on PostgreSQL is planned outside the write lock
- * and recorded in one round trip, only if no entry came after the one it was planned on and its
- * clock is the database's (record_if_latest). Each case uses two workspaces on one schema, each with
- * connections of its own, as two processes would: a plan made on a state that another has since
- * moved on is made again on the latest, under the write lock, so nothing the lock guarded is lost
- * (the priority order, a dependant both completions release, the database's clock for leases).
+ * A lone change on PostgreSQL (or an agent's changes that go together) is planned outside the write
+ * lock and recorded in one round trip, only if no entry came after the one it was planned on and
+ * its clock is the database's (record_if_latest). Each case uses two workspaces on one schema, each
+ * with connections of its own, as two processes would: a plan made on a state that another has since
+ * moved on is made again on the latest (once more in one round trip, then under the write lock), so
+ * nothing the lock guarded is lost (the priority order, a dependant both completions release, the
+ * database's clock for leases).
  */
 import pg from 'pg';
 import { afterEach, expect, it, vi } from 'vitest';
