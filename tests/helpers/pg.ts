@@ -183,6 +183,12 @@ export interface PgRelay {
    * through, then nothing passes, on any connection, and nothing is closed.
    */
   freezeAfter(marker: string): void;
+  /**
+   * The connection that next sends `marker` loses the server's answer: that message goes through,
+   * nothing comes back on it, and `afterMs` later it is closed both ways (the server has done the
+   * work by then). Other connections, and new ones, pass.
+   */
+  dropAnswerTo(marker: string, afterMs: number): void;
   close(): Promise<void>;
 }
 
@@ -192,6 +198,7 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
   const dead = new WeakSet<net.Socket>();
   let frozen = false;
   let freezeMarker: string | null = null;
+  let dropMarker: { marker: string; afterMs: number } | null = null;
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
     for (const s of [client, upstream]) {
@@ -204,6 +211,14 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
       if (blocked()) return;
       upstream.write(d);
       if (freezeMarker !== null && d.includes(freezeMarker)) frozen = true;
+      if (dropMarker !== null && d.includes(dropMarker.marker)) {
+        dead.add(client);
+        setTimeout(() => {
+          client.destroy();
+          upstream.destroy();
+        }, dropMarker.afterMs);
+        dropMarker = null;
+      }
     });
     upstream.on('data', (d) => blocked() || client.write(d));
     client.on('end', () => blocked() || upstream.end());
@@ -224,6 +239,9 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
     },
     freezeAfter: (marker) => {
       freezeMarker = marker;
+    },
+    dropAnswerTo: (marker, afterMs) => {
+      dropMarker = { marker, afterMs };
     },
     close: async () => {
       for (const s of sockets) s.destroy();

@@ -4,7 +4,8 @@
  * idle bound), long before its general idle bound, so the other hosts' writers go on. Here a TCP
  * relay between the process and the server passes the transaction's first statements (the lock is
  * taken), then nothing more. The writer's connections also ask the server to give up on a client that
- * stops acknowledging (tcp_user_timeout, keepalives).
+ * stops acknowledging (tcp_user_timeout, keepalives). And a commit whose answer is lost with its
+ * connection is settled by the journal: reported made, once.
  */
 import path from 'node:path';
 import pg from 'pg';
@@ -13,6 +14,7 @@ import { planAgentUpdate } from '../../../src/orchestrator/plans.js';
 import { parseTaskInput, planAdd } from '../../../src/task-input.js';
 import { initWorkspace } from '../../../src/workspace.js';
 import { IDLE_IN_TRANSACTION_MS, WRITER_IDLE_MS, WRITER_TCP } from '../../../state/pg/connection.js';
+import type { PgBackend } from '../../../state/pg/index.js';
 import { LOCK_CLASS } from '../../../state/pg/schema.js';
 import { Session } from '../../../state/pg/session.js';
 import { describePg, pgRelay, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
@@ -69,6 +71,42 @@ describePg('a writer cut off in the middle of a transaction', () => {
     await sql.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_CLASS, schema]);
     await sql.query('ROLLBACK');
     expect(await holder()).toEqual([]);
+  }, 60_000);
+
+  it('reports a change made once when the answer to its commit was lost, as the journal says', async () => {
+    const { schema } = await testSchema('dreamos_writercut');
+    const tmp = tempDir();
+    cleanups.push(tmp.cleanup);
+    const link = await pgRelay(new URL(TEST_PG_URL));
+    const ws = await initWorkspace({
+      dir: path.join(tmp.dir, 'host'),
+      backend: 'postgres',
+      config: { state: { url: link.url, schema } },
+    });
+    cleanups.push(() => ws.close().catch(() => undefined));
+    cleanups.push(() => link.close());
+    const stats = (ws.db as PgBackend).hotStats;
+    // Until a change goes in one round trip (the process has read the database's clock).
+    for (let i = 0; i < 10 && stats.latest === 0; i++) await ws.addTask({ title: `warm-up ${i}` });
+    const before = stats.latest;
+
+    // The round trip's commit is made (durably: this process writes alone), its answer never comes
+    // back, and the connection is closed: the process asks the journal, on another connection.
+    link.dropAnswerTo('record_if_latest', 300);
+    const task = await ws.addTask({ title: 'its answer was lost' });
+    expect(stats.latest).toBe(before + 1);
+    expect(ws.getTask(task.id)?.title).toBe('its answer was lost');
+    const sql = new pg.Client({ connectionString: TEST_PG_URL });
+    await sql.connect();
+    cleanups.push(() => sql.end());
+    const { rows } = await sql.query(
+      `SELECT seq FROM "${schema}".journal WHERE entry::text LIKE '%its answer was lost%'`,
+    );
+    expect(rows).toHaveLength(1);
+    expect(Number(rows[0].seq)).toBe(task.rev);
+    // The next change goes on, on a new connection.
+    const next = await ws.addTask({ title: 'after the lost answer' });
+    expect(next.rev).toBe(task.rev + 1);
   }, 60_000);
 
   it("sets the server's TCP bounds on a writer's connection only", async () => {
