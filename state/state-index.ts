@@ -57,6 +57,18 @@ export interface StateView {
   checkpoints(agentId: string): readonly Checkpoint[];
 }
 
+/** An agent's checkpoint list with `checkpoint` in it (replacing one of its id): the newest KEEP_CHECKPOINTS. */
+const withCheckpoint = (list: readonly Checkpoint[], checkpoint: Checkpoint): Checkpoint[] =>
+  [...list.filter((c) => c.id !== checkpoint.id), checkpoint].sort(byId).slice(-KEEP_CHECKPOINTS);
+
+/** Each counter at the higher of the two: counters never go back. */
+const maxCounters = (current: Readonly<Counters>, seen: Partial<Counters>): Counters => ({
+  task: Math.max(current.task, seen.task ?? 0),
+  alert: Math.max(current.alert, seen.alert ?? 0),
+  mail: Math.max(current.mail, seen.mail ?? 0),
+  checkpoint: Math.max(current.checkpoint, seen.checkpoint ?? 0),
+});
+
 const readySince = (task: Task) => task.history[task.history.length - 1]?.at ?? task.updatedAt;
 
 export class StateIndex implements StateView {
@@ -206,20 +218,12 @@ export class StateIndex implements StateView {
   putCheckpoint(checkpoint: Checkpoint): void {
     const list = this.checkpointsByAgent.get(checkpoint.agent) ?? [];
     if (list.some((c) => c.id === checkpoint.id && c.rev >= checkpoint.rev)) return;
-    const next = [...list.filter((c) => c.id !== checkpoint.id), checkpoint]
-      .sort(byId)
-      .slice(-KEEP_CHECKPOINTS);
-    this.checkpointsByAgent.set(checkpoint.agent, next);
+    this.checkpointsByAgent.set(checkpoint.agent, withCheckpoint(list, checkpoint));
     this.dirty.add(`checkpoints:${checkpoint.agent}`);
   }
 
   mergeCounters(counters: Partial<Counters>): void {
-    this.counters = {
-      task: Math.max(this.counters.task, counters.task ?? 0),
-      alert: Math.max(this.counters.alert, counters.alert ?? 0),
-      mail: Math.max(this.counters.mail, counters.mail ?? 0),
-      checkpoint: Math.max(this.counters.checkpoint, counters.checkpoint ?? 0),
-    };
+    this.counters = maxCounters(this.counters, counters);
   }
 
   apply(entry: JournalEntry): void {
@@ -290,20 +294,12 @@ export class PendingView implements StateView {
     if (!pendable(entry)) throw new Error('only entries of agents, alerts and checkpoints can be pending');
     for (const agent of entry.agents ?? []) this.agentsById.set(agent.id, agent);
     for (const alert of entry.alerts ?? []) this.alertsById.set(alert.id, alert);
-    for (const checkpoint of entry.checkpoints ?? []) {
-      const list = this.checkpoints(checkpoint.agent);
+    for (const checkpoint of entry.checkpoints ?? [])
       this.checkpointsByAgent.set(
         checkpoint.agent,
-        [...list.filter((c) => c.id !== checkpoint.id), checkpoint].sort(byId).slice(-KEEP_CHECKPOINTS),
+        withCheckpoint(this.checkpoints(checkpoint.agent), checkpoint),
       );
-    }
-    const c = entry.counters;
-    this.counters = {
-      task: Math.max(this.counters.task, c.task),
-      alert: Math.max(this.counters.alert, c.alert),
-      mail: Math.max(this.counters.mail, c.mail),
-      checkpoint: Math.max(this.counters.checkpoint, c.checkpoint),
-    };
+    this.counters = maxCounters(this.counters, entry.counters);
     this.seq = Math.max(this.seq, entry.seq);
   }
 

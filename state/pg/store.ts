@@ -14,7 +14,8 @@
  * transaction while the previous one commits; a change alone (hot or not), or changes of agents
  * that go together, are planned before the lock and recorded in one round trip if nothing came after
  * the entry they were planned on (recordIfLatest). Other processes hear of changes through the
- * doorbell (state/pg/doorbell.ts) and read them from the journal. The state is loaded from the tables by state/pg/load.ts.
+ * doorbell (state/pg/doorbell.ts) and read them from the journal. The state is loaded from the tables
+ * by state/pg/load.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -391,13 +392,14 @@ export class PgBackend implements StateBackend {
     // Each change is planned on the state with the ones before it on top, which are not applied
     // until they are recorded: only changes of agents, alerts and checkpoints can be shown so (an
     // agent's checkpoint with its state); a batch with others before its last takes the lock.
-    let view: StateView = this.mem;
+    let pending: PendingView | null = null;
     try {
       for (const [i, item] of items.entries()) {
         if (i > 0) {
-          if (!(view instanceof PendingView)) view = new PendingView(this.mem);
-          (view as PendingView).add(sealed[i - 1]!.entry);
+          pending ??= new PendingView(this.mem);
+          pending.add(sealed[i - 1]!.entry);
         }
+        const view: StateView = pending ?? this.mem;
         const planned = item.plan(view, now);
         if (!planned.change || (i < items.length - 1 && !pendable(planned.change))) return 'lock';
         const seq = after + 1 + i;

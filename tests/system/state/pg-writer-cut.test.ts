@@ -26,7 +26,8 @@ describePg('a writer cut off in the middle of a transaction', () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
   });
 
-  it('holds the write lock only until the writer idle bound ends its transaction', async () => {
+  /** A workspace (one host) in a schema of its own, reaching the server through a relay. */
+  async function hostBehindRelay() {
     const { schema } = await testSchema('dreamos_writercut');
     const tmp = tempDir();
     cleanups.push(tmp.cleanup);
@@ -39,6 +40,11 @@ describePg('a writer cut off in the middle of a transaction', () => {
     // Closing the relay first ends the process's connections, so that its close does not wait.
     cleanups.push(() => ws.close().catch(() => undefined));
     cleanups.push(() => link.close());
+    return { schema, link, ws };
+  }
+
+  it('holds the write lock only until the writer idle bound ends its transaction', async () => {
+    const { schema, link, ws } = await hostBehindRelay();
     await ws.addTask({ title: 'before the cut' });
 
     const sql = new pg.Client({ connectionString: TEST_PG_URL });
@@ -74,17 +80,7 @@ describePg('a writer cut off in the middle of a transaction', () => {
   }, 60_000);
 
   it('reports a change made once when the answer to its commit was lost, as the journal says', async () => {
-    const { schema } = await testSchema('dreamos_writercut');
-    const tmp = tempDir();
-    cleanups.push(tmp.cleanup);
-    const link = await pgRelay(new URL(TEST_PG_URL));
-    const ws = await initWorkspace({
-      dir: path.join(tmp.dir, 'host'),
-      backend: 'postgres',
-      config: { state: { url: link.url, schema } },
-    });
-    cleanups.push(() => ws.close().catch(() => undefined));
-    cleanups.push(() => link.close());
+    const { schema, link, ws } = await hostBehindRelay();
     const stats = (ws.db as PgBackend).hotStats;
     // Until a change goes in one round trip (the process has read the database's clock).
     for (let i = 0; i < 10 && stats.latest === 0; i++) await ws.addTask({ title: `warm-up ${i}` });
