@@ -20,7 +20,7 @@ export const FALLBACK_MS = 1000;
  * otherwise ring once per change (a NOTIFY costs the server a round trip and its shared lock, about
  * as much as the change); a change made alone still rings at once.
  */
-export const BELL_TICK_MS = 5;
+export const BELL_TICK_MS = 20;
 const RECONNECT_MIN_MS = 50;
 const RECONNECT_MAX_MS = 2000;
 
