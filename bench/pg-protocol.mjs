@@ -12,6 +12,11 @@
 //   one-trip-flush  one-trip with the commit made without waiting for the disk while the lock is held,
 //              then a durable flush outside it (FLUSH_SQL of state/pg/store.ts): what the
 //              optimistic hot path does.
+//   lock-always  the lock taken by every transaction in one call, with no head check: each is recorded as
+//              the next entry whatever its number (what record_at_head does when nothing conflicts),
+//              committed without waiting for the disk, then flushed outside the lock.
+//   lock-always-durable  the same with the commit waiting for the disk while the lock is held.
+//   try-lock   lock-always with pg_try_advisory_xact_lock, tried again at once when it is held.
 //   no-lock    record with the sequence number taken from a sequence, no lock (readers would have to
 //              wait for gaps to close): a ceiling, like the SKIP LOCKED reference.
 // Not part of `npm run bench`: `node bench/pg-protocol.mjs [variant,…] [processes,…] [seconds]` prints
@@ -21,7 +26,17 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { PG_BENCH_URL } from './pg-reference.mjs';
 
-const VARIANTS = ['store', 'store-async', 'two-trips', 'one-trip', 'one-trip-flush', 'no-lock'];
+const VARIANTS = [
+  'store',
+  'store-async',
+  'two-trips',
+  'one-trip',
+  'one-trip-flush',
+  'lock-always',
+  'lock-always-durable',
+  'try-lock',
+  'no-lock',
+];
 const ENTRY = JSON.stringify({ pad: 'x'.repeat(1000) });
 
 const SETUP = (schema) => `
@@ -35,6 +50,21 @@ const SETUP = (schema) => `
     INSERT INTO journal (seq, at, entry) VALUES (p_seq, clock_timestamp(), p_entry::json);
     INSERT INTO tasks (id, rev, doc) VALUES (p_id, p_seq, p_entry::json)
       ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
+  END $$;
+  CREATE FUNCTION record_head(p_entry text, p_id text, p_try boolean) RETURNS bigint LANGUAGE plpgsql AS $$
+  DECLARE
+    head bigint;
+  BEGIN
+    IF p_try THEN
+      IF NOT pg_try_advisory_xact_lock(1, hashtext('${schema}')) THEN
+        RETURN NULL;
+      END IF;
+    ELSE
+      PERFORM pg_advisory_xact_lock(1, hashtext('${schema}'));
+    END IF;
+    SELECT coalesce(max(seq), 0) INTO head FROM journal;
+    PERFORM record(head + 1, p_entry, p_id);
+    RETURN head + 1;
   END $$;
   CREATE FUNCTION record_at(expected bigint, p_entry text, p_id text) RETURNS text[] LANGUAGE plpgsql AS $$
   DECLARE
@@ -82,6 +112,15 @@ async function worker(client, { schema, variant, id, deadline }) {
       );
       seen += results.at(-1).rows[0].lines.length + 1;
       await client.query(`SELECT record(${seen}, '${ENTRY}', '${task}'); COMMIT`);
+    } else if (variant === 'lock-always' || variant === 'lock-always-durable' || variant === 'try-lock') {
+      const durable = variant === 'lock-always-durable';
+      for (;;) {
+        const results = await client.query(
+          `BEGIN; ${durable ? '' : 'SET LOCAL synchronous_commit = off; '}SELECT record_head('${ENTRY}', '${task}', ${variant === 'try-lock'}) AS seq; COMMIT`,
+        );
+        if (results.find((r) => r.command === 'SELECT').rows[0].seq !== null) break;
+      }
+      if (!durable) await client.query("SELECT pg_logical_emit_message(true, 'dreamos', '')");
     } else if (variant === 'one-trip' || variant === 'one-trip-flush') {
       const flush = variant === 'one-trip-flush';
       for (;;) {
