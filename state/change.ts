@@ -70,16 +70,26 @@ export interface Plan<T> {
 }
 
 /**
+ * Every object of `change` stamped with `rev` = `seq`, in place: planners build fresh objects and
+ * return some of them as their result, so what a caller gets back is exactly what was recorded.
+ * Returns how many objects were stamped.
+ */
+export function stampRev(change: Change, seq: number): number {
+  let stamped = 0;
+  for (const items of [change.tasks, change.alerts, change.agents, change.mail, change.checkpoints]) {
+    for (const item of items ?? []) item.rev = seq;
+    stamped += items?.length ?? 0;
+  }
+  return stamped;
+}
+
+/**
  * The journal entry's body for `change` as entry `seq` (without its sequence number and crc): every
  * object stamped with `rev` = `seq`, and counters never going back. A change that does not fit the
  * schema is refused here, before it is journaled.
  */
 export function entryBody(change: Change, seq: number, now: Date, current: Readonly<Counters>) {
-  // Planners build fresh objects and return some of them as their result: stamping `rev` on
-  // them in place means what a caller gets back is exactly what was recorded.
-  for (const items of [change.tasks, change.alerts, change.agents, change.mail, change.checkpoints]) {
-    for (const item of items ?? []) item.rev = seq;
-  }
+  stampRev(change, seq);
   const withRev = <O extends { rev: number }>(items: O[] | undefined) =>
     items?.length ? items.map((item) => ({ ...item, rev: seq })) : undefined;
   const counters = { ...current };

@@ -58,6 +58,29 @@ export function sealEntry(draft: EntryDraft, seq: number): { entry: JournalEntry
   return { entry: { ...unsealed, crc }, line: `${body.slice(0, -1)},"crc":"${crc}"}` };
 }
 
+/**
+ * The line of an entry sealed with `placeholder` as its number (and as every object's `rev`), to be
+ * sealed as any number: its template (the line without its crc), and, for a number, its crc and its
+ * line (the placeholder's digits replaced, the crc computed again). Null unless the digits appear
+ * exactly `expected` times (the number and each stamped object), so that nothing else in the entry
+ * that happens to hold them would be changed.
+ */
+export function sealAs(line: string, placeholder: number, expected: number) {
+  const at = line.lastIndexOf(',"crc":"');
+  const template = line.slice(0, at);
+  const parts = template.split(String(placeholder));
+  if (at < 0 || parts.length !== expected + 1) return null;
+  const crc = (seq: number) =>
+    crc32(`${parts.join(String(seq))}}`)
+      .toString(16)
+      .padStart(8, '0');
+  return {
+    template,
+    crc,
+    line: (seq: number) => `${parts.join(String(seq))},"crc":"${crc(seq)}"}`,
+  };
+}
+
 export function decodeLine(line: string): { entry: JournalEntry } | { error: string } {
   let raw: unknown;
   try {

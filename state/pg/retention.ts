@@ -92,7 +92,8 @@ async function batchOnce(
     }
     await client.query(writeLockSql(location.schema));
     // The last entry this batch may delete: below the kept count, at most a batch after the floor,
-    // and before the first entry young enough to keep (entries are numbered in time order).
+    // and before the first entry young enough to keep (entries are numbered in time order, but for
+    // changes recorded side by side, stamped at most 100 ms apart: nothing a retention of days sees).
     const { rows } = await client.query<{ floor: string; upto: string | null }>(
       `WITH s AS (SELECT journal_floor AS floor FROM settings WHERE id = 1),
             c AS (

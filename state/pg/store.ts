@@ -13,7 +13,8 @@
  * Hot changes (claim, renew, complete, fail) of this process's agents are gathered into one
  * transaction while the previous one commits; a change alone (hot or not), or changes of agents
  * that go together, are planned before the lock and recorded in one round trip if nothing came after
- * the entry they were planned on (recordIfLatest). Other processes hear of changes through the
+ * the entry they were planned on, or, for a lone hot change (and an expiry), if nothing that came
+ * after wrote what its plan read (recordInOneTrip, state/pg/conflicts.ts). Other processes hear of changes through the
  * doorbell (state/pg/doorbell.ts) and read them from the journal. The state is loaded from the tables
  * by state/pg/load.ts.
  */
@@ -45,6 +46,7 @@ import {
 } from '../state-index.js';
 import { checkSchema } from './check.js';
 import { DbClock } from './clock.js';
+import { KEY_SEPARATOR, writes } from './conflicts.js';
 import {
   IDLE_IN_TRANSACTION_MS,
   isConnectionError,
@@ -59,6 +61,7 @@ import { type Loaded, loadState } from './load.js';
 import { RETENTION, type RetentionBounds, retain } from './retention.js';
 import { checkVersion, LOCK_CLASS, schemaVersion, writeLockSql } from './schema.js';
 import { Session } from './session.js';
+import { type Alternative, placeholder, sideBySide } from './side-by-side.js';
 
 /**
  * Waits until everything committed so far is on disk: a transaction that writes to the log (a
@@ -79,6 +82,10 @@ const PULL_PAGE = 5000;
 const linesAfter = (after: string | number, limit?: number) =>
   `(SELECT string_agg(entry::text, E'\\x1e' ORDER BY seq) FROM (SELECT seq, entry FROM journal WHERE seq > ${after} ORDER BY seq${limit === undefined ? '' : ` LIMIT ${limit}`}) page)`;
 
+/** `list` as a text[] literal. */
+const textArray = (client: pg.Client, list: readonly string[]) =>
+  `ARRAY[${list.map((text) => client.escapeLiteral(text)).join(',')}]::text[]`;
+
 /** The lines of a `linesAfter` answer. */
 const splitLines = (joined: string | null): string[] => (joined === null ? [] : joined.split('\x1e'));
 
@@ -94,7 +101,7 @@ const CATCH_UP_TRIES = 3;
  * when the lock is had, nor more than this behind it (ms): leases are judged by the database's clock,
  * and this host's only carries it between two readings.
  */
-const PLANNED_CLOCK_SLACK_MS = 25;
+const PLANNED_CLOCK_SLACK_MS = 100;
 /**
  * Above this share of recent changes whose second one-round-trip try too found entries after its
  * plan's (a moving average), changes take the write lock at once, but for one in PROBE_EVERY.
@@ -107,6 +114,11 @@ const PROBE_EVERY = 8;
  * round trip, rather than holding up writers that are not there.
  */
 const ALONE = 0.05;
+/** Bounds of how many numbers a lone hot change is sealed as (see PgBackend.candidates). */
+const MIN_CANDIDATES = 4;
+const MAX_CANDIDATES = 24;
+/** How many claims of the best ready tasks one claim carries at most (see PgBackend.claims). */
+const MAX_CLAIMS = 8;
 
 export class PgBackend implements StateBackend {
   readonly name = 'postgres';
@@ -163,6 +175,10 @@ export class PgBackend implements StateBackend {
   readonly hotStats = { latest: 0, again: 0, slow: 0, locked: 0 };
   private contention = 0;
   private probes = 0;
+  /** The most entries recorded lately between a plan of this process and its record (decaying). */
+  private lag = 0;
+  /** How many of the best ready tasks other claims took lately between a claim's plan and its record (decaying). */
+  private race = 0;
 
   private constructor(
     readonly location: PgLocation,
@@ -322,7 +338,7 @@ export class PgBackend implements StateBackend {
 
   /**
    * Hot changes of this process wait for the transaction before them, and go together. One alone
-   * is first planned outside the write lock and recorded in one round trip (recordIfLatest).
+   * is first planned outside the write lock and recorded in one round trip (recordInOneTrip).
    */
   hot<T>(_request: HotRequest, local: HotChange<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
@@ -351,7 +367,7 @@ export class PgBackend implements StateBackend {
     // A refused try brings back what was recorded since the plan's entry: a process that had not
     // looked for a while (it does not watch the journal) is then up to date, and tries once more.
     for (let tries = 0; tries < 2 && !this.readOnly && !this.closed && !contended; tries++) {
-      const outcome = await this.recordIfLatest(items);
+      const outcome = await this.recordInOneTrip(items);
       if (outcome === 'lock') break;
       if (outcome !== 'again') {
         this.contention *= 0.8;
@@ -369,25 +385,38 @@ export class PgBackend implements StateBackend {
 
   /**
    * A change (or changes that go together) in one round trip: planned against the state in memory
-   * with the database's clock as last read (carried by this host's), then recorded by
-   * `record_if_latest`, which takes the write lock and records only if the journal still ends at the
-   * entry the plan was made on and the clock is not ahead of the database's nor more than
-   * PLANNED_CLOCK_SLACK_MS behind it. So a recorded change was planned on the latest state, as under
-   * the lock, which is held on the server only. Entries recorded meanwhile come back and are applied
-   * ('again': the caller plans again, once more so, then under the write lock). 'lock': plan it under
-   * the write lock (run) at once: the state may be wrong, or a plan found nothing to do or refused,
-   * which only the latest state may say, or changes that go together cannot be planned one on
-   * another outside the state (see PendingView).
+   * with the database's clock as last read (carried by this host's), then recorded by one call that
+   * takes the write lock on the server, which is held there only.
+   *
+   * - A lone hot change (SIDE_BY_SIDE_OPS) goes to `record_at_head`, sealed as each of the next few
+   *   entries (candidates(): an entry's number is in its line and its crc), a claim with the claims
+   *   of the next best tasks once claims have met (claims()). It is recorded as the next
+   *   entry, whatever its number, if none of the entries recorded since the one it was planned on
+   *   wrote what its plan read (state/pg/conflicts.ts): so changes of several processes that do not
+   *   meet are recorded side by side, none refused for the others'.
+   * - Another goes to `record_if_latest`, which records it only if the journal still ends at the entry
+   *   it was planned on: a recorded change was planned on the latest state, as under the lock.
+   *
+   * Both check the clock: not ahead of the database's nor more than PLANNED_CLOCK_SLACK_MS behind it.
+   * Entries recorded meanwhile come back and are applied, before this process's own when it was
+   * recorded ('again': the caller plans again, once more so, then under the write lock). 'lock': plan
+   * it under the write lock (run) at once: the state may be wrong, or a plan found nothing to do or
+   * refused, which only the latest state may say, or changes that go together cannot be planned one
+   * on another outside the state (see PendingView).
    */
-  private async recordIfLatest(items: readonly BatchItem[]): Promise<Outcome<unknown>[] | 'again' | 'lock'> {
+  private async recordInOneTrip(items: readonly BatchItem[]): Promise<Outcome<unknown>[] | 'again' | 'lock'> {
     if (this.stale) return 'lock';
     this.applyFetched();
     const after = this.mem.seq;
-    // Never before the entry it follows: the journal's times go forward, as under the lock.
+    const head = this.head;
+    // Never before the entry it follows (changes recorded side by side aside, the journal's times go
+    // forward, as under the lock).
     const now = this.clock.now(this.headAt);
     if (now === null) return 'lock';
     const values: unknown[] = [];
     const sealed: { entry: JournalEntry; line: string }[] = [];
+    const touched: string[] = [];
+    let aside: Alternative[] | null = null;
     const started = DbClock.mark();
     // Each change is planned on the state with the ones before it on top, which are not applied
     // until they are recorded: only changes of agents, alerts and checkpoints can be shown so (an
@@ -402,6 +431,10 @@ export class PgBackend implements StateBackend {
         const view: StateView = pending ?? this.mem;
         const planned = item.plan(view, now);
         if (!planned.change || (i < items.length - 1 && !pendable(planned.change))) return 'lock';
+        if (items.length === 1)
+          aside = sideBySide(item.plan, planned, view, now, after, this.candidates(), this.claims());
+        if (aside) break;
+        touched.push(writes(planned.change, view).join(KEY_SEPARATOR));
         const seq = after + 1 + i;
         sealed.push(sealEntry(entryBody(planned.change, seq, now, view.counters), seq));
         values.push(planned.result);
@@ -418,18 +451,29 @@ export class PgBackend implements StateBackend {
     const txn = randomUUID();
     // Alone, the commit waits for the disk in the same round trip; else it does not, and the flush
     // that follows waits outside the lock, so that the next writer does not wait for this one's disk.
-    const durable = this.contention < ALONE;
+    const durable = this.contention < ALONE && this.lag < 1;
     // Set while the change may have been committed without this process knowing: a connection lost
     // after the call went out, or a flush that failed after the commit.
     let unsure = false;
-    let answer: { status: 'ok' | 'behind' | 'lost' | 'clock'; db_now: Date; missed: string | null };
+    let answer: {
+      status: 'ok' | 'behind' | 'lost' | 'clock';
+      db_now: Date;
+      missed: string | null;
+      seq?: string | null;
+      chosen?: number | null;
+    };
     try {
       answer = await this.main.use(async (client) => {
-        const head = this.head === null ? 'NULL' : client.escapeLiteral(this.head);
+        const headCrc = head === null ? 'NULL' : client.escapeLiteral(head);
+        const texts = (list: readonly string[]) => textArray(client, list);
+        const planned = client.escapeLiteral(now.toISOString());
+        const call = aside
+          ? `SELECT status, db_now, missed, seq, chosen FROM record_at_head(${LOCK_CLASS}, ${after}, ${headCrc}, '${placeholder}', ${client.escapeLiteral(aside.map((a) => a.template).join('\x1e'))}, '${aside.map((a) => a.crcs.join(',')).join('\x1e')}', ${aside[0]!.crcs.length}, ${client.escapeLiteral(aside.map((a) => a.reads).join('\x1e'))}, ${client.escapeLiteral(aside.map((a) => a.touched).join('\x1e'))}, '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${planned}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock})`
+          : `SELECT status, db_now, missed FROM record_if_latest(${LOCK_CLASS}, ${after}, ${headCrc}, ${texts(sealed.map((s) => s.line))}, ${texts(touched)}, '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${planned}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock})`;
         let results: pg.QueryResult[];
         try {
           results = (await client.query(
-            `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = ${durable ? 'on' : 'off'}; ${WRITER_IDLE_SQL}; SELECT status, db_now, missed FROM record_if_latest(${LOCK_CLASS}, ${after}, ${head}, ARRAY[${sealed.map((s) => client.escapeLiteral(s.line)).join(',')}]::text[], '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${client.escapeLiteral(now.toISOString())}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock}); COMMIT`,
+            `BEGIN; SET LOCAL lock_timeout = '${this.lockTimeoutMs}ms'; SET LOCAL synchronous_commit = ${durable ? 'on' : 'off'}; ${WRITER_IDLE_SQL}; ${call}; COMMIT`,
           )) as unknown as pg.QueryResult[];
         } catch (error) {
           // A failed statement ends the string there: its transaction recorded nothing.
@@ -449,26 +493,81 @@ export class PgBackend implements StateBackend {
       }, true);
     } catch (error) {
       // Only the journal can say whether the change was made then.
-      if (unsure && (await this.committed(after + 1, txn))) return this.applyRecorded(sealed, values);
+      const found = unsure
+        ? await this.committed(after + 1, after + (aside ? aside[0]!.crcs.length : 1), txn)
+        : null;
+      if (found !== null) {
+        if (!aside) return this.applyRecorded(sealed, values);
+        // Recorded on top of entries this process has not read: the tables have them all, and the
+        // journal which alternative it was.
+        this.stale = true;
+        const chosen = await this.chosenAlternative(found, aside);
+        chosen.settle(found);
+        return this.recorded([{ ok: true, value: chosen.result }]);
+      }
       throw pgError(error, this.location);
     }
-    if (answer.status === 'ok') return this.applyRecorded(sealed, values);
-    if (answer.status === 'lost') this.stale = true;
-    if (answer.status === 'behind') {
-      for (const line of splitLines(answer.missed)) {
-        const entry = this.decoded(line);
-        if (entry.seq <= this.mem.seq) continue; // a refresh meanwhile applied it
-        if (entry.seq !== this.mem.seq + 1) {
-          // Retention went past this state: the tables have what those entries made.
-          this.stale = true;
-          return 'lock';
-        }
-        this.applyEntry(entry);
-      }
-      this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
-      this.settleIndex();
+    if (answer.status === 'lost') {
+      this.stale = true;
+      return 'lock';
     }
-    return answer.status === 'lost' ? 'lock' : 'again';
+    // What was recorded after the plan's entry, up to the change's own when it was recorded.
+    const missed = splitLines(answer.missed);
+    if (aside) this.lag = Math.max(this.lag * 0.9, Math.min(missed.length, MAX_CANDIDATES));
+    for (const line of missed) {
+      const entry = this.decoded(line);
+      if (entry.seq <= this.mem.seq) continue; // a refresh meanwhile applied it
+      if (entry.seq !== this.mem.seq + 1) {
+        // Retention went past this state: the tables have what those entries made.
+        this.stale = true;
+        break;
+      }
+      this.applyEntry(entry);
+    }
+    this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
+    this.settleIndex();
+    // Every claim sent was taken meanwhile (not only more entries than it was sealed for): send more
+    // of the next best ones next time.
+    if (answer.status === 'behind' && aside?.[0]?.claim && missed.length < aside[0].crcs.length)
+      this.race = Math.max(this.race, aside.length);
+    if (answer.status !== 'ok') return this.stale ? 'lock' : 'again';
+    if (!aside) return this.applyRecorded(sealed, values);
+    const seq = Number(answer.seq);
+    const chosen = aside[answer.chosen!]!;
+    if (aside[0]!.claim) this.race = Math.max(this.race * 0.9, answer.chosen!);
+    const own = chosen.settle(seq);
+    if (this.mem.seq === seq - 1) this.applyEntry(own);
+    else this.stale = this.stale || this.mem.seq < seq;
+    return this.recorded([{ ok: true, value: chosen.result }]);
+  }
+
+  /**
+   * How many numbers a lone hot change is sealed as: a few more than the most entries recorded
+   * lately between a plan of this process and its record (decaying), within bounds.
+   */
+  private candidates(): number {
+    return Math.min(MAX_CANDIDATES, Math.max(MIN_CANDIDATES, Math.ceil(this.lag * 1.5) + 2));
+  }
+
+  /** How many claims of the best ready tasks a claim carries: one more than others took lately. */
+  private claims(): number {
+    return Math.min(MAX_CLAIMS, 1 + Math.round(this.race));
+  }
+
+  /** Which alternative the entry `seq`, recorded by this process, is: the one whose line it holds. */
+  private async chosenAlternative(seq: number, aside: Alternative[]): Promise<Alternative> {
+    const { rows } = await this.reads.query<{ line: string }>(
+      'SELECT entry::text AS line FROM journal WHERE seq = $1',
+      [seq],
+    );
+    const line = rows[0]?.line ?? '';
+    const chosen = aside.find((alternative) => alternative.line(seq) === line);
+    if (!chosen)
+      throw new DreamError(
+        'E_CORRUPT',
+        `entry ${seq} of schema ${this.location.schema} is not the change this process recorded there`,
+      );
+    return chosen;
   }
 
   /** This process's entries, recorded: into the state, and rung; each plan's outcome. */
@@ -494,6 +593,7 @@ export class PgBackend implements StateBackend {
     if (this.readOnly) throw new DreamError('E_IO', 'this state was opened read-only');
     const txn = randomUUID();
     const lines: string[] = [];
+    const touched: string[] = [];
     let firstSeq = 0;
     let outcomes: Outcome<unknown>[] = [];
     let committed = false;
@@ -506,11 +606,13 @@ export class PgBackend implements StateBackend {
             try {
               const planned = item.plan(this.mem, now);
               if (planned.change) {
+                const keys = writes(planned.change, this.mem).join(KEY_SEPARATOR);
                 const seq = this.mem.seq + 1;
                 const { entry, line } = sealEntry(
                   entryBody(planned.change, seq, now, this.mem.counters),
                   seq,
                 );
+                touched.push(keys);
                 this.applyEntry(entry);
                 lines.push(line);
               }
@@ -519,8 +621,9 @@ export class PgBackend implements StateBackend {
               return { ok: false, error };
             }
           });
+          const texts = (list: readonly string[]) => textArray(client, list);
           const record = lines.length
-            ? `SELECT record_entries(ARRAY[${lines.map((l) => client.escapeLiteral(l)).join(',')}]::text[], '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}); `
+            ? `SELECT record_entries(${texts(lines)}, '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${texts(touched)}); `
             : '';
           await client.query(`${record}COMMIT`);
           committed = true;
@@ -535,7 +638,10 @@ export class PgBackend implements StateBackend {
         this.stale = true;
         // Once COMMIT has answered, or if the connection went in the middle, only the journal can say
         // whether the change was made: a flush that failed must not read as a change not made.
-        if ((committed || isConnectionError(error)) && (await this.committed(firstSeq, txn))) {
+        if (
+          (committed || isConnectionError(error)) &&
+          (await this.committed(firstSeq, firstSeq, txn)) !== null
+        ) {
           this.stale = false;
           return this.recorded(outcomes);
         }
@@ -629,12 +735,13 @@ export class PgBackend implements StateBackend {
   }
 
   /**
-   * After a commit whose answer was lost (or whose flush failed): was this transaction's first entry
-   * recorded? Asked holding the write lock, which the transaction holds until it has ended, so the
-   * answer cannot come while it may still commit (a transaction left open by a lost client is ended
-   * by the server's idle timeout). A recorded change is flushed before it is reported made.
+   * After a commit whose answer was lost (or whose flush failed): the number of this transaction's
+   * first entry, looked for from `from` to `to`, or null if it was not recorded. Asked holding the
+   * write lock, which the transaction holds until it has ended, so the answer cannot come while it
+   * may still commit (a transaction left open by a lost client is ended by the server's idle
+   * timeout). A recorded change is flushed before it is reported made.
    */
-  private async committed(seq: number, txn: string): Promise<boolean> {
+  private async committed(from: number, to: number, txn: string): Promise<number | null> {
     for (let attempt = 0; attempt < 5; attempt++) {
       try {
         const found = await this.reads.use(async (client) => {
@@ -643,18 +750,18 @@ export class PgBackend implements StateBackend {
           );
           try {
             await client.query(writeLockSql(this.location.schema));
-            const { rows } = await client.query('SELECT 1 FROM journal WHERE seq = $1 AND txn = $2', [
-              seq,
-              txn,
-            ]);
+            const { rows } = await client.query(
+              'SELECT min(seq) AS seq FROM journal WHERE seq BETWEEN $1 AND $2 AND txn = $3',
+              [from, to, txn],
+            );
             await client.query('COMMIT');
-            return rows.length > 0;
+            return rows[0].seq === null ? null : Number(rows[0].seq);
           } catch (error) {
             await client.query('ROLLBACK').catch(() => undefined);
             throw error;
           }
         });
-        if (found) await this.reads.query(FLUSH_SQL);
+        if (found !== null) await this.reads.query(FLUSH_SQL);
         return found;
       } catch {
         await new Promise((resolve) => setTimeout(resolve, 200 * (attempt + 1)));

@@ -15,6 +15,7 @@ import path from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, inject, it, onTestFinished } from 'vitest';
 import { initWorkspace, openWorkspace, type Workspace } from '../../src/workspace.js';
+import type { PgBackend } from '../../state/pg/index.js';
 import { type RetentionResult, retain } from '../../state/pg/retention.js';
 import { Session } from '../../state/pg/session.js';
 import { notAnsweringLine, type PgSuiteMode, pgSuiteMode } from './pg-mode.js';
@@ -196,6 +197,8 @@ export interface PgRelay {
 export async function pgRelay(target: URL): Promise<PgRelay> {
   const sockets = new Set<net.Socket>();
   const dead = new WeakSet<net.Socket>();
+  /** Connections whose answers are dropped: what the client sends still goes (all of a long message). */
+  const deaf = new WeakSet<net.Socket>();
   let frozen = false;
   let freezeMarker: string | null = null;
   let dropMarker: { marker: string; afterMs: number } | null = null;
@@ -212,7 +215,7 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
       upstream.write(d);
       if (freezeMarker !== null && d.includes(freezeMarker)) frozen = true;
       if (dropMarker !== null && d.includes(dropMarker.marker)) {
-        dead.add(client);
+        deaf.add(client);
         setTimeout(() => {
           client.destroy();
           upstream.destroy();
@@ -220,9 +223,9 @@ export async function pgRelay(target: URL): Promise<PgRelay> {
         dropMarker = null;
       }
     });
-    upstream.on('data', (d) => blocked() || client.write(d));
+    upstream.on('data', (d) => blocked() || deaf.has(client) || client.write(d));
     client.on('end', () => blocked() || upstream.end());
-    upstream.on('end', () => blocked() || client.end());
+    upstream.on('end', () => blocked() || deaf.has(client) || client.end());
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = new URL(target);
@@ -312,4 +315,18 @@ export async function trimJournal(
   } finally {
     await session.close();
   }
+}
+
+/**
+ * Hot changes on `ws` (a task added, claimed by `agent`, completed) until one was recorded in one
+ * round trip: the workspace has read the database's clock. Throws if none was in ten tries.
+ */
+export async function warmHot(ws: Workspace, agent: string): Promise<void> {
+  const stats = (ws.db as PgBackend).hotStats;
+  for (let i = 0; i < 10 && stats.latest === 0; i++) {
+    const t = await ws.addTask({ title: `warm-up ${i} for ${agent}`, run: 'true' });
+    await ws.claim(agent, { taskId: t.id });
+    await ws.complete(t.id, { agent });
+  }
+  if (stats.latest === 0) throw new Error(`no change of ${agent} was recorded in one round trip`);
 }

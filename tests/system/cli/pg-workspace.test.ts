@@ -167,7 +167,7 @@ describePg('a PostgreSQL workspace through the CLI', () => {
       const r = run(args);
       expect(r.code, show(r)).toBe(6);
       expect(r.stderr).toMatch(
-        /schema version 99, newer than this Dream\.OS knows \(4\): upgrade Dream\.OS on this host/,
+        /schema version 99, newer than this Dream\.OS knows \(5\): upgrade Dream\.OS on this host/,
       );
     }
   });
@@ -183,6 +183,9 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     await sql(schema, 'DROP TABLE dedupe_keys');
     await sql(schema, 'DROP FUNCTION record_if_latest');
     await sql(schema, 'DROP FUNCTION record_line');
+    await sql(schema, 'DROP FUNCTION record_at_head');
+    await sql(schema, 'DROP FUNCTION record_entries');
+    await sql(schema, 'ALTER TABLE journal DROP COLUMN touched');
     await sql(schema, 'DELETE FROM schema_version WHERE version > 1');
 
     const before = run(['task', 'list']);
@@ -191,7 +194,7 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     const migrated = run(['db', 'migrate']);
     expect(migrated.code, show(migrated)).toBe(0);
     expect(migrated.stdout).toBe(
-      `schema ${schema} at ${TEST_PG_URL}: version 1 → 4, applied: 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention), 4 (entries parsed once when recorded, and the next entry looked up by its number)\n`,
+      `schema ${schema} at ${TEST_PG_URL}: version 1 → 5, applied: 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention), 4 (entries parsed once when recorded, and the next entry looked up by its number), 5 (hot changes recorded on top of later entries they do not conflict with)\n`,
     );
     const listed = run(['task', 'list', '--json']);
     expect(listed.code, show(listed)).toBe(0);
@@ -218,11 +221,11 @@ describePg('a PostgreSQL workspace through the CLI', () => {
     const migrated = run(['db', 'migrate']);
     expect(migrated.code, show(migrated)).toBe(0);
     expect(migrated.stdout).toBe(
-      `schema ${empty.schema} at ${TEST_PG_URL}: version 0 → 4, applied: 1 (tables of the board, the journal and the leader), 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention), 4 (entries parsed once when recorded, and the next entry looked up by its number)\n`,
+      `schema ${empty.schema} at ${TEST_PG_URL}: version 0 → 5, applied: 1 (tables of the board, the journal and the leader), 2 (a change recorded in one round trip if planned on the latest entry), 3 (dedupe keys of archived tasks kept after retention), 4 (entries parsed once when recorded, and the next entry looked up by its number), 5 (hot changes recorded on top of later entries they do not conflict with)\n`,
     );
     const again = run(['db', 'migrate', '--json']);
     expect(again.code, show(again)).toBe(0);
-    expect(again.json()).toEqual({ schema: empty.schema, url: TEST_PG_URL, from: 4, to: 4, applied: [] });
+    expect(again.json()).toEqual({ schema: empty.schema, url: TEST_PG_URL, from: 5, to: 5, applied: [] });
     const after = run(['task', 'list', '--json']);
     expect(after.code, show(after)).toBe(0);
     expect(after.json()).toEqual([]);

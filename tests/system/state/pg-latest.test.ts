@@ -12,7 +12,7 @@ import { afterEach, expect, it, vi } from 'vitest';
 import { planCheckpoint } from '../../../src/orchestrator/plans.js';
 import type { Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
-import { describePg, postgresOpener, TEST_PG_URL } from '../../helpers/pg.js';
+import { describePg, postgresOpener, TEST_PG_URL, warmHot } from '../../helpers/pg.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -43,22 +43,9 @@ describePg('a hot change recorded in one round trip', () => {
     plan: (ctx: Parameters<typeof planCheckpoint>[0]) => planCheckpoint(ctx, 'agent-2', { task: null, step }),
   });
 
-  /**
-   * Hot changes until one was recorded in one round trip: the workspace has read the database's
-   * clock (a try refused for a clock too far behind, after a pause of the machine, is tried again).
-   */
-  async function warm(ws: Workspace, agent: string) {
-    for (let i = 0; i < 10 && stats(ws).latest === 0; i++) {
-      const t = await ws.addTask({ title: `warm-up ${i} for ${agent}`, run: 'true' });
-      await ws.claim(agent, { taskId: t.id });
-      await ws.complete(t.id, { agent });
-    }
-    expect(stats(ws).latest).toBeGreaterThan(0);
-  }
-
   it('plans again on the entries recorded since its plan, and takes the task they made best', async () => {
     const { a, b } = await two('dreamos_latest');
-    await warm(b, 'agent-2');
+    await warmHot(b, 'agent-2');
     const plain = await b.addTask({ title: 'plain', run: 'true' });
     // Any read of b's started before now has finished: b's state stops at its own add.
     await pause(200);
@@ -82,7 +69,7 @@ describePg('a hot change recorded in one round trip', () => {
 
   it('records a lone change of any kind in one round trip, not only claims and completions', async () => {
     const { b } = await two('dreamos_latest');
-    await warm(b, 'agent-2');
+    await warmHot(b, 'agent-2');
     const before = stats(b).latest;
     // A try refused for its clock (the machine paused) is made under the lock: try a few.
     for (let i = 0; i < 5 && stats(b).latest === before; i++) await b.addTask({ title: `lone ${i}` });
@@ -91,7 +78,7 @@ describePg('a hot change recorded in one round trip', () => {
 
   it('records changes that go together in one round trip, each planned on the ones before it', async () => {
     const { a, b } = await two('dreamos_latest');
-    await warm(b, 'agent-2');
+    await warmHot(b, 'agent-2');
     // A full list of checkpoints: the next one drops the oldest.
     for (let i = 0; i < 20; i++) await b.applyTogether(checkpointOf(`fill ${i}`), checkpointOf(`fill ${i}'`));
     const prior = b.view.checkpoints('agent-2').map((c) => c.id);
@@ -127,7 +114,7 @@ describePg('a hot change recorded in one round trip', () => {
 
   it('does not send a change that took longer to plan than the clock allows, and plans it under the lock', async () => {
     const { b } = await two('dreamos_latest');
-    await warm(b, 'agent-2');
+    await warmHot(b, 'agent-2');
     const before = { ...stats(b) };
     const inputs = Array.from({ length: 5000 }, (_, i) => ({ title: `imported ${i}` }));
     expect(await b.importTasks(inputs)).toHaveLength(5000);
@@ -144,8 +131,8 @@ describePg('a hot change recorded in one round trip', () => {
     cleanups.push(() => client.end());
     const stored = async (id: string) =>
       (await client.query(`SELECT status FROM "${schema}".tasks WHERE id = $1`, [id])).rows[0]?.status;
-    await warm(a, 'agent-1');
-    await warm(b, 'agent-2');
+    await warmHot(a, 'agent-1');
+    await warmHot(b, 'agent-2');
     for (let round = 0; round < 15; round++) {
       const x = await a.addTask({ title: `x ${round}`, run: 'true' });
       const y = await a.addTask({ title: `y ${round}`, run: 'true' });
@@ -164,7 +151,7 @@ describePg('a hot change recorded in one round trip', () => {
     const { a, schema } = await two('dreamos_latest');
     const real = Date.now.bind(Date);
     vi.spyOn(Date, 'now').mockImplementation(() => real() + 10 * 60_000);
-    await warm(a, 'agent-1');
+    await warmHot(a, 'agent-1');
     const t = await a.addTask({ title: 'leased', run: 'true' });
     const claimed = await a.claim('agent-1', { taskId: t.id });
     const client = new pg.Client({ connectionString: TEST_PG_URL });

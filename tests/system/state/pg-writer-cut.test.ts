@@ -12,7 +12,7 @@ import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
 import { planAgentUpdate } from '../../../src/orchestrator/plans.js';
 import { parseTaskInput, planAdd } from '../../../src/task-input.js';
-import { initWorkspace } from '../../../src/workspace.js';
+import { initWorkspace, openWorkspace } from '../../../src/workspace.js';
 import { IDLE_IN_TRANSACTION_MS, WRITER_IDLE_MS, WRITER_TCP } from '../../../state/pg/connection.js';
 import type { PgBackend } from '../../../state/pg/index.js';
 import { LOCK_CLASS } from '../../../state/pg/schema.js';
@@ -103,6 +103,41 @@ describePg('a writer cut off in the middle of a transaction', () => {
     // The next change goes on, on a new connection.
     const next = await ws.addTask({ title: 'after the lost answer' });
     expect(next.rev).toBe(task.rev + 1);
+  }, 60_000);
+
+  it('reports a hot change recorded on top of others once when the answer to its commit was lost', async () => {
+    const { schema, link, ws } = await hostBehindRelay();
+    const stats = (ws.db as PgBackend).hotStats;
+    // Until a change goes in one round trip (the process has read the database's clock).
+    for (let i = 0; i < 10 && stats.latest === 0; i++) await ws.addTask({ title: `warm-up ${i}` });
+    const task = await ws.addTask({ title: 'completed, its answer lost', run: 'true' });
+    const another = await ws.addTask({ title: 'claimed by another process', run: 'true' });
+    await ws.claim('agent-1', { taskId: task.id });
+    const before = stats.latest;
+    // Another process's entry this one has not read, which touches nothing its completion reads: the
+    // completion goes on top of it.
+    const sql = new pg.Client({ connectionString: TEST_PG_URL });
+    await sql.connect();
+    cleanups.push(() => sql.end());
+    const other = await openWorkspace({ home: ws.paths.home, share: false });
+    cleanups.push(() => other.close());
+    const theirs = (await other.claim('agent-2', { taskId: another.id }))!;
+
+    link.dropAnswerTo('record_at_head', 300);
+    const done = await ws.complete(task.id, { agent: 'agent-1' });
+    expect(done.status).toBe('done');
+    expect(stats.latest).toBe(before + 1);
+    const { rows } = await sql.query(`SELECT seq, op FROM "${schema}".journal WHERE seq >= $1 ORDER BY seq`, [
+      theirs.rev,
+    ]);
+    expect(rows.map((r) => [Number(r.seq), r.op])).toEqual([
+      [theirs.rev, 'claim'],
+      [done.rev, 'complete'],
+    ]);
+    // The process loads what it had not read, and goes on.
+    const next = await ws.addTask({ title: 'after the lost answer' });
+    expect(next.rev).toBe(done.rev + 1);
+    expect(ws.getTask(another.id)?.agent).toBe('agent-2');
   }, 60_000);
 
   it("sets the server's TCP bounds on a writer's connection only", async () => {
