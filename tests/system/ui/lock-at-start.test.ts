@@ -49,11 +49,17 @@ describe('a console started while a stopped process holds the journal lock', () 
       holder = null;
       await until('the agents to run here', () => header().includes('agents run here'));
       await until('the task to run', () => fs.existsSync(path.join(tmp.dir, 'ran')));
+      // Its command has run; its completion is recorded a moment later (quitting before would send
+      // the task back to ready, as a quit mid-run does).
+      const statuses = () =>
+        cli(['task', 'list', '--json'], { cwd: tmp.dir })
+          .json<Array<{ status: string }>>()
+          .map((t) => t.status);
+      await until('the task to be done', () => statuses().join() === 'done');
 
       term.tmux('send-keys', '-t', 'main', 'q');
       await waitFor(() => consoles.every((pid) => !alive(pid)), 30_000);
-      const tasks = cli(['task', 'list', '--json'], { cwd: tmp.dir }).json<Array<{ status: string }>>();
-      expect(tasks.map((t) => t.status)).toEqual(['done']);
+      expect(statuses()).toEqual(['done']);
     },
     300_000,
   );
