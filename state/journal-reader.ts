@@ -47,6 +47,9 @@ export interface ReadHandlers {
   heads?: HeadsOnly;
 }
 
+/** The crc of an entry: of its text without its last field (the crc itself), as 8 hex digits. */
+const crcOf = (unsealed: string) => crc32(unsealed).toString(16).padStart(8, '0');
+
 /**
  * An entry draft sealed as entry `seq`: the entry, and its line (without the newline) as it is
  * written, the crc covering everything before it. Every backend stores entries in this form.
@@ -54,7 +57,7 @@ export interface ReadHandlers {
 export function sealEntry(draft: EntryDraft, seq: number): { entry: JournalEntry; line: string } {
   const unsealed = { schemaVersion: 1 as const, ...draft, seq };
   const body = JSON.stringify(unsealed);
-  const crc = crc32(body).toString(16).padStart(8, '0');
+  const crc = crcOf(body);
   return { entry: { ...unsealed, crc }, line: `${body.slice(0, -1)},"crc":"${crc}"}` };
 }
 
@@ -70,14 +73,13 @@ export function sealAs(line: string, placeholder: number, expected: number) {
   const template = line.slice(0, at);
   const parts = template.split(String(placeholder));
   if (at < 0 || parts.length !== expected + 1) return null;
-  const crc = (seq: number) =>
-    crc32(`${parts.join(String(seq))}}`)
-      .toString(16)
-      .padStart(8, '0');
   return {
     template,
-    crc,
-    line: (seq: number) => `${parts.join(String(seq))},"crc":"${crc(seq)}"}`,
+    crc: (seq: number) => crcOf(`${parts.join(String(seq))}}`),
+    line: (seq: number) => {
+      const body = parts.join(String(seq));
+      return `${body},"crc":"${crcOf(`${body}}`)}"}`;
+    },
   };
 }
 
@@ -93,12 +95,7 @@ export function decodeLine(line: string): { entry: JournalEntry } | { error: str
     return { error: `does not match the entry schema (${describeZodError(parsed.error)})` };
   // The checksum covers the entry as written, without its last field (the crc itself).
   const at = line.lastIndexOf(',"crc":"');
-  if (
-    at < 0 ||
-    crc32(`${line.slice(0, at)}}`)
-      .toString(16)
-      .padStart(8, '0') !== (raw as JournalEntry).crc
-  ) {
+  if (at < 0 || crcOf(`${line.slice(0, at)}}`) !== (raw as JournalEntry).crc) {
     return { error: 'checksum mismatch' };
   }
   return { entry: parsed.data };

@@ -272,21 +272,44 @@ export const pendable = (entry: {
   !entry.tasks?.length && !entry.archived?.length && !entry.mail?.length && entry.config === undefined;
 
 /**
- * The state with entries that change only agents, alerts and checkpoints (see `pendable`) applied on
- * top, without applying them to the state: what a change planned after them sees, before they are
- * recorded. Objects appear as `StateIndex.apply` would leave them: replaced in place or added at the
- * end, and an agent's checkpoints kept to the newest KEEP_CHECKPOINTS.
+ * `base` with some of its reads answered by `own` (read anew each time), every other read by `base`:
+ * the state with something shown on top of it or hidden, without copying it.
  */
-export class PendingView implements StateView {
+export function viewWith(base: StateView, own: Partial<StateView>): StateView {
+  return new Proxy(base, {
+    get(target, key) {
+      if (key in own) return Reflect.get(own, key);
+      const value = Reflect.get(target, key, target);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+/**
+ * The state with entries that change only agents, alerts and checkpoints (see `pendable`) applied on
+ * top, without applying them to the state: what a change planned after them sees (`view`), before
+ * they are recorded. Objects appear as `StateIndex.apply` would leave them: replaced in place or
+ * added at the end, and an agent's checkpoints kept to the newest KEEP_CHECKPOINTS.
+ */
+export class PendingView {
   private readonly agentsById = new Map<string, AgentState>();
   private readonly alertsById = new Map<string, Alert>();
   private readonly checkpointsByAgent = new Map<string, Checkpoint[]>();
-  seq: number;
-  counters: Readonly<Counters>;
+  /** What the view answers itself: the number and counters the pending entries reached, and what they changed. */
+  private readonly shown: { seq: number; counters: Readonly<Counters> } & Partial<StateView>;
+  readonly view: StateView;
 
-  constructor(private readonly base: StateView) {
-    this.seq = base.seq;
-    this.counters = base.counters;
+  constructor(base: StateView) {
+    this.shown = {
+      seq: base.seq,
+      counters: base.counters,
+      alert: (id) => this.alertsById.get(id) ?? base.alert(id),
+      alerts: () => overlaid(base.alerts(), this.alertsById),
+      agentState: (id) => this.agentsById.get(id) ?? base.agentState(id),
+      agentStates: () => overlaid(base.agentStates(), this.agentsById),
+      checkpoints: (agentId) => this.checkpointsByAgent.get(agentId) ?? base.checkpoints(agentId),
+    };
+    this.view = viewWith(base, this.shown);
   }
 
   /** `entry` shown on top; throws for one that is not `pendable`. */
@@ -297,53 +320,10 @@ export class PendingView implements StateView {
     for (const checkpoint of entry.checkpoints ?? [])
       this.checkpointsByAgent.set(
         checkpoint.agent,
-        withCheckpoint(this.checkpoints(checkpoint.agent), checkpoint),
+        withCheckpoint(this.view.checkpoints(checkpoint.agent), checkpoint),
       );
-    this.counters = maxCounters(this.counters, entry.counters);
-    this.seq = Math.max(this.seq, entry.seq);
-  }
-
-  get config() {
-    return this.base.config;
-  }
-  task(id: string) {
-    return this.base.task(id);
-  }
-  tasks() {
-    return this.base.tasks();
-  }
-  inStore(store: StoreName) {
-    return this.base.inStore(store);
-  }
-  readyByPriority(priority: Priority) {
-    return this.base.readyByPriority(priority);
-  }
-  storeSize(store: StoreName) {
-    return this.base.storeSize(store);
-  }
-  dedupe(key: string) {
-    return this.base.dedupe(key);
-  }
-  mailbox(id: string) {
-    return this.base.mailbox(id);
-  }
-  mail(id: string) {
-    return this.base.mail(id);
-  }
-  alert(id: string) {
-    return this.alertsById.get(id) ?? this.base.alert(id);
-  }
-  alerts() {
-    return overlaid(this.base.alerts(), this.alertsById);
-  }
-  agentState(id: string) {
-    return this.agentsById.get(id) ?? this.base.agentState(id);
-  }
-  agentStates() {
-    return overlaid(this.base.agentStates(), this.agentsById);
-  }
-  checkpoints(agentId: string): readonly Checkpoint[] {
-    return this.checkpointsByAgent.get(agentId) ?? this.base.checkpoints(agentId);
+    this.shown.counters = maxCounters(this.shown.counters, entry.counters);
+    this.shown.seq = Math.max(this.shown.seq, entry.seq);
   }
 }
 

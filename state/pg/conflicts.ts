@@ -57,12 +57,16 @@ export function writes(change: Change, view: StateView): string[] {
  * it completes, each task waiting in the backlog on it with that task's other dependencies, and
  * whether another task came to depend on it (an edit, a move back to the backlog): which tasks it
  * releases; for a task it archives, whether anything came to depend on it; and always the counters
- * and the config.
+ * and the config (`written`: its `writes`, when they are at hand).
  * Not read as a conflict: which ready task was best when the plan was made. A claim takes the best one
  * it saw that nobody has taken since, as a `SKIP LOCKED` claim takes the best one nobody holds.
  */
-export function reads(change: Change, view: StateView): string[] {
-  const keys = new Set(writes(change, view).filter((key) => !key.startsWith('d:')));
+export function reads(
+  change: Change,
+  view: StateView,
+  written: readonly string[] = writes(change, view),
+): string[] {
+  const keys = new Set(written.filter((key) => !key.startsWith('d:')));
   keys.add('counters');
   keys.add('config');
   const done = new Set<string>();

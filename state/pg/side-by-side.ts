@@ -10,7 +10,7 @@
 import { type Change, entryBody, type Plan, stampRev } from '../change.js';
 import { sealAs, sealEntry } from '../journal-reader.js';
 import type { JournalEntry, Task } from '../schemas.js';
-import type { StateView } from '../state-index.js';
+import { type StateView, viewWith } from '../state-index.js';
 import { KEY_SEPARATOR, reads, SIDE_BY_SIDE_OPS, writes } from './conflicts.js';
 
 /** The number a change is first sealed as, then replaced by each candidate's: 16 digits of this process's. */
@@ -41,10 +41,23 @@ export interface Alternative {
 export const placeholder = String(PLACEHOLDER);
 
 /**
+ * The alternatives as `record_at_head` takes them (migrations.ts, version 5): the placeholder, the
+ * templates, the crcs, how many numbers each was sealed for, the keys read, the keys written.
+ */
+export const atHeadArgs = (alternatives: readonly Alternative[]): string[] => [
+  placeholder,
+  alternatives.map((a) => a.template).join('\x1e'),
+  alternatives.map((a) => a.crcs.join(',')).join('\x1e'),
+  String(alternatives[0]!.crcs.length),
+  alternatives.map((a) => a.reads).join('\x1e'),
+  alternatives.map((a) => a.touched).join('\x1e'),
+];
+
+/**
  * `planned` (made by `plan` on `view`, as of entry `after`, at `now`) and, for a claim of the best
  * ready task, the claims of the next best (`claims` in all at most), each sealed as the next
- * `candidates` entries. Null when
- * the change is not one that may go side by side, or its line cannot be sealed so.
+ * `candidates` entries. Null when the change is not one that may go side by side, or its line
+ * cannot be sealed so.
  */
 export function sideBySide(
   plan: (view: StateView, now: Date) => Plan<unknown>,
@@ -84,7 +97,8 @@ function seal(
   after: number,
   candidates: number,
 ): Alternative | null {
-  const keys = { reads: reads(change, view), touched: writes(change, view) };
+  const touched = writes(change, view);
+  const read = reads(change, view, touched);
   const stamped = stampRev(change, PLACEHOLDER);
   const { line } = sealEntry(entryBody(change, PLACEHOLDER, now, view.counters), PLACEHOLDER);
   const sealed = sealAs(line, PLACEHOLDER, stamped + 1);
@@ -94,8 +108,8 @@ function seal(
   return {
     result,
     claim: false,
-    reads: keys.reads.join(KEY_SEPARATOR),
-    touched: keys.touched.join(KEY_SEPARATOR),
+    reads: read.join(KEY_SEPARATOR),
+    touched: touched.join(KEY_SEPARATOR),
     template: sealed.template,
     crcs,
     line: sealed.line,
@@ -109,15 +123,9 @@ function seal(
 const claimedId = (result: unknown): string | null => (result as Task | null)?.id ?? null;
 
 /** `view` without the tasks `ids` among the ready ones: the claim planned on it takes the next best. */
-function hiding(view: StateView, ids: ReadonlySet<string>): StateView {
-  return new Proxy(view, {
-    get(target, key) {
-      if (key === 'readyByPriority')
-        return function* (priority: Parameters<StateView['readyByPriority']>[0]) {
-          for (const task of target.readyByPriority(priority)) if (!ids.has(task.id)) yield task;
-        };
-      const value = Reflect.get(target, key, target);
-      return typeof value === 'function' ? value.bind(target) : value;
+const hiding = (view: StateView, ids: ReadonlySet<string>): StateView =>
+  viewWith(view, {
+    *readyByPriority(priority) {
+      for (const task of view.readyByPriority(priority)) if (!ids.has(task.id)) yield task;
     },
   });
-}

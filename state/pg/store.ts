@@ -14,9 +14,9 @@
  * transaction while the previous one commits; a change alone (hot or not), or changes of agents
  * that go together, are planned before the lock and recorded in one round trip if nothing came after
  * the entry they were planned on, or, for a lone hot change (and an expiry), if nothing that came
- * after wrote what its plan read (recordInOneTrip, state/pg/conflicts.ts). Other processes hear of changes through the
- * doorbell (state/pg/doorbell.ts) and read them from the journal. The state is loaded from the tables
- * by state/pg/load.ts.
+ * after wrote what its plan read (recordInOneTrip, state/pg/conflicts.ts). Other processes hear of
+ * changes through the doorbell (state/pg/doorbell.ts) and read them from the journal. The state is
+ * loaded from the tables by state/pg/load.ts.
  */
 import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
@@ -61,7 +61,7 @@ import { type Loaded, loadState } from './load.js';
 import { RETENTION, type RetentionBounds, retain } from './retention.js';
 import { checkVersion, LOCK_CLASS, schemaVersion, writeLockSql } from './schema.js';
 import { Session } from './session.js';
-import { type Alternative, placeholder, sideBySide } from './side-by-side.js';
+import { type Alternative, atHeadArgs, sideBySide } from './side-by-side.js';
 
 /**
  * Waits until everything committed so far is on disk: a transaction that writes to the log (a
@@ -428,7 +428,7 @@ export class PgBackend implements StateBackend {
           pending ??= new PendingView(this.mem);
           pending.add(sealed[i - 1]!.entry);
         }
-        const view: StateView = pending ?? this.mem;
+        const view: StateView = pending?.view ?? this.mem;
         const planned = item.plan(view, now);
         if (!planned.change || (i < items.length - 1 && !pendable(planned.change))) return 'lock';
         if (items.length === 1)
@@ -468,7 +468,13 @@ export class PgBackend implements StateBackend {
         const texts = (list: readonly string[]) => textArray(client, list);
         const planned = client.escapeLiteral(now.toISOString());
         const call = aside
-          ? `SELECT status, db_now, missed, seq, chosen FROM record_at_head(${LOCK_CLASS}, ${after}, ${headCrc}, '${placeholder}', ${client.escapeLiteral(aside.map((a) => a.template).join('\x1e'))}, '${aside.map((a) => a.crcs.join(',')).join('\x1e')}', ${aside[0]!.crcs.length}, ${client.escapeLiteral(aside.map((a) => a.reads).join('\x1e'))}, ${client.escapeLiteral(aside.map((a) => a.touched).join('\x1e'))}, '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${planned}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock})`
+          ? `SELECT status, db_now, missed, seq, chosen FROM record_at_head(${LOCK_CLASS}, ${after}, ${headCrc}, ${atHeadArgs(
+              aside,
+            )
+              .map((arg) => client.escapeLiteral(arg))
+              .join(
+                ', ',
+              )}, '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${planned}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock})`
           : `SELECT status, db_now, missed FROM record_if_latest(${LOCK_CLASS}, ${after}, ${headCrc}, ${texts(sealed.map((s) => s.line))}, ${texts(touched)}, '${txn}', ${KEEP_ACKED_MAIL}, ${KEEP_CHECKPOINTS}, ${planned}, ${PLANNED_CLOCK_SLACK_MS}, ${this.catchUpInLock})`;
         let results: pg.QueryResult[];
         try {
@@ -532,13 +538,9 @@ export class PgBackend implements StateBackend {
       this.race = Math.max(this.race, aside.length);
     if (answer.status !== 'ok') return this.stale ? 'lock' : 'again';
     if (!aside) return this.applyRecorded(sealed, values);
-    const seq = Number(answer.seq);
     const chosen = aside[answer.chosen!]!;
     if (aside[0]!.claim) this.race = Math.max(this.race * 0.9, answer.chosen!);
-    const own = chosen.settle(seq);
-    if (this.mem.seq === seq - 1) this.applyEntry(own);
-    else this.stale = this.stale || this.mem.seq < seq;
-    return this.recorded([{ ok: true, value: chosen.result }]);
+    return this.applyRecorded([{ entry: chosen.settle(Number(answer.seq)) }], [chosen.result]);
   }
 
   /**
