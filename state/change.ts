@@ -36,6 +36,25 @@ export type Outcome<T> = { ok: true; value: T } | { ok: false; error: unknown };
 /** A transaction, run inside a turn that JournalDb.exclusive() gave. */
 export type Transact = <U>(plan: (view: StateView, now: Date) => Plan<U>) => Promise<U>;
 
+/**
+ * Sees every entry this process reads from the journal or appends to it, in order: the shared
+ * writer's request log (state/writer/request-log.ts) follows requests this way, so that the state
+ * (JournalDb, PgBackend) knows nothing of the writer's protocol.
+ */
+export interface EntryObserver {
+  onEntry(entry: JournalEntry): void;
+}
+
+/** What an observer may do to the db it watches (the narrow context it is given). */
+export interface ObservedDb {
+  /** Holding the journal lock: make the journal's last segment durable (entries a dead writer left). */
+  syncJournal(): void;
+  /** How long to keep the journal lock after a transaction when nobody waits for it (ms); null: the usual. */
+  setLinger(ms: number | null): void;
+  /** Write snapshots after `scale` times as many entries (this process writes for `scale` processes). */
+  setSnapshotScale(scale: number): void;
+}
+
 /** One plan of a batch, and what to do with its outcome once the batch is durable. */
 export interface BatchItem {
   plan: (view: StateView, now: Date) => Plan<unknown>;

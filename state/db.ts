@@ -15,7 +15,9 @@ import type { StateStore } from './backend.js';
 import {
   type BatchItem,
   type Change,
+  type EntryObserver,
   entryBody,
+  type ObservedDb,
   type Outcome,
   type Plan,
   settleBatch,
@@ -27,34 +29,15 @@ import { JournalLock } from './journal-lock.js';
 import type { WorkspacePaths } from './paths.js';
 import { loadSnapshots, Recovery, type RecoveryNotice } from './recovery.js';
 import { checkLayout } from './safe-files.js';
-import type { JournalEntry, JournalPosition, Task } from './schemas.js';
+import type { JournalPosition, Task } from './schemas.js';
 import { boardsBehind, closeFailure, replayStart, SnapshotSync } from './snapshot-sync.js';
 import { loadSnapshot, REQUIRED_KINDS } from './snapshots.js';
 import { type SnapshotKind, StateIndex, type StateView } from './state-index.js';
 
-export type { BatchItem, Change, Outcome, Plan, Transact } from './change.js';
+export type { BatchItem, Change, EntryObserver, ObservedDb, Outcome, Plan, Transact } from './change.js';
 export type { RecoveryNotice } from './recovery.js';
 export { digestOf } from './snapshots.js';
 export type { Counters, SnapshotKind, StateView } from './state-index.js';
-
-/**
- * Sees every entry this process reads from the journal or appends to it, in order: the shared
- * writer's request log (state/writer/request-log.ts) follows requests this way, so that the db
- * knows nothing of the writer's protocol.
- */
-export interface EntryObserver {
-  onEntry(entry: JournalEntry): void;
-}
-
-/** What an observer may do to the db it watches (the narrow context it is given). */
-export interface ObservedDb {
-  /** Holding the journal lock: make the journal's last segment durable (entries a dead writer left). */
-  syncJournal(): void;
-  /** How long to keep the journal lock after a transaction when nobody waits for it (ms); null: the usual. */
-  setLinger(ms: number | null): void;
-  /** Write snapshots after `scale` times as many entries (this process writes for `scale` processes). */
-  setSnapshotScale(scale: number): void;
-}
 
 export interface DbOptions {
   /** Write snapshots once this many entries have accumulated since the last. */

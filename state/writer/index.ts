@@ -5,7 +5,8 @@
  * a request with no answer is settled through the journal. Why, how a writer is elected, and how
  * crashes are made safe: docs/decisions/shared-writer.md.
  */
-import type { JournalDb } from '../db.js';
+import type { PlanFn } from '../backend.js';
+import type { BatchItem, EntryObserver, ObservedDb, Transact } from '../change.js';
 import { acquireLock, type LockHandle } from '../lock/index.js';
 import { AGENT_ID_RE } from '../schemas.js';
 import { Client, type Connection, tryConnect } from './client.js';
@@ -18,13 +19,28 @@ export type { Resolve, SharedChange, WriterStats } from './protocol.js';
 /** The longest socket path every platform takes (macOS: 104 bytes with the terminating NUL). */
 const MAX_SOCKET_PATH = 103;
 
+/**
+ * What the writer needs of the state it writes for (JournalDb for the JSON store, PgBackend): its
+ * transactions, one at a time in this process's turn, and every entry it reads or writes.
+ */
+export interface WriterDb {
+  transact<T>(plan: PlanFn<T>): Promise<T>;
+  /** A batch, group-committed: each item settled once the batch is durable. */
+  transactBatch(take: () => BatchItem[]): Promise<void>;
+  /** Run `work` in this process's turn; `transact` makes a transaction inside it, on the latest state. */
+  exclusive<T>(work: (transact: Transact) => Promise<T>): Promise<T>;
+  observe(observer: EntryObserver): ObservedDb;
+  /** Resolves once every transaction asked for so far has ended. */
+  idle(): Promise<void>;
+}
+
 export interface SharedWriterOptions {
   /** The writer's socket, and the lock held while electing one. */
   address: string;
   electionLock: string;
   /** The workspace's real path: a writer answers only for its own. */
   workspace: string;
-  db: JournalDb;
+  db: WriterDb;
   /** Digest of the configuration: a writer runs requests only from processes with the same one. */
   config: string;
   resolve: Resolve;
@@ -124,7 +140,7 @@ export class SharedWriter {
       resolve,
       log: this.log,
       stats: this.stats,
-      transactBatch: (take: Parameters<JournalDb['transactBatch']>[0]) => db.transactBatch(take),
+      transactBatch: (take: () => BatchItem[]) => db.transactBatch(take),
       closing: () => this.closing,
     };
   }

@@ -4,7 +4,7 @@
  * entry the db reads or writes (an EntryObserver) and is given only the few db knobs it needs
  * (ObservedDb), so the db knows nothing of the writer's protocol. See docs/decisions/shared-writer.md.
  */
-import type { EntryObserver, ObservedDb } from '../db.js';
+import type { EntryObserver, ObservedDb } from '../change.js';
 import type { JournalEntry } from '../schemas.js';
 
 /**

@@ -146,12 +146,15 @@ export class Server {
       return;
     }
     stats.served += 1;
+    // A plan may be made more than once (the PostgreSQL backend plans again on a newer state).
+    let stale = false;
     this.join({
       plan: (view, now) => {
         if (FAILPOINT === 'before-commit') process.kill(process.pid, 'SIGKILL');
         // Its asker gave up waiting and settled it through the journal: it is not made twice.
         if (log.requestRecorded(id)) {
-          stats.stale += 1;
+          if (!stale) stats.stale += 1;
+          stale = true;
           throw new DreamError('E_CONFLICT', `request ${id} was settled by the process that made it`);
         }
         const planned = change.plan(view, now);
