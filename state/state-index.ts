@@ -264,12 +264,10 @@ export class StateIndex implements StateView {
 
 /** Whether a view with `entry` (or the change it records) pending can show what it makes (PendingView). */
 export const pendable = (entry: {
-  tasks?: readonly unknown[];
   archived?: readonly unknown[];
   mail?: readonly unknown[];
   config?: unknown;
-}): boolean =>
-  !entry.tasks?.length && !entry.archived?.length && !entry.mail?.length && entry.config === undefined;
+}): boolean => !entry.archived?.length && !entry.mail?.length && entry.config === undefined;
 
 /**
  * `base` with some of its reads answered by `own` (read anew each time), every other read by `base`:
@@ -286,12 +284,16 @@ export function viewWith(base: StateView, own: Partial<StateView>): StateView {
 }
 
 /**
- * The state with entries that change only agents, alerts and checkpoints (see `pendable`) applied on
- * top, without applying them to the state: what a change planned after them sees (`view`), before
- * they are recorded. Objects appear as `StateIndex.apply` would leave them: replaced in place or
- * added at the end, and an agent's checkpoints kept to the newest KEEP_CHECKPOINTS.
+ * The state with entries that change tasks, agents, alerts and checkpoints (see `pendable`) applied
+ * on top, without applying them to the state: what a change planned after them sees (`view`), before
+ * they are recorded (a batch of changes planned one on another). Objects appear where
+ * `StateIndex.apply` would leave them: a task put anew after every other of its store (and of its
+ * ready queue), an agent or alert replaced in place or added at the end, an agent's checkpoints kept
+ * to the newest KEEP_CHECKPOINTS.
  */
 export class PendingView {
+  /** The tasks the pending entries put, in the order they last put each. */
+  private readonly tasksById = new Map<string, Task>();
   private readonly agentsById = new Map<string, AgentState>();
   private readonly alertsById = new Map<string, Alert>();
   private readonly checkpointsByAgent = new Map<string, Checkpoint[]>();
@@ -300,9 +302,34 @@ export class PendingView {
   readonly view: StateView;
 
   constructor(base: StateView) {
+    const newer = this.tasksById;
     this.shown = {
       seq: base.seq,
       counters: base.counters,
+      task: (id) => newer.get(id) ?? base.task(id),
+      tasks: () => putLast(base.tasks(), newer, () => true),
+      inStore: (store) => putLast(base.inStore(store), newer, (task) => storeOf(task.status) === store),
+      readyByPriority: (priority) =>
+        putLast(
+          base.readyByPriority(priority),
+          newer,
+          (task) => task.status === 'ready' && task.priority === priority,
+        ),
+      storeSize: (store) => {
+        let size = base.storeSize(store);
+        for (const task of newer.values()) {
+          const before = base.task(task.id);
+          if (before && storeOf(before.status) === store) size -= 1;
+          if (storeOf(task.status) === store) size += 1;
+        }
+        return size;
+      },
+      dedupe: (key) => {
+        const known = base.dedupe(key);
+        if (known !== undefined) return known;
+        for (const task of newer.values()) if (task.dedupeKey === key) return task.id;
+        return undefined;
+      },
       alert: (id) => this.alertsById.get(id) ?? base.alert(id),
       alerts: () => overlaid(base.alerts(), this.alertsById),
       agentState: (id) => this.agentsById.get(id) ?? base.agentState(id),
@@ -314,7 +341,14 @@ export class PendingView {
 
   /** `entry` shown on top; throws for one that is not `pendable`. */
   add(entry: JournalEntry): void {
-    if (!pendable(entry)) throw new Error('only entries of agents, alerts and checkpoints can be pending');
+    if (!pendable(entry)) throw new Error('archives, mail and configuration cannot be pending');
+    for (const { task } of entry.tasks ?? []) {
+      // As putTask: only a newer revision replaces what is shown.
+      const current = this.view.task(task.id);
+      if (current && current.rev >= task.rev) continue;
+      this.tasksById.delete(task.id);
+      this.tasksById.set(task.id, task);
+    }
     for (const agent of entry.agents ?? []) this.agentsById.set(agent.id, agent);
     for (const alert of entry.alerts ?? []) this.alertsById.set(alert.id, alert);
     for (const checkpoint of entry.checkpoints ?? [])
@@ -325,6 +359,16 @@ export class PendingView {
     this.shown.counters = maxCounters(this.shown.counters, entry.counters);
     this.shown.seq = Math.max(this.shown.seq, entry.seq);
   }
+}
+
+/** `items` without those `newer` puts again, then those of `newer` that belong (`belongs`), as put. */
+function* putLast(
+  items: Iterable<Task>,
+  newer: ReadonlyMap<string, Task>,
+  belongs: (task: Task) => boolean,
+): Generator<Task> {
+  for (const item of items) if (!newer.has(item.id)) yield item;
+  for (const item of newer.values()) if (belongs(item)) yield item;
 }
 
 /** `items` with those in `newer` put in their place, and the new ones after. */

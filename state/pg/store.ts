@@ -419,8 +419,9 @@ export class PgBackend implements StateBackend {
     let aside: Alternative[] | null = null;
     const started = DbClock.mark();
     // Each change is planned on the state with the ones before it on top, which are not applied
-    // until they are recorded: only changes of agents, alerts and checkpoints can be shown so (an
-    // agent's checkpoint with its state); a batch with others before its last takes the lock.
+    // until they are recorded (a shared writer's batch: claims and completions of several agents;
+    // an agent's checkpoint with its state): a batch with an archive, mail or configuration before
+    // its last takes the lock.
     let pending: PendingView | null = null;
     try {
       for (const [i, item] of items.entries()) {

@@ -10,8 +10,8 @@
 import path from 'node:path';
 import pg from 'pg';
 import { afterEach, expect, it } from 'vitest';
+import { planSend } from '../../../src/mail.js';
 import { planAgentUpdate } from '../../../src/orchestrator/plans.js';
-import { parseTaskInput, planAdd } from '../../../src/task-input.js';
 import { initWorkspace, openWorkspace } from '../../../src/workspace.js';
 import { IDLE_IN_TRANSACTION_MS, WRITER_IDLE_MS, WRITER_TCP } from '../../../state/pg/connection.js';
 import type { PgBackend } from '../../../state/pg/index.js';
@@ -52,10 +52,10 @@ describePg('a writer cut off in the middle of a transaction', () => {
     await sql.connect();
     cleanups.push(() => sql.end().catch(() => undefined));
     link.freezeAfter('synchronous_commit = off');
-    // Changes that go together, the first a task's, take the write lock first, then record: a lone
-    // change, or changes of agents only, may be recorded in one round trip, with nothing to cut.
+    // Changes that go together, the first a message, take the write lock first, then record: a lone
+    // change, or changes of tasks and agents, may be recorded in one round trip, with nothing to cut.
     const cut = ws.applyTogether(
-      { plan: (ctx) => planAdd(ctx, [parseTaskInput({ title: 'cut off' })], new Set()) },
+      { plan: (ctx) => planSend(ctx, ['agent-1'], { to: 'agent-1', body: 'cut off' }) },
       { plan: (ctx) => planAgentUpdate(ctx, 'agent-1', { progress: 0.75 }) },
     );
     cut.catch(() => undefined);
