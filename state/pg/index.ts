@@ -5,6 +5,7 @@
  */
 import type { BackendFactory, BackendOptions, Change, HealthReport } from '../backend.js';
 import type { WorkspacePaths } from '../paths.js';
+import { privateDir } from '../safe-files.js';
 import { invalidRows } from './check.js';
 import { locate, type PgLocation } from './connection.js';
 import { Doorbell } from './doorbell.js';
@@ -20,7 +21,7 @@ export { PgBackend } from './store.js';
 export type { TransferResult } from './transfer.js';
 
 export const postgresBackend: BackendFactory = {
-  open: (paths: WorkspacePaths, options: BackendOptions) => PgBackend.open(locate(paths), options),
+  open: (paths: WorkspacePaths, options: BackendOptions) => PgBackend.open(locate(paths), options, paths),
 
   /**
    * A new workspace's state: the schema made or brought up to date, then the first change. A schema
@@ -32,6 +33,8 @@ export const postgresBackend: BackendFactory = {
       (first.config as { state?: { url?: unknown; schema?: unknown } }).state ?? {},
     );
     await migrate(location);
+    // The host's own: the shared writer's socket and election lock (state/writer/).
+    privateDir(paths.locksDir);
     const backend = await PgBackend.open(location);
     try {
       // Joining a board that has a history already: the join is recorded, but the configuration

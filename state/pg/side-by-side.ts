@@ -68,7 +68,9 @@ export function sideBySide(
   candidates: number,
   claims: number,
 ): Alternative[] | null {
-  if (!planned.change || !SIDE_BY_SIDE_OPS.has(planned.change.op)) return null;
+  // A change made for another process by the shared writer (state/writer/) is planned on the latest
+  // state: its asker may have settled the request meanwhile, which none of the plan's keys would show.
+  if (!planned.change || planned.change.req || !SIDE_BY_SIDE_OPS.has(planned.change.op)) return null;
   const first = seal(planned.change, planned.result, view, now, after, candidates);
   if (!first) return null;
   const alternatives = [first];

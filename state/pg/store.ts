@@ -19,6 +19,7 @@
  * loaded from the tables by state/pg/load.ts.
  */
 import { randomUUID } from 'node:crypto';
+import fs from 'node:fs';
 import type pg from 'pg';
 import type {
   BackendOptions,
@@ -29,12 +30,23 @@ import type {
   StateBackend,
   Watching,
   WatchOptions,
+  WriterStatus,
 } from '../backend.js';
-import { type BatchItem, entryBody, type Outcome, settleBatch } from '../change.js';
+import {
+  type BatchItem,
+  type EntryObserver,
+  entryBody,
+  type ObservedDb,
+  type Outcome,
+  settleBatch,
+  type Transact,
+} from '../change.js';
 import { DreamError } from '../errors.js';
 import { decodeLine, sealEntry } from '../journal-reader.js';
 import type { LockHolder } from '../lock/index.js';
+import type { WorkspacePaths } from '../paths.js';
 import type { RecoveryNotice } from '../recovery.js';
+import { privateDir } from '../safe-files.js';
 import { type JournalEntry, Task } from '../schemas.js';
 import {
   KEEP_ACKED_MAIL,
@@ -44,6 +56,7 @@ import {
   StateIndex,
   type StateView,
 } from '../state-index.js';
+import { type EntryRelay, SharedWriter } from '../writer/index.js';
 import { checkSchema } from './check.js';
 import { DbClock } from './clock.js';
 import { KEY_SEPARATOR, writes } from './conflicts.js';
@@ -72,6 +85,39 @@ const FLUSH_SQL = "SELECT pg_logical_emit_message(true, 'dreamos', '')";
 
 /** How many entries one read of the journal brings at most. */
 const PULL_PAGE = 5000;
+
+/** How many of the latest journal lines a process keeps at hand, for its shared writer's askers. */
+const RECENT_LINES = 2048;
+
+/** The lines of the latest entries this process read or recorded, by number (RECENT_LINES at most). */
+class RecentLines {
+  private readonly bySeq = new Map<number, string>();
+
+  add(seq: number, line: string): void {
+    this.bySeq.set(seq, line);
+    if (this.bySeq.size <= RECENT_LINES) return;
+    for (const old of this.bySeq.keys()) {
+      this.bySeq.delete(old);
+      if (this.bySeq.size <= RECENT_LINES) return;
+    }
+  }
+
+  /** The lines of entries `after` + 1 to `to`, or null when one of them is not at hand. */
+  between(after: number, to: number): string[] | null {
+    if (to - after > RECENT_LINES) return null;
+    const lines: string[] = [];
+    for (let seq = after + 1; seq <= to; seq++) {
+      const line = this.bySeq.get(seq);
+      if (line === undefined) return null;
+      lines.push(line);
+    }
+    return lines;
+  }
+
+  clear(): void {
+    this.bySeq.clear();
+  }
+}
 
 /**
  * The entries after `after` (at most `limit`), as one text: their lines in order, joined by U+001E,
@@ -123,7 +169,6 @@ const MAX_CLAIMS = 8;
 export class PgBackend implements StateBackend {
   readonly name = 'postgres';
   readonly notices: RecoveryNotice[] = [];
-  readonly writer = null;
   readonly history: PgHistory;
   private mem = new StateIndex();
   /**
@@ -166,6 +211,32 @@ export class PgBackend implements StateBackend {
   /** The most entries one transaction of this process applied while holding the write lock. */
   lockedCatchUp = 0;
   private readonly clock = new DbClock();
+  /** The host's shared writer (state/writer/), unless this process writes only for itself. */
+  private writes: SharedWriter | null = null;
+  /** Sees every entry this process applies (the shared writer's request log). */
+  private observer: EntryObserver | null = null;
+  /** An entry found by a request's asker must be on disk before the asker reports it made. */
+  private flushOwed = false;
+  /** The lines of the latest entries, which the shared writer sends its askers with its answers. */
+  private readonly recent = new RecentLines();
+  /** The entries of this state travel with the shared writer's answers (state/writer/protocol.ts). */
+  readonly relay: EntryRelay = {
+    seen: () => Math.max(this.mem.seq, this.fetchedTo),
+    linesAfter: (seen) => (this.stale ? null : this.recent.between(seen, this.mem.seq)),
+    absorb: (lines) => {
+      for (const line of lines) {
+        const decoded = decodeLine(line);
+        // A line that is not an entry, or one that does not follow: the journal is read instead.
+        if ('error' in decoded || decoded.entry.seq > this.fetchedTo + 1) break;
+        if (decoded.entry.seq <= this.fetchedTo) continue;
+        this.fetched.push(decoded.entry);
+        this.fetchedTo = decoded.entry.seq;
+        this.recent.add(decoded.entry.seq, line);
+        this.readStats.relayed += 1;
+      }
+      this.applyFetched();
+    },
+  };
   /**
    * Changes (alone, or that go together) recorded in one round trip (`latest`), the tries that found
    * entries after their plan's or a clock too far off (`again`), those not sent because their
@@ -173,6 +244,11 @@ export class PgBackend implements StateBackend {
    * write lock for their plan (also a plan that found nothing to do, made again there).
    */
   readonly hotStats = { latest: 0, again: 0, slow: 0, locked: 0 };
+  /**
+   * Reads of the journal that followed others' changes (`pulls`), and entries the shared writer sent
+   * with its answers, which this process took without reading them (`relayed`).
+   */
+  readonly readStats = { pulls: 0, relayed: 0 };
   private contention = 0;
   private probes = 0;
   /** The most entries recorded lately between a plan of this process and its record (decaying). */
@@ -193,7 +269,16 @@ export class PgBackend implements StateBackend {
     this.history = new PgHistory(this.reads, this.bell);
   }
 
-  static async open(location: PgLocation, options: BackendOptions = {}): Promise<PgBackend> {
+  /**
+   * The state of `location`. With `paths` (the workspace folder of this host) and `options.share`,
+   * the long-lived processes of this host share one writer for their hot changes, as on the JSON
+   * store (docs/decisions/shared-writer.md): its socket and election lock are in the folder.
+   */
+  static async open(
+    location: PgLocation,
+    options: BackendOptions = {},
+    paths?: WorkspacePaths,
+  ): Promise<PgBackend> {
     const backend = new PgBackend(location, options);
     try {
       await backend.main.use(async (client) => {
@@ -212,11 +297,28 @@ export class PgBackend implements StateBackend {
       throw error;
     }
     backend.fetchedTo = backend.mem.seq;
+    const share = options.readOnly || process.platform === 'win32' ? null : options.share;
+    if (share && paths) {
+      privateDir(paths.locksDir);
+      backend.writes = new SharedWriter({
+        address: paths.writerSocket,
+        electionLock: paths.writerLock,
+        workspace: fs.realpathSync(paths.home),
+        db: backend,
+        config: share.config,
+        resolve: share.resolve,
+        timeoutMs: backend.lockTimeoutMs,
+      });
+    }
     return backend;
   }
 
   get view(): StateView {
     return this.mem;
+  }
+
+  get writer(): WriterStatus | null {
+    return this.writes ? { role: this.writes.role, stats: this.writes.stats } : null;
   }
 
   /** Apply the entries read since the last look, then read more in the background. */
@@ -230,6 +332,7 @@ export class PgBackend implements StateBackend {
     this.mem.apply(entry);
     this.head = entry.crc;
     this.headAt = Date.parse(entry.at);
+    this.observer?.onEntry(entry);
   }
 
   /** The state as loaded from the tables replaces the one in memory. */
@@ -240,6 +343,7 @@ export class PgBackend implements StateBackend {
     this.stale = false;
     this.fetched = [];
     this.fetchedTo = mem.seq;
+    this.recent.clear();
   }
 
   private applyFetched(): void {
@@ -286,6 +390,7 @@ export class PgBackend implements StateBackend {
     const from = Math.max(this.mem.seq, this.fetchedTo);
     // What the state is as of, when the read starts from there: the journal must still hold it.
     const mine = from === this.mem.seq ? this.head : undefined;
+    this.readStats.pulls += 1;
     const { rows } = await this.reads.query<{ head: string | null; lines: string | null }>(
       `SELECT (SELECT entry->>'crc' FROM journal WHERE seq = $1) AS head, ${linesAfter('$1', PULL_PAGE)} AS lines`,
       [from],
@@ -307,6 +412,7 @@ export class PgBackend implements StateBackend {
       if (expected > this.fetchedTo) {
         this.fetched.push(decoded.entry);
         this.fetchedTo = expected;
+        this.recent.add(expected, line);
       }
       expected += 1;
     }
@@ -337,10 +443,72 @@ export class PgBackend implements StateBackend {
   }
 
   /**
+   * A hot change, through the host's shared writer when there is one (state/writer/): the writer
+   * makes the changes of the host's processes in batches, one transaction each.
+   */
+  async hot<T>(request: HotRequest, local: HotChange<T>): Promise<T> {
+    if (!this.writes) return this.hotHere(local);
+    const result = await this.writes.run(request.op, request.args, request.actor, local);
+    // Made by the writer in another process: this process reads the journal up to its entry (the
+    // task's rev), so that its view shows the change from the next look on, as it shows its own.
+    await this.readUpTo((result as Task | null)?.rev ?? 0);
+    return result;
+  }
+
+  /** Read the journal and apply it until the state is as of entry `seq` or later. */
+  private async readUpTo(seq: number): Promise<void> {
+    while (this.mem.seq < seq && !this.closed) {
+      const before = this.fetchedTo;
+      await this.pull();
+      this.applyFetched();
+      // Nothing more came (the state is being loaded again from the tables): the next look has it.
+      if (this.fetchedTo === before) return;
+    }
+  }
+
+  /**
+   * Run `work` in this process's turn (the shared writer's asker, state/writer/client.ts): its
+   * transactions are planned under the write lock, on the latest state, and what they found that a
+   * dead writer left is on disk before they return.
+   */
+  exclusive<T>(work: (transact: Transact) => Promise<T>): Promise<T> {
+    return this.enqueue(() =>
+      work(async (plan) => {
+        const [outcome] = await this.run([{ plan, settle: () => undefined }]);
+        if (this.flushOwed) {
+          this.flushOwed = false;
+          await this.reads.query(FLUSH_SQL);
+        }
+        if (!outcome!.ok) throw outcome!.error;
+        return outcome!.value as Awaited<ReturnType<typeof plan>>['result'];
+      }),
+    );
+  }
+
+  /** The shared writer's request log sees every entry applied from now on (one observer). */
+  observe(observer: EntryObserver): ObservedDb {
+    if (this.observer) throw new Error('this state has an observer already');
+    this.observer = observer;
+    return {
+      syncJournal: () => {
+        this.flushOwed = true;
+      },
+      // The write lock is the database's, taken per transaction; there are no snapshot files.
+      setLinger: () => undefined,
+      setSnapshotScale: () => undefined,
+    };
+  }
+
+  /** Resolves once every transaction asked for so far has ended. */
+  async idle(): Promise<void> {
+    await this.queue;
+  }
+
+  /**
    * Hot changes of this process wait for the transaction before them, and go together. One alone
    * is first planned outside the write lock and recorded in one round trip (recordInOneTrip).
    */
-  hot<T>(_request: HotRequest, local: HotChange<T>): Promise<T> {
+  private hotHere<T>(local: HotChange<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.hotItems.push({
         plan: local.plan,
@@ -530,6 +698,7 @@ export class PgBackend implements StateBackend {
         break;
       }
       this.applyEntry(entry);
+      this.recent.add(entry.seq, line);
     }
     this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
     this.settleIndex();
@@ -541,7 +710,8 @@ export class PgBackend implements StateBackend {
     if (!aside) return this.applyRecorded(sealed, values);
     const chosen = aside[answer.chosen!]!;
     if (aside[0]!.claim) this.race = Math.max(this.race * 0.9, answer.chosen!);
-    return this.applyRecorded([{ entry: chosen.settle(Number(answer.seq)) }], [chosen.result]);
+    const seq = Number(answer.seq);
+    return this.applyRecorded([{ entry: chosen.settle(seq), line: chosen.line(seq) }], [chosen.result]);
   }
 
   /**
@@ -574,9 +744,15 @@ export class PgBackend implements StateBackend {
   }
 
   /** This process's entries, recorded: into the state, and rung; each plan's outcome. */
-  private applyRecorded(sealed: readonly { entry: JournalEntry }[], values: unknown[]): Outcome<unknown>[] {
+  private applyRecorded(
+    sealed: readonly { entry: JournalEntry; line?: string }[],
+    values: unknown[],
+  ): Outcome<unknown>[] {
     // A refresh meanwhile may have applied them already, read back from the journal.
-    for (const { entry } of sealed) if (this.mem.seq === entry.seq - 1) this.applyEntry(entry);
+    for (const { entry, line } of sealed) {
+      if (this.mem.seq === entry.seq - 1) this.applyEntry(entry);
+      if (line !== undefined) this.recent.add(entry.seq, line);
+    }
     return this.recorded(values.map((value) => ({ ok: true, value })));
   }
 
@@ -630,6 +806,7 @@ export class PgBackend implements StateBackend {
             : '';
           await client.query(`${record}COMMIT`);
           committed = true;
+          for (const [i, line] of lines.entries()) this.recent.add(firstSeq + i, line);
         } catch (error) {
           if (!isConnectionError(error)) await client.query('ROLLBACK').catch(() => undefined);
           throw error;
@@ -691,7 +868,8 @@ export class PgBackend implements StateBackend {
         lines: string | null;
       };
       this.clock.read(row.now, DbClock.mark());
-      const entries = splitLines(row.lines).map((line) => this.decoded(line));
+      const lines = splitLines(row.lines);
+      const entries = lines.map((line) => this.decoded(line));
       const lost = row.head !== this.head || (entries.length > 0 && entries[0]!.seq !== after + 1);
       if (capped && (lost || entries.length > this.catchUpInLock)) {
         await client.query('ROLLBACK');
@@ -700,7 +878,11 @@ export class PgBackend implements StateBackend {
         continue;
       }
       if (lost) this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
-      else for (const entry of entries) this.applyEntry(entry);
+      else
+        for (const [i, entry] of entries.entries()) {
+          this.applyEntry(entry);
+          this.recent.add(entry.seq, lines[i]!);
+        }
       this.lockedCatchUp = Math.max(this.lockedCatchUp, lost ? this.mem.seq - after : entries.length);
       return row.now;
     }
@@ -731,6 +913,7 @@ export class PgBackend implements StateBackend {
           return;
         }
         this.applyEntry(entry);
+        this.recent.add(entry.seq, line);
       }
       this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
       if (rows.length < PULL_PAGE) return;
@@ -877,6 +1060,7 @@ export class PgBackend implements StateBackend {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    await this.writes?.close();
     await this.queue;
     this.closed = true;
     await this.upkeeping;

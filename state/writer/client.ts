@@ -9,6 +9,7 @@ import type { Change, Transact } from '../db.js';
 import { DreamError } from '../errors.js';
 import type { JournalEntry } from '../schemas.js';
 import {
+  type EntryRelay,
   errorFrom,
   parseLine,
   Reply,
@@ -93,6 +94,7 @@ export interface ClientContext {
   /** How long to wait for an answer before settling the request through the journal (ms). */
   readonly timeoutMs: number;
   readonly stats: WriterStats;
+  readonly relay: EntryRelay | undefined;
 }
 
 export class Client {
@@ -108,7 +110,7 @@ export class Client {
     local: SharedChange<T>,
     transact: Transact,
   ): Promise<T> {
-    const { log, stats } = this.context;
+    const { log, stats, relay } = this.context;
     this.count += 1;
     const id = `${process.pid}-${this.instance}-${this.count}`;
     stats.asked += 1;
@@ -120,11 +122,14 @@ export class Client {
         id,
         ...request,
         config: this.context.config,
+        ...(relay ? { seen: relay.seen() } : {}),
       });
       switch (reply.t) {
         case 'ok':
           try {
-            return local.check(reply.value);
+            const value = local.check(reply.value);
+            if (reply.entries) relay?.absorb(reply.entries);
+            return value;
           } catch (error) {
             throw new DreamError(
               'E_CORRUPT',

@@ -10,11 +10,11 @@ import type { BatchItem, EntryObserver, ObservedDb, Transact } from '../change.j
 import { acquireLock, type LockHandle } from '../lock/index.js';
 import { AGENT_ID_RE } from '../schemas.js';
 import { Client, type Connection, tryConnect } from './client.js';
-import type { Resolve, SharedChange, WriterStats } from './protocol.js';
+import type { EntryRelay, Resolve, SharedChange, WriterStats } from './protocol.js';
 import { RequestLog } from './request-log.js';
 import { Server } from './server.js';
 
-export type { Resolve, SharedChange, WriterStats } from './protocol.js';
+export type { EntryRelay, Resolve, SharedChange, WriterStats } from './protocol.js';
 
 /** The longest socket path every platform takes (macOS: 104 bytes with the terminating NUL). */
 const MAX_SOCKET_PATH = 103;
@@ -32,6 +32,8 @@ export interface WriterDb {
   observe(observer: EntryObserver): ObservedDb;
   /** Resolves once every transaction asked for so far has ended. */
   idle(): Promise<void>;
+  /** Set when the state is kept by reading a server: entries travel with the answers (EntryRelay). */
+  readonly relay?: EntryRelay;
 }
 
 export interface SharedWriterOptions {
@@ -65,6 +67,7 @@ export class SharedWriter {
     this.log = new RequestLog((observer) => options.db.observe(observer));
     this.client = new Client({
       log: this.log,
+      relay: options.db.relay,
       config: options.config,
       timeoutMs: options.timeoutMs,
       stats: this.stats,
@@ -138,6 +141,7 @@ export class SharedWriter {
       workspace,
       config,
       resolve,
+      relay: db.relay,
       log: this.log,
       stats: this.stats,
       transactBatch: (take: () => BatchItem[]) => db.transactBatch(take),

@@ -17,6 +17,20 @@ export interface SharedChange<T> {
   check: (value: unknown) => T;
 }
 
+/**
+ * A state kept by reading the journal from a server (the PostgreSQL backend): a change the writer
+ * makes for another process is in that process's view only once it has read the change's entry. The
+ * writer sends the entries the asker lacks with its answer, so that the asker need not read them.
+ */
+export interface EntryRelay {
+  /** The last entry this state has read. */
+  seen(): number;
+  /** The lines of the entries after `seen`, up to this state's last, when all are at hand; else null. */
+  linesAfter(seen: number): string[] | null;
+  /** Take entries another process sent (linesAfter's), checked as any line read from the journal. */
+  absorb(lines: readonly string[]): void;
+}
+
 /** Turns a request into a change: checks the arguments as the asking process did, or throws. */
 export type Resolve = (op: string, args: unknown, actor: string) => SharedChange<unknown>;
 
@@ -43,6 +57,8 @@ export const Request = z.strictObject({
   args: z.unknown(),
   actor: z.string().regex(AGENT_ID_RE),
   config: z.string().max(64),
+  /** The last journal entry the asker has read, when its state is kept by reading a server (EntryRelay). */
+  seen: z.number().int().nonnegative().optional(),
 });
 export type Request = z.infer<typeof Request>;
 
@@ -52,7 +68,13 @@ export const Reply = z.discriminatedUnion('t', [
     pid: z.number().int().positive(),
     workspace: z.string().max(4096),
   }),
-  z.strictObject({ t: z.literal('ok'), id: z.string(), value: z.unknown() }),
+  z.strictObject({
+    t: z.literal('ok'),
+    id: z.string(),
+    value: z.unknown(),
+    /** The journal's lines after the asker's `seen`, up to the writer's state, when it had them at hand. */
+    entries: z.array(z.string()).optional(),
+  }),
   z.strictObject({
     t: z.literal('err'),
     id: z.string(),

@@ -8,6 +8,7 @@ import net from 'node:net';
 import type { BatchItem, Outcome } from '../db.js';
 import { DreamError } from '../errors.js';
 import {
+  type EntryRelay,
   errorJson,
   parseLine,
   Request,
@@ -34,6 +35,8 @@ export interface ServerContext {
   /** Digest of the configuration: requests from processes with another one are not taken. */
   readonly config: string;
   readonly resolve: Resolve;
+  /** Set when the asker's entries travel with the answers (the PostgreSQL backend). */
+  readonly relay: EntryRelay | undefined;
   readonly log: RequestLog;
   readonly stats: WriterStats;
   /** Run a batch in the db's turn (JournalDb.transactBatch). */
@@ -163,10 +166,13 @@ export class Server {
       },
       settle: (outcome: Outcome<unknown>) => {
         if (FAILPOINT === 'after-commit') process.kill(process.pid, 'SIGKILL');
+        // With the answer, the entries the asker has not read, up to its change's (when at hand).
+        const entries =
+          outcome.ok && request.seen !== undefined ? this.context.relay?.linesAfter(request.seen) : null;
         send(
           socket,
           outcome.ok
-            ? { t: 'ok', id, value: outcome.value ?? null }
+            ? { t: 'ok', id, value: outcome.value ?? null, ...(entries ? { entries } : {}) }
             : { t: 'err', id, error: errorJson(outcome.error) },
         );
       },

@@ -28,6 +28,8 @@ const commands = {
     return ws.writer;
   },
   view: (c) => ws.view.task(c.id) ?? null,
+  // How it read the journal (the PostgreSQL backend's counts; null on the JSON store).
+  reads: () => ws.db.readStats ?? null,
   // Claim and complete back to back, as a busy worker does; writes c.started after the first cycle.
   burst: async (c) => {
     let n = 0;

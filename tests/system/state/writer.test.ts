@@ -1,20 +1,23 @@
 /**
  * The shared writer (state/writer/): long-lived processes on one workspace send their claims,
  * renewals, completions and failures to one of them, which makes them in group-committed batches.
- * Real processes on a real workspace; the crash cases kill the writer at the two instants that
- * matter (a request read but not written, and written but not answered) with a test failpoint.
+ * Real processes on a real workspace, on each backend (on PostgreSQL, the processes of one host:
+ * one workspace folder); the crash cases kill the writer at the two instants that matter (a request
+ * read but not written, and written but not answered) with a test failpoint.
  */
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import readline from 'node:readline';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Workspace } from '../../../src/workspace.js';
+import { initWorkspace, type Workspace } from '../../../src/workspace.js';
 import { workspacePaths } from '../../../state/paths.js';
-import type { Task } from '../../../state/schemas.js';
+import type { JournalEntry, Task } from '../../../state/schemas.js';
 import { waitFor } from '../../helpers/agents.js';
 import { scanJournal } from '../../helpers/fault-state.js';
+import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { cli, ROOT, tempDir, writePolicies } from '../../helpers/workspace.js';
 
 const HELPER = path.join(ROOT, 'tests/helpers/shared-writer.mjs');
@@ -74,42 +77,94 @@ class Proc {
   }
 }
 
-let tmp: ReturnType<typeof tempDir>;
-let home: string;
-const procs: Proc[] = [];
-
-async function open(agent: string, env: Record<string, string> = {}): Promise<Proc> {
-  const proc = new Proc(home, agent, env);
-  procs.push(proc);
-  const opened = await proc.next();
-  expect(opened.ok, proc.stderr).toBe(true);
-  return proc;
+/** A backend the cases run on: how a workspace is made, and how its journal is read. */
+interface Backend {
+  /** A new workspace in `dir` (made already); its home. */
+  init(dir: string): Promise<string>;
+  /** Every entry of the journal of the workspace at `home`, in order. */
+  entries(home: string): Promise<JournalEntry[]>;
+  /** Whether the writer sends the entries an asker has not read with its answer (EntryRelay). */
+  relays: boolean;
 }
 
-function addTasks(n: number): void {
-  const file = path.join(tmp.dir, 'tasks.json');
-  fs.writeFileSync(file, JSON.stringify(Array.from({ length: n }, (_, i) => ({ title: `task ${i + 1}` }))));
-  expect(cli(['task', 'import', file, '--home', home], { cwd: tmp.dir }).code).toBe(0);
+const jsonStore: Backend = {
+  async init(dir) {
+    expect(cli(['init'], { cwd: dir }).code).toBe(0);
+    return path.join(dir, '.dreamos');
+  },
+  entries: async (home) => scanJournal(workspacePaths(home)).entries,
+  relays: false,
+};
+
+/** Each workspace in a schema of its own, dropped when its test ends. */
+function postgres(): Backend {
+  const schemas = new Map<string, string>();
+  return {
+    relays: true,
+    async init(dir) {
+      const { schema } = await testSchema('dreamos_shared');
+      const ws = await initWorkspace({
+        dir,
+        backend: 'postgres',
+        config: { state: { url: TEST_PG_URL, schema } },
+      });
+      await ws.close();
+      schemas.set(ws.home, schema);
+      return ws.home;
+    },
+    async entries(home) {
+      const client = new pg.Client({ connectionString: TEST_PG_URL });
+      await client.connect();
+      try {
+        const { rows } = await client.query<{ line: string }>(
+          `SELECT entry::text AS line FROM "${schemas.get(home)}".journal ORDER BY seq`,
+        );
+        return rows.map((row) => JSON.parse(row.line) as JournalEntry);
+      } finally {
+        await client.end();
+      }
+    },
+  };
 }
 
-const entries = () => scanJournal(workspacePaths(home)).entries;
+describe('the shared writer', () => sharedWriter(jsonStore));
+describePg('the shared writer on PostgreSQL', () => sharedWriter(postgres()));
 
-function doctorIsClean(): void {
-  const doctor = cli(['doctor', '--json', '--home', home], { cwd: tmp.dir });
-  expect(doctor.json<{ ok: boolean }>().ok, doctor.stdout).toBe(true);
-}
+function sharedWriter(backend: Backend): void {
+  let tmp: ReturnType<typeof tempDir>;
+  let home: string;
+  const procs: Proc[] = [];
 
-beforeEach(() => {
-  tmp = tempDir('dreamos-writer-');
-  expect(cli(['init'], { cwd: tmp.dir }).code).toBe(0);
-  home = path.join(tmp.dir, '.dreamos');
-});
-afterEach(async () => {
-  for (const proc of procs.splice(0)) if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
-  tmp.cleanup();
-});
+  async function open(agent: string, env: Record<string, string> = {}): Promise<Proc> {
+    const proc = new Proc(home, agent, env);
+    procs.push(proc);
+    const opened = await proc.next();
+    expect(opened.ok, proc.stderr).toBe(true);
+    return proc;
+  }
 
-describe('the shared writer', () => {
+  function addTasks(n: number): void {
+    const file = path.join(tmp.dir, 'tasks.json');
+    fs.writeFileSync(file, JSON.stringify(Array.from({ length: n }, (_, i) => ({ title: `task ${i + 1}` }))));
+    expect(cli(['task', 'import', file, '--home', home], { cwd: tmp.dir }).code).toBe(0);
+  }
+
+  const entries = () => backend.entries(home);
+
+  function doctorIsClean(): void {
+    const doctor = cli(['doctor', '--json', '--home', home], { cwd: tmp.dir });
+    expect(doctor.json<{ ok: boolean }>().ok, doctor.stdout).toBe(true);
+  }
+
+  beforeEach(async () => {
+    tmp = tempDir('dreamos-writer-');
+    home = await backend.init(tmp.dir);
+  });
+  afterEach(async () => {
+    for (const proc of procs.splice(0)) if (proc.child.exitCode === null) proc.child.kill('SIGKILL');
+    tmp.cleanup();
+  });
+
   it('makes the hot changes of the other processes, recorded as theirs, and each sees its own', async () => {
     addTasks(6);
     const writer = await open('agent-1');
@@ -128,12 +183,19 @@ describe('the shared writer', () => {
       // Read-your-writes: the process's own view has the change the writer made for it.
       expect(await client.value<Task>({ do: 'view', id: task.id })).toEqual(done);
       expect(await client.stats()).toMatchObject({ role: 'client', stats: { asked: 2, recovered: 0 } });
+      // Where the state is read from a server, the entries came with the answers: the asker did not
+      // read the journal for them.
+      if (backend.relays) {
+        const reads = await client.value<{ pulls: number; relayed: number }>({ do: 'reads' });
+        expect(reads.pulls).toBe(0);
+        expect(reads.relayed).toBeGreaterThanOrEqual(2);
+      }
     }
     expect((await writer.stats()).stats.served).toBe(4);
     await writer.value({ do: 'complete', id: first.id, agent: 'agent-1' });
 
     // Every change made for another process carries its request id, and is recorded as that agent's.
-    const served = entries().filter((e) => e.req);
+    const served = (await entries()).filter((e) => e.req);
     expect(served).toHaveLength(4);
     for (const e of served) {
       expect(e.req!.id).toMatch(/^\d+-[0-9a-f]{8}-\d+$/);
@@ -158,7 +220,7 @@ describe('the shared writer', () => {
     const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
     expect(await burst).toBe(1000);
     // Served in the middle of the burst, not after it: its entry comes before the burst's last one.
-    const all = entries();
+    const all = await entries();
     const served = all.find((e) => e.req?.task === task.id);
     expect(served?.by).toBe('agent-2');
     const lastOfBurst = all.filter((e) => e.by === 'agent-1').at(-1)!;
@@ -175,7 +237,7 @@ describe('the shared writer', () => {
     expect(refused).toMatchObject({ ok: false, code: 'E_CONFLICT' });
     expect(refused.message).toMatch(/agent-1/);
     expect(await client.stats()).toMatchObject({ role: 'client', stats: { asked: 2 } });
-    expect(entries().filter((e) => e.req)).toHaveLength(0);
+    expect((await entries()).filter((e) => e.req)).toHaveLength(0);
   });
 
   /** agent-2 claims through a writer that kills itself at `failpoint`; the claim's journal entries. */
@@ -187,7 +249,9 @@ describe('the shared writer', () => {
     const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
     expect(await writer.exited).toMatchObject({ signal: 'SIGKILL' });
     expect(task).toMatchObject({ status: 'working', agent: 'agent-2' });
-    const claims = entries().filter((e) => e.op === 'claim' && e.tasks?.some((t) => t.task.id === task.id));
+    const claims = (await entries()).filter(
+      (e) => e.op === 'claim' && e.tasks?.some((t) => t.task.id === task.id),
+    );
     return { client, task, claims };
   }
 
@@ -235,7 +299,9 @@ describe('the shared writer', () => {
         status: 'working',
       });
     expect((await client.stats()).role).toBe('writer');
-    expect(entries().filter((e) => e.op === 'complete' && e.tasks?.[0]?.task.id === a.id)).toHaveLength(1);
+    expect(
+      (await entries()).filter((e) => e.op === 'complete' && e.tasks?.[0]?.task.id === a.id),
+    ).toHaveLength(1);
     doctorIsClean();
   });
 
@@ -259,10 +325,10 @@ describe('the shared writer', () => {
       stats = await writer.stats();
     }
     expect(stats.stats).toMatchObject({ served: 2, stale: 1 });
-    const made = entries().filter((e) => e.req && e.by === 'agent-2');
+    const made = (await entries()).filter((e) => e.req && e.by === 'agent-2');
     expect(made).toHaveLength(2);
     expect(made[1]!.req!.task).toBe(task.id);
-    expect(entries().filter((e) => e.op === 'claim' && e.by === 'agent-2')).toHaveLength(2);
+    expect((await entries()).filter((e) => e.op === 'claim' && e.by === 'agent-2')).toHaveLength(2);
     expect((await client.stats()).stats).toMatchObject({ asked: 2, recovered: 1 });
     doctorIsClean();
   });
@@ -270,8 +336,7 @@ describe('the shared writer', () => {
   it('is not used where the socket path would be too long: every process writes for itself', async () => {
     const deep = path.join(tmp.dir, 'a'.repeat(60), 'b'.repeat(60));
     fs.mkdirSync(deep, { recursive: true });
-    expect(cli(['init'], { cwd: deep }).code).toBe(0);
-    home = path.join(deep, '.dreamos');
+    home = await backend.init(deep);
     addTasks(2);
     const one = await open('agent-1');
     const two = await open('agent-2');
@@ -342,4 +407,4 @@ describe('the shared writer', () => {
     expect(await client.value<Task>({ do: 'claim', agent: 'agent-2' })).toMatchObject({ status: 'working' });
     expect((await writer.stats()).stats.served).toBe(1);
   });
-});
+}
