@@ -89,12 +89,15 @@ const PULL_PAGE = 5000;
 /** How many of the latest journal lines a process keeps at hand, for its shared writer's askers. */
 const RECENT_LINES = 2048;
 
-/** The lines of the latest entries this process read or recorded, by number (RECENT_LINES at most). */
+/**
+ * The lines of the latest entries this process read or recorded, by number (RECENT_LINES at most),
+ * and each one's JSON string, encoded, once a shared writer's answer has needed it.
+ */
 class RecentLines {
-  private readonly bySeq = new Map<number, string>();
+  private readonly bySeq = new Map<number, { line: string; encoded?: Buffer }>();
 
   add(seq: number, line: string): void {
-    this.bySeq.set(seq, line);
+    this.bySeq.set(seq, { line });
     if (this.bySeq.size <= RECENT_LINES) return;
     for (const old of this.bySeq.keys()) {
       this.bySeq.delete(old);
@@ -102,16 +105,17 @@ class RecentLines {
     }
   }
 
-  /** The lines of entries `after` + 1 to `to`, or null when one of them is not at hand. */
-  between(after: number, to: number): string[] | null {
+  /** The JSON strings of entries `after` + 1 to `to`, encoded, or null when one is not at hand. */
+  encoded(after: number, to: number): Buffer[] | null {
     if (to - after > RECENT_LINES) return null;
-    const lines: string[] = [];
+    const encoded: Buffer[] = [];
     for (let seq = after + 1; seq <= to; seq++) {
-      const line = this.bySeq.get(seq);
-      if (line === undefined) return null;
-      lines.push(line);
+      const kept = this.bySeq.get(seq);
+      if (kept === undefined) return null;
+      kept.encoded ??= Buffer.from(JSON.stringify(kept.line));
+      encoded.push(kept.encoded);
     }
-    return lines;
+    return encoded;
   }
 
   clear(): void {
@@ -222,7 +226,7 @@ export class PgBackend implements StateBackend {
   /** The entries of this state travel with the shared writer's answers (state/writer/protocol.ts). */
   readonly relay: EntryRelay = {
     seen: () => Math.max(this.mem.seq, this.fetchedTo),
-    linesAfter: (seen) => (this.stale ? null : this.recent.between(seen, this.mem.seq)),
+    entriesAfter: (seen) => (this.stale ? null : this.recent.encoded(seen, this.mem.seq)),
     absorb: (lines) => {
       for (const line of lines) {
         const decoded = decodeLine(line);

@@ -25,9 +25,13 @@ export interface SharedChange<T> {
 export interface EntryRelay {
   /** The last entry this state has read. */
   seen(): number;
-  /** The lines of the entries after `seen`, up to this state's last, when all are at hand; else null. */
-  linesAfter(seen: number): string[] | null;
-  /** Take entries another process sent (linesAfter's), checked as any line read from the journal. */
+  /**
+   * The lines of the entries after `seen`, up to this state's last, when all are at hand (else
+   * null), each as a JSON string, encoded: an answer's `entries`, made once per line however many
+   * askers it goes to (see sendAnswer).
+   */
+  entriesAfter(seen: number): Buffer[] | null;
+  /** Take entries another process sent (an answer's), checked as any line read from the journal. */
   absorb(lines: readonly string[]): void;
 }
 
@@ -141,6 +145,28 @@ export function parseLine<S extends z.ZodType>(schema: S, line: string): z.infer
 export function send(socket: net.Socket, message: Reply | Request): void {
   if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(message)}\n`);
 }
+
+/**
+ * An 'ok' answer with `entries` (EntryRelay.entriesAfter): the same line as `send` would write for
+ * `{ t: 'ok', id, value, entries }`, put together from the entries' encoded JSON strings, which a
+ * busy writer would otherwise encode again for every asker.
+ */
+export function sendAnswer(socket: net.Socket, id: string, value: unknown, entries: readonly Buffer[]): void {
+  if (socket.destroyed || !socket.writable) return;
+  const head = Buffer.from(
+    `{"t":"ok","id":${JSON.stringify(id)},"value":${JSON.stringify(value)},"entries":[`,
+  );
+  const parts: Buffer[] = [head];
+  for (const [i, entry] of entries.entries()) {
+    if (i > 0) parts.push(COMMA);
+    parts.push(entry);
+  }
+  parts.push(END);
+  socket.write(Buffer.concat(parts));
+}
+
+const COMMA = Buffer.from(',');
+const END = Buffer.from(']}\n');
 
 /** The task a shared change returned (hot changes return a task, or null for nothing to claim). */
 export function taskIdOf(result: unknown): string | null {

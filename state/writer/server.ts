@@ -16,6 +16,7 @@ import {
   readLines,
   type SharedChange,
   send,
+  sendAnswer,
   taskIdOf,
   type WriterStats,
 } from './protocol.js';
@@ -166,15 +167,11 @@ export class Server {
       },
       settle: (outcome: Outcome<unknown>) => {
         if (FAILPOINT === 'after-commit') process.kill(process.pid, 'SIGKILL');
+        if (!outcome.ok) return send(socket, { t: 'err', id, error: errorJson(outcome.error) });
         // With the answer, the entries the asker has not read, up to its change's (when at hand).
-        const entries =
-          outcome.ok && request.seen !== undefined ? this.context.relay?.linesAfter(request.seen) : null;
-        send(
-          socket,
-          outcome.ok
-            ? { t: 'ok', id, value: outcome.value ?? null, ...(entries ? { entries } : {}) }
-            : { t: 'err', id, error: errorJson(outcome.error) },
-        );
+        const entries = request.seen === undefined ? null : this.context.relay?.entriesAfter(request.seen);
+        if (entries) sendAnswer(socket, id, outcome.value ?? null, entries);
+        else send(socket, { t: 'ok', id, value: outcome.value ?? null });
       },
     });
   }

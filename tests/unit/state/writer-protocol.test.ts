@@ -3,9 +3,11 @@
  * before anything trusts it. An error code this version does not know has no exit code, so a reply
  * carrying one is rejected, never turned into an error that would exit 0.
  */
+
+import type net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { DreamError, ERROR_CODES, ExitCode, isRetryable } from '../../../state/errors.js';
-import { errorFrom, errorJson, parseLine, Reply } from '../../../state/writer/protocol.js';
+import { errorFrom, errorJson, parseLine, Reply, send, sendAnswer } from '../../../state/writer/protocol.js';
 
 const err = (code: string) =>
   JSON.stringify({ t: 'err', id: '1-abcd-1', error: { code, message: 'refused', details: null } });
@@ -36,5 +38,30 @@ describe('the shared writer protocol', () => {
     expect(isRetryable(errorFrom(bug))).toBe(false);
     for (const json of [disk, bug])
       expect(parseLine(Reply, JSON.stringify({ t: 'err', id: 'x', error: json }))).not.toBeNull();
+  });
+
+  it('writes an answer with entries as the same line as the plain message would be', () => {
+    const written: string[] = [];
+    const socket = {
+      destroyed: false,
+      writable: true,
+      write: (data: string | Buffer) => written.push(data.toString()),
+    } as unknown as net.Socket;
+    const lines = ['{"seq":41,"note":"quotes \\" and \\\\ and \\u001b"}', '{"seq":42,"title":"é ✓"}'];
+    const value = { id: 'T-00042', title: 'a "quoted" title' };
+    send(socket, { t: 'ok', id: '1-abcd-1', value, entries: lines });
+    sendAnswer(
+      socket,
+      '1-abcd-1',
+      value,
+      lines.map((line) => Buffer.from(JSON.stringify(line))),
+    );
+    expect(written[1]).toBe(written[0]);
+    expect(parseLine(Reply, written[1]!.trimEnd())).toEqual({
+      t: 'ok',
+      id: '1-abcd-1',
+      value,
+      entries: lines,
+    });
   });
 });
