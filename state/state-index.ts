@@ -294,6 +294,8 @@ export function viewWith(base: StateView, own: Partial<StateView>): StateView {
 export class PendingView {
   /** The tasks the pending entries put, in the order they last put each. */
   private readonly tasksById = new Map<string, Task>();
+  /** Dedupe keys the pending entries' tasks took first (a key, once taken, stays its first task's). */
+  private readonly dedupeKeys = new Map<string, string>();
   private readonly agentsById = new Map<string, AgentState>();
   private readonly alertsById = new Map<string, Alert>();
   private readonly checkpointsByAgent = new Map<string, Checkpoint[]>();
@@ -324,12 +326,7 @@ export class PendingView {
         }
         return size;
       },
-      dedupe: (key) => {
-        const known = base.dedupe(key);
-        if (known !== undefined) return known;
-        for (const task of newer.values()) if (task.dedupeKey === key) return task.id;
-        return undefined;
-      },
+      dedupe: (key) => base.dedupe(key) ?? this.dedupeKeys.get(key),
       alert: (id) => this.alertsById.get(id) ?? base.alert(id),
       alerts: () => overlaid(base.alerts(), this.alertsById),
       agentState: (id) => this.agentsById.get(id) ?? base.agentState(id),
@@ -348,6 +345,8 @@ export class PendingView {
       if (current && current.rev >= task.rev) continue;
       this.tasksById.delete(task.id);
       this.tasksById.set(task.id, task);
+      if (task.dedupeKey !== undefined && !this.dedupeKeys.has(task.dedupeKey))
+        this.dedupeKeys.set(task.dedupeKey, task.id);
     }
     for (const agent of entry.agents ?? []) this.agentsById.set(agent.id, agent);
     for (const alert of entry.alerts ?? []) this.alertsById.set(alert.id, alert);

@@ -43,7 +43,9 @@ function shown(view: StateView) {
     stores: STORES.map((store) => [store, ids(view.inStore(store)), view.storeSize(store)]),
     ready: PRIORITIES.map((priority) => [priority, ids(view.readyByPriority(priority))]),
     byId: Array.from({ length: 40 }, (_, i) => view.task(idOf(i + 1))?.rev ?? null),
-    dedupe: Array.from({ length: 40 }, (_, i) => view.dedupe(`key-${i + 1}`) ?? null),
+    dedupe: [...Array.from({ length: 40 }, (_, i) => `key-${i + 1}`), 'key-shared'].map(
+      (key) => view.dedupe(key) ?? null,
+    ),
   };
 }
 
@@ -59,7 +61,8 @@ describe('a pending view of task changes', () => {
           id: idOf(n),
           status: statusOf(),
           priority: priorityOf(),
-          ...(next() < 0.3 ? { dedupeKey: `key-${n}` } : {}),
+          // A key of its own, or one that other tasks carry too: a key stays its first task's.
+          ...(next() < 0.3 ? { dedupeKey: next() < 0.5 ? `key-${n}` : 'key-shared' } : {}),
         });
 
       // The recorded state: 25 tasks in a few entries.
