@@ -43,6 +43,17 @@ export type Transact = <U>(plan: (view: StateView, now: Date) => Plan<U>) => Pro
  */
 export interface EntryObserver {
   onEntry(entry: JournalEntry): void;
+  /**
+   * Where the state is loaded anew rather than read entry by entry (PostgreSQL, after a failed
+   * commit or a crash that took back entries it had read): the first entry number the observer
+   * needs to see again, or null for none.
+   */
+  reloadFrom(): number | null;
+  /**
+   * The state was loaded anew: what was seen before may have been taken back. `entries` are the
+   * journal's entries from reloadFrom() on that carry a request id, in order.
+   */
+  onReload(entries: readonly JournalEntry[]): void;
 }
 
 /** What an observer may do to the db it watches (the narrow context it is given). */

@@ -26,7 +26,7 @@ import { jsonStoreFolders, type WorkspacePaths } from './paths.js';
 import { privateDir } from './safe-files.js';
 import type { Task } from './schemas.js';
 import { REQUIRED_KINDS } from './snapshots.js';
-import { SharedWriter } from './writer/index.js';
+import { type SharedWriter, sharedWriterFor } from './writer/index.js';
 
 export class JsonBackend implements StateBackend {
   readonly name = 'json';
@@ -38,21 +38,10 @@ export class JsonBackend implements StateBackend {
 
   constructor(
     readonly db: JournalDb,
-    share: BackendOptions['share'] = null,
+    options: BackendOptions = {},
   ) {
-    const { paths } = db;
-    this.history = new JournalHistory(paths);
-    this.writes = share
-      ? new SharedWriter({
-          address: paths.writerSocket,
-          electionLock: paths.writerLock,
-          workspace: fs.realpathSync(paths.home),
-          db,
-          config: share.config,
-          resolve: share.resolve,
-          timeoutMs: db.lockTimeoutMs,
-        })
-      : null;
+    this.history = new JournalHistory(db.paths);
+    this.writes = sharedWriterFor(db.paths, db, options, db.lockTimeoutMs);
   }
 
   /**
@@ -69,7 +58,7 @@ export class JsonBackend implements StateBackend {
   }
 
   get writer(): WriterStatus | null {
-    return this.writes ? { role: this.writes.role, stats: this.writes.stats } : null;
+    return this.writes?.status ?? null;
   }
 
   refresh(): void {
@@ -144,9 +133,7 @@ export const jsonBackend: BackendFactory = {
       ...(options.snapshotEvery !== undefined ? { snapshotEvery: options.snapshotEvery } : {}),
       ...(options.readOnly ? { readOnly: true } : {}),
     });
-    // Every process writes for itself on Windows, and one that only reads shares nothing.
-    const share = options.readOnly || process.platform === 'win32' ? null : options.share;
-    return new JsonBackend(db, share);
+    return new JsonBackend(db, options);
   },
 
   async create(paths: WorkspacePaths, first: Change) {

@@ -6,7 +6,7 @@
 import type pg from 'pg';
 import { DreamError } from '../errors.js';
 import { decodeLine } from '../journal-reader.js';
-import { AgentState, Alert, Checkpoint, Mail, Task } from '../schemas.js';
+import { AgentState, Alert, Checkpoint, type JournalEntry, Mail, Task } from '../schemas.js';
 import { StateIndex } from '../state-index.js';
 import type { PgLocation } from './connection.js';
 
@@ -37,10 +37,19 @@ export interface Loaded {
   head: string | null;
   /** When that entry was recorded (ms; 0: an empty journal). */
   headAt: number;
+  /** The entries from `requestsFrom` on that carry a shared writer's request id, in order. */
+  requests: JournalEntry[];
 }
 
-/** The whole state as the tables hold it, read inside the caller's transaction. */
-export async function loadState(query: Query, location: PgLocation): Promise<Loaded> {
+/**
+ * The whole state as the tables hold it, read inside the caller's transaction; with `requestsFrom`,
+ * also the journal's entries from that number on that carry a request id (EntryObserver.onReload).
+ */
+export async function loadState(
+  query: Query,
+  location: PgLocation,
+  requestsFrom: number | null = null,
+): Promise<Loaded> {
   const mem = new StateIndex();
   let head: string | null = null;
   let headAt = 0;
@@ -82,5 +91,18 @@ export async function loadState(query: Query, location: PgLocation): Promise<Loa
     mem.rememberArchived(row.key, row.id, Number(row.seq));
   mem.sortReadyQueues();
   mem.dirty.clear();
-  return { mem, head, headAt };
+  const requests: JournalEntry[] = [];
+  if (requestsFrom !== null) {
+    const { rows } = await query(
+      "SELECT entry::text AS line FROM journal WHERE seq >= $1 AND entry->'req' IS NOT NULL ORDER BY seq",
+      [requestsFrom],
+    );
+    for (const { line } of rows as { line: string }[]) {
+      const decoded = decodeLine(line);
+      if ('error' in decoded)
+        throw new DreamError('E_CORRUPT', `a journal entry in schema ${location.schema} ${decoded.error}`);
+      requests.push(decoded.entry);
+    }
+  }
+  return { mem, head, headAt, requests };
 }

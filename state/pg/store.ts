@@ -10,16 +10,18 @@
  * `record_entries`) → commit. Numbers are handed out under the lock, so the committed journal is
  * always a prefix without gaps: a reader that reads past its last number misses nothing.
  *
- * Hot changes (claim, renew, complete, fail) of this process's agents are gathered into one
- * transaction while the previous one commits; a change alone (hot or not), or changes of agents
- * that go together, are planned before the lock and recorded in one round trip if nothing came after
- * the entry they were planned on, or, for a lone hot change (and an expiry), if nothing that came
- * after wrote what its plan read (recordInOneTrip, state/pg/conflicts.ts). Other processes hear of
- * changes through the doorbell (state/pg/doorbell.ts) and read them from the journal. The state is
- * loaded from the tables by state/pg/load.ts.
+ * Hot changes (claim, renew, complete, fail) of the long-lived processes of one host go through the
+ * host's shared writer (state/writer/), which gathers them into one transaction while the previous
+ * one commits, and sends each asker the entries it has not read with its answer (EntryRelay). A
+ * change alone (hot or not), or changes that go together and can be planned one on another (tasks,
+ * agents, alerts, checkpoints: PendingView), are planned before the lock and recorded in one round
+ * trip if nothing came after the entry they were planned on, or, for a lone hot change (and an
+ * expiry), if nothing that came after wrote what its plan read (recordInOneTrip,
+ * state/pg/conflicts.ts). Other processes hear of changes through the doorbell
+ * (state/pg/doorbell.ts) and read them from the journal. The state is loaded from the tables by
+ * state/pg/load.ts.
  */
 import { randomUUID } from 'node:crypto';
-import fs from 'node:fs';
 import type pg from 'pg';
 import type {
   BackendOptions,
@@ -56,7 +58,7 @@ import {
   StateIndex,
   type StateView,
 } from '../state-index.js';
-import { type EntryRelay, SharedWriter } from '../writer/index.js';
+import { type EntryRelay, type SharedWriter, sharedWriterFor } from '../writer/index.js';
 import { checkSchema } from './check.js';
 import { DbClock } from './clock.js';
 import { KEY_SEPARATOR, writes } from './conflicts.js';
@@ -105,9 +107,16 @@ class RecentLines {
     }
   }
 
-  /** The JSON strings of entries `after` + 1 to `to`, encoded, or null when one is not at hand. */
-  encoded(after: number, to: number): Buffer[] | null {
+  /**
+   * The JSON strings of entries `after` + 1 to `to`, encoded; null when one is not at hand, or when
+   * entry `after` is not at hand with the crc `crc` (the asker's state and this one differ there).
+   */
+  encoded(after: number, crc: string | null, to: number): Buffer[] | null {
     if (to - after > RECENT_LINES) return null;
+    if (after > 0) {
+      const base = this.bySeq.get(after);
+      if (base === undefined || crc === null || !base.line.endsWith(`"crc":"${crc}"}`)) return null;
+    } else if (crc !== null) return null;
     const encoded: Buffer[] = [];
     for (let seq = after + 1; seq <= to; seq++) {
       const kept = this.bySeq.get(seq);
@@ -225,22 +234,20 @@ export class PgBackend implements StateBackend {
   private readonly recent = new RecentLines();
   /** The entries of this state travel with the shared writer's answers (state/writer/protocol.ts). */
   readonly relay: EntryRelay = {
-    seen: () => Math.max(this.mem.seq, this.fetchedTo),
-    entriesAfter: (seen) => (this.stale ? null : this.recent.encoded(seen, this.mem.seq)),
+    seen: () => ({
+      seq: Math.max(this.mem.seq, this.fetchedTo),
+      crc: this.fetched.at(-1)?.crc ?? this.head,
+    }),
+    entriesAfter: (seen, crc) => (this.stale ? null : this.recent.encoded(seen, crc, this.mem.seq)),
     absorb: (lines) => {
-      for (const line of lines) {
-        const decoded = decodeLine(line);
-        // A line that is not an entry, or one that does not follow: the journal is read instead.
-        if ('error' in decoded || decoded.entry.seq > this.fetchedTo + 1) break;
-        if (decoded.entry.seq <= this.fetchedTo) continue;
-        this.fetched.push(decoded.entry);
-        this.fetchedTo = decoded.entry.seq;
-        this.recent.add(decoded.entry.seq, line);
-        this.readStats.relayed += 1;
-      }
+      // A state that may be wrong takes nothing on top: it is loaded again before its next change.
+      if (this.stale) return;
+      this.readStats.relayed += this.fetchLines(lines);
       this.applyFetched();
     },
   };
+  /** How many times the state was loaded anew: a read that started before one is dropped. */
+  private loads = 0;
   /**
    * Changes (alone, or that go together) recorded in one round trip (`latest`), the tries that found
    * entries after their plan's or a clock too far off (`again`), those not sent because their
@@ -296,23 +303,13 @@ export class PgBackend implements StateBackend {
           throw error;
         }
       });
+      backend.fetchedTo = backend.mem.seq;
+      backend.writes = paths ? sharedWriterFor(paths, backend, options, backend.lockTimeoutMs) : null;
+      // Folders made before the shared writer came to this backend have no locks/ yet.
+      if (paths && backend.writes) privateDir(paths.locksDir);
     } catch (error) {
       await backend.close();
       throw error;
-    }
-    backend.fetchedTo = backend.mem.seq;
-    const share = options.readOnly || process.platform === 'win32' ? null : options.share;
-    if (share && paths) {
-      privateDir(paths.locksDir);
-      backend.writes = new SharedWriter({
-        address: paths.writerSocket,
-        electionLock: paths.writerLock,
-        workspace: fs.realpathSync(paths.home),
-        db: backend,
-        config: share.config,
-        resolve: share.resolve,
-        timeoutMs: backend.lockTimeoutMs,
-      });
     }
     return backend;
   }
@@ -322,7 +319,7 @@ export class PgBackend implements StateBackend {
   }
 
   get writer(): WriterStatus | null {
-    return this.writes ? { role: this.writes.role, stats: this.writes.stats } : null;
+    return this.writes?.status ?? null;
   }
 
   /** Apply the entries read since the last look, then read more in the background. */
@@ -339,8 +336,14 @@ export class PgBackend implements StateBackend {
     this.observer?.onEntry(entry);
   }
 
+  /** Apply an entry read from the journal, and keep its line at hand (RecentLines). */
+  private applyLine(entry: JournalEntry, line: string): void {
+    this.applyEntry(entry);
+    this.recent.add(entry.seq, line);
+  }
+
   /** The state as loaded from the tables replaces the one in memory. */
-  private loaded({ mem, head, headAt }: Loaded): void {
+  private loaded({ mem, head, headAt, requests }: Loaded): void {
     this.mem = mem;
     this.head = head;
     this.headAt = headAt;
@@ -348,6 +351,36 @@ export class PgBackend implements StateBackend {
     this.fetched = [];
     this.fetchedTo = mem.seq;
     this.recent.clear();
+    this.loads += 1;
+    this.observer?.onReload(requests);
+  }
+
+  /** The state loaded from the tables, with the request entries the observer needs (loaded). */
+  private loadFrom(client: pg.Client): Promise<Loaded> {
+    return loadState(
+      (sql, values) => client.query(sql, values),
+      this.location,
+      this.observer?.reloadFrom() ?? null,
+    );
+  }
+
+  /**
+   * Journal lines (read, or sent by the shared writer) kept for the next look, those that follow on
+   * from what was read before; the first that is not a valid entry, or that leaves a gap, ends them.
+   * Returns how many were kept.
+   */
+  private fetchLines(lines: readonly string[]): number {
+    let kept = 0;
+    for (const line of lines) {
+      const decoded = decodeLine(line);
+      if ('error' in decoded || decoded.entry.seq > this.fetchedTo + 1) break;
+      if (decoded.entry.seq <= this.fetchedTo) continue;
+      this.fetched.push(decoded.entry);
+      this.fetchedTo = decoded.entry.seq;
+      this.recent.add(decoded.entry.seq, line);
+      kept += 1;
+    }
+    return kept;
   }
 
   private applyFetched(): void {
@@ -394,11 +427,14 @@ export class PgBackend implements StateBackend {
     const from = Math.max(this.mem.seq, this.fetchedTo);
     // What the state is as of, when the read starts from there: the journal must still hold it.
     const mine = from === this.mem.seq ? this.head : undefined;
+    const loads = this.loads;
     this.readStats.pulls += 1;
     const { rows } = await this.reads.query<{ head: string | null; lines: string | null }>(
       `SELECT (SELECT entry->>'crc' FROM journal WHERE seq = $1) AS head, ${linesAfter('$1', PULL_PAGE)} AS lines`,
       [from],
     );
+    // The state was loaded anew meanwhile: what this read brings may not follow on from it.
+    if (this.loads !== loads) return;
     const head = rows[0]!.head;
     const lines = splitLines(rows[0]!.lines);
     const first = lines[0] === undefined ? null : decodeLine(lines[0]);
@@ -409,17 +445,7 @@ export class PgBackend implements StateBackend {
       await this.enqueue(() => this.reload());
       return;
     }
-    let expected = from + 1;
-    for (const line of lines) {
-      const decoded = decodeLine(line);
-      if ('error' in decoded || decoded.entry.seq !== expected) break;
-      if (expected > this.fetchedTo) {
-        this.fetched.push(decoded.entry);
-        this.fetchedTo = expected;
-        this.recent.add(expected, line);
-      }
-      expected += 1;
-    }
+    this.fetchLines(lines);
   }
 
   private settleIndex(): void {
@@ -453,8 +479,9 @@ export class PgBackend implements StateBackend {
   async hot<T>(request: HotRequest, local: HotChange<T>): Promise<T> {
     if (!this.writes) return this.hotHere(local);
     const result = await this.writes.run(request.op, request.args, request.actor, local);
-    // Made by the writer in another process: this process reads the journal up to its entry (the
-    // task's rev), so that its view shows the change from the next look on, as it shows its own.
+    // Made by the writer in another process: the entries up to its own came with the answer
+    // (EntryRelay); when they did not, this process reads the journal up to its entry (the task's
+    // rev). Either way its view shows the change from the next look on, as it shows its own.
     await this.readUpTo((result as Task | null)?.rev ?? 0);
     return result;
   }
@@ -463,7 +490,14 @@ export class PgBackend implements StateBackend {
   private async readUpTo(seq: number): Promise<void> {
     while (this.mem.seq < seq && !this.closed) {
       const before = this.fetchedTo;
-      await this.pull();
+      // The change is made: a read that fails only leaves the view behind until the next look.
+      if (
+        !(await this.pull().then(
+          () => true,
+          () => false,
+        ))
+      )
+        return;
       this.applyFetched();
       // Nothing more came (the state is being loaded again from the tables): the next look has it.
       if (this.fetchedTo === before) return;
@@ -701,8 +735,7 @@ export class PgBackend implements StateBackend {
         this.stale = true;
         break;
       }
-      this.applyEntry(entry);
-      this.recent.add(entry.seq, line);
+      this.applyLine(entry, line);
     }
     this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
     this.settleIndex();
@@ -881,12 +914,8 @@ export class PgBackend implements StateBackend {
         else await this.readAhead(client);
         continue;
       }
-      if (lost) this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
-      else
-        for (const [i, entry] of entries.entries()) {
-          this.applyEntry(entry);
-          this.recent.add(entry.seq, lines[i]!);
-        }
+      if (lost) this.loaded(await this.loadFrom(client));
+      else for (const [i, entry] of entries.entries()) this.applyLine(entry, lines[i]!);
       this.lockedCatchUp = Math.max(this.lockedCatchUp, lost ? this.mem.seq - after : entries.length);
       return row.now;
     }
@@ -916,8 +945,7 @@ export class PgBackend implements StateBackend {
           this.stale = true;
           return;
         }
-        this.applyEntry(entry);
-        this.recent.add(entry.seq, line);
+        this.applyLine(entry, line);
       }
       this.fetchedTo = Math.max(this.fetchedTo, this.mem.seq);
       if (rows.length < PULL_PAGE) return;
@@ -972,7 +1000,7 @@ export class PgBackend implements StateBackend {
   private async loadOn(client: pg.Client): Promise<void> {
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
     try {
-      this.loaded(await loadState((sql, values) => client.query(sql, values), this.location));
+      this.loaded(await this.loadFrom(client));
       await client.query('COMMIT');
     } catch (error) {
       await client.query('ROLLBACK').catch(() => undefined);

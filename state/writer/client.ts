@@ -114,28 +114,32 @@ export class Client {
     this.count += 1;
     const id = `${process.pid}-${this.instance}-${this.count}`;
     stats.asked += 1;
+    const seen = relay?.seen();
     // From before the request is sent: a read by this process meanwhile may catch up past its entry.
-    log.awaitRequest(id);
+    log.awaitRequest(id, seen?.seq);
     try {
       const reply = await this.exchange(connection, {
         t: 'req',
         id,
         ...request,
         config: this.context.config,
-        ...(relay ? { seen: relay.seen() } : {}),
+        ...(seen ? { seen: seen.seq, ...(seen.crc === null ? {} : { seenCrc: seen.crc }) } : {}),
       });
       switch (reply.t) {
-        case 'ok':
+        case 'ok': {
+          let value: T;
           try {
-            const value = local.check(reply.value);
-            if (reply.entries) relay?.absorb(reply.entries);
-            return value;
+            value = local.check(reply.value);
           } catch (error) {
             throw new DreamError(
               'E_CORRUPT',
               `the workspace's writer answered ${request.op} with something invalid (request ${id}): ${(error as Error).message.slice(0, 300)}`,
             );
           }
+          // The change is made: what came with it only spares this process a read of the journal.
+          if (reply.entries) relay?.absorb(reply.entries);
+          return value;
+        }
         case 'err':
           throw errorFrom(reply.error);
         case 'direct':

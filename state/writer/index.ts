@@ -5,9 +5,11 @@
  * a request with no answer is settled through the journal. Why, how a writer is elected, and how
  * crashes are made safe: docs/decisions/shared-writer.md.
  */
-import type { PlanFn } from '../backend.js';
+import fs from 'node:fs';
+import type { BackendOptions, PlanFn, WriterStatus } from '../backend.js';
 import type { BatchItem, EntryObserver, ObservedDb, Transact } from '../change.js';
 import { acquireLock, type LockHandle } from '../lock/index.js';
+import type { WorkspacePaths } from '../paths.js';
 import { AGENT_ID_RE } from '../schemas.js';
 import { Client, type Connection, tryConnect } from './client.js';
 import type { EntryRelay, Resolve, SharedChange, WriterStats } from './protocol.js';
@@ -50,6 +52,29 @@ export interface SharedWriterOptions {
   timeoutMs: number;
 }
 
+/**
+ * The shared writer of the workspace at `paths` for this process's state `db`, or null when the
+ * process writes only for itself: it was asked not to share, it only reads, or it runs on Windows.
+ */
+export function sharedWriterFor(
+  paths: WorkspacePaths,
+  db: WriterDb,
+  options: BackendOptions,
+  timeoutMs: number,
+): SharedWriter | null {
+  const share = options.readOnly || process.platform === 'win32' ? null : options.share;
+  if (!share) return null;
+  return new SharedWriter({
+    address: paths.writerSocket,
+    electionLock: paths.writerLock,
+    workspace: fs.realpathSync(paths.home),
+    db,
+    config: share.config,
+    resolve: share.resolve,
+    timeoutMs,
+  });
+}
+
 export class SharedWriter {
   private server: Server | null = null;
   private connection: Connection | null = null;
@@ -72,6 +97,11 @@ export class SharedWriter {
       timeoutMs: options.timeoutMs,
       stats: this.stats,
     });
+  }
+
+  /** This process's part in shared writes (StateBackend.writer). */
+  get status(): WriterStatus {
+    return { role: this.role, stats: this.stats };
   }
 
   get role(): 'writer' | 'client' | 'none' {

@@ -23,14 +23,15 @@ export interface SharedChange<T> {
  * writer sends the entries the asker lacks with its answer, so that the asker need not read them.
  */
 export interface EntryRelay {
-  /** The last entry this state has read. */
-  seen(): number;
+  /** The last entry this state has read, and its crc (null: none yet). */
+  seen(): { seq: number; crc: string | null };
   /**
-   * The lines of the entries after `seen`, up to this state's last, when all are at hand (else
-   * null), each as a JSON string, encoded: an answer's `entries`, made once per line however many
-   * askers it goes to (see sendAnswer).
+   * The lines of the entries after `seen`, up to this state's last, when all are at hand and this
+   * state's entry `seen` has the crc `crc` (the asker's state and this one agree so far), else null;
+   * each as a JSON string, encoded: an answer's `entries`, made once per line however many askers
+   * it goes to (see sendAnswer).
    */
-  entriesAfter(seen: number): Buffer[] | null;
+  entriesAfter(seen: number, crc: string | null): Buffer[] | null;
   /** Take entries another process sent (an answer's), checked as any line read from the journal. */
   absorb(lines: readonly string[]): void;
 }
@@ -63,6 +64,11 @@ export const Request = z.strictObject({
   config: z.string().max(64),
   /** The last journal entry the asker has read, when its state is kept by reading a server (EntryRelay). */
   seen: z.number().int().nonnegative().optional(),
+  /** That entry's crc: the writer sends the entries after it only if its own entry there has it. */
+  seenCrc: z
+    .string()
+    .regex(/^[0-9a-f]{8}$/)
+    .optional(),
 });
 export type Request = z.infer<typeof Request>;
 

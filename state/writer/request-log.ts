@@ -20,11 +20,16 @@ const REMEMBER_COUNT = 10_000;
 export class RequestLog implements EntryObserver {
   /** Requests whose entries this process is looking for, and the entry once read. */
   private readonly awaited = new Map<string, JournalEntry | null>();
+  /**
+   * Requests under way (awaited here, or served by this process as the writer), and the last entry
+   * their asker had read when it sent them: their entries can only come after it.
+   */
+  private readonly underWay = new Map<string, number>();
   /** Request ids recorded in the journal lately, and when this process read them. */
   private readonly recorded = new Map<string, number>();
   private readonly db: ObservedDb;
 
-  /** `observe` attaches the log to a db (JournalDb.observe) and returns what it may do to it. */
+  /** `observe` attaches the log to a db (WriterDb.observe) and returns what it may do to it. */
   constructor(observe: (observer: EntryObserver) => ObservedDb) {
     this.db = observe(this);
   }
@@ -43,9 +48,39 @@ export class RequestLog implements EntryObserver {
     }
   }
 
-  /** Look out for the entry a shared writer may make for this request (read by catch-up from now on). */
-  awaitRequest(id: string): void {
+  /**
+   * The state was loaded anew (ObservedDb's reload): forget what was read of the journal, and take
+   * the entries of requests since the oldest one under way.
+   */
+  reloadFrom(): number | null {
+    let from: number | null = null;
+    for (const seen of this.underWay.values()) from = from === null ? seen + 1 : Math.min(from, seen + 1);
+    return from;
+  }
+
+  onReload(entries: readonly JournalEntry[]): void {
+    for (const id of this.awaited.keys()) this.awaited.set(id, null);
+    this.recorded.clear();
+    for (const entry of entries) this.onEntry(entry);
+  }
+
+  /**
+   * Look out for the entry a shared writer may make for this request (read by catch-up from now on);
+   * `seen`: the last entry this process had read.
+   */
+  awaitRequest(id: string, seen = 0): void {
     this.awaited.set(id, null);
+    this.underWay.set(id, seen);
+  }
+
+  /** This process, the writer, has read a request whose asker had read up to entry `seen`. */
+  serveRequest(id: string, seen = 0): void {
+    this.underWay.set(id, seen);
+  }
+
+  /** This process, the writer, has answered the request. */
+  servedRequest(id: string): void {
+    this.underWay.delete(id);
   }
 
   /** The entry made for an awaited request, once this process has read it. */
@@ -55,6 +90,7 @@ export class RequestLog implements EntryObserver {
 
   forgetRequest(id: string): void {
     this.awaited.delete(id);
+    this.underWay.delete(id);
   }
 
   /** Is a change for this request in the journal already (made by a writer, or settled by its asker)? */

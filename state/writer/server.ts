@@ -40,7 +40,7 @@ export interface ServerContext {
   readonly relay: EntryRelay | undefined;
   readonly log: RequestLog;
   readonly stats: WriterStats;
-  /** Run a batch in the db's turn (JournalDb.transactBatch). */
+  /** Run a batch in the db's turn (WriterDb.transactBatch). */
   transactBatch(take: () => BatchItem[]): Promise<void>;
   /** The shared writer is closing: requests are no longer taken. */
   closing(): boolean;
@@ -150,6 +150,7 @@ export class Server {
       return;
     }
     stats.served += 1;
+    log.serveRequest(id, request.seen);
     // A plan may be made more than once (the PostgreSQL backend plans again on a newer state).
     let stale = false;
     this.join({
@@ -167,9 +168,13 @@ export class Server {
       },
       settle: (outcome: Outcome<unknown>) => {
         if (FAILPOINT === 'after-commit') process.kill(process.pid, 'SIGKILL');
+        log.servedRequest(id);
         if (!outcome.ok) return send(socket, { t: 'err', id, error: errorJson(outcome.error) });
         // With the answer, the entries the asker has not read, up to its change's (when at hand).
-        const entries = request.seen === undefined ? null : this.context.relay?.entriesAfter(request.seen);
+        const entries =
+          request.seen === undefined
+            ? null
+            : this.context.relay?.entriesAfter(request.seen, request.seenCrc ?? null);
         if (entries) sendAnswer(socket, id, outcome.value ?? null, entries);
         else send(socket, { t: 'ok', id, value: outcome.value ?? null });
       },

@@ -311,8 +311,8 @@ function sharedWriter(backend: Backend): void {
     await writer.value({ do: 'claim', agent: 'agent-1' });
     const client = await open('agent-2', { TEST_LOCK_TIMEOUT_MS: '1500' });
     await client.value({ do: 'claim', agent: 'agent-2' }); // connected, served
-    // Give the writer's keeper thread time to let the journal lock go (10 ms after its last batch),
-    // then stop the writer: it holds the request it reads on waking up.
+    // Give the writer's keeper thread time to let the journal lock go (the JSON store keeps it 10 ms
+    // after its last batch), then stop the writer: it holds the request it reads on waking up.
     await new Promise((r) => setTimeout(r, 300));
     writer.child.kill('SIGSTOP');
     const task = await client.value<Task>({ do: 'claim', agent: 'agent-2' });
