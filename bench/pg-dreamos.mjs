@@ -3,7 +3,9 @@
 // - Cycles: the claim-then-complete loop of the other state figures, through the built library
 //   (openWorkspace, claim, complete) by N processes (bench/worker-dreamos.mjs) on a workspace whose
 //   state is in PostgreSQL, every commit durable; compared with the bare-SQL reference
-//   (bench/pg-reference.mjs) of the same case. After each run every task is checked: done exactly once
+//   (bench/pg-reference.mjs) of the same case. The processes open one workspace folder, as a library
+//   user's processes on one host do, and so share its writer (state/writer/); with `share: false`
+//   each writes for itself, as processes on as many hosts would. After each run every task is checked: done exactly once
 //   (one claim and one completion in the journal table), every acknowledged completion done.
 // - Pickup: a task added by one process (host A, the library) and started by a `dreamos run` on another
 //   workspace folder of the same schema (host B), idle and waiting: the claim's time minus the add's
@@ -122,6 +124,7 @@ export async function pgDreamosCycles({
   seconds = 3,
   warmupSeconds = 0,
   warmupTasks = 2000,
+  share = true,
 }) {
   const client = await connect(url);
   const schemas = [];
@@ -145,7 +148,7 @@ export async function pgDreamosCycles({
         warmupHome: warm?.home,
         agent: agent.id,
         distIndex,
-        share: false,
+        share,
       })),
       seconds,
       { warmupSeconds },
@@ -162,6 +165,7 @@ export async function pgDreamosCycles({
       claimMsPerCycle: round(result.claimMs / Math.max(1, cycles), 3),
       completeMsPerCycle: round(result.completeMs / Math.max(1, cycles), 3),
       perProcess: result.perProcess,
+      ...(result.writer ? { writer: result.writer } : {}),
       emptied: cycles === tasks,
       ...check,
       // Left behind is only a fault when the board was emptied.

@@ -696,31 +696,34 @@ if (pgPart('cycles') || pgPart('pickup') || pgPart('recovery')) {
         for (const workers of PG_WORKERS) {
           const referenceRuns = [];
           const dreamosRuns = [];
+          // The same processes each writing for itself, as on as many hosts (no shared writer).
+          const hostRuns = [];
           // The reference and the library take turns, run by run, so that their ratio is like for like.
           for (let r = 0; r < REPEATS; r++) {
             referenceRuns.push(
               await pgReference({ workers, tasks, seconds: CASE_SECONDS, warmupSeconds: WARMUP_SECONDS }),
             );
-            dreamosRuns.push(
-              await pgDreamosCycles({
-                lib: { initWorkspace },
-                distIndex: DIST_INDEX,
-                benchDir: join(ROOT, 'bench'),
-                tmpRoot,
-                taskInputs,
-                url: PG_BENCH_URL,
-                workers,
-                tasks,
-                seconds: CASE_SECONDS,
-                warmupSeconds: WARMUP_SECONDS,
-              }),
-            );
+            const cycles = {
+              lib: { initWorkspace },
+              distIndex: DIST_INDEX,
+              benchDir: join(ROOT, 'bench'),
+              tmpRoot,
+              taskInputs,
+              url: PG_BENCH_URL,
+              workers,
+              tasks,
+              seconds: CASE_SECONDS,
+              warmupSeconds: WARMUP_SECONDS,
+            };
+            dreamosRuns.push(await pgDreamosCycles(cycles));
+            if (workers > 1) hostRuns.push(await pgDreamosCycles({ ...cycles, share: false }));
             log(
-              `  pg ${tasks} tasks, ${workers} process(es), run ${r + 1}/${REPEATS}: Dream.OS ${dreamosRuns.at(-1).rate}/s, reference ${referenceRuns.at(-1).rate}/s (load ${os.loadavg()[0].toFixed(1)})`,
+              `  pg ${tasks} tasks, ${workers} process(es), run ${r + 1}/${REPEATS}: Dream.OS ${dreamosRuns.at(-1).rate}/s${sharedSummary(dreamosRuns.at(-1))}, reference ${referenceRuns.at(-1).rate}/s${workers > 1 ? `, one process per host ${hostRuns.at(-1).rate}/s` : ''} (load ${os.loadavg()[0].toFixed(1)})`,
             );
           }
           const reference = combine(referenceRuns);
           const dreamos = combine(dreamosRuns);
+          const perHost = hostRuns.length > 0 ? combine(hostRuns) : null;
           const ratio = dreamos.rate / reference.rate;
           pgCases.push({
             tasks,
@@ -734,19 +737,32 @@ if (pgPart('cycles') || pgPart('pickup') || pgPart('recovery')) {
               pass: ratio >= PG_BARS.ratioToReference,
             },
             integrity: {
-              lost: dreamos.lost,
-              duplicated: dreamos.duplicated,
+              lost: dreamos.lost + (perHost?.lost ?? 0),
+              duplicated: dreamos.duplicated + (perHost?.duplicated ?? 0),
               referenceLost: reference.lost,
               referenceDuplicated: reference.duplicated,
               bar: 'lost = duplicated = 0',
               pass:
                 dreamos.lost === 0 &&
                 dreamos.duplicated === 0 &&
+                (perHost?.lost ?? 0) === 0 &&
+                (perHost?.duplicated ?? 0) === 0 &&
                 reference.lost === 0 &&
                 reference.duplicated === 0,
             },
             dreamos,
             reference,
+            // Not a bar: the processes as on as many hosts, each writing for itself, for comparison.
+            ...(perHost
+              ? {
+                  onePerHost: {
+                    rate: perHost.rate,
+                    ratioToReference: round(perHost.rate / reference.rate, 3),
+                    lost: perHost.lost,
+                    duplicated: perHost.duplicated,
+                  },
+                }
+              : {}),
           });
         }
       }
