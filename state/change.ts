@@ -50,10 +50,11 @@ export interface EntryObserver {
    */
   reloadFrom(): number | null;
   /**
-   * The state was loaded anew: what was seen before may have been taken back. `entries` are the
-   * journal's entries from reloadFrom() on that carry a request id, in order.
+   * The state was loaded anew: what was seen from entry `from` on may have been taken back.
+   * `entries` are the journal's entries from `from` on that carry a request id, in order (`from`
+   * may be earlier than reloadFrom() asked, never later).
    */
-  onReload(entries: readonly JournalEntry[]): void;
+  onReload(entries: readonly JournalEntry[], from: number): void;
 }
 
 /** What an observer may do to the db it watches (the narrow context it is given). */

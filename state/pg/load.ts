@@ -39,7 +39,18 @@ export interface Loaded {
   headAt: number;
   /** The entries from `requestsFrom` on that carry a shared writer's request id, in order. */
   requests: JournalEntry[];
+  /** The first entry those were looked for from (the entry after the state's when none were asked). */
+  requestsFrom: number;
 }
+
+/**
+ * How far before the entry asked for the request entries are read: a server crash takes back the
+ * commits not yet flushed (a few hundred milliseconds of them with `synchronous_commit` off), which
+ * an asker may have read, and a request's entry may then be at one of their numbers.
+ */
+const CRASH_MARGIN = 4096;
+/** At most this many of the latest entries are read (an asker that had not read for hours). */
+const REQUEST_SCAN_MAX = 100_000;
 
 /**
  * The whole state as the tables hold it, read inside the caller's transaction; with `requestsFrom`,
@@ -92,10 +103,14 @@ export async function loadState(
   mem.sortReadyQueues();
   mem.dirty.clear();
   const requests: JournalEntry[] = [];
+  const from =
+    requestsFrom === null
+      ? mem.seq + 1
+      : Math.max(1, requestsFrom - CRASH_MARGIN, mem.seq + 1 - REQUEST_SCAN_MAX);
   if (requestsFrom !== null) {
     const { rows } = await query(
       "SELECT entry::text AS line FROM journal WHERE seq >= $1 AND entry->'req' IS NOT NULL ORDER BY seq",
-      [requestsFrom],
+      [from],
     );
     for (const { line } of rows as { line: string }[]) {
       const decoded = decodeLine(line);
@@ -104,5 +119,5 @@ export async function loadState(
       requests.push(decoded.entry);
     }
   }
-  return { mem, head, headAt, requests };
+  return { mem, head, headAt, requests, requestsFrom: from };
 }

@@ -234,10 +234,13 @@ export class PgBackend implements StateBackend {
   private readonly recent = new RecentLines();
   /** The entries of this state travel with the shared writer's answers (state/writer/protocol.ts). */
   readonly relay: EntryRelay = {
-    seen: () => ({
-      seq: Math.max(this.mem.seq, this.fetchedTo),
-      crc: this.fetched.at(-1)?.crc ?? this.head,
-    }),
+    seen: () => {
+      const seq = Math.max(this.mem.seq, this.fetchedTo);
+      // Entries read ahead may be behind the state already (its own change went past them).
+      const last = this.fetched.at(-1);
+      const crc = last?.seq === seq ? last.crc : seq === this.mem.seq ? this.head : null;
+      return { seq, crc };
+    },
     entriesAfter: (seen, crc) => (this.stale ? null : this.recent.encoded(seen, crc, this.mem.seq)),
     absorb: (lines) => {
       // A state that may be wrong takes nothing on top: it is loaded again before its next change.
@@ -343,7 +346,7 @@ export class PgBackend implements StateBackend {
   }
 
   /** The state as loaded from the tables replaces the one in memory. */
-  private loaded({ mem, head, headAt, requests }: Loaded): void {
+  private loaded({ mem, head, headAt, requests, requestsFrom }: Loaded): void {
     this.mem = mem;
     this.head = head;
     this.headAt = headAt;
@@ -352,7 +355,7 @@ export class PgBackend implements StateBackend {
     this.fetchedTo = mem.seq;
     this.recent.clear();
     this.loads += 1;
-    this.observer?.onReload(requests);
+    this.observer?.onReload(requests, requestsFrom);
   }
 
   /** The state loaded from the tables, with the request entries the observer needs (loaded). */

@@ -25,8 +25,8 @@ export class RequestLog implements EntryObserver {
    * their asker had read when it sent them: their entries can only come after it.
    */
   private readonly underWay = new Map<string, number>();
-  /** Request ids recorded in the journal lately, and when this process read them. */
-  private readonly recorded = new Map<string, number>();
+  /** Request ids recorded in the journal lately: when this process read them, and at which entry. */
+  private readonly recorded = new Map<string, { at: number; seq: number }>();
   private readonly db: ObservedDb;
 
   /** `observe` attaches the log to a db (WriterDb.observe) and returns what it may do to it. */
@@ -39,28 +39,29 @@ export class RequestLog implements EntryObserver {
     const id = entry.req.id;
     if (this.awaited.has(id)) this.awaited.set(id, entry);
     const now = Date.now();
-    this.recorded.set(id, now);
+    this.recorded.set(id, { at: now, seq: entry.seq });
     if (this.recorded.size > REMEMBER_COUNT) {
-      for (const [old, at] of this.recorded) {
+      for (const [old, { at }] of this.recorded) {
         if (now - at < REMEMBER_MS) break;
         this.recorded.delete(old);
       }
     }
   }
 
-  /**
-   * The state was loaded anew (ObservedDb's reload): forget what was read of the journal, and take
-   * the entries of requests since the oldest one under way.
-   */
+  /** The oldest entry a request under way can have: after the one its asker had read. */
   reloadFrom(): number | null {
     let from: number | null = null;
     for (const seen of this.underWay.values()) from = from === null ? seen + 1 : Math.min(from, seen + 1);
     return from;
   }
 
-  onReload(entries: readonly JournalEntry[]): void {
-    for (const id of this.awaited.keys()) this.awaited.set(id, null);
-    this.recorded.clear();
+  /**
+   * The state was loaded anew: what was read from entry `from` on is forgotten, and the entries of
+   * requests the journal holds from there are taken again.
+   */
+  onReload(entries: readonly JournalEntry[], from: number): void {
+    for (const [id, entry] of this.awaited) if (entry && entry.seq >= from) this.awaited.set(id, null);
+    for (const [id, { seq }] of this.recorded) if (seq >= from) this.recorded.delete(id);
     for (const entry of entries) this.onEntry(entry);
   }
 

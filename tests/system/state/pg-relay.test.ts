@@ -81,6 +81,8 @@ describePg('the state a PostgreSQL shared writer relies on', () => {
     expect(asker.view.task(third.id)).toBeUndefined();
     backendOf(asker).relay.absorb(lines);
     expect(stats.relayed).toBe(2);
+    // What it says it has read next time is the journal's entry there.
+    expect(backendOf(asker).relay.seen()).toEqual({ seq: third.rev, crc: await crcAt(schema, third.rev) });
     expect(asker.view.task(third.id)?.title).toBe('third');
   });
 

@@ -54,14 +54,17 @@ describe('the request log', () => {
     log.awaitRequest('1-a-1', 40);
     log.serveRequest('2-b-1', 35);
     expect(log.reloadFrom()).toBe(36);
+    show({ seq: 30, op: 'claim', req: { id: '4-d-1', task: 'T-3' } });
     show({ seq: 41, op: 'claim', req: { id: '1-a-1', task: 'T-1' } });
     show({ seq: 42, op: 'claim', req: { id: '3-c-1', task: 'T-2' } });
     expect(log.requestEntry('1-a-1')).toMatchObject({ seq: 41 });
-    // A crash took back entry 41; another request's entry is at 41 now.
-    log.onReload([{ seq: 41, op: 'settle-request', req: { id: '2-b-1', task: null } } as JournalEntry]);
+    // A crash took back entries from 41 on; another request's entry is at 41 now. What was read
+    // before the entries read again is kept.
+    log.onReload([{ seq: 41, op: 'settle-request', req: { id: '2-b-1', task: null } } as JournalEntry], 36);
     expect(log.requestEntry('1-a-1')).toBeNull();
     expect(log.requestRecorded('3-c-1')).toBe(false);
     expect(log.requestRecorded('2-b-1')).toBe(true);
+    expect(log.requestRecorded('4-d-1')).toBe(true);
     log.servedRequest('2-b-1');
     log.forgetRequest('1-a-1');
     expect(log.reloadFrom()).toBeNull();
