@@ -16,6 +16,66 @@ export interface Migration {
  * Documents are stored as `json`, not `jsonb`: the text is kept as written, so a task read back is
  * the task that was recorded, key for key, and a journal entry keeps the crc it was sealed with.
  */
+/**
+ * `record_line`'s writing of an entry's objects (the entry parsed into `e`) into their tables, the
+ * same since version 4: each version that redefines the function repeats it in its own SQL.
+ */
+const RECORD_OBJECTS = `  IF e.tasks IS NOT NULL THEN
+    INSERT INTO tasks (id, status, rev, doc)
+    SELECT p.task->>'id', p.task->>'status', e.seq, p.task FROM json_to_recordset(e.tasks) AS p(task json)
+    ON CONFLICT (id) DO UPDATE SET status = excluded.status, rev = excluded.rev, doc = excluded.doc;
+  END IF;
+
+  IF e.archived IS NOT NULL THEN
+    WITH moved AS (
+      DELETE FROM tasks WHERE id IN (SELECT json_array_elements_text(e.archived))
+      RETURNING id, doc
+    )
+    INSERT INTO archive (id, archived_seq, doc) SELECT id, e.seq, doc FROM moved
+    ON CONFLICT (id) DO UPDATE SET archived_seq = excluded.archived_seq, doc = excluded.doc;
+  END IF;
+
+  IF e.alerts IS NOT NULL THEN
+    INSERT INTO alerts (id, rev, doc)
+    SELECT a->>'id', e.seq, a FROM json_array_elements(e.alerts) AS a
+    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
+  END IF;
+
+  IF e.agents IS NOT NULL THEN
+    INSERT INTO agents (id, rev, doc)
+    SELECT a->>'id', e.seq, a FROM json_array_elements(e.agents) AS a
+    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
+  END IF;
+
+  IF e.mail IS NOT NULL THEN
+    INSERT INTO mail (id, mailbox, acked, rev, doc)
+    SELECT m->>'id', m->>'to', m->>'ackedAt' IS NOT NULL, e.seq, m FROM json_array_elements(e.mail) AS m
+    ON CONFLICT (id) DO UPDATE SET mailbox = excluded.mailbox, acked = excluded.acked, rev = excluded.rev, doc = excluded.doc;
+    DELETE FROM mail d USING (
+      SELECT id, row_number() OVER (PARTITION BY mailbox ORDER BY id DESC) AS n
+      FROM mail
+      WHERE acked AND mailbox IN (SELECT DISTINCT m->>'to' FROM json_array_elements(e.mail) AS m)
+    ) old
+    WHERE d.id = old.id AND old.n > keep_acked;
+  END IF;
+
+  IF e.checkpoints IS NOT NULL THEN
+    INSERT INTO checkpoints (id, agent, rev, doc)
+    SELECT c->>'id', c->>'agent', e.seq, c FROM json_array_elements(e.checkpoints) AS c
+    ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, rev = excluded.rev, doc = excluded.doc;
+    DELETE FROM checkpoints d USING (
+      SELECT id, row_number() OVER (PARTITION BY agent ORDER BY id DESC) AS n
+      FROM checkpoints
+      WHERE agent IN (SELECT DISTINCT c->>'agent' FROM json_array_elements(e.checkpoints) AS c)
+    ) old
+    WHERE d.id = old.id AND old.n > keep_checkpoints;
+  END IF;
+
+  IF e.config IS NOT NULL THEN
+    UPDATE settings SET config = e.config WHERE id = 1;
+  END IF;
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -230,61 +290,7 @@ BEGIN
   INSERT INTO journal (seq, at, op, by, has_tasks, txn, entry)
   VALUES (e.seq, e.at, e.op, e."by", e.tasks IS NOT NULL, txn, j);
 
-  IF e.tasks IS NOT NULL THEN
-    INSERT INTO tasks (id, status, rev, doc)
-    SELECT p.task->>'id', p.task->>'status', e.seq, p.task FROM json_to_recordset(e.tasks) AS p(task json)
-    ON CONFLICT (id) DO UPDATE SET status = excluded.status, rev = excluded.rev, doc = excluded.doc;
-  END IF;
-
-  IF e.archived IS NOT NULL THEN
-    WITH moved AS (
-      DELETE FROM tasks WHERE id IN (SELECT json_array_elements_text(e.archived))
-      RETURNING id, doc
-    )
-    INSERT INTO archive (id, archived_seq, doc) SELECT id, e.seq, doc FROM moved
-    ON CONFLICT (id) DO UPDATE SET archived_seq = excluded.archived_seq, doc = excluded.doc;
-  END IF;
-
-  IF e.alerts IS NOT NULL THEN
-    INSERT INTO alerts (id, rev, doc)
-    SELECT a->>'id', e.seq, a FROM json_array_elements(e.alerts) AS a
-    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
-  END IF;
-
-  IF e.agents IS NOT NULL THEN
-    INSERT INTO agents (id, rev, doc)
-    SELECT a->>'id', e.seq, a FROM json_array_elements(e.agents) AS a
-    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
-  END IF;
-
-  IF e.mail IS NOT NULL THEN
-    INSERT INTO mail (id, mailbox, acked, rev, doc)
-    SELECT m->>'id', m->>'to', m->>'ackedAt' IS NOT NULL, e.seq, m FROM json_array_elements(e.mail) AS m
-    ON CONFLICT (id) DO UPDATE SET mailbox = excluded.mailbox, acked = excluded.acked, rev = excluded.rev, doc = excluded.doc;
-    DELETE FROM mail d USING (
-      SELECT id, row_number() OVER (PARTITION BY mailbox ORDER BY id DESC) AS n
-      FROM mail
-      WHERE acked AND mailbox IN (SELECT DISTINCT m->>'to' FROM json_array_elements(e.mail) AS m)
-    ) old
-    WHERE d.id = old.id AND old.n > keep_acked;
-  END IF;
-
-  IF e.checkpoints IS NOT NULL THEN
-    INSERT INTO checkpoints (id, agent, rev, doc)
-    SELECT c->>'id', c->>'agent', e.seq, c FROM json_array_elements(e.checkpoints) AS c
-    ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, rev = excluded.rev, doc = excluded.doc;
-    DELETE FROM checkpoints d USING (
-      SELECT id, row_number() OVER (PARTITION BY agent ORDER BY id DESC) AS n
-      FROM checkpoints
-      WHERE agent IN (SELECT DISTINCT c->>'agent' FROM json_array_elements(e.checkpoints) AS c)
-    ) old
-    WHERE d.id = old.id AND old.n > keep_checkpoints;
-  END IF;
-
-  IF e.config IS NOT NULL THEN
-    UPDATE settings SET config = e.config WHERE id = 1;
-  END IF;
-END $$;
+${RECORD_OBJECTS}END $$;
 
 CREATE OR REPLACE FUNCTION record_entries(lines text[], txn text, keep_acked int, keep_checkpoints int)
 RETURNS void LANGUAGE plpgsql AS $$
@@ -356,61 +362,7 @@ BEGIN
   INSERT INTO journal (seq, at, op, by, has_tasks, txn, touched, entry)
   VALUES (e.seq, e.at, e.op, e."by", e.tasks IS NOT NULL, txn, string_to_array(touched, E'\\x1f'), j);
 
-  IF e.tasks IS NOT NULL THEN
-    INSERT INTO tasks (id, status, rev, doc)
-    SELECT p.task->>'id', p.task->>'status', e.seq, p.task FROM json_to_recordset(e.tasks) AS p(task json)
-    ON CONFLICT (id) DO UPDATE SET status = excluded.status, rev = excluded.rev, doc = excluded.doc;
-  END IF;
-
-  IF e.archived IS NOT NULL THEN
-    WITH moved AS (
-      DELETE FROM tasks WHERE id IN (SELECT json_array_elements_text(e.archived))
-      RETURNING id, doc
-    )
-    INSERT INTO archive (id, archived_seq, doc) SELECT id, e.seq, doc FROM moved
-    ON CONFLICT (id) DO UPDATE SET archived_seq = excluded.archived_seq, doc = excluded.doc;
-  END IF;
-
-  IF e.alerts IS NOT NULL THEN
-    INSERT INTO alerts (id, rev, doc)
-    SELECT a->>'id', e.seq, a FROM json_array_elements(e.alerts) AS a
-    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
-  END IF;
-
-  IF e.agents IS NOT NULL THEN
-    INSERT INTO agents (id, rev, doc)
-    SELECT a->>'id', e.seq, a FROM json_array_elements(e.agents) AS a
-    ON CONFLICT (id) DO UPDATE SET rev = excluded.rev, doc = excluded.doc;
-  END IF;
-
-  IF e.mail IS NOT NULL THEN
-    INSERT INTO mail (id, mailbox, acked, rev, doc)
-    SELECT m->>'id', m->>'to', m->>'ackedAt' IS NOT NULL, e.seq, m FROM json_array_elements(e.mail) AS m
-    ON CONFLICT (id) DO UPDATE SET mailbox = excluded.mailbox, acked = excluded.acked, rev = excluded.rev, doc = excluded.doc;
-    DELETE FROM mail d USING (
-      SELECT id, row_number() OVER (PARTITION BY mailbox ORDER BY id DESC) AS n
-      FROM mail
-      WHERE acked AND mailbox IN (SELECT DISTINCT m->>'to' FROM json_array_elements(e.mail) AS m)
-    ) old
-    WHERE d.id = old.id AND old.n > keep_acked;
-  END IF;
-
-  IF e.checkpoints IS NOT NULL THEN
-    INSERT INTO checkpoints (id, agent, rev, doc)
-    SELECT c->>'id', c->>'agent', e.seq, c FROM json_array_elements(e.checkpoints) AS c
-    ON CONFLICT (id) DO UPDATE SET agent = excluded.agent, rev = excluded.rev, doc = excluded.doc;
-    DELETE FROM checkpoints d USING (
-      SELECT id, row_number() OVER (PARTITION BY agent ORDER BY id DESC) AS n
-      FROM checkpoints
-      WHERE agent IN (SELECT DISTINCT c->>'agent' FROM json_array_elements(e.checkpoints) AS c)
-    ) old
-    WHERE d.id = old.id AND old.n > keep_checkpoints;
-  END IF;
-
-  IF e.config IS NOT NULL THEN
-    UPDATE settings SET config = e.config WHERE id = 1;
-  END IF;
-END $$;
+${RECORD_OBJECTS}END $$;
 
 DROP FUNCTION record_entries(text[], text, int, int);
 CREATE FUNCTION record_entries(lines text[], txn text, keep_acked int, keep_checkpoints int,
