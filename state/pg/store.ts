@@ -521,7 +521,7 @@ export class PgBackend implements StateBackend {
           await this.reads.query(FLUSH_SQL);
         }
         if (!outcome!.ok) throw outcome!.error;
-        return outcome!.value as Awaited<ReturnType<typeof plan>>['result'];
+        return outcome!.value as ReturnType<typeof plan>['result'];
       }),
     );
   }
