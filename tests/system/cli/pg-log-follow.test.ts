@@ -6,18 +6,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { openWorkspace, type Workspace } from '../../../src/workspace.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, postgresWorkspace, trimJournal } from '../../helpers/pg.js';
 import { BIN, collectOutput } from '../../helpers/workspace.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describePg('log --follow after retention deleted entries it had not read', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   function follower(cwd: string, json: boolean) {
     const child: ChildProcess = spawn(

@@ -4,19 +4,17 @@
  * not. A name that neither knows is still refused. Build first: the CLI runs dist/.
  */
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { defaultAgents } from '../../../agents/roles.js';
 import { initWorkspace } from '../../../src/workspace.js';
 import type { Task } from '../../../state/schemas.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { show } from '../../helpers/cli.js';
 import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { cli, tempDir } from '../../helpers/workspace.js';
 
 describePg('a role named by a task on a PostgreSQL board', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it("is checked against the board's recorded agents as well as this host's", async () => {
     const { schema } = await testSchema('dreamos_roles');

@@ -8,15 +8,13 @@
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, pgRelay, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { BIN, cliAsync, collectOutput, tempDir, writePolicies } from '../../helpers/workspace.js';
 
 describePg('an orchestrator cut off from PostgreSQL', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it('stops a run whose lease it could not renew for a whole lease', async () => {
     const { schema } = await testSchema('dreamos_lapse');

@@ -4,17 +4,15 @@
  * long. A process whose state the journal no longer reaches (retention went past it) loads the tables
  * outside the lock too. Either way its change lands after every entry before it.
  */
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
 import { boardProblems } from '../../helpers/backends.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, postgresOpener, trimJournal } from '../../helpers/pg.js';
 
 describePg('a process far behind the journal', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function two(prefix: string) {
     const { schema, open } = await postgresOpener(prefix, cleanups);

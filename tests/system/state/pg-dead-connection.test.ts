@@ -6,15 +6,13 @@
  * for good, and passes new ones: the orchestrator must give the dead connections up and go on.
  */
 import { spawn } from 'node:child_process';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, pgRelay, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { BIN, cliAsync, collectOutput, tempDir, writePolicies } from '../../helpers/workspace.js';
 
 describePg('an orchestrator whose connections died silently', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it('makes new ones and goes on with the board', async () => {
     const { schema } = await testSchema('dreamos_deadconn');

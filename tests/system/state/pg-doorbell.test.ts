@@ -5,17 +5,15 @@
  * schema's channel.
  */
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Doorbell } from '../../../state/pg/doorbell.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describePg('the doorbell, at most once per tick', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   /** A bell with the given tick, and a listener that counts what it hears. */
   async function bellAndEar(tickMs: number) {

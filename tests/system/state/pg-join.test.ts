@@ -3,16 +3,14 @@
  * joined, not replaced, and the configuration the board recorded stays the first host's.
  */
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { initWorkspace } from '../../../src/workspace.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { tempDir } from '../../helpers/workspace.js';
 
 describePg('a second host that runs init on a schema with a board', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   it('joins it: the tasks stay, the join is journaled, the recorded configuration is kept', async () => {
     const { schema } = await testSchema('dreamos_join');

@@ -5,16 +5,14 @@
  * timed-out transaction had been left open and aborted on its connection.
  */
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { openWorkspace, type Workspace } from '../../../src/workspace.js';
 import { writeLockSql } from '../../../state/pg/schema.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
 
 describePg('a change that timed out waiting for the write lock', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   /** Another client, in a transaction that holds the schema's write lock until it rolls back. */
   async function holdWriteLock(schema: string): Promise<pg.Client> {

@@ -6,16 +6,14 @@
  * by deleting the last entry and the task it added, as recovery would leave them.
  */
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { openWorkspace, type Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, postgresOpener, postgresWorkspace, TEST_PG_URL } from '../../helpers/pg.js';
 
 describePg('a journal tail lost by the server after a process read it', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   /** The crash: the last entry, and the task it added, gone as recovery would leave them. */
   async function takeBack(schema: string, id: string): Promise<pg.Client> {

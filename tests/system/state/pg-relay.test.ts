@@ -5,18 +5,16 @@
  * not read them entry by entry (a writer that reloads must still refuse a request its asker settled).
  */
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Workspace } from '../../../src/workspace.js';
 import type { EntryObserver } from '../../../state/change.js';
 import type { PgBackend } from '../../../state/pg/index.js';
 import type { JournalEntry } from '../../../state/schemas.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, postgresOpener, TEST_PG_URL } from '../../helpers/pg.js';
 
 describePg('the state a PostgreSQL shared writer relies on', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   const backendOf = (ws: Workspace) => ws.db as PgBackend;
   const decode = (buffers: Buffer[] | null) =>

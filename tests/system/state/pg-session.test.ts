@@ -4,17 +4,15 @@
  * own, never inside another user's transaction, and the connection is never asked a query while it
  * runs one.
  */
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Session } from '../../../state/pg/session.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describePg('a session with several users at once', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function session(): Promise<Session> {
     const { schema } = await testSchema('dreamos_session');

@@ -7,19 +7,17 @@
  * connections of its own, as two processes would.
  */
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { Workspace } from '../../../src/workspace.js';
 import type { PgBackend } from '../../../state/pg/index.js';
 import { placeholder } from '../../../state/pg/side-by-side.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, postgresOpener, TEST_PG_URL, warmHot } from '../../helpers/pg.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describePg('hot changes side by side', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   async function two(prefix: string) {
     const { schema, open } = await postgresOpener(prefix, cleanups);

@@ -9,7 +9,7 @@
  */
 import path from 'node:path';
 import pg from 'pg';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { planSend } from '../../../src/mail.js';
 import { planAgentUpdate } from '../../../src/orchestrator/plans.js';
 import { initWorkspace, openWorkspace } from '../../../src/workspace.js';
@@ -17,14 +17,12 @@ import { IDLE_IN_TRANSACTION_MS, WRITER_IDLE_MS, WRITER_TCP } from '../../../sta
 import type { PgBackend } from '../../../state/pg/index.js';
 import { LOCK_CLASS } from '../../../state/pg/schema.js';
 import { Session } from '../../../state/pg/session.js';
+import { cleanupsAfterEach } from '../../helpers/cleanups.js';
 import { describePg, pgRelay, TEST_PG_URL, testSchema } from '../../helpers/pg.js';
 import { tempDir } from '../../helpers/workspace.js';
 
 describePg('a writer cut off in the middle of a transaction', () => {
-  const cleanups: Array<() => unknown> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
+  const cleanups = cleanupsAfterEach();
 
   /** A workspace (one host) in a schema of its own, reaching the server through a relay. */
   async function hostBehindRelay() {
