@@ -76,6 +76,30 @@ const RECORD_OBJECTS = `  IF e.tasks IS NOT NULL THEN
   END IF;
 `;
 
+/**
+ * `record_if_latest`'s body up to the record, the same since version 4: the write lock, then 'lost'
+ * (the entry planned on is gone), 'behind' (entries came after it: they go back as one text, lines
+ * joined by U+001E) or 'clock' (the plan's clock is off), else the record that follows.
+ */
+const IF_LATEST = `LANGUAGE plpgsql VOLATILE AS $$
+DECLARE
+  last_crc text;
+  last_at timestamptz;
+BEGIN
+  PERFORM pg_advisory_xact_lock(lock_class, hashtext(current_schema()));
+  db_now := clock_timestamp();
+  SELECT entry->>'crc', at INTO last_crc, last_at FROM journal WHERE seq = after;
+  IF last_crc IS DISTINCT FROM head THEN
+    status := 'lost';
+  ELSIF EXISTS (SELECT 1 FROM journal WHERE seq = after + 1) THEN
+    status := 'behind';
+    missed := (SELECT string_agg(entry::text, E'\\x1e' ORDER BY seq)
+      FROM (SELECT seq, entry FROM journal WHERE seq > after ORDER BY seq LIMIT cap) page);
+  ELSIF planned > db_now OR db_now - planned > slack_ms * interval '1 millisecond' OR planned < last_at THEN
+    status := 'clock';
+  ELSE
+`;
+
 export const MIGRATIONS: readonly Migration[] = [
   {
     version: 1,
@@ -312,24 +336,7 @@ DROP FUNCTION record_if_latest(int, bigint, text, text[], text, int, int, timest
 CREATE FUNCTION record_if_latest(lock_class int, after bigint, head text, lines text[], txn text,
   keep_acked int, keep_checkpoints int, planned timestamptz, slack_ms int, cap int,
   OUT status text, OUT db_now timestamptz, OUT missed text)
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  last_crc text;
-  last_at timestamptz;
-BEGIN
-  PERFORM pg_advisory_xact_lock(lock_class, hashtext(current_schema()));
-  db_now := clock_timestamp();
-  SELECT entry->>'crc', at INTO last_crc, last_at FROM journal WHERE seq = after;
-  IF last_crc IS DISTINCT FROM head THEN
-    status := 'lost';
-  ELSIF EXISTS (SELECT 1 FROM journal WHERE seq = after + 1) THEN
-    status := 'behind';
-    missed := (SELECT string_agg(entry::text, E'\\x1e' ORDER BY seq)
-      FROM (SELECT seq, entry FROM journal WHERE seq > after ORDER BY seq LIMIT cap) page);
-  ELSIF planned > db_now OR db_now - planned > slack_ms * interval '1 millisecond' OR planned < last_at THEN
-    status := 'clock';
-  ELSE
-    PERFORM record_entries(lines, txn, keep_acked, keep_checkpoints);
+${IF_LATEST}    PERFORM record_entries(lines, txn, keep_acked, keep_checkpoints);
     status := 'ok';
   END IF;
 END $$;
@@ -379,24 +386,7 @@ DROP FUNCTION record_if_latest(int, bigint, text, text[], text, int, int, timest
 CREATE FUNCTION record_if_latest(lock_class int, after bigint, head text, lines text[], touched text[],
   txn text, keep_acked int, keep_checkpoints int, planned timestamptz, slack_ms int, cap int,
   OUT status text, OUT db_now timestamptz, OUT missed text)
-LANGUAGE plpgsql VOLATILE AS $$
-DECLARE
-  last_crc text;
-  last_at timestamptz;
-BEGIN
-  PERFORM pg_advisory_xact_lock(lock_class, hashtext(current_schema()));
-  db_now := clock_timestamp();
-  SELECT entry->>'crc', at INTO last_crc, last_at FROM journal WHERE seq = after;
-  IF last_crc IS DISTINCT FROM head THEN
-    status := 'lost';
-  ELSIF EXISTS (SELECT 1 FROM journal WHERE seq = after + 1) THEN
-    status := 'behind';
-    missed := (SELECT string_agg(entry::text, E'\\x1e' ORDER BY seq)
-      FROM (SELECT seq, entry FROM journal WHERE seq > after ORDER BY seq LIMIT cap) page);
-  ELSIF planned > db_now OR db_now - planned > slack_ms * interval '1 millisecond' OR planned < last_at THEN
-    status := 'clock';
-  ELSE
-    PERFORM record_entries(lines, txn, keep_acked, keep_checkpoints, touched);
+${IF_LATEST}    PERFORM record_entries(lines, txn, keep_acked, keep_checkpoints, touched);
     status := 'ok';
   END IF;
 END $$;
